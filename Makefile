@@ -1,0 +1,42 @@
+# The two commands a newcomer needs:  make run   and   make test
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PORT    ?= 8501
+
+.PHONY: run test setup setup-test browser test-fast fuzz-long bench clean
+
+$(BIN)/.installed: requirements.txt constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
+	$(BIN)/pip install -q -r requirements-test.txt -c constraints.txt
+	touch $@
+
+setup: $(BIN)/.installed
+setup-test: $(BIN)/.installed-test browser
+
+## Debian chromium for the browser tests, figure export and PDF report (installed when missing).
+browser:
+	@bash scripts/ensure_system_packages.sh
+
+## Start the dashboard on the bundled combined synthetic sample.
+run: setup
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+## Set up everything the tests need and run the whole suite (unit, R reference, AppTest, browser).
+test: setup-test
+	$(BIN)/python scripts/run_tests.py tests
+
+## Quick loop while developing: everything but the browser tests.
+test-fast: setup-test
+	$(BIN)/python scripts/run_tests.py tests --ignore=tests/e2e
+
+bench: setup-test
+	$(BIN)/python bench/bench_survival.py
+
+clean:
+	rm -rf $(VENV) tests/artifacts

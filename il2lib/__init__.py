@@ -1,0 +1,40 @@
+"""il2lib: analysis package of the il2-registry dashboard (HD IL-2 in metastatic melanoma and RCC).
+
+Plain Python: no Streamlit anywhere in this package. Public names are imported lazily, so
+``import il2lib`` stays fast and only pulls in what a caller uses.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "schema": "il2lib.schema",
+    "Il2libError": "il2lib.errors",
+    "CohortFileError": "il2lib.errors",
+    "InsufficientDataError": "il2lib.errors",
+    "ConvergenceError": "il2lib.errors",
+    "load_cohort": "il2lib.validation",
+    "load_adverse_events": "il2lib.validation",
+    "Cohort": "il2lib.validation",
+    "ValidationReport": "il2lib.validation",
+    "Finding": "il2lib.validation",
+    "CohortFilter": "il2lib.cohort",
+    "apply_filter": "il2lib.cohort",
+    "with_clinical_benefit": "il2lib.cohort",
+    "survival": "il2lib.survival",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    try:
+        module = importlib.import_module(_EXPORTS[name])
+    except KeyError:
+        raise AttributeError(f"module 'il2lib' has no attribute {name!r}") from None
+    value = module if module.__name__ == f"il2lib.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value

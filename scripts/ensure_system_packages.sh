@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs Debian's chromium (browser tests, static figure export, PDF report) and poppler-utils
+# (pdftotext, used by the report tests) when they are missing.
+set -euo pipefail
+missing=()
+command -v chromium  >/dev/null 2>&1 || missing+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing system packages: ${missing[*]}. Run once, then repeat 'make test':" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing ${missing[*]} from Debian ..."
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
