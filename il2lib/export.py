@@ -1,0 +1,239 @@
+"""Exports of tables (CSV, XLSX) and figures (PNG, SVG, standalone HTML); pure, no Streamlit.
+
+Tables are written exactly as given: pass the display-formatted table (p-values as strings
+such as ``"0.015"`` or ``"<0.001"``) and the file shows what the screen showed. Every text
+cell and header is first passed through :func:`neutralize_cell`, so a spreadsheet never runs
+a formula that arrived in an uploaded file (CSV/formula injection, OWASP).
+
+Static images use plotly's own export (kaleido 1.x), which drives Debian's chromium headless;
+no network is needed. Interactive HTML embeds plotly.js, so it opens offline too.
+"""
+from __future__ import annotations
+
+import io
+import math
+import numbers
+import re
+from collections.abc import Iterable
+from typing import Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+#: A text cell starting with one of these is read as a formula by Excel, LibreOffice or
+#: Google Sheets (tab and carriage return included; the full-width forms act the same in
+#: East-Asian locales of Excel).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+#: What neutralises such a cell: a leading apostrophe makes the spreadsheet read it as text.
+NEUTRALIZING_PREFIX = "'"
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+#: Default size of an exported figure in CSS pixels, and the publication scale factor:
+#: 900 x 3 = 2700 px wide, i.e. 9 inches at 300 dpi (a two-column journal figure).
+FIGURE_WIDTH = 900
+FIGURE_HEIGHT = 560
+PUBLICATION_SCALE = 3
+
+ImageFormat = Literal["png", "svg"]
+
+
+def neutralize_cell(value: object) -> object:
+    """Make one cell safe to open in a spreadsheet.
+
+    Parameters
+    ----------
+    value
+        Any cell value.
+
+    Returns
+    -------
+    object
+        ``value`` unchanged unless it is text that a spreadsheet would run as a formula
+        (it starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return); such text is
+        returned with a leading apostrophe. Numbers (negative ones included) and text that
+        is a plain number such as ``"-1.5"`` stay as they are: a spreadsheet reads them as
+        numbers, never as formulas.
+
+    Notes
+    -----
+    Follows the OWASP "CSV Injection" guidance (prefix the cell with a single quote).
+
+    Examples
+    --------
+    >>> neutralize_cell("=HYPERLINK(\\"http://x\\")")
+    '\\'=HYPERLINK("http://x")'
+    >>> neutralize_cell(-2.5), neutralize_cell("-2.5")
+    (-2.5, '-2.5')
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return NEUTRALIZING_PREFIX + value
+
+
+def neutralize_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``df`` with :func:`neutralize_cell` applied to every cell and header.
+
+    Numeric columns are left untouched (they hold numbers, never formulas); object and
+    string columns are mapped cell by cell; column names and index labels are neutralised too.
+    """
+    out = df.copy()
+    for i, column in enumerate(out.columns):
+        series = out.iloc[:, i]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        out.isetitem(i, series.astype(object).map(neutralize_cell))
+    out.columns = _neutralize_labels(out.columns)
+    out.index = _neutralize_labels(out.index)
+    return out
+
+
+def _neutralize_labels(labels: pd.Index) -> pd.Index:
+    if isinstance(labels, pd.MultiIndex):
+        tuples = [tuple(neutralize_cell(part) for part in label) for label in labels]
+        return pd.MultiIndex.from_tuples(tuples, names=labels.names)
+    return pd.Index([neutralize_cell(label) for label in labels], name=neutralize_cell(labels.name))
+
+
+def table_to_csv_bytes(df: pd.DataFrame, *, index: bool = False) -> bytes:
+    """Write a table as UTF-8 CSV (with a byte-order mark, so Excel reads ``≥`` and ``µ``).
+
+    Cells are neutralised first (:func:`neutralize_frame`); missing values are empty cells.
+    """
+    return neutralize_frame(df).to_csv(index=index, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def table_to_xlsx_bytes(df: pd.DataFrame, *, sheet_name: str = "Table", title: str | None = None,
+                        notes: Iterable[str] = (), index: bool = False) -> bytes:
+    """Write a table as an XLSX workbook with a bold, frozen header row.
+
+    Parameters
+    ----------
+    df
+        The table as displayed. Text cells (for instance p-values formatted ``"<0.001"``)
+        are written as text, numbers as numbers, missing values as empty cells.
+    sheet_name
+        Worksheet name (cut to Excel's 31 characters; ``[]:*?/\\`` replaced).
+    title
+        Optional title written in bold above the table.
+    notes
+        Optional footnotes written below the table (method, filters, data fingerprint).
+    index
+        Whether to write the index as the first column(s).
+
+    Returns
+    -------
+    bytes
+        The workbook. Every cell is neutralised (:func:`neutralize_cell`) and every text
+        cell is stored with the string type, so no cell is ever a formula.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    table = neutralize_frame(df.reset_index() if index else df)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = re.sub(r"[\[\]:*?/\\]", "_", sheet_name)[:31] or "Table"
+    row = 1
+    if title:
+        _put(ws.cell(row=row, column=1), neutralize_cell(title)).font = Font(bold=True, size=12)
+        row += 2
+    header_row = row
+    for j, name in enumerate(table.columns, start=1):
+        cell = _put(ws.cell(row=row, column=j), _header_text(name))
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="bottom")
+    for values in table.itertuples(index=False, name=None):
+        row += 1
+        for j, value in enumerate(values, start=1):
+            _put(ws.cell(row=row, column=j), value)
+    for note in notes:
+        row += 1
+        _put(ws.cell(row=row + 1, column=1), neutralize_cell(str(note))).font = Font(italic=True)
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    for j, name in enumerate(table.columns, start=1):
+        width = max([len(_header_text(name))] + [len(_text(v)) for v in table.iloc[:, j - 1]])
+        ws.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 60)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _header_text(name: object) -> str:
+    if isinstance(name, tuple):
+        return neutralize_cell(" / ".join(str(part) for part in name))  # type: ignore[return-value]
+    return str(name)
+
+
+def _text(value: object) -> str:
+    return "" if _is_missing(value) else str(value)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _put(cell, value: object):
+    """Store one value in an openpyxl cell; text is always text (never parsed as a formula)."""
+    if _is_missing(value):
+        return cell
+    if isinstance(value, bool):
+        cell.value = value
+    elif isinstance(value, numbers.Number):
+        cell.value = value.item() if hasattr(value, "item") else value
+    elif isinstance(value, pd.Timestamp):
+        cell.value = value.to_pydatetime()
+    else:
+        cell.value = str(value)
+        cell.data_type = "s"
+    return cell
+
+
+def figure_to_image(fig: go.Figure, fmt: ImageFormat, *, width: int | None = None,
+                    height: int | None = None, scale: float = PUBLICATION_SCALE) -> bytes:
+    """Render a figure to PNG or SVG with plotly's kaleido export (Debian chromium, offline).
+
+    Parameters
+    ----------
+    fig
+        The figure. Its own ``layout.width``/``height`` win over the defaults
+        (:data:`FIGURE_WIDTH` x :data:`FIGURE_HEIGHT` CSS pixels).
+    fmt
+        ``"png"`` (raster, ``scale`` times the pixel size; 3 gives 300 dpi at 9 inches)
+        or ``"svg"`` (vector; ``scale`` does not apply).
+    """
+    width = width or fig.layout.width or FIGURE_WIDTH
+    height = height or fig.layout.height or FIGURE_HEIGHT
+    return pio.to_image(fig, format=fmt, width=width, height=height,
+                        scale=scale if fmt == "png" else 1, validate=True)
+
+
+def figure_to_png(fig: go.Figure, *, width: int | None = None, height: int | None = None,
+                  scale: float = PUBLICATION_SCALE) -> bytes:
+    """PNG at publication resolution (see :func:`figure_to_image`)."""
+    return figure_to_image(fig, "png", width=width, height=height, scale=scale)
+
+
+def figure_to_svg(fig: go.Figure, *, width: int | None = None, height: int | None = None) -> bytes:
+    """SVG (vector) image (see :func:`figure_to_image`)."""
+    return figure_to_image(fig, "svg", width=width, height=height)
+
+
+def figure_to_html(fig: go.Figure, *, title: str | None = None) -> str:
+    """A standalone interactive HTML page: plotly.js is embedded, so it opens with no network.
+
+    The modebar's camera button saves a PNG at :data:`PUBLICATION_SCALE`.
+    """
+    config = {"displaylogo": False,
+              "toImageButtonOptions": {"format": "png", "scale": PUBLICATION_SCALE}}
+    html = pio.to_html(fig, include_plotlyjs=True, full_html=True, config=config)
+    if title:
+        from html import escape
+
+        html = html.replace("<head>", f"<head><title>{escape(title)}</title>", 1)
+    return html
