@@ -1,0 +1,99 @@
+"""Fixtures of the browser tests: one `streamlit run app.py` per session, one Debian chromium per session,
+a fresh browser context (own cookies, own Streamlit session) per test.
+
+The server listens on a free 127.0.0.1 port; the fixture waits on ``/_stcore/health``, then on rendered text,
+and stops the server by its PID at the end. Its log is kept in ``tests/artifacts/streamlit-server.log``.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from . import ui
+from .server import ARTIFACTS, CHROMIUM_ARGS, ROOT, VIEWPORT, StreamlitServer, chromium_executable
+
+APP = ROOT / "app.py"
+
+
+@pytest.fixture(scope="session")
+def streamlit_server() -> Iterator[StreamlitServer]:
+    if not APP.is_file():
+        pytest.fail(f"{APP} does not exist: the dashboard is missing")
+    server = StreamlitServer.start(APP, ARTIFACTS / "streamlit-server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(streamlit_server: StreamlitServer, browser: Browser) -> str:
+    """Base URL of the running app, once a first page load has rendered text (the script ran once)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        ui.open_app(page, streamlit_server.url)
+    finally:
+        context.close()
+    return streamlit_server.url
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[Callable[[], BrowserContext]]:
+    """Factory of fresh browser contexts (each one its own Streamlit session); all closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make() -> BrowserContext:
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+        context.set_default_timeout(ui.DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: Callable[[], BrowserContext], app_url: str) -> Page:
+    """A fresh page in a fresh context, already opened on the app's landing page."""
+    page = new_context().new_page()
+    ui.open_app(page, app_url)
+    return page
+
+
+def il2lib_summary(path: Path, *extra: str) -> dict:
+    """The oracle: ``python -m il2lib summary FILE --format json`` for the same file the browser shows."""
+    command = [sys.executable, "-m", "il2lib", "summary", str(path), "--format", "json", *extra]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="session")
+def summary_of() -> Callable[..., dict]:
+    cache: dict[tuple, dict] = {}
+
+    def get(path: Path, *extra: str) -> dict:
+        key = (str(path), *extra)
+        if key not in cache:
+            cache[key] = il2lib_summary(path, *extra)
+        return cache[key]
+
+    return get

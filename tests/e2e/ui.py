@@ -1,0 +1,171 @@
+"""Helpers that drive and read the Streamlit page the way a person does (Playwright sync API)."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+from .server import ARTIFACTS
+
+APP = '[data-testid="stApp"]'
+MAIN = '[data-testid="stMain"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+STATUS = '[data-testid="stStatusWidget"]'
+EXCEPTION = '[data-testid="stException"]'
+UPLOAD_INPUT = '[data-testid="stFileUploader"] input[type="file"]'
+PLOTLY = ".js-plotly-plot"
+METRIC_VALUE = '[data-testid="stMetricValue"]'
+PAGE_LINK = '[data-testid="stPageLink-NavLink"]'
+
+#: Text that must never reach the screen (a Python error leaking out of the app).
+LEAK_PATTERNS = ("Traceback (most recent call last)", "Traceback", 'File "/')
+
+DEFAULT_TIMEOUT_MS = 60_000
+
+
+def wait_idle(page: Page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 300) -> None:
+    """Wait until the Streamlit script finished: app connected and not running, no status widget, no stale
+    element, and the state stayed so for ``settle_ms`` (a rerun can start a moment after a click)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    stable_since: float | None = None
+    while time.monotonic() < deadline:
+        if _looks_idle(page):
+            stable_since = stable_since or time.monotonic()
+            if (time.monotonic() - stable_since) * 1000 >= settle_ms:
+                return
+        else:
+            stable_since = None
+        page.wait_for_timeout(100)
+    raise AssertionError(f"Streamlit script still running after {timeout_ms / 1000:.0f} s")
+
+
+def _looks_idle(page: Page) -> bool:
+    return page.evaluate(
+        """([app, status]) => {
+            const root = document.querySelector(app);
+            if (!root) return false;
+            if (root.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+            if (root.getAttribute('data-test-script-state') !== 'notRunning') return false;
+            if (document.querySelectorAll(status).length > 0) return false;
+            return document.querySelectorAll('[data-stale="true"]').length === 0;
+        }""",
+        [APP, STATUS],
+    )
+
+
+def assert_clean(page: Page) -> None:
+    """No exception box anywhere and no traceback text on the page."""
+    assert page.locator(EXCEPTION).count() == 0, f"exception box on the page:\n{page_text(page)[:3000]}"
+    text = page_text(page)
+    for pattern in LEAK_PATTERNS:
+        assert pattern not in text, f"{pattern!r} on the page:\n{text[:3000]}"
+
+
+def settle(page: Page) -> None:
+    """Wait for the script to finish, then check the page shows no error leak."""
+    wait_idle(page)
+    assert_clean(page)
+
+
+def open_app(page: Page, url: str) -> None:
+    """Go to ``url`` and wait until the first script run rendered text in the main area."""
+    page.goto(url)
+    expect(page.locator(MAIN)).to_contain_text(re.compile(r"\w"), timeout=DEFAULT_TIMEOUT_MS)
+    settle(page)
+
+
+def page_text(page: Page) -> str:
+    return page.locator("body").inner_text()
+
+
+def main_text(page: Page) -> str:
+    return page.locator(MAIN).inner_text()
+
+
+def shot(page: Page, name: str) -> Path:
+    """Screenshot of the whole (tall) viewport under tests/artifacts/<name>.png."""
+    wait_idle(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def go_to_page(page: Page, label: str) -> None:
+    """Click the sidebar page link called ``label`` and wait for the page to run."""
+    link = page.locator(SIDEBAR).locator(PAGE_LINK).filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    if link.count() == 0:  # automatic navigation, if the app shows it
+        link = page.locator(f'{SIDEBAR} [data-testid="stSidebarNav"] a').filter(has_text=label)
+    link.first.click()
+    page.wait_for_timeout(200)
+    settle(page)
+
+
+def upload(page: Page, path: Path, index: int = 0) -> None:
+    """Upload ``path`` through the real file input number ``index`` and wait for the rerun."""
+    page.locator(UPLOAD_INPUT).nth(index).set_input_files(str(path))
+    page.wait_for_timeout(300)
+    settle(page)
+
+
+def widget(page: Page, testid: str, label: str | re.Pattern) -> Locator:
+    """The widget container ``[data-testid=testid]`` whose label text matches ``label``."""
+    pattern = label if isinstance(label, re.Pattern) else re.compile(re.escape(label), re.I)
+    return page.locator(f'[data-testid="{testid}"]').filter(
+        has=page.locator('[data-testid="stWidgetLabel"]').filter(has_text=pattern)
+    ).first
+
+
+def combobox(page: Page, label: str | re.Pattern) -> Locator:
+    """The st.selectbox / st.multiselect input named ``label`` (Streamlit 1.67 draws a react-aria combobox)."""
+    return page.get_by_role("combobox", name=label).first
+
+
+def choose_select(page: Page, label: str | re.Pattern, option: str | re.Pattern) -> None:
+    """Pick ``option`` in the st.selectbox (or add it in the st.multiselect) labelled ``label``."""
+    combobox(page, label).click()
+    page.get_by_role("option", name=option).first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(200)
+    settle(page)
+
+
+def choose_radio(page: Page, label: str | re.Pattern, option: str) -> None:
+    """Pick ``option`` in the st.radio (or segmented control) labelled ``label``."""
+    box = widget(page, "stRadio", label)
+    box.get_by_text(option, exact=True).click()
+    page.wait_for_timeout(200)
+    settle(page)
+
+
+def metric(page: Page, label: str | re.Pattern) -> str:
+    """Displayed value of the st.metric labelled ``label``."""
+    pattern = label if isinstance(label, re.Pattern) else re.compile(re.escape(label), re.I)
+    box = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]').filter(has_text=pattern)
+    ).first
+    return box.locator(METRIC_VALUE).inner_text().strip()
+
+
+def plotly_traces(page: Page, index: int = 0) -> list[dict]:
+    """Name, visibility and legend flag of every trace of the plotly figure number ``index`` on the page."""
+    return page.evaluate(
+        """([sel, i]) => {
+            const plots = document.querySelectorAll(sel);
+            const gd = plots[i];
+            if (!gd || !gd.data) return null;
+            return gd.data.map(t => ({name: t.name ?? null, type: t.type ?? null,
+                                      showlegend: t.showlegend ?? true, visible: t.visible ?? true,
+                                      n: (t.x || []).length, legendgroup: t.legendgroup ?? null,
+                                      xaxis: t.xaxis ?? 'x', yaxis: t.yaxis ?? 'y', mode: t.mode ?? null}));
+        }""",
+        [PLOTLY, index],
+    )
+
+
+def legend_labels(page: Page, index: int = 0) -> list[str]:
+    """Legend entries as drawn in the SVG of plotly figure number ``index``."""
+    plot = page.locator(PLOTLY).nth(index)
+    return [t.strip() for t in plot.locator("g.legend g.traces text.legendtext").all_text_contents() if t and t.strip()]
