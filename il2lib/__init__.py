@@ -25,6 +25,14 @@ _EXPORTS = {
     "apply_filter": "il2lib.cohort",
     "with_clinical_benefit": "il2lib.cohort",
     "survival": "il2lib.survival",
+    "proportion_ci": "il2lib.stats",
+    "compare_proportions": "il2lib.stats",
+    "fisher_exact_2x2": "il2lib.stats",
+    "fisher_freeman_halton": "il2lib.stats",
+    "format_p": "il2lib.stats",
+    "best_response_table": "il2lib.response",
+    "response_rates": "il2lib.response",
+    "duration_of_response": "il2lib.response",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,451 @@
+"""Small-sample statistics used by the response, Table 1, biomarker and toxicity analyses.
+
+Every test returns a :class:`TestResult` that carries the test's machine name *and* its display
+label, so no p-value ever leaves il2lib without the name of the test that produced it.
+Results follow R (``binom.test``, ``prop.test(correct = FALSE)``, ``fisher.test``,
+``chisq.test(correct = FALSE)``, ``wilcox.test``, ``kruskal.test``, ``p.adjust``); the tests in
+``tests/test_stats.py`` compare against R output at 1e-9.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+from scipy import optimize, special
+from scipy import stats as sps
+
+from il2lib.errors import InsufficientDataError
+
+TestName = Literal["fisher_exact", "fisher_freeman_halton", "chi_square", "wilcoxon_rank_sum", "kruskal_wallis"]
+TEST_LABELS: dict[str, str] = {
+    "fisher_exact": "Fisher's exact test",
+    "fisher_freeman_halton": "Fisher-Freeman-Halton exact test",
+    "chi_square": "Pearson chi-square test (no continuity correction)",
+    "wilcoxon_rank_sum": "Wilcoxon rank-sum (Mann-Whitney U) test",
+    "kruskal_wallis": "Kruskal-Wallis test",
+}
+#: R's tolerance for "as or less probable than the observed table" (fisher.test: relErr).
+FISHER_REL_ERR = 1 + 1e-7
+#: Largest number of tables the exact r x c test enumerates before falling back to chi-square.
+FFH_TABLE_LIMIT = 2_000_000
+COCHRAN_MIN_EXPECTED = 5.0
+
+
+@dataclass(frozen=True)
+class ProportionCI:
+    """A binomial proportion with its confidence interval (``method`` names the interval)."""
+
+    successes: int
+    n: int
+    estimate: float
+    lower: float
+    upper: float
+    method: Literal["exact", "wilson"]
+    conf_level: float = 0.95
+
+    @property
+    def method_label(self) -> str:
+        return "Clopper-Pearson exact" if self.method == "exact" else "Wilson score"
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """Outcome of one hypothesis test; ``test`` is a :data:`TEST_LABELS` key."""
+
+    test: TestName
+    pvalue: float
+    statistic: float | None = None
+    df: int | None = None
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return TEST_LABELS[self.test]
+
+    def as_dict(self) -> dict:
+        return {"test": self.test, "test_label": self.label, "statistic": self.statistic,
+                "df": self.df, "pvalue": self.pvalue, "note": self.note}
+
+
+@dataclass(frozen=True)
+class FisherExactResult:
+    """Fisher's exact test on a 2x2 table, as R's ``fisher.test``.
+
+    ``odds_ratio`` is the conditional maximum-likelihood estimate and ``ci_lower``/``ci_upper``
+    the exact conditional interval; ``sample_odds_ratio`` is ad/bc.
+    """
+
+    pvalue: float
+    odds_ratio: float
+    ci_lower: float
+    ci_upper: float
+    sample_odds_ratio: float
+    alternative: str
+    conf_level: float
+
+    def as_test(self, note: str = "") -> TestResult:
+        return TestResult("fisher_exact", self.pvalue, statistic=None, note=note)
+
+
+# ----------------------------------------------------------------------------------------
+# Proportions
+# ----------------------------------------------------------------------------------------
+def proportion_ci(successes: int, n: int, method: Literal["exact", "wilson"] = "exact",
+                  conf_level: float = 0.95) -> ProportionCI:
+    """Binomial proportion with a Clopper-Pearson (exact) or Wilson score interval.
+
+    Parameters
+    ----------
+    successes, n : int
+        Numerator and denominator, ``0 <= successes <= n``, ``n >= 1``.
+    method : {"exact", "wilson"}
+        ``"exact"``: Clopper-Pearson, the beta-quantile interval of R's ``binom.test``.
+        ``"wilson"``: score interval without continuity correction, R's ``prop.test(correct = FALSE)``.
+    conf_level : float
+        Two-sided confidence level.
+
+    Notes
+    -----
+    Clopper-Pearson: lower = B(a/2; x, n-x+1), upper = B(1-a/2; x+1, n-x), with lower = 0 when
+    x = 0 and upper = 1 when x = n. Wilson: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n),
+    clipped to [0, 1] and pinned at 0 (x = 0) and 1 (x = n) as R does.
+
+    References
+    ----------
+    Clopper CJ, Pearson ES. Biometrika 1934;26:404-413. Wilson EB. JASA 1927;22:209-212.
+    """
+    successes, n = int(successes), int(n)
+    if n < 1:
+        raise InsufficientDataError("A proportion needs at least one patient in the denominator.")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes={successes} must lie between 0 and n={n}.")
+    alpha = 1 - conf_level
+    p = successes / n
+    if method == "exact":
+        lower = 0.0 if successes == 0 else float(sps.beta.ppf(alpha / 2, successes, n - successes + 1))
+        upper = 1.0 if successes == n else float(sps.beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    elif method == "wilson":
+        z = float(sps.norm.ppf(1 - alpha / 2))
+        centre = p + z * z / (2 * n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        denom = 1 + z * z / n
+        lower = 0.0 if successes == 0 else max(0.0, (centre - half) / denom)
+        upper = 1.0 if successes == n else min(1.0, (centre + half) / denom)
+    else:
+        raise ValueError(f"Unknown CI method {method!r}; use 'exact' or 'wilson'.")
+    return ProportionCI(successes, n, p, lower, upper, method, conf_level)
+
+
+# ----------------------------------------------------------------------------------------
+# Fisher's exact test, 2x2, with R's conditional odds ratio
+# ----------------------------------------------------------------------------------------
+def _as_table(table: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(table)
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ValueError("A contingency table needs at least 2 rows and 2 columns.")
+    if np.any(arr < 0) or not np.all(np.equal(np.mod(arr, 1), 0)):
+        raise ValueError("A contingency table holds non-negative integer counts.")
+    return arr.astype(np.int64)
+
+
+class _NoncentralHypergeometric:
+    """Conditional distribution of the (1,1) cell given the margins (as R's fisher.test)."""
+
+    def __init__(self, tab: np.ndarray):
+        self.x = int(tab[0, 0])
+        m, n, k = int(tab[:, 0].sum()), int(tab[:, 1].sum()), int(tab[0, :].sum())
+        self.lo, self.hi = max(0, k - n), min(k, m)
+        self.support = np.arange(self.lo, self.hi + 1)
+        self.logd = sps.hypergeom.logpmf(self.support, m + n, m, k)
+
+    def density(self, log_ncp: float) -> np.ndarray:
+        w = self.logd + self.support * log_ncp
+        w = np.exp(w - w.max())
+        return w / w.sum()
+
+    def mean(self, log_ncp: float) -> float:
+        return float(np.sum(self.support * self.density(log_ncp)))
+
+    def tail(self, log_ncp: float, upper: bool) -> float:
+        d = self.density(log_ncp)
+        return float(d[self.support >= self.x].sum() if upper else d[self.support <= self.x].sum())
+
+    def solve(self, f, target: float) -> float:
+        """Return psi with f(log psi) = target; f is monotone in log psi."""
+        root = optimize.brentq(lambda t: f(t) - target, -60.0, 60.0, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+                               maxiter=500)
+        return float(math.exp(root))
+
+
+def fisher_exact_2x2(table, alternative: Literal["two-sided", "less", "greater"] = "two-sided",
+                     conf_level: float = 0.95) -> FisherExactResult:
+    """Fisher's exact test of a 2x2 table with the conditional MLE odds ratio and exact CI.
+
+    Notes
+    -----
+    Follows R's ``fisher.test``: the two-sided p-value sums the hypergeometric probabilities of
+    all tables no more probable than the observed one (times ``1 + 1e-7``). The odds ratio
+    maximises the conditional (noncentral hypergeometric) likelihood; the interval inverts the
+    two one-sided tests. Roots are solved to ~1e-14 (R's own ``uniroot`` stops near 1e-4).
+
+    References
+    ----------
+    Fisher RA. J R Stat Soc 1922;85:87-94. Agresti A. Categorical Data Analysis, 3rd ed., 2013, ch. 3.5.
+    """
+    tab = _as_table(table)
+    if tab.shape != (2, 2):
+        raise ValueError("fisher_exact_2x2 needs a 2x2 table; use compare_proportions for larger tables.")
+    nh = _NoncentralHypergeometric(tab)
+    x, lo, hi = nh.x, nh.lo, nh.hi
+    d0 = np.exp(nh.logd)
+    if alternative == "two-sided":
+        pvalue = float(d0[d0 <= d0[x - lo] * FISHER_REL_ERR].sum())
+    else:
+        pvalue = nh.tail(0.0, upper=(alternative == "greater"))
+    pvalue = min(1.0, pvalue)
+    estimate = _conditional_mle(nh)
+    alpha = (1 - conf_level) / 2 if alternative == "two-sided" else 1 - conf_level
+    ci_lower = 0.0 if (x == lo or alternative == "less") else nh.solve(lambda t: nh.tail(t, True), alpha)
+    ci_upper = math.inf if (x == hi or alternative == "greater") else nh.solve(lambda t: nh.tail(t, False), alpha)
+    a, b, c, d = (int(v) for v in tab.ravel())
+    sample_or = (a * d / (b * c)) if b * c > 0 else (math.inf if a * d > 0 else math.nan)
+    return FisherExactResult(pvalue, estimate, ci_lower, ci_upper, sample_or, alternative, conf_level)
+
+
+def _conditional_mle(nh: _NoncentralHypergeometric) -> float:
+    if nh.x == nh.lo:
+        return 0.0
+    if nh.x == nh.hi:
+        return math.inf
+    return nh.solve(nh.mean, float(nh.x))
+
+
+# ----------------------------------------------------------------------------------------
+# r x c tables: exact Fisher-Freeman-Halton, chi-square, and the selection rule
+# ----------------------------------------------------------------------------------------
+def _compositions(total: int, parts: int) -> np.ndarray:
+    """All ways to write ``total`` as an ordered sum of ``parts`` non-negative integers."""
+    rows = []
+    for bars in itertools.combinations(range(total + parts - 1), parts - 1):
+        edges = (-1, *bars, total + parts - 1)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(parts)])
+    return np.asarray(rows, dtype=np.int64).reshape(-1, parts)
+
+
+def fisher_freeman_halton(table, table_limit: int = FFH_TABLE_LIMIT) -> TestResult:
+    """Exact Fisher-Freeman-Halton test of an r x c table by complete enumeration.
+
+    Notes
+    -----
+    Enumerates every table with the observed margins, column by column, carrying the log of
+    prod 1/x_ij!; the p-value sums the probabilities of the tables whose probability is at most
+    the observed one times ``1 + 1e-7`` (R's ``fisher.test`` rule). scipy's ``fisher_exact`` on
+    tables larger than 2x2 is a Monte Carlo estimate, hence this enumeration. When more than
+    ``table_limit`` partial tables would be needed the function falls back to the chi-square
+    test and says so in ``note``.
+
+    References
+    ----------
+    Freeman GH, Halton JH. Biometrika 1951;38:141-149. Mehta CR, Patel NR. JASA 1983;78:427-434.
+    """
+    tab = _as_table(table)
+    tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
+    if tab.shape[0] < 2 or tab.shape[1] < 2:
+        return TestResult("fisher_freeman_halton", 1.0, note="Only one non-empty row or column: no comparison possible.")
+    if tab.shape[0] > tab.shape[1]:
+        tab = tab.T  # enumerate compositions over the smaller dimension
+    rows, cols = tab.sum(axis=1), tab.sum(axis=0)
+    total = int(tab.sum())
+    log_const = (special.gammaln(rows + 1).sum() + special.gammaln(cols + 1).sum() - special.gammaln(total + 1))
+    log_obs = log_const - special.gammaln(tab + 1).sum()
+    remaining = rows[None, :].copy()
+    logw = np.zeros(1)
+    for col_total in cols[:-1]:
+        comps = _compositions(int(col_total), tab.shape[0])
+        comp_logw = -special.gammaln(comps + 1).sum(axis=1)
+        if remaining.shape[0] * comps.shape[0] > 10 * table_limit:
+            return _chi_square_fallback(tab, table_limit)
+        ok = np.all(comps[None, :, :] <= remaining[:, None, :], axis=2)
+        state_idx, comp_idx = np.nonzero(ok)
+        if state_idx.size > table_limit:
+            return _chi_square_fallback(tab, table_limit)
+        remaining = remaining[state_idx] - comps[comp_idx]
+        logw = logw[state_idx] + comp_logw[comp_idx]
+    logw = logw - special.gammaln(remaining + 1).sum(axis=1)  # last column is what remains
+    logp = log_const + logw
+    probs = np.exp(logp)
+    pvalue = float(probs[logp <= log_obs + math.log(FISHER_REL_ERR)].sum())
+    return TestResult("fisher_freeman_halton", min(1.0, pvalue),
+                      note=f"Exact p-value over {probs.size:,} tables with the observed margins.")
+
+
+def _chi_square_fallback(tab: np.ndarray, table_limit: int) -> TestResult:
+    chi = chi_square_test(tab)
+    return TestResult("chi_square", chi.pvalue, chi.statistic, chi.df,
+                      note=f"Exact enumeration would exceed {table_limit:,} tables; chi-square used instead.")
+
+
+def expected_counts(table) -> np.ndarray:
+    """Expected cell counts under independence, row total x column total / N."""
+    tab = _as_table(table).astype(float)
+    return np.outer(tab.sum(axis=1), tab.sum(axis=0)) / tab.sum()
+
+
+def chi_square_test(table) -> TestResult:
+    """Pearson chi-square test of independence without continuity correction.
+
+    Notes
+    -----
+    X^2 = sum (O - E)^2 / E with (r-1)(c-1) degrees of freedom, as R's
+    ``chisq.test(correct = FALSE)``. Empty rows and columns are dropped first.
+
+    References
+    ----------
+    Pearson K. Philos Mag 1900;50:157-175.
+    """
+    tab = _as_table(table)
+    tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
+    if tab.shape[0] < 2 or tab.shape[1] < 2:
+        return TestResult("chi_square", 1.0, 0.0, 0, note="Only one non-empty row or column: no comparison possible.")
+    exp = expected_counts(tab)
+    stat = float(((tab - exp) ** 2 / exp).sum())
+    dof = (tab.shape[0] - 1) * (tab.shape[1] - 1)
+    return TestResult("chi_square", float(sps.chi2.sf(stat, dof)), stat, dof)
+
+
+def compare_proportions(table) -> TestResult:
+    """Compare a categorical outcome between groups, choosing the test by the table's shape.
+
+    Rules
+    -----
+    * 2x2 table: Fisher's exact test (always).
+    * Larger table with any expected count below 5 (Cochran's rule): exact Fisher-Freeman-Halton
+      (chi-square with a note if enumeration is too large).
+    * Larger table with every expected count at least 5: Pearson chi-square without continuity correction.
+
+    Rows or columns whose total is zero are dropped before the rule is applied.
+    """
+    tab = _as_table(table)
+    tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
+    if tab.shape[0] < 2 or tab.shape[1] < 2:
+        raise InsufficientDataError(
+            "A comparison needs at least two groups and two outcome levels with patients in them.")
+    if tab.shape == (2, 2):
+        return fisher_exact_2x2(tab).as_test(note="2x2 table: Fisher's exact test.")
+    min_exp = float(expected_counts(tab).min())
+    if min_exp < COCHRAN_MIN_EXPECTED:
+        res = fisher_freeman_halton(tab)
+        why = f"Smallest expected count {min_exp:.2f} < 5 (Cochran's rule): exact test. "
+        return TestResult(res.test, res.pvalue, res.statistic, res.df, note=why + res.note)
+    res = chi_square_test(tab)
+    return TestResult(res.test, res.pvalue, res.statistic, res.df,
+                      note=f"All expected counts >= 5 (smallest {min_exp:.2f}): chi-square.")
+
+
+# ----------------------------------------------------------------------------------------
+# Rank tests
+# ----------------------------------------------------------------------------------------
+def _clean(values) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    return arr[~np.isnan(arr)]
+
+
+def rank_sum_test(x, y, method: Literal["auto", "exact", "asymptotic"] = "auto",
+                  correct: bool = True) -> TestResult:
+    """Two-sided Wilcoxon rank-sum (Mann-Whitney U) test, as R's ``wilcox.test(x, y)``.
+
+    Notes
+    -----
+    ``statistic`` is R's W = U of ``x``. ``method="auto"`` follows R: the exact null
+    distribution when both samples have fewer than 50 values and there are no ties, otherwise
+    the normal approximation with tie-corrected variance and (``correct=True``) continuity
+    correction. NaN values are dropped.
+
+    References
+    ----------
+    Mann HB, Whitney DR. Ann Math Stat 1947;18:50-60. Hollander M, Wolfe DA. Nonparametric
+    Statistical Methods, 1973.
+    """
+    x, y = _clean(x), _clean(y)
+    if x.size == 0 or y.size == 0:
+        raise InsufficientDataError("The rank-sum test needs at least one value in each group.")
+    has_ties = np.unique(np.concatenate([x, y])).size < x.size + y.size
+    if method == "auto":
+        method = "exact" if (x.size < 50 and y.size < 50 and not has_ties) else "asymptotic"
+    res = sps.mannwhitneyu(x, y, alternative="two-sided", method=method, use_continuity=correct)
+    note = ("exact null distribution" if method == "exact" else
+            "normal approximation" + (" with continuity correction" if correct else "")
+            + (", tie-corrected" if has_ties else ""))
+    return TestResult("wilcoxon_rank_sum", float(res.pvalue), float(res.statistic), note=note)
+
+
+def kruskal_wallis_test(*groups) -> TestResult:
+    """Kruskal-Wallis rank test across k groups (tie-corrected H, chi-square with k-1 df), as R's ``kruskal.test``.
+
+    References
+    ----------
+    Kruskal WH, Wallis WA. JASA 1952;47:583-621.
+    """
+    clean = [_clean(g) for g in groups]
+    clean = [g for g in clean if g.size > 0]
+    if len(clean) < 2:
+        raise InsufficientDataError("The Kruskal-Wallis test needs at least two groups with values.")
+    if np.unique(np.concatenate(clean)).size == 1:
+        return TestResult("kruskal_wallis", 1.0, 0.0, len(clean) - 1, note="All values identical.")
+    res = sps.kruskal(*clean)
+    return TestResult("kruskal_wallis", float(res.pvalue), float(res.statistic), len(clean) - 1)
+
+
+def compare_continuous(groups: Sequence) -> TestResult:
+    """Rank-sum test for two groups, Kruskal-Wallis for three or more (empty groups are dropped)."""
+    clean = [g for g in (_clean(g) for g in groups) if g.size > 0]
+    if len(clean) < 2:
+        raise InsufficientDataError("A comparison needs at least two groups with values.")
+    if len(clean) == 2:
+        return rank_sum_test(clean[0], clean[1])
+    return kruskal_wallis_test(*clean)
+
+
+# ----------------------------------------------------------------------------------------
+# Formatting and multiplicity
+# ----------------------------------------------------------------------------------------
+def format_p(p: float | None) -> str:
+    """Format a p-value for a manuscript table: ``<0.001``, 3 decimals below 0.1, else 2 (``>0.99``)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "—"
+    if p < 0.001:
+        return "<0.001"
+    if p < 0.1:
+        return f"{p:.3f}"
+    if p > 0.99:
+        return ">0.99"
+    return f"{p:.2f}"
+
+
+def p_adjust(pvalues: Sequence[float], method: Literal["holm", "BH", "bonferroni"] = "holm") -> np.ndarray:
+    """Adjust p-values for multiple comparisons, as R's ``p.adjust``.
+
+    References
+    ----------
+    Holm S. Scand J Stat 1979;6:65-70. Benjamini Y, Hochberg Y. J R Stat Soc B 1995;57:289-300.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    if m == 0:
+        return p
+    if method == "bonferroni":
+        return np.minimum(1.0, p * m)
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    elif method == "BH":
+        order = np.argsort(p, kind="stable")[::-1]
+        adj = np.minimum(1.0, np.minimum.accumulate(m / np.arange(m, 0, -1) * p[order]))
+    else:
+        raise ValueError(f"Unknown adjustment {method!r}; use 'holm', 'BH' or 'bonferroni'.")
+    out = np.empty(m)
+    out[order] = adj
+    return out

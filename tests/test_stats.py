@@ -1,0 +1,178 @@
+"""il2lib.stats against R 4.2.2 (tests/reference/tests.json, extra.json); tolerance 1e-9 absolute.
+
+R commands: binom.test(x, n)$conf.int; prop.test(x, n, correct = FALSE)$conf.int; fisher.test(m)
+(odds ratio / CI from the *_hp fields, the same equations solved to 1e-14); fisher.test on r x c;
+chisq.test(m, correct = FALSE); wilcox.test(x, y, exact = FALSE, correct = TRUE/FALSE); p.adjust.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from il2lib import stats as S
+from il2lib.errors import InsufficientDataError
+
+REF = Path(__file__).parent / "reference"
+TESTS = json.loads((REF / "tests.json").read_text())
+EXTRA = json.loads((REF / "extra.json").read_text())
+TOL = 1e-9
+
+
+@pytest.mark.parametrize("case", TESTS["binom_test"], ids=lambda c: f"{c['x']}/{c['n']}")
+def test_clopper_pearson_matches_binom_test(case):
+    ci = S.proportion_ci(case["x"], case["n"], "exact")
+    assert ci.estimate == pytest.approx(case["estimate"], abs=TOL)
+    assert ci.lower == pytest.approx(case["ci_lower"], abs=TOL)
+    assert ci.upper == pytest.approx(case["ci_upper"], abs=TOL)
+    assert ci.method_label == "Clopper-Pearson exact"
+
+
+@pytest.mark.parametrize("case", EXTRA["wilson"], ids=lambda c: f"{c['x']}/{c['n']}")
+def test_wilson_matches_prop_test(case):
+    ci = S.proportion_ci(case["x"], case["n"], "wilson")
+    assert ci.lower == pytest.approx(case["lower"], abs=TOL)
+    assert ci.upper == pytest.approx(case["upper"], abs=TOL)
+
+
+def test_proportion_edges_and_errors():
+    assert S.proportion_ci(0, 10).lower == 0.0
+    assert S.proportion_ci(10, 10).upper == 1.0
+    with pytest.raises(InsufficientDataError):
+        S.proportion_ci(0, 0)
+    with pytest.raises(ValueError):
+        S.proportion_ci(5, 4)
+    with pytest.raises(ValueError):
+        S.proportion_ci(1, 4, method="wald")
+
+
+@pytest.mark.parametrize("case", TESTS["fisher_test"], ids=lambda c: str(c["table"]))
+def test_fisher_2x2_matches_r(case):
+    res = S.fisher_exact_2x2(case["table"])
+    assert res.pvalue == pytest.approx(case["p_two_sided"], abs=TOL)
+    assert S.fisher_exact_2x2(case["table"], "less").pvalue == pytest.approx(case["p_less"], abs=TOL)
+    assert S.fisher_exact_2x2(case["table"], "greater").pvalue == pytest.approx(case["p_greater"], abs=TOL)
+    assert res.sample_odds_ratio == pytest.approx(case["odds_ratio_sample"], rel=TOL)
+    for got, want in [(res.odds_ratio, case["odds_ratio_conditional_mle_hp"]),
+                      (res.ci_lower, case["ci_lower_hp"]), (res.ci_upper, case["ci_upper_hp"])]:
+        assert got == pytest.approx(want, rel=TOL, abs=TOL)
+
+
+def test_fisher_2x2_boundary_odds_ratio():
+    res = S.fisher_exact_2x2([[5, 0], [0, 5]])
+    assert res.odds_ratio == math.inf and res.ci_upper == math.inf and res.ci_lower > 0
+
+
+def test_fisher_published_autoimmune_example():
+    # domain.md: melanoma autoimmune phenomena CB 4/9 vs no-CB 2/21 -> two-sided p = 0.0492
+    assert S.fisher_exact_2x2([[4, 5], [2, 19]]).pvalue == pytest.approx(0.0492, abs=5e-5)
+
+
+@pytest.mark.parametrize("case", EXTRA["fisher_rxc"], ids=lambda c: str(c["table"]))
+def test_fisher_freeman_halton_and_chisq_match_r(case):
+    exact = S.fisher_freeman_halton(case["table"])
+    assert exact.test == "fisher_freeman_halton"
+    assert exact.pvalue == pytest.approx(case["fisher_p"], abs=TOL)
+    chi = S.chi_square_test(case["table"])
+    assert chi.statistic == pytest.approx(case["chisq"], abs=TOL)
+    assert chi.df == case["chisq_df"]
+    assert chi.pvalue == pytest.approx(case["chisq_p"], abs=TOL)
+    assert S.expected_counts(case["table"]).min() == pytest.approx(case["expected_min"], abs=TOL)
+
+
+def test_ffh_is_deterministic_and_agrees_with_2x2_fisher():
+    tab = [[4, 5, 9], [2, 8, 21]]
+    assert S.fisher_freeman_halton(tab).pvalue == S.fisher_freeman_halton(tab).pvalue
+    for case in TESTS["fisher_test"]:
+        assert S.fisher_freeman_halton(case["table"]).pvalue == pytest.approx(case["p_two_sided"], abs=TOL)
+    # transposing a table does not change the exact p-value
+    assert S.fisher_freeman_halton(np.array(tab).T).pvalue == pytest.approx(EXTRA["fisher_rxc"][0]["fisher_p"], abs=TOL)
+
+
+def test_ffh_falls_back_to_chisq_above_the_limit_with_a_note():
+    tab = [[3, 1, 6], [2, 7, 2], [1, 4, 9]]
+    res = S.fisher_freeman_halton(tab, table_limit=10)
+    assert res.test == "chi_square"
+    assert "exceed" in res.note
+    assert res.pvalue == pytest.approx(EXTRA["fisher_rxc"][1]["chisq_p"], abs=TOL)
+
+
+@pytest.mark.parametrize("case", TESTS["chisq_test"], ids=["2x3", "2x2"])
+def test_chisq_without_correction(case):
+    res = S.chi_square_test(case["table"])
+    assert res.statistic == pytest.approx(case["correct_FALSE"]["statistic"], abs=TOL)
+    assert res.pvalue == pytest.approx(case["correct_FALSE"]["p_value"], abs=TOL)
+
+
+def test_selection_rule_2x2_is_always_fisher():
+    res = S.compare_proportions([[40, 60], [50, 50]])  # all expected >= 5, still Fisher
+    assert res.test == "fisher_exact" and "2x2" in res.note
+
+
+def test_selection_rule_small_expected_uses_exact_rxc():
+    res = S.compare_proportions([[4, 5, 9], [2, 8, 21]])  # min expected 2.20
+    assert res.test == "fisher_freeman_halton"
+    assert res.pvalue == pytest.approx(EXTRA["fisher_rxc"][0]["fisher_p"], abs=TOL)
+    assert "Cochran" in res.note
+
+
+def test_selection_rule_large_expected_uses_chisq():
+    case = TESTS["chisq_test"][0]  # min expected 7.3
+    res = S.compare_proportions(case["table"])
+    assert res.test == "chi_square"
+    assert res.pvalue == pytest.approx(case["correct_FALSE"]["p_value"], abs=TOL)
+    assert res.label.startswith("Pearson chi-square")
+
+
+def test_selection_rule_drops_empty_rows_and_needs_two_levels():
+    # an empty group row is dropped, leaving a 2x2 -> Fisher
+    assert S.compare_proportions([[4, 5], [0, 0], [2, 19]]).test == "fisher_exact"
+    with pytest.raises(InsufficientDataError):
+        S.compare_proportions([[0, 5], [0, 7]])
+
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_rank_sum_matches_wilcox_test(i):
+    case = TESTS["wilcox_test"][i]
+    with_cc = S.rank_sum_test(case["x"], case["y"], "asymptotic", correct=True)
+    without = S.rank_sum_test(case["x"], case["y"], "asymptotic", correct=False)
+    assert with_cc.statistic == case["exact_FALSE_correct_TRUE"]["statistic_W"]
+    assert with_cc.pvalue == pytest.approx(case["exact_FALSE_correct_TRUE"]["p_value"], abs=TOL)
+    assert without.pvalue == pytest.approx(case["exact_FALSE_correct_FALSE"]["p_value"], abs=TOL)
+    # R's default with ties: normal approximation with continuity correction
+    assert S.rank_sum_test(case["x"], case["y"]).pvalue == pytest.approx(with_cc.pvalue, abs=TOL)
+
+
+def test_rank_sum_exact_without_ties():
+    # no ties, n < 50: exact; x all above y -> p = 2 / C(8, 4) = 2/70
+    res = S.rank_sum_test([5, 6, 7, 8], [1, 2, 3, 4])
+    assert res.pvalue == pytest.approx(2 / 70, abs=TOL) and res.note == "exact null distribution"
+    assert res.statistic == 16
+
+
+def test_kruskal_and_compare_continuous():
+    res = S.compare_continuous([[1, 2, 3], [4, 5, 6], [7, 8, 9.5]])
+    assert res.test == "kruskal_wallis" and res.df == 2
+    # H = 12/(N(N+1)) sum R^2/n - 3(N+1) = 12/90*(36+225+576)/3 - 30 = 7.2
+    assert res.statistic == pytest.approx(7.2, abs=TOL)
+    assert S.compare_continuous([[1, 2, np.nan], [3, 4], []]).test == "wilcoxon_rank_sum"
+    with pytest.raises(InsufficientDataError):
+        S.compare_continuous([[1, 2], []])
+
+
+def test_format_p():
+    assert S.format_p(0.0004) == "<0.001"
+    assert S.format_p(0.0492) == "0.049"
+    assert S.format_p(0.015) == "0.015"
+    assert S.format_p(0.2597) == "0.26"
+    assert S.format_p(1.0) == ">0.99"
+    assert S.format_p(float("nan")) == "—"
+
+
+@pytest.mark.parametrize("method", ["holm", "BH", "bonferroni"])
+def test_p_adjust_matches_r(method):
+    ref = EXTRA["p_adjust"]
+    np.testing.assert_allclose(S.p_adjust(ref["p"], method), ref[method], atol=TOL)
+    shuffled = np.array(ref["p"])[::-1]
+    np.testing.assert_allclose(S.p_adjust(shuffled, method), np.array(ref[method])[::-1], atol=TOL)
