@@ -14,6 +14,7 @@ from il2lib import schema
 from .server import ROOT
 
 SAMPLE_DIR = ROOT / "sample_data"
+COMBINED = SAMPLE_DIR / "combined_synthetic.csv"
 PROCLAIM = SAMPLE_DIR / "proclaim_synthetic.csv"
 COMMUNITY = SAMPLE_DIR / "community_synthetic.csv"
 

@@ -18,6 +18,9 @@ UPLOAD_INPUT = '[data-testid="stFileUploader"] input[type="file"]'
 PLOTLY = ".js-plotly-plot"
 METRIC_VALUE = '[data-testid="stMetricValue"]'
 PAGE_LINK = '[data-testid="stPageLink-NavLink"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+WARNING_ALERT = '[data-testid="stAlertContentWarning"]'
+ALERT = '[data-testid="stAlertContainer"]'
 
 #: Text that must never reach the screen (a Python error leaking out of the app).
 LEAK_PATTERNS = ("Traceback (most recent call last)", "Traceback", 'File "/')
@@ -169,3 +172,43 @@ def legend_labels(page: Page, index: int = 0) -> list[str]:
     """Legend entries as drawn in the SVG of plotly figure number ``index``."""
     plot = page.locator(PLOTLY).nth(index)
     return [t.strip() for t in plot.locator("g.legend g.traces text.legendtext").all_text_contents() if t and t.strip()]
+
+
+GRID = '[data-testid="stDataFrame"]'
+GRID_ROW_PX = 35  # Streamlit's default row (and header) height in st.dataframe / st.data_editor
+
+
+def grid_rows(grid: Locator) -> list[dict[str, str]]:
+    """Rows of an st.dataframe / st.data_editor, read from the grid's accessibility table (the canvas has no text)."""
+    return grid.evaluate(
+        """(el) => {
+            const heads = [...el.querySelectorAll('[role="columnheader"]')].map(h => h.textContent.trim());
+            const rows = [...el.querySelectorAll('[role="row"]')].filter(r => r.querySelector('[role="gridcell"]'));
+            return rows.map(r => Object.fromEntries(
+                [...r.querySelectorAll('[role="gridcell"]')].map((c, i) => [heads[i] ?? String(i), c.textContent.trim()])));
+        }"""
+    )
+
+
+def grid_headers(grid: Locator) -> list[str]:
+    return [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
+
+
+def edit_grid_select(page: Page, grid: Locator, row: int, column: str, option_text: str) -> None:
+    """Set the selectbox cell (``row``, ``column``) of an st.data_editor by keyboard, as a person would:
+    click the row's first cell, arrow right to the column, Enter opens the list, type, Enter picks."""
+    col = grid_headers(grid).index(column)
+    box = grid.bounding_box()
+    assert box is not None, "data editor not visible"
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 8, box["y"] + GRID_ROW_PX * (row + 1) + GRID_ROW_PX / 2)
+    for _ in range(col):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.locator('[role="listbox"]').first.wait_for()
+    page.keyboard.type(option_text)
+    page.get_by_role("option", name=option_text, exact=True).first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    settle(page)
