@@ -18,3 +18,11 @@ class InsufficientDataError(Il2libError, ValueError):
 
 class ConvergenceError(Il2libError, ValueError):
     """An iterative fit (Cox model) did not converge."""
+
+
+class SurvivalInputError(Il2libError, ValueError):
+    """Survival input that cannot be analysed as given (negative or infinite time, event not 0/1, ...).
+
+    Missing values are not errors: survival functions exclude them and count them. This error is
+    for values that are present but invalid, and its message names the column and the problem.
+    """

@@ -1,0 +1,12 @@
+"""Survival engine: Kaplan-Meier, log-rank, Cox and landmark analysis, exact to R's ``survival``.
+
+Pure numpy/pandas/scipy. Missing time/event/group/covariate values are excluded and counted on
+every result; invalid values (negative or infinite time, event not 0/1) raise
+:class:`il2lib.errors.SurvivalInputError`.
+"""
+from il2lib.survival.km import GroupedKaplanMeier, KaplanMeierResult, RMSTResult, kaplan_meier
+
+__all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "kaplan_meier"]
+from il2lib.survival.logrank import LogRankResult, logrank_test  # noqa: E402
+
+__all__ += ["LogRankResult", "logrank_test"]

@@ -1,0 +1,136 @@
+"""Shared input validation for the survival functions.
+
+Two behaviours, decided once here and used by every public survival function:
+
+* **missing** values (NaN, ``None``, ``pd.NA``) in time, event, group, stratum or a covariate are
+  *excluded and counted*: the result says "n = 48 of 50 (2 without time)";
+* **invalid** values that are present (negative or infinite time, an event other than 0/1 or
+  True/False, text that is not a number) raise :class:`il2lib.errors.SurvivalInputError`, a
+  ``ValueError`` whose message names the input and the problem.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from il2lib.errors import InsufficientDataError, SurvivalInputError
+
+Excluded = tuple[tuple[str, int], ...]
+
+
+def as_float(values, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-d float array with NaN for every missing entry."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        arr = values.astype(float, copy=False)
+    else:
+        try:
+            series = values if hasattr(values, "to_numpy") else pd.Series(np.atleast_1d(np.asarray(values, dtype=object)))
+            arr = series.to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise SurvivalInputError(f"{name} must be numeric; found a value that is not a number ({exc}).") from None
+    if arr.ndim != 1:
+        raise SurvivalInputError(f"{name} must be one-dimensional; got shape {arr.shape}.")
+    return arr
+
+
+def check_time(time: np.ndarray, name: str = "time") -> None:
+    """Raise on negative or infinite times (NaN = missing is allowed here)."""
+    finite = np.isfinite(time)
+    if not finite.all():
+        n_inf = int(np.isinf(time).sum())
+        if n_inf:
+            raise SurvivalInputError(f"{name} has {n_inf} infinite value(s); times must be finite.")
+    if time.size and np.nanmin(time) < 0:
+        n_neg = int((time < 0).sum())
+        raise SurvivalInputError(f"{name} has {n_neg} negative value(s) (smallest {np.nanmin(time):g}); "
+                                 "times must be >= 0.")
+
+
+def as_event(values, name: str = "event") -> np.ndarray:
+    """Return events as float 0/1 with NaN for missing; raise if another value is present."""
+    arr = as_float(values, name)
+    bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
+    if bad.any():
+        examples = ", ".join(f"{v:g}" for v in np.unique(arr[bad])[:3])
+        raise SurvivalInputError(f"{name} must be 0/1 or True/False; found {int(bad.sum())} other value(s) "
+                                 f"({examples}).")
+    return arr
+
+
+def as_labels(values, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Factorize labels: (codes with -1 for missing, labels in display order, missing mask).
+
+    Order: categories order for a pandas Categorical, sorted order otherwise (first-seen order if
+    the labels cannot be sorted).
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cat = series.cat.remove_unused_categories()
+        codes = cat.cat.codes.to_numpy()
+        labels = np.asarray(cat.cat.categories, dtype=object)
+    else:
+        try:
+            codes, labels = pd.factorize(series, sort=True)
+        except TypeError:
+            codes, labels = pd.factorize(series, sort=False)
+        labels = np.asarray(labels, dtype=object)
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes, labels, codes < 0
+
+
+@dataclass(frozen=True)
+class SurvivalInput:
+    """Cleaned time/event arrays (missing rows removed) plus what was excluded and why."""
+
+    time: np.ndarray
+    event: np.ndarray  # bool
+    keep: np.ndarray | None  # boolean mask into the input rows, None when every row was kept
+    n_input: int
+    excluded: Excluded
+
+
+def clean_survival(time, event, extra: dict[str, np.ndarray] | None = None,
+                   time_name: str = "time", event_name: str = "event") -> SurvivalInput:
+    """Validate time and event, drop rows missing any of them or any ``extra`` mask.
+
+    ``extra`` maps a reason ("without group") to a boolean *missing* mask of the same length.
+    Each excluded row is counted once, under the first reason that applies.
+    """
+    t = as_float(time, time_name)
+    e = as_event(event, event_name)
+    if t.shape != e.shape:
+        raise SurvivalInputError(f"{time_name} and {event_name} have different lengths ({t.size} and {e.size}).")
+    check_time(t, time_name)
+    reasons = [(f"without {time_name}", np.isnan(t)), (f"without {event_name}", np.isnan(e))]
+    for reason, mask in (extra or {}).items():
+        if mask.shape != t.shape:
+            raise SurvivalInputError(f"the input '{reason}' refers to has length {mask.size}, expected {t.size}.")
+        reasons.append((reason, mask))
+    taken = np.zeros(t.size, dtype=bool)
+    excluded = []
+    for reason, mask in reasons:
+        new = mask & ~taken
+        count = int(new.sum())
+        if count:
+            excluded.append((reason, count))
+            taken |= new
+    if excluded:
+        keep = ~taken
+        return SurvivalInput(t[keep], e[keep] == 1, keep, t.size, tuple(excluded))
+    return SurvivalInput(t, e == 1, None, t.size, ())
+
+
+def require_patients(n: int, what: str = "analysis") -> None:
+    """Raise InsufficientDataError when nothing is left to analyse."""
+    if n == 0:
+        raise InsufficientDataError(f"No patient with complete data is left for the {what}.")
+
+
+def describe_n(n: int, n_input: int, excluded: Excluded) -> str:
+    """The sentence the dashboard shows: 'n = 48 of 50 (2 without time)'."""
+    if not excluded:
+        return f"n = {n}"
+    detail = "; ".join(f"{count} {reason}" for reason, count in excluded)
+    return f"n = {n} of {n_input} ({detail})"
