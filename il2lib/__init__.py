@@ -33,6 +33,7 @@ _EXPORTS = {
     "best_response_table": "il2lib.response",
     "response_rates": "il2lib.response",
     "duration_of_response": "il2lib.response",
+    "Table1": "il2lib.table1",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

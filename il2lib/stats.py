@@ -144,8 +144,8 @@ def proportion_ci(successes: int, n: int, method: Literal["exact", "wilson"] = "
 # ----------------------------------------------------------------------------------------
 def _as_table(table: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
     arr = np.asarray(table)
-    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise ValueError("A contingency table needs at least 2 rows and 2 columns.")
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError("A contingency table is a non-empty 2-D array of counts.")
     if np.any(arr < 0) or not np.all(np.equal(np.mod(arr, 1), 0)):
         raise ValueError("A contingency table holds non-negative integer counts.")
     return arr.astype(np.int64)

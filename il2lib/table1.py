@@ -1,0 +1,229 @@
+"""Table 1 (patient characteristics by group), in the style of R's gtsummary / Python's tableone.
+
+Continuous variables: median (IQR), optionally mean (SD); categorical: n (%), with % of the
+patients with a known value. Missing values are their own "Missing" row, never dropped. The
+p-value column names its test by a footnote marker: Wilcoxon rank-sum / Kruskal-Wallis for
+continuous variables; Fisher (2x2), exact Fisher-Freeman-Halton (an expected count < 5) or
+chi-square for categorical ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from il2lib import schema
+from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
+                              require_columns)
+from il2lib.errors import InsufficientDataError
+from il2lib.stats import TEST_LABELS, TestResult, compare_continuous, compare_proportions, format_p
+
+VarType = Literal["continuous", "categorical"]
+OVERALL = "Overall"
+MISSING = "Missing"
+DEFAULT_VARIABLES = (schema.AGE, schema.SEX, schema.DISEASE, schema.ECOG, schema.HISTOLOGY, schema.N_MET_SITES,
+                     schema.BRAIN_METS, schema.LIVER_METS, schema.LUNG_METS, schema.BONE_METS, schema.BASELINE_LDH,
+                     schema.LDH_CATEGORY, schema.LINE_OF_IL2, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT,
+                     schema.PRIOR_CTLA4, schema.PRIOR_TARGETED, schema.BOR)
+#: Integer columns better shown level by level.
+CATEGORICAL_INTS = frozenset({schema.ECOG, schema.LINE_OF_IL2})
+SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
+TIDY_COLUMNS = ["variable", "label", "var_type", "level", "group", "n", "N", "percent",
+                "median", "q1", "q3", "mean", "sd"]
+
+
+@dataclass(frozen=True)
+class Table1:
+    """Table 1 result.
+
+    ``tidy``: one row per (variable, level, group) with counts / summaries (level None for the
+    continuous summary, ``"Missing"`` for missing values). ``tests``: one row per variable with
+    the test name and p. ``display``: the formatted table for ``st.dataframe`` or a manuscript.
+    ``excluded``: patients left out (missing grouping value) with the reason.
+    """
+
+    by: str | None
+    groups: tuple[str, ...]
+    tidy: pd.DataFrame
+    tests: pd.DataFrame
+    display: pd.DataFrame
+    footnotes: tuple[str, ...]
+    excluded: pd.DataFrame
+    n_used: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.tidy.copy()
+
+
+def infer_type(df: pd.DataFrame, column: str) -> VarType:
+    """Continuous for numeric schema columns (ECOG and line of IL-2 excepted), categorical otherwise."""
+    spec = schema.COLUMNS.get(column)
+    if column in CATEGORICAL_INTS:
+        return "categorical"
+    if spec is not None:
+        return "continuous" if spec.kind in ("number", "int") else "categorical"
+    series = df[column]
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return "categorical"
+    return "continuous" if series.nunique(dropna=True) > 10 else "categorical"
+
+
+def _label(column: str) -> str:
+    spec = schema.COLUMNS.get(column)
+    label = schema.label(column)
+    return f"{label} ({spec.unit})" if spec is not None and spec.unit else label
+
+
+def _continuous_rows(column: str, values: pd.Series, labels: pd.Series, groups: list[str]) -> list[dict]:
+    num = pd.to_numeric(values, errors="coerce").astype("float64")
+    rows = []
+    for g in groups:
+        v = num if g == OVERALL else num[labels == g]
+        known = v.dropna()
+        summary = {"variable": column, "label": _label(column), "var_type": "continuous", "group": g, "N": len(v)}
+        stats = dict(median=known.median(), q1=known.quantile(0.25), q3=known.quantile(0.75),
+                     mean=known.mean(), sd=known.std(ddof=1)) if len(known) else {}
+        rows.append({**summary, "level": None, "n": len(known), "percent": np.nan, **stats})
+        rows.append({**summary, "level": MISSING, "n": int(v.isna().sum()), "percent": np.nan})
+    return rows
+
+
+def _level_labels(column: str, values: pd.Series) -> pd.Series:
+    return group_labels(pd.DataFrame({column: values}), column)
+
+
+def _categorical_rows(column: str, values: pd.Series, labels: pd.Series, groups: list[str]) -> list[dict]:
+    levels_of = _level_labels(column, values)
+    levels = level_order(column, levels_of)
+    rows = []
+    for g in groups:
+        v = levels_of if g == OVERALL else levels_of[labels == g]
+        known = int(v.notna().sum())
+        base = {"variable": column, "label": _label(column), "var_type": "categorical", "group": g, "N": len(v)}
+        for level in levels:
+            k = int((v == level).sum())
+            rows.append({**base, "level": level, "n": k, "percent": 100 * k / known if known else np.nan})
+        rows.append({**base, "level": MISSING, "n": int(v.isna().sum()), "percent": np.nan})
+    return rows
+
+
+def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, groups: list[str]) -> TestResult:
+    if var_type == "continuous":
+        num = pd.to_numeric(values, errors="coerce").astype("float64")
+        return compare_continuous([num[labels == g].to_numpy() for g in groups])
+    levels_of = _level_labels(column, values)
+    levels = level_order(column, levels_of)
+    table = [[int(((labels == g) & (levels_of == lv)).sum()) for lv in levels] for g in groups]
+    return compare_proportions(table)
+
+
+def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | None = None, *,
+           types: Mapping[str, VarType] | None = None, mean_sd: bool = False, overall: bool = True,
+           tests: bool = True) -> Table1:
+    """Patient characteristics overall and by group, with p-values and the tests named.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per patient.
+    by : str, optional
+        Grouping column; patients with a missing value are left out and listed in ``excluded``.
+    variables : sequence of str, optional
+        Columns to summarise (default: :data:`DEFAULT_VARIABLES` present in ``df``, minus ``by``).
+    types : mapping, optional
+        Override the inferred ``"continuous"`` / ``"categorical"`` type of a column.
+    mean_sd : bool
+        Add "mean (SD)" under "median (IQR)" for continuous variables.
+
+    Notes
+    -----
+    Quartiles are pandas' linear interpolation (R's type 7, the default of ``quantile`` and
+    gtsummary). Tests use the patients with a known value; missing values are excluded from the
+    test and shown as their own row.
+    """
+    if variables is None:
+        variables = [v for v in DEFAULT_VARIABLES if v in df.columns and v != by]
+    else:
+        variables = list(variables)
+        require_columns(df, *variables)
+    labels = group_labels(df, by)
+    excluded = excluded_frame(df, labels.isna().to_numpy(), f"{schema.label(by)} missing") if by else concat_excluded([])
+    keep = labels.notna().to_numpy()
+    data, labels = df[keep], labels[keep]
+    groups = level_order(by, labels) if by else []
+    if len(data) == 0:
+        raise InsufficientDataError("No patient to describe in Table 1.")
+    columns = ([OVERALL] if overall or not by else []) + groups
+    rows, test_rows = [], []
+    for column in variables:
+        var_type = (types or {}).get(column) or infer_type(df, column)
+        build = _continuous_rows if var_type == "continuous" else _categorical_rows
+        rows += build(column, data[column], labels, columns)
+        if tests and len(groups) >= 2:
+            test_rows.append(_test_row(column, var_type, data[column], labels, groups))
+    tidy = pd.DataFrame(rows).reindex(columns=TIDY_COLUMNS)
+    test_frame = pd.DataFrame(test_rows, columns=["variable", "test", "test_label", "statistic", "pvalue", "note"])
+    display, footnotes = _display(tidy, test_frame, columns, mean_sd, by)
+    footnotes = (f"Patients used: {int(keep.sum())} of {len(df)}"
+                 + (f"; {len(excluded)} left out ({schema.label(by)} missing)." if len(excluded) else "."),
+                 *footnotes)
+    return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()))
+
+
+def _test_row(column, var_type, values, labels, groups) -> dict:
+    try:
+        res = _test(column, var_type, values, labels, groups)
+        return {"variable": column, "test": res.test, "test_label": res.label, "statistic": res.statistic,
+                "pvalue": res.pvalue, "note": res.note}
+    except InsufficientDataError as err:
+        return {"variable": column, "test": None, "test_label": None, "statistic": None, "pvalue": np.nan,
+                "note": f"not tested: {err}"}
+
+
+def _fmt_num(x: float) -> str:
+    return "—" if pd.isna(x) else (f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2g}"
+                                   if abs(x) < 1 else f"{x:.1f}")
+
+
+def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_sd: bool, by: str | None):
+    sizes = tidy.groupby("group", sort=False)["N"].first()
+    headers = {g: f"{g if g != OVERALL or by else ALL_PATIENTS} (N={int(sizes[g])})" for g in columns}
+    used_tests = [t for t in TEST_LABELS if t in set(tests["test"].dropna())]
+    marker = {t: SUPERSCRIPTS[i] for i, t in enumerate(used_tests)}
+    p_of = {r.variable: (format_p(r.pvalue) + marker.get(r.test, "")) if r.test else "—" for r in tests.itertuples()}
+    out = []
+    for column, sub in tidy.groupby("variable", sort=False):
+        var_type = sub["var_type"].iloc[0]
+        head = {"Characteristic": sub["label"].iloc[0]}
+        if var_type == "continuous":
+            cells = sub[sub["level"].isna()].set_index("group")
+            head.update({headers[g]: f"{_fmt_num(cells.loc[g, 'median'])} ({_fmt_num(cells.loc[g, 'q1'])}, "
+                                     f"{_fmt_num(cells.loc[g, 'q3'])})" for g in columns})
+            if p_of:
+                head["p-value"] = p_of.get(column, "")
+            out.append(head)
+            if mean_sd:
+                out.append({"Characteristic": "    Mean (SD)", **{headers[g]: f"{_fmt_num(cells.loc[g, 'mean'])} "
+                            f"({_fmt_num(cells.loc[g, 'sd'])})" for g in columns}})
+            levels = [MISSING]
+        else:
+            if p_of:
+                head["p-value"] = p_of.get(column, "")
+            out.append(head)
+            levels = list(dict.fromkeys(sub["level"]))
+        for level in levels:
+            cells = sub[sub["level"] == level].set_index("group")
+            if level == MISSING and cells["n"].sum() == 0:
+                continue
+            out.append({"Characteristic": f"    {level}", **{headers[g]: (f"{int(cells.loc[g, 'n'])}" if level == MISSING
+                        else f"{int(cells.loc[g, 'n'])} ({cells.loc[g, 'percent']:.0f}%)") for g in columns}})
+    display = pd.DataFrame(out).fillna("")
+    notes = ["Continuous: median (Q1, Q3)" + ("; mean (SD)" if mean_sd else "") + ". Categorical: n (% of known).",
+             "Missing values are shown as their own row and left out of the percentages and tests."]
+    notes += [f"{marker[t]} {TEST_LABELS[t]}" for t in used_tests]
+    if used_tests:
+        notes.append("Categorical tests: Fisher's exact for 2x2; for larger tables exact Fisher-Freeman-Halton when "
+                     "any expected count is < 5, otherwise chi-square.")
+    return display, tuple(notes)
