@@ -135,6 +135,8 @@ DISEASE_CONTROL = "disease_control"  # CR/PR/SD (any duration)
 OS_EVENT = "os_event"  # = died
 LDH_X_ULN = "ldh_x_uln"
 LDH_CATEGORY = "ldh_category"  # "<=1x ULN", "1-2x ULN", ">2x ULN"
+#: computed by il2lib.biomarkers (not by the loader): mean of doses_c1/doses_c2 that are known
+MEAN_DOSES_PER_CYCLE = "mean_doses_per_cycle"
 
 # --------------------------------------------------------------------------------------
 # Allowed values
@@ -358,4 +360,5 @@ _DERIVED_LABELS = {
     FILE_ROW: "File row", LINE_OF_IL2: "Line of IL-2", FIRST_LINE: "First-line IL-2",
     OBJECTIVE_RESPONSE: "Objective response", CLINICAL_BENEFIT: "Clinical benefit",
     DISEASE_CONTROL: "Disease control", OS_EVENT: "Died", LDH_X_ULN: "LDH x ULN", LDH_CATEGORY: "LDH category",
+    MEAN_DOSES_PER_CYCLE: "IL-2 doses per cycle (mean)",
 }
