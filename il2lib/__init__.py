@@ -34,6 +34,7 @@ _EXPORTS = {
     "response_rates": "il2lib.response",
     "duration_of_response": "il2lib.response",
     "Table1": "il2lib.table1",
+    "biomarker_comparison": "il2lib.biomarkers",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,239 @@
+"""Clinical benefit vs no clinical benefit: the community-hospital biomarker comparison, per disease.
+
+Variables follow the SpringerPlus 2015 paper: platelet nadir, baseline and highest ALC, baseline
+LDH (U/L and x ULN), peak temperature, IL-2 doses per cycle, autoimmune phenomena, number of
+metastatic sites. The paper's abstract does not name its tests; we use the Wilcoxon rank-sum
+(Mann-Whitney U) test for continuous variables and Fisher's exact test for binary ones, and say
+so next to every p-value. Univariable odds ratios come from a logistic regression (statsmodels).
+All comparisons are unadjusted and multiple.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from il2lib import schema
+from il2lib._analysis import concat_excluded, excluded_frame, require_columns
+from il2lib.cohort import with_clinical_benefit
+from il2lib.errors import InsufficientDataError
+from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
+
+CONTINUOUS_BIOMARKERS = (schema.PLATELET_NADIR, schema.BASELINE_ALC, schema.PEAK_ALC, schema.BASELINE_LDH,
+                         schema.LDH_X_ULN, schema.PEAK_TEMP, schema.MEAN_DOSES_PER_CYCLE, schema.N_MET_SITES)
+BINARY_BIOMARKERS = (schema.AUTOIMMUNE,)
+#: odds ratios are reported per this many units of the variable
+OR_STEP = {schema.PLATELET_NADIR: 10.0, schema.BASELINE_LDH: 100.0}
+OR_UNIT = {schema.MEAN_DOSES_PER_CYCLE: "dose", schema.N_MET_SITES: "site", schema.LDH_X_ULN: "x ULN"}
+#: an interval wider than this ratio is flagged as unstable (near separation)
+UNSTABLE_CI_RATIO = 1000.0
+UNADJUSTED_NOTE = ("Unadjusted comparisons of many variables in small groups: read p-values as exploratory. "
+                   "Tests are our choice (the paper's abstract does not name them).")
+ROW_COLUMNS = ["disease", "variable", "label", "var_type", "n_cb", "n_no_cb", "n_missing", "cb_summary",
+               "no_cb_summary", "cb_median", "no_cb_median", "test", "test_label", "pvalue", "p_adjusted",
+               "odds_ratio", "or_lower", "or_upper", "or_per", "or_note"]
+
+
+@dataclass(frozen=True)
+class BiomarkerResult:
+    """Per disease and variable: CB and no-CB summaries, test named, p, univariable OR (95% CI).
+
+    ``rows`` is tidy (see :data:`ROW_COLUMNS`); ``groups`` has n CB / n no-CB per disease;
+    ``excluded`` lists patients left out of every comparison (clinical benefit undetermined).
+    Patients missing a single variable are counted in that row's ``n_missing``.
+    """
+
+    cb_sd_months: float
+    adjust: str
+    rows: pd.DataFrame
+    groups: pd.DataFrame
+    excluded: pd.DataFrame
+    notes: tuple[str, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.rows.copy()
+
+    def display(self, disease: str) -> pd.DataFrame:
+        """Manuscript-style table for one disease: CB vs no-CB, p (test), OR (95% CI)."""
+        sub = self.rows[self.rows["disease"] == disease]
+        g = self.groups.set_index("disease").loc[disease]
+        out = pd.DataFrame({
+            "Variable": sub["label"],
+            f"Clinical benefit (n={int(g['n_cb'])})": sub["cb_summary"],
+            f"No clinical benefit (n={int(g['n_no_cb'])})": sub["no_cb_summary"],
+            "p-value": sub["pvalue"].map(format_p),
+            "Test": sub["test_label"],
+            "OR (95% CI)": [_or_text(r) for r in sub.itertuples()],
+            "Missing": sub["n_missing"],
+        })
+        if self.adjust != "none":
+            out.insert(4, f"p ({self.adjust})", sub["p_adjusted"].map(format_p))
+        return out.reset_index(drop=True)
+
+
+def _or_text(r) -> str:
+    if isinstance(r.or_note, str) and r.or_note:
+        return r.or_note
+    per = "" if r.or_per in (None, "", "yes vs no") else f" per {r.or_per}"
+    text = f"{r.odds_ratio:.3g} ({r.or_lower:.3g}–{r.or_upper:.3g}){per}"
+    return text + (" (unstable: near separation)" if r.or_upper / r.or_lower > UNSTABLE_CI_RATIO else "")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}"
+
+
+def with_mean_doses(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy with :data:`schema.MEAN_DOSES_PER_CYCLE` = mean of the known doses_c1 / doses_c2 (NaN if none)."""
+    out = df.copy()
+    cols = [c for c in (schema.DOSES_C1, schema.DOSES_C2) if c in out.columns]
+    if cols:
+        doses = out[cols].apply(pd.to_numeric, errors="coerce").astype("float64")
+        out[schema.MEAN_DOSES_PER_CYCLE] = doses.mean(axis=1, skipna=True)
+    return out
+
+
+def univariable_odds_ratio(outcome: np.ndarray, x: np.ndarray, step: float = 1.0) -> tuple[float, float, float, str]:
+    """Odds ratio of ``outcome`` per ``step`` units of ``x`` from a logistic regression, Wald 95% CI.
+
+    Returns ``(or, lower, upper, note)``; ``note`` says "not estimable: ..." (and the numbers are
+    NaN) when either outcome group has fewer than 2 patients, ``x`` does not vary, the data are
+    (quasi-)separated or the fit does not converge.
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
+
+    y = np.asarray(outcome, dtype=float)
+    x = np.asarray(x, dtype=float)
+    nan = (math.nan, math.nan, math.nan)
+    if min(y.sum(), (1 - y).sum()) < 2:
+        return (*nan, "not estimable: fewer than 2 patients in a group")
+    if np.unique(x).size < 2:
+        return (*nan, "not estimable: no variation")
+    x1, x0 = x[y == 1], x[y == 0]
+    if x1.min() >= x0.max() or x1.max() <= x0.min():
+        return (*nan, "not estimable: groups separated by this variable")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PerfectSeparationWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = sm.Logit(y, sm.add_constant(x / step)).fit(disp=0, maxiter=100)
+    except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError):
+        return (*nan, "not estimable: separation")
+    if not fit.mle_retvals.get("converged", False) or not np.all(np.isfinite(fit.bse)):
+        return (*nan, "not estimable: no convergence")
+    b, se = float(fit.params[1]), float(fit.bse[1])
+    return math.exp(b), math.exp(b - 1.959963984540054 * se), math.exp(b + 1.959963984540054 * se), ""
+
+
+def _continuous_row(cb: np.ndarray, values: pd.Series, column: str) -> dict:
+    x = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    known = ~np.isnan(x)
+    a, b = x[known & cb], x[known & ~cb]
+    row = {"var_type": "continuous", "n_cb": a.size, "n_no_cb": b.size, "n_missing": int((~known).sum())}
+    for prefix, v in (("cb", a), ("no_cb", b)):
+        row[f"{prefix}_median"] = float(np.median(v)) if v.size else math.nan
+        row[f"{prefix}_summary"] = (f"{_fmt(np.median(v))} ({_fmt(np.quantile(v, 0.25))}–{_fmt(np.quantile(v, 0.75))})"
+                                    if v.size else "—")
+    try:
+        res = rank_sum_test(a, b)
+        row.update(test=res.test, test_label=res.label, pvalue=res.pvalue)
+    except InsufficientDataError:
+        row.update(test=None, test_label="not tested (a group has no values)", pvalue=math.nan)
+    step = OR_STEP.get(column, 1.0)
+    unit = OR_UNIT.get(column) or (schema.COLUMNS[column].unit if column in schema.COLUMNS else "")
+    o, lo, hi, note = univariable_odds_ratio(cb[known], x[known], step)
+    row.update(odds_ratio=o, or_lower=lo, or_upper=hi, or_note=note, or_per=f"{step:g} {unit}".strip())
+    return row
+
+
+def _binary_row(cb: np.ndarray, values: pd.Series) -> dict:
+    v = values.astype("boolean")
+    known = v.notna().to_numpy()
+    x = v.fillna(False).to_numpy(dtype=bool)
+    a, b = x[known & cb], x[known & ~cb]
+    row = {"var_type": "binary", "n_cb": a.size, "n_no_cb": b.size, "n_missing": int((~known).sum()),
+           "cb_median": math.nan, "no_cb_median": math.nan,
+           "cb_summary": f"{int(a.sum())}/{a.size} ({100 * a.mean():.0f}%)" if a.size else "—",
+           "no_cb_summary": f"{int(b.sum())}/{b.size} ({100 * b.mean():.0f}%)" if b.size else "—"}
+    if a.size and b.size:
+        res = fisher_exact_2x2([[int(a.sum()), int(a.size - a.sum())], [int(b.sum()), int(b.size - b.sum())]])
+        row.update(test="fisher_exact", test_label=TEST_LABELS["fisher_exact"], pvalue=res.pvalue)
+    else:
+        row.update(test=None, test_label="not tested (a group has no values)", pvalue=math.nan)
+    o, lo, hi, note = univariable_odds_ratio(cb[known], x[known].astype(float))
+    row.update(odds_ratio=o, or_lower=lo, or_upper=hi, or_note=note, or_per="yes vs no")
+    return row
+
+
+def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
+                         cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                         variables: Sequence[str] | None = None,
+                         adjust: Literal["none", "holm", "BH"] = "none") -> BiomarkerResult:
+    """Compare clinical-benefit (CB) and no-CB patients within each disease.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per patient with :data:`schema.BOR`, :data:`schema.DISEASE` and the biomarker columns.
+    disease : str, optional
+        Restrict to one disease (``"melanoma"`` / ``"rcc"``); default: every disease present.
+    cb_sd_months : float
+        CB = CR/PR or SD lasting at least this many months (``il2lib.cohort.with_clinical_benefit``).
+    variables : sequence of str, optional
+        Default: the continuous and binary biomarkers present in ``df``.
+    adjust : {"none", "holm", "BH"}
+        Optional multiplicity adjustment within each disease.
+
+    Notes
+    -----
+    Continuous: medians (Q1-Q3) and the two-sided Wilcoxon rank-sum test (exact without ties and
+    n < 50, otherwise normal approximation with continuity correction, as R's ``wilcox.test``).
+    Binary: n/N (%) and Fisher's exact test. Odds ratio: logistic regression of CB on the
+    variable, Wald interval; continuous ORs are per :data:`OR_STEP` units.
+
+    References
+    ----------
+    SpringerPlus 2015;4:118 (community-hospital HD IL-2 series).
+    """
+    require_columns(df, schema.BOR, schema.DISEASE)
+    data = with_mean_doses(with_clinical_benefit(df, cb_sd_months))
+    if variables is None:
+        variables = [v for v in CONTINUOUS_BIOMARKERS + BINARY_BIOMARKERS if v in data.columns]
+    else:
+        require_columns(data, *variables)
+    if not variables:
+        raise InsufficientDataError("None of the biomarker columns is in the data.")
+    diseases = [disease] if disease else [d for d in schema.DISEASES if (data[schema.DISEASE] == d).any()]
+    undetermined = data[schema.CLINICAL_BENEFIT].isna().to_numpy()
+    in_scope = data[schema.DISEASE].isin(diseases).to_numpy()
+    excluded = excluded_frame(data, undetermined & in_scope,
+                              f"clinical benefit undetermined (SD without a duration; threshold {cb_sd_months:g} months)")
+    rows, groups = [], []
+    for d in diseases:
+        sub = data[(data[schema.DISEASE] == d).to_numpy() & ~undetermined]
+        cb = sub[schema.CLINICAL_BENEFIT].astype(bool).to_numpy()
+        groups.append({"disease": d, "n_cb": int(cb.sum()), "n_no_cb": int((~cb).sum())})
+        if len(sub) == 0:
+            continue
+        disease_rows = []
+        for column in variables:
+            build = _binary_row(cb, sub[column]) if column in BINARY_BIOMARKERS or \
+                pd.api.types.is_bool_dtype(sub[column]) else _continuous_row(cb, sub[column], column)
+            disease_rows.append({"disease": d, "variable": column, "label": schema.label(column), **build})
+        pvals = np.array([r["pvalue"] for r in disease_rows], dtype=float)
+        ok = ~np.isnan(pvals)
+        adjusted = np.full(pvals.size, np.nan)
+        if adjust != "none" and ok.any():
+            adjusted[ok] = p_adjust(pvals[ok], adjust)
+        for r, p in zip(disease_rows, adjusted):
+            r["p_adjusted"] = p
+        rows += disease_rows
+    notes = (UNADJUSTED_NOTE, f"Clinical benefit = CR or PR, or SD lasting >= {cb_sd_months:g} months.")
+    return BiomarkerResult(float(cb_sd_months), adjust, pd.DataFrame(rows).reindex(columns=ROW_COLUMNS),
+                           pd.DataFrame(groups, columns=["disease", "n_cb", "n_no_cb"]),
+                           concat_excluded([excluded]), notes)

@@ -1,0 +1,118 @@
+"""Biomarker comparison CB vs no-CB per disease: tests named, ORs, missing data, sample-data pins."""
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from il2lib import schema
+from il2lib.biomarkers import biomarker_comparison, univariable_odds_ratio, with_mean_doses
+
+TOL = 1e-9
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@pytest.fixture
+def df():
+    """Melanoma: 9 CB (4 autoimmune) vs 21 no-CB (2 autoimmune); RCC: 5 CB vs 15 no-CB."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for disease, n_cb, n_no, auto_cb, auto_no in [(schema.MELANOMA, 9, 21, 4, 2), (schema.RCC, 5, 15, 2, 3)]:
+        for i in range(n_cb + n_no):
+            cb = i < n_cb
+            rows.append({schema.PATIENT_ID: f"{disease}{i}", schema.DISEASE: disease,
+                         schema.BOR: "PR" if cb else "PD", schema.SD_DURATION: np.nan,
+                         schema.PLATELET_NADIR: round(rng.normal(45 if cb else 65, 20), 1),
+                         schema.DOSES_C1: int(rng.integers(6, 15)), schema.DOSES_C2: int(rng.integers(4, 15)),
+                         schema.AUTOIMMUNE: (i < auto_cb) if cb else (i - n_cb < auto_no)})
+    out = pd.DataFrame(rows)
+    out[schema.AUTOIMMUNE] = out[schema.AUTOIMMUNE].astype("boolean")
+    return out
+
+
+def test_binary_variable_uses_fisher_and_logistic_or_equals_sample_or(df):
+    res = biomarker_comparison(df, disease=schema.MELANOMA)
+    row = res.rows.set_index("variable").loc[schema.AUTOIMMUNE]
+    assert row["test"] == "fisher_exact" and row["test_label"] == "Fisher's exact test"
+    assert row["pvalue"] == pytest.approx(0.04916003536693, abs=1e-9)  # fisher.test(matrix(c(4,5,2,19),2,byrow=T))
+    assert row["cb_summary"] == "4/9 (44%)" and row["no_cb_summary"] == "2/21 (10%)"
+    # logistic regression on one binary covariate: OR = ad/bc, Wald SE = sqrt(1/a+1/b+1/c+1/d)
+    se = math.sqrt(1 / 4 + 1 / 5 + 1 / 2 + 1 / 19)
+    assert row["odds_ratio"] == pytest.approx(4 * 19 / (5 * 2), rel=1e-6)
+    assert row["or_lower"] == pytest.approx(7.6 * math.exp(-1.959963984540054 * se), rel=1e-6)
+
+
+def test_continuous_variable_uses_rank_sum(df):
+    res = biomarker_comparison(df)
+    row = res.rows.set_index(["disease", "variable"]).loc[(schema.RCC, schema.PLATELET_NADIR)]
+    rcc = df[df[schema.DISEASE] == schema.RCC]
+    cb = rcc[schema.BOR] == "PR"
+    x, y = rcc.loc[cb, schema.PLATELET_NADIR], rcc.loc[~cb, schema.PLATELET_NADIR]
+    assert row["test"] == "wilcoxon_rank_sum"
+    assert row["pvalue"] == pytest.approx(sps.mannwhitneyu(x, y, method="exact").pvalue, abs=TOL)
+    assert row["cb_median"] == pytest.approx(np.median(x))
+    assert row["or_per"].startswith("10 ")
+
+
+def test_mean_doses_per_cycle_is_derived_from_known_cycles():
+    out = with_mean_doses(pd.DataFrame({schema.DOSES_C1: [10, 12, np.nan], schema.DOSES_C2: [8, np.nan, np.nan]}))
+    assert out[schema.MEAN_DOSES_PER_CYCLE].tolist()[:2] == [9.0, 12.0]
+    assert np.isnan(out[schema.MEAN_DOSES_PER_CYCLE].iloc[2])
+
+
+def test_missing_values_and_undetermined_cb_are_reported(df):
+    df.loc[0, schema.PLATELET_NADIR] = np.nan
+    df.loc[1, [schema.BOR, schema.SD_DURATION]] = ["SD", np.nan]  # CB undetermined
+    res = biomarker_comparison(df, disease=schema.MELANOMA)
+    assert list(res.excluded["patient_id"]) == [df.loc[1, schema.PATIENT_ID]]
+    assert res.groups.iloc[0]["n_cb"] == 8
+    row = res.rows.set_index("variable").loc[schema.PLATELET_NADIR]
+    assert row["n_missing"] == 1 and row["n_cb"] + row["n_no_cb"] == 28
+
+
+def test_odds_ratio_not_estimable_cases():
+    assert univariable_odds_ratio(np.array([1, 0, 0, 0]), np.array([1, 2, 3, 4]))[3].startswith("not estimable")
+    sep = univariable_odds_ratio(np.array([1, 1, 1, 0, 0, 0]), np.array([1, 2, 3, 4, 5, 6]))
+    assert math.isnan(sep[0]) and "separated" in sep[3]
+    flat = univariable_odds_ratio(np.array([1, 1, 0, 0]), np.array([2, 2, 2, 2]))
+    assert "no variation" in flat[3]
+
+
+def test_display_names_tests_and_adjustment(df):
+    res = biomarker_comparison(df, adjust="holm")
+    disp = res.display(schema.MELANOMA)
+    assert {"Test", "p-value", "p (holm)", "OR (95% CI)"} <= set(disp.columns)
+    assert disp["Test"].notna().all()
+    assert any("Unadjusted" in n for n in res.notes)
+
+
+def test_missing_biomarker_columns_is_a_clear_error():
+    from il2lib.errors import InsufficientDataError
+    with pytest.raises(InsufficientDataError):
+        biomarker_comparison(pd.DataFrame({schema.BOR: ["CR"], schema.DISEASE: [schema.RCC]}))
+
+
+def _community():
+    path = SAMPLE / "community_synthetic.csv"
+    if not path.exists():
+        pytest.skip("community_synthetic.csv not generated yet (sample-data helper)")
+    try:
+        from il2lib import load_cohort
+        return load_cohort(path).data
+    except (ImportError, AttributeError):
+        pytest.skip("il2lib.load_cohort not available yet (loader helper)")
+
+
+def test_community_sample_reproduces_published_directions():
+    res = biomarker_comparison(_community())
+    rows = res.rows.set_index(["disease", "variable"])
+    auto = rows.loc[(schema.MELANOMA, schema.AUTOIMMUNE)]
+    assert (auto["cb_summary"], auto["no_cb_summary"]) == ("4/9 (44%)", "2/21 (10%)")
+    assert auto["pvalue"] == pytest.approx(0.0492, abs=5e-5)  # paper: p = 0.049
+    for disease in schema.DISEASES:  # paper: 0.015 (melanoma), 0.026 (RCC), lower nadir with CB
+        plt = rows.loc[(disease, schema.PLATELET_NADIR)]
+        assert plt["pvalue"] < 0.05 and plt["cb_median"] < plt["no_cb_median"]
+        doses = rows.loc[(disease, schema.MEAN_DOSES_PER_CYCLE)]
+        assert doses["pvalue"] > 0.05  # paper: same number of doses
