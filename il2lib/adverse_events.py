@@ -1,0 +1,128 @@
+"""Load and validate the optional long-format adverse-event (AE) table (domain.md section 3)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from il2lib import coerce, schema
+from il2lib.io import read_table
+from il2lib.mapping import accepted_names, resolve_mapping
+from il2lib.rules import Collector
+from il2lib.validation import Cohort, ValidationReport, _coerce_all, _report
+
+_AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}
+
+
+@dataclass(frozen=True)
+class AdverseEvents:
+    """Validated AE rows (one row per event, ``file_row`` first) and their report."""
+
+    data: pd.DataFrame
+    report: ValidationReport
+
+
+def _empty_ae_frame() -> pd.DataFrame:
+    columns = {schema.FILE_ROW: pd.Series(dtype="int64")}
+    columns.update({s.name: pd.Series(dtype=_AE_DTYPES.get(s.kind, object)) for s in schema.AE_COLUMNS})
+    return pd.DataFrame(columns)
+
+
+def load_adverse_events(source: Any, cohort: Cohort | None = None, mapping: Mapping[str, str | None] | None = None,
+                        *, sheet: str | int | None = None, today: dt.date | None = None) -> AdverseEvents:
+    """Read and validate an AE table; with ``cohort``, check it against the analysed patients.
+
+    Rules: required columns patient_id, ae_term, ctcae_grade (file error when missing); grade an
+    integer 1-5; patient_id present among the cohort's analysed patients; onset_date not before
+    date_il2_start; a grade-5 AE needs died = Yes (all row errors). ``ae_term`` synonyms map to
+    CTCAE terms (Vitiligo -> Skin hypopigmentation); a missing ``immune_related`` is filled from
+    :data:`schema.IMMUNE_RELATED_TERMS` and said so in ``conversions``.
+
+    Raises
+    ------
+    CohortFileError
+        The source is not a table at all.
+    """
+    raw = read_table(source, sheet=sheet)
+    frame = raw.frame
+    c = Collector(raw.file_rows, None, frame, prefix="AE row")
+    resolved, problems = resolve_mapping(list(frame.columns), mapping, table="ae")
+    for problem in problems:
+        c.add("warning", problem)
+    for name in schema.AE_REQUIRED_COLUMNS:
+        if name not in resolved.values():
+            c.add("file_error", f"Missing required column '{name}' (accepted names: "
+                  f"{accepted_names(name, table='ae')}).", column=name)
+    unmapped = tuple(col for col in frame.columns if col not in resolved)
+    conversions: list[str] = []
+    if c.findings and any(f.level == "file_error" for f in c.findings):
+        report = _report(len(frame), 0, c, resolved, unmapped, (), conversions)
+        return AdverseEvents(_empty_ae_frame(), report)
+    t = _coerce_all(c, frame, resolved, {}, raw.decimal_comma, conversions, today, specs=schema.AE_COLUMN_SPECS)
+    _ae_rules(c, t, cohort, conversions, {v: k for k, v in resolved.items()})
+    t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
+    keep = np.ones(len(t), dtype=bool)
+    keep[list(c.reasons)] = False
+    data = t.loc[keep].reset_index(drop=True)
+    report = _report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions)
+    return AdverseEvents(data, report)
+
+
+def _ae_rules(c: Collector, t: pd.DataFrame, cohort: Cohort | None, conversions: list[str],
+              raw_names: dict[str, str]) -> None:
+    for name in (schema.AE_PATIENT_ID, schema.AE_TERM):
+        c.rows("row_error", t[name].isna(), "{row}: '" + name + "' is empty.", name)
+    synonyms = {schema.norm(k): v for k, v in schema.AE_TERM_SYNONYMS.items()}
+    key = t[schema.AE_TERM].map(lambda v: None if v is None else schema.norm(v))
+    t[schema.AE_TERM] = key.map(synonyms).fillna(t[schema.AE_TERM])
+    # an unreadable grade is a row error here, not the generic "treated as missing" warning
+    c.findings[:] = [f for f in c.findings if not (f.column == schema.AE_GRADE and f.level == "warning")]
+    grade, raw_grade = t[schema.AE_GRADE], c.raw[raw_names[schema.AE_GRADE]].str.strip()
+    empty = coerce.missing_mask(raw_grade)
+    c.rows("row_error", empty, "{row}: 'ctcae_grade' is empty.", schema.AE_GRADE)
+    c.rows("row_error", ~empty & (grade.isna() | (grade < 1) | (grade > 5)).fillna(True),
+           "{row}: ctcae_grade '{value}' outside 1–5.", schema.AE_GRADE, raw_column=raw_names[schema.AE_GRADE])
+    if schema.AE_IMMUNE not in t.columns or t[schema.AE_IMMUNE].isna().any():
+        known = {schema.norm(x) for x in schema.IMMUNE_RELATED_TERMS}
+        inferred = key.map(lambda k: None if k is None else (synonyms.get(k, k) in schema.IMMUNE_RELATED_TERMS
+                                                             or k in known)).astype("boolean")
+        current = t[schema.AE_IMMUNE] if schema.AE_IMMUNE in t.columns else pd.Series(pd.NA, index=t.index,
+                                                                                     dtype="boolean")
+        n = int((current.isna() & inferred.notna()).sum())
+        t[schema.AE_IMMUNE] = current.fillna(inferred).astype("boolean")
+        if n:
+            conversions.append(f"immune_related filled for {n} AE row(s) from the CTCAE term "
+                               f"({', '.join(schema.IMMUNE_RELATED_TERMS[:4])}, ...).")
+    if cohort is not None:
+        _against_cohort(c, t, cohort)
+
+
+def _against_cohort(c: Collector, t: pd.DataFrame, cohort: Cohort) -> None:
+    patients = cohort.data.set_index(schema.PATIENT_ID) if len(cohort.data) else None
+    known_ids = set(cohort.data[schema.PATIENT_ID].astype(str)) if len(cohort.data) else set()
+    id_column = next((k for k, v in cohort.report.mapping.items() if v == schema.PATIENT_ID), None)
+    excluded_ids = set()
+    if id_column in cohort.excluded.columns:
+        excluded_ids = set(cohort.excluded[id_column].astype(str).str.strip())
+    pid = t[schema.AE_PATIENT_ID]
+    unknown = pid.notna() & ~pid.isin(known_ids)
+    was_excluded = unknown & pid.isin(excluded_ids)
+    c.rows("row_error", was_excluded, "{row}: patient_id '{p}' was excluded from the patient file.",
+           schema.AE_PATIENT_ID, p=pid)
+    c.rows("row_error", unknown & ~was_excluded, "{row}: patient_id '{p}' is not in the patient file.",
+           schema.AE_PATIENT_ID, p=pid)
+    if patients is None:
+        return
+    start = pid.map(patients[schema.DATE_IL2_START]) if schema.DATE_IL2_START in patients else None
+    if start is not None and schema.AE_ONSET in t.columns:
+        start = pd.to_datetime(start)
+        c.rows("row_error", t[schema.AE_ONSET] < start, "{row}: onset_date ({o}) precedes date_il2_start ({s}).",
+               schema.AE_ONSET, o=t[schema.AE_ONSET], s=start)
+    died = pid.map(patients[schema.DIED]) if schema.DIED in patients else None
+    if died is not None:
+        bad = (t[schema.AE_GRADE] == 5).fillna(False) & died.eq(False).fillna(False)
+        for pos in np.flatnonzero(bad.to_numpy()):
+            c.row("row_error", pos, f"Patient {pid.iat[pos]} has a grade-5 AE but died=No.", schema.AE_GRADE, "5")

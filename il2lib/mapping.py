@@ -1,0 +1,96 @@
+"""Map file column names onto the data dictionary (schema), and spot identifier columns."""
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+from il2lib import schema
+
+_IDENTIFIER_RES = tuple(re.compile(p) for p in schema.IDENTIFIER_PATTERNS)
+
+
+def is_identifier_column(column: str) -> bool:
+    """True when a column name looks like a direct identifier (MRN, name, birth date, address, ...)."""
+    key = schema.norm(column)
+    return any(rx.search(key) for rx in _IDENTIFIER_RES)
+
+
+def _lookup(specs: Sequence[schema.ColumnSpec]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for spec in specs:
+        table.setdefault(schema.norm(spec.name), spec.name)
+    for spec in specs:
+        for syn in spec.synonyms:
+            table.setdefault(schema.norm(syn), spec.name)
+    return table
+
+
+_PATIENT_LOOKUP = _lookup(schema.PATIENT_COLUMNS)
+_AE_LOOKUP = _lookup(schema.AE_COLUMNS)
+
+
+def suggest_mapping(columns: Sequence[str], *, table: str = "patient") -> dict[str, str | None]:
+    """Suggest a schema column for each file column (``None`` = keep as an extra column).
+
+    Matching is by exact name or listed synonym after :func:`schema.norm` (case, spaces,
+    underscores, hyphens and dots ignored). Each schema column is used at most once (the first
+    file column wins); identifier-looking columns are never mapped.
+
+    Parameters
+    ----------
+    columns : file column names.
+    table : ``"patient"`` (patient file) or ``"ae"`` (adverse-event table).
+    """
+    lookup = _AE_LOOKUP if table == "ae" else _PATIENT_LOOKUP
+    used: set[str] = set()
+    out: dict[str, str | None] = {}
+    for column in columns:
+        target = lookup.get(schema.norm(column))
+        if target is None or target in used or is_identifier_column(column):
+            out[column] = None
+            continue
+        used.add(target)
+        out[column] = target
+    return out
+
+
+def resolve_mapping(columns: Sequence[str], user: Mapping[str, str | None] | None, *,
+                    table: str = "patient") -> tuple[dict[str, str], list[str]]:
+    """Final file-column -> schema-column mapping and the problems found in ``user``.
+
+    ``user`` overrides the suggestion for the file columns it names (``None``/``""`` = unmapped);
+    other columns keep their suggestion unless the target is already taken by ``user``.
+    Problems (unknown file column, unknown target, target used twice, identifier mapped to
+    patient_id) are returned as plain sentences; the offending entries are ignored.
+    """
+    specs = schema.AE_COLUMN_SPECS if table == "ae" else schema.COLUMNS
+    problems: list[str] = []
+    chosen: dict[str, str] = {}
+    for column, target in (user or {}).items():
+        if not target:
+            continue
+        if column not in columns:
+            problems.append(f"Mapping names column '{column}', which is not in the file.")
+        elif target not in specs:
+            problems.append(f"Mapping target '{target}' for column '{column}' is not a column of the data dictionary.")
+        elif target == schema.PATIENT_ID and is_identifier_column(column):
+            problems.append(f"Column '{column}' looks like a direct identifier and cannot be used as patient_id.")
+        elif target in chosen.values():
+            problems.append(f"Two file columns are mapped to '{target}'; only the first one is used.")
+        else:
+            chosen[column] = target
+    overridden = set((user or {}).keys())
+    for column, target in suggest_mapping(columns, table=table).items():
+        if column in overridden or target is None or target in chosen.values():
+            continue
+        chosen[column] = target
+    ordered = {c: chosen[c] for c in columns if c in chosen}
+    return ordered, problems
+
+
+def accepted_names(column: str, *, table: str = "patient") -> str:
+    """Accepted file names of a schema column, for a missing-column message."""
+    specs = schema.AE_COLUMN_SPECS if table == "ae" else schema.COLUMNS
+    spec = specs[column]
+    names = [s for s in spec.synonyms if schema.norm(s) != schema.norm(column)]
+    return ", ".join(names) if names else column

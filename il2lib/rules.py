@@ -1,0 +1,247 @@
+"""Validation rules of domain.md section 3 applied to a typed patient table (vectorised masks).
+
+:class:`Collector` gathers findings and, for row errors, the reasons per row; the rule
+functions only build boolean masks and message templates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from il2lib import schema
+
+Level = Literal["file_error", "row_error", "warning"]
+_UNITS = {"x10^3/uL": "×10³/µL", "degC": "°C", "U/L": "U/L", "years": "years", "months": "months"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found while loading a file.
+
+    ``file_row`` is the line number in the file (header = line 1; Excel: the sheet row);
+    ``analysis`` names the analyses (comma-separated, e.g. ``"os,pfs"``) the patient is left out
+    of when the finding affects those analyses only.
+    """
+
+    level: Literal["file_error", "row_error", "warning"]
+    message: str
+    column: str | None = None
+    file_row: int | None = None
+    patient_id: str | None = None
+    value: str | None = None
+    analysis: str | None = None
+
+
+def fmt_value(v) -> str:
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else f"{v:g}"
+    if isinstance(v, (bool, np.bool_)):
+        return "Yes" if v else "No"
+    return str(v)
+
+
+class Collector:
+    """Accumulates findings; remembers the row-error reasons of each row position."""
+
+    def __init__(self, file_rows: np.ndarray, ids: pd.Series | None, raw: pd.DataFrame, prefix: str = "Row"):
+        self.prefix = prefix
+        self.file_rows = file_rows
+        self.ids = ids
+        self.raw = raw
+        self.findings: list[Finding] = []
+        self.reasons: dict[int, list[str]] = {}
+
+    def add(self, level: Level, message: str, **kw) -> None:
+        self.findings.append(Finding(level, message, **kw))
+
+    def label(self, pos: int) -> str:
+        """``"Row 12"`` (``"AE row 12"`` in the adverse-event table) for a row position."""
+        return f"{self.prefix} {int(self.file_rows[pos])}"
+
+    def _pid(self, pos: int) -> str | None:
+        if self.ids is None:
+            return None
+        v = self.ids.iat[pos]
+        return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+    def row(self, level: Level, pos: int, message: str, column: str | None = None, value: str | None = None,
+            analysis: str | None = None) -> None:
+        self.findings.append(Finding(level, message, column, int(self.file_rows[pos]), self._pid(pos), value,
+                                     analysis))
+        if level == "row_error":
+            self.reasons.setdefault(pos, []).append(message)
+
+    def rows(self, level: Level, mask, template: str, column: str | None = None, analysis: str | None = None,
+             raw_column: str | None = None, **series: pd.Series) -> int:
+        """One finding per True position of ``mask``; ``template`` may use {row}, {rowid}, {value}
+        and the names of ``series`` (formatted values)."""
+        if hasattr(mask, "fillna"):
+            mask = mask.fillna(False)
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for pos in positions:
+            value = self.raw[raw_column].iat[pos] if raw_column is not None else None
+            pid = self._pid(pos)
+            fields = {name: fmt_value(s.iat[pos]) for name, s in series.items()}
+            row = self.label(pos)
+            rowid = f"{row} (patient_id={pid})" if pid else row
+            message = template.format(row=row, rowid=rowid, value=value, **fields)
+            self.row(level, pos, message, column, value, analysis)
+        return len(positions)
+
+
+def unit_text(spec: schema.ColumnSpec) -> str:
+    return _UNITS.get(spec.unit, spec.unit)
+
+
+def range_text(lo: float, hi: float) -> str:
+    return f"{fmt_value(float(lo))}–{fmt_value(float(hi))}"
+
+
+def check_ranges(c: Collector, t: pd.DataFrame, specs: dict[str, schema.ColumnSpec], raw_names: dict[str, str]):
+    """Hard range -> row error; plausible range -> warning (value kept)."""
+    for name, spec in specs.items():
+        if name not in t.columns or spec.kind not in ("number", "int"):
+            continue
+        v = t[name].astype("float64")
+        if name in (schema.DOSES_C1, schema.DOSES_C2):
+            c.rows("row_error", v > 15, "{row}: " + name + "={v} exceeds protocol maximum (14, some centres 15).",
+                   name, raw_column=raw_names[name], v=v)
+            c.rows("row_error", v < 0, "{row}: " + name + "={v} is negative.", name, raw_column=raw_names[name], v=v)
+            c.rows("warning", v == 15, "{row}: " + name + "=15 exceeds the usual maximum of 14 doses per cycle "
+                   "(some centres allow 15).", name, raw_column=raw_names[name])
+            continue
+        hard_bad = pd.Series(False, index=t.index)
+        if spec.hard is not None:
+            lo, hi = spec.hard
+            hard_bad = (v < lo) | (v > hi)
+            c.rows("row_error", hard_bad, "{row}: " + name + "={v} is outside " + range_text(lo, hi) + ".",
+                   name, raw_column=raw_names[name], v=v)
+        if spec.plausible is not None:
+            lo, hi = spec.plausible
+            unit = unit_text(spec)
+            advice = "check the unit" if spec.unit in ("x10^3/uL", "degC", "U/L") else "check the value"
+            c.rows("warning", ((v < lo) | (v > hi)) & ~hard_bad,
+                   "{row}: " + name + " {v} is outside " + range_text(lo, hi) + (f" {unit}" if unit else "")
+                   + f"; {advice}.", name, analysis=None, raw_column=raw_names[name], v=v)
+
+
+def _dates(t: pd.DataFrame, name: str) -> pd.Series:
+    return t[name] if name in t.columns else pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
+
+
+def _flag(t: pd.DataFrame, name: str) -> pd.Series:
+    return t[name] if name in t.columns else pd.Series(pd.NA, index=t.index, dtype="boolean")
+
+
+def check_chronology(c: Collector, t: pd.DataFrame) -> None:
+    """Negative times, events after death/last follow-up, progression before response."""
+    start = _dates(t, schema.DATE_IL2_START)
+    for name in (schema.DATE_DEATH, schema.DATE_LAST_FOLLOWUP, schema.DATE_PROGRESSION,
+                 schema.DATE_FIRST_RESPONSE, schema.DATE_LAST_ASSESSMENT):
+        d = _dates(t, name)
+        c.rows("row_error", d < start, "{row}: " + name + " ({d}) precedes date_il2_start ({s}).", name, d=d, s=start)
+    death, followup = _dates(t, schema.DATE_DEATH), _dates(t, schema.DATE_LAST_FOLLOWUP)
+    for name in (schema.DATE_PROGRESSION, schema.DATE_FIRST_RESPONSE):
+        d = _dates(t, name)
+        after_death = d > death
+        c.rows("row_error", after_death, "{row}: " + name + " after date_death.", name)
+        c.rows("row_error", (d > followup) & ~after_death, "{row}: " + name + " after date_last_followup.", name)
+    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
+    responder = bor.isin(["CR", "PR"]).fillna(False)
+    progression, first = _dates(t, schema.DATE_PROGRESSION), _dates(t, schema.DATE_FIRST_RESPONSE)
+    progressed = _flag(t, schema.PROGRESSED)
+    c.rows("row_error", responder & (progressed.fillna(True) == True) & (progression < first),  # noqa: E712
+           "{row}: progression recorded before first response.", schema.DATE_PROGRESSION)
+
+
+def check_flags(c: Collector, t: pd.DataFrame) -> None:
+    """Flags versus dates (died / date_death, progressed / date_progression, prior PD-1 agent)."""
+    died, death = _flag(t, schema.DIED), _dates(t, schema.DATE_DEATH)
+    followup = _dates(t, schema.DATE_LAST_FOLLOWUP)
+    progressed, progression = _flag(t, schema.PROGRESSED), _dates(t, schema.DATE_PROGRESSION)
+    given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
+    c.rows("row_error", (died == False) & death.notna(), "{row}: date_death given but died=No.",  # noqa: E712
+           schema.DATE_DEATH)
+    c.rows("row_error", (progressed == False) & progression.notna(),  # noqa: E712
+           "{row}: date_progression given but progressed=No.", schema.DATE_PROGRESSION)
+    no_death = (died == True) & death.isna() & ~given_os  # noqa: E712
+    c.rows("warning", no_death & progression.isna(), "{row}: died=Yes but date_death missing; left out of OS and PFS.",
+           schema.DATE_DEATH, analysis="os,pfs")
+    c.rows("warning", no_death & progression.notna(), "{row}: died=Yes but date_death missing; left out of OS.",
+           schema.DATE_DEATH, analysis="os")
+    c.rows("warning", (died == False) & followup.isna() & ~given_os,  # noqa: E712
+           "{row}: died=No but date_last_followup missing; left out of OS.", schema.DATE_LAST_FOLLOWUP, analysis="os")
+    c.rows("warning", died.isna() & ~given_os, "{rowid}: 'died' is empty; left out of OS and PFS.", schema.DIED,
+           analysis="os,pfs")
+    given_pfs = t[schema.PFS_MONTHS].notna() if schema.PFS_MONTHS in t.columns else pd.Series(False, index=t.index)
+    c.rows("warning", (progressed == True) & progression.isna() & ~given_pfs,  # noqa: E712
+           "{row}: progressed=Yes but date_progression missing; left out of PFS.", schema.DATE_PROGRESSION,
+           analysis="pfs")
+    if schema.PRIOR_PD1_AGENT in t.columns and schema.PRIOR_PD1 in t.columns:
+        agent = t[schema.PRIOR_PD1_AGENT]
+        c.rows("warning", (t[schema.PRIOR_PD1] == False) & agent.notna(),  # noqa: E712
+               "{row}: prior_pd1_agent '{a}' given but prior_pd1_pdl1=No.", schema.PRIOR_PD1_AGENT, a=agent)
+
+
+def check_responders(c: Collector, t: pd.DataFrame) -> None:
+    """Responders without a first-response date: one warning (left out of DoR)."""
+    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
+    first = _dates(t, schema.DATE_FIRST_RESPONSE)
+    given = t[schema.DOR_MONTHS].notna() if schema.DOR_MONTHS in t.columns else pd.Series(False, index=t.index)
+    excluded = np.zeros(len(t), dtype=bool)
+    excluded[list(c.reasons)] = True
+    lacking = bor.isin(["CR", "PR"]).fillna(False) & first.isna() & ~given & ~excluded
+    n = int(lacking.sum())
+    if n:
+        ids = [c._pid(p) or f"row {int(c.file_rows[p])}" for p in np.flatnonzero(lacking.to_numpy())]
+        shown = ", ".join(ids[:20]) + (", ..." if n > 20 else "")
+        noun = "responder lacks" if n == 1 else "responders lack"
+        c.add("warning", f"{n} {noun} date_first_response; excluded from DoR ({shown}).",
+              column=schema.DATE_FIRST_RESPONSE, analysis="dor")
+
+
+def check_duplicates(c: Collector, ids: pd.Series) -> None:
+    """Every copy of a duplicated patient_id is a row error naming all its rows."""
+    present = ids.notna()
+    dup = present & ids.duplicated(keep=False)
+    if not dup.any():
+        return
+    rows_of: dict[str, list[int]] = {}
+    for pos in np.flatnonzero(dup.to_numpy()):
+        rows_of.setdefault(str(ids.iat[pos]), []).append(int(c.file_rows[pos]))
+    for pos in np.flatnonzero(dup.to_numpy()):
+        pid = str(ids.iat[pos])
+        rows = rows_of[pid]
+        c.row("row_error", pos, f"patient_id '{pid}' appears {len(rows)} times (rows {', '.join(map(str, rows))}); "
+              "the patient file must be one row per patient.", schema.PATIENT_ID, pid)
+
+
+#: column -> (threshold on the column median, converter, plain description)
+UNIT_RULES = {
+    schema.BASELINE_PLATELETS: (2000.0, lambda v: v / 1000.0, "/µL; divided by 1,000 to ×10³/µL"),
+    schema.PLATELET_NADIR: (2000.0, lambda v: v / 1000.0, "/µL; divided by 1,000 to ×10³/µL"),
+    schema.BASELINE_ALC: (50.0, lambda v: v / 1000.0, "cells/µL; divided by 1,000 to ×10³/µL"),
+    schema.PEAK_ALC: (50.0, lambda v: v / 1000.0, "cells/µL; divided by 1,000 to ×10³/µL"),
+    schema.PEAK_TEMP: (45.0, lambda v: (v - 32.0) * 5.0 / 9.0, "°F; converted to °C"),
+}
+
+
+def convert_units(c: Collector, t: pd.DataFrame) -> list[str]:
+    """Whole-column unit conversions by the median rule; one warning and one line per column."""
+    lines = []
+    for name, (threshold, convert, text) in UNIT_RULES.items():
+        if name not in t.columns:
+            continue
+        median = t[name].median(skipna=True)
+        if pd.notna(median) and median > threshold:
+            t[name] = convert(t[name].astype("float64"))
+            line = (f"{name}: column median {fmt_value(float(median))} > {fmt_value(threshold)}, so the whole column "
+                    f"was read as {text}.")
+            lines.append(line)
+            c.add("warning", f"Column {line}", column=name)
+    return lines

@@ -1,0 +1,340 @@
+"""Load and validate a patient file: map columns, coerce, apply every rule, derive, report.
+
+:func:`load_cohort` is the one entry point. It raises only :class:`~il2lib.errors.CohortFileError`
+(the bytes are not a table at all); everything else becomes a :class:`Finding` in the
+:class:`ValidationReport`, at one of three levels (file error, row error, warning), and
+``n_loaded == n_analysed + n_excluded`` always holds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from il2lib import coerce, rules, schema
+from il2lib.derive import derive
+from il2lib.io import RawTable, read_table
+from il2lib.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
+from il2lib.rules import Collector, Finding
+
+__all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
+           "load_adverse_events", "AdverseEvents", "empty_patient_frame"]
+
+_FINDING_FIELDS = ("level", "message", "column", "file_row", "patient_id", "value", "analysis")
+_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "number": "float64",
+           "category": object, "string": object}
+_DERIVED_DTYPES = {schema.FILE_ROW: "int64", schema.LINE_OF_IL2: "Int64", schema.FIRST_LINE: "boolean",
+                   schema.OBJECTIVE_RESPONSE: "boolean", schema.CLINICAL_BENEFIT: "boolean",
+                   schema.DISEASE_CONTROL: "boolean", schema.OS_MONTHS: "float64", schema.OS_EVENT: "boolean",
+                   schema.PFS_MONTHS: "float64", schema.PFS_EVENT: "boolean", schema.DOR_MONTHS: "float64",
+                   schema.DOR_EVENT: "boolean", schema.LDH_X_ULN: "float64", schema.LDH_CATEGORY: object}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Everything found while loading one file; counts always reconcile."""
+
+    n_loaded: int
+    n_analysed: int
+    n_excluded: int
+    findings: tuple[Finding, ...]
+    mapping: dict[str, str]
+    unmapped_columns: tuple[str, ...]
+    identifier_columns: tuple[str, ...]
+    conversions: tuple[str, ...]
+
+    def _level(self, level: str) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == level)
+
+    @property
+    def file_errors(self) -> tuple[Finding, ...]:
+        return self._level("file_error")
+
+    @property
+    def row_errors(self) -> tuple[Finding, ...]:
+        return self._level("row_error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return self._level("warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when no file-level error blocks the analysis."""
+        return not self.file_errors
+
+    def for_analysis(self, analysis: str) -> tuple[Finding, ...]:
+        """Findings that leave patients out of one analysis (``"os"``, ``"pfs"``, ``"dor"``, a column)."""
+        return tuple(f for f in self.findings if f.analysis and analysis in f.analysis.split(","))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per finding: level, message, column, file_row, patient_id, value, analysis."""
+        frame = pd.DataFrame([[getattr(f, k) for k in _FINDING_FIELDS] for f in self.findings],
+                             columns=list(_FINDING_FIELDS))
+        frame["file_row"] = frame["file_row"].astype("Int64")
+        return frame
+
+    def summary(self) -> str:
+        """``"107 loaded, 105 analysed, 2 excluded"``."""
+        return f"{self.n_loaded} loaded, {self.n_analysed} analysed, {self.n_excluded} excluded"
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Analysed rows (``data``), the report, the excluded rows as read, and the file identity."""
+
+    data: pd.DataFrame
+    report: ValidationReport
+    excluded: pd.DataFrame
+    fingerprint: str
+    source_name: str
+    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT
+
+
+def empty_patient_frame() -> pd.DataFrame:
+    """Zero-row frame with every schema and derived column in its documented dtype."""
+    columns = {schema.FILE_ROW: pd.Series(dtype="int64")}
+    for spec in schema.PATIENT_COLUMNS:
+        columns[spec.name] = pd.Series(dtype=_DTYPES[spec.kind])
+    for name, dtype in _DERIVED_DTYPES.items():
+        columns[name] = pd.Series(dtype=dtype)
+    return pd.DataFrame(columns)
+
+
+def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *, sheet: str | int | None = None,
+                date_order: Mapping[str, Literal["mdy", "dmy"]] | None = None,
+                cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None) -> Cohort:
+    """Read, map, validate and derive a one-row-per-patient file.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file-like (Streamlit ``UploadedFile``); CSV/TSV, XLSX or Parquet.
+    mapping : file column -> schema column overrides (``None`` = keep unmapped); the rest is
+        suggested by :func:`suggest_mapping`.
+    sheet : XLSX sheet name or 0-based index (default: the first non-empty sheet).
+    date_order : schema date column (or ``"*"`` for all) -> ``"dmy"``/``"mdy"``, to resolve
+        a column whose dates could be read either way.
+    cb_sd_months : SD duration (months) that counts as clinical benefit (0 = any SD).
+    today : reference date for "in the future" (default: today).
+
+    Returns
+    -------
+    Cohort
+
+    Raises
+    ------
+    CohortFileError
+        The source is not a table at all (empty, binary, HTML, no header, no usable sheet).
+    """
+    raw = read_table(source, sheet=sheet)
+    return validate_table(raw, mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today)
+
+
+def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = None, *,
+                   date_order: Mapping[str, str] | None = None,
+                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None) -> Cohort:
+    """Validate an already-read :class:`~il2lib.io.RawTable` (see :func:`load_cohort`)."""
+    frame = raw.frame
+    columns = list(frame.columns)
+    identifiers = tuple(c for c in columns if is_identifier_column(c))
+    usable = [c for c in columns if c not in identifiers]
+    user = dict(mapping or {})
+    c = Collector(raw.file_rows, None, frame)
+    for column in identifiers:
+        c.add("warning", f"Column '{column}' looks like a direct identifier (name, record number, birth date, "
+              "address, phone or e-mail); it was not loaded. Remove it from the file before sharing.", column=column)
+        if column in user:
+            user.pop(column)
+            c.add("warning", f"Column '{column}' looks like a direct identifier and cannot be mapped.", column=column)
+    resolved, problems = resolve_mapping(usable, user)
+    for problem in problems:
+        c.add("warning", problem)
+    mapped = set(resolved.values())
+    for name in schema.REQUIRED_COLUMNS:
+        if name in mapped or (name == schema.DATE_IL2_START and schema.OS_MONTHS in mapped):
+            continue
+        c.add("file_error", f"Missing required column '{name}' (accepted names: {accepted_names(name)}).", column=name)
+    conversions: list[str] = []
+    if raw.encoding == "latin-1":
+        conversions.append("Text decoded as Latin-1 (the file is not valid UTF-8).")
+    if raw.decimal_comma:
+        conversions.append("Decimal commas read as decimal points (';'-separated file, values such as 1,5).")
+    unmapped = tuple(col for col in usable if col not in resolved)
+    typed = None
+    if not any(f.level == "file_error" for f in c.findings):
+        typed = _coerce_all(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today)
+    if typed is None or any(f.level == "file_error" for f in c.findings):
+        return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months)
+    _row_rules(c, raw, typed, resolved, conversions)
+    derived, notes = derive(typed, cb_sd_months)
+    conversions.extend(notes)
+    return _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months)
+
+
+def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
+                decimal_comma: bool, conversions: list[str], today: dt.date | None,
+                specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS) -> pd.DataFrame:
+    typed = pd.DataFrame(index=frame.index)
+    id_col = next(k for k, v in resolved.items() if v == schema.PATIENT_ID)
+    c.ids = frame[id_col].str.strip().where(~coerce.missing_mask(frame[id_col]), None)
+    for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
+        spec = specs[name]
+        raw_s = frame[file_col]
+        keep = frozenset(schema.norm(a) for a in spec.allowed)
+        missing = coerce.missing_mask(raw_s, keep)
+        typed[name] = _coerce_column(c, raw_s, missing, spec, file_col, date_order, decimal_comma, conversions, today)
+    return typed
+
+
+def _coerce_column(c, raw_s, missing, spec, file_col, date_order, decimal_comma, conversions, today):
+    name = spec.name
+    if spec.kind == "date":
+        parsed = coerce.to_date(raw_s, missing, date_order.get(name) or date_order.get("*"), today)
+        if parsed.ambiguous:
+            c.add("file_error", f"Column '{file_col}' ({name}): every date could be day-first or month-first "
+                  f"(e.g. '{parsed.example}'); choose the date order, DD/MM/YYYY or MM/DD/YYYY.", column=name,
+                  value=parsed.example)
+        elif parsed.decision and parsed.decision != "ISO YYYY-MM-DD":
+            conversions.append(f"{name}: dates read as {parsed.decision}.")
+        for pos in np.flatnonzero(parsed.invalid.to_numpy()):
+            value = raw_s.iat[pos].strip()
+            c.row("row_error", pos, f"{c.label(pos)}: {name} '{value}' "
+                  f"{coerce.date_problem(value, today)}.", name, value)
+        return parsed.values
+    if spec.kind in ("category", "bool"):
+        convert = coerce.to_category if spec.kind == "category" else coerce.to_bool
+        values, invalid = convert(raw_s, missing, spec)
+        _unrecognised(c, raw_s, invalid, spec)
+        return values
+    if spec.kind in ("number", "int"):
+        convert = coerce.to_number if spec.kind == "number" else coerce.to_int
+        values, invalid = convert(raw_s, missing, decimal_comma)
+        what = "a number" if spec.kind == "number" else "a whole number"
+        c.rows("warning", invalid, "{row}: " + name + " '{value}' is not " + what + "; treated as missing.",
+               name, analysis=name, raw_column=file_col)
+        return values
+    return raw_s.str.strip().where(~missing, None).astype(object)
+
+
+def _unrecognised(c: Collector, raw_s: pd.Series, invalid: pd.Series, spec: schema.ColumnSpec) -> None:
+    if spec.kind == "bool":
+        allowed = "Yes/No (also 1/0, Y/N, TRUE/FALSE, T/F)"
+    else:
+        synonyms = [k for k in spec.value_synonyms if k not in {schema.norm(a) for a in spec.allowed}][:4]
+        allowed = "/".join(spec.allowed) + (f" (or synonyms such as {', '.join(synonyms)})" if synonyms else "")
+    hints: dict[str, str] = {}
+    for pos in np.flatnonzero(invalid.to_numpy()):
+        value = raw_s.iat[pos].strip()
+        if value not in hints:
+            best = coerce.closest_value(value, spec) if spec.kind == "category" else None
+            hints[value] = f" Did you mean '{best}'?" if best else ""
+        c.row("row_error", pos, f"{c.label(pos)}: {spec.name} '{value}' not recognised; allowed "
+              f"{allowed}.{hints[value]}", spec.name, value)
+
+
+def _row_rules(c: Collector, raw: RawTable, t: pd.DataFrame, resolved: dict[str, str], conversions: list[str]):
+    position_of = {int(r): i for i, r in enumerate(raw.file_rows)} if raw.bad_rows else {}
+    for file_row, problem in raw.bad_rows:
+        c.row("row_error", position_of[file_row], f"{c.label(position_of[file_row])} {problem}.")
+    for name in (schema.PATIENT_ID, schema.DISEASE):
+        c.rows("row_error", t[name].isna() & ~_has_reason(c, t, name), "{row}: '" + name + "' is empty.", name)
+    rules.check_duplicates(c, t[schema.PATIENT_ID])
+    empty_bor = t[schema.BOR].isna() & ~_has_reason(c, t, schema.BOR)
+    c.rows("warning", empty_bor, "{rowid}: 'bor' is empty; counted as NE.", schema.BOR)
+    t.loc[empty_bor.to_numpy(), schema.BOR] = "NE"
+    _empty_required(c, t)
+    raw_names = {v: k for k, v in resolved.items()}
+    conversions.extend(rules.convert_units(c, t))
+    rules.check_ranges(c, t, {n: schema.COLUMNS[n] for n in t.columns}, raw_names)
+    rules.check_chronology(c, t)
+    rules.check_flags(c, t)
+    rules.check_responders(c, t)
+
+
+def _has_reason(c: Collector, t: pd.DataFrame, column: str) -> pd.Series:
+    """Rows that already have a finding on ``column`` (an unreadable value is not also "empty")."""
+    flagged = np.zeros(len(t), dtype=bool)
+    rows = {f.file_row for f in c.findings if f.column == column and f.file_row is not None}
+    if rows:
+        flagged = np.isin(c.file_rows, list(rows))
+    return pd.Series(flagged, index=t.index)
+
+
+def _empty_required(c: Collector, t: pd.DataFrame) -> None:
+    given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
+    infer = t[schema.DIED].isna() & t[schema.DATE_DEATH].notna() if schema.DATE_DEATH in t.columns else None
+    if infer is not None and infer.any():
+        c.rows("warning", infer, "{rowid}: 'died' is empty; taken as Yes because date_death is given.", schema.DIED)
+        t.loc[infer.to_numpy(), schema.DIED] = True
+    if schema.DATE_IL2_START in t.columns:
+        c.rows("warning", t[schema.DATE_IL2_START].isna() & ~given_os & ~_has_reason(c, t, schema.DATE_IL2_START),
+               "{rowid}: 'date_il2_start' is empty; left out of OS and PFS.", schema.DATE_IL2_START,
+               analysis="os,pfs")
+    c.rows("warning", t[schema.PRIOR_PD1].isna() & ~_has_reason(c, t, schema.PRIOR_PD1),
+           "{rowid}: 'prior_pd1_pdl1' is empty; left out of prior PD-1/PD-L1 comparisons.", schema.PRIOR_PD1,
+           analysis=schema.PRIOR_PD1)
+    c.rows("warning", t[schema.PRIOR_LINES].isna() & ~_has_reason(c, t, schema.PRIOR_LINES),
+           "{rowid}: 'prior_systemic_lines' is empty; left out of line-of-therapy analyses.", schema.PRIOR_LINES,
+           analysis=schema.LINE_OF_IL2)
+
+
+def _ordered(derived: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
+    order = [schema.FILE_ROW] + [s.name for s in schema.PATIENT_COLUMNS if s.name in derived.columns]
+    order += [n for n in schema.DERIVED_COLUMNS if n in derived.columns and n not in order]
+    data = derived[order]
+    if len(extras.columns):
+        data = pd.concat([data, extras], axis=1)
+    return data
+
+
+def _extras(frame: pd.DataFrame, unmapped: Sequence[str], taken: set[str]) -> pd.DataFrame:
+    out = {}
+    for column in unmapped:
+        s = frame[column].str.strip()
+        name = column if column not in taken else f"{column} (file)"
+        out[name] = s.where(~coerce.missing_mask(s), None).astype(object)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months) -> Cohort:
+    derived.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
+    for name, dtype in _DERIVED_DTYPES.items():
+        if name in derived.columns:
+            derived[name] = derived[name].astype(dtype)
+    excluded_pos = np.array(sorted(c.reasons), dtype=np.int64)
+    keep = np.ones(len(derived), dtype=bool)
+    keep[excluded_pos] = False
+    extras = _extras(raw.frame, unmapped, set(derived.columns))
+    data = _ordered(derived, extras).loc[keep].reset_index(drop=True)
+    excluded = raw.frame.iloc[excluded_pos].copy()
+    excluded.insert(0, schema.FILE_ROW, raw.file_rows[excluded_pos])
+    excluded["reasons"] = ["; ".join(c.reasons[p]) for p in excluded_pos]
+    report = _report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
+    return Cohort(data, report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name, cb_sd_months)
+
+
+def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months) -> Cohort:
+    reason = "; ".join(f.message for f in c.findings if f.level == "file_error")
+    excluded = raw.frame.copy()
+    excluded.insert(0, schema.FILE_ROW, raw.file_rows)
+    excluded["reasons"] = reason
+    report = _report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
+    return Cohort(empty_patient_frame(), report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name,
+                  cb_sd_months)
+
+
+def _report(n_loaded, n_analysed, c, resolved, unmapped, identifiers, conversions) -> ValidationReport:
+    return ValidationReport(n_loaded=n_loaded, n_analysed=n_analysed, n_excluded=n_loaded - n_analysed,
+                            findings=tuple(c.findings), mapping=dict(resolved), unmapped_columns=tuple(unmapped),
+                            identifier_columns=tuple(identifiers), conversions=tuple(conversions))
+
+
+def __getattr__(name: str):
+    # the adverse-event loader lives in il2lib.adverse_events (kept separate for module size)
+    if name in ("load_adverse_events", "AdverseEvents"):
+        from il2lib import adverse_events
+        return getattr(adverse_events, name)
+    raise AttributeError(f"module 'il2lib.validation' has no attribute {name!r}")
