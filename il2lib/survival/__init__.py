@@ -10,3 +10,7 @@ __all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "kaplan_meie
 from il2lib.survival.logrank import LogRankResult, logrank_test  # noqa: E402
 
 __all__ += ["LogRankResult", "logrank_test"]
+from il2lib.survival.cox import CoxResult, TestResult, cox_ph  # noqa: E402
+from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
+
+__all__ += ["CoxResult", "PHTestResult", "TestResult", "cox_ph"]
