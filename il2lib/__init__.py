@@ -30,6 +30,13 @@ _EXPORTS = {
     "AdverseEvents": "il2lib.adverse_events",
     "read_table": "il2lib.io",
     "survival": "il2lib.survival",
+    "sample": "il2lib.sample",
+    "proclaim_cohort": "il2lib.sample",
+    "community_cohort": "il2lib.sample",
+    "combined_cohort": "il2lib.sample",
+    "adverse_events": "il2lib.sample",
+    "synthetic_cohort": "il2lib.sample",
+    "write_samples": "il2lib.sample",
     "proportion_ci": "il2lib.stats",
     "compare_proportions": "il2lib.stats",
     "fisher_exact_2x2": "il2lib.stats",
@@ -40,6 +47,7 @@ _EXPORTS = {
     "duration_of_response": "il2lib.response",
     "Table1": "il2lib.table1",
     "biomarker_comparison": "il2lib.biomarkers",
+    "toxicity_summary": "il2lib.toxicity",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
