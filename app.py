@@ -1,0 +1,149 @@
+"""Data page (the landing page): pick a sample or upload a file, fix the column mapping, read the
+validation report, download excluded rows, the template and the data dictionary."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_state import frame
+from app_ui import data as data_mod
+from app_ui import dictionary, state
+from app_ui.widgets import md_escape, show_table
+
+ctx = frame("Data")
+
+from il2lib import schema  # noqa: E402  (after the frame: set_page_config comes first)
+from il2lib.export import table_to_csv_bytes  # noqa: E402
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+
+
+def _store_upload(widget: str, target: str) -> None:
+    """Uploader callback: keep the bytes in the session (never on disk), forget the old memo."""
+    file = st.session_state.get(widget)
+    st.session_state.pop(data_mod.UPLOAD_MEMO, None)
+    if file is None:
+        st.session_state.pop(target, None)
+        return
+    st.session_state[target] = data_mod.UploadedFile(file.name, file.getvalue())
+    if target == data_mod.UPLOAD_FILE:
+        st.session_state.pop(data_mod.MAPPING, None)
+        st.session_state[state.DATA_CHOICE] = data_mod.UPLOAD
+
+
+def source_picker() -> None:
+    st.radio("Data source", data_mod.choices(), format_func=data_mod.choice_label, **state.bind("data"),
+             help="The samples are synthetic, calibrated to published summaries. An upload stays in this "
+                  "browser session only (never written to disk).")
+    if ctx.loaded.choice != data_mod.UPLOAD:
+        return
+    left, right = st.columns(2)
+    left.file_uploader("Patient file (CSV, XLSX or Parquet; one row per patient)", type=UPLOAD_TYPES,
+                       key="w_upload", on_change=_store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
+    right.file_uploader("Adverse-event table (optional, long format)", type=UPLOAD_TYPES, key="w_upload_ae",
+                        on_change=_store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
+    current = st.session_state.get(data_mod.UPLOAD_FILE)
+    if current is not None:
+        st.caption(f"In this session: {md_escape(current.name)} ({len(current.data):,} bytes)")
+
+
+def counts(report) -> None:
+    a, b, c = st.columns(3)
+    a.metric("Rows loaded", report.n_loaded)
+    b.metric("Patients analysed", report.n_analysed)
+    c.metric("Rows excluded", report.n_excluded)
+
+
+def mapping_editor(report) -> None:
+    """Automatic mapping, editable for uploads; applied with a button."""
+    file_error = any(f.level == "file_error" for f in report.findings)
+    editable = ctx.loaded.choice == data_mod.UPLOAD
+    with st.expander("Column mapping", expanded=file_error, icon=":material/table_convert:"):
+        rows = [{"File column": col, "Maps to": target or ""} for col, target in report.mapping.items()]
+        rows += [{"File column": col, "Maps to": ""} for col in report.unmapped_columns
+                 if col not in report.mapping]
+        table = pd.DataFrame(rows, columns=["File column", "Maps to"])
+        if not editable:
+            show_table(table)
+            return
+        st.caption("Pick the data-dictionary column each file column holds (empty = keep as an extra column).")
+        targets = [""] + [spec.name for spec in schema.PATIENT_COLUMNS]
+        edited = st.data_editor(table, key="mapping_editor", hide_index=True, width="stretch", disabled=["File column"],
+                                column_config={"Maps to": st.column_config.SelectboxColumn(options=targets)})
+        if st.button("Apply mapping", icon=":material/check:"):
+            st.session_state[data_mod.MAPPING] = {r["File column"]: r["Maps to"] or "" for r in
+                                                  edited.to_dict("records")}
+            st.rerun()
+
+
+def findings_by_column(report) -> None:
+    frame_ = report.to_frame()
+    if frame_.empty:
+        st.success("No problem found in the file.", icon=":material/task_alt:")
+        return
+    if ctx.pseudonyms and schema.PATIENT_ID in frame_:
+        frame_ = frame_.drop(columns=[schema.PATIENT_ID])
+    frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
+    st.markdown("#### Findings by column")
+    for column, group in frame_.groupby("column", sort=False):
+        levels = group["level"].value_counts()
+        summary = ", ".join(f"{n} {lvl.replace('_', ' ')}" for lvl, n in levels.items())
+        with st.expander(f"{md_escape(column)}: {summary}", expanded=bool(levels.get("file_error", 0))):
+            show_table(group.drop(columns=["column"]))
+
+
+def excluded_download(cohort) -> None:
+    excluded = cohort.excluded
+    if excluded is None or len(excluded) == 0:
+        return
+    shown = pseudonymised(excluded)
+    st.download_button("Download excluded rows with reasons (CSV)", table_to_csv_bytes(shown),
+                       file_name="excluded_rows.csv", mime="text/csv", icon=":material/download:")
+
+
+def pseudonymised(df: pd.DataFrame) -> pd.DataFrame:
+    """Replace the file's ids with row-number pseudonyms when the user asked for it."""
+    if not ctx.pseudonyms or schema.PATIENT_ID not in df or schema.FILE_ROW not in df:
+        return df
+    return df.assign(**{schema.PATIENT_ID: "row " + df[schema.FILE_ROW].astype("string")})
+
+
+def identifiers(report) -> None:
+    if report.identifier_columns:
+        names = ", ".join(f"'{md_escape(c)}'" for c in report.identifier_columns)
+        st.warning(f"Columns that look like direct identifiers: {names}. Remove them from the file before "
+                   "sharing; they are never used as patient_id.", icon=":material/badge:")
+    st.toggle("Show pseudonyms (file row numbers) instead of the file's patient ids", **state.bind("pseudonyms"))
+
+
+def preview(cohort) -> None:
+    with st.expander("Analysed data (first 50 rows)", icon=":material/table:"):
+        show_table(pseudonymised(cohort.data.head(50)))
+
+
+def templates() -> None:
+    st.markdown("#### Template and data dictionary")
+    a, b = st.columns(2)
+    a.download_button("Template CSV (all columns, no rows)", dictionary.template_csv(),
+                      file_name="il2_registry_template.csv", mime="text/csv", icon=":material/download:")
+    b.download_button("Data dictionary (CSV)", dictionary.dictionary_csv(), file_name="il2_data_dictionary.csv",
+                      mime="text/csv", icon=":material/download:")
+
+
+st.title("Data")
+source_picker()
+if ctx.loaded.synthetic:
+    st.info(schema.SYNTHETIC_NOTE, icon=":material/science:")
+if ctx.loaded.error:
+    st.error(md_escape(ctx.loaded.error), icon=":material/error:")
+if ctx.loaded.ae_error:
+    st.warning("Adverse-event table: " + md_escape(ctx.loaded.ae_error), icon=":material/warning:")
+if ctx.cohort is not None:
+    report = ctx.cohort.report
+    counts(report)
+    identifiers(report)
+    mapping_editor(report)
+    findings_by_column(report)
+    excluded_download(ctx.cohort)
+    preview(ctx.cohort)
+templates()

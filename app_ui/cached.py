@@ -1,0 +1,89 @@
+"""``st.cache_data`` wrappers around il2lib analyses.
+
+Every wrapper takes ``key`` (``AppContext.cache_key``: data scope, fingerprint, clinical-benefit
+rule and filter; hashable) plus the filtered frame as ``_df`` (not hashed: the key already
+identifies it, and hashing a million-row frame on every rerun would cost more than the
+analysis). Options are plain hashable arguments. A wrapper returns ``Computed(value, message)``:
+``message`` is the plain sentence of an :class:`il2lib.errors.Il2libError` (too few patients, no
+events, ...) for the page to show instead of numbers; other exceptions propagate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from il2lib import schema
+from il2lib.errors import Il2libError
+
+T = TypeVar("T")
+CACHE = dict(max_entries=128, show_spinner=False)
+
+
+@dataclass(frozen=True)
+class Computed(Generic[T]):
+    value: T | None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None
+
+
+def _attempt(fn, *args, **kwargs) -> Computed:
+    try:
+        return Computed(fn(*args, **kwargs))
+    except Il2libError as exc:
+        return Computed(None, str(exc))
+
+
+@st.cache_data(**CACHE)
+def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
+    from il2lib.table1 import table1 as build
+
+    return _attempt(build, _df, by)
+
+
+@st.cache_data(**CACHE)
+def best_response(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
+    from il2lib.response import best_response_table
+
+    return _attempt(best_response_table, _df, by)
+
+
+@st.cache_data(**CACHE)
+def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
+                   ci_method: str) -> Computed:
+    from il2lib.response import response_rates as rates
+
+    return _attempt(rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
+                    denominator=denominator)
+
+
+@st.cache_data(**CACHE)
+def duration_of_response(key: tuple, _df: pd.DataFrame, conf_type: str) -> Computed:
+    from il2lib.response import duration_of_response as dor
+
+    return _attempt(dor, _df, conf_type)
+
+
+def group_column_values(df: pd.DataFrame, by: str | None) -> tuple[pd.Series, list[str]]:
+    """Display labels of a grouping column and their order (il2lib's shared labelling)."""
+    from il2lib._analysis import group_labels, level_order
+
+    labels = group_labels(df, by)
+    return labels, level_order(by, labels)
+
+
+def has_both_prior_levels(df: pd.DataFrame) -> bool:
+    """True when the patients include both prior PD-1/PD-L1 = yes and = no (era caveat applies)."""
+    if schema.PRIOR_PD1 not in df:
+        return False
+    values = set(df[schema.PRIOR_PD1].dropna().astype(bool).unique().tolist())
+    return values == {True, False}
+
+
+def result_or_none(computed: Computed) -> Any:
+    return computed.value if computed.ok else None

@@ -1,0 +1,214 @@
+"""Where the dashboard's data comes from: bundled samples, a server-side file, or an upload.
+
+Storage and caching choice
+--------------------------
+* Bundled samples (and a server-side file named by ``IL2_DASHBOARD_DATA``, used by the
+  benchmark) are loaded once per process with ``st.cache_resource``, keyed by path,
+  modification time, mapping and the clinical-benefit threshold: every session may share them.
+* Uploaded bytes live in ``st.session_state`` only: never on disk, never in a process-wide
+  cache. The loaded cohort of an upload is memoised in the same session's state, keyed by the
+  SHA-256 of the bytes plus the options, so another session can never reach it.
+* Analysis results are cached with ``st.cache_data`` under a *scope*: ``sample:<name>`` for
+  shared files, and for uploads a random token drawn once per session, together with the
+  data fingerprint. Upload-derived results are therefore unreachable from any other session.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "sample_data"
+SERVER_DATA_ENV = "IL2_DASHBOARD_DATA"
+
+
+@dataclass(frozen=True)
+class Sample:
+    key: str
+    label: str
+    patients_file: str
+    ae_file: str
+
+
+SAMPLES: dict[str, Sample] = {
+    "combined": Sample("combined", "Combined sample (PROCLAIM-like + community-like)", "combined_synthetic.csv",
+                       "combined_synthetic_adverse_events.csv"),
+    "proclaim": Sample("proclaim", "PROCLAIM-like only (after PD-1/PD-L1)", "proclaim_synthetic.csv",
+                       "proclaim_synthetic_adverse_events.csv"),
+    "community": Sample("community", "Community-like only (2004-2012)", "community_synthetic.csv",
+                        "community_synthetic_adverse_events.csv"),
+}
+DEFAULT_CHOICE = "combined"
+UPLOAD, SERVER = "upload", "server"
+
+# Session-state keys of the upload (bytes stay in the session).
+UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, UPLOAD_TOKEN, MAPPING = "upload_file", "upload_ae", "upload_memo", \
+    "upload_token", "v_mapping"
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """The current data set: the loaded cohort (or why there is none) and its AE table."""
+
+    choice: str
+    label: str
+    synthetic: bool
+    scope: str
+    cohort: Any = None  # il2lib.Cohort
+    adverse_events: Any = None  # result of il2lib.load_adverse_events, or None
+    error: str = ""
+    ae_error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.cohort is not None and len(self.cohort.data) > 0
+
+
+def server_data_path() -> Path | None:
+    raw = os.environ.get(SERVER_DATA_ENV, "").strip()
+    return Path(raw) if raw else None
+
+
+def choices() -> list[str]:
+    """Selectable data sources, in order (the server file first when configured)."""
+    keys = ([SERVER] if server_data_path() else []) + list(SAMPLES)
+    return keys + [UPLOAD]
+
+
+def choice_label(key: str) -> str:
+    if key == SERVER:
+        path = server_data_path()
+        return f"Server file: {path.name if path else '?'}"
+    if key == UPLOAD:
+        return "My upload"
+    return SAMPLES[key].label + " · synthetic"
+
+
+def default_choice() -> str:
+    return SERVER if server_data_path() else DEFAULT_CHOICE
+
+
+def session_token() -> str:
+    """Random per-session token that scopes the cache entries of uploaded data."""
+    return st.session_state.setdefault(UPLOAD_TOKEN, secrets.token_hex(16))
+
+
+def mapping_items(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((mapping or {}).items()))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading data…")
+def _load_path(path: str, mtime: float, mapping: tuple[tuple[str, str], ...], cb_sd: float):
+    from il2lib.validation import load_cohort
+
+    return load_cohort(Path(path), dict(mapping) or None, cb_sd_months=cb_sd)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load_ae_path(path: str, mtime: float, patients_path: str, patients_mtime: float,
+                  mapping: tuple[tuple[str, str], ...], cb_sd: float):
+    from il2lib.adverse_events import load_adverse_events
+
+    return load_adverse_events(Path(path), _load_path(patients_path, patients_mtime, mapping, cb_sd))
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthetic: bool,
+               mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
+    from il2lib.errors import Il2libError
+
+    scope = f"{choice}:{path}"
+    if not path.exists():
+        return LoadedData(choice, label, synthetic, scope, error=f"Data file not found: {path.name}.")
+    items = mapping_items(mapping)
+    try:
+        cohort = _load_path(str(path), _mtime(path), items, cb_sd)
+    except Il2libError as exc:
+        return LoadedData(choice, label, synthetic, scope, error=str(exc))
+    ae, ae_error = None, ""
+    if ae_path is not None and ae_path.exists():
+        try:
+            ae = _load_ae_path(str(ae_path), _mtime(ae_path), str(path), _mtime(path), items, cb_sd)
+        except Il2libError as exc:
+            ae_error = str(exc)
+    return LoadedData(choice, label, synthetic, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error)
+
+
+def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
+    from il2lib.errors import Il2libError
+    from il2lib.adverse_events import load_adverse_events
+    from il2lib.validation import load_cohort
+
+    ss = st.session_state
+    upload: UploadedFile | None = ss.get(UPLOAD_FILE)
+    ae_upload: UploadedFile | None = ss.get(UPLOAD_AE)
+    scope = f"upload:{session_token()}"
+    if upload is None:
+        return LoadedData(UPLOAD, "My upload", False, scope, error="No file uploaded yet.")
+    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd)
+    memo = ss.get(UPLOAD_MEMO)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    label = f"Upload: {upload.name}"
+    try:
+        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd)
+    except Il2libError as exc:
+        loaded = LoadedData(UPLOAD, label, False, scope, error=str(exc))
+    else:
+        ae, ae_error = None, ""
+        if ae_upload is not None:
+            try:
+                ae = load_adverse_events(_named_bytes(ae_upload), cohort)
+            except Il2libError as exc:
+                ae_error = str(exc)
+        loaded = LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error)
+    ss[UPLOAD_MEMO] = (key, loaded)
+    return loaded
+
+
+def _named_bytes(upload: UploadedFile):
+    """A file-like object with a ``name`` (the loader sniffs the format from it)."""
+    import io
+
+    buffer = io.BytesIO(upload.data)
+    buffer.name = upload.name
+    return buffer
+
+
+def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
+    """Load the chosen source (cached as described in the module docstring).
+
+    ``mapping`` (file column -> schema column) applies to uploads only; samples map themselves.
+    """
+    if choice == UPLOAD:
+        return _load_upload(mapping, cb_sd)
+    if choice == SERVER and server_data_path() is not None:
+        path = server_data_path()
+        return _load_file(SERVER, path, None, choice_label(SERVER), False, None, cb_sd)
+    sample = SAMPLES.get(choice, SAMPLES[DEFAULT_CHOICE])
+    return _load_file(sample.key, SAMPLE_DIR / sample.patients_file, SAMPLE_DIR / sample.ae_file,
+                      choice_label(sample.key), True, None, cb_sd)
+
+
+def clear_upload() -> None:
+    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO):
+        st.session_state.pop(key, None)

@@ -1,0 +1,159 @@
+"""The sidebar filters: their options (from the loaded data), widgets, and the filtered cohort."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import data as data_mod
+from app_ui import state
+from il2lib import schema
+from il2lib.cohort import LINE_GROUPS, CohortFilter, apply_filter, line_groups
+
+#: Columns never offered as "other" filters (ids, dates, times, free text, the fixed filters).
+_NOT_EXTRA = set(schema.FILTER_COLUMNS) | set(schema.DATE_COLUMNS) | {
+    schema.PATIENT_ID, schema.FILE_ROW, schema.OS_MONTHS, schema.PFS_MONTHS, schema.DOR_MONTHS,
+    schema.AUTOIMMUNE_TYPE}
+MAX_EXTRA_LEVELS = 30
+FILTER_MEMO = "filter_memo"
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Values present in the loaded data, for the filter widgets."""
+
+    disease: tuple[str, ...]
+    agent: tuple[str, ...]
+    line: tuple[str, ...]
+    sex: tuple[str, ...]
+    age: tuple[float, float] | None
+    ecog: tuple[int, ...]
+    source: tuple[str, ...]
+    extra: tuple[tuple[str, tuple[str, ...]], ...]  # (column, normalised values)
+
+
+def _present(series: pd.Series, order: tuple) -> tuple:
+    seen = set(series.dropna().unique().tolist())
+    return tuple(v for v in order if v in seen)
+
+
+def _extra_values(series: pd.Series) -> tuple[str, ...]:
+    """Normalised strings as :func:`il2lib.apply_filter` compares them (booleans as yes/no)."""
+    values = series.dropna().unique().tolist()
+    if pd.api.types.is_bool_dtype(series):
+        return tuple(v for v in ("yes", "no") if (v == "yes") in {bool(x) for x in values})
+    return tuple(sorted({schema.norm(v) for v in values}))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def filter_options(scope: str, fingerprint: str, _df: pd.DataFrame) -> FilterOptions:
+    df = _df
+    col = df.get
+    age = pd.to_numeric(col(schema.AGE, pd.Series(dtype=float)), errors="coerce").dropna()
+    ecog = pd.to_numeric(col(schema.ECOG, pd.Series(dtype=float)), errors="coerce").dropna()
+    extra = []
+    for name in df.columns:
+        if name in _NOT_EXTRA or pd.api.types.is_datetime64_any_dtype(df[name]):
+            continue
+        series = df[name]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            continue
+        values = _extra_values(series)
+        if 1 < len(values) <= MAX_EXTRA_LEVELS:
+            extra.append((name, values))
+    return FilterOptions(
+        disease=_present(col(schema.DISEASE, pd.Series(dtype=object)), schema.DISEASES),
+        agent=_present(col(schema.PRIOR_PD1_AGENT, pd.Series(dtype=object)), schema.PD1_AGENTS),
+        line=_present(line_groups(col(schema.LINE_OF_IL2, pd.Series(dtype=float))), LINE_GROUPS),
+        sex=_present(col(schema.SEX, pd.Series(dtype=object)), ("F", "M")),
+        age=(float(math.floor(age.min())), float(math.ceil(age.max()))) if len(age) else None,
+        ecog=tuple(sorted({int(e) for e in ecog})),
+        source=tuple(sorted({str(s) for s in col(schema.SOURCE, pd.Series(dtype=object)).dropna()})),
+        extra=tuple(extra),
+    )
+
+
+def _union(options: tuple, chosen: tuple) -> list:
+    """Options plus any chosen value the data lacks (a URL filter stays visible and honest)."""
+    return list(options) + [c for c in chosen if c not in options]
+
+
+def draw_filters(loaded: data_mod.LoadedData) -> state.FilterState:
+    """Draw the filter widgets (in the current container) and return the choices."""
+    current = state.read_filter_state()
+    if not loaded.ok:
+        return current
+    opts = filter_options(loaded.scope, loaded.cohort.fingerprint, loaded.cohort.data)
+    st.markdown("**Filters**")
+    st.multiselect("Disease", _union(opts.disease, current.disease), **state.bind("disease"),
+                   format_func=lambda d: schema.DISEASE_LABELS.get(d, d), placeholder="All")
+    st.multiselect("Prior PD-1/PD-L1", _union(("yes", "no"), current.prior), **state.bind("prior"),
+                   placeholder="All")
+    if opts.agent or current.agent:
+        st.multiselect("Prior PD-1/PD-L1 agent", _union(opts.agent, current.agent), **state.bind("agent"),
+                       placeholder="All")
+    st.multiselect("Line of IL-2", _union(opts.line, current.line), **state.bind("line"), placeholder="All")
+    st.multiselect("Sex", _union(opts.sex, current.sex), **state.bind("sex"), placeholder="All")
+    _age_slider(opts.age, current.age)
+    if opts.ecog or current.ecog:
+        st.multiselect("ECOG PS", _union(opts.ecog, current.ecog), **state.bind("ecog"), placeholder="All")
+    if opts.source or current.source:
+        st.multiselect("Source", _union(opts.source, current.source), **state.bind("source"), placeholder="All")
+    _extra_filter(opts, current)
+    return state.read_filter_state()
+
+
+def _age_slider(bounds: tuple[float, float] | None, chosen: tuple[float, float] | None) -> None:
+    if bounds is None and chosen is None:
+        return
+    lo, hi = bounds or chosen
+    if chosen is not None:
+        lo, hi = min(lo, chosen[0]), max(hi, chosen[1])
+    if lo >= hi:
+        return
+    st.session_state[state.widget_key("age")] = tuple(float(v) for v in (chosen or (lo, hi)))
+    st.slider("Age at IL-2 (years)", min_value=float(lo), max_value=float(hi), step=1.0,
+              key=state.widget_key("age"), on_change=_age_changed, args=((float(lo), float(hi)),))
+
+
+def _age_changed(bounds: tuple[float, float]) -> None:
+    value = tuple(float(v) for v in st.session_state[state.widget_key("age")])
+    st.session_state[state.plain_key("age")] = None if value == bounds else value
+
+
+def _extra_filter(opts: FilterOptions, current: state.FilterState) -> None:
+    columns = {name: values for name, values in opts.extra}
+    if current.extra_col and current.extra_col not in columns:
+        columns[current.extra_col] = ()
+    if not columns:
+        return
+    names = [state.NO_EXTRA] + sorted(columns)
+    bound = state.bind("extra_col")
+    bound["on_change"] = _extra_column_changed
+    st.selectbox("Other column", names, **bound,
+                 format_func=lambda c: "(none)" if c == state.NO_EXTRA else schema.label(c))
+    column = st.session_state[state.plain_key("extra_col")]
+    if column:
+        st.multiselect(f"{schema.label(column)} is", _union(columns[column], current.extra_vals),
+                       **state.bind("extra_vals"), placeholder="All")
+
+
+def _extra_column_changed(name: str) -> None:
+    st.session_state[state.plain_key(name)] = st.session_state[state.widget_key(name)]
+    st.session_state[state.plain_key("extra_vals")] = []
+
+
+def filtered_data(loaded: data_mod.LoadedData, cohort_filter: CohortFilter) -> tuple[pd.DataFrame, int]:
+    """The filtered patients and the total; memoised in the session for the last filter."""
+    if not loaded.ok:
+        return pd.DataFrame(), 0
+    data = loaded.cohort.data
+    key = (loaded.scope, loaded.cohort.fingerprint, id(data), cohort_filter)
+    memo = st.session_state.get(FILTER_MEMO)
+    if memo is not None and memo[0] == key:
+        return memo[1], len(data)
+    filtered = data if cohort_filter.is_empty() else apply_filter(data, cohort_filter)
+    st.session_state[FILTER_MEMO] = (key, filtered)
+    return filtered, len(data)

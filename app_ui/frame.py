@@ -1,0 +1,180 @@
+"""THE frame: every page (``app.py`` included) starts with one call to :func:`frame`.
+
+It sets the page config, runs the optional login gate, seeds session state (from the URL on
+a session's first run), loads the current data, draws the sidebar (data status, navigation,
+filters with their "n = X of Y" summary, reset, settings, presentation mode), mirrors the view
+in the URL and returns an :class:`AppContext` holding the filtered cohort.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import data as data_mod
+from app_ui import filters, state
+from app_ui.widgets import md_escape
+from il2lib import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+#: (script path relative to the app root, navigation label, icon). Pages that do not exist are skipped.
+NAVIGATION = (
+    ("app.py", "Data", ":material/upload_file:"),
+    ("pages/1_Cohort.py", "Cohort", ":material/groups:"),
+    ("pages/2_Response.py", "Response", ":material/target:"),
+    ("pages/3_Survival.py", "Survival", ":material/show_chart:"),
+    ("pages/4_Biomarkers.py", "Biomarkers", ":material/science:"),
+    ("pages/5_Toxicity.py", "Toxicity", ":material/healing:"),
+    ("pages/6_Report.py", "Report", ":material/description:"),
+)
+PRESENTATION_CSS = """
+<style>
+  html, body, [data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
+  [data-testid="stMetricValue"] { font-size: 2.6rem; }
+  [data-testid="stDataFrame"] { font-size: 1.1rem; }
+  h1 { font-size: 2.6rem !important; }
+</style>
+"""
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What a page needs: the filtered cohort and the view settings (read-only)."""
+
+    loaded: data_mod.LoadedData
+    data: pd.DataFrame  # filtered, analysable patients
+    filter: Any  # il2lib.CohortFilter
+    n_total: int
+    presentation: bool
+    cb_sd_months: float
+    pseudonyms: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.loaded.ok
+
+    @property
+    def n(self) -> int:
+        return len(self.data)
+
+    @property
+    def cohort(self):
+        return self.loaded.cohort
+
+    @property
+    def cache_key(self) -> tuple:
+        """Hashable identity of (data set, clinical-benefit rule, filter) for cached analyses."""
+        fingerprint = self.cohort.fingerprint if self.ok else ""
+        return (self.loaded.scope, fingerprint, self.cb_sd_months, self.filter)
+
+    @property
+    def filter_text(self) -> str:
+        return self.filter.describe()
+
+    @property
+    def summary(self) -> str:
+        """``n = 40 of 107 patients · Melanoma`` (plain text)."""
+        return f"n = {self.n} of {self.n_total} patients · {self.filter_text}"
+
+    def figure_titles(self, title: str) -> tuple[str, str]:
+        """Title and subtitle for a figure: the subtitle names the data and the filter."""
+        return title, f"{self.loaded.label} · {self.summary}"
+
+    def require_data(self) -> None:
+        """Stop the page with a plain message when there is nothing to analyse."""
+        if not self.ok:
+            st.warning("No analysable data is loaded. Open the **Data** page to pick a sample or fix the upload.")
+            st.page_link("app.py", label="Go to the Data page", icon=":material/upload_file:")
+            st.stop()
+        if self.n == 0:
+            st.info(f"No patient matches the current filters ({md_escape(self.filter_text)}). "
+                    "Widen or reset the filters in the sidebar.", icon=":material/filter_alt_off:")
+            st.stop()
+
+
+def frame(page_title: str) -> AppContext:
+    """Draw the shared frame of a page and return its :class:`AppContext`."""
+    state.init_session()
+    ss = st.session_state
+    st.set_page_config(page_title=f"{page_title} · IL-2 registry", page_icon=":material/monitoring:",
+                       layout="wide", initial_sidebar_state="collapsed" if ss[state.PRESENT] else "auto")
+    _login_gate()
+    if ss[state.PRESENT]:
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)  # static CSS, nothing from the data
+    choice = _current_choice()
+    loaded = data_mod.load_current(choice, ss.get(data_mod.MAPPING), ss[state.CB_SD])
+    with st.sidebar:
+        _data_status(loaded)
+        _navigation()
+        fstate = filters.draw_filters(loaded)
+    cohort_filter = fstate.to_filter()
+    filtered, n_total = filters.filtered_data(loaded, cohort_filter)
+    with st.sidebar:
+        _filter_summary(len(filtered), n_total, cohort_filter)
+        _settings()
+        for problem in ss.get(state.URL_PROBLEMS, ()):
+            st.warning(md_escape(problem))
+    present = bool(ss[state.PRESENT])
+    state.sync_url(state.query_params_for(cohort_filter, {
+        state.Q_PRESENT: "1" if present else "",
+        state.Q_DATA: choice if choice not in (data_mod.default_choice(), data_mod.UPLOAD) else "",
+        state.Q_CB_SD: f"{ss[state.CB_SD]:g}" if ss[state.CB_SD] != schema.CB_SD_MONTHS_DEFAULT else "",
+    }))
+    return AppContext(loaded=loaded, data=filtered, filter=cohort_filter, n_total=n_total, presentation=present,
+                      cb_sd_months=float(ss[state.CB_SD]), pseudonyms=bool(ss.get(state.PSEUDONYMS)))
+
+
+def _login_gate() -> None:
+    import app_auth
+
+    app_auth.require_login()
+
+
+def _current_choice() -> str:
+    """The data source; an upload link opened in a new session falls back to the default sample."""
+    ss = st.session_state
+    choice = ss.get(state.DATA_CHOICE) or data_mod.default_choice()
+    if choice not in data_mod.choices():
+        choice = data_mod.default_choice()
+    if choice == data_mod.UPLOAD and data_mod.UPLOAD_FILE not in ss and not ss.get("upload_note_shown"):
+        ss["upload_note_shown"] = True
+    ss[state.DATA_CHOICE] = choice
+    return choice
+
+
+def _data_status(loaded: data_mod.LoadedData) -> None:
+    st.markdown("### IL-2 registry")
+    st.caption(md_escape(loaded.label))
+    if loaded.synthetic:
+        st.caption(f":material/science: {md_escape(schema.SYNTHETIC_NOTE)}")
+    if loaded.error:
+        st.error(md_escape(loaded.error), icon=":material/error:")
+
+
+def _navigation() -> None:
+    for path, label, icon in NAVIGATION:
+        if (ROOT / path).is_file():
+            st.page_link(path, label=label, icon=icon)
+    st.divider()
+
+
+def _filter_summary(n_filtered: int, n_total: int, cohort_filter: Any) -> None:
+    st.markdown(f"**n = {n_filtered} of {n_total} patients**")
+    st.caption(md_escape(cohort_filter.describe()))
+    st.button("Reset filters", key="reset_filters", on_click=state.reset_filters, icon=":material/restart_alt:",
+              disabled=cohort_filter.is_empty(), width="stretch")
+
+
+def _settings() -> None:
+    st.divider()
+    st.toggle("Presentation mode", **state.bind("present"),
+              help="Larger type and markers, colour-blind-safe high-contrast palette, sidebar collapsed, "
+                   "figure titles naming the filters. Also `?present=1`.")
+    st.number_input(
+        "Clinical benefit: SD lasting at least (months)", min_value=0.0, max_value=60.0, step=1.0,
+        **state.bind("cb_sd"),
+        help="Clinical benefit = CR or PR, or stable disease lasting at least this long (0: any SD). "
+             "The community paper does not state its rule; 6 months is this dashboard's assumption.")

@@ -1,0 +1,189 @@
+"""Session-state keys, the filter state <-> :class:`il2lib.CohortFilter` conversion, and URL sync.
+
+Every filter value lives in a plain session-state key (``v_<name>``) that survives page
+switches; the widget drawing it uses a separate key (``w_<name>``) that is re-seeded from the
+plain key before each draw. The first run of a session seeds the plain keys from the URL
+(``st.query_params``); every run writes the URL back, so a copied link reopens the view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from il2lib import schema
+from il2lib.cohort import EXTRA_PREFIX, CohortFilter
+
+# Plain (persistent) keys of the global state.
+DATA_CHOICE = "v_data"
+PRESENT = "v_present"
+CB_SD = "v_cb_sd"
+PSEUDONYMS = "v_pseudonyms"
+URL_PROBLEMS = "url_problems"
+INITIALISED = "state_initialised"
+
+# URL parameters that are not filters (none of them is a schema column name).
+Q_PRESENT, Q_DATA, Q_CB_SD = "present", "data", "cb_sd"
+
+FILTER_KEYS = ("disease", "prior", "agent", "line", "sex", "age", "ecog", "source", "extra_col", "extra_vals")
+NO_EXTRA = ""
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """The sidebar's filter choices as plain Python values (what the widgets show)."""
+
+    disease: tuple[str, ...] = ()
+    prior: tuple[str, ...] = ()  # "yes" / "no"
+    agent: tuple[str, ...] = ()
+    line: tuple[str, ...] = ()
+    sex: tuple[str, ...] = ()
+    age: tuple[float, float] | None = None
+    ecog: tuple[int, ...] = ()
+    source: tuple[str, ...] = ()
+    extra_col: str = NO_EXTRA
+    extra_vals: tuple[str, ...] = ()
+
+    def to_filter(self) -> CohortFilter:
+        """The il2lib filter these choices mean (an unset age slider is no restriction)."""
+        extra = ((self.extra_col, self.extra_vals),) if self.extra_col and self.extra_vals else ()
+        return CohortFilter(
+            disease=self.disease, prior_pd1_pdl1=tuple(v == "yes" for v in self.prior),
+            prior_pd1_agent=self.agent, line_of_il2=self.line, sex=self.sex, age_range=self.age,
+            ecog=self.ecog, source=self.source, extra=extra,
+        )
+
+    @classmethod
+    def from_filter(cls, f: CohortFilter) -> "FilterState":
+        """Widget values for a filter (only the first extra column: the sidebar shows one)."""
+        extra_col, extra_vals = f.extra[0] if f.extra else (NO_EXTRA, ())
+        return cls(disease=f.disease, prior=tuple("yes" if v else "no" for v in f.prior_pd1_pdl1),
+                   agent=f.prior_pd1_agent, line=f.line_of_il2, sex=f.sex, age=f.age_range, ecog=f.ecog,
+                   source=f.source, extra_col=extra_col, extra_vals=tuple(extra_vals))
+
+
+def plain_key(name: str) -> str:
+    return f"v_{name}"
+
+
+def widget_key(name: str) -> str:
+    return f"w_{name}"
+
+
+def _copy_widget_value(name: str) -> None:
+    st.session_state[plain_key(name)] = st.session_state[widget_key(name)]
+
+
+def bind(name: str, seed: Any = None) -> dict[str, Any]:
+    """Widget kwargs for a value kept in the plain key ``v_<name>``.
+
+    Seeds the widget key from the plain key (``seed`` when given) before the widget is drawn,
+    and copies a user change back in ``on_change``, which runs before the script: so the
+    value survives page switches, where Streamlit forgets widget keys.
+    """
+    st.session_state[widget_key(name)] = st.session_state.get(plain_key(name)) if seed is None else seed
+    return {"key": widget_key(name), "on_change": _copy_widget_value, "args": (name,)}
+
+
+def init_session() -> None:
+    """Seed the plain keys once per session: from the URL when it has them, else defaults."""
+    ss = st.session_state
+    if ss.get(INITIALISED):
+        return
+    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    flat = {k: ",".join(v) for k, v in params.items()}
+    f, problems = CohortFilter.from_query_params(flat)
+    if len(f.extra) > 1:
+        problems.append("Only one extra column filter can be shown in the sidebar; the first is kept.")
+    write_filter_state(FilterState.from_filter(f))
+    ss[PRESENT] = flat.get(Q_PRESENT, "") in ("1", "true", "yes")
+    ss.setdefault(DATA_CHOICE, flat.get(Q_DATA, ""))
+    ss[CB_SD] = _parse_cb_sd(flat.get(Q_CB_SD), problems)
+    ss.setdefault(PSEUDONYMS, False)
+    ss[URL_PROBLEMS] = problems
+    ss[INITIALISED] = True
+
+
+def _parse_cb_sd(text: str | None, problems: list[str]) -> float:
+    if not text:
+        return schema.CB_SD_MONTHS_DEFAULT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if 0 <= value <= 60:
+        return value
+    problems.append(f"URL value cb_sd='{text}' is not a number of months between 0 and 60; using "
+                    f"{schema.CB_SD_MONTHS_DEFAULT:g}.")
+    return schema.CB_SD_MONTHS_DEFAULT
+
+
+def read_filter_state() -> FilterState:
+    ss = st.session_state
+    values: dict[str, Any] = {}
+    for name in FILTER_KEYS:
+        value = ss.get(plain_key(name))
+        if name == "age" or name == "extra_col":
+            values[name] = value if value else (None if name == "age" else NO_EXTRA)
+        else:
+            values[name] = tuple(value or ())
+    return FilterState(**values)
+
+
+def write_filter_state(state: FilterState) -> None:
+    ss = st.session_state
+    for name in FILTER_KEYS:
+        value = getattr(state, name)
+        ss[plain_key(name)] = list(value) if isinstance(value, tuple) and name != "age" else value
+
+
+def reset_filters() -> None:
+    """Button callback: clear every filter (the widgets are re-seeded on the rerun)."""
+    write_filter_state(FilterState())
+    for name in FILTER_KEYS:
+        st.session_state.pop(widget_key(name), None)
+
+
+def query_params_for(f: CohortFilter, extra: dict[str, str]) -> dict[str, str]:
+    """The URL of the current view: the filter's own form plus the non-filter settings."""
+    params = dict(f.to_query_params())
+    params.update({k: v for k, v in extra.items() if v not in (None, "")})
+    return params
+
+
+def is_managed_param(key: str) -> bool:
+    """URL keys the frame owns: filters (schema column names, ``col.<name>``) and global settings."""
+    return key in schema.COLUMNS or key == schema.LINE_OF_IL2 or key.startswith(EXTRA_PREFIX) or key in (
+        Q_PRESENT, Q_DATA, Q_CB_SD)
+
+
+def sync_url(params: dict[str, str]) -> None:
+    """Make the frame's URL keys equal ``params``; page options (other keys) are left alone."""
+    qp = st.query_params
+    for key in [k for k in qp.keys() if is_managed_param(k) and k not in params]:
+        del qp[key]
+    for key, value in params.items():
+        if qp.get(key) != value:
+            qp[key] = value
+
+
+def page_option(name: str, options: list[Any], default: Any) -> Any:
+    """Current value of a page option that is mirrored in the URL (``?<name>=...``).
+
+    Returns the value to seed the widget with: the session value, else the URL value when it
+    is one of ``options`` (compared as strings), else ``default``.
+    """
+    ss = st.session_state
+    key = plain_key(name)
+    if key not in ss:
+        raw = st.query_params.get(name)
+        by_text = {str(o): o for o in options}
+        ss[key] = by_text.get(raw, default) if raw is not None else default
+    if ss[key] not in options:
+        ss[key] = default
+    return ss[key]
+
+
+def extra_param_key(column: str) -> str:
+    return column if column in schema.COLUMNS else EXTRA_PREFIX + column

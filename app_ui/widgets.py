@@ -1,0 +1,105 @@
+"""Small display helpers shared by the pages: escaping, notes, empty states, URL-backed options.
+
+Nothing here uses ``unsafe_allow_html`` with data: text that may come from an upload goes
+through :func:`md_escape` (Markdown) or is shown with widgets that render plain text.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import state
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
+
+
+def md_escape(text: Any) -> str:
+    """Escape Markdown, HTML and LaTeX specials so ``text`` renders literally in ``st.markdown``."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def used_note(label: str, n_used: int, n_filtered: int, reasons: dict[str, int] | None = None) -> None:
+    """The "patients used" line under a table or figure: ``OS: n = 48 of 50 (2 without ...)``."""
+    detail = "; ".join(f"{n} {md_escape(why)}" for why, n in (reasons or {}).items() if n)
+    text = f"{md_escape(label)}: n = {n_used} of {n_filtered} filtered patients"
+    st.caption(text + (f" ({detail})" if detail else ""))
+
+
+def empty_state(message: str) -> None:
+    """A plain message where the numbers would be (no patient, one group, no events)."""
+    st.info(message, icon=":material/info:")
+
+
+def url_choice(name: str, label: str, options: Sequence[Any], default: Any, *,
+               format_func: Callable[[Any], str] = str, widget: str = "selectbox",
+               help: str | None = None, horizontal: bool = True, container: Any = st) -> Any:
+    """A page option (selectbox or radio) kept in session state and mirrored as ``?<name>=``."""
+    options = list(options)
+    current = state.page_option(name, options, default)
+    bound = state.bind(name, current)
+    if widget == "radio":
+        value = container.radio(label, options, format_func=format_func, horizontal=horizontal, help=help,
+                                **bound)
+    else:
+        value = container.selectbox(label, options, format_func=format_func, help=help, **bound)
+    _store(name, value, str(value) if value != default else None)
+    return value
+
+
+def url_toggle(name: str, label: str, default: bool, *, help: str | None = None, container: Any = st) -> bool:
+    """A page on/off option mirrored as ``?<name>=1`` / ``0`` when it differs from the default."""
+    current = state.page_option(name, [True, False], default)
+    value = bool(container.toggle(label, help=help, **state.bind(name, current)))
+    _store(name, value, ("1" if value else "0") if value != default else None)
+    return value
+
+
+def url_number(name: str, label: str, default: float, *, min_value: float, max_value: float, step: float,
+               help: str | None = None, container: Any = st) -> float:
+    """A numeric page option mirrored in the URL when it differs from the default."""
+    ss = st.session_state
+    key = state.plain_key(name)
+    if key not in ss:
+        ss[key] = _parse_number(st.query_params.get(name), default, min_value, max_value)
+    value = float(container.number_input(label, min_value=float(min_value), max_value=float(max_value),
+                                         step=float(step), help=help, **state.bind(name, float(ss[key]))))
+    _store(name, value, f"{value:g}" if value != default else None)
+    return value
+
+
+def _parse_number(raw: str | None, default: float, lo: float, hi: float) -> float:
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if lo <= value <= hi else default
+
+
+def _store(name: str, value: Any, url_value: str | None) -> None:
+    st.session_state[state.plain_key(name)] = value
+    if url_value is None:
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != url_value:
+        st.query_params[name] = url_value
+
+
+def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None = None) -> None:
+    """Display a tidy result table as is (``st.dataframe`` renders cell text, never HTML)."""
+    kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}
+    if height is not None:
+        kwargs["height"] = height
+    st.dataframe(df, key=key, **kwargs)
+
+
+def format_p(p: float | None) -> str:
+    """Journal-style p-value text: ``p = 0.043``, ``p < 0.001``; an em dash when absent."""
+    if p is None or pd.isna(p):
+        return "—"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"

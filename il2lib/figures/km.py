@@ -1,0 +1,253 @@
+"""Kaplan-Meier figure: step curves, CI bands, censor ticks and an aligned number-at-risk table.
+
+A pure builder: it takes finished :class:`il2lib.survival.KaplanMeierResult` objects and returns a
+``plotly.graph_objects.Figure``. It computes no statistic of its own: survival, CI and numbers at
+risk all come from each result's ``.table`` and ``.at_risk(times)``.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+TIME_LABEL = "Months since IL-2 start"
+DEFAULT_MAX_POINTS = 2000
+#: Censor ticks are thinned to one per 1/400 of the time axis (a tick is wider than that).
+CENSOR_TICK_BINS = 400
+#: Okabe-Ito colour-blind-safe colours, ordered for contrast on white (blue, vermillion, green, ...).
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+
+@dataclass(frozen=True)
+class KMStyle:
+    """Sizes and colours of one figure style (normal or presentation)."""
+
+    colors: tuple[str, ...]
+    line_width: float
+    marker_size: int
+    tick_width: float
+    band_alpha: float
+    table_font_size: int
+    font_size: int
+    height: int
+    template: str
+
+
+def km_style(presentation: bool) -> KMStyle:
+    """Normal style, or the presentation style: bigger type and markers, stronger bands."""
+    if presentation:
+        return KMStyle(OKABE_ITO, 4.0, 16, 2.5, 0.22, 18, 20, 620, "simple_white")
+    return KMStyle(OKABE_ITO, 2.2, 10, 1.5, 0.15, 12, 13, 480, "plotly_white")
+
+
+def km_figure(
+    results: Mapping[str, Any],
+    *,
+    show_ci: bool = True,
+    risk_table: bool = True,
+    censor_marks: bool = True,
+    median_lines: bool = False,
+    times: Sequence[float] | None = None,
+    title: str = "Kaplan-Meier estimate",
+    subtitle: str = "",
+    time_label: str = TIME_LABEL,
+    presentation: bool = False,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> go.Figure:
+    """Build an interactive Kaplan-Meier figure with an aligned number-at-risk table.
+
+    Parameters
+    ----------
+    results : Mapping[str, KaplanMeierResult]
+        One fitted curve per group label, in display order. Each result exposes ``table``
+        (columns ``time, n_risk, n_event, n_censor, survival, ci_lower, ci_upper``) and
+        ``at_risk(times)``; ``median`` is used when ``median_lines`` is on.
+    show_ci, risk_table, censor_marks, median_lines : bool
+        Draw the shaded confidence band, the number-at-risk rows under the time axis, a tick
+        at each censoring time, and dotted lines from S = 0.5 down to each reached median.
+    times : sequence of float, optional
+        Time-axis ticks, also the columns of the risk table. Default: every 6 months up to
+        3 years of follow-up, every 12 up to 10 years, then every 24.
+    title, subtitle : str
+        Plain text (escaped here, so upload-derived words cannot inject markup).
+    presentation : bool
+        Larger fonts, thicker lines and markers, the high-contrast palette.
+    max_points : int
+        At most this many step points per curve (and censor ticks). Thinning keeps the last
+        point of each of ``max_points`` equal time bins, so a step moves by less than one
+        bin width (under a pixel at 2,000 bins): the curve looks the same and draws fast.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Row 1: curves (``x``/``y``); row 2, when ``risk_table``: the numbers at risk as text
+        on the same x axis at the same ticks.
+
+    Notes
+    -----
+    The curve starts at (0, 1) and steps down right-continuously (``line_shape="hv"``), as
+    R's ``plot.survfit`` draws it. Hover shows time, S(t), its CI and the number at risk just
+    before t (the survfit ``n.risk`` convention, from ``table.n_risk``).
+    """
+    if max_points < 2:
+        raise ValueError("max_points must be at least 2")
+    style = km_style(presentation)
+    t_max = _max_time(results)
+    ticks = np.asarray(times if times is not None else default_ticks(t_max), dtype=float)
+    rows = 2 if risk_table and results else 1
+    heights = _heights(style, len(results) if rows == 2 else 0)
+    total = sum(heights)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True,
+                        vertical_spacing=heights[1] / total if rows == 2 else 0.0,
+                        row_heights=[heights[0], heights[2]] if rows == 2 else [1.0])
+    for i, (name, result) in enumerate(results.items()):
+        color = style.colors[i % len(style.colors)]
+        table = thin_table(result.table, t_max, max_points)
+        label = _escape(name)
+        if show_ci:
+            _add_band(fig, table, label, color, style)
+        _add_curve(fig, table, label, color, style)
+        if censor_marks:
+            _add_censor_ticks(fig, result.table, t_max, min(max_points, CENSOR_TICK_BINS), label, color, style)
+        if median_lines:
+            _add_median_lines(fig, result, color)
+    if rows == 2:
+        _add_risk_table(fig, results, ticks, style)
+    _layout(fig, ticks, t_max, total, title, subtitle, time_label, style)
+    return fig
+
+
+def _heights(style: KMStyle, n_table_rows: int) -> tuple[int, int, int]:
+    """Pixel heights of (curve plot, gap holding the time axis labels and title, risk table)."""
+    if n_table_rows == 0:
+        return style.height, 0, 0
+    row = int(style.table_font_size * 2.2)
+    return style.height, int(style.font_size * 6), row * n_table_rows + row
+
+
+def default_ticks(t_max: float) -> np.ndarray:
+    """Time ticks every 6 months (<= 36), 12 (<= 120) or 24 months, from 0 to past ``t_max``."""
+    step = 6.0 if t_max <= 36 else 12.0 if t_max <= 120 else 24.0
+    return np.arange(0.0, max(t_max, step) + step / 2, step)
+
+
+def thin_table(table: pd.DataFrame, t_max: float, max_points: int) -> pd.DataFrame:
+    """Keep the last row of each of ``max_points`` equal time bins (all rows when few enough)."""
+    if len(table) <= max_points:
+        return table
+    bins = np.minimum((table["time"].to_numpy(float) / max(t_max, 1e-12) * max_points).astype(np.int64),
+                      max_points - 1)
+    last_of_bin = np.r_[bins[1:] != bins[:-1], True]
+    return table.loc[last_of_bin]
+
+
+def _max_time(results: Mapping[str, Any]) -> float:
+    maxima = [float(r.table["time"].max()) for r in results.values() if len(r.table)]
+    return max(maxima) if maxima else 1.0
+
+
+def _with_alpha(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _escape(text: str) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _step_xy(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """The curve starts at (0, 1): prepend that point to ``column`` against ``time``."""
+    start = 1.0 if column in ("survival", "ci_lower", "ci_upper") else np.nan
+    x = np.r_[0.0, table["time"].to_numpy(float)]
+    y = np.r_[start, table[column].to_numpy(float)]
+    return x, y
+
+
+def _add_curve(fig: go.Figure, table: pd.DataFrame, label: str, color: str, style: KMStyle) -> None:
+    x, y = _step_xy(table, "survival")
+    n0 = int(table["n_risk"].iloc[0]) if len(table) else 0
+    custom = np.column_stack([
+        np.r_[1.0, table["ci_lower"].to_numpy(float)],
+        np.r_[1.0, table["ci_upper"].to_numpy(float)],
+        np.r_[n0, table["n_risk"].to_numpy(float)],
+    ])
+    fig.add_trace(go.Scatter(
+        x=x, y=y, customdata=custom, name=label, legendgroup=label, mode="lines", line_shape="hv",
+        line=dict(color=color, width=style.line_width),
+        hovertemplate=("<b>%{fullData.name}</b><br>t = %{x:.1f} months<br>S(t) = %{y:.3f} "
+                       "(CI %{customdata[0]:.3f} to %{customdata[1]:.3f})<br>at risk: %{customdata[2]:.0f}"
+                       "<extra></extra>"),
+    ), row=1, col=1)
+
+
+def _add_band(fig: go.Figure, table: pd.DataFrame, label: str, color: str, style: KMStyle) -> None:
+    x, lower = _step_xy(table, "ci_lower")
+    _, upper = _step_xy(table, "ci_upper")
+    # A NaN limit (no CI after the last event) would break the fill: carry the last finite value.
+    lower, upper = pd.Series(lower).ffill().to_numpy(), pd.Series(upper).ffill().to_numpy()
+    common = dict(x=x, mode="lines", line_shape="hv", line=dict(width=0, color=color), legendgroup=label,
+                  showlegend=False, hoverinfo="skip")
+    fig.add_trace(go.Scatter(y=lower, name=f"{label} lower CI", **common), row=1, col=1)
+    fig.add_trace(go.Scatter(y=upper, name=f"{label} upper CI", fill="tonexty",
+                             fillcolor=_with_alpha(color, style.band_alpha), **common), row=1, col=1)
+
+
+def _add_censor_ticks(fig: go.Figure, table: pd.DataFrame, t_max: float, max_points: int, label: str,
+                      color: str, style: KMStyle) -> None:
+    censored = table.loc[table["n_censor"].to_numpy() > 0]
+    censored = thin_table(censored, t_max, max_points)
+    if censored.empty:
+        return
+    fig.add_trace(go.Scatter(
+        x=censored["time"], y=censored["survival"], mode="markers", name=f"{label} censored",
+        legendgroup=label, showlegend=False, hoverinfo="skip",
+        marker=dict(symbol="line-ns-open", size=style.marker_size, color=color, line=dict(width=style.tick_width)),
+    ), row=1, col=1)
+
+
+def _add_median_lines(fig: go.Figure, result: Any, color: str) -> None:
+    median = float(result.median) if result.median is not None else np.nan
+    if not np.isfinite(median):
+        return
+    dotted = dict(color=color, width=1.5, dash="dot")
+    fig.add_shape(type="line", x0=0, x1=median, y0=0.5, y1=0.5, line=dotted, row=1, col=1)
+    fig.add_shape(type="line", x0=median, x1=median, y0=0, y1=0.5, line=dotted, row=1, col=1)
+
+
+def _add_risk_table(fig: go.Figure, results: Mapping[str, Any], ticks: np.ndarray,
+                    style: KMStyle) -> None:
+    labels = [_escape(name) for name in results]
+    for i, (label, result) in enumerate(zip(labels, results.values())):
+        counts = np.asarray(result.at_risk(ticks), dtype=float)
+        fig.add_trace(go.Scatter(
+            x=ticks, y=[label] * len(ticks), mode="text", text=[f"{c:.0f}" for c in counts],
+            textfont=dict(color=style.colors[i % len(style.colors)], size=style.table_font_size),
+            name=f"{label} at risk", showlegend=False, hoverinfo="skip", cliponaxis=False,
+        ), row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels[::-1], showgrid=False,
+                     zeroline=False, showline=False, ticks="", range=[-0.5, len(labels) - 0.1],
+                     tickfont=dict(size=style.table_font_size), row=2, col=1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, showline=False, ticks="", row=2, col=1)
+    fig.add_annotation(text="Number at risk", x=0, xref="paper", y=1.0, yref="y2 domain", yanchor="bottom",
+                       xanchor="left", showarrow=False, font=dict(size=style.table_font_size))
+
+
+def _layout(fig: go.Figure, ticks: np.ndarray, t_max: float, plot_height: int, title: str, subtitle: str,
+            time_label: str, style: KMStyle) -> None:
+    x_range = [-0.02 * max(t_max, ticks.max()), 1.03 * max(t_max, ticks.max())]
+    fig.update_xaxes(range=x_range, tickmode="array", tickvals=ticks)
+    fig.update_xaxes(title_text=time_label, showticklabels=True, row=1, col=1)
+    fig.update_yaxes(title_text="Survival probability", range=[-0.02, 1.04], tickformat=".0%", row=1, col=1)
+    fig.update_layout(
+        template=style.template, height=plot_height + 150,
+        title=dict(text=_escape(title), subtitle=dict(text=_escape(subtitle)), x=0.01, xanchor="left"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        font=dict(size=style.font_size), hovermode="closest", margin=dict(l=80, r=30, t=110, b=40),
+    )

@@ -1,0 +1,42 @@
+"""Cohort page: Table 1 by a chosen grouping, with p-values and the tests named."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app_state import frame
+from app_ui import cached
+from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
+
+ctx = frame("Cohort")
+ctx.require_data()
+
+from il2lib import schema  # noqa: E402
+
+GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX,
+             schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT]
+available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
+
+st.title("Cohort")
+st.caption(md_escape(f"{ctx.loaded.label} · {ctx.summary}"))
+by = url_choice("t1_by", "Group Table 1 by", available, schema.DISEASE if schema.DISEASE in available else None,
+                format_func=lambda c: "No grouping (overall)" if c is None else schema.label(c))
+if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
+    st.warning(schema.ERA_CAVEAT, icon=":material/history:")
+if by == schema.CLINICAL_BENEFIT:
+    st.caption(f"Clinical benefit = CR or PR, or SD lasting at least {ctx.cb_sd_months:g} months "
+               "(sidebar setting).")
+
+result = cached.table1(ctx.cache_key, ctx.data, by)
+if not result.ok:
+    empty_state(f"Table 1 cannot be computed: {md_escape(result.message)}")
+    st.stop()
+t1 = result.value
+cols = st.columns(min(4, len(t1.groups) + 1))
+cols[0].metric("Patients in Table 1", f"{t1.n_used} of {ctx.n}")
+if len(t1.groups) == 1 and by is not None:
+    st.info("Only one group is present under the current filters, so no between-group test is shown.")
+show_table(t1.display.reset_index() if t1.display.index.name else t1.display)
+for note in t1.footnotes:
+    st.caption(md_escape(note))
+missing = {f"without {schema.label(by)}": len(t1.excluded)} if by else None
+used_note("Table 1", t1.n_used, ctx.n, missing)

@@ -1,0 +1,138 @@
+"""Survival page: Kaplan-Meier curves with risk table, medians, milestones, log-rank and Cox HR."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from app_state import frame
+from app_ui import cached
+from app_ui.survival_view import MILESTONES, RESPONSE_GROUPINGS, survival_view
+from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
+
+ctx = frame("Survival")
+ctx.require_data()
+
+from il2lib import schema  # noqa: E402
+from il2lib.figures.km import km_figure  # noqa: E402
+
+GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
+             schema.CLINICAL_BENEFIT]
+CONF_TYPES = {"log-log": "log-log (default)", "log": "log (R's default)", "plain": "plain (linear)"}
+
+
+def fmt_months(value: float) -> str:
+    return "NR" if value is None or not math.isfinite(value) else f"{value:.1f}"
+
+
+def options() -> tuple[str, str | None, str, float | None]:
+    a, b, c = st.columns([1, 1, 1])
+    endpoint = url_choice("endpoint", "Endpoint", list(schema.ENDPOINTS), "os",
+                          format_func=lambda e: schema.ENDPOINTS[e][2], container=a)
+    available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
+    by = url_choice("km_by", "Compare groups", available, schema.DISEASE if schema.DISEASE in available else None,
+                    format_func=lambda g: "No grouping" if g is None else schema.label(g), container=b)
+    conf_type = url_choice("ci", "Confidence band", list(CONF_TYPES), "log-log", format_func=CONF_TYPES.get,
+                           container=c)
+    landmark = None
+    if by in RESPONSE_GROUPINGS:
+        default_l = max(6.0, ctx.cb_sd_months)
+        st.warning(
+            "Grouping by response is exposed to guarantee-time (immortal-time) bias: a responder had to live "
+            "long enough to respond"
+            + (f", and clinical benefit needs stable disease lasting {ctx.cb_sd_months:g} months" if
+               by == schema.CLINICAL_BENEFIT else "")
+            + ". The landmark analysis is therefore the default: patients still followed at the landmark are "
+              "grouped by their status at that time and survival is measured from it.",
+            icon=":material/warning:")
+        if url_toggle("landmark_on", "Landmark analysis", True):
+            minimum = ctx.cb_sd_months if by == schema.CLINICAL_BENEFIT else 0.0
+            landmark = url_number("landmark", "Landmark (months after IL-2 start)", default_l,
+                                  min_value=minimum, max_value=60.0, step=1.0,
+                                  help="Clinical benefit needs the landmark to be at least the SD threshold.")
+    return endpoint, by, conf_type, landmark
+
+
+def display_toggles() -> dict[str, bool]:
+    cols = st.columns(4)
+    return {"show_ci": cols[0].toggle("CI band", True, key="km_show_ci"),
+            "risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
+            "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor"),
+            "median_lines": cols[3].toggle("Median lines", False, key="km_median")}
+
+
+def medians_table(view) -> pd.DataFrame:
+    rows = []
+    for label, r in view.curves.items():
+        lo, hi = r.median_ci
+        rows.append({"Group": label, "n": r.n, "Events": r.n_events, "Median, months": fmt_months(r.median),
+                     "95% CI": f"{fmt_months(lo)} to {fmt_months(hi)}"})
+    return pd.DataFrame(rows)
+
+
+def milestones_table(view) -> pd.DataFrame:
+    rows = []
+    for label, r in view.curves.items():
+        at = r.survival_at(list(MILESTONES))
+        row = {"Group": label}
+        for t, s, lo, hi in zip(at["time"], at["survival"], at["ci_lower"], at["ci_upper"]):
+            row[f"{t:g} months"] = "not followed" if pd.isna(s) else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison(view) -> None:
+    if view.logrank is not None:
+        lr = view.logrank
+        st.metric("Log-rank test", format_p(lr.pvalue), help=f"chi-square {lr.statistic:.2f} on {lr.df} df")
+        st.caption(f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
+    if view.cox is not None:
+        summary = view.cox.summary
+        shown = summary[summary["reportable"]]
+        if len(shown):
+            hr = shown.assign(**{"HR (95% CI)": [f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi in
+                                                 zip(shown["hr"], shown["hr_lower"], shown["hr_upper"])],
+                                 "p": shown["p"].map(format_p)})
+            show_table(hr[["term", "HR (95% CI)", "p"]].rename(columns={"term": "Cox model term"}))
+        for note in view.cox.warnings:
+            st.caption(md_escape(note))
+        if view.ph_violated:
+            st.warning("Proportional hazards look violated (Schoenfeld residual test p < 0.05 for "
+                       + ", ".join(md_escape(t) for t in view.ph_violated)
+                       + "): read the hazard ratio as an average over time and prefer the milestone rates.",
+                       icon=":material/warning:")
+
+
+st.title("Survival")
+endpoint, by, conf_type, landmark = options()
+toggles = display_toggles()
+if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
+    st.warning(schema.ERA_CAVEAT, icon=":material/history:")
+computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark)
+if not computed.ok:
+    empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
+    st.stop()
+view = computed.value
+title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
+                                    + (f" by {schema.label(by).lower()}" if by else "")
+                                    + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
+left, right = st.columns([3, 1.3])
+with left:
+    fig = km_figure(view.curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
+                    time_label="Months since landmark" if view.landmark is not None else "Months since IL-2 start",
+                    **toggles)
+    st.plotly_chart(fig, width="stretch", key="km_chart")
+    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
+                         + (f"; {view.population_note}" if view.population_note else "")
+                         + f". Pointwise 95% CI, {conf_type} transformation."))
+    if view.landmark is not None:
+        st.caption(md_escape(view.landmark.note))
+with right:
+    st.markdown("**Median survival**")
+    show_table(medians_table(view))
+    st.markdown("**Survival at 12 / 24 / 36 months**")
+    show_table(milestones_table(view))
+    comparison(view)
+for message in view.messages:
+    st.info(md_escape(message), icon=":material/info:")
