@@ -34,7 +34,7 @@ _EXPORTS = {
     "proclaim_cohort": "il2lib.sample",
     "community_cohort": "il2lib.sample",
     "combined_cohort": "il2lib.sample",
-    "adverse_events": "il2lib.sample",
+    "sample_adverse_events": "il2lib.sample",
     "synthetic_cohort": "il2lib.sample",
     "write_samples": "il2lib.sample",
     "proportion_ci": "il2lib.stats",
