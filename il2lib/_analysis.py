@@ -92,6 +92,8 @@ def level_order(by: str | None, labels: pd.Series) -> list[str]:
         canon = [schema.DISEASE_LABELS[d] for d in schema.DISEASES]
     elif spec is not None and spec.allowed:
         canon = list(spec.allowed)
+    elif by == schema.LDH_CATEGORY:
+        canon = list(schema.LDH_CATEGORIES)
     elif by == schema.LINE_OF_IL2:
         canon = ["1", "2", "3+"]
     else:

@@ -258,6 +258,8 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                 comparisons.append(OutcomeComparison(o, tuple(counts), compare_proportions(counts)))
             except InsufficientDataError as err:
                 notes.append(f"{OUTCOME_LABELS[o]}: no test ({err})")
+    if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(table.groups) >= 2:
+        notes.append(schema.ERA_CAVEAT)
     rates = pd.DataFrame(rows, columns=["group", "outcome", "responders", "n", "rate", "ci_lower", "ci_upper",
                                         "n_ne", "n_undetermined"])
     return ResponseRates(by, tuple(outcomes), ci_method, float(cb_sd_months), denominator, table.groups, rates,

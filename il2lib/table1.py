@@ -187,6 +187,10 @@ def _fmt_num(x: float) -> str:
                                    if abs(x) < 1 else f"{x:.1f}")
 
 
+def _count_pct(n, percent) -> str:
+    return f"{int(n)}" if pd.isna(percent) else f"{int(n)} ({percent:.0f}%)"
+
+
 def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_sd: bool, by: str | None):
     sizes = tidy.groupby("group", sort=False)["N"].first()
     headers = {g: f"{g if g != OVERALL or by else ALL_PATIENTS} (N={int(sizes[g])})" for g in columns}
@@ -218,7 +222,7 @@ def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_s
             if level == MISSING and cells["n"].sum() == 0:
                 continue
             out.append({"Characteristic": f"    {level}", **{headers[g]: (f"{int(cells.loc[g, 'n'])}" if level == MISSING
-                        else f"{int(cells.loc[g, 'n'])} ({cells.loc[g, 'percent']:.0f}%)") for g in columns}})
+                        else _count_pct(cells.loc[g, 'n'], cells.loc[g, 'percent'])) for g in columns}})
     display = pd.DataFrame(out).fillna("")
     notes = ["Continuous: median (Q1, Q3)" + ("; mean (SD)" if mean_sd else "") + ". Categorical: n (% of known).",
              "Missing values are shown as their own row and left out of the percentages and tests."]
