@@ -14,3 +14,10 @@ from il2lib.survival.cox import CoxResult, TestResult, cox_ph  # noqa: E402
 from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
 
 __all__ += ["CoxResult", "PHTestResult", "TestResult", "cox_ph"]
+from il2lib.survival.clinical import (  # noqa: E402
+    DurationOfResponseResult, FollowUpResult, LandmarkResult, default_landmark, duration_of_response, landmark,
+    median_followup, status_time_months, survival_at_times,
+)
+
+__all__ += ["DurationOfResponseResult", "FollowUpResult", "LandmarkResult", "default_landmark",
+            "duration_of_response", "landmark", "median_followup", "status_time_months", "survival_at_times"]
