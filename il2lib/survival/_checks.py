@@ -37,15 +37,13 @@ def as_float(values, name: str) -> np.ndarray:
 
 def check_time(time: np.ndarray, name: str = "time") -> None:
     """Raise on negative or infinite times (NaN = missing is allowed here)."""
-    finite = np.isfinite(time)
-    if not finite.all():
+    if np.isinf(time).any():
         n_inf = int(np.isinf(time).sum())
-        if n_inf:
-            raise SurvivalInputError(f"{name} has {n_inf} infinite value(s); times must be finite.")
-    if time.size and np.nanmin(time) < 0:
-        n_neg = int((time < 0).sum())
-        raise SurvivalInputError(f"{name} has {n_neg} negative value(s) (smallest {np.nanmin(time):g}); "
-                                 "times must be >= 0.")
+        raise SurvivalInputError(f"{name} has {n_inf} infinite value(s); times must be finite.")
+    negative = time < 0  # NaN compares False: missing is handled elsewhere
+    if negative.any():
+        raise SurvivalInputError(f"{name} has {int(negative.sum())} negative value(s) (smallest "
+                                 f"{time[negative].min():g}); times must be >= 0.")
 
 
 def as_event(values, name: str = "event") -> np.ndarray:
