@@ -1,0 +1,72 @@
+"""Biomarker figure: box plus strip (every patient) per benefit group and disease, p annotated with its test."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from il2lib import schema
+from il2lib.figures.palette import BENEFIT_COLORS, apply_layout, escape, figure_style
+from il2lib.stats import format_p
+
+CB, NO_CB = "Clinical benefit", "No clinical benefit"
+
+
+def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = "", subtitle: str = "",
+                     presentation: bool = False) -> go.Figure:
+    """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The patients the result was computed on (:func:`il2lib.biomarkers.biomarker_comparison`
+        recomputes clinical benefit; pass the same ``cb_sd_months``: it is read from ``result``).
+    variable : str
+        A continuous biomarker column present in ``result.rows``.
+    result : BiomarkerResult
+        Supplies the p-value and the test name shown above each panel.
+
+    Returns
+    -------
+    go.Figure with two box traces (CB, no-CB) per disease panel; every point is drawn.
+    """
+    from il2lib.biomarkers import with_mean_doses
+    from il2lib.cohort import with_clinical_benefit
+
+    rows = result.rows[result.rows["variable"] == variable]
+    if rows.empty:
+        raise ValueError(f"{variable!r} is not among the compared biomarkers.")
+    data = with_mean_doses(with_clinical_benefit(df, result.cb_sd_months))
+    diseases = list(rows["disease"])
+    style = figure_style(presentation)
+    titles = [escape(f"{schema.DISEASE_LABELS.get(d, d)}: p {_p(r)}") for d, r in zip(diseases, rows.itertuples())]
+    fig = make_subplots(rows=1, cols=len(diseases), subplot_titles=titles, shared_yaxes=True)
+    for j, disease in enumerate(diseases, start=1):
+        sub = data[(data[schema.DISEASE] == disease).to_numpy() & data[schema.CLINICAL_BENEFIT].notna().to_numpy()]
+        cb = sub[schema.CLINICAL_BENEFIT].astype(bool).to_numpy()
+        values = pd.to_numeric(sub[variable], errors="coerce").astype("float64").to_numpy()
+        ids = sub[schema.PATIENT_ID].astype(str).to_numpy() if schema.PATIENT_ID in sub else sub.index.astype(str)
+        for name, mask in ((CB, cb), (NO_CB, ~cb)):
+            keep = mask & ~np.isnan(values)
+            fig.add_trace(go.Box(
+                y=values[keep], x=[escape(f"{name} (n={int(keep.sum())})")] * int(keep.sum()), name=name,
+                legendgroup=name, showlegend=(j == 1), boxpoints="all", jitter=0.4, pointpos=0,
+                marker={"color": BENEFIT_COLORS[name], "size": style.marker_size * 0.7, "opacity": 0.75},
+                line={"width": style.line_width}, text=[escape(i) for i in ids[keep]],
+                hovertemplate="%{text}: %{y}<extra>" + name + "</extra>"), row=1, col=j)
+    spec = schema.COLUMNS.get(variable)
+    unit = f" ({spec.unit})" if spec is not None and spec.unit else ""
+    fig.update_yaxes(title_text=escape(schema.label(variable) + unit), row=1, col=1)
+    for ann in fig.layout.annotations:
+        ann.font = {"size": style.font_size}
+    head = title or f"{schema.label(variable)}: clinical benefit vs no benefit"
+    note = f"CB = CR/PR or SD >= {result.cb_sd_months:g} months; unadjusted comparison"
+    return apply_layout(fig, head, (subtitle + " · " if subtitle else "") + note, style)
+
+
+def _p(row) -> str:
+    if row.test is None or pd.isna(row.pvalue):
+        return "not tested"
+    p = format_p(row.pvalue)
+    return f"{'' if p.startswith(('<', '>')) else '= '}{p} ({row.test_label})"

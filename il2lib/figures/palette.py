@@ -1,0 +1,86 @@
+"""The one place for figure colours, fonts and sizes (Okabe-Ito, colour-blind safe).
+
+Every figure builder takes ``presentation: bool`` and reads its sizes from :func:`figure_style`:
+presentation mode has larger type, markers and lines, for screen sharing in a tumour board.
+
+References
+----------
+Okabe M, Ito K. Color Universal Design (CUD): how to make figures and presentations that are
+friendly to colorblind people. 2008. https://jfly.uni-koeln.de/color/
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+#: Okabe-Ito colours, ordered for contrast on white (blue, vermillion, green, purple, orange, sky, black, yellow).
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+GREY = "#999999"
+BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW = OKABE_ITO
+
+#: Best overall response: benefit in cool colours, progression in warm ones, NE grey.
+RESPONSE_COLORS = {"CR": BLUE, "PR": SKY, "SD": GREEN, "PD": VERMILLION, "NE": GREY}
+#: CTCAE grades 1-5, light to severe (yellow gets a dark outline in the builders).
+GRADE_COLORS = {1: YELLOW, 2: ORANGE, 3: VERMILLION, 4: PURPLE, 5: BLACK}
+#: Clinical benefit vs no benefit.
+BENEFIT_COLORS = {"Clinical benefit": BLUE, "No clinical benefit": VERMILLION}
+OUTLINE = "#333333"
+
+
+@dataclass(frozen=True)
+class FigureStyle:
+    """Sizes of one figure style; ``colors`` is the qualitative sequence."""
+
+    colors: tuple[str, ...]
+    font_size: int
+    title_size: int
+    marker_size: int
+    line_width: float
+    bar_height_px: int
+    height: int
+    template: str
+    font_family: str = "Arial, Helvetica, sans-serif"
+
+
+def figure_style(presentation: bool = False) -> FigureStyle:
+    """Normal style, or presentation style (bigger type, markers and lines)."""
+    if presentation:
+        return FigureStyle(OKABE_ITO, 20, 26, 16, 4.0, 34, 620, "simple_white")
+    return FigureStyle(OKABE_ITO, 13, 17, 10, 2.2, 22, 480, "plotly_white")
+
+
+def color(i: int) -> str:
+    """The i-th qualitative colour (cycles)."""
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def escape(text: object) -> str:
+    """HTML-escape plain text (labels may come from an uploaded file)."""
+    return html.escape(str(text), quote=False)
+
+
+def title_html(title: str, subtitle: str = "", style: FigureStyle | None = None) -> str:
+    """Title with an optional smaller subtitle line (e.g. the filter description), both escaped."""
+    style = style or figure_style()
+    text = f"<b>{escape(title)}</b>"
+    if subtitle:
+        text += f"<br><span style='font-size:{int(style.font_size * 0.9)}px'>{escape(subtitle)}</span>"
+    return text
+
+
+def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, *, height: int | None = None,
+                 legend_title: str = "") -> go.Figure:
+    """Common layout: template, fonts, title/subtitle, legend; returns ``fig``."""
+    fig.update_layout(
+        template=style.template,
+        title={"text": title_html(title, subtitle, style), "x": 0.0, "xanchor": "left",
+               "font": {"size": style.title_size}},
+        font={"size": style.font_size, "family": style.font_family, "color": "#222222"},
+        height=height or style.height,
+        legend={"title": {"text": escape(legend_title)}, "font": {"size": style.font_size}},
+        margin={"l": 10, "r": 10, "t": 60 + (int(style.font_size * 1.5) if subtitle else 0), "b": 10},
+        hoverlabel={"font": {"size": style.font_size}},
+    )
+    return fig

@@ -1,0 +1,42 @@
+"""Adverse-event figure: stacked bars of patients by worst CTCAE grade per term."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style
+from il2lib.toxicity import GRADES
+
+
+def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = "Adverse events by worst grade",
+                    subtitle: str = "", presentation: bool = False) -> go.Figure:
+    """Horizontal stacked bars per AE term: patients by worst CTCAE v5 grade (one trace per grade and group panel).
+
+    ``tox`` is a :class:`il2lib.toxicity.ToxicitySummary`; terms are the ``top_n`` most frequent
+    over all groups; one panel per group with a shared term axis.
+    """
+    style = figure_style(presentation)
+    terms = (tox.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable")
+             .head(top_n).index.tolist())
+    groups = list(tox.groups)
+    sizes = tox.summary.groupby("group")["N"].first()
+    fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=[escape(f"{g} (N={int(sizes[g])})") for g in groups])
+    for j, g in enumerate(groups, start=1):
+        sub = tox.by_term[tox.by_term["group"] == g].set_index("term").reindex(terms).fillna(0)
+        n = int(sizes[g])
+        for grade in GRADES:
+            counts = sub[f"n_grade{grade}"].astype(int)
+            fig.add_trace(go.Bar(
+                y=[escape(t) for t in terms], x=100 * counts / n if percent else counts, orientation="h",
+                name=f"Grade {grade}", legendgroup=f"Grade {grade}", showlegend=(j == 1),
+                marker={"color": GRADE_COLORS[grade], "line": {"color": OUTLINE, "width": 0.6}},
+                customdata=counts, hovertemplate="%{y}: %{customdata} patient(s)<extra>" + f"Grade {grade}</extra>"),
+                row=1, col=j)
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="Patients, %" if percent else "Patients")
+    fig.update_yaxes(autorange="reversed")
+    for ann in fig.layout.annotations:
+        ann.font = {"size": style.font_size}
+    return apply_layout(fig, title, subtitle or "Each patient counted once per term, at the worst grade", style,
+                        legend_title="CTCAE v5", height=max(320, 140 + style.bar_height_px * len(terms)))
