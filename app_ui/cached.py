@@ -69,6 +69,21 @@ def duration_of_response(key: tuple, _df: pd.DataFrame, conf_type: str) -> Compu
     return _attempt(dor, _df, conf_type)
 
 
+@st.cache_data(**CACHE)
+def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str) -> Computed:
+    from il2lib.biomarkers import biomarker_comparison
+
+    return _attempt(biomarker_comparison, _df, None, cb_sd_months, adjust=adjust)
+
+
+@st.cache_data(**CACHE)
+def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: str | None) -> Computed:
+    """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows)."""
+    from il2lib.toxicity import toxicity_summary
+
+    return _attempt(toxicity_summary, _ae, _df, by)
+
+
 def group_column_values(df: pd.DataFrame, by: str | None) -> tuple[pd.Series, list[str]]:
     """Display labels of a grouping column and their order (il2lib's shared labelling)."""
     from il2lib._analysis import group_labels, level_order

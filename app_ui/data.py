@@ -74,6 +74,7 @@ class LoadedData:
     adverse_events: Any = None  # result of il2lib.load_adverse_events, or None
     error: str = ""
     ae_error: str = ""
+    ae_key: str = ""  # identity of the AE table (path and mtime, or the upload's SHA-256)
 
     @property
     def ok(self) -> bool:
@@ -150,7 +151,9 @@ def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthe
             ae = _load_ae_path(str(ae_path), _mtime(ae_path), str(path), _mtime(path), items, cb_sd)
         except Il2libError as exc:
             ae_error = str(exc)
-    return LoadedData(choice, label, synthetic, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error)
+    ae_key = f"{ae_path}:{_mtime(ae_path)}" if ae is not None else ""
+    return LoadedData(choice, label, synthetic, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
+                      ae_key=ae_key)
 
 
 def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
@@ -180,7 +183,8 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
                 ae = load_adverse_events(_named_bytes(ae_upload), cohort)
             except Il2libError as exc:
                 ae_error = str(exc)
-        loaded = LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error)
+        loaded = LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
+                            ae_key=ae_upload.sha256 if ae is not None else "")
     ss[UPLOAD_MEMO] = (key, loaded)
     return loaded
 

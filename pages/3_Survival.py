@@ -66,8 +66,8 @@ def medians_table(view) -> pd.DataFrame:
     rows = []
     for label, r in view.curves.items():
         lo, hi = r.median_ci
-        rows.append({"Group": label, "n": r.n, "Events": r.n_events, "Median, months": fmt_months(r.median),
-                     "95% CI": f"{fmt_months(lo)} to {fmt_months(hi)}"})
+        rows.append({"Group": label, "n (events)": f"{r.n} ({r.n_events})",
+                     "Median, months (95% CI)": f"{fmt_months(r.median)} ({fmt_months(lo)}–{fmt_months(hi)})"})
     return pd.DataFrame(rows)
 
 
@@ -77,7 +77,7 @@ def milestones_table(view) -> pd.DataFrame:
         at = r.survival_at(list(MILESTONES))
         row = {"Group": label}
         for t, s, lo, hi in zip(at["time"], at["survival"], at["ci_lower"], at["ci_upper"]):
-            row[f"{t:g} months"] = "not followed" if pd.isna(s) else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+            row[f"{t:g} mo"] = "—" if pd.isna(s) else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -117,7 +117,7 @@ view = computed.value
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
                                     + (f" by {schema.label(by).lower()}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
-left, right = st.columns([3, 1.3])
+left, right = st.columns([2.2, 1.4])
 with left:
     fig = km_figure(view.curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
                     time_label="Months since landmark" if view.landmark is not None else "Months since IL-2 start",

@@ -1,0 +1,105 @@
+"""Response page: best overall response, ORR / CBR / DCR with exact CIs and the group comparison,
+ORR forest plot by subgroup, swimmer plot and duration of response."""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from app_state import frame
+from app_ui import cached, figures
+from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
+
+ctx = frame("Response")
+ctx.require_data()
+
+from il2lib import schema  # noqa: E402
+
+GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE,
+             schema.SEX]
+DENOMINATORS = {"itt": "All treated (ITT)", "evaluable": "Evaluable only (NE left out)"}
+CI_METHODS = {"exact": "Clopper-Pearson exact", "wilson": "Wilson score"}
+
+
+def excluded_reasons(excluded) -> dict[str, int]:
+    if excluded is None or len(excluded) == 0 or "reason" not in excluded:
+        return {}
+    return excluded["reason"].value_counts().to_dict()
+
+
+def options() -> tuple[str | None, str, str]:
+    a, b, c = st.columns(3)
+    available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
+    by = url_choice("resp_by", "Compare groups", available, schema.DISEASE if schema.DISEASE in available else None,
+                    format_func=lambda g: "No grouping" if g is None else schema.label(g), container=a)
+    denominator = url_choice("denom", "Denominator", list(DENOMINATORS), "itt", format_func=DENOMINATORS.get,
+                             container=b)
+    ci_method = url_choice("ci_method", "Confidence interval", list(CI_METHODS), "exact",
+                           format_func=CI_METHODS.get, container=c)
+    return by, denominator, ci_method
+
+
+def bor_section(by: str | None) -> None:
+    st.subheader("Best overall response")
+    computed = cached.best_response(ctx.cache_key, ctx.data, by)
+    if not computed.ok:
+        empty_state(f"Best-response table not available: {md_escape(computed.message)}")
+        return
+    table = computed.value
+    show_table(table.display().reset_index())
+    used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
+
+
+def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
+    st.subheader("Response rates")
+    computed = cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method)
+    if not computed.ok:
+        empty_state(f"Response rates not available: {md_escape(computed.message)}")
+        return
+    rates = computed.value
+    show_table(rates.display())
+    st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts any SD. "
+               f"Denominator: {DENOMINATORS[denominator].lower()}.")
+    if len(rates.groups) < 2:
+        st.info("Only one group under the current filters: no between-group comparison.", icon=":material/info:")
+    elif rates.comparisons:
+        comparison = rates.comparison_frame()[["outcome", "test_label", "pvalue_text", "note"]]
+        show_table(comparison.rename(columns={"outcome": "Outcome", "test_label": "Test", "pvalue_text": "p",
+                                              "note": "Note"}))
+    for note in rates.notes:
+        st.caption(md_escape(note))
+    n_orr = int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
+    used_note("ORR", n_orr, ctx.n, excluded_reasons(rates.excluded))
+    figures.response_forest(ctx, rates)
+
+
+def dor_section() -> None:
+    st.subheader("Duration of response")
+    computed = cached.duration_of_response(ctx.cache_key, ctx.data, "log-log")
+    if not computed.ok:
+        empty_state(f"Duration of response not available: {md_escape(computed.message)}")
+        return
+    dor = computed.value
+    if dor.n_responders == 0:
+        empty_state("No responder (CR or PR) under the current filters, so there is no duration of response.")
+        return
+    a, b, c, d = st.columns(4)
+    a.metric("Responders (CR/PR)", dor.n_responders)
+    median = "NR" if math.isnan(dor.median) else f"{dor.median:.1f} mo"
+    lo, hi = ("NR" if math.isnan(v) else f"{v:.1f}" for v in dor.median_ci)
+    b.metric("Median DoR", median, help=f"95% CI {lo} to {hi} (Kaplan-Meier, log-log)")
+    c.metric("Responses ongoing", dor.n_ongoing)
+    d.metric("Observed range, months", dor.range_text, help="+ marks an ongoing (censored) response")
+    st.caption(f"Median DoR 95% CI: {lo} to {hi} months. The Survival page draws the DoR curve.")
+    used_note("Duration of response", dor.n_analysed, dor.n_responders,
+              {"responders without a DoR time": dor.n_responders - dor.n_analysed})
+
+
+st.title("Response")
+by, denominator, ci_method = options()
+if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
+    st.warning(schema.ERA_CAVEAT, icon=":material/history:")
+bor_section(by)
+rates_section(by, denominator, ci_method)
+figures.swimmer(ctx)
+dor_section()

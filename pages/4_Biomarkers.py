@@ -1,0 +1,48 @@
+"""Biomarkers page: clinical benefit vs no clinical benefit per disease, as the community study
+reports them (platelet nadir, ALC, LDH, peak temperature, doses, autoimmune phenomena, sites)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app_state import frame
+from app_ui import cached, figures
+from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
+
+ctx = frame("Biomarkers")
+ctx.require_data()
+
+from il2lib import schema  # noqa: E402
+from il2lib.biomarkers import UNADJUSTED_NOTE  # noqa: E402
+
+ADJUST = {"none": "None (as published)", "holm": "Holm", "BH": "Benjamini-Hochberg"}
+
+st.title("Biomarkers")
+st.caption(f"Clinical benefit = CR or PR, or SD lasting at least {ctx.cb_sd_months:g} months (sidebar setting). "
+           "The community paper compared benefit groups within each disease in its own 50 patients: set the "
+           "Source filter to its cohort to mirror it.")
+adjust = url_choice("adjust", "Multiplicity adjustment", list(ADJUST), "none", format_func=ADJUST.get)
+computed = cached.biomarkers(ctx.cache_key, ctx.data, ctx.cb_sd_months, adjust)
+if not computed.ok:
+    empty_state(f"Biomarker comparison not available: {md_escape(computed.message)}")
+    st.stop()
+result = computed.value
+st.warning(UNADJUSTED_NOTE, icon=":material/warning:")
+diseases = list(result.groups["disease"]) if len(result.groups) else []
+if not diseases:
+    empty_state("No disease group with patients of known clinical benefit under the current filters.")
+    st.stop()
+tabs = st.tabs([schema.DISEASE_LABELS.get(d, str(d)) for d in diseases])
+for disease, tab in zip(diseases, tabs):
+    with tab:
+        counts = result.groups.set_index("disease").loc[disease]
+        if min(int(counts["n_cb"]), int(counts["n_no_cb"])) == 0:
+            empty_state("Only one benefit group is present for this disease under the current filters: "
+                        "nothing to compare.")
+            continue
+        show_table(result.display(disease))
+        figures.biomarkers(ctx, result, disease)
+for note in result.notes:
+    st.caption(md_escape(note))
+n_used = int(result.groups["n_cb"].sum() + result.groups["n_no_cb"].sum())
+used_note("Biomarker comparison", n_used, ctx.n,
+          {"with clinical benefit undetermined (SD without a duration)": len(result.excluded)})
