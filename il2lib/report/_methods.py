@@ -1,0 +1,69 @@
+"""The report's Methods section: estimators, intervals, tests, software versions, the exact command."""
+from __future__ import annotations
+
+import platform
+import shlex
+from importlib import metadata
+
+from il2lib import schema
+from il2lib.cohort import EXTRA_PREFIX, CohortFilter
+from il2lib.report._html import definition_list, paragraph
+from il2lib.report._sections import Section
+
+#: Packages whose versions the Methods paragraph names (the numbers depend on them).
+VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "lifelines", "statsmodels", "plotly")
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of il2lib, Python and the numerical packages (``"not installed"`` when absent)."""
+    from il2lib import __version__
+
+    versions = {"il2lib": __version__, "Python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def reproduce_command(source_name: str, flt: CohortFilter, endpoint: str, with_ae: bool,
+                      cb_sd_months: float) -> str:
+    """The ``python -m il2lib report`` command that rebuilds this report from the same file."""
+    parts = ["python", "-m", "il2lib", "report", source_name, "--out", "report.html"]
+    for key, value in flt.to_query_params().items():
+        if key.startswith(EXTRA_PREFIX):
+            parts += ["--extra", f"{key[len(EXTRA_PREFIX):]}={value}"]
+        elif key in schema.FILTER_COLUMNS:
+            parts += ["--" + key.replace("_", "-"), value]
+        else:
+            parts += ["--extra", f"{key}={value}"]
+    parts += ["--endpoint", endpoint]
+    if cb_sd_months != schema.CB_SD_MONTHS_DEFAULT:
+        parts += ["--cb-sd-months", f"{cb_sd_months:g}"]
+    if with_ae:
+        parts += ["--ae", "ADVERSE_EVENTS_FILE"]
+    return shlex.join(parts)
+
+
+def methods_section(sections: list[Section], conf_type: str, ci_method: str, command: str) -> Section:
+    """Methods: one paragraph per analysis shown, then versions and the command that rebuilds the report."""
+    s = Section("methods", "Methods and reproducibility")
+    for section in sections:
+        for sentence in section.methods:
+            s.add(paragraph(sentence))
+    s.add(paragraph("All p-values are two-sided and unadjusted for multiple comparisons unless stated; the analyses "
+                    "are descriptive. The data fingerprint is the SHA-256 hash of the file's bytes: the same "
+                    "fingerprint, filter, options and software versions give the same numbers."))
+    versions = software_versions()
+    s.add(definition_list([(name, version) for name, version in versions.items()]
+                          + [("Kaplan-Meier CI", f"{conf_type} transformation, 95%"),
+                             ("Binomial CI", "Clopper-Pearson exact, 95%" if ci_method == "exact" else "Wilson score, 95%"),
+                             ("Command", command)]))
+    s.add(paragraph("References: Kaplan EL, Meier P. JASA 1958;53:457-81. Greenwood M. Rep Public Health Med Subj "
+                    "1926;33. Brookmeyer R, Crowley J. Biometrics 1982;38:29-41. Mantel N. Cancer Chemother Rep "
+                    "1966;50:163-70. Cox DR. J R Stat Soc B 1972;34:187-220. Efron B. JASA 1977;72:557-65. "
+                    "Schemper M, Smith TL. Control Clin Trials 1996;17:343-6. Clopper CJ, Pearson ES. Biometrika "
+                    "1934;26:404-13. Fisher RA. J R Stat Soc 1922;85:87-94. Mann HB, Whitney DR. Ann Math Stat "
+                    "1947;18:50-60.", "note"))
+    return s

@@ -1,0 +1,229 @@
+"""The report's sections, each computed by the il2lib analysis it names (no statistics here).
+
+A section builder returns a :class:`Section`: blocks (HTML strings already escaped, or
+:class:`~il2lib.report._html.Figure` objects numbered later), key numbers for the summary,
+and the sentences the Methods paragraph needs. An analysis that cannot run on these data
+(a column missing, no patients) becomes a plain note in its section, never a traceback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from il2lib import schema
+from il2lib.errors import Il2libError
+from il2lib.report._html import Figure, definition_list, esc, paragraph, table_html
+from il2lib.stats import format_p
+
+MAX_FINDINGS_SHOWN = 25
+SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
+
+
+@dataclass
+class Section:
+    """One report section under construction."""
+
+    anchor: str
+    heading: str
+    blocks: list = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    page_start: bool = False
+
+    def add(self, block) -> None:
+        self.blocks.append(block)
+
+    def note(self, text: str, css_class: str = "note") -> None:
+        self.blocks.append(paragraph(text, css_class))
+
+    def table(self, df: pd.DataFrame, caption: str, notes=(), long: bool = False) -> None:
+        self.blocks.append(table_html(df, caption=caption, notes=notes, css_class="long" if long else ""))
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [b for b in self.blocks if isinstance(b, Figure)]
+
+
+def group_column(df: pd.DataFrame) -> str | None:
+    """Disease when both diseases are present (the report's comparison), else no grouping."""
+    if schema.DISEASE in df.columns and df[schema.DISEASE].nunique(dropna=True) >= 2:
+        return schema.DISEASE
+    return None
+
+
+def _not_computed(section: Section, what: str, exc: Exception) -> None:
+    section.note(f"{what} not computed: {exc}", "callout")
+
+
+# ----------------------------------------------------------------------------- validation
+def validation_section(cohort, ae, n_filtered: int, filter_text: str) -> Section:
+    report = cohort.report
+    s = Section("validation", "Data and validation")
+    facts = [("Patients in file", str(report.n_loaded)),
+             ("Analysed", f"{report.n_analysed} (row-level errors excluded {report.n_excluded})"),
+             ("After filter", f"{n_filtered} ({filter_text})"),
+             ("Warnings (rows kept)", str(len(report.warnings)))]
+    if ae is not None:
+        facts.append(("Adverse-event rows", f"{ae.report.n_analysed} analysed of {ae.report.n_loaded} "
+                                            f"({ae.report.n_excluded} excluded)"))
+    s.add(definition_list(facts))
+    if report.identifier_columns:
+        s.note("Columns that look like direct identifiers were found and should be removed from the file: "
+               + ", ".join(report.identifier_columns) + ".", "callout")
+    for conversion in report.conversions:
+        s.note(conversion)
+    frame = report.to_frame()
+    for level, caption in (("row_error", "Rows excluded (row-level errors)"),
+                           ("warning", "Warnings (rows kept; some leave a patient out of one analysis)")):
+        sub = frame[frame["level"] == level]
+        if len(sub):
+            shown = sub.head(MAX_FINDINGS_SHOWN)
+            table = pd.DataFrame({"File row": shown["file_row"].astype(object).where(shown["file_row"].notna(), "—"),
+                                  "Patient": shown["patient_id"].fillna("—"), "Finding": shown["message"]})
+            more = [f"{len(sub) - len(shown)} more not shown; the dashboard's Data page lists all."] \
+                if len(sub) > len(shown) else []
+            s.table(table, f"{caption}: {len(sub)}", more, long=True)
+    if ae is not None and len(ae.report.row_errors):
+        s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded (for example: "
+               f"{ae.report.row_errors[0].message})")
+    if not len(frame):
+        s.note("No finding: every row passed every rule.")
+    s.methods.append("The file was validated against the registry's data dictionary (required columns, allowed "
+                     "values, date order and plausibility ranges); rows with row-level errors were excluded with "
+                     "the reason recorded, and warnings were kept and reported.")
+    return s
+
+
+# ----------------------------------------------------------------------------- Table 1
+def table1_section(df: pd.DataFrame, by: str | None) -> Section:
+    from il2lib.table1 import table1
+
+    s = Section("table1", "Patient characteristics (Table 1)", page_start=True)
+    try:
+        t1 = table1(df, by=by)
+    except Il2libError as exc:
+        _not_computed(s, "Table 1", exc)
+        return s
+    caption = "Table 1. Baseline characteristics" + (f" by {schema.label(by).lower()}" if by else "")
+    s.table(t1.display, caption, t1.footnotes, long=True)
+    s.methods.append("Table 1 shows medians with quartiles (R type 7) and counts with percentages of known values; "
+                     "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test or "
+                     "Pearson's chi-square for larger tables, and the Wilcoxon rank-sum test for continuous "
+                     "variables, as footnoted in the table.")
+    return s
+
+
+# ----------------------------------------------------------------------------- response
+def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str) -> Section:
+    from il2lib.response import best_response_table, response_rates
+
+    s = Section("response", "Response")
+    try:
+        bor = best_response_table(df, by=by)
+        rates = response_rates(df, by=by, outcome=["orr", "cbr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
+    except Il2libError as exc:
+        _not_computed(s, "Response", exc)
+        return s
+    s.table(bor.display().reset_index(), "Best overall response, n (% of treated patients)")
+    notes = [f"Denominator: all treated patients (intention to treat); NE counted as non-responders. "
+             f"CBR counts SD lasting at least {cb_sd_months:g} months."]
+    notes += list(rates.notes)
+    for comp in rates.comparisons:
+        notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, p = {format_p(comp.result.pvalue)}.")
+    s.table(rates.display(), "Objective response and clinical benefit rates with 95% confidence intervals", notes)
+    _response_figure(s, rates)
+    ci_name = "Clopper-Pearson exact" if ci_method == "exact" else "Wilson score"
+    s.methods.append(f"Best overall response was tabulated per patient; ORR = (CR+PR)/N and CBR = (CR+PR+SD lasting "
+                     f">= {cb_sd_months:g} months)/N over all treated patients, with {ci_name} 95% confidence "
+                     "intervals (Clopper & Pearson 1934); rates were compared between groups with Fisher's exact "
+                     "test.")
+    return s
+
+
+def _response_figure(s: Section, rates) -> None:
+    try:
+        from il2lib.figures.response import response_rate_figure
+    except ImportError:
+        return
+    s.add(Figure(response_rate_figure(rates), "Response rates with 95% confidence intervals."))
+
+
+# ----------------------------------------------------------------------------- biomarkers
+def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
+    from il2lib.biomarkers import biomarker_comparison
+
+    s = Section("biomarkers", "Biomarkers: clinical benefit vs no clinical benefit", page_start=True)
+    try:
+        result = biomarker_comparison(df, cb_sd_months=cb_sd_months)
+    except Il2libError as exc:
+        _not_computed(s, "The biomarker comparison", exc)
+        return s
+    if result.rows.empty:
+        return None
+    for disease in result.groups["disease"]:
+        name = schema.DISEASE_LABELS.get(disease, str(disease))
+        table = result.display(disease)
+        tests = list(dict.fromkeys(table["Test"]))
+        marks = {t: SUPERSCRIPTS[i] for i, t in enumerate(tests)}
+        table["p-value"] = [f"{p}{marks[t]}" for p, t in zip(table["p-value"], table["Test"])]
+        footnotes = [f"{marks[t]} {t}" for t in tests] + ["Medians (Q1–Q3) or n/N (%); OR: univariable logistic "
+                                                          "regression, Wald 95% CI."]
+        s.table(table.drop(columns="Test"), f"{name}: clinical benefit (CB) vs no CB", footnotes)
+    for note in result.notes:
+        s.note(note)
+    if len(result.excluded):
+        s.note(f"{len(result.excluded)} patient(s) left out: clinical benefit undetermined (SD without a duration).")
+    s.methods.append("Biomarkers were compared between patients with and without clinical benefit within each "
+                     "disease: medians (Q1-Q3) with the two-sided Wilcoxon rank-sum test (Mann-Whitney U; exact "
+                     "without ties for n < 50), proportions with Fisher's exact test, and univariable logistic "
+                     "odds ratios with Wald intervals; these comparisons are unadjusted and exploratory.")
+    return s
+
+
+# ----------------------------------------------------------------------------- toxicity
+def toxicity_section(df: pd.DataFrame, ae, by: str | None) -> Section:
+    from il2lib.toxicity import toxicity_summary
+
+    s = Section("toxicity", "Toxicity")
+    if ae is None:
+        s.note("No adverse-event table was supplied with this file, so no toxicity summary is shown.")
+        return s
+    try:
+        tox = toxicity_summary(ae.data, df, by=by)
+    except Il2libError as exc:
+        _not_computed(s, "The toxicity summary", exc)
+        return s
+    s.table(_toxicity_overview(tox), "Patients with adverse events, n (%)", tox.notes)
+    s.table(tox.display().reset_index(), "Adverse events by term: worst CTCAE grade per patient, n (%)",
+            long=True)
+    if len(tox.excluded_ae_rows):
+        s.note(f"{len(tox.excluded_ae_rows)} adverse-event row(s) were left out (their patient is not in the "
+               "filtered cohort or the row was invalid).")
+    s.methods.append("Adverse events were summarised per patient at the worst CTCAE v5 grade per term, over all "
+                     "analysed patients including those without any event.")
+    return s
+
+
+def _toxicity_overview(tox) -> pd.DataFrame:
+    table = tox.summary.copy()
+    table["cell"] = [f"{int(n)} ({p:.0f}%)" + (f"; {int(u)} unknown" if u else "")
+                     for n, p, u in zip(table["n"], table["percent"], table["n_unknown"])]
+    totals = table.drop_duplicates("group").set_index("group")["N"]
+    wide = table.pivot(index="measure", columns="group", values="cell")
+    wide = wide.reindex(index=list(dict.fromkeys(table["measure"])), columns=list(tox.groups))
+    wide.columns = [f"{g} (N={int(totals[g])})" for g in wide.columns]
+    return wide.rename_axis("Measure").reset_index()
+
+
+# ----------------------------------------------------------------------------- caveats
+def caveat_blocks(df: pd.DataFrame, synthetic: bool) -> list[str]:
+    blocks = []
+    if synthetic:
+        blocks.append(paragraph(schema.SYNTHETIC_NOTE, "synthetic"))
+    if schema.PRIOR_PD1 in df.columns and df[schema.PRIOR_PD1].dropna().nunique() >= 2:
+        blocks.append(paragraph(schema.ERA_CAVEAT, "callout"))
+    return blocks
+
+
+def esc_join(parts) -> str:
+    return " · ".join(esc(p) for p in parts if p)
