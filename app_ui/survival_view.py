@@ -5,14 +5,14 @@ Only orchestration: every number comes from :mod:`il2lib.survival`. Cached with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from il2lib import schema
-from il2lib.errors import Il2libError
+from il2lib.errors import Il2libError, InsufficientDataError
 
 GROUP_COLUMN = "group"
 MILESTONES = (12.0, 24.0, 36.0)
@@ -38,7 +38,7 @@ class SurvivalView:
     messages: tuple[str, ...] = ()
     landmark: Any = None  # il2lib landmark result when a landmark was applied
     population_note: str = ""
-    extra: dict = field(default_factory=dict)
+    followup: Any = None  # il2lib FollowUpResult (reverse Kaplan-Meier), None without patients
 
     @property
     def n_note(self) -> str:
@@ -87,18 +87,37 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str]) -> tuple
     return logrank, cox, violated
 
 
-def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
-            landmark_months: float | None) -> SurvivalView:
+def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_months: float, cb_sd_months: float,
+                conf_type: str):
+    """Landmark cohort (il2lib.survival.landmark) as the time/event/group frame, and the result."""
+    from il2lib.survival import landmark
+    from il2lib.survival.clinical import GROUP_LABELS
+
+    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
+    try:
+        result = landmark(population, time_col, event_col, grouping=grouping, landmark_months=landmark_months,
+                          cb_sd_months=cb_sd_months, conf_type=conf_type)
+    except ValueError as exc:  # a landmark shorter than the clinical-benefit threshold
+        raise InsufficientDataError(str(exc)) from None
+    data = pd.DataFrame({"time": result.time, "event": result.event,
+                         GROUP_COLUMN: pd.Categorical(result.group, categories=list(GROUP_LABELS[grouping]))})
+    return data, result
+
+
+def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,
+            cb_sd_months: float) -> SurvivalView:
     """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping."""
-    from il2lib.survival import kaplan_meier
+    from il2lib.survival import kaplan_meier, median_followup
 
     population, note = _population(df, endpoint)
-    data = _grouped_input(population, endpoint, by)
     landmark = None
-    if landmark_months is not None and by is not None:
-        from app_ui.landmark import apply_landmark
-
-        data, landmark = apply_landmark(population, data, endpoint, by, landmark_months)
+    if landmark_months is not None and by in RESPONSE_GROUPINGS:
+        data, landmark = _landmarked(population, endpoint, by, landmark_months, cb_sd_months, conf_type)
+        if len(data) == 0:
+            raise InsufficientDataError(landmark.note)
+    else:
+        data = _grouped_input(population, endpoint, by)
     messages: list[str] = []
     km = kaplan_meier(data["time"], data["event"], conf_type=conf_type,
                       by=data[GROUP_COLUMN] if by is not None else None)
@@ -109,15 +128,18 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
         logrank, cox, violated = _comparisons(data, curves, messages)
     if all(r.n_events == 0 for r in curves.values()):
         messages.append("No events under the current filters: survival stays at 100% and no median is reached.")
-    return SurvivalView(endpoint, by, curves, sum(r.n for r in curves.values()), len(population) if landmark is None
-                        else landmark.n_input, tuple(km.excluded), logrank, cox, violated, tuple(messages),
-                        landmark, note)
+    used = data.dropna(subset=["time", "event"])
+    followup = median_followup(used["time"], used["event"]) if len(used) else None
+    excluded = landmark.excluded if landmark is not None else tuple(km.excluded)
+    return SurvivalView(endpoint, by, curves, sum(r.n for r in curves.values()),
+                        landmark.n_input if landmark is not None else len(population), excluded, logrank, cox,
+                        violated, tuple(messages), landmark, note, followup)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
-                  landmark_months: float | None):
+                  landmark_months: float | None, cb_sd_months: float):
     """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed)."""
     from app_ui.cached import _attempt
 
-    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months)
+    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months)

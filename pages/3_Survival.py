@@ -109,7 +109,7 @@ endpoint, by, conf_type, landmark = options()
 toggles = display_toggles()
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
-computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark)
+computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months)
 if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
@@ -126,6 +126,10 @@ with left:
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
+    if view.followup is not None:
+        f = view.followup
+        st.caption(f"Median follow-up (reverse Kaplan-Meier): {fmt_months(f.median)} months "
+                   f"(95% CI {fmt_months(f.median_ci[0])}–{fmt_months(f.median_ci[1])}).")
     if view.landmark is not None:
         st.caption(md_escape(view.landmark.note))
 with right:

@@ -16,18 +16,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from il2lib.figures import palette
+
 
 TIME_LABEL = "Months since IL-2 start"
 DEFAULT_MAX_POINTS = 2000
 #: Censor ticks are thinned to one per 1/400 of the time axis (a tick is wider than that).
 CENSOR_TICK_BINS = 400
-#: Okabe-Ito colour-blind-safe colours, ordered for contrast on white (blue, vermillion, green, ...).
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
 
 @dataclass(frozen=True)
 class KMStyle:
-    """Sizes and colours of one figure style (normal or presentation)."""
+    """Sizes and colours of the KM figure, derived from the shared :mod:`il2lib.figures.palette`."""
 
     colors: tuple[str, ...]
     line_width: float
@@ -41,10 +41,12 @@ class KMStyle:
 
 
 def km_style(presentation: bool) -> KMStyle:
-    """Normal style, or the presentation style: bigger type and markers, stronger bands."""
-    if presentation:
-        return KMStyle(OKABE_ITO, 4.0, 16, 2.5, 0.22, 18, 20, 620, "simple_white")
-    return KMStyle(OKABE_ITO, 2.2, 10, 1.5, 0.15, 12, 13, 480, "plotly_white")
+    """The palette's normal or presentation style, plus the KM-specific band and tick sizes."""
+    base = palette.figure_style(presentation)
+    return KMStyle(colors=base.colors, line_width=base.line_width, marker_size=base.marker_size,
+                   tick_width=2.5 if presentation else 1.5, band_alpha=0.22 if presentation else 0.15,
+                   table_font_size=base.font_size - (2 if presentation else 1), font_size=base.font_size,
+                   height=base.height, template=base.template)
 
 
 def km_figure(
@@ -133,9 +135,9 @@ def _heights(style: KMStyle, n_table_rows: int) -> tuple[int, int, int]:
 
 
 def default_ticks(t_max: float) -> np.ndarray:
-    """Time ticks every 6 months (<= 36), 12 (<= 120) or 24 months, from 0 to past ``t_max``."""
+    """Time ticks every 6 months (up to 36 of follow-up), 12 (up to 120) or 24, from 0 to ``t_max``."""
     step = 6.0 if t_max <= 36 else 12.0 if t_max <= 120 else 24.0
-    return np.arange(0.0, max(t_max, step) + step / 2, step)
+    return np.arange(0.0, max(t_max, step) + 1e-9, step)
 
 
 def thin_table(table: pd.DataFrame, t_max: float, max_points: int) -> pd.DataFrame:
