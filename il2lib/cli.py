@@ -188,6 +188,11 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
      _add_summary, _run_summary),
 ]
 
+# The analysis subcommands (response, table1, biomarkers, toxicity) live in il2lib.cli_analyses.
+from il2lib.cli_analyses import COMMANDS as _ANALYSIS_COMMANDS  # noqa: E402
+
+COMMANDS += _ANALYSIS_COMMANDS
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m il2lib", description="il2-registry analyses from the command line")

@@ -425,6 +425,14 @@ def format_p(p: float | None) -> str:
     return f"{p:.2f}"
 
 
+def p_phrase(p: float | None) -> str:
+    """``"p = 0.049"``, ``"p < 0.001"`` or ``"p > 0.99"`` for running text."""
+    text = format_p(p)
+    if text.startswith(("<", ">")):
+        return f"p {text[0]} {text[1:]}"
+    return f"p = {text}"
+
+
 def p_adjust(pvalues: Sequence[float], method: Literal["holm", "BH", "bonferroni"] = "holm") -> np.ndarray:
     """Adjust p-values for multiple comparisons, as R's ``p.adjust``.
 

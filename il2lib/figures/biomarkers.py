@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from il2lib import schema
 from il2lib.figures.palette import BENEFIT_COLORS, apply_layout, escape, figure_style
-from il2lib.stats import format_p
+from il2lib.stats import p_phrase
 
 CB, NO_CB = "Clinical benefit", "No clinical benefit"
 
@@ -40,7 +40,7 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     data = with_mean_doses(with_clinical_benefit(df, result.cb_sd_months))
     diseases = list(rows["disease"])
     style = figure_style(presentation)
-    titles = [escape(f"{schema.DISEASE_LABELS.get(d, d)}: p {_p(r)}") for d, r in zip(diseases, rows.itertuples())]
+    titles = [escape(f"{schema.DISEASE_LABELS.get(d, d)}: {_p(r)}") for d, r in zip(diseases, rows.itertuples())]
     fig = make_subplots(rows=1, cols=len(diseases), subplot_titles=titles, shared_yaxes=True)
     for j, disease in enumerate(diseases, start=1):
         sub = data[(data[schema.DISEASE] == disease).to_numpy() & data[schema.CLINICAL_BENEFIT].notna().to_numpy()]
@@ -68,5 +68,4 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
 def _p(row) -> str:
     if row.test is None or pd.isna(row.pvalue):
         return "not tested"
-    p = format_p(row.pvalue)
-    return f"{'' if p.startswith(('<', '>')) else '= '}{p} ({row.test_label})"
+    return f"{p_phrase(row.pvalue)} ({row.test_label})"

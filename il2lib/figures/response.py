@@ -70,7 +70,7 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, 
         labels_all += labels
         rate, lo, hi = 100 * rows["rate"], 100 * rows["ci_lower"], 100 * rows["ci_upper"]
         comp = next((c for c in res.comparisons if c.outcome == outcome), None)
-        name = escape(head + (f" (p {_p_text(comp)})" if comp else ""))
+        name = escape(head + (f" ({_p_text(comp)})" if comp else ""))
         fig.add_trace(go.Scatter(
             x=rate, y=labels, mode="markers", name=name,
             marker={"color": color(i), "size": style.marker_size, "symbol": "square"},
@@ -89,9 +89,8 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, 
 
 
 def _p_text(comp) -> str:
-    from il2lib.stats import format_p
-    p = format_p(comp.result.pvalue)
-    return f"{'= ' if not p.startswith(('<', '>')) else ''}{p}, {comp.result.label}"
+    from il2lib.stats import p_phrase
+    return f"{p_phrase(comp.result.pvalue)}, {comp.result.label}"
 
 
 def swimmer_data(df: pd.DataFrame, responders_only: bool = False, max_patients: int | None = 80) -> pd.DataFrame:

@@ -1,0 +1,189 @@
+"""The analysis subcommands of ``python -m il2lib``: response, table1, biomarkers, toxicity.
+
+Registered in :data:`il2lib.cli.COMMANDS`; each takes FILE, the shared load options and cohort
+filter flags of ``summary``, and ``--format text|json``. The ``response`` JSON is a contract
+(see :meth:`il2lib.response.ResponseRates.to_dict`).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from il2lib import schema
+
+
+def _shared(parser: argparse.ArgumentParser) -> None:
+    from il2lib.cli import add_filter_arguments, add_load_arguments
+    add_load_arguments(parser)
+    add_filter_arguments(parser)
+
+
+def _load(args: argparse.Namespace):
+    from il2lib.cli import load_filtered
+    return load_filtered(args)
+
+
+def _emit(args, payload: dict, text: str) -> None:
+    from il2lib.cli import emit
+    emit(args, _jsonable(payload), text)
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, recursively (the JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return _jsonable(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
+
+
+def _header(cohort, flt, data) -> list[str]:
+    return [f"{cohort.source_name}: {cohort.report.summary()}", f"Filter: {flt.describe()} ({len(data)} patients)", ""]
+
+
+def _excluded_text(excluded: pd.DataFrame) -> list[str]:
+    if excluded.empty:
+        return ["Patients left out: none."]
+    counts = excluded.groupby("reason").size()
+    return ["Patients left out:"] + [f"  {n} x {reason}" for reason, n in counts.items()]
+
+
+# ---------------------------------------------------------------------------------------- response
+def _add_response(parser: argparse.ArgumentParser) -> None:
+    _shared(parser)
+    parser.add_argument("--by", default=None, metavar="COLUMN", help="grouping column (e.g. disease, prior_pd1_pdl1, "
+                        "prior_pd1_agent, line_of_il2, prior_pd1_best_response)")
+    parser.add_argument("--ci", choices=("exact", "wilson"), default="exact", help="CI method (default exact)")
+    parser.add_argument("--evaluable-only", action="store_true", help="leave NE out of the denominators")
+
+
+def _run_response(args: argparse.Namespace) -> int:
+    from il2lib.response import best_response_table, duration_of_response, response_rates
+    from il2lib.stats import p_phrase
+
+    cohort, flt, data = _load(args)
+    rates = response_rates(data, by=args.by, ci_method=args.ci, cb_sd_months=args.cb_sd_months,
+                           denominator="evaluable" if args.evaluable_only else "itt")
+    payload = rates.to_dict()
+    lines = _header(cohort, flt, data)
+    lines += [best_response_table(data, by=args.by).display().to_string(), "", rates.display().to_string(index=False),
+              ""]
+    for comp in rates.comparisons:
+        lines.append(f"{comp.outcome.upper()} between groups: {p_phrase(comp.result.pvalue)} "
+                     f"({comp.result.label}; {comp.result.note})")
+    if {schema.DOR_MONTHS, schema.DOR_EVENT} <= set(data.columns):
+        dor = duration_of_response(data)
+        payload["duration_of_response"] = _records(dor.to_frame())[0]
+        med = "NR" if math.isnan(dor.median) else f"{dor.median:.1f}"
+        lines.append(f"Duration of response: {dor.n_analysed} of {dor.n_responders} responders, median {med} months "
+                     f"(KM, {dor.conf_type} CI), {dor.n_ongoing} ongoing, range {dor.range_text}")
+    lines += [""] + _excluded_text(rates.excluded) + list(rates.notes)
+    lines.append(f"Denominator: {'evaluable patients (NE left out)' if args.evaluable_only else 'all patients (ITT)'}; "
+                 f"CI: {'Clopper-Pearson exact' if args.ci == 'exact' else 'Wilson score'}; "
+                 f"CB = CR/PR or SD >= {args.cb_sd_months:g} months.")
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- table1
+def _add_table1(parser: argparse.ArgumentParser) -> None:
+    _shared(parser)
+    parser.add_argument("--by", default=None, metavar="COLUMN", help="grouping column (default: overall only)")
+    parser.add_argument("--variables", default=None, metavar="A,B,...", help="columns to describe (default set)")
+    parser.add_argument("--mean-sd", action="store_true", help="also show mean (SD) for continuous variables")
+
+
+def _run_table1(args: argparse.Namespace) -> int:
+    from il2lib.table1 import table1
+
+    cohort, flt, data = _load(args)
+    variables = [v.strip() for v in args.variables.split(",") if v.strip()] if args.variables else None
+    t = table1(data, by=args.by, variables=variables, mean_sd=args.mean_sd)
+    payload = {"by": args.by, "groups": list(t.groups), "n_used": t.n_used, "rows": _records(t.tidy),
+               "tests": _records(t.tests), "footnotes": list(t.footnotes), "excluded": _records(t.excluded)}
+    text = "\n".join(_header(cohort, flt, data) + [t.display.to_string(index=False), ""] + list(t.footnotes))
+    _emit(args, payload, text)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- biomarkers
+def _add_biomarkers(parser: argparse.ArgumentParser) -> None:
+    _shared(parser)
+    parser.add_argument("--adjust", choices=("none", "holm", "BH"), default="none",
+                        help="multiplicity adjustment within each disease (default none)")
+
+
+def _run_biomarkers(args: argparse.Namespace) -> int:
+    from il2lib.biomarkers import biomarker_comparison
+
+    cohort, flt, data = _load(args)
+    res = biomarker_comparison(data, cb_sd_months=args.cb_sd_months, adjust=args.adjust)
+    payload = {"cb_sd_months": res.cb_sd_months, "adjust": res.adjust, "groups": _records(res.groups),
+               "rows": _records(res.rows), "excluded": _records(res.excluded), "notes": list(res.notes)}
+    lines = _header(cohort, flt, data)
+    for disease in res.groups["disease"]:
+        lines += [f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit",
+                  res.display(disease).to_string(index=False), ""]
+    lines += _excluded_text(res.excluded) + list(res.notes)
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- toxicity
+def _add_toxicity(parser: argparse.ArgumentParser) -> None:
+    _shared(parser)
+    parser.add_argument("--ae", required=True, metavar="AE_FILE", help="long-format adverse-event table")
+    parser.add_argument("--by", default=None, metavar="COLUMN", help="patient column to split by")
+
+
+def _run_toxicity(args: argparse.Namespace) -> int:
+    from il2lib.adverse_events import load_adverse_events
+    from il2lib.cli import UsageError
+    from il2lib.toxicity import toxicity_summary
+
+    cohort, flt, data = _load(args)
+    ae = load_adverse_events(args.ae, cohort)
+    if not ae.report.ok:
+        raise UsageError("\n".join(f.message for f in ae.report.file_errors))
+    tox = toxicity_summary(ae.data, data, by=args.by)
+    payload = {"by": args.by, "groups": list(tox.groups), "n_patients": tox.n_patients,
+               "ae_file": {"n_loaded": ae.report.n_loaded, "n_analysed": ae.report.n_analysed,
+                           "n_excluded": ae.report.n_excluded},
+               "summary": _records(tox.summary), "by_term": _records(tox.by_term), "by_cycle": _records(tox.by_cycle),
+               "excluded_ae_rows": _records(tox.excluded_ae_rows), "notes": list(tox.notes)}
+    summary = tox.summary.assign(percent=tox.summary["percent"].map("{:.1f}".format))
+    lines = _header(cohort, flt, data) + [f"AE file: {ae.report.summary()}", "",
+                                          summary.to_string(index=False), "", tox.display().to_string(), ""]
+    if len(tox.excluded_ae_rows):
+        lines.append(f"AE rows left out: {len(tox.excluded_ae_rows)} "
+                     f"({', '.join(sorted(set(tox.excluded_ae_rows['reason'])))})")
+    lines += list(tox.notes)
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+COMMANDS = [
+    ("response", "best response, ORR/CBR/DCR with exact CIs by group, the test between groups, DoR",
+     _add_response, _run_response),
+    ("table1", "patient characteristics overall and by group with p-values (tests named)", _add_table1, _run_table1),
+    ("biomarkers", "clinical benefit vs no benefit per disease: labs, fever, doses, autoimmunity, ORs",
+     _add_biomarkers, _run_biomarkers),
+    ("toxicity", "adverse events: any / grade >=3 per term, irAEs, steroids, ICU, deaths", _add_toxicity,
+     _run_toxicity),
+]
