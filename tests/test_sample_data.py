@@ -5,6 +5,7 @@ Everything is computed from the raw CSV files (dates -> days / 30.4375), not fro
 from __future__ import annotations
 
 import importlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy import stats
 from il2lib import schema
 from il2lib.errors import Il2libError
 from il2lib.sample import (SAMPLE_FILES, adverse_events, community_cohort, proclaim_cohort, synthetic_cohort,
-                           write_samples)
+                           to_csv_bytes, write_samples)
 from il2lib.sample._common import RAW_COLUMNS
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
@@ -324,6 +325,14 @@ def test_loader_clinical_benefit_reproduces_first_line_count():
     cb = melanoma[schema.CLINICAL_BENEFIT].astype(bool)
     fit = KaplanMeierFitter().fit(melanoma.loc[cb, schema.OS_MONTHS], melanoma.loc[cb, schema.OS_EVENT])
     assert fit.median_survival_time_ == pytest.approx(61.0, abs=0.1)
+
+
+@needs_loader
+def test_loader_accepts_the_benchmark_generator_output():
+    from il2lib import load_cohort
+
+    cohort = load_cohort(io.BytesIO(to_csv_bytes(synthetic_cohort(1000, seed=2))))
+    assert cohort.report.n_excluded == 0 and list(cohort.report.findings) == []
 
 
 # ------------------------------------------------------------------ benchmark generator

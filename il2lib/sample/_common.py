@@ -48,22 +48,31 @@ def choose(rng: np.random.Generator, options: tuple[tuple[str, float], ...], siz
     return labels[rng.choice(len(labels), size=size, p=probs / probs.sum())]
 
 
+def pick(labels, index) -> np.ndarray:
+    """Object array ``labels[index]`` (shares one string object per label: fast for a million rows)."""
+    return np.array(labels, dtype=object)[np.asarray(index, dtype=int)]
+
+
 def iso_dates(start: np.ndarray, offset_days: np.ndarray | None = None) -> np.ndarray:
-    """ISO ``YYYY-MM-DD`` strings for ``start + offset_days``; ``None`` where the offset is NaN."""
-    start = np.asarray(start, dtype="datetime64[D]")
-    if offset_days is None:
-        return np.datetime_as_string(start, unit="D").astype(object)
-    offset = np.asarray(offset_days, dtype=float)
-    missing = np.isnan(offset)
-    dates = start + np.where(missing, 0, offset).astype("timedelta64[D]")
-    out = np.datetime_as_string(dates, unit="D").astype(object)
+    """ISO ``YYYY-MM-DD`` strings for ``start + offset_days``; ``None`` where the offset is NaN.
+
+    Each distinct day is formatted once and shared, so a million rows cost a few thousand strings.
+    """
+    dates = np.asarray(start, dtype="datetime64[D]")
+    missing = np.zeros(dates.shape, dtype=bool)
+    if offset_days is not None:
+        offset = np.asarray(offset_days, dtype=float)
+        missing = np.isnan(offset)
+        dates = dates + np.where(missing, 0, offset).astype("timedelta64[D]")
+    unique, inverse = np.unique(dates, return_inverse=True)
+    out = pick(np.datetime_as_string(unique, unit="D").tolist(), inverse.reshape(dates.shape))
     out[missing] = None
     return out
 
 
 def yes_no(mask, valid=None) -> np.ndarray:
     """``Yes``/``No`` strings from a boolean array; ``None`` where ``valid`` is False."""
-    out = np.where(np.asarray(mask, dtype=bool), YES, NO).astype(object)
+    out = pick((NO, YES), np.asarray(mask, dtype=bool))
     if valid is not None:
         out[~np.asarray(valid, dtype=bool)] = None
     return out
@@ -85,21 +94,22 @@ def baseline(rng: np.random.Generator, is_mel: np.ndarray) -> dict[str, np.ndarr
     other_sites = rng.poisson(1.0, n)
     n_sites = sum(s.astype(int) for s in sites.values()) + other_sites
     n_sites = np.maximum(n_sites, 1)
-    ajcc = np.select([sites[schema.BRAIN_METS], sites[schema.LIVER_METS] | sites[schema.BONE_METS],
-                      sites[schema.LUNG_METS]], ["M1d", "M1c", "M1b"], "M1a").astype(object)
+    ajcc = pick(("M1d", "M1c", "M1b", "M1a"), np.select(
+        [sites[schema.BRAIN_METS], sites[schema.LIVER_METS] | sites[schema.BONE_METS], sites[schema.LUNG_METS]],
+        [0, 1, 2], 3))
     histology = np.where(is_mel, choose(rng, MEL_HISTOLOGY, n), choose(rng, RCC_HISTOLOGY, n))
     imdc = choose(rng, (("favorable", 0.30), ("intermediate", 0.58), ("poor", 0.12)), n)
     braf = choose(rng, (("mutant", 0.42), ("wild-type", 0.52), ("unknown", 0.06)), n)
     out = {
         schema.AGE: np.clip(np.rint(age), 19, 78).astype(int),
-        schema.SEX: np.where(male, "M", "F").astype(object),
+        schema.SEX: pick(("F", "M"), male),
         schema.ECOG: rng.choice(3, size=n, p=[0.68, 0.30, 0.02]),
         schema.HISTOLOGY: histology,
         schema.IMDC_RISK: np.where(is_mel, None, imdc),
         schema.BRAF: np.where(is_mel, braf, None),
         schema.N_MET_SITES: n_sites,
         schema.AJCC_M: np.where(is_mel, ajcc, None),
-        schema.RESPONSE_CRITERIA: np.where(rng.random(n) < 0.9, "RECIST1.1", "irRC").astype(object),
+        schema.RESPONSE_CRITERIA: pick(("irRC", "RECIST1.1"), rng.random(n) < 0.9),
     }
     out.update({col: yes_no(mask) for col, mask in sites.items()})
     return out
@@ -120,7 +130,7 @@ def labs(rng: np.random.Generator, is_mel: np.ndarray, benefit: np.ndarray, uln:
     alc = np.clip(np.exp(rng.normal(np.log(1.5), 0.35, n)), 0.3, 4.5)
     peak_alc = np.clip(alc * np.exp(rng.normal(np.log(3.5), 0.40, n)), alc * 1.2, 30)
     return {
-        schema.BASELINE_LDH: np.rint(ldh).astype(int),
+        schema.BASELINE_LDH: np.rint(np.clip(ldh, 80, 9000)).astype(int),
         schema.LDH_ULN: np.asarray(uln, dtype=int),
         schema.BASELINE_PLATELETS: np.rint(plt_base).astype(int),
         schema.PLATELET_NADIR: np.rint(nadir).astype(int),
@@ -180,10 +190,10 @@ def to_raw_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
         values = np.asarray(columns[name])
         if name in INT_COLUMNS:
             as_float = values.astype(float)
-            as_float[as_float < 0] = np.nan
-            data[name] = pd.array(np.where(np.isnan(as_float), np.nan, as_float), dtype="Float64").astype("Int64")
+            absent = np.isnan(as_float) | (as_float < 0)
+            data[name] = pd.arrays.IntegerArray(np.where(absent, 0, as_float).astype("int64"), absent)
         elif name in DECIMALS:
             data[name] = np.round(values.astype(float), DECIMALS[name])
         else:
-            data[name] = values.astype(object)
-    return pd.DataFrame(data)
+            data[name] = np.asarray(values, dtype=object)
+    return pd.DataFrame(data, copy=False)  # fresh arrays: no need to copy (and no slow block merge)

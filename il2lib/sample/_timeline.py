@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from il2lib import schema
-from il2lib.sample._common import MONTH, iso_dates, uniform_days, yes_no
+from il2lib.sample._common import MONTH, iso_dates, pick, uniform_days, yes_no
 
 RESPONDERS = ("CR", "PR")
 
@@ -79,7 +79,7 @@ def prior_pd1_history(rng: np.random.Generator, is_mel: np.ndarray, start: np.nd
     """
     n = is_mel.size
     lines = rng.choice([1, 2, 3, 4], size=n, p=[0.45, 0.35, 0.15, 0.05])
-    pd1_bor = np.array(["PD", "SD", "PR", "CR"], dtype=object)[rng.choice(4, size=n, p=[0.55, 0.20, 0.20, 0.05])]
+    pd1_bor = pick(("PD", "SD", "PR", "CR"), rng.choice(4, size=n, p=[0.55, 0.20, 0.20, 0.05]))
     gap = np.where(pd1_bor == "PD", uniform_days(rng, 21, 90, n), uniform_days(rng, 28, 240, n))
     targeted = (lines >= 2) & (rng.random(n) < np.where(is_mel, np.where(braf_mutant, 0.85, 0.0), 0.80))
     return {
@@ -89,8 +89,8 @@ def prior_pd1_history(rng: np.random.Generator, is_mel: np.ndarray, start: np.nd
         schema.PRIOR_CTLA4: yes_no(rng.random(n) < np.where(is_mel, 0.45, 0.10)),
         schema.PRIOR_TARGETED: yes_no(targeted),
         schema.PRIOR_PD1_BOR: pd1_bor,
-        schema.DATE_LAST_PD1: np.datetime_as_string(start - gap.astype("timedelta64[D]"), unit="D").astype(object),
-        schema.PD1_RESISTANCE: np.where(pd1_bor == "PD", "primary", "acquired").astype(object),
+        schema.DATE_LAST_PD1: iso_dates(start, -gap),
+        schema.PD1_RESISTANCE: pick(("acquired", "primary"), pd1_bor == "PD"),
     }
 
 
@@ -99,7 +99,7 @@ def no_prior_pd1(n: int) -> dict[str, np.ndarray]:
     empty = np.full(n, None, dtype=object)
     return {schema.PRIOR_PD1: yes_no(np.zeros(n, dtype=bool)), schema.PRIOR_PD1_AGENT: empty,
             schema.PRIOR_PD1_BOR: empty.copy(), schema.DATE_LAST_PD1: empty.copy(),
-            schema.PD1_RESISTANCE: np.full(n, "not_applicable", dtype=object)}
+            schema.PD1_RESISTANCE: pick(("not_applicable",), np.zeros(n))}
 
 
 def outcome_columns(start: np.ndarray, bor: np.ndarray, timeline: dict[str, np.ndarray],

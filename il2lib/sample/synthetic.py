@@ -76,9 +76,9 @@ def synthetic_cohort(n: int, seed: int = 0) -> pd.DataFrame:
     n = int(n)
     rng = np.random.default_rng([seed, 3])
     is_mel = rng.random(n) < 0.6
-    disease = np.where(is_mel, schema.MELANOMA, schema.RCC).astype(object)
-    levels = np.array(schema.BOR_LEVELS, dtype=object)
-    bor = np.where(is_mel, levels[rng.choice(5, n, p=BOR_P[schema.MELANOMA])], levels[rng.choice(5, n, p=BOR_P[schema.RCC])])
+    disease = c.pick((schema.RCC, schema.MELANOMA), is_mel)
+    bor_code = np.where(is_mel, rng.choice(5, n, p=BOR_P[schema.MELANOMA]), rng.choice(5, n, p=BOR_P[schema.RCC]))
+    bor = c.pick(schema.BOR_LEVELS, bor_code)
     prior_pd1 = rng.random(n) < 0.5
     start = _starts(rng, prior_pd1)
     base = c.baseline(rng, is_mel)
@@ -88,7 +88,7 @@ def synthetic_cohort(n: int, seed: int = 0) -> pd.DataFrame:
     benefit = np.isin(bor, tl.RESPONDERS) | ((bor == "SD") & (on_treatment >= 6 * c.MONTH))
     columns = {
         schema.PATIENT_ID: np.char.add("SYN-", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object),
-        schema.DISEASE: disease, schema.SOURCE: np.full(n, SOURCE_SYNTHETIC, dtype=object), **base,
+        schema.DISEASE: disease, schema.SOURCE: c.pick((SOURCE_SYNTHETIC,), np.zeros(n)), **base,
         **_prior(rng, is_mel, prior_pd1, start, base[schema.BRAF] == "mutant"),
         **c.treatment(rng, c.dose_matrix(rng, n), wanted, on_treatment),
         **c.labs(rng, is_mel, benefit, rng.choice([190, 222, 245, 280], n), nadir_ratio=0.75),
