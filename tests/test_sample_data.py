@@ -258,6 +258,23 @@ def test_community_no_difference(community, disease, column):
     assert stats.mannwhitneyu(values[cb], values[~cb], alternative="two-sided").pvalue > 0.05
 
 
+@pytest.mark.parametrize("seed", [1, 7])
+def test_exact_targets_hold_for_other_seeds(seed):
+    """Counts and medians are exact by construction, not by a lucky seed."""
+    frame = community_cohort(seed)
+    for col in DATE_COLS:
+        frame[col] = pd.to_datetime(frame[col], format="%Y-%m-%d")
+    cb, first = clinical_benefit(frame), frame[schema.PRIOR_LINES] == 0
+    assert (first.sum(), (cb & first).sum(), cb.sum()) == (36, 9, 14)
+    for disease, targets in ((MEL, (61.0, 17.0)), (RCC, (48.0, 17.0))):
+        sub = frame[frame[schema.DISEASE] == disease]
+        sub_cb = clinical_benefit(sub)
+        assert km_median(sub[sub_cb]) == pytest.approx(targets[0], abs=0.1)
+        assert km_median(sub[~sub_cb]) == pytest.approx(targets[1], abs=0.1)
+    bor = proclaim_cohort(seed).groupby(schema.DISEASE)[schema.BOR].value_counts().unstack()
+    assert bor.loc[MEL, ["CR", "PR"]].tolist() == [4, 5] and bor.loc[RCC, ["CR", "PR"]].tolist() == [2, 2]
+
+
 # ------------------------------------------------------------------ combined file and AE tables
 def test_combined_file(combined, proclaim, community):
     assert len(combined) == 107 and combined[schema.PATIENT_ID].is_unique

@@ -89,7 +89,7 @@ def _timeline(rng: np.random.Generator, g: dict[str, np.ndarray]) -> dict[str, n
 
 
 def _start_dates(rng: np.random.Generator, os_days: np.ndarray, died: np.ndarray) -> np.ndarray:
-    """Deaths: any start that keeps the death 30+ days before the cut-off; censored: last contact 0-90 days before it."""
+    """IL-2 start dates: a death lies 30+ days before the cut-off; a censored patient's last contact 0-90 days before it."""
     latest = np.minimum((START_LAST - START_FIRST).astype(int), (CUTOFF - START_FIRST).astype(int) - os_days - 30)
     offset_dead = np.floor(rng.uniform(0, latest + 1))
     offset_alive = (CUTOFF - START_FIRST).astype(int) - os_days - c.uniform_days(rng, 0, 90, os_days.size)
@@ -97,7 +97,7 @@ def _start_dates(rng: np.random.Generator, os_days: np.ndarray, died: np.ndarray
 
 
 def _prior_lines(rng: np.random.Generator, g: dict, start: np.ndarray, braf_mutant: np.ndarray) -> dict:
-    """Later-line patients had 1-2 lines: ipilimumab (2011+) or BRAF inhibitors (2011+) in melanoma, TKI (2006+) in RCC."""
+    """Later-line patients had 1-2 lines: ipilimumab or BRAF inhibitor (2011+) in melanoma, VEGF TKI (2006+) in RCC."""
     n = start.size
     later = ~g["first_line"]
     is_mel = g["disease"] == MEL
