@@ -89,7 +89,7 @@ def _timeline(rng: np.random.Generator, g: dict[str, np.ndarray]) -> dict[str, n
 
 
 def _start_dates(rng: np.random.Generator, os_days: np.ndarray, died: np.ndarray) -> np.ndarray:
-    """IL-2 start dates: a death lies 30+ days before the cut-off; a censored patient's last contact 0-90 days before it."""
+    """IL-2 starts: deaths 30+ days before the cut-off; censored patients last seen 0-90 days before it."""
     latest = np.minimum((START_LAST - START_FIRST).astype(int), (CUTOFF - START_FIRST).astype(int) - os_days - 30)
     offset_dead = np.floor(rng.uniform(0, latest + 1))
     offset_alive = (CUTOFF - START_FIRST).astype(int) - os_days - c.uniform_days(rng, 0, 90, os_days.size)

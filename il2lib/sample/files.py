@@ -74,9 +74,13 @@ def write_samples(outdir: str | Path = DEFAULT_OUTDIR) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m il2lib.sample [OUTDIR]`` (default: the repository's sample_data/)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) > 1 or (args and args[0] in ("-h", "--help")):
-        print("usage: python -m il2lib.sample [OUTDIR]", file=sys.stderr)
-        return 0 if args and args[0] in ("-h", "--help") else 2
+    usage = "usage: python -m il2lib.sample [OUTDIR]   (rewrites the synthetic sample CSV files)"
+    if args and args[0] in ("-h", "--help"):
+        print(usage)
+        return 0
+    if len(args) > 1:
+        print(usage, file=sys.stderr)
+        return 2
     for path in write_samples(args[0] if args else DEFAULT_OUTDIR):
         print(path)
     return 0
