@@ -97,6 +97,15 @@ def test_committed_files_are_byte_identical_to_the_generator(tmp_path):
         assert "\r" not in text and text.endswith("\n")
 
 
+def test_command_line_writes_the_files(tmp_path, capsys):
+    from il2lib.sample import main
+
+    assert main([str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{stem}{suffix}.csv" for stem in SAMPLE_FILES for suffix in ("", "_adverse_events"))
+    assert main(["one", "two"]) == 2 and "usage" in capsys.readouterr().err
+
+
 def test_generators_are_pure_and_seeded():
     pd.testing.assert_frame_equal(proclaim_cohort(), proclaim_cohort())
     assert not proclaim_cohort(seed=1).equals(proclaim_cohort())
