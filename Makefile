@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PORT    ?= 8501
 
-.PHONY: run test setup setup-test browser test-fast fuzz-long bench clean
+.PHONY: run test setup setup-test browser test-fast fuzz-long bench load-test clean
 
 $(BIN)/.installed: requirements.txt constraints.txt
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,14 @@ test-fast: setup-test
 
 bench: setup-test
 	$(BIN)/python bench/bench_survival.py
+
+## Hostile-file fuzzing of the loader, 20x the CI examples with random seeds (about an hour on 2 cores).
+fuzz-long: setup-test
+	IL2_FUZZ_PROFILE=long $(BIN)/python scripts/run_tests.py tests/test_fuzz_loader.py -s
+
+## 20 concurrent websocket sessions on loopback: zero errors, isolation, server memory (bench/results/).
+load-test: setup-test
+	$(BIN)/python bench/load_test.py --sessions 20 --rounds 6
 
 clean:
 	rm -rf $(VENV) tests/artifacts

@@ -1,0 +1,250 @@
+"""Bounded loopback load test of the dashboard (issue 9, item 6): ``make load-test``.
+
+20 concurrent sessions (websocket clients speaking the browser's protocol, see ``st_client.py``;
+2 cores cannot run 20 browsers) each upload their own synthetic cohort through the real upload
+endpoint, then change the disease filter for a fixed number of rounds, on the Data page and on
+the Survival page when it exists. Checked for every session and every step:
+
+* zero errors: no exception element, no protocol or HTTP error, no timeout;
+* isolation: the page shows this session's own counts (``n = X of Y patients``, exactly what
+  ``il2lib.load_cohort`` + ``apply_filter`` give for its file), and no byte the session receives
+  contains another session's patient-id prefix (each cohort has one excluded row, so a session's
+  own ids do reach its page: the check is not vacuous);
+* memory: the server's RSS (``/proc/<pid>/status`` VmRSS, sampled every 0.1 s) before any session,
+  after a warm-up session, at the peak, and after every session closed (the server keeps a
+  closed session for ``server.disconnectedSessionTTL`` seconds; this run sets it to
+  ``--session-ttl`` and waits that long plus a margin).
+
+Prints a table and writes ``bench/results/load_test.json``. Exit status 1 on any error or
+isolation failure. Wall-clock figures are reported, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import pandas as pd  # noqa: E402
+
+import il2lib  # noqa: E402
+from il2lib import schema  # noqa: E402
+from il2lib.cohort import CohortFilter, apply_filter  # noqa: E402
+from st_client import MAIN_PAGE, ProtocolError, StreamlitClient  # noqa: E402
+from tests.e2e.server import StreamlitServer  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+FILTER_CYCLE = (("melanoma",), ("rcc",), ())
+SURVIVAL_PAGE = "Survival"
+
+
+def session_prefix(i: int) -> str:
+    return f"LT{i:02d}Q"
+
+
+def cohort_csv(i: int, seed: int = 0) -> bytes:
+    """Session i's cohort: 40 + i patients (10 + i with melanoma), ids ``LT<i>Q####``, one excluded row."""
+    rng = random.Random(seed * 1000 + i)
+    n, n_melanoma = 40 + i, 10 + i
+    rows = []
+    for k in range(n):
+        start = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randint(0, 1500))
+        died = rng.random() < 0.6
+        rows.append({
+            schema.PATIENT_ID: f"{session_prefix(i)}{k:04d}",
+            schema.DISEASE: schema.MELANOMA if k < n_melanoma else schema.RCC,
+            schema.AGE: str(rng.randint(25, 80)), schema.SEX: rng.choice("MF"),
+            schema.PRIOR_LINES: str(rng.randint(0, 3)), schema.PRIOR_PD1: rng.choice(("yes", "no")),
+            schema.DATE_IL2_START: start.isoformat(), schema.BOR: rng.choice(schema.BOR_LEVELS),
+            schema.DIED: "yes" if died else "no",
+            schema.DATE_DEATH: (start + dt.timedelta(days=rng.randint(30, 1500))).isoformat() if died else "",
+            schema.DATE_LAST_FOLLOWUP: (start + dt.timedelta(days=rng.randint(30, 1500))).isoformat(),
+        })
+    rows.append({**rows[0], schema.PATIENT_ID: f"{session_prefix(i)}X999", schema.DISEASE: "lung"})
+    return pd.DataFrame(rows).to_csv(index=False).encode()
+
+
+def expected_counts(data: bytes) -> dict[tuple[str, ...], tuple[int, int]]:
+    """The oracle: ``(n filtered, n analysed)`` per disease filter, from il2lib itself."""
+    cohort = il2lib.load_cohort(data)
+    total = len(cohort.data)
+    return {f: (len(apply_filter(cohort.data, CohortFilter(disease=f))), total) for f in FILTER_CYCLE}
+
+
+class RssSampler(threading.Thread):
+    """Samples VmRSS (MB) of one process every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.samples = pid, interval, []
+        self._stop = threading.Event()
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic(), self.rss_mb()))
+            except (OSError, RuntimeError):
+                return
+            self._stop.wait(self.interval)
+
+    def peak_between(self, t0: float, t1: float) -> float:
+        return max(v for t, v in self.samples if t0 <= t <= t1)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass
+class SessionReport:
+    index: int
+    steps: int = 0
+    errors: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
+
+
+def _check(report: SessionReport, run, expected: tuple[int, int], others: list[bytes], step: str) -> None:
+    report.steps += 1
+    report.step_seconds.append(run.seconds)
+    report.errors += [f"{step}: exception {e}" for e in run.exceptions()]
+    try:
+        shown = run.n_summary()
+    except ProtocolError as exc:
+        report.errors.append(f"{step}: {exc}")
+        return
+    if shown != expected:
+        report.errors.append(f"{step}: page shows n = {shown[0]} of {shown[1]}, expected {expected[0]} of {expected[1]}")
+    report.leaks += [f"{step}: saw {p.decode()}" for p in others if p in run.raw]
+
+
+async def one_session(base_url: str, i: int, n_sessions: int, rounds: int, data: bytes,
+                      oracle: dict, start_gate: asyncio.Event) -> SessionReport:
+    report = SessionReport(i)
+    others = [session_prefix(j).encode() for j in range(n_sessions) if j != i]
+    own = session_prefix(i).encode()
+    await start_gate.wait()
+    try:
+        async with StreamlitClient(base_url) as client:
+            run = await client.run()
+            source = run.widget("radio", "data source")
+            client.set_string(source, next(o for o in source.options if "upload" in o.lower()))
+            run = await client.run()
+            await client.upload(run.widget("file_uploader", "patient file"), f"cohort_{i:02d}.csv", data)
+            run = await client.run()
+            _check(report, run, oracle[()], others, "upload")
+            if own not in run.raw:
+                report.errors.append("upload: own patient ids never reached the page (isolation check vacuous)")
+            pages = [MAIN_PAGE] + ([SURVIVAL_PAGE] if SURVIVAL_PAGE in client.pages else [])
+            for r in range(rounds):
+                choice = FILTER_CYCLE[r % len(FILTER_CYCLE)]
+                page = pages[r % len(pages)]
+                run = await client.run(page=page)
+                disease = run.widget("multiselect", "^disease$")
+                labels = [o for o in disease.options if schema.norm(o) in choice]
+                client.set_strings(disease, labels)
+                run = await client.run()
+                _check(report, run, oracle[choice], others, f"round {r} {'Data' if page == MAIN_PAGE else page} {choice or 'all'}")
+    except (ProtocolError, OSError, asyncio.TimeoutError, StopIteration) as exc:
+        report.errors.append(f"protocol: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a websocket closed by the server, an HTTP error: count it, keep the others going
+        report.errors.append(f"unexpected: {type(exc).__name__}: {exc}")
+    return report
+
+
+async def run_sessions(base_url: str, n: int, rounds: int, seed: int) -> list[SessionReport]:
+    files = [cohort_csv(i, seed) for i in range(n)]
+    oracles = [expected_counts(f) for f in files]
+    gate = asyncio.Event()
+    tasks = [asyncio.create_task(one_session(base_url, i, n, rounds, files[i], oracles[i], gate)) for i in range(n)]
+    gate.set()
+    return list(await asyncio.gather(*tasks))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def measure(args: argparse.Namespace) -> dict:
+    os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(args.session_ttl)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    server = StreamlitServer.start(ROOT / "app.py", RESULTS / "load_test_server.log")
+    sampler = RssSampler(server.process.pid)
+    sampler.start()
+    settle = args.session_ttl + args.settle
+    try:
+        time.sleep(1.0)
+        rss_start = sampler.rss_mb()
+        warm = asyncio.run(run_sessions(server.url, 1, args.rounds, seed=args.seed + 1))
+        time.sleep(settle)
+        rss_warm = sampler.rss_mb()
+        t0 = time.monotonic()
+        wall = time.perf_counter()
+        reports = asyncio.run(run_sessions(server.url, args.sessions, args.rounds, seed=args.seed))
+        wall = time.perf_counter() - wall
+        t1 = time.monotonic()
+        rss_peak = sampler.peak_between(t0, t1)
+        rss_closed_now = sampler.rss_mb()
+        time.sleep(settle)
+        rss_after = sampler.rss_mb()
+    finally:
+        sampler.stop()
+        server.stop()
+    steps = [s for r in reports for s in r.step_seconds]
+    return {
+        "sessions": args.sessions, "rounds": args.rounds, "session_ttl_s": args.session_ttl,
+        "warmup_errors": [e for r in warm for e in r.errors],
+        "steps": sum(r.steps for r in reports), "errors": [e for r in reports for e in r.errors],
+        "leaks": [e for r in reports for e in r.leaks], "wall_s": round(wall, 1),
+        "step_s_median": round(statistics.median(steps), 2) if steps else None,
+        "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
+        "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "peak": round(rss_peak, 1),
+                   "right_after_close": round(rss_closed_now, 1), "after_ttl": round(rss_after, 1)},
+        "peak_per_session_mb": round((rss_peak - rss_warm) / args.sessions, 1),
+        "retained_mb": round(rss_after - rss_warm, 1),
+        "retained_share_of_peak_growth": round((rss_after - rss_warm) / max(rss_peak - rss_warm, 1e-9), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=6, help="filter changes per session")
+    parser.add_argument("--session-ttl", type=int, default=5, help="server.disconnectedSessionTTL for this run (s)")
+    parser.add_argument("--settle", type=float, default=10.0, help="extra wait after the TTL before sampling (s)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = measure(args)
+    (RESULTS / "load_test.json").write_text(json.dumps(result, indent=2))
+    rss = result["rss_mb"]
+    print(f"{result['sessions']} sessions x {result['rounds']} rounds: {result['steps']} checked steps in "
+          f"{result['wall_s']} s (step median {result['step_s_median']} s, p95 {result['step_s_p95']} s)")
+    print(f"errors: {len(result['errors'])}   isolation leaks: {len(result['leaks'])}   "
+          f"warm-up errors: {len(result['warmup_errors'])}")
+    print("server RSS (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))
+    print(f"peak growth per session: {result['peak_per_session_mb']} MB; retained after close: "
+          f"{result['retained_mb']} MB ({100 * result['retained_share_of_peak_growth']:.0f}% of the peak growth)")
+    for line in (result["warmup_errors"] + result["errors"] + result["leaks"])[:20]:
+        print("  ", line)
+    return 1 if result["errors"] or result["leaks"] or result["warmup_errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
