@@ -1,20 +1,91 @@
-"""Figure sections shared by pages: each calls an il2lib figure builder and renders it."""
+"""Figure sections shared by pages: each calls an :mod:`il2lib.figures` builder and renders it.
+
+Titles carry the data set and the filter (``AppContext.figure_titles``), so a screenshot
+explains itself; presentation mode switches every builder to its large, high-contrast style.
+"""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from app_ui import cached
+from app_ui.widgets import md_escape, url_toggle
+from il2lib import schema
 
-def response_forest(ctx, rates) -> None:
-    """ORR forest plot by subgroup (il2lib.figures.response)."""
+#: Subgroups of the ORR forest plot, when present in the data.
+FOREST_GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.SOURCE)
+
+
+def _chart(fig, key: str) -> None:
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def response_forest(ctx, denominator: str, ci_method: str) -> None:
+    """ORR with its CI by subgroup (one row per level of each grouping), overall as a reference."""
+    from il2lib.figures.response import orr_forest_figure
+
+    results = []
+    for by in FOREST_GROUPINGS:
+        if by not in ctx.data.columns:
+            continue
+        computed = cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method)
+        if computed.ok and len(computed.value.groups) >= 1:
+            results.append(computed.value)
+    overall = cached.response_rates(ctx.cache_key, ctx.data, None, ctx.cb_sd_months, denominator, ci_method)
+    if not results or not overall.ok:
+        return
+    title, subtitle = ctx.figure_titles("Objective response rate by subgroup")
+    fig = orr_forest_figure(results, overall=overall.value, title=title, subtitle=subtitle,
+                            presentation=ctx.presentation)
+    _chart(fig, "orr_forest")
+    st.caption("Each row: ORR with its 95% CI in one subgroup; p compares the levels of that grouping. "
+               "The dashed line is the ORR of all filtered patients.")
+
+
+def _display_ids(ctx, df: pd.DataFrame) -> pd.DataFrame:
+    """Row-number pseudonyms instead of the file's ids when the user asked for them (Data page)."""
+    if not ctx.pseudonyms or schema.FILE_ROW not in df:
+        return df
+    return df.assign(**{schema.PATIENT_ID: "row " + df[schema.FILE_ROW].astype("string")})
 
 
 def swimmer(ctx) -> None:
-    """Swimmer plot of responders (il2lib.figures.response)."""
+    """Swimmer plot of time on study per patient, coloured by best response."""
+    from il2lib.figures.response import swimmer_figure
+
+    st.subheader("Swimmer plot")
+    responders_only = url_toggle("swim_resp", "Responders only", True)
+    title, subtitle = ctx.figure_titles("Time on study by patient" + (" (responders)" if responders_only else ""))
+    fig = swimmer_figure(_display_ids(ctx, ctx.data), responders_only=responders_only, max_patients=80,
+                         title=title, subtitle=subtitle, presentation=ctx.presentation)
+    _chart(fig, "swimmer")
+    st.caption("One lane per patient (at most 80, longest follow-up first), from IL-2 start to death or last "
+               "follow-up; circles mark the first response, arrows an ongoing response.")
 
 
-def biomarkers(ctx, result, disease) -> None:
-    """Box/strip plots of the continuous biomarkers (il2lib.figures.biomarkers)."""
+def biomarkers(ctx, result) -> None:
+    """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease."""
+    from il2lib.figures.biomarkers import biomarker_figure
+
+    rows = result.rows[result.rows["var_type"] == "continuous"].drop_duplicates("variable")
+    if rows.empty:
+        return
+    labels = dict(zip(rows["variable"], rows["label"]))
+    variable = st.selectbox("Biomarker to plot", list(labels), format_func=labels.get, key="bio_variable")
+    title, subtitle = ctx.figure_titles(f"{labels[variable]}: clinical benefit vs no benefit")
+    fig = biomarker_figure(ctx.data, variable, result, title=title, subtitle=subtitle,
+                           presentation=ctx.presentation)
+    _chart(fig, "biomarker_box")
 
 
 def toxicity(ctx, tox) -> None:
-    """AE grade bar chart (il2lib.figures.toxicity)."""
+    """Stacked bars of patients by worst CTCAE grade per AE term."""
+    from il2lib.figures.toxicity import ae_grade_figure
+
+    title, subtitle = ctx.figure_titles("Adverse events by worst grade")
+    try:
+        fig = ae_grade_figure(tox, title=title, subtitle=subtitle, presentation=ctx.presentation)
+    except ValueError as exc:
+        st.caption(md_escape(f"No AE figure: {exc}"))
+        return
+    _chart(fig, "ae_grades")

@@ -67,7 +67,7 @@ def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFr
     return out
 
 
-def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str]) -> tuple[Any, Any, tuple[str, ...]]:
+def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str) -> tuple[Any, Any, tuple[str, ...]]:
     from il2lib.survival import cox_ph, logrank_test
 
     if len(curves) < 2:
@@ -79,7 +79,7 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str]) -> tuple
         messages.append(f"Log-rank test not computed: {exc}")
         return None, None, ()
     try:
-        cox = cox_ph(data, "time", "event", [GROUP_COLUMN])
+        cox = cox_ph(data.rename(columns={GROUP_COLUMN: label}), "time", "event", [label])
         violated = cox.zph().violated
     except Il2libError as exc:
         messages.append(f"Cox model not computed: {exc}")
@@ -125,7 +125,8 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
     logrank = cox = None
     violated: tuple[str, ...] = ()
     if by is not None:
-        logrank, cox, violated = _comparisons(data, curves, messages)
+        label = "Status at landmark" if landmark is not None else schema.label(by)
+        logrank, cox, violated = _comparisons(data, curves, messages, label)
     if all(r.n_events == 0 for r in curves.values()):
         messages.append("No events under the current filters: survival stays at 100% and no median is reached.")
     used = data.dropna(subset=["time", "event"])

@@ -22,19 +22,22 @@ PAGES = {"data": "", "cohort": "Cohort", "response": "Response", "survival": "Su
 OUT = ROOT / "tests" / "artifacts" / "screens"
 
 
-def wait_idle(page, timeout_s: float = 60.0) -> None:
-    """Wait until the app has rendered and the script-running indicator is gone."""
+def wait_idle(page, timeout_s: float = 90.0) -> None:
+    """Wait until the script has finished, every chart is drawn and the page has stopped changing."""
     page.wait_for_selector('[data-testid="stSidebar"]', timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
+    last, stable_since = None, time.monotonic()
     while time.monotonic() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            time.sleep(0.8)
-            charts = page.locator('[data-testid="stPlotlyChart"]').count()
-            drawn = page.locator('[data-testid="stPlotlyChart"] .main-svg').count()
-            if page.locator('[data-testid="stStatusWidget"]').count() == 0 and (charts == 0 or drawn >= charts):
-                time.sleep(0.5)
-                return
-        time.sleep(0.2)
+        running = page.locator('[data-testid="stStatusWidget"]').count()
+        charts = page.locator('[data-testid="stPlotlyChart"]').count()
+        drawn = page.locator('[data-testid="stPlotlyChart"] .main-svg').count()
+        elements = page.locator('[data-testid="stElementContainer"]').count()
+        snapshot = (running, charts, drawn, elements)
+        if snapshot != last:
+            last, stable_since = snapshot, time.monotonic()
+        elif running == 0 and drawn >= charts and time.monotonic() - stable_since > 2.0:
+            return
+        time.sleep(0.25)
 
 
 def main(query: str = "") -> None:

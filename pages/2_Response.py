@@ -14,6 +14,7 @@ ctx = frame("Response")
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
+from il2lib.response import OUTCOME_LABELS  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE,
              schema.SEX]
@@ -64,13 +65,14 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
         st.info("Only one group under the current filters: no between-group comparison.", icon=":material/info:")
     elif rates.comparisons:
         comparison = rates.comparison_frame()[["outcome", "test_label", "pvalue_text", "note"]]
+        comparison["outcome"] = comparison["outcome"].map(OUTCOME_LABELS)
         show_table(comparison.rename(columns={"outcome": "Outcome", "test_label": "Test", "pvalue_text": "p",
                                               "note": "Note"}))
     for note in rates.notes:
         st.caption(md_escape(note))
     n_orr = int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
     used_note("ORR", n_orr, ctx.n, excluded_reasons(rates.excluded))
-    figures.response_forest(ctx, rates)
+    figures.response_forest(ctx, denominator, ci_method)
 
 
 def dor_section() -> None:

@@ -40,7 +40,8 @@ for disease, tab in zip(diseases, tabs):
                         "nothing to compare.")
             continue
         show_table(result.display(disease))
-        figures.biomarkers(ctx, result, disease)
+st.subheader("Distributions")
+figures.biomarkers(ctx, result)
 for note in result.notes:
     st.caption(md_escape(note))
 n_used = int(result.groups["n_cb"].sum() + result.groups["n_no_cb"].sum())

@@ -1,0 +1,79 @@
+"""Helpers for the dashboard's AppTest suites (tests/test_app_*.py)."""
+from __future__ import annotations
+
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+APP = str(ROOT / "app.py")
+SAMPLE = ROOT / "sample_data" / "combined_synthetic.csv"
+PAGES = ("pages/1_Cohort.py", "pages/2_Response.py", "pages/3_Survival.py", "pages/4_Biomarkers.py",
+         "pages/5_Toxicity.py")
+TIMEOUT = 90
+
+
+def open_app(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
+    """Run the landing page (with URL parameters), optionally switch to ``page``; no exception allowed."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page is not None:
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def sidebar_count(at: AppTest) -> str:
+    """The sidebar's ``n = X of Y patients`` line."""
+    lines = [m.value for m in at.sidebar.markdown if m.value.startswith("**n = ")]
+    assert len(lines) == 1, [m.value for m in at.sidebar.markdown]
+    return lines[0].strip("*")
+
+
+def unescape(text: str) -> str:
+    """Undo the pages' Markdown escaping (backslash before a special character)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    """Text of every element of one kind (markdown, caption, info, ...), Markdown escapes removed."""
+    return [unescape(e.value) for e in getattr(at, kind)]
+
+
+def widget(at: AppTest, kind: str, key: str):
+    return getattr(at, kind)(key=key)
+
+
+@lru_cache(maxsize=1)
+def _sample_cohort():
+    from il2lib.validation import load_cohort
+
+    return load_cohort(SAMPLE)
+
+
+def sample_data() -> pd.DataFrame:
+    """The combined sample exactly as the dashboard loads it (a copy)."""
+    return _sample_cohort().data.copy()
+
+
+def frame_equal(shown: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Compare a displayed table with il2lib's own display table (index reset, as the pages show)."""
+    expected = expected.reset_index() if expected.index.name else expected.reset_index(drop=True)
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_dtype=False)

@@ -1,0 +1,106 @@
+"""The shared frame: sidebar filters, "n = X of Y", reset, URL state, page switches, presentation mode."""
+from __future__ import annotations
+
+import pytest
+from apptest_support import PAGES, open_app, rerun, sample_data, sidebar_count, texts, widget
+
+from il2lib import schema
+from il2lib.cohort import CohortFilter, apply_filter
+
+
+def n_filtered(f: CohortFilter) -> int:
+    return len(apply_filter(sample_data(), f))
+
+
+def test_default_is_the_combined_sample_with_every_patient():
+    at = open_app()
+    total = len(sample_data())
+    assert sidebar_count(at) == f"n = {total} of {total} patients"
+    assert any(schema.SYNTHETIC_NOTE in c for c in texts(at.sidebar, "caption"))
+    labels = [link.label for link in at.sidebar.get("page_link")]
+    assert labels[:6] == ["Data", "Cohort", "Response", "Survival", "Biomarkers", "Toxicity"]
+
+
+def test_filter_changes_the_count_to_what_il2lib_computes_and_the_url():
+    at = open_app()
+    widget(at, "multiselect", "w_disease").set_value(["rcc"])
+    rerun(at)
+    expected = n_filtered(CohortFilter(disease=("rcc",)))
+    assert sidebar_count(at) == f"n = {expected} of {len(sample_data())} patients"
+    assert at.query_params["disease"] == "rcc"
+    widget(at, "multiselect", "w_prior").set_value(["no"])
+    rerun(at)
+    expected = n_filtered(CohortFilter(disease=("rcc",), prior_pd1_pdl1=(False,)))
+    assert sidebar_count(at).startswith(f"n = {expected} of")
+    assert at.query_params[schema.PRIOR_PD1] == "no"
+
+
+def test_query_parameters_restore_the_filters():
+    at = open_app({"disease": "melanoma", "line_of_il2": "1", "ecog": "0,1", "present": "1"})
+    f = CohortFilter(disease=("melanoma",), line_of_il2=("1",), ecog=(0, 1))
+    assert sidebar_count(at).startswith(f"n = {n_filtered(f)} of")
+    assert widget(at, "multiselect", "w_disease").value == ["melanoma"]
+    assert widget(at, "multiselect", "w_ecog").value == [0, 1]
+    assert widget(at, "toggle", "w_present").value is True
+    assert any(f.describe() in c for c in texts(at.sidebar, "caption"))
+
+
+def test_age_range_and_other_column_from_the_url():
+    at = open_app({"age_at_il2": "40-60", "braf_v600": "mutant"})
+    f = CohortFilter(age_range=(40.0, 60.0), extra=((schema.BRAF, ("mutant",)),))
+    assert sidebar_count(at).startswith(f"n = {n_filtered(f)} of")
+    assert widget(at, "slider", "w_age").value == (40.0, 60.0)
+    assert widget(at, "selectbox", "w_extra_col").value == schema.BRAF
+
+
+def test_bad_url_values_are_reported_not_raised():
+    at = open_app({"disease": "lung", "age_at_il2": "old"})
+    warnings = " ".join(texts(at.sidebar, "warning"))
+    assert "lung" in warnings and "age range" in warnings
+    total = len(sample_data())
+    assert sidebar_count(at) == f"n = {total} of {total} patients"
+
+
+def test_page_switch_keeps_filters_and_url():
+    at = open_app()
+    widget(at, "multiselect", "w_disease").set_value(["melanoma"])
+    rerun(at)
+    expected = sidebar_count(at)
+    for page in PAGES:
+        at.switch_page(page)
+        rerun(at)
+        assert sidebar_count(at) == expected, page
+        assert widget(at, "multiselect", "w_disease").value == ["melanoma"]
+        assert at.query_params["disease"] == "melanoma"
+
+
+def test_reset_clears_every_filter():
+    at = open_app({"disease": "rcc", "sex": "F"})
+    at.sidebar.button(key="reset_filters").click()
+    rerun(at)
+    total = len(sample_data())
+    assert sidebar_count(at) == f"n = {total} of {total} patients"
+    assert "disease" not in at.query_params and "sex" not in at.query_params
+    assert widget(at, "multiselect", "w_disease").value == []
+
+
+@pytest.mark.parametrize("page", ("app.py",) + PAGES)
+def test_empty_filter_shows_a_plain_message_on_every_page(page):
+    # PROCLAIM patients all had prior PD-1/PD-L1, community ones none: this filter keeps nobody.
+    query = {schema.PRIOR_PD1: "yes", "source": "Community (synthetic)"}
+    assert n_filtered(CohortFilter(prior_pd1_pdl1=(True,), source=("Community (synthetic)",))) == 0
+    at = open_app(query, None if page == "app.py" else page)
+    assert sidebar_count(at).startswith("n = 0 of")
+    if page != "app.py":
+        assert any("No patient matches the current filters" in i for i in texts(at, "info"))
+        assert not at.get("plotly_chart")
+
+
+def test_presentation_toggle_is_mirrored_in_the_url():
+    at = open_app()
+    widget(at, "toggle", "w_present").set_value(True)
+    rerun(at)
+    assert at.query_params["present"] == "1"
+    widget(at, "toggle", "w_present").set_value(False)
+    rerun(at)
+    assert "present" not in at.query_params
