@@ -193,6 +193,11 @@ from il2lib.cli_analyses import COMMANDS as _ANALYSIS_COMMANDS  # noqa: E402
 
 COMMANDS += _ANALYSIS_COMMANDS
 
+# The meeting-report subcommand (HTML + optional PDF) lives in il2lib.cli_report.
+from il2lib.cli_report import COMMANDS as _REPORT_COMMANDS  # noqa: E402
+
+COMMANDS += _REPORT_COMMANDS
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m il2lib", description="il2-registry analyses from the command line")

@@ -19,8 +19,10 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 Paper = Literal["A4", "Letter"]
-#: Width of every figure in CSS pixels: the printable width of A4 with 14 mm margins (182 mm).
-FIGURE_WIDTH_PX = 680
+#: Width of every figure in CSS pixels on screen; printed at :data:`PRINT_FIGURE_ZOOM` of it, i.e.
+#: 675 px = 179 mm, inside A4's printable width with 14 mm margins (182 mm).
+FIGURE_WIDTH_PX = 900
+PRINT_FIGURE_ZOOM = 0.75
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:")
 PAGE_RULE_ID = "page-rule"
@@ -37,10 +39,21 @@ def esc(text: object) -> str:
 def page_rule(paper: Paper, footer: str) -> str:
     """The ``@page`` rule: paper size, margins, and a footer with the page number."""
     size = {"A4": "A4", "Letter": "letter"}[paper]
-    footer_css = footer.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    footer_css = css_string(footer)
     return (f'@page {{ size: {size}; margin: 14mm 14mm 16mm 14mm; '
             f'@bottom-left {{ content: "{footer_css}"; {_MARGIN_FONT} }} '
             f'@bottom-right {{ content: "Page " counter(page) " of " counter(pages); {_MARGIN_FONT} }} }}')
+
+
+def css_string(text: str) -> str:
+    """Text safe inside a double-quoted CSS string in a ``<style>`` element (no quote, ``<``, ``>``, newline)."""
+    out = []
+    for ch in str(text):
+        if ch in '\\"<>&' or ord(ch) < 0x20 or ch == "\x7f":
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -140,11 +153,12 @@ def document(title: str, body: str, *, paper: Paper, footer: str, has_figures: b
 
 
 STYLE = """
+/* print: figures at PRINT_FIGURE_ZOOM (0.75) */
 :root { --ink: #1a1a1a; --muted: #555; --rule: #c8c8c8; --accent: #0b4f8a; --band: #f3f6f9; }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { margin: 0; color: var(--ink); background: #fff;
   font: 10.5pt/1.45 "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif; }
-main.report { max-width: 700px; margin: 0 auto; padding: 24px 10px 48px; }
+main.report { max-width: 920px; margin: 0 auto; padding: 24px 10px 48px; }
 header.title-block { border-bottom: 3px solid var(--accent); padding-bottom: 10px; margin-bottom: 14px; }
 h1 { font-size: 19pt; margin: 0 0 4px; color: var(--accent); line-height: 1.2; }
 .subtitle { font-size: 11pt; color: var(--muted); margin: 0 0 8px; }
@@ -170,7 +184,7 @@ tbody th.level, tbody td.level { padding-left: 18px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 figure.figure { margin: 10px 0 16px; break-inside: avoid; page-break-inside: avoid; }
-figure.figure > div { width: 680px; }
+figure.figure > div { width: 900px; }
 .methods p { font-size: 9.5pt; text-align: justify; }
 .toc { font-size: 9.5pt; color: var(--muted); }
 @media print {
@@ -178,5 +192,6 @@ figure.figure > div { width: 680px; }
   h2 { margin-top: 16px; }
   section.page-start { break-before: page; page-break-before: always; }
   .modebar-container { display: none !important; }
+  figure.figure > div { zoom: 0.75; }
 }
 """

@@ -131,7 +131,7 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
     for comp in rates.comparisons:
         notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, p = {format_p(comp.result.pvalue)}.")
     s.table(rates.display(), "Objective response and clinical benefit rates with 95% confidence intervals", notes)
-    _response_figure(s, rates)
+    _response_figures(s, bor, df, by, cb_sd_months, ci_method)
     ci_name = "Clopper-Pearson exact" if ci_method == "exact" else "Wilson score"
     s.methods.append(f"Best overall response was tabulated per patient; ORR = (CR+PR)/N and CBR = (CR+PR+SD lasting "
                      f">= {cb_sd_months:g} months)/N over all treated patients, with {ci_name} 95% confidence "
@@ -140,12 +140,20 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
     return s
 
 
-def _response_figure(s: Section, rates) -> None:
-    try:
-        from il2lib.figures.response import response_rate_figure
-    except ImportError:
+def _response_figures(s: Section, bor, df: pd.DataFrame, by: str | None, cb_sd_months: float,
+                      ci_method: str) -> None:
+    from il2lib.figures.response import orr_forest_figure, response_bar_figure
+    from il2lib.response import response_rates
+
+    s.add(Figure(response_bar_figure(bor, title="Best overall response"),
+                 "Best overall response per group, % of treated patients (counts inside the bars)."))
+    if by is None:
         return
-    s.add(Figure(response_rate_figure(rates), "Response rates with 95% confidence intervals."))
+    overall = response_rates(df, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
+    by_group = response_rates(df, by=by, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
+    s.add(Figure(orr_forest_figure([by_group], overall=overall, title="Objective response rate"),
+                 "Objective response rate with 95% confidence intervals per group; the dashed line is the rate "
+                 "over all patients shown."))
 
 
 # ----------------------------------------------------------------------------- biomarkers
@@ -171,6 +179,12 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
         s.table(table.drop(columns="Test"), f"{name}: clinical benefit (CB) vs no CB", footnotes)
     for note in result.notes:
         s.note(note)
+    if schema.PLATELET_NADIR in set(result.rows["variable"]):
+        from il2lib.figures.biomarkers import biomarker_figure
+
+        s.add(Figure(biomarker_figure(df, schema.PLATELET_NADIR, result, title="Platelet nadir during IL-2"),
+                     "Platelet nadir in patients with and without clinical benefit, per disease: boxes show the "
+                     "median and quartiles, points every patient; the p-value and test are printed per panel."))
     if len(result.excluded):
         s.note(f"{len(result.excluded)} patient(s) left out: clinical benefit undetermined (SD without a duration).")
     s.methods.append("Biomarkers were compared between patients with and without clinical benefit within each "
@@ -194,6 +208,10 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None) -> Section:
         _not_computed(s, "The toxicity summary", exc)
         return s
     s.table(_toxicity_overview(tox), "Patients with adverse events, n (%)", tox.notes)
+    from il2lib.figures.toxicity import ae_grade_figure
+
+    s.add(Figure(ae_grade_figure(tox, top_n=12), "The 12 most frequent adverse events: patients by worst CTCAE v5 "
+                 "grade, % of the group."))
     s.table(tox.display().reset_index(), "Adverse events by term: worst CTCAE grade per patient, n (%)",
             long=True)
     if len(tox.excluded_ae_rows):

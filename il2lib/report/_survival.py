@@ -19,7 +19,7 @@ MILESTONES = (12.0, 24.0, 36.0)
 GROUP = "group"
 OVERALL = "All patients"
 #: KM figure height in the report (px): the figure and its medians table share one A4 page.
-REPORT_FIGURE_HEIGHT = 560
+REPORT_FIGURE_HEIGHT = 660
 
 
 def _months(value: float) -> str:

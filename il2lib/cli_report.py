@@ -1,0 +1,73 @@
+"""``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--ae AE_FILE]``.
+
+Builds the same self-contained meeting report as the dashboard's Report page
+(:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium.
+Registered in :data:`il2lib.cli.COMMANDS`.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    from il2lib.cli import add_filter_arguments, add_load_arguments
+
+    add_load_arguments(parser)
+    add_filter_arguments(parser)
+    group = parser.add_argument_group("report")
+    group.add_argument("--out", required=True, metavar="HTML", help="where to write the self-contained HTML report")
+    group.add_argument("--pdf", default=None, metavar="PDF", help="also print the report to this PDF (chromium)")
+    group.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="PDF/print page size (default A4)")
+    group.add_argument("--endpoint", choices=("os", "pfs"), default="os", help="survival endpoint (default os)")
+    group.add_argument("--ae", default=None, metavar="AE_FILE", help="long-format adverse-event table for toxicity")
+    group.add_argument("--ci", choices=("exact", "wilson"), default="exact",
+                       help="binomial CI for ORR/CBR (default exact: Clopper-Pearson)")
+    group.add_argument("--conf-type", choices=("log-log", "log", "plain"), default="log-log",
+                       help="Kaplan-Meier CI transformation (default log-log)")
+
+
+def _load_ae(path: str, cohort):
+    from il2lib.adverse_events import load_adverse_events
+    from il2lib.cli import UsageError
+
+    ae = load_adverse_events(path, cohort)
+    if not ae.report.ok:
+        raise UsageError("Adverse-event file: " + " ".join(f.message for f in ae.report.file_errors))
+    try:
+        fingerprint = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:  # the loader read it a moment ago; report a plain error if it vanished
+        raise UsageError(f"The adverse-event file '{path}' could not be read ({exc.strerror}).") from exc
+    return ae, fingerprint
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from il2lib.cli import UsageError, load_filtered
+    from il2lib.report import build_report, write_pdf
+
+    cohort, flt, _ = load_filtered(args)
+    ae, ae_fingerprint = _load_ae(args.ae, cohort) if args.ae else (None, None)
+    report = build_report(cohort, ae, flt, args.endpoint, conf_type=args.conf_type, ci_method=args.ci,
+                          paper=args.paper, ae_fingerprint=ae_fingerprint)
+    try:
+        html_path = report.write_html(args.out)
+    except OSError as exc:
+        raise UsageError(f"Cannot write '{args.out}' ({exc.strerror}).") from exc
+    pdf_path = write_pdf(report.html, args.pdf, paper=args.paper) if args.pdf else None
+    payload = {"html": str(html_path), "pdf": None if pdf_path is None else str(pdf_path),
+               "fingerprint": report.fingerprint, "filter": report.filter_description, "n_patients": report.n_patients,
+               "endpoint": report.endpoint, "sections": list(report.sections), "n_figures": report.n_figures,
+               "generated_at": report.generated_at}
+    if args.format == "json":
+        print(json.dumps(payload))
+    else:
+        print(f"Report written to {html_path}" + (f" and {pdf_path}" if pdf_path else "")
+              + f": {report.n_patients} patients ({report.filter_description}), {report.n_figures} figures, "
+              f"data SHA-256 {report.fingerprint}.")
+    return 0
+
+
+COMMANDS = [("report", "self-contained HTML meeting report (and optional PDF) of the filtered cohort",
+             _add_report, _run_report)]
