@@ -8,7 +8,6 @@ Results follow R (``binom.test``, ``prop.test(correct = FALSE)``, ``fisher.test`
 """
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -29,8 +28,8 @@ TEST_LABELS: dict[str, str] = {
 }
 #: R's tolerance for "as or less probable than the observed table" (fisher.test: relErr).
 FISHER_REL_ERR = 1 + 1e-7
-#: Largest number of tables the exact r x c test enumerates before falling back to chi-square.
-FFH_TABLE_LIMIT = 2_000_000
+#: Work (partial-table weights processed) the exact r x c test may spend before falling back to chi-square.
+FFH_WORK_LIMIT = 3_000_000
 COCHRAN_MIN_EXPECTED = 5.0
 
 
@@ -226,66 +225,38 @@ def _conditional_mle(nh: _NoncentralHypergeometric) -> float:
 # ----------------------------------------------------------------------------------------
 # r x c tables: exact Fisher-Freeman-Halton, chi-square, and the selection rule
 # ----------------------------------------------------------------------------------------
-def _compositions(total: int, parts: int) -> np.ndarray:
-    """All ways to write ``total`` as an ordered sum of ``parts`` non-negative integers."""
-    rows = []
-    for bars in itertools.combinations(range(total + parts - 1), parts - 1):
-        edges = (-1, *bars, total + parts - 1)
-        rows.append([edges[i + 1] - edges[i] - 1 for i in range(parts)])
-    return np.asarray(rows, dtype=np.int64).reshape(-1, parts)
-
-
-def fisher_freeman_halton(table, table_limit: int = FFH_TABLE_LIMIT) -> TestResult:
-    """Exact Fisher-Freeman-Halton test of an r x c table by complete enumeration.
+def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT) -> TestResult:
+    """Exact Fisher-Freeman-Halton test of an r x c table.
 
     Notes
     -----
-    Enumerates every table with the observed margins, column by column, carrying the log of
-    prod 1/x_ij!; the p-value sums the probabilities of the tables whose probability is at most
-    the observed one times ``1 + 1e-7`` (R's ``fisher.test`` rule). scipy's ``fisher_exact`` on
-    tables larger than 2x2 is a Monte Carlo estimate, hence this enumeration. When more than
-    ``table_limit`` partial tables would be needed the function falls back to the chi-square
-    test and says so in ``note``.
+    The p-value sums the probabilities of all tables with the observed margins whose
+    probability is at most the observed one times ``1 + 1e-7`` (R's ``fisher.test`` rule).
+    It is computed exactly by a network algorithm (:mod:`il2lib._exact_rxc`: whole subtrees
+    are added or dropped using exact bounds, equal partial weights are merged). scipy's
+    ``fisher_exact`` on tables larger than 2x2 is a Monte Carlo estimate, hence this code.
+    When more than ``work_limit`` partial-table weights would be processed the function falls
+    back to the chi-square test and says so in ``note``.
 
     References
     ----------
     Freeman GH, Halton JH. Biometrika 1951;38:141-149. Mehta CR, Patel NR. JASA 1983;78:427-434.
     """
+    from il2lib._exact_rxc import EnumerationLimit, exact_pvalue
+
     tab = _as_table(table)
     tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
     if tab.shape[0] < 2 or tab.shape[1] < 2:
         return TestResult("fisher_freeman_halton", 1.0, note="Only one non-empty row or column: no comparison possible.")
     if tab.shape[0] > tab.shape[1]:
-        tab = tab.T  # enumerate compositions over the smaller dimension
-    rows, cols = tab.sum(axis=1), tab.sum(axis=0)
-    total = int(tab.sum())
-    log_const = (special.gammaln(rows + 1).sum() + special.gammaln(cols + 1).sum() - special.gammaln(total + 1))
-    log_obs = log_const - special.gammaln(tab + 1).sum()
-    remaining = rows[None, :].copy()
-    logw = np.zeros(1)
-    for col_total in cols[:-1]:
-        comps = _compositions(int(col_total), tab.shape[0])
-        comp_logw = -special.gammaln(comps + 1).sum(axis=1)
-        if remaining.shape[0] * comps.shape[0] > 10 * table_limit:
-            return _chi_square_fallback(tab, table_limit)
-        ok = np.all(comps[None, :, :] <= remaining[:, None, :], axis=2)
-        state_idx, comp_idx = np.nonzero(ok)
-        if state_idx.size > table_limit:
-            return _chi_square_fallback(tab, table_limit)
-        remaining = remaining[state_idx] - comps[comp_idx]
-        logw = logw[state_idx] + comp_logw[comp_idx]
-    logw = logw - special.gammaln(remaining + 1).sum(axis=1)  # last column is what remains
-    logp = log_const + logw
-    probs = np.exp(logp)
-    pvalue = float(probs[logp <= log_obs + math.log(FISHER_REL_ERR)].sum())
-    return TestResult("fisher_freeman_halton", min(1.0, pvalue),
-                      note=f"Exact p-value over {probs.size:,} tables with the observed margins.")
-
-
-def _chi_square_fallback(tab: np.ndarray, table_limit: int) -> TestResult:
-    chi = chi_square_test(tab)
-    return TestResult("chi_square", chi.pvalue, chi.statistic, chi.df,
-                      note=f"Exact enumeration would exceed {table_limit:,} tables; chi-square used instead.")
+        tab = tab.T  # columns are built one at a time over the smaller dimension
+    try:
+        pvalue, _ = exact_pvalue(tab, work_limit)
+    except EnumerationLimit:
+        chi = chi_square_test(tab)
+        return TestResult("chi_square", chi.pvalue, chi.statistic, chi.df,
+                          note=f"The exact test would exceed its work limit ({work_limit:,}); chi-square used instead.")
+    return TestResult("fisher_freeman_halton", pvalue, note="Exact p-value (network algorithm).")
 
 
 def expected_counts(table) -> np.ndarray:

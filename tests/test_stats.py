@@ -90,12 +90,55 @@ def test_ffh_is_deterministic_and_agrees_with_2x2_fisher():
     assert S.fisher_freeman_halton(np.array(tab).T).pvalue == pytest.approx(EXTRA["fisher_rxc"][0]["fisher_p"], abs=TOL)
 
 
-def test_ffh_falls_back_to_chisq_above_the_limit_with_a_note():
+def test_ffh_falls_back_to_chisq_above_the_work_limit_with_a_note():
     tab = [[3, 1, 6], [2, 7, 2], [1, 4, 9]]
-    res = S.fisher_freeman_halton(tab, table_limit=10)
+    res = S.fisher_freeman_halton(tab, work_limit=10)
     assert res.test == "chi_square"
-    assert "exceed" in res.note
+    assert "work limit" in res.note
     assert res.pvalue == pytest.approx(EXTRA["fisher_rxc"][1]["chisq_p"], abs=TOL)
+
+
+def _brute_force_ffh(tab):
+    """Independent reference: list every table with the margins (small tables only), R's rule."""
+    import itertools
+    from scipy.special import gammaln
+    tab = np.asarray(tab)
+    rows, cols = tab.sum(axis=1), tab.sum(axis=0)
+    log_p = lambda t: (gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(tab.sum() + 1)  # noqa: E731
+                       - gammaln(np.asarray(t) + 1).sum())
+    obs = log_p(tab)
+    total = 0.0
+    r, c = tab.shape
+    ranges = [range(min(rows[i], cols[j]) + 1) for i in range(r - 1) for j in range(c - 1)]
+    for free in itertools.product(*ranges):
+        t = np.zeros((r, c), dtype=int)
+        t[:-1, :-1] = np.reshape(free, (r - 1, c - 1))
+        t[:-1, -1] = rows[:-1] - t[:-1, :-1].sum(axis=1)
+        t[-1, :] = cols - t[:-1, :].sum(axis=0)
+        if (t < 0).any():
+            continue
+        lp = log_p(t)
+        if lp <= obs + math.log(1 + 1e-7):
+            total += math.exp(lp)
+    return total
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ffh_network_algorithm_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    shape = [(2, 3), (3, 3), (2, 4), (3, 2), (2, 5), (3, 4)][seed]
+    tab = rng.integers(0, 5, size=shape)
+    tab[0, 0] += 1
+    assert S.fisher_freeman_halton(tab).pvalue == pytest.approx(_brute_force_ffh(tab), abs=TOL)
+
+
+def test_ffh_exact_on_registry_sized_table_is_transpose_invariant():
+    # line of IL-2 (3 groups) x best response (5 levels), n = 107: exact within the work limit
+    tab = [[3, 5, 11, 15, 2], [4, 4, 7, 22, 3], [2, 3, 5, 20, 1]]
+    res = S.fisher_freeman_halton(tab)
+    assert res.test == "fisher_freeman_halton"
+    assert 0 < res.pvalue < 1
+    assert S.fisher_freeman_halton(np.array(tab).T).pvalue == pytest.approx(res.pvalue, abs=TOL)
 
 
 @pytest.mark.parametrize("case", TESTS["chisq_test"], ids=["2x3", "2x2"])
@@ -176,3 +219,27 @@ def test_p_adjust_matches_r(method):
     np.testing.assert_allclose(S.p_adjust(ref["p"], method), ref[method], atol=TOL)
     shuffled = np.array(ref["p"])[::-1]
     np.testing.assert_allclose(S.p_adjust(shuffled, method), np.array(ref[method])[::-1], atol=TOL)
+
+
+# R 4.2.2, tests/reference/scripts/make_analyses_reference.R: fisher.test(m, workspace = 2e8),
+# wilcox.test(x, y) (exact, no ties), kruskal.test(list(a, b, c)).
+ANALYSES = json.loads((REF / "analyses.json").read_text())
+
+
+@pytest.mark.parametrize("case", ANALYSES["fisher_rxc"], ids=lambda c: c["name"])
+def test_ffh_matches_r_on_registry_sized_tables(case):
+    res = S.fisher_freeman_halton(case["table"])
+    assert res.test == "fisher_freeman_halton"
+    assert res.pvalue == pytest.approx(case["fisher_p"], abs=TOL)
+
+
+def test_exact_rank_sum_and_kruskal_match_r():
+    w = ANALYSES["wilcox_exact"]
+    res = S.rank_sum_test(w["x"], w["y"])
+    assert res.note == "exact null distribution"
+    assert res.statistic == w["statistic_W"]
+    assert res.pvalue == pytest.approx(w["p_value"], abs=TOL)
+    k = ANALYSES["kruskal"]
+    res = S.kruskal_wallis_test(*k["groups"].values())
+    assert res.statistic == pytest.approx(k["statistic"], abs=TOL)
+    assert res.pvalue == pytest.approx(k["p_value"], abs=TOL)
