@@ -48,6 +48,18 @@ _EXPORTS = {
     "Table1": "il2lib.table1",
     "biomarker_comparison": "il2lib.biomarkers",
     "toxicity_summary": "il2lib.toxicity",
+    "export": "il2lib.export",
+    "neutralize_cell": "il2lib.export",
+    "neutralize_frame": "il2lib.export",
+    "table_to_csv_bytes": "il2lib.export",
+    "table_to_xlsx_bytes": "il2lib.export",
+    "figure_to_png": "il2lib.export",
+    "figure_to_svg": "il2lib.export",
+    "figure_to_html": "il2lib.export",
+    "report": "il2lib.report",
+    "build_report": "il2lib.report",
+    "Report": "il2lib.report",
+    "write_pdf": "il2lib.report",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
