@@ -116,3 +116,14 @@ def test_community_sample_reproduces_published_directions():
         assert plt["pvalue"] < 0.05 and plt["cb_median"] < plt["no_cb_median"]
         doses = rows.loc[(disease, schema.MEAN_DOSES_PER_CYCLE)]
         assert doses["pvalue"] > 0.05  # paper: same number of doses
+
+
+def test_logistic_odds_ratio_matches_r_glm():
+    import json
+    ref = json.loads((Path(__file__).parent / "reference" / "analyses.json").read_text())["logistic_or"]
+    # R: glm(cb ~ I(nadir / 10), binomial, control = glm.control(epsilon = 1e-14)); Wald CI (confint.default).
+    # (R's default epsilon 1e-8 stops early: its CI differs from the converged one at 1e-4.)
+    o, lo, hi, note = univariable_odds_ratio(np.array(ref["y"]), np.array(ref["x"], dtype=float), ref["step"])
+    assert note == ""
+    assert o == pytest.approx(ref["odds_ratio"], rel=1e-6)
+    assert (lo, hi) == (pytest.approx(ref["ci_lower"], rel=1e-6), pytest.approx(ref["ci_upper"], rel=1e-6))

@@ -19,7 +19,13 @@ fisher <- lapply(names(tabs), function(nm) {
 x <- c(12.1, 14.3, 9.8, 20.5, 16.2, 11.0, 13.7)
 y <- c(8.4, 10.2, 7.7, 9.9, 12.8, 6.5)
 g3 <- list(a = c(1.2, 3.4, 2.2, 5.1, 4.4), b = c(6.1, 2.8, 7.3, 5.5), c = c(9.0, 8.2, 7.7, 6.6, 9.9, 3.3))
-out <- list(r_version = R.version.string, fisher_rxc = fisher,
+nadir <- c(31, 28, 45, 34, 26, 52, 39, 61, 44, 70, 88, 46, 66, 95, 58, 73, 49, 81, 37, 64)
+cb <- c(1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0)
+fit <- glm(cb ~ I(nadir / 10), family = binomial, control = glm.control(epsilon = 1e-14, maxit = 100))
+logit <- list(x = nadir, y = cb, step = 10, odds_ratio = unname(exp(coef(fit))[2]),
+              ci_lower = unname(exp(confint.default(fit))[2, 1]), ci_upper = unname(exp(confint.default(fit))[2, 2]),
+              command = "glm(cb ~ I(nadir / 10), binomial, control = glm.control(epsilon = 1e-14)); exp(coef); exp(confint.default) (Wald)")
+out <- list(r_version = R.version.string, fisher_rxc = fisher, logistic_or = logit,
             wilcox_exact = list(x = x, y = y, statistic_W = unname(wilcox.test(x, y)$statistic),
                                 p_value = wilcox.test(x, y)$p.value, command = "wilcox.test(x, y) (no ties: exact)"),
             kruskal = list(groups = g3, statistic = unname(kruskal.test(g3)$statistic),
