@@ -136,6 +136,8 @@ if ctx.loaded.synthetic:
     st.info(schema.SYNTHETIC_NOTE, icon=":material/science:")
 if ctx.loaded.error:
     st.error(md_escape(ctx.loaded.error), icon=":material/error:")
+if ctx.loaded.note:
+    st.info(md_escape(ctx.loaded.note), icon=":material/upload_file:")
 if ctx.loaded.ae_error:
     st.warning("Adverse-event table: " + md_escape(ctx.loaded.ae_error), icon=":material/warning:")
 if ctx.cohort is not None:

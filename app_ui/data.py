@@ -75,6 +75,7 @@ class LoadedData:
     error: str = ""
     ae_error: str = ""
     ae_key: str = ""  # identity of the AE table (path and mtime, or the upload's SHA-256)
+    note: str = ""  # a plain status line (e.g. waiting for an upload)
 
     @property
     def ok(self) -> bool:
@@ -166,7 +167,8 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
     ae_upload: UploadedFile | None = ss.get(UPLOAD_AE)
     scope = f"upload:{session_token()}"
     if upload is None:
-        return LoadedData(UPLOAD, "My upload", False, scope, error="No file uploaded yet.")
+        return LoadedData(UPLOAD, "My upload", False, scope,
+                          note="No file uploaded yet: choose a patient file on the Data page.")
     key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd)
     memo = ss.get(UPLOAD_MEMO)
     if memo is not None and memo[0] == key:

@@ -134,13 +134,16 @@ def _login_gate() -> None:
 
 
 def _current_choice() -> str:
-    """The data source; an upload link opened in a new session falls back to the default sample."""
+    """The chosen data source (the default one when none, or an unavailable one, is set).
+
+    The URL never names an upload (``data=`` only names samples): a link copied from an upload
+    session opens on the default sample with the same filters, which stay when the same file is
+    uploaded again.
+    """
     ss = st.session_state
     choice = ss.get(state.DATA_CHOICE) or data_mod.default_choice()
     if choice not in data_mod.choices():
         choice = data_mod.default_choice()
-    if choice == data_mod.UPLOAD and data_mod.UPLOAD_FILE not in ss and not ss.get("upload_note_shown"):
-        ss["upload_note_shown"] = True
     ss[state.DATA_CHOICE] = choice
     return choice
 
@@ -152,6 +155,8 @@ def _data_status(loaded: data_mod.LoadedData) -> None:
         st.caption(f":material/science: {md_escape(schema.SYNTHETIC_NOTE)}")
     if loaded.error:
         st.error(md_escape(loaded.error), icon=":material/error:")
+    if loaded.note:
+        st.caption(md_escape(loaded.note))
 
 
 def _navigation() -> None:

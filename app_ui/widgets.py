@@ -97,9 +97,7 @@ def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None =
 
 
 def format_p(p: float | None) -> str:
-    """Journal-style p-value text: ``p = 0.043``, ``p < 0.001``; an em dash when absent."""
-    if p is None or pd.isna(p):
-        return "—"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+    """p-value for running text, il2lib's rule: ``p = 0.043``, ``p < 0.001``, ``p > 0.99``."""
+    from il2lib.stats import p_phrase
+
+    return p_phrase(p)
