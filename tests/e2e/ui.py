@@ -30,7 +30,8 @@ DEFAULT_TIMEOUT_MS = 60_000
 
 def wait_idle(page: Page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 300) -> None:
     """Wait until the Streamlit script finished: app connected and not running, no status widget, no stale
-    element, and the state stayed so for ``settle_ms`` (a rerun can start a moment after a click)."""
+    element, no skeleton (a widget whose code is still loading), and the state stayed so for ``settle_ms``
+    (a rerun can start a moment after a click)."""
     deadline = time.monotonic() + timeout_ms / 1000
     stable_since: float | None = None
     while time.monotonic() < deadline:
@@ -52,6 +53,7 @@ def _looks_idle(page: Page) -> bool:
             if (root.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
             if (root.getAttribute('data-test-script-state') !== 'notRunning') return false;
             if (document.querySelectorAll(status).length > 0) return false;
+            if (document.querySelectorAll('[data-testid="stSkeleton"]').length > 0) return false;
             return document.querySelectorAll('[data-stale="true"]').length === 0;
         }""",
         [APP, STATUS],
@@ -98,9 +100,10 @@ def shot(page: Page, name: str) -> Path:
 
 def go_to_page(page: Page, label: str) -> None:
     """Click the sidebar page link called ``label`` and wait for the page to run."""
-    link = page.locator(SIDEBAR).locator(PAGE_LINK).filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    name = page.get_by_text(label, exact=True)
+    link = page.locator(SIDEBAR).locator(PAGE_LINK).filter(has=name)
     if link.count() == 0:  # automatic navigation, if the app shows it
-        link = page.locator(f'{SIDEBAR} [data-testid="stSidebarNav"] a').filter(has_text=label)
+        link = page.locator(f'{SIDEBAR} [data-testid="stSidebarNav"] a').filter(has=name)
     link.first.click()
     page.wait_for_timeout(200)
     settle(page)
@@ -135,10 +138,10 @@ def choose_select(page: Page, label: str | re.Pattern, option: str | re.Pattern)
     settle(page)
 
 
-def choose_radio(page: Page, label: str | re.Pattern, option: str) -> None:
-    """Pick ``option`` in the st.radio (or segmented control) labelled ``label``."""
+def choose_radio(page: Page, label: str | re.Pattern, option: str | re.Pattern) -> None:
+    """Pick ``option`` in the st.radio labelled ``label``."""
     box = widget(page, "stRadio", label)
-    box.get_by_text(option, exact=True).click()
+    box.get_by_text(option, exact=isinstance(option, str)).first.click()
     page.wait_for_timeout(200)
     settle(page)
 
@@ -153,19 +156,25 @@ def metric(page: Page, label: str | re.Pattern) -> str:
 
 
 def plotly_traces(page: Page, index: int = 0) -> list[dict]:
-    """Name, visibility and legend flag of every trace of the plotly figure number ``index`` on the page."""
+    """Every trace of the plotly figure number ``index`` as plotly.js holds it after drawing
+    (``_fullData``: arrays decoded): name, mode, axes, legend flag, x values and text."""
     return page.evaluate(
         """([sel, i]) => {
-            const plots = document.querySelectorAll(sel);
-            const gd = plots[i];
-            if (!gd || !gd.data) return null;
-            return gd.data.map(t => ({name: t.name ?? null, type: t.type ?? null,
-                                      showlegend: t.showlegend ?? true, visible: t.visible ?? true,
-                                      n: (t.x || []).length, legendgroup: t.legendgroup ?? null,
-                                      xaxis: t.xaxis ?? 'x', yaxis: t.yaxis ?? 'y', mode: t.mode ?? null}));
+            const gd = document.querySelectorAll(sel)[i];
+            if (!gd || !gd._fullData) return null;
+            const arr = (v) => (v == null ? [] : Array.from(v));
+            return gd._fullData.map(t => ({name: t.name ?? null, type: t.type ?? null, mode: t.mode ?? null,
+                                           showlegend: t.showlegend !== false, visible: t.visible,
+                                           legendgroup: t.legendgroup || null, xaxis: t.xaxis, yaxis: t.yaxis,
+                                           x: arr(t.x), text: typeof t.text === 'string' ? [t.text] : arr(t.text)}));
         }""",
         [PLOTLY, index],
     )
+
+
+def figure_title(page: Page, index: int = 0) -> str:
+    """The drawn title (with subtitle) of plotly figure number ``index``."""
+    return " ".join(page.locator(PLOTLY).nth(index).locator(".gtitle, .gtitle-subtitle").all_text_contents())
 
 
 def legend_labels(page: Page, index: int = 0) -> list[str]:
@@ -212,3 +221,51 @@ def edit_grid_select(page: Page, grid: Locator, row: int, column: str, option_te
     page.keyboard.press("Escape")
     page.wait_for_timeout(300)
     settle(page)
+
+
+BLOCKING_IMPACTS = ("critical", "serious")
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
+    """axe-core (bundled by axe-playwright-python) violations of the given impacts on the current page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"resultTypes": ["violations"]})
+    return [v for v in results.response["violations"] if v.get("impact") in impacts]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} [{len(v['nodes'])} node(s)]")
+        for node in v["nodes"][:5]:
+            detail = "; ".join(item["message"] for item in node.get("any", []) + node.get("all", []))
+            lines.append(f"    {', '.join(map(str, node['target']))}: {node['html'][:160]}  -- {detail[:240]}")
+    return "\n".join(lines)
+
+
+_N_OF = re.compile(r"n = (\d+) of (\d+) patients")
+
+
+def sidebar_counts(page: Page) -> tuple[int, int]:
+    """The sidebar summary "n = X of Y patients" as (X, Y)."""
+    text = page.locator(SIDEBAR).inner_text()
+    match = _N_OF.search(text)
+    assert match, f"no 'n = X of Y patients' in the sidebar:\n{text}"
+    return int(match.group(1)), int(match.group(2))
+
+
+def grids_text(page: Page) -> str:
+    """All cell text of every st.dataframe on the page (the grid draws on a canvas; text is in its a11y table)."""
+    return "\n".join(page.locator(f'{GRID} [role="gridcell"], {GRID} [role="columnheader"]').all_text_contents())
+
+
+def visible_text(page: Page) -> str:
+    """What a person can read: the page text plus the cell text of the data grids."""
+    return page_text(page) + "\n" + grids_text(page)
+
+
+def find_grid(page: Page, header: str | re.Pattern) -> Locator:
+    """The first st.dataframe whose column headers include one matching ``header``."""
+    pattern = header if isinstance(header, re.Pattern) else re.compile(rf"^{re.escape(header)}$")
+    return page.locator(GRID).filter(has=page.locator('[role="columnheader"]').filter(has_text=pattern)).first
