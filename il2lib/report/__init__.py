@@ -28,9 +28,9 @@ from il2lib.report._methods import methods_section, reproduce_command, software_
 from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, group_column, response_section,
                                      table1_section, toxicity_section, validation_section)
 from il2lib.report._survival import survival_section
-from il2lib.report.pdf import PdfExportError, write_pdf
+from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 
-__all__ = ["Report", "build_report", "write_pdf", "PdfExportError", "software_versions", "REPORT_TITLE"]
+__all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE"]
 
 Endpoint = Literal["os", "pfs"]
 REPORT_TITLE = "High-dose IL-2 registry: meeting report"

@@ -44,24 +44,22 @@ def set_paper(html: str, paper: Paper) -> str:
     return result
 
 
-def write_pdf(html: str, path: str | os.PathLike, *, paper: Paper = "A4", timeout: float = 180.0) -> Path:
-    """Print a report document to a PDF file with headless chromium.
+def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> bytes:
+    """Print a report document to PDF with headless chromium and return the PDF's bytes.
 
     Parameters
     ----------
     html
         A document from :func:`il2lib.report.build_report` (``Report.html``).
-    path
-        Where to write the PDF.
     paper
         ``"A4"`` or ``"Letter"``; replaces the size in the document's ``@page`` rule.
     timeout
         Seconds before chromium is stopped.
 
-    Returns
-    -------
-    pathlib.Path
-        The PDF's path.
+    Raises
+    ------
+    PdfExportError
+        No chromium, chromium failed, or it did not finish within ``timeout``.
 
     Notes
     -----
@@ -69,8 +67,6 @@ def write_pdf(html: str, path: str | os.PathLike, *, paper: Paper = "A4", timeou
     the document with a fresh profile and background networking disabled; the document's
     Content-Security-Policy blocks any request, so printing is offline.
     """
-    target = Path(path).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
     document = set_paper(html, paper)
     with tempfile.TemporaryDirectory(prefix="il2-report-") as tmp:
         source = Path(tmp) / "report.html"
@@ -91,5 +87,12 @@ def write_pdf(html: str, path: str | os.PathLike, *, paper: Paper = "A4", timeou
         if not out.exists() or out.stat().st_size == 0:
             tail = (proc.stderr or "").strip().splitlines()[-3:]
             raise PdfExportError("chromium could not print the report to PDF: " + " | ".join(tail))
-        shutil.move(str(out), target)
+        return out.read_bytes()
+
+
+def write_pdf(html: str, path: str | os.PathLike, *, paper: Paper = "A4", timeout: float = 180.0) -> Path:
+    """Print a report document to a PDF file (see :func:`pdf_bytes`) and return its path."""
+    target = Path(path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(pdf_bytes(html, paper=paper, timeout=timeout))
     return target

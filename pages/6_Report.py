@@ -1,0 +1,93 @@
+"""Report page: the one-click meeting report (self-contained HTML, PDF) for the current data and filters."""
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from app_state import frame
+from app_ui.widgets import md_escape, url_choice
+
+ctx = frame("Report")
+ctx.require_data()
+
+from il2lib import schema  # noqa: E402
+from il2lib.errors import Il2libError  # noqa: E402
+from il2lib.report import build_report, pdf_bytes  # noqa: E402
+from il2lib.report.pdf import PdfExportError, find_chromium  # noqa: E402
+
+BUILT = "report_built_key"  # session key: options of the report the user asked for (small tuple)
+PAPERS = {"A4": "A4", "Letter": "US Letter"}
+PREVIEW_HEIGHT = 900
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool):
+    """The report for one (data scope, fingerprint, rule, filter, AE table, options); errors as text."""
+    try:
+        return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic), ""
+    except Il2libError as exc:
+        return None, str(exc)
+
+
+def chromium_problem() -> str:
+    try:
+        find_chromium()
+    except PdfExportError as exc:
+        return str(exc)
+    return ""
+
+
+def file_stem() -> str:
+    name = re.sub(r"\.[A-Za-z0-9]+$", "", ctx.cohort.source_name)
+    return "il2_report_" + (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "data")
+
+
+st.title("Meeting report")
+st.caption(md_escape(f"{ctx.loaded.label} · {ctx.summary}"))
+st.markdown("One self-contained HTML file with everything the other pages show for the current filters: "
+            "validation summary, Table 1, response with ORR/CBR and exact CIs, Kaplan-Meier figures with numbers "
+            "at risk, medians, log-rank and Cox, biomarker and toxicity tables, and a Methods paragraph with the "
+            "software versions. It opens offline in any browser; the PDF is the same document laid out for print.")
+a, b, c = st.columns(3)
+endpoint = url_choice("report_endpoint", "Survival endpoint", ["os", "pfs"], "os",
+                      format_func=lambda e: schema.ENDPOINTS[e][2], container=a)
+paper = url_choice("report_paper", "Paper size (PDF / print)", list(PAPERS), "A4", format_func=PAPERS.get,
+                   container=b)
+ae = ctx.loaded.adverse_events
+use_ae = c.toggle("Include adverse events", value=ae is not None, disabled=ae is None, key="report_use_ae",
+                  help=None if ae is not None else "No adverse-event table is loaded with this data set.")
+if ctx.loaded.ae_error:
+    st.warning(md_escape(f"Adverse-event table not used: {ctx.loaded.ae_error}"))
+
+key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper)
+if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):
+    st.session_state[BUILT] = key
+if st.session_state.get(BUILT) != key:
+    st.info("Choose the options and press **Build report**. The report follows the sidebar filters; change "
+            "them first if needed.", icon=":material/info:")
+    st.stop()
+
+with st.spinner("Building the report ..."):
+    report, problem = cached_report(key, ctx.cohort, ae if use_ae else None, ctx.filter, endpoint, paper,
+                                    bool(ctx.loaded.synthetic))
+if report is None:
+    st.error(md_escape(f"The report cannot be built: {problem}"))
+    st.stop()
+
+st.success(md_escape(f"Report built {report.generated_at.replace('T', ' ')[:16]} UTC: {report.n_patients} "
+                     f"patients, {report.n_figures} figures, {len(report.sections)} sections."),
+           icon=":material/check_circle:")
+html_col, pdf_col, _ = st.columns([1, 1, 2])
+html_col.download_button("Download HTML", data=report.html.encode("utf-8"), file_name=f"{file_stem()}.html",
+                         mime="text/html", icon=":material/download:", on_click="ignore", key="report_dl_html",
+                         type="primary")
+no_pdf = chromium_problem()
+pdf_col.download_button("Download PDF", data=lambda: pdf_bytes(report.html, paper=paper),
+                        file_name=f"{file_stem()}.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
+                        on_click="ignore", key="report_dl_pdf", disabled=bool(no_pdf),
+                        help=no_pdf or "Printed by headless chromium when you click (a few seconds).")
+st.caption(md_escape(f"Data fingerprint (SHA-256 of the file): {report.fingerprint}"))
+if st.toggle("Preview", value=True, key="report_preview"):
+    components.html(report.html, height=PREVIEW_HEIGHT, scrolling=True)

@@ -1,0 +1,46 @@
+"""AppTest of the Report page: nothing is built until asked; the build follows data, filters and options."""
+from __future__ import annotations
+
+import pytest
+
+from tests.apptest_support import open_app, rerun, texts
+
+PAGE = "pages/6_Report.py"
+
+
+def _build(at):
+    at.button(key="report_build").click()
+    return rerun(at)
+
+
+def _download_labels(at) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+def test_report_waits_for_the_button_then_offers_html_and_pdf():
+    at = open_app(page=PAGE)
+    assert any("press **Build report**" in t for t in texts(at, "info"))
+    assert "Download HTML" not in _download_labels(at)
+    at = _build(at)
+    success = texts(at, "success")
+    assert len(success) == 1 and "107 patients" in success[0], success
+    assert {"Download HTML", "Download PDF"} <= set(_download_labels(at))
+    assert any("Data fingerprint (SHA-256 of the file)" in t for t in texts(at, "caption"))
+
+
+@pytest.mark.parametrize("query, n", [({"data": "proclaim"}, 57), ({"data": "proclaim", "disease": "rcc"}, 17)])
+def test_report_follows_the_data_set_and_the_filter(query, n):
+    at = _build(open_app(query, page=PAGE))
+    success = texts(at, "success")
+    assert len(success) == 1 and f": {n} patients" in success[0], success
+
+
+def test_changing_an_option_asks_for_a_new_build():
+    at = _build(open_app({"data": "proclaim"}, page=PAGE))
+    assert texts(at, "success")
+    at.selectbox(key="w_report_endpoint").select("pfs")
+    at = rerun(at)
+    assert not texts(at, "success")
+    assert any("press **Build report**" in t for t in texts(at, "info"))
+    at = _build(at)
+    assert texts(at, "success")
