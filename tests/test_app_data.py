@@ -1,0 +1,125 @@
+"""Data page: samples, upload (CSV + AE table), mapping, validation report, identifiers, escaping."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from apptest_support import open_app, rerun, sidebar_count, texts, widget
+from conftest import csv_bytes, patient_rows
+
+from il2lib import schema
+from il2lib.validation import load_cohort
+
+PAYLOAD_HTML = "<img src=x onerror=alert(1)>"
+PAYLOAD_TEXT = "**bold** [link](javascript:alert(1)) $x$ <script>alert(2)</script>"
+
+
+def upload(at, frame: pd.DataFrame, name: str = "cohort.csv", key: str = "w_upload"):
+    if widget(at, "radio", "w_data").value != "upload":
+        widget(at, "radio", "w_data").set_value("upload")
+        rerun(at)
+    at.file_uploader(key=key).set_value((name, csv_bytes(frame), "text/csv"))
+    return rerun(at)
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_samples_are_one_click_away_and_labelled_synthetic():
+    at = open_app()
+    options = widget(at, "radio", "w_data").options
+    assert any("PROCLAIM" in o and "synthetic" in o for o in options)
+    assert any("Community" in o and "synthetic" in o for o in options)
+    widget(at, "radio", "w_data").set_value("proclaim")
+    rerun(at)
+    assert sidebar_count(at) == "n = 57 of 57 patients"
+    assert at.query_params["data"] == "proclaim"
+    assert any(schema.SYNTHETIC_NOTE in i for i in texts(at, "info"))
+
+
+def test_sample_choice_from_the_url():
+    at = open_app({"data": "community"})
+    assert sidebar_count(at) == "n = 50 of 50 patients"
+
+
+def test_upload_counts_equal_the_loader():
+    frame = patient_rows({}, {"patient_id": "P001"}, {}, {"disease": "lung"}, n=6)  # duplicate id, bad disease
+    at = upload(open_app(), frame)
+    expected = load_cohort(csv_bytes(frame)).report
+    assert metrics(at) == {"Rows loaded": str(expected.n_loaded), "Patients analysed": str(expected.n_analysed),
+                           "Rows excluded": str(expected.n_excluded)}
+    assert sidebar_count(at) == f"n = {expected.n_analysed} of {expected.n_analysed} patients"
+    expanders = [e.label for e in at.expander]
+    assert any(label.startswith("patient\\_id:") for label in expanders)
+    assert any(label.startswith("disease:") for label in expanders)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download excluded rows with reasons (CSV)" in labels
+    assert "Template CSV (all columns, no rows)" in labels and "Data dictionary (CSV)" in labels
+
+
+def test_missing_required_column_opens_the_mapping_and_a_mapping_fixes_it():
+    frame = patient_rows(n=4).rename(columns={"disease": "tumour kind"})
+    at = upload(open_app(), frame)
+    assert metrics(at)["Patients analysed"] == "0"
+    mapping = next(e for e in at.expander if "Column mapping" in e.label)
+    assert mapping.proto.expanded
+    assert at.get("arrow_data_frame") or at.dataframe
+    from app_ui.data import MAPPING
+
+    at.session_state[MAPPING] = {"tumour kind": schema.DISEASE}  # what "Apply mapping" stores
+    rerun(at)
+    assert metrics(at)["Patients analysed"] == "4"
+    assert sidebar_count(at) == "n = 4 of 4 patients"
+
+
+def test_identifier_column_warning_and_pseudonyms():
+    frame = patient_rows(n=3).assign(MRN=["123", "456", "789"])
+    at = upload(open_app(), frame)
+    assert any("MRN" in w and "identifier" in w for w in texts(at, "warning"))
+    widget(at, "toggle", "w_pseudonyms").set_value(True)
+    rerun(at)
+    preview = at.dataframe[-1].value
+    assert list(preview[schema.PATIENT_ID]) == ["row 2", "row 3", "row 4"]
+
+
+def test_upload_derived_text_is_escaped_everywhere():
+    frame = patient_rows(n=4).assign(**{PAYLOAD_HTML: ["a", "b", "a", "b"], "source": [PAYLOAD_TEXT, "x"] * 2})
+    at = upload(open_app(), frame)
+    widget(at, "multiselect", "w_source").set_value([PAYLOAD_TEXT])
+    rerun(at)
+    for page in (None, "pages/3_Survival.py"):
+        if page:
+            at.switch_page(page).run()
+            assert not at.exception
+        hits = 0
+        for element in list(at.markdown) + list(at.sidebar.markdown) + list(at.caption) + list(at.sidebar.caption):
+            body = element.proto.body
+            if "alert" in body:
+                hits += 1
+                assert not element.proto.allow_html
+                assert "\\<script\\>" in body or "\\<img" in body, body
+                assert "](javascript" not in body and "**bold**" not in body
+        assert hits, "the filter description with the payload should be on screen"
+    # the survival page, grouped by source, shows the value as escaped text in the figure
+    widget(at, "multiselect", "w_source").set_value([])
+    widget(at, "selectbox", "w_km_by").set_value(schema.SOURCE)
+    rerun(at)
+    names = " ".join(str(t.get("name")) for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"])
+    assert "&lt;script&gt;" in names and "<script>" not in names
+
+
+def test_adverse_event_upload_feeds_the_toxicity_page():
+    patients = patient_rows(n=3)
+    ae = pd.DataFrame({"patient_id": ["P001", "P002", "P002"], "ae_term": ["Fever", "Hypotension", "Fever"],
+                       "ctcae_grade": ["2", "3", "1"]})
+    at = upload(open_app(), patients)
+    at.switch_page("pages/5_Toxicity.py").run()
+    assert any("No adverse-event table" in i for i in texts(at, "info"))
+    at.switch_page("app.py").run()
+    upload(at, ae, "ae.csv", key="w_upload_ae")
+    at.switch_page("pages/5_Toxicity.py").run()
+    assert not at.exception
+    assert not any("No adverse-event table" in i for i in texts(at, "info"))
+    by_term = at.dataframe[1].value
+    assert by_term.iloc[0, 0] == "Fever"
