@@ -93,7 +93,8 @@ def test_biomarker_figure_two_boxes_per_disease_with_named_test(df):
     assert len(fig.data) == 4 and all(t.type == "box" for t in fig.data)
     assert {t.name for t in fig.data} == {"Clinical benefit", "No clinical benefit"}
     titles = [a.text for a in fig.layout.annotations]
-    assert len(titles) == 2 and all("Wilcoxon rank-sum" in t for t in titles)
+    assert len(titles) == 2 and all("p " in t for t in titles)
+    assert "Wilcoxon rank-sum" in fig.layout.title.text  # the test is named once, in the subtitle
     with pytest.raises(ValueError):
         biomarker_figure(df, "nope", res)
 

@@ -11,6 +11,7 @@ from il2lib.figures.palette import BENEFIT_COLORS, apply_layout, escape, figure_
 from il2lib.stats import p_phrase
 
 CB, NO_CB = "Clinical benefit", "No clinical benefit"
+SHORT = {CB: "CB", NO_CB: "No CB"}
 
 
 def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = "", subtitle: str = "",
@@ -40,7 +41,9 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     data = with_mean_doses(with_clinical_benefit(df, result.cb_sd_months))
     diseases = list(rows["disease"])
     style = figure_style(presentation)
-    titles = [escape(f"{schema.DISEASE_LABELS.get(d, d)}: {_p(r)}") for d, r in zip(diseases, rows.itertuples())]
+    titles = [f"<b>{escape(schema.DISEASE_LABELS.get(d, d))}</b>: {escape(_p(r))}"
+              for d, r in zip(diseases, rows.itertuples())]
+    tests = ", ".join(dict.fromkeys(t for t in rows["test_label"].dropna()))
     fig = make_subplots(rows=1, cols=len(diseases), subplot_titles=titles, shared_yaxes=True)
     for j, disease in enumerate(diseases, start=1):
         sub = data[(data[schema.DISEASE] == disease).to_numpy() & data[schema.CLINICAL_BENEFIT].notna().to_numpy()]
@@ -50,7 +53,7 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
         for name, mask in ((CB, cb), (NO_CB, ~cb)):
             keep = mask & ~np.isnan(values)
             fig.add_trace(go.Box(
-                y=values[keep], x=[escape(f"{name} (n={int(keep.sum())})")] * int(keep.sum()), name=name,
+                y=values[keep], x=[f"{SHORT[name]} (n={int(keep.sum())})"] * int(keep.sum()), name=name,
                 legendgroup=name, showlegend=(j == 1), boxpoints="all", jitter=0.4, pointpos=0,
                 marker={"color": BENEFIT_COLORS[name], "size": style.marker_size * 0.7, "opacity": 0.75},
                 line={"width": style.line_width}, text=[escape(i) for i in ids[keep]],
@@ -61,11 +64,12 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     for ann in fig.layout.annotations:
         ann.font = {"size": style.font_size}
     head = title or f"{schema.label(variable)}: clinical benefit vs no benefit"
-    note = f"CB = CR/PR or SD >= {result.cb_sd_months:g} months; unadjusted comparison"
-    return apply_layout(fig, head, (subtitle + " · " if subtitle else "") + note, style)
+    note = f"{tests}; unadjusted. CB = CR/PR or SD >= {result.cb_sd_months:g} months"
+    return apply_layout(fig, head, (subtitle + " · " if subtitle else "") + note, style,
+                        extra_top=int(style.font_size * 1.6))
 
 
 def _p(row) -> str:
     if row.test is None or pd.isna(row.pvalue):
         return "not tested"
-    return f"{p_phrase(row.pvalue)} ({row.test_label})"
+    return p_phrase(row.pvalue)

@@ -71,7 +71,7 @@ def title_html(title: str, subtitle: str = "", style: FigureStyle | None = None)
 
 
 def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, *, height: int | None = None,
-                 legend_title: str = "") -> go.Figure:
+                 legend_title: str = "", extra_top: int = 0) -> go.Figure:
     """Common layout: template, fonts, title/subtitle, legend; returns ``fig``."""
     fig.update_layout(
         template=style.template,
@@ -80,7 +80,8 @@ def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, 
         font={"size": style.font_size, "family": style.font_family, "color": "#222222"},
         height=height or style.height,
         legend={"title": {"text": escape(legend_title)}, "font": {"size": style.font_size}},
-        margin={"l": 10, "r": 10, "t": 60 + (int(style.font_size * 1.5) if subtitle else 0), "b": 10},
+        margin={"l": 10, "r": 10, "t": 60 + (int(style.font_size * 1.5) if subtitle else 0) + extra_top,
+                "b": 10},
         hoverlabel={"font": {"size": style.font_size}},
     )
     return fig

@@ -39,7 +39,7 @@ def response_bar_figure(table, *, percent: bool = True, title: str = "Best overa
             text=[str(int(n)) if n else "" for n in sub["n"]], textposition="inside",
             customdata=np.column_stack([sub["n"], sub["percent"]]),
             hovertemplate=f"{schema.BOR_LABELS[level]}: %{{customdata[0]}} (%{{customdata[1]:.1f}}%)<extra></extra>"))
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title_text="Patients, %" if percent else "Patients", range=[0, 100] if percent else None)
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, title, subtitle, style, legend_title="Best response",
@@ -151,7 +151,8 @@ def swimmer_figure(df: pd.DataFrame, *, responders_only: bool = False, max_patie
                                  hovertemplate="%{y}: " + name + " at %{x:.1f} months<extra></extra>"))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title_text="Months since IL-2 start")
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=y, title_text="Patient")
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=y, title_text="Patient",
+                     tickmode="array", tickvals=y, ticktext=y)
     if n_missing:
         subtitle = (subtitle + " · " if subtitle else "") + f"{n_missing} patient(s) without an OS time not shown"
     if n_hidden:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from il2lib import schema
 from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style
 from il2lib.toxicity import GRADES
 
@@ -21,7 +22,7 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     groups = list(tox.groups)
     sizes = tox.summary.groupby("group")["N"].first()
     fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[escape(f"{g} (N={int(sizes[g])})") for g in groups])
+                        subplot_titles=[escape(f"{_panel(tox.by, g)} (N={int(sizes[g])})") for g in groups])
     for j, g in enumerate(groups, start=1):
         sub = tox.by_term[tox.by_term["group"] == g].set_index("term").reindex(terms).fillna(0)
         n = int(sizes[g])
@@ -40,3 +41,7 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
         ann.font = {"size": style.font_size}
     return apply_layout(fig, title, subtitle or "Each patient counted once per term, at the worst grade", style,
                         legend_title="CTCAE v5", height=max(320, 140 + style.bar_height_px * len(terms)))
+
+
+def _panel(by: str | None, group: str) -> str:
+    return group if by is None or by == schema.DISEASE else f"{schema.label(by)}: {group}"
