@@ -121,6 +121,9 @@ PFS_MONTHS = "pfs_months"
 PFS_EVENT = "pfs_event"
 DOR_MONTHS = "dor_months"
 DOR_EVENT = "dor_event"
+# Optional extra columns read by il2lib.survival.time_origin when present (kept as unmapped extras by the loader).
+DATE_DIAGNOSIS = "date_diagnosis"
+DATE_REGISTRY_ENTRY = "date_registry_entry"
 
 # --------------------------------------------------------------------------------------
 # Column names: derived by il2lib (never trusted from input, except the month columns above
