@@ -109,3 +109,11 @@ def level_order(by: str | None, labels: pd.Series) -> list[str]:
 
 def column_label(column: str | None) -> str:
     return "All patients" if column is None else schema.label(column)
+
+
+def patients_statement(n_used: int, excluded: pd.DataFrame) -> str:
+    """``"Patients used: 54; left out: 3 (Prior PD-1/PD-L1 agent missing)."``"""
+    if excluded is None or excluded.empty:
+        return f"Patients used: {n_used}; none left out."
+    counts = excluded.groupby("reason", sort=False).size()
+    return f"Patients used: {n_used}; left out: " + "; ".join(f"{n} ({r})" for r, n in counts.items()) + "."

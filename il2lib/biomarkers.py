@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import concat_excluded, excluded_frame, require_columns
+from il2lib._analysis import concat_excluded, excluded_frame, patients_statement, require_columns
 from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
@@ -56,6 +56,12 @@ class BiomarkerResult:
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows.copy()
+
+    @property
+    def patients_note(self) -> str:
+        """Patients in the CB / no-CB groups and those left out (per-variable missing values: ``n_missing``)."""
+        n_used = int(self.groups["n_cb"].sum() + self.groups["n_no_cb"].sum())
+        return patients_statement(n_used, self.excluded)
 
     def display(self, disease: str) -> pd.DataFrame:
         """Manuscript-style table for one disease: CB vs no-CB, p (test), OR (95% CI)."""

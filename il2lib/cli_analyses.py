@@ -57,13 +57,6 @@ def _header(cohort, flt, data) -> list[str]:
     return [f"{cohort.source_name}: {cohort.report.summary()}", f"Filter: {flt.describe()} ({len(data)} patients)", ""]
 
 
-def _excluded_text(excluded: pd.DataFrame) -> list[str]:
-    if excluded.empty:
-        return ["Patients left out: none."]
-    counts = excluded.groupby("reason").size()
-    return ["Patients left out:"] + [f"  {n} x {reason}" for reason, n in counts.items()]
-
-
 # ---------------------------------------------------------------------------------------- response
 def _add_response(parser: argparse.ArgumentParser) -> None:
     _shared(parser)
@@ -93,7 +86,7 @@ def _run_response(args: argparse.Namespace) -> int:
         med = "NR" if math.isnan(dor.median) else f"{dor.median:.1f}"
         lines.append(f"Duration of response: {dor.n_analysed} of {dor.n_responders} responders, median {med} months "
                      f"(KM, {dor.conf_type} CI), {dor.n_ongoing} ongoing, range {dor.range_text}")
-    lines += [""] + _excluded_text(rates.excluded) + list(rates.notes)
+    lines += ["", rates.patients_note] + list(rates.notes)
     lines.append(f"Denominator: {'evaluable patients (NE left out)' if args.evaluable_only else 'all patients (ITT)'}; "
                  f"CI: {'Clopper-Pearson exact' if args.ci == 'exact' else 'Wilson score'}; "
                  f"CB = CR/PR or SD >= {args.cb_sd_months:g} months.")
@@ -140,7 +133,7 @@ def _run_biomarkers(args: argparse.Namespace) -> int:
     for disease in res.groups["disease"]:
         lines += [f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit",
                   res.display(disease).to_string(index=False), ""]
-    lines += _excluded_text(res.excluded) + list(res.notes)
+    lines += [res.patients_note] + list(res.notes)
     _emit(args, payload, "\n".join(lines))
     return 0
 
@@ -170,10 +163,7 @@ def _run_toxicity(args: argparse.Namespace) -> int:
     summary = tox.summary.assign(percent=tox.summary["percent"].map("{:.1f}".format))
     lines = _header(cohort, flt, data) + [f"AE file: {ae.report.summary()}", "",
                                           summary.to_string(index=False), "", tox.display().to_string(), ""]
-    if len(tox.excluded_ae_rows):
-        lines.append(f"AE rows left out: {len(tox.excluded_ae_rows)} "
-                     f"({', '.join(sorted(set(tox.excluded_ae_rows['reason'])))})")
-    lines += list(tox.notes)
+    lines += [tox.patients_note] + list(tox.notes)
     _emit(args, payload, "\n".join(lines))
     return 0
 

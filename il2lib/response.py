@@ -16,7 +16,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
-                              patient_ids, require_columns)
+                              patient_ids, patients_statement, require_columns)
 from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.stats import TestResult, compare_proportions, format_p, proportion_ci
@@ -52,6 +52,10 @@ class ResponseTable:
 
     def to_frame(self) -> pd.DataFrame:
         return self.counts.copy()
+
+    @property
+    def patients_note(self) -> str:
+        return patients_statement(self.n_used, self.excluded)
 
     def display(self) -> pd.DataFrame:
         """Wide table: one row per response (plus ORR), one column per group, cells "n (x.x%)"."""
@@ -134,7 +138,12 @@ class ResponseRates:
     bor_counts: pd.DataFrame
     comparisons: tuple[OutcomeComparison, ...]
     excluded: pd.DataFrame
+    n_used: int
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def patients_note(self) -> str:
+        return patients_statement(self.n_used, self.excluded)
 
     @property
     def comparison(self) -> OutcomeComparison | None:
@@ -175,7 +184,8 @@ class ResponseRates:
                 "comparison": None if comp is None else
                 {"outcome": comp.outcome, "test": comp.result.test, "pvalue": float(comp.result.pvalue)},
                 "ci_method": self.ci_method, "denominator": self.denominator, "cb_sd_months": self.cb_sd_months,
-                "excluded": self.excluded.to_dict(orient="records"), "notes": list(self.notes)}
+                "n_used": self.n_used, "excluded": self.excluded.to_dict(orient="records"),
+                "notes": list(self.notes)}
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -188,6 +198,23 @@ def _outcome_flags(df: pd.DataFrame, cb_sd_months: float) -> dict[str, pd.Series
     return {"orr": bor.isin(["CR", "PR"]).astype("boolean"),
             "cbr": cb,
             "dcr": bor.isin(["CR", "PR", "SD"]).astype("boolean")}
+
+
+def _outcome_rows(outcome, flag, labels, groups, drop, is_ne, undetermined, ci_method, conf_level, rows) -> list:
+    """Append one rate row per group to ``rows``; return the (yes, no) counts per group."""
+    counts = []
+    for g in groups:
+        in_g = (labels == g).to_numpy()
+        usable = in_g & flag.notna().to_numpy() & ~drop
+        yes, n = int(flag[usable].astype(bool).sum()), int(usable.sum())
+        counts.append((yes, n - yes))
+        ci = proportion_ci(yes, n, ci_method, conf_level) if n else None
+        rows.append({"group": g, "outcome": outcome, "responders": yes, "n": n,
+                     "rate": ci.estimate if ci else math.nan,
+                     "ci_lower": ci.lower if ci else math.nan, "ci_upper": ci.upper if ci else math.nan,
+                     "n_ne": int((in_g & is_ne).sum()),
+                     "n_undetermined": int((in_g & undetermined).sum()) if outcome == "cbr" else 0})
+    return counts
 
 
 def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | Literal["all"] | Sequence[str] = "all",
@@ -238,21 +265,10 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                                        f"SD without a duration: clinical benefit (SD >= {cb_sd_months:g} months) "
                                        "undetermined; left out of CBR only"))
     rows, comparisons, notes = [], [], []
+    drop_ne = is_ne & (denominator == "evaluable")
     for o in outcomes:
-        flag = flags[o]
-        counts = []
-        for g in table.groups:
-            in_g = (labels == g).to_numpy()
-            usable = in_g & flag.notna().to_numpy() & ~(is_ne & (denominator == "evaluable"))
-            yes = int(flag[usable].astype(bool).sum())
-            n = int(usable.sum())
-            counts.append((yes, n - yes))
-            ci = proportion_ci(yes, n, ci_method, conf_level) if n else None
-            rows.append({"group": g, "outcome": o, "responders": yes, "n": n,
-                         "rate": ci.estimate if ci else math.nan,
-                         "ci_lower": ci.lower if ci else math.nan, "ci_upper": ci.upper if ci else math.nan,
-                         "n_ne": int((in_g & is_ne).sum()),
-                         "n_undetermined": int((in_g & undetermined).sum()) if o == "cbr" else 0})
+        counts = _outcome_rows(o, flags[o], labels, table.groups, drop_ne, is_ne, undetermined, ci_method,
+                               conf_level, rows)
         if len(table.groups) >= 2:
             try:
                 comparisons.append(OutcomeComparison(o, tuple(counts), compare_proportions(counts)))
@@ -264,7 +280,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                                         "n_ne", "n_undetermined"])
     return ResponseRates(by, tuple(outcomes), ci_method, float(cb_sd_months), denominator, table.groups, rates,
                          table.counts[["group", "response", "n"]].copy(), tuple(comparisons),
-                         concat_excluded(excluded), tuple(notes))
+                         concat_excluded(excluded), table.n_used, tuple(notes))
 
 
 # ----------------------------------------------------------------------------------------

@@ -50,6 +50,14 @@ class ToxicitySummary:
     def to_frame(self) -> pd.DataFrame:
         return self.by_term.copy()
 
+    @property
+    def patients_note(self) -> str:
+        text = f"Patients used: {self.n_patients} (the denominators, patients without any AE included)."
+        if len(self.excluded_ae_rows):
+            counts = self.excluded_ae_rows.groupby("reason", sort=False).size()
+            text += " AE rows left out: " + "; ".join(f"{n} ({r})" for r, n in counts.items()) + "."
+        return text
+
     def display(self) -> pd.DataFrame:
         """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)"."""
         wide = {}

@@ -70,6 +70,7 @@ def test_missing_values_and_undetermined_cb_are_reported(df):
     assert res.groups.iloc[0]["n_cb"] == 8
     row = res.rows.set_index("variable").loc[schema.PLATELET_NADIR]
     assert row["n_missing"] == 1 and row["n_cb"] + row["n_no_cb"] == 28
+    assert res.patients_note.startswith("Patients used: 29; left out: 1 (clinical benefit undetermined")
 
 
 def test_odds_ratio_not_estimable_cases():
@@ -107,6 +108,8 @@ def _community():
 
 def test_community_sample_reproduces_published_directions():
     res = biomarker_comparison(_community())
+    groups = res.groups.set_index("disease")
+    assert tuple(groups.loc[schema.MELANOMA]) == (9, 21) and tuple(groups.loc[schema.RCC]) == (5, 15)
     rows = res.rows.set_index(["disease", "variable"])
     auto = rows.loc[(schema.MELANOMA, schema.AUTOIMMUNE)]
     assert (auto["cb_summary"], auto["no_cb_summary"]) == ("4/9 (44%)", "2/21 (10%)")

@@ -70,7 +70,7 @@ def test_response_filters_and_evaluable_option(capsys, tiny_csv):
 def test_response_text_names_the_test(capsys, tiny_csv):
     assert main(["response", tiny_csv, "--by", schema.DISEASE]) == 0
     out = capsys.readouterr().out
-    assert "Fisher's exact test" in out and "Clopper-Pearson" in out and "Patients left out: none." in out
+    assert "Fisher's exact test" in out and "Clopper-Pearson" in out and "Patients used: 7; none left out." in out
 
 
 def test_unknown_column_exits_2_with_message(capsys, tiny_csv):
