@@ -135,15 +135,30 @@ def test_counting_strategies_agree(n, kind, n_groups, seed):
             scale = _counting._grid_scale(np.concatenate([time] * (1 + 300 // n)))
             if scale is None:
                 continue
-            got = strategy(time, event, group, n_groups, scale)
+            got = strategy(time, event, group, n_groups, np.rint(time * scale).astype(np.intp), scale)
         else:
             got = strategy(time, event, group, n_groups)
         np.testing.assert_array_equal(got.time, expected[0])
         np.testing.assert_array_equal(got.events, expected[1])
         np.testing.assert_array_equal(got.exits, expected[2])
+    packed = _counting._pack(time, event, group, n_groups)
+    got = _counting._count_packed(*packed, n_groups)
+    np.testing.assert_array_equal(got.time, expected[0])
+    np.testing.assert_array_equal(got.events, expected[1])
+    np.testing.assert_array_equal(got.exits, expected[2])
     chosen = _counting.count(time, event, group, n_groups)
     np.testing.assert_array_equal(chosen.time, expected[0])
     np.testing.assert_array_equal(chosen.exits, expected[2])
+
+
+def test_packed_sort_refuses_inexact_cases():
+    tiny = np.array([1e-310, 2e-310, 1.0])  # subnormal after scaling would lose bits
+    assert _counting._pack(tiny, np.ones(3, bool), np.array([0, 1, 1]), 2) is None
+    assert _counting._pack(np.ones(3), np.ones(3, bool), np.arange(3), 40) is None  # too many groups
+    huge = np.array([1e300, 3.0, 0.0, -0.0])
+    got = _counting._count_packed(*_counting._pack(huge, np.array([1, 0, 1, 1], bool), np.array([0, 1, 0, 1]), 2), 2)
+    np.testing.assert_array_equal(got.time, [0.0, 3.0, 1e300])
+    np.testing.assert_array_equal(got.exits, [[1, 0, 1], [1, 1, 0]])
 
 
 def test_grid_detection_is_exact():

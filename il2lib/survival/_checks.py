@@ -63,6 +63,9 @@ def as_labels(values, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Order: categories order for a pandas Categorical, sorted order otherwise (first-seen order if
     the labels cannot be sorted).
     """
+    fast = _small_int_labels(values)
+    if fast is not None:
+        return fast
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(series.dtype, pd.CategoricalDtype):
         cat = series.cat.remove_unused_categories()
@@ -76,6 +79,55 @@ def as_labels(values, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         labels = np.asarray(labels, dtype=object)
     codes = np.asarray(codes, dtype=np.int64)
     return codes, labels, codes < 0
+
+
+def _small_int_labels(values):
+    """Counting-pass factorization of a numpy/pandas integer or bool array (no hashing, no sort)."""
+    if isinstance(values, pd.Series) and values.dtype.kind in "iub" and isinstance(values.dtype, np.dtype):
+        values = values.to_numpy()
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iub" or values.ndim != 1 or not values.size:
+        return None
+    ints = values.astype(np.int64, copy=False)
+    low, high = int(ints.min()), int(ints.max())
+    if high - low > 100_000:
+        return None
+    shifted = ints - low if low else ints
+    present = np.flatnonzero(np.bincount(shifted))
+    if present.size == high - low + 1:
+        codes = shifted
+    else:
+        lookup = np.full(high - low + 1, -1, dtype=np.int64)
+        lookup[present] = np.arange(present.size)
+        codes = lookup[shifted]
+    labels = present + low
+    labels = labels.astype(bool) if values.dtype.kind == "b" else labels
+    return codes, np.array(labels.tolist(), dtype=object), np.zeros(values.size, dtype=bool)
+
+
+def _time_array(time, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Float times and their missing mask (None when nothing is missing); raises on invalid values."""
+    t = as_float(time, name)
+    if not t.size:
+        return t, None
+    low = t.min()
+    missing = None
+    if np.isnan(low):
+        missing = np.isnan(t)
+        low = t[~missing].min() if (~missing).any() else 0.0
+    if low < 0 or np.isinf(t.max() if missing is None else np.nanmax(np.where(missing, 0.0, t))):
+        check_time(t, name)
+    return t, missing
+
+
+def _event_array(event, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Events as bool and their missing mask (None when nothing is missing); raises on other values."""
+    if isinstance(event, np.ndarray) and event.ndim == 1 and event.dtype.kind in "biu":
+        if event.dtype.kind != "b" and event.size and (event.min() < 0 or event.max() > 1):
+            as_event(event, name)  # raises with the offending values
+        return event.astype(bool, copy=False), None
+    e = as_event(event, name)
+    missing = np.isnan(e)
+    return e == 1, (missing if missing.any() else None)
 
 
 @dataclass(frozen=True)
@@ -96,28 +148,29 @@ def clean_survival(time, event, extra: dict[str, np.ndarray] | None = None,
     ``extra`` maps a reason ("without group") to a boolean *missing* mask of the same length.
     Each excluded row is counted once, under the first reason that applies.
     """
-    t = as_float(time, time_name)
-    e = as_event(event, event_name)
+    t, t_missing = _time_array(time, time_name)
+    e, e_missing = _event_array(event, event_name)
     if t.shape != e.shape:
         raise SurvivalInputError(f"{time_name} and {event_name} have different lengths ({t.size} and {e.size}).")
-    check_time(t, time_name)
-    reasons = [(f"without {time_name}", np.isnan(t)), (f"without {event_name}", np.isnan(e))]
+    reasons = [(f"without {time_name}", t_missing), (f"without {event_name}", e_missing)]
     for reason, mask in (extra or {}).items():
         if mask.shape != t.shape:
             raise SurvivalInputError(f"the input '{reason}' refers to has length {mask.size}, expected {t.size}.")
-        reasons.append((reason, mask))
+        reasons.append((reason, mask if mask.any() else None))
+    if all(mask is None for _, mask in reasons):
+        return SurvivalInput(t, e, None, t.size, ())
     taken = np.zeros(t.size, dtype=bool)
     excluded = []
     for reason, mask in reasons:
+        if mask is None:
+            continue
         new = mask & ~taken
         count = int(new.sum())
         if count:
             excluded.append((reason, count))
             taken |= new
-    if excluded:
-        keep = ~taken
-        return SurvivalInput(t[keep], e[keep] == 1, keep, t.size, tuple(excluded))
-    return SurvivalInput(t, e == 1, None, t.size, ())
+    keep = ~taken
+    return SurvivalInput(t[keep], e[keep], keep, t.size, tuple(excluded))
 
 
 def require_patients(n: int, what: str = "analysis") -> None:

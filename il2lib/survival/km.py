@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from il2lib.survival import _checks
-from il2lib.survival._counting import count
+from il2lib.survival._counting import count, count_each_group
 
 ConfType = Literal["log", "log-log", "plain"]
 TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "survival", "std_err", "ci_lower", "ci_upper")
@@ -143,39 +143,81 @@ class GroupedKaplanMeier(Mapping):
         return out[["group"] + [c for c in out.columns if c != "group"]]
 
 
-def confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: ConfType, z: float):
+def _zero_tail(surv: np.ndarray) -> int:
+    """Index of the first S = 0 (S is non-increasing, so the zeros are a tail)."""
+    return int(np.searchsorted(-surv, 0.0, side="left"))
+
+
+def confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: ConfType, z: float,
+                    out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise limits as R's ``survfit`` (``std.err`` = SE of -log S).
 
     log: exp(log S -+ z se), upper capped at 1; log-log: exp(-exp(log(-log S) -+ z se / log S)),
     with [1, 1] where S = 1 (R gives NA there); plain: S -+ z se S clipped to [0, 1].
-    Limits are NaN where S = 0 (R's NA).
+    Limits are NaN where S = 0 (R's NA). ``out`` (2, k) receives (lower, upper) if given.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    lower, upper = (np.empty_like(surv), np.empty_like(surv)) if out is None else (out[0], out[1])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             half = z * se_log * surv
-            lower, upper = np.maximum(surv - half, 0.0), np.minimum(surv + half, 1.0)
-        elif conf_type == "log":
-            log_s = np.log(np.where(surv == 0, np.nan, surv))
-            lower, upper = np.exp(log_s - z * se_log), np.minimum(np.exp(log_s + z * se_log), 1.0)
-        elif conf_type == "log-log":
-            special = (surv == 0) | (surv == 1)
-            xx = np.where(special, 0.1, surv)
-            log_xx = np.log(xx)
-            lower = np.exp(-np.exp(np.log(-log_xx) - z * se_log / log_xx))
-            upper = np.exp(-np.exp(np.log(-log_xx) + z * se_log / log_xx))
-            fill = np.where(surv == 0, np.nan, 1.0)
-            lower, upper = np.where(special, fill, lower), np.where(special, fill, upper)
+            np.maximum(surv - half, 0.0, out=lower)
+            np.minimum(surv + half, 1.0, out=upper)
+        elif conf_type == "log":  # S exp(-+ z se), the same as exp(log S -+ z se)
+            factor = np.exp(z * se_log)
+            np.divide(surv, factor, out=lower)
+            np.minimum(surv * factor, 1.0, out=upper)
+            lower[_zero_tail(surv):], upper[_zero_tail(surv):] = np.nan, np.nan
+        elif conf_type == "log-log":  # S ** exp(-+ z se / log S), the same as exp(-exp(log(-log S) -+ ...))
+            log_s = np.log(surv)
+            factor = np.exp(z * se_log / log_s)
+            np.exp(log_s / factor, out=lower)
+            np.exp(log_s * factor, out=upper)
+            ones = int(np.searchsorted(-surv, -1.0, side="right"))  # S is non-increasing: S = 1 is a prefix
+            lower[:ones], upper[:ones] = 1.0, 1.0
+            lower[_zero_tail(surv):], upper[_zero_tail(surv):] = np.nan, np.nan
         else:
             raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}.")
     return lower, upper
 
 
-def _findq(x: np.ndarray, y: np.ndarray, p: float = 0.5, tol: float = _TOL) -> float:
-    """R's ``findq`` (quantile.survfit): where the curve 1 - S crosses p, midpoint rule on flats."""
-    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+def _first_at_least(y: np.ndarray, shift: float, p: float, tol: float) -> int:
+    """First j with y[j] + shift >= p (computed as R does) in a nondecreasing y; len(y) if none.
+
+    Binary search narrows to the few values within 2 tol of p; the exact float test runs there only.
+    """
+    lo = int(np.searchsorted(y, p - shift - 2 * tol, side="left"))
+    hi = int(np.searchsorted(y, p - shift + 2 * tol, side="right"))
+    hits = np.flatnonzero(y[lo:hi] + shift >= p)
+    return lo + int(hits[0]) if hits.size else hi
+
+
+def _findq(x: np.ndarray, y: np.ndarray, p: float = 0.5, tol: float = _TOL, prefix: int | None = None) -> float:
+    """R's ``findq`` (quantile.survfit): where the curve 1 - S crosses p, midpoint rule on flats.
+
+    ``prefix``: y[:prefix] is known to be free of NaN and y[prefix:] all NaN (the band after S
+    reaches 0); the monotone fast path then needs no scan for NaN.
+    """
+    n = y.size if prefix is None else prefix
+    head = y[:n]
+    if (prefix is None and np.isnan(head).any()) or not np.all(head[1:] >= head[:-1]):
+        return _findq_general(x, y, p, tol)
+    if n == 0 or head[-1] < p:  # monotone: the last value is the maximum
+        return np.nan
+    i1, i2 = _first_at_least(head, tol, p, tol), _first_at_least(head, -tol, p, tol)
+    x1 = x[i1] if i1 < n else np.nan
+    if n == y.size and abs(p - y[-1]) < tol:  # a flat at p up to the end of the curve
+        return float((x1 + x[-1]) / 2)
+    x2 = x[i2] if i2 < n else np.nan
+    return float((x1 + x2) / 2)
+
+
+def _findq_general(x: np.ndarray, y: np.ndarray, p: float, tol: float) -> float:
+    """Literal port of R's ``findq`` for any curve (duplicates dropped, NaN skipped by approx)."""
+    valid = ~np.isnan(y)
+    if not valid.any() or y[valid].max() < p:
         return np.nan
     xmax = x[-1]
-    _, first = np.unique(np.where(np.isnan(y), np.inf, y), return_index=True)
+    _, first = np.unique(np.where(valid, y, np.inf), return_index=True)
     keep = np.sort(first)
     x, y = x[keep], y[keep]
     i1, i2 = _approx_constant_right(y + tol, p), _approx_constant_right(y - tol, p)
@@ -206,22 +248,28 @@ def km_from_counts(time, n_risk, n_event, n_censor, conf_type: ConfType = "log-l
     """Build a :class:`KaplanMeierResult` from per-time counts (rows with at least one exit)."""
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}.")
-    time = np.asarray(time, dtype=float)
-    n_risk, n_event = np.asarray(n_risk, dtype=np.int64), np.asarray(n_event, dtype=np.int64)
+    k = len(time)
+    floats = np.empty((5, k))  # time, survival, std_err, ci_lower, ci_upper: one pandas block, no copy
+    ints = np.empty((3, k), dtype=np.int64)  # n_risk, n_event, n_censor
+    floats[0], ints[0], ints[1], ints[2] = time, n_risk, n_event, n_censor
+    time, n_risk, n_event = floats[0], ints[0], ints[1]
+    surv = floats[1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - n_event / n_risk)
-        increments = n_event / (n_risk * (n_risk - n_event).astype(float))
-    increments = np.where(n_event == 0, 0.0, increments)
-    se_log = np.sqrt(np.cumsum(increments))
-    se_log[~np.isfinite(se_log)] = np.nan
+        np.cumprod(1.0 - n_event / n_risk, out=surv)
+        increments = n_event / (n_risk * (n_risk - n_event).astype(float))  # inf once n = d
+        se_log = np.sqrt(np.cumsum(increments))
+    if k and not np.isfinite(se_log[-1]):  # cumsum is monotone: only a tail can be infinite
+        se_log[np.searchsorted(se_log, np.inf):] = np.nan
+    np.multiply(se_log, surv, out=floats[2])
     z = float(norm.ppf(0.5 + conf_level / 2))
-    lower, upper = confidence_band(surv, se_log, conf_type, z)
-    table = pd.DataFrame({"time": time, "n_risk": n_risk, "n_event": n_event,
-                          "n_censor": np.asarray(n_censor, dtype=np.int64), "survival": surv,
-                          "std_err": se_log * surv, "ci_lower": lower, "ci_upper": upper})
+    lower, upper = confidence_band(surv, se_log, conf_type, z, out=floats[3:5])
+    table = pd.DataFrame(floats.T, columns=["time", "survival", "std_err", "ci_lower", "ci_upper"], copy=False)
+    for position, name in enumerate(("n_risk", "n_event", "n_censor"), start=1):
+        table.insert(position, name, ints[position - 1])
     x = np.concatenate([[0.0], time])
-    median = _findq(x, np.concatenate([[0.0], 1 - surv]))
-    median_ci = (_findq(x, np.concatenate([[0.0], 1 - lower])), _findq(x, np.concatenate([[0.0], 1 - upper])))
+    positive = 1 + _zero_tail(surv)  # rows before S = 0, plus the leading 0
+    median = _findq(x, np.concatenate([[0.0], 1 - surv]), prefix=None if k == 0 else x.size)
+    median_ci = tuple(_findq(x, np.concatenate([[0.0], 1 - band]), prefix=positive) for band in (lower, upper))
     n = int(n_risk[0]) if n_risk.size else 0
     return KaplanMeierResult(table, median, median_ci, conf_type, conf_level, n, int(n_event.sum()),
                              n if n_input is None else n_input, excluded, se_log)
@@ -275,14 +323,9 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "l
     data = _checks.clean_survival(time, event, {"without group": missing})
     _checks.require_patients(data.time.size, "Kaplan-Meier estimate")
     codes = codes if data.keep is None else codes[data.keep]
-    c = count(data.time, data.event, codes, len(labels))
-    at_risk = c.at_risk
     results = {}
-    for g, label in enumerate(labels):  # loop over groups, not patients
-        rows = c.exits[g] > 0
-        if not rows.any():
-            continue
-        ev = c.events[g, rows]
-        results[label] = km_from_counts(c.time[rows], at_risk[g, rows], ev, c.exits[g, rows] - ev,
-                                        conf_type, conf_level)
+    for label, c in zip(labels, count_each_group(data.time, data.event, codes, len(labels))):  # per group
+        if c.time.size:
+            ev, ex = c.events[0], c.exits[0]
+            results[label] = km_from_counts(c.time, c.at_risk[0], ev, ex - ev, conf_type, conf_level)
     return GroupedKaplanMeier(results, data.n_input, data.excluded)

@@ -6,6 +6,7 @@ modified survival estimate, so R's ``rho = 1`` corresponds to lifelines'
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,22 +53,29 @@ class LogRankResult:
 
 
 def _stratum_sums(time, event, codes, n_groups, rho):
-    """Observed, expected (G,) and variance (G, G) of one stratum, all event times at once."""
+    """Observed, expected (G,), variance (G, G) and raw events (G,) of one stratum, all times at once."""
     c = count(time, event, codes, n_groups)
-    n_risk = c.at_risk.astype(float)
-    deaths = c.events.astype(float)
-    n_all, d_all = n_risk.sum(axis=0), deaths.sum(axis=0)
-    km_before = np.concatenate([[1.0], np.cumprod(1.0 - d_all / n_all)[:-1]])
-    w = km_before**rho if rho else np.ones_like(n_all)
-    has = d_all > 0
-    w, n_risk, deaths, n_all, d_all = w[has], n_risk[:, has], deaths[:, has], n_all[has], d_all[has]
+    events = c.events.sum(axis=1)
+    d_all = functools.reduce(np.add, c.events)  # row by row: contiguous adds
+    has = np.flatnonzero(d_all)
+    at_risk = c.at_risk
+    n_risk = np.take(at_risk, has, axis=1).astype(float)
+    deaths = np.take(c.events, has, axis=1).astype(float)
+    d_all = d_all[has].astype(float)
+    n_all = functools.reduce(np.add, n_risk)
     share = n_risk / n_all
-    observed = (w * deaths).sum(axis=1)
-    expected = (w * d_all * share).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n_all > 1, w**2 * d_all * (n_all - d_all) / (n_all - 1), 0.0)
-    var = np.diag((factor * share).sum(axis=1)) - (factor * share) @ share.T
-    return observed, expected, var
+        factor = d_all * (n_all - d_all) / (n_all - 1)
+    factor[n_all <= 1] = 0.0
+    if rho:
+        w = np.concatenate([[1.0], np.cumprod(1.0 - d_all / n_all)[:-1]]) ** rho  # pooled KM S(t-)
+        observed, d_all, factor = (w * deaths).sum(axis=1), w * d_all, factor * w**2
+    else:
+        observed = events.astype(float)
+    expected = share @ d_all  # matrix-vector products: one BLAS pass per group
+    weighted = factor * share
+    var = np.diag(weighted @ np.ones(weighted.shape[1])) - weighted @ share.T
+    return observed, expected, var, events
 
 
 def logrank_test(time, event, group, strata=None, rho: float = 0) -> LogRankResult:
@@ -113,20 +121,20 @@ def logrank_test(time, event, group, strata=None, rho: float = 0) -> LogRankResu
     if present.size < 2:
         raise InsufficientDataError("The log-rank test needs at least two groups with patients; "
                                     f"found {present.size}.")
-    remap = np.full(len(labels), -1)
-    remap[present] = np.arange(present.size)
-    codes, labels, n_per = remap[codes], labels[present], n_per[present]
+    if present.size < len(labels):  # drop empty groups
+        remap = np.full(len(labels), -1)
+        remap[present] = np.arange(present.size)
+        codes, labels, n_per = remap[codes], labels[present], n_per[present]
     g = present.size
-    observed, expected, var = np.zeros(g), np.zeros(g), np.zeros((g, g))
     if s_codes is None:
-        observed, expected, var = _stratum_sums(data.time, data.event, codes, g, rho)
+        observed, expected, var, events = _stratum_sums(data.time, data.event, codes, g, rho)
     else:
+        observed, expected, var, events = np.zeros(g), np.zeros(g), np.zeros((g, g)), np.zeros(g, dtype=np.int64)
         order = np.argsort(s_codes, kind="stable")
         bounds = np.flatnonzero(np.diff(s_codes[order])) + 1
         for idx in np.split(order, bounds):  # loop over strata, not patients
-            o, e, v = _stratum_sums(data.time[idx], data.event[idx], codes[idx], g, rho)
-            observed, expected, var = observed + o, expected + e, var + v
-    events = np.bincount(codes[data.event], minlength=g)
+            o, e, v, d = _stratum_sums(data.time[idx], data.event[idx], codes[idx], g, rho)
+            observed, expected, var, events = observed + o, expected + e, var + v, events + d
     statistic, df, pvalue, notes = _chisq(observed, expected, var)
     table = pd.DataFrame({"group": labels, "n": n_per, "events": events, "observed": observed,
                           "expected": expected, "var": np.diag(var)})
