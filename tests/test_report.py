@@ -266,3 +266,17 @@ def test_css_footer_string_cannot_close_the_style_element():
     escaped = css_string('name"</style><script>x</script>\\')
     assert "<" not in escaped and ">" not in escaped and '"' not in escaped
     assert escaped.startswith("name\\22 \\3c /style\\3e ")
+
+
+def test_a_tiny_file_still_gives_a_whole_report_with_plain_notes():
+    import io
+
+    from conftest import csv_bytes, patient_rows
+
+    # Two patients, one disease each, nobody died: Cox cannot be fitted, so the section says so.
+    tiny = load_cohort(io.BytesIO(csv_bytes(patient_rows({"disease": "rcc"}, n=2))))
+    report = build_report(tiny, generated_at=STAMP)
+    text = _text(report.html)
+    assert report.n_patients == 2 and "Methods and reproducibility" in report.sections
+    assert "Cox model not computed: The Cox model needs at least one event" in text
+    assert "Traceback" not in text

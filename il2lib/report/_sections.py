@@ -17,6 +17,9 @@ from il2lib.report._html import Figure, definition_list, esc, paragraph, table_h
 from il2lib.stats import format_p
 
 MAX_FINDINGS_SHOWN = 25
+#: What an analysis raises on data it cannot handle; the section then says so instead of failing the
+#: whole report (ValueError: degenerate input reaching numpy/scipy, e.g. an all-missing column).
+ANALYSIS_ERRORS = (Il2libError, ValueError)
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
 
 
@@ -42,6 +45,11 @@ class Section:
     @property
     def figures(self) -> list[Figure]:
         return [b for b in self.blocks if isinstance(b, Figure)]
+
+
+def in_sentence(label: str) -> str:
+    """A column label inside a sentence: first letter lower-cased, abbreviations kept ("prior PD-1/PD-L1")."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() or len(label) == 1 else label
 
 
 def group_column(df: pd.DataFrame) -> str | None:
@@ -101,10 +109,10 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
     s = Section("table1", "Patient characteristics (Table 1)", page_start=True)
     try:
         t1 = table1(df, by=by)
-    except Il2libError as exc:
+    except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Table 1", exc)
         return s
-    caption = "Table 1. Baseline characteristics" + (f" by {schema.label(by).lower()}" if by else "")
+    caption = "Table 1. Baseline characteristics" + (f" by {in_sentence(schema.label(by))}" if by else "")
     s.table(t1.display, caption, t1.footnotes, long=True)
     s.methods.append("Table 1 shows medians with quartiles (R type 7) and counts with percentages of known values; "
                      "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test or "
@@ -121,7 +129,7 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
     try:
         bor = best_response_table(df, by=by)
         rates = response_rates(df, by=by, outcome=["orr", "cbr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
-    except Il2libError as exc:
+    except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Response", exc)
         return s
     s.table(bor.display().reset_index(), "Best overall response, n (% of treated patients)")
@@ -163,7 +171,7 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
     s = Section("biomarkers", "Biomarkers: clinical benefit vs no clinical benefit", page_start=True)
     try:
         result = biomarker_comparison(df, cb_sd_months=cb_sd_months)
-    except Il2libError as exc:
+    except ANALYSIS_ERRORS as exc:
         _not_computed(s, "The biomarker comparison", exc)
         return s
     if result.rows.empty:
@@ -204,7 +212,7 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None) -> Section:
         return s
     try:
         tox = toxicity_summary(ae.data, df, by=by)
-    except Il2libError as exc:
+    except ANALYSIS_ERRORS as exc:
         _not_computed(s, "The toxicity summary", exc)
         return s
     s.table(_toxicity_overview(tox), "Patients with adverse events, n (%)", tox.notes)

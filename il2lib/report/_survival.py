@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.errors import Il2libError
 from il2lib.report._html import Figure
-from il2lib.report._sections import Section, _not_computed
+from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
 from il2lib.stats import format_p
 
 MILESTONES = (12.0, 24.0, 36.0)
@@ -76,7 +75,7 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
     notes += list(lr.warnings)
     try:
         cox = cox_ph(data, "time", "event", [column])
-    except Il2libError as exc:
+    except ANALYSIS_ERRORS as exc:
         notes.append(f"Cox model not computed: {exc}")
         return notes, None
     summary = cox.summary
@@ -100,7 +99,7 @@ def _followup(df: pd.DataFrame) -> str | None:
         return None
     try:
         fu = median_followup(df[schema.OS_MONTHS].astype("float64"), df[schema.OS_EVENT].astype("float64"))
-    except Il2libError:
+    except ANALYSIS_ERRORS:
         return None
     lo, hi = fu.median_ci
     return (f"Median follow-up (reverse Kaplan-Meier): {_months(fu.median)} months "
@@ -117,15 +116,15 @@ def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: 
     try:
         data, curves = _curves(df, endpoint, by, conf_type)
         overall = kaplan_meier(data["time"], data["event"], conf_type=conf_type) if by is not None else None
-    except Il2libError as exc:
+    except ANALYSIS_ERRORS as exc:
         _not_computed(s, name, exc)
         return None
-    title = name + (f" by {schema.label(by).lower()}" if by else "")
+    title = name + (f" by {in_sentence(schema.label(by))}" if by else "")
     fig = km_figure(curves, title=title, subtitle=subtitle, show_ci=True, risk_table=True, median_lines=False)
     fig.update_layout(height=REPORT_FIGURE_HEIGHT)
     n_note = (overall or next(iter(curves.values()))).n_note
     s.add(Figure(fig, f"Kaplan-Meier estimate of {name.lower()}"
-                 + (f" by {schema.label(by).lower()}" if by else "")
+                 + (f" by {in_sentence(schema.label(by))}" if by else "")
                  + f" with pointwise 95% confidence bands ({conf_type}) and the number at risk under the time "
                    f"axis; ticks mark censored patients. {n_note}."))
     notes: list[str] = []
@@ -133,7 +132,7 @@ def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: 
     if by is not None and len(curves) >= 2:
         try:
             notes, cox_table = _comparison_notes(data, by, endpoint)
-        except Il2libError as exc:
+        except ANALYSIS_ERRORS as exc:
             notes = [f"Log-rank test not computed: {exc}"]
     s.table(_summary_table(curves, overall), f"{title}: medians and milestone survival", notes)
     if cox_table is not None:
