@@ -35,10 +35,25 @@ def normalise_text(s: pd.Series) -> pd.Series:
 
 
 def missing_mask(raw: pd.Series, keep: frozenset[str] = frozenset()) -> pd.Series:
-    """Cells that mean "missing" (empty, NA, N/A, ".", unknown, ...), except values in ``keep``."""
+    """Cells that mean "missing" (empty, NA, N/A, ".", "-", unknown, ...), except values in ``keep``."""
     lowered = raw.str.strip().str.lower()
-    tokens = schema.MISSING_TOKENS - keep
-    return lowered.isin(tokens) | normalise_text(raw).isin(tokens - {"n/a"}) | lowered.eq("")
+    return lowered.isin(schema.MISSING_TOKENS - keep) | lowered.str.fullmatch(r"[\s_\-\.]*").fillna(False)
+
+
+def by_distinct(cells: np.ndarray, convert) -> np.ndarray:
+    """Apply ``convert`` (a Series of distinct strings -> Series) once per distinct cell value."""
+    flat = np.asarray(cells, dtype=object).ravel()
+    codes, uniques = pd.factorize(flat)
+    result = convert(pd.Series(uniques, dtype=object)).to_numpy()
+    return result[codes].reshape(np.shape(cells))
+
+
+def strip_block(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Stripped cells and the "missing" mask of a whole string frame (vectorised over distinct values)."""
+    cells = frame.to_numpy(dtype=object)
+    stripped = by_distinct(cells, lambda u: u.astype(str).str.strip())
+    missing = by_distinct(cells, lambda u: missing_mask(u.astype(str))).astype(bool)
+    return stripped, missing
 
 
 def to_bool(raw: pd.Series, missing: pd.Series, spec: schema.ColumnSpec) -> tuple[pd.Series, pd.Series]:

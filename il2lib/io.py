@@ -184,11 +184,14 @@ def _read_text(data: bytes, name: str) -> dict:
     delim = _sniff_delimiter(lines[skipped:skipped + _SNIFF_LINES])
     body = "\n".join(lines[skipped:])
     rows, bad = _parse_delimited(body, delim)
+    blank = None
+    if '"' not in body:  # one record per line: blank records can be found from the lines themselves
+        blank = np.array([not line.strip(" \t,;|") for line in lines[skipped + 1:]], dtype=bool)
     header = rows[0]
     records = rows[1] if len(rows) == 2 and isinstance(rows[1], pd.DataFrame) else rows[1:]
     file_rows = np.arange(len(records), dtype=np.int64) + 2 + skipped
     return {"header": header, "records": records, "file_rows": file_rows, "delimiter": delim,
-            "encoding": encoding, "bad": [(int(file_rows[i]), msg) for i, msg in bad]}
+            "encoding": encoding, "bad": [(int(file_rows[i]), msg) for i, msg in bad], "blank": blank}
 
 
 def _parse_delimited(body: str, delim: str) -> tuple[list, list[tuple[int, str]]]:
@@ -338,12 +341,22 @@ def _finish(table: dict, fingerprint: str, name: str, kind: Format) -> RawTable:
         frame = pd.DataFrame(records, columns=columns, dtype=object)
     else:
         frame = pd.DataFrame(columns=columns, dtype=object)
-    frame = frame.fillna("").astype(str)
+    if frame.isna().to_numpy().any():
+        frame = frame.fillna("")
     file_rows = np.asarray(table["file_rows"], dtype=np.int64)
-    blank = (frame.apply(lambda s: s.str.strip().eq(""), axis=0).all(axis=1).to_numpy()
-             if len(frame.columns) and len(frame) else np.zeros(len(frame), dtype=bool))
-    frame = frame.loc[~blank].reset_index(drop=True)
-    file_rows = file_rows[~blank]
+    blank = table.get("blank")
+    if blank is not None and len(blank) >= len(frame):
+        blank = blank[:len(frame)]
+    elif len(frame.columns) and len(frame):
+        from il2lib.coerce import by_distinct
+
+        empty = by_distinct(frame.to_numpy(dtype=object), lambda u: u.astype(str).str.strip().eq(""))
+        blank = empty.astype(bool).all(axis=1)
+    else:
+        blank = np.zeros(len(frame), dtype=bool)
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+        file_rows = file_rows[~blank]
     delim = table.get("delimiter")
     decimal_comma = delim == ";" and _has_decimal_commas(frame)
     return RawTable(frame=frame, header=tuple(header), file_rows=file_rows, fingerprint=fingerprint,

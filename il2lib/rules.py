@@ -84,7 +84,7 @@ class Collector:
             mask = mask.fillna(False)
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         for pos in positions:
-            value = self.raw[raw_column].iat[pos] if raw_column is not None else None
+            value = str(self.raw[raw_column].iat[pos]).strip() if raw_column is not None else None
             pid = self._pid(pos)
             fields = {name: fmt_value(s.iat[pos]) for name, s in series.items()}
             row = self.label(pos)
@@ -235,7 +235,7 @@ def convert_units(c: Collector, t: pd.DataFrame) -> list[str]:
     """Whole-column unit conversions by the median rule; one warning and one line per column."""
     lines = []
     for name, (threshold, convert, text) in UNIT_RULES.items():
-        if name not in t.columns:
+        if name not in t.columns or not t[name].notna().any():
             continue
         median = t[name].median(skipna=True)
         if pd.notna(median) and median > threshold:

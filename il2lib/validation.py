@@ -177,46 +177,60 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
 def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
                 decimal_comma: bool, conversions: list[str], today: dt.date | None,
                 specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS) -> pd.DataFrame:
-    typed = pd.DataFrame(index=frame.index)
-    id_col = next(k for k, v in resolved.items() if v == schema.PATIENT_ID)
-    c.ids = frame[id_col].str.strip().where(~coerce.missing_mask(frame[id_col]), None)
+    """Typed columns of every mapped file column (converted once per distinct value, then expanded)."""
+    typed: dict[str, pd.Series] = {}
+    id_col = next((k for k, v in resolved.items() if v == schema.PATIENT_ID), None)
+    if id_col is not None:
+        c.ids = frame[id_col].str.strip().where(~coerce.missing_mask(frame[id_col]), None)
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
         spec = specs[name]
-        raw_s = frame[file_col]
-        keep = frozenset(schema.norm(a) for a in spec.allowed)
-        missing = coerce.missing_mask(raw_s, keep)
-        typed[name] = _coerce_column(c, raw_s, missing, spec, file_col, date_order, decimal_comma, conversions, today)
-    return typed
+        codes, uniques = pd.factorize(frame[file_col].to_numpy(dtype=object))
+        u = pd.Series(uniques, dtype=object)
+        missing = coerce.missing_mask(u, frozenset(schema.norm(a) for a in spec.allowed))
+        values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
+        expanded = values.take(codes).set_axis(frame.index)
+        typed[name] = expanded
+        _report_invalid(c, frame[file_col], pd.Series(invalid.to_numpy()[codes], index=frame.index), spec, file_col,
+                        today)
+    return pd.DataFrame(typed, index=frame.index)
 
 
-def _coerce_column(c, raw_s, missing, spec, file_col, date_order, decimal_comma, conversions, today):
+def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today):
+    """(typed values, unreadable mask) of the distinct cells ``u`` of one column."""
     name = spec.name
     if spec.kind == "date":
-        parsed = coerce.to_date(raw_s, missing, date_order.get(name) or date_order.get("*"), today)
+        parsed = coerce.to_date(u, missing, date_order.get(name) or date_order.get("*"), today)
         if parsed.ambiguous:
             c.add("file_error", f"Column '{file_col}' ({name}): every date could be day-first or month-first "
                   f"(e.g. '{parsed.example}'); choose the date order, DD/MM/YYYY or MM/DD/YYYY.", column=name,
                   value=parsed.example)
         elif parsed.decision and parsed.decision != "ISO YYYY-MM-DD":
             conversions.append(f"{name}: dates read as {parsed.decision}.")
-        for pos in np.flatnonzero(parsed.invalid.to_numpy()):
+        return parsed.values, parsed.invalid
+    if spec.kind in ("category", "bool"):
+        convert = coerce.to_category if spec.kind == "category" else coerce.to_bool
+        return convert(u, missing, spec)
+    if spec.kind in ("number", "int"):
+        convert = coerce.to_number if spec.kind == "number" else coerce.to_int
+        return convert(u, missing, decimal_comma)
+    return u.str.strip().where(~missing, None).astype(object), pd.Series(False, index=u.index)
+
+
+def _report_invalid(c, raw_s, invalid, spec, file_col, today) -> None:
+    name = spec.name
+    if not invalid.any():
+        return
+    if spec.kind == "date":
+        for pos in np.flatnonzero(invalid.to_numpy()):
             value = raw_s.iat[pos].strip()
             c.row("row_error", pos, f"{c.label(pos)}: {name} '{value}' "
                   f"{coerce.date_problem(value, today)}.", name, value)
-        return parsed.values
-    if spec.kind in ("category", "bool"):
-        convert = coerce.to_category if spec.kind == "category" else coerce.to_bool
-        values, invalid = convert(raw_s, missing, spec)
+    elif spec.kind in ("category", "bool"):
         _unrecognised(c, raw_s, invalid, spec)
-        return values
-    if spec.kind in ("number", "int"):
-        convert = coerce.to_number if spec.kind == "number" else coerce.to_int
-        values, invalid = convert(raw_s, missing, decimal_comma)
+    elif spec.kind in ("number", "int"):
         what = "a number" if spec.kind == "number" else "a whole number"
         c.rows("warning", invalid, "{row}: " + name + " '{value}' is not " + what + "; treated as missing.",
                name, analysis=name, raw_column=file_col)
-        return values
-    return raw_s.str.strip().where(~missing, None).astype(object)
 
 
 def _unrecognised(c: Collector, raw_s: pd.Series, invalid: pd.Series, spec: schema.ColumnSpec) -> None:
@@ -291,12 +305,12 @@ def _ordered(derived: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
 
 
 def _extras(frame: pd.DataFrame, unmapped: Sequence[str], taken: set[str]) -> pd.DataFrame:
-    out = {}
-    for column in unmapped:
-        s = frame[column].str.strip()
-        name = column if column not in taken else f"{column} (file)"
-        out[name] = s.where(~coerce.missing_mask(s), None).astype(object)
-    return pd.DataFrame(out, index=frame.index)
+    if not unmapped:
+        return pd.DataFrame(index=frame.index)
+    stripped, missing = coerce.strip_block(frame[list(unmapped)])
+    values = np.where(missing, None, stripped)
+    names = [column if column not in taken else f"{column} (file)" for column in unmapped]
+    return pd.DataFrame(values, index=frame.index, columns=names, dtype=object)
 
 
 def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months) -> Cohort:

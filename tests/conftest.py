@@ -1,0 +1,58 @@
+"""Shared test helpers: build small patient files in the test code (no data files needed)."""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: one valid patient (strings as a user would type them); tests override single cells
+BASE_ROW = {
+    "patient_id": "P001", "disease": "melanoma", "prior_systemic_lines": "0", "prior_pd1_pdl1": "Yes",
+    "date_il2_start": "2016-01-10", "bor": "PD", "progressed": "Yes", "date_progression": "2016-03-01",
+    "died": "No", "date_death": "", "date_last_followup": "2017-01-10",
+}
+
+
+def patient_rows(*overrides: dict, n: int | None = None) -> pd.DataFrame:
+    """A frame of valid patients P001, P002, ...; the k-th override dict changes row k."""
+    count = max(len(overrides), n or 0) or 1
+    rows = []
+    for k in range(count):
+        row = dict(BASE_ROW, patient_id=f"P{k + 1:03d}")
+        if k < len(overrides):
+            row.update(overrides[k])
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
+
+
+def csv_bytes(frame: pd.DataFrame, sep: str = ",", encoding: str = "utf-8") -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, sep=sep, index=False)
+    return buffer.getvalue().encode(encoding)
+
+
+@pytest.fixture
+def load():
+    """``load(frame_or_bytes, **kw)`` -> Cohort, with the counts checked to reconcile."""
+    from il2lib import load_cohort
+
+    def _load(obj, **kw):
+        data = csv_bytes(obj) if isinstance(obj, pd.DataFrame) else obj
+        cohort = load_cohort(data, **kw)
+        report = cohort.report
+        assert report.n_loaded == report.n_analysed + report.n_excluded
+        assert len(cohort.data) == report.n_analysed and len(cohort.excluded) == report.n_excluded
+        return cohort
+
+    return _load
+
+
+def messages(cohort, level: str | None = None) -> list[str]:
+    return [f.message for f in cohort.report.findings if level is None or f.level == level]
