@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from il2lib.errors import InsufficientDataError
-from il2lib.survival import logrank_test
+from il2lib.survival import hazard_ratio_allowed, logrank_test
 
 REF = Path(__file__).parent / "reference"
 EVENT = {"lung": lambda d: (d["status"] == 2).astype(int), "veteran": lambda d: d["status"]}
@@ -59,6 +59,9 @@ def test_three_groups_and_hr_rule():
     np.testing.assert_allclose(res.table["observed"].sum(), res.table["expected"].sum())
     small = logrank_test([1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 0, 1], ["a", "a", "a", "b", "b", "b"])
     assert not small.hazard_ratio_reportable
+    assert hazard_ratio_allowed(df["status"], df["celltype"])
+    assert not hazard_ratio_allowed([1, 1, 1, 1, 0, 1], ["a", "a", "a", "b", "b", "b"])
+    assert hazard_ratio_allowed([1] * 10 + [None], ["a"] * 5 + ["b"] * 5 + ["b"])
 
 
 def test_agrees_with_lifelines_on_two_groups():

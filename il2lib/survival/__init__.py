@@ -7,9 +7,9 @@ every result; invalid values (negative or infinite time, event not 0/1) raise
 from il2lib.survival.km import GroupedKaplanMeier, KaplanMeierResult, RMSTResult, kaplan_meier
 
 __all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "kaplan_meier"]
-from il2lib.survival.logrank import LogRankResult, logrank_test  # noqa: E402
+from il2lib.survival.logrank import LogRankResult, hazard_ratio_allowed, logrank_test  # noqa: E402
 
-__all__ += ["LogRankResult", "logrank_test"]
+__all__ += ["LogRankResult", "hazard_ratio_allowed", "logrank_test"]
 from il2lib.survival.cox import CoxResult, TestResult, cox_ph  # noqa: E402
 from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
 

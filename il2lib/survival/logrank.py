@@ -52,6 +52,20 @@ class LogRankResult:
                               "n_note": self.n_note}])
 
 
+def hazard_ratio_allowed(event, group, min_events: int = MIN_EVENTS_PER_GROUP_FOR_HR) -> bool:
+    """The project's rule for reporting a hazard ratio: every group has at least ``min_events`` events.
+
+    Rows with a missing event or group are ignored. ``LogRankResult.hazard_ratio_reportable`` and
+    ``CoxResult.reportable`` apply the same rule.
+    """
+    codes, labels, missing = _checks.as_labels(group, "group")
+    e = _checks.as_event(event)
+    ok = ~missing & ~np.isnan(e)
+    counts = np.bincount(codes[ok], weights=e[ok], minlength=len(labels))
+    present = np.bincount(codes[ok], minlength=len(labels)) > 0
+    return bool(present.any() and (counts[present] >= min_events).all())
+
+
 def _stratum_sums(time, event, codes, n_groups, rho):
     """Observed, expected (G,), variance (G, G) and raw events (G,) of one stratum, all times at once."""
     c = count(time, event, codes, n_groups)
