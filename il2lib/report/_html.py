@@ -183,6 +183,7 @@ tbody th { font-weight: normal; }
 tbody th.level, tbody td.level { padding-left: 18px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr { break-inside: avoid; page-break-inside: avoid; }
+.findings tbody > tr > :nth-child(-n+2) { white-space: nowrap; }
 figure.figure { margin: 10px 0 16px; break-inside: avoid; page-break-inside: avoid; }
 figure.figure > div { width: 900px; }
 .methods p { font-size: 9.5pt; text-align: justify; }

@@ -83,14 +83,14 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str) -> Section
     frame = report.to_frame()
     for level, caption in (("row_error", "Rows excluded (row-level errors)"),
                            ("warning", "Warnings (rows kept; some leave a patient out of one analysis)")):
-        sub = frame[frame["level"] == level]
+        sub = frame[frame["level"] == level].sort_values("file_row", kind="stable", na_position="first")
         if len(sub):
             shown = sub.head(MAX_FINDINGS_SHOWN)
             table = pd.DataFrame({"File row": shown["file_row"].astype(object).where(shown["file_row"].notna(), "—"),
                                   "Patient": shown["patient_id"].fillna("—"), "Finding": shown["message"]})
             more = [f"{len(sub) - len(shown)} more not shown; the dashboard's Data page lists all."] \
                 if len(sub) > len(shown) else []
-            s.table(table, f"{caption}: {len(sub)}", more, long=True)
+            s.add(table_html(table, caption=f"{caption}: {len(sub)}", notes=more, css_class="long findings"))
     if ae is not None and len(ae.report.row_errors):
         s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded (for example: "
                f"{ae.report.row_errors[0].message})")
