@@ -111,7 +111,8 @@ def test_ae_grade_figure(df):
     assert fever_g3.customdata[0] == 1  # P00 counted once, at grade 3
 
 
-def test_figure_modules_do_not_import_streamlit():
+def test_analysis_and_figure_modules_do_not_import_streamlit():
     code = ("import sys, il2lib.figures.response, il2lib.figures.biomarkers, il2lib.figures.toxicity, "
-            "il2lib.figures.palette; assert 'streamlit' not in sys.modules")
+            "il2lib.figures.palette, il2lib.stats, il2lib.response, il2lib.table1, il2lib.biomarkers, "
+            "il2lib.toxicity, il2lib.cli_analyses; assert 'streamlit' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

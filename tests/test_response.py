@@ -177,3 +177,13 @@ def test_community_sample_first_line_clinical_benefit():
     res = response_rates(df, by=schema.LINE_OF_IL2, outcome="cbr").to_frame().set_index("group")
     first = res.loc["1"]
     assert (first["responders"], first["n"]) == (9, 36)
+
+
+def test_grouping_by_prior_pd1_best_response_keeps_schema_order():
+    df = cohort(PROCLAIM_LIKE)
+    df[schema.PRIOR_PD1_BOR] = (["PD", "SD", "PR", "CR"] * 15)[:57]
+    tab = best_response_table(df, by=schema.PRIOR_PD1_BOR)
+    assert tab.groups == ("CR", "PR", "SD", "PD")
+    res = response_rates(df, by=schema.PRIOR_PD1_BOR, outcome="orr")
+    assert res.comparison.result.test in {"fisher_freeman_halton", "chi_square"}
+    assert res.comparison.result.label  # the test is always named

@@ -243,3 +243,25 @@ def test_exact_rank_sum_and_kruskal_match_r():
     res = S.kruskal_wallis_test(*k["groups"].values())
     assert res.statistic == pytest.approx(k["statistic"], abs=TOL)
     assert res.pvalue == pytest.approx(k["p_value"], abs=TOL)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 200).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from(["exact", "wilson"]))
+def test_proportion_ci_contains_the_estimate(xn, method):
+    x, n = xn
+    ci = S.proportion_ci(x, n, method)
+    assert 0.0 <= ci.lower <= ci.estimate <= ci.upper <= 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 4), min_size=3, max_size=3), min_size=2, max_size=3))
+def test_ffh_equals_brute_force_on_random_small_tables(rows):
+    tab = np.array(rows)
+    tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
+    if tab.shape[0] < 2 or tab.shape[1] < 2:
+        return
+    assert S.fisher_freeman_halton(tab).pvalue == pytest.approx(min(1.0, _brute_force_ffh(tab)), abs=TOL)
