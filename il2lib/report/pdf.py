@@ -77,7 +77,8 @@ def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> byte
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--no-first-run", "--no-default-browser-check", "--mute-audio",
             f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer",
-            "--run-all-compositor-stages-before-draw", f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+            "--run-all-compositor-stages-before-draw", "--generate-pdf-document-outline",
+            f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
             f"--print-to-pdf={out}", source.as_uri(),
         ]
         try:
