@@ -60,16 +60,15 @@ class ToxicitySummary:
 
     def display(self) -> pd.DataFrame:
         """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)"."""
+        order = list(self.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable").index)
         wide = {}
         for g in self.groups:
-            sub = self.by_term[self.by_term["group"] == g].set_index("term")
+            sub = self.by_term[self.by_term["group"] == g].set_index("term").reindex(order)
             n = int(self.summary.loc[self.summary["group"] == g, "N"].iloc[0])
-            wide[f"{g} (N={n}): any grade"] = sub.apply(lambda r: f"{int(r.n_any)} ({r.pct_any:.0f}%)", axis=1)
-            wide[f"{g} (N={n}): grade >=3"] = sub.apply(lambda r: f"{int(r.n_grade3plus)} ({r.pct_grade3plus:.0f}%)",
-                                                        axis=1)
-        out = pd.DataFrame(wide)
-        order = self.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable").index
-        return out.reindex(order).fillna("0 (0%)").rename_axis("AE term (CTCAE v5)")
+            for label, count in (("any grade", "n_any"), ("grade >=3", "n_grade3plus")):
+                wide[f"{g} (N={n}): {label}"] = [f"{int(k)} ({100 * k / n:.0f}%)" for k in sub[count].fillna(0)]
+        out = pd.DataFrame(wide, index=pd.Index(order, dtype=object))
+        return out.rename_axis("AE term (CTCAE v5)")
 
 
 def canonical_terms(terms: pd.Series) -> pd.Series:

@@ -130,3 +130,11 @@ def test_logistic_odds_ratio_matches_r_glm():
     assert note == ""
     assert o == pytest.approx(ref["odds_ratio"], rel=1e-6)
     assert (lo, hi) == (pytest.approx(ref["ci_lower"], rel=1e-6), pytest.approx(ref["ci_upper"], rel=1e-6))
+
+
+def test_disease_without_benefit_group_is_reported_not_raised():
+    df = pd.DataFrame({schema.PATIENT_ID: list("abcdef"), schema.DISEASE: [schema.RCC] * 6,
+                       schema.BOR: ["PD"] * 5 + ["NE"], schema.PLATELET_NADIR: [1, 2, 3, 4, 5, 6.0],
+                       schema.AUTOIMMUNE: pd.array([True, False] * 3, dtype="boolean")})
+    rows = biomarker_comparison(df).rows
+    assert rows["test"].isna().all() and rows["or_note"].str.startswith("not estimable").all()

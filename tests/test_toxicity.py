@@ -109,3 +109,13 @@ def test_proclaim_sample_has_one_pneumonitis_with_steroids_after_pdl1():
     agent = patients.set_index(schema.PATIENT_ID).loc[pneu[schema.AE_PATIENT_ID].iloc[0], schema.PRIOR_PD1_AGENT]
     assert agent in schema.PDL1_AGENTS
     assert tox.summary.set_index("measure").loc[DEATHS, "n"] == 0
+
+
+def test_group_without_any_ae_and_empty_ae_table(patients, ae):
+    from il2lib.figures.toxicity import ae_grade_figure
+    one = ae[ae[schema.AE_PATIENT_ID] == "P1"]
+    tox = toxicity_summary(one, patients, by=schema.DISEASE)
+    assert tox.display().loc["Hypotension", "RCC (N=2): any grade"] == "0 (0%)"
+    assert len(ae_grade_figure(tox).data) == 10
+    empty = toxicity_summary(ae.iloc[0:0], patients)
+    assert empty.summary.set_index("measure").loc[ANY_AE, "n"] == 0 and empty.display().empty

@@ -1,6 +1,7 @@
 """Adverse-event figure: stacked bars of patients by worst CTCAE grade per term."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -24,10 +25,10 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[escape(f"{_panel(tox.by, g)} (N={int(sizes[g])})") for g in groups])
     for j, g in enumerate(groups, start=1):
-        sub = tox.by_term[tox.by_term["group"] == g].set_index("term").reindex(terms).fillna(0)
+        sub = tox.by_term[tox.by_term["group"] == g].set_index("term").reindex(terms)
         n = int(sizes[g])
         for grade in GRADES:
-            counts = sub[f"n_grade{grade}"].astype(int)
+            counts = pd.to_numeric(sub[f"n_grade{grade}"]).fillna(0).astype(int)
             fig.add_trace(go.Bar(
                 y=[escape(t) for t in terms], x=100 * counts / n if percent else counts, orientation="h",
                 name=f"Grade {grade}", legendgroup=f"Grade {grade}", showlegend=(j == 1),
