@@ -9,7 +9,8 @@ Workloads (two groups, ~70% events):
 Timed calls: ``kaplan_meier(time, event, by=group)`` (both curves, full table with CIs, medians)
 vs lifelines ``KaplanMeierFitter().fit`` once per group (arrays split before timing, in lifelines'
 favour); ``logrank_test(time, event, group)`` vs ``lifelines.statistics.logrank_test``.
-Each cell is the median of several runs. Prints the table and writes it to bench/results/.
+Each cell is the median of several runs, in process CPU time by default (``--clock wall`` for
+elapsed time). Prints the table and writes it to bench/results/.
 
 Usage: python bench/bench_survival.py [--sizes 1000 10000 100000 1000000] [--repeats 5]
 """
@@ -40,14 +41,22 @@ def cohort(n: int, workload: str, seed: int = 2024):
     return time_, event, group
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up (imports, caches)
-    runs = []
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = time.process_time
+
+
+def timed_round_robin(fns: dict, repeats: int) -> dict:
+    """Median time of each function, run in turn within every repetition so that all of them see
+    the same machine load (the machine is shared)."""
+    for fn in fns.values():
+        fn()  # warm-up (imports, caches)
+    runs = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return float(np.median(runs))
+        for name, fn in fns.items():
+            start = CLOCK()
+            fn()
+            runs[name].append(CLOCK() - start)
+    return {name: float(np.median(values)) for name, values in runs.items()}
 
 
 def bench_one(n: int, workload: str, repeats: int) -> dict:
@@ -65,15 +74,15 @@ def bench_one(n: int, workload: str, repeats: int) -> dict:
         ll_logrank(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
 
     if workload == "continuous":
-        floor = timed(lambda: np.argsort(t), repeats)
+        floor_fn = lambda: np.argsort(t)  # noqa: E731
     else:
         series = pd.Series(t)
-        floor = timed(lambda: series.value_counts(sort=False), repeats)
-    row = {"n": n, "workload": workload, "floor_s": floor,
-           "ours_km_s": timed(lambda: kaplan_meier(t, e, by=g), repeats),
-           "lifelines_km_s": timed(ll_km, repeats),
-           "ours_lr_s": timed(lambda: logrank_test(t, e, g), repeats),
-           "lifelines_lr_s": timed(ll_lr, repeats)}
+        floor_fn = lambda: series.value_counts(sort=False)  # noqa: E731
+    times = timed_round_robin({"floor_s": floor_fn, "ours_km_s": lambda: kaplan_meier(t, e, by=g),
+                               "lifelines_km_s": ll_km, "ours_lr_s": lambda: logrank_test(t, e, g),
+                               "lifelines_lr_s": ll_lr}, repeats)
+    row = {"n": n, "workload": workload, **times}
+    floor = times["floor_s"]
     row["km_speedup_vs_lifelines"] = row["lifelines_km_s"] / row["ours_km_s"]
     row["lr_speedup_vs_lifelines"] = row["lifelines_lr_s"] / row["ours_lr_s"]
     row["km_vs_floor"] = row["ours_km_s"] / floor
@@ -84,19 +93,24 @@ def bench_one(n: int, workload: str, repeats: int) -> dict:
 def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                        help="cpu: process CPU time (robust on a shared machine; all timed code is "
+                             "single-threaded); wall: elapsed time")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = CLOCKS[args.clock]
     warnings.simplefilter("ignore")
     rows = []
     for n in args.sizes:
         for workload in ("continuous", "tied"):
-            repeats = args.repeats if n < 1_000_000 else max(3, args.repeats // 2)
+            repeats = args.repeats if n < 1_000_000 or workload == "tied" else max(3, args.repeats // 2)
             rows.append(bench_one(n, workload, repeats))
             print(f"done n={n:>9,} {workload}", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     text = table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     header = (f"# il2lib.survival benchmark ({platform.python_version()}, numpy {np.__version__}, "
-              f"pandas {pd.__version__}; seconds are medians; speedup = lifelines / ours; "
+              f"pandas {pd.__version__}; {args.clock} seconds, medians; speedup = lifelines / ours; "
               f"vs_floor = ours / floor)\n")
     print(header + text)
     out_dir = Path(__file__).resolve().parent / "results"
