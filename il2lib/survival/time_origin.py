@@ -12,7 +12,7 @@ medians follow exactly the same rules as every other curve.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -162,8 +162,10 @@ def kaplan_meier_entry(entry, time, event, *, by=None, conf_level: float = 0.95,
     for g, label in enumerate(labels):  # loop over groups
         rows = exits[g] > 0
         if rows.any():
-            results[label] = km_from_counts(grid[rows], at_risk[g, rows], events[g, rows],
-                                            exits[g, rows] - events[g, rows], conf_type, conf_level)
+            km = km_from_counts(grid[rows], at_risk[g, rows], events[g, rows], exits[g, rows] - events[g, rows],
+                                conf_type, conf_level)
+            records = int((codes == g).sum())  # n = patients in the curve (R's "records"), not the first risk set
+            results[label] = replace(km, n=records, n_input=records)
     if by is None:
         return results["all"]
     return GroupedKaplanMeier(results, time.size, ())

@@ -1,0 +1,213 @@
+"""Reproducible code: short Python (il2lib) and R (``survival``/``cmprsk``) snippets that recompute a
+table or figure of the dashboard from the exported analysis CSV (the filtered cohort, one row per
+patient, derived columns included: ``os_months``, ``os_event``, ``pfs_months``, ...).
+
+Every Python snippet assigns ``result`` and prints it; every R snippet prints the R object whose
+numbers the dashboard shows. The tests run both on an exported CSV and compare the numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from il2lib import schema
+
+DEFAULT_CSV = "il2_cohort_filtered.csv"
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Python code (always) and the equivalent R code (survival analyses; empty when none)."""
+
+    python: str
+    r: str = ""
+
+
+def _py_head(csv: str) -> str:
+    return f"import pandas as pd\n\ndf = pd.read_csv({csv!r})\n"
+
+
+def _py_group(by: str | None) -> str:
+    if by is None:
+        return "None"
+    if by == schema.LINE_OF_IL2:
+        return f"df[{by!r}].map(line_group)"
+    return f"df[{by!r}]"
+
+
+def _r_head(csv: str, endpoint: str | None = None) -> str:
+    text = f"library(survival)\ndf <- read.csv({_rstr(csv)})\n"
+    if endpoint is not None:
+        _, event_col, _ = schema.ENDPOINTS[endpoint]
+        text += f"df${event_col} <- as.logical(df${event_col})\n"
+    return text
+
+
+def _r_group(by: str | None) -> str:
+    if by is None:
+        return "1"
+    if by == schema.LINE_OF_IL2:
+        return f'cut({by}, c(0, 1, 2, Inf), labels = c("1", "2", "3+"))'
+    return by
+
+
+def _rstr(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _surv(endpoint: str) -> str:
+    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    return f"Surv({time_col}, {event_col})"
+
+
+def _cols(endpoint: str) -> tuple[str, str]:
+    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    return time_col, event_col
+
+
+def _line_import(by: str | None) -> str:
+    return "from il2lib import line_group\n" if by == schema.LINE_OF_IL2 else ""
+
+
+def km_snippet(endpoint: str = "os", by: str | None = None, conf_type: str = "log-log",
+               times=(12, 24, 36), csv: str = DEFAULT_CSV) -> Snippet:
+    """Kaplan-Meier medians, survival at fixed times and the log-rank test."""
+    t, e = _cols(endpoint)
+    py = (_py_head(csv) + _line_import(by) + "from il2lib.survival import kaplan_meier, logrank_test\n\n"
+          f"km = kaplan_meier(df[{t!r}], df[{e!r}].astype(float), conf_type={conf_type!r}, by={_py_group(by)})\n"
+          "result = km.to_frame()\n")
+    if by is not None:
+        py += (f"test = logrank_test(df[{t!r}], df[{e!r}].astype(float), {_py_group(by)})\n"
+               "print(test.statistic, test.df, test.pvalue)\n")
+    py += "print(result)\n"
+    times_r = ", ".join(f"{x:g}" for x in times)
+    r = (_r_head(csv, endpoint) + f"fit <- survfit({_surv(endpoint)} ~ {_r_group(by)}, data = df, "
+         f"conf.type = {_rstr(conf_type)})\nprint(fit)\nsummary(fit, times = c({times_r}))\n")
+    if by is not None:
+        r += f"survdiff({_surv(endpoint)} ~ {_r_group(by)}, data = df)\n"
+    return Snippet(py, r)
+
+
+def cox_snippet(endpoint: str = "os", covariates=("age", "sex", "ecog", "disease"), csv: str = DEFAULT_CSV) -> Snippet:
+    """Multivariable Cox model (HR table, events per coefficient, cox.zph)."""
+    from il2lib.survival.multivariable import COVARIATES
+
+    py = (_py_head(csv) + "from il2lib.survival.multivariable import multivariable_cox\n\n"
+          f"model = multivariable_cox(df, {endpoint!r}, {list(covariates)!r})\n"
+          "result = model.table\nprint(model.message or result)\nprint(model.ph.table if model.ph else '')\n")
+    terms = []
+    for key in covariates:
+        cov = COVARIATES[key]
+        if cov.kind == "numeric":
+            terms.append(f"I({cov.column} / {cov.scale:g})" if cov.scale != 1 else cov.column)
+        elif key == "later_line":
+            terms.append(f"I({cov.column} >= 2)")
+        elif cov.kind == "binary":
+            terms.append(f"as.logical({cov.column})")
+        else:
+            terms.append(f"relevel(factor({cov.column}), ref = {_rstr(cov.reference)})" if cov.reference
+                         else f"factor({cov.column})")
+    r = (_r_head(csv, endpoint) + f"fit <- coxph({_surv(endpoint)} ~ {' + '.join(terms)}, data = df, "
+         'ties = "efron")\nsummary(fit)\ncox.zph(fit)\n')
+    return Snippet(py, r)
+
+
+def pairwise_logrank_snippet(endpoint: str, by: str, csv: str = DEFAULT_CSV) -> Snippet:
+    """Pairwise log-rank with Holm and BH."""
+    t, e = _cols(endpoint)
+    py = (_py_head(csv) + _line_import(by) + "from il2lib.survival.pairwise import pairwise_logrank\n\n"
+          f"result = pairwise_logrank(df[{t!r}], df[{e!r}].astype(float), {_py_group(by)}).table\nprint(result)\n")
+    r = (_r_head(csv, endpoint) + f"df$g <- with(df, as.character({_r_group(by)}))\n"
+         "pairs <- combn(sort(unique(na.omit(df$g))), 2)\n"
+         "p <- apply(pairs, 2, function(ab) {\n"
+         f"  s <- survdiff({_surv(endpoint)} ~ g, data = df[df$g %in% ab, ])\n"
+         "  pchisq(s$chisq, 1, lower.tail = FALSE)\n})\n"
+         'data.frame(a = pairs[1, ], b = pairs[2, ], p = p, holm = p.adjust(p, "holm"), BH = p.adjust(p, "BH"))\n')
+    return Snippet(py, r)
+
+
+def pairwise_fisher_snippet(by: str, outcome: str = "orr", cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                            csv: str = DEFAULT_CSV) -> Snippet:
+    """Pairwise Fisher's exact test of a response rate with Holm and BH."""
+    py = (_py_head(csv) + "from il2lib.response import response_rates\n"
+          "from il2lib.survival.pairwise import pairwise_fisher\n\n"
+          f"rates = response_rates(df, {by!r}, {outcome!r}, cb_sd_months={cb_sd_months:g}).rates\n"
+          "counts = {g: (x, n) for g, x, n in zip(rates['group'], rates['responders'], rates['n'])}\n"
+          "result = pairwise_fisher(counts).table\nprint(result)\n")
+    flag = {"orr": 'df$bor %in% c("CR", "PR")', "dcr": 'df$bor %in% c("CR", "PR", "SD")',
+            "cbr": "as.logical(df$clinical_benefit)"}[outcome]
+    r = (f"df <- read.csv({_rstr(csv)})\ndf$y <- {flag}\ndf$g <- with(df, as.character({_r_group(by)}))\n"
+         "pairs <- combn(sort(unique(na.omit(df$g))), 2)\n"
+         "p <- apply(pairs, 2, function(ab) { s <- df[df$g %in% ab & !is.na(df$y), ]; "
+         "fisher.test(table(s$g, s$y))$p.value })\n"
+         'data.frame(a = pairs[1, ], b = pairs[2, ], p = p, holm = p.adjust(p, "holm"), BH = p.adjust(p, "BH"))\n')
+    return Snippet(py, r)
+
+
+def milestone_snippet(endpoint: str, by: str, times=(12, 24), tau: float | None = None,
+                      csv: str = DEFAULT_CSV) -> Snippet:
+    """Survival differences at milestones and the RMST difference."""
+    t, e = _cols(endpoint)
+    py = (_py_head(csv) + _line_import(by) + "from il2lib.survival.milestones import rmst_differences, "
+          "survival_differences\n\n"
+          f"args = (df[{t!r}], df[{e!r}].astype(float), {_py_group(by)})\n"
+          f"result = survival_differences(*args, {list(times)!r}).differences\nprint(result)\n"
+          f"print(rmst_differences(*args, {tau!r}).differences)\n")
+    tau_r = "NULL" if tau is None else f"{tau:g}"
+    r = (_r_head(csv, endpoint) + f"fit <- survfit({_surv(endpoint)} ~ {_r_group(by)}, data = df)\n"
+         f"s <- summary(fit, times = c({', '.join(f'{x:g}' for x in times)}))\n"
+         "data.frame(strata = s$strata, time = s$time, surv = s$surv, se = s$std.err)\n"
+         f"print(fit, rmean = {tau_r})  # RMST and se per group; difference = d, se = sqrt(se1^2 + se2^2)\n")
+    return Snippet(py, r)
+
+
+def cif_snippet(by: str | None = None, csv: str = DEFAULT_CSV) -> Snippet:
+    """Cumulative incidence of progression, death without progression competing; Gray's test."""
+    py = (_py_head(csv) + _line_import(by) + "from il2lib.survival.competing import cumulative_incidence, "
+          "progression_competing_status\n\n"
+          "time, status = progression_competing_status(df)\n"
+          f"cr = cumulative_incidence(time, status, {_py_group(by)})\n"
+          "result = cr.at([6, 12, 24])\nprint(result)\nprint(cr.gray)\n")
+    group = "" if by is None else f", group = {_r_group(by)}"
+    r = ("library(survival)\nlibrary(cmprsk)\n" f"df <- read.csv({_rstr(csv)})\n"
+         "df$status <- ifelse(!as.logical(df$pfs_event), 0, ifelse(!is.na(df$date_progression) | "
+         "as.logical(df$progressed) %in% TRUE, 1, 2))\n"
+         f"ci <- with(df, cuminc(pfs_months, status{group}))\nci$Tests\ntimepoints(ci, c(6, 12, 24))\n"
+         "summary(survfit(Surv(pfs_months, factor(status, 0:2)) ~ "
+         f"{_r_group(by)}, data = df), times = c(6, 12, 24))\n")
+    return Snippet(py, r)
+
+
+def time_origin_snippet(endpoint: str, origin: str, by: str | None = None, csv: str = DEFAULT_CSV) -> Snippet:
+    """Kaplan-Meier from another time origin with delayed entry."""
+    py = (_py_head(csv) + _line_import(by) + "from il2lib.survival.time_origin import kaplan_meier_entry, "
+          "origin_times\n\n"
+          f"o = origin_times(df, {endpoint!r}, {origin!r})\nprint(o.note)\n"
+          + (f"group = {_py_group(by)}[o.keep]\n" if by else "group = None\n")
+          + "km = kaplan_meier_entry(o.entry, o.time, o.event, by=group)\n"
+            "result = km.to_frame()\nprint(result)\n")
+    from il2lib.survival.time_origin import ORIGIN_COLUMNS
+
+    t, e = _cols(endpoint)
+    shift = "0" if origin == "il2_start" else \
+        f"as.numeric(as.Date(df$date_il2_start) - as.Date(df${ORIGIN_COLUMNS[origin]})) / {schema.DAYS_PER_MONTH}"
+    r = (_r_head(csv, endpoint) + f"df$shift <- {shift}\n"
+         "df$entry <- df$shift  # plus any delay to registry entry (date_registry_entry)\n"
+         f"df$exit <- df${t} + df$shift\n"
+         f"fit <- survfit(Surv(entry, exit, {e}) ~ {_r_group(by)}, data = df, conf.type = \"log-log\")\nprint(fit)\n")
+    return Snippet(py, r)
+
+
+def response_snippet(by: str | None, ci_method: str = "exact", denominator: str = "itt",
+                     cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV) -> Snippet:
+    """Response rates with CIs (and the published overlay)."""
+    py = (_py_head(csv) + "from il2lib.response import response_rates\nfrom il2lib.published import response_overlay\n\n"
+          f"rates = response_rates(df, {by!r}, ci_method={ci_method!r}, denominator={denominator!r}, "
+          f"cb_sd_months={cb_sd_months:g})\nresult = rates.to_frame()\nprint(result)\n"
+          "print(response_overlay(rates))  # our cohort beside the published series\n")
+    test = "binom.test(x, n)$conf.int" if ci_method == "exact" else "prop.test(x, n, correct = FALSE)$conf.int"
+    r = (f"df <- read.csv({_rstr(csv)})\n"
+         + ("" if denominator == "itt" else 'df <- df[df$bor != "NE", ]\n')
+         + "g <- " + ('rep("All", nrow(df))' if by is None else f"with(df, as.character({_r_group(by)}))") + "\n"
+         'for (k in sort(unique(na.omit(g)))) { x <- sum(df$bor[g %in% k] %in% c("CR", "PR")); '
+         f"n <- sum(g %in% k); print(c(k, x, n, {test})) }}\n")
+    return Snippet(py, r)
