@@ -158,8 +158,9 @@ class ResponseRates:
         out = self.rates.copy()
         ci = "95% CI (" + ("Clopper-Pearson" if self.ci_method == "exact" else "Wilson") + ")"
         out["Responders / n"] = out["responders"].astype(str) + "/" + out["n"].astype(str)
-        out["Rate, %"] = (100 * out["rate"]).map("{:.1f}".format)
-        out[ci] = [f"{100 * lo:.1f}–{100 * hi:.1f}" for lo, hi in zip(out["ci_lower"], out["ci_upper"])]
+        out["Rate, %"] = [("—" if math.isnan(r) else f"{100 * r:.1f}") for r in out["rate"]]
+        out[ci] = [("—" if math.isnan(lo) else f"{100 * lo:.1f}–{100 * hi:.1f}")
+                   for lo, hi in zip(out["ci_lower"], out["ci_upper"])]
         out["Outcome"] = out["outcome"].map(OUTCOME_LABELS)
         out = out.rename(columns={"group": "Group", "n_ne": "n NE"})
         return out[["Group", "Outcome", "Responders / n", "Rate, %", ci, "n NE"]]
@@ -175,9 +176,10 @@ class ResponseRates:
             counts = self.bor_counts[self.bor_counts["group"] == g].set_index("response")["n"]
             entry = {"n": int(counts.sum()), "best_response": {r: int(counts.get(r, 0)) for r in schema.BOR_LEVELS}}
             for _, row in self.rates[self.rates["group"] == g].iterrows():
+                empty = int(row["n"]) == 0  # e.g. every SD without a duration: no CBR denominator
                 entry[row["outcome"]] = {"responders": int(row["responders"]), "n": int(row["n"]),
-                                         "rate": float(row["rate"]),
-                                         "ci95": [float(row["ci_lower"]), float(row["ci_upper"])]}
+                                         "rate": None if empty else float(row["rate"]),
+                                         "ci95": None if empty else [float(row["ci_lower"]), float(row["ci_upper"])]}
             groups[g] = entry
         comp = self.comparison
         return {"by": self.by, "groups": groups,
@@ -188,7 +190,7 @@ class ResponseRates:
                 "notes": list(self.notes)}
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
 
 def _outcome_flags(df: pd.DataFrame, cb_sd_months: float) -> dict[str, pd.Series]:

@@ -187,3 +187,13 @@ def test_grouping_by_prior_pd1_best_response_keeps_schema_order():
     res = response_rates(df, by=schema.PRIOR_PD1_BOR, outcome="orr")
     assert res.comparison.result.test in {"fisher_freeman_halton", "chi_square"}
     assert res.comparison.result.label  # the test is always named
+
+
+def test_group_with_no_cbr_denominator_gives_null_rate_not_nan():
+    df = cohort({schema.MELANOMA: {"SD": 2}, schema.RCC: {"CR": 1, "PD": 2}})
+    df[schema.SD_DURATION] = np.nan  # SD without duration: CB undetermined for every melanoma patient
+    res = response_rates(df, by=schema.DISEASE, outcome=["orr", "cbr"])
+    data = json.loads(res.to_json())
+    assert data["groups"]["Melanoma"]["cbr"] == {"responders": 0, "n": 0, "rate": None, "ci95": None}
+    shown = res.display().set_index(["Group", "Outcome"])
+    assert shown.loc[("Melanoma", "CBR (CR+PR+SD>=threshold)"), "Rate, %"] == "—"
