@@ -11,7 +11,7 @@ import pandas as pd
 from il2lib import coerce, schema
 from il2lib.io import read_table
 from il2lib.mapping import accepted_names, resolve_mapping
-from il2lib.rules import Collector
+from il2lib.rules import Collector, short
 from il2lib.validation import Cohort, ValidationReport, _coerce_all, _report
 
 _AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}
@@ -125,4 +125,4 @@ def _against_cohort(c: Collector, t: pd.DataFrame, cohort: Cohort) -> None:
     if died is not None:
         bad = (t[schema.AE_GRADE] == 5).fillna(False) & died.eq(False).fillna(False)
         for pos in np.flatnonzero(bad.to_numpy()):
-            c.row("row_error", pos, f"Patient {pid.iat[pos]} has a grade-5 AE but died=No.", schema.AE_GRADE, "5")
+            c.row("row_error", pos, f"Patient {short(pid.iat[pos])} has a grade-5 AE but died=No.", schema.AE_GRADE, "5")

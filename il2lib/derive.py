@@ -70,6 +70,35 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -
     out[schema.DISEASE_CONTROL] = bor.isin(["CR", "PR", "SD"]).astype("boolean").where(known, pd.NA)
 
     start = _col(t, schema.DATE_IL2_START, "date")
+    progressed = _col(t, schema.PROGRESSED, "boolean")
+    if schema.SD_DURATION in t.columns or schema.BOR in t.columns:
+        sd = _col(t, schema.SD_DURATION, "float64").astype("float64")
+        sd_end = _col(t, schema.DATE_PROGRESSION, "date").where(_true(progressed) | progressed.isna()).fillna(
+            _col(t, schema.DATE_LAST_ASSESSMENT, "date"))
+        computed = _months(sd_end, start)
+        fill = bor.eq("SD").fillna(False) & sd.isna() & computed.notna() & (computed >= 0)
+        if fill.any():
+            notes.append(f"sd_duration_months computed from dates (IL-2 start to progression or last assessment) "
+                         f"for {int(fill.sum())} SD patient(s) without it.")
+        out[schema.SD_DURATION] = sd.where(~fill, computed)
+    out = with_clinical_benefit(out, cb_sd_months)
+
+    _survival(out, t, bor, notes)
+    ldh, uln = _col(t, schema.BASELINE_LDH, "float64"), _col(t, schema.LDH_ULN, "float64")
+    ratio = (ldh.astype("float64") / uln.astype("float64").where(uln > 0)).astype("float64")
+    out[schema.LDH_X_ULN] = ratio
+    category = np.select([ratio <= 1, ratio <= 2, ratio > 2], list(schema.LDH_CATEGORIES), default="")
+    out[schema.LDH_CATEGORY] = pd.Series(category, index=t.index, dtype=object).replace("", None)
+    return out, notes
+
+
+def _given(t: pd.DataFrame, column: str) -> pd.Series:
+    return t[column].notna() if column in t.columns else pd.Series(False, index=t.index)
+
+
+def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[str]) -> None:
+    """OS, PFS and DoR times (months) and events, in place on ``out``."""
+    start = _col(t, schema.DATE_IL2_START, "date")
     death = _col(t, schema.DATE_DEATH, "date")
     followup = _col(t, schema.DATE_LAST_FOLLOWUP, "date")
     progression = _col(t, schema.DATE_PROGRESSION, "date")
@@ -78,17 +107,6 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -
     cutoff = _col(t, schema.DATA_CUTOFF, "date")
     died = _col(t, schema.DIED, "boolean")
     progressed = _col(t, schema.PROGRESSED, "boolean")
-
-    if schema.SD_DURATION in t.columns or schema.BOR in t.columns:
-        sd = _col(t, schema.SD_DURATION, "float64").astype("float64")
-        sd_end = progression.where(_true(progressed) | progressed.isna()).fillna(assessment)
-        computed = _months(sd_end, start)
-        fill = bor.eq("SD").fillna(False) & sd.isna() & computed.notna() & (computed >= 0)
-        if fill.any():
-            notes.append(f"sd_duration_months computed from dates (IL-2 start to progression or last assessment) "
-                         f"for {int(fill.sum())} SD patient(s) without it.")
-        out[schema.SD_DURATION] = sd.where(~fill, computed)
-    out = with_clinical_benefit(out, cb_sd_months)
 
     # OS: death or last follow-up; event = died
     death_known = death.where(_true(died))
@@ -105,6 +123,7 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -
     pfs_censor = assessment.fillna(followup)
     unknown_event = (_true(progressed) & progression.isna()) | (missing_death & prog_known.isna())
     pfs_event_date, pfs_censor, n_cut_pfs = _censor_at_cutoff(pfs_event_date, pfs_censor, cutoff)
+    pfs_event_date = pfs_event_date.where(~unknown_event)  # progressed at an unknown date: no PFS time
     pfs_censor = pfs_censor.where(~unknown_event)
     out[schema.PFS_MONTHS], out[schema.PFS_EVENT] = _time_event(
         start, pfs_event_date, pfs_censor, _col(t, schema.PFS_MONTHS, "float64"),
@@ -121,13 +140,3 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -
         notes.append(f"Follow-up beyond data_cutoff_date censored at the cut-off ({n_cut} patient(s) for OS, "
                      f"{n_cut_pfs} for PFS).")
 
-    ldh, uln = _col(t, schema.BASELINE_LDH, "float64"), _col(t, schema.LDH_ULN, "float64")
-    ratio = (ldh.astype("float64") / uln.astype("float64").where(uln > 0)).astype("float64")
-    out[schema.LDH_X_ULN] = ratio
-    category = np.select([ratio <= 1, ratio <= 2, ratio > 2], list(schema.LDH_CATEGORIES), default="")
-    out[schema.LDH_CATEGORY] = pd.Series(category, index=t.index, dtype=object).replace("", None)
-    return out, notes
-
-
-def _given(t: pd.DataFrame, column: str) -> pd.Series:
-    return t[column].notna() if column in t.columns else pd.Series(False, index=t.index)

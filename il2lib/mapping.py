@@ -6,6 +6,11 @@ from typing import Mapping, Sequence
 
 from il2lib import schema
 
+
+def _short(text: object, limit: int = 80) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
 _IDENTIFIER_RES = tuple(re.compile(p) for p in schema.IDENTIFIER_PATTERNS)
 
 
@@ -70,11 +75,11 @@ def resolve_mapping(columns: Sequence[str], user: Mapping[str, str | None] | Non
         if not target:
             continue
         if column not in columns:
-            problems.append(f"Mapping names column '{column}', which is not in the file.")
+            problems.append(f"Mapping names column '{_short(column)}', which is not in the file.")
         elif target not in specs:
-            problems.append(f"Mapping target '{target}' for column '{column}' is not a column of the data dictionary.")
+            problems.append(f"Mapping target '{_short(target)}' for column '{_short(column)}' is not a column of the data dictionary.")
         elif target == schema.PATIENT_ID and is_identifier_column(column):
-            problems.append(f"Column '{column}' looks like a direct identifier and cannot be used as patient_id.")
+            problems.append(f"Column '{_short(column)}' looks like a direct identifier and cannot be used as patient_id.")
         elif target in chosen.values():
             problems.append(f"Two file columns are mapped to '{target}'; only the first one is used.")
         else:

@@ -35,6 +35,12 @@ class Finding:
     analysis: str | None = None
 
 
+def short(text: object, limit: int = 80) -> str:
+    """A user-supplied value or name, cut to ``limit`` characters for a message."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def fmt_value(v) -> str:
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%d")
@@ -86,10 +92,10 @@ class Collector:
         for pos in positions:
             value = str(self.raw[raw_column].iat[pos]).strip() if raw_column is not None else None
             pid = self._pid(pos)
-            fields = {name: fmt_value(s.iat[pos]) for name, s in series.items()}
+            fields = {name: short(fmt_value(s.iat[pos])) for name, s in series.items()}
             row = self.label(pos)
-            rowid = f"{row} (patient_id={pid})" if pid else row
-            message = template.format(row=row, rowid=rowid, value=value, **fields)
+            rowid = f"{row} (patient_id={short(pid)})" if pid else row
+            message = template.format(row=row, rowid=rowid, value=short(value), **fields)
             self.row(level, pos, message, column, value, analysis)
         return len(positions)
 
@@ -199,7 +205,7 @@ def check_responders(c: Collector, t: pd.DataFrame) -> None:
     n = int(lacking.sum())
     if n:
         ids = [c._pid(p) or f"row {int(c.file_rows[p])}" for p in np.flatnonzero(lacking.to_numpy())]
-        shown = ", ".join(ids[:20]) + (", ..." if n > 20 else "")
+        shown = ", ".join(short(i, 30) for i in ids[:10]) + (", ..." if n > 10 else "")
         noun = "responder lacks" if n == 1 else "responders lack"
         c.add("warning", f"{n} {noun} date_first_response; excluded from DoR ({shown}).",
               column=schema.DATE_FIRST_RESPONSE, analysis="dor")
@@ -217,7 +223,7 @@ def check_duplicates(c: Collector, ids: pd.Series) -> None:
     for pos in np.flatnonzero(dup.to_numpy()):
         pid = str(ids.iat[pos])
         rows = rows_of[pid]
-        c.row("row_error", pos, f"patient_id '{pid}' appears {len(rows)} times (rows {', '.join(map(str, rows))}); "
+        c.row("row_error", pos, f"patient_id '{short(pid)}' appears {len(rows)} times (rows {', '.join(map(str, rows))}); "
               "the patient file must be one row per patient.", schema.PATIENT_ID, pid)
 
 

@@ -18,7 +18,7 @@ from il2lib import coerce, rules, schema
 from il2lib.derive import derive
 from il2lib.io import RawTable, read_table
 from il2lib.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
-from il2lib.rules import Collector, Finding
+from il2lib.rules import Collector, Finding, short
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
            "load_adverse_events", "AdverseEvents", "empty_patient_frame"]
@@ -137,6 +137,9 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
                    date_order: Mapping[str, str] | None = None,
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None) -> Cohort:
     """Validate an already-read :class:`~il2lib.io.RawTable` (see :func:`load_cohort`)."""
+    bad_order = {k: v for k, v in (date_order or {}).items() if v not in ("dmy", "mdy")}
+    if bad_order:
+        raise ValueError(f"date_order values must be 'dmy' or 'mdy', got {bad_order!r}.")
     frame = raw.frame
     columns = list(frame.columns)
     identifiers = tuple(c for c in columns if is_identifier_column(c))
@@ -144,11 +147,12 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
     user = dict(mapping or {})
     c = Collector(raw.file_rows, None, frame)
     for column in identifiers:
-        c.add("warning", f"Column '{column}' looks like a direct identifier (name, record number, birth date, "
+        c.add("warning", f"Column '{short(column)}' looks like a direct identifier (name, record number, birth date, "
               "address, phone or e-mail); it was not loaded. Remove it from the file before sharing.", column=column)
         if column in user:
             user.pop(column)
-            c.add("warning", f"Column '{column}' looks like a direct identifier and cannot be mapped.", column=column)
+            c.add("warning", f"Column '{short(column)}' looks like a direct identifier and cannot be mapped.",
+                  column=column)
     resolved, problems = resolve_mapping(usable, user)
     for problem in problems:
         c.add("warning", problem)
@@ -201,8 +205,8 @@ def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversio
     if spec.kind == "date":
         parsed = coerce.to_date(u, missing, date_order.get(name) or date_order.get("*"), today)
         if parsed.ambiguous:
-            c.add("file_error", f"Column '{file_col}' ({name}): every date could be day-first or month-first "
-                  f"(e.g. '{parsed.example}'); choose the date order, DD/MM/YYYY or MM/DD/YYYY.", column=name,
+            c.add("file_error", f"Column '{short(file_col)}' ({name}): every date could be day-first or month-first "
+                  f"(e.g. '{short(parsed.example)}'); choose the date order, DD/MM/YYYY or MM/DD/YYYY.", column=name,
                   value=parsed.example)
         elif parsed.decision and parsed.decision != "ISO YYYY-MM-DD":
             conversions.append(f"{name}: dates read as {parsed.decision}.")
@@ -223,7 +227,7 @@ def _report_invalid(c, raw_s, invalid, spec, file_col, today) -> None:
     if spec.kind == "date":
         for pos in np.flatnonzero(invalid.to_numpy()):
             value = raw_s.iat[pos].strip()
-            c.row("row_error", pos, f"{c.label(pos)}: {name} '{value}' "
+            c.row("row_error", pos, f"{c.label(pos)}: {name} '{short(value)}' "
                   f"{coerce.date_problem(value, today)}.", name, value)
     elif spec.kind in ("category", "bool"):
         _unrecognised(c, raw_s, invalid, spec)
@@ -245,7 +249,7 @@ def _unrecognised(c: Collector, raw_s: pd.Series, invalid: pd.Series, spec: sche
         if value not in hints:
             best = coerce.closest_value(value, spec) if spec.kind == "category" else None
             hints[value] = f" Did you mean '{best}'?" if best else ""
-        c.row("row_error", pos, f"{c.label(pos)}: {spec.name} '{value}' not recognised; allowed "
+        c.row("row_error", pos, f"{c.label(pos)}: {spec.name} '{short(value)}' not recognised; allowed "
               f"{allowed}.{hints[value]}", spec.name, value)
 
 

@@ -322,3 +322,16 @@ def test_suggest_mapping():
     got = suggest_mapping(["Subject_ID", "id", "Tumor Type", "MRN", "whatever", "BOR"])
     assert got == {"Subject_ID": "patient_id", "id": None, "Tumor Type": "disease", "MRN": None,
                    "whatever": None, "BOR": "bor"}
+
+
+def test_progressed_without_date_leaves_pfs_and_dor_only(load):
+    cohort = load(patient_rows({"bor": "PR", "date_first_response": "2016-02-01", "date_progression": "",
+                                "died": "Yes", "date_death": "2016-09-01", "date_last_followup": ""}))
+    assert messages(cohort) == ["Row 2: progressed=Yes but date_progression missing; left out of PFS."]
+    d = cohort.data
+    assert d[schema.PFS_MONTHS].isna()[0] and d[schema.DOR_MONTHS].isna()[0] and d[schema.OS_MONTHS].notna()[0]
+
+
+def test_bad_date_order_argument_raises(load):
+    with pytest.raises(ValueError, match="dmy"):
+        load(patient_rows(n=1), date_order={"date_il2_start": "ymd"})
