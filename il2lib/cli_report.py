@@ -25,6 +25,8 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ae", default=None, metavar="AE_FILE", help="long-format adverse-event table for toxicity")
     group.add_argument("--ci", choices=("exact", "wilson"), default="exact",
                        help="binomial CI for ORR/CBR (default exact: Clopper-Pearson)")
+    group.add_argument("--pseudonyms", action="store_true",
+                       help="withhold patient ids in the validation findings (rows named by file line)")
     group.add_argument("--conf-type", choices=("log-log", "log", "plain"), default="log-log",
                        help="Kaplan-Meier CI transformation (default log-log)")
 
@@ -50,7 +52,7 @@ def _run_report(args: argparse.Namespace) -> int:
     cohort, flt, _ = load_filtered(args)
     ae, ae_fingerprint = _load_ae(args.ae, cohort) if args.ae else (None, None)
     report = build_report(cohort, ae, flt, args.endpoint, conf_type=args.conf_type, ci_method=args.ci,
-                          paper=args.paper, ae_fingerprint=ae_fingerprint)
+                          paper=args.paper, ae_fingerprint=ae_fingerprint, pseudonymise=args.pseudonyms)
     try:
         html_path = report.write_html(args.out)
     except OSError as exc:

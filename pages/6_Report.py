@@ -23,10 +23,11 @@ PREVIEW_HEIGHT = 900
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool):
+def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool):
     """The report for one (data scope, fingerprint, rule, filter, AE table, options); errors as text."""
     try:
-        return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic), ""
+        return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic,
+                            pseudonymise=pseudonyms), ""
     except Il2libError as exc:
         return None, str(exc)
 
@@ -49,7 +50,8 @@ st.caption(md_escape(f"{ctx.loaded.label} · {ctx.summary}"))
 st.markdown("One self-contained HTML file with everything the other pages show for the current filters: "
             "validation summary, Table 1, response with ORR/CBR and exact CIs, Kaplan-Meier figures with numbers "
             "at risk, medians, log-rank and Cox, biomarker and toxicity tables, and a Methods paragraph with the "
-            "software versions. It opens offline in any browser; the PDF is the same document laid out for print.")
+            "software versions. It opens offline in any browser; the PDF is the same document laid out for print."
+            + (" Patient ids are withheld (pseudonyms are on, Data page)." if ctx.pseudonyms else ""))
 a, b, c = st.columns(3)
 endpoint = url_choice("report_endpoint", "Survival endpoint", ["os", "pfs"], "os",
                       format_func=lambda e: schema.ENDPOINTS[e][2], container=a)
@@ -61,7 +63,7 @@ use_ae = c.toggle("Include adverse events", value=ae is not None, disabled=ae is
 if ctx.loaded.ae_error:
     st.warning(md_escape(f"Adverse-event table not used: {ctx.loaded.ae_error}"))
 
-key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper)
+key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms)
 if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):
     st.session_state[BUILT] = key
 if st.session_state.get(BUILT) != key:
@@ -71,7 +73,7 @@ if st.session_state.get(BUILT) != key:
 
 with st.spinner("Building the report ..."):
     report, problem = cached_report(key, ctx.cohort, ae if use_ae else None, ctx.filter, endpoint, paper,
-                                    bool(ctx.loaded.synthetic))
+                                    bool(ctx.loaded.synthetic), ctx.pseudonyms)
 if report is None:
     st.error(md_escape(f"The report cannot be built: {problem}"))
     st.stop()

@@ -280,3 +280,17 @@ def test_a_tiny_file_still_gives_a_whole_report_with_plain_notes():
     assert report.n_patients == 2 and "Methods and reproducibility" in report.sections
     assert "Cox model not computed: The Cox model needs at least one event" in text
     assert "Traceback" not in text
+
+
+def test_pseudonymised_report_withholds_the_patient_ids(tmp_path):
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    frame.loc[3, schema.PATIENT_ID] = frame.loc[4, schema.PATIENT_ID]  # duplicate id: two row errors
+    duplicated = frame.loc[4, schema.PATIENT_ID]
+    path = tmp_path / "dup.csv"
+    frame.to_csv(path, index=False)
+    dup = load_cohort(path)
+    plain = _text(build_report(dup, generated_at=STAMP).html)
+    hidden = _text(build_report(dup, generated_at=STAMP, pseudonymise=True).html)
+    assert f"patient_id '{duplicated}' appears 2 times" in plain
+    assert duplicated not in hidden
+    assert "5 row 5 patient_id '(id withheld)' appears 2 times" in hidden

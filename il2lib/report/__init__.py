@@ -68,7 +68,8 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                  conf_type: Literal["log-log", "log", "plain"] = "log-log",
                  ci_method: Literal["exact", "wilson"] = "exact", paper: Paper = "A4",
                  title: str = REPORT_TITLE, generated_at: dt.datetime | None = None,
-                 synthetic: bool | None = None, ae_fingerprint: str | None = None) -> Report:
+                 synthetic: bool | None = None, ae_fingerprint: str | None = None,
+                 pseudonymise: bool = False) -> Report:
     """Build the meeting report for a loaded cohort.
 
     Parameters
@@ -91,6 +92,9 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
         Print the synthetic-data note; default: when the file name contains "synthetic".
     ae_fingerprint : str, optional
         SHA-256 of the adverse-event file, printed beside the patient file's.
+    pseudonymise : bool
+        Withhold the file's patient ids (the only place they appear is the validation findings):
+        rows are named "row N" by their line in the file.
 
     Returns
     -------
@@ -113,7 +117,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     synthetic = "synthetic" in cohort.source_name.lower() if synthetic is None else synthetic
     by = group_column(df)
     subtitle = f"{cohort.source_name} · {filter.describe()} · n = {len(df)}"
-    sections = [validation_section(cohort, ae, len(df), filter.describe()),
+    sections = [validation_section(cohort, ae, len(df), filter.describe(), pseudonymise),
                 table1_section(df, by),
                 response_section(df, by, cohort.cb_sd_months, ci_method),
                 survival_section(df, endpoint, by, conf_type, subtitle)]

@@ -64,7 +64,7 @@ def _not_computed(section: Section, what: str, exc: Exception) -> None:
 
 
 # ----------------------------------------------------------------------------- validation
-def validation_section(cohort, ae, n_filtered: int, filter_text: str) -> Section:
+def validation_section(cohort, ae, n_filtered: int, filter_text: str, pseudonymise: bool = False) -> Section:
     report = cohort.report
     s = Section("validation", "Data and validation")
     facts = [("Patients in file", str(report.n_loaded)),
@@ -85,21 +85,41 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str) -> Section
                            ("warning", "Warnings (rows kept; some leave a patient out of one analysis)")):
         sub = frame[frame["level"] == level].sort_values("file_row", kind="stable", na_position="first")
         if len(sub):
-            shown = sub.head(MAX_FINDINGS_SHOWN)
-            table = pd.DataFrame({"File row": shown["file_row"].astype(object).where(shown["file_row"].notna(), "—"),
-                                  "Patient": shown["patient_id"].fillna("—"), "Finding": shown["message"]})
-            more = [f"{len(sub) - len(shown)} more not shown; the dashboard's Data page lists all."] \
-                if len(sub) > len(shown) else []
-            s.add(table_html(table, caption=f"{caption}: {len(sub)}", notes=more, css_class="long findings"))
+            s.add(_findings_table(sub, f"{caption}: {len(sub)}", pseudonymise))
     if ae is not None and len(ae.report.row_errors):
-        s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded (for example: "
-               f"{ae.report.row_errors[0].message})")
+        example = ae.report.row_errors[0]
+        message = _withhold(example.message, example.patient_id) if pseudonymise else example.message
+        s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded (for example: {message})")
+    if pseudonymise:
+        s.note("Patient ids are withheld: rows are named by their line in the file.")
     if not len(frame):
         s.note("No finding: every row passed every rule.")
     s.methods.append("The file was validated against the registry's data dictionary (required columns, allowed "
                      "values, date order and plausibility ranges); rows with row-level errors were excluded with "
                      "the reason recorded, and warnings were kept and reported.")
     return s
+
+
+def _withhold(message: str, patient_id) -> str:
+    """The message with the file's patient id replaced (pseudonymised report)."""
+    if patient_id is None or pd.isna(patient_id) or not str(patient_id):
+        return message
+    return message.replace(str(patient_id), "(id withheld)")
+
+
+def _findings_table(findings: pd.DataFrame, caption: str, pseudonymise: bool) -> str:
+    shown = findings.head(MAX_FINDINGS_SHOWN)
+    rows = [None if pd.isna(r) else int(r) for r in shown["file_row"]]
+    if pseudonymise:
+        patients = ["—" if r is None else f"row {r}" for r in rows]
+        messages = [_withhold(m, pid) for m, pid in zip(shown["message"], shown["patient_id"])]
+    else:
+        patients, messages = list(shown["patient_id"].fillna("—")), list(shown["message"])
+    table = pd.DataFrame({"File row": ["—" if r is None else r for r in rows], "Patient": patients,
+                          "Finding": messages})
+    more = [f"{len(findings) - len(shown)} more not shown; the dashboard's Data page lists all."] \
+        if len(findings) > len(shown) else []
+    return table_html(table, caption=caption, notes=more, css_class="long findings")
 
 
 # ----------------------------------------------------------------------------- Table 1
