@@ -168,3 +168,20 @@ def test_grid_detection_is_exact():
     off_grid = np.round(np.linspace(0, 50, 5000), 1)
     off_grid[1235] += 1e-7  # off the grid and outside the (even-stride) sample: the full check catches it
     assert _counting._grid_scale(off_grid) is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=30), st.integers(0, 2**32 - 1))
+def test_median_fast_path_equals_literal_port_of_r(steps, seed):
+    """The bisection median equals the literal port of R's findq, flats at exactly 0.5 included."""
+    from il2lib.survival.km import _findq, _findq_general
+
+    rng = np.random.default_rng(seed)
+    levels = np.array([0.1, 0.3, 0.5, 0.5, 0.5 + 1e-9, 0.5 - 1e-9, 0.5 + 1e-7, 0.7, 1.0])[: 3 + max(steps)]
+    y = np.concatenate([[0.0], np.sort(rng.choice(levels, size=len(steps)))])
+    x = np.concatenate([[0.0], np.cumsum(rng.integers(1, 5, y.size - 1)).astype(float)])
+    assert np.array_equal(_findq(x, y), _findq_general(x, y, 0.5, np.sqrt(np.finfo(float).eps)), equal_nan=True)
+    cut = int(rng.integers(1, y.size + 1))
+    tail_nan = np.where(np.arange(y.size) < cut, y, np.nan)
+    assert np.array_equal(_findq(x, tail_nan, prefix=cut),
+                          _findq_general(x, tail_nan, 0.5, np.sqrt(np.finfo(float).eps)), equal_nan=True)

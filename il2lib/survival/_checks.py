@@ -60,6 +60,8 @@ def as_event(values, name: str = "event") -> np.ndarray:
 def as_labels(values, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Factorize labels: (codes with -1 for missing, labels in display order, missing mask).
 
+    Codes are read-only when they share memory with the input (integer labels 0..k-1).
+
     Order: categories order for a pandas Categorical, sorted order otherwise (first-seen order if
     the labels cannot be sorted).
     """
@@ -94,7 +96,8 @@ def _small_int_labels(values):
     shifted = ints - low if low else ints
     present = np.flatnonzero(np.bincount(shifted))
     if present.size == high - low + 1:
-        codes = shifted
+        codes = shifted.view()
+        codes.flags.writeable = False  # may share memory with the caller's array
     else:
         lookup = np.full(high - low + 1, -1, dtype=np.int64)
         lookup[present] = np.arange(present.size)
