@@ -130,6 +130,13 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         except UnicodeDecodeError:
             raise CohortFileError(f"'{name}' looks like UTF-16 text but could not be decoded.") from None
     if b"\x00" in data[:65536]:
+        head = data[:4096]
+        for encoding, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+            if len(zeros) > 8 and zeros.count(0) >= 0.9 * len(zeros):
+                try:
+                    return data.decode(encoding), encoding
+                except UnicodeDecodeError:
+                    break
         raise CohortFileError(f"'{name}' is a binary file, not a text table (CSV/TSV), XLSX or Parquet file.")
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"

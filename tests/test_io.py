@@ -168,3 +168,9 @@ def test_large_file_is_vectorised(load):
     big["patient_id"] = [f"P{k}" for k in range(n)]
     cohort = load(big)
     assert cohort.report.n_analysed == n and not cohort.report.findings
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom(load, encoding):
+    cohort = load(csv_bytes(patient_rows(n=2), encoding=encoding))
+    assert cohort.report.n_analysed == 2 and cohort.report.mapping[schema.DISEASE] == schema.DISEASE
