@@ -169,6 +169,8 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
     footnotes = (f"Patients used: {int(keep.sum())} of {len(df)}"
                  + (f"; {len(excluded)} left out ({schema.label(by)} missing)." if len(excluded) else "."),
                  *footnotes)
+    if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
+        footnotes = (*footnotes, schema.ERA_CAVEAT)
     return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()))
 
 

@@ -168,6 +168,8 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
              f"Denominators: analysed patients including those without any AE ({int(keep.sum())}).")
     if len(excluded_patients):
         notes += (f"{len(excluded_patients)} patient(s) left out: {schema.label(by)} missing.",)
+    if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
+        notes += (schema.ERA_CAVEAT,)
     return ToxicitySummary(by, tuple(groups), by_term, summary, _by_cycle(clean), excluded, int(keep.sum()), notes)
 
 

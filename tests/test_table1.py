@@ -88,6 +88,7 @@ def test_missing_group_value_is_excluded_and_reported(df):
     assert t.n_used == 11 and len(t.excluded) == 1
     assert t.excluded.iloc[0]["patient_id"] == "P6"
     assert "1 left out" in t.footnotes[0]
+    assert t.footnotes[-1] == schema.ERA_CAVEAT  # grouping by prior PD-1 exposure: era confounding said
 
 
 def test_no_grouping_gives_overall_only_without_tests(df):

@@ -69,6 +69,7 @@ def test_filtered_cohort_denominators_and_grouping(patients, ae):
     s = by.summary.set_index(["group", "measure"])
     assert s.loc[("Yes", ANY_AE), "N"] == 2 and s.loc[("No", ANY_AE), "N"] == 2
     assert any("left out" in n for n in by.notes)  # P5 has no prior-PD-1 value
+    assert schema.ERA_CAVEAT in by.notes
 
 
 def test_grade5_counts_as_treatment_related_death(patients):
