@@ -7,7 +7,7 @@ import math
 import streamlit as st
 
 from app_state import frame
-from app_ui import cached, figures
+from app_ui import beyond, cached, figures
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
 
 ctx = frame("Response")
@@ -47,7 +47,7 @@ def bor_section(by: str | None) -> None:
         empty_state(f"Best-response table not available: {md_escape(computed.message)}")
         return
     table = computed.value
-    show_table(table.display().reset_index())
+    show_table(masking.table(table.display().reset_index()))
     used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
 
 
@@ -58,7 +58,8 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
         empty_state(f"Response rates not available: {md_escape(computed.message)}")
         return
     rates = computed.value
-    show_table(rates.display())
+    show_table(masking.table(rates.display(), dependent=[c for c in rates.display().columns
+                                                         if c.startswith(("Rate", "95% CI"))]))
     st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts any SD. "
                f"Denominator: {DENOMINATORS[denominator].lower()}.")
     if len(rates.groups) < 2:
@@ -99,9 +100,13 @@ def dor_section() -> None:
 
 st.title("Response")
 by, denominator, ci_method = options()
+masking = beyond.masking_option()
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
 bor_section(by)
 rates_section(by, denominator, ci_method)
+masking.caption()
+beyond.response_pairwise(ctx, by, denominator, masking)
+beyond.response_published(ctx, denominator, ci_method, masking)
 figures.swimmer(ctx)
 dor_section()

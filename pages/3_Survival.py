@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_state import frame
-from app_ui import cached
+from app_ui import beyond, beyond_survival, cached
 from app_ui.survival_view import MILESTONES, RESPONSE_GROUPINGS, survival_view
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
 
@@ -106,6 +106,7 @@ def comparison(view) -> None:
 
 st.title("Survival")
 endpoint, by, conf_type, landmark = options()
+masking = beyond.masking_option()
 toggles = display_toggles()
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
@@ -122,10 +123,11 @@ with left:
     fig = km_figure(view.curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
                     time_label="Months since landmark" if view.landmark is not None else "Months since IL-2 start",
                     **toggles)
-    st.plotly_chart(fig, width="stretch", key="km_chart")
+    st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart")
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
+    masking.caption()
     if view.followup is not None:
         f = view.followup
         st.caption(f"Median follow-up (reverse Kaplan-Meier): {fmt_months(f.median)} months "
@@ -134,9 +136,11 @@ with left:
         st.caption(md_escape(view.landmark.note))
 with right:
     st.markdown("**Median survival**")
-    show_table(medians_table(view))
+    show_table(masking.table(medians_table(view)))
     st.markdown("**Survival at 12 / 24 / 36 months**")
-    show_table(milestones_table(view))
+    show_table(masking.table(milestones_table(view)))
     comparison(view)
+    beyond_survival.next_to_figure(ctx, endpoint, by, view, masking)
 for message in view.messages:
     st.info(md_escape(message), icon=":material/info:")
+beyond_survival.tabs(ctx, endpoint, by, conf_type, view, masking)

@@ -1,0 +1,153 @@
+"""Issue-10 sections shared by the Response and Survival pages: small-cell protection, "show code"
+expanders, pairwise tables and the published-result overlay. Statistics all come from il2lib.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from app_ui.cached import Computed, _attempt
+from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_number, url_toggle
+from il2lib import schema
+
+CACHE = dict(max_entries=64, show_spinner=False)
+MASK_KEY, MASK_K_KEY, PUBLISHED_KEY = "mask", "mask_k", "published"
+
+
+@dataclass(frozen=True)
+class Masking:
+    on: bool
+    threshold: int = 5
+
+    def table(self, df: pd.DataFrame, dependent=()) -> pd.DataFrame:
+        from il2lib.masking import mask_table
+
+        if not self.on:
+            return df
+        return mask_table(df, self.threshold, dependent=[c for c in dependent if c in df.columns])
+
+    def figure(self, fig):
+        from il2lib.masking import mask_figure
+
+        return mask_figure(fig, self.threshold) if self.on else fig
+
+    def caption(self) -> None:
+        from il2lib.masking import masking_caption
+
+        if self.on:
+            st.caption(md_escape(masking_caption(self.threshold)))
+
+
+def masking_option() -> Masking:
+    """Sidebar switch for screen-sharing outside the care team (kept across pages, mirrored in the URL)."""
+    on = url_toggle(MASK_KEY, "Small-cell protection", False, container=st.sidebar,
+                    help="For screen-sharing outside the care team: counts below the threshold are masked in "
+                         "tables and hover text, and patient-level downloads are hidden.")
+    if not on:
+        return Masking(False)
+    k = url_number(MASK_K_KEY, "Mask counts below", 5.0, min_value=2.0, max_value=20.0, step=1.0,
+                   container=st.sidebar)
+    return Masking(True, int(k))
+
+
+def show_code(snippet, ctx, masking: Masking, key: str) -> None:
+    """'Show code' expander: Python (il2lib) and R snippets plus the CSV they read."""
+    from il2lib.export import table_to_csv_bytes
+    from il2lib.snippets import DEFAULT_CSV
+
+    with st.expander("Show code", icon=":material/code:"):
+        st.caption(f"Reproduces the numbers from the exported analysis CSV ({DEFAULT_CSV}: the filtered patients, "
+                   "one row each, derived columns included).")
+        st.code(snippet.python, language="python")
+        if snippet.r:
+            st.markdown("Equivalent R (`survival`; `cmprsk` for competing risks):")
+            st.code(snippet.r, language="r")
+        if masking.on:
+            st.caption("Patient-level download hidden while small-cell protection is on.")
+        else:
+            st.download_button("Analysis CSV", data=lambda: table_to_csv_bytes(ctx.data), file_name=DEFAULT_CSV,
+                               mime="text/csv", key=f"code_csv_{key}", on_click="ignore", type="tertiary",
+                               icon=":material/download:")
+
+
+# ------------------------------------------------------------------------------------------ response
+@st.cache_data(**CACHE)
+def _pairwise_fisher(key: tuple, _df: pd.DataFrame, by: str, outcome: str, cb_sd_months: float,
+                     denominator: str) -> Computed:
+    from il2lib.response import response_rates
+    from il2lib.survival.pairwise import pairwise_fisher
+
+    def run():
+        rates = response_rates(_df, by, outcome, cb_sd_months=cb_sd_months, denominator=denominator).rates
+        return pairwise_fisher({g: (x, n) for g, x, n in zip(rates["group"], rates["responders"], rates["n"])})
+
+    return _attempt(run)
+
+
+def pairwise_display(table: pd.DataFrame, effect: str) -> pd.DataFrame:
+    out = pd.DataFrame({"Comparison": [f"{a} vs {b}" for a, b in zip(table["group_a"], table["group_b"])],
+                        "n": [f"{a} vs {b}" for a, b in zip(table["n_a"], table["n_b"])],
+                        effect: table["statistic"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}"),
+                        "p": table["p"].map(format_p), "p (Holm)": table["p_holm"].map(format_p),
+                        "p (BH)": table["p_bh"].map(format_p)})
+    if "note" in table and table["note"].astype(bool).any():
+        out["Note"] = table["note"]
+    return out
+
+
+def response_pairwise(ctx, by: str | None, denominator: str, masking: Masking) -> None:
+    """Pairwise Fisher table of ORR when the grouping has three or more groups."""
+    from il2lib.snippets import pairwise_fisher_snippet
+
+    if by is None:
+        return
+    computed = _pairwise_fisher(ctx.cache_key, ctx.data, by, "orr", ctx.cb_sd_months, denominator)
+    if not computed.ok:
+        if "at least three groups" not in computed.message:
+            empty_state(f"Pairwise comparisons not available: {md_escape(computed.message)}")
+        return
+    st.markdown("**Pairwise comparisons of ORR** (Fisher's exact test per pair)")
+    show_table(masking.table(pairwise_display(computed.value.table, "Odds ratio")), key="pairwise_fisher_table")
+    st.caption("Holm controls the family-wise error rate, Benjamini-Hochberg the false discovery rate, over the "
+               "pairs shown (R's p.adjust). Unadjusted p-values overstate the evidence when many pairs are tested.")
+    masking.caption()
+    show_code(pairwise_fisher_snippet(by, "orr", ctx.cb_sd_months), ctx, masking, "pairwise_fisher")
+
+
+def response_published(ctx, denominator: str, ci_method: str, masking: Masking) -> None:
+    """Optional layer: our ORR by disease beside the published PROCLAIM post-PD-1 series."""
+    from app_ui import cached
+    from il2lib.figures.published import published_comparison_figure
+    from il2lib.published import CITATIONS, DERIVED_LABEL, response_overlay
+    from il2lib.snippets import response_snippet
+
+    if not url_toggle(PUBLISHED_KEY, "Show published results (our cohort vs the PROCLAIM series)", False):
+        return
+    computed = cached.response_rates(ctx.cache_key, ctx.data, schema.DISEASE, ctx.cb_sd_months, denominator,
+                                     ci_method)
+    overlay = response_overlay(computed.value if computed.ok else None, ci_method)
+    rows = pd.DataFrame({"group": overlay["group"], "source": overlay["source"], "estimate": overlay["rate"],
+                         "lower": overlay["ci_lower"], "upper": overlay["ci_upper"],
+                         "published": overlay["source"] != "Our cohort",
+                         "label": [f"({x}/{n})" for x, n in zip(overlay["responders"], overlay["n"])]})
+    title, subtitle = ctx.figure_titles("Objective response rate: our cohort vs published")
+    fig = published_comparison_figure(rows, x_label="Objective response rate, % (95% CI)", percent=True,
+                                      title=title, subtitle=subtitle, presentation=ctx.presentation,
+                                      hover_counts=not masking.on)
+    st.plotly_chart(fig, width="stretch", key="published_orr_chart", config={"displaylogo": False})
+    shown = overlay.assign(**{"Responders / n": [f"{x}/{n}" for x, n in zip(overlay["responders"], overlay["n"])],
+                              "ORR, % (95% CI)": [f"{100 * r:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" for r, lo, hi in
+                                                  zip(overlay["rate"], overlay["ci_lower"], overlay["ci_upper"])]})
+    shown = shown.rename(columns={"source": "Source", "group": "Disease", "note": "Note"})
+    show_table(masking.table(shown[["Source", "Disease", "Responders / n", "ORR, % (95% CI)", "Note"]],
+                             dependent=["ORR, % (95% CI)"]), key="published_orr_table")
+    cite = CITATIONS["buchbinder2019"]
+    st.caption(md_escape(f"Published: {cite.full} Only numbers stated in the abstract are shown (CR and PR counts, "
+                         f"ORR as printed); the published 95% CIs are {DERIVED_LABEL}. Our cohort: ORR by disease, "
+                         f"{'all treated' if denominator == 'itt' else 'evaluable'} denominator, current filters. "
+                         "The published series is post-PD-1 only: compare with the prior PD-1/PD-L1 = yes filter."))
+    masking.caption()
+    show_code(response_snippet(schema.DISEASE, ci_method, denominator, ctx.cb_sd_months), ctx, masking,
+              "published_orr")

@@ -1,0 +1,232 @@
+"""Tab bodies of the Survival page's issue-10 sections (see :mod:`app_ui.beyond_survival`)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_ui.beyond import PUBLISHED_KEY, Masking, show_code
+from app_ui.beyond_survival import (MILESTONE_CHOICES, ORIGINS, _compute, _diff_text, _fmt, rmst_display,
+                                    survival_input)
+from app_ui.cached import _attempt
+from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_toggle
+from il2lib import schema
+
+
+def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
+    from il2lib.figures.forest_cox import cox_forest_figure
+    from il2lib.snippets import cox_snippet
+    from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES
+
+    available = [k for k, c in COVARIATES.items() if c.column in ctx.data.columns]
+    chosen = st.multiselect("Covariates", available, default=[k for k in DEFAULT_COVARIATES if k in available],
+                            format_func=lambda k: COVARIATES[k].label, key="mv_covariates")
+    if not chosen:
+        empty_state("Choose at least one covariate.")
+        return
+    computed = _compute(ctx.cache_key, "cox", ctx.data, endpoint, None, tuple(chosen))
+    if not computed.ok:
+        empty_state(f"The model could not be fitted: {md_escape(computed.message)}")
+        return
+    model = computed.value
+    if not model.converged:
+        st.warning(md_escape(model.message), icon=":material/error:")
+        return
+    table = model.table
+    shown = pd.DataFrame({"Term": table["term"],
+                          "HR (95% CI)": [f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi in
+                                          zip(table["hr"], table["hr_lower"], table["hr_upper"])],
+                          "p": table["p"].map(format_p)})
+    left, right = st.columns([1.6, 1.2])
+    with left:
+        title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model")
+        fig = cox_forest_figure(table, title=title, subtitle=subtitle, presentation=ctx.presentation)
+        st.plotly_chart(fig, width="stretch", key="cox_forest_chart", config={"displaylogo": False})
+    with right:
+        show_table(shown, key="cox_hr_table")
+        st.caption(md_escape(f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
+                             f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs."))
+    if model.overfitted:
+        st.warning(f"Over-fitting risk: {model.events_per_coefficient:.1f} events per coefficient, fewer than about "
+                   "10. Hazard ratios may be exaggerated and unstable: drop covariates or pool groups.",
+                   icon=":material/warning:")
+    if model.ph is not None:
+        ph = model.ph.table.assign(p=model.ph.table["p"].map(format_p), chisq=model.ph.table["chisq"].round(2))
+        with st.expander("Proportional-hazards check (cox.zph score test, KM transform)"):
+            show_table(ph.rename(columns={"term": "Term", "chisq": "Chi-square", "df": "df"}), key="cox_ph_table")
+        if model.rmst_suggested:
+            st.warning(md_escape("Proportional hazards questionable for: " + ", ".join(model.ph_violated)
+                                 + ". Hazard ratios are averages over time; see the Milestones & RMST tab, which "
+                                 "does not assume proportional hazards."), icon=":material/warning:")
+    for note in model.warnings:
+        if "proportional" not in note.lower() and "events per coefficient" not in note:
+            st.caption(md_escape(note))
+    show_code(cox_snippet(endpoint, chosen), ctx, masking, "cox")
+
+
+def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -> None:
+    from il2lib.snippets import milestone_snippet
+
+    if by is None or view.landmark is not None:
+        empty_state("Choose a grouping (not a landmark view) above to compare milestones and RMST between groups.")
+        return
+    if view.ph_violated:
+        st.info("Offered because the proportional-hazards check failed for this grouping: milestone differences "
+                "and RMST differences need no PH assumption.", icon=":material/insights:")
+    times = st.multiselect("Milestones (months)", MILESTONE_CHOICES, default=[12.0, 24.0], key="ms_times",
+                           format_func=lambda t: f"{t:g}")
+    tau = st.number_input("RMST horizon tau (months; 0 = shortest follow-up of the groups)", min_value=0.0,
+                          max_value=240.0, value=0.0, step=6.0, key="rmst_tau")
+    if times:
+        computed = _compute(ctx.cache_key, "milestones", ctx.data, endpoint, by, tuple(sorted(times)))
+        if computed.ok:
+            res = computed.value
+            per = res.per_group.assign(label=lambda d: [f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+                                                        if pd.notna(s) else "—" for s, lo, hi in
+                                                        zip(d["survival"], d["ci_lower"], d["ci_upper"])])
+            wide = per.pivot(index="group", columns="time", values="label")
+            wide.columns = [f"{t:g} mo" for t in wide.columns]
+            show_table(wide.reset_index().rename(columns={"group": "Group"}), key="milestone_table")
+            diff = pd.DataFrame({"Comparison": [f"{g} vs {res.reference}" for g in res.differences["group"]],
+                                 "Time": [f"{t:g} mo" for t in res.differences["time"]],
+                                 "Difference, % points (95% CI)": [
+                                     "—" if pd.isna(d) else f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})"
+                                     for d, lo, hi in zip(res.differences["difference"], res.differences["ci_lower"],
+                                                          res.differences["ci_upper"])],
+                                 "p": res.differences["p"].map(format_p)})
+            show_table(diff, key="milestone_diff_table")
+        else:
+            empty_state(md_escape(computed.message))
+    computed = _compute(ctx.cache_key, "rmst", ctx.data, endpoint, by, (tau or None,))
+    if computed.ok:
+        show_table(rmst_display(computed.value), key="rmst_table")
+        st.caption(f"RMST = area under the Kaplan-Meier curve up to {computed.value.tau:.1f} months (R's print(fit, "
+                   "rmean = tau) standard error); differences and CIs by the normal approximation.")
+    else:
+        empty_state(f"RMST not available: {md_escape(computed.message)}")
+    show_code(milestone_snippet(endpoint, by, tuple(sorted(times)) or (12.0,), tau or None), ctx, masking,
+              "milestones")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _competing(key: tuple, _df: pd.DataFrame, by: str | None):
+    from il2lib.survival.competing import cumulative_incidence, progression_competing_status
+
+    def run():
+        time, status = progression_competing_status(_df)
+        group = survival_input(_df, "pfs", by)["group"] if by else None
+        return cumulative_incidence(time, status, group, event_label="Progression",
+                                    competing_label="Death without progression")
+    return _attempt(run)
+
+
+def competing_tab(ctx, by: str | None, masking: Masking) -> None:
+    from il2lib.figures.cif import cif_figure
+    from il2lib.snippets import cif_snippet
+
+    if schema.PFS_MONTHS not in ctx.data.columns:
+        empty_state("Competing risks need progression-free times (pfs_months).")
+        return
+    computed = _competing(ctx.cache_key, ctx.data, by)
+    if not computed.ok:
+        empty_state(f"Cumulative incidence not available: {md_escape(computed.message)}")
+        return
+    res = computed.value
+    title, subtitle = ctx.figure_titles("Cumulative incidence of progression (death without progression competing)")
+    fig = cif_figure(res, title=title, subtitle=subtitle if res.gray is None else "", presentation=ctx.presentation,
+                     hover_counts=not masking.on)
+    st.plotly_chart(fig, width="stretch", key="cif_chart", config={"displaylogo": False})
+    at = res.at([6.0, 12.0, 24.0])
+    at["CIF, % (95% CI)"] = [f"{100 * c:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" if pd.notna(c) else "—"
+                             for c, lo, hi in zip(at["cif"], at["ci_lower"], at["ci_upper"])]
+    show_table(at[["group", "event", "time", "CIF, % (95% CI)"]].rename(
+        columns={"group": "Group", "event": "Event", "time": "Months"}), key="cif_table")
+    n_comp = sum(r.n_events for r in res.competing_cif.values())
+    text = (f"Aalen-Johansen estimate; {md_escape(res.n_note)}; {n_comp} deaths without progression. "
+            "Unlike 1 - KM of PFS with deaths censored, it does not overstate the risk of progression.")
+    if res.gray is not None:
+        text += (f" Gray's test: chi-square {res.gray.statistic:.2f} on {res.gray.df} df, {format_p(res.gray.pvalue)}.")
+    st.caption(text)
+    if n_comp == 0:
+        st.info("No death without progression under the current filters: the cumulative incidence of progression "
+                "equals 1 - Kaplan-Meier of PFS here.", icon=":material/info:")
+    masking.caption()
+    show_code(cif_snippet(by), ctx, masking, "cif")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _origin(key: tuple, _df: pd.DataFrame, endpoint: str, origin: str, by: str | None, conf_type: str):
+    from il2lib.survival import kaplan_meier
+    from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times
+
+    def run():
+        o = origin_times(_df, endpoint, origin)
+        group = survival_input(_df, endpoint, by)["group"].to_numpy()[o.keep] if by else None
+        km = kaplan_meier_entry(o.entry, o.time, o.event, by=group, conf_type=conf_type)
+        naive = kaplan_meier(o.time, o.event, conf_type=conf_type, by=group)
+        test = logrank_entry(o.entry, o.time, o.event, group) if by and len(km) >= 2 else None
+        return o, km, naive, test
+    return _attempt(run)
+
+
+def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Masking) -> None:
+    from il2lib.figures.km import km_figure
+    from il2lib.snippets import time_origin_snippet
+
+    if endpoint not in ("os", "pfs"):
+        empty_state("The time origin applies to overall and progression-free survival.")
+        return
+    origin = st.radio("Measure time from", list(ORIGINS), format_func=ORIGINS.get, horizontal=True, key="origin")
+    computed = _origin(ctx.cache_key, ctx.data, endpoint, origin, by, conf_type)
+    if not computed.ok:
+        empty_state(f"Not available from this origin: {md_escape(computed.message)}")
+        return
+    o, km, naive, test = computed.value
+    curves = {"All patients": km} if by is None else dict(km.items())
+    st.metric("Patients with delayed entry (left-truncated)", o.n_truncated, help="Observed only from IL-2 start or "
+              "registry entry, after the chosen origin")
+    title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {ORIGINS[origin].lower()}")
+    fig = km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
+                    time_label=f"Months since {ORIGINS[origin].split(' (')[0].lower()}")
+    st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
+    naive_curves = {"All patients": naive} if by is None else dict(naive.items())
+    rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{_fmt(r.median)} ({_fmt(r.median_ci[0])}–"
+             f"{_fmt(r.median_ci[1])})", "Median ignoring delayed entry": _fmt(naive_curves[g].median)}
+            for g, r in curves.items()]
+    show_table(masking.table(pd.DataFrame(rows)), key="origin_table")
+    st.caption(md_escape(o.note) + (f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, "
+                                    f"{format_p(test.pvalue)}." if test is not None else ""))
+    masking.caption()
+    show_code(time_origin_snippet(endpoint, origin, by), ctx, masking, "origin")
+
+
+def published_tab(ctx, endpoint: str, masking: Masking) -> None:
+    from il2lib.figures.published import published_comparison_figure
+    from il2lib.published import CITATIONS, median_overlay
+
+    if not url_toggle(PUBLISHED_KEY, "Show published results (our cohort vs the community series)", False):
+        st.caption("Optional layer: published medians beside this cohort's.")
+        return
+    table = median_overlay(ctx.data, ctx.cb_sd_months)
+    label = [f"{d}: {g}" for d, g in zip(table["disease"], table["group"])]
+    ours = pd.DataFrame({"group": label, "source": "Our cohort", "estimate": table["our_median"],
+                         "lower": table["our_lower"], "upper": table["our_upper"], "published": False,
+                         "label": [f"(n = {n})" for n in table["our_n"]]})
+    pub = pd.DataFrame({"group": label, "source": CITATIONS["springerplus2015"].series,
+                        "estimate": table["published_median"], "lower": float("nan"), "upper": float("nan"),
+                        "published": True, "label": table["published_text"]})
+    title, subtitle = ctx.figure_titles("Median overall survival from IL-2 start: our cohort vs published")
+    fig = published_comparison_figure(pd.concat([ours, pub], ignore_index=True), x_label="Median OS, months (95% CI)",
+                                      title=title, subtitle=subtitle, presentation=ctx.presentation,
+                                      hover_counts=not masking.on)
+    st.plotly_chart(fig, width="stretch", key="published_median_chart", config={"displaylogo": False})
+    shown = pd.DataFrame({"Disease": table["disease"], "Group": table["group"], "Our n": table["our_n"],
+                          "Our median, months (95% CI)": [f"{_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})" for m, lo, hi in
+                                                          zip(table["our_median"], table["our_lower"],
+                                                              table["our_upper"])],
+                          "Published median": table["published_text"]})
+    show_table(masking.table(shown, dependent=["Our median, months (95% CI)"]), key="published_median_table")
+    st.caption(md_escape(f"Published: {CITATIONS['springerplus2015'].full} Medians from IL-2 start as printed "
+                         "(no CI published). Ours use the same view (no landmark), so both carry guarantee-time bias; "
+                         f"clinical benefit here = CR/PR or SD >= {ctx.cb_sd_months:g} months (the paper's rule is "
+                         "not published)."))
+    masking.caption()
