@@ -15,6 +15,9 @@ from il2lib import schema
 from il2lib.errors import Il2libError, InsufficientDataError
 
 GROUP_COLUMN = "group"
+#: Above this many patients the Cox model waits for the user's click: il2lib's Cox fit computes
+#: Harrell's concordance over all event pairs (O(events x n)), about 80 s at 1e5 patients.
+COX_AUTO_MAX_N = 20_000
 MILESTONES = (12.0, 24.0, 36.0)
 RESPONSE_GROUPINGS = (schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT)
 #: What "without time" means for each endpoint, for the "n = 48 of 50" note.
@@ -67,7 +70,8 @@ def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFr
     return out
 
 
-def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str) -> tuple[Any, Any, tuple[str, ...]]:
+def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str,
+                 with_cox: bool) -> tuple[Any, Any, tuple[str, ...]]:
     from il2lib.survival import cox_ph, logrank_test
 
     if len(curves) < 2:
@@ -78,6 +82,10 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
     except Il2libError as exc:
         messages.append(f"Log-rank test not computed: {exc}")
         return None, None, ()
+    if not with_cox:
+        messages.append(f"Cox hazard ratio not computed: more than {COX_AUTO_MAX_N:,} patients. Switch on "
+                        "'Cox hazard ratio' to compute it (slow on large cohorts).")
+        return logrank, None, ()
     try:
         cox = cox_ph(data.rename(columns={GROUP_COLUMN: label}), "time", "event", [label])
         violated = cox.zph().violated
@@ -106,7 +114,7 @@ def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_month
 
 
 def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,
-            cb_sd_months: float) -> SurvivalView:
+            cb_sd_months: float, with_cox: bool = True) -> SurvivalView:
     """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping."""
     from il2lib.survival import kaplan_meier, median_followup
 
@@ -126,7 +134,7 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
     violated: tuple[str, ...] = ()
     if by is not None:
         label = "Status at landmark" if landmark is not None else schema.label(by)
-        logrank, cox, violated = _comparisons(data, curves, messages, label)
+        logrank, cox, violated = _comparisons(data, curves, messages, label, with_cox)
     if all(r.n_events == 0 for r in curves.values()):
         messages.append("No events under the current filters: survival stays at 100% and no median is reached.")
     used = data.dropna(subset=["time", "event"])
@@ -139,8 +147,8 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
-                  landmark_months: float | None, cb_sd_months: float):
+                  landmark_months: float | None, cb_sd_months: float, with_cox: bool):
     """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed)."""
     from app_ui.cached import _attempt
 
-    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months)
+    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_state import frame
 from app_ui import beyond, beyond_survival, cached
-from app_ui.survival_view import MILESTONES, RESPONSE_GROUPINGS, survival_view
+from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, survival_view
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
 
 ctx = frame("Survival")
@@ -54,12 +54,15 @@ def options() -> tuple[str, str | None, str, float | None]:
     return endpoint, by, conf_type, landmark
 
 
-def display_toggles() -> dict[str, bool]:
-    cols = st.columns(4)
-    return {"show_ci": cols[0].toggle("CI band", True, key="km_show_ci"),
-            "risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
-            "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor"),
-            "median_lines": cols[3].toggle("Median lines", False, key="km_median")}
+def display_toggles() -> tuple[dict[str, bool], bool]:
+    cols = st.columns(5)
+    toggles = {"show_ci": cols[0].toggle("CI band", True, key="km_show_ci"),
+               "risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
+               "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor"),
+               "median_lines": cols[3].toggle("Median lines", False, key="km_median")}
+    with_cox = cols[4].toggle("Cox hazard ratio", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
+                              help=f"On by default up to {COX_AUTO_MAX_N:,} patients.")
+    return toggles, with_cox
 
 
 def medians_table(view) -> pd.DataFrame:
@@ -107,10 +110,10 @@ def comparison(view) -> None:
 st.title("Survival")
 endpoint, by, conf_type, landmark = options()
 masking = beyond.masking_option()
-toggles = display_toggles()
+toggles, with_cox = display_toggles()
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
-computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months)
+computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox)
 if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
