@@ -14,7 +14,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib.errors import Il2libError
 from il2lib.report._html import Figure, definition_list, esc, paragraph, table_html
-from il2lib.stats import format_p
+from il2lib.stats import p_phrase
 
 MAX_FINDINGS_SHOWN = 25
 #: What an analysis raises on data it cannot handle; the section then says so instead of failing the
@@ -157,7 +157,7 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
              f"CBR counts SD lasting at least {cb_sd_months:g} months."]
     notes += list(rates.notes)
     for comp in rates.comparisons:
-        notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, p = {format_p(comp.result.pvalue)}.")
+        notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, {p_phrase(comp.result.pvalue)}.")
     s.table(rates.display(), "Objective response and clinical benefit rates with 95% confidence intervals", notes)
     _response_figures(s, bor, df, by, cb_sd_months, ci_method)
     ci_name = "Clopper-Pearson exact" if ci_method == "exact" else "Wilson score"

@@ -12,7 +12,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
-from il2lib.stats import format_p
+from il2lib.stats import format_p, p_phrase
 
 MILESTONES = (12.0, 24.0, 36.0)
 GROUP = "group"
@@ -71,7 +71,7 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
     notes: list[str] = []
     column = schema.label(by)
     lr = logrank_test(data["time"], data["event"], data[column])
-    notes.append(f"Log-rank test: chi-square = {lr.statistic:.2f} on {lr.df} df, p = {format_p(lr.pvalue)}.")
+    notes.append(f"Log-rank test: chi-square = {lr.statistic:.2f} on {lr.df} df, {p_phrase(lr.pvalue)}.")
     notes += list(lr.warnings)
     try:
         cox = cox_ph(data, "time", "event", [column])
@@ -87,8 +87,8 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
         "Reportable": np.where(summary["reportable"], "yes", "no: < 5 events in a group"),
     })
     notes += list(cox.warnings)
-    notes.append(f"Cox model: Efron ties, n = {cox.n}, events = {cox.n_events}, likelihood-ratio p = "
-                 f"{format_p(cox.lr_test.p)}, concordance = {cox.concordance:.2f}.")
+    notes.append(f"Cox model: Efron ties, n = {cox.n}, events = {cox.n_events}, likelihood-ratio "
+                 f"{p_phrase(cox.lr_test.p)}, concordance = {cox.concordance:.2f}.")
     return notes, table
 
 
