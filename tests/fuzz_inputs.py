@@ -64,14 +64,19 @@ dates_in_any_format = st.builds(_date_text, st.dates(dt.date(1975, 1, 1), dt.dat
                                 st.integers(0, 6))
 hostile_text = st.one_of(st.sampled_from(INJECTIONS + NUMBERS + DATES + MISSING + ODD_TEXT),
                          st.text(max_size=12))
+# Without control characters: a text file with a NUL byte or >1% control characters is (rightly)
+# rejected as binary, which would stop the well-formed strategy before validation.
+printable_hostile = st.one_of(
+    st.sampled_from(tuple(t for t in INJECTIONS + NUMBERS + DATES + MISSING + ODD_TEXT if t.isprintable())),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12))
 
 
-def _cells_for(column: str) -> st.SearchStrategy[str]:
+def _cells_for(column: str, nasty: st.SearchStrategy[str] = hostile_text) -> st.SearchStrategy[str]:
     """Plausible-or-nasty cell text for a column of the data dictionary (by name or synonym)."""
     spec = schema.COLUMNS.get(column) or next(
         (c for c in schema.PATIENT_COLUMNS if column in c.synonyms), None)
     if spec is None:
-        return hostile_text
+        return nasty
     if spec.kind == "date":
         plausible = dates_in_any_format
     elif spec.kind in ("number", "int"):
@@ -83,7 +88,7 @@ def _cells_for(column: str) -> st.SearchStrategy[str]:
         plausible = st.sampled_from(list(spec.allowed) + list(spec.value_synonyms) + ["other", "Melanom"])
     else:
         plausible = st.from_regex(r"[A-Z]{1,3}-?[0-9]{1,4}", fullmatch=True)
-    return st.one_of(plausible, plausible, plausible, hostile_text)
+    return st.one_of(plausible, plausible, plausible, nasty)
 
 
 @st.composite
@@ -143,6 +148,22 @@ def text_files(draw) -> tuple[bytes, str | None]:
     if draw(st.integers(0, 4)) == 0:
         raw = raw[: draw(st.integers(0, len(raw)))]
     return raw, draw(st.sampled_from(FILE_NAMES))
+
+
+@st.composite
+def well_formed_csv(draw) -> tuple[bytes, str | None]:
+    """Clean UTF-8 CSV with every required column under its canonical name and 1-30 rows: only the
+    cell values are hostile, so every input reaches row-level validation and the derived fields."""
+    extras = draw(st.lists(st.sampled_from(tuple(c.name for c in schema.PATIENT_COLUMNS)), max_size=10, unique=True))
+    header = list(schema.REQUIRED_COLUMNS) + [c for c in extras if c not in schema.REQUIRED_COLUMNS]
+    n_rows = draw(st.integers(1, 30))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for k in range(n_rows):
+        writer.writerow([f"P{k}" if name == schema.PATIENT_ID and draw(st.integers(0, 9))
+                         else draw(_cells_for(name, printable_hostile)) for name in header])
+    return buffer.getvalue().encode("utf-8", errors="replace"), draw(st.sampled_from((None, "cohort.csv")))
 
 
 def _typed_cell(text: str, flavour: int) -> object:
