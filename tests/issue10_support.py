@@ -1,0 +1,23 @@
+"""Shared inputs of the issue-10 tests: the bundled combined sample, loaded once."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = Path(__file__).parent / "reference"
+SAMPLE = ROOT / "sample_data" / "combined_synthetic.csv"
+
+
+@lru_cache(maxsize=1)
+def _sample() -> pd.DataFrame:
+    from il2lib import load_cohort
+
+    return load_cohort(SAMPLE).data
+
+
+def sample_data() -> pd.DataFrame:
+    """The combined sample's analysed rows (a fresh copy each call)."""
+    return _sample().copy()
