@@ -323,13 +323,17 @@ _NUMBER_LIKE = re.compile(r"^[+-]?\d+([.,]\d+)?$|^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4
 
 
 def _unique_names(header: list[str]) -> list[str]:
+    """Column names made unique (case-insensitively): repeats get " (2)", " (3)"; empties "column_<k>"."""
     out: list[str] = []
-    seen: dict[str, int] = {}
+    used: set[str] = set()
     for k, raw in enumerate(header, start=1):
-        name = str(raw).replace("\ufeff", "").strip() or f"column_{k}"
-        count = seen.get(name.lower(), 0) + 1
-        seen[name.lower()] = count
-        out.append(name if count == 1 else f"{name} ({count})")
+        base = str(raw).replace("\ufeff", "").strip() or f"column_{k}"
+        name, count = base, 1
+        while name.lower() in used:
+            count += 1
+            name = f"{base} ({count})"
+        used.add(name.lower())
+        out.append(name)
     return out
 
 

@@ -1,8 +1,6 @@
 """Each validation rule of domain.md section 3, with a small malformed file built here."""
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
