@@ -78,22 +78,23 @@ def page(new_context: Callable[[], BrowserContext], app_url: str) -> Page:
     return page
 
 
-def il2lib_summary(path: Path, *extra: str) -> dict:
-    """The oracle: ``python -m il2lib summary FILE --format json`` for the same file the browser shows."""
+def run_summary(path: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``python -m il2lib summary FILE --format json [extra]`` for the same file the browser shows."""
     command = [sys.executable, "-m", "il2lib", "summary", str(path), "--format", "json", *extra]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}"
-    return json.loads(done.stdout)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
 def summary_of() -> Callable[..., dict]:
+    """The oracle: the CLI's JSON summary of a file (cached per file and flags); the CLI must exit 0."""
     cache: dict[tuple, dict] = {}
 
     def get(path: Path, *extra: str) -> dict:
         key = (str(path), *extra)
         if key not in cache:
-            cache[key] = il2lib_summary(path, *extra)
+            done = run_summary(path, *extra)
+            assert done.returncode == 0, f"il2lib summary {path} {extra} exited {done.returncode}:\n{done.stderr}"
+            cache[key] = json.loads(done.stdout)
         return cache[key]
 
     return get

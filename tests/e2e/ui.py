@@ -203,15 +203,43 @@ def grid_headers(grid: Locator) -> list[str]:
     return [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
 
 
+def grid_row_index(page: Page, grid: Locator, column: str, value: str) -> int:
+    """0-based index of the first row whose ``column`` cell reads ``value``, scrolling the grid with the
+    mouse wheel (it only keeps the visible rows in its accessibility table)."""
+    col = grid_headers(grid).index(column) + 1
+    box = grid.bounding_box()
+    assert box is not None, "grid not visible"
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(100):
+        index = grid.evaluate(
+            """(el, [col, value]) => {
+                for (const row of el.querySelectorAll('tbody [role="row"]')) {
+                    const cell = row.querySelector(`[aria-colindex="${col}"]`);
+                    if (cell && cell.textContent.trim() === value) return Number(row.getAttribute('aria-rowindex')) - 2;
+                }
+                return null;
+            }""",
+            [col, value],
+        )
+        if index is not None:
+            page.mouse.wheel(0, -100_000)
+            page.wait_for_timeout(200)
+            return index
+        page.mouse.wheel(0, 3 * GRID_ROW_PX)
+        page.wait_for_timeout(60)
+    raise AssertionError(f"no row with {column} = {value!r} in the grid")
+
+
 def edit_grid_select(page: Page, grid: Locator, row: int, column: str, option_text: str) -> None:
     """Set the selectbox cell (``row``, ``column``) of an st.data_editor by keyboard, as a person would:
-    click the row's first cell, arrow right to the column, Enter opens the list, type, Enter picks."""
+    click the first cell, arrow down to the row and right to the column, Enter opens the list, type, pick."""
     col = grid_headers(grid).index(column)
-    box = grid.bounding_box()
-    assert box is not None, "data editor not visible"
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
-    page.mouse.click(box["x"] + 8, box["y"] + GRID_ROW_PX * (row + 1) + GRID_ROW_PX / 2)
+    assert box is not None, "data editor not visible"
+    page.mouse.click(box["x"] + 8, box["y"] + GRID_ROW_PX * 1.5)
+    for _ in range(row):
+        page.keyboard.press("ArrowDown")
     for _ in range(col):
         page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
