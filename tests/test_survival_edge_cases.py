@@ -174,14 +174,20 @@ def test_grid_detection_is_exact():
 @given(st.lists(st.integers(0, 6), min_size=1, max_size=30), st.integers(0, 2**32 - 1))
 def test_median_fast_path_equals_literal_port_of_r(steps, seed):
     """The bisection median equals the literal port of R's findq, flats at exactly 0.5 included."""
-    from il2lib.survival.km import _findq, _findq_general
+    from il2lib.survival.km import _curve_quantile, _findq_general
 
+    tol = np.sqrt(np.finfo(float).eps)
     rng = np.random.default_rng(seed)
     levels = np.array([0.1, 0.3, 0.5, 0.5, 0.5 + 1e-9, 0.5 - 1e-9, 0.5 + 1e-7, 0.7, 1.0])[: 3 + max(steps)]
     y = np.concatenate([[0.0], np.sort(rng.choice(levels, size=len(steps)))])
     x = np.concatenate([[0.0], np.cumsum(rng.integers(1, 5, y.size - 1)).astype(float)])
-    assert np.array_equal(_findq(x, y), _findq_general(x, y, 0.5, np.sqrt(np.finfo(float).eps)), equal_nan=True)
-    cut = int(rng.integers(1, y.size + 1))
-    tail_nan = np.where(np.arange(y.size) < cut, y, np.nan)
-    assert np.array_equal(_findq(x, tail_nan, prefix=cut),
-                          _findq_general(x, tail_nan, 0.5, np.sqrt(np.finfo(float).eps)), equal_nan=True)
+    curve = 1.0 - y[1:]
+    expected = _findq_general(x, y, 0.5, tol)
+    assert np.array_equal(_curve_quantile(x[1:], curve, curve.size, False), expected, equal_nan=True)
+    cut = int(rng.integers(0, curve.size + 1))
+    banded = np.where(np.arange(curve.size) < cut, curve, np.nan)
+    expected = _findq_general(x, np.concatenate([[0.0], 1 - banded]), 0.5, tol)
+    assert np.array_equal(_curve_quantile(x[1:], banded, cut, True), expected, equal_nan=True)
+    shuffled = rng.permutation(curve)  # a non-monotone band goes to the literal port
+    expected = _findq_general(x, np.concatenate([[0.0], 1 - shuffled]), 0.5, tol)
+    assert np.array_equal(_curve_quantile(x[1:], shuffled, curve.size, True), expected, equal_nan=True)

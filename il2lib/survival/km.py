@@ -145,7 +145,7 @@ class GroupedKaplanMeier(Mapping):
 
 def _zero_tail(surv: np.ndarray) -> int:
     """Index of the first S = 0 (S is non-increasing, so the zeros are a tail)."""
-    return int(np.searchsorted(-surv, 0.0, side="left"))
+    return _first_true(surv.size, lambda j: surv[j] <= 0.0)
 
 
 def confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: ConfType, z: float,
@@ -172,7 +172,7 @@ def confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: ConfType, z
             factor = np.exp(z * se_log / log_s)
             np.exp(log_s / factor, out=lower)
             np.exp(log_s * factor, out=upper)
-            ones = int(np.searchsorted(-surv, -1.0, side="right"))  # S is non-increasing: S = 1 is a prefix
+            ones = _first_true(surv.size, lambda j: surv[j] < 1.0)  # S is non-increasing: S = 1 is a prefix
             lower[:ones], upper[:ones] = 1.0, 1.0
             lower[_zero_tail(surv):], upper[_zero_tail(surv):] = np.nan, np.nan
         else:
@@ -180,35 +180,38 @@ def confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: ConfType, z
     return lower, upper
 
 
-def _first_at_least(y: np.ndarray, shift: float, p: float, tol: float) -> int:
-    """First j with y[j] + shift >= p (computed as R does) in a nondecreasing y; len(y) if none.
+def _first_true(n: int, predicate) -> int:
+    """Bisection: the first index in [0, n) where a monotone predicate holds, n if none."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if predicate(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
-    Binary search narrows to the few values within 2 tol of p; the exact float test runs there only.
+
+def _curve_quantile(time: np.ndarray, curve: np.ndarray, n_valid: int, check_monotone: bool,
+                    p: float = 0.5, tol: float = _TOL) -> float:
+    """R's ``findq`` (quantile.survfit) on y = 1 - curve against x = time, R's leading (0, 0) implied.
+
+    ``curve`` is S or a band limit: curve[:n_valid] finite, curve[n_valid:] NaN (the band after S
+    reaches 0). On a non-increasing curve the answer is found by bisection with R's own float
+    arithmetic (1 - c, then +- tol), so no array pass is needed; any other curve goes to the
+    literal port :func:`_findq_general`. When the curve sits at 1 - p (within tol) up to its end,
+    the median is the midpoint of where it got there and the last time.
     """
-    lo = int(np.searchsorted(y, p - shift - 2 * tol, side="left"))
-    hi = int(np.searchsorted(y, p - shift + 2 * tol, side="right"))
-    hits = np.flatnonzero(y[lo:hi] + shift >= p)
-    return lo + int(hits[0]) if hits.size else hi
-
-
-def _findq(x: np.ndarray, y: np.ndarray, p: float = 0.5, tol: float = _TOL, prefix: int | None = None) -> float:
-    """R's ``findq`` (quantile.survfit): where the curve 1 - S crosses p, midpoint rule on flats.
-
-    ``prefix``: y[:prefix] is known to be free of NaN and y[prefix:] all NaN (the band after S
-    reaches 0); the monotone fast path then needs no scan for NaN.
-    """
-    n = y.size if prefix is None else prefix
-    head = y[:n]
-    if (prefix is None and np.isnan(head).any()) or not np.all(head[1:] >= head[:-1]):
-        return _findq_general(x, y, p, tol)
-    if n == 0 or head[-1] < p:  # monotone: the last value is the maximum
+    head = curve[:n_valid]
+    if check_monotone and not np.all(head[1:] <= head[:-1]):
+        return _findq_general(np.concatenate([[0.0], time]), np.concatenate([[0.0], 1 - curve]), p, tol)
+    if n_valid == 0 or 1.0 - head[-1] < p:  # never reaches p (max of y is its last value)
         return np.nan
-    i1, i2 = _first_at_least(head, tol, p, tol), _first_at_least(head, -tol, p, tol)
-    x1 = x[i1] if i1 < n else np.nan
-    if n == y.size and abs(p - y[-1]) < tol:  # a flat at p up to the end of the curve
-        return float((x1 + x[-1]) / 2)
-    x2 = x[i2] if i2 < n else np.nan
-    return float((x1 + x2) / 2)
+    i1 = _first_true(n_valid, lambda j: (1.0 - head[j]) + tol >= p)
+    i2 = _first_true(n_valid, lambda j: (1.0 - head[j]) - tol >= p)
+    if n_valid == curve.size and abs(p - (1.0 - head[-1])) < tol:  # a flat at p up to the end
+        return float((time[i1] + time[-1]) / 2)
+    return float((time[i1] + (time[i2] if i2 < n_valid else np.nan)) / 2)
 
 
 def _findq_general(x: np.ndarray, y: np.ndarray, p: float, tol: float) -> float:
@@ -266,10 +269,9 @@ def km_from_counts(time, n_risk, n_event, n_censor, conf_type: ConfType = "log-l
     table = pd.DataFrame(floats.T, columns=["time", "survival", "std_err", "ci_lower", "ci_upper"], copy=False)
     for position, name in enumerate(("n_risk", "n_event", "n_censor"), start=1):
         table.insert(position, name, ints[position - 1])
-    x = np.concatenate([[0.0], time])
-    positive = 1 + _zero_tail(surv)  # rows before S = 0, plus the leading 0
-    median = _findq(x, np.concatenate([[0.0], 1 - surv]), prefix=None if k == 0 else x.size)
-    median_ci = tuple(_findq(x, np.concatenate([[0.0], 1 - band]), prefix=positive) for band in (lower, upper))
+    positive = _zero_tail(surv)  # rows before S = 0: the band is NaN after them
+    median = _curve_quantile(time, surv, k, check_monotone=False)
+    median_ci = tuple(_curve_quantile(time, band, positive, check_monotone=True) for band in (lower, upper))
     n = int(n_risk[0]) if n_risk.size else 0
     return KaplanMeierResult(table, median, median_ci, conf_type, conf_level, n, int(n_event.sum()),
                              n if n_input is None else n_input, excluded, se_log)
