@@ -20,6 +20,14 @@ def _chart(fig, key: str) -> None:
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 
+def response_bars(ctx, table) -> None:
+    """Stacked bars of best overall response per group (percent, counts on hover)."""
+    from il2lib.figures.response import response_bar_figure
+
+    title, subtitle = ctx.figure_titles("Best overall response")
+    _chart(response_bar_figure(table, title=title, subtitle=subtitle, presentation=ctx.presentation), "bor_bars")
+
+
 def response_forest(ctx, denominator: str, ci_method: str) -> None:
     """ORR with its CI by subgroup (one row per level of each grouping), overall as a reference."""
     from il2lib.figures.response import orr_forest_figure

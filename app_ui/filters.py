@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_ui import data as data_mod
 from app_ui import state
+from app_ui.widgets import md_escape
 from il2lib import schema
 from il2lib.cohort import LINE_GROUPS, CohortFilter, apply_filter, line_groups
 
@@ -136,7 +137,7 @@ def _extra_filter(opts: FilterOptions, current: state.FilterState) -> None:
                  format_func=lambda c: "(none)" if c == state.NO_EXTRA else schema.label(c))
     column = st.session_state[state.plain_key("extra_col")]
     if column:
-        st.multiselect(f"{schema.label(column)} is", _union(columns[column], current.extra_vals),
+        st.multiselect(f"{md_escape(schema.label(column))} is", _union(columns[column], current.extra_vals),
                        **state.bind("extra_vals"), placeholder="All")
 
 

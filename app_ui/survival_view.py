@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -91,6 +92,10 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
         violated = cox.zph().violated
     except Il2libError as exc:
         messages.append(f"Cox model not computed: {exc}")
+        return logrank, None, ()
+    except np.linalg.LinAlgError:  # il2lib's Cox fit lets a singular information matrix through
+        messages.append("Cox model not computed: the model cannot be estimated with these patients "
+                        "(singular information matrix, e.g. a group without events).")
         return logrank, None, ()
     return logrank, cox, violated
 

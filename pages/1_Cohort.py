@@ -31,8 +31,10 @@ if not result.ok:
     empty_state(f"Table 1 cannot be computed: {md_escape(result.message)}")
     st.stop()
 t1 = result.value
-cols = st.columns(min(4, len(t1.groups) + 1))
-cols[0].metric("Patients in Table 1", f"{t1.n_used} of {ctx.n}")
+sizes = t1.tidy[["group", "N"]].drop_duplicates("group")
+cols = st.columns(min(6, len(sizes)))
+for col, (group, size) in zip(cols, sizes.itertuples(index=False)):
+    col.metric(md_escape(group), f"{int(size)}", help="Patients in this column of Table 1")
 if len(t1.groups) == 1 and by is not None:
     st.info("Only one group is present under the current filters, so no between-group test is shown.")
 show_table(t1.display.reset_index() if t1.display.index.name else t1.display)
