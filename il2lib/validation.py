@@ -327,18 +327,24 @@ def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_
     keep[excluded_pos] = False
     extras = _extras(raw.frame, unmapped, set(derived.columns))
     data = _ordered(derived, extras).loc[keep].reset_index(drop=True)
-    excluded = raw.frame.iloc[excluded_pos].copy()
-    excluded.insert(0, schema.FILE_ROW, raw.file_rows[excluded_pos])
-    excluded["reasons"] = ["; ".join(c.reasons[p]) for p in excluded_pos]
+    excluded = _excluded_frame(raw, excluded_pos, ["; ".join(c.reasons[p]) for p in excluded_pos])
     report = _report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
     return Cohort(data, report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name, cb_sd_months)
 
 
+def _excluded_frame(raw: RawTable, positions: np.ndarray, reasons: list[str]) -> pd.DataFrame:
+    """Excluded rows as read (strings), with ``file_row`` first and ``reasons`` last."""
+    frame = raw.frame.iloc[positions]
+    clash = {c: f"{c} (file)" for c in frame.columns if c in (schema.FILE_ROW, "reasons")}
+    frame = frame.rename(columns=clash).copy()
+    frame.insert(0, schema.FILE_ROW, raw.file_rows[positions])
+    frame["reasons"] = reasons
+    return frame
+
+
 def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months) -> Cohort:
     reason = "; ".join(f.message for f in c.findings if f.level == "file_error")
-    excluded = raw.frame.copy()
-    excluded.insert(0, schema.FILE_ROW, raw.file_rows)
-    excluded["reasons"] = reason
+    excluded = _excluded_frame(raw, np.arange(len(raw.frame)), [reason] * len(raw.frame))
     report = _report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
     return Cohort(empty_patient_frame(), report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name,
                   cb_sd_months)
