@@ -1,6 +1,8 @@
 """Each validation rule of domain.md section 3, with a small malformed file built here."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -333,3 +335,23 @@ def test_progressed_without_date_leaves_pfs_and_dor_only(load):
 def test_bad_date_order_argument_raises(load):
     with pytest.raises(ValueError, match="dmy"):
         load(patient_rows(n=1), date_order={"date_il2_start": "ymd"})
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@pytest.mark.skipif(not (SAMPLES / "combined_synthetic.csv").exists(), reason="sample data not generated yet")
+def test_bundled_samples_load_clean_with_calibrated_derived_fields(load):
+    from il2lib import load_adverse_events
+
+    for name, n in (("proclaim", 57), ("community", 50), ("combined", 107)):
+        cohort = load((SAMPLES / f"{name}_synthetic.csv").read_bytes())
+        assert cohort.report.summary() == f"{n} loaded, {n} analysed, 0 excluded"
+        assert not cohort.report.findings, cohort.report.findings[:3]
+        events = load_adverse_events(SAMPLES / f"{name}_synthetic_adverse_events.csv", cohort)
+        assert events.report.ok and events.report.n_excluded == 0
+    d = load((SAMPLES / "community_synthetic.csv").read_bytes()).data
+    first = d[d[schema.FIRST_LINE].fillna(False).astype(bool)]
+    assert (len(first), int(first[schema.CLINICAL_BENEFIT].sum())) == (36, 9)
+    cb = d.groupby(schema.DISEASE)[schema.CLINICAL_BENEFIT].agg(["sum", "count"])
+    assert cb.loc["melanoma"].tolist() == [9, 30] and cb.loc["rcc"].tolist() == [5, 20]
