@@ -7,7 +7,8 @@ error means nothing analysed) and whose analysed rows are trustworthy (unique id
 non-negative follow-up times).
 
 Profiles (``IL2_FUZZ_PROFILE``): ``ci`` (default; derandomised, about 2,200 inputs, 2-4 minutes
-on 2 cores) and ``long`` (``make fuzz-long``: 20x the examples, random seeds). Counts of inputs
+on 2 cores) and ``long`` (``make fuzz-long``: 20x the examples, random seeds; ``IL2_FUZZ_MULTIPLIER``
+overrides the factor). Counts of inputs
 tried per strategy are written to ``tests/artifacts/fuzz_counts.json``.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ import il2lib
 from il2lib import schema
 
 PROFILE = os.environ.get("IL2_FUZZ_PROFILE", "ci")
-MULTIPLIER = {"ci": 1, "long": 20}[PROFILE]
+MULTIPLIER = int(os.environ.get("IL2_FUZZ_MULTIPLIER", {"ci": 1, "long": 20}[PROFILE]))
 _COMMON = dict(deadline=None, database=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.large_base_example, HealthCheck.filter_too_much])
