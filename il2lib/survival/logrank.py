@@ -88,7 +88,7 @@ def _stratum_sums(time, event, codes, n_groups, rho):
         observed = events.astype(float)
     expected = share @ d_all  # matrix-vector products: one BLAS pass per group
     weighted = factor * share
-    var = np.diag(weighted @ np.ones(weighted.shape[1])) - weighted @ share.T
+    var = np.diag(weighted.sum(axis=1)) - weighted @ share.T
     return observed, expected, var, events
 
 
