@@ -104,7 +104,7 @@ def main(argv=None) -> pd.DataFrame:
     rows = []
     for n in args.sizes:
         for workload in ("continuous", "tied"):
-            repeats = args.repeats if n < 1_000_000 or workload == "tied" else max(3, args.repeats // 2)
+            repeats = args.repeats if n < 1_000_000 or workload == "tied" else max(5, args.repeats // 2)
             rows.append(bench_one(n, workload, repeats))
             print(f"done n={n:>9,} {workload}", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
