@@ -297,3 +297,14 @@ def find_grid(page: Page, header: str | re.Pattern) -> Locator:
     """The first st.dataframe whose column headers include one matching ``header``."""
     pattern = header if isinstance(header, re.Pattern) else re.compile(rf"^{re.escape(header)}$")
     return page.locator(GRID).filter(has=page.locator('[role="columnheader"]').filter(has_text=pattern)).first
+
+
+def open_expander(page: Page, title_start: str) -> None:
+    """Click open the st.expander whose title starts with ``title_start`` (no-op when already open)."""
+    expander = page.locator('[data-testid="stExpander"] details').filter(
+        has=page.locator("summary").filter(has_text=re.compile(rf"^\W*\w*\W*{re.escape(title_start)}"))
+    ).first
+    if expander.get_attribute("open") is None:
+        expander.locator("summary").first.click()
+        page.wait_for_timeout(200)
+        settle(page)
