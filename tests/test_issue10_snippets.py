@@ -1,0 +1,111 @@
+"""Reproducible code: every Python snippet runs on the exported analysis CSV and gives the dashboard's
+numbers; every R snippet runs under Rscript (Debian r-base-core, survival, cmprsk) and gives the same
+numbers where we read them back (skipped when Rscript is absent)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from il2lib import schema, snippets
+from il2lib.export import table_to_csv_bytes
+from il2lib.survival import kaplan_meier, logrank_test
+from il2lib.survival.multivariable import multivariable_cox
+from il2lib.survival.pairwise import pairwise_logrank
+from issue10_support import sample_data
+
+RSCRIPT = shutil.which("Rscript")
+ALL = [snippets.km_snippet("os", schema.DISEASE), snippets.km_snippet("pfs", None),
+       snippets.cox_snippet("os", ["age", "sex", "ecog", "ldh_x_uln", "later_line", "prior_pd1", "disease"]),
+       snippets.pairwise_logrank_snippet("os", schema.LINE_OF_IL2),
+       snippets.pairwise_fisher_snippet(schema.LINE_OF_IL2), snippets.milestone_snippet("os", schema.DISEASE),
+       snippets.cif_snippet(schema.DISEASE), snippets.time_origin_snippet("os", "pd1_end", schema.DISEASE),
+       snippets.response_snippet(schema.DISEASE), snippets.response_snippet(None, "wilson", "evaluable")]
+
+
+@pytest.fixture
+def exported(tmp_path, monkeypatch):
+    """The analysis CSV as the dashboard exports it, in the working directory the snippets read from."""
+    (tmp_path / snippets.DEFAULT_CSV).write_bytes(table_to_csv_bytes(sample_data()))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_python(snippet) -> dict:
+    namespace: dict = {}
+    exec(compile(snippet.python, "<snippet>", "exec"), namespace)  # noqa: S102 - our own generated code
+    return namespace
+
+
+@pytest.mark.parametrize("snippet", ALL, ids=lambda s: s.python.splitlines()[-2][:40])
+def test_python_snippets_run(exported, snippet):
+    assert isinstance(run_python(snippet)["result"], pd.DataFrame)
+
+
+def test_python_km_snippet_reproduces_numbers(exported):
+    ns = run_python(snippets.km_snippet("os", schema.DISEASE))
+    df = sample_data()
+    direct = kaplan_meier(df[schema.OS_MONTHS], df[schema.OS_EVENT].astype("Float64"), by=df[schema.DISEASE])
+    np.testing.assert_allclose(ns["result"]["median"], [r.median for r in direct.values()], rtol=1e-12)
+    test = logrank_test(df[schema.OS_MONTHS], df[schema.OS_EVENT].astype("Float64"), df[schema.DISEASE])
+    assert ns["test"].statistic == pytest.approx(test.statistic, rel=1e-12)
+
+
+def test_python_cox_and_pairwise_snippets_reproduce_numbers(exported):
+    covs = ["age", "sex", "ecog", "disease"]
+    ns = run_python(snippets.cox_snippet("os", covs))
+    np.testing.assert_allclose(ns["result"]["hr"], multivariable_cox(sample_data(), "os", covs).table["hr"],
+                               rtol=1e-10)
+    ns = run_python(snippets.pairwise_logrank_snippet("os", schema.LINE_OF_IL2))
+    df = sample_data()
+    from il2lib import line_group
+    direct = pairwise_logrank(df[schema.OS_MONTHS], df[schema.OS_EVENT].astype("Float64"),
+                              df[schema.LINE_OF_IL2].map(line_group))
+    np.testing.assert_allclose(ns["result"]["p_holm"], direct.table["p_holm"], rtol=1e-12)
+
+
+def run_r(code: str, extra: str = "") -> str:
+    out = subprocess.run([RSCRIPT, "-e", code + "\n" + extra], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    return out.stdout
+
+
+def _numbers(stdout: str, tag: str) -> np.ndarray:
+    line = next(l for l in stdout.splitlines() if l.startswith(tag))
+    return np.array(line.split()[1:], dtype=float)
+
+
+@pytest.mark.skipif(RSCRIPT is None, reason="Rscript not installed (Debian r-base-core r-cran-survival r-cran-cmprsk)")
+@pytest.mark.parametrize("snippet", ALL, ids=lambda s: s.r.splitlines()[-1][:40] if s.r else "none")
+def test_r_snippets_run(exported, snippet):
+    if not snippet.r:
+        pytest.skip("no R equivalent")
+    run_r(snippet.r)
+
+
+@pytest.mark.skipif(RSCRIPT is None, reason="Rscript not installed")
+def test_r_snippets_give_the_same_numbers(exported):
+    df = sample_data()
+    out = run_r(snippets.km_snippet("os", schema.DISEASE).r,
+                'cat("CHISQ", survdiff(Surv(os_months, os_event) ~ disease, data = df)$chisq, "\\n")\n'
+                'cat("MED", unname(summary(fit)$table[, "median"]), "\\n")')
+    test = logrank_test(df[schema.OS_MONTHS], df[schema.OS_EVENT].astype("Float64"), df[schema.DISEASE])
+    assert _numbers(out, "CHISQ")[0] == pytest.approx(test.statistic, rel=1e-6)
+    direct = kaplan_meier(df[schema.OS_MONTHS], df[schema.OS_EVENT].astype("Float64"), by=df[schema.DISEASE])
+    np.testing.assert_allclose(_numbers(out, "MED"), [r.median for r in direct.values()], rtol=1e-6)
+    covs = ["age", "sex", "ecog", "disease"]
+    out = run_r(snippets.cox_snippet("os", covs).r, 'cat("HR", exp(coef(fit)), "\\n")')
+    np.testing.assert_allclose(_numbers(out, "HR"), multivariable_cox(df, "os", covs).table["hr"], rtol=1e-6)
+    out = run_r(snippets.pairwise_logrank_snippet("os", schema.LINE_OF_IL2).r, 'cat("HOLM", p.adjust(p, "holm"), "\\n")')
+    ns_p = run_python(snippets.pairwise_logrank_snippet("os", schema.LINE_OF_IL2))["result"]["p_holm"]
+    np.testing.assert_allclose(_numbers(out, "HOLM"), ns_p, rtol=1e-6)
+    out = run_r(snippets.cif_snippet(schema.DISEASE).r, 'cat("GRAY", ci$Tests[1, "stat"], "\\n")')
+    gray = run_python(snippets.cif_snippet(schema.DISEASE))["cr"].gray
+    assert _numbers(out, "GRAY")[0] == pytest.approx(gray.statistic, rel=1e-6)
+    out = run_r(snippets.time_origin_snippet("os", "pd1_end", schema.DISEASE).r,
+                'cat("MED", unname(summary(fit)$table[, "median"]), "\\n")')
+    ns = run_python(snippets.time_origin_snippet("os", "pd1_end", schema.DISEASE))
+    np.testing.assert_allclose(_numbers(out, "MED"), ns["result"]["median"], rtol=1e-6)
