@@ -15,7 +15,7 @@ from scipy.stats import chi2
 
 from il2lib.errors import InsufficientDataError
 from il2lib.survival import _checks
-from il2lib.survival._counting import count
+from il2lib.survival._counting import Counts, count
 
 MIN_EVENTS_PER_GROUP_FOR_HR = 5
 
@@ -68,7 +68,11 @@ def hazard_ratio_allowed(event, group, min_events: int = MIN_EVENTS_PER_GROUP_FO
 
 def _stratum_sums(time, event, codes, n_groups, rho):
     """Observed, expected (G,), variance (G, G) and raw events (G,) of one stratum, all times at once."""
-    c = count(time, event, codes, n_groups)
+    return stratum_sums_from_counts(count(time, event, codes, n_groups), rho)
+
+
+def stratum_sums_from_counts(c: Counts, rho: float):
+    """:func:`_stratum_sums` from one stratum's per-(group, time) counts: the log-rank's only arithmetic."""
     events = c.events.sum(axis=1)
     d_all = functools.reduce(np.add, c.events)  # row by row: contiguous adds
     has = np.flatnonzero(d_all)
@@ -149,11 +153,18 @@ def logrank_test(time, event, group, strata=None, rho: float = 0) -> LogRankResu
         for idx in np.split(order, bounds):  # loop over strata, not patients
             o, e, v, d = _stratum_sums(data.time[idx], data.event[idx], codes[idx], g, rho)
             observed, expected, var, events = observed + o, expected + e, var + v, events + d
+    return logrank_result(labels, n_per, (observed, expected, var, events), rho, data.n_input, data.excluded,
+                          strata is not None)
+
+
+def logrank_result(labels, n_per, sums, rho, n_input, excluded, stratified) -> LogRankResult:
+    """Assemble a :class:`LogRankResult` from the summed (observed, expected, var, events)."""
+    observed, expected, var, events = sums
     statistic, df, pvalue, notes = _chisq(observed, expected, var)
     table = pd.DataFrame({"group": labels, "n": n_per, "events": events, "observed": observed,
                           "expected": expected, "var": np.diag(var)})
-    return LogRankResult(statistic, df, pvalue, float(rho), table, var, int(data.time.size), int(events.sum()),
-                         data.n_input, data.excluded, strata is not None, notes)
+    return LogRankResult(statistic, df, pvalue, float(rho), table, var, int(np.sum(n_per)), int(events.sum()),
+                         n_input, excluded, stratified, notes)
 
 
 def _chisq(observed, expected, var):
