@@ -1,0 +1,110 @@
+"""AppTest of the issue-10 sections on the Survival and Response pages (combined sample, the default data)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apptest_support import open_app, rerun, texts
+
+SURVIVAL, RESPONSE = "pages/3_Survival.py", "pages/2_Response.py"
+
+
+def frame_with(at, column: str):
+    frames = [d.value for d in at.dataframe if column in d.value.columns]
+    assert frames, [list(d.value.columns) for d in at.dataframe]
+    return frames[0]
+
+
+def chart(at, title_part: str) -> dict:
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if title_part in spec["layout"]["title"]["text"]:
+            return spec
+    raise AssertionError(f"no chart titled {title_part!r}")
+
+
+@pytest.fixture(scope="module")
+def survival():
+    return open_app({"km_by": "line_of_il2"}, page=SURVIVAL)
+
+
+def test_multivariable_cox_table_forest_and_checks(survival):
+    at = survival
+    hr = [d.value for d in at.dataframe if list(d.value.columns) == ["Term", "HR (95% CI)", "p"]][0]
+    assert list(hr["Term"]) == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)", "Disease: rcc vs melanoma"]
+    spec = chart(at, "multivariable Cox model")
+    assert spec["layout"]["xaxis"]["type"] == "log" and len(spec["data"][0]["y"]) == 4
+    assert any("events per coefficient" in c for c in texts(at, "caption"))
+    assert any("Proportional hazards questionable for: Sex" in w for w in texts(at, "warning"))
+    assert any("Chi-square" in d.value.columns for d in at.dataframe)
+
+
+def test_cox_overfitting_and_non_convergence_messages():
+    at = open_app({"disease": "melanoma"}, page=SURVIVAL)
+    at.multiselect(key="mv_covariates").set_value(["disease", "age"])
+    rerun(at)
+    assert any("Disease takes a single value" in w for w in texts(at, "warning"))
+    at.multiselect(key="mv_covariates").set_value(["age", "sex", "ecog", "ldh_x_uln", "later_line", "n_met_sites"])
+    rerun(at)
+    assert any("Over-fitting risk" in w for w in texts(at, "warning"))
+
+
+def test_pairwise_logrank_next_to_figure(survival):
+    table = frame_with(survival, "p (Holm)")
+    assert list(table["Comparison"]) == ["1 vs 2", "1 vs 3+", "2 vs 3+"]
+    assert {"p", "p (Holm)", "p (BH)", "Chi-square"} <= set(table.columns)
+
+
+def test_milestones_rmst_competing_and_origin_tabs(survival):
+    at = survival
+    diff = frame_with(at, "Difference, % points (95% CI)")
+    assert set(diff["Time"]) == {"12 mo", "24 mo"}
+    assert any(c.startswith("RMST to ") for d in at.dataframe for c in d.value.columns)
+    cif = frame_with(at, "CIF, % (95% CI)")
+    assert set(cif["Event"]) == {"Progression", "Death without progression"}
+    assert any("Gray's test" in c for c in texts(at, "caption"))
+    at.radio(key="origin").set_value("pd1_end")
+    rerun(at)
+    metric = [m for m in at.metric if m.label.startswith("Patients with delayed entry")][0]
+    assert metric.value == "57"
+    assert any("57 patient(s) enter the risk set late" in c for c in texts(at, "caption"))
+
+
+def test_show_code_expanders(survival):
+    codes = [c.value for c in survival.code]
+    assert any("multivariable_cox(df" in c for c in codes)
+    assert any("coxph(Surv(os_months, os_event)" in c for c in codes)
+    assert any("cuminc(" in c for c in codes) and any("pairwise_logrank(" in c for c in codes)
+
+
+def test_published_medians_on_survival_page():
+    at = open_app(page=SURVIVAL)
+    assert not any("Published median" in d.value.columns for d in at.dataframe)
+    at.toggle(key="w_published").set_value(True)
+    rerun(at)
+    table = frame_with(at, "Published median")
+    assert list(table["Published median"]) == ["61 months", "17 months", "48 months", "17 months"]
+    chart(at, "our cohort vs published")
+
+
+def test_response_pairwise_published_and_masking():
+    at = open_app({"resp_by": "prior_pd1_agent"}, page=RESPONSE)
+    pair = frame_with(at, "p (BH)")
+    assert "Odds ratio" in pair.columns and len(pair) >= 3
+    assert not any("Source" in d.value.columns for d in at.dataframe)
+    at.toggle(key="w_published").set_value(True)
+    rerun(at)
+    pub = frame_with(at, "Source")
+    assert "PROCLAIM post-PD-1 series" in set(pub["Source"]) and "Our cohort" in set(pub["Source"])
+    assert any("computed from published counts" in c for c in texts(at, "caption"))
+    spec = chart(at, "our cohort vs published")
+    assert {"circle", "diamond-open"} <= {t["marker"]["symbol"] for t in spec["data"]}
+    bor = [d.value for d in at.dataframe if "Best overall response" in d.value.columns][0]
+    assert not bor.astype(str).apply(lambda c: c.str.contains("<5")).any().any()
+    at.toggle(key="w_mask").set_value(True)
+    rerun(at)
+    bor = [d.value for d in at.dataframe if "Best overall response" in d.value.columns][0]
+    assert bor.astype(str).apply(lambda c: c.str.contains("<5")).any().any()
+    assert any("Small-cell protection on" in c for c in texts(at, "caption"))
+    assert not any(b.label == "Analysis CSV" for b in at.get("download_button"))
