@@ -1,0 +1,50 @@
+"""Registry data sources: in-memory DataFrame, Parquet/CSV through DuckDB, PostgreSQL.
+
+Survival and response statistics are computed from counts (:mod:`il2lib.survival.counts`); the
+counts are produced where the data lives, by parameterised SQL built from the schema's column
+names (:mod:`il2lib.sources.sql`). :func:`open_source` builds a source from a deployer's
+configuration mapping (e.g. the ``[registry]`` table of ``.streamlit/secrets.toml``).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from il2lib.sources.base import DEFAULT_ROW_LIMIT, DataFrameSource, DataSource, endpoint_columns, with_schema_dtypes
+from il2lib.sources.errors import DataSourceError, RowLimitError, UnsafeQueryError
+from il2lib.sources.sql_source import DEFAULT_TABLE, DuckDBSource
+
+
+def __getattr__(name: str):
+    if name == "PostgresSource":  # imports SQLAlchemy only when used
+        from il2lib.sources.postgres import PostgresSource
+
+        return PostgresSource
+    raise AttributeError(f"module 'il2lib.sources' has no attribute {name!r}")
+
+
+def open_source(config: Mapping[str, Any]) -> DataSource:
+    """A registry source from configuration.
+
+    ``{"kind": "parquet" | "csv", "path": ..., "row_limit": 200000}`` (DuckDB) or
+    ``{"kind": "postgres", "url": "postgresql+psycopg://...", "table": "il2_registry"}``.
+    ``label``, ``row_limit`` (patient-level views), ``threads``/``memory_limit`` (DuckDB) optional.
+    """
+    kind = str(config.get("kind", "")).lower()
+    label = config.get("label")
+    row_limit = int(config.get("row_limit", DEFAULT_ROW_LIMIT))
+    if kind in ("parquet", "csv"):
+        if not config.get("path"):
+            raise DataSourceError("The registry configuration needs a 'path' for a Parquet/CSV source.")
+        return DuckDBSource(config["path"], kind, label, row_limit, config.get("threads"), config.get("memory_limit"))
+    if kind in ("postgres", "postgresql"):
+        if not config.get("url"):
+            raise DataSourceError("The registry configuration needs a 'url' for a PostgreSQL source.")
+        from il2lib.sources.postgres import PostgresSource
+
+        return PostgresSource(config["url"], config.get("table", DEFAULT_TABLE), label, row_limit)
+    raise DataSourceError(f"Unknown registry kind {kind!r}: use 'parquet', 'csv' or 'postgres'.")
+
+
+__all__ = ["DEFAULT_ROW_LIMIT", "DEFAULT_TABLE", "DataFrameSource", "DataSource", "DataSourceError", "DuckDBSource",
+           "PostgresSource", "RowLimitError", "UnsafeQueryError", "endpoint_columns", "open_source",
+           "with_schema_dtypes"]

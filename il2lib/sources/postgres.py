@@ -1,0 +1,71 @@
+"""A PostgreSQL registry table through SQLAlchemy + psycopg 3.
+
+Queries run through psycopg's ``RawCursor``, which sends PostgreSQL's native ``$n`` placeholders
+with the values bound server-side: the SQL text is the one DuckDB receives.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from il2lib.sources import sql
+from il2lib.sources.base import DEFAULT_ROW_LIMIT
+from il2lib.sources.errors import DataSourceError
+from il2lib.sources.sql_source import DEFAULT_TABLE, SqlSource, kind_of_sql_type
+
+
+class PostgresSource(SqlSource):
+    """Patient rows in a PostgreSQL table (``schema.table`` or ``table``) reached by a SQLAlchemy URL.
+
+    ``url`` is e.g. ``postgresql+psycopg://reader@db.example/registry``; it comes from the
+    deployer's configuration, never from a page. Error messages never include it.
+    """
+
+    kind = "postgres"
+
+    def __init__(self, url: str, table: str = DEFAULT_TABLE, label: str | None = None,
+                 row_limit: int = DEFAULT_ROW_LIMIT, connect_args: dict | None = None):
+        import sqlalchemy
+
+        super().__init__(label or f"PostgreSQL: {table}", row_limit)
+        self.relation = sql.quote_relation(table)
+        parts = table.split(".")
+        self._schema, self._table = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+        try:
+            self._engine = sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args=connect_args or {})
+        except Exception as exc:  # noqa: BLE001  (bad URL or driver: say which, never echo the URL)
+            raise DataSourceError(f"The registry database URL is not usable ({type(exc).__name__}).") from None
+        kinds = self.column_kinds()
+        if not kinds:
+            raise DataSourceError(f"The registry database has no table {table!r} visible to this user.")
+
+    def _raw(self, text: str, params: tuple) -> pd.DataFrame:
+        import psycopg
+
+        try:
+            pooled = self._engine.raw_connection()
+        except Exception as exc:  # noqa: BLE001
+            raise DataSourceError(f"Cannot connect to the registry database ({type(exc).__name__}).") from None
+        try:
+            with psycopg.RawCursor(pooled.driver_connection) as cursor:
+                cursor.execute(text, params)
+                names = [d.name for d in cursor.description]
+                rows = cursor.fetchall()
+            pooled.driver_connection.rollback()  # read-only use: end the transaction
+        except psycopg.Error as exc:
+            pooled.driver_connection.rollback()
+            raise DataSourceError(f"The registry query failed: {str(exc).splitlines()[0]}") from None
+        finally:
+            pooled.close()
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def _read_kinds(self) -> dict[str, sql.ColumnKind]:
+        text = ("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 "
+                "AND table_schema = COALESCE($2, current_schema()) ORDER BY ordinal_position")
+        frame = self._raw(text, (self._table, self._schema))
+        return {name: kind_of_sql_type(t) for name, t in zip(frame["column_name"], frame["data_type"])}
+
+    def execute(self, query: sql.Query) -> pd.DataFrame:
+        return self._raw(query.text, query.params)
+
+    def close(self) -> None:
+        self._engine.dispose()
