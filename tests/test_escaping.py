@@ -10,14 +10,20 @@ by construction and are not checked here; the browser check is tests/e2e/test_se
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import security_helpers as sh
 from il2lib import schema
 
 MARKDOWN_FIELDS = {"body", "label", "help", "caption", "placeholder", "captions"}
-HTML_FIELDS = {"srcdoc"}
+HTML_FIELDS = {"srcdoc"}  # plus plotly figure strings ("figure.html")
 REPORT_BUTTON = "report_build"
+# Group every page by the source column, whose values are payloads: they become legend entries,
+# axis labels and table headers (page options read these URL parameters on first visit).
+GROUP_BY_SOURCE = {"t1_by": schema.SOURCE, "resp_by": schema.SOURCE, "km_by": schema.SOURCE,
+                   "tox_by": schema.SOURCE}
 NOT_RENDERED_AS_MARKDOWN = {"dataframe", "arrow_data_frame", "plotly_chart", "download_button", "vega_lite_chart",
                             "json", "code", "text", "file_uploader_state_value", "selectbox", "multiselect"}
 
@@ -80,18 +86,39 @@ def rendered_strings(at, kinds_seen: set[str]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _json_strings(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _json_strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _json_strings(value)]
+    return []
+
+
+def plotly_strings(at) -> list[tuple[str, str, str]]:
+    """Every string of every plotly figure (names, titles, hover text, annotations): plotly renders a
+    subset of HTML in them, so upload text must arrive HTML-escaped."""
+    return [("plotly_chart", "figure.html", text) for kind, proto in sh.rendered_protos(at) if kind == "plotly_chart"
+            for text in _json_strings(json.loads(proto.spec))]
+
+
 @pytest.fixture(scope="module")
 def hostile_session():
     token = sh.marker()
     name, data = hostile_upload(token)
     at = sh.upload(sh.new_session(), name, data)
     pages = []
-    for page, at in sh.visit_every_page(at):
+    for page in ["app.py", *sh.page_scripts()]:
+        if page != "app.py":
+            at.query_params.update(GROUP_BY_SOURCE)
+            at.switch_page(page).run()
         if any(b.key == REPORT_BUTTON for b in at.button):  # the report preview is an HTML iframe
             at.button(key=REPORT_BUTTON).click().run()
         exceptions = [e.message for e in at.exception]
         kinds: set[str] = set()
-        pages.append((page, exceptions, rendered_strings(at, kinds), "\n".join(str(p) for _k, p in sh.rendered_protos(at))))
+        strings = rendered_strings(at, kinds) + plotly_strings(at)
+        pages.append((page, exceptions, strings, "\n".join(str(p) for _k, p in sh.rendered_protos(at))))
     return token, pages
 
 
@@ -107,6 +134,8 @@ def test_payloads_reach_the_pages(hostile_session):
     srcdocs = [value for _p, _e, strings, _t in pages for _k, path, value in strings if path.endswith("srcdoc")]
     assert srcdocs, "the report page drew no HTML preview"
     assert any(token in doc for doc in srcdocs), "the report preview shows nothing of the upload"
+    figure_texts = [v for _p, _e, strings, _t in pages for _k, path, v in strings if path == "figure.html"]
+    assert any(token in text for text in figure_texts), "no figure carries upload text (grouping by source failed?)"
     assert any(token in value for _p, _e, strings, _t in pages for _k, _f, value in strings), \
         "no Markdown-rendered string carries upload text: the escaping check below would be empty"
 
@@ -119,7 +148,7 @@ def test_no_payload_is_rendered_as_markdown_or_html(hostile_session):
     def unsafe(path: str, value: str) -> bool:
         if path == "unsafe_allow_html body":
             return token in value
-        if path.rsplit(".", 1)[-1] in HTML_FIELDS:
+        if path.rsplit(".", 1)[-1] in HTML_FIELDS or path == "figure.html":
             return any(p in value for p in html_raw)
         return any(p in value for p in markdown_raw)
 
