@@ -175,6 +175,7 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
     _row_rules(c, raw, typed, resolved, conversions)
     derived, notes = derive(typed, cb_sd_months)
     conversions.extend(notes)
+    _unknown_benefit(c, derived, cb_sd_months)
     return _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months)
 
 
@@ -297,6 +298,19 @@ def _empty_required(c: Collector, t: pd.DataFrame) -> None:
     c.rows("warning", t[schema.PRIOR_LINES].isna() & ~_has_reason(c, t, schema.PRIOR_LINES),
            "{rowid}: 'prior_systemic_lines' is empty; left out of line-of-therapy analyses.", schema.PRIOR_LINES,
            analysis=schema.LINE_OF_IL2)
+
+
+def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float) -> None:
+    """One warning counting analysed SD patients whose clinical benefit is NA (no SD duration)."""
+    analysed = np.ones(len(derived), dtype=bool)
+    analysed[list(c.reasons)] = False
+    unknown = (derived[schema.BOR].eq("SD").fillna(False).to_numpy() & analysed
+               & derived[schema.CLINICAL_BENEFIT].isna().to_numpy())
+    n = int(unknown.sum())
+    if n:
+        c.add("warning", f"{n} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
+              f"clinical benefit (SD >= {cb_sd_months:g} months) is unknown (NA) for "
+              f"{'them' if n > 1 else 'this patient'}.", column=schema.SD_DURATION, analysis=schema.CLINICAL_BENEFIT)
 
 
 def _ordered(derived: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:

@@ -213,7 +213,11 @@ def test_derived_fields(load):
          "date_last_assessment": "2016-07-10", "baseline_ldh": "200", "ldh_uln": "250"},
         {"bor": "SD", "sd_duration_months": "", "progressed": "No", "date_progression": "",
          "date_last_assessment": "", "date_last_followup": "2016-03-10"})
-    d = load(frame).data
+    cohort = load(frame)
+    d = cohort.data
+    assert [f.message for f in cohort.report.for_analysis(schema.CLINICAL_BENEFIT)] == [
+        "1 SD patient without sd_duration_months (or dates to compute it): clinical benefit (SD >= 6 months) is "
+        "unknown (NA) for this patient."]
     assert d[schema.LINE_OF_IL2].tolist() == [3, 1, 1] and str(d[schema.LINE_OF_IL2].dtype) == "Int64"
     assert d[schema.FIRST_LINE].tolist() == [False, True, True]
     assert d[schema.OBJECTIVE_RESPONSE].tolist() == [True, False, False]
