@@ -134,10 +134,10 @@ def _check(report: SessionReport, run, expected: tuple[int, int], others: list[b
     report.leaks += [f"{step}: saw {p.decode()}" for p in others if p in run.raw]
 
 
-async def one_session(base_url: str, i: int, n_sessions: int, rounds: int, data: bytes,
+async def one_session(base_url: str, i: int, all_indices: list[int], rounds: int, data: bytes,
                       oracle: dict, start_gate: asyncio.Event) -> SessionReport:
     report = SessionReport(i)
-    others = [session_prefix(j).encode() for j in range(n_sessions) if j != i]
+    others = [session_prefix(j).encode() for j in all_indices if j != i]
     own = session_prefix(i).encode()
     await start_gate.wait()
     try:
@@ -168,11 +168,15 @@ async def one_session(base_url: str, i: int, n_sessions: int, rounds: int, data:
     return report
 
 
-async def run_sessions(base_url: str, n: int, rounds: int, seed: int) -> list[SessionReport]:
-    files = [cohort_csv(i, seed) for i in range(n)]
-    oracles = [expected_counts(f) for f in files]
+async def run_sessions(base_url: str, indices: list[int], rounds: int, seed: int,
+                       also_forbidden: tuple[int, ...] = ()) -> list[SessionReport]:
+    """Run sessions ``indices`` at once; each must see nothing of the others nor of ``also_forbidden``."""
+    files = {i: cohort_csv(i, seed) for i in indices}
+    oracles = {i: expected_counts(f) for i, f in files.items()}
+    everyone = list(indices) + list(also_forbidden)
     gate = asyncio.Event()
-    tasks = [asyncio.create_task(one_session(base_url, i, n, rounds, files[i], oracles[i], gate)) for i in range(n)]
+    tasks = [asyncio.create_task(one_session(base_url, i, everyone, rounds, files[i], oracles[i], gate))
+             for i in indices]
     gate.set()
     return list(await asyncio.gather(*tasks))
 
@@ -192,12 +196,14 @@ def measure(args: argparse.Namespace) -> dict:
     try:
         time.sleep(1.0)
         rss_start = sampler.rss_mb()
-        warm = asyncio.run(run_sessions(server.url, 1, args.rounds, seed=args.seed + 1))
+        warm_index = args.sessions  # its own id prefix, forbidden to every measured session
+        warm = asyncio.run(run_sessions(server.url, [warm_index], args.rounds, seed=args.seed))
         time.sleep(settle)
         rss_warm = sampler.rss_mb()
         t0 = time.monotonic()
         wall = time.perf_counter()
-        reports = asyncio.run(run_sessions(server.url, args.sessions, args.rounds, seed=args.seed))
+        reports = asyncio.run(run_sessions(server.url, list(range(args.sessions)), args.rounds, seed=args.seed,
+                                           also_forbidden=(warm_index,)))
         wall = time.perf_counter() - wall
         t1 = time.monotonic()
         rss_peak = sampler.peak_between(t0, t1)
