@@ -117,3 +117,31 @@ def test_allow_list_denies_other_domains():
 ])
 def test_user_allowed(section, email, expected):
     assert app_auth.user_allowed(section, email) is expected
+
+
+# ---- wired into the dashboard's frame ----------------------------------------------------
+
+def _dashboard(secrets: dict, user: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets = secrets
+    at.user = user
+    return at.run()
+
+
+def test_dashboard_shows_no_patient_data_before_sign_in():
+    at = _dashboard({"auth": DEFAULT_PROVIDER}, {"is_logged_in": False})
+    assert not at.exception
+    assert "Sign in required" in _page_text(at)
+    assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.get("plotly_chart")) == 0
+    assert "n = " not in _page_text(at)
+    for page in sorted(p.name for p in (ROOT / "pages").glob("[0-9]*.py")):
+        at.switch_page(f"pages/{page}").run()
+        assert not at.exception, page
+        assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.get("plotly_chart")) == 0, page
+
+
+def test_dashboard_after_sign_in_shows_the_data_page():
+    at = _dashboard({"auth": DEFAULT_PROVIDER}, {"is_logged_in": True, "email": "dr@hospital.example"})
+    assert not at.exception
+    assert "Sign in required" not in _page_text(at)
+    assert [m.label for m in at.metric][:1] == ["Rows loaded"]
