@@ -6,9 +6,10 @@ and stops the server by its PID at the end. Its log is kept in ``tests/artifacts
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -78,10 +79,28 @@ def page(new_context: Callable[[], BrowserContext], app_url: str) -> Page:
     return page
 
 
-def run_summary(path: Path, *extra: str) -> subprocess.CompletedProcess:
-    """``python -m il2lib summary FILE --format json [extra]`` for the same file the browser shows."""
-    command = [sys.executable, "-m", "il2lib", "summary", str(path), "--format", "json", *extra]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+@dataclass(frozen=True)
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_summary(path: Path, *extra: str) -> CliRun:
+    """``python -m il2lib summary FILE --format json [extra]`` for the same file the browser shows.
+
+    Runs the entry point ``python -m il2lib`` runs (``il2lib.cli.main``, see ``il2lib/__main__.py``) in this
+    process: a subprocess per call costs seconds of imports on a busy 2-core machine, for the same code path.
+    """
+    from il2lib.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["summary", str(path), "--format", "json", *extra])
+        except SystemExit as exc:  # argparse errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return CliRun(int(code or 0), out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")

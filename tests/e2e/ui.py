@@ -308,3 +308,44 @@ def open_expander(page: Page, title_start: str) -> None:
         expander.locator("summary").first.click()
         page.wait_for_timeout(200)
         settle(page)
+
+
+def km_curves(page: Page, index: int = 0) -> list[str]:
+    """Group names of the Kaplan-Meier step curves (the legend entries) of figure number ``index``."""
+    traces = plotly_traces(page, index) or []
+    return [t["name"] for t in traces if t["mode"] == "lines" and t["showlegend"] and t["yaxis"] == "y"]
+
+
+def at_risk_rows(page: Page, index: int = 0) -> dict[str, list[tuple[float, str]]]:
+    """Number-at-risk rows of the figure: {group: [(time, count text), ...]} from its text traces."""
+    traces = plotly_traces(page, index) or []
+    return {t["name"].removesuffix(" at risk"): list(zip(t["x"], t["text"]))
+            for t in traces if t["mode"] == "text" and t["name"].endswith(" at risk")}
+
+
+def multiselect_values(page: Page, label: str) -> list[str]:
+    """The chips (chosen values) shown in the st.multiselect labelled ``label``."""
+    box = widget(page, "stMultiSelect", label)
+    return [t.strip() for t in box.locator("[data-tag]").all_text_contents()]
+
+
+def km_geometry(page: Page, index: int = 0) -> dict:
+    """On-screen boxes [left, top, right, bottom] of the parts of a Kaplan-Meier figure: the curve panel,
+    its x tick labels and title, the number-at-risk texts and row labels, the figure and the viewport."""
+    return page.evaluate(
+        """([sel, i]) => {
+            const gd = document.querySelectorAll(sel)[i];
+            const box = (el) => { const b = el.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+            const all = (q) => [...gd.querySelectorAll(q)].map(el => ({text: el.textContent, box: box(el)}));
+            return {
+                figure: box(gd),
+                viewport: [0, 0, window.innerWidth, window.innerHeight],
+                panel: box(gd.querySelector('.draglayer .xy .nsewdrag')),
+                xticks: all('.xaxislayer-above .xtick text').filter(t => t.text !== ''),
+                xtitle: all('.g-xtitle text'),
+                risk: all('.subplot.x2y2 .textpoint text'),
+                risk_labels: all('.yaxislayer-above .y2tick text'),
+            };
+        }""",
+        [PLOTLY, index],
+    )

@@ -1,0 +1,83 @@
+"""The survival page draws a plotly Kaplan-Meier figure with one curve per group and a readable
+number-at-risk table under it, at the figure's own ticks."""
+from __future__ import annotations
+
+import pytest
+
+from il2lib import schema
+
+from . import builders, ui
+
+
+def _inside(inner, outer, tol: float = 1.0) -> bool:
+    return (inner[0] >= outer[0] - tol and inner[1] >= outer[1] - tol
+            and inner[2] <= outer[2] + tol and inner[3] <= outer[3] + tol)
+
+
+def assert_risk_table_under_figure(page) -> None:
+    geo = ui.km_geometry(page)
+    assert geo["risk"], "no number-at-risk table drawn"
+    above = [t["box"][3] for t in geo["xticks"] + geo["xtitle"]] + [geo["panel"][3]]
+    top_of_table = min(t["box"][1] for t in geo["risk"])
+    assert top_of_table >= max(above) - 1, "number-at-risk table overlaps the curves or the time axis"
+    for part in geo["risk"] + geo["risk_labels"]:
+        assert _inside(part["box"], geo["figure"]), f"at-risk text {part['text']!r} cut off by the figure"
+        assert _inside(part["box"], geo["viewport"]), f"at-risk text {part['text']!r} outside the viewport"
+    rows: dict[float, list] = {}
+    for part in geo["risk"]:
+        rows.setdefault(round(part["box"][1]), []).append(part["box"])
+    for boxes in rows.values():
+        boxes.sort()
+        for left, right in zip(boxes, boxes[1:]):
+            assert left[2] <= right[0] + 0.5, "neighbouring at-risk numbers overlap"
+    ticks = sorted(float(t["text"]) for t in geo["xticks"])
+    for group, cells in ui.at_risk_rows(page).items():
+        assert sorted(x for x, _ in cells) == ticks, f"{group}: at-risk times differ from the axis ticks"
+
+
+def _medians_n(page) -> dict[str, int]:
+    rows = ui.grid_rows(ui.find_grid(page, "n (events)"))
+    return {r["Group"]: int(r["n (events)"].split()[0]) for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("grouping", "n_groups"),
+    [("Disease", 2), ("Source", 2), ("Line of IL-2", 3), ("No grouping", 1)],
+)
+def test_km_figure_has_one_curve_per_group_and_risk_table(page, grouping, n_groups):
+    ui.go_to_page(page, "Survival")
+    if grouping != "Disease":
+        ui.choose_select(page, "Compare groups", grouping)
+    assert page.locator(ui.PLOTLY).count() >= 1
+    curves = ui.km_curves(page)
+    assert len(curves) == n_groups, curves
+    assert ui.legend_labels(page) == (curves if n_groups > 1 else ui.legend_labels(page))
+    at_risk = ui.at_risk_rows(page)
+    assert sorted(at_risk) == sorted(curves)
+    medians = _medians_n(page)
+    for group, cells in at_risk.items():
+        assert cells[0][0] == 0 and int(cells[0][1]) == medians[group], f"{group}: n at risk at 0 != n"
+    assert sum(medians.values()) == 107
+    assert page.get_by_text("Number at risk", exact=True).first.is_visible()
+    assert_risk_table_under_figure(page)
+    ui.shot(page, f"survival_by_{grouping.lower().replace(' ', '_').replace('-', '')}")
+
+
+@pytest.mark.parametrize("endpoint", ["Progression-free survival", "Duration of response"])
+def test_other_endpoints_draw(page, endpoint):
+    ui.go_to_page(page, "Survival")
+    ui.choose_select(page, "Endpoint", endpoint)
+    assert ui.km_curves(page) == ["Melanoma", "RCC"]
+    assert endpoint in ui.figure_title(page)
+    assert_risk_table_under_figure(page)
+    ui.shot(page, f"survival_{schema.norm(endpoint).replace(' ', '_')}")
+
+
+def test_grouping_by_response_uses_landmark_and_warns(page):
+    ui.go_to_page(page, "Survival")
+    ui.choose_select(page, "Compare groups", "Clinical benefit")
+    text = ui.main_text(page)
+    assert "guarantee-time" in text and "landmark" in ui.figure_title(page).lower()
+    assert len(ui.km_curves(page)) == 2
+    assert_risk_table_under_figure(page)
+    ui.shot(page, "survival_by_clinical_benefit_landmark")
