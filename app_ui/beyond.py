@@ -86,12 +86,14 @@ def _pairwise_fisher(key: tuple, _df: pd.DataFrame, by: str, outcome: str, cb_sd
     return _attempt(run)
 
 
-def pairwise_display(table: pd.DataFrame, effect: str) -> pd.DataFrame:
-    out = pd.DataFrame({"Comparison": [f"{a} vs {b}" for a, b in zip(table["group_a"], table["group_b"])],
-                        "n": [f"{a} vs {b}" for a, b in zip(table["n_a"], table["n_b"])],
-                        effect: table["statistic"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}"),
-                        "p": table["p"].map(format_p), "p (Holm)": table["p_holm"].map(format_p),
-                        "p (BH)": table["p_bh"].map(format_p)})
+def pairwise_display(table: pd.DataFrame, effect: str | None = None) -> pd.DataFrame:
+    """Comparison, (effect), p, p (Holm), p (BH): narrow enough for the column beside a figure."""
+    out = pd.DataFrame({"Comparison": [f"{a} vs {b}" for a, b in zip(table["group_a"], table["group_b"])]})
+    if effect is not None:
+        out[effect] = table["statistic"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
+    out["p"] = table["p"].map(format_p)
+    out["p (Holm)"] = table["p_holm"].map(format_p)
+    out["p (BH)"] = table["p_bh"].map(format_p)
     if "note" in table and table["note"].astype(bool).any():
         out["Note"] = table["note"]
     return out

@@ -64,7 +64,7 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view, masking: Masking) -
         computed = _compute(ctx.cache_key, "pairwise", ctx.data, endpoint, by, ())
         if computed.ok:
             st.markdown("**Pairwise log-rank tests**")
-            show_table(masking.table(pairwise_display(computed.value.table, "Chi-square")), key="pairwise_lr_table")
+            show_table(masking.table(pairwise_display(computed.value.table)), key="pairwise_lr_table")
             st.caption("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
                        "discovery rate) adjust over the pairs, as R's p.adjust.")
             show_code(pairwise_logrank_snippet(endpoint, by), ctx, masking, "pairwise_lr")

@@ -53,7 +53,7 @@ def test_cox_overfitting_and_non_convergence_messages():
 def test_pairwise_logrank_next_to_figure(survival):
     table = frame_with(survival, "p (Holm)")
     assert list(table["Comparison"]) == ["1 vs 2", "1 vs 3+", "2 vs 3+"]
-    assert {"p", "p (Holm)", "p (BH)", "Chi-square"} <= set(table.columns)
+    assert list(table.columns) == ["Comparison", "p", "p (Holm)", "p (BH)"]
 
 
 def test_milestones_rmst_competing_and_origin_tabs(survival):
