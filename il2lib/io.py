@@ -209,7 +209,9 @@ def _parse_delimited(body: str, delim: str) -> tuple[list, list[tuple[int, str]]
         if frame.empty:
             raise CohortFileError("The file has no header row.")
         header = ["" if pd.isna(v) else str(v) for v in frame.iloc[0].tolist()]
-        return [header, frame.iloc[1:].reset_index(drop=True)], []
+        records = frame.iloc[1:]
+        records.index = pd.RangeIndex(len(records))
+        return [header, records], []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError):
         pass
     csv.field_size_limit(1 << 30)
@@ -347,7 +349,8 @@ def _finish(table: dict, fingerprint: str, name: str, kind: Format) -> RawTable:
     columns = _unique_names(header)
     records = table["records"]
     if isinstance(records, pd.DataFrame):
-        frame = records.set_axis(columns, axis=1)
+        frame = records
+        frame.columns = columns
     elif records:
         frame = pd.DataFrame(records, columns=columns, dtype=object)
     else:
