@@ -294,3 +294,13 @@ def test_pseudonymised_report_withholds_the_patient_ids(tmp_path):
     assert f"patient_id '{duplicated}' appears 2 times" in plain
     assert duplicated not in hidden
     assert "5 row 5 patient_id '(id withheld)' appears 2 times" in hidden
+
+
+def test_combined_sample_adds_the_prior_pd1_curves_with_the_era_caveat():
+    combined = load_cohort(ROOT / "sample_data" / "combined_synthetic.csv")
+    report = build_report(combined, generated_at=STAMP)
+    text = _text(report.html)
+    assert report.n_patients == 107
+    assert text.count(schema.ERA_CAVEAT) >= 2, "in the header and beside the prior-PD-1 curves"
+    assert "Overall survival by prior PD-1/PD-L1" in text
+    assert "Prior PD-1/PD-L1: No vs Yes" in text or "Prior PD-1/PD-L1: Yes vs No" in text
