@@ -1,0 +1,115 @@
+"""DuckDB source (in-process) on Parquet and CSV, and the in-memory DataFrame source: identical to the row path.
+
+Exactness: every KM table cell, median, CI and log-rank statistic is compared with ``==``.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from il2lib import schema
+from il2lib.cohort import CohortFilter, apply_filter
+from il2lib.sources import DataFrameSource, DuckDBSource, RowLimitError, UnsafeQueryError, open_source
+from il2lib.sources.errors import DataSourceError
+from il2lib.sources.export import write_parquet
+from tests.sources_support import FILTERS, GROUPS, assert_same_as_memory, assert_same_categories, registry_frame
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return registry_frame()
+
+
+@pytest.fixture(scope="module")
+def parquet_dir(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("registry") / "parquet"
+    write_parquet(data, folder, rows_per_file=700)  # a folder of part files, read as one table
+    return folder
+
+
+@pytest.fixture(scope="module", params=["parquet", "dataframe"])
+def source(request, data, parquet_dir):
+    if request.param == "dataframe":
+        yield DataFrameSource(data)
+        return
+    src = open_source({"kind": "parquet", "path": str(parquet_dir), "row_limit": 2000})
+    yield src
+    src.close()
+
+
+@pytest.mark.parametrize("f", FILTERS, ids=lambda f: "none" if f is None else f.describe())
+@pytest.mark.parametrize("group", GROUPS, ids=str)
+def test_os_by_group_and_filter_equals_memory(source, data, f, group):
+    assert_same_as_memory(source, data, "os", f, group)
+
+
+@pytest.mark.parametrize("endpoint", ["pfs", "dor"])
+@pytest.mark.parametrize("strata", [None, schema.DISEASE, schema.LINE_OF_IL2])
+def test_other_endpoints_and_strata_equal_memory(source, data, endpoint, strata):
+    assert_same_as_memory(source, data, endpoint, CohortFilter(ecog=(0, 1)), schema.PRIOR_PD1, strata)
+
+
+@pytest.mark.parametrize("column,group", [(schema.BOR, None), (schema.BOR, schema.PRIOR_PD1),
+                                          (schema.BOR, schema.LINE_OF_IL2), (schema.CLINICAL_BENEFIT, schema.DISEASE)])
+def test_category_counts_equal_memory(source, data, column, group):
+    for f in FILTERS[:6]:
+        assert_same_categories(source, data, column, f, group)
+
+
+def test_csv_source_equals_memory(tmp_path, data):
+    path = tmp_path / "registry.csv"
+    data.to_csv(path, index=False)
+    src = DuckDBSource(path)
+    assert src.column_kinds()[schema.OS_EVENT] == "bool"
+    assert_same_as_memory(src, data, "os", CohortFilter(disease=(schema.RCC,)), schema.PRIOR_PD1)
+    src.close()
+
+
+def test_fetch_rows_equals_apply_filter(data, parquet_dir):
+    src = DuckDBSource(parquet_dir, row_limit=5000)
+    f = CohortFilter(disease=(schema.MELANOMA,), line_of_il2=("1",))
+    rows = src.fetch_rows(f)
+    expected = apply_filter(data, f).reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, expected, check_exact=True)
+    some = src.fetch_rows(f, columns=[schema.PATIENT_ID, schema.OS_MONTHS])
+    assert list(some.columns) == [schema.PATIENT_ID, schema.OS_MONTHS] and len(some) == len(expected)
+
+
+def test_row_limit_refuses_large_selections(parquet_dir, data):
+    src = DuckDBSource(parquet_dir, row_limit=100)
+    with pytest.raises(RowLimitError, match="select 3,107 patients") as info:
+        src.fetch_rows(None)
+    assert (info.value.n_selected, info.value.limit) == (len(data), 100)
+    small = CohortFilter(disease=(schema.RCC,), sex=("F",), ecog=(2,))
+    assert len(src.fetch_rows(small)) == len(apply_filter(data, small)) <= 100
+
+
+def test_bad_paths_and_configs_are_typed_errors(tmp_path):
+    with pytest.raises(DataSourceError, match="not found"):
+        DuckDBSource(tmp_path / "missing.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataSourceError, match="Cannot read"):
+        DuckDBSource(tmp_path / "junk.parquet")
+    with pytest.raises(DataSourceError, match="Unknown registry kind"):
+        open_source({"kind": "oracle"})
+    with pytest.raises(DataSourceError, match="path"):
+        open_source({"kind": "parquet"})
+
+
+def test_no_extension_is_installed_or_loaded(parquet_dir):
+    src = DuckDBSource(parquet_dir)
+    src.survival_counts("os", CohortFilter(disease=(schema.RCC,)), schema.PRIOR_PD1)
+    settings = src._con.execute("SELECT current_setting('autoinstall_known_extensions'), "
+                                "current_setting('autoload_known_extensions')").fetchone()
+    assert settings == (False, False)
+    installed = src._con.execute("SELECT extension_name FROM duckdb_extensions() WHERE installed AND NOT "
+                                 "(install_mode = 'STATICALLY_LINKED' OR install_mode IS NULL)").fetchall()
+    assert installed == []
+    src.close()
+
+
+def test_unknown_group_column_is_refused(source):
+    with pytest.raises(UnsafeQueryError):
+        source.survival_counts("os", None, group='disease"; DROP TABLE x; --')
+    with pytest.raises(UnsafeQueryError):
+        source.survival_counts("os", None, group="no_such_column")
