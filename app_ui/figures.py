@@ -17,7 +17,8 @@ FOREST_GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    # theme=None: the figures carry their own (palette) styling, which presentation mode enlarges.
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, theme=None)
 
 
 def response_bars(ctx, table) -> None:

@@ -32,13 +32,14 @@ NAVIGATION = (
 )
 PRESENTATION_CSS = """
 <style>
-  html, body, [data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
-  [data-testid="stMetricValue"] { font-size: 2.6rem; }
+  [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+  [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p { font-size: 1.25rem !important; }
+  [data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
+  [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.8rem !important; }
   [data-testid="stDataFrame"] { font-size: 1.1rem; }
-  h1 { font-size: 2.6rem !important; }
+  h1 { font-size: 2.8rem !important; }
 </style>
 """
-
 
 @dataclass(frozen=True)
 class AppContext:

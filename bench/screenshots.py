@@ -22,20 +22,27 @@ PAGES = {"data": "", "cohort": "Cohort", "response": "Response", "survival": "Su
 OUT = ROOT / "tests" / "artifacts" / "screens"
 
 
-def wait_idle(page, timeout_s: float = 90.0) -> None:
+_IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return null;
+  if (document.querySelector('[data-testid="stStatusWidget"]') || document.querySelector('[data-stale="true"]')) return null;
+  const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+  const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
+  if (drawn < charts) return null;
+  return document.querySelectorAll('[data-testid="stElementContainer"]').length;
+}"""
+
+
+def wait_idle(page, timeout_s: float = 120.0) -> None:
     """Wait until the script has finished, every chart is drawn and the page has stopped changing."""
-    page.wait_for_selector('[data-testid="stSidebar"]', timeout=timeout_s * 1000)
+    page.wait_for_selector('[data-testid="stSidebar"]', state="attached", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     last, stable_since = None, time.monotonic()
     while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count()
-        charts = page.locator('[data-testid="stPlotlyChart"]').count()
-        drawn = page.locator('[data-testid="stPlotlyChart"] .main-svg').count()
-        elements = page.locator('[data-testid="stElementContainer"]').count()
-        snapshot = (running, charts, drawn, elements)
-        if snapshot != last:
+        snapshot = page.evaluate(_IDLE_JS)
+        if snapshot != last or snapshot is None:
             last, stable_since = snapshot, time.monotonic()
-        elif running == 0 and drawn >= charts and time.monotonic() - stable_since > 2.0:
+        elif time.monotonic() - stable_since > 1.5:
             return
         time.sleep(0.25)
 

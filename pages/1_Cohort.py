@@ -37,7 +37,8 @@ for col, (group, size) in zip(cols, sizes.itertuples(index=False)):
     col.metric(md_escape(group), f"{int(size)}", help="Patients in this column of Table 1")
 if len(t1.groups) == 1 and by is not None:
     st.info("Only one group is present under the current filters, so no between-group test is shown.")
-show_table(t1.display.reset_index() if t1.display.index.name else t1.display)
+table = t1.display.reset_index() if t1.display.index.name else t1.display
+show_table(table, height=min(35 * (len(table) + 1) + 3, 1600))
 for note in t1.footnotes:
     st.caption(md_escape(note))
 missing = {f"without {schema.label(by)}": len(t1.excluded)} if by else None

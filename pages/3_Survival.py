@@ -121,12 +121,13 @@ view = computed.value
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
                                     + (f" by {schema.label(by).lower()}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
-left, right = st.columns([2.2, 1.4])
+# Presentation mode stacks the numbers under a full-width figure (readable when screen-shared).
+left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
 with left:
     fig = km_figure(view.curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
                     time_label="Months since landmark" if view.landmark is not None else "Months since IL-2 start",
                     **toggles)
-    st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart")
+    st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))

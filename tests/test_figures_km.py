@@ -94,6 +94,15 @@ def test_labels_and_titles_are_escaped():
     assert "&lt;i&gt;" in fig.layout.title.subtitle.text
 
 
+def test_long_subtitles_wrap_at_separators():
+    km = kaplan_meier(TIME, EVENT)
+    subtitle = " · ".join(["Combined sample (PROCLAIM-like + community-like) · synthetic", "n = 70 of 107 patients",
+                           "Melanoma", "prior PD-1/PD-L1: yes"])
+    text = km_figure({"All": km}, subtitle=subtitle, presentation=True).layout.title.subtitle.text
+    assert text.count("<br>") >= 1 and all(len(line) <= 70 for line in text.split("<br>"))
+    assert text.replace("<br>", " · ") == subtitle
+
+
 def test_presentation_mode_is_larger():
     km = kaplan_meier(TIME, EVENT)
     normal, present = km_figure({"All": km}), km_figure({"All": km}, presentation=True)

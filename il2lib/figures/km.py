@@ -7,6 +7,7 @@ risk all come from each result's ``.table`` and ``.at_risk(times)``.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ TIME_LABEL = "Months since IL-2 start"
 DEFAULT_MAX_POINTS = 2000
 #: Censor ticks are thinned to one per 1/400 of the time axis (a tick is wider than that).
 CENSOR_TICK_BINS = 400
+#: Subtitle line length (characters) in the normal and the presentation style.
+SUBTITLE_CHARS = {False: 110, True: 70}
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,22 @@ def _with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Split a long subtitle into lines of at most ``width`` characters, at " · " or spaces."""
+    if not text:
+        return []
+    lines, current = [], ""
+    for part in text.split(" · "):
+        candidate = f"{current} · {part}" if current else part
+        if len(candidate) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = part
+    lines.append(current)
+    return [piece for line in lines for piece in textwrap.wrap(line, width) or [""]]
+
+
 def _escape(text: str) -> str:
     return html.escape(str(text), quote=False)
 
@@ -245,11 +264,14 @@ def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subt
     total = plot_h + gap_h + table_h
     span = max(t_max, float(ticks.max()) if ticks.size else t_max)
     x_common = dict(range=[-0.02 * span, 1.03 * span], tickmode="array", tickvals=ticks)
+    sub_lines = _wrap(subtitle, SUBTITLE_CHARS[style.font_size > 16])
+    top = int(style.font_size * (3.2 + 1.6 * len(sub_lines) + 2.4))  # title, subtitle lines, legend row
     layout: dict = dict(
-        template=style.template, height=total + 150, font=dict(size=style.font_size), hovermode="closest",
-        title=dict(text=_escape(title), subtitle=dict(text=_escape(subtitle)), x=0.01, xanchor="left"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-        margin=dict(l=80, r=30, t=110, b=40),
+        template=style.template, height=total + top + 60, font=dict(size=style.font_size), hovermode="closest",
+        title=dict(text=_escape(title), subtitle=dict(text="<br>".join(_escape(t) for t in sub_lines)),
+                   x=0.01, xanchor="left", y=0.995, yanchor="top", yref="container"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0),
+        margin=dict(l=80, r=30, t=top, b=40),
         xaxis=dict(title=dict(text=time_label), showticklabels=True, anchor="y", **x_common),
         yaxis=dict(title=dict(text="Survival probability"), range=[-0.02, 1.04], tickformat=".0%",
                    domain=[(table_h + gap_h) / total, 1.0], anchor="x"),
