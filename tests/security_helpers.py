@@ -16,6 +16,7 @@ from il2lib import schema
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 SAMPLE = ROOT / "sample_data" / "proclaim_synthetic.csv"
+SAMPLE_AE = ROOT / "sample_data" / "proclaim_synthetic_adverse_events.csv"
 UPLOAD_OPTION = "upload"  # the data-source radio option containing this word (case-insensitive)
 
 
@@ -37,6 +38,15 @@ def marked_cohort(token: str, extra: dict[str, object] | None = None) -> pd.Data
     return pd.concat([frame, frame.iloc[[0]]], ignore_index=True)
 
 
+def marked_adverse_events(token: str) -> pd.DataFrame:
+    """The PROCLAIM sample's adverse-event table with the ids :func:`marked_cohort` gives its patients."""
+    original = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)[schema.PATIENT_ID]
+    new_ids = {old: f"{token}P{k:03d}" for k, old in enumerate(original)}
+    events = pd.read_csv(SAMPLE_AE, dtype=str, keep_default_na=False)
+    events[schema.AE_PATIENT_ID] = events[schema.AE_PATIENT_ID].map(new_ids)
+    return events
+
+
 def page_scripts() -> list[str]:
     """Every page of the dashboard, as paths AppTest.switch_page accepts."""
     return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("[0-9]*.py"))
@@ -46,12 +56,15 @@ def new_session() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=120)
 
 
-def upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    """Choose "My upload" in the data-source radio, then put the file into the patient-file uploader."""
+def upload(at: AppTest, name: str, data: bytes, adverse_events: bytes | None = None) -> AppTest:
+    """Choose "My upload" in the data-source radio, then put the file into the patient-file uploader
+    (and the adverse-event table into the second uploader)."""
     at.run()
     source = at.radio[0]
     source.set_value(next(o for o in source.options if UPLOAD_OPTION in o.lower())).run()
     at.file_uploader[0].set_value((name, data, "text/csv")).run()
+    if adverse_events is not None:
+        at.file_uploader[1].set_value((f"ae_{name}", adverse_events, "text/csv")).run()
     return at
 
 

@@ -1,7 +1,7 @@
 """Patient data stays in memory and in its session (issue 9, item 2).
 
-An AppTest session uploads a cohort whose ids, source and histology carry a random token, then
-visits every page. Afterwards:
+An AppTest session uploads a cohort whose ids, source and histology carry a random token (and its
+adverse-event table, with the same ids), then visits every page. Afterwards:
 
 * no file modified since the test started, under the project, ``tempfile.gettempdir()`` or the
   home directory, contains the token (``.git`` is skipped: its objects are compressed, and only
@@ -61,7 +61,9 @@ def test_upload_leaves_no_file_and_no_log_line(capfd, every_log_line):
     other_values = [v for v in (frame[schema.DATE_IL2_START].iloc[3],) if v]
     since = sh.scan_start()
 
-    at = sh.upload(sh.new_session(), f"registry_{token}.csv", data)
+    events = sh.marked_adverse_events(token).to_csv(index=False).encode()
+    at = sh.upload(sh.new_session(), f"registry_{token}.csv", data, adverse_events=events)
+    assert any(getattr(v, "data", None) == events for _k, v in at.session_state.items()), "AE table not taken"
     seen_token = False
     for page, at in sh.visit_every_page(at):
         assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
