@@ -43,8 +43,8 @@ def missing_mask(raw: pd.Series, keep: frozenset[str] = frozenset()) -> pd.Serie
 def by_distinct(cells: np.ndarray, convert) -> np.ndarray:
     """Apply ``convert`` (a Series of distinct strings -> Series) once per distinct cell value."""
     flat = np.asarray(cells, dtype=object).ravel()
-    codes, uniques = pd.factorize(flat)
-    result = convert(pd.Series(uniques, dtype=object)).to_numpy()
+    codes, uniques = pd.factorize(flat, use_na_sentinel=False)
+    result = convert(pd.Series(uniques, dtype=object).fillna("")).to_numpy()
     return result[codes].reshape(np.shape(cells))
 
 

@@ -189,8 +189,8 @@ def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], dat
         c.ids = frame[id_col].str.strip().where(~coerce.missing_mask(frame[id_col]), None)
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
         spec = specs[name]
-        codes, uniques = pd.factorize(frame[file_col].to_numpy(dtype=object))
-        u = pd.Series(uniques, dtype=object)
+        codes, uniques = pd.factorize(frame[file_col].to_numpy(dtype=object), use_na_sentinel=False)
+        u = pd.Series(uniques, dtype=object).fillna("")
         missing = coerce.missing_mask(u, frozenset(schema.norm(a) for a in spec.allowed))
         values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
         expanded = values.take(codes).set_axis(frame.index)
