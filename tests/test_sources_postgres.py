@@ -1,0 +1,156 @@
+"""PostgreSQL source against a real server (Debian's postgresql, started here on a free loopback port).
+
+The server runs in a temporary data directory for this module and is stopped afterwards. The
+tests skip only when the server binaries are absent and cannot be installed (the reason is shown).
+Results must equal the in-memory path and the DuckDB source exactly, from the same SQL text.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pandas as pd
+import pytest
+
+from il2lib import schema
+from il2lib.cohort import CohortFilter, apply_filter
+from il2lib.sources import DuckDBSource, RowLimitError, UnsafeQueryError, open_source
+from il2lib.sources.errors import DataSourceError
+from il2lib.sources.export import write_parquet, write_postgres
+from il2lib.sources.pg_server import postgres_bin_dir, start_local_postgres
+from tests.sources_support import FILTERS, GROUPS, assert_same_as_memory, assert_same_categories, registry_frame
+
+TABLE = "il2_registry"
+
+
+def _ensure_binaries() -> None:
+    if postgres_bin_dir() is not None:
+        return
+    if os.geteuid() == 0:  # the same install make test does (scripts/ensure_system_packages.sh)
+        done = subprocess.run(["bash", "scripts/ensure_system_packages.sh"], capture_output=True, text=True)
+        if postgres_bin_dir() is not None:
+            return
+        pytest.skip(f"PostgreSQL server binaries could not be installed: {done.stderr.strip()[-300:]}")
+    pytest.skip("PostgreSQL server binaries are not installed and this user is not root: "
+                "run 'sudo apt-get install -y postgresql'.")
+
+
+@pytest.fixture(scope="module")
+def server():
+    _ensure_binaries()
+    pg = start_local_postgres()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return registry_frame()
+
+
+@pytest.fixture(scope="module")
+def source(server, data):
+    write_postgres(data, server.conninfo, TABLE)
+    src = open_source({"kind": "postgres", "url": server.url, "table": TABLE, "row_limit": 2000})
+    yield src
+    src.close()
+
+
+@pytest.fixture(scope="module")
+def duck(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("pg_vs_duck") / "registry.parquet"
+    write_parquet(data, path)
+    src = DuckDBSource(path, row_limit=2000)
+    yield src
+    src.close()
+
+
+def test_server_listens_on_loopback_only(server):
+    import psycopg
+
+    with psycopg.connect(server.conninfo) as con:
+        assert con.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("f", FILTERS, ids=lambda f: "none" if f is None else f.describe())
+@pytest.mark.parametrize("group", GROUPS, ids=str)
+def test_os_by_group_and_filter_equals_memory(source, data, f, group):
+    assert_same_as_memory(source, data, "os", f, group)
+
+
+@pytest.mark.parametrize("endpoint,strata", [("pfs", None), ("pfs", schema.LINE_OF_IL2), ("dor", schema.DISEASE)])
+def test_other_endpoints_equal_memory(source, data, endpoint, strata):
+    assert_same_as_memory(source, data, endpoint, CohortFilter(sex=("M",)), schema.PRIOR_PD1, strata)
+
+
+def test_category_counts_equal_memory(source, data):
+    for f in FILTERS[:5]:
+        assert_same_categories(source, data, schema.BOR, f, schema.LINE_OF_IL2)
+        assert_same_categories(source, data, schema.CLINICAL_BENEFIT, f, None)
+
+
+def test_same_sql_text_and_results_as_duckdb(source, duck):
+    f = CohortFilter(disease=(schema.MELANOMA,), age_range=(30, 70), extra=(("braf_v600", ("mutant",)),))
+    args = (schema.OS_MONTHS, schema.OS_EVENT, f, schema.PRIOR_PD1, schema.LINE_OF_IL2)
+    assert source.survival_query(*args) == duck.survival_query(*args)
+    a = source.survival_counts("os", f, schema.PRIOR_PD1, schema.LINE_OF_IL2)
+    b = duck.survival_counts("os", f, schema.PRIOR_PD1, schema.LINE_OF_IL2)
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+
+
+def test_fetch_rows_equals_apply_filter(source, data, duck):
+    f = CohortFilter(disease=(schema.RCC,), prior_pd1_pdl1=(True,))
+    rows = source.fetch_rows(f)
+    pd.testing.assert_frame_equal(rows, apply_filter(data, f).reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(rows, duck.fetch_rows(f), check_exact=True)
+    with pytest.raises(RowLimitError):
+        source.fetch_rows(None)
+
+
+HOSTILE_VALUES = ("melanoma' OR '1'='1", "x'); DROP TABLE il2_registry; --", "$1", "'; SELECT pg_sleep(5); --",
+                  "melanoma\\", "\x00")
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_injection_through_filter_values_selects_nothing(source, server, value):
+    for f in (CohortFilter(disease=(value,)), CohortFilter(source=(value,)),
+              CohortFilter(extra=(("histology", (value,)),))):
+        try:
+            n = source.n_patients(f)
+        except DataSourceError as exc:  # PostgreSQL refuses a NUL byte in text: a typed error, no SQL ran
+            assert "\x00" in value, exc
+            continue
+        assert n == 0
+    assert source.n_patients(None) == 3107  # the table is intact
+
+
+HOSTILE_COLUMNS = ('disease" OR 1=1 --', "disease; DROP TABLE il2_registry", "DISEASE", "os_months)", "",
+                   'a"b', "pg_catalog.pg_user")
+
+
+@pytest.mark.parametrize("column", HOSTILE_COLUMNS)
+def test_injection_through_column_names_is_refused(source, column):
+    with pytest.raises(UnsafeQueryError):
+        source.n_patients(CohortFilter(extra=((column, ("x",)),)))
+    with pytest.raises(UnsafeQueryError):
+        source.survival_counts("os", None, group=column)
+    with pytest.raises(UnsafeQueryError):
+        source.category_counts(column)
+    with pytest.raises(UnsafeQueryError):
+        source.fetch_rows(CohortFilter(disease=(schema.RCC,), sex=("F",), ecog=(2,)), columns=[column])
+    assert source.n_patients(None) == 3107
+
+
+@pytest.mark.parametrize("table", ['il2_registry"; DROP TABLE x; --', "a b", "x.y.z", "Il2"])
+def test_unsafe_table_names_are_refused(server, table):
+    with pytest.raises(UnsafeQueryError):
+        open_source({"kind": "postgres", "url": server.url, "table": table})
+
+
+def test_errors_never_echo_the_url(server):
+    url = server.url.replace(str(server.port), "1").replace("il2@", "il2:s3cret@")
+    with pytest.raises(DataSourceError) as info:
+        open_source({"kind": "postgres", "url": url, "table": TABLE})
+    assert "s3cret" not in str(info.value)
+    with pytest.raises(DataSourceError, match="no table"):
+        open_source({"kind": "postgres", "url": server.url, "table": "no_such_table"})
