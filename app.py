@@ -28,6 +28,7 @@ def _store_upload(widget: str, target: str) -> None:
     st.session_state[target] = data_mod.UploadedFile(file.name, file.getvalue())
     if target == data_mod.UPLOAD_FILE:
         st.session_state.pop(data_mod.MAPPING, None)
+        st.session_state.pop(data_mod.DATE_ORDER, None)
         st.session_state[state.DATA_CHOICE] = data_mod.UPLOAD
 
 
@@ -74,6 +75,24 @@ def mapping_editor(report) -> None:
             st.session_state[data_mod.MAPPING] = {r["File column"]: r["Maps to"] or "" for r in
                                                   edited.to_dict("records")}
             st.rerun()
+
+
+def ambiguous_dates(report) -> None:
+    """Let the user resolve date columns that could be read day-first or month-first."""
+    columns = [f.column for f in report.file_errors if f.column in schema.DATE_COLUMNS
+               and "day-first or month-first" in f.message]
+    if not columns or ctx.loaded.choice != data_mod.UPLOAD:
+        return
+    st.warning("Some date columns could be read either way. Choose the order used in the file:",
+               icon=":material/event:")
+    orders = {"dmy": "DD/MM/YYYY (day first)", "mdy": "MM/DD/YYYY (month first)"}
+    chosen = {}
+    for column in columns:
+        chosen[column] = st.radio(md_escape(schema.label(column)), list(orders), format_func=orders.get,
+                                  horizontal=True, key=f"date_order_{column}")
+    if st.button("Apply date order", icon=":material/check:"):
+        st.session_state[data_mod.DATE_ORDER] = {**st.session_state.get(data_mod.DATE_ORDER, {}), **chosen}
+        st.rerun()
 
 
 def findings_by_column(report) -> None:
@@ -144,6 +163,7 @@ if ctx.cohort is not None:
     report = ctx.cohort.report
     counts(report)
     identifiers(report)
+    ambiguous_dates(report)
     mapping_editor(report)
     findings_by_column(report)
     excluded_download(ctx.cohort)

@@ -50,6 +50,7 @@ UPLOAD, SERVER = "upload", "server"
 # Session-state keys of the upload (bytes stay in the session).
 UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, UPLOAD_TOKEN, MAPPING = "upload_file", "upload_ae", "upload_memo", \
     "upload_token", "v_mapping"
+DATE_ORDER = "v_date_order"  # schema date column -> "dmy" / "mdy", chosen on the Data page
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,15 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
     if upload is None:
         return LoadedData(UPLOAD, "My upload", False, scope,
                           note="No file uploaded yet: choose a patient file on the Data page.")
-    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd)
+    date_order = dict(ss.get(DATE_ORDER) or {})
+    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd,
+           mapping_items(date_order))
     memo = ss.get(UPLOAD_MEMO)
     if memo is not None and memo[0] == key:
         return memo[1]
     label = f"Upload: {upload.name}"
     try:
-        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd)
+        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd, date_order=date_order or None)
     except Il2libError as exc:
         loaded = LoadedData(UPLOAD, label, False, scope, error=str(exc))
     else:
@@ -216,5 +219,5 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float) -> L
 
 
 def clear_upload() -> None:
-    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO):
+    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER):
         st.session_state.pop(key, None)

@@ -123,3 +123,18 @@ def test_adverse_event_upload_feeds_the_toxicity_page():
     assert not any("No adverse-event table" in i for i in texts(at, "info"))
     by_term = at.dataframe[1].value
     assert by_term.iloc[0, 0] == "Fever"
+
+
+def test_ambiguous_dates_ask_for_the_order_and_the_answer_loads_the_file():
+    frame = patient_rows(n=3).assign(date_il2_start=["03/04/2016", "05/06/2016", "07/08/2016"],
+                                     date_last_followup=["03/04/2017", "05/06/2017", "07/08/2017"],
+                                     date_progression=["03/05/2016", "05/07/2016", "07/09/2016"])
+    at = upload(open_app(), frame)
+    assert metrics(at)["Patients analysed"] == "0"
+    radios = [r for r in at.radio if r.key and r.key.startswith("date_order_")]
+    assert radios, "a date-order choice should be offered"
+    for radio in radios:
+        radio.set_value("dmy")
+    next(b for b in at.button if b.label == "Apply date order").click()
+    rerun(at)
+    assert metrics(at)["Patients analysed"] == "3"
