@@ -40,6 +40,16 @@ class Masking:
             st.caption(md_escape(masking_caption(self.threshold)))
 
 
+def current_masking() -> Masking:
+    """The small-cell setting of this session, without drawing anything (for shared table/figure helpers)."""
+    from app_ui import state
+
+    ss = st.session_state
+    if not ss.get(state.plain_key(MASK_KEY), False):
+        return Masking(False)
+    return Masking(True, int(ss.get(state.plain_key(MASK_K_KEY), 5)))
+
+
 def masking_option() -> Masking:
     """Sidebar switch for screen-sharing outside the care team (kept across pages, mirrored in the URL)."""
     on = url_toggle(MASK_KEY, "Small-cell protection", False, container=st.sidebar,

@@ -17,6 +17,9 @@ FOREST_GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema
 
 
 def _chart(fig, key: str) -> None:
+    from app_ui.beyond import current_masking
+
+    fig = current_masking().figure(fig)  # small-cell protection, when switched on
     # theme=None: the figures carry their own (palette) styling, which presentation mode enlarges.
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, theme=None)
 

@@ -25,7 +25,7 @@ _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<=/)\s*" + _INT),  # denominator of x/n
              re.compile(r"(?<=\()" + _INT + r"(?=\))"),  # the k of "n (k)"
              re.compile(r"^\s*" + _INT + r"(?=\s*\()"),  # the n of "n (k)"
-             re.compile(r"(?<=n = )" + _INT), re.compile(r"(?<= of )" + _INT),
+             re.compile(r"(?<=n = )" + _INT), re.compile(r"(?<=n=)" + _INT), re.compile(r"(?<= of )" + _INT),
              re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"))  # "(2 without a date)"  # "n = 3 of 40"
 _TEMPLATE_REF = re.compile(r"%\{customdata(?:\[(\d+)\])?(:\.0f)?\}")
 
@@ -78,7 +78,9 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
             if not whole.all():
                 continue
             small = (values > 0) & (values < threshold)
-            out[col] = series.astype(object).where(~small, f"<{threshold}")
+            if small.any():  # one text type per column (Arrow-friendly): "12", "<5", "" for missing
+                out[col] = [f"<{threshold}" if s else ("" if np.isnan(v) else str(int(v)))
+                            for v, s in zip(values, small)]
         else:
             masked = series.map(lambda v: mask_text(v, threshold))
             small = (masked.astype(str) != series.astype(str)).to_numpy()
@@ -86,6 +88,8 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
         hit |= small
     for col in dependent:
         out[col] = out[col].astype(object).where(~hit, MASKED_DEPENDENT)
+    if columns is None:  # headers such as "Melanoma (n=3)" carry counts too
+        out.columns = [mask_text(c, threshold) if isinstance(c, str) else c for c in out.columns]
     return out
 
 

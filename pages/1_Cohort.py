@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_state import frame
+from app_ui import beyond
 from app_ui import cached
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
 
@@ -17,6 +18,7 @@ GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.
 available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
 
 st.title("Cohort")
+beyond.masking_option().caption()
 st.caption(md_escape(f"{ctx.loaded.label} · {ctx.summary}"))
 by = url_choice("t1_by", "Group Table 1 by", available, schema.DISEASE if schema.DISEASE in available else None,
                 format_func=lambda c: "No grouping (overall)" if c is None else schema.label(c))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_state import frame
+from app_ui import beyond
 from app_ui import cached, figures
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
 
@@ -17,6 +18,7 @@ from il2lib.biomarkers import UNADJUSTED_NOTE  # noqa: E402
 ADJUST = {"none": "None (as published)", "holm": "Holm", "BH": "Benjamini-Hochberg"}
 
 st.title("Biomarkers")
+beyond.masking_option().caption()
 st.caption(f"Clinical benefit = CR or PR, or SD lasting at least {ctx.cb_sd_months:g} months (sidebar setting). "
            "The community paper compared benefit groups within each disease in its own 50 patients: set the "
            "Source filter to its cohort to mirror it.")

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_state import frame
+from app_ui import beyond
 from app_ui import cached, figures
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice
 
@@ -34,6 +35,7 @@ def summary_table(tox, has_ae: bool) -> pd.DataFrame:
 
 
 st.title("Toxicity")
+beyond.masking_option().caption()
 available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
 by = url_choice("tox_by", "Compare groups", available, schema.PRIOR_PD1 if schema.PRIOR_PD1 in available else None,
                 format_func=lambda g: "No grouping" if g is None else schema.label(g))

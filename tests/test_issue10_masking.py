@@ -35,7 +35,7 @@ def test_mask_table_counts_text_and_dependent_rates():
                        "ok": [True, False, True]})
     out = mask_table(df, dependent=["Rate, %"])
     assert list(out["Responders / n"]) == ["<5/40", "12/40", "0/9"]
-    assert list(out["n NE"]) == ["<5", 6, 0]
+    assert list(out["n NE"]) == ["<5", "6", "0"]
     assert list(out["Rate, %"]) == ["masked", "30.0", "0.0"]
     assert list(out["Median"]) == [12.5, 3.0, 4.2]  # not whole numbers: not counts
     assert df["n NE"].tolist() == [2, 6, 0]  # input untouched

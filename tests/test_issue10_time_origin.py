@@ -103,3 +103,19 @@ def test_bad_options():
         origin_times(sample_data(), "dor", "pd1_end")
     with pytest.raises(ValueError):
         origin_times(sample_data(), "os", "birth")
+
+
+def test_optional_date_columns_survive_the_loader():
+    from il2lib import load_cohort
+    from issue10_support import SAMPLE
+
+    raw = pd.read_csv(SAMPLE)
+    start = pd.to_datetime(raw[schema.DATE_IL2_START])
+    raw[schema.DATE_DIAGNOSIS] = (start - pd.Timedelta(days=400)).dt.strftime("%Y-%m-%d")
+    raw[schema.DATE_REGISTRY_ENTRY] = (start + pd.Timedelta(days=30)).dt.strftime("%Y-%m-%d")
+    data = load_cohort(raw.to_csv(index=False).encode()).data
+    assert {schema.DATE_DIAGNOSIS, schema.DATE_REGISTRY_ENTRY} <= set(data.columns)
+    o = origin_times(data, "os", "diagnosis")
+    alive_at_entry = data[schema.OS_MONTHS] > 30 / schema.DAYS_PER_MONTH
+    assert o.n == alive_at_entry.sum() and o.n_truncated == o.n
+    np.testing.assert_allclose(o.entry, (400 + 30) / schema.DAYS_PER_MONTH)
