@@ -46,6 +46,8 @@ def source_picker() -> None:
     current = st.session_state.get(data_mod.UPLOAD_FILE)
     if current is not None:
         st.caption(f"In this session: {md_escape(current.name)} ({len(current.data):,} bytes)")
+        st.button("Forget the uploaded files", icon=":material/delete:", on_click=data_mod.clear_upload,
+                  help="Drops the uploaded bytes from this session.")
 
 
 def counts(report) -> None:

@@ -10,7 +10,7 @@ events, ...) for the page to show instead of numbers; other exceptions propagate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -99,6 +99,3 @@ def has_both_prior_levels(df: pd.DataFrame) -> bool:
     values = set(df[schema.PRIOR_PD1].dropna().astype(bool).unique().tolist())
     return values == {True, False}
 
-
-def result_or_none(computed: Computed) -> Any:
-    return computed.value if computed.ok else None

@@ -219,5 +219,6 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float) -> L
 
 
 def clear_upload() -> None:
-    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER):
+    """Button callback: drop the uploaded bytes, their loaded cohort and the upload options."""
+    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):
         st.session_state.pop(key, None)

@@ -184,6 +184,3 @@ def page_option(name: str, options: list[Any], default: Any) -> Any:
         ss[key] = default
     return ss[key]
 
-
-def extra_param_key(column: str) -> str:
-    return column if column in schema.COLUMNS else EXTRA_PREFIX + column
