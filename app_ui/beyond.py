@@ -62,10 +62,10 @@ def masking_option() -> Masking:
     return Masking(True, int(k))
 
 
-def show_code(snippet, ctx, masking: Masking, key: str) -> None:
-    """'Show code' expander: Python (il2lib) and R snippets plus the CSV they read."""
+def show_code(snippet, ctx, masking: Masking, key: str, ae: bool = False) -> None:
+    """'Show code' expander: Python (il2lib) and R snippets plus the CSV they read (and the AE rows if ``ae``)."""
     from il2lib.export import table_to_csv_bytes
-    from il2lib.snippets import DEFAULT_CSV
+    from il2lib.snippets import AE_CSV, DEFAULT_CSV
 
     with st.expander("Show code", icon=":material/code:"):
         st.caption(f"Reproduces the numbers from the exported analysis CSV ({DEFAULT_CSV}: the filtered patients, "
@@ -80,6 +80,11 @@ def show_code(snippet, ctx, masking: Masking, key: str) -> None:
             st.download_button("Analysis CSV", data=lambda: table_to_csv_bytes(ctx.data), file_name=DEFAULT_CSV,
                                mime="text/csv", key=f"code_csv_{key}", on_click="ignore", type="tertiary",
                                icon=":material/download:")
+            events = getattr(ctx.loaded, "adverse_events", None)
+            if ae and events is not None:
+                st.download_button("Adverse-event CSV", data=lambda: table_to_csv_bytes(events.data), file_name=AE_CSV,
+                                   mime="text/csv", key=f"code_ae_{key}", on_click="ignore", type="tertiary",
+                                   icon=":material/download:")
 
 
 # ------------------------------------------------------------------------------------------ response
@@ -163,3 +168,30 @@ def response_published(ctx, denominator: str, ci_method: str, masking: Masking) 
     masking.caption()
     show_code(response_snippet(schema.DISEASE, ci_method, denominator, ctx.cb_sd_months), ctx, masking,
               "published_orr")
+
+
+def code_for(kind: str, ctx, **options) -> None:
+    """'Show code' for one of the pages' existing tables or figures (see :mod:`il2lib.snippets`)."""
+    from il2lib import snippets
+
+    cb = ctx.cb_sd_months
+    if kind == "km":
+        landmark = options.get("landmark")
+        snippet = (snippets.landmark_snippet(options["endpoint"], options["by"], landmark, cb, options["conf_type"])
+                   if landmark is not None and options["by"] in (schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT)
+                   else snippets.km_snippet(options["endpoint"], options["by"], options["conf_type"]))
+    elif kind == "response":
+        snippet = snippets.response_snippet(options["by"], options["ci_method"], options["denominator"], cb)
+    elif kind == "forest":
+        from app_ui.figures import FOREST_GROUPINGS
+
+        snippet = snippets.forest_snippet(FOREST_GROUPINGS, options["denominator"], options["ci_method"], cb)
+    elif kind == "table1":
+        snippet = snippets.table1_snippet(options["by"])
+    elif kind == "biomarkers":
+        snippet = snippets.biomarkers_snippet(cb, options.get("adjust", "none"))
+    elif kind == "toxicity":
+        snippet = snippets.toxicity_snippet(options["by"])
+    else:
+        snippet = {"swimmer": snippets.swimmer_snippet, "dor": snippets.dor_snippet}[kind]()
+    show_code(snippet, ctx, current_masking(), f"page_{kind}", ae=kind == "toxicity")

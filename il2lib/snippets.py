@@ -211,3 +211,77 @@ def response_snippet(by: str | None, ci_method: str = "exact", denominator: str 
          'for (k in sort(unique(na.omit(g)))) { x <- sum(df$bor[g %in% k] %in% c("CR", "PR")); '
          f"n <- sum(g %in% k); print(c(k, x, n, {test})) }}\n")
     return Snippet(py, r)
+
+
+# ---------------------------------------------------------------- the other tables and figures of the pages
+AE_CSV = "il2_adverse_events_filtered.csv"
+
+
+def landmark_snippet(endpoint: str, by: str, landmark_months: float, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                     conf_type: str = "log-log", csv: str = DEFAULT_CSV) -> Snippet:
+    """Landmark analysis by response or clinical benefit (Python only: the status at L comes from the dates)."""
+    t, e = _cols(endpoint)
+    grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
+    py = (_py_head(csv) + "from il2lib.survival import landmark\n\n"
+          f"res = landmark(df, {t!r}, {e!r}, grouping={grouping!r}, landmark_months={landmark_months:g}, "
+          f"cb_sd_months={cb_sd_months:g}, conf_type={conf_type!r})\nprint(res.note)\n"
+          "result = res.km.to_frame()\nprint(result)\nprint(res.logrank.to_frame() if res.logrank else '')\n")
+    return Snippet(py)
+
+
+def bor_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
+    """Best-overall-response counts per group."""
+    py = (_py_head(csv) + "from il2lib.response import best_response_table\n\n"
+          f"result = best_response_table(df, {by!r}).display()\nprint(result)\n")
+    g = "1" if by is None else f"df${by}"
+    return Snippet(py, f"df <- read.csv({_rstr(csv)})\ntable(factor(df$bor, levels = c(\"CR\", \"PR\", \"SD\", \"PD\", "
+                       f"\"NE\")), {g})\n")
+
+
+def forest_snippet(groupings, denominator: str = "itt", ci_method: str = "exact",
+                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV) -> Snippet:
+    """ORR with CI per subgroup (the forest plot's rows)."""
+    py = (_py_head(csv) + "from il2lib.response import response_rates\n\n"
+          f"rows = [response_rates(df, by, 'orr', ci_method={ci_method!r}, denominator={denominator!r}, "
+          f"cb_sd_months={cb_sd_months:g}).rates.assign(by=by)\n        for by in {list(groupings)!r} if by in df]\n"
+          "result = pd.concat(rows, ignore_index=True)\nprint(result)\n")
+    return Snippet(py)
+
+
+def swimmer_snippet(csv: str = DEFAULT_CSV) -> Snippet:
+    """The swimmer plot's lanes (time on study, response onset, status)."""
+    py = (_py_head(csv) + "from il2lib.figures.response import swimmer_data\n\n"
+          "result = swimmer_data(df, max_patients=80)\nprint(result)\n")
+    return Snippet(py)
+
+
+def dor_snippet(conf_type: str = "log-log", csv: str = DEFAULT_CSV) -> Snippet:
+    """Duration of response among responders."""
+    py = (_py_head(csv) + "from il2lib.response import duration_of_response\n\n"
+          f"result = duration_of_response(df, {conf_type!r}).to_frame()\nprint(result)\n")
+    r = (_r_head(csv, "dor") + 'resp <- df[df$bor %in% c("CR", "PR"), ]\n'
+         f"print(survfit({_surv('dor')} ~ 1, data = resp, conf.type = {_rstr(conf_type)}))\n")
+    return Snippet(py, r)
+
+
+def table1_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
+    """Table 1 (patient characteristics, tests named in the footnotes)."""
+    py = (_py_head(csv) + "from il2lib.table1 import table1\n\n"
+          f"t1 = table1(df, {by!r})\nresult = t1.display\nprint(result)\nprint(*t1.footnotes, sep='\\n')\n")
+    return Snippet(py)
+
+
+def biomarkers_snippet(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, adjust: str = "none",
+                       csv: str = DEFAULT_CSV) -> Snippet:
+    """Clinical benefit vs no benefit comparisons per disease."""
+    py = (_py_head(csv) + "from il2lib.biomarkers import biomarker_comparison\n\n"
+          f"res = biomarker_comparison(df, None, {cb_sd_months:g}, adjust={adjust!r})\n"
+          "result = res.to_frame()\nprint(result)\n")
+    return Snippet(py)
+
+
+def toxicity_snippet(by: str | None, csv: str = DEFAULT_CSV, ae_csv: str = AE_CSV) -> Snippet:
+    """Worst grade per patient and term, irAEs, by group (needs the exported AE rows too)."""
+    py = (_py_head(csv) + f"ae = pd.read_csv({ae_csv!r})\nfrom il2lib.toxicity import toxicity_summary\n\n"
+          f"tox = toxicity_summary(ae, df, {by!r})\nresult = tox.by_term\nprint(tox.display())\n")
+    return Snippet(py)

@@ -45,3 +45,4 @@ for note in t1.footnotes:
     st.caption(md_escape(note))
 missing = {f"without {schema.label(by)}": len(t1.excluded)} if by else None
 used_note("Table 1", t1.n_used, ctx.n, missing)
+beyond.code_for("table1", ctx, by=by)

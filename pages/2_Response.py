@@ -74,6 +74,7 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
     n_orr = int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
     used_note("ORR", n_orr, ctx.n, excluded_reasons(rates.excluded))
     figures.response_forest(ctx, denominator, ci_method)
+    beyond.code_for("forest", ctx, denominator=denominator, ci_method=ci_method)
 
 
 def dor_section() -> None:
@@ -106,7 +107,10 @@ if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
 bor_section(by)
 rates_section(by, denominator, ci_method)
 masking.caption()
+beyond.code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
 beyond.response_pairwise(ctx, by, denominator, masking)
 beyond.response_published(ctx, denominator, ci_method, masking)
 figures.swimmer(ctx)
+beyond.code_for("swimmer", ctx)
 dor_section()
+beyond.code_for("dor", ctx)

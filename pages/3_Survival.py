@@ -138,6 +138,7 @@ with left:
                    f"(95% CI {fmt_months(f.median_ci[0])}–{fmt_months(f.median_ci[1])}).")
     if view.landmark is not None:
         st.caption(md_escape(view.landmark.note))
+    beyond.code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
     st.markdown("**Median survival**")
     show_table(masking.table(medians_table(view)))

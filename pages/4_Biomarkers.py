@@ -49,3 +49,4 @@ for note in result.notes:
 n_used = int(result.groups["n_cb"].sum() + result.groups["n_no_cb"].sum())
 used_note("Biomarker comparison", n_used, ctx.n,
           {"with clinical benefit undetermined (SD without a duration)": len(result.excluded)})
+beyond.code_for("biomarkers", ctx, adjust=adjust)

@@ -75,3 +75,5 @@ if has_ae:
             show_table(tox.by_cycle)
     if len(tox.excluded_ae_rows):
         st.caption(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or unusable rows).")
+if has_ae:
+    beyond.code_for("toxicity", ctx, by=by)
