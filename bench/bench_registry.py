@@ -1,0 +1,237 @@
+"""Registry scale: KM + log-rank for two groups from Parquet, counts pushed down to DuckDB vs pandas + lifelines.
+
+Data (generated, git-ignored, under bench/data/registry/): synthetic patients from the project's
+generator (``il2lib.sample.synthetic_cohort``, 1e6 per part, seeds 0, 1, ...) with the analysis
+columns derived by ``il2lib.derive`` (the loader's derivation, checked against ``load_cohort`` on
+a sample). 1e6 = part 0; 1e7 = parts 0-9. The generator caps at 1e6 patients per call and
+deriving 100 parts would take ~40 min here, so the 1e8 set is a bootstrap resample (rows drawn
+with replacement, seeded) of the 1e7 patients: same columns and value distribution, 1e8 rows.
+
+Paths, each in its own subprocess (so peak RSS is that path's alone), timed in wall-clock:
+* ``duckdb``: ``DuckDBSource(folder).survival_counts("os", group=prior_pd1_pdl1)`` then
+  ``kaplan_meier_counts`` + ``logrank_counts`` (the dashboard's code path), ``threads`` DuckDB threads;
+* ``groupby``: the bare aggregate SQL alone (the floor);
+* ``lifelines``: ``pd.read_parquet`` of the three columns, then ``KaplanMeierFitter`` per group and
+  ``lifelines.statistics.logrank_test``.
+Agreement: the largest |S_duckdb(t) - S_lifelines(t)| over the event times and the log-rank
+chi-square relative difference are printed per size.
+
+Usage: python bench/bench_registry.py [--sizes 1e6 1e7 1e8] [--threads 2] [--repeats 3] [--lifelines-max 1e7]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from il2lib import schema  # noqa: E402
+
+DATA = ROOT / "bench" / "data" / "registry"
+RESULTS = ROOT / "bench" / "results"
+PART = 1_000_000
+COLUMNS = [schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.AGE, schema.BOR,
+           schema.OS_MONTHS, schema.OS_EVENT, schema.PFS_MONTHS, schema.PFS_EVENT]
+GROUP, TIME, EVENT = schema.PRIOR_PD1, schema.OS_MONTHS, schema.OS_EVENT
+
+
+def _typed(raw: pd.DataFrame) -> pd.DataFrame:
+    """The generator's export-like frame with the loader's types (dates, booleans, numbers)."""
+    out = {}
+    for name in raw.columns:
+        spec, values = schema.COLUMNS.get(name), raw[name]
+        if spec is not None and spec.kind == "date":
+            values = pd.to_datetime(values)
+        elif spec is not None and spec.kind == "bool":
+            values = values.map(lambda v: None if v is None else schema.norm(v) in schema.BOOL_TRUE).astype("boolean")
+        elif spec is not None and spec.kind == "number":
+            values = pd.to_numeric(values).astype("float64")
+        elif spec is not None and spec.kind == "int":
+            values = pd.to_numeric(values).astype("Int64")
+        out[name] = values
+    return pd.DataFrame(out)
+
+
+def derived_part(seed: int, n: int = PART) -> pd.DataFrame:
+    from il2lib.derive import derive
+    from il2lib.sample import synthetic_cohort
+
+    derived, _ = derive(_typed(synthetic_cohort(n, seed=seed)))
+    return derived[COLUMNS].reset_index(drop=True)
+
+
+def check_against_loader(n: int = 20_000) -> None:
+    """The fast derivation equals load_cohort on the same generator output (analysis columns)."""
+    import io
+
+    from il2lib.sample import synthetic_cohort
+    from il2lib.validation import load_cohort
+
+    buffer = io.BytesIO()
+    synthetic_cohort(n, seed=0).to_parquet(buffer)
+    buffer.seek(0)
+    buffer.name = "check.parquet"
+    loaded = load_cohort(buffer).data[COLUMNS].reset_index(drop=True)
+    pd.testing.assert_frame_equal(derived_part(0, n), loaded, check_dtype=False)
+
+
+def _link(src: Path, dst: Path) -> None:
+    if not dst.exists():
+        os.link(src, dst)
+
+
+def ensure_data(size: int) -> Path:
+    parts = DATA / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    folder = DATA / f"n{size:.0e}".replace("+", "")
+    folder.mkdir(exist_ok=True)
+    n_parts = max(1, size // PART)
+    if size <= 10 * PART:
+        for k in range(n_parts):
+            part = parts / f"part-{k:05d}.parquet"
+            if not part.exists():
+                print(f"  generating part {k} ({PART:,} patients)", flush=True)
+                derived_part(k).to_parquet(part, index=False)
+            _link(part, folder / part.name)
+        return folder
+    pool = pd.concat([pd.read_parquet(ensure_data(10 * PART) / f"part-{k:05d}.parquet") for k in range(10)],
+                     ignore_index=True)
+    rng = np.random.default_rng(2026)
+    for k in range(n_parts):
+        target = folder / f"boot-{k:05d}.parquet"
+        if not target.exists():
+            pool.take(rng.integers(0, len(pool), PART)).to_parquet(target, index=False)
+        elif k == 0:
+            print(f"  reusing bootstrap parts in {folder.name}", flush=True)
+    return folder
+
+
+# ---------------------------------------------------------------- measured paths (run in a child process)
+def run_duckdb(folder: str, threads: int, bare: bool) -> dict:
+    from il2lib.sources import DuckDBSource
+    from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
+
+    src = DuckDBSource(folder, threads=threads)
+    if bare:
+        query = src.survival_query(TIME, EVENT, None, GROUP)
+        return {"rows": int(src.execute(query)["n"].sum())}
+    counts = src.survival_counts("os", None, group=GROUP)
+    km, lr = kaplan_meier_counts(counts), logrank_counts(counts)
+    return {"rows": counts.n, "chisq": lr.statistic, "curves": {str(g): [r.table["time"].tolist(),
+                                                                          r.table["survival"].tolist()]
+                                                                 for g, r in km.items()}}
+
+
+def run_lifelines(folder: str) -> dict:
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import logrank_test
+
+    df = pd.read_parquet(folder, columns=[GROUP, TIME, EVENT])
+    df = df.dropna()
+    curves = {}
+    for g, part in df.groupby(GROUP):
+        fit = KaplanMeierFitter().fit(part[TIME].to_numpy(), part[EVENT].to_numpy(dtype=bool))
+        sf = fit.survival_function_
+        curves[str(g)] = [sf.index.tolist()[1:], sf.iloc[1:, 0].tolist()]
+    a, b = (df[df[GROUP] == v] for v in (False, True))
+    lr = logrank_test(a[TIME], b[TIME], a[EVENT].astype(bool), b[EVENT].astype(bool))
+    return {"rows": len(df), "chisq": float(lr.test_statistic), "curves": curves}
+
+
+def child(method: str, folder: str, threads: int, repeats: int) -> None:
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times, cpu, out = [], [], {}
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        out = run_lifelines(folder) if method == "lifelines" else run_duckdb(folder, threads, method == "groupby")
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    out.update(seconds=min(times), median_seconds=float(np.median(times)), cpu_seconds=min(cpu),
+               baseline_mib=baseline / 1024,
+               peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(out))
+
+
+def measure(method: str, folder: Path, threads: int, repeats: int) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", method, str(folder), str(threads), str(repeats)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def agreement(a: dict, b: dict) -> tuple[float, float]:
+    worst = 0.0
+    for g, (t_a, s_a) in a["curves"].items():
+        t_b, s_b = b["curves"][g]
+        common = np.intersect1d(t_a, t_b)
+        sa = np.asarray(s_a)[np.searchsorted(t_a, common)]
+        sb = np.asarray(s_b)[np.searchsorted(t_b, common)]
+        worst = max(worst, float(np.max(np.abs(sa - sb))) if common.size else 0.0)
+    return worst, abs(a["chisq"] - b["chisq"]) / b["chisq"]
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return "-"
+        return f"{v:,}" if isinstance(v, (int, np.integer)) else f"{v:.3g}"
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--lifelines-max", type=float, default=1e7)
+    p.add_argument("--generate-only", action="store_true", help="write the Parquet data and stop")
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        method, folder, threads, repeats = args.child
+        return child(method, folder, int(threads), int(repeats))
+    if args.generate_only:
+        for size in (int(s) for s in args.sizes):
+            print(f"{size:,}: {ensure_data(size)}", flush=True)
+        return None
+    check_against_loader()
+    rows = []
+    for size in (int(s) for s in args.sizes):
+        folder = ensure_data(size)
+        disk = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**20
+        duck, bare = measure("duckdb", folder, args.threads, args.repeats), measure("groupby", folder,
+                                                                                   args.threads, args.repeats)
+        life = measure("lifelines", folder, args.threads, 1) if size <= args.lifelines_max else None
+        diff = agreement(duck, life) if life else (float("nan"), float("nan"))
+        rows.append({"patients": size, "parquet_mib": round(disk), "duckdb_s": duck["seconds"],
+                     "duckdb_cpu_s": duck["cpu_seconds"], "groupby_floor_s": bare["seconds"],
+                     "duckdb_peak_mib": round(duck["peak_mib"]),
+                     "lifelines_s": life["seconds"] if life else None,
+                     "lifelines_cpu_s": life["cpu_seconds"] if life else None,
+                     "lifelines_peak_mib": round(life["peak_mib"]) if life else None,
+                     "speedup": life["seconds"] / duck["seconds"] if life else None,
+                     "max_abs_S_diff": diff[0], "chisq_rel_diff": diff[1]})
+        print(json.dumps(rows[-1]), flush=True)
+    table = pd.DataFrame(rows)
+    header = (f"Registry benchmark ({platform.machine()}, {os.cpu_count()} cores, DuckDB threads={args.threads}; "
+              f"wall s, best of {args.repeats} for DuckDB, 1 run for lifelines; peak RSS per path)")
+    text = header + "\n\n" + _markdown(table)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "registry.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
