@@ -125,3 +125,44 @@ def test_the_disk_scan_finds_a_planted_file():
         planted.flush()
         changed = sh.files_modified_since([Path(tempfile.gettempdir())], since)
         assert planted.name in sh.files_containing(changed, [token.encode()])
+
+
+def _watch_for(token: bytes, root: Path, stop, found: list[str]) -> None:
+    """Poll ``root`` for files containing ``token`` until ``stop`` is set (catches short-lived files)."""
+    while not stop.is_set():
+        for path in sh.files_modified_since([root], 0):
+            try:
+                if token in path.read_bytes():
+                    found.append(str(path))
+            except OSError:
+                continue
+        stop.wait(0.02)
+
+
+def test_pdf_export_writes_no_patient_file():
+    """The report (which lists excluded rows by patient id) is printed to PDF without a named file
+    holding it on disk, not even for the seconds chromium prints. Found by this review: pdf_bytes
+    writes report.html (and the PDF) into a TemporaryDirectory under $TMPDIR while printing."""
+    import threading
+
+    from il2lib.report.pdf import PdfExportError, pdf_bytes
+
+    import il2lib
+    from il2lib.report import build_report
+
+    token = sh.marker()
+    cohort = il2lib.load_cohort(sh.marked_cohort(token).to_csv(index=False).encode())
+    html = build_report(cohort).html
+    assert token in html, "the report does not list the excluded (duplicated) patient ids"
+    stop, found = threading.Event(), []
+    watcher = threading.Thread(target=_watch_for, args=(token.encode(), Path(tempfile.gettempdir()), stop, found))
+    watcher.start()
+    try:
+        pdf = pdf_bytes(html)
+    except PdfExportError as exc:
+        pytest.skip(f"no chromium to print with: {exc}")
+    finally:
+        stop.set()
+        watcher.join()
+    assert pdf.startswith(b"%PDF")
+    assert sorted(set(found)) == [], f"patient data written to disk while printing: {sorted(set(found))}"
