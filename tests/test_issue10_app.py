@@ -108,3 +108,17 @@ def test_response_pairwise_published_and_masking():
     assert bor.astype(str).apply(lambda c: c.str.contains("<5")).any().any()
     assert any("Small-cell protection on" in c for c in texts(at, "caption"))
     assert not any(b.label == "Analysis CSV" for b in at.get("download_button"))
+
+
+@pytest.mark.parametrize("page, needle", [("pages/1_Cohort.py", "table1(df"), ("pages/4_Biomarkers.py",
+                                          "biomarker_comparison(df"), ("pages/5_Toxicity.py", "toxicity_summary(ae")])
+def test_other_pages_show_code_and_mask(page, needle):
+    at = open_app(page=page)
+    assert any(needle in c.value for c in at.code)
+    before = [d.value.astype(str) for d in at.dataframe]
+    at.toggle(key="w_mask").set_value(True)
+    rerun(at)
+    after = [d.value.astype(str) for d in at.dataframe]
+    assert any(a.apply(lambda c: c.str.contains("<5")).any().any() for a in after)
+    assert not any(b.apply(lambda c: c.str.contains("<5")).any().any() for b in before)
+    assert any("Small-cell protection on" in c for c in texts(at, "caption"))

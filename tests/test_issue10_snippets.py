@@ -23,13 +23,23 @@ ALL = [snippets.km_snippet("os", schema.DISEASE), snippets.km_snippet("pfs", Non
        snippets.pairwise_logrank_snippet("os", schema.LINE_OF_IL2),
        snippets.pairwise_fisher_snippet(schema.LINE_OF_IL2), snippets.milestone_snippet("os", schema.DISEASE),
        snippets.cif_snippet(schema.DISEASE), snippets.time_origin_snippet("os", "pd1_end", schema.DISEASE),
-       snippets.response_snippet(schema.DISEASE), snippets.response_snippet(None, "wilson", "evaluable")]
+       snippets.response_snippet(schema.DISEASE), snippets.response_snippet(None, "wilson", "evaluable"),
+       snippets.landmark_snippet("os", schema.OBJECTIVE_RESPONSE, 6.0), snippets.bor_snippet(schema.DISEASE),
+       snippets.forest_snippet([schema.DISEASE, schema.LINE_OF_IL2]), snippets.swimmer_snippet(),
+       snippets.dor_snippet(), snippets.table1_snippet(schema.DISEASE), snippets.biomarkers_snippet(),
+       snippets.toxicity_snippet(schema.PRIOR_PD1)]
 
 
 @pytest.fixture
 def exported(tmp_path, monkeypatch):
     """The analysis CSV as the dashboard exports it, in the working directory the snippets read from."""
+    from il2lib import load_adverse_events, load_cohort
+    from issue10_support import ROOT
+
     (tmp_path / snippets.DEFAULT_CSV).write_bytes(table_to_csv_bytes(sample_data()))
+    cohort = load_cohort(ROOT / "sample_data" / "combined_synthetic.csv")
+    events = load_adverse_events(ROOT / "sample_data" / "combined_synthetic_adverse_events.csv", cohort)
+    (tmp_path / snippets.AE_CSV).write_bytes(table_to_csv_bytes(events.data))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -84,6 +94,17 @@ def test_r_snippets_run(exported, snippet):
     if not snippet.r:
         pytest.skip("no R equivalent")
     run_r(snippet.r)
+
+
+def test_python_page_snippets_reproduce_numbers(exported):
+    from il2lib.response import duration_of_response
+    from il2lib.table1 import table1
+
+    df = sample_data()
+    ns = run_python(snippets.dor_snippet())
+    assert ns["result"]["median_months"].iloc[0] == pytest.approx(duration_of_response(df).median, nan_ok=True)
+    ns = run_python(snippets.table1_snippet(schema.DISEASE))
+    pd.testing.assert_frame_equal(ns["result"].astype(str), table1(df, schema.DISEASE).display.astype(str))
 
 
 @pytest.mark.skipif(RSCRIPT is None, reason="Rscript not installed")
