@@ -32,7 +32,7 @@ def survival():
 def test_multivariable_cox_table_forest_and_checks(survival):
     at = survival
     hr = [d.value for d in at.dataframe if list(d.value.columns) == ["Term", "HR (95% CI)", "p"]][0]
-    assert list(hr["Term"]) == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)", "Disease: rcc vs melanoma"]
+    assert list(hr["Term"]) == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)", "Disease: RCC vs Melanoma"]
     spec = chart(at, "multivariable Cox model")
     assert spec["layout"]["xaxis"]["type"] == "log" and len(spec["data"][0]["y"]) == 4
     assert any("events per coefficient" in c for c in texts(at, "caption"))

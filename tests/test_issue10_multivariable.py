@@ -51,7 +51,7 @@ def test_sample_data_model_and_ph_violation():
     res = multivariable_cox(sample_data(), "os", ["age", "sex", "ecog", "disease"])
     assert res.converged and len(res.table) == 4
     assert res.table.term.tolist() == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)",
-                                       "Disease: rcc vs melanoma"]
+                                       "Disease: RCC vs Melanoma"]
     assert (res.table.hr_lower < res.table.hr).all() and (res.table.hr < res.table.hr_upper).all()
     # the synthetic sample's sex effect is not proportional (cox.zph p = 0.003): RMST is offered
     assert "Sex" in res.ph_violated and res.rmst_suggested

@@ -29,7 +29,8 @@ def published_comparison_figure(rows: pd.DataFrame, *, x_label: str, title: str 
     style = figure_style(presentation)
     scale = 100.0 if percent else 1.0
     fig = go.Figure()
-    groups = list(dict.fromkeys(rows["group"]))
+    labels = [escape(f"{g} · {src}") for g, src in zip(rows["group"], rows["source"])]
+    rows = rows.assign(_y=labels)
     for published, name_color, symbol in ((False, BLUE, "circle"), (True, VERMILLION, "diamond-open")):
         sub = rows[rows["published"] == published]
         if sub.empty:
@@ -38,7 +39,7 @@ def published_comparison_figure(rows: pd.DataFrame, *, x_label: str, title: str 
         labels = sub["label"].astype(str).to_numpy() if ("label" in sub and hover_counts) else np.full(len(sub), "")
         sources = sub["source"].astype(str).to_numpy()
         fig.add_trace(go.Scatter(
-            x=est, y=[escape(g) for g in sub["group"]], mode="markers",
+            x=est, y=list(sub["_y"]), mode="markers",
             name=escape(sources[0] if len(set(sources)) == 1 else ("Published" if published else "Our cohort")),
             marker={"color": name_color, "size": style.marker_size + 2, "symbol": symbol,
                     "line": {"width": 2, "color": name_color}},
@@ -46,9 +47,8 @@ def published_comparison_figure(rows: pd.DataFrame, *, x_label: str, title: str 
                      "arrayminus": np.nan_to_num(est - lo), "thickness": style.line_width,
                      "width": style.marker_size / 2, "color": name_color},
             customdata=np.column_stack([[escape(s) for s in sources], [escape(x) for x in labels]]),
-            hovertemplate="%{customdata[0]}<br>%{y}: %{x:.1f} %{customdata[1]}<extra></extra>",
-            offsetgroup="pub" if published else "ours"))
-    fig.update_layout(scattermode="group", legend={"orientation": "h", "y": -0.25})
+            hovertemplate="%{y}: %{x:.1f} %{customdata[1]}<extra></extra>"))
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
     fig.update_xaxes(title_text=x_label, rangemode="tozero")
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=[escape(g) for g in groups])
-    return apply_layout(fig, title, subtitle, style, height=max(280, 160 + style.bar_height_px * 3 * len(groups)))
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
+    return apply_layout(fig, title, subtitle, style, height=max(280, 160 + style.bar_height_px * 2 * len(labels)))

@@ -29,7 +29,8 @@ class Covariate:
     label: str  # the model term name shown in tables and the forest plot
     kind: Literal["numeric", "binary", "categorical"]
     scale: float = 1.0
-    reference: str | None = None
+    reference: str | None = None  # raw value of the reference level (R's relevel ref)
+    display: dict | None = None  # raw value -> label shown in the term name
 
 
 #: The covariate picker: key -> how it enters the model (per 10 years, per 1 x ULN, ...).
@@ -40,7 +41,8 @@ COVARIATES: dict[str, Covariate] = {c.key: c for c in (
     Covariate("ldh_x_uln", schema.LDH_X_ULN, "LDH (per 1 x ULN)", "numeric"),
     Covariate("later_line", schema.LINE_OF_IL2, "IL-2 as 2nd+ line (vs 1st)", "binary"),
     Covariate("prior_pd1", schema.PRIOR_PD1, "Prior PD-1/PD-L1 (yes vs no)", "binary"),
-    Covariate("disease", schema.DISEASE, "Disease", "categorical", reference=schema.MELANOMA),
+    Covariate("disease", schema.DISEASE, "Disease", "categorical", reference=schema.MELANOMA,
+              display=schema.DISEASE_LABELS),
     Covariate("brain_mets", schema.BRAIN_METS, "Brain metastases (yes vs no)", "binary"),
     Covariate("n_met_sites", schema.N_MET_SITES, "Metastatic sites (per site)", "numeric"),
 )}
@@ -109,7 +111,8 @@ def model_frame(df: pd.DataFrame, endpoint: str, covariates) -> pd.DataFrame:
             values = pd.to_numeric(col, errors="coerce") >= 2 if key == "later_line" else col.astype("boolean")
             out[cov.label] = values.astype("Float64").where(col.notna()).astype(float)
         else:
-            out[cov.label] = col.astype(object).where(col.notna(), None)
+            values = col.astype(object).where(col.notna(), None)
+            out[cov.label] = values.map(lambda v: (cov.display or {}).get(v, v) if v is not None else None)
     return out
 
 
@@ -149,7 +152,8 @@ def multivariable_cox(df: pd.DataFrame, endpoint: str = "os", covariates=DEFAULT
         raise ValueError("Choose at least one covariate.")
     frame = model_frame(df, endpoint, covariates)
     labels = [COVARIATES[k].label for k in covariates]
-    refs = {COVARIATES[k].label: COVARIATES[k].reference for k in covariates if COVARIATES[k].reference}
+    refs = {COVARIATES[k].label: (COVARIATES[k].display or {}).get(COVARIATES[k].reference, COVARIATES[k].reference)
+            for k in covariates if COVARIATES[k].reference}
     refs = {label: ref for label, ref in refs.items() if ref in set(frame[label].dropna())}
     empty = pd.DataFrame(columns=["term", "hr", "hr_lower", "hr_upper", "p", "reportable"])
     n_events = int(frame.dropna()["event"].sum())

@@ -24,7 +24,7 @@ def test_multivariable_cox_table_forest_and_ph_warning(page):
     grid = ui.find_grid(page, "Term")  # the model's table (the page's own Cox table says "Cox model term")
     expect(grid).to_be_visible()
     terms = [r["Term"] for r in ui.grid_rows(grid) if "Term" in r]
-    assert terms == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)", "Disease: rcc vs melanoma"]
+    assert terms == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)", "Disease: RCC vs Melanoma"]
     forest = ui.plotly_traces(page, _figure_index(page, "multivariable Cox model"))
     assert len(forest[0]["x"]) == 4 and all(x > 0 for x in forest[0]["x"])
     text = ui.main_text(page)
