@@ -86,6 +86,18 @@ class CliRun:
     stderr: str
 
 
+@pytest.fixture
+def open_at(new_context: Callable[[], BrowserContext], app_url: str) -> Callable[[str], Page]:
+    """Open a fresh session directly at ``path`` (``"/Survival?present=1"``), as a pasted link does."""
+
+    def open_(path: str = "") -> Page:
+        page = new_context().new_page()
+        ui.open_app(page, app_url + path)
+        return page
+
+    return open_
+
+
 def run_summary(path: Path, *extra: str) -> CliRun:
     """``python -m il2lib summary FILE --format json [extra]`` for the same file the browser shows.
 

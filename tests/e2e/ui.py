@@ -62,7 +62,11 @@ def _looks_idle(page: Page) -> bool:
 
 def assert_clean(page: Page) -> None:
     """No exception box anywhere and no traceback text on the page."""
-    assert page.locator(EXCEPTION).count() == 0, f"exception box on the page:\n{page_text(page)[:3000]}"
+    boxes = page.locator(EXCEPTION)
+    if boxes.count():
+        title = page.title()
+        raise AssertionError(f"exception box on the page '{title}': {boxes.first.inner_text()[:400]!r}\n"
+                             f"main area:\n{main_text(page)[:1200]}")
     text = page_text(page)
     for pattern in LEAK_PATTERNS:
         assert pattern not in text, f"{pattern!r} on the page:\n{text[:3000]}"
@@ -349,3 +353,33 @@ def km_geometry(page: Page, index: int = 0) -> dict:
         }""",
         [PLOTLY, index],
     )
+
+
+def font_sizes(page: Page) -> dict[str, float]:
+    """Computed font sizes (px) of main-area text, widget labels, metric values and the plotly figure."""
+    return page.evaluate(
+        """() => {
+            const px = (q) => { const e = document.querySelector(q); return e ? parseFloat(getComputedStyle(e).fontSize) : null; };
+            const gd = document.querySelector('.js-plotly-plot');
+            return {text: px('[data-testid="stMain"] [data-testid="stMarkdownContainer"] p'),
+                    label: px('[data-testid="stMain"] [data-testid="stWidgetLabel"] p'),
+                    caption: px('[data-testid="stMain"] [data-testid="stCaptionContainer"]'),
+                    metric: px('[data-testid="stMetricValue"]'),
+                    figure: gd && gd._fullLayout ? gd._fullLayout.font.size : null};
+        }"""
+    )
+
+
+def curve_styles(page: Page, index: int = 0) -> list[tuple[float, str]]:
+    """(line width, colour) of each Kaplan-Meier curve of figure number ``index``."""
+    return [tuple(x) for x in page.evaluate(
+        """([sel, i]) => document.querySelectorAll(sel)[i]._fullData
+                .filter(t => t.mode === 'lines' && t.showlegend !== false && t.yaxis === 'y')
+                .map(t => [t.line.width, t.line.color])""",
+        [PLOTLY, index],
+    )]
+
+
+def sidebar_hidden(page: Page) -> bool:
+    box = page.locator(SIDEBAR).bounding_box()
+    return box is None or box["width"] == 0 or box["x"] + box["width"] <= 0
