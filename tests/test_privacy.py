@@ -139,30 +139,39 @@ def _watch_for(token: bytes, root: Path, stop, found: list[str]) -> None:
         stop.wait(0.02)
 
 
-def test_pdf_export_writes_no_patient_file():
-    """The report (which lists excluded rows by patient id) is printed to PDF without a named file
-    holding it on disk, not even for the seconds chromium prints. Found by this review: pdf_bytes
-    writes report.html (and the PDF) into a TemporaryDirectory under $TMPDIR while printing."""
+def _print_watched(printer, html: str, token: str) -> tuple[bytes, list[str]]:
     import threading
 
-    from il2lib.report.pdf import PdfExportError, pdf_bytes
-
-    import il2lib
-    from il2lib.report import build_report
-
-    token = sh.marker()
-    cohort = il2lib.load_cohort(sh.marked_cohort(token).to_csv(index=False).encode())
-    html = build_report(cohort).html
-    assert token in html, "the report does not list the excluded (duplicated) patient ids"
     stop, found = threading.Event(), []
     watcher = threading.Thread(target=_watch_for, args=(token.encode(), Path(tempfile.gettempdir()), stop, found))
     watcher.start()
     try:
-        pdf = pdf_bytes(html)
-    except PdfExportError as exc:
-        pytest.skip(f"no chromium to print with: {exc}")
+        return printer(html), sorted(set(found))
     finally:
         stop.set()
         watcher.join()
+
+
+def _marked_report(token: str) -> str:
+    import il2lib
+    from il2lib.report import build_report
+
+    html = build_report(il2lib.load_cohort(sh.marked_cohort(token).to_csv(index=False).encode())).html
+    assert token in html, "the report does not list the excluded (duplicated) patient ids"
+    return html
+
+
+def test_pdf_export_writes_no_patient_file():
+    """The report (which lists excluded rows by patient id) is printed to PDF without a named file
+    holding it on disk, not even for the seconds chromium prints. Found by this review: pdf_bytes
+    (what the Report page calls) wrote report.html and the PDF into a TemporaryDirectory under
+    $TMPDIR while printing; it now prints over chromium's DevTools pipe."""
+    from il2lib.report.pdf import PdfExportError, pdf_bytes
+
+    token = sh.marker()
+    try:
+        pdf, found = _print_watched(pdf_bytes, _marked_report(token), token)
+    except PdfExportError as exc:
+        pytest.skip(f"no chromium to print with: {exc}")
     assert pdf.startswith(b"%PDF")
-    assert sorted(set(found)) == [], f"patient data written to disk while printing: {sorted(set(found))}"
+    assert found == [], f"patient data written to disk while printing: {found}"
