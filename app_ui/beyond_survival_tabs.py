@@ -184,9 +184,11 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
     curves = {"All patients": km} if by is None else dict(km.items())
     st.metric("Patients with delayed entry (left-truncated)", o.n_truncated, help="Observed only from IL-2 start or "
               "registry entry, after the chosen origin")
-    title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {ORIGINS[origin].lower()}")
+    origin_text = ORIGINS[origin].split(" (")[0]
+    origin_text = origin_text[0].lower() + origin_text[1:]
+    title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}")
     fig = km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
-                    time_label=f"Months since {ORIGINS[origin].split(' (')[0].lower()}")
+                    time_label=f"Months since {origin_text}")
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
     rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{_fmt(r.median)} ({_fmt(r.median_ci[0])}–"

@@ -119,3 +119,13 @@ def test_optional_date_columns_survive_the_loader():
     alive_at_entry = data[schema.OS_MONTHS] > 30 / schema.DAYS_PER_MONTH
     assert o.n == alive_at_entry.sum() and o.n_truncated == o.n
     np.testing.assert_allclose(o.entry, (400 + 30) / schema.DAYS_PER_MONTH)
+
+
+def test_number_at_risk_counts_late_entries():
+    km = kaplan_meier_entry(LT.entry, LT.time, LT.status - 1)
+    ref = R["km"]
+    # at each distinct time R's n.risk is #(entry < t <= exit); the risk table uses the same rule
+    np.testing.assert_array_equal(km.at_risk(ref["time"]), ref["n.risk"])
+    assert km.at_risk([0.0])[0] == 0  # nobody is at risk at the origin: all enter later or at 0 exactly
+    small = kaplan_meier_entry([0, 2.5, 0], [2, 3, 4], [1, 1, 0])
+    assert list(small.at_risk([1, 2.5, 3, 4, 5])) == [2, 1, 2, 1, 0]  # patient 2 enters at 2.5: at risk after

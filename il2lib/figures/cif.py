@@ -34,8 +34,10 @@ def cif_figure(result, *, show_competing: bool = True, show_ci: bool = True, tit
             name = escape(f"{event_label}: {group}" if len(curves) > 1 or group != "All patients" else event_label)
             x, y = _steps(res.table, "cif")
             if show_ci and dash == "solid":
-                _, lo = _steps(res.table, "ci_lower")
-                _, hi = _steps(res.table, "ci_upper")
+                band = res.table.assign(ci_lower=res.table["ci_lower"].fillna(res.table["cif"]),
+                                        ci_upper=res.table["ci_upper"].fillna(res.table["cif"]))
+                _, lo = _steps(band, "ci_lower")  # no CI where F = 1: the band closes on the curve
+                _, hi = _steps(band, "ci_upper")
                 fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=100 * np.concatenate([hi, lo[::-1]]),
                                          fill="toself", line={"width": 0}, fillcolor=_alpha(color(i)),
                                          hoverinfo="skip", showlegend=False, name=f"{name} CI"))

@@ -12,7 +12,7 @@ medians follow exactly the same rules as every other curve.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -109,6 +109,20 @@ def origin_times(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", origin
                       data.excluded)
 
 
+@dataclass(frozen=True)
+class EntryKaplanMeierResult(KaplanMeierResult):
+    """A Kaplan-Meier curve with delayed entry: the number at risk at t counts entry < t <= exit."""
+
+    entry: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    exit: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+
+    def at_risk(self, times) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        entered = np.searchsorted(np.sort(self.entry), t, side="left")  # entry < t
+        exited = np.searchsorted(np.sort(self.exit), t, side="left")  # exit < t
+        return (entered - exited).astype(np.int64)
+
+
 def _risk_counts(entry, time, event, codes, n_groups):
     """Distinct exit times, and per group the number at risk (entry < t <= exit), events and exits."""
     grid = np.unique(time)
@@ -164,8 +178,11 @@ def kaplan_meier_entry(entry, time, event, *, by=None, conf_level: float = 0.95,
         if rows.any():
             km = km_from_counts(grid[rows], at_risk[g, rows], events[g, rows], exits[g, rows] - events[g, rows],
                                 conf_type, conf_level)
-            records = int((codes == g).sum())  # n = patients in the curve (R's "records"), not the first risk set
-            results[label] = replace(km, n=records, n_input=records)
+            mine = codes == g
+            records = int(mine.sum())  # n = patients in the curve (R's "records"), not the first risk set
+            values = {f.name: getattr(km, f.name) for f in fields(km)}
+            values.update(n=records, n_input=records)
+            results[label] = EntryKaplanMeierResult(**values, entry=entry[mine], exit=time[mine])
     if by is None:
         return results["all"]
     return GroupedKaplanMeier(results, time.size, ())
