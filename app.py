@@ -57,6 +57,17 @@ def counts(report) -> None:
     c.metric("Rows excluded", report.n_excluded)
 
 
+def registry_counts(loaded) -> None:
+    """Registry source: its size and the filtered selection, counted in the database (nothing typed here)."""
+    a, b, c = st.columns(3)
+    a.metric("Patients in the registry", f"{loaded.n_registry:,}")
+    b.metric("Selected by the filters", f"{loaded.n_selected:,}")
+    c.metric("Row limit of the pages", f"{loaded.row_limit:,}")
+    st.caption("Counted where the data lives (SQL with the filters as parameters). The registry is configured "
+               "by the deployer in .streamlit/secrets.toml; the pages load the selected patients when there "
+               "are at most the row limit.")
+
+
 def mapping_editor(report) -> None:
     """Automatic mapping, editable for uploads; applied with a button."""
     file_error = any(f.level == "file_error" for f in report.findings)
@@ -161,7 +172,11 @@ if ctx.loaded.note:
     st.info(md_escape(ctx.loaded.note), icon=":material/upload_file:")
 if ctx.loaded.ae_error:
     st.warning("Adverse-event table: " + md_escape(ctx.loaded.ae_error), icon=":material/warning:")
-if ctx.cohort is not None:
+if ctx.loaded.n_registry is not None:
+    registry_counts(ctx.loaded)
+    if ctx.cohort is not None:
+        preview(ctx.cohort)
+elif ctx.cohort is not None:
     report = ctx.cohort.report
     counts(report)
     identifiers(report)

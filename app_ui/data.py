@@ -77,6 +77,12 @@ class LoadedData:
     ae_error: str = ""
     ae_key: str = ""  # identity of the AE table (path and mtime, or the upload's SHA-256)
     note: str = ""  # a plain status line (e.g. waiting for an upload)
+    # Registry source only (app_ui.registry): filter choices read from the whole registry, and its counts.
+    options_data: Any = None
+    options_key: str = ""
+    n_registry: int | None = None
+    n_selected: int | None = None
+    row_limit: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,7 +96,9 @@ def server_data_path() -> Path | None:
 
 def choices() -> list[str]:
     """Selectable data sources, in order (the server file first when configured)."""
-    keys = ([SERVER] if server_data_path() else []) + list(SAMPLES)
+    from app_ui.registry import REGISTRY, registry_config
+
+    keys = ([SERVER] if server_data_path() else []) + ([REGISTRY] if registry_config() else []) + list(SAMPLES)
     return keys + [UPLOAD]
 
 
@@ -100,11 +108,15 @@ def choice_label(key: str) -> str:
         return f"Server file: {path.name if path else '?'}"
     if key == UPLOAD:
         return "My upload"
+    if key == "registry":  # the deployer's label shows in the sidebar once chosen
+        return "Registry database / Parquet folder"
     return SAMPLES[key].label + " · synthetic"
 
 
 def default_choice() -> str:
-    return SERVER if server_data_path() else DEFAULT_CHOICE
+    from app_ui.registry import REGISTRY, registry_config
+
+    return SERVER if server_data_path() else (REGISTRY if registry_config() else DEFAULT_CHOICE)
 
 
 def session_token() -> str:
@@ -210,6 +222,10 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float) -> L
     """
     if choice == UPLOAD:
         return _load_upload(mapping, cb_sd)
+    if choice == "registry":
+        from app_ui import registry
+
+        return registry.load(cb_sd)
     if choice == SERVER and server_data_path() is not None:
         path = server_data_path()
         return _load_file(SERVER, path, None, choice_label(SERVER), False, None, cb_sd)

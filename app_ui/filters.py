@@ -84,9 +84,12 @@ def _union(options: tuple, chosen: tuple) -> list:
 def draw_filters(loaded: data_mod.LoadedData) -> state.FilterState:
     """Draw the filter widgets (in the current container) and return the choices."""
     current = state.read_filter_state()
-    if not loaded.ok:
+    if loaded.options_data is not None:  # a registry: choices from the whole registry, not the fetched rows
+        opts = filter_options(loaded.scope, loaded.options_key, loaded.options_data)
+    elif not loaded.ok:
         return current
-    opts = filter_options(loaded.scope, loaded.cohort.fingerprint, loaded.cohort.data)
+    else:
+        opts = filter_options(loaded.scope, loaded.cohort.fingerprint, loaded.cohort.data)
     st.markdown("**Filters**")
     st.multiselect("Disease", _union(opts.disease, current.disease), **state.bind("disease"),
                    format_func=lambda d: schema.DISEASE_LABELS.get(d, d), placeholder="All")
@@ -148,13 +151,15 @@ def _extra_column_changed(name: str) -> None:
 
 def filtered_data(loaded: data_mod.LoadedData, cohort_filter: CohortFilter) -> tuple[pd.DataFrame, int]:
     """The filtered patients and the total; memoised in the session for the last filter."""
+    total = loaded.n_registry  # a registry: its patient count (the rows are the filtered selection)
     if not loaded.ok:
-        return pd.DataFrame(), 0
+        return pd.DataFrame(), total or 0
     data = loaded.cohort.data
+    total = len(data) if total is None else total
     key = (loaded.scope, loaded.cohort.fingerprint, id(data), cohort_filter)
     memo = st.session_state.get(FILTER_MEMO)
     if memo is not None and memo[0] == key:
-        return memo[1], len(data)
+        return memo[1], total
     filtered = data if cohort_filter.is_empty() else apply_filter(data, cohort_filter)
     st.session_state[FILTER_MEMO] = (key, filtered)
-    return filtered, len(data)
+    return filtered, total

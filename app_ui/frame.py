@@ -86,6 +86,9 @@ class AppContext:
 
     def require_data(self) -> None:
         """Stop the page with a plain message when there is nothing to analyse."""
+        if not self.ok and self.loaded.n_selected is not None:  # a registry selection above the row limit
+            st.info(md_escape(self.loaded.note), icon=":material/filter_alt:")
+            st.stop()
         if not self.ok:
             st.warning("No analysable data is loaded. Open the **Data** page to pick a sample or fix the upload.")
             st.page_link("app.py", label="Go to the Data page", icon=":material/upload_file:")

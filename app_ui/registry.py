@@ -1,0 +1,132 @@
+"""The "registry database / Parquet folder" data source, configured by the deployer (never typed in a page).
+
+``.streamlit/secrets.toml``::
+
+    [registry]
+    kind = "parquet"                 # "parquet" or "csv" (a file, folder or glob, read by DuckDB)
+    path = "/srv/il2/registry"       # or, for PostgreSQL:
+    # kind = "postgres"
+    # url = "postgresql+psycopg://reader:...@db.internal/registry"
+    # table = "il2_registry"
+    label = "IL-2 registry"          # shown in the sidebar (optional)
+    row_limit = 200000               # most rows the pages load at once (optional)
+
+The registry table holds analysis-ready rows (``Cohort.data``; write them with
+``il2lib.sources.export``). Patient counts (the registry's total and the filtered selection) are
+SQL ``COUNT`` queries; the filtered rows are fetched with parameterised SQL only when the selection
+is within ``row_limit``, otherwise every page says that a smaller selection is needed. Filter
+choices come from ``GROUP BY`` queries over the whole registry, so narrowing always stays possible.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from il2lib import schema
+
+REGISTRY = "registry"
+SECRETS_SECTION = "registry"
+#: Columns whose distinct values are read for the filter choices (numbers other than these are not offered).
+_NUMERIC_FILTERS = (schema.AGE, schema.ECOG, schema.LINE_OF_IL2)
+_MAX_DISTINCT = 1000
+
+
+def registry_config() -> dict[str, Any] | None:
+    """The deployer's ``[registry]`` settings, or None when there are none (or no secrets file)."""
+    try:
+        section = st.secrets.get(SECRETS_SECTION)
+    except Exception:  # noqa: BLE001  (no secrets.toml at all: the registry is simply not offered)
+        return None
+    return {str(k): v for k, v in dict(section).items()} if section else None
+
+
+def _identity(config: dict[str, Any]) -> str:
+    """A stable, non-secret id of the configuration (hash; the URL never appears in clear)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def label(config: dict[str, Any] | None) -> str:
+    if not config:
+        return "Registry (not configured)"
+    return str(config.get("label") or f"Registry ({config.get('kind', '?')})")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Connecting to the registry…")
+def _open(identity: str, config_json: str):
+    from il2lib.sources import open_source
+
+    return open_source(json.loads(config_json))
+
+
+def source():
+    """The open registry source (one per process and configuration)."""
+    config = registry_config()
+    return _open(_identity(config), json.dumps(config, sort_keys=True, default=str))
+
+
+@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+def count(identity: str, cohort_filter) -> int:
+    return source().n_patients(cohort_filter)
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Reading the registry's filter choices…")
+def options_frame(identity: str) -> pd.DataFrame:
+    """A small frame with each filterable column's distinct values (padded), for the filter widgets."""
+    from il2lib.sources import with_schema_dtypes
+
+    src = source()
+    kinds = src.column_kinds()
+    wanted = [c for c, k in kinds.items() if k in ("string", "bool") and c != schema.PATIENT_ID]
+    wanted += [c for c in _NUMERIC_FILTERS if c in kinds]
+    columns = {}
+    for name in wanted:
+        values = src.category_counts(name)["value"].dropna().tolist()
+        columns[name] = values[:_MAX_DISTINCT]
+    if schema.LINE_OF_IL2 in columns:  # category_counts gives line groups: back to representative lines
+        columns[schema.LINE_OF_IL2] = [{"1": 1, "2": 2, "3+": 3}[v] for v in columns[schema.LINE_OF_IL2]]
+    height = max((len(v) for v in columns.values()), default=0)
+    padded = {name: values + [None] * (height - len(values)) for name, values in columns.items()}
+    return with_schema_dtypes(pd.DataFrame(padded))
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner="Fetching the selected patients from the registry…")
+def rows(identity: str, cohort_filter, limit: int) -> pd.DataFrame:
+    return source().fetch_rows(cohort_filter, limit=limit)
+
+
+def load(cb_sd: float):
+    """LoadedData for the registry under the current sidebar filter (rows fetched only under the limit)."""
+    from app_ui import data as data_mod
+    from app_ui import state
+    from il2lib.errors import Il2libError
+    from il2lib.validation import Cohort, ValidationReport
+
+    config = registry_config()
+    name = label(config)
+    if not config:
+        return data_mod.LoadedData(REGISTRY, name, False, REGISTRY, error="No registry is configured.")
+    identity = _identity(config)
+    scope = f"{REGISTRY}:{identity}"
+    cohort_filter = state.read_filter_state().to_filter()
+    try:
+        src = source()
+        total, selected = count(identity, None), count(identity, cohort_filter)
+        options = options_frame(identity)
+        base = dict(options_data=options, options_key=scope, n_registry=total, n_selected=selected,
+                    row_limit=src.row_limit)
+        if selected > src.row_limit:
+            note = (f"The registry holds {total:,} patients; the filters select {selected:,}, more than the "
+                    f"{src.row_limit:,} the pages load at once. Narrow the filters to analyse this selection.")
+            return data_mod.LoadedData(REGISTRY, name, False, scope, note=note, **base)
+        data = rows(identity, cohort_filter, src.row_limit)
+    except Il2libError as exc:
+        return data_mod.LoadedData(REGISTRY, name, False, scope, error=str(exc))
+    n = len(data)
+    report = ValidationReport(n, n, 0, (), {}, (), (), ())
+    fingerprint = f"{identity}:{total}:" + hashlib.sha256(repr(cohort_filter).encode()).hexdigest()[:16]
+    cohort = Cohort(data, report, pd.DataFrame(), fingerprint, name, cb_sd)
+    return data_mod.LoadedData(REGISTRY, name, False, scope, cohort=cohort, **base)

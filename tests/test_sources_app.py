@@ -1,0 +1,101 @@
+"""Dashboard on a registry source (Parquet folder through DuckDB, local PostgreSQL) configured in secrets.
+
+The same pages, filters and numbers as the bundled sample file (the same patients loaded from CSV):
+every table the Survival and Response pages show is compared cell by cell.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from apptest_support import SAMPLE, open_app, rerun, sidebar_count, texts, widget
+from streamlit.testing.v1 import AppTest
+
+from il2lib import schema
+from il2lib.cohort import CohortFilter, apply_filter
+from il2lib.sources.export import write_parquet, write_postgres
+from il2lib.validation import load_cohort
+from tests.test_sources_postgres import _ensure_binaries
+
+APP = str(SAMPLE.parents[1] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def sample_data() -> pd.DataFrame:
+    return load_cohort(SAMPLE).data
+
+
+@pytest.fixture(scope="module")
+def parquet_config(tmp_path_factory, sample_data):
+    folder = tmp_path_factory.mktemp("app_registry") / "parquet"
+    write_parquet(sample_data, folder, rows_per_file=40)
+    return {"kind": "parquet", "path": str(folder), "label": "Test registry", "row_limit": 1000}
+
+
+@pytest.fixture(scope="module")
+def postgres_config(sample_data):
+    from il2lib.sources.pg_server import start_local_postgres
+
+    _ensure_binaries()
+    pg = start_local_postgres()
+    write_postgres(sample_data, pg.conninfo, "il2_registry")
+    yield {"kind": "postgres", "url": pg.url, "table": "il2_registry", "label": "Test registry", "row_limit": 1000}
+    pg.stop()
+
+
+def _open(config: dict | None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    if config is not None:
+        at.secrets["registry"] = config
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if config is None:
+        widget(at, "radio", "w_data").set_value("combined")
+        rerun(at)
+    if page is not None:
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _tables(at: AppTest) -> list[pd.DataFrame]:
+    return [d.value.reset_index(drop=True) for d in at.dataframe]
+
+
+@pytest.mark.parametrize("which", ["parquet", "postgres"])
+def test_registry_is_the_default_choice_and_counts_are_shown(request, which, sample_data):
+    config = request.getfixturevalue(f"{which}_config")
+    at = _open(config)
+    radio = widget(at, "radio", "w_data")
+    assert radio.value == "registry" and "Registry database / Parquet folder" in radio.options
+    assert any("Test registry" in t for t in texts(at, "caption"))
+    metrics = {m.label: m.value for m in at.metric}
+    n = len(sample_data)
+    assert metrics["Patients in the registry"] == f"{n:,}" and metrics["Selected by the filters"] == f"{n:,}"
+    assert sidebar_count(at) == f"n = {n} of {n} patients"
+    if "url" in config:  # the connection URL is never shown
+        assert not any(config["url"] in t for kind in ("caption", "markdown", "info", "error") for t in texts(at, kind))
+
+
+@pytest.mark.parametrize("which", ["parquet", "postgres"])
+@pytest.mark.parametrize("page", ["pages/3_Survival.py", "pages/2_Response.py", "pages/1_Cohort.py"])
+def test_pages_show_the_same_numbers_as_the_sample_file(request, which, page):
+    registry = _tables(_open(request.getfixturevalue(f"{which}_config"), page))
+    sample = _tables(_open(None, page))
+    assert len(registry) == len(sample) > 0
+    for a, b in zip(registry, sample):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_filters_work_and_a_large_selection_is_refused(parquet_config, sample_data):
+    config = dict(parquet_config, row_limit=60)
+    at = _open(config)
+    n_rcc = len(apply_filter(sample_data, CohortFilter(disease=(schema.RCC,))))
+    assert n_rcc <= 60 < len(sample_data)
+    assert any("more than the 60 the pages load" in t for t in texts(at, "info"))
+    at.switch_page("pages/3_Survival.py").run()
+    assert any("Narrow the filters" in t for t in texts(at, "info"))
+    assert not at.dataframe
+    widget(at, "multiselect", "w_disease").set_value([schema.RCC])
+    rerun(at)
+    assert sidebar_count(at) == f"n = {n_rcc} of {len(sample_data)} patients"
+    assert at.dataframe  # the page analyses the fetched selection
