@@ -217,7 +217,8 @@ def published_tab(ctx, endpoint: str, masking: Masking) -> None:
                         "estimate": table["published_median"], "lower": float("nan"), "upper": float("nan"),
                         "published": True, "label": table["published_text"]})
     title, subtitle = ctx.figure_titles("Median overall survival from IL-2 start: our cohort vs published")
-    fig = published_comparison_figure(pd.concat([ours, pub], ignore_index=True), x_label="Median OS, months (95% CI)",
+    rows = pd.concat([ours, pub]).sort_index(kind="stable")  # each group: ours, then published
+    fig = published_comparison_figure(rows, x_label="Median OS, months (95% CI)",
                                       title=title, subtitle=subtitle, presentation=ctx.presentation,
                                       hover_counts=not masking.on)
     st.plotly_chart(fig, width="stretch", key="published_median_chart", config={"displaylogo": False})
