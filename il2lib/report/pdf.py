@@ -1,15 +1,22 @@
-"""Print the report's HTML to PDF with Debian's chromium (headless print-to-PDF, offline).
+"""Print the report's HTML to PDF with Debian's chromium, in memory and offline.
 
-The document's own ``@page`` rule sets the paper (A4 or Letter), margins and the page-number
-footer; ``break-inside: avoid`` on figures and tables keeps each on one page.
+The document never touches the disk: chromium is driven over the DevTools protocol on a pipe
+(``--remote-debugging-pipe``), the HTML is served to it from memory by request interception and
+the PDF comes back from ``Page.printToPDF`` as base64. Only chromium's empty throw-away profile is
+a directory. The document's own ``@page`` rule sets the paper (A4 or Letter), margins and the
+page-number footer; ``break-inside: avoid`` on figures and tables keeps each on one page.
 """
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from il2lib.errors import Il2libError
@@ -17,8 +24,22 @@ from il2lib.report._html import PAGE_RULE_ID, Paper
 
 #: Candidate chromium executables, in order (``BROWSER_PATH`` first, as kaleido uses it).
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "/usr/lib/chromium/chromium", "google-chrome")
-#: Milliseconds of virtual time chromium waits for scripts (plotly drawing) before printing.
-VIRTUAL_TIME_BUDGET_MS = 20_000
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-default-apps", "--no-first-run", "--no-default-browser-check", "--mute-audio",
+                  "--disk-cache-size=1", "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                  "--remote-debugging-pipe")
+#: The address the document is served at, from memory, inside chromium only (``.invalid`` never resolves).
+REPORT_URL = "http://il2-report.invalid/report.html"
+#: Script run before printing: resolves once every plotly figure has drawn and fonts are loaded.
+_READY = """new Promise(resolve => {
+  const done = () => document.readyState === 'complete' && [...document.querySelectorAll('.plotly-graph-div')]
+      .every(d => d.classList.contains('js-plotly-plot') && d.querySelector('.main-svg'));
+  const wait = (left) => (done() || left <= 0)
+      ? document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => resolve(done()))))
+      : setTimeout(() => wait(left - 1), 50);
+  wait(400);
+})"""
 
 
 class PdfExportError(Il2libError, RuntimeError):
@@ -44,6 +65,86 @@ def set_paper(html: str, paper: Paper) -> str:
     return result
 
 
+class _DevTools:
+    """A minimal DevTools-protocol client over chromium's pipe (NUL-terminated JSON messages).
+
+    ``on_event`` receives every message that is not the reply being waited for (protocol events).
+    """
+
+    def __init__(self, proc: subprocess.Popen, deadline: float) -> None:
+        self.proc, self.deadline, self.next_id, self.buffer = proc, deadline, 0, b""
+        self.on_event = lambda message: None
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> int:
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.proc.stdin.write(json.dumps(message).encode() + b"\0")
+        self.proc.stdin.flush()
+        return self.next_id
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        wanted = self.send(method, params, session)
+        while True:
+            reply = self._read()
+            if reply.get("id") != wanted:
+                self.on_event(reply)
+                continue
+            if "error" in reply:
+                raise PdfExportError(f"chromium refused {method}: {reply['error'].get('message', reply['error'])}")
+            return reply.get("result", {})
+
+    def _read(self) -> dict:
+        while b"\0" not in self.buffer:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise PdfExportError("chromium did not finish printing in time.")
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 20) if ready else b""
+            if ready and not chunk:
+                raise PdfExportError("chromium stopped before the PDF was printed.")
+            self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+
+def _serve_from_memory(devtools: _DevTools, session: str, document: str) -> None:
+    """Answer the request for :data:`REPORT_URL` with the document; refuse every other request."""
+    body = base64.b64encode(document.encode("utf-8")).decode("ascii")
+    headers = [{"name": "Content-Type", "value": "text/html; charset=utf-8"},
+               {"name": "Cache-Control", "value": "no-store"}]
+
+    def on_event(message: dict) -> None:
+        if message.get("method") != "Fetch.requestPaused" or message.get("sessionId") != session:
+            return
+        request = message["params"]
+        if request["request"]["url"] == REPORT_URL:
+            devtools.send("Fetch.fulfillRequest", {"requestId": request["requestId"], "responseCode": 200,
+                                                   "responseHeaders": headers, "body": body}, session)
+        else:
+            devtools.send("Fetch.failRequest", {"requestId": request["requestId"], "errorReason": "BlockedByClient"},
+                          session)
+
+    devtools.on_event = on_event
+    devtools.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session)
+
+
+def _print(devtools: _DevTools, document: str) -> bytes:
+    target = devtools.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = devtools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    _serve_from_memory(devtools, session, document)
+    devtools.call("Page.navigate", {"url": REPORT_URL}, session=session)
+    ready = devtools.call("Runtime.evaluate", {"expression": _READY, "awaitPromise": True, "returnByValue": True},
+                          session=session)
+    if not ready.get("result", {}).get("value"):
+        raise PdfExportError("the report's figures did not finish drawing before printing.")
+    pdf = devtools.call("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True,
+                                            "displayHeaderFooter": False, "generateDocumentOutline": True,
+                                            "generateTaggedPDF": True}, session=session)
+    return base64.b64decode(pdf["data"])
+
+
 def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> bytes:
     """Print a report document to PDF with headless chromium and return the PDF's bytes.
 
@@ -63,32 +164,34 @@ def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> byte
 
     Notes
     -----
-    Runs ``chromium --headless --print-to-pdf --no-pdf-header-footer`` on a temporary copy of
-    the document with a fresh profile and background networking disabled; the document's
-    Content-Security-Policy blocks any request, so printing is offline.
+    Nothing of the document is written to disk (patient data stays in memory): chromium reads
+    the DevTools protocol on fd 3 and writes on fd 4 (a shell ``exec`` maps them onto our pipes);
+    request interception (``Fetch``) answers the navigation to :data:`REPORT_URL` with the
+    document (``Cache-Control: no-store``) and refuses any other request; ``Page.printToPDF``
+    prints it (CSS page size, backgrounds, document outline, tagged PDF). The document's
+    Content-Security-Policy blocks every request too, so printing is offline.
     """
     document = set_paper(html, paper)
-    with tempfile.TemporaryDirectory(prefix="il2-report-") as tmp:
-        source = Path(tmp) / "report.html"
-        source.write_text(document, encoding="utf-8")
-        out = Path(tmp) / "report.pdf"
-        command = [
-            find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--no-first-run", "--no-default-browser-check", "--mute-audio",
-            f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer",
-            "--run-all-compositor-stages-before-draw", "--generate-pdf-document-outline",
-            f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
-            f"--print-to-pdf={out}", source.as_uri(),
-        ]
+    with tempfile.TemporaryDirectory(prefix="il2-chromium-profile-") as profile:
+        command = ["/bin/sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", find_chromium(),
+                   *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise PdfExportError(f"chromium did not finish printing within {timeout:.0f} s.") from exc
-        if not out.exists() or out.stat().st_size == 0:
-            tail = (proc.stderr or "").strip().splitlines()[-3:]
-            raise PdfExportError("chromium could not print the report to PDF: " + " | ".join(tail))
-        return out.read_bytes()
+            devtools = _DevTools(proc, time.monotonic() + timeout)
+            result = _print(devtools, document)
+            try:
+                devtools.call("Browser.close")
+            except PdfExportError:
+                pass  # the pipe may close before the reply: chromium is exiting anyway
+            return result
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def write_pdf(html: str, path: str | os.PathLike, *, paper: Paper = "A4", timeout: float = 180.0) -> Path:
