@@ -97,3 +97,15 @@ def test_progression_status_from_cohort():
     assert set(np.unique(status[known])) <= {0, 1, 2}
     assert ((status == 0) == (known & ~event)).all()
     assert np.array_equal(time, df["pfs_months"].to_numpy(dtype=float))
+
+
+def test_ci_is_the_loglog_transform_of_the_cmprsk_variance():
+    from scipy.stats import norm
+
+    res = cumulative_incidence(MGUS.etime, MGUS.event, MGUS.sex)
+    row = res.cif["M"].at([120]).iloc[0]
+    expected = _curve(R["by_sex"], "M 1")
+    f, v = expected["est"][2], expected["var"][2]
+    half = norm.ppf(0.975) * np.sqrt(v) / (f * np.log(f))
+    assert row["ci_lower"] == pytest.approx(f ** np.exp(-half), rel=1e-9)
+    assert row["ci_upper"] == pytest.approx(f ** np.exp(half), rel=1e-9)

@@ -29,8 +29,9 @@ class CIFResult:
     """Cumulative incidence of the event of interest in one group.
 
     ``table``: one row per distinct time with ``n_risk, n_event, n_competing, n_censor, cif``,
-    ``variance`` (cmprsk's delta-method variance) and the log(-log) pointwise CI of cmprsk's
-    ``timepoints``/``print`` convention (``ci_lower``, ``ci_upper``).
+    ``variance`` (cmprsk's delta-method variance, as ``timepoints(cuminc(...))$var``) and a
+    pointwise CI on the log(-log) scale built from it (``ci_lower``, ``ci_upper``; cmprsk itself
+    prints no CI): F^exp(+-z sd / (F log F)).
     """
 
     table: pd.DataFrame
