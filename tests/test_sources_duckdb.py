@@ -113,3 +113,31 @@ def test_unknown_group_column_is_refused(source):
         source.survival_counts("os", None, group='disease"; DROP TABLE x; --')
     with pytest.raises(UnsafeQueryError):
         source.survival_counts("os", None, group="no_such_column")
+
+
+@pytest.mark.parametrize("group", [schema.PRIOR_PD1, schema.DISEASE, schema.LINE_OF_IL2])
+@pytest.mark.parametrize("denominator", ["itt", "evaluable"])
+def test_response_rates_from_counts_equal_response_rates(source, data, group, denominator):
+    from il2lib._analysis import group_labels
+    from il2lib.response import response_rates
+    from il2lib.sources.response import response_rates_from_counts
+
+    f = CohortFilter(ecog=(0, 1))
+    sub = apply_filter(data, f)
+    rows = response_rates(sub, by=group, outcome=("orr", "dcr"), denominator=denominator)
+    rates, tests = response_rates_from_counts(source.category_counts(schema.BOR, f, group),
+                                              denominator=denominator)
+    raw_to_label = dict(zip(sub[group].astype(object), group_labels(sub, group)))
+    if group == schema.LINE_OF_IL2:
+        raw_to_label = {g: g for g in rates["group"]}
+    rates = rates.assign(group=rates["group"].map(raw_to_label))
+    expected = rows.rates.set_index(["group", "outcome"])
+    for r in rates.itertuples(index=False):
+        e = expected.loc[(r.group, r.outcome)]
+        assert (r.responders, r.n, r.rate, r.ci_lower, r.ci_upper, r.n_ne) == \
+            (e.responders, e.n, e.rate, e.ci_lower, e.ci_upper, e.n_ne)
+    assert len(rates) == len(expected)
+    for comparison in rows.comparisons:
+        # the same test on the same counts; group rows may come in another order (last-bit differences)
+        assert tests[comparison.outcome].pvalue == pytest.approx(comparison.result.pvalue, rel=1e-12)
+        assert tests[comparison.outcome].test == comparison.result.test
