@@ -6,7 +6,8 @@ can be masked too (``dependent`` columns), since a rate and its denominator give
 
 What is masked: whole-integer cells of count columns; in text cells, the integers of "x/n"
 fractions, "n (k)" pairs and cells that are a bare integer. Decimals (months, percentages, CIs)
-are never touched. This is a display filter, not anonymisation: the data stay identifiable to
+are never touched, except a percentage in the same cell as a masked count ("<5 (–)"). Estimates
+(survival curves, medians) are not masked. This is a display filter, not anonymisation: the data stay identifiable to
 anyone who has them.
 """
 from __future__ import annotations
@@ -24,9 +25,10 @@ _INT = r"(?<![\d.,])(\d+)(?![\d.,%])"
 _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<=/)\s*" + _INT),  # denominator of x/n
              re.compile(r"(?<=\()" + _INT + r"(?=\))"),  # the k of "n (k)"
-             re.compile(r"^\s*" + _INT + r"(?=\s*\()"),  # the n of "n (k)"
+             re.compile(r"^\s*" + _INT + r"(?=\s*\((?:\d+|\d+(?:\.\d+)?\s*%)\))"),  # n of "n (k)", "n (p%)"
              re.compile(r"(?<=n = )" + _INT), re.compile(r"(?<=n=)" + _INT), re.compile(r"(?<= of )" + _INT),
              re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"))  # "(2 without a date)"  # "n = 3 of 40"
+_PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%")
 _TEMPLATE_REF = re.compile(r"%\{customdata(?:\[(\d+)\])?(:\.0f)?\}")
 
 
@@ -52,8 +54,11 @@ def mask_text(text: str, threshold: int = DEFAULT_THRESHOLD) -> str:
     if re.fullmatch(r"\s*\d+\s*", text):
         return str(mask_count(int(text), threshold))
     sub = lambda m: m.group(0).replace(m.group(1), str(mask_count(int(m.group(1)), threshold)))  # noqa: E731
+    original = text
     for pattern in _PATTERNS:
         text = pattern.sub(sub, text)
+    if text != original:  # a percentage beside a masked count gives the count back: "<5 (13.3%)" -> "<5 (–)"
+        text = _PERCENT.sub("–", text)
     return text
 
 

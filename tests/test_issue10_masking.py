@@ -16,6 +16,7 @@ from il2lib.survival import kaplan_meier
     ("5", "5"), ("22.5% (10.8–38.5)", "22.5% (10.8–38.5)"), ("OS: n = 3 of 50 (2 without time)",
                                                              "OS: n = <5 of 50 (<5 without time)"),
     ("Median 12.5 (3.1–20)", "Median 12.5 (3.1–20)"), ("(95% CI 2 to 3)", "(95% CI 2 to 3)"),
+    ("4 (13.3%)", "<5 (–)"), ("3 (2–4)", "3 (2–4)"), ("2.0 (1.0)", "2.0 (1.0)"), ("12 (40.0%)", "12 (40.0%)"), ("3/40 (7.5%)", "<5/40 (–)"), ("0 (0.0%)", "0 (0.0%)"),
 ])
 def test_mask_text(text, expected):
     assert mask_text(text) == expected
