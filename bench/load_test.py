@@ -5,7 +5,8 @@
 endpoint, then change the disease filter for a fixed number of rounds, on the Data page and on
 the Survival page when it exists. Checked for every session and every step:
 
-* zero errors: no exception element, no protocol or HTTP error, no timeout;
+* zero errors: no exception element, no protocol or HTTP error, no timeout (a session's cohort has
+  ``--patients`` + i patients, default 1000);
 * isolation: the page shows this session's own counts (``n = X of Y patients``, exactly what
   ``il2lib.load_cohort`` + ``apply_filter`` give for its file), and no byte the session receives
   contains another session's patient-id prefix (each cohort has one excluded row, so a session's
@@ -53,10 +54,11 @@ def session_prefix(i: int) -> str:
     return f"LT{i:02d}Q"
 
 
-def cohort_csv(i: int, seed: int = 0) -> bytes:
-    """Session i's cohort: 40 + i patients (10 + i with melanoma), ids ``LT<i>Q####``, one excluded row."""
+def cohort_csv(i: int, seed: int = 0, base: int = 1000) -> bytes:
+    """Session i's cohort: ``base + i`` patients (``base // 4 + i`` with melanoma), ids ``LT<i>Q####``,
+    plus one excluded row (unknown disease), so every session has its own distinct counts."""
     rng = random.Random(seed * 1000 + i)
-    n, n_melanoma = 40 + i, 10 + i
+    n, n_melanoma = base + i, base // 4 + i
     rows = []
     for k in range(n):
         start = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randint(0, 1500))
@@ -168,10 +170,10 @@ async def one_session(base_url: str, i: int, all_indices: list[int], rounds: int
     return report
 
 
-async def run_sessions(base_url: str, indices: list[int], rounds: int, seed: int,
+async def run_sessions(base_url: str, indices: list[int], rounds: int, seed: int, patients: int,
                        also_forbidden: tuple[int, ...] = ()) -> list[SessionReport]:
     """Run sessions ``indices`` at once; each must see nothing of the others nor of ``also_forbidden``."""
-    files = {i: cohort_csv(i, seed) for i in indices}
+    files = {i: cohort_csv(i, seed, patients) for i in indices}
     oracles = {i: expected_counts(f) for i, f in files.items()}
     everyone = list(indices) + list(also_forbidden)
     gate = asyncio.Event()
@@ -197,13 +199,13 @@ def measure(args: argparse.Namespace) -> dict:
         time.sleep(1.0)
         rss_start = sampler.rss_mb()
         warm_index = args.sessions  # its own id prefix, forbidden to every measured session
-        warm = asyncio.run(run_sessions(server.url, [warm_index], args.rounds, seed=args.seed))
+        warm = asyncio.run(run_sessions(server.url, [warm_index], args.rounds, args.seed, args.patients))
         time.sleep(settle)
         rss_warm = sampler.rss_mb()
         t0 = time.monotonic()
         wall = time.perf_counter()
-        reports = asyncio.run(run_sessions(server.url, list(range(args.sessions)), args.rounds, seed=args.seed,
-                                           also_forbidden=(warm_index,)))
+        reports = asyncio.run(run_sessions(server.url, list(range(args.sessions)), args.rounds, args.seed,
+                                           args.patients, also_forbidden=(warm_index,)))
         wall = time.perf_counter() - wall
         t1 = time.monotonic()
         rss_peak = sampler.peak_between(t0, t1)
@@ -215,7 +217,8 @@ def measure(args: argparse.Namespace) -> dict:
         server.stop()
     steps = [s for r in reports for s in r.step_seconds]
     return {
-        "sessions": args.sessions, "rounds": args.rounds, "session_ttl_s": args.session_ttl,
+        "sessions": args.sessions, "rounds": args.rounds, "patients_per_cohort": args.patients,
+        "upload_bytes_per_session": len(cohort_csv(0, args.seed, args.patients)), "session_ttl_s": args.session_ttl,
         "warmup_errors": [e for r in warm for e in r.errors],
         "steps": sum(r.steps for r in reports), "errors": [e for r in reports for e in r.errors],
         "leaks": [e for r in reports for e in r.leaks], "wall_s": round(wall, 1),
@@ -235,12 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="filter changes per session")
     parser.add_argument("--session-ttl", type=int, default=5, help="server.disconnectedSessionTTL for this run (s)")
     parser.add_argument("--settle", type=float, default=10.0, help="extra wait after the TTL before sampling (s)")
+    parser.add_argument("--patients", type=int, default=1000, help="cohort size of session 0 (session i: +i)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = measure(args)
     (RESULTS / "load_test.json").write_text(json.dumps(result, indent=2))
     rss = result["rss_mb"]
-    print(f"{result['sessions']} sessions x {result['rounds']} rounds: {result['steps']} checked steps in "
+    print(f"{result['sessions']} sessions x {result['rounds']} rounds, cohorts of {result['patients_per_cohort']}+i "
+          f"patients ({result['upload_bytes_per_session'] / 1e3:.0f} kB uploads): {result['steps']} checked steps in "
           f"{result['wall_s']} s (step median {result['step_s_median']} s, p95 {result['step_s_p95']} s)")
     print(f"errors: {len(result['errors'])}   isolation leaks: {len(result['leaks'])}   "
           f"warm-up errors: {len(result['warmup_errors'])}")
