@@ -121,7 +121,9 @@ def findings_by_column(report) -> None:
         levels = group["level"].value_counts()
         summary = ", ".join(f"{n} {lvl.replace('_', ' ')}" for lvl, n in levels.items())
         with st.expander(f"{md_escape(column)}: {summary}", expanded=bool(levels.get("file_error", 0))):
-            show_table(group.drop(columns=["column"]))
+            order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
+            show_table(group[[c for c in order if c in group.columns]],
+                       column_config={"message": st.column_config.TextColumn("message", width="large")})
 
 
 def excluded_download(cohort) -> None:

@@ -88,12 +88,15 @@ def _store(name: str, value: Any, url_value: str | None) -> None:
         st.query_params[name] = url_value
 
 
-def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None = None) -> None:
+def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None = None,
+               column_config: dict | None = None) -> None:
     """Display a tidy result table as is (``st.dataframe`` renders cell text, never HTML)."""
     from app_ui.beyond import current_masking  # small-cell protection (sidebar switch), when on
 
     df = current_masking().table(df)
     kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}
+    if column_config:
+        kwargs["column_config"] = column_config
     if height is not None:
         kwargs["height"] = height
     st.dataframe(df, key=key, **kwargs)
