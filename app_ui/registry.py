@@ -130,3 +130,67 @@ def load(cb_sd: float):
     fingerprint = f"{identity}:{total}:" + hashlib.sha256(repr(cohort_filter).encode()).hexdigest()[:16]
     cohort = Cohort(data, report, pd.DataFrame(), fingerprint, name, cb_sd)
     return data_mod.LoadedData(REGISTRY, name, False, scope, cohort=cohort, **base)
+
+
+# ------------------------------------------------------------------ counts-only Survival view (large selections)
+COUNT_GROUPINGS = (None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE)
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner="Counting events in the registry…")
+def survival_counts(identity: str, cohort_filter, endpoint: str, by: str | None):
+    return source().survival_counts(endpoint, cohort_filter, group=by)
+
+
+def _display_label(value) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return schema.DISEASE_LABELS.get(value, str(value))
+
+
+def survival_from_counts(ctx) -> None:
+    """Kaplan-Meier, medians and log-rank of a registry selection above the row limit, from SQL counts only.
+
+    Nothing patient-level is fetched: the registry returns events and censorings per (group, time).
+    Views that need patient rows (Cox, landmark, competing risks, swimmer) say that they need a
+    smaller selection.
+    """
+    from il2lib.cohort import CohortFilter
+    from il2lib.errors import Il2libError
+    from il2lib.figures.km import km_figure
+    from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
+
+    loaded = ctx.loaded
+    st.title("Survival")
+    st.info(f"{loaded.n_selected:,} patients selected: more than the row limit ({loaded.row_limit:,}). "
+            "Kaplan-Meier curves, medians and the log-rank test are computed here from event counts "
+            "aggregated in the registry; Cox models, landmark and competing-risk analyses need a selection "
+            "within the row limit.", icon=":material/database:")
+    a, b = st.columns(2)
+    endpoint = a.selectbox("Endpoint", list(schema.ENDPOINTS), format_func=lambda e: schema.ENDPOINTS[e][2],
+                           key="registry_km_endpoint")
+    by = b.selectbox("Compare groups", COUNT_GROUPINGS, index=1, key="registry_km_by",
+                     format_func=lambda g: "No grouping" if g is None else schema.label(g))
+    f = ctx.filter
+    if endpoint == "dor":  # duration of response: responders only
+        f = CohortFilter(**{**f.__dict__, "extra": f.extra + ((schema.BOR, ("cr", "pr")),)})
+    try:
+        counts = survival_counts(_identity(registry_config()), f, endpoint, by)
+        km = kaplan_meier_counts(counts)
+    except Il2libError as exc:
+        from app_ui.widgets import md_escape
+
+        st.warning(md_escape(str(exc)))
+        return
+    curves = {_display_label(g): r for g, r in km.items()} if by is not None else {"All patients": km}
+    st.plotly_chart(km_figure(curves, title=schema.ENDPOINTS[endpoint][2],
+                              subtitle=f"{loaded.label} · n = {counts.n:,} · {ctx.filter_text}",
+                              presentation=ctx.presentation), width="stretch")
+    medians = pd.DataFrame([{"Group": g, "n (events)": f"{r.n:,} ({r.n_events:,})", "Median, months": r.median,
+                             "95% CI lower": r.median_ci[0], "95% CI upper": r.median_ci[1]}
+                            for g, r in curves.items()])
+    st.dataframe(medians, hide_index=True)
+    if by is not None and len(curves) >= 2:
+        lr = logrank_counts(counts)
+        st.markdown(f"Log-rank test: chi-square {lr.statistic:.2f} on {lr.df} df, p = {lr.pvalue:.3g}")
+    if counts.excluded:
+        st.caption("Excluded: " + "; ".join(f"{n:,} {reason}" for reason, n in counts.excluded))

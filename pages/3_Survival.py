@@ -12,6 +12,11 @@ from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS,
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
 
 ctx = frame("Survival")
+if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  # registry above the row limit
+    from app_ui.registry import survival_from_counts
+
+    survival_from_counts(ctx)
+    st.stop()
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402

@@ -93,6 +93,19 @@ def test_filters_work_and_a_large_selection_is_refused(parquet_config, sample_da
     assert n_rcc <= 60 < len(sample_data)
     assert any("more than the 60 the pages load" in t for t in texts(at, "info"))
     at.switch_page("pages/3_Survival.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("computed here from event counts" in t for t in texts(at, "info"))
+    medians = at.dataframe[0].value.set_index("Group")  # KM from SQL counts: the same medians as the rows
+    from il2lib.survival import kaplan_meier, logrank_test
+
+    km = kaplan_meier(sample_data[schema.OS_MONTHS], sample_data[schema.OS_EVENT], by=sample_data[schema.DISEASE])
+    for disease, r in km.items():
+        row = medians.loc[schema.DISEASE_LABELS[disease]]
+        assert (row["Median, months"], row["95% CI lower"], row["95% CI upper"]) == pytest.approx(
+            (r.median, *r.median_ci), rel=0, abs=0, nan_ok=True)
+    lr = logrank_test(sample_data[schema.OS_MONTHS], sample_data[schema.OS_EVENT], sample_data[schema.DISEASE])
+    assert any(f"chi-square {lr.statistic:.2f} on 1 df" in t for t in texts(at, "markdown"))
+    at.switch_page("pages/1_Cohort.py").run()
     assert any("Narrow the filters" in t for t in texts(at, "info"))
     assert not at.dataframe
     widget(at, "multiselect", "w_disease").set_value([schema.RCC])
