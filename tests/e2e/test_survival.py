@@ -14,6 +14,23 @@ def _inside(inner, outer, tol: float = 1.0) -> bool:
             and inner[2] <= outer[2] + tol and inner[3] <= outer[3] + tol)
 
 
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+
+
+def assert_km_readable(page) -> None:
+    """Title and subtitle are not cut off, the legend covers neither, tick labels do not collide."""
+    geo = ui.km_geometry(page)
+    for part in geo["titles"]:
+        assert _inside(part["box"], geo["figure"]), f"figure title cut off: {part['text']!r}"
+        for legend in geo["legend"]:
+            assert not _overlap(part["box"], legend["box"]), f"legend covers the title {part['text']!r}"
+    for axis in ("xticks", "yticks"):
+        boxes = sorted(t["box"] for t in geo[axis])
+        for a, b in zip(boxes, boxes[1:]):
+            assert not _overlap(a, b), f"{axis} labels overlap"
+
+
 def assert_risk_table_under_figure(page) -> None:
     geo = ui.km_geometry(page)
     assert geo["risk"], "no number-at-risk table drawn"
@@ -60,6 +77,7 @@ def test_km_figure_has_one_curve_per_group_and_risk_table(page, grouping, n_grou
     assert sum(medians.values()) == 107
     assert page.get_by_text("Number at risk", exact=True).first.is_visible()
     assert_risk_table_under_figure(page)
+    assert_km_readable(page)
     ui.shot(page, f"survival_by_{grouping.lower().replace(' ', '_').replace('-', '')}")
 
 

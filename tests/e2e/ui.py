@@ -349,6 +349,9 @@ def km_geometry(page: Page, index: int = 0) -> dict:
                 xtitle: all('.g-xtitle text'),
                 risk: all('.subplot.x2y2 .textpoint text'),
                 risk_labels: all('.yaxislayer-above .y2tick text'),
+                titles: all('.infolayer .gtitle, .infolayer .gtitle-subtitle'),
+                legend: all('.infolayer .legend .bg'),
+                yticks: all('.yaxislayer-above .ytick text').filter(t => t.text !== ''),
             };
         }""",
         [PLOTLY, index],
