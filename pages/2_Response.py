@@ -48,6 +48,7 @@ def bor_section(by: str | None) -> None:
         return
     table = computed.value
     show_table(masking.table(table.display().reset_index()))
+    figures.response_bars(ctx, table)
     used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
 
 
