@@ -1,15 +1,37 @@
 """Shared checks of the registry-source tests: every source must reproduce the in-memory path exactly."""
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter, line_groups
 from il2lib.sample import combined_cohort, synthetic_cohort
 from il2lib.survival import kaplan_meier, logrank_test
+from il2lib.sources.pg_server import postgres_bin_dir
 from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 from il2lib.validation import load_cohort
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_postgres_binaries() -> None:
+    """Install Debian's postgresql when missing (root), else skip saying why; never skip silently."""
+    if postgres_bin_dir() is not None:
+        return
+    if os.geteuid() == 0:  # the same install make test does (scripts/ensure_system_packages.sh)
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure_system_packages.sh")], capture_output=True, text=True)
+        if postgres_bin_dir() is not None:
+            return
+        pytest.skip(f"PostgreSQL server binaries could not be installed: {done.stderr.strip()[-300:]}")
+    pytest.skip("PostgreSQL server binaries are not installed and this user is not root: "
+                "run 'sudo apt-get install -y postgresql'.")
+
 
 FILTERS = (
     None,

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from apptest_support import SAMPLE, open_app, rerun, sidebar_count, texts, widget
+from apptest_support import SAMPLE, rerun, sidebar_count, texts, widget
 from streamlit.testing.v1 import AppTest
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources.export import write_parquet, write_postgres
 from il2lib.validation import load_cohort
-from tests.test_sources_postgres import _ensure_binaries
+from tests.sources_support import ensure_postgres_binaries
 
 APP = str(SAMPLE.parents[1] / "app.py")
 
@@ -35,7 +35,7 @@ def parquet_config(tmp_path_factory, sample_data):
 def postgres_config(sample_data):
     from il2lib.sources.pg_server import start_local_postgres
 
-    _ensure_binaries()
+    ensure_postgres_binaries()
     pg = start_local_postgres()
     write_postgres(sample_data, pg.conninfo, "il2_registry")
     yield {"kind": "postgres", "url": pg.url, "table": "il2_registry", "label": "Test registry", "row_limit": 1000}

@@ -6,9 +6,6 @@ Results must equal the in-memory path and the DuckDB source exactly, from the sa
 """
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pandas as pd
 import pytest
 
@@ -17,27 +14,16 @@ from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources import DuckDBSource, RowLimitError, UnsafeQueryError, open_source
 from il2lib.sources.errors import DataSourceError
 from il2lib.sources.export import write_parquet, write_postgres
-from il2lib.sources.pg_server import postgres_bin_dir, start_local_postgres
-from tests.sources_support import FILTERS, GROUPS, assert_same_as_memory, assert_same_categories, registry_frame
+from il2lib.sources.pg_server import start_local_postgres
+from tests.sources_support import (FILTERS, GROUPS, assert_same_as_memory, assert_same_categories,
+                                   ensure_postgres_binaries, registry_frame)
 
 TABLE = "il2_registry"
 
 
-def _ensure_binaries() -> None:
-    if postgres_bin_dir() is not None:
-        return
-    if os.geteuid() == 0:  # the same install make test does (scripts/ensure_system_packages.sh)
-        done = subprocess.run(["bash", "scripts/ensure_system_packages.sh"], capture_output=True, text=True)
-        if postgres_bin_dir() is not None:
-            return
-        pytest.skip(f"PostgreSQL server binaries could not be installed: {done.stderr.strip()[-300:]}")
-    pytest.skip("PostgreSQL server binaries are not installed and this user is not root: "
-                "run 'sudo apt-get install -y postgresql'.")
-
-
 @pytest.fixture(scope="module")
 def server():
-    _ensure_binaries()
+    ensure_postgres_binaries()
     pg = start_local_postgres()
     yield pg
     pg.stop()
