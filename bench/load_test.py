@@ -14,7 +14,8 @@ the Survival page when it exists. Checked for every session and every step:
 * memory: the server's RSS (``/proc/<pid>/status`` VmRSS, sampled every 0.1 s) before any session,
   after a warm-up session, at the peak, and after every session closed (the server keeps a
   closed session for ``server.disconnectedSessionTTL`` seconds; this run sets it to
-  ``--session-ttl`` and waits that long plus a margin).
+  ``--session-ttl`` and waits that long plus a margin). ``--batches`` runs the sessions again
+  with new cohorts: a flat second batch means freed memory is reused, not leaked.
 
 Prints a table and writes ``bench/results/load_test.json``. Exit status 1 on any error or
 isolation failure. Wall-clock figures are reported, never asserted.
@@ -188,6 +189,18 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
+def _batch(server_url: str, sampler: RssSampler, args: argparse.Namespace, indices: list[int],
+           forbidden: tuple[int, ...], settle: float) -> tuple[list[SessionReport], dict]:
+    """One batch of concurrent sessions; RSS at its peak, right after close and after the session TTL."""
+    t0, wall = time.monotonic(), time.perf_counter()
+    reports = asyncio.run(run_sessions(server_url, indices, args.rounds, args.seed, args.patients, forbidden))
+    wall, t1 = time.perf_counter() - wall, time.monotonic()
+    rss = {"peak": sampler.peak_between(t0, t1), "right_after_close": sampler.rss_mb()}
+    time.sleep(settle)
+    rss["after_ttl"] = sampler.rss_mb()
+    return reports, {"wall_s": round(wall, 1), **{k: round(v, 1) for k, v in rss.items()}}
+
+
 def measure(args: argparse.Namespace) -> dict:
     os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(args.session_ttl)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -195,40 +208,41 @@ def measure(args: argparse.Namespace) -> dict:
     sampler = RssSampler(server.process.pid)
     sampler.start()
     settle = args.session_ttl + args.settle
+    n = args.sessions
+    warm_index = n * args.batches  # its own id prefix, forbidden to every measured session
+    everyone = tuple(range(n * args.batches + 1))
+    reports, batches = [], []
     try:
         time.sleep(1.0)
         rss_start = sampler.rss_mb()
-        warm_index = args.sessions  # its own id prefix, forbidden to every measured session
         warm = asyncio.run(run_sessions(server.url, [warm_index], args.rounds, args.seed, args.patients))
         time.sleep(settle)
         rss_warm = sampler.rss_mb()
-        t0 = time.monotonic()
-        wall = time.perf_counter()
-        reports = asyncio.run(run_sessions(server.url, list(range(args.sessions)), args.rounds, args.seed,
-                                           args.patients, also_forbidden=(warm_index,)))
-        wall = time.perf_counter() - wall
-        t1 = time.monotonic()
-        rss_peak = sampler.peak_between(t0, t1)
-        rss_closed_now = sampler.rss_mb()
-        time.sleep(settle)
-        rss_after = sampler.rss_mb()
+        for b in range(args.batches):
+            indices = list(range(b * n, (b + 1) * n))
+            batch_reports, batch_rss = _batch(server.url, sampler, args, indices,
+                                              tuple(i for i in everyone if i not in indices), settle)
+            reports += batch_reports
+            batches.append(batch_rss)
     finally:
         sampler.stop()
         server.stop()
     steps = [s for r in reports for s in r.step_seconds]
+    first = batches[0]
     return {
-        "sessions": args.sessions, "rounds": args.rounds, "patients_per_cohort": args.patients,
+        "sessions": n, "batches": args.batches, "rounds": args.rounds, "patients_per_cohort": args.patients,
         "upload_bytes_per_session": len(cohort_csv(0, args.seed, args.patients)), "session_ttl_s": args.session_ttl,
         "warmup_errors": [e for r in warm for e in r.errors],
         "steps": sum(r.steps for r in reports), "errors": [e for r in reports for e in r.errors],
-        "leaks": [e for r in reports for e in r.leaks], "wall_s": round(wall, 1),
+        "leaks": [e for r in reports for e in r.leaks], "wall_s": first["wall_s"],
         "step_s_median": round(statistics.median(steps), 2) if steps else None,
         "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
-        "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "peak": round(rss_peak, 1),
-                   "right_after_close": round(rss_closed_now, 1), "after_ttl": round(rss_after, 1)},
-        "peak_per_session_mb": round((rss_peak - rss_warm) / args.sessions, 1),
-        "retained_mb": round(rss_after - rss_warm, 1),
-        "retained_share_of_peak_growth": round((rss_after - rss_warm) / max(rss_peak - rss_warm, 1e-9), 3),
+        "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "peak": first["peak"],
+                   "right_after_close": first["right_after_close"], "after_ttl": first["after_ttl"]},
+        "rss_mb_per_batch": batches,
+        "peak_per_session_mb": round((first["peak"] - rss_warm) / n, 1),
+        "retained_mb": round(first["after_ttl"] - rss_warm, 1),
+        "retained_share_of_peak_growth": round((first["after_ttl"] - rss_warm) / max(first["peak"] - rss_warm, 1e-9), 3),
     }
 
 
@@ -239,19 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-ttl", type=int, default=5, help="server.disconnectedSessionTTL for this run (s)")
     parser.add_argument("--settle", type=float, default=10.0, help="extra wait after the TTL before sampling (s)")
     parser.add_argument("--patients", type=int, default=1000, help="cohort size of session 0 (session i: +i)")
+    parser.add_argument("--batches", type=int, default=2,
+                        help="run the sessions this many times in a row (is memory reused or does it grow?)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = measure(args)
     (RESULTS / "load_test.json").write_text(json.dumps(result, indent=2))
     rss = result["rss_mb"]
-    print(f"{result['sessions']} sessions x {result['rounds']} rounds, cohorts of {result['patients_per_cohort']}+i "
-          f"patients ({result['upload_bytes_per_session'] / 1e3:.0f} kB uploads): {result['steps']} checked steps in "
-          f"{result['wall_s']} s (step median {result['step_s_median']} s, p95 {result['step_s_p95']} s)")
+    print(f"{result['batches']} batches of {result['sessions']} sessions x {result['rounds']} rounds, cohorts of {result['patients_per_cohort']}+i "
+          f"patients ({result['upload_bytes_per_session'] / 1e3:.0f} kB uploads): {result['steps']} checked steps "
+          f"(batch 1 took {result['wall_s']} s; step median {result['step_s_median']} s, p95 {result['step_s_p95']} s)")
     print(f"errors: {len(result['errors'])}   isolation leaks: {len(result['leaks'])}   "
           f"warm-up errors: {len(result['warmup_errors'])}")
     print("server RSS (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))
     print(f"peak growth per session: {result['peak_per_session_mb']} MB; retained after close: "
           f"{result['retained_mb']} MB ({100 * result['retained_share_of_peak_growth']:.0f}% of the peak growth)")
+    for b, batch in enumerate(result["rss_mb_per_batch"]):
+        print(f"batch {b + 1}: " + ", ".join(f"{k} {v}" for k, v in batch.items()))
     for line in (result["warmup_errors"] + result["errors"] + result["leaks"])[:20]:
         print("  ", line)
     return 1 if result["errors"] or result["leaks"] or result["warmup_errors"] else 0
