@@ -73,7 +73,7 @@ def count(identity: str, cohort_filter) -> int:
     return source().n_patients(cohort_filter)
 
 
-@st.cache_data(ttl=600, max_entries=4, show_spinner="Reading the registry's filter choices…")
+@st.cache_data(ttl=3600, max_entries=4, show_spinner="Reading the registry's filter choices…")
 def options_frame(identity: str) -> pd.DataFrame:
     """A small frame with each filterable column's distinct values (padded), for the filter widgets."""
     from il2lib.sources import with_schema_dtypes
