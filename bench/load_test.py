@@ -10,7 +10,7 @@ the Survival page when it exists. Checked for every session and every step:
 * isolation: the page shows this session's own counts (``n = X of Y patients``, exactly what
   ``il2lib.load_cohort`` + ``apply_filter`` give for its file), and no byte the session receives
   contains another session's patient-id prefix (each cohort has one excluded row, so a session's
-  own ids do reach its page: the check is not vacuous);
+  own ids do reach its page: the check is not vacuous); nor does the server log contain any id;
 * memory: the server's RSS (``/proc/<pid>/status`` VmRSS, sampled every 0.1 s) before any session,
   after a warm-up session, at the peak, and after every session closed (the server keeps a
   closed session for ``server.disconnectedSessionTTL`` seconds; this run sets it to
@@ -229,12 +229,14 @@ def measure(args: argparse.Namespace) -> dict:
         server.stop()
     steps = [s for r in reports for s in r.step_seconds]
     first = batches[0]
+    log = server.log_path.read_text(errors="replace")
+    logged = [f"server log: {session_prefix(i)}" for i in everyone if session_prefix(i) in log]
     return {
         "sessions": n, "batches": args.batches, "rounds": args.rounds, "patients_per_cohort": args.patients,
         "upload_bytes_per_session": len(cohort_csv(0, args.seed, args.patients)), "session_ttl_s": args.session_ttl,
         "warmup_errors": [e for r in warm for e in r.errors],
         "steps": sum(r.steps for r in reports), "errors": [e for r in reports for e in r.errors],
-        "leaks": [e for r in reports for e in r.leaks], "wall_s": first["wall_s"],
+        "leaks": [e for r in reports for e in r.leaks] + logged, "wall_s": first["wall_s"],
         "step_s_median": round(statistics.median(steps), 2) if steps else None,
         "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
         "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "peak": first["peak"],
