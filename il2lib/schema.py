@@ -210,7 +210,7 @@ PATIENT_COLUMNS: tuple[ColumnSpec, ...] = (
     _bool(LIVER_METS, "Liver metastases", "liver_metastases"),
     _bool(LUNG_METS, "Lung metastases", "lung_metastases"),
     _bool(BONE_METS, "Bone metastases", "bone_metastases"),
-    ColumnSpec(PRIOR_LINES, "int", "Prior systemic lines", "required",
+    ColumnSpec(PRIOR_LINES, "int", "Prior systemic lines", "conditional",
                synonyms=("prior_lines", "lines_prior", "n_prior_lines"), hard=(0, 20)),
     _bool(PRIOR_PD1, "Prior PD-1/PD-L1", "prior_pd1", "prior_io", "prior_checkpoint", "anti_pd1",
           "anti_pd_1", "prior_pd_1", required="required"),

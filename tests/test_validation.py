@@ -30,6 +30,16 @@ def test_missing_required_column_is_a_file_error(load):
     assert cohort.excluded["reasons"].str.contains("date_il2_start").all()
 
 
+def test_missing_prior_lines_column_only_disables_line_analyses(load):
+    """domain.md: prior_systemic_lines is required for line-of-therapy analyses only, not for the file."""
+    cohort = load(patient_rows(n=2).drop(columns=[schema.PRIOR_LINES]))
+    report = cohort.report
+    assert report.ok and report.n_analysed == 2
+    [finding] = report.warnings
+    assert finding.analysis == schema.LINE_OF_IL2 and "line-of-therapy analyses are unavailable" in finding.message
+    assert cohort.data[schema.LINE_OF_IL2].isna().all()
+
+
 def test_column_and_value_synonyms(load):
     frame = patient_rows({"disease": "mRCC", "bor": "partial response", "died": "Dead", "date_death": "2016-09-01",
                           "date_last_followup": "", "date_first_response": "2016-02-20",
