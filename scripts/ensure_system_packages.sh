@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs Debian's chromium (browser tests, static figure export, PDF report) and poppler-utils
-# (pdftotext, used by the report tests) and postgresql (registry-source tests) when they are missing.
+# (pdftotext, used by the report tests), postgresql (registry-source tests) and R (reproducible-code
+# snippets) when they are missing.
 set -euo pipefail
 missing=()
 command -v chromium  >/dev/null 2>&1 || missing+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 # PostgreSQL server binaries (initdb, pg_ctl) for the registry-source tests (il2lib.sources.pg_server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# R with survival and cmprsk: the "show code" R snippets are run and compared with il2lib's numbers
+for pkg in r-base-core r-cran-survival r-cran-cmprsk; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing system packages: ${missing[*]}. Run once, then repeat 'make test':" >&2
