@@ -122,3 +122,77 @@ def test_other_pages_show_code_and_mask(page, needle):
     assert any(a.apply(lambda c: c.str.contains("<5")).any().any() for a in after)
     assert not any(b.apply(lambda c: c.str.contains("<5")).any().any() for b in before)
     assert any("Small-cell protection on" in c for c in texts(at, "caption"))
+
+
+def crossing_hazards_csv() -> bytes:
+    """The combined sample with melanoma half early deaths / half long survivors and RCC deaths at 16-26
+    months: the curves cross and cox.zph rejects proportional hazards by disease."""
+    import numpy as np
+    import pandas as pd
+
+    from apptest_support import SAMPLE
+
+    raw = pd.read_csv(SAMPLE, dtype=str)
+    start = pd.to_datetime(raw["date_il2_start"])
+    mel = (raw["disease"] == "melanoma").to_numpy()
+    k = np.arange(len(raw))
+    days = np.where(mel, np.where(k % 2 == 0, 40 + k % 30, 2500), 500 + (k % 10) * 30)
+    died = np.where(mel & (k % 2 == 1), "No", "Yes")
+    end = (start + pd.to_timedelta(days, unit="D")).dt.strftime("%Y-%m-%d")
+    raw["died"], raw["date_death"], raw["date_last_followup"] = died, np.where(died == "Yes", end, ""), end
+    for column in ("date_progression", "date_first_response", "date_last_assessment", "data_cutoff_date",
+                   "sd_duration_months"):
+        raw[column] = ""
+    raw["progressed"] = "No"
+    return raw.to_csv(index=False).encode()
+
+
+def test_rmst_offered_automatically_when_ph_fails():
+    at = open_app()
+    at.radio(key="w_data").set_value("upload")
+    rerun(at)
+    at.file_uploader(key="w_upload").set_value(("crossing.csv", crossing_hazards_csv(), "text/csv"))
+    rerun(at)
+    at.switch_page(SURVIVAL)
+    rerun(at)
+    assert any("Proportional hazards look violated" in w for w in texts(at, "warning"))
+    assert any("restricted mean survival time (RMST) is offered" in i for i in texts(at, "info"))
+    assert any("Offered because the proportional-hazards check failed" in i for i in texts(at, "info"))
+    rmst = [d.value for d in at.dataframe if any(c.startswith("RMST to ") for c in d.value.columns)]
+    assert len(rmst) == 2  # beside the figure and in the Milestones & RMST tab
+    assert list(rmst[0]["Group"]) == ["Melanoma", "RCC"]
+
+
+@pytest.mark.parametrize("query", [
+    {"endpoint": "dor", "km_by": "line_of_il2"}, {"endpoint": "pfs", "km_by": "prior_pd1_pdl1"},
+    {"km_by": "objective_response"}, {"km_by": "clinical_benefit", "disease": "rcc"},
+    {"disease": "rcc", "line": "3+", "km_by": "line_of_il2"}, {"km_by": "None", "ecog": "2"},
+])
+def test_survival_sections_never_raise(query):
+    at = open_app(query, page=SURVIVAL)  # open_app asserts that no exception reached the page
+    if any(r.key == "origin" for r in at.radio):  # the time-origin tab (OS and PFS only)
+        at.radio(key="origin").set_value("pd1_end")
+        rerun(at)
+
+
+def test_minimal_upload_without_optional_columns():
+    import pandas as pd
+
+    from apptest_support import SAMPLE
+    from il2lib import schema
+
+    raw = pd.read_csv(SAMPLE, dtype=str)
+    keep = list(schema.REQUIRED_COLUMNS) + [schema.DATE_DEATH, schema.DATE_LAST_FOLLOWUP]
+    at = open_app()
+    at.radio(key="w_data").set_value("upload")
+    rerun(at)
+    at.file_uploader(key="w_upload").set_value(("minimal.csv", raw[keep].to_csv(index=False).encode(), "text/csv"))
+    rerun(at)
+    for page in (SURVIVAL, RESPONSE):
+        at.switch_page(page)
+        rerun(at)
+    at.toggle(key="w_published").set_value(True)
+    rerun(at)
+    at.switch_page(SURVIVAL)
+    rerun(at)
+    assert any("Competing risks need progression data" in t for t in texts(at, "info"))

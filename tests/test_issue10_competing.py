@@ -109,3 +109,17 @@ def test_ci_is_the_loglog_transform_of_the_cmprsk_variance():
     half = norm.ppf(0.975) * np.sqrt(v) / (f * np.log(f))
     assert row["ci_lower"] == pytest.approx(f ** np.exp(-half), rel=1e-9)
     assert row["ci_upper"] == pytest.approx(f ** np.exp(half), rel=1e-9)
+
+
+def test_no_event_of_interest_gives_curves_without_test():
+    res = cumulative_incidence([1, 2, 3, 4], [2, 0, 2, 0], ["a", "a", "b", "b"])
+    assert res.gray is None
+    assert res.cif["a"].table["cif"].max() == 0
+    with pytest.raises(InsufficientDataError, match="at least one event"):
+        gray_test([1, 2, 3, 4], [2, 0, 2, 0], ["a", "a", "b", "b"])
+
+
+def test_no_progression_columns_is_refused():
+    df = sample_data().drop(columns=["date_progression", "progressed"])
+    with pytest.raises(InsufficientDataError, match="progression data"):
+        progression_competing_status(df)

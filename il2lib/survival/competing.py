@@ -195,7 +195,13 @@ def gray_test(time, status, group, cause: int = CAUSE, rho: float = 0.0, strata=
         rows = s_codes == s
         sc, v = _gray_stratum(data.time[rows], st[rows], codes[rows], g, cause, rho)
         score, var = score + sc, var + v
-    statistic = float(score @ np.linalg.solve(var, score))
+    if not np.any(st == cause):
+        raise InsufficientDataError("Gray's test needs at least one event of interest; there is none.")
+    try:
+        statistic = float(score @ np.linalg.solve(var, score))
+    except np.linalg.LinAlgError:
+        raise InsufficientDataError("Gray's test is undefined here: its variance matrix is singular "
+                                    "(too few events in some group).") from None
     return GrayTestResult(statistic, g - 1, float(chi2.sf(statistic, g - 1)), float(rho), score, var)
 
 
@@ -304,8 +310,11 @@ def cumulative_incidence(time, status, group=None, *, conf_level: float = 0.95, 
             cif[label] = _cif_one(data.time[rows], st[rows], CAUSE, conf_level)
             other[label] = _cif_one(data.time[rows], st[rows], COMPETING, conf_level)
     gray = None
-    if len(cif) >= 2:
-        gray = gray_test(data.time, st, pd.Categorical.from_codes(codes, categories=list(labels)), rho=rho)
+    if len(cif) >= 2 and np.any(st == CAUSE):
+        try:
+            gray = gray_test(data.time, st, pd.Categorical.from_codes(codes, categories=list(labels)), rho=rho)
+        except InsufficientDataError:
+            gray = None
     return CompetingRisksResult(cif, other, gray, int(data.time.size), data.n_input, data.excluded,
                                 event_label, competing_label)
 
@@ -314,13 +323,18 @@ def progression_competing_status(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
     """Time (PFS months) and status for progression with death without progression as competing event.
 
     status 1 = progression (a progression date, or ``progressed`` true, at the PFS event), 2 = death
-    without progression (PFS event, no progression), 0 = censored, NaN = PFS unknown.
+    without progression (PFS event, no progression), 0 = censored, NaN = PFS unknown. Raises
+    :class:`InsufficientDataError` when the data hold no progression information at all.
     """
     from il2lib import schema
 
     time = pd.to_numeric(df[schema.PFS_MONTHS], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     event = pd.to_numeric(df[schema.PFS_EVENT].astype("Float64"), errors="coerce").to_numpy(dtype=float,
                                                                                                 na_value=np.nan)
+    known = [c for c in (schema.DATE_PROGRESSION, schema.PROGRESSED) if c in df.columns and df[c].notna().any()]
+    if not known:
+        raise InsufficientDataError("Competing risks need progression data (date_progression or progressed): "
+                                    "without it every death would count as death without progression.")
     progressed = np.zeros(len(df), dtype=bool)
     if schema.DATE_PROGRESSION in df.columns:
         progressed |= df[schema.DATE_PROGRESSION].notna().to_numpy(dtype=bool)
