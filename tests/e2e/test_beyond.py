@@ -64,3 +64,14 @@ def test_published_overlay_on_response_page(page):
     traces = ui.plotly_traces(page, _figure_index(page, "our cohort vs published"))
     assert len(traces) == 2
     ui.shot(page, "issue10_published")
+
+
+def test_small_cell_protection_masks_tables_and_hides_downloads(page, app_url):
+    ui.open_app(page, app_url.rstrip("/") + "/Response?resp_by=prior_pd1_agent")
+    assert "<5" not in ui.grids_text(page)
+    page.locator(ui.SIDEBAR).get_by_text("Small-cell protection", exact=True).click()
+    ui.settle(page)
+    assert "<5" in ui.grids_text(page)
+    assert "Small-cell protection on" in ui.main_text(page)
+    ui.open_expander(page, "Show code")
+    assert page.get_by_text("Patient-level download hidden").first.is_visible()
