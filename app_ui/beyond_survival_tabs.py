@@ -176,6 +176,8 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
         empty_state("The time origin applies to overall and progression-free survival.")
         return
     origin = st.radio("Measure time from", list(ORIGINS), format_func=ORIGINS.get, horizontal=True, key="origin")
+    st.caption("End of PD-1/PD-L1 therapy uses date_last_pd1; diagnosis needs an optional date_diagnosis column. "
+               "An optional date_registry_entry column delays entry for patients registered after IL-2 start.")
     computed = _origin(ctx.cache_key, ctx.data, endpoint, origin, by, conf_type)
     if not computed.ok:
         empty_state(f"Not available from this origin: {md_escape(computed.message)}")
