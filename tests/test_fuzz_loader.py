@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -41,6 +42,7 @@ settings.load_profile(PROFILE)
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 TRIED: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()
+WARNED: Counter[str] = Counter()
 FINDING_LEVELS = {"file_error", "row_error", "warning"}
 MAX_MESSAGE_CHARS = 600
 
@@ -53,7 +55,8 @@ def examples(n: int) -> settings:
 def _write_counts():
     yield
     ARTIFACTS.mkdir(exist_ok=True)
-    summary = {"profile": PROFILE, "tried": dict(TRIED), "total": sum(TRIED.values()), "outcomes": dict(OUTCOMES)}
+    summary = {"profile": PROFILE, "tried": dict(TRIED), "total": sum(TRIED.values()), "outcomes": dict(OUTCOMES),
+               "warnings_from_the_loader": dict(WARNED)}
     (ARTIFACTS / "fuzz_counts.json").write_text(json.dumps(summary, indent=2))
 
 
@@ -70,7 +73,11 @@ def check_load(raw: bytes, name: str | None, strategy: str) -> "il2lib.Cohort | 
     """Load one input and assert every invariant; return the cohort (None after a CohortFileError)."""
     TRIED[strategy] += 1
     try:
-        cohort = il2lib.load_cohort(_as_source(raw, name))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cohort = il2lib.load_cohort(_as_source(raw, name))
+        for w in caught:  # reported, not failed: a warning is not a crash
+            WARNED[f"{w.category.__name__} at {Path(w.filename).name}:{w.lineno}: {str(w.message)[:80]}"] += 1
     except il2lib.CohortFileError as exc:
         message = str(exc)
         assert message.strip(), "CohortFileError without a message"
