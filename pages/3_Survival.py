@@ -155,6 +155,6 @@ for message in view.messages:
     st.info(md_escape(message), icon=":material/info:")
 if ctx.n <= COX_AUTO_MAX_N or st.toggle(
         "Show models and further comparisons", False, key="km_more_large",
-        help=f"Off by default above {COX_AUTO_MAX_N:,} patients: the multivariable Cox model's concordance "
-             "is computed over all event pairs and takes minutes on very large cohorts."):
+        help=f"Off by default above {COX_AUTO_MAX_N:,} patients: the models take several seconds "
+             "on very large cohorts."):
     beyond_survival.tabs(ctx, endpoint, by, conf_type, view, masking)
