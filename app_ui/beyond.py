@@ -14,6 +14,13 @@ from il2lib import schema
 
 CACHE = dict(max_entries=64, show_spinner=False)
 MASK_KEY, MASK_K_KEY, PUBLISHED_KEY = "mask", "mask_k", "published"
+#: What each "Show code" expander reproduces (by its key).
+CODE_TITLES = {"pairwise_fisher": "pairwise Fisher tests", "published_orr": "ORR vs published",
+               "page_km": "curves, medians, log-rank", "page_response": "response rates",
+               "page_forest": "ORR forest plot", "page_swimmer": "swimmer plot", "page_dor": "duration of response",
+               "page_table1": "Table 1", "page_biomarkers": "biomarker comparisons", "page_toxicity": "toxicity",
+               "pairwise_lr": "pairwise log-rank", "rmst_auto": "RMST", "cox": "multivariable Cox",
+               "milestones": "milestones and RMST", "cif": "cumulative incidence", "origin": "time origin"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,8 @@ def show_code(snippet, ctx, masking: Masking, key: str, ae: bool = False) -> Non
     from il2lib.export import table_to_csv_bytes
     from il2lib.snippets import AE_CSV, DEFAULT_CSV
 
-    with st.expander("Show code", icon=":material/code:"):
+    title = CODE_TITLES.get(key, "")
+    with st.expander(f"Show code: {title}" if title else "Show code", icon=":material/code:"):
         st.caption(f"Reproduces the numbers from the exported analysis CSV ({DEFAULT_CSV}: the filtered patients, "
                    "one row each, derived columns included).")
         st.code(snippet.python, language="python")

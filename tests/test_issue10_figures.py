@@ -65,3 +65,12 @@ def test_issue10_modules_do_not_import_streamlit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_published_comparison_rows_keep_input_order():
+    rows = pd.DataFrame({"group": ["Melanoma", "Melanoma", "RCC", "RCC"], "source": ["Ours", "Published"] * 2,
+                         "estimate": [0.2, 0.225, 0.2, 0.24], "lower": [0.1, 0.1, 0.1, 0.1],
+                         "upper": [0.3, 0.4, 0.4, 0.5], "published": [False, True] * 2, "label": list("abcd")})
+    fig = published_comparison_figure(rows, x_label="ORR")
+    assert list(fig.layout.yaxis.categoryarray) == ["Melanoma · Ours", "Melanoma · Published", "RCC · Ours",
+                                                    "RCC · Published"]

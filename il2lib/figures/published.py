@@ -36,7 +36,7 @@ def published_comparison_figure(rows: pd.DataFrame, *, x_label: str, title: str 
         if sub.empty:
             continue
         est, lo, hi = (sub[c].to_numpy(dtype=float) * scale for c in ("estimate", "lower", "upper"))
-        labels = sub["label"].astype(str).to_numpy() if ("label" in sub and hover_counts) else np.full(len(sub), "")
+        counts = sub["label"].astype(str).to_numpy() if ("label" in sub and hover_counts) else np.full(len(sub), "")
         sources = sub["source"].astype(str).to_numpy()
         fig.add_trace(go.Scatter(
             x=est, y=list(sub["_y"]), mode="markers",
@@ -46,7 +46,7 @@ def published_comparison_figure(rows: pd.DataFrame, *, x_label: str, title: str 
             error_x={"type": "data", "symmetric": False, "array": np.nan_to_num(hi - est),
                      "arrayminus": np.nan_to_num(est - lo), "thickness": style.line_width,
                      "width": style.marker_size / 2, "color": name_color},
-            customdata=np.column_stack([[escape(s) for s in sources], [escape(x) for x in labels]]),
+            customdata=np.column_stack([[escape(s) for s in sources], [escape(x) for x in counts]]),
             hovertemplate="%{y}: %{x:.1f} %{customdata[1]}<extra></extra>"))
     fig.update_layout(legend={"orientation": "h", "y": -0.25})
     fig.update_xaxes(title_text=x_label, rangemode="tozero")
