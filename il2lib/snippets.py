@@ -200,7 +200,9 @@ def time_origin_snippet(endpoint: str, origin: str, by: str | None = None, csv: 
 def response_snippet(by: str | None, ci_method: str = "exact", denominator: str = "itt",
                      cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV) -> Snippet:
     """Response rates with CIs (and the published overlay)."""
-    py = (_py_head(csv) + "from il2lib.response import response_rates\nfrom il2lib.published import response_overlay\n\n"
+    py = (_py_head(csv) + "from il2lib.response import best_response_table, response_rates\n"
+          "from il2lib.published import response_overlay\n\n"
+          f"print(best_response_table(df, {by!r}).display())  # best-response table and bar chart\n"
           f"rates = response_rates(df, {by!r}, ci_method={ci_method!r}, denominator={denominator!r}, "
           f"cb_sd_months={cb_sd_months:g})\nresult = rates.to_frame()\nprint(result)\n"
           "print(response_overlay(rates))  # our cohort beside the published series\n")
