@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
-from scipy import optimize, special
-from scipy import stats as sps
 
+from il2lib._distributions import LazyModule
 from il2lib.errors import InsufficientDataError
+
+optimize = LazyModule("scipy.optimize")  # scipy.stats costs ~1 s at start-up: import on first use
+sps = LazyModule("scipy.stats")
 
 TestName = Literal["fisher_exact", "fisher_freeman_halton", "chi_square", "wilcoxon_rank_sum", "kruskal_wallis"]
 TEST_LABELS: dict[str, str] = {

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
 
+from il2lib._distributions import chi2_sf, norm_ppf
 from il2lib.errors import InsufficientDataError, SurvivalInputError
 from il2lib.survival import _checks
 
@@ -151,7 +151,7 @@ def _cif_variance(n_risk, d_cause, d_other, surv_before, surv, cif) -> np.ndarra
 
 def _loglog_band(cif: np.ndarray, variance: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise CI on the log(-log) scale: F^exp(+-z sd / (F log F)); [0, 0] where F = 0."""
-    z = norm.ppf(0.5 + conf_level / 2)
+    z = norm_ppf(0.5 + conf_level / 2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         half = z * np.sqrt(variance) / (cif * np.log(cif))
         lower, upper = cif ** np.exp(-half), cif ** np.exp(half)
@@ -202,7 +202,7 @@ def gray_test(time, status, group, cause: int = CAUSE, rho: float = 0.0, strata=
     except np.linalg.LinAlgError:
         raise InsufficientDataError("Gray's test is undefined here: its variance matrix is singular "
                                     "(too few events in some group).") from None
-    return GrayTestResult(statistic, g - 1, float(chi2.sf(statistic, g - 1)), float(rho), score, var)
+    return GrayTestResult(statistic, g - 1, float(chi2_sf(statistic, g - 1)), float(rho), score, var)
 
 
 def _gray_stratum(time, status, codes, g, cause, rho):

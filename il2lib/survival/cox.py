@@ -11,8 +11,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
 
+from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
 from il2lib.survival.cox_diagnostics import PHTestResult, concordance_counts, zph_test
@@ -175,14 +175,14 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
     beta, null, fit, iterations = newton(rs)
     vcov = np.linalg.inv(fit.info)
     se = np.sqrt(np.diag(vcov))
-    z = norm.ppf(0.5 + conf_level / 2)
+    z = norm_ppf(0.5 + conf_level / 2)
     p_count = beta.size
     group_notes = _events_per_group_warnings(design, keep, data.event.astype(float))
     flagged = {note.split(":")[0] for note in group_notes}
     term_of_col = [design.terms[i] for i, cols in enumerate(design.assign) for _ in cols]
     summary = pd.DataFrame({"term": design.columns, "coef": beta, "se": se, "hr": np.exp(beta),
                             "hr_lower": np.exp(beta - z * se), "hr_upper": np.exp(beta + z * se),
-                            "z": beta / se, "p": 2 * norm.sf(np.abs(beta / se)),
+                            "z": beta / se, "p": 2 * norm_sf(np.abs(beta / se)),
                             "reportable": [t not in flagged for t in term_of_col]})
     lr = 2 * (fit.loglik - null.loglik)
     score = float(null.score @ np.linalg.solve(null.info, null.score))
@@ -196,9 +196,9 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
     eta[rs.order] = rs.x @ beta
     counts = concordance_counts(data.time, data.event, eta, strat)
     return CoxResult(summary, vcov, (null.loglik, fit.loglik),
-                     TestResult(float(lr), p_count, float(chi2.sf(lr, p_count))),
-                     TestResult(wald, p_count, float(chi2.sf(wald, p_count))),
-                     TestResult(score, p_count, float(chi2.sf(score, p_count))),
+                     TestResult(float(lr), p_count, float(chi2_sf(lr, p_count))),
+                     TestResult(wald, p_count, float(chi2_sf(wald, p_count))),
+                     TestResult(score, p_count, float(chi2_sf(score, p_count))),
                      counts["concordance"], counts, ties, conf_level, int(data.time.size), n_events,
                      data.n_input, data.excluded, tuple(notes), not group_notes, iterations,
                      rs, beta, fit, design.assign, design.terms)

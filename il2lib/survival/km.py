@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from il2lib._distributions import norm_ppf
 from il2lib.survival import _checks
 from il2lib.survival._counting import count, count_each_group
 
@@ -105,7 +105,7 @@ class KaplanMeierResult:
         area_after = np.cumsum(rect[::-1])[::-1][1:]  # area from t_j to tau, j = 1..m
         se = float(np.sqrt(np.sum(area_after**2 * hh)))
         mean = float(rect.sum())
-        z = norm.ppf(0.5 + self.conf_level / 2)
+        z = norm_ppf(0.5 + self.conf_level / 2)
         return RMSTResult(float(tau), mean, se, (mean - z * se, mean + z * se))
 
     def to_frame(self) -> pd.DataFrame:
@@ -264,7 +264,7 @@ def km_from_counts(time, n_risk, n_event, n_censor, conf_type: ConfType = "log-l
     if k and not np.isfinite(se_log[-1]):  # cumsum is monotone: only a tail can be infinite
         se_log[np.searchsorted(se_log, np.inf):] = np.nan
     np.multiply(se_log, surv, out=floats[2])
-    z = float(norm.ppf(0.5 + conf_level / 2))
+    z = float(norm_ppf(0.5 + conf_level / 2))
     lower, upper = confidence_band(surv, se_log, conf_type, z, out=floats[3:5])
     table = pd.DataFrame(floats.T, columns=["time", "survival", "std_err", "ci_lower", "ci_upper"], copy=False)
     for position, name in enumerate(("n_risk", "n_event", "n_censor"), start=1):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
+from il2lib._distributions import chi2_sf
 from il2lib.errors import InsufficientDataError
 from il2lib.survival import _checks
 from il2lib.survival._counting import Counts, count
@@ -175,4 +175,4 @@ def _chisq(observed, expected, var):
     diff = (observed - expected)[used][1:]
     sub = var[np.ix_(used, used)][1:, 1:]
     statistic = float(diff @ np.linalg.solve(sub, diff))
-    return statistic, int(df), float(chi2.sf(statistic, df)), ()
+    return statistic, int(df), float(chi2_sf(statistic, df)), ()

@@ -11,8 +11,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from il2lib._distributions import norm_ppf, norm_sf
 from il2lib.errors import InsufficientDataError
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, kaplan_meier
 
@@ -79,7 +79,7 @@ def survival_differences(time, event, group, times, *, reference=None, conf_leve
     times = np.atleast_1d(np.asarray(times, dtype=float))
     per = pd.concat([r.survival_at(times).assign(group=g, std_err=_se_at(r, times)) for g, r in km.items()],
                     ignore_index=True)
-    z = norm.ppf(0.5 + conf_level / 2)
+    z = norm_ppf(0.5 + conf_level / 2)
     rows = []
     base = per[per["group"] == ref].set_index("time")
     for g in km.groups:
@@ -89,7 +89,7 @@ def survival_differences(time, event, group, times, *, reference=None, conf_leve
         for t in times:
             d = cur.at[t, "survival"] - base.at[t, "survival"]
             se = float(np.hypot(cur.at[t, "std_err"], base.at[t, "std_err"]))
-            p = 2 * norm.sf(abs(d) / se) if se > 0 else np.nan
+            p = 2 * norm_sf(abs(d) / se) if se > 0 else np.nan
             rows.append({"time": t, "group": g, "reference": ref, "survival": cur.at[t, "survival"],
                          "survival_reference": base.at[t, "survival"], "difference": d, "se": se,
                          "ci_lower": d - z * se, "ci_upper": d + z * se, "p": p})
@@ -142,7 +142,7 @@ def rmst_differences(time, event, group, tau: float | None = None, *, reference=
     res = {g: r.rmst(tau) for g, r in km.items()}
     per = pd.DataFrame([{"group": g, "tau": tau, "rmst": r.rmst, "se": r.se, "ci_lower": r.ci[0],
                          "ci_upper": r.ci[1]} for g, r in res.items()])
-    z = norm.ppf(0.5 + conf_level / 2)
+    z = norm_ppf(0.5 + conf_level / 2)
     rows = []
     for g, r in res.items():
         if g == ref:
@@ -150,5 +150,5 @@ def rmst_differences(time, event, group, tau: float | None = None, *, reference=
         d, se = r.rmst - res[ref].rmst, float(np.hypot(r.se, res[ref].se))
         rows.append({"group": g, "reference": ref, "tau": tau, "rmst": r.rmst, "rmst_reference": res[ref].rmst,
                      "difference": d, "se": se, "ci_lower": d - z * se, "ci_upper": d + z * se,
-                     "p": 2 * norm.sf(abs(d) / se) if se > 0 else np.nan})
+                     "p": 2 * norm_sf(abs(d) / se) if se > 0 else np.nan})
     return RMSTComparison(per, pd.DataFrame(rows, columns=list(RMST_COLUMNS)), tau, ref, conf_level)

@@ -17,9 +17,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from il2lib import schema
+from il2lib._distributions import chi2_sf
 from il2lib.errors import InsufficientDataError, SurvivalInputError
 from il2lib.survival import _checks
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts
@@ -235,7 +235,7 @@ def logrank_entry(entry, time, event, group,
     statistic = float(diff @ np.linalg.solve(var[1:, 1:], diff))
     table = pd.DataFrame({"group": labels[present], "n": np.bincount(codes, minlength=g), "observed": observed,
                           "expected": expected})
-    return EntryLogRankResult(statistic, g - 1, float(chi2.sf(statistic, g - 1)), table)
+    return EntryLogRankResult(statistic, g - 1, float(chi2_sf(statistic, g - 1)), table)
 
 
 def _lower_first(text: str) -> str:
