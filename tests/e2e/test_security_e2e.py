@@ -17,6 +17,7 @@ import asyncio
 import re
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -58,7 +59,10 @@ def test_server_upload_leaves_no_file_and_no_log_line(streamlit_server):
     assert len(data) > 1_048_576, "below Starlette's 1 MB spooling threshold: the disk path is not exercised"
     since = sh.scan_start()
 
-    shown = asyncio.run(_upload_over_websocket(streamlit_server.url, f"registry_{token}.csv", data))
+    # In a thread: the session-scoped sync Playwright of the e2e fixtures keeps an event loop running here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        shown = pool.submit(asyncio.run, _upload_over_websocket(streamlit_server.url, f"registry_{token}.csv",
+                                                                data)).result()
     assert shown == (n_expected, n_expected)
 
     roots = [ROOT, Path(tempfile.gettempdir()), Path.home()]
