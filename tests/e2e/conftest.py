@@ -88,11 +88,12 @@ class CliRun:
 
 @pytest.fixture
 def open_at(new_context: Callable[[], BrowserContext], app_url: str) -> Callable[[str], Page]:
-    """Open a fresh session directly at ``path`` (``"/Survival?present=1"``), as a pasted link does."""
+    """Open a fresh session directly at ``path`` (``"/Survival?present=1"``) or at a full URL, as a pasted
+    link does."""
 
     def open_(path: str = "") -> Page:
         page = new_context().new_page()
-        ui.open_app(page, app_url + path)
+        ui.open_app(page, path if path.startswith("http") else app_url + path)
         return page
 
     return open_

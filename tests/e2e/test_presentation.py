@@ -31,11 +31,16 @@ def test_present_query_parameter(open_at):
     ui.shot(present, "presentation_response")
 
 
-def test_presentation_toggle_in_sidebar(page):
-    ui.go_to_page(page, "Survival")
+def test_presentation_toggle_in_sidebar(open_at):
+    page = open_at("/Survival")
     before = ui.font_sizes(page)
     page.locator(ui.SIDEBAR).get_by_text("Presentation mode", exact=True).click()
     ui.settle(page)
     assert "present=1" in page.url
-    assert ui.font_sizes(page)["figure"] > before["figure"]
-    assert ui.font_sizes(page)["text"] > before["text"]
+
+    def larger() -> None:
+        after = ui.font_sizes(page)
+        assert after["figure"] > before["figure"] and after["text"] > before["text"], (before, after)
+
+    ui.eventually(larger)
+    ui.shot(page, "presentation_toggled_in_sidebar")

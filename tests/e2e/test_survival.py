@@ -52,6 +52,16 @@ def assert_risk_table_under_figure(page) -> None:
         assert sorted(x for x, _ in cells) == ticks, f"{group}: at-risk times differ from the axis ticks"
 
 
+def _curves(page, n: int) -> list[str]:
+    curves = ui.km_curves(page)
+    assert len(curves) == n, curves
+    return curves
+
+
+def _titled(page, text: str) -> None:
+    assert text.lower() in ui.figure_title(page).lower(), ui.figure_title(page)
+
+
 def _medians_n(page) -> dict[str, int]:
     rows = ui.grid_rows(ui.find_grid(page, "n (events)"))
     return {r["Group"]: int(r["n (events)"].split()[0]) for r in rows}
@@ -61,14 +71,15 @@ def _medians_n(page) -> dict[str, int]:
     ("grouping", "n_groups"),
     [("Disease", 2), ("Source", 2), ("Line of IL-2", 3), ("No grouping", 1)],
 )
-def test_km_figure_has_one_curve_per_group_and_risk_table(page, grouping, n_groups):
-    ui.go_to_page(page, "Survival")
+def test_km_figure_has_one_curve_per_group_and_risk_table(open_at, grouping, n_groups):
+    page = open_at("/Survival")
     if grouping != "Disease":
         ui.choose_select(page, "Compare groups", grouping)
     assert page.locator(ui.PLOTLY).count() >= 1
-    curves = ui.km_curves(page)
-    assert len(curves) == n_groups, curves
-    assert ui.legend_labels(page) == (curves if n_groups > 1 else ui.legend_labels(page))
+    curves = ui.eventually(lambda: _curves(page, n_groups))
+    ui.shot(page, f"survival_by_{grouping.lower().replace(' ', '_').replace('-', '')}")
+    if n_groups > 1:
+        assert ui.legend_labels(page) == curves
     at_risk = ui.at_risk_rows(page)
     assert sorted(at_risk) == sorted(curves)
     medians = _medians_n(page)
@@ -78,24 +89,23 @@ def test_km_figure_has_one_curve_per_group_and_risk_table(page, grouping, n_grou
     assert page.get_by_text("Number at risk", exact=True).first.is_visible()
     assert_risk_table_under_figure(page)
     assert_km_readable(page)
-    ui.shot(page, f"survival_by_{grouping.lower().replace(' ', '_').replace('-', '')}")
 
 
 @pytest.mark.parametrize("endpoint", ["Progression-free survival", "Duration of response"])
-def test_other_endpoints_draw(page, endpoint):
-    ui.go_to_page(page, "Survival")
+def test_other_endpoints_draw(open_at, endpoint):
+    page = open_at("/Survival")
     ui.choose_select(page, "Endpoint", endpoint)
+    ui.eventually(lambda: _titled(page, endpoint))
     assert ui.km_curves(page) == ["Melanoma", "RCC"]
-    assert endpoint in ui.figure_title(page)
     assert_risk_table_under_figure(page)
     ui.shot(page, f"survival_{schema.norm(endpoint).replace(' ', '_')}")
 
 
-def test_grouping_by_response_uses_landmark_and_warns(page):
-    ui.go_to_page(page, "Survival")
+def test_grouping_by_response_uses_landmark_and_warns(open_at):
+    page = open_at("/Survival")
     ui.choose_select(page, "Compare groups", "Clinical benefit")
-    text = ui.main_text(page)
-    assert "guarantee-time" in text and "landmark" in ui.figure_title(page).lower()
-    assert len(ui.km_curves(page)) == 2
+    assert "guarantee-time" in ui.main_text(page)
+    ui.eventually(lambda: _titled(page, "landmark"))
+    ui.eventually(lambda: _curves(page, 2))
     assert_risk_table_under_figure(page)
     ui.shot(page, "survival_by_clinical_benefit_landmark")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -26,6 +27,19 @@ ALERT = '[data-testid="stAlertContainer"]'
 LEAK_PATTERNS = ("Traceback (most recent call last)", "Traceback", 'File "/')
 
 DEFAULT_TIMEOUT_MS = 60_000
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], timeout_s: float = 20.0, interval_s: float = 0.25) -> T:
+    """Run ``check`` until it stops raising AssertionError (plotly redraws a moment after the script ends)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval_s)
 
 
 def wait_idle(page: Page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 300) -> None:
