@@ -265,6 +265,7 @@ def edit_grid_select(page: Page, grid: Locator, row: int, column: str, option_te
     page.keyboard.type(option_text)
     page.get_by_role("option", name=option_text, exact=True).first.click()
     page.keyboard.press("Escape")
+    page.locator(f"{MAIN} h1").first.click()  # leave the grid, as a person does before pressing a button
     page.wait_for_timeout(300)
     settle(page)
 
