@@ -172,26 +172,46 @@ def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> byte
     Content-Security-Policy blocks every request too, so printing is offline.
     """
     document = set_paper(html, paper)
-    with tempfile.TemporaryDirectory(prefix="il2-chromium-profile-") as profile:
-        command = ["/bin/sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", find_chromium(),
-                   *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    chromium = find_chromium()
+    profile = tempfile.mkdtemp(prefix="il2-chromium-profile-")
+    command = ["/bin/sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", chromium,
+               *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    closed = False
+    try:
+        devtools = _DevTools(proc, time.monotonic() + timeout)
+        result = _print(devtools, document)
         try:
-            devtools = _DevTools(proc, time.monotonic() + timeout)
-            result = _print(devtools, document)
-            try:
-                devtools.call("Browser.close")
-            except PdfExportError:
-                pass  # the pipe may close before the reply: chromium is exiting anyway
-            return result
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            devtools.call("Browser.close")
+        except PdfExportError:
+            pass  # the pipe may close before the reply: chromium is exiting anyway
+        closed = True
+        return result
+    finally:
+        _stop(proc, grace=10.0 if closed else 0.0)
+        _remove_profile(profile)
+
+
+def _stop(proc: subprocess.Popen, grace: float) -> None:
+    """Let chromium exit by itself for ``grace`` seconds (after Browser.close), then end it."""
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _remove_profile(profile: str) -> None:
+    """Remove chromium's throw-away profile; its helper processes may still be writing for a moment."""
+    for _ in range(20):
+        shutil.rmtree(profile, ignore_errors=True)
+        if not os.path.exists(profile):
+            return
+        time.sleep(0.1)
 
 
 def write_pdf(html: str, path: str | os.PathLike, *, paper: Paper = "A4", timeout: float = 180.0) -> Path:
