@@ -117,7 +117,7 @@ def frame(page_title: str) -> AppContext:
     cohort_filter = fstate.to_filter()
     filtered, n_total = filters.filtered_data(loaded, cohort_filter)
     with st.sidebar:
-        _filter_summary(len(filtered), n_total, cohort_filter)
+        _filter_summary(len(filtered) if loaded.n_selected is None else loaded.n_selected, n_total, cohort_filter)
         _settings()
         for problem in ss.get(state.URL_PROBLEMS, ()):
             st.warning(md_escape(problem))

@@ -188,9 +188,54 @@ def survival_from_counts(ctx) -> None:
     medians = pd.DataFrame([{"Group": g, "n (events)": f"{r.n:,} ({r.n_events:,})", "Median, months": r.median,
                              "95% CI lower": r.median_ci[0], "95% CI upper": r.median_ci[1]}
                             for g, r in curves.items()])
-    st.dataframe(medians, hide_index=True)
+    months = st.column_config.NumberColumn(format="%.1f")
+    st.dataframe(medians, hide_index=True, column_config={c: months for c in list(medians.columns)[2:]})
     if by is not None and len(curves) >= 2:
         lr = logrank_counts(counts)
         st.markdown(f"Log-rank test: chi-square {lr.statistic:.2f} on {lr.df} df, p = {lr.pvalue:.3g}")
     if counts.excluded:
         st.caption("Excluded: " + "; ".join(f"{n:,} {reason}" for reason, n in counts.excluded))
+
+
+# ------------------------------------------------------------------ counts-only Response view (large selections)
+@st.cache_data(ttl=600, max_entries=64, show_spinner="Counting responses in the registry…")
+def response_counts(identity: str, cohort_filter, by: str | None) -> pd.DataFrame:
+    return source().category_counts(schema.BOR, cohort_filter, by)
+
+
+def response_from_counts(ctx) -> None:
+    """Best overall response, ORR and DCR with exact CIs and the group test, from SQL counts only.
+
+    CBR needs each SD's duration and the swimmer plot needs patient rows: both ask for a smaller selection.
+    """
+    from app_ui.widgets import md_escape
+    from il2lib.response import OUTCOME_LABELS
+    from il2lib.sources.response import response_rates_from_counts
+
+    loaded = ctx.loaded
+    st.title("Response")
+    st.info(f"{loaded.n_selected:,} patients selected: more than the row limit ({loaded.row_limit:,}). "
+            "Best overall response, ORR and DCR (exact CIs, group test) are computed here from counts "
+            "aggregated in the registry; CBR, the swimmer plot and duration of response need a selection "
+            "within the row limit.", icon=":material/database:")
+    a, b = st.columns(2)
+    by = a.selectbox("Compare groups", COUNT_GROUPINGS, index=1, key="registry_resp_by",
+                     format_func=lambda g: "No grouping" if g is None else schema.label(g))
+    denominator = b.selectbox("Denominator", ["itt", "evaluable"], key="registry_resp_den",
+                              format_func={"itt": "All treated (ITT)", "evaluable": "Evaluable only"}.get)
+    counts = response_counts(_identity(registry_config()), ctx.filter, by)
+    shown = counts.assign(group=counts["group"].map(lambda g: "All patients" if g is None and by is None
+                                                    else ("(missing)" if g is None else _display_label(g))))
+    bor = shown.pivot_table(index="group", columns="value", values="n", aggfunc="sum", fill_value=0)
+    st.markdown("#### Best overall response (patients)")
+    st.dataframe(bor[[c for c in schema.BOR_LEVELS if c in bor.columns]], width="stretch")
+    rates, tests = response_rates_from_counts(counts, denominator=denominator)
+    rates = rates.assign(group=rates["group"].map(lambda g: g if by is None else _display_label(g)),
+                         outcome=rates["outcome"].map(OUTCOME_LABELS))
+    st.markdown("#### Response rates (Clopper-Pearson exact 95% CI)")
+    share = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(rates, hide_index=True, width="stretch",
+                 column_config={c: share for c in ("rate", "ci_lower", "ci_upper")})
+    for outcome, test in tests.items():
+        text = test if isinstance(test, str) else f"{test.label}: p = {test.pvalue:.3g}"
+        st.markdown(f"{OUTCOME_LABELS[outcome]}: " + md_escape(text))

@@ -11,6 +11,11 @@ from app_ui import beyond, cached, figures
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
 
 ctx = frame("Response")
+if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  # registry above the row limit
+    from app_ui.registry import response_from_counts
+
+    response_from_counts(ctx)
+    st.stop()
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402

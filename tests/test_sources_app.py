@@ -92,6 +92,7 @@ def test_filters_work_and_a_large_selection_is_refused(parquet_config, sample_da
     n_rcc = len(apply_filter(sample_data, CohortFilter(disease=(schema.RCC,))))
     assert n_rcc <= 60 < len(sample_data)
     assert any("more than the 60 the pages load" in t for t in texts(at, "info"))
+    assert sidebar_count(at) == f"n = {len(sample_data)} of {len(sample_data)} patients"  # counted in SQL
     at.switch_page("pages/3_Survival.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("computed here from event counts" in t for t in texts(at, "info"))
@@ -112,3 +113,19 @@ def test_filters_work_and_a_large_selection_is_refused(parquet_config, sample_da
     rerun(at)
     assert sidebar_count(at) == f"n = {n_rcc} of {len(sample_data)} patients"
     assert at.dataframe  # the page analyses the fetched selection
+
+
+def test_response_page_above_the_row_limit_uses_counts(parquet_config, sample_data):
+    from il2lib.response import response_rates
+
+    at = _open(dict(parquet_config, row_limit=60), "pages/2_Response.py")
+    assert any("computed here from counts" in t for t in texts(at, "info"))
+    bor, rates = (d.value for d in at.dataframe)
+    assert int(bor.to_numpy().sum()) == len(sample_data)
+    expected = response_rates(sample_data, by=schema.DISEASE, outcome=("orr", "dcr")).rates
+    assert len(rates) == len(expected)
+    for r in expected.itertuples(index=False):
+        row = rates[(rates["group"] == r.group) & rates["outcome"].str.startswith(r.outcome.upper())]
+        assert len(row) == 1
+        assert (row["responders"].iloc[0], row["n"].iloc[0]) == (r.responders, r.n)
+        assert (row["ci_lower"].iloc[0], row["ci_upper"].iloc[0]) == (r.ci_lower, r.ci_upper)
