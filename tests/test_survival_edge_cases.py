@@ -191,3 +191,10 @@ def test_median_fast_path_equals_literal_port_of_r(steps, seed):
     shuffled = rng.permutation(curve)  # a non-monotone band goes to the literal port
     expected = _findq_general(x, np.concatenate([[0.0], 1 - shuffled]), 0.5, tol)
     assert np.array_equal(_curve_quantile(x[1:], shuffled, curve.size, True), expected, equal_nan=True)
+
+
+def test_logrank_with_zero_variance_is_a_defined_no_test_result():
+    """Every event at one time with one patient per group: the variance is 0, so no test (R stops with an error)."""
+    result = logrank_test([0.0, 0.0], [1, 1], ["a", "b"])
+    assert np.isnan(result.statistic) and np.isnan(result.pvalue) and result.df == 1
+    assert "variance of the group differences is zero" in result.warnings[0]

@@ -18,6 +18,8 @@ from il2lib.survival import _checks
 from il2lib.survival._counting import Counts, count
 
 MIN_EVENTS_PER_GROUP_FOR_HR = 5
+ZERO_VARIANCE_NOTE = ("No test possible: the variance of the group differences is zero (for example, every event "
+                      "happened at one time when each group had a single patient at risk).")
 
 
 @dataclass(frozen=True)
@@ -174,5 +176,8 @@ def _chisq(observed, expected, var):
         return np.nan, max(df, 0), np.nan, ("No comparison possible: fewer than two groups have expected events.",)
     diff = (observed - expected)[used][1:]
     sub = var[np.ix_(used, used)][1:, 1:]
-    statistic = float(diff @ np.linalg.solve(sub, diff))
+    try:
+        statistic = float(diff @ np.linalg.solve(sub, diff))
+    except np.linalg.LinAlgError:  # R's survdiff stops with "system is exactly singular" here
+        return np.nan, int(df), np.nan, (ZERO_VARIANCE_NOTE,)
     return statistic, int(df), float(chi2_sf(statistic, df)), ()

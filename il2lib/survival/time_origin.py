@@ -232,7 +232,10 @@ def logrank_entry(entry, time, event, group,
         factor = np.where(n_all > 1, d_all * (n_all - d_all) / np.maximum(n_all - 1, 1), 0.0)
     var = np.diag((factor * share).sum(axis=1)) - (factor * share) @ share.T
     diff = (observed - expected)[1:]
-    statistic = float(diff @ np.linalg.solve(var[1:, 1:], diff))
+    try:
+        statistic = float(diff @ np.linalg.solve(var[1:, 1:], diff))
+    except np.linalg.LinAlgError:  # zero variance: no test, as in logrank_test
+        statistic = np.nan
     table = pd.DataFrame({"group": labels[present], "n": np.bincount(codes, minlength=g), "observed": observed,
                           "expected": expected})
     return EntryLogRankResult(statistic, g - 1, float(chi2_sf(statistic, g - 1)), table)
