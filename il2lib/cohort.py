@@ -296,7 +296,7 @@ def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
             continue
         wanted = {_norm_value(column, v) for v in values}
         keep &= _filter_strings(df[column]).isin(wanted).astype(bool)
-    return df.loc[keep.to_numpy()].copy()
+    return df.take(np.flatnonzero(keep.to_numpy()))  # one copy; take leaves no chained-assignment link
 
 
 def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> pd.DataFrame:

@@ -306,16 +306,28 @@ def _read_parquet(data: bytes, name: str) -> dict:
     except Exception:  # noqa: BLE001
         raise CohortFileError(f"'{name}' is not a readable Parquet file.") from None
     header = [str(c) for c in frame.columns]
-    columns = []
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            text = s.dt.strftime("%Y-%m-%d").fillna("")
-        else:
-            text = s.map(_cell_text, na_action="ignore").fillna("").astype(str)
-        columns.append(text.to_numpy(dtype=object))
-    records = np.column_stack(columns).tolist() if columns and len(frame) else []
-    return {"header": header, "records": records, "file_rows": np.arange(len(frame), dtype=np.int64) + 2}
+    columns, blank = {}, np.ones(len(frame), dtype=bool)
+    for k in range(frame.shape[1]):
+        columns[k], empty = _parquet_text(frame.iloc[:, k])
+        blank &= empty
+    records = pd.DataFrame(columns, index=pd.RangeIndex(len(frame))) if columns and len(frame) else []
+    return {"header": header, "records": records, "file_rows": np.arange(len(frame), dtype=np.int64) + 2,
+            "blank": blank if columns else None}
+
+
+def _parquet_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """One Parquet column as cell texts (object array; missing = "") and its blank-cell mask,
+    converted once per distinct value."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        text = s.dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
+        return text, text == ""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # text already: _cell_text is str()
+        texts = np.append(uniques.astype(object), "")
+    else:
+        texts = np.array([_cell_text(v) for v in uniques] + [""], dtype=object)
+    empty = pd.Series(texts, dtype=object).str.strip().eq("").to_numpy(dtype=bool)
+    return texts[codes], empty[codes]  # code -1 (missing) picks the trailing ""
 
 
 # --------------------------------------------------------------------------------------

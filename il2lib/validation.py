@@ -184,9 +184,6 @@ def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], dat
                 specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS) -> pd.DataFrame:
     """Typed columns of every mapped file column (converted once per distinct value, then expanded)."""
     typed: dict[str, pd.Series] = {}
-    id_col = next((k for k, v in resolved.items() if v == schema.PATIENT_ID), None)
-    if id_col is not None:
-        c.ids = frame[id_col].str.strip().where(~coerce.missing_mask(frame[id_col]), None)
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
         spec = specs[name]
         codes, uniques = pd.factorize(frame[file_col].to_numpy(dtype=object), use_na_sentinel=False)
@@ -195,6 +192,8 @@ def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], dat
         values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
         expanded = values.take(codes).set_axis(frame.index)
         typed[name] = expanded
+        if name == schema.PATIENT_ID:  # stripped ids, None when missing: the row labels of every finding
+            c.ids = expanded
         _report_invalid(c, frame[file_col], pd.Series(invalid.to_numpy()[codes], index=frame.index), spec, file_col,
                         today)
     return pd.DataFrame(typed, index=frame.index)
@@ -344,7 +343,10 @@ def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_
     keep = np.ones(len(derived), dtype=bool)
     keep[excluded_pos] = False
     extras = _extras(raw.frame, unmapped, set(derived.columns))
-    data = _ordered(derived, extras).loc[keep].reset_index(drop=True)
+    data = _ordered(derived, extras)
+    if not keep.all():
+        data = data.take(np.flatnonzero(keep))
+    data = data.set_axis(pd.RangeIndex(len(data)), axis=0, copy=False)
     excluded = _excluded_frame(raw, excluded_pos, ["; ".join(c.reasons[p]) for p in excluded_pos])
     report = _report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
     return Cohort(data, report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name, cb_sd_months)
