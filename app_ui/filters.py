@@ -156,10 +156,30 @@ def filtered_data(loaded: data_mod.LoadedData, cohort_filter: CohortFilter) -> t
         return pd.DataFrame(), total or 0
     data = loaded.cohort.data
     total = len(data) if total is None else total
+    if cohort_filter.is_empty():
+        return data, total
     key = (loaded.scope, loaded.cohort.fingerprint, id(data), cohort_filter)
     memo = st.session_state.get(FILTER_MEMO)
-    if memo is not None and memo[0] == key:
-        return memo[1], total
-    filtered = data if cohort_filter.is_empty() else apply_filter(data, cohort_filter)
-    st.session_state[FILTER_MEMO] = (key, filtered)
+    if not isinstance(memo, dict):
+        memo = st.session_state[FILTER_MEMO] = {}
+    if key in memo:
+        memo[key] = memo.pop(key)  # most recently used last
+        return memo[key], total
+    filtered = apply_filter(data, cohort_filter)
+    memo[key] = filtered
+    _trim_memo(memo, _frame_bytes(data))
     return filtered, total
+
+
+#: Filtered cohorts remembered per session (switching back to a recent filter skips the row copy),
+#: together at most the size of the unfiltered data.
+FILTER_MEMO_ENTRIES = 4
+
+
+def _frame_bytes(df: pd.DataFrame) -> int:
+    return int(df.memory_usage(deep=False, index=False).sum())
+
+
+def _trim_memo(memo: dict, budget: int) -> None:
+    while len(memo) > 1 and (len(memo) > FILTER_MEMO_ENTRIES or sum(map(_frame_bytes, memo.values())) > budget):
+        memo.pop(next(iter(memo)))  # least recently used first
