@@ -90,6 +90,7 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
     try:
         cox = cox_ph(data.rename(columns={GROUP_COLUMN: label}), "time", "event", [label])
         violated = cox.zph().violated
+        cox = cox.compact()  # the view is cached: keep the numbers, not the per-patient fit arrays
     except Il2libError as exc:
         messages.append(f"Cox model not computed: {exc}")
         return logrank, None, ()

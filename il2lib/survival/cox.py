@@ -6,7 +6,7 @@ has Efron ties only. This fit runs Newton-Raphson to full convergence and offers
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -71,7 +71,14 @@ class CoxResult:
 
     def zph(self) -> PHTestResult:
         """Proportional-hazards test equal to R's ``cox.zph(fit, transform="km")`` (score test per term + GLOBAL)."""
+        if self._rs is None:
+            raise ValueError("zph() needs the fitted data, which this compact copy (compact()) dropped.")
         return zph_test(self._rs, self._pieces, self._assign, self._terms)
+
+    def compact(self) -> "CoxResult":
+        """This result without the per-patient arrays behind :meth:`zph` (tens of MB at 1e6 patients),
+        for caching; every reported number stays."""
+        return replace(self, _rs=None, _pieces=None)
 
 
 def _design(df: pd.DataFrame, covariates, reference_levels) -> Design:
