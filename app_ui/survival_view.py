@@ -158,3 +158,15 @@ def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, 
     from app_ui.cached import _attempt
 
     return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presentation: bool, time_label: str,
+             toggles: tuple[tuple[str, bool], ...]):
+    """The Kaplan-Meier figure, built once per view and display options (plotly's validation of a
+    figure costs 0.1-0.3 s per rerun). ``view_key`` identifies ``_curves`` (the arguments of the cached
+    :func:`survival_view`). The same object is returned to every rerun: do not modify it (masking copies)."""
+    from il2lib.figures.km import km_figure
+
+    return km_figure(_curves, title=title, subtitle=subtitle, presentation=presentation, time_label=time_label,
+                     **dict(toggles))

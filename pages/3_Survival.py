@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_state import frame
 from app_ui import beyond, beyond_survival, cached
-from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, survival_view
+from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, km_chart, survival_view
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
 
 ctx = frame("Survival")
@@ -20,7 +20,6 @@ if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  #
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
-from il2lib.figures.km import km_figure  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
              schema.CLINICAL_BENEFIT]
@@ -129,9 +128,10 @@ title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
 # Presentation mode stacks the numbers under a full-width figure (readable when screen-shared).
 left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
 with left:
-    fig = km_figure(view.curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
-                    time_label="Months since landmark" if view.landmark is not None else "Months since IL-2 start",
-                    **toggles)
+    fig = km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox), view.curves,
+                   title, subtitle, ctx.presentation,
+                   "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
+                   tuple(sorted(toggles.items())))
     st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
                          + (f"; {view.population_note}" if view.population_note else "")
