@@ -12,6 +12,8 @@ from app_ui.widgets import md_escape, url_choice
 ctx = frame("Report")
 ctx.require_data()
 
+from app_ui.beyond import current_masking  # noqa: E402
+
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError  # noqa: E402
 from il2lib.report import build_report, pdf_bytes  # noqa: E402
@@ -62,6 +64,13 @@ use_ae = c.toggle("Include adverse events", value=ae is not None, disabled=ae is
                   help=None if ae is not None else "No adverse-event table is loaded with this data set.")
 if ctx.loaded.ae_error:
     st.warning(md_escape(f"Adverse-event table not used: {ctx.loaded.ae_error}"))
+
+if current_masking().on:
+    st.warning("Small-cell protection is on. The report is a full document for the care team: it shows every "
+               "count unmasked and lists rows excluded by validation, so it is neither shown nor offered while "
+               "protection is on. Switch protection off on an analysis page's sidebar to build it.",
+               icon=":material/visibility_off:")
+    st.stop()
 
 key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms)
 if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):

@@ -44,3 +44,12 @@ def test_changing_an_option_asks_for_a_new_build():
     assert any("press **Build report**" in t for t in texts(at, "info"))
     at = _build(at)
     assert texts(at, "success")
+
+
+def test_small_cell_protection_hides_the_report():
+    at = open_app({"data": "proclaim"}, page="pages/2_Response.py")  # the switch lives on the analysis pages
+    at.toggle(key="w_mask").set_value(True)
+    at = rerun(rerun(at).switch_page(PAGE))
+    assert any("Small-cell protection is on" in t for t in texts(at, "warning"))
+    assert not [b for b in at.button if b.key == "report_build"]
+    assert "Download HTML" not in _download_labels(at)
