@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from il2lib import export
+
+if TYPE_CHECKING:  # plotly is imported when a figure is drawn (start-up time)
+    import plotly.graph_objects as go
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -70,6 +73,8 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None) -> Non
     """
     base = key or slug(name)
     stem = slug(name)
+    import plotly.graph_objects as go
+
     snapshot = go.Figure(fig)
     with _row(f"f_{base}"):
         st.download_button("PNG", data=lambda: export.figure_to_png(snapshot), file_name=f"{stem}.png",

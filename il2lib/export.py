@@ -15,11 +15,12 @@ import math
 import numbers
 import re
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
+
+if TYPE_CHECKING:  # plotly is imported where a figure is exported (start-up time)
+    import plotly.graph_objects as go
 
 #: A text cell starting with one of these is read as a formula by Excel, LibreOffice or
 #: Google Sheets (tab and carriage return included; the full-width forms act the same in
@@ -209,6 +210,8 @@ def figure_to_image(fig: go.Figure, fmt: ImageFormat, *, width: int | None = Non
     """
     width = width or fig.layout.width or FIGURE_WIDTH
     height = height or fig.layout.height or FIGURE_HEIGHT
+    import plotly.io as pio
+
     return pio.to_image(fig, format=fmt, width=width, height=height,
                         scale=scale if fmt == "png" else 1, validate=True)
 
@@ -231,6 +234,8 @@ def figure_to_html(fig: go.Figure, *, title: str | None = None) -> str:
     """
     config = {"displaylogo": False,
               "toImageButtonOptions": {"format": "png", "scale": PUBLICATION_SCALE}}
+    import plotly.io as pio
+
     html = pio.to_html(fig, include_plotlyjs=True, full_html=True, config=config)
     if title:
         from html import escape

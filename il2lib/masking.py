@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
+
+if TYPE_CHECKING:  # plotly is imported when a figure is masked (start-up time)
+    import plotly.graph_objects as go
 
 DEFAULT_THRESHOLD = 5
 MASKED_DEPENDENT = "masked"
@@ -104,6 +107,8 @@ def mask_figure(fig: go.Figure, threshold: int = DEFAULT_THRESHOLD) -> go.Figure
     A hover field is a count when the template shows ``%{customdata[k]}`` or ``%{customdata[k]:.0f}``
     and column k holds whole numbers only; it is replaced by masked text.
     """
+    import plotly.graph_objects as go
+
     threshold = _check(threshold)
     out = go.Figure(fig)
     for trace in out.data:
