@@ -1,25 +1,53 @@
-"""axe-core audit (bundled by axe-playwright-python) of every page in the real browser: no critical or serious
-violation, colour contrast included, in the normal view and in presentation mode."""
+"""Every page in the real browser, normal view and presentation mode: an axe-core audit (bundled by
+axe-playwright-python) finds no critical or serious violation, colour contrast included, and every plotly figure
+is readable (titles not cut off, nothing drawn over them, no legend hidden behind a scrollbar).
+
+One browser session per mode visits all pages once; the two checks read what that visit recorded."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 
 from . import ui
+from .server import VIEWPORT
 from .test_pages_smoke import nav_labels
 
 
-@pytest.mark.parametrize("mode", ["normal", "presentation"])
-def test_every_page_passes_axe(open_at, mode):
-    page = open_at("/?present=1" if mode == "presentation" else "/")
-    if mode == "presentation":  # the sidebar starts collapsed: open it to reach the navigation
-        page.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button').first.click()
-        page.wait_for_timeout(300)
-    report = {}
-    for label in nav_labels(page):
-        if label != "Data":
-            ui.go_to_page(page, label)
-        violations = ui.axe_violations(page)
-        if violations:
-            report[label] = ui.describe_violations(violations)
-        ui.shot(page, f"axe_{mode}_{label.lower()}")
-    assert not report, "axe critical/serious violations:\n" + "\n".join(f"== {k}\n{v}" for k, v in report.items())
+@dataclass(frozen=True)
+class PageAudit:
+    axe: str  # described critical/serious violations, "" when none
+    figures: tuple[str, ...]
+
+
+@pytest.fixture(scope="module", params=["normal", "presentation"])
+def audit(request, browser, app_url) -> dict[str, PageAudit]:
+    mode = request.param
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(ui.DEFAULT_TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        ui.open_app(page, app_url + ("/?present=1" if mode == "presentation" else "/"))
+        if mode == "presentation":  # the sidebar starts collapsed: open it to reach the navigation
+            page.locator('[data-testid="stExpandSidebarButton"]').first.click()
+            page.wait_for_timeout(300)
+        results = {}
+        for label in nav_labels(page):
+            if label != "Data":
+                ui.go_to_page(page, label)
+            ui.shot(page, f"page_{mode}_{label.lower()}")
+            results[f"{mode}: {label}"] = PageAudit(ui.describe_violations(ui.axe_violations(page)),
+                                                    tuple(ui.figure_problems(page)))
+    finally:
+        context.close()
+    return results
+
+
+def test_every_page_passes_axe(audit):
+    failing = {page: a.axe for page, a in audit.items() if a.axe}
+    assert not failing, "axe critical/serious violations:\n" + "\n".join(f"== {k}\n{v}" for k, v in failing.items())
+
+
+def test_every_figure_is_readable(audit):
+    failing = {page: a.figures for page, a in audit.items() if a.figures}
+    assert not failing, "figures hard to read:\n" + "\n".join(f"{k}: {p}" for k, v in failing.items() for p in v)

@@ -401,3 +401,40 @@ def curve_styles(page: Page, index: int = 0) -> list[tuple[float, str]]:
 def sidebar_hidden(page: Page) -> bool:
     box = page.locator(SIDEBAR).bounding_box()
     return box is None or box["width"] == 0 or box["x"] + box["width"] <= 0
+
+
+def figure_problems(page: Page) -> list[str]:
+    """Readability problems of every plotly figure on the page: a title or subtitle cut off by the figure
+    edge, an annotation or the legend drawn over a title, a legend that needs scrolling (entries hidden)."""
+    return page.evaluate(
+        """(sel) => {
+            const problems = [];
+            const box = (el) => el.getBoundingClientRect();
+            const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1 && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+            // text boxes include line spacing: count an overlap only when it covers 30 % of the lower box's height
+            const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+                && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.3 * Math.min(a.height, b.height);
+            document.querySelectorAll(sel).forEach((gd, i) => {
+                const fig = box(gd);
+                const first = gd.querySelector('.gtitle');
+                const name = first ? first.textContent.slice(0, 50) : `figure ${i + 1}`;
+                const titles = [...gd.querySelectorAll('.infolayer .gtitle, .infolayer .gtitle-subtitle')];
+                for (const t of titles) {
+                    if (!inside(box(t), fig)) problems.push(`${name}: title cut off: "${t.textContent.slice(0, 80)}"`);
+                }
+                const covering = [...gd.querySelectorAll('.infolayer .annotation-text, .infolayer .legend .bg')];
+                for (const c of covering) {
+                    for (const t of titles) {
+                        if (overlap(box(c), box(t))) {
+                            const what = c.classList.contains('bg') ? 'legend' : `annotation "${c.textContent}"`;
+                            problems.push(`${name}: ${what} drawn over "${t.textContent.slice(0, 60)}"`);
+                        }
+                    }
+                }
+                const bar = gd.querySelector('.infolayer .legend .scrollbar');
+                if (bar && box(bar).height > 0) problems.push(`${name}: legend too small, entries hidden behind a scrollbar`);
+            });
+            return problems;
+        }""",
+        PLOTLY,
+    )
