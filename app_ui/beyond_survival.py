@@ -4,6 +4,7 @@ risks, time origin with delayed entry and the published-result overlay. Numbers 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -50,7 +51,10 @@ def _compute(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str | 
     if kind == "rmst":
         return _attempt(rmst_differences, data["time"], data["event"], data["group"], options[0])
     if kind == "cox":
-        return _attempt(multivariable_cox, _df, endpoint, list(options))
+        computed = _attempt(multivariable_cox, _df, endpoint, list(options))
+        if computed.ok and computed.value.cox is not None:  # cached: drop the per-patient fit arrays
+            computed = Computed(dataclasses.replace(computed.value, cox=computed.value.cox.compact()))
+        return computed
     raise ValueError(kind)
 
 
