@@ -8,6 +8,7 @@ from app_ui.beyond import PUBLISHED_KEY, Masking, show_code
 from app_ui.beyond_survival import (MILESTONE_CHOICES, ORIGINS, _compute, _diff_text, _fmt, rmst_display,
                                     survival_input)
 from app_ui.cached import _attempt
+from app_ui.survival_view import cached_figure
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_toggle
 from il2lib import schema
 
@@ -39,7 +40,10 @@ def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
     left, right = st.columns([1.6, 1.2])
     with left:
         title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model")
-        fig = cox_forest_figure(table, title=title, subtitle=subtitle, presentation=ctx.presentation)
+        fig = cached_figure(("cox_forest", ctx.cache_key, endpoint, tuple(chosen), title, subtitle,
+                             ctx.presentation),
+                            lambda: cox_forest_figure(table, title=title, subtitle=subtitle,
+                                                      presentation=ctx.presentation))
         st.plotly_chart(fig, width="stretch", key="cox_forest_chart", config={"displaylogo": False})
     with right:
         show_table(shown, key="cox_hr_table")
@@ -132,8 +136,9 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
         return
     res = computed.value
     title, subtitle = ctx.figure_titles("Cumulative incidence of progression (death without progression competing)")
-    fig = cif_figure(res, title=title, subtitle=subtitle if res.gray is None else "", presentation=ctx.presentation,
-                     hover_counts=not masking.on)
+    fig = cached_figure(("cif", ctx.cache_key, by, title, subtitle, ctx.presentation, masking.on),
+                        lambda: cif_figure(res, title=title, subtitle=subtitle if res.gray is None else "",
+                                           presentation=ctx.presentation, hover_counts=not masking.on))
     st.plotly_chart(fig, width="stretch", key="cif_chart", config={"displaylogo": False})
     at = res.at([6.0, 12.0, 24.0])
     at["CIF, % (95% CI)"] = [f"{100 * c:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" if pd.notna(c) else "—"
@@ -189,8 +194,10 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
     origin_text = ORIGINS[origin].split(" (")[0]
     origin_text = origin_text[0].lower() + origin_text[1:]
     title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}")
-    fig = km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
-                    time_label=f"Months since {origin_text}")
+    fig = cached_figure(("origin_km", ctx.cache_key, endpoint, origin, by, conf_type, title, subtitle,
+                         ctx.presentation),
+                        lambda: km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
+                                          time_label=f"Months since {origin_text}"))
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
     rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{_fmt(r.median)} ({_fmt(r.median_ci[0])}–"

@@ -170,3 +170,10 @@ def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presenta
 
     return km_figure(_curves, title=title, subtitle=subtitle, presentation=presentation, time_label=time_label,
                      **dict(toggles))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_figure(key: tuple, _build):
+    """``_build()`` once per ``key`` (which must name everything the figure depends on: the analysis
+    cache key, options, titles, presentation). The same object is returned to every rerun: do not modify it."""
+    return _build()
