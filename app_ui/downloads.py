@@ -5,6 +5,10 @@ One call under each element: ``download_table(df, "response_by_disease")`` or
 (Streamlit's deferred ``data`` callable), so drawing a page stays fast; clicking does not rerun
 the page. All conversion lives in :mod:`il2lib.export` (formula-injection neutralisation
 included); this module only draws the buttons.
+
+A file holds what the screen shows: with small-cell protection on, tables and figures are masked
+exactly as ``show_table`` and the figure helper mask them, and patient-level exports (one row or
+lane per patient) are not offered at all.
 """
 from __future__ import annotations
 
@@ -34,8 +38,14 @@ def _row(key: str):
     return st.container(horizontal=True, gap="small", key=f"dl_row_{key}")
 
 
+def _masking():
+    from app_ui.beyond import current_masking  # the session's small-cell setting (sidebar switch)
+
+    return current_masking()
+
+
 def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, notes: Iterable[str] = (),
-                   index: bool = False, key: str | None = None) -> None:
+                   index: bool = False, key: str | None = None, patient_level: bool = False) -> None:
     """Draw "CSV" and "XLSX" download buttons for a displayed table.
 
     Parameters
@@ -48,10 +58,15 @@ def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, not
         Written above / below the table in the XLSX file (for instance filters and method).
     index
         Whether the index is part of the table (for tables whose row labels are the index).
+    patient_level
+        One row per patient: not offered while small-cell protection is on.
     """
+    masking = _masking()
+    if patient_level and masking.on:
+        return
     base = key or slug(name)
     stem = slug(name)
-    frame = df.reset_index() if index else df
+    frame = masking.table(df.reset_index() if index else df)
     notes = tuple(notes)
     with _row(f"t_{base}"):
         st.download_button("CSV", data=lambda: export.table_to_csv_bytes(frame), file_name=f"{stem}.csv",
@@ -64,18 +79,23 @@ def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, not
                            help="Table as an Excel workbook")
 
 
-def download_figure(fig: go.Figure, name: str, *, key: str | None = None) -> None:
+def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patient_level: bool = False) -> None:
     """Draw "PNG", "SVG" and "HTML" download buttons for a figure.
 
     PNG is 3x the on-screen pixel size (publication resolution, about 300 dpi at 9 inches),
     SVG is vector, HTML is the interactive figure with plotly.js embedded (opens offline).
     Static images are rendered by kaleido with Debian's chromium when the button is clicked.
+    A patient-level figure (``patient_level``, e.g. a swimmer plot) is not offered while
+    small-cell protection is on.
     """
+    masking = _masking()
+    if patient_level and masking.on:
+        return
     base = key or slug(name)
     stem = slug(name)
     import plotly.graph_objects as go
 
-    snapshot = go.Figure(fig)
+    snapshot = masking.figure(go.Figure(fig))
     with _row(f"f_{base}"):
         st.download_button("PNG", data=lambda: export.figure_to_png(snapshot), file_name=f"{stem}.png",
                            mime="image/png", key=f"dl_png_{base}", icon=":material/download:",

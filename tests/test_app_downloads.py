@@ -67,3 +67,17 @@ download_figure(go.Figure(), "KM")
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["CSV", "XLSX", "CSV", "XLSX", "PNG", "SVG", "HTML"]
     assert all(b.proto.deferred_file_id for b in at.get("download_button"))
+
+
+def test_with_small_cell_protection_files_are_masked_and_patient_level_ones_withheld(buttons, monkeypatch):
+    from app_ui import beyond
+
+    monkeypatch.setattr(beyond, "current_masking", lambda: beyond.Masking(True, 5))
+    df = pd.DataFrame({"Group": ["Melanoma", "RCC"], "Responders / n": ["9/40", "3/17"]})
+    downloads.download_table(df, "rates")
+    parsed = pd.read_csv(io.StringIO(buttons["CSV"]["data"]().decode("utf-8-sig")), dtype=str)
+    assert parsed["Responders / n"].tolist() == ["9/40", "<5/17"]
+    buttons.clear()
+    downloads.download_table(df, "patients", patient_level=True)
+    downloads.download_figure(go.Figure(), "swimmer", patient_level=True)
+    assert buttons == {}
