@@ -115,7 +115,11 @@ def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, 
         return compare_continuous([num[labels == g].to_numpy() for g in groups])
     levels_of = _level_labels(column, values)
     levels = level_order(column, levels_of)
-    table = [[int(((labels == g) & (levels_of == lv)).sum()) for lv in levels] for g in groups]
+    table = np.array([[int(((labels == g) & (levels_of == lv)).sum()) for lv in levels] for g in groups],
+                     dtype=np.int64).reshape(len(groups), len(levels))
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]  # groups and levels without patients
+    if min(table.shape) < 2:
+        raise InsufficientDataError("a comparison needs at least two groups and two levels with patients.")
     return compare_proportions(table)
 
 

@@ -1,4 +1,6 @@
 """Table 1: summaries, missing rows, test selection per variable, display and footnotes."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +8,7 @@ from scipy import stats as sps
 
 from il2lib import schema
 from il2lib.table1 import MISSING, OVERALL, infer_type, table1
+
 
 TOL = 1e-9
 
@@ -119,3 +122,15 @@ def test_line_of_il2_grouping_and_boolean_levels():
     tidy = t.tidy.set_index(["group", "level"])
     assert tidy.loc[("3+", "Yes"), "n"] == 1 and tidy.loc[("2", MISSING), "n"] == 1
     assert t.tests.iloc[0]["test"] == "fisher_freeman_halton"  # 3 groups x 2 levels, small counts
+
+
+def test_single_level_variables_are_not_tested_and_do_not_crash():
+    """A variable with one level (all 'No') or no values at all gets no test, only a note (e2e finding F1)."""
+    from il2lib import load_cohort
+
+    data = load_cohort(Path(__file__).resolve().parents[1] / "sample_data" / "community_synthetic.csv").data
+    result = table1(data, by=schema.DISEASE)
+    tests = result.tests.set_index("variable")
+    assert tests.loc[schema.PRIOR_PD1, "test"] is None
+    assert tests.loc[schema.PRIOR_PD1, "note"].startswith("not tested: a comparison needs at least two groups")
+    assert tests[tests["test"].notna()]["pvalue"].between(0, 1).all()
