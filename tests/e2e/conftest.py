@@ -22,7 +22,7 @@ from .server import ARTIFACTS, CHROMIUM_ARGS, ROOT, VIEWPORT, StreamlitServer, c
 APP = ROOT / "app.py"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def streamlit_server() -> Iterator[StreamlitServer]:
     if not APP.is_file():
         pytest.fail(f"{APP} does not exist: the dashboard is missing")
@@ -33,7 +33,7 @@ def streamlit_server() -> Iterator[StreamlitServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # package, not session: other test modules start their own sync Playwright
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable(), args=list(CHROMIUM_ARGS))
@@ -43,7 +43,7 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(streamlit_server: StreamlitServer, browser: Browser) -> str:
     """Base URL of the running app, once a first page load has rendered text (the script ran once)."""
     context = browser.new_context(viewport=VIEWPORT)
