@@ -12,6 +12,8 @@ from app_ui import cached
 from app_ui.widgets import md_escape, url_toggle
 from il2lib import schema
 
+#: Charts with one mark per patient (withheld from download while small-cell protection is on).
+PATIENT_LEVEL_CHARTS = ("swimmer",)
 #: Subgroups of the ORR forest plot, when present in the data.
 FOREST_GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.SOURCE)
 
@@ -22,6 +24,9 @@ def _chart(fig, key: str) -> None:
     fig = current_masking().figure(fig)  # small-cell protection, when switched on
     # theme=None: the figures carry their own (palette) styling, which presentation mode enlarges.
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, theme=None)
+    from app_ui.downloads import download_figure
+
+    download_figure(fig, key, patient_level=key in PATIENT_LEVEL_CHARTS)  # one lane per patient: see downloads
 
 
 def response_bars(ctx, table) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_state import frame
 from app_ui import beyond, cached, figures
+from app_ui.downloads import download_table
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
 
 ctx = frame("Response")
@@ -53,6 +54,7 @@ def bor_section(by: str | None) -> None:
         return
     table = computed.value
     show_table(masking.table(table.display().reset_index()))
+    download_table(table.display().reset_index(), "best_overall_response", title="Best overall response")
     figures.response_bars(ctx, table)
     used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
 
@@ -64,8 +66,10 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
         empty_state(f"Response rates not available: {md_escape(computed.message)}")
         return
     rates = computed.value
-    show_table(masking.table(rates.display(), dependent=[c for c in rates.display().columns
-                                                         if c.startswith(("Rate", "95% CI"))]))
+    shown = masking.table(rates.display(), dependent=[c for c in rates.display().columns
+                                                      if c.startswith(("Rate", "95% CI"))])
+    show_table(shown)
+    download_table(shown, "response_rates", title="Response rates", notes=rates.notes)
     st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts any SD. "
                f"Denominator: {DENOMINATORS[denominator].lower()}.")
     if len(rates.groups) < 2:
@@ -73,8 +77,10 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
     elif rates.comparisons:
         comparison = rates.comparison_frame()[["outcome", "test_label", "pvalue_text", "note"]]
         comparison["outcome"] = comparison["outcome"].map(OUTCOME_LABELS)
-        show_table(comparison.rename(columns={"outcome": "Outcome", "test_label": "Test", "pvalue_text": "p",
-                                              "note": "Note"}))
+        comparison = comparison.rename(columns={"outcome": "Outcome", "test_label": "Test", "pvalue_text": "p",
+                                                "note": "Note"})
+        show_table(comparison)
+        download_table(comparison, "response_comparison", title="Between-group comparison")
     for note in rates.notes:
         st.caption(md_escape(note))
     n_orr = int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())

@@ -9,6 +9,7 @@ import streamlit as st
 from app_state import frame
 from app_ui import beyond, beyond_survival, cached
 from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, km_chart, survival_view
+from app_ui.downloads import download_figure, download_table
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
 
 ctx = frame("Survival")
@@ -101,7 +102,9 @@ def comparison(view) -> None:
             hr = shown.assign(**{"HR (95% CI)": [f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi in
                                                  zip(shown["hr"], shown["hr_lower"], shown["hr_upper"])],
                                  "p": shown["p"].map(format_p)})
-            show_table(hr[["term", "HR (95% CI)", "p"]].rename(columns={"term": "Cox model term"}))
+            hr = hr[["term", "HR (95% CI)", "p"]].rename(columns={"term": "Cox model term"})
+            show_table(hr)
+            download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
         for note in view.cox.warnings:
             st.caption(md_escape(note))
         if view.ph_violated:
@@ -133,6 +136,7 @@ with left:
                    "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
                    tuple(sorted(toggles.items())))
     st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
+    download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""))
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
@@ -147,8 +151,10 @@ with left:
 with right:
     st.markdown("**Median survival**")
     show_table(masking.table(medians_table(view)))
+    download_table(medians_table(view), f"median_{endpoint}", title="Median survival")
     st.markdown("**Survival at 12 / 24 / 36 months**")
     show_table(masking.table(milestones_table(view)))
+    download_table(milestones_table(view), f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
     comparison(view)
     beyond_survival.next_to_figure(ctx, endpoint, by, view, masking)
 for message in view.messages:

@@ -7,6 +7,7 @@ import streamlit as st
 from app_state import frame
 from app_ui import beyond
 from app_ui import cached, figures
+from app_ui.downloads import download_table
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
 
 ctx = frame("Biomarkers")
@@ -42,6 +43,8 @@ for disease, tab in zip(diseases, tabs):
                         "nothing to compare.")
             continue
         show_table(result.display(disease))
+        download_table(result.display(disease), f"biomarkers_{disease}", notes=result.notes,
+                       title=f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit")
 st.subheader("Distributions")
 figures.biomarkers(ctx, result)
 for note in result.notes:

@@ -7,6 +7,7 @@ import streamlit as st
 from app_state import frame
 from app_ui import beyond
 from app_ui import cached, figures
+from app_ui.downloads import download_table
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice
 
 ctx = frame("Toxicity")
@@ -54,6 +55,7 @@ if not computed.ok:
 tox = computed.value
 st.subheader("Overview")
 show_table(summary_table(tox, has_ae))
+download_table(summary_table(tox, has_ae), "toxicity_overview", title="Toxicity overview", notes=tox.notes)
 for note in tox.notes:
     st.caption(md_escape(note))
 if has_ae:
@@ -62,17 +64,22 @@ if has_ae:
         empty_state("No adverse event recorded for the filtered patients.")
     else:
         show_table(tox.display().reset_index())
+        download_table(tox.display().reset_index(), "adverse_events_by_term",
+                       title="Adverse events by term (worst grade per patient)")
         figures.toxicity(ctx, tox)
         irae = tox.by_term[tox.by_term["immune_related"]]
         st.subheader("Immune-related adverse events")
         if irae.empty:
             empty_state("No immune-related adverse event among the filtered patients.")
         else:
-            show_table(irae[["group", "term", "n_any", "N", "n_grade3plus"]].rename(columns={
-                "group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of", "n_grade3plus": "Grade >=3"}))
+            irae = irae[["group", "term", "n_any", "N", "n_grade3plus"]].rename(columns={
+                "group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of", "n_grade3plus": "Grade >=3"})
+            show_table(irae)
+            download_table(irae, "immune_related_aes", title="Immune-related adverse events")
     if not tox.by_cycle.empty:
         with st.expander("Adverse events by cycle"):
             show_table(tox.by_cycle)
+            download_table(tox.by_cycle, "adverse_events_by_cycle", title="Adverse events by cycle")
     if len(tox.excluded_ae_rows):
         st.caption(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or unusable rows).")
 if has_ae:
