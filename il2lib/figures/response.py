@@ -42,8 +42,9 @@ def response_bar_figure(table, *, percent: bool = True, title: str = "Best overa
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title_text="Patients, %" if percent else "Patients", range=[0, 100] if percent else None)
     fig.update_yaxes(autorange="reversed")
+    legend_px = 150 + int(style.font_size * 2 * (len(schema.BOR_LEVELS) + 1))  # title + 5 entries, no scrollbar
     return apply_layout(fig, title, subtitle, style, legend_title="Best response",
-                        height=max(260, 120 + style.bar_height_px * 2 * len(groups)))
+                        height=max(260, 120 + style.bar_height_px * 2 * len(groups), legend_px))
 
 
 def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, title: str = "",
