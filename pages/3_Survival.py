@@ -126,7 +126,7 @@ if not computed.ok:
     st.stop()
 view = computed.value
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
-                                    + (f" by {schema.label(by).lower()}" if by else "")
+                                    + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
 # Presentation mode stacks the numbers under a full-width figure (readable when screen-shared).
 left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
