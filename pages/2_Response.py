@@ -71,7 +71,7 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
     show_table(shown)
     download_table(shown, "response_rates", title="Response rates", notes=rates.notes)
     st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts any SD. "
-               f"Denominator: {DENOMINATORS[denominator].lower()}.")
+               f"Denominator: {DENOMINATORS[denominator][:1].lower()}{DENOMINATORS[denominator][1:]}.")
     if len(rates.groups) < 2:
         st.info("Only one group under the current filters: no between-group comparison.", icon=":material/info:")
     elif rates.comparisons:
