@@ -186,7 +186,8 @@ tr { break-inside: avoid; page-break-inside: avoid; }
 .findings tbody > tr > :nth-child(-n+2) { white-space: nowrap; }
 figure.figure { margin: 10px 0 16px; break-inside: avoid; page-break-inside: avoid; }
 figure.figure > div { width: 900px; }
-.methods p { font-size: 9.5pt; text-align: justify; }
+#methods p { font-size: 9pt; margin: 3px 0 6px; }
+#methods dl.facts { font-size: 8.5pt; }
 .toc { font-size: 9.5pt; color: var(--muted); }
 @media print {
   main.report { max-width: none; padding: 0; }
