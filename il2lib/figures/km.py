@@ -7,7 +7,6 @@ risk all come from each result's ``.table`` and ``.at_risk(times)``.
 from __future__ import annotations
 
 import html
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,6 @@ DEFAULT_MAX_POINTS = 2000
 #: Censor ticks are thinned to one per 1/400 of the time axis (a tick is wider than that).
 CENSOR_TICK_BINS = 400
 #: Subtitle line length (characters) in the normal and the presentation style.
-SUBTITLE_CHARS = {False: 75, True: 70}  # fits the ~560 px figure column of the Survival page
 
 
 @dataclass(frozen=True)
@@ -161,22 +159,6 @@ def _with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    """Split a long subtitle into lines of at most ``width`` characters, at " · " or spaces."""
-    if not text:
-        return []
-    lines, current = [], ""
-    for part in text.split(" · "):
-        candidate = f"{current} · {part}" if current else part
-        if len(candidate) <= width or not current:
-            current = candidate
-        else:
-            lines.append(current)
-            current = part
-    lines.append(current)
-    return [piece for line in lines for piece in textwrap.wrap(line, width) or [""]]
-
-
 def _escape(text: str) -> str:
     return html.escape(str(text), quote=False)
 
@@ -264,7 +246,7 @@ def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subt
     total = plot_h + gap_h + table_h
     span = max(t_max, float(ticks.max()) if ticks.size else t_max)
     x_common = dict(range=[-0.02 * span, 1.03 * span], tickmode="array", tickvals=ticks)
-    sub_lines = _wrap(subtitle, SUBTITLE_CHARS[style.font_size > 16])
+    sub_lines = palette.subtitle_lines(subtitle, style)
     top = int(style.font_size * (3.2 + 1.6 * len(sub_lines) + 2.4))  # title, subtitle lines, legend row
     layout: dict = dict(
         template=style.template, height=total + top + 60, font=dict(size=style.font_size), hovermode="closest",

@@ -11,6 +11,7 @@ friendly to colorblind people. 2008. https://jfly.uni-koeln.de/color/
 from __future__ import annotations
 
 import html
+import textwrap
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -61,13 +62,47 @@ def escape(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
+#: Subtitle characters per line: the narrowest column a figure gets on a page, at each style's font size.
+SUBTITLE_CHARS = {False: 75, True: 55}
+
+
+def wrap_subtitle(text: str, width: int) -> list[str]:
+    """Split a subtitle into lines of at most ``width`` characters, preferably at " · " separators."""
+    if not text:
+        return []
+    lines, current = [], ""
+    for part in text.split(" · "):
+        candidate = f"{current} · {part}" if current else part
+        if len(candidate) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = part
+    lines.append(current)
+    return [piece for line in lines for piece in textwrap.wrap(line, width) or [""]]
+
+
+def subtitle_lines(subtitle: str, style: FigureStyle) -> list[str]:
+    return wrap_subtitle(subtitle, SUBTITLE_CHARS[style.font_size > 16])
+
+
 def title_html(title: str, subtitle: str = "", style: FigureStyle | None = None) -> str:
-    """Title with an optional smaller subtitle line (e.g. the filter description), both escaped."""
+    """Title with an optional smaller subtitle (e.g. the filter description, wrapped to fit), both escaped."""
     style = style or figure_style()
     text = f"<b>{escape(title)}</b>"
-    if subtitle:
-        text += f"<br><span style='font-size:{int(style.font_size * 0.9)}px'>{escape(subtitle)}</span>"
+    for line in subtitle_lines(subtitle, style):
+        text += f"<br><span style='font-size:{int(style.font_size * 0.9)}px'>{escape(line)}</span>"
     return text
+
+
+def title_height(subtitle: str, style: FigureStyle) -> int:
+    """Top margin (px) for the title and wrapped subtitle lines plus a row for panel labels under them.
+
+    Plotly centres the title block in the top margin, so the margin is twice the block's height.
+    """
+    lines = len(subtitle_lines(subtitle, style))
+    block = style.title_size * 1.3 + lines * style.font_size * 1.2
+    return int(2 * block + style.font_size * 2.2)
 
 
 def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, *, height: int | None = None,
@@ -80,7 +115,7 @@ def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, 
         font={"size": style.font_size, "family": style.font_family, "color": "#222222"},
         height=height or style.height,
         legend={"title": {"text": escape(legend_title)}, "font": {"size": style.font_size}},
-        margin={"l": 10, "r": 10, "t": 60 + (int(style.font_size * 1.5) if subtitle else 0) + extra_top,
+        margin={"l": 10, "r": 10, "t": title_height(subtitle, style) + extra_top,
                 "b": 10},
         hoverlabel={"font": {"size": style.font_size}},
     )

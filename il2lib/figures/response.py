@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib import schema
-from il2lib.figures.palette import (BLACK, GREY, OUTLINE, RESPONSE_COLORS, apply_layout, color, escape,
+from il2lib.figures.palette import (BLACK, GREY, OUTLINE, RESPONSE_COLORS, apply_layout, color, escape, title_height,
                                     figure_style)
 
 OUTCOME_AXIS = {"orr": "Objective response rate, % (95% CI)", "cbr": "Clinical benefit rate, % (95% CI)",
@@ -42,7 +42,8 @@ def response_bar_figure(table, *, percent: bool = True, title: str = "Best overa
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title_text="Patients, %" if percent else "Patients", range=[0, 100] if percent else None)
     fig.update_yaxes(autorange="reversed")
-    legend_px = 150 + int(style.font_size * 2 * (len(schema.BOR_LEVELS) + 1))  # title + 5 entries, no scrollbar
+    # plot area tall enough for the legend title + 5 entries (no scrollbar), below the title block
+    legend_px = title_height(subtitle, style) + 40 + int(style.font_size * 2 * (len(schema.BOR_LEVELS) + 1))
     return apply_layout(fig, title, subtitle, style, legend_title="Best response",
                         height=max(260, 120 + style.bar_height_px * 2 * len(groups), legend_px))
 
