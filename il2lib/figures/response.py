@@ -85,9 +85,15 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, 
         fig.add_vline(x=ref, line={"dash": "dash", "color": GREY, "width": style.line_width / 2},
                       annotation_text=f"All: {ref:.1f}%", annotation_position="top")
     fig.update_xaxes(title_text=OUTCOME_AXIS.get(outcome, outcome), range=[0, 100])
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels_all)
-    return apply_layout(fig, title or OUTCOME_AXIS.get(outcome, outcome).split(",")[0] + " by subgroup", subtitle,
-                        style, height=max(280, 140 + style.bar_height_px * len(labels_all)))
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels_all, dtick=1)  # label every row
+    apply_layout(fig, title or OUTCOME_AXIS.get(outcome, outcome).split(",")[0] + " by subgroup", subtitle,
+                 style, height=max(280, 140 + style.bar_height_px * len(labels_all)))
+    # legend (one long entry per grouping, with its test) under the plot, so it never squeezes the CI panel
+    legend_px = 50 + int(style.font_size * 1.6 * len(results))
+    fig.update_layout(legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0,
+                              "xanchor": "left"},
+                      margin={"b": legend_px + 10}, height=fig.layout.height + legend_px)
+    return fig
 
 
 def _p_text(comp) -> str:
