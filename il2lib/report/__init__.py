@@ -28,6 +28,7 @@ from il2lib.report._methods import methods_section, reproduce_command, software_
 from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, group_column, response_section,
                                      table1_section, toxicity_section, validation_section)
 from il2lib.report._survival import survival_section
+from il2lib.report._beyond import beyond_section  # issue 10: models and further comparisons
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 
 __all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE"]
@@ -120,7 +121,8 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     sections = [validation_section(cohort, ae, len(df), filter.describe(), pseudonymise),
                 table1_section(df, by),
                 response_section(df, by, cohort.cb_sd_months, ci_method),
-                survival_section(df, endpoint, by, conf_type, subtitle)]
+                survival_section(df, endpoint, by, conf_type, subtitle),
+                beyond_section(df, endpoint, by, subtitle, cohort.cb_sd_months)]
     biomarkers = biomarker_section(df, cohort.cb_sd_months)
     if biomarkers is not None:
         sections.append(biomarkers)
