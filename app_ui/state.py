@@ -179,6 +179,8 @@ def page_option(name: str, options: list[Any], default: Any) -> Any:
     if key not in ss:
         raw = st.query_params.get(name)
         by_text = {str(o): o for o in options}
+        if set(options) == {True, False}:
+            by_text.update({"1": True, "0": False})  # how url_toggle writes on/off options
         ss[key] = by_text.get(raw, default) if raw is not None else default
     if ss[key] not in options:
         ss[key] = default

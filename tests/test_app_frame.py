@@ -104,3 +104,10 @@ def test_presentation_toggle_is_mirrored_in_the_url():
     widget(at, "toggle", "w_present").set_value(False)
     rerun(at)
     assert "present" not in at.query_params
+
+
+@pytest.mark.parametrize("name", ["mask", "published"])
+def test_on_off_page_options_are_restored_from_the_url(name):
+    """url_toggle writes ?<name>=1; reopening that URL must switch the option on again."""
+    at = open_app({name: "1"}, page="pages/2_Response.py")
+    assert widget(at, "toggle", f"w_{name}").value is True
