@@ -22,7 +22,6 @@ TIME_LABEL = "Months since IL-2 start"
 DEFAULT_MAX_POINTS = 2000
 #: Censor ticks are thinned to one per 1/400 of the time axis (a tick is wider than that).
 CENSOR_TICK_BINS = 400
-#: Subtitle line length (characters) in the normal and the presentation style.
 
 
 @dataclass(frozen=True)
