@@ -22,6 +22,7 @@ from il2lib._analysis import concat_excluded, excluded_frame, patients_statement
 from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
+from il2lib.table1 import SUPERSCRIPTS
 
 CONTINUOUS_BIOMARKERS = (schema.PLATELET_NADIR, schema.BASELINE_ALC, schema.PEAK_ALC, schema.BASELINE_LDH,
                          schema.LDH_X_ULN, schema.PEAK_TEMP, schema.MEAN_DOSES_PER_CYCLE, schema.N_MET_SITES)
@@ -31,6 +32,8 @@ OR_STEP = {schema.PLATELET_NADIR: 10.0, schema.BASELINE_LDH: 100.0}
 OR_UNIT = {schema.MEAN_DOSES_PER_CYCLE: "dose", schema.N_MET_SITES: "site", schema.LDH_X_ULN: "x ULN"}
 #: an interval wider than this ratio is flagged as unstable (near separation)
 UNSTABLE_CI_RATIO = 1000.0
+#: display column saying what each odds ratio is per ("10 x10^3/uL", "yes vs no")
+OR_PER_COLUMN = "OR per"
 UNADJUSTED_NOTE = ("Unadjusted comparisons of many variables in small groups: read p-values as exploratory. "
                    "Tests are our choice (the paper's abstract does not name them).")
 ROW_COLUMNS = ["disease", "variable", "label", "var_type", "n_cb", "n_no_cb", "n_missing", "cb_summary",
@@ -64,7 +67,7 @@ class BiomarkerResult:
         return patients_statement(n_used, self.excluded)
 
     def display(self, disease: str) -> pd.DataFrame:
-        """Manuscript-style table for one disease: CB vs no-CB, p (test), OR (95% CI)."""
+        """Manuscript-style table for one disease: CB vs no-CB, p (test), OR (95% CI) and what the OR is per."""
         sub = self.rows[self.rows["disease"] == disease]
         g = self.groups.set_index("disease").loc[disease]
         out = pd.DataFrame({
@@ -74,19 +77,41 @@ class BiomarkerResult:
             "p-value": sub["pvalue"].map(format_p),
             "Test": sub["test_label"],
             "OR (95% CI)": [_or_text(r) for r in sub.itertuples()],
+            OR_PER_COLUMN: [_or_per_text(r) for r in sub.itertuples()],
             "Missing": sub["n_missing"],
         })
         if self.adjust != "none":
             out.insert(4, f"p ({self.adjust})", sub["p_adjusted"].map(format_p))
         return out.reset_index(drop=True)
 
+    def display_with_test_notes(self, disease: str) -> "NotedTable":
+        """:meth:`display` narrowed for a screen: the "Test" column becomes a superscript mark on each p-value
+        and one footnote per test ("¹ Wilcoxon rank-sum (Mann-Whitney U) test"), as in a manuscript table."""
+        table = self.display(disease)
+        tests = list(dict.fromkeys(table["Test"]))
+        marks = {t: SUPERSCRIPTS[i] for i, t in enumerate(tests)}
+        table["p-value"] = [f"{p}{marks[t]}" for p, t in zip(table["p-value"], table["Test"])]
+        return NotedTable(table.drop(columns="Test"), tuple(f"{marks[t]} {t}" for t in tests))
+
+
+@dataclass(frozen=True)
+class NotedTable:
+    """A display table with the footnotes its superscript marks refer to."""
+
+    table: pd.DataFrame
+    footnotes: tuple[str, ...]
+
 
 def _or_text(r) -> str:
     if isinstance(r.or_note, str) and r.or_note:
         return r.or_note
-    per = "" if r.or_per in (None, "", "yes vs no") else f" per {r.or_per}"
-    text = f"{r.odds_ratio:.3g} ({r.or_lower:.3g}–{r.or_upper:.3g}){per}"
+    text = f"{r.odds_ratio:.3g} ({r.or_lower:.3g}–{r.or_upper:.3g})"
     return text + (" (unstable: near separation)" if r.or_upper / r.or_lower > UNSTABLE_CI_RATIO else "")
+
+
+def _or_per_text(r) -> str:
+    """What the odds ratio is per ("10 x10^3/uL", "yes vs no"); empty when the OR is not estimable."""
+    return "" if isinstance(r.or_note, str) and r.or_note else str(r.or_per or "")
 
 
 def _fmt(x: float) -> str:

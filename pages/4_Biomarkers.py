@@ -42,7 +42,9 @@ for disease, tab in zip(diseases, tabs):
             empty_state("Only one benefit group is present for this disease under the current filters: "
                         "nothing to compare.")
             continue
-        show_table(result.display(disease))
+        shown = result.display_with_test_notes(disease)  # tests as footnotes: the table fits the page
+        show_table(shown.table)
+        st.caption(md_escape("Tests: " + " · ".join(shown.footnotes)))
         download_table(result.display(disease), f"biomarkers_{disease}", notes=result.notes,
                        title=f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit")
 st.subheader("Distributions")

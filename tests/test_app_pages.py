@@ -146,7 +146,9 @@ def test_biomarker_tables_match_il2lib():
     expected = biomarker_comparison(sample_data(), adjust="holm")
     diseases = list(expected.groups["disease"])
     for shown, disease in zip(at.dataframe, diseases):
-        frame_equal(shown.value, expected.display(disease))
+        frame_equal(shown.value, expected.display_with_test_notes(disease).table)
+    footnotes = [c for c in texts(at, "caption") if c.startswith("Tests:")]
+    assert len(footnotes) == len(diseases) and "¹ Wilcoxon rank-sum (Mann-Whitney U) test" in footnotes[0]
     assert at.get("plotly_chart")
 
 
@@ -161,6 +163,8 @@ def test_toxicity_tables_match_il2lib():
     ae = load_adverse_events(SAMPLE_DIR / sample.ae_file, cohort)
     tox = toxicity_summary(ae.data, apply_filter(cohort.data, MELANOMA), schema.PRIOR_PD1)
     frame_equal(at.dataframe[1].value, tox.display())
+    assert schema.ERA_CAVEAT in tox.notes and schema.ERA_CAVEAT in texts(at, "warning")
+    assert schema.ERA_CAVEAT not in texts(at, "caption"), "era caveat shown twice (warning and caption)"
     overview = at.dataframe[0].value
     any_ae = overview.loc[overview["Measure"] == "Any adverse event"].iloc[0]
     row = tox.summary[(tox.summary["measure"] == "Any adverse event") & (tox.summary["group"] == tox.groups[0])]

@@ -89,6 +89,39 @@ def test_display_names_tests_and_adjustment(df):
     assert any("Unadjusted" in n for n in res.notes)
 
 
+def test_display_puts_the_odds_ratio_unit_in_its_own_column(df):
+    """FINDINGS F6: the unit of each OR has its own column, so a narrow table never hides it."""
+    res = biomarker_comparison(df, disease=schema.MELANOMA)
+    disp = res.display(schema.MELANOMA).set_index("Variable")
+    rows = res.rows.set_index("variable")
+    nadir = rows.loc[schema.PLATELET_NADIR]
+    assert disp.loc[schema.label(schema.PLATELET_NADIR), "OR per"] == "10 x10^3/uL"
+    assert disp.loc[schema.label(schema.PLATELET_NADIR), "OR (95% CI)"] == \
+        f"{nadir['odds_ratio']:.3g} ({nadir['or_lower']:.3g}–{nadir['or_upper']:.3g})"
+    assert disp.loc[schema.label(schema.AUTOIMMUNE), "OR per"] == "yes vs no"
+    assert not disp["OR (95% CI)"].str.contains(" per ").any()
+    assert list(disp.columns[-2:]) == ["OR per", "Missing"]
+
+
+def test_display_with_test_notes_marks_p_values_and_names_each_test_once(df):
+    res = biomarker_comparison(df, disease=schema.MELANOMA, adjust="holm")
+    full, noted = res.display(schema.MELANOMA), res.display_with_test_notes(schema.MELANOMA)
+    assert "Test" not in noted.table.columns
+    assert list(noted.table.columns) == [c for c in full.columns if c != "Test"]
+    assert noted.footnotes == ("¹ Wilcoxon rank-sum (Mann-Whitney U) test", "² Fisher's exact test")
+    marks = {"Wilcoxon rank-sum (Mann-Whitney U) test": "¹", "Fisher's exact test": "²"}
+    assert list(noted.table["p-value"]) == [p + marks[t] for p, t in zip(full["p-value"], full["Test"])]
+    assert noted.table.drop(columns="p-value").equals(full.drop(columns=["p-value", "Test"]))
+
+
+def test_or_per_is_empty_when_the_odds_ratio_is_not_estimable(df):
+    df.loc[df[schema.DISEASE] == schema.MELANOMA, schema.DOSES_C1] = 10
+    df.loc[df[schema.DISEASE] == schema.MELANOMA, schema.DOSES_C2] = 10
+    disp = biomarker_comparison(df, disease=schema.MELANOMA).display(schema.MELANOMA).set_index("Variable")
+    row = disp.loc[schema.label(schema.MEAN_DOSES_PER_CYCLE)]
+    assert row["OR (95% CI)"].startswith("not estimable") and row["OR per"] == ""
+
+
 def test_missing_biomarker_columns_is_a_clear_error():
     from il2lib.errors import InsufficientDataError
     with pytest.raises(InsufficientDataError):
