@@ -19,6 +19,8 @@ from il2lib.toxicity import DEATHS, ICU, STEROIDS  # noqa: E402
 GROUPINGS = [None, schema.PRIOR_PD1, schema.DISEASE, schema.LINE_OF_IL2, schema.SOURCE]
 #: Measures that come from the patient file, so they exist without an AE table.
 PATIENT_LEVEL = (STEROIDS, ICU, DEATHS)
+#: Tables up to this many rows are shown whole (no inner scrolling), so a screenshot carries every row.
+FULL_TABLE_ROWS = 40
 
 
 def empty_ae_table() -> pd.DataFrame:
@@ -40,7 +42,8 @@ beyond.masking_option().caption()
 available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
 by = url_choice("tox_by", "Compare groups", available, schema.PRIOR_PD1 if schema.PRIOR_PD1 in available else None,
                 format_func=lambda g: "No grouping" if g is None else schema.label(g))
-if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
+caveat_shown = by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data)
+if caveat_shown:
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
 ae = ctx.loaded.adverse_events
 has_ae = ae is not None
@@ -57,14 +60,16 @@ st.subheader("Overview")
 show_table(summary_table(tox, has_ae))
 download_table(summary_table(tox, has_ae), "toxicity_overview", title="Toxicity overview", notes=tox.notes)
 for note in tox.notes:
-    st.caption(md_escape(note))
+    if not (caveat_shown and note == schema.ERA_CAVEAT):  # already in the warning box above
+        st.caption(md_escape(note))
 if has_ae:
     st.subheader("Adverse events by term (worst grade per patient)")
     if tox.by_term.empty:
         empty_state("No adverse event recorded for the filtered patients.")
     else:
-        show_table(tox.display().reset_index())
-        download_table(tox.display().reset_index(), "adverse_events_by_term",
+        by_term = tox.display().reset_index()
+        show_table(by_term, height="content" if len(by_term) <= FULL_TABLE_ROWS else None)
+        download_table(by_term, "adverse_events_by_term",
                        title="Adverse events by term (worst grade per patient)")
         figures.toxicity(ctx, tox)
         irae = tox.by_term[tox.by_term["immune_related"]]

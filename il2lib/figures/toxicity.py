@@ -41,7 +41,8 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     for ann in fig.layout.annotations:
         ann.font = {"size": style.font_size}
     return apply_layout(fig, title, subtitle or "Each patient counted once per term, at the worst grade", style,
-                        legend_title="CTCAE v5", height=max(320, 140 + style.bar_height_px * len(terms)))
+                        legend_title="CTCAE v5", height=max(320, 140 + style.bar_height_px * len(terms)),
+                        extra_top=int(style.font_size * 1.6))  # facet titles clear of the subtitle
 
 
 def _panel(by: str | None, group: str) -> str:
