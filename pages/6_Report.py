@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app_state import frame
 from app_ui.widgets import md_escape, url_choice
@@ -101,4 +100,5 @@ pdf_col.download_button("Download PDF", data=lambda: pdf_bytes(report.html, pape
                         help=no_pdf or "Printed by headless chromium when you click (a few seconds).")
 st.caption(md_escape(f"Data fingerprint (SHA-256 of the file): {report.fingerprint}"))
 if st.toggle("Preview", value=True, key="report_preview"):
-    components.html(report.html, height=PREVIEW_HEIGHT, scrolling=True)
+    # st.iframe, not st.html: the report draws its plotly figures with inline scripts (st.html runs none)
+    st.iframe(report.html, height=PREVIEW_HEIGHT, alt="Preview of the meeting report")

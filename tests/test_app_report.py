@@ -53,3 +53,22 @@ def test_small_cell_protection_hides_the_report():
     assert any("Small-cell protection is on" in t for t in texts(at, "warning"))
     assert not [b for b in at.button if b.key == "report_build"]
     assert "Download HTML" not in _download_labels(at)
+
+
+def test_preview_is_an_iframe_running_the_report_scripts_without_deprecated_api(monkeypatch):
+    """The preview uses ``st.iframe`` (``components.v1.html`` is deprecated in Streamlit 1.67): the report's
+    plotly figures are drawn by inline scripts, which ``st.html`` would not run."""
+    import streamlit.deprecation_util as deprecation
+
+    warned: list[str] = []
+    original = deprecation.show_deprecation_warning
+    monkeypatch.setattr(deprecation, "show_deprecation_warning",
+                        lambda message, *a, **k: (warned.append(str(message)), original(message, *a, **k)))
+    at = _build(open_app({"data": "proclaim", "disease": "rcc"}, page=PAGE))
+    frames = at.get("iframe")
+    assert len(frames) == 1
+    proto = frames[0].proto
+    assert proto.WhichOneof("type") == "srcdoc" and proto.scrolling
+    assert proto.srcdoc.lstrip().lower().startswith("<!doctype html") and "Plotly.newPlot" in proto.srcdoc
+    assert proto.alt == "Preview of the meeting report"
+    assert not [w for w in warned if "components.v1" in w], warned
