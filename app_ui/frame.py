@@ -37,6 +37,8 @@ PRESENTATION_CSS = """
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
   [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.8rem !important; }
   [data-testid="stDataFrame"] { font-size: 1.1rem; }
+  [data-testid="stMain"] input[role="combobox"], [data-testid="stMain"] [data-tag] span,
+  [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
   h1 { font-size: 2.8rem !important; }
 </style>
 """
