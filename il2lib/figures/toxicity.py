@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from il2lib import schema
-from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style
+from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style, title_height
 from il2lib.toxicity import GRADES
 
 
@@ -40,9 +40,12 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     fig.update_yaxes(autorange="reversed")
     for ann in fig.layout.annotations:
         ann.font = {"size": style.font_size}
-    return apply_layout(fig, title, subtitle or "Each patient counted once per term, at the worst grade", style,
-                        legend_title="CTCAE v5", height=max(320, 140 + style.bar_height_px * len(terms)),
-                        extra_top=int(style.font_size * 1.6))  # facet titles clear of the subtitle
+    subtitle = subtitle or "Each patient counted once per term, at the worst grade"
+    extra_top = int(style.font_size * 1.6)  # facet titles clear of the subtitle
+    # one bar height per term below the title block and above the x axis, so every term keeps its label
+    height = title_height(subtitle, style) + extra_top + 4 * style.font_size + style.bar_height_px * len(terms)
+    return apply_layout(fig, title, subtitle, style, legend_title="CTCAE v5", height=max(320, height),
+                        extra_top=extra_top)
 
 
 def _panel(by: str | None, group: str) -> str:
