@@ -13,6 +13,7 @@ import streamlit as st
 
 from app_ui.beyond import CACHE, PUBLISHED_KEY, Masking, pairwise_display, show_code
 from app_ui.cached import Computed, _attempt, group_column_values
+from app_ui.survival_view import COX_AUTO_MAX_N
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_toggle
 from il2lib import schema
 
@@ -95,20 +96,33 @@ def _diff_text(diff: pd.DataFrame, group, scale: float = 1.0, unit: str = "") ->
             f"{format_p(row['p'])}")
 
 
-def tabs(ctx, endpoint: str, by: str | None, conf_type: str, view, masking: Masking) -> None:
-    """The issue-10 tabs under the Kaplan-Meier figure."""
+#: Tab labels of "Models and further comparisons" (also the values of ``?km_tab=``).
+TABS = ("Multivariable Cox", "Milestones & RMST", "Competing risks", "Time origin", "Published results")
+
+
+def further(ctx, endpoint: str, by: str | None, conf_type: str, view, masking: Masking) -> None:
+    """The issue-10 sections under the Kaplan-Meier figure, in a collapsed expander.
+
+    Nothing inside runs or draws until the expander is opened, and then only the open tab: a
+    filter change redraws just the figure and its numbers. Open state and tab are mirrored in
+    the URL (``?km_more=true&km_tab=...``).
+    """
     from app_ui import beyond_survival_tabs as t
 
-    st.subheader("Models and further comparisons")
-    cox, milestones, competing, origin, published = st.tabs(
-        ["Multivariable Cox", "Milestones & RMST", "Competing risks", "Time origin", "Published results"])
-    with cox:
-        t.cox_tab(ctx, endpoint, masking)
-    with milestones:
-        t.milestones_tab(ctx, endpoint, by, view, masking)
-    with competing:
-        t.competing_tab(ctx, by, masking)
-    with origin:
-        t.origin_tab(ctx, endpoint, by, conf_type, masking)
-    with published:
-        t.published_tab(ctx, endpoint, masking)
+    more = st.expander("Models and further comparisons: multivariable Cox, milestones & RMST, competing risks, "
+                       "time origin, published results", icon=":material/query_stats:", key="km_more",
+                       on_change="rerun", bind="query-params")
+    with more:
+        if not more.open:
+            return
+        if ctx.n > COX_AUTO_MAX_N:
+            st.caption(f"{ctx.n:,} patients: each model takes a few seconds at this size.")
+        draw = {"Multivariable Cox": lambda: t.cox_tab(ctx, endpoint, masking),
+                "Milestones & RMST": lambda: t.milestones_tab(ctx, endpoint, by, view, masking),
+                "Competing risks": lambda: t.competing_tab(ctx, by, masking),
+                "Time origin": lambda: t.origin_tab(ctx, endpoint, by, conf_type, masking),
+                "Published results": lambda: t.published_tab(ctx, endpoint, masking)}
+        for label, tab in zip(TABS, st.tabs(list(TABS), key="km_tab", on_change="rerun", bind="query-params")):
+            if tab.open:
+                with tab:
+                    draw[label]()

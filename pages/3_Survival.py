@@ -159,8 +159,4 @@ with right:
     beyond_survival.next_to_figure(ctx, endpoint, by, view, masking)
 for message in view.messages:
     st.info(md_escape(message), icon=":material/info:")
-if ctx.n <= COX_AUTO_MAX_N or st.toggle(
-        "Show models and further comparisons", False, key="km_more_large",
-        help=f"Off by default above {COX_AUTO_MAX_N:,} patients: the models take several seconds "
-             "on very large cohorts."):
-    beyond_survival.tabs(ctx, endpoint, by, conf_type, view, masking)
+beyond_survival.further(ctx, endpoint, by, conf_type, view, masking)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from apptest_support import open_app, rerun, texts
+from app_ui.beyond_survival import TABS
 
 SURVIVAL, RESPONSE = "pages/3_Survival.py", "pages/2_Response.py"
 
@@ -24,9 +25,30 @@ def chart(at, title_part: str) -> dict:
     raise AssertionError(f"no chart titled {title_part!r}")
 
 
+def open_tab(at, tab: str):
+    """Open "Models and further comparisons" on ``tab`` (collapsed by default; only the open tab runs)."""
+    at.session_state["km_more"], at.session_state["km_tab"] = True, tab
+    at.query_params["km_more"], at.query_params["km_tab"] = "true", tab  # both widgets are bound to the URL
+    return rerun(at)
+
+
 @pytest.fixture(scope="module")
 def survival():
-    return open_app({"km_by": "line_of_il2"}, page=SURVIVAL)
+    return open_tab(open_app({"km_by": "line_of_il2"}, page=SURVIVAL), "Multivariable Cox")
+
+
+def test_models_section_is_collapsed_and_lazy():
+    at = open_app({"km_by": "line_of_il2"}, page=SURVIVAL)
+    assert not any(list(d.value.columns) == ["Term", "HR (95% CI)", "p"] for d in at.dataframe)
+    assert [e.label for e in at.expander if e.label.startswith("Models and further comparisons")]
+    open_tab(at, "Competing risks")  # only the open tab runs: the Cox tab draws nothing
+    assert not any(list(d.value.columns) == ["Term", "HR (95% CI)", "p"] for d in at.dataframe)
+    frame_with(at, "CIF, % (95% CI)")
+
+
+def test_models_section_opens_from_the_url():
+    at = open_app({"km_by": "line_of_il2", "km_more": "true", "km_tab": "Time origin"}, page=SURVIVAL)
+    assert any(r.key == "origin" for r in at.radio)
 
 
 def test_multivariable_cox_table_forest_and_checks(survival):
@@ -41,7 +63,7 @@ def test_multivariable_cox_table_forest_and_checks(survival):
 
 
 def test_cox_overfitting_and_non_convergence_messages():
-    at = open_app({"disease": "melanoma"}, page=SURVIVAL)
+    at = open_tab(open_app({"disease": "melanoma"}, page=SURVIVAL), "Multivariable Cox")
     at.multiselect(key="mv_covariates").set_value(["disease", "age"])
     rerun(at)
     assert any("Disease takes a single value" in w for w in texts(at, "warning"))
@@ -56,14 +78,16 @@ def test_pairwise_logrank_next_to_figure(survival):
     assert list(table.columns) == ["Comparison", "p", "p (Holm)", "p (BH)"]
 
 
-def test_milestones_rmst_competing_and_origin_tabs(survival):
-    at = survival
+def test_milestones_rmst_competing_and_origin_tabs():
+    at = open_tab(open_app({"km_by": "line_of_il2"}, page=SURVIVAL), "Milestones & RMST")
     diff = frame_with(at, "Difference, % points (95% CI)")
     assert set(diff["Time"]) == {"12 mo", "24 mo"}
     assert any(c.startswith("RMST to ") for d in at.dataframe for c in d.value.columns)
+    open_tab(at, "Competing risks")
     cif = frame_with(at, "CIF, % (95% CI)")
     assert set(cif["Event"]) == {"Progression", "Death without progression"}
     assert any("Gray's test" in c for c in texts(at, "caption"))
+    open_tab(at, "Time origin")
     at.radio(key="origin").set_value("pd1_end")
     rerun(at)
     metric = [m for m in at.metric if m.label.startswith("Patients with delayed entry")][0]
@@ -73,13 +97,14 @@ def test_milestones_rmst_competing_and_origin_tabs(survival):
 
 def test_show_code_expanders(survival):
     codes = [c.value for c in survival.code]
+    codes += [c.value for c in open_tab(open_app({"km_by": "line_of_il2"}, page=SURVIVAL), "Competing risks").code]
     assert any("multivariable_cox(df" in c for c in codes)
     assert any("coxph(Surv(os_months, os_event)" in c for c in codes)
     assert any("cuminc(" in c for c in codes) and any("pairwise_logrank(" in c for c in codes)
 
 
 def test_published_medians_on_survival_page():
-    at = open_app(page=SURVIVAL)
+    at = open_tab(open_app(page=SURVIVAL), "Published results")
     assert not any("Published median" in d.value.columns for d in at.dataframe)
     at.toggle(key="w_published").set_value(True)
     rerun(at)
@@ -157,6 +182,7 @@ def test_rmst_offered_automatically_when_ph_fails():
     rerun(at)
     assert any("Proportional hazards look violated" in w for w in texts(at, "warning"))
     assert any("restricted mean survival time (RMST) is offered" in i for i in texts(at, "info"))
+    open_tab(at, "Milestones & RMST")
     assert any("Offered because the proportional-hazards check failed" in i for i in texts(at, "info"))
     rmst = [d.value for d in at.dataframe if any(c.startswith("RMST to ") for c in d.value.columns)]
     assert len(rmst) == 2  # beside the figure and in the Milestones & RMST tab
@@ -170,6 +196,8 @@ def test_rmst_offered_automatically_when_ph_fails():
 ])
 def test_survival_sections_never_raise(query):
     at = open_app(query, page=SURVIVAL)  # open_app asserts that no exception reached the page
+    for tab in TABS:
+        open_tab(at, tab)  # asserts that no exception reached the page
     if any(r.key == "origin" for r in at.radio):  # the time-origin tab (OS and PFS only)
         at.radio(key="origin").set_value("pd1_end")
         rerun(at)
@@ -195,4 +223,5 @@ def test_minimal_upload_without_optional_columns():
     rerun(at)
     at.switch_page(SURVIVAL)
     rerun(at)
+    open_tab(at, "Competing risks")
     assert any("Competing risks need progression data" in t for t in texts(at, "info"))

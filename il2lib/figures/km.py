@@ -225,16 +225,20 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
     """One text row per group on the second y axis, at the x ticks; the axis lists the groups."""
     labels = [_escape(name) for name in results]
     rows = []
+    widest = 1
     for i, (label, result) in enumerate(zip(labels, results.values())):
         counts = np.asarray(result.at_risk(ticks), dtype=float)
+        widest = max(widest, len(f"{counts[0]:.0f}") if counts.size else 1)
         rows.append(dict(
             type="scatter", x=ticks, y=[label] * len(ticks), xaxis="x2", yaxis="y2", mode="text",
             text=[f"{c:.0f}" for c in counts], name=f"{label} at risk", showlegend=False, hoverinfo="skip",
             textfont=dict(color=style.colors[i % len(style.colors)], size=style.table_font_size),
             cliponaxis=False,
         ))
+    # The group labels keep clear of the centred counts at t = 0 (half the widest count, in pixels).
     layout["yaxis2"].update(type="category", categoryorder="array", categoryarray=labels[::-1],
-                            range=[-0.5, len(labels) - 0.1])
+                            range=[-0.5, len(labels) - 0.1],
+                            ticklabelstandoff=int(0.3 * style.table_font_size * widest) + 4)
     return rows
 
 

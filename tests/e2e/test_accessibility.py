@@ -5,9 +5,12 @@ is readable (titles not cut off, nothing drawn over them, no legend hidden behin
 One browser session per mode visits all pages once; the two checks read what that visit recorded."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
+
+from app_ui.beyond_survival import TABS as MODEL_TABS
 
 from . import ui
 from .server import VIEWPORT
@@ -38,6 +41,11 @@ def audit(request, browser, app_url) -> dict[str, PageAudit]:
             ui.shot(page, f"page_{mode}_{label.lower()}")
             results[f"{mode}: {label}"] = PageAudit(ui.describe_violations(ui.axe_violations(page)),
                                                     tuple(ui.figure_problems(page)))
+            for tab in (MODEL_TABS if label == "Survival" else ()):  # the collapsed section, tab by tab
+                ui.open_models_tab(page, tab)
+                ui.shot(page, f"page_{mode}_survival_" + re.sub(r"\W+", "_", tab.lower()))
+                results[f"{mode}: Survival, {tab}"] = PageAudit(ui.describe_violations(ui.axe_violations(page)),
+                                                                tuple(ui.figure_problems(page)))
     finally:
         context.close()
     return results

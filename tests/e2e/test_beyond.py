@@ -19,8 +19,9 @@ def _figure_index(page, title_part: str) -> int:
 
 def test_multivariable_cox_table_forest_and_ph_warning(page):
     ui.go_to_page(page, "Survival")
-    page.get_by_role("tab", name="Multivariable Cox").click()
-    ui.settle(page)
+    assert page.get_by_role("tab", name="Multivariable Cox").count() == 0  # collapsed until asked for
+    ui.open_models_tab(page, "Multivariable Cox")
+    assert "km_more=true" in page.url  # a copied link reopens the section
     grid = ui.find_grid(page, "Term")  # the model's table (the page's own Cox table says "Cox model term")
     expect(grid).to_be_visible()
     terms = [r["Term"] for r in ui.grid_rows(grid) if "Term" in r]

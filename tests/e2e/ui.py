@@ -127,6 +127,16 @@ def go_to_page(page: Page, label: str) -> None:
     settle(page)
 
 
+def open_models_tab(page: Page, tab: str) -> None:
+    """On the Survival page, open the collapsed "Models and further comparisons" section on ``tab``."""
+    if page.get_by_role("tab", name=tab).count() == 0:
+        page.locator('[data-testid="stExpander"] summary').filter(has_text="Models and further comparisons").click()
+        settle(page)
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_timeout(200)
+    settle(page)
+
+
 def upload(page: Page, path: Path, index: int = 0) -> None:
     """Upload ``path`` through the real file input number ``index`` and wait for the rerun."""
     page.locator(UPLOAD_INPUT).nth(index).set_input_files(str(path))
