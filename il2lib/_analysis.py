@@ -78,10 +78,11 @@ def group_labels(df: pd.DataFrame, by: str | None) -> pd.Series:
     require_columns(df, by)
     if by == schema.LINE_OF_IL2:
         return line_groups(df[by])
-    labels = df[by].astype(object).map(_value_label)
+    codes, uniques = pd.factorize(df[by])  # label each distinct value once (missing: code -1 -> None)
+    names = [_value_label(u) for u in uniques]
     if by == schema.DISEASE:
-        labels = labels.map(lambda v: schema.DISEASE_LABELS.get(v, v) if v is not None else None)
-    return labels
+        names = [schema.DISEASE_LABELS.get(v, v) if v is not None else None for v in names]
+    return pd.Series(np.array(names + [None], dtype=object)[codes], index=df.index, dtype=object)
 
 
 def level_order(by: str | None, labels: pd.Series) -> list[str]:
