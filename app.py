@@ -1,5 +1,5 @@
 """Data page (the landing page): pick a sample or upload a file, fix the column mapping, read the
-validation report, download excluded rows, the template and the data dictionary."""
+validation report, download the findings and the excluded rows, the template and the data dictionary."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,6 +8,8 @@ import streamlit as st
 from app_state import frame
 from app_ui import data as data_mod
 from app_ui import dictionary, state
+from app_ui.beyond import current_masking
+from app_ui.downloads import download_table
 from app_ui.widgets import md_escape, show_table
 
 ctx = frame("Data")
@@ -116,23 +118,35 @@ def findings_by_column(report) -> None:
     if ctx.pseudonyms and schema.PATIENT_ID in frame_:
         frame_ = frame_.drop(columns=[schema.PATIENT_ID])
     frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
+    order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
     st.markdown("#### Findings by column")
     for column, group in frame_.groupby("column", sort=False):
         levels = group["level"].value_counts()
         summary = ", ".join(f"{n} {lvl.replace('_', ' ')}" for lvl, n in levels.items())
         with st.expander(f"{md_escape(column)}: {summary}", expanded=bool(levels.get("file_error", 0))):
-            order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
             show_table(group[[c for c in order if c in group.columns]],
                        column_config={"message": st.column_config.TextColumn("message", width="large")})
+    findings_download(frame_[["column"] + [c for c in order if c in frame_.columns]])
+
+
+def findings_download(findings: pd.DataFrame) -> None:
+    """Every finding in one file (patient level: withheld under small-cell protection)."""
+    if current_masking().on:
+        return
+    st.caption("All findings in one table:")
+    download_table(findings, "validation_findings", title="Validation findings", patient_level=True,
+                   notes=[f"Data: {ctx.loaded.label}."])
 
 
 def excluded_download(cohort) -> None:
+    """The excluded rows with their reasons (patient level: withheld under small-cell protection)."""
     excluded = cohort.excluded
-    if excluded is None or len(excluded) == 0:
+    if excluded is None or len(excluded) == 0 or current_masking().on:
         return
     shown = pseudonymised(excluded)
-    st.download_button("Download excluded rows with reasons (CSV)", table_to_csv_bytes(shown),
-                       file_name="excluded_rows.csv", mime="text/csv", icon=":material/download:")
+    st.download_button("Download excluded rows with reasons (CSV)", lambda: table_to_csv_bytes(shown),
+                       file_name="excluded_rows.csv", mime="text/csv", icon=":material/download:",
+                       on_click="ignore")
 
 
 def pseudonymised(df: pd.DataFrame) -> pd.DataFrame:

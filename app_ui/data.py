@@ -234,6 +234,24 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float) -> L
                       choice_label(sample.key), True, None, cb_sd)
 
 
+def preload_default_sample() -> str | None:
+    """Load the bundled default sample into the process-wide cache, unless a server file is configured.
+
+    ``serve.py`` calls this before the server starts, so the first visitor does not wait for the
+    sample to be read and validated: it is the very call a page makes (same cached function and
+    arguments: no mapping, the default clinical-benefit rule). The secrets are not read here (that
+    would make Streamlit read its configuration before the command-line options), so with a
+    registry configured the sample is loaded too: it stays one of the Data page's choices.
+    Returns the sample's key, or None when ``IL2_DASHBOARD_DATA`` names a file (loaded on first use).
+    """
+    from il2lib import schema
+
+    if server_data_path() is not None:
+        return None
+    load_current(DEFAULT_CHOICE, None, schema.CB_SD_MONTHS_DEFAULT)
+    return DEFAULT_CHOICE
+
+
 def clear_upload() -> None:
     """Button callback: drop the uploaded bytes, their loaded cohort and the upload options."""
     for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):

@@ -138,3 +138,28 @@ def test_ambiguous_dates_ask_for_the_order_and_the_answer_loads_the_file():
     next(b for b in at.button if b.label == "Apply date order").click()
     rerun(at)
     assert metrics(at)["Patients analysed"] == "3"
+
+
+def test_findings_download_under_the_report_and_withheld_under_small_cell_protection(monkeypatch):
+    from app_ui import downloads
+
+    offered = {}
+    real = downloads.download_table
+    monkeypatch.setattr(downloads, "download_table", lambda df, name, **kw: (offered.update({name: (df, kw)}),
+                                                                             real(df, name, **kw)))
+    frame = patient_rows({}, {"patient_id": "P001"}, {}, {"disease": "lung"}, n=6)
+    at = upload(open_app(), frame)
+    findings, options = offered["validation_findings"]
+    expected = load_cohort(csv_bytes(frame)).report.to_frame()
+    assert options["patient_level"] is True
+    assert sorted(findings["message"]) == sorted(expected["message"]) and len(findings) >= 2
+    assert set(findings["column"]) == set(expected["column"].fillna("(whole file)"))
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("CSV") == 1 and labels.count("XLSX") == 1, labels
+    assert all(b.proto.deferred_file_id for b in at.get("download_button") if b.proto.label in ("CSV", "XLSX"))
+    assert "All findings in one table:" in texts(at, "caption")
+    at.session_state["v_mask"] = True  # the sidebar's small-cell protection switch (patient-level files withheld)
+    rerun(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "CSV" not in labels and "Download excluded rows with reasons (CSV)" not in labels
+    assert "Template CSV (all columns, no rows)" in labels

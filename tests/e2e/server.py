@@ -58,6 +58,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The dashboard's launcher (``make run``): ``streamlit run app.py`` with the heavy imports done first.
+LAUNCHER = "serve.py"
+
+
+def server_command(app: Path, port: int) -> list[str]:
+    """The command line serving ``app`` on ``port``: through the launcher next to an ``app.py``, as ``make run``."""
+    options = [
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+    ]
+    launcher = app.parent / LAUNCHER
+    if app.name == "app.py" and launcher.is_file():
+        return [sys.executable, str(launcher), *options]
+    return [sys.executable, "-m", "streamlit", "run", str(app), *options]
+
+
 @dataclass
 class StreamlitServer:
     """One ``streamlit run`` child process on a loopback port; ``stop()`` ends it by its PID."""
@@ -74,15 +94,7 @@ class StreamlitServer:
     @classmethod
     def start(cls, app: Path, log_path: Path, timeout: float = 60.0) -> "StreamlitServer":
         port = free_port()
-        command = [
-            sys.executable, "-m", "streamlit", "run", str(app),
-            "--server.headless", "true",
-            "--server.port", str(port),
-            "--server.address", "127.0.0.1",
-            "--server.fileWatcherType", "none",
-            "--server.runOnSave", "false",
-            "--browser.gatherUsageStats", "false",
-        ]
+        command = server_command(app, port)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
