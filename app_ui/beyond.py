@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app_ui.cached import Computed, _attempt
+from app_ui.downloads import download_figure, download_table
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_number, url_toggle
 from il2lib import schema
 
@@ -67,6 +68,19 @@ def masking_option() -> Masking:
     k = url_number(MASK_K_KEY, "Mask counts below", 5.0, min_value=2.0, max_value=20.0, step=1.0,
                    container=st.sidebar)
     return Masking(True, int(k))
+
+
+def by_text(by: str) -> str:
+    """Grouping label for running text: "line of IL-2"."""
+    text = schema.label(by)
+    return text[:1].lower() + text[1:]
+
+
+def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str, notes=()) -> None:
+    """``show_table`` with its CSV/XLSX buttons under it. Both get the same frame and mask it alike
+    (masking is idempotent), so the file is the table as shown; the XLSX notes start with data and filters."""
+    show_table(df, key=key)
+    download_table(df, name, title=title, notes=(ctx.figure_titles("")[1], *notes), key=key)
 
 
 def show_code(snippet, ctx, masking: Masking, key: str, ae: bool = False) -> None:
@@ -134,9 +148,12 @@ def response_pairwise(ctx, by: str | None, denominator: str, masking: Masking) -
             empty_state(f"Pairwise comparisons not available: {md_escape(computed.message)}")
         return
     st.markdown("**Pairwise comparisons of ORR** (Fisher's exact test per pair)")
-    show_table(masking.table(pairwise_display(computed.value.table, "Odds ratio")), key="pairwise_fisher_table")
-    st.caption("Holm controls the family-wise error rate, Benjamini-Hochberg the false discovery rate, over the "
-               "pairs shown (R's p.adjust). Unadjusted p-values overstate the evidence when many pairs are tested.")
+    note = ("Holm controls the family-wise error rate, Benjamini-Hochberg the false discovery rate, over the "
+            "pairs shown (R's p.adjust). Unadjusted p-values overstate the evidence when many pairs are tested.")
+    table_with_downloads(ctx, masking.table(pairwise_display(computed.value.table, "Odds ratio")),
+                         "pairwise_fisher_table", f"pairwise_fisher_orr_by_{by}",
+                         f"Pairwise comparisons of ORR by {by_text(by)} (Fisher's exact test)", [note])
+    st.caption(note)
     masking.caption()
     show_code(pairwise_fisher_snippet(by, "orr", ctx.cb_sd_months), ctx, masking, "pairwise_fisher")
 
@@ -162,13 +179,16 @@ def response_published(ctx, denominator: str, ci_method: str, masking: Masking) 
                                       title=title, subtitle=subtitle, presentation=ctx.presentation,
                                       hover_counts=not masking.on)
     st.plotly_chart(fig, width="stretch", key="published_orr_chart", config={"displaylogo": False})
+    download_figure(fig, "orr_vs_published", key="published_orr_chart")
     shown = overlay.assign(**{"Responders / n": [f"{x}/{n}" for x, n in zip(overlay["responders"], overlay["n"])],
                               "ORR, % (95% CI)": [f"{100 * r:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" for r, lo, hi in
                                                   zip(overlay["rate"], overlay["ci_lower"], overlay["ci_upper"])]})
     shown = shown.rename(columns={"source": "Source", "group": "Disease", "note": "Note"})
-    show_table(masking.table(shown[["Source", "Disease", "Responders / n", "ORR, % (95% CI)", "Note"]],
-                             dependent=["ORR, % (95% CI)"]), key="published_orr_table")
     cite = CITATIONS["buchbinder2019"]
+    table_with_downloads(ctx, masking.table(shown[["Source", "Disease", "Responders / n", "ORR, % (95% CI)", "Note"]],
+                                            dependent=["ORR, % (95% CI)"]), "published_orr_table", "orr_vs_published",
+                         "Objective response rate by disease: our cohort vs the published PROCLAIM series",
+                         [f"Published: {cite.full}"])
     st.caption(md_escape(f"Published: {cite.full} Only numbers stated in the abstract are shown (CR and PR counts, "
                          f"ORR as printed); the published 95% CIs are {DERIVED_LABEL}. Our cohort: ORR by disease, "
                          f"{'all treated' if denominator == 'itt' else 'evaluable'} denominator, current filters. "

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_ui.beyond import CACHE, PUBLISHED_KEY, Masking, pairwise_display, show_code
+from app_ui.beyond import CACHE, Masking, by_text, pairwise_display, show_code, table_with_downloads
 from app_ui.cached import Computed, _attempt, group_column_values
 from app_ui.survival_view import COX_AUTO_MAX_N
-from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_toggle
+from app_ui.widgets import format_p
 from il2lib import schema
 
 MILESTONE_CHOICES = (6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
@@ -69,17 +69,28 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view, masking: Masking) -
         computed = _compute(ctx.cache_key, "pairwise", ctx.data, endpoint, by, ())
         if computed.ok:
             st.markdown("**Pairwise log-rank tests**")
-            show_table(masking.table(pairwise_display(computed.value.table)), key="pairwise_lr_table")
-            st.caption("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
-                       "discovery rate) adjust over the pairs, as R's p.adjust.")
+            note = ("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
+                    "discovery rate) adjust over the pairs, as R's p.adjust.")
+            table_with_downloads(ctx, masking.table(pairwise_display(computed.value.table)), "pairwise_lr_table",
+                                 f"pairwise_logrank_{endpoint}_by_{by}",
+                                 f"Pairwise log-rank tests: {endpoint_by(endpoint, by)}", [note])
+            st.caption(note)
             show_code(pairwise_logrank_snippet(endpoint, by), ctx, masking, "pairwise_lr")
     if view.ph_violated:
         computed = _compute(ctx.cache_key, "rmst", ctx.data, endpoint, by, (None,))
         st.info("Proportional hazards look violated, so the restricted mean survival time (RMST) is offered: it "
                 "needs no PH assumption.", icon=":material/insights:")
         if computed.ok:
-            show_table(rmst_display(computed.value), key="rmst_auto_table")
+            table_with_downloads(ctx, rmst_display(computed.value), "rmst_auto_table",
+                                 f"rmst_{endpoint}_by_{by}_tau_{computed.value.tau:.1f}",
+                                 f"Restricted mean survival time to {computed.value.tau:.1f} months: "
+                                 f"{endpoint_by(endpoint, by)}")
             show_code(milestone_snippet(endpoint, by, tau=computed.value.tau), ctx, masking, "rmst_auto")
+
+
+def endpoint_by(endpoint: str, by: str | None) -> str:
+    """"Overall survival by line of IL-2" (for download titles)."""
+    return schema.ENDPOINTS[endpoint][2] + (f" by {by_text(by)}" if by else "")
 
 
 def rmst_display(res) -> pd.DataFrame:

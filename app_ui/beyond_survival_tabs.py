@@ -4,12 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_ui.beyond import PUBLISHED_KEY, Masking, show_code
-from app_ui.beyond_survival import (MILESTONE_CHOICES, ORIGINS, _compute, _diff_text, _fmt, rmst_display,
+from app_ui.beyond import PUBLISHED_KEY, Masking, by_text, show_code, table_with_downloads
+from app_ui.beyond_survival import (MILESTONE_CHOICES, ORIGINS, _compute, _diff_text, _fmt, endpoint_by, rmst_display,
                                     survival_input)
 from app_ui.cached import _attempt
+from app_ui.downloads import download_figure
 from app_ui.survival_view import cached_figure
-from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_toggle
+from app_ui.widgets import empty_state, format_p, md_escape, url_toggle
 from il2lib import schema
 
 
@@ -45,10 +46,13 @@ def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
                             lambda: cox_forest_figure(table, title=title, subtitle=subtitle,
                                                       presentation=ctx.presentation))
         st.plotly_chart(fig, width="stretch", key="cox_forest_chart", config={"displaylogo": False})
+        download_figure(fig, f"cox_forest_{endpoint}", key="cox_forest_chart")
     with right:
-        show_table(shown, key="cox_hr_table")
-        st.caption(md_escape(f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
-                             f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs."))
+        note = (f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
+                f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs.")
+        table_with_downloads(ctx, shown, "cox_hr_table", f"cox_multivariable_{endpoint}",
+                             f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model, hazard ratios", [note])
+        st.caption(md_escape(note))
     if model.overfitted:
         st.warning(f"Over-fitting risk: {model.events_per_coefficient:.1f} events per coefficient, fewer than about "
                    "10. Hazard ratios may be exaggerated and unstable: drop covariates or pool groups.",
@@ -56,7 +60,10 @@ def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
     if model.ph is not None:
         ph = model.ph.table.assign(p=model.ph.table["p"].map(format_p), chisq=model.ph.table["chisq"].round(2))
         with st.expander("Proportional-hazards check (cox.zph score test, KM transform)"):
-            show_table(ph.rename(columns={"term": "Term", "chisq": "Chi-square", "df": "df"}), key="cox_ph_table")
+            table_with_downloads(ctx, ph.rename(columns={"term": "Term", "chisq": "Chi-square", "df": "df"}),
+                                 "cox_ph_table", f"cox_ph_check_{endpoint}",
+                                 f"{schema.ENDPOINTS[endpoint][2]}: proportional-hazards check of the multivariable "
+                                 "Cox model (cox.zph score test, KM transform)")
         if model.rmst_suggested:
             st.warning(md_escape("Proportional hazards questionable for: " + ", ".join(model.ph_violated)
                                  + ". Hazard ratios are averages over time; see the Milestones & RMST tab, which "
@@ -89,7 +96,9 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -
                                                         zip(d["survival"], d["ci_lower"], d["ci_upper"])])
             wide = per.pivot(index="group", columns="time", values="label")
             wide.columns = [f"{t:g} mo" for t in wide.columns]
-            show_table(wide.reset_index().rename(columns={"group": "Group"}), key="milestone_table")
+            table_with_downloads(ctx, wide.reset_index().rename(columns={"group": "Group"}), "milestone_table",
+                                 f"milestones_{endpoint}_by_{by}",
+                                 f"Survival at milestones, % (95% CI): {endpoint_by(endpoint, by)}")
             diff = pd.DataFrame({"Comparison": [f"{g} vs {res.reference}" for g in res.differences["group"]],
                                  "Time": [f"{t:g} mo" for t in res.differences["time"]],
                                  "Difference, % points (95% CI)": [
@@ -97,14 +106,20 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -
                                      for d, lo, hi in zip(res.differences["difference"], res.differences["ci_lower"],
                                                           res.differences["ci_upper"])],
                                  "p": res.differences["p"].map(format_p)})
-            show_table(diff, key="milestone_diff_table")
+            table_with_downloads(ctx, diff, "milestone_diff_table", f"milestone_differences_{endpoint}_by_{by}",
+                                 f"Differences in survival at milestones vs {res.reference}: "
+                                 f"{endpoint_by(endpoint, by)}")
         else:
             empty_state(md_escape(computed.message))
     computed = _compute(ctx.cache_key, "rmst", ctx.data, endpoint, by, (tau or None,))
     if computed.ok:
-        show_table(rmst_display(computed.value), key="rmst_table")
-        st.caption(f"RMST = area under the Kaplan-Meier curve up to {computed.value.tau:.1f} months (R's print(fit, "
-                   "rmean = tau) standard error); differences and CIs by the normal approximation.")
+        note = (f"RMST = area under the Kaplan-Meier curve up to {computed.value.tau:.1f} months (R's print(fit, "
+                "rmean = tau) standard error); differences and CIs by the normal approximation.")
+        table_with_downloads(ctx, rmst_display(computed.value), "rmst_table",
+                             f"rmst_{endpoint}_by_{by}_tau_{computed.value.tau:.1f}",
+                             f"Restricted mean survival time to {computed.value.tau:.1f} months: "
+                             f"{endpoint_by(endpoint, by)}", [note])
+        st.caption(note)
     else:
         empty_state(f"RMST not available: {md_escape(computed.message)}")
     show_code(milestone_snippet(endpoint, by, tuple(sorted(times)) or (12.0,), tau or None), ctx, masking,
@@ -140,17 +155,21 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
                         lambda: cif_figure(res, title=title, subtitle=subtitle if res.gray is None else "",
                                            presentation=ctx.presentation, hover_counts=not masking.on))
     st.plotly_chart(fig, width="stretch", key="cif_chart", config={"displaylogo": False})
+    download_figure(fig, "cif_progression" + (f"_by_{by}" if by else ""), key="cif_chart")
     at = res.at([6.0, 12.0, 24.0])
     at["CIF, % (95% CI)"] = [f"{100 * c:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" if pd.notna(c) else "—"
                              for c, lo, hi in zip(at["cif"], at["ci_lower"], at["ci_upper"])]
-    show_table(at[["group", "event", "time", "CIF, % (95% CI)"]].rename(
-        columns={"group": "Group", "event": "Event", "time": "Months"}), key="cif_table")
     n_comp = sum(r.n_events for r in res.competing_cif.values())
-    text = (f"Aalen-Johansen estimate; {md_escape(res.n_note)}; {n_comp} deaths without progression. "
+    text = (f"Aalen-Johansen estimate; {res.n_note}; {n_comp} deaths without progression. "
             "Unlike 1 - KM of PFS with deaths censored, it does not overstate the risk of progression.")
     if res.gray is not None:
         text += (f" Gray's test: chi-square {res.gray.statistic:.2f} on {res.gray.df} df, {format_p(res.gray.pvalue)}.")
-    st.caption(text)
+    table_with_downloads(ctx, at[["group", "event", "time", "CIF, % (95% CI)"]].rename(
+        columns={"group": "Group", "event": "Event", "time": "Months"}), "cif_table",
+        "cif_progression" + (f"_by_{by}" if by else ""),
+        "Cumulative incidence of progression and of death without progression at 6, 12, 24 months"
+        + (f" by {by_text(by)}" if by else ""), [text])
+    st.caption(md_escape(text))
     if n_comp == 0:
         st.info("No death without progression under the current filters: the cumulative incidence of progression "
                 "equals 1 - Kaplan-Meier of PFS here.", icon=":material/info:")
@@ -192,20 +211,25 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
     st.metric("Patients with delayed entry (left-truncated)", o.n_truncated, help="Observed only from IL-2 start or "
               "registry entry, after the chosen origin")
     origin_text = ORIGINS[origin].split(" (")[0]
-    origin_text = origin_text[0].lower() + origin_text[1:]
+    origin_text = origin_text if origin_text[1:2].isupper() else origin_text[0].lower() + origin_text[1:]  # "IL-2"
     title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}")
     fig = cached_figure(("origin_km", ctx.cache_key, endpoint, origin, by, conf_type, title, subtitle,
                          ctx.presentation),
                         lambda: km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
                                           time_label=f"Months since {origin_text}"))
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
+    download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart")
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
     rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{_fmt(r.median)} ({_fmt(r.median_ci[0])}–"
              f"{_fmt(r.median_ci[1])})", "Median ignoring delayed entry": _fmt(naive_curves[g].median)}
             for g, r in curves.items()]
-    show_table(masking.table(pd.DataFrame(rows)), key="origin_table")
-    st.caption(md_escape(o.note) + (f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, "
-                                    f"{format_p(test.pvalue)}." if test is not None else ""))
+    note = o.note + (f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, {format_p(test.pvalue)}."
+                     if test is not None else "")
+    table_with_downloads(ctx, masking.table(pd.DataFrame(rows)), "origin_table",
+                         f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""),
+                         f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}: medians with delayed entry"
+                         + (f", by {by_text(by)}" if by else ""), [note])
+    st.caption(md_escape(note))
     masking.caption()
     show_code(time_origin_snippet(endpoint, origin, by), ctx, masking, "origin")
 
@@ -231,12 +255,16 @@ def published_tab(ctx, endpoint: str, masking: Masking) -> None:
                                       title=title, subtitle=subtitle, presentation=ctx.presentation,
                                       hover_counts=not masking.on)
     st.plotly_chart(fig, width="stretch", key="published_median_chart", config={"displaylogo": False})
+    download_figure(fig, "median_os_vs_published", key="published_median_chart")
     shown = pd.DataFrame({"Disease": table["disease"], "Group": table["group"], "Our n": table["our_n"],
                           "Our median, months (95% CI)": [f"{_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})" for m, lo, hi in
                                                           zip(table["our_median"], table["our_lower"],
                                                               table["our_upper"])],
                           "Published median": table["published_text"]})
-    show_table(masking.table(shown, dependent=["Our median, months (95% CI)"]), key="published_median_table")
+    table_with_downloads(ctx, masking.table(shown, dependent=["Our median, months (95% CI)"]),
+                         "published_median_table", "median_os_vs_published",
+                         "Median overall survival from IL-2 start by disease and group: our cohort vs the published "
+                         "series", [f"Published: {CITATIONS['springerplus2015'].full}"])
     st.caption(md_escape(f"Published: {CITATIONS['springerplus2015'].full} Medians from IL-2 start as printed "
                          "(no CI published). Ours use the same view (no landmark), so both carry guarantee-time bias; "
                          f"clinical benefit here = CR/PR or SD >= {ctx.cb_sd_months:g} months (the paper's rule is "

@@ -182,6 +182,8 @@ def test_rmst_offered_automatically_when_ph_fails():
     rerun(at)
     assert any("Proportional hazards look violated" in w for w in texts(at, "warning"))
     assert any("restricted mean survival time (RMST) is offered" in i for i in texts(at, "info"))
+    assert {"dl_csv_rmst_auto_table", "dl_xlsx_rmst_auto_table"} <= {b.proto.id.rsplit("-", 1)[-1]
+                                                                  for b in at.get("download_button")}
     open_tab(at, "Milestones & RMST")
     assert any("Offered because the proportional-hazards check failed" in i for i in texts(at, "info"))
     rmst = [d.value for d in at.dataframe if any(c.startswith("RMST to ") for c in d.value.columns)]

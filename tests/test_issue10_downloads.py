@@ -1,0 +1,114 @@
+"""Download buttons under the issue-10 tables and figures (AppTest, combined sample): CSV/XLSX right under
+each table, PNG/SVG/HTML right under each figure, and each table's CSV is the table as shown (masked when
+small-cell protection is on)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+import streamlit
+from openpyxl import load_workbook
+
+from apptest_support import open_app, rerun
+from il2lib.export import table_to_csv_bytes
+from test_issue10_app import RESPONSE, SURVIVAL, open_tab
+
+#: Survival tab -> (table keys, figure keys) drawn in it; the pairwise log-rank table sits beside the KM figure.
+SURVIVAL_SECTIONS = {
+    "Multivariable Cox": (["pairwise_lr_table", "cox_hr_table", "cox_ph_table"], ["cox_forest_chart"]),
+    "Milestones & RMST": (["milestone_table", "milestone_diff_table", "rmst_table"], []),
+    "Competing risks": (["cif_table"], ["cif_chart"]),
+    "Time origin": (["origin_table"], ["origin_chart"]),
+    "Published results": (["published_median_table"], ["published_median_chart"]),
+}
+
+
+@pytest.fixture
+def files(monkeypatch):
+    """Every download button drawn, still drawn for real: key -> its keyword arguments (``data`` builds the file)."""
+    drawn: dict[str, dict] = {}
+    real = streamlit.download_button
+
+    def recording(label, **kwargs):
+        drawn[kwargs["key"]] = kwargs
+        return real(label, **kwargs)
+
+    monkeypatch.setattr(streamlit, "download_button", recording)
+    return drawn
+
+
+def elements(at) -> list:
+    """The page's elements in drawing order (blocks flattened)."""
+    def walk(node):
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for index in sorted(children):
+                yield from walk(children[index])
+        else:
+            yield node
+    return list(walk(at.main))
+
+
+def element_id(element) -> str:
+    return getattr(getattr(element, "proto", None), "id", "") or ""
+
+
+def check_downloads(at, files: dict, tables, charts) -> None:
+    """CSV, XLSX right after each table (the CSV being that table); PNG, SVG, HTML right after each chart."""
+    shown = elements(at)
+    ids = [element_id(e) for e in shown]
+
+    def position(key: str) -> int:
+        found = [i for i, x in enumerate(ids) if x.endswith(f"-{key}")]
+        assert len(found) == 1, (key, [x.rsplit("-", 1)[-1] for x in ids if "dl_" in x])
+        return found[0]
+
+    for key in tables:
+        i = position(f"dl_csv_{key}")
+        assert shown[i - 1].type == "dataframe" and ids[i + 1].endswith(f"-dl_xlsx_{key}"), key
+        assert files[f"dl_csv_{key}"]["data"]() == table_to_csv_bytes(shown[i - 1].value), key
+    for key in charts:
+        i = position(f"dl_png_{key}")
+        assert shown[i - 1].type == "plotly_chart" and ids[i - 1].endswith(f"-{key}"), key
+        assert ids[i + 1].endswith(f"-dl_svg_{key}") and ids[i + 2].endswith(f"-dl_html_{key}"), key
+
+
+def xlsx_cells(files: dict, key: str) -> list[str]:
+    sheet = load_workbook(io.BytesIO(files[f"dl_xlsx_{key}"]["data"]())).active
+    return [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
+
+
+def test_response_sections_download_the_tables_as_shown_masked(files):
+    at = open_app({"resp_by": "prior_pd1_agent"}, page=RESPONSE)
+    at.toggle(key="w_published").set_value(True)
+    at.toggle(key="w_mask").set_value(True)
+    rerun(at)
+    check_downloads(at, files, ["pairwise_fisher_table", "published_orr_table"], ["published_orr_chart"])
+    csv = files["dl_csv_published_orr_table"]["data"]().decode("utf-8-sig")
+    assert "<5/17" in csv and ",masked," in csv  # the dependent rate is masked too, as on screen
+    cells = xlsx_cells(files, "published_orr_table")
+    assert cells[0] == "Objective response rate by disease: our cohort vs the published PROCLAIM series"
+    assert any(c.startswith("Published: Buchbinder") for c in cells)
+    assert xlsx_cells(files, "pairwise_fisher_table")[0] == ("Pairwise comparisons of ORR by prior PD-1/PD-L1 agent "
+                                                             "(Fisher's exact test)")
+    assert files["dl_png_published_orr_chart"]["file_name"] == "orr_vs_published.png"
+
+
+def test_survival_sections_download_every_table_and_figure(files):
+    at = open_app({"km_by": "line_of_il2"}, page=SURVIVAL)
+    for tab, (tables, charts) in SURVIVAL_SECTIONS.items():
+        if tab == "Time origin":  # the last two tabs with small-cell protection on
+            at.toggle(key="w_mask").set_value(True)
+        open_tab(at, tab)
+        if tab == "Published results":
+            at.toggle(key="w_published").set_value(True)
+            rerun(at)
+        check_downloads(at, files, tables, charts)
+    titles = {key: xlsx_cells(files, key)[0] for key in ("cox_hr_table", "rmst_table", "cif_table", "origin_table")}
+    assert titles["cox_hr_table"] == "Overall survival: multivariable Cox model, hazard ratios"
+    assert titles["rmst_table"].startswith("Restricted mean survival time to ")
+    assert titles["rmst_table"].endswith(" months: Overall survival by line of IL-2")
+    assert titles["cif_table"].startswith("Cumulative incidence of progression")
+    assert titles["origin_table"] == "Overall survival from IL-2 start: medians with delayed entry, by line of IL-2"
+    assert any("Efron ties; Wald CIs." in c for c in xlsx_cells(files, "cox_hr_table"))
+    assert files["dl_csv_pairwise_lr_table"]["file_name"] == "pairwise_logrank_os_by_line_of_il2.csv"
