@@ -112,3 +112,4 @@ def test_survival_sections_download_every_table_and_figure(files):
     assert titles["origin_table"] == "Overall survival from IL-2 start: medians with delayed entry, by line of IL-2"
     assert any("Efron ties; Wald CIs." in c for c in xlsx_cells(files, "cox_hr_table"))
     assert files["dl_csv_pairwise_lr_table"]["file_name"] == "pairwise_logrank_os_by_line_of_il2.csv"
+    assert "multivariable Cox model" in files["dl_html_cox_forest_chart"]["data"]()  # the figure shown, offline
