@@ -1,18 +1,19 @@
 """Start the dashboard: ``streamlit run app.py``, with its libraries imported and the sample loaded first.
 
-Usage (``make run`` does this)::
+Usage (``make run`` does this; the browser tests and benchmarks start their servers the same way)::
 
     .venv/bin/python serve.py [streamlit run options, e.g. --server.port 8501]
 
 Streamlit imports a page's modules, and reads the data, when the first browser session runs a
-page: the first visitor of a fresh server waited about 1.5 s (2 cores) for pandas, pyarrow,
-scipy.special, plotly's figure classes and template, il2lib and the reading and validation of the bundled
-sample before anything was drawn. This launcher does that work once, in the server process,
-before the server starts listening, then hands over to Streamlit's own command line: the server
-then behaves exactly like ``streamlit run app.py`` (same options, same ``.streamlit/config.toml``,
-same caches; the sample is loaded by the same cached call the pages make), only its first page
-view is faster. A server file (``IL2_DASHBOARD_DATA``) or a registry is not preloaded: it loads on
-first use, as before. ``streamlit run app.py`` still works, with the slower first view.
+page: the first visitor of a fresh server waited about 1 s of server time (2 cores) for pandas,
+pyarrow, scipy.special, plotly's figure classes and template, il2lib, and the reading and
+validation of the bundled sample. This launcher does that work once, in the server process,
+before the server starts listening (about 1-2 s), then hands over to Streamlit's own command
+line: the server behaves exactly like ``streamlit run app.py`` (same options, same
+``.streamlit/config.toml``, same caches: the sample is loaded by the same cached call the pages
+make), only its first page view is faster. Nothing else is computed ahead. With a server file
+(``IL2_DASHBOARD_DATA``) the sample is not preloaded; a registry is never preloaded (it loads on
+first use, as before). ``streamlit run app.py`` still works, with the slower first view.
 """
 from __future__ import annotations
 
@@ -52,10 +53,6 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> float:
     return time.perf_counter() - start
 
 
-def _drop_warnings(record: logging.LogRecord) -> bool:
-    return record.levelno > logging.WARNING
-
-
 def warm_figures() -> None:
     """Build one small Kaplan-Meier figure from made-up times: plotly imports its property validators
     and reads its template on first use (about 0.15 s), which the first page view would otherwise wait for."""
@@ -64,6 +61,10 @@ def warm_figures() -> None:
 
     fit = kaplan_meier([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 1])
     km_figure({"a": fit, "b": fit}, title="warm-up", subtitle="warm-up")
+
+
+def _drop_warnings(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.WARNING
 
 
 @contextmanager
@@ -89,15 +90,24 @@ def preload_sample() -> str | None:
         return preload_default_sample()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Warm the imports, preload the sample, then run ``streamlit run app.py <argv>`` in this process."""
-    args = sys.argv[1:] if argv is None else argv
+def warm_up() -> str:
+    """Run the warm-up steps; return a one-line status. A failing step is reported, never fatal: the
+    server then starts as plain ``streamlit run app.py`` would, and the page shows any real error."""
     start = time.perf_counter()
-    warm_imports()
-    warm_figures()
-    sample = preload_sample()
-    print(f"Imported the dashboard's libraries{' and loaded the ' + sample + ' sample' if sample else ''} "
-          f"in {time.perf_counter() - start:.1f} s; starting Streamlit.", flush=True)
+    try:
+        warm_imports()
+        warm_figures()
+        sample = preload_sample()
+    except Exception as exc:  # noqa: BLE001  (a warm-up must never keep the dashboard from starting)
+        return f"Warm-up stopped ({type(exc).__name__}: {exc}); starting Streamlit."
+    loaded = f" and loaded the {sample} sample" if sample else ""
+    return f"Imported the dashboard's libraries{loaded} in {time.perf_counter() - start:.1f} s; starting Streamlit."
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Warm up, then run ``streamlit run app.py <argv>`` in this process."""
+    args = sys.argv[1:] if argv is None else argv
+    print(warm_up(), flush=True)
     from streamlit.web import cli
 
     cli.main(args=["run", str(APP), *args], prog_name="streamlit")

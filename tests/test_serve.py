@@ -46,3 +46,11 @@ def test_browser_tests_start_the_dashboard_through_the_launcher():
     assert server_command(ROOT / "app.py", 8600)[1] == str(ROOT / "serve.py")
     other = server_command(ROOT / "bench" / "baseline_app.py", 8600)
     assert other[1:4] == ["-m", "streamlit", "run"]
+
+
+def test_a_failing_warm_up_is_reported_and_the_server_still_starts(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ImportError("no module named 'pandas'")
+
+    monkeypatch.setattr(serve, "warm_imports", broken)
+    assert serve.warm_up() == "Warm-up stopped (ImportError: no module named 'pandas'); starting Streamlit."
