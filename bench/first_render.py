@@ -1,11 +1,13 @@
 """First render of the Data and Survival pages from a freshly started server (real browser).
 
-Method (bench/bench_dashboard.py's): start ``streamlit run app.py`` (tests/e2e/server.py), wait
-until it answers its health check, open the page in headless Debian chromium and time from
-``goto`` until the script is idle (no running script, status widget or stale element, still idle
-150 ms later) and the page's content is there: the first plotly figure drawn (Survival) or the
-validation report's "Rows loaded" metric (Data). Each measurement uses a fresh server, so
-nothing is cached in the server process. The median of ``--repeats`` servers is reported.
+Method (bench/bench_dashboard.py's): start the server the way ``make run`` does
+(tests/e2e/server.py: ``serve.py`` next to an ``app.py``, else ``streamlit run``), wait until it
+answers its health check, open the page in headless Debian chromium and time from ``goto`` until
+the script is idle (no running script, status widget or stale element, still idle 150 ms later)
+and the page's content is there: the first plotly figure drawn (Survival) or the validation
+report's "Rows loaded" metric (Data). Each measurement uses a fresh server and a new page, so no
+session and no analysis is cached (the launcher's warm-up is part of starting the server). The
+median of ``--repeats`` servers is reported, with the minimum (the least disturbed run).
 
 Usage::
 
@@ -14,7 +16,8 @@ Usage::
     .venv/bin/python bench/first_render.py --app /tmp/old/app.py --app app.py   # compare two checkouts
 
 With several ``--app`` the servers are started in turn (page by page, repeat by repeat), so every
-app sees the same machine load. Prints a Markdown table. No test asserts a time: this is a measurement to report.
+app sees the same machine load. Prints a Markdown table (also written to
+``bench/results/first_render.md``, git-ignored). No test asserts a time: this is a measurement.
 """
 from __future__ import annotations
 
@@ -109,7 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app", type=Path, action="append",
                         help="entry script to time (repeatable; default: this checkout's app.py)")
     args = parser.parse_args(argv)
-    print(run([a.resolve() for a in args.app or [ROOT / "app.py"]], args.repeats))
+    table = run([a.resolve() for a in args.app or [ROOT / "app.py"]], args.repeats)
+    (RESULTS / "first_render.md").write_text(table + "\n")
+    print(table)
 
 
 if __name__ == "__main__":
