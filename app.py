@@ -80,7 +80,7 @@ def mapping_editor(report) -> None:
                  if col not in report.mapping]
         table = pd.DataFrame(rows, columns=["File column", "Maps to"])
         if not editable:
-            show_table(table)
+            show_table(table, interactive=True)
             return
         st.caption("Pick the data-dictionary column each file column holds (empty = keep as an extra column).")
         targets = [""] + [spec.name for spec in schema.PATIENT_COLUMNS]
@@ -166,7 +166,7 @@ def identifiers(report) -> None:
 
 def preview(cohort) -> None:
     with st.expander("Analysed data (first 50 rows)", icon=":material/table:"):
-        show_table(pseudonymised(cohort.data.head(50)))
+        show_table(pseudonymised(cohort.data.head(50)), interactive=True)
 
 
 def templates() -> None:

@@ -36,7 +36,8 @@ PRESENTATION_CSS = """
   [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p { font-size: 1.25rem !important; }
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
   [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.8rem !important; }
-  [data-testid="stDataFrame"] { font-size: 1.1rem; }
+  [data-testid="stTable"] th, [data-testid="stTable"] td,
+  [data-testid="stTable"] [data-testid="stMarkdownContainer"] p { font-size: 1.25rem !important; }
   [data-testid="stMain"] input[role="combobox"], [data-testid="stMain"] [data-tag] span,
   [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
   h1 { font-size: 2.8rem !important; }

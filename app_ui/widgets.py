@@ -88,18 +88,41 @@ def _store(name: str, value: Any, url_value: str | None) -> None:
         st.query_params[name] = url_value
 
 
-def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None = None,
-               column_config: dict | None = None) -> None:
-    """Display a tidy result table as is (``st.dataframe`` renders cell text, never HTML)."""
+#: Result tables up to this many rows are drawn as static tables; longer ones as a scrollable grid.
+STATIC_MAX_ROWS = 80
+
+
+def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | str | None = None,
+               column_config: dict | None = None, interactive: bool = False) -> None:
+    """Display a tidy result table as is, masked when small-cell protection is on.
+
+    A small result table is a static table (``st.table``): light to draw, readable in a screenshot,
+    and it follows presentation mode's larger type. ``st.table`` renders Markdown, so every text
+    cell and header is escaped with :func:`md_escape` first. Long tables, explicit heights, column
+    configs and ``interactive`` listings use the sortable grid (``st.dataframe``: cell text, never HTML).
+    """
     from app_ui.beyond import current_masking  # small-cell protection (sidebar switch), when on
 
     df = current_masking().table(df)
+    if not interactive and column_config is None and height in (None, "content") and len(df) <= STATIC_MAX_ROWS:
+        st.table(_escaped(df), hide_index=True)
+        return
     kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}
     if column_config:
         kwargs["column_config"] = column_config
     if height is not None:
         kwargs["height"] = height
     st.dataframe(df, key=key, **kwargs)
+
+
+def _escaped(df: pd.DataFrame) -> pd.DataFrame:
+    """Headers and text cells escaped for Markdown; numbers left as they are."""
+    out = df.copy()
+    for i, dtype in enumerate(df.dtypes):
+        if not pd.api.types.is_numeric_dtype(dtype):
+            out.isetitem(i, df.iloc[:, i].map(lambda v: md_escape(v) if isinstance(v, str) else v))
+    out.columns = [md_escape(c) for c in df.columns]
+    return out
 
 
 def format_p(p: float | None) -> str:

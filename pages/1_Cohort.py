@@ -7,7 +7,7 @@ from app_state import frame
 from app_ui import beyond
 from app_ui import cached
 from app_ui.downloads import download_table
-from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
+from app_ui.widgets import STATIC_MAX_ROWS, empty_state, md_escape, show_table, url_choice, used_note
 
 ctx = frame("Cohort")
 ctx.require_data()
@@ -41,7 +41,7 @@ for col, (group, size) in zip(cols, sizes.itertuples(index=False)):
 if len(t1.groups) == 1 and by is not None:
     st.info("Only one group is present under the current filters, so no between-group test is shown.")
 table = t1.display.reset_index() if t1.display.index.name else t1.display
-show_table(table, height=min(35 * (len(table) + 1) + 3, 1600))
+show_table(table, height=None if len(table) <= STATIC_MAX_ROWS else min(35 * (len(table) + 1) + 3, 1600))
 download_table(table, "table1" + (f"_by_{by}" if by else ""), title="Table 1", notes=t1.footnotes)
 for note in t1.footnotes:
     st.caption(md_escape(note))

@@ -77,3 +77,18 @@ def frame_equal(shown: pd.DataFrame, expected: pd.DataFrame) -> None:
     expected = expected.reset_index() if expected.index.name else expected.reset_index(drop=True)
     pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected.reset_index(drop=True),
                                   check_dtype=False)
+
+
+def read_table(node) -> pd.DataFrame:
+    """A table element's frame as the user reads it: a static table (``st.table``, Markdown-escaped by
+    the app) with its escapes removed, a grid (``st.dataframe``) as it is."""
+    frame = node.value
+    if node.type != "table":
+        return frame
+    frame.columns = [unescape(str(c)) for c in frame.columns]
+    return frame.map(lambda v: unescape(v) if isinstance(v, str) else v)
+
+
+def tables(at: AppTest) -> list[pd.DataFrame]:
+    """Every table in the main area (static tables and grids), in page order, as the user reads it."""
+    return [read_table(node) for node in at.main if node.type in ("table", "dataframe", "arrow_data_frame")]

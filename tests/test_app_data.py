@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from apptest_support import open_app, rerun, sidebar_count, texts, widget
+from apptest_support import open_app, rerun, sidebar_count, tables, texts, widget
 from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
@@ -121,7 +121,7 @@ def test_adverse_event_upload_feeds_the_toxicity_page():
     at.switch_page("pages/5_Toxicity.py").run()
     assert not at.exception
     assert not any("No adverse-event table" in i for i in texts(at, "info"))
-    by_term = at.dataframe[1].value
+    by_term = tables(at)[1]
     assert by_term.iloc[0, 0] == "Fever"
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from apptest_support import PAGES, frame_equal, open_app, rerun, sample_data, texts, widget
+from apptest_support import PAGES, frame_equal, open_app, rerun, sample_data, tables, texts, widget
 
 from il2lib import schema
 from il2lib._analysis import group_labels, level_order
@@ -29,35 +29,35 @@ def filtered(f: CohortFilter) -> pd.DataFrame:
 def test_every_page_renders_with_the_sample(page):
     at = open_app(page=page)
     assert at.title and at.title[0].value
-    assert at.dataframe, "each page shows at least one table"
+    assert tables(at), "each page shows at least one table"
     assert not at.error
 
 
 def test_cohort_table1_matches_il2lib_for_the_filter():
     at = open_app({"disease": "melanoma", "t1_by": schema.PRIOR_PD1}, "pages/1_Cohort.py")
     expected = table1(filtered(MELANOMA), schema.PRIOR_PD1)
-    frame_equal(at.dataframe[0].value, expected.display)
+    frame_equal(tables(at)[0], expected.display)
     assert any(schema.ERA_CAVEAT in w for w in texts(at, "warning"))
 
 
 def test_response_tables_match_il2lib_and_follow_a_filter_change():
     at = open_app({"resp_by": schema.PRIOR_PD1}, "pages/2_Response.py")
     data = sample_data()
-    frame_equal(at.dataframe[0].value, best_response_table(data, schema.PRIOR_PD1).display())
-    frame_equal(at.dataframe[1].value, response_rates(data, schema.PRIOR_PD1).display())
+    frame_equal(tables(at)[0], best_response_table(data, schema.PRIOR_PD1).display())
+    frame_equal(tables(at)[1], response_rates(data, schema.PRIOR_PD1).display())
     assert any(schema.ERA_CAVEAT in w for w in texts(at, "warning"))
     widget(at, "multiselect", "w_disease").set_value(["melanoma"])
     rerun(at)
     rates = response_rates(filtered(MELANOMA), schema.PRIOR_PD1)
-    frame_equal(at.dataframe[1].value, rates.display())
-    shown_p = at.dataframe[2].value["p"].tolist()
+    frame_equal(tables(at)[1], rates.display())
+    shown_p = tables(at)[2]["p"].tolist()
     assert shown_p == [format_p(c.result.pvalue) for c in rates.comparisons]
 
 
 def test_response_evaluable_denominator_and_wilson():
     at = open_app({"resp_by": schema.DISEASE, "denom": "evaluable", "ci_method": "wilson"}, "pages/2_Response.py")
     expected = response_rates(sample_data(), schema.DISEASE, ci_method="wilson", denominator="evaluable")
-    frame_equal(at.dataframe[1].value, expected.display())
+    frame_equal(tables(at)[1], expected.display())
 
 
 def km_by(df: pd.DataFrame, endpoint: str, by: str):
@@ -92,7 +92,7 @@ def test_survival_numbers_match_il2lib_and_follow_a_filter_change():
         km, labels = km_by(data, "os", schema.PRIOR_PD1)
         test = logrank_test(data[schema.OS_MONTHS], data[schema.OS_EVENT], labels)
         assert at.metric[0].value == p_phrase(test.pvalue)
-        medians = at.dataframe[0].value
+        medians = tables(at)[0]
         assert list(medians["Group"]) == list(km.groups)
         for group, shown in zip(km.groups, medians["Median, months (95% CI)"]):
             assert shown.startswith(f"{km[group].median:.1f} (")
@@ -145,8 +145,8 @@ def test_biomarker_tables_match_il2lib():
     at = open_app({"adjust": "holm"}, "pages/4_Biomarkers.py")
     expected = biomarker_comparison(sample_data(), adjust="holm")
     diseases = list(expected.groups["disease"])
-    for shown, disease in zip(at.dataframe, diseases):
-        frame_equal(shown.value, expected.display_with_test_notes(disease).table)
+    for shown, disease in zip(tables(at), diseases):
+        frame_equal(shown, expected.display_with_test_notes(disease).table)
     footnotes = [c for c in texts(at, "caption") if c.startswith("Tests:")]
     assert len(footnotes) == len(diseases) and "¹ Wilcoxon rank-sum (Mann-Whitney U) test" in footnotes[0]
     assert at.get("plotly_chart")
@@ -162,10 +162,10 @@ def test_toxicity_tables_match_il2lib():
     cohort = load_cohort(SAMPLE_DIR / sample.patients_file)
     ae = load_adverse_events(SAMPLE_DIR / sample.ae_file, cohort)
     tox = toxicity_summary(ae.data, apply_filter(cohort.data, MELANOMA), schema.PRIOR_PD1)
-    frame_equal(at.dataframe[1].value, tox.display())
+    frame_equal(tables(at)[1], tox.display())
     assert schema.ERA_CAVEAT in tox.notes and schema.ERA_CAVEAT in texts(at, "warning")
     assert schema.ERA_CAVEAT not in texts(at, "caption"), "era caveat shown twice (warning and caption)"
-    overview = at.dataframe[0].value
+    overview = tables(at)[0]
     any_ae = overview.loc[overview["Measure"] == "Any adverse event"].iloc[0]
     row = tox.summary[(tox.summary["measure"] == "Any adverse event") & (tox.summary["group"] == tox.groups[0])]
     assert any_ae[tox.groups[0]].startswith(f"{int(row['n'].iloc[0])}/{int(row['N'].iloc[0])}")
@@ -176,6 +176,6 @@ def test_milestone_rates_are_the_km_estimates():
     data = sample_data()
     km = kaplan_meier(data[schema.OS_MONTHS], data[schema.OS_EVENT])
     at12 = km.survival_at([12.0]).iloc[0]
-    shown = at.dataframe[1].value["12 mo"].iloc[0]
+    shown = tables(at)[1]["12 mo"].iloc[0]
     assert shown == f"{100 * at12['survival']:.0f}% ({100 * at12['ci_lower']:.0f}–{100 * at12['ci_upper']:.0f})"
     assert np.isfinite(at12["survival"])

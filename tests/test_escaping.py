@@ -5,14 +5,16 @@ with a random token) is uploaded; every page is run. Every string Streamlit woul
 Markdown (markdown and caption bodies, alerts, headings, widget labels, help, radio options,
 expander and tab labels) must not contain a payload verbatim: the app escapes it, so the raw
 payload is never a substring. HTML contexts (``components.html`` srcdoc, ``unsafe_allow_html``
-markdown) must not contain the raw payload either. Tables (``st.dataframe``) show values as text
-by construction and are not checked here; the browser check is tests/e2e/test_security_e2e.py.
+markdown) must not contain the raw payload either. Static tables (``st.table``) render Markdown, so their
+headers and cells are checked too; grids (``st.dataframe``) show values as text by construction and are
+not checked here; the browser check is tests/e2e/test_security_e2e.py.
 """
 from __future__ import annotations
 
 import json
 
 import pytest
+from streamlit import dataframe_util
 
 import security_helpers as sh
 from il2lib import schema
@@ -83,6 +85,10 @@ def rendered_strings(at, kinds_seen: set[str]) -> list[tuple[str, str, str]]:
             out.append((kind, path, value))
         if kind == "markdown" and getattr(proto, "allow_html", False):
             out.append((kind, "unsafe_allow_html body", proto.body))
+        if kind == "table":  # st.table renders Markdown in its headers and cells
+            frame = dataframe_util.convert_arrow_bytes_to_pandas_df(proto.arrow_data.data)
+            out += [(kind, "header", str(c)) for c in frame.columns]
+            out += [(kind, "cell", v) for v in frame.to_numpy().ravel() if isinstance(v, str)]
     return out
 
 
@@ -136,6 +142,8 @@ def test_payloads_reach_the_pages(hostile_session):
     assert any(token in doc for doc in srcdocs), "the report preview shows nothing of the upload"
     figure_texts = [v for _p, _e, strings, _t in pages for _k, path, v in strings if path == "figure.html"]
     assert any(token in text for text in figure_texts), "no figure carries upload text (grouping by source failed?)"
+    assert any(token in value for _p, _e, strings, _t in pages for kind, _f, value in strings if kind == "table"), \
+        "no static table carries upload text: their escaping would go unchecked"
     assert any(token in value for _p, _e, strings, _t in pages for _k, _f, value in strings), \
         "no Markdown-rendered string carries upload text: the escaping check below would be empty"
 

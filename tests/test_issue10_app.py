@@ -5,15 +5,15 @@ import json
 
 import pytest
 
-from apptest_support import open_app, rerun, texts
+from apptest_support import open_app, rerun, tables, texts
 from app_ui.beyond_survival import TABS
 
 SURVIVAL, RESPONSE = "pages/3_Survival.py", "pages/2_Response.py"
 
 
 def frame_with(at, column: str):
-    frames = [d.value for d in at.dataframe if column in d.value.columns]
-    assert frames, [list(d.value.columns) for d in at.dataframe]
+    frames = [d for d in tables(at) if column in d.columns]
+    assert frames, [list(d.columns) for d in tables(at)]
     return frames[0]
 
 
@@ -39,10 +39,10 @@ def survival():
 
 def test_models_section_is_collapsed_and_lazy():
     at = open_app({"km_by": "line_of_il2"}, page=SURVIVAL)
-    assert not any(list(d.value.columns) == ["Term", "HR (95% CI)", "p"] for d in at.dataframe)
+    assert not any(list(d.columns) == ["Term", "HR (95% CI)", "p"] for d in tables(at))
     assert [e.label for e in at.expander if e.label.startswith("Models and further comparisons")]
     open_tab(at, "Competing risks")  # only the open tab runs: the Cox tab draws nothing
-    assert not any(list(d.value.columns) == ["Term", "HR (95% CI)", "p"] for d in at.dataframe)
+    assert not any(list(d.columns) == ["Term", "HR (95% CI)", "p"] for d in tables(at))
     frame_with(at, "CIF, % (95% CI)")
 
 
@@ -53,13 +53,13 @@ def test_models_section_opens_from_the_url():
 
 def test_multivariable_cox_table_forest_and_checks(survival):
     at = survival
-    hr = [d.value for d in at.dataframe if list(d.value.columns) == ["Term", "HR (95% CI)", "p"]][0]
+    hr = [d for d in tables(at) if list(d.columns) == ["Term", "HR (95% CI)", "p"]][0]
     assert list(hr["Term"]) == ["Age (per 10 years)", "Sex: M vs F", "ECOG PS (per point)", "Disease: RCC vs Melanoma"]
     spec = chart(at, "multivariable Cox model")
     assert spec["layout"]["xaxis"]["type"] == "log" and len(spec["data"][0]["y"]) == 4
     assert any("events per coefficient" in c for c in texts(at, "caption"))
     assert any("Proportional hazards questionable for: Sex" in w for w in texts(at, "warning"))
-    assert any("Chi-square" in d.value.columns for d in at.dataframe)
+    assert any("Chi-square" in d.columns for d in tables(at))
 
 
 def test_cox_overfitting_and_non_convergence_messages():
@@ -82,7 +82,7 @@ def test_milestones_rmst_competing_and_origin_tabs():
     at = open_tab(open_app({"km_by": "line_of_il2"}, page=SURVIVAL), "Milestones & RMST")
     diff = frame_with(at, "Difference, % points (95% CI)")
     assert set(diff["Time"]) == {"12 mo", "24 mo"}
-    assert any(c.startswith("RMST to ") for d in at.dataframe for c in d.value.columns)
+    assert any(c.startswith("RMST to ") for d in tables(at) for c in d.columns)
     open_tab(at, "Competing risks")
     cif = frame_with(at, "CIF, % (95% CI)")
     assert set(cif["Event"]) == {"Progression", "Death without progression"}
@@ -105,7 +105,7 @@ def test_show_code_expanders(survival):
 
 def test_published_medians_on_survival_page():
     at = open_tab(open_app(page=SURVIVAL), "Published results")
-    assert not any("Published median" in d.value.columns for d in at.dataframe)
+    assert not any("Published median" in d.columns for d in tables(at))
     at.toggle(key="w_published").set_value(True)
     rerun(at)
     table = frame_with(at, "Published median")
@@ -117,7 +117,7 @@ def test_response_pairwise_published_and_masking():
     at = open_app({"resp_by": "prior_pd1_agent"}, page=RESPONSE)
     pair = frame_with(at, "p (BH)")
     assert "Odds ratio" in pair.columns and len(pair) >= 3
-    assert not any("Source" in d.value.columns for d in at.dataframe)
+    assert not any("Source" in d.columns for d in tables(at))
     at.toggle(key="w_published").set_value(True)
     rerun(at)
     pub = frame_with(at, "Source")
@@ -125,11 +125,11 @@ def test_response_pairwise_published_and_masking():
     assert any("computed from published counts" in c for c in texts(at, "caption"))
     spec = chart(at, "our cohort vs published")
     assert {"circle", "diamond-open"} <= {t["marker"]["symbol"] for t in spec["data"]}
-    bor = [d.value for d in at.dataframe if "Best overall response" in d.value.columns][0]
+    bor = [d for d in tables(at) if "Best overall response" in d.columns][0]
     assert not bor.astype(str).apply(lambda c: c.str.contains("<5")).any().any()
     at.toggle(key="w_mask").set_value(True)
     rerun(at)
-    bor = [d.value for d in at.dataframe if "Best overall response" in d.value.columns][0]
+    bor = [d for d in tables(at) if "Best overall response" in d.columns][0]
     assert bor.astype(str).apply(lambda c: c.str.contains("<5")).any().any()
     assert any("Small-cell protection on" in c for c in texts(at, "caption"))
     assert not any(b.label == "Analysis CSV" for b in at.get("download_button"))
@@ -140,10 +140,10 @@ def test_response_pairwise_published_and_masking():
 def test_other_pages_show_code_and_mask(page, needle):
     at = open_app(page=page)
     assert any(needle in c.value for c in at.code)
-    before = [d.value.astype(str) for d in at.dataframe]
+    before = [d.astype(str) for d in tables(at)]
     at.toggle(key="w_mask").set_value(True)
     rerun(at)
-    after = [d.value.astype(str) for d in at.dataframe]
+    after = [d.astype(str) for d in tables(at)]
     assert any(a.apply(lambda c: c.str.contains("<5")).any().any() for a in after)
     assert not any(b.apply(lambda c: c.str.contains("<5")).any().any() for b in before)
     assert any("Small-cell protection on" in c for c in texts(at, "caption"))
@@ -186,7 +186,7 @@ def test_rmst_offered_automatically_when_ph_fails():
                                                                   for b in at.get("download_button")}
     open_tab(at, "Milestones & RMST")
     assert any("Offered because the proportional-hazards check failed" in i for i in texts(at, "info"))
-    rmst = [d.value for d in at.dataframe if any(c.startswith("RMST to ") for c in d.value.columns)]
+    rmst = [d for d in tables(at) if any(c.startswith("RMST to ") for c in d.columns)]
     assert len(rmst) == 2  # beside the figure and in the Milestones & RMST tab
     assert list(rmst[0]["Group"]) == ["Melanoma", "RCC"]
 

@@ -9,7 +9,7 @@ import pytest
 import streamlit
 from openpyxl import load_workbook
 
-from apptest_support import open_app, rerun
+from apptest_support import open_app, read_table, rerun
 from il2lib.export import table_to_csv_bytes
 from test_issue10_app import RESPONSE, SURVIVAL, open_tab
 
@@ -65,8 +65,8 @@ def check_downloads(at, files: dict, tables, charts) -> None:
 
     for key in tables:
         i = position(f"dl_csv_{key}")
-        assert shown[i - 1].type == "dataframe" and ids[i + 1].endswith(f"-dl_xlsx_{key}"), key
-        assert files[f"dl_csv_{key}"]["data"]() == table_to_csv_bytes(shown[i - 1].value), key
+        assert shown[i - 1].type in ("table", "dataframe") and ids[i + 1].endswith(f"-dl_xlsx_{key}"), key
+        assert files[f"dl_csv_{key}"]["data"]() == table_to_csv_bytes(read_table(shown[i - 1])), key
     for key in charts:
         i = position(f"dl_png_{key}")
         assert shown[i - 1].type == "plotly_chart" and ids[i - 1].endswith(f"-{key}"), key

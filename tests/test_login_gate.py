@@ -132,12 +132,12 @@ def test_dashboard_shows_no_patient_data_before_sign_in():
     at = _dashboard({"auth": DEFAULT_PROVIDER}, {"is_logged_in": False})
     assert not at.exception
     assert "Sign in required" in _page_text(at)
-    assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.get("plotly_chart")) == 0
+    assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.table) == 0 and len(at.get("plotly_chart")) == 0
     assert "n = " not in _page_text(at)
     for page in sorted(p.name for p in (ROOT / "pages").glob("[0-9]*.py")):
         at.switch_page(f"pages/{page}").run()
         assert not at.exception, page
-        assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.get("plotly_chart")) == 0, page
+        assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.table) == 0 and len(at.get("plotly_chart")) == 0, page
 
 
 def test_dashboard_after_sign_in_shows_the_data_page():

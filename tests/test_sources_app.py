@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from apptest_support import SAMPLE, rerun, sidebar_count, texts, widget
+from apptest_support import SAMPLE, rerun, sidebar_count, tables, texts, widget
 from streamlit.testing.v1 import AppTest
 
 from il2lib import schema
@@ -58,7 +58,7 @@ def _open(config: dict | None, page: str | None = None) -> AppTest:
 
 
 def _tables(at: AppTest) -> list[pd.DataFrame]:
-    return [d.value.reset_index(drop=True) for d in at.dataframe]
+    return [d.reset_index(drop=True) for d in tables(at)]
 
 
 @pytest.mark.parametrize("which", ["parquet", "postgres"])
@@ -108,11 +108,11 @@ def test_filters_work_and_a_large_selection_is_refused(parquet_config, sample_da
     assert any(f"chi-square {lr.statistic:.2f} on 1 df" in t for t in texts(at, "markdown"))
     at.switch_page("pages/1_Cohort.py").run()
     assert any("Narrow the filters" in t for t in texts(at, "info"))
-    assert not at.dataframe
+    assert not tables(at)
     widget(at, "multiselect", "w_disease").set_value([schema.RCC])
     rerun(at)
     assert sidebar_count(at) == f"n = {n_rcc} of {len(sample_data)} patients"
-    assert at.dataframe  # the page analyses the fetched selection
+    assert tables(at)  # the page analyses the fetched selection
 
 
 def test_response_page_above_the_row_limit_uses_counts(parquet_config, sample_data):

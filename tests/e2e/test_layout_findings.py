@@ -13,9 +13,9 @@ AE_FIGURE = "Adverse events by worst grade"
 
 
 def _grid_fit(grid) -> dict:
-    """Content width and height of an st.dataframe against its visible box (the grid scrolls when larger)."""
+    """Content width and height of a table against its visible box (a grid scrolls when larger)."""
     return grid.evaluate(
-        """(el) => { const s = el.querySelector('.dvn-scroller');
+        """(el) => { const s = el.querySelector('.dvn-scroller') || el;
                      return {scrollWidth: s.scrollWidth, clientWidth: s.clientWidth,
                              scrollHeight: s.scrollHeight, clientHeight: s.clientHeight}; }"""
     )
@@ -39,7 +39,7 @@ def test_biomarker_tables_fit_and_say_what_the_odds_ratio_is_per(open_at, adjust
             assert size["scrollWidth"] <= size["clientWidth"] + 1, f"{tab}: table wider than the page: {size}"
 
         ui.eventually(fits)
-        headers = ui.grid_headers(grid)  # the grid's accessibility table lists only the columns on screen
+        headers = ui.grid_headers(grid)
         assert headers[-2:] == ["OR per", "Missing"], headers
         rows = {r["Variable"]: r for r in ui.grid_rows(grid)}
         assert rows["Platelet nadir"]["OR per"] == "10 x10^3/uL"

@@ -211,24 +211,31 @@ def legend_labels(page: Page, index: int = 0) -> list[str]:
     return [t.strip() for t in plot.locator("g.legend g.traces text.legendtext").all_text_contents() if t and t.strip()]
 
 
-GRID = '[data-testid="stDataFrame"]'
+GRID = '[data-testid="stDataFrame"], [data-testid="stTable"]'  # grids, and the static result tables
+GRID_HEADER = '[role="columnheader"], thead th'
+GRID_CELLS = ('[data-testid="stDataFrame"] [role="gridcell"], [data-testid="stDataFrame"] [role="columnheader"], '
+              '[data-testid="stTable"] td, [data-testid="stTable"] th')
 GRID_ROW_PX = 35  # Streamlit's default row (and header) height in st.dataframe / st.data_editor
 
 
 def grid_rows(grid: Locator) -> list[dict[str, str]]:
-    """Rows of an st.dataframe / st.data_editor, read from the grid's accessibility table (the canvas has no text)."""
+    """Rows of a table: a static table's HTML rows, or a grid's (st.dataframe / st.data_editor)
+    accessibility table (the canvas has no text)."""
     return grid.evaluate(
         """(el) => {
-            const heads = [...el.querySelectorAll('[role="columnheader"]')].map(h => h.textContent.trim());
-            const rows = [...el.querySelectorAll('[role="row"]')].filter(r => r.querySelector('[role="gridcell"]'));
+            const html = el.querySelector('table:not([role])');
+            const headSel = html ? 'thead th' : '[role="columnheader"]';
+            const cellSel = html ? 'td' : '[role="gridcell"]';
+            const heads = [...el.querySelectorAll(headSel)].map(h => h.textContent.trim());
+            const rows = [...el.querySelectorAll(html ? 'tbody tr' : '[role="row"]')].filter(r => r.querySelector(cellSel));
             return rows.map(r => Object.fromEntries(
-                [...r.querySelectorAll('[role="gridcell"]')].map((c, i) => [heads[i] ?? String(i), c.textContent.trim()])));
+                [...r.querySelectorAll(cellSel)].map((c, i) => [heads[i] ?? String(i), c.textContent.trim()])));
         }"""
     )
 
 
 def grid_headers(grid: Locator) -> list[str]:
-    return [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
+    return [h.strip() for h in grid.locator(GRID_HEADER).all_text_contents()]
 
 
 def grid_row_index(page: Page, grid: Locator, column: str, value: str) -> int:
@@ -313,8 +320,8 @@ def sidebar_counts(page: Page) -> tuple[int, int]:
 
 
 def grids_text(page: Page) -> str:
-    """All cell text of every st.dataframe on the page (the grid draws on a canvas; text is in its a11y table)."""
-    return "\n".join(page.locator(f'{GRID} [role="gridcell"], {GRID} [role="columnheader"]').all_text_contents())
+    """All cell text of every table on the page (a grid draws on a canvas: its text is in its a11y table)."""
+    return "\n".join(page.locator(GRID_CELLS).all_text_contents())
 
 
 def visible_text(page: Page) -> str:
@@ -323,9 +330,9 @@ def visible_text(page: Page) -> str:
 
 
 def find_grid(page: Page, header: str | re.Pattern) -> Locator:
-    """The first st.dataframe whose column headers include one matching ``header``."""
+    """The first table (static or grid) whose column headers include one matching ``header``."""
     pattern = header if isinstance(header, re.Pattern) else re.compile(rf"^{re.escape(header)}$")
-    return page.locator(GRID).filter(has=page.locator('[role="columnheader"]').filter(has_text=pattern)).first
+    return page.locator(GRID).filter(has=page.locator(GRID_HEADER).filter(has_text=pattern)).first
 
 
 def open_expander(page: Page, title_start: str) -> None:
