@@ -116,11 +116,18 @@ def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | str | 
 
 
 def _escaped(df: pd.DataFrame) -> pd.DataFrame:
-    """Headers and text cells escaped for Markdown; numbers left as they are."""
+    """Headers and text cells escaped for Markdown (an indent kept as no-break spaces, not read as a code
+    block); numbers left as they are."""
+    def cell(v):
+        if not isinstance(v, str):
+            return v
+        body = v.lstrip(" ")
+        return "\u00a0" * (len(v) - len(body)) + md_escape(body)
+
     out = df.copy()
     for i, dtype in enumerate(df.dtypes):
         if not pd.api.types.is_numeric_dtype(dtype):
-            out.isetitem(i, df.iloc[:, i].map(lambda v: md_escape(v) if isinstance(v, str) else v))
+            out.isetitem(i, df.iloc[:, i].map(cell))
     out.columns = [md_escape(c) for c in df.columns]
     return out
 

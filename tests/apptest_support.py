@@ -86,7 +86,7 @@ def read_table(node) -> pd.DataFrame:
     if node.type != "table":
         return frame
     frame.columns = [unescape(str(c)) for c in frame.columns]
-    return frame.map(lambda v: unescape(v) if isinstance(v, str) else v)
+    return frame.map(lambda v: unescape(v.replace("\u00a0", " ")) if isinstance(v, str) else v)
 
 
 def tables(at: AppTest) -> list[pd.DataFrame]:

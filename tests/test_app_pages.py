@@ -38,6 +38,11 @@ def test_cohort_table1_matches_il2lib_for_the_filter():
     expected = table1(filtered(MELANOMA), schema.PRIOR_PD1)
     frame_equal(tables(at)[0], expected.display)
     assert any(schema.ERA_CAVEAT in w for w in texts(at, "warning"))
+    # Table 1 is a static (Markdown) table: its indented level rows must not start with spaces,
+    # which Markdown would draw as code blocks.
+    cells = at.table[0].value.to_numpy().ravel()
+    indented = [c for c in cells if isinstance(c, str) and c.startswith("\u00a0")]
+    assert indented and not any(isinstance(c, str) and c.startswith(" ") for c in cells)
 
 
 def test_response_tables_match_il2lib_and_follow_a_filter_change():
