@@ -83,13 +83,22 @@ def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str,
     download_table(df, name, title=title, notes=(ctx.figure_titles("")[1], *notes), key=key)
 
 
+def code_key(key: str) -> str:
+    """Session key of the "Show code" expander ``key`` (open = True)."""
+    return f"show_code_{key}"
+
+
 def show_code(snippet, ctx, masking: Masking, key: str, ae: bool = False) -> None:
     """'Show code' expander: Python (il2lib) and R snippets plus the CSV they read (and the AE rows if ``ae``)."""
     from il2lib.export import table_to_csv_bytes
     from il2lib.snippets import AE_CSV, DEFAULT_CSV
 
     title = CODE_TITLES.get(key, "")
-    with st.expander(f"Show code: {title}" if title else "Show code", icon=":material/code:"):
+    section = st.expander(f"Show code: {title}" if title else "Show code", icon=":material/code:",
+                          key=code_key(key), on_change="rerun")
+    with section:
+        if not section.open:  # drawn on demand: the code highlighter is a large browser bundle
+            return
         st.caption(f"Reproduces the numbers from the exported analysis CSV ({DEFAULT_CSV}: the filtered patients, "
                    "one row each, derived columns included).")
         st.code(snippet.python, language="python")

@@ -92,3 +92,12 @@ def read_table(node) -> pd.DataFrame:
 def tables(at: AppTest) -> list[pd.DataFrame]:
     """Every table in the main area (static tables and grids), in page order, as the user reads it."""
     return [read_table(node) for node in at.main if node.type in ("table", "dataframe", "arrow_data_frame")]
+
+
+def open_code(at: AppTest) -> AppTest:
+    """Open every "Show code" expander (drawn on demand) and rerun."""
+    from app_ui.beyond import CODE_TITLES, code_key
+
+    for key in CODE_TITLES:
+        at.session_state[code_key(key)] = True
+    return rerun(at)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from apptest_support import open_app, rerun, tables, texts
+from apptest_support import open_app, open_code, rerun, tables, texts
 from app_ui.beyond_survival import TABS
 
 SURVIVAL, RESPONSE = "pages/3_Survival.py", "pages/2_Response.py"
@@ -96,8 +96,10 @@ def test_milestones_rmst_competing_and_origin_tabs():
 
 
 def test_show_code_expanders(survival):
-    codes = [c.value for c in survival.code]
-    codes += [c.value for c in open_tab(open_app({"km_by": "line_of_il2"}, page=SURVIVAL), "Competing risks").code]
+    assert not survival.code  # drawn on demand
+    codes = [c.value for c in open_code(survival).code]
+    competing = open_tab(open_app({"km_by": "line_of_il2"}, page=SURVIVAL), "Competing risks")
+    codes += [c.value for c in open_code(competing).code]
     assert any("multivariable_cox(df" in c for c in codes)
     assert any("coxph(Surv(os_months, os_event)" in c for c in codes)
     assert any("cuminc(" in c for c in codes) and any("pairwise_logrank(" in c for c in codes)
@@ -132,13 +134,15 @@ def test_response_pairwise_published_and_masking():
     bor = [d for d in tables(at) if "Best overall response" in d.columns][0]
     assert bor.astype(str).apply(lambda c: c.str.contains("<5")).any().any()
     assert any("Small-cell protection on" in c for c in texts(at, "caption"))
+    open_code(at)
+    assert any("Patient-level download hidden" in c for c in texts(at, "caption"))
     assert not any(b.label == "Analysis CSV" for b in at.get("download_button"))
 
 
 @pytest.mark.parametrize("page, needle", [("pages/1_Cohort.py", "table1(df"), ("pages/4_Biomarkers.py",
                                           "biomarker_comparison(df"), ("pages/5_Toxicity.py", "toxicity_summary(ae")])
 def test_other_pages_show_code_and_mask(page, needle):
-    at = open_app(page=page)
+    at = open_code(open_app(page=page))
     assert any(needle in c.value for c in at.code)
     before = [d.astype(str) for d in tables(at)]
     at.toggle(key="w_mask").set_value(True)
