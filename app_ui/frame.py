@@ -40,6 +40,7 @@ PRESENTATION_CSS = """
   [data-testid="stTable"] [data-testid="stMarkdownContainer"] p { font-size: 1.25rem !important; }
   [data-testid="stMain"] input[role="combobox"], [data-testid="stMain"] [data-tag] span,
   [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
+  [data-testid="stCheckbox"] > label { align-items: center; }
   h1 { font-size: 2.8rem !important; }
 </style>
 """

@@ -85,7 +85,7 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
         return None, None, ()
     if not with_cox:
         messages.append(f"Cox hazard ratio not computed: more than {COX_AUTO_MAX_N:,} patients. Switch on "
-                        "'Cox hazard ratio' to compute it (slow on large cohorts).")
+                        "'Cox HR' to compute it (slow on large cohorts).")
         return logrank, None, ()
     try:
         cox = cox_ph(data.rename(columns={GROUP_COLUMN: label}), "time", "event", [label])

@@ -65,8 +65,9 @@ def display_toggles() -> tuple[dict[str, bool], bool]:
                "risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
                "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor"),
                "median_lines": cols[3].toggle("Median lines", False, key="km_median")}
-    with_cox = cols[4].toggle("Cox hazard ratio", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
-                              help=f"On by default up to {COX_AUTO_MAX_N:,} patients.")
+    with_cox = cols[4].toggle("Cox HR", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
+                              help=f"Cox proportional-hazards hazard ratio with its PH check. On by default up to "
+                                   f"{COX_AUTO_MAX_N:,} patients.")
     return toggles, with_cox
 
 
