@@ -1,4 +1,4 @@
-"""Layout points of the real-browser review (FINDINGS.md F2 select boxes, F6, F8), checked at 1400 px."""
+"""Layout points of the real-browser review (FINDINGS.md F2, F6, F8), checked at 1400 px."""
 from __future__ import annotations
 
 import re
@@ -116,3 +116,22 @@ def test_presentation_mode_enlarges_select_box_values(open_at):
     assert max(small) < 16, small
     assert min(large) >= 0.9 * label, f"select-box values {large} px next to {label} px labels"
     ui.shot(present, "findings_presentation_select_boxes")
+
+
+# ----------------------------------------------------------------------------- F2 tables
+def _table_cell_font_px(page) -> list[float]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"] td')]
+                  .map(e => parseFloat(getComputedStyle(e.querySelector('p') || e).fontSize))"""
+    )
+
+
+@pytest.mark.parametrize("path", ["/Survival", "/Cohort"])
+def test_presentation_mode_enlarges_result_tables(open_at, path):
+    normal, present = open_at(path), open_at(path + "?present=1")
+    small, large = _table_cell_font_px(normal), _table_cell_font_px(present)
+    assert small and large and len(small) == len(large), "result tables are static tables on both views"
+    assert max(small) < 16 and min(large) >= 0.9 * ui.font_sizes(present)["label"], (small[:3], large[:3])
+    # An indented Table 1 level row stays text (four leading spaces would make it a Markdown code block).
+    assert present.locator('[data-testid="stTable"] code').count() == 0
+    ui.shot(present, "findings_presentation_tables" + path.replace("/", "_").lower())
