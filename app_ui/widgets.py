@@ -92,7 +92,7 @@ def _store(name: str, value: Any, url_value: str | None) -> None:
 STATIC_MAX_ROWS = 80
 
 
-def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | str | None = None,
+def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None = None,
                column_config: dict | None = None, interactive: bool = False) -> None:
     """Display a tidy result table as is, masked when small-cell protection is on.
 
@@ -104,7 +104,7 @@ def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | str | 
     from app_ui.beyond import current_masking  # small-cell protection (sidebar switch), when on
 
     df = current_masking().table(df)
-    if not interactive and column_config is None and height in (None, "content") and len(df) <= STATIC_MAX_ROWS:
+    if not interactive and column_config is None and height is None and len(df) <= STATIC_MAX_ROWS:
         st.table(_escaped(df), hide_index=True)
         return
     kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}

@@ -53,8 +53,9 @@ def bor_section(by: str | None) -> None:
         empty_state(f"Best-response table not available: {md_escape(computed.message)}")
         return
     table = computed.value
-    show_table(masking.table(table.display().reset_index()))
-    download_table(table.display().reset_index(), "best_overall_response", title="Best overall response")
+    shown = table.display().reset_index()
+    show_table(masking.table(shown))
+    download_table(shown, "best_overall_response", title="Best overall response")
     figures.response_bars(ctx, table)
     used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
 

@@ -151,11 +151,13 @@ with left:
     beyond.code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
     st.markdown("**Median survival**")
-    show_table(masking.table(medians_table(view)))
-    download_table(medians_table(view), f"median_{endpoint}", title="Median survival")
+    medians = medians_table(view)
+    show_table(masking.table(medians))
+    download_table(medians, f"median_{endpoint}", title="Median survival")
     st.markdown("**Survival at 12 / 24 / 36 months**")
-    show_table(masking.table(milestones_table(view)))
-    download_table(milestones_table(view), f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
+    milestones = milestones_table(view)
+    show_table(masking.table(milestones))
+    download_table(milestones, f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
     comparison(view)
     beyond_survival.next_to_figure(ctx, endpoint, by, view, masking)
 for message in view.messages:

@@ -19,8 +19,6 @@ from il2lib.toxicity import DEATHS, ICU, STEROIDS  # noqa: E402
 GROUPINGS = [None, schema.PRIOR_PD1, schema.DISEASE, schema.LINE_OF_IL2, schema.SOURCE]
 #: Measures that come from the patient file, so they exist without an AE table.
 PATIENT_LEVEL = (STEROIDS, ICU, DEATHS)
-#: Tables up to this many rows are shown whole (no inner scrolling), so a screenshot carries every row.
-FULL_TABLE_ROWS = 40
 
 
 def empty_ae_table() -> pd.DataFrame:
@@ -57,8 +55,9 @@ if not computed.ok:
     st.stop()
 tox = computed.value
 st.subheader("Overview")
-show_table(summary_table(tox, has_ae))
-download_table(summary_table(tox, has_ae), "toxicity_overview", title="Toxicity overview", notes=tox.notes)
+overview = summary_table(tox, has_ae)
+show_table(overview)
+download_table(overview, "toxicity_overview", title="Toxicity overview", notes=tox.notes)
 for note in tox.notes:
     if not (caveat_shown and note == schema.ERA_CAVEAT):  # already in the warning box above
         st.caption(md_escape(note))
@@ -68,7 +67,7 @@ if has_ae:
         empty_state("No adverse event recorded for the filtered patients.")
     else:
         by_term = tox.display().reset_index()
-        show_table(by_term, height="content" if len(by_term) <= FULL_TABLE_ROWS else None)
+        show_table(by_term)  # shown whole (a static table) up to STATIC_MAX_ROWS rows
         download_table(by_term, "adverse_events_by_term",
                        title="Adverse events by term (worst grade per patient)")
         figures.toxicity(ctx, tox)
