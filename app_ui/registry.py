@@ -160,16 +160,13 @@ def survival_from_counts(ctx) -> None:
     from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 
     loaded = ctx.loaded
-    st.title("Survival")
-    st.info(f"{loaded.n_selected:,} patients selected: more than the row limit ({loaded.row_limit:,}). "
-            "Kaplan-Meier curves, medians and the log-rank test are computed here from event counts "
-            "aggregated in the registry; Cox models, landmark and competing-risk analyses need a selection "
-            "within the row limit.", icon=":material/database:")
+    _counts_header(ctx, "Survival", "Kaplan-Meier curves, medians and the log-rank test are computed here from "
+                   "event counts aggregated in the registry; Cox models, landmark and competing-risk analyses "
+                   "need a selection within the row limit.")
     a, b = st.columns(2)
     endpoint = a.selectbox("Endpoint", list(schema.ENDPOINTS), format_func=lambda e: schema.ENDPOINTS[e][2],
                            key="registry_km_endpoint")
-    by = b.selectbox("Compare groups", COUNT_GROUPINGS, index=1, key="registry_km_by",
-                     format_func=lambda g: "No grouping" if g is None else schema.label(g))
+    by = _grouping(b, "registry_km_by")
     f = ctx.filter
     if endpoint == "dor":  # duration of response: responders only
         f = CohortFilter(**{**f.__dict__, "extra": f.extra + ((schema.BOR, ("cr", "pr")),)})
@@ -197,6 +194,20 @@ def survival_from_counts(ctx) -> None:
         st.caption("Excluded: " + "; ".join(f"{n:,} {reason}" for reason, n in counts.excluded))
 
 
+def _counts_header(ctx, title: str, what: str) -> None:
+    """Page title and the note that the selection is above the row limit, so ``what`` comes from registry counts."""
+    loaded = ctx.loaded
+    st.title(title)
+    st.info(f"{loaded.n_selected:,} patients selected: more than the row limit ({loaded.row_limit:,}). " + what,
+            icon=":material/database:")
+
+
+def _grouping(container, key: str) -> str | None:
+    """The "Compare groups" choice of a counts-only page (disease by default)."""
+    return container.selectbox("Compare groups", COUNT_GROUPINGS, index=1, key=key,
+                               format_func=lambda g: "No grouping" if g is None else schema.label(g))
+
+
 # ------------------------------------------------------------------ counts-only Response view (large selections)
 @st.cache_data(ttl=600, max_entries=64, show_spinner="Counting responses in the registry…")
 def response_counts(identity: str, cohort_filter, by: str | None) -> pd.DataFrame:
@@ -212,15 +223,11 @@ def response_from_counts(ctx) -> None:
     from il2lib.response import OUTCOME_LABELS
     from il2lib.sources.response import response_rates_from_counts
 
-    loaded = ctx.loaded
-    st.title("Response")
-    st.info(f"{loaded.n_selected:,} patients selected: more than the row limit ({loaded.row_limit:,}). "
-            "Best overall response, ORR and DCR (exact CIs, group test) are computed here from counts "
-            "aggregated in the registry; CBR, the swimmer plot and duration of response need a selection "
-            "within the row limit.", icon=":material/database:")
+    _counts_header(ctx, "Response", "Best overall response, ORR and DCR (exact CIs, group test) are computed here "
+                   "from counts aggregated in the registry; CBR, the swimmer plot and duration of response need a "
+                   "selection within the row limit.")
     a, b = st.columns(2)
-    by = a.selectbox("Compare groups", COUNT_GROUPINGS, index=1, key="registry_resp_by",
-                     format_func=lambda g: "No grouping" if g is None else schema.label(g))
+    by = _grouping(a, "registry_resp_by")
     denominator = b.selectbox("Denominator", ["itt", "evaluable"], key="registry_resp_den",
                               format_func={"itt": "All treated (ITT)", "evaluable": "Evaluable only"}.get)
     counts = response_counts(_identity(registry_config()), ctx.filter, by)
