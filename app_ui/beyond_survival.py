@@ -1,6 +1,7 @@
 """Issue-10 sections of the Survival page: pairwise log-rank next to the figure, RMST offered when
-proportional hazards fail, and tabs for the multivariable Cox model, milestones/RMST, competing
-risks, time origin with delayed entry and the published-result overlay. Numbers come from il2lib.
+proportional hazards fail, and a collapsed, lazily drawn section with tabs for the multivariable Cox
+model, milestones/RMST, competing risks, time origin with delayed entry and the published-result
+overlay. Numbers come from il2lib.
 """
 from __future__ import annotations
 
