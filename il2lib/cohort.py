@@ -299,14 +299,29 @@ def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
     return df.take(np.flatnonzero(keep.to_numpy()))  # one copy; take leaves no chained-assignment link
 
 
-def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> pd.DataFrame:
+def duration_meets(duration_months, threshold_days: float,
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> np.ndarray:
+    """True where an SD duration meets a threshold, compared in whole days with an assessment window.
+
+    ``round(duration_months x 30.4375) >= threshold_days - window_days`` (domain.md "Derived fields"):
+    with W = 7, 182 days meets 6 months (182.625 days) and 166 days does not. A missing duration is
+    False; callers that need "unknown" test for it themselves. The same comparison serves the
+    clinical-benefit rule, the landmark status time and the DCR SD minimum.
+    """
+    days = np.round(np.asarray(duration_months, dtype=float) * schema.DAYS_PER_MONTH)
+    with np.errstate(invalid="ignore"):
+        return days >= float(threshold_days) - float(window_days)
+
+
+def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                          window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> pd.DataFrame:
     """Copy of ``df`` with :data:`schema.CLINICAL_BENEFIT` recomputed for an SD-duration threshold.
 
     Notes
     -----
-    Clinical benefit = CR or PR, or SD with ``sd_duration_months >= cb_sd_months``
-    (``cb_sd_months = 0``: any SD counts, duration not needed). PD and NE are no benefit;
-    SD without a duration (threshold > 0) and a missing BOR give NA. Result dtype: ``"boolean"``.
+    Clinical benefit = CR or PR, or SD lasting ``cb_sd_months`` (:func:`duration_meets`, assessment
+    window ``window_days``; ``cb_sd_months = 0``: any SD counts, duration not needed). PD and NE are
+    no benefit; SD without a duration (threshold > 0) and a missing BOR give NA. Result dtype: ``"boolean"``.
     """
     if not (isinstance(cb_sd_months, (int, float)) and math.isfinite(cb_sd_months) and cb_sd_months >= 0):
         raise ValueError(f"cb_sd_months must be a finite number >= 0, got {cb_sd_months!r}.")
@@ -324,6 +339,7 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
         benefit[is_sd] = True
     else:
         known = duration.notna().to_numpy()
-        benefit[is_sd & known] = (duration >= cb_sd_months).to_numpy()[is_sd & known]
+        lasted = duration_meets(duration.to_numpy(), cb_sd_months * schema.DAYS_PER_MONTH, window_days)
+        benefit[is_sd & known] = lasted[is_sd & known]
     out[schema.CLINICAL_BENEFIT] = benefit
     return out

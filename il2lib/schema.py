@@ -17,6 +17,10 @@ Required = Literal["required", "optional", "conditional"]
 
 DAYS_PER_MONTH = 30.4375
 CB_SD_MONTHS_DEFAULT = 6.0
+#: Assessment window W (days): an SD duration meets a threshold of X when, in whole days, it is >= X - W.
+ASSESSMENT_WINDOW_DAYS_DEFAULT = 7
+#: RECIST 1.1 minimum time on study (from IL-2 start) for SD to count as disease control.
+SD_MINIMUM_WEEKS_DEFAULT = 6
 MIN_YEAR = 1980
 
 #: Tokens that mean "missing" in any column (compared after :func:`norm`).
