@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Sequence
 
 import numpy as np
@@ -386,13 +387,20 @@ def compare_continuous(groups: Sequence) -> TestResult:
 # Formatting and multiplicity
 # ----------------------------------------------------------------------------------------
 def format_p(p: float | None) -> str:
-    """Format a p-value for a manuscript table: ``<0.001``, 3 decimals below 0.1, else 2 (``>0.99``)."""
+    """Format a p-value for a manuscript table: ``<0.001``, 3 decimals below 0.1, else 2 (``>0.99``).
+
+    No p-value is rounded across 0.05: a p below 0.05 whose 3-decimal text would read ``0.050``
+    is truncated to 4 decimals (0.0496 -> ``0.0496``, 0.049996 -> ``0.0499``; 0.0504 -> ``0.050``).
+    """
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "—"
     if p < 0.001:
         return "<0.001"
     if p < 0.1:
-        return f"{p:.3f}"
+        text = f"{p:.3f}"
+        if p < 0.05 and text == "0.050":
+            return f"{Decimal(repr(float(p))).quantize(Decimal('0.0001'), rounding=ROUND_DOWN)}"
+        return text
     if p > 0.99:
         return ">0.99"
     return f"{p:.2f}"
