@@ -119,10 +119,20 @@ def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_month
     return data, result
 
 
+def _os_followup(df: pd.DataFrame):
+    """Reverse Kaplan-Meier follow-up on overall survival of the filtered cohort, whatever endpoint is shown."""
+    from il2lib.survival import median_followup
+
+    if schema.OS_MONTHS not in df or schema.OS_EVENT not in df:
+        return None
+    os = df[[schema.OS_MONTHS, schema.OS_EVENT]].astype("float64").dropna()
+    return median_followup(os[schema.OS_MONTHS], os[schema.OS_EVENT]) if len(os) else None
+
+
 def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,
             cb_sd_months: float, with_cox: bool = True) -> SurvivalView:
     """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping."""
-    from il2lib.survival import kaplan_meier, median_followup
+    from il2lib.survival import kaplan_meier
 
     population, note = _population(df, endpoint)
     landmark = None
@@ -143,8 +153,7 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
         logrank, cox, violated = _comparisons(data, curves, messages, label, with_cox)
     if all(r.n_events == 0 for r in curves.values()):
         messages.append("No events under the current filters: survival stays at 100% and no median is reached.")
-    used = data.dropna(subset=["time", "event"])
-    followup = median_followup(used["time"], used["event"]) if len(used) else None
+    followup = _os_followup(df)
     excluded = landmark.excluded if landmark is not None else tuple(km.excluded)
     return SurvivalView(endpoint, by, curves, sum(r.n for r in curves.values()),
                         landmark.n_input if landmark is not None else len(population), excluded, logrank, cox,

@@ -118,7 +118,10 @@ def test_failures_are_typed():
     with pytest.raises(InsufficientDataError):
         cox_ph(df, "t", "e", ["x"])
     separated = pd.DataFrame({"t": [1.0, 2, 3, 4, 5, 6], "e": [1, 1, 1, 1, 1, 1], "x": [1, 1, 1, 0, 0, 0]})
-    with pytest.raises(ConvergenceError):
-        cox_ph(separated, "t", "e", ["x"])
+    # R's coxph fits it with "Loglik converged before variable 1": a result with the term flagged, no HR
+    assert cox_ph(separated, "t", "e", ["x"]).diverging == ("x",)
+    collinear = df.assign(e=[1, 1, 1, 1], y=[2.0, 4, 6, 8])
+    with pytest.raises(ConvergenceError, match="collinear"):
+        cox_ph(collinear, "t", "e", ["x", "y"])
     with pytest.raises(ValueError, match="ties"):
         cox_ph(df, "t", "e", ["x"], ties="exact")  # type: ignore[arg-type]

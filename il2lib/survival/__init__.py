@@ -10,10 +10,10 @@ __all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "kaplan_meie
 from il2lib.survival.logrank import LogRankResult, hazard_ratio_allowed, logrank_test  # noqa: E402
 
 __all__ += ["LogRankResult", "hazard_ratio_allowed", "logrank_test"]
-from il2lib.survival.cox import CoxResult, TestResult, cox_ph  # noqa: E402
+from il2lib.survival.cox import CoxResult, TestResult, cox_ph, grouped_hazard_ratios  # noqa: E402
 from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
 
-__all__ += ["CoxResult", "PHTestResult", "TestResult", "cox_ph"]
+__all__ += ["CoxResult", "PHTestResult", "TestResult", "cox_ph", "grouped_hazard_ratios"]
 from il2lib.survival.clinical import (  # noqa: E402
     DurationOfResponseResult, FollowUpResult, LandmarkResult, default_landmark, duration_of_response, landmark,
     median_followup, status_time_months, survival_at_times,

@@ -105,21 +105,46 @@ def evaluate(rs: RiskSets, beta: np.ndarray, keep_rows: bool = False) -> Pieces:
     return Pieces(loglik, score, info, np.empty((0, x.shape[1])), np.empty((0, x.shape[1], x.shape[1])))
 
 
-def newton(rs: RiskSets, max_iter: int = 50, tol: float = 1e-12) -> tuple[np.ndarray, Pieces, Pieces, int]:
+#: Relative log-likelihood change below which the fit has converged in R's sense (``coxph.control(eps)``).
+LOGLIK_CONVERGED = 1e-9
+#: A step that moves a term's linear predictor by more than this across the covariate's range while the
+#: log-likelihood no longer changes is a move along a flat ridge: the coefficient tends to infinity.
+FLAT_STEP = 1e-2
+
+
+@dataclass(frozen=True)
+class NewtonFit:
+    beta: np.ndarray
+    null: Pieces
+    fit: Pieces
+    iterations: int
+    diverging: np.ndarray  # bool per coefficient: monotone likelihood, the MLE is infinite
+
+
+def newton(rs: RiskSets, max_iter: int = 60, tol: float = 1e-12) -> NewtonFit:
     """Maximise the partial likelihood from beta = 0 with step halving, as R's ``coxph``.
 
-    Runs to full convergence (relative change in log-likelihood below ``tol``), tighter than R's
-    default 1e-9, so the coefficients are the MLE to ~1e-10.
+    Runs to full convergence (relative change in log-likelihood below ``tol`` and every step below
+    1e-7), tighter than R's default 1e-9, so the coefficients are the MLE to ~1e-10.
+
+    Monotone likelihood (separation: e.g. no events in one group, or every event of one group after
+    the other group has left the risk set) is detected from the iterates, not from the size a
+    coefficient happens to reach: the log-likelihood has converged (relative change <= 1e-9) while
+    the Newton step still moves the linear predictor by more than 1e-2 across a covariate's range.
+    At a finite maximum the step is then ~1e-5 or less and shrinks quadratically; on a flat ridge it
+    stays of order one (exactly 1 per iteration for a binary covariate). Those coefficients are
+    flagged in ``diverging`` and the fit stops there, so the decision does not depend on where
+    floating-point rounding would end the iteration.
     """
     p = rs.x.shape[1]
+    spread = np.ptp(rs.x, axis=0) if rs.x.size else np.zeros(p)
     beta = np.zeros(p)
     null = current = evaluate(rs, beta)
     for iteration in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(current.info, current.score)
         except np.linalg.LinAlgError:
-            raise ConvergenceError("The Cox model cannot be fitted: the covariates are collinear "
-                                   "or a covariate does not vary among patients with events.") from None
+            raise ConvergenceError("The Cox model cannot be fitted: the covariates are collinear.") from None
         candidate = beta + step
         trial = evaluate(rs, candidate)
         halvings = 0
@@ -129,9 +154,11 @@ def newton(rs: RiskSets, max_iter: int = 50, tol: float = 1e-12) -> tuple[np.nda
                 break
             candidate = (beta + candidate) / 2
             trial = evaluate(rs, candidate)
-        converged = abs(1 - current.loglik / trial.loglik) <= tol and np.max(np.abs(step)) < 1e-7
+        change = abs(1 - current.loglik / trial.loglik)
+        moved = np.abs(candidate - beta) * spread
         beta, current = candidate, trial
-        if converged:
-            return beta, null, evaluate(rs, beta, keep_rows=True), iteration
-    raise ConvergenceError(f"The Cox model did not converge in {max_iter} iterations; a coefficient may be "
-                           "infinite (for example, no events in one group).")
+        if change <= LOGLIK_CONVERGED and (moved > FLAT_STEP).any():
+            return NewtonFit(beta, null, evaluate(rs, beta, keep_rows=True), iteration, moved > FLAT_STEP)
+        if change <= tol and np.max(np.abs(step)) < 1e-7:
+            return NewtonFit(beta, null, evaluate(rs, beta, keep_rows=True), iteration, np.zeros(p, dtype=bool))
+    raise ConvergenceError(f"The Cox model did not converge in {max_iter} iterations.")

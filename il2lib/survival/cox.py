@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
+from il2lib.errors import InsufficientDataError
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
 from il2lib.survival.cox_diagnostics import PHTestResult, concordance_counts, zph_test
@@ -40,7 +41,12 @@ class Design:
 
 @dataclass(frozen=True)
 class CoxResult:
-    """Result of :func:`cox_ph`. ``summary``: term, coef, se, hr, hr_lower, hr_upper, z, p, reportable."""
+    """Result of :func:`cox_ph`. ``summary``: term, coef, se, hr, hr_lower, hr_upper, z, p, reportable, reason.
+
+    A term whose coefficient diverges (``diverging``) or that has a group with fewer than 5 events
+    is not reportable and ``reason`` says why; a diverging term's hr, CI and Wald p are NaN. The likelihood-ratio
+    test stays valid under separation and is the model test; the Wald test then is NaN.
+    """
 
     summary: pd.DataFrame
     vcov: np.ndarray
@@ -59,6 +65,7 @@ class CoxResult:
     warnings: tuple[str, ...]
     reportable: bool
     iterations: int
+    diverging: tuple[str, ...]  # terms whose coefficient tends to infinity (monotone likelihood)
     _rs: RiskSets = field(repr=False, compare=False)
     _beta: np.ndarray = field(repr=False, compare=False)
     _pieces: object = field(repr=False, compare=False)
@@ -97,6 +104,10 @@ def _design(df: pd.DataFrame, covariates, reference_levels) -> Design:
                 groups[name] = np.searchsorted(distinct, values)
             continue
         codes, labels, _ = _checks.as_labels(col, name)
+        if len(labels) < 2:
+            raise InsufficientDataError(f"{name} takes a single value among these patients"
+                                        f"{' (' + str(labels[0]) + ')' if len(labels) else ''}: a Cox model "
+                                        "needs at least two groups.")
         ref = (reference_levels or {}).get(name)
         if ref is not None:
             if ref not in list(labels):
@@ -115,15 +126,35 @@ def _design(df: pd.DataFrame, covariates, reference_levels) -> Design:
     return Design(x, tuple(columns), tuple(covariates), tuple(assign), groups, missing)
 
 
-def _events_per_group_warnings(design: Design, keep, event) -> list[str]:
-    notes = []
+def _events_per_group_warnings(design: Design, keep, event) -> tuple[list[str], dict[str, int]]:
+    """Notes and {covariate: fewest events in a group} for covariates with a group under 5 events."""
+    notes, few = [], {}
     for name, codes in design.groups.items():
         codes = codes[keep]
         counts = np.bincount(codes[codes >= 0], weights=event[codes >= 0], minlength=int(codes.max()) + 1)
         if (counts < MIN_EVENTS_PER_GROUP_FOR_HR).any():
+            few[name] = int(counts.min())
             notes.append(f"{name}: a group has fewer than {MIN_EVENTS_PER_GROUP_FOR_HR} events "
-                         f"({int(counts.min())}); its hazard ratio is not reported.")
-    return notes
+                         f"({few[name]}); its hazard ratio is not reported.")
+    return notes, few
+
+
+def _not_reportable_reason(column: str, term: str, few_events: dict[str, int], diverging) -> str:
+    """Why a term's hazard ratio is not shown ("" when it is): one rule for page, CLI and report."""
+    if column in diverging:
+        return "not estimable: the coefficient tends to infinity (monotone likelihood)"
+    if term in few_events:
+        return f"not reported: a group has {few_events[term]} events (fewer than {MIN_EVENTS_PER_GROUP_FOR_HR})"
+    return ""
+
+
+def _require_variation(x: np.ndarray, design: Design) -> None:
+    """A covariate that does not vary among the analysed patients cannot be fitted: name it."""
+    for term, cols in zip(design.terms, design.assign):
+        block = x[:, list(cols)]
+        if block.size and (np.ptp(block, axis=0) == 0).any():
+            raise InsufficientDataError(f"{term} does not vary among the patients analysed: a Cox model "
+                                        "cannot estimate its effect. Remove it or widen the filter.")
 
 
 def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Literal["efron", "breslow"] = "efron",
@@ -176,26 +207,44 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
     keep = np.ones(len(df), dtype=bool) if data.keep is None else data.keep
     x, strat = design.x[keep], s_codes[keep]
     if not data.event.any():
-        from il2lib.errors import InsufficientDataError
         raise InsufficientDataError("The Cox model needs at least one event; all patients are censored.")
+    _require_variation(x, design)
     rs = risk_sets(x - x.mean(axis=0), data.time, data.event, strat, ties)
-    beta, null, fit, iterations = newton(rs)
-    vcov = np.linalg.inv(fit.info)
-    se = np.sqrt(np.diag(vcov))
+    newton_fit = newton(rs)
+    beta, null, fit, iterations = newton_fit.beta, newton_fit.null, newton_fit.fit, newton_fit.iterations
+    diverging = tuple(c for c, flag in zip(design.columns, newton_fit.diverging) if flag)
+    with np.errstate(all="ignore"):
+        try:
+            vcov = np.linalg.inv(fit.info)
+        except np.linalg.LinAlgError:  # singular along a diverging direction
+            vcov = np.full_like(fit.info, np.nan)
+        se = np.sqrt(np.diag(vcov))
     z = norm_ppf(0.5 + conf_level / 2)
     p_count = beta.size
-    group_notes = _events_per_group_warnings(design, keep, data.event.astype(float))
-    flagged = {note.split(":")[0] for note in group_notes}
+    group_notes, few_events = _events_per_group_warnings(design, keep, data.event.astype(float))
     term_of_col = [design.terms[i] for i, cols in enumerate(design.assign) for _ in cols]
-    summary = pd.DataFrame({"term": design.columns, "coef": beta, "se": se, "hr": np.exp(beta),
-                            "hr_lower": np.exp(beta - z * se), "hr_upper": np.exp(beta + z * se),
-                            "z": beta / se, "p": 2 * norm_sf(np.abs(beta / se)),
-                            "reportable": [t not in flagged for t in term_of_col]})
+    reason = [_not_reportable_reason(col, term, few_events, diverging)
+              for col, term in zip(design.columns, term_of_col)]
+    shown = np.array([not r for r in reason])
+    finite = np.array([c not in diverging for c in design.columns])
+    with np.errstate(all="ignore"):
+        summary = pd.DataFrame({"term": design.columns, "coef": beta, "se": se,
+                                "hr": np.where(finite, np.exp(beta), np.nan),
+                                "hr_lower": np.where(finite, np.exp(beta - z * se), np.nan),
+                                "hr_upper": np.where(finite, np.exp(beta + z * se), np.nan),
+                                "z": np.where(finite, beta / se, np.nan),
+                                "p": np.where(finite, 2 * norm_sf(np.abs(beta / se)), np.nan),
+                                "reportable": shown, "reason": reason})
     lr = 2 * (fit.loglik - null.loglik)
     score = float(null.score @ np.linalg.solve(null.info, null.score))
-    wald = float(beta @ fit.info @ beta)
+    wald = float(beta @ fit.info @ beta) if not diverging else float("nan")
     n_events = int(data.event.sum())
     notes = list(group_notes)
+    if diverging:
+        notes.append(f"{', '.join(diverging)}: the coefficient tends to infinity (monotone likelihood: a group "
+                     "without events, or events of one group only after the other has left the risk set); no "
+                     "hazard ratio is reported. The likelihood-ratio test is the model test; the Wald test is "
+                     "not valid under separation.")
     if n_events < MIN_EVENTS_PER_COEFFICIENT * p_count:
         notes.append(f"fewer than {MIN_EVENTS_PER_COEFFICIENT} events per coefficient ({n_events} events for "
                      f"{p_count} coefficients): the model may be over-fitted.")
@@ -207,5 +256,19 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
                      TestResult(wald, p_count, float(chi2_sf(wald, p_count))),
                      TestResult(score, p_count, float(chi2_sf(score, p_count))),
                      counts["concordance"], counts, ties, conf_level, int(data.time.size), n_events,
-                     data.n_input, data.excluded, tuple(notes), not group_notes, iterations,
+                     data.n_input, data.excluded, tuple(notes), bool(shown.all()), iterations, diverging,
                      rs, beta, fit, design.assign, design.terms)
+
+
+def grouped_hazard_ratios(cox: CoxResult) -> pd.DataFrame:
+    """The grouped (univariable) Cox model as page, CLI and report show it: one rule for all three.
+
+    Columns term, hr, hr_lower, hr_upper, p (Wald), reason. A term with a group of fewer than 5
+    events, or whose coefficient diverges, has no hazard ratio and no p (NaN), only ``reason``.
+    The model test to print beside it is ``cox.lr_test`` (valid under separation; the Wald test is not).
+    """
+    s = cox.summary
+    keep = s["reportable"].to_numpy(dtype=bool)
+    out = s[["term", "hr", "hr_lower", "hr_upper", "p", "reason"]].copy()
+    out.loc[~keep, ["hr", "hr_lower", "hr_upper", "p"]] = np.nan
+    return out.reset_index(drop=True)

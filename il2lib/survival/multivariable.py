@@ -18,10 +18,6 @@ from il2lib.errors import ConvergenceError, InsufficientDataError, SurvivalInput
 from il2lib.survival.cox import MIN_EVENTS_PER_COEFFICIENT, CoxResult, cox_ph
 from il2lib.survival.cox_diagnostics import PHTestResult
 
-#: |coefficient| beyond which a fit is treated as diverging (HR > 3e6 or < 3e-7: monotone likelihood).
-MAX_ABS_COEF = 15.0
-
-
 @dataclass(frozen=True)
 class Covariate:
     key: str
@@ -116,8 +112,10 @@ def model_frame(df: pd.DataFrame, endpoint: str, covariates) -> pd.DataFrame:
     return out
 
 
-def _diverging_terms(summary: pd.DataFrame) -> list[str]:
-    bad = ~np.isfinite(summary["coef"]) | (summary["coef"].abs() > MAX_ABS_COEF) | ~np.isfinite(summary["se"])
+def _diverging_terms(fit: CoxResult) -> list[str]:
+    """Terms flagged by the fit's monotone-likelihood check, plus any without a finite standard error."""
+    summary = fit.summary
+    bad = summary["term"].isin(fit.diverging) | ~np.isfinite(summary["coef"]) | ~np.isfinite(summary["se"])
     return list(summary.loc[bad, "term"])
 
 
@@ -170,7 +168,7 @@ def multivariable_cox(df: pd.DataFrame, endpoint: str = "os", covariates=DEFAULT
     except (ConvergenceError, InsufficientDataError, SurvivalInputError, np.linalg.LinAlgError) as exc:
         return MultivariableCoxResult(endpoint, covariates, None, empty, 0, n_events, None,
                                       f"The model could not be fitted: {exc} Remove a covariate or widen the filter.")
-    diverging = _diverging_terms(fit.summary)
+    diverging = _diverging_terms(fit)
     if diverging:
         return MultivariableCoxResult(
             endpoint, covariates, None, empty, len(fit.summary), fit.n_events, None,
