@@ -21,6 +21,7 @@ if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  #
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
+from il2lib.survival import grouped_hazard_ratios  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
              schema.CLINICAL_BENEFIT]
@@ -97,15 +98,15 @@ def comparison(view) -> None:
         st.metric("Log-rank test", format_p(lr.pvalue), help=f"chi-square {lr.statistic:.2f} on {lr.df} df")
         st.caption(f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
     if view.cox is not None:
-        summary = view.cox.summary
-        shown = summary[summary["reportable"]]
-        if len(shown):
-            hr = shown.assign(**{"HR (95% CI)": [f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi in
-                                                 zip(shown["hr"], shown["hr_lower"], shown["hr_upper"])],
-                                 "p": shown["p"].map(format_p)})
-            hr = hr[["term", "HR (95% CI)", "p"]].rename(columns={"term": "Cox model term"})
-            show_table(hr)
-            download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
+        hrs = grouped_hazard_ratios(view.cox)
+        hr = pd.DataFrame({"Cox model term": hrs["term"],
+                           "HR (95% CI)": [reason or f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi, reason in
+                                           zip(hrs["hr"], hrs["hr_lower"], hrs["hr_upper"], hrs["reason"])],
+                           "Wald p": [format_p(p) if not reason else "—" for p, reason in zip(hrs["p"], hrs["reason"])]})
+        show_table(hr)
+        download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
+        st.caption(f"Model test: likelihood-ratio {format_p(view.cox.lr_test.p)} "
+                   f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).")
         for note in view.cox.warnings:
             st.caption(md_escape(note))
         if view.ph_violated:
@@ -144,7 +145,9 @@ with left:
     masking.caption()
     if view.followup is not None:
         f = view.followup
-        st.caption(f"Median follow-up (reverse Kaplan-Meier): {fmt_months(f.median)} months "
+        st.caption(f"Median follow-up (reverse Kaplan-Meier on overall survival, from IL-2 start"
+                   f"{', not from the landmark' if view.landmark is not None else ''}; n = {f.n}): "
+                   f"{fmt_months(f.median)} months "
                    f"(95% CI {fmt_months(f.median_ci[0])}–{fmt_months(f.median_ci[1])}).")
     if view.landmark is not None:
         st.caption(md_escape(view.landmark.note))

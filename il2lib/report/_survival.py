@@ -66,7 +66,7 @@ def _summary_table(curves: dict, overall) -> pd.DataFrame:
 
 
 def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[str], pd.DataFrame | None]:
-    from il2lib.survival import cox_ph, logrank_test
+    from il2lib.survival import cox_ph, grouped_hazard_ratios, logrank_test
 
     notes: list[str] = []
     column = schema.label(by)
@@ -78,17 +78,17 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
     except ANALYSIS_ERRORS as exc:
         notes.append(f"Cox model not computed: {exc}")
         return notes, None
-    summary = cox.summary
+    hrs = grouped_hazard_ratios(cox)
     table = pd.DataFrame({
-        "Cox model term": summary["term"],
-        "Hazard ratio (95% CI)": [f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi in
-                                  zip(summary["hr"], summary["hr_lower"], summary["hr_upper"])],
-        "Wald p": summary["p"].map(format_p),
-        "Reportable": np.where(summary["reportable"], "yes", "no: < 5 events in a group"),
+        "Cox model term": hrs["term"],
+        "Hazard ratio (95% CI)": [reason or f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi, reason in
+                                  zip(hrs["hr"], hrs["hr_lower"], hrs["hr_upper"], hrs["reason"])],
+        "Wald p": [format_p(p) if not reason else "—" for p, reason in zip(hrs["p"], hrs["reason"])],
     })
     notes += list(cox.warnings)
-    notes.append(f"Cox model: Efron ties, n = {cox.n}, events = {cox.n_events}, likelihood-ratio "
-                 f"{p_phrase(cox.lr_test.p)}, concordance = {cox.concordance:.2f}.")
+    notes.append(f"Cox model: Efron ties, n = {cox.n}, events = {cox.n_events}; model test: likelihood-ratio "
+                 f"chi-square = {cox.lr_test.statistic:.2f} on {cox.lr_test.df} df, {p_phrase(cox.lr_test.p)}; "
+                 f"concordance = {cox.concordance:.2f}.")
     return notes, table
 
 
@@ -160,6 +160,7 @@ def survival_section(df: pd.DataFrame, endpoint: str, by: str | None, conf_type:
         f"variance and pointwise 95% confidence intervals on the {conf_type} scale; medians and their CIs follow "
         "R's survfit (Brookmeyer & Crowley 1982); median follow-up used the reverse Kaplan-Meier method "
         "(Schemper & Smith 1996). Groups were compared with the log-rank test (Mantel 1966) and hazard ratios "
-        "estimated with a Cox proportional-hazards model (Cox 1972) with Efron ties and Wald 95% CIs; a hazard "
-        "ratio is flagged as not reportable when a group has fewer than 5 events.")
+        "estimated with a Cox proportional-hazards model (Cox 1972) with Efron ties and Wald 95% CIs; no hazard "
+        "ratio is reported when a group has fewer than 5 events or its coefficient diverges (monotone "
+        "likelihood), and the likelihood-ratio test is the model test (the Wald test fails under separation).")
     return s
