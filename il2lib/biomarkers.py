@@ -4,7 +4,9 @@ Variables follow the SpringerPlus 2015 paper: platelet nadir, baseline and highe
 LDH (U/L and x ULN), peak temperature, IL-2 doses per cycle, autoimmune phenomena, number of
 metastatic sites. The paper's abstract does not name its tests; we use the Wilcoxon rank-sum
 (Mann-Whitney U) test for continuous variables and Fisher's exact test for binary ones, and say
-so next to every p-value. Univariable odds ratios come from a logistic regression (statsmodels).
+so next to every p-value. Odds ratios: for a binary variable, R's ``fisher.test`` conditional
+maximum-likelihood estimate with its exact conditional CI (the one that goes with the Fisher p);
+for a continuous one, a univariable logistic regression (statsmodels) with a Wald CI.
 All comparisons are unadjusted and multiple.
 """
 from __future__ import annotations
@@ -38,7 +40,12 @@ UNADJUSTED_NOTE = ("Unadjusted comparisons of many variables in small groups: re
                    "Tests are our choice (the paper's abstract does not name them).")
 ROW_COLUMNS = ["disease", "variable", "label", "var_type", "n_cb", "n_no_cb", "n_missing", "cb_summary",
                "no_cb_summary", "cb_median", "no_cb_median", "test", "test_label", "pvalue", "p_adjusted",
-               "odds_ratio", "or_lower", "or_upper", "or_per", "or_note"]
+               "odds_ratio", "or_lower", "or_upper", "or_per", "or_note", "or_method", "or_text"]
+#: ``or_method``: "conditional_mle_exact" (binary, as R's fisher.test) or "logistic_wald" (continuous);
+#: ``or_text``: the shown "OR (95% CI)" (JSON has no infinity: an infinite estimate or bound is null there)
+OR_METHOD_NOTE = ("Odds ratios of clinical benefit: binary variables, conditional maximum-likelihood estimate with "
+                  "its exact 95% CI (as R's fisher.test; ∞ when a cell is empty); continuous variables, univariable "
+                  "logistic regression with a Wald 95% CI.")
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,19 @@ class NotedTable:
 def _or_text(r) -> str:
     if isinstance(r.or_note, str) and r.or_note:
         return r.or_note
-    text = f"{r.odds_ratio:.3g} ({r.or_lower:.3g}–{r.or_upper:.3g})"
-    return text + (" (unstable: near separation)" if r.or_upper / r.or_lower > UNSTABLE_CI_RATIO else "")
+    text = f"{format_ratio(r.odds_ratio)} ({format_ratio(r.or_lower)}–{format_ratio(r.or_upper)})"
+    unstable = r.or_method == "logistic_wald" and r.or_upper / r.or_lower > UNSTABLE_CI_RATIO
+    return text + (" (unstable: near separation)" if unstable else "")
+
+
+def format_ratio(x: float) -> str:
+    """An odds ratio or bound for a table: 2 decimals (1 from 100, none from 1000, 2 significant digits below
+    0.01), ``0`` and ``∞`` at the ends of the exact interval, ``—`` when missing."""
+    if x is None or math.isnan(x):
+        return "—"
+    if x == 0 or math.isinf(x):
+        return "0" if x == 0 else "∞"
+    return f"{x:.0f}" if x >= 1000 else f"{x:.1f}" if x >= 100 else f"{x:.2f}" if x >= 0.01 else f"{x:.2g}"
 
 
 def _or_per_text(r) -> str:
@@ -178,7 +196,8 @@ def _continuous_row(cb: np.ndarray, values: pd.Series, column: str) -> dict:
     step = OR_STEP.get(column, 1.0)
     unit = OR_UNIT.get(column) or (schema.COLUMNS[column].unit if column in schema.COLUMNS else "")
     o, lo, hi, note = univariable_odds_ratio(cb[known], x[known], step)
-    row.update(odds_ratio=o, or_lower=lo, or_upper=hi, or_note=note, or_per=f"{step:g} {unit}".strip())
+    row.update(odds_ratio=o, or_lower=lo, or_upper=hi, or_note=note, or_per=f"{step:g} {unit}".strip(),
+               or_method="logistic_wald")
     return row
 
 
@@ -191,13 +210,18 @@ def _binary_row(cb: np.ndarray, values: pd.Series) -> dict:
            "cb_median": math.nan, "no_cb_median": math.nan,
            "cb_summary": f"{int(a.sum())}/{a.size} ({100 * a.mean():.0f}%)" if a.size else "—",
            "no_cb_summary": f"{int(b.sum())}/{b.size} ({100 * b.mean():.0f}%)" if b.size else "—"}
+    nan_or = dict(odds_ratio=math.nan, or_lower=math.nan, or_upper=math.nan)
+    row.update(or_per="yes vs no", or_method="conditional_mle_exact", or_note="", **nan_or)
     if a.size and b.size:
         res = fisher_exact_2x2([[int(a.sum()), int(a.size - a.sum())], [int(b.sum()), int(b.size - b.sum())]])
         row.update(test="fisher_exact", test_label=TEST_LABELS["fisher_exact"], pvalue=res.pvalue)
+        if 0 < int(a.sum() + b.sum()) < a.size + b.size:  # margins all non-zero: 0 or inf with one finite bound
+            row.update(odds_ratio=res.odds_ratio, or_lower=res.ci_lower, or_upper=res.ci_upper)
+        else:
+            row.update(or_note="not estimable: no variation")
     else:
-        row.update(test=None, test_label="not tested (a group has no values)", pvalue=math.nan)
-    o, lo, hi, note = univariable_odds_ratio(cb[known], x[known].astype(float))
-    row.update(odds_ratio=o, or_lower=lo, or_upper=hi, or_note=note, or_per="yes vs no")
+        row.update(test=None, test_label="not tested (a group has no values)", pvalue=math.nan,
+                   or_note="not estimable: a group has no patients with a value")
     return row
 
 
@@ -224,8 +248,10 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     -----
     Continuous: medians (Q1-Q3) and the two-sided Wilcoxon rank-sum test (exact without ties and
     n < 50, otherwise normal approximation with continuity correction, as R's ``wilcox.test``).
-    Binary: n/N (%) and Fisher's exact test. Odds ratio: logistic regression of CB on the
-    variable, Wald interval; continuous ORs are per :data:`OR_STEP` units.
+    Binary: n/N (%) and Fisher's exact test, with R's ``fisher.test`` conditional maximum-likelihood
+    odds ratio and exact conditional (central) 95% CI: 0 or infinity with one finite bound when a cell
+    is empty, "not estimable" only when a margin is zero. Continuous: odds ratio from a logistic
+    regression of CB on the variable, Wald interval, per :data:`OR_STEP` units.
 
     References
     ----------
@@ -265,6 +291,8 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
             r["p_adjusted"] = p
         rows += disease_rows
     notes = (UNADJUSTED_NOTE, f"Clinical benefit = CR or PR, or SD lasting >= {cb_sd_months:g} months.")
-    return BiomarkerResult(float(cb_sd_months), adjust, pd.DataFrame(rows).reindex(columns=ROW_COLUMNS),
+    table = pd.DataFrame(rows).reindex(columns=ROW_COLUMNS)
+    table["or_text"] = [_or_text(r) for r in table.itertuples()]
+    return BiomarkerResult(float(cb_sd_months), adjust, table,
                            pd.DataFrame(groups, columns=["disease", "n_cb", "n_no_cb"]),
-                           concat_excluded([excluded]), notes)
+                           concat_excluded([excluded]), (*notes, OR_METHOD_NOTE))

@@ -32,16 +32,17 @@ def df():
     return out
 
 
-def test_binary_variable_uses_fisher_and_logistic_or_equals_sample_or(df):
+def test_binary_variable_uses_fisher_and_its_conditional_odds_ratio(df):
     res = biomarker_comparison(df, disease=schema.MELANOMA)
     row = res.rows.set_index("variable").loc[schema.AUTOIMMUNE]
     assert row["test"] == "fisher_exact" and row["test_label"] == "Fisher's exact test"
     assert row["pvalue"] == pytest.approx(0.04916003536693, abs=1e-9)  # fisher.test(matrix(c(4,5,2,19),2,byrow=T))
     assert row["cb_summary"] == "4/9 (44%)" and row["no_cb_summary"] == "2/21 (10%)"
-    # logistic regression on one binary covariate: OR = ad/bc, Wald SE = sqrt(1/a+1/b+1/c+1/d)
-    se = math.sqrt(1 / 4 + 1 / 5 + 1 / 2 + 1 / 19)
-    assert row["odds_ratio"] == pytest.approx(4 * 19 / (5 * 2), rel=1e-6)
-    assert row["or_lower"] == pytest.approx(7.6 * math.exp(-1.959963984540054 * se), rel=1e-6)
+    # the same fisher.test: conditional MLE OR and exact CI (its equations solved to tol 1e-14, as fisher_hp in
+    # tests/reference/scripts/make_tests.R): 6.97086870005048 (0.756755907785675-98.572604800252)
+    assert row["odds_ratio"] == pytest.approx(6.97086870005048, rel=1e-6)
+    assert row["or_lower"] == pytest.approx(0.756755907785675, rel=1e-6)
+    assert row["or_upper"] == pytest.approx(98.572604800252, rel=1e-6)
 
 
 def test_continuous_variable_uses_rank_sum(df):
@@ -97,7 +98,7 @@ def test_display_puts_the_odds_ratio_unit_in_its_own_column(df):
     nadir = rows.loc[schema.PLATELET_NADIR]
     assert disp.loc[schema.label(schema.PLATELET_NADIR), "OR per"] == "10 x10^3/uL"
     assert disp.loc[schema.label(schema.PLATELET_NADIR), "OR (95% CI)"] == \
-        f"{nadir['odds_ratio']:.3g} ({nadir['or_lower']:.3g}–{nadir['or_upper']:.3g})"
+        f"{nadir['odds_ratio']:.2f} ({nadir['or_lower']:.2f}–{nadir['or_upper']:.2f})"
     assert disp.loc[schema.label(schema.AUTOIMMUNE), "OR per"] == "yes vs no"
     assert not disp["OR (95% CI)"].str.contains(" per ").any()
     assert list(disp.columns[-2:]) == ["OR per", "Missing"]

@@ -202,8 +202,9 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
         tests = list(dict.fromkeys(table["Test"]))
         marks = {t: SUPERSCRIPTS[i] for i, t in enumerate(tests)}
         table["p-value"] = [f"{p}{marks[t]}" for p, t in zip(table["p-value"], table["Test"])]
-        footnotes = [f"{marks[t]} {t}" for t in tests] + ["Medians (Q1–Q3) or n/N (%); OR: univariable logistic "
-                                                          "regression, Wald 95% CI."]
+        footnotes = [f"{marks[t]} {t}" for t in tests] + ["Medians (Q1–Q3) or n/N (%); OR: binary, conditional "
+                                                          "MLE with exact 95% CI (fisher.test); continuous, "
+                                                          "univariable logistic regression, Wald 95% CI."]
         s.table(table.drop(columns="Test"), f"{name}: clinical benefit (CB) vs no CB", footnotes)
     for note in result.notes:
         s.note(note)
@@ -217,8 +218,10 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
         s.note(f"{len(result.excluded)} patient(s) left out: clinical benefit undetermined (SD without a duration).")
     s.methods.append("Biomarkers were compared between patients with and without clinical benefit within each "
                      "disease: medians (Q1-Q3) with the two-sided Wilcoxon rank-sum test (Mann-Whitney U; exact "
-                     "without ties for n < 50), proportions with Fisher's exact test, and univariable logistic "
-                     "odds ratios with Wald intervals; these comparisons are unadjusted and exploratory.")
+                     "without ties for n < 50), proportions with Fisher's exact test and its conditional "
+                     "maximum-likelihood odds ratio with exact 95% CI (as R's fisher.test), and univariable logistic "
+                     "odds ratios with Wald intervals for continuous variables; these comparisons are unadjusted "
+                     "and exploratory.")
     return s
 
 
