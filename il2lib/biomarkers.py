@@ -23,6 +23,7 @@ from il2lib import schema
 from il2lib._analysis import concat_excluded, excluded_frame, patients_statement, require_columns
 from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
+from il2lib.notes import Note
 from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
 from il2lib.table1 import SUPERSCRIPTS
 
@@ -137,13 +138,30 @@ def _fmt(x: float) -> str:
 
 
 def with_mean_doses(df: pd.DataFrame) -> pd.DataFrame:
-    """Copy with :data:`schema.MEAN_DOSES_PER_CYCLE` = mean of the known doses_c1 / doses_c2 (NaN if none)."""
+    """Copy with :data:`schema.MEAN_DOSES_PER_CYCLE` = mean doses over the cycles given: doses_c1 / doses_c2
+    that are known and > 0 (a cycle with 0 doses was not given); NaN if none."""
     out = df.copy()
-    cols = [c for c in (schema.DOSES_C1, schema.DOSES_C2) if c in out.columns]
-    if cols:
-        doses = out[cols].apply(pd.to_numeric, errors="coerce").astype("float64")
-        out[schema.MEAN_DOSES_PER_CYCLE] = doses.mean(axis=1, skipna=True)
+    doses = _cycle_doses(out)
+    if doses is not None:
+        out[schema.MEAN_DOSES_PER_CYCLE] = doses.where(doses > 0).mean(axis=1, skipna=True)
     return out
+
+
+def _cycle_doses(df: pd.DataFrame) -> pd.DataFrame | None:
+    cols = [c for c in (schema.DOSES_C1, schema.DOSES_C2) if c in df.columns]
+    return df[cols].apply(pd.to_numeric, errors="coerce").astype("float64") if cols else None
+
+
+def _cycle_not_given_note(data: pd.DataFrame) -> Note | None:
+    """Which compared patients had a cycle with 0 doses, left out of their doses per cycle."""
+    doses = _cycle_doses(data)
+    zero = (doses == 0).any(axis=1).to_numpy() if doses is not None else np.zeros(len(data), dtype=bool)
+    if not zero.any():
+        return None
+    ids = data.loc[zero, schema.PATIENT_ID] if schema.PATIENT_ID in data.columns else data.index[zero]
+    return Note(f"Doses per cycle: a cycle with 0 doses counts as not given and is left out of the mean "
+                f"({int(zero.sum())} patient(s)).", count=int(zero.sum()), patient_ids=list(ids),
+                kind="doses_cycle_not_given")
 
 
 def univariable_odds_ratio(outcome: np.ndarray, x: np.ndarray, step: float = 1.0) -> tuple[float, float, float, str]:
@@ -291,8 +309,10 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
             r["p_adjusted"] = p
         rows += disease_rows
     notes = (UNADJUSTED_NOTE, f"Clinical benefit = CR or PR, or SD lasting >= {cb_sd_months:g} months.")
+    doses_note = (_cycle_not_given_note(data[in_scope & ~undetermined])
+                  if schema.MEAN_DOSES_PER_CYCLE in variables else None)
     table = pd.DataFrame(rows).reindex(columns=ROW_COLUMNS)
     table["or_text"] = [_or_text(r) for r in table.itertuples()]
     return BiomarkerResult(float(cb_sd_months), adjust, table,
                            pd.DataFrame(groups, columns=["disease", "n_cb", "n_no_cb"]),
-                           concat_excluded([excluded]), (*notes, OR_METHOD_NOTE))
+                           concat_excluded([excluded]), (*notes, OR_METHOD_NOTE, *filter(None, [doses_note])))
