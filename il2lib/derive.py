@@ -12,6 +12,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib.cohort import with_clinical_benefit
+from il2lib.notes import Note
 
 
 def _col(t: pd.DataFrame, name: str, dtype: str) -> pd.Series:
@@ -30,8 +31,12 @@ def _true(s: pd.Series) -> pd.Series:
     return s.fillna(False).astype(bool)
 
 
+def _latest(*dates: pd.Series) -> pd.Series:
+    return pd.concat(dates, axis=1).max(axis=1)
+
+
 def _censor_at_cutoff(event_date: pd.Series, censor_date: pd.Series, cutoff: pd.Series):
-    """Events after the cut-off become censored at it; censoring dates are capped at it."""
+    """OS: a death after the cut-off is censored at it; censoring dates are capped at it."""
     late_event = event_date.notna() & cutoff.notna() & (event_date > cutoff)
     event_date = event_date.where(~late_event)
     censor_date = censor_date.where(~late_event, cutoff)
@@ -40,22 +45,29 @@ def _censor_at_cutoff(event_date: pd.Series, censor_date: pd.Series, cutoff: pd.
     return event_date, censor_date, int(late_event.sum() + (capped & ~late_event).sum())
 
 
-def _time_event(start, event_date, censor_date, given_time, given_event):
-    """Months and event flag from dates; given columns fill patients the dates cannot time."""
+def _time_event(start, event_date, censor_date, given_time, given_event, no_fill=None):
+    """Months and event flag from dates; given columns fill patients the dates cannot time
+    (never those in ``no_fill``)."""
     end = event_date.fillna(censor_date)
     time = _months(end, start)
     time = time.where(time >= 0)
     event = pd.Series(pd.NA, index=start.index, dtype="boolean")
     event[time.notna().to_numpy()] = event_date.notna()[time.notna()].to_numpy()
     fill = time.isna() & given_time.notna() & given_event.notna()
+    if no_fill is not None:
+        fill &= ~no_fill
     time = time.where(~fill, given_time.astype("float64"))
     event = event.where(~fill, given_event)
     return time.astype("float64"), event.astype("boolean")
 
 
-def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> tuple[pd.DataFrame, list[str]]:
+def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *,
+           window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+           analysed: np.ndarray | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Add :data:`schema.DERIVED_COLUMNS` (except ``file_row``) to a typed patient table.
 
+    ``window_days`` is the assessment window W of the clinical-benefit SD rule; ``analysed``
+    (bool per row, default all) limits the counts of the censoring notes to the analysed rows.
     Returns the new frame and notes for the report's ``conversions`` (cut-off censoring,
     SD durations computed from dates).
     """
@@ -81,9 +93,9 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -
             notes.append(f"sd_duration_months computed from dates (IL-2 start to progression or last assessment) "
                          f"for {int(fill.sum())} SD patient(s) without it.")
         out[schema.SD_DURATION] = sd.where(~fill, computed)
-    out = with_clinical_benefit(out, cb_sd_months)
+    out = with_clinical_benefit(out, cb_sd_months, window_days)
 
-    _survival(out, t, bor, notes)
+    _survival(out, t, bor, notes, np.ones(len(t), dtype=bool) if analysed is None else np.asarray(analysed, bool))
     ldh, uln = _col(t, schema.BASELINE_LDH, "float64"), _col(t, schema.LDH_ULN, "float64")
     ratio = (ldh.astype("float64") / uln.astype("float64").where(uln > 0)).astype("float64")
     out[schema.LDH_X_ULN] = ratio
@@ -96,8 +108,19 @@ def _given(t: pd.DataFrame, column: str) -> pd.Series:
     return t[column].notna() if column in t.columns else pd.Series(False, index=t.index)
 
 
-def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[str]) -> None:
-    """OS, PFS and DoR times (months) and events, in place on ``out``."""
+def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[str], analysed: np.ndarray) -> None:
+    """OS, PFS and DoR times (months) and events, in place on ``out`` (domain.md "Derived fields").
+
+    OS ends at death or at the last date known alive (the latest of last follow-up, last
+    assessment, progression and first response), capped at the data cut-off. PFS and DoR follow
+    the FDA 2018 endpoint guidance's PFS censoring table and RECIST 1.1: an event is the earliest
+    of progression and death; otherwise censored at the last dated tumour assessment (last
+    assessment or first response) and never at last follow-up; censoring dates are capped at
+    the cut-off and an event after the cut-off is censored at min(last assessment, cut-off);
+    without a dated assessment a death is an event and anything else is censored at day 0; a
+    progression without a date (bor = PD or progressed = yes) leaves the patient out of PFS and DoR,
+    never refilled from a given censored time.
+    """
     start = _col(t, schema.DATE_IL2_START, "date")
     death = _col(t, schema.DATE_DEATH, "date")
     followup = _col(t, schema.DATE_LAST_FOLLOWUP, "date")
@@ -107,36 +130,72 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     cutoff = _col(t, schema.DATA_CUTOFF, "date")
     died = _col(t, schema.DIED, "boolean")
     progressed = _col(t, schema.PROGRESSED, "boolean")
+    ids = t[schema.PATIENT_ID] if schema.PATIENT_ID in t.columns else pd.Series(t.index, index=t.index)
+    after_cutoff = (start > cutoff).fillna(False)  # IL-2 start after the cut-off: no time (warned by the rules)
 
-    # OS: death or last follow-up; event = died
+    # OS: death, else the last date known alive (date_last_followup required, as the rules say)
     death_known = death.where(_true(died))
-    os_censor = followup.where(died.fillna(True) == False)  # noqa: E712 - unknown vital status: no time
+    alive = died.fillna(True) == False  # noqa: E712 - unknown vital status: no time
+    last_alive = _latest(followup, assessment, progression, first_response).where(followup.notna())
+    os_censor = last_alive.where(alive)
     os_event_date, os_censor, n_cut = _censor_at_cutoff(death_known, os_censor, cutoff)
-    os_time, os_event = _time_event(start, os_event_date, os_censor, _col(t, schema.OS_MONTHS, "float64"), died)
+    os_time, os_event = _time_event(start, os_event_date, os_censor, _col(t, schema.OS_MONTHS, "float64"), died,
+                                    after_cutoff)
     missing_death = _true(died) & death.isna()
     os_time = os_time.where(~(missing_death & os_event_date.isna() & ~_given(t, schema.OS_MONTHS)))
     out[schema.OS_MONTHS], out[schema.OS_EVENT] = os_time, os_event
 
-    # PFS: earliest of progression and death; otherwise censored at last assessment (or follow-up)
+    # PFS: earliest of progression and death; otherwise censored at the last dated assessment
     prog_known = progression.where(~(progressed.fillna(True) == False))  # noqa: E712
-    pfs_event_date = pd.concat([prog_known, death_known], axis=1).min(axis=1)
-    pfs_censor = assessment.fillna(followup)
-    unknown_event = (_true(progressed) & progression.isna()) | (missing_death & prog_known.isna())
-    pfs_event_date, pfs_censor, n_cut_pfs = _censor_at_cutoff(pfs_event_date, pfs_censor, cutoff)
-    pfs_event_date = pfs_event_date.where(~unknown_event)  # progressed at an unknown date: no PFS time
-    pfs_censor = pfs_censor.where(~unknown_event)
+    event_date = pd.concat([prog_known, death_known], axis=1).min(axis=1)
+    last_assessed = _latest(assessment, first_response)
+    progression_undated = (_true(progressed) | bor.eq("PD").fillna(False)) & progression.isna()
+    unknown_event = progression_undated | (missing_death & prog_known.isna())
+    late = event_date.notna() & cutoff.notna() & (event_date > cutoff)
+    event_date = event_date.where(~late)  # event after the cut-off: censored at the last assessment before it
+    censor = last_assessed.where(~(cutoff.notna() & (last_assessed > cutoff)), cutoff)  # min(assessment, cut-off)
+    no_assessment = event_date.isna() & last_assessed.isna() & ~unknown_event
+    censor = censor.where(~no_assessment, start)  # no dated post-baseline assessment: day 0
+    no_time = unknown_event | after_cutoff
+    event_date, censor = event_date.where(~no_time), censor.where(~no_time)
+    given_pfs_event = _col(t, schema.PFS_EVENT, "boolean")
+    no_fill = after_cutoff | (unknown_event & ~_true(given_pfs_event))  # a given censored time is never used
     out[schema.PFS_MONTHS], out[schema.PFS_EVENT] = _time_event(
-        start, pfs_event_date, pfs_censor, _col(t, schema.PFS_MONTHS, "float64"),
-        _col(t, schema.PFS_EVENT, "boolean"))
+        start, event_date, censor, _col(t, schema.PFS_MONTHS, "float64"), given_pfs_event, no_fill)
 
-    # DoR: responders only, from first response to the earliest of progression and death
+    # DoR: responders only, from first response; same events and censoring as PFS
     responder = bor.isin(["CR", "PR"]).fillna(False)
-    dor_event_date, dor_censor, _ = _censor_at_cutoff(pfs_event_date, pfs_censor, cutoff)
-    dor_time, dor_event = _time_event(first_response, dor_event_date, dor_censor,
-                                      _col(t, schema.DOR_MONTHS, "float64"), _col(t, schema.DOR_EVENT, "boolean"))
+    given_dor_event = _col(t, schema.DOR_EVENT, "boolean")
+    dor_time, dor_event = _time_event(first_response, event_date, censor, _col(t, schema.DOR_MONTHS, "float64"),
+                                      given_dor_event, after_cutoff | (unknown_event & ~_true(given_dor_event)))
     out[schema.DOR_MONTHS] = dor_time.where(responder)
     out[schema.DOR_EVENT] = dor_event.where(responder, pd.NA).astype("boolean")
-    if n_cut or n_cut_pfs:
-        notes.append(f"Follow-up beyond data_cutoff_date censored at the cut-off ({n_cut} patient(s) for OS, "
-                     f"{n_cut_pfs} for PFS).")
 
+    timed = analysed & start.notna().to_numpy() & ~after_cutoff.to_numpy()
+    known = timed & ~unknown_event.to_numpy()
+    n_os = int((timed & _censored_at_cutoff_os(death_known, last_alive.where(alive), cutoff)).sum())
+    n_late = int((late.to_numpy() & known).sum())
+    n_capped = int(((cutoff.notna() & (last_assessed > cutoff) & ~late).to_numpy() & known).sum())
+    if n_os or n_late or n_capped:
+        notes.append(Note(
+            f"Data cut-off: OS follow-up beyond data_cutoff_date censored at the cut-off ({n_os} patient(s)); "
+            f"PFS/DoR are never censored at the cut-off alone: {n_late} progression(s) or death(s) after the "
+            f"cut-off censored at the last assessment on or before it (day 0 without one), {n_capped} last "
+            "assessment(s) after the cut-off capped at it (FDA 2018 endpoint guidance, PFS censoring table).",
+            count=n_os + n_late + n_capped, kind="cutoff_censoring"))
+    zero = (no_assessment & ~late).to_numpy() & timed
+    if zero.any():
+        named = [str(i) for i in ids[zero]]
+        notes.append(Note(
+            f"PFS: {int(zero.sum())} patient(s) without a dated post-baseline tumour assessment (no "
+            f"date_last_assessment, date_progression or date_first_response) and no death censored at day 0 "
+            f"(FDA 2018 endpoint guidance; never at last follow-up): {', '.join(named[:10])}"
+            + (", ..." if len(named) > 10 else "") + ".", count=int(zero.sum()), patient_ids=named,
+            kind="pfs_no_assessment"))
+
+
+def _censored_at_cutoff_os(death_known: pd.Series, censor: pd.Series, cutoff: pd.Series) -> np.ndarray:
+    """OS times that end at the cut-off: a death after it, or a last date known alive after it."""
+    late = death_known.notna() & cutoff.notna() & (death_known > cutoff)
+    beyond = death_known.isna() & censor.notna() & cutoff.notna() & (censor > cutoff)
+    return (late | beyond).to_numpy()

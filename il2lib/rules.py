@@ -145,7 +145,8 @@ def _flag(t: pd.DataFrame, name: str) -> pd.Series:
 
 
 def check_chronology(c: Collector, t: pd.DataFrame) -> None:
-    """Negative times, events after death/last follow-up, progression before response."""
+    """Negative times, events after death/last follow-up, progression before response; warnings for
+    a follow-up after death, an assessment after the last follow-up and an IL-2 start after the cut-off."""
     start = _dates(t, schema.DATE_IL2_START)
     for name in (schema.DATE_DEATH, schema.DATE_LAST_FOLLOWUP, schema.DATE_PROGRESSION,
                  schema.DATE_FIRST_RESPONSE, schema.DATE_LAST_ASSESSMENT):
@@ -163,6 +164,15 @@ def check_chronology(c: Collector, t: pd.DataFrame) -> None:
     progressed = _flag(t, schema.PROGRESSED)
     c.rows("row_error", responder & (progressed.fillna(True) == True) & (progression < first),  # noqa: E712
            "{row}: progression recorded before first response.", schema.DATE_PROGRESSION)
+    c.rows("warning", followup > death, "{row}: date_last_followup ({f}) is after date_death ({d}); OS ends at "
+           "the date of death.", schema.DATE_LAST_FOLLOWUP, f=followup, d=death)
+    assessment, died = _dates(t, schema.DATE_LAST_ASSESSMENT), _flag(t, schema.DIED)
+    c.rows("warning", (died == False) & (assessment > followup),  # noqa: E712
+           "{row}: date_last_assessment ({a}) is later than date_last_followup ({f}); OS is censored at the last "
+           "date known alive ({a}).", schema.DATE_LAST_FOLLOWUP, a=assessment, f=followup)
+    cutoff = _dates(t, schema.DATA_CUTOFF)
+    c.rows("warning", start > cutoff, "{row}: date_il2_start ({s}) is after data_cutoff_date ({x}); left out of "
+           "OS, PFS and DoR.", schema.DATE_IL2_START, analysis="os,pfs,dor", s=start, x=cutoff)
 
 
 def check_flags(c: Collector, t: pd.DataFrame) -> None:
@@ -184,14 +194,38 @@ def check_flags(c: Collector, t: pd.DataFrame) -> None:
            "{row}: died=No but date_last_followup missing; left out of OS.", schema.DATE_LAST_FOLLOWUP, analysis="os")
     c.rows("warning", died.isna() & ~given_os, "{rowid}: 'died' is empty; left out of OS and PFS.", schema.DIED,
            analysis="os,pfs")
-    given_pfs = t[schema.PFS_MONTHS].notna() if schema.PFS_MONTHS in t.columns else pd.Series(False, index=t.index)
-    c.rows("warning", (progressed == True) & progression.isna() & ~given_pfs,  # noqa: E712
-           "{row}: progressed=Yes but date_progression missing; left out of PFS.", schema.DATE_PROGRESSION,
-           analysis="pfs")
+    _undated_progression(c, t, progressed, progression)
     if schema.PRIOR_PD1_AGENT in t.columns and schema.PRIOR_PD1 in t.columns:
         agent = t[schema.PRIOR_PD1_AGENT]
         c.rows("warning", (t[schema.PRIOR_PD1] == False) & agent.notna(),  # noqa: E712
                "{row}: prior_pd1_agent '{a}' given but prior_pd1_pdl1=No.", schema.PRIOR_PD1_AGENT, a=agent)
+
+
+def _given_event(t: pd.DataFrame, time: str, event: str) -> pd.Series:
+    """A given month column with its event flag = yes (a stated event time)."""
+    if time not in t.columns or event not in t.columns:
+        return pd.Series(False, index=t.index)
+    return (t[time].notna() & (t[event] == True)).fillna(False).astype(bool)  # noqa: E712
+
+
+def _undated_progression(c: Collector, t: pd.DataFrame, progressed: pd.Series, progression: pd.Series) -> None:
+    """Progressed (progressed = yes, or bor = PD) at an unknown date: left out of PFS (and DoR), never
+    counted as progression-free; a given pfs_months/dor_months with its event flag = yes still times them."""
+    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
+    flagged = (progressed == True).fillna(False).astype(bool)  # noqa: E712
+    undated = (flagged | bor.eq("PD").fillna(False)) & progression.isna()
+    out_pfs = undated & ~_given_event(t, schema.PFS_MONTHS, schema.PFS_EVENT)
+    out_dor = undated & bor.isin(["CR", "PR"]).fillna(False) & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT)
+    why = {True: "{row}: progressed=Yes but date_progression missing; ",
+           False: "{row}: bor=PD but date_progression missing, so the patient progressed at an unknown date; "}
+    for by_flag in (True, False):
+        rows = undated & (flagged if by_flag else ~flagged)
+        c.rows("warning", rows & out_pfs & out_dor, why[by_flag] + "left out of PFS and DoR.", schema.DATE_PROGRESSION,
+               analysis="pfs,dor")
+        c.rows("warning", rows & out_pfs & ~out_dor, why[by_flag] + "left out of PFS.", schema.DATE_PROGRESSION,
+               analysis="pfs")
+        c.rows("warning", rows & ~out_pfs & out_dor, why[by_flag] + "left out of DoR.", schema.DATE_PROGRESSION,
+               analysis="dor")
 
 
 def check_responders(c: Collector, t: pd.DataFrame) -> None:

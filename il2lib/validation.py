@@ -92,6 +92,7 @@ class Cohort:
     fingerprint: str
     source_name: str
     cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT
+    assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT
 
 
 def empty_patient_frame() -> pd.DataFrame:
@@ -106,7 +107,8 @@ def empty_patient_frame() -> pd.DataFrame:
 
 def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *, sheet: str | int | None = None,
                 date_order: Mapping[str, Literal["mdy", "dmy"]] | None = None,
-                cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None) -> Cohort:
+                cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None,
+                assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Cohort:
     """Read, map, validate and derive a one-row-per-patient file.
 
     Parameters
@@ -118,6 +120,8 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
     date_order : schema date column (or ``"*"`` for all) -> ``"dmy"``/``"mdy"``, to resolve
         a column whose dates could be read either way.
     cb_sd_months : SD duration (months) that counts as clinical benefit (0 = any SD).
+    assessment_window_days : assessment window W (days) of that rule: an SD meets ``cb_sd_months``
+        when it lasts at least ``cb_sd_months`` x 30.4375 - W days (:func:`il2lib.cohort.duration_meets`).
     today : reference date for "in the future" (default: today).
 
     Returns
@@ -130,13 +134,18 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
         The source is not a table at all (empty, binary, HTML, no header, no usable sheet).
     """
     raw = read_table(source, sheet=sheet)
-    return validate_table(raw, mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today)
+    return validate_table(raw, mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
+                          assessment_window_days=assessment_window_days)
 
 
 def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = None, *,
                    date_order: Mapping[str, str] | None = None,
-                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None) -> Cohort:
+                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None,
+                   assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Cohort:
     """Validate an already-read :class:`~il2lib.io.RawTable` (see :func:`load_cohort`)."""
+    window = float(assessment_window_days)
+    if not (np.isfinite(window) and window >= 0):
+        raise ValueError(f"assessment_window_days must be a finite number >= 0, got {assessment_window_days!r}.")
     bad_order = {k: v for k, v in (date_order or {}).items() if v not in ("dmy", "mdy")}
     if bad_order:
         raise ValueError(f"date_order values must be 'dmy' or 'mdy', got {bad_order!r}.")
@@ -171,12 +180,14 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
     if not any(f.level == "file_error" for f in c.findings):
         typed = _coerce_all(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today)
     if typed is None or any(f.level == "file_error" for f in c.findings):
-        return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months)
+        return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
     _row_rules(c, raw, typed, resolved, conversions)
-    derived, notes = derive(typed, cb_sd_months)
+    analysed = np.ones(len(typed), dtype=bool)
+    analysed[list(c.reasons)] = False
+    derived, notes = derive(typed, cb_sd_months, window_days=window, analysed=analysed)
     conversions.extend(notes)
     _unknown_benefit(c, derived, cb_sd_months)
-    return _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months)
+    return _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
 
 
 def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
@@ -334,7 +345,7 @@ def _extras(frame: pd.DataFrame, unmapped: Sequence[str], taken: set[str]) -> pd
     return pd.DataFrame(values, index=frame.index, columns=names, dtype=object)
 
 
-def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months) -> Cohort:
+def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months, window) -> Cohort:
     derived.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
     for name, dtype in _DERIVED_DTYPES.items():
         if name in derived.columns:
@@ -349,7 +360,8 @@ def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_
     data = data.set_axis(pd.RangeIndex(len(data)), axis=0, copy=False)
     excluded = _excluded_frame(raw, excluded_pos, ["; ".join(c.reasons[p]) for p in excluded_pos])
     report = _report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
-    return Cohort(data, report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name, cb_sd_months)
+    return Cohort(data, report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name, cb_sd_months,
+                  window)
 
 
 def _excluded_frame(raw: RawTable, positions: np.ndarray, reasons: list[str]) -> pd.DataFrame:
@@ -362,12 +374,12 @@ def _excluded_frame(raw: RawTable, positions: np.ndarray, reasons: list[str]) ->
     return frame
 
 
-def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months) -> Cohort:
+def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window) -> Cohort:
     reason = "; ".join(f.message for f in c.findings if f.level == "file_error")
     excluded = _excluded_frame(raw, np.arange(len(raw.frame)), [reason] * len(raw.frame))
     report = _report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
     return Cohort(empty_patient_frame(), report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name,
-                  cb_sd_months)
+                  cb_sd_months, window)
 
 
 def _report(n_loaded, n_analysed, c, resolved, unmapped, identifiers, conversions) -> ValidationReport:

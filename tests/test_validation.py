@@ -109,7 +109,9 @@ def test_negative_time_and_event_after_death(load):
 
 
 def test_missing_death_or_followup_date_only_leaves_survival(load):
-    cohort = load(patient_rows({"died": "Yes", "date_last_followup": "", "date_progression": "", "progressed": "No"},
+    # row 2 is SD: a PD row without a progression date is also left out of PFS for that reason (own test)
+    cohort = load(patient_rows({"died": "Yes", "date_last_followup": "", "date_progression": "", "progressed": "No",
+                                "bor": "SD"},
                                {"died": "No", "date_last_followup": ""}, {}))
     report = cohort.report
     assert report.n_analysed == 3
@@ -341,7 +343,7 @@ def test_suggest_mapping():
 def test_progressed_without_date_leaves_pfs_and_dor_only(load):
     cohort = load(patient_rows({"bor": "PR", "date_first_response": "2016-02-01", "date_progression": "",
                                 "died": "Yes", "date_death": "2016-09-01", "date_last_followup": ""}))
-    assert messages(cohort) == ["Row 2: progressed=Yes but date_progression missing; left out of PFS."]
+    assert messages(cohort) == ["Row 2: progressed=Yes but date_progression missing; left out of PFS and DoR."]
     d = cohort.data
     assert d[schema.PFS_MONTHS].isna()[0] and d[schema.DOR_MONTHS].isna()[0] and d[schema.OS_MONTHS].notna()[0]
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.cohort import duration_meets
 from il2lib.errors import SurvivalInputError
 from il2lib.survival import _checks
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, kaplan_meier
@@ -22,6 +23,8 @@ from il2lib.survival.logrank import LogRankResult, logrank_test
 Grouping = Literal["response", "benefit"]
 DEFAULT_LANDMARK_FLOOR_MONTHS = 6.0
 FIXED_TIMES_MONTHS = (12.0, 24.0, 36.0)
+#: Excluded-reason label of patients whose status at the landmark is unknown (NaN status time).
+UNKNOWN_STATUS = "without status at landmark"
 GROUP_LABELS = {"response": ("Responder at landmark", "Non-responder at landmark"),
                 "benefit": ("Clinical benefit at landmark", "No clinical benefit at landmark")}
 
@@ -54,10 +57,13 @@ class LandmarkResult:
     @property
     def note(self) -> str:
         """The sentence the dashboard shows under a landmark analysis."""
+        unknown = dict(self.excluded).get(UNKNOWN_STATUS, 0)
         return (f"Landmark at {self.landmark_months:g} months: {self.n} of {self.n_input} patients still followed "
                 f"after the landmark are compared by their {self.grouping} status at {self.landmark_months:g} months; "
-                f"{self.n_before_landmark} died or were censored by then and are excluded. Time is measured from "
-                "the landmark.")
+                f"{self.n_before_landmark} died or were censored by then and are excluded"
+                + (f"; {unknown} without a known status at the landmark (CR/PR without a first-response date, SD "
+                   "without a duration, or no BOR) are excluded too" if unknown else "")
+                + ". Time is measured from the landmark.")
 
 
 def default_landmark(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> float:
@@ -66,13 +72,17 @@ def default_landmark(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> float
 
 
 def status_time_months(df: pd.DataFrame, grouping: Grouping = "response",
-                       cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> np.ndarray:
+                       cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                       window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> np.ndarray:
     """Months from IL-2 start at which each patient first has the status (inf = never, NaN = unknown).
 
     response: CR/PR at (date_first_response - date_il2_start); other BOR never; CR/PR without a
     first-response date, or a missing BOR, unknown.
-    benefit: CR/PR as above; SD lasting >= ``cb_sd_months`` (measured from IL-2 start) qualifies at
-    ``cb_sd_months``; the earlier of the two applies. SD with unknown duration is unknown.
+    benefit: CR/PR as above; SD (measured from IL-2 start) that meets ``cb_sd_months`` with the
+    assessment window ``window_days`` (:func:`il2lib.cohort.duration_meets`, the clinical-benefit
+    rule's comparison) qualifies at ``cb_sd_months``; the earlier of the two applies. SD with unknown
+    duration is unknown, and so is CR/PR without a first-response date unless its SD duration
+    qualifies.
     """
     bor = df[schema.BOR] if schema.BOR in df.columns else pd.Series(pd.NA, index=df.index)
     start = pd.to_datetime(df.get(schema.DATE_IL2_START), errors="coerce")
@@ -86,18 +96,22 @@ def status_time_months(df: pd.DataFrame, grouping: Grouping = "response",
             else pd.Series(np.nan, index=df.index)
         sd = sd.to_numpy(dtype=float, na_value=np.nan)
         is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
-        lasted = np.where(sd >= cb_sd_months, cb_sd_months, np.inf)  # NaN >= x is False
+        meets = duration_meets(sd, cb_sd_months * schema.DAYS_PER_MONTH, window_days)  # NaN: False
+        lasted = np.where(meets, cb_sd_months, np.inf)
         if cb_sd_months == 0:
             sd_status = np.zeros(len(df))
         else:
             sd_status = np.where(np.isnan(sd), np.nan, lasted)
-        out = np.where(is_sd, sd_status, np.where(responder, np.fmin(out, lasted), out))
+        # responders: NaN (no first-response date) stays unknown unless the SD rule already qualifies
+        responder_status = np.where(np.isnan(out) & meets, lasted, np.minimum(out, lasted))
+        out = np.where(is_sd, sd_status, np.where(responder, responder_status, out))
     return out
 
 
 def landmark(df: pd.DataFrame, time_col: str = schema.OS_MONTHS, event_col: str = schema.OS_EVENT,
              status_time=None, *, grouping: Grouping = "response", landmark_months: float | None = None,
-             cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, conf_type: ConfType = "log-log") -> LandmarkResult:
+             cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, conf_type: ConfType = "log-log",
+             window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> LandmarkResult:
     """Landmark analysis of survival by response or clinical-benefit status.
 
     Parameters
@@ -115,6 +129,8 @@ def landmark(df: pd.DataFrame, time_col: str = schema.OS_MONTHS, event_col: str 
         is refused (ValueError): benefit itself needs that much survival.
     cb_sd_months : float
         The clinical-benefit SD-duration threshold.
+    window_days : float
+        The assessment window W of that threshold (days; see :func:`status_time_months`).
 
     Returns
     -------
@@ -142,10 +158,10 @@ def landmark(df: pd.DataFrame, time_col: str = schema.OS_MONTHS, event_col: str 
                          f"({cb_sd_months:g} months of stable disease): benefit cannot be known at the landmark. "
                          f"Choose L >= {cb_sd_months:g}.")
     if status_time is None:
-        status = status_time_months(df, grouping, cb_sd_months)
+        status = status_time_months(df, grouping, cb_sd_months, window_days)
     else:
         status = _checks.as_float(df[status_time] if isinstance(status_time, str) else status_time, "status_time")
-    data = _checks.clean_survival(df[time_col], df[event_col], {"without status at landmark": np.isnan(status)},
+    data = _checks.clean_survival(df[time_col], df[event_col], {UNKNOWN_STATUS: np.isnan(status)},
                                   time_col, event_col)
     status = status if data.keep is None else status[data.keep]
     after = data.time > L
