@@ -18,6 +18,7 @@ from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
                               require_columns)
 from il2lib.errors import InsufficientDataError
+from il2lib.notes import Note
 from il2lib.stats import TEST_LABELS, TestResult, compare_continuous, compare_proportions, format_p
 
 VarType = Literal["continuous", "categorical"]
@@ -29,6 +30,10 @@ DEFAULT_VARIABLES = (schema.AGE, schema.SEX, schema.DISEASE, schema.ECOG, schema
                      schema.PRIOR_CTLA4, schema.PRIOR_TARGETED, schema.BOR)
 #: Integer columns better shown level by level.
 CATEGORICAL_INTS = frozenset({schema.ECOG, schema.LINE_OF_IL2})
+#: Columns derived from the best overall response: none is tested against a grouping by another.
+RESPONSE_DEFINED = frozenset({schema.BOR, schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT, schema.DISEASE_CONTROL})
+#: A rank test (Wilcoxon, Kruskal-Wallis) needs at least this many patients with a value in every group it compares.
+MIN_RANK_GROUP = 2
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
 TIDY_COLUMNS = ["variable", "label", "var_type", "level", "group", "n", "N", "percent",
                 "median", "q1", "q3", "mean", "sd"]
@@ -109,6 +114,12 @@ def _categorical_rows(column: str, values: pd.Series, labels: pd.Series, groups:
     return rows
 
 
+def _known(column: str, var_type: VarType, values: pd.Series) -> pd.Series:
+    if var_type == "continuous":
+        return pd.to_numeric(values, errors="coerce").astype("float64").notna()
+    return _level_labels(column, values).notna()
+
+
 def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, groups: list[str]) -> TestResult:
     if var_type == "continuous":
         num = pd.to_numeric(values, errors="coerce").astype("float64")
@@ -160,32 +171,74 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
     if len(data) == 0:
         raise InsufficientDataError("No patient to describe in Table 1.")
     columns = ([OVERALL] if overall or not by else []) + groups
-    rows, test_rows = [], []
+    rows, test_rows, test_notes = [], [], []
     for column in variables:
         var_type = (types or {}).get(column) or infer_type(df, column)
         build = _continuous_rows if var_type == "continuous" else _categorical_rows
         rows += build(column, data[column], labels, columns)
         if tests and len(groups) >= 2:
-            test_rows.append(_test_row(column, var_type, data[column], labels, groups))
+            row, note = _test_row(column, var_type, data, labels, groups, by)
+            test_rows.append(row)
+            test_notes += [note] if note else []
     tidy = pd.DataFrame(rows).reindex(columns=TIDY_COLUMNS)
     test_frame = pd.DataFrame(test_rows, columns=["variable", "test", "test_label", "statistic", "pvalue", "note"])
     display, footnotes = _display(tidy, test_frame, columns, mean_sd, by)
     footnotes = (f"Patients used: {int(keep.sum())} of {len(df)}"
                  + (f"; {len(excluded)} left out ({schema.label(by)} missing)." if len(excluded) else "."),
-                 *footnotes)
+                 *footnotes, *test_notes)
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         footnotes = (*footnotes, schema.ERA_CAVEAT)
     return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()))
 
 
-def _test_row(column, var_type, values, labels, groups) -> dict:
+def _test_row(column, var_type, data, labels, groups, by) -> tuple[dict, Note | None]:
+    """The test of one variable across ``groups`` and the note it needs under the table (or None).
+
+    No test when the variable and the grouping both derive from the best overall response; groups
+    without any value drop out (named in the note); no rank test when a group it compares has fewer
+    than :data:`MIN_RANK_GROUP` patients with a value.
+    """
+    untested = {"variable": column, "test": None, "test_label": None, "statistic": None, "pvalue": np.nan}
+    name = _label(column)
+    if by in RESPONSE_DEFINED and column in RESPONSE_DEFINED:
+        why = f"it and the grouping ({schema.label(by)}) are both defined by the best overall response"
+        return ({**untested, "note": f"not tested: {why}"},
+                Note(f"{name}: no p-value, because {why}; a test would compare the response with itself.",
+                     kind="table1_defines_groups"))
+    known = _known(column, var_type, data[column])
+    n_known = {g: int((known & (labels == g)).sum()) for g in groups}
+    tested = [g for g in groups if n_known[g] > 0]
+    ids = data[schema.PATIENT_ID] if schema.PATIENT_ID in data.columns else pd.Series(data.index, index=data.index)
+    small = [g for g in tested if n_known[g] < MIN_RANK_GROUP] if var_type == "continuous" else []
+    if len(tested) >= 2 and small:
+        in_small = (known & labels.isin(small)).to_numpy()
+        why = (f"{_groups_text(small)} {'has' if len(small) == 1 else 'have'} fewer than {MIN_RANK_GROUP} patients "
+               f"with a value (n = {', '.join(str(n_known[g]) for g in small)}); a rank test needs at least "
+               f"{MIN_RANK_GROUP} per group")
+        return ({**untested, "note": f"not tested: {why}"},
+                Note(f"{name}: no p-value, because {why}.", count=int(in_small.sum()), patient_ids=ids[in_small],
+                     kind="table1_group_too_small"))
     try:
-        res = _test(column, var_type, values, labels, groups)
-        return {"variable": column, "test": res.test, "test_label": res.label, "statistic": res.statistic,
-                "pvalue": res.pvalue, "note": res.note}
+        res = _test(column, var_type, data[column], labels, groups)
     except InsufficientDataError as err:
-        return {"variable": column, "test": None, "test_label": None, "statistic": None, "pvalue": np.nan,
-                "note": f"not tested: {err}"}
+        return {**untested, "note": f"not tested: {err}"}, None
+    row = {"variable": column, "test": res.test, "test_label": res.label, "statistic": res.statistic,
+           "pvalue": res.pvalue, "note": res.note}
+    left_out = [g for g in groups if n_known[g] == 0]
+    if not left_out:
+        return row, None
+    in_left_out = labels.isin(left_out).to_numpy()
+    n_out, one = int(in_left_out.sum()), len(left_out) == 1
+    text = (f"{name}: {_groups_text(left_out)} ({n_out} patient{'' if n_out == 1 else 's'}) "
+            f"{'has' if one else 'have'} no known value and {'is' if one else 'are'} left out of the test, "
+            f"which compares {_groups_text(tested)} only ({res.label}).")
+    row["note"] = f"{res.note.rstrip('.')}. {text}" if res.note else text
+    return row, Note(text, count=int(in_left_out.sum()), patient_ids=ids[in_left_out], kind="table1_group_left_out")
+
+
+def _groups_text(groups: list[str]) -> str:
+    words = [f"group {groups[0]}" if len(groups) == 1 else "groups " + groups[0], *groups[1:]]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
 
 
 def _fmt_num(x: float) -> str:

@@ -107,3 +107,12 @@ def test_odds_ratio_not_estimable_only_when_a_margin_is_zero():
     _, row, shown = _row(_cohort(0, 5, 0, 21))
     assert math.isnan(row["odds_ratio"]) and row["or_note"].startswith("not estimable")
     assert shown["OR (95% CI)"].startswith("not estimable") and shown["OR per"] == ""
+
+
+def test_biomarkers_page_states_how_each_odds_ratio_is_computed():
+    from apptest_support import open_app, texts
+
+    from il2lib.biomarkers import OR_METHOD_NOTE
+
+    at = open_app(page="pages/4_Biomarkers.py")
+    assert OR_METHOD_NOTE in texts(at, "caption")
