@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from il2lib import coerce, schema
+from il2lib import ae_vocabulary, coerce, schema
 from il2lib.io import read_table
 from il2lib.mapping import accepted_names, resolve_mapping
 from il2lib.rules import Collector, short
@@ -37,9 +37,14 @@ def load_adverse_events(source: Any, cohort: Cohort | None = None, mapping: Mapp
 
     Rules: required columns patient_id, ae_term, ctcae_grade (file error when missing); grade an
     integer 1-5; patient_id present among the cohort's analysed patients; onset_date not before
-    date_il2_start; a grade-5 AE needs died = Yes (all row errors). ``ae_term`` synonyms map to
-    CTCAE terms (Vitiligo -> Skin hypopigmentation); a missing ``immune_related`` is filled from
-    :data:`schema.IMMUNE_RELATED_TERMS` and said so in ``conversions``.
+    date_il2_start; a grade-5 AE needs died = Yes (all row errors). ``ae_term`` spellings are merged
+    ignoring case, spaces and punctuation, to the CTCAE v5 term (synonyms too: Vitiligo -> Skin
+    hypopigmentation) or else the first spelling (:mod:`il2lib.ae_vocabulary`; the merges are listed
+    in ``conversions`` and the typed term kept in ``ae_term_as_entered``); a missing
+    ``immune_related`` is filled from :data:`schema.IMMUNE_RELATED_TERMS` and said so in
+    ``conversions``. ``attribution`` (CTEP scale) becomes related / unrelated / missing (unknown).
+    With ``cohort``, warnings: a worst AE-row grade that differs from ``max_ctcae_grade``, and the
+    patients without any AE row (by source).
 
     Raises
     ------
@@ -75,9 +80,17 @@ def _ae_rules(c: Collector, t: pd.DataFrame, cohort: Cohort | None, conversions:
               raw_names: dict[str, str]) -> None:
     for name in (schema.AE_PATIENT_ID, schema.AE_TERM):
         c.rows("row_error", t[name].isna(), "{row}: '" + name + "' is empty.", name)
-    synonyms = {schema.norm(k): v for k, v in schema.AE_TERM_SYNONYMS.items()}
-    key = t[schema.AE_TERM].map(lambda v: None if v is None else schema.norm(v))
-    t[schema.AE_TERM] = key.map(synonyms).fillna(t[schema.AE_TERM])
+    entered = t[schema.AE_TERM]
+    t[schema.AE_TERM], merges = ae_vocabulary.canonical_terms(entered)
+    if merges:
+        t[schema.AE_TERM_ENTERED] = entered
+        conversions.append("AE terms merged (case, spacing and punctuation ignored; CTCAE v5 spelling where "
+                           "one exists, else the first spelling): " + ae_vocabulary.merge_text(merges) + ".")
+    if schema.AE_ATTRIBUTION in t.columns:
+        t[schema.AE_ATTRIBUTION], unrecognised = ae_vocabulary.attribution(t[schema.AE_ATTRIBUTION])
+        c.rows("warning", unrecognised, "{row}: attribution '{value}' not recognised (CTEP scale: definite, "
+               "probable, possible = related; unlikely, unrelated = unrelated); counted as unknown.",
+               schema.AE_ATTRIBUTION, raw_column=raw_names[schema.AE_ATTRIBUTION])
     # an unreadable grade is a row error here, not the generic "treated as missing" warning
     c.findings[:] = [f for f in c.findings if not (f.column == schema.AE_GRADE and f.level == "warning")]
     grade, raw_grade = t[schema.AE_GRADE], c.raw[raw_names[schema.AE_GRADE]].str.strip()
@@ -86,9 +99,8 @@ def _ae_rules(c: Collector, t: pd.DataFrame, cohort: Cohort | None, conversions:
     c.rows("row_error", ~empty & (grade.isna() | (grade < 1) | (grade > 5)).fillna(True),
            "{row}: ctcae_grade '{value}' outside 1–5.", schema.AE_GRADE, raw_column=raw_names[schema.AE_GRADE])
     if schema.AE_IMMUNE not in t.columns or t[schema.AE_IMMUNE].isna().any():
-        known = {schema.norm(x) for x in schema.IMMUNE_RELATED_TERMS}
-        inferred = key.map(lambda k: None if k is None else (synonyms.get(k, k) in schema.IMMUNE_RELATED_TERMS
-                                                             or k in known)).astype("boolean")
+        inferred = ae_vocabulary.is_immune_related(t[schema.AE_TERM]).astype("boolean")
+        inferred[t[schema.AE_TERM].isna().to_numpy()] = pd.NA
         current = t[schema.AE_IMMUNE] if schema.AE_IMMUNE in t.columns else pd.Series(pd.NA, index=t.index,
                                                                                      dtype="boolean")
         n = int((current.isna() & inferred.notna()).sum())
@@ -126,3 +138,38 @@ def _against_cohort(c: Collector, t: pd.DataFrame, cohort: Cohort) -> None:
         bad = (t[schema.AE_GRADE] == 5).fillna(False) & died.eq(False).fillna(False)
         for pos in np.flatnonzero(bad.to_numpy()):
             c.row("row_error", pos, f"Patient {short(pid.iat[pos])} has a grade-5 AE but died=No.", schema.AE_GRADE, "5")
+    usable = np.ones(len(t), dtype=bool)
+    usable[list(c.reasons)] = False
+    usable &= (pid.notna() & t[schema.AE_GRADE].notna()).to_numpy()
+    _grade_mismatch(c, t, pid, usable, patients)
+    _coverage(c, set(pid[usable]), patients)
+
+
+def _grade_mismatch(c: Collector, t: pd.DataFrame, pid: pd.Series, usable: np.ndarray, patients: pd.DataFrame) -> None:
+    """Warning per patient whose worst AE-row grade differs from the patient file's max_ctcae_grade."""
+    if schema.MAX_CTCAE not in patients.columns or not usable.any():
+        return
+    rows = pd.DataFrame({"pid": pid.to_numpy(object), "grade": pd.to_numeric(t[schema.AE_GRADE]).to_numpy(float)})
+    rows = rows[usable]
+    worst_pos = rows.groupby("pid")["grade"].idxmax()
+    stated = pd.to_numeric(patients[schema.MAX_CTCAE]).reindex(worst_pos.index)
+    for patient, pos in worst_pos.items():
+        worst, given = rows.at[pos, "grade"], stated.get(patient)
+        if pd.notna(given) and worst != given:
+            c.row("warning", int(pos), f"{c.label(int(pos))} (patient_id={short(patient)}): worst AE grade "
+                  f"{int(worst)} but max_ctcae_grade = {int(given)} in the patient file; toxicity counts the "
+                  "higher grade.", schema.AE_GRADE, str(int(worst)))
+
+
+def _coverage(c: Collector, covered: set, patients: pd.DataFrame) -> None:
+    """One warning when patients of the cohort have no AE row (their toxicity may be unknown)."""
+    missing = patients.index[~patients.index.astype(str).isin(covered)]
+    if not len(missing):
+        return
+    text = f"{len(missing)} of {len(patients)} patients have no AE row"
+    if schema.SOURCE in patients.columns:
+        counts = patients.loc[missing, schema.SOURCE].fillna("no source").astype(str).value_counts(sort=False)
+        text += " (" + ", ".join(f"{short(k)}: {n}" for k, n in counts.items()) + ")"
+    with_grade = int(patients.loc[missing, schema.MAX_CTCAE].notna().sum()) if schema.MAX_CTCAE in patients else 0
+    c.add("warning", text + f". Their toxicity is unknown unless max_ctcae_grade is given ({with_grade} of them "
+          "have it) or the AE file is declared complete for their source.", column=schema.AE_PATIENT_ID)

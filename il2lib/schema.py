@@ -326,11 +326,41 @@ AE_ONSET = "onset_date"
 AE_IMMUNE = "immune_related"
 AE_STEROIDS = "steroids"
 AE_SERIOUS = "serious"
+AE_ATTRIBUTION = "attribution"
+#: Derived AE column: the term as typed, kept when the vocabulary respelled it (see il2lib.ae_vocabulary).
+AE_TERM_ENTERED = "ae_term_as_entered"
 
+#: CTCAE v5.0 terms of the HD IL-2 toxicities and immune-related AEs (domain.md 1C, 2.5 and the AE table),
+#: spelled as in CTCAE v5.0 (NCI, 2017). AE terms are matched to them ignoring case, spaces and punctuation.
+CTCAE_V5_TERMS = (
+    # vascular, renal, general (capillary leak, hypotension, oliguria/creatinine rise, fever/rigors)
+    "Capillary leak syndrome", "Hypotension", "Acute kidney injury", "Creatinine increased", "Fever", "Chills",
+    "Fatigue", "Edema limbs", "Flu like symptoms", "Weight gain", "Disease progression", "Death NOS",
+    # laboratory and metabolic (thrombocytopenia, hyperbilirubinaemia, metabolic acidosis)
+    "Platelet count decreased", "Blood bilirubin increased", "Aspartate aminotransferase increased",
+    "Alanine aminotransferase increased", "Lymphocyte count decreased", "Anemia", "Acidosis", "Hypoalbuminemia",
+    "Hypocalcemia", "Hypokalemia", "Hypomagnesemia", "Hypophosphatemia", "Anorexia",
+    # arrhythmias and other cardiac
+    "Atrial fibrillation", "Atrial flutter", "Sinus tachycardia", "Supraventricular tachycardia",
+    "Ventricular tachycardia", "Ventricular arrhythmia", "Myocarditis",
+    # neuropsychiatric, respiratory, gastrointestinal, infection
+    "Confusion", "Agitation", "Somnolence", "Hypoxia", "Dyspnea", "Pulmonary edema", "Pneumonitis", "Colitis",
+    "Diarrhea", "Nausea", "Vomiting", "Mucositis oral", "Sepsis",
+    # skin and immune-related
+    "Rash maculo-papular", "Pruritus", "Skin hypopigmentation", "Hypothyroidism", "Hyperthyroidism",
+    "Hypophysitis", "Adrenal insufficiency", "Autoimmune disorder", "Arthritis", "Uveitis",
+)
+#: Non-CTCAE terms and their CTCAE v5 term (keys compared like terms: case, spaces and punctuation ignored).
 AE_TERM_SYNONYMS = {"vitiligo": "Skin hypopigmentation"}
 IMMUNE_RELATED_TERMS = ("Pneumonitis", "Colitis", "Hepatitis", "Hypothyroidism", "Hyperthyroidism",
                         "Thyroiditis", "Skin hypopigmentation", "Arthritis", "Myocarditis",
-                        "Adrenal insufficiency", "Nephritis", "Uveitis")
+                        "Adrenal insufficiency", "Nephritis", "Uveitis", "Hypophysitis", "Autoimmune disorder")
+#: CTEP attribution scale -> related / unrelated (keys as :func:`norm` gives them); blank or "unknown" = unknown.
+ATTRIBUTION_RELATED, ATTRIBUTION_UNRELATED = "related", "unrelated"
+ATTRIBUTION_SCALE = {"definite": "related", "probable": "related", "possible": "related", "related": "related",
+                     "unlikely": "unrelated", "unrelated": "unrelated", "not related": "unrelated"}
+#: ``ae_complete`` entry that declares the AE file complete for every patient, whatever their source.
+AE_COMPLETE_ALL = "*"
 
 AE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(AE_PATIENT_ID, "string", "Patient ID", "required",
@@ -342,6 +372,10 @@ AE_COLUMNS: tuple[ColumnSpec, ...] = (
     _bool(AE_IMMUNE, "Immune-related", "irae"),
     _bool(AE_STEROIDS, "Steroids given", "steroid"),
     _bool(AE_SERIOUS, "Serious", "sae"),
+    ColumnSpec(AE_ATTRIBUTION, "string", "Attribution (CTEP)", allowed=("related", "unrelated", "unknown"),
+               synonyms=("relatedness", "causality", "relationship", "ae_attribution"),
+               value_synonyms=ATTRIBUTION_SCALE,
+               description="CTEP scale: definite/probable/possible = related; unlikely/unrelated = unrelated"),
 )
 AE_COLUMN_SPECS: dict[str, ColumnSpec] = {c.name: c for c in AE_COLUMNS}
 AE_REQUIRED_COLUMNS = tuple(c.name for c in AE_COLUMNS if c.required == "required")

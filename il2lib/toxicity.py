@@ -1,19 +1,24 @@
 """Toxicity from the long-format adverse-event (AE) table, CTCAE v5 grades.
 
 A patient counts once per term, at their worst grade, and once overall. Denominators are the
-(filtered) patients, including those without any AE. AE rows that cannot be attributed to an
+(filtered) patients whose toxicity is *known* (domain.md, AE table): patients with AE rows, with
+``max_ctcae_grade`` (0 = no AE; >= 1 answers "any AE" and "any grade >= 3" without term detail),
+or of a source whose AE file the user declares complete (``ae_complete``: then no row = no AE).
+The others are counted as unknown and named in a note. AE rows that cannot be attributed to an
 analysed patient, or lack a valid grade, are listed with the reason, never dropped silently.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from il2lib import schema
+from il2lib import ae_vocabulary, schema
 from il2lib._analysis import concat_excluded, excluded_frame, group_labels, level_order, patient_ids, require_columns
 from il2lib.errors import InsufficientDataError
+from il2lib.notes import Note
 
 GRADES = (1, 2, 3, 4, 5)
 TERM_COLUMNS = ["group", "term", "N", "n_any", "pct_any", "n_grade3plus", "pct_grade3plus", "immune_related",
@@ -26,6 +31,13 @@ IRAE_G3 = "Immune-related AE grade >=3"
 STEROIDS = "Steroids for an AE / irAE"
 ICU = "ICU transfer"
 DEATHS = "Treatment-related death"
+GRADE5_UNKNOWN = "Grade-5 AE, attribution unknown"
+CYCLE_COLUMNS = ["group", "cycle", "N", "n_patients_any", "pct_any", "n_patients_grade3plus", "pct_grade3plus",
+                 "n_unknown"]
+COVERAGE_COLUMNS = ["group", "n_patients", "n_known", "n_term_known", "n_unknown"]
+TRD_RULE = Note("Treatment-related death: a grade-5 AE with CTEP attribution definite, probable or possible, or "
+                "treatment_related_death = yes in the patient file; a grade-5 AE of unknown attribution is listed "
+                "apart, never counted as one.", kind="trd_rule")
 
 
 @dataclass(frozen=True)
@@ -33,9 +45,12 @@ class ToxicitySummary:
     """Patient-level toxicity per group.
 
     ``by_term``: one row per (group, term): patients with the term at any grade and at grade
-    >= 3, and the worst-grade distribution. ``summary``: one row per (group, measure) for any AE,
-    grade >= 3, irAEs, steroids, ICU transfer and treatment-related deaths (``n_unknown`` = patients
-    with the flag missing). ``excluded_ae_rows``: AE rows left out with the reason.
+    >= 3, and the worst-grade distribution (``N``: the group's patients with term detail).
+    ``summary``: one row per (group, measure) for any AE, grade >= 3, irAEs, steroids, ICU
+    transfer and treatment-related deaths (``N`` = patients whose answer is known, ``n_unknown``
+    = the others). ``by_cycle``: patients with an AE per cycle over those who received it.
+    ``coverage``: per group, patients, known for "any AE", known term by term, unknown.
+    ``excluded_ae_rows``: AE rows left out with the reason. ``warnings``: data conflicts (Notes).
     """
 
     by: str | None
@@ -46,13 +61,26 @@ class ToxicitySummary:
     excluded_ae_rows: pd.DataFrame
     n_patients: int
     notes: tuple[str, ...]
+    warnings: tuple[Note, ...] = ()
+    coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
 
     def to_frame(self) -> pd.DataFrame:
         return self.by_term.copy()
 
     @property
+    def term_sizes(self) -> pd.Series:
+        """Per group, the patients with term detail: the denominators of the per-term rows."""
+        return self.coverage.set_index("group")["n_term_known"].reindex(list(self.groups)).fillna(0).astype(int)
+
+    @property
+    def n_known(self) -> int:
+        """Patients whose toxicity ("any AE") is known: the overall denominators."""
+        return int(self.coverage["n_known"].sum())
+
+    @property
     def patients_note(self) -> str:
-        text = f"Patients used: {self.n_patients} (the denominators, patients without any AE included)."
+        text = (f"Patients used: {self.n_patients}; toxicity known for {self.n_known} (the denominators), "
+                f"unknown for {self.n_patients - self.n_known}.")
         if len(self.excluded_ae_rows):
             counts = self.excluded_ae_rows.groupby("reason", sort=False).size()
             text += " AE rows left out: " + "; ".join(f"{n} ({r})" for r, n in counts.items()) + "."
@@ -62,31 +90,34 @@ class ToxicitySummary:
         """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)"."""
         order = list(self.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable").index)
         wide = {}
+        sizes = self.term_sizes
         for g in self.groups:
             sub = self.by_term[self.by_term["group"] == g].set_index("term").reindex(order)
-            n = int(self.summary.loc[self.summary["group"] == g, "N"].iloc[0])
+            n = int(sizes[g])
             for label, count in (("any grade", "n_any"), ("grade >=3", "n_grade3plus")):
-                wide[f"{g} (N={n}): {label}"] = [f"{int(k)} ({100 * k / n:.0f}%)" for k in sub[count].fillna(0)]
+                wide[f"{g} (N={n}): {label}"] = [f"{int(k)} ({100 * k / n:.0f}%)" if n else "not known"
+                                                 for k in sub[count].fillna(0)]
         out = pd.DataFrame(wide, index=pd.Index(order, dtype=object))
         return out.rename_axis("AE term (CTCAE v5)")
 
 
 def canonical_terms(terms: pd.Series) -> pd.Series:
-    """Strip, and map known non-CTCAE terms to CTCAE v5 (``Vitiligo`` -> ``Skin hypopigmentation``)."""
-    lookup = {schema.norm(k): v for k, v in schema.AE_TERM_SYNONYMS.items()}
-    text = terms.astype(str).str.strip()
-    return text.map(lambda t: lookup.get(schema.norm(t), t))
+    """One spelling per term: the CTCAE v5 term (``hypotension`` -> ``Hypotension``, ``Vitiligo`` ->
+    ``Skin hypopigmentation``) or the first spelling seen (see :mod:`il2lib.ae_vocabulary`)."""
+    return ae_vocabulary.canonical_terms(terms)[0]
 
 
-def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     require_columns(ae, schema.AE_PATIENT_ID, schema.AE_TERM, schema.AE_GRADE)
     out = ae.copy()
     out[schema.AE_PATIENT_ID] = out[schema.AE_PATIENT_ID].astype(str)
+    entered = out[schema.AE_TERM_ENTERED] if schema.AE_TERM_ENTERED in out.columns else out[schema.AE_TERM]
     out[schema.AE_TERM] = canonical_terms(out[schema.AE_TERM])
     grade = pd.to_numeric(out[schema.AE_GRADE], errors="coerce")
     bad_grade = ~grade.isin(GRADES).to_numpy()
     outside = ~out[schema.AE_PATIENT_ID].isin(ids).to_numpy()
-    no_term = out[schema.AE_TERM].isin(["", "nan", "None", "<NA>"]).to_numpy()
+    no_term = (out[schema.AE_TERM].isna() | out[schema.AE_TERM].astype(str).str.strip()
+               .isin(["", "nan", "None", "<NA>"])).to_numpy()
     rows = pd.Series(np.arange(len(out)) + 1, index=out.index).astype(str)
     excl = []
     for mask, reason in [(outside, "patient not in the analysed (filtered) cohort"),
@@ -97,12 +128,19 @@ def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFra
             frame.insert(0, "ae_row", rows[mask].to_numpy())
             excl.append(frame)
     keep = ~(outside | bad_grade | no_term)
+    merges = ae_vocabulary.respellings(entered[keep], out[schema.AE_TERM][keep])
+    merged_ids = {p for p, t, c in zip(out[schema.AE_PATIENT_ID][keep], entered[keep].astype(object),
+                                       out[schema.AE_TERM][keep]) if str(t).strip() != c}
     out = out[keep].assign(**{schema.AE_GRADE: grade[keep].astype(int)})
-    return out, (pd.concat(excl, ignore_index=True) if excl else pd.DataFrame(columns=["ae_row", "patient_id", "reason"]))
+    if schema.AE_ATTRIBUTION in out.columns:
+        out[schema.AE_ATTRIBUTION] = ae_vocabulary.attribution(out[schema.AE_ATTRIBUTION])[0]
+    excluded = (pd.concat(excl, ignore_index=True) if excl
+                else pd.DataFrame(columns=["ae_row", "patient_id", "reason"]))
+    return out, excluded, {"merges": merges, "patients": sorted(merged_ids)}
 
 
 def _immune_flag(ae: pd.DataFrame) -> pd.Series:
-    by_term = ae[schema.AE_TERM].isin(schema.IMMUNE_RELATED_TERMS)
+    by_term = ae_vocabulary.is_immune_related(ae[schema.AE_TERM])
     if schema.AE_IMMUNE not in ae.columns:
         return by_term
     flag = ae[schema.AE_IMMUNE].astype("boolean")
@@ -115,25 +153,37 @@ def _flag(ae: pd.DataFrame, column: str) -> pd.Series:
     return ae[column].astype("boolean").fillna(False).astype(bool)
 
 
-def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = None) -> ToxicitySummary:
+def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = None, *,
+                     ae_complete: Iterable[str] = ()) -> ToxicitySummary:
     """Summarise adverse events per patient, per term and overall, optionally by group.
 
     Parameters
     ----------
     ae : DataFrame
         Long AE table (:data:`schema.AE_PATIENT_ID`, :data:`schema.AE_TERM`, :data:`schema.AE_GRADE`;
-        optional immune_related, steroids, cycle).
+        optional immune_related, steroids, cycle, attribution).
     patients : DataFrame
-        The analysed (filtered) patients: the denominators, including patients with no AE.
+        The analysed (filtered) patients.
     by : str, optional
         Patient column to split by (disease, prior PD-1/PD-L1, ...).
+    ae_complete : iterable of str
+        Sources (values of ``source``, matched ignoring case and spacing) whose AE file lists every
+        AE of every patient: their patients without AE rows had no AE. ``"*"``
+        (:data:`schema.AE_COMPLETE_ALL`) declares it for every patient.
 
     Notes
     -----
-    Worst grade per patient per term (CTCAE v5). Immune-related: the AE's ``immune_related``
-    flag, or when missing a term in :data:`schema.IMMUNE_RELATED_TERMS`. Steroids: an AE with
-    ``steroids`` = yes or the patient's ``steroids_for_irae``. Treatment-related death: the
-    patient's flag or a grade-5 AE.
+    Toxicity is known for a patient with AE rows, with ``max_ctcae_grade`` (0 = no AE; >= 1
+    answers "any AE" and "any grade >= 3" only), or of a source in ``ae_complete``; each row's
+    denominator is the patients whose answer is known, the others are ``n_unknown``. The worst
+    grade is the higher of the AE rows and ``max_ctcae_grade`` (a mismatch is a warning). Worst
+    grade per patient per term (CTCAE v5); terms merged ignoring case, spaces and punctuation.
+    Immune-related: the AE's ``immune_related`` flag, or when missing a term in
+    :data:`schema.IMMUNE_RELATED_TERMS`. Steroids: an AE with ``steroids`` = yes or the patient's
+    ``steroids_for_irae``. Treatment-related death: a grade-5 AE with CTEP attribution related
+    (definite/probable/possible) or the patient's flag; a grade-5 AE of unknown attribution is
+    counted apart (:data:`GRADE5_UNKNOWN`). AEs by cycle: patients who received cycle c (cycles
+    1-2: ``doses_cN`` > 0; later cycles: ``n_cycles`` >= c).
     """
     labels = group_labels(patients, by)
     pids = patient_ids(patients)
@@ -143,17 +193,20 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     patients, labels, pids = patients[keep], labels[keep], pids[keep]
     if len(patients) == 0:
         raise InsufficientDataError("No patient in the analysed cohort: no toxicity denominator.")
-    clean, excluded = _clean_ae(ae, set(pids))
+    ae_complete = tuple(str(s) for s in ae_complete)
+    clean, excluded, respelled = _clean_ae(ae, set(pids))
     clean = clean.assign(_irae=_immune_flag(clean), _steroids=_flag(clean, schema.AE_STEROIDS))
     group_of = dict(zip(pids, labels))
     clean["_group"] = clean[schema.AE_PATIENT_ID].map(group_of)
     worst = (clean.groupby(["_group", schema.AE_PATIENT_ID, schema.AE_TERM], sort=False)
              .agg(grade=(schema.AE_GRADE, "max"), irae=("_irae", "any")).reset_index())
+    pt = _patient_table(patients, pids, labels, clean, ae_complete)
     groups = level_order(by, labels)
-    size = labels.value_counts()
-    term_rows, summary_rows = [], []
+    show_g5_unknown = bool(pt["g5_unknown"].any())
+    term_rows, summary_rows, coverage_rows = [], [], []
     for g in groups:
-        n = int(size[g])
+        sub = pt[pt["group"] == g]
+        n = int(sub["term_known"].sum())
         w = worst[worst["_group"] == g]
         for term, t in w.groupby(schema.AE_TERM, sort=True):
             counts = t["grade"].value_counts()
@@ -161,55 +214,232 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
                               "n_grade3plus": int((t["grade"] >= 3).sum()),
                               "pct_grade3plus": 100 * (t["grade"] >= 3).sum() / n, "immune_related": bool(t["irae"].any()),
                               **{f"n_grade{k}": int(counts.get(k, 0)) for k in GRADES}})
-        summary_rows += _summary_rows(g, n, w, clean[clean["_group"] == g], patients[(labels == g).to_numpy()])
+        summary_rows += _summary_rows(g, sub, show_g5_unknown, schema.AE_STEROIDS in clean.columns)
+        n_known = int(sub["any_known"].sum())
+        coverage_rows.append({"group": g, "n_patients": len(sub), "n_known": n_known, "n_term_known": n,
+                              "n_unknown": len(sub) - n_known})
     by_term = pd.DataFrame(term_rows, columns=TERM_COLUMNS)
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
-    notes = ("Each patient counts once per term at the worst CTCAE v5 grade, and once in each overall row.",
-             f"Denominators: analysed patients including those without any AE ({int(keep.sum())}).")
+    by_cycle, cycle_conflicts = _by_cycle(clean, pt, patients, groups)
+    notes: tuple[str, ...] = ("Each patient counts once per term at the worst CTCAE v5 grade, and once in each "
+                              "overall row.",)
+    notes += _coverage_notes(pt, ae_complete)
+    if respelled["merges"]:
+        notes += (Note("AE terms merged (case, spacing and punctuation ignored; CTCAE v5 spelling where one "
+                       "exists, else the first spelling): " + ae_vocabulary.merge_text(respelled["merges"]) + ".",
+                       len(respelled["patients"]), respelled["patients"], "ae_term_merge"),)
     if len(excluded_patients):
         notes += (f"{len(excluded_patients)} patient(s) left out: {schema.label(by)} missing.",)
+    notes += (TRD_RULE,)
+    if show_g5_unknown:
+        ids = pt.index[pt["g5_unknown"]]
+        notes += (Note(f"{GRADE5_UNKNOWN}: {len(ids)} patient(s), not counted as treatment-related deaths (CTEP "
+                       "attribution blank or unknown).", len(ids), ids, "ae_grade5_unknown_attribution"),)
+    if len(by_cycle):
+        notes += (Note("AEs by cycle: N = patients with known toxicity who received the cycle (cycles 1-2: "
+                       "doses_cN > 0, else n_cycles; later cycles: n_cycles >= the cycle; an AE recorded in the cycle "
+                       "counts as receiving it); n_unknown = patients for whom either is unknown.",
+                       kind="ae_by_cycle_denominators"),)
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         notes += (schema.ERA_CAVEAT,)
-    return ToxicitySummary(by, tuple(groups), by_term, summary, _by_cycle(clean), excluded, int(keep.sum()), notes)
+    coverage = pd.DataFrame(coverage_rows, columns=COVERAGE_COLUMNS)
+    return ToxicitySummary(by, tuple(groups), by_term, summary, by_cycle, excluded, int(keep.sum()), notes,
+                           _warnings(pt, cycle_conflicts), coverage)
 
 
-def _patient_flag(patients: pd.DataFrame, column: str) -> tuple[set[str], int]:
+def _flag_values(patients: pd.DataFrame, column: str) -> np.ndarray:
+    """A patient-file yes/no column as an object array of True / False / None."""
     if column not in patients.columns:
-        return set(), len(patients)
+        return np.full(len(patients), None, dtype=object)
     flag = patients[column].astype("boolean")
-    ids = patient_ids(patients)
-    return set(ids[flag.fillna(False).to_numpy(dtype=bool)]), int(flag.isna().sum())
+    return np.array([None if v is pd.NA else bool(v) for v in flag], dtype=object)
 
 
-def _summary_rows(group: str, n: int, worst: pd.DataFrame, ae: pd.DataFrame, patients: pd.DataFrame) -> list[dict]:
-    pid = schema.AE_PATIENT_ID
-    steroid_pts, steroid_unknown = _patient_flag(patients, schema.STEROIDS_IRAE)
-    icu_pts, icu_unknown = _patient_flag(patients, schema.ICU_TRANSFER)
-    death_pts, death_unknown = _patient_flag(patients, schema.TREATMENT_DEATH)
-    measures = [
-        (ANY_AE, set(worst[pid]), 0),
-        (ANY_G3, set(worst.loc[worst["grade"] >= 3, pid]), 0),
-        (ANY_IRAE, set(worst.loc[worst["irae"], pid]), 0),
-        (IRAE_G3, set(worst.loc[worst["irae"] & (worst["grade"] >= 3), pid]), 0),
-        (STEROIDS, set(ae.loc[ae["_steroids"], pid]) | steroid_pts,
-         steroid_unknown if schema.AE_STEROIDS not in ae.columns else 0),
-        (ICU, icu_pts, icu_unknown),
-        (DEATHS, set(worst.loc[worst["grade"] == 5, pid]) | death_pts, death_unknown),
+def _complete_mask(patients: pd.DataFrame, ae_complete: tuple[str, ...]) -> np.ndarray:
+    declared = {schema.norm(s) for s in ae_complete}
+    if schema.AE_COMPLETE_ALL in declared:
+        return np.ones(len(patients), dtype=bool)
+    if not declared or schema.SOURCE not in patients.columns:
+        return np.zeros(len(patients), dtype=bool)
+    source = patients[schema.SOURCE].map(lambda v: None if pd.isna(v) else schema.norm(v))
+    return source.isin(declared).to_numpy(dtype=bool)
+
+
+def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, ae: pd.DataFrame,
+                   ae_complete: tuple[str, ...]) -> pd.DataFrame:
+    """One row per analysed patient: what is known of their toxicity and what it is."""
+    pid, grade = schema.AE_PATIENT_ID, schema.AE_GRADE
+    pt = pd.DataFrame({"group": labels.to_numpy(object)}, index=pd.Index(pids.to_numpy(object), name=pid))
+    row_worst = ae.groupby(pid)[grade].max()
+    has_rows = pt.index.isin(row_worst.index)
+    worst_rows = row_worst.reindex(pt.index).fillna(0).to_numpy(float)
+    given = (pd.to_numeric(patients[schema.MAX_CTCAE], errors="coerce").to_numpy(float)
+             if schema.MAX_CTCAE in patients.columns else np.full(len(pt), np.nan))
+    complete = _complete_mask(patients, ae_complete)
+    term_known = has_rows | (given == 0) | complete
+    any_known = term_known | ~np.isnan(given)
+    attribution = ae[schema.AE_ATTRIBUTION] if schema.AE_ATTRIBUTION in ae.columns else pd.Series(None, index=ae.index)
+    g5 = (ae[grade] == 5).to_numpy()
+    related = attribution.eq(schema.ATTRIBUTION_RELATED).to_numpy()
+    unrelated = attribution.eq(schema.ATTRIBUTION_UNRELATED).to_numpy()
+    trd_flag = _flag_values(patients, schema.TREATMENT_DEATH)
+    source = patients[schema.SOURCE].to_numpy(object) if schema.SOURCE in patients.columns else None
+    pt = pt.assign(
+        source=source, has_rows=has_rows, row_worst=worst_rows, max_given=given, complete=complete, term_known=term_known,
+        any_known=any_known, worst=np.where(any_known, np.fmax(worst_rows, given), np.nan),
+        mismatch=~np.isnan(given) & (has_rows | complete) & (worst_rows != given),
+        irae=pt.index.isin(ae.loc[ae["_irae"].to_numpy(dtype=bool), pid]),
+        irae3=pt.index.isin(ae.loc[ae["_irae"].to_numpy(dtype=bool) & (ae[grade] >= 3).to_numpy(), pid]),
+        steroid_ae=pt.index.isin(ae.loc[ae["_steroids"].to_numpy(dtype=bool), pid]),
+        steroid_flag=_flag_values(patients, schema.STEROIDS_IRAE), icu_flag=_flag_values(patients, schema.ICU_TRANSFER),
+        trd_flag=trd_flag, g5_related=pt.index.isin(ae.loc[g5 & related, pid]),
+        g5_unrelated=pt.index.isin(ae.loc[g5 & unrelated, pid]),
+        g5_unknown_attr=pt.index.isin(ae.loc[g5 & ~related & ~unrelated, pid]),
+    )
+    pt["trd"] = (pt["trd_flag"] == True).to_numpy(dtype=bool) | pt["g5_related"].to_numpy()  # noqa: E712
+    pt["g5_unknown"] = pt["g5_unknown_attr"] & ~pt["trd"]
+    return pt
+
+
+def _summary_rows(group: str, sub: pd.DataFrame, show_g5_unknown: bool, ae_has_steroids: bool) -> list[dict]:
+    size = len(sub)
+
+    def row(name: str, positive, known) -> dict:
+        positive, known = np.asarray(positive, dtype=bool), np.asarray(known, dtype=bool)
+        n, big_n = int((positive & known).sum()), int(known.sum())
+        return {"group": group, "measure": name, "n": n, "N": big_n,
+                "percent": 100 * n / big_n if big_n else np.nan, "n_unknown": size - big_n}
+
+    any_known, term_known = sub["any_known"].to_numpy(dtype=bool), sub["term_known"].to_numpy(dtype=bool)
+    worst = sub["worst"].fillna(0).to_numpy(float)
+    steroid_flag, icu_flag, trd_flag = (sub[c].to_numpy(object) for c in ("steroid_flag", "icu_flag", "trd_flag"))
+    has = lambda flag: np.array([v is not None for v in flag], dtype=bool)  # noqa: E731
+    steroids = sub["steroid_ae"].to_numpy(dtype=bool) | (steroid_flag == True)  # noqa: E712
+    trd = sub["trd"].to_numpy(dtype=bool)
+    rows = [
+        row(ANY_AE, worst >= 1, any_known),
+        row(ANY_G3, worst >= 3, any_known),
+        row(ANY_IRAE, sub["irae"], term_known),
+        row(IRAE_G3, sub["irae3"], term_known),
+        row(STEROIDS, steroids, has(steroid_flag) | steroids | (ae_has_steroids & term_known)),
+        row(ICU, icu_flag == True, has(icu_flag)),  # noqa: E712
+        row(DEATHS, trd, has(trd_flag) | trd | (term_known & ~sub["g5_unknown_attr"].to_numpy(dtype=bool))),
     ]
-    return [{"group": group, "measure": name, "n": len(ids), "N": n, "percent": 100 * len(ids) / n,
-             "n_unknown": unknown} for name, ids, unknown in measures]
+    if show_g5_unknown:
+        rows.append(row(GRADE5_UNKNOWN, sub["g5_unknown"], term_known))
+    return rows
 
 
-def _by_cycle(ae: pd.DataFrame) -> pd.DataFrame:
-    cols = ["group", "cycle", "n_patients_any", "n_patients_grade3plus"]
+def _ids(pt: pd.DataFrame, mask) -> list[str]:
+    return [str(p) for p in pt.index[np.asarray(mask, dtype=bool)]]
+
+
+def _coverage_notes(pt: pd.DataFrame, ae_complete: tuple[str, ...]) -> tuple[Note, ...]:
+    known, term = pt["any_known"].to_numpy(dtype=bool), pt["term_known"].to_numpy(dtype=bool)
+    total = len(pt)
+    notes = [Note(f"Denominators: the patients whose toxicity is known, {int(known.sum())} of {total} (AE rows, "
+                  "max_ctcae_grade, or an AE file declared complete for their source).", int(known.sum()),
+                  _ids(pt, known), "ae_denominator")]
+    if (~known).any():
+        ids = _ids(pt, ~known)
+        notes.append(Note(f"Toxicity unknown for {len(ids)} of {total} patient(s): no AE row, no max_ctcae_grade, "
+                          "and the AE file is not declared complete for their source; left out of the denominators."
+                          + _by_source(pt, ~known), len(ids), ids, "ae_unknown"))
+    grade_only = known & ~term
+    if grade_only.any():
+        ids = _ids(pt, grade_only)
+        notes.append(Note(f"{len(ids)} patient(s) without AE rows are known from max_ctcae_grade only: they count "
+                          f"in '{ANY_AE}' and '{ANY_G3}' but not in the per-term, immune-related and by-cycle rows "
+                          f"(N = {int(term.sum())} there).", len(ids), ids, "ae_grade_only"))
+    if ae_complete:
+        named = ["every patient" if s == schema.AE_COMPLETE_ALL else s for s in ae_complete]
+        ids = _ids(pt, pt["complete"].to_numpy(dtype=bool) & ~pt["has_rows"].to_numpy(dtype=bool))
+        notes.append(Note(f"AE file declared complete for {', '.join(named)}: {len(ids)} patient(s) of it without "
+                          "AE rows count as having had no AE.", len(ids), ids, "ae_complete"))
+    independent = (~np.isnan(pt["max_given"].to_numpy(float)) | pt["complete"].to_numpy(dtype=bool))[known]
+    if known.any() and pt["has_rows"].to_numpy(dtype=bool)[known].all() and not independent.any():
+        notes.append(Note(f"Every patient whose toxicity is known has AE rows, so '{ANY_AE}' is 100% by "
+                          "construction: a patient without AE rows is unknown, not 'no AE', unless max_ctcae_grade "
+                          "= 0 or the AE file is declared complete for their source.", int(known.sum()),
+                          _ids(pt, known), "ae_any_by_construction"))
+    return tuple(notes)
+
+
+def _by_source(pt: pd.DataFrame, mask) -> str:
+    """`` By source: A 3, B 1.`` (empty without a source column)."""
+    if pt["source"].isna().all():
+        return ""
+    counts = pt.loc[np.asarray(mask, dtype=bool), "source"].fillna("no source").astype(str).value_counts(sort=False)
+    return " By source: " + ", ".join(f"{k} {n}" for k, n in counts.items()) + "."
+
+
+def _warnings(pt: pd.DataFrame, cycle_conflicts: list[str]) -> tuple[Note, ...]:
+    out = []
+    mismatch = pt["mismatch"].to_numpy(dtype=bool)
+    if mismatch.any():
+        ids = _ids(pt, mismatch)
+        out.append(Note(f"The worst AE-row grade differs from max_ctcae_grade for {len(ids)} patient(s) (the AE "
+                        "file's load findings list the rows); counted at the higher grade.", len(ids), ids,
+                        "ae_grade_mismatch"))
+    flag = pt["trd_flag"].to_numpy(object)
+    conflict = (((flag == False) & pt["g5_related"].to_numpy(dtype=bool))  # noqa: E712
+                | ((flag == True) & pt["g5_unrelated"].to_numpy(dtype=bool)  # noqa: E712
+                   & ~pt["g5_related"].to_numpy(dtype=bool) & ~pt["g5_unknown_attr"].to_numpy(dtype=bool)))
+    if conflict.any():
+        ids = _ids(pt, conflict)
+        out.append(Note(f"Treatment-related death: the AE attribution and treatment_related_death disagree for "
+                        f"{len(ids)} patient(s) (a related grade-5 AE with the flag = no, or the flag = yes with "
+                        "every grade-5 AE unrelated); counted as treatment-related deaths.", len(ids), ids,
+                        "trd_conflict"))
+    if cycle_conflicts:
+        out.append(Note(f"{len(cycle_conflicts)} patient(s) have AEs recorded in a cycle the patient file says was "
+                        "not given (doses_cN = 0 or n_cycles below it); counted as having received it.",
+                        len(cycle_conflicts), cycle_conflicts, "ae_cycle_not_given"))
+    return tuple(out)
+
+
+def _received(patients: pd.DataFrame, cycle: int) -> np.ndarray:
+    """1 = the patient received the cycle, 0 = not, NaN = unknown (cycles 1-2 by doses_cN, else n_cycles)."""
+    def numbers(column: str) -> np.ndarray:
+        if column not in patients.columns:
+            return np.full(len(patients), np.nan)
+        return pd.to_numeric(patients[column], errors="coerce").to_numpy(float)
+
+    n_cycles = numbers(schema.N_CYCLES)
+    out = np.where(np.isnan(n_cycles), np.nan, (n_cycles >= cycle).astype(float))
+    doses_column = {1: schema.DOSES_C1, 2: schema.DOSES_C2}.get(cycle)
+    if doses_column is not None:
+        doses = numbers(doses_column)
+        out = np.where(np.isnan(doses), out, (doses > 0).astype(float))
+    if cycle == 1:  # every analysed patient started IL-2 (date_il2_start is required)
+        out = np.where(np.isnan(out), 1.0, out)
+    return out
+
+
+def _by_cycle(ae: pd.DataFrame, pt: pd.DataFrame, patients: pd.DataFrame,
+              groups: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    empty = pd.DataFrame(columns=CYCLE_COLUMNS)
     if schema.AE_CYCLE not in ae.columns or ae.empty:
-        return pd.DataFrame(columns=cols)
-    cyc = ae.assign(_cycle=pd.to_numeric(ae[schema.AE_CYCLE], errors="coerce")).dropna(subset=["_cycle"])
-    out = (cyc.groupby(["_group", "_cycle"])
-           .apply(lambda t: pd.Series({"n_patients_any": t[schema.AE_PATIENT_ID].nunique(),
-                                       "n_patients_grade3plus": t.loc[t[schema.AE_GRADE] >= 3,
-                                                                      schema.AE_PATIENT_ID].nunique()}),
-                  include_groups=False)
-           .reset_index().rename(columns={"_group": "group", "_cycle": "cycle"}))
-    out["cycle"] = out["cycle"].astype(int)
-    return out[cols]
+        return empty, []
+    cycle = pd.to_numeric(ae[schema.AE_CYCLE], errors="coerce")
+    cycles = sorted({int(c) for c in cycle.dropna()})
+    term_known = pt["term_known"].to_numpy(dtype=bool)
+    group = pt["group"].to_numpy(object)
+    rows, conflicts = [], set()
+    for c in cycles:
+        at = ae[(cycle == c).to_numpy()]
+        with_ae = pt.index.isin(at[schema.AE_PATIENT_ID])
+        grade3 = pt.index.isin(at.loc[at[schema.AE_GRADE] >= 3, schema.AE_PATIENT_ID])
+        given = _received(patients, c)
+        conflicts |= set(_ids(pt, with_ae & (given == 0)))
+        in_n = ((given == 1) | with_ae) & term_known
+        not_given = (given == 0) & ~with_ae
+        for g in groups:
+            m = group == g
+            big_n, n_any, n3 = int((in_n & m).sum()), int((in_n & with_ae & m).sum()), int((in_n & grade3 & m).sum())
+            rows.append({"group": g, "cycle": c, "N": big_n, "n_patients_any": n_any,
+                         "pct_any": 100 * n_any / big_n if big_n else np.nan, "n_patients_grade3plus": n3,
+                         "pct_grade3plus": 100 * n3 / big_n if big_n else np.nan,
+                         "n_unknown": int((m & ~not_given).sum()) - big_n})
+    rows.sort(key=lambda r: (groups.index(r["group"]), r["cycle"]))
+    return pd.DataFrame(rows, columns=CYCLE_COLUMNS), sorted(conflicts)

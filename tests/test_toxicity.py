@@ -8,6 +8,9 @@ from il2lib import schema
 from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, DEATHS, ICU, STEROIDS, toxicity_summary
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+# The fixture's AE table lists every AE of every patient: declared so, patients without rows had no AE
+# (without the declaration or max_ctcae_grade their toxicity is unknown: domain.md, AE table coverage).
+COMPLETE = (schema.AE_COMPLETE_ALL,)
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def ae():
 
 
 def test_worst_grade_once_per_patient_per_term(patients, ae):
-    tox = toxicity_summary(ae, patients)
+    tox = toxicity_summary(ae, patients, ae_complete=COMPLETE)
     terms = tox.by_term.set_index("term")
     hyp = terms.loc["Hypotension"]
     assert (hyp["n_any"], hyp["n_grade3plus"], hyp["n_grade3"], hyp["n_grade4"], hyp["n_grade2"]) == (2, 2, 1, 1, 0)
@@ -64,7 +67,7 @@ def test_filtered_cohort_denominators_and_grouping(patients, ae):
     tox = toxicity_summary(ae, mel)
     assert tox.n_patients == 3
     assert (tox.excluded_ae_rows["reason"] == "patient not in the analysed (filtered) cohort").sum() == 3
-    by = toxicity_summary(ae, patients, by=schema.PRIOR_PD1)
+    by = toxicity_summary(ae, patients, by=schema.PRIOR_PD1, ae_complete=COMPLETE)
     assert by.groups == ("Yes", "No")
     s = by.summary.set_index(["group", "measure"])
     assert s.loc[("Yes", ANY_AE), "N"] == 2 and s.loc[("No", ANY_AE), "N"] == 2
@@ -72,14 +75,18 @@ def test_filtered_cohort_denominators_and_grouping(patients, ae):
     assert schema.ERA_CAVEAT in by.notes
 
 
-def test_grade5_counts_as_treatment_related_death(patients):
-    ae = pd.DataFrame({schema.AE_PATIENT_ID: ["P3"], schema.AE_TERM: ["Sepsis"], schema.AE_GRADE: [5]})
+def test_grade5_counts_as_treatment_related_death_only_when_related(patients):
+    # CTEP attribution: "probable" = related -> a treatment-related death; blank = unknown -> listed apart
+    ae = pd.DataFrame({schema.AE_PATIENT_ID: ["P3"], schema.AE_TERM: ["Sepsis"], schema.AE_GRADE: [5],
+                       schema.AE_ATTRIBUTION: ["probable"]})
     tox = toxicity_summary(ae, patients)
     assert tox.summary.set_index("measure").loc[DEATHS, "n"] == 1
+    blank = toxicity_summary(ae.assign(**{schema.AE_ATTRIBUTION: [None]}), patients)
+    assert blank.summary.set_index("measure").loc[DEATHS, "n"] == 0
 
 
 def test_by_cycle_and_display(patients, ae):
-    tox = toxicity_summary(ae, patients, by=schema.DISEASE)
+    tox = toxicity_summary(ae, patients, by=schema.DISEASE, ae_complete=COMPLETE)
     cyc = tox.by_cycle.set_index(["group", "cycle"])
     assert cyc.loc[("Melanoma", 1), "n_patients_any"] == 2
     assert cyc.loc[("Melanoma", 2), "n_patients_grade3plus"] == 1
@@ -115,7 +122,7 @@ def test_proclaim_sample_has_one_pneumonitis_with_steroids_after_pdl1():
 def test_group_without_any_ae_and_empty_ae_table(patients, ae):
     from il2lib.figures.toxicity import ae_grade_figure
     one = ae[ae[schema.AE_PATIENT_ID] == "P1"]
-    tox = toxicity_summary(one, patients, by=schema.DISEASE)
+    tox = toxicity_summary(one, patients, by=schema.DISEASE, ae_complete=COMPLETE)
     assert tox.display().loc["Hypotension", "RCC (N=2): any grade"] == "0 (0%)"
     assert len(ae_grade_figure(tox).data) == 10
     empty = toxicity_summary(ae.iloc[0:0], patients)

@@ -41,6 +41,8 @@ AUTOIMMUNE_AES = {
     "pneumonitis": ("Pneumonitis", 3, 15, 20, True),
 }
 AE_COLUMNS = tuple(c.name for c in schema.AE_COLUMNS)
+#: CTEP attribution: the acute toxicities during dosing are "definite", the later autoimmune events "probable".
+LATE_IMMUNE_TERMS = tuple(term for term, *_ in AUTOIMMUNE_AES.values())
 
 
 def _patient_arrays(cohort: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -62,7 +64,8 @@ def _rows(p: dict, mask, term: str, grade, cycle, onset_day, steroids=False) -> 
         schema.AE_GRADE: grade, schema.AE_CYCLE: np.broadcast_to(np.asarray(cycle), mask.shape)[mask].astype(int),
         schema.AE_ONSET: np.datetime_as_string(p["start"][mask] + onset_day[mask].astype("timedelta64[D]"), unit="D"),
         schema.AE_IMMUNE: yes_no(np.full(n, immune)), schema.AE_STEROIDS: yes_no(np.full(n, steroids)),
-        schema.AE_SERIOUS: yes_no(serious)})
+        schema.AE_SERIOUS: yes_no(serious),
+        schema.AE_ATTRIBUTION: np.full(n, "probable" if term in LATE_IMMUNE_TERMS else "definite", dtype=object)})
 
 
 def _cycle_of_day(day: np.ndarray, cycles: np.ndarray) -> np.ndarray:
