@@ -47,19 +47,20 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
 
 
 @st.cache_data(**CACHE)
-def best_response(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
+def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
+                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> Computed:
     from il2lib.response import best_response_table
 
-    return _attempt(best_response_table, _df, by)
+    return _attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks)
 
 
 @st.cache_data(**CACHE)
 def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
-                   ci_method: str) -> Computed:
+                   ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> Computed:
     from il2lib.response import response_rates as rates
 
     return _attempt(rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
-                    denominator=denominator)
+                    denominator=denominator, sd_minimum_weeks=sd_minimum_weeks)
 
 
 @st.cache_data(**CACHE)

@@ -64,19 +64,27 @@ def _add_response(parser: argparse.ArgumentParser) -> None:
                         "prior_pd1_agent, line_of_il2, prior_pd1_best_response)")
     parser.add_argument("--ci", choices=("exact", "wilson"), default="exact", help="CI method (default exact)")
     parser.add_argument("--evaluable-only", action="store_true", help="leave NE out of the denominators")
+    parser.add_argument("--sd-minimum-weeks", type=float, default=float(schema.SD_MINIMUM_WEEKS_DEFAULT),
+                        metavar="WEEKS", help="RECIST 1.1 SD minimum from IL-2 start (default "
+                        f"{schema.SD_MINIMUM_WEEKS_DEFAULT:g}; 0 = none): a shorter SD counts as PD or NE")
 
 
 def _run_response(args: argparse.Namespace) -> int:
     from il2lib.response import best_response_table, duration_of_response, response_rates
     from il2lib.stats import p_phrase
 
+    from il2lib.cli import UsageError
+
+    if not (math.isfinite(args.sd_minimum_weeks) and args.sd_minimum_weeks >= 0):
+        raise UsageError("--sd-minimum-weeks must be a number >= 0.")
     cohort, flt, data = _load(args)
     rates = response_rates(data, by=args.by, ci_method=args.ci, cb_sd_months=args.cb_sd_months,
-                           denominator="evaluable" if args.evaluable_only else "itt")
+                           denominator="evaluable" if args.evaluable_only else "itt",
+                           sd_minimum_weeks=args.sd_minimum_weeks)
     payload = rates.to_dict()
     lines = _header(cohort, flt, data)
-    lines += [best_response_table(data, by=args.by).display().to_string(), "", rates.display().to_string(index=False),
-              ""]
+    bor = best_response_table(data, by=args.by, sd_minimum_weeks=args.sd_minimum_weeks)
+    lines += [bor.display().to_string(), "", rates.display().to_string(index=False), ""]
     for comp in rates.comparisons:
         lines.append(f"{comp.outcome.upper()} between groups: {p_phrase(comp.result.pvalue)} "
                      f"({comp.result.label}; {comp.result.note})")
@@ -89,7 +97,8 @@ def _run_response(args: argparse.Namespace) -> int:
     lines += ["", rates.patients_note] + list(rates.notes)
     lines.append(f"Denominator: {'evaluable patients (NE left out)' if args.evaluable_only else 'all patients (ITT)'}; "
                  f"CI: {'Clopper-Pearson exact' if args.ci == 'exact' else 'Wilson score'}; "
-                 f"CB = CR/PR or SD >= {args.cb_sd_months:g} months.")
+                 f"CB = CR/PR or SD >= {args.cb_sd_months:g} months; ORR view: {rates.view_label}; "
+                 f"SD minimum {args.sd_minimum_weeks:g} weeks.")
     _emit(args, payload, "\n".join(lines))
     return 0
 

@@ -13,6 +13,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib.cohort import with_clinical_benefit
 from il2lib.notes import Note
+from il2lib.recist import apply_response_rules
 
 
 def _col(t: pd.DataFrame, name: str, dtype: str) -> pd.Series:
@@ -78,8 +79,6 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *
     out[schema.FIRST_LINE] = (out[schema.LINE_OF_IL2] == 1).astype("boolean")
     bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
     known = bor.notna()
-    out[schema.OBJECTIVE_RESPONSE] = bor.isin(["CR", "PR"]).astype("boolean").where(known, pd.NA)
-    out[schema.DISEASE_CONTROL] = bor.isin(["CR", "PR", "SD"]).astype("boolean").where(known, pd.NA)
 
     start = _col(t, schema.DATE_IL2_START, "date")
     progressed = _col(t, schema.PROGRESSED, "boolean")
@@ -94,6 +93,10 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *
                          f"for {int(fill.sum())} SD patient(s) without it.")
         out[schema.SD_DURATION] = sd.where(~fill, computed)
     out = with_clinical_benefit(out, cb_sd_months, window_days)
+    # RECIST 1.1 rules (il2lib.recist): confirmed-only where response_confirmed exists, SD minimum 6 weeks
+    counted = apply_response_rules(out, window_days=window_days).bor if schema.BOR in t.columns else bor
+    out[schema.OBJECTIVE_RESPONSE] = counted.isin(["CR", "PR"]).astype("boolean").where(known, pd.NA)
+    out[schema.DISEASE_CONTROL] = counted.isin(["CR", "PR", "SD"]).astype("boolean").where(known, pd.NA)
 
     _survival(out, t, bor, notes, np.ones(len(t), dtype=bool) if analysed is None else np.asarray(analysed, bool))
     ldh, uln = _col(t, schema.BASELINE_LDH, "float64"), _col(t, schema.LDH_ULN, "float64")

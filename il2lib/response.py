@@ -3,6 +3,10 @@
 Denominators are intention-to-treat by default (every analysed patient, NE included, as the
 PROCLAIM paper's 9/40 = 22.5%); ``denominator="evaluable"`` leaves NE out and lists them.
 Every exclusion is returned as (patient_id, reason).
+
+The BOR counted is the recorded one after the RECIST 1.1 rules of :mod:`il2lib.recist`: confirmed
+responses only where ``response_confirmed`` exists (the other view is computed beside it), and SD only
+from the SD minimum (default 6 weeks), so that DCR = CR + PR + SD always holds.
 """
 from __future__ import annotations
 
@@ -19,11 +23,13 @@ from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, gro
                               patient_ids, patients_statement, require_columns)
 from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
+from il2lib.notes import Note
+from il2lib.recist import VIEW_LABELS, View, apply_response_rules, resolve_view, sd_rule_duration
 from il2lib.stats import TestResult, compare_proportions, format_p, proportion_ci
 
 Outcome = Literal["orr", "cbr", "dcr"]
 OUTCOMES: tuple[str, ...] = ("orr", "cbr", "dcr")
-OUTCOME_LABELS = {"orr": "ORR (CR+PR)", "cbr": "CBR (CR+PR+SD>=threshold)", "dcr": "DCR (CR+PR+any SD)"}
+OUTCOME_LABELS = {"orr": "ORR (CR+PR)", "cbr": "CBR (CR+PR+SD>=threshold)", "dcr": "DCR (CR+PR+SD)"}
 Denominator = Literal["itt", "evaluable"]
 
 
@@ -41,7 +47,9 @@ class ResponseTable:
     """Best overall response counts and percentages per group.
 
     ``counts`` is tidy: one row per (group, response) with ``n``, ``group_n`` and ``percent``
-    (of ``group_n``). ``excluded`` lists patients left out, with the reason.
+    (of ``group_n``). ``excluded`` lists patients left out, with the reason. The counts are of the BOR
+    counted in ``view`` (:func:`il2lib.recist.apply_response_rules`); ``reclassified`` lists the patients
+    whose recorded BOR was re-classified and ``notes`` say so.
     """
 
     by: str | None
@@ -49,6 +57,13 @@ class ResponseTable:
     counts: pd.DataFrame
     excluded: pd.DataFrame
     n_used: int
+    view: str = "all"
+    notes: tuple[Note, ...] = field(default=())
+    reclassified: pd.DataFrame | None = None
+
+    @property
+    def view_label(self) -> str:
+        return VIEW_LABELS[self.view]
 
     def to_frame(self) -> pd.DataFrame:
         return self.counts.copy()
@@ -71,8 +86,10 @@ class ResponseTable:
         return pd.DataFrame(cols, index=pd.Index(index, name="Best overall response"))
 
 
-def best_response_table(df: pd.DataFrame, by: str | None = None) -> ResponseTable:
-    """Count best overall responses (CR, PR, SD, PD, NE) per level of ``by``.
+def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "auto",
+                        sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                        window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> ResponseTable:
+    """Count best overall responses (CR, PR, SD, PD, NE) per level of ``by``, after the RECIST 1.1 rules.
 
     Parameters
     ----------
@@ -81,15 +98,20 @@ def best_response_table(df: pd.DataFrame, by: str | None = None) -> ResponseTabl
     by : str, optional
         Any column: disease, prior PD-1/PD-L1 (Yes/No), agent, line of IL-2 (1 / 2 / 3+), ...
         Patients with a missing ``by`` value are left out and listed in ``excluded``.
+    view, sd_minimum_weeks, window_days
+        See :func:`il2lib.recist.apply_response_rules`: ``"auto"`` counts confirmed responses only where
+        ``response_confirmed`` exists; an SD shorter than ``sd_minimum_weeks`` counts as PD or NE.
     """
     require_columns(df, schema.BOR)
+    view = resolve_view(df, view)
     labels = group_labels(df, by)
     excluded = [_missing_group_exclusions(df, by, labels)]
     bor = df[schema.BOR].astype(object)
     bad = ~bor.isin(schema.BOR_LEVELS).to_numpy() & labels.notna().to_numpy()
     excluded.append(excluded_frame(df, bad, "best overall response not one of CR/PR/SD/PD/NE"))
     keep = labels.notna().to_numpy() & ~bad
-    labels, bor = labels[keep], bor[keep]
+    rules = apply_response_rules(df[keep], view, sd_minimum_weeks, window_days)
+    labels, bor = labels[keep], rules.bor
     groups = level_order(by, labels)
     if not groups:
         raise InsufficientDataError("No patient has a value for the grouping column; nothing to tabulate.")
@@ -100,7 +122,8 @@ def best_response_table(df: pd.DataFrame, by: str | None = None) -> ResponseTabl
             k = int((sub == r).sum())
             rows.append({"group": g, "response": r, "n": k, "group_n": len(sub), "percent": 100 * k / len(sub)})
     counts = pd.DataFrame(rows, columns=["group", "response", "n", "group_n", "percent"])
-    return ResponseTable(by, tuple(groups), counts, concat_excluded(excluded), int(keep.sum()))
+    return ResponseTable(by, tuple(groups), counts, concat_excluded(excluded), int(keep.sum()), rules.view,
+                         rules.table_notes, rules.reclassified)
 
 
 # ----------------------------------------------------------------------------------------
@@ -126,6 +149,12 @@ class ResponseRates:
 
     ``rates`` is tidy: one row per (group, outcome) with ``responders``, ``n``, ``rate``,
     ``ci_lower``, ``ci_upper``, ``n_ne`` and ``n_undetermined`` (SD without a duration, CBR only).
+
+    ``view`` is the response view of ``rates`` (``"confirmed"``: confirmed CR/PR only, the default where
+    ``response_confirmed`` exists; ``"all"``). Where the column exists, ``other_view`` names the other view
+    and ``other_rates`` / ``other_bor_counts`` hold its numbers (same layout). ``reclassified`` lists the
+    patients whose BOR the RECIST 1.1 rules re-classified in ``view``; ``criteria_mix`` counts
+    ``response_criteria``; ``n_irecist`` counts iRECIST-based BORs.
     """
 
     by: str | None
@@ -140,10 +169,38 @@ class ResponseRates:
     excluded: pd.DataFrame
     n_used: int
     notes: tuple[str, ...] = field(default=())
+    view: str = "all"
+    sd_minimum_weeks: float = float(schema.SD_MINIMUM_WEEKS_DEFAULT)
+    window_days: float = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)
+    other_view: str | None = None
+    other_rates: pd.DataFrame | None = None
+    other_bor_counts: pd.DataFrame | None = None
+    reclassified: pd.DataFrame | None = None
+    criteria_mix: dict = field(default_factory=dict)
+    n_irecist: int = 0
 
     @property
     def patients_note(self) -> str:
         return patients_statement(self.n_used, self.excluded)
+
+    @property
+    def view_label(self) -> str:
+        return VIEW_LABELS[self.view]
+
+    def _labelled_rows(self) -> pd.DataFrame:
+        """Rates in display order with an ``label`` column; the other view's ORR follows each ORR row."""
+        rows = []
+        for g in self.groups:
+            mine = self.rates[self.rates["group"] == g]
+            for _, row in mine.iterrows():
+                both = row["outcome"] == "orr" and self.other_rates is not None
+                rows.append({**row.to_dict(), "label": OUTCOME_LABELS[row["outcome"]]
+                             + (f", {VIEW_LABELS[self.view]}" if both else "")})
+                if both:
+                    other = self.other_rates[(self.other_rates["group"] == g) & (self.other_rates["outcome"] == "orr")]
+                    rows += [{**r.to_dict(), "label": f"{OUTCOME_LABELS['orr']}, {VIEW_LABELS[self.other_view]}"}
+                             for _, r in other.iterrows()]
+        return pd.DataFrame(rows, columns=list(self.rates.columns) + ["label"])
 
     @property
     def comparison(self) -> OutcomeComparison | None:
@@ -154,14 +211,15 @@ class ResponseRates:
         return self.rates.copy()
 
     def display(self) -> pd.DataFrame:
-        """One row per (group, outcome): "x/n", "rate % (lo-hi)", n NE."""
-        out = self.rates.copy()
+        """One row per (group, outcome): "x/n", "rate % (lo-hi)", n NE. Where ``response_confirmed`` exists,
+        the ORR row of each view is shown, labelled (the default view first)."""
+        out = self._labelled_rows()
         ci = "95% CI (" + ("Clopper-Pearson" if self.ci_method == "exact" else "Wilson") + ")"
         out["Responders / n"] = out["responders"].astype(str) + "/" + out["n"].astype(str)
         out["Rate, %"] = [("—" if math.isnan(r) else f"{100 * r:.1f}") for r in out["rate"]]
         out[ci] = [("—" if math.isnan(lo) else f"{100 * lo:.1f}–{100 * hi:.1f}")
                    for lo, hi in zip(out["ci_lower"], out["ci_upper"])]
-        out["Outcome"] = out["outcome"].map(OUTCOME_LABELS)
+        out["Outcome"] = out["label"]
         out = out.rename(columns={"group": "Group", "n_ne": "n NE"})
         return out[["Group", "Outcome", "Responders / n", "Rate, %", ci, "n NE"]]
 
@@ -170,33 +228,55 @@ class ResponseRates:
                             columns=["outcome", "test", "test_label", "statistic", "pvalue", "pvalue_text", "note"])
 
     def to_dict(self) -> dict:
-        """The CLI's JSON contract (see the issue): groups with n, best_response, orr, cbr(, dcr)."""
+        """The CLI's JSON contract (see the issue): groups with n, best_response, orr, cbr(, dcr).
+
+        The existing keys hold the numbers of ``orr_view`` (confirmed responses only where
+        ``response_confirmed`` exists). New keys: per group ``by_view`` (each view's best_response and
+        rates); ``orr_view``, ``orr_view_label``, ``views``, ``sd_minimum_weeks``, ``assessment_window_days``,
+        ``response_criteria`` (mix, or None), ``irecist_based``, ``reclassified`` and ``note_details``
+        (each note with its count and patient ids).
+        """
+        views = [(self.view, self.rates, self.bor_counts)]
+        if self.other_view is not None:
+            views.append((self.other_view, self.other_rates, self.other_bor_counts))
         groups = {}
         for g in self.groups:
-            counts = self.bor_counts[self.bor_counts["group"] == g].set_index("response")["n"]
-            entry = {"n": int(counts.sum()), "best_response": {r: int(counts.get(r, 0)) for r in schema.BOR_LEVELS}}
-            for _, row in self.rates[self.rates["group"] == g].iterrows():
-                empty = int(row["n"]) == 0  # e.g. every SD without a duration: no CBR denominator
-                entry[row["outcome"]] = {"responders": int(row["responders"]), "n": int(row["n"]),
-                                         "rate": None if empty else float(row["rate"]),
-                                         "ci95": None if empty else [float(row["ci_lower"]), float(row["ci_upper"])]}
-            groups[g] = entry
+            by_view = {view: _group_entry(g, rates, counts) for view, rates, counts in views}
+            groups[g] = {**by_view[self.view], "by_view": by_view}
         comp = self.comparison
+        reclassified = self.reclassified if self.reclassified is not None else pd.DataFrame()
         return {"by": self.by, "groups": groups,
                 "comparison": None if comp is None else
                 {"outcome": comp.outcome, "test": comp.result.test, "pvalue": float(comp.result.pvalue)},
                 "ci_method": self.ci_method, "denominator": self.denominator, "cb_sd_months": self.cb_sd_months,
                 "n_used": self.n_used, "excluded": self.excluded.to_dict(orient="records"),
-                "notes": list(self.notes)}
+                "notes": [str(n) for n in self.notes],
+                "orr_view": self.view, "orr_view_label": self.view_label, "views": [v for v, _, _ in views],
+                "sd_minimum_weeks": self.sd_minimum_weeks, "assessment_window_days": self.window_days,
+                "response_criteria": self.criteria_mix or None, "irecist_based": self.n_irecist,
+                "reclassified": reclassified.astype(object).to_dict(orient="records"),
+                "note_details": [n.to_dict() for n in self.notes if isinstance(n, Note)]}
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
 
-def _outcome_flags(df: pd.DataFrame, cb_sd_months: float) -> dict[str, pd.Series]:
-    bor = df[schema.BOR].astype(object)
-    cb = with_clinical_benefit(df[[c for c in (schema.BOR, schema.SD_DURATION) if c in df.columns]],
-                               cb_sd_months)[schema.CLINICAL_BENEFIT]
+def _group_entry(g: str, rates: pd.DataFrame, bor_counts: pd.DataFrame) -> dict:
+    counts = bor_counts[bor_counts["group"] == g].set_index("response")["n"]
+    entry = {"n": int(counts.sum()), "best_response": {r: int(counts.get(r, 0)) for r in schema.BOR_LEVELS}}
+    for _, row in rates[rates["group"] == g].iterrows():
+        empty = int(row["n"]) == 0  # e.g. every SD without a duration: no CBR denominator
+        entry[row["outcome"]] = {"responders": int(row["responders"]), "n": int(row["n"]),
+                                 "rate": None if empty else float(row["rate"]),
+                                 "ci95": None if empty else [float(row["ci_lower"]), float(row["ci_upper"])]}
+    return entry
+
+
+def _outcome_flags(bor: pd.Series, duration: pd.Series, cb_sd_months: float,
+                   window_days: float) -> dict[str, pd.Series]:
+    """ORR / CBR / DCR flags of the counted BOR; CBR's SD duration is the RECIST rule duration."""
+    frame = pd.DataFrame({schema.BOR: bor.astype(object), schema.SD_DURATION: duration})
+    cb = with_clinical_benefit(frame, cb_sd_months, window_days)[schema.CLINICAL_BENEFIT]
     return {"orr": bor.isin(["CR", "PR"]).astype("boolean"),
             "cbr": cb,
             "dcr": bor.isin(["CR", "PR", "SD"]).astype("boolean")}
@@ -222,7 +302,9 @@ def _outcome_rows(outcome, flag, labels, groups, drop, is_ne, undetermined, ci_m
 def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | Literal["all"] | Sequence[str] = "all",
                    ci_method: Literal["exact", "wilson"] = "exact",
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
-                   denominator: Denominator = "itt", conf_level: float = 0.95) -> ResponseRates:
+                   denominator: Denominator = "itt", conf_level: float = 0.95, view: View = "auto",
+                   sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> ResponseRates:
     """Objective response, clinical benefit and disease control rates per group, with CIs and a test.
 
     Parameters
@@ -233,11 +315,17 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
         Grouping column (see :func:`best_response_table`).
     outcome : "orr", "cbr", "dcr", "all" or a sequence of them
         ORR = CR+PR; CBR = CR+PR+SD lasting >= ``cb_sd_months`` (``il2lib.cohort.with_clinical_benefit``);
-        DCR = CR+PR+SD of any duration.
+        DCR = CR+PR+SD, all of the BOR counted under the RECIST 1.1 rules (see ``view``).
     ci_method : {"exact", "wilson"}
         Clopper-Pearson (default) or Wilson score interval.
     denominator : {"itt", "evaluable"}
         ITT keeps NE in the denominator (counted as non-responders); "evaluable" leaves NE out.
+    view : {"auto", "confirmed", "all"}
+        Response view (:func:`il2lib.recist.apply_response_rules`): ``"auto"`` counts confirmed CR/PR only
+        where ``response_confirmed`` exists; the other view is then computed too (``other_rates``).
+    sd_minimum_weeks, window_days
+        RECIST 1.1 SD minimum from IL-2 start (0 = none) and the assessment window W: a shorter SD counts
+        as PD if progression followed, else NE.
 
     Notes
     -----
@@ -250,17 +338,20 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     unknown = [o for o in outcomes if o not in OUTCOMES]
     if unknown:
         raise ValueError(f"Unknown outcome(s) {unknown}; choose from {', '.join(OUTCOMES)} or 'all'.")
-    table = best_response_table(df, by)
+    if denominator not in ("itt", "evaluable"):
+        raise ValueError(f"Unknown denominator {denominator!r}; use 'itt' or 'evaluable'.")
+    view = resolve_view(df, view)
+    table = best_response_table(df, by, view, sd_minimum_weeks, window_days)
     labels = group_labels(df, by)
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
     data, labels = df[kept], labels[kept]
+    duration = sd_rule_duration(data)
+    rules = apply_response_rules(data, view, sd_minimum_weeks, window_days)
     excluded = [table.excluded]
-    is_ne = data[schema.BOR].eq("NE").to_numpy(dtype=bool)
+    is_ne = rules.bor.eq("NE").to_numpy(dtype=bool)
     if denominator == "evaluable":
         excluded.append(excluded_frame(data, is_ne, "not evaluable (NE): evaluable-only denominator"))
-    elif denominator != "itt":
-        raise ValueError(f"Unknown denominator {denominator!r}; use 'itt' or 'evaluable'.")
-    flags = _outcome_flags(data, cb_sd_months)
+    flags = _outcome_flags(rules.bor, duration, cb_sd_months, window_days)
     undetermined = flags["cbr"].isna().to_numpy()
     if "cbr" in outcomes and undetermined.any():
         excluded.append(excluded_frame(data, undetermined & ~(is_ne & (denominator == "evaluable")),
@@ -276,13 +367,51 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                 comparisons.append(OutcomeComparison(o, tuple(counts), compare_proportions(counts)))
             except InsufficientDataError as err:
                 notes.append(f"{OUTCOME_LABELS[o]}: no test ({err})")
+    columns = ["group", "outcome", "responders", "n", "rate", "ci_lower", "ci_upper", "n_ne", "n_undetermined"]
+    rates = pd.DataFrame(rows, columns=columns)
+    other_view = other_rates = other_counts = None
+    if rules.has_confirmation:
+        other_view = "all" if view == "confirmed" else "confirmed"
+        other = apply_response_rules(data, other_view, sd_minimum_weeks, window_days)
+        other_ne = other.bor.eq("NE").to_numpy(dtype=bool)
+        other_flags = _outcome_flags(other.bor, duration, cb_sd_months, window_days)
+        other_rows: list = []
+        for o in outcomes:
+            _outcome_rows(o, other_flags[o], labels, table.groups, other_ne & (denominator == "evaluable"), other_ne,
+                          other_flags["cbr"].isna().to_numpy(), ci_method, conf_level, other_rows)
+        other_rates = pd.DataFrame(other_rows, columns=columns)
+        other_counts = pd.DataFrame([{"group": g, "response": r, "n": int((other.bor[labels == g] == r).sum())}
+                                     for g in table.groups for r in schema.BOR_LEVELS])
+        notes.insert(0, _view_note(view, other_view, rates, other_rates, data))
+    notes = notes[:1] + list(rules.notes) + notes[1:] if other_view else list(rules.notes) + notes
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(table.groups) >= 2:
         notes.append(schema.ERA_CAVEAT)
-    rates = pd.DataFrame(rows, columns=["group", "outcome", "responders", "n", "rate", "ci_lower", "ci_upper",
-                                        "n_ne", "n_undetermined"])
     return ResponseRates(by, tuple(outcomes), ci_method, float(cb_sd_months), denominator, table.groups, rates,
                          table.counts[["group", "response", "n"]].copy(), tuple(comparisons),
-                         concat_excluded(excluded), table.n_used, tuple(notes))
+                         concat_excluded(excluded), table.n_used, tuple(notes), view, float(sd_minimum_weeks),
+                         float(window_days), other_view, other_rates, other_counts, rules.reclassified,
+                         rules.criteria_mix, rules.n_irecist)
+
+
+def _view_note(view: str, other_view: str, rates: pd.DataFrame, other_rates: pd.DataFrame,
+               data: pd.DataFrame) -> Note:
+    """Which ORR view the rates use, and the other view's ORR (count: CR/PR counted in one view only)."""
+    def orr(frame: pd.DataFrame) -> tuple[int, int]:
+        rows = frame[frame["outcome"] == "orr"]
+        return int(rows["responders"].sum()), int(rows["n"].sum())
+
+    recorded = data[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)
+    confirmed = data[schema.RESPONSE_CONFIRMED].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    differ = recorded & ~confirmed
+    ids = [str(v) for v in data[schema.PATIENT_ID].to_numpy()[differ]] if schema.PATIENT_ID in data else []
+    text = (f"Rates count {VIEW_LABELS[view]}"
+            + (" (RECIST 1.1 for non-randomised studies; the default where response_confirmed exists)"
+               if view == "confirmed" else "") + ".")
+    if not rates[rates["outcome"] == "orr"].empty:
+        (k, n), (k2, n2) = orr(rates), orr(other_rates)
+        text += (f" ORR over all groups shown: {k}/{n} with {VIEW_LABELS[view]}, {k2}/{n2} with "
+                 f"{VIEW_LABELS[other_view]}.")
+    return Note(text, int(differ.sum()), ids, "orr_view")
 
 
 # ----------------------------------------------------------------------------------------

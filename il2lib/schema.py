@@ -138,7 +138,9 @@ LINE_OF_IL2 = "line_of_il2"  # prior_systemic_lines + 1
 FIRST_LINE = "first_line"  # line_of_il2 == 1
 OBJECTIVE_RESPONSE = "objective_response"  # bor in {CR, PR}
 CLINICAL_BENEFIT = "clinical_benefit"  # CR/PR, or SD lasting >= cb_sd_months; NA if SD without duration
-DISEASE_CONTROL = "disease_control"  # CR/PR/SD (any duration)
+DISEASE_CONTROL = "disease_control"  # CR/PR/SD, after the RECIST 1.1 rules of il2lib.recist
+#: the iRECIST category ``bor`` was recorded as (iCR/iPR/iSD/iCPD/iUPD); present only when a file has one
+BOR_IRECIST = "bor_irecist"
 OS_EVENT = "os_event"  # = died
 LDH_X_ULN = "ldh_x_uln"
 LDH_CATEGORY = "ldh_category"  # "<=1x ULN", "1-2x ULN", ">2x ULN"
@@ -170,6 +172,9 @@ _BOR_SYNONYMS = {
     "pd": "PD", "progression": "PD", "progressive disease": "PD", "pod": "PD", "progressive": "PD",
     "ne": "NE", "not evaluable": "NE", "nonevaluable": "NE", "non evaluable": "NE", "unk": "NE",
     "inevaluable": "NE",
+    # iRECIST (Seymour 2017) -> RECIST 1.1 counterpart; iUPD (unconfirmed progression) is also a load warning
+    "icr": "CR", "ipr": "PR", "isd": "SD", "icpd": "PD", "iupd": "PD",
+    "i cr": "CR", "i pr": "PR", "i sd": "SD", "i cpd": "PD", "i upd": "PD",
 }
 
 # --------------------------------------------------------------------------------------
@@ -296,7 +301,8 @@ DATE_COLUMNS = tuple(c.name for c in PATIENT_COLUMNS if c.kind == "date")
 
 #: Derived columns the loader adds to ``Cohort.data`` (besides the input columns).
 DERIVED_COLUMNS = (FILE_ROW, LINE_OF_IL2, FIRST_LINE, OBJECTIVE_RESPONSE, CLINICAL_BENEFIT, DISEASE_CONTROL,
-                   OS_MONTHS, OS_EVENT, PFS_MONTHS, PFS_EVENT, DOR_MONTHS, DOR_EVENT, LDH_X_ULN, LDH_CATEGORY)
+                   OS_MONTHS, OS_EVENT, PFS_MONTHS, PFS_EVENT, DOR_MONTHS, DOR_EVENT, LDH_X_ULN, LDH_CATEGORY,
+                   BOR_IRECIST)
 
 #: Column names that look like direct identifiers (normalised substrings / exact names).
 IDENTIFIER_PATTERNS = (
@@ -401,5 +407,5 @@ _DERIVED_LABELS = {
     FILE_ROW: "File row", LINE_OF_IL2: "Line of IL-2", FIRST_LINE: "First-line IL-2",
     OBJECTIVE_RESPONSE: "Objective response", CLINICAL_BENEFIT: "Clinical benefit",
     DISEASE_CONTROL: "Disease control", OS_EVENT: "Died", LDH_X_ULN: "LDH x ULN", LDH_CATEGORY: "LDH category",
-    MEAN_DOSES_PER_CYCLE: "IL-2 doses per cycle (mean)",
+    MEAN_DOSES_PER_CYCLE: "IL-2 doses per cycle (mean)", BOR_IRECIST: "BOR as recorded (iRECIST)",
 }

@@ -182,11 +182,13 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
     if typed is None or any(f.level == "file_error" for f in c.findings):
         return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
     _row_rules(c, raw, typed, resolved, conversions)
+    _irecist_categories(c, frame, typed, resolved, conversions)
     analysed = np.ones(len(typed), dtype=bool)
     analysed[list(c.reasons)] = False
     derived, notes = derive(typed, cb_sd_months, window_days=window, analysed=analysed)
     conversions.extend(notes)
     _unknown_benefit(c, derived, cb_sd_months)
+    _response_rule_warnings(c, derived, window)
     return _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
 
 
@@ -325,6 +327,48 @@ def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float) -
         c.add("warning", f"{n} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
               f"clinical benefit (SD >= {cb_sd_months:g} months) is unknown (NA) for "
               f"{'them' if n > 1 else 'this patient'}.", column=schema.SD_DURATION, analysis=schema.CLINICAL_BENEFIT)
+
+
+def _irecist_categories(c: Collector, frame: pd.DataFrame, typed: pd.DataFrame, resolved: dict[str, str],
+                        conversions: list[str]) -> None:
+    """Keep the iRECIST category of each BOR (mapped to RECIST 1.1 by the schema) and warn for iUPD."""
+    from il2lib.recist import IRECIST_TO_RECIST, irecist_category
+
+    raw_bor = next((col for col, name in resolved.items() if name == schema.BOR), None)
+    if raw_bor is None or schema.BOR not in typed.columns:
+        return
+    category = irecist_category(frame[raw_bor].astype(object))
+    if not category.notna().any():
+        return
+    typed[schema.BOR_IRECIST] = category.to_numpy()
+    counts = category.value_counts()
+    conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
+                       + ", ".join(f"{k} -> {v}: {int(counts[k])}" for k, v in IRECIST_TO_RECIST.items()
+                                   if k in counts) + ").")
+    c.rows("warning", category.eq("iUPD").to_numpy(), "{rowid}: bor 'iUPD' (iRECIST unconfirmed progression) "
+           "counted as PD: bor is the best overall response, and a progression never confirmed is still PD under "
+           "RECIST 1.1.", schema.BOR, raw_column=raw_bor)
+
+
+def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float) -> None:
+    """CR/PR with response_confirmed = No and SD shorter than the SD minimum (default rules), one warning each."""
+    from il2lib.recist import apply_response_rules
+
+    analysed = np.ones(len(derived), dtype=bool)
+    analysed[list(c.reasons)] = False
+    rules = apply_response_rules(derived, "auto", schema.SD_MINIMUM_WEEKS_DEFAULT, window)
+    counted = rules.bor.to_numpy(dtype=object)
+    bor = derived[schema.BOR].to_numpy(dtype=object)
+    if rules.view == "confirmed":
+        said_no = derived[schema.RESPONSE_CONFIRMED].astype("boolean").eq(False).fillna(False).to_numpy()
+        mask = analysed & said_no & np.isin(bor, ["CR", "PR"])
+        c.rows("warning", mask, "{rowid}: {bor} not confirmed (response_confirmed = No): counted as {counted} in "
+               "the confirmed-only ORR (RECIST 1.1), as a response in the all-responses ORR.", schema.RESPONSE_CONFIRMED,
+               analysis="response", bor=pd.Series(bor), counted=pd.Series(counted))
+    short = analysed & (bor == "SD") & (counted != "SD")
+    c.rows("warning", short, "{rowid}: SD lasted less than the SD minimum (" + f"{schema.SD_MINIMUM_WEEKS_DEFAULT:g}"
+           + " weeks from IL-2 start): counted as {counted} for disease control (RECIST 1.1).", schema.BOR,
+           analysis="response", counted=pd.Series(counted))
 
 
 def _ordered(derived: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import streamlit as st
 from app_state import frame
 from app_ui import beyond, cached, figures
 from app_ui.downloads import download_table
-from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
+from app_ui.widgets import empty_state, md_escape, show_table, url_choice, url_number, used_note
 
 ctx = frame("Response")
 if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  # registry above the row limit
@@ -20,6 +20,7 @@ if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  #
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
+from il2lib.recist import VIEW_LABELS  # noqa: E402
 from il2lib.response import OUTCOME_LABELS  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE,
@@ -34,8 +35,8 @@ def excluded_reasons(excluded) -> dict[str, int]:
     return excluded["reason"].value_counts().to_dict()
 
 
-def options() -> tuple[str | None, str, str]:
-    a, b, c = st.columns(3)
+def options() -> tuple[str | None, str, str, float]:
+    a, b, c, d = st.columns(4)
     available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
     by = url_choice("resp_by", "Compare groups", available, schema.DISEASE if schema.DISEASE in available else None,
                     format_func=lambda g: "No grouping" if g is None else schema.label(g), container=a)
@@ -43,12 +44,16 @@ def options() -> tuple[str | None, str, str]:
                              container=b)
     ci_method = url_choice("ci_method", "Confidence interval", list(CI_METHODS), "exact",
                            format_func=CI_METHODS.get, container=c)
-    return by, denominator, ci_method
+    sd_minimum = url_number("sd_min", "SD minimum, weeks", float(schema.SD_MINIMUM_WEEKS_DEFAULT), min_value=0.0,
+                            max_value=26.0, step=1.0, container=d,
+                            help="RECIST 1.1: SD counts (for DCR) only from this time after IL-2 start; a shorter "
+                                 "SD counts as PD if progression followed, else NE. 0 = no minimum.")
+    return by, denominator, ci_method, sd_minimum
 
 
-def bor_section(by: str | None) -> None:
+def bor_section(by: str | None, sd_minimum: float):
     st.subheader("Best overall response")
-    computed = cached.best_response(ctx.cache_key, ctx.data, by)
+    computed = cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum)
     if not computed.ok:
         empty_state(f"Best-response table not available: {md_escape(computed.message)}")
         return
@@ -57,12 +62,18 @@ def bor_section(by: str | None) -> None:
     show_table(masking.table(shown))
     download_table(shown, "best_overall_response", title="Best overall response")
     figures.response_bars(ctx, table)
+    st.caption(f"BOR as counted under RECIST 1.1: {VIEW_LABELS[table.view]}; SD from {sd_minimum:g} weeks after "
+               "IL-2 start (a shorter SD counts as PD if progression followed, else NE).")
+    for note in table.notes:
+        st.caption(md_escape(note))
     used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
+    return table
 
 
-def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
+def rates_section(by: str | None, denominator: str, ci_method: str, sd_minimum: float, table) -> None:
     st.subheader("Response rates")
-    computed = cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method)
+    computed = cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method,
+                                     sd_minimum)
     if not computed.ok:
         empty_state(f"Response rates not available: {md_escape(computed.message)}")
         return
@@ -71,7 +82,8 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
                                                       if c.startswith(("Rate", "95% CI"))])
     show_table(shown)
     download_table(shown, "response_rates", title="Response rates", notes=rates.notes)
-    st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts any SD. "
+    st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts SD lasting at "
+               f"least the SD minimum ({sd_minimum:g} weeks). "
                f"Denominator: {DENOMINATORS[denominator][:1].lower()}{DENOMINATORS[denominator][1:]}.")
     if len(rates.groups) < 2:
         st.info("Only one group under the current filters: no between-group comparison.", icon=":material/info:")
@@ -82,8 +94,10 @@ def rates_section(by: str | None, denominator: str, ci_method: str) -> None:
                                                 "note": "Note"})
         show_table(comparison)
         download_table(comparison, "response_comparison", title="Between-group comparison")
+    shown_above = set(table.notes) if table is not None else set()
     for note in rates.notes:
-        st.caption(md_escape(note))
+        if note not in shown_above:
+            st.caption(md_escape(note))
     n_orr = int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
     used_note("ORR", n_orr, ctx.n, excluded_reasons(rates.excluded))
     figures.response_forest(ctx, denominator, ci_method)
@@ -113,12 +127,12 @@ def dor_section() -> None:
 
 
 st.title("Response")
-by, denominator, ci_method = options()
+by, denominator, ci_method, sd_minimum = options()
 masking = beyond.masking_option()
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
-bor_section(by)
-rates_section(by, denominator, ci_method)
+bor_table = bor_section(by, sd_minimum)
+rates_section(by, denominator, ci_method, sd_minimum, bor_table)
 masking.caption()
 beyond.code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
 beyond.response_pairwise(ctx, by, denominator, masking)

@@ -164,7 +164,7 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float) -> str:
     from il2lib.response import response_rates
     from il2lib.survival import kaplan_meier
 
-    rows = []
+    rows, view = [], ""
     groups = [(schema.DISEASE_LABELS.get(d, d), df[df[schema.DISEASE] == d]) for d in schema.DISEASES
               if (df[schema.DISEASE] == d).any()]
     if len(groups) != 1:
@@ -172,11 +172,13 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float) -> str:
     time_col, event_col, name = schema.ENDPOINTS[endpoint]
     for label, sub in groups:
         try:
-            rates = response_rates(sub, outcome=["orr", "cbr"], cb_sd_months=cb_sd_months).rates.set_index("outcome")
+            result = response_rates(sub, outcome=["orr", "cbr"], cb_sd_months=cb_sd_months)
+            rates = result.rates.set_index("outcome")
             km = kaplan_meier(sub[time_col].astype("float64"), sub[event_col].astype("float64"))
         except Il2libError:
             continue
-        counts = sub[schema.BOR].value_counts()
+        counts = result.bor_counts.groupby("response")["n"].sum()  # BOR as counted under RECIST 1.1 rules
+        view = result.view_label
         row = {"Group": label, "N": len(sub), "CR": int(counts.get("CR", 0)), "PR": int(counts.get("PR", 0))}
         for outcome in ("orr", "cbr"):
             r = rates.loc[outcome]
@@ -188,7 +190,8 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float) -> str:
     if not rows:
         return ""
     notes = [f"ORR = (CR+PR)/N and CBR = (CR+PR+SD >= {cb_sd_months:g} months)/N over all treated patients "
-             "(NE included), Clopper-Pearson exact 95% CI; median by Kaplan-Meier (NR = not reached)."]
+             "(NE included), Clopper-Pearson exact 95% CI; median by Kaplan-Meier (NR = not reached). "
+             f"CR, PR and ORR count {view} (RECIST 1.1 rules; see Response)."]
     return table_html(pd.DataFrame(rows), caption="Key results", notes=notes, css_class="key")
 
 

@@ -1,0 +1,234 @@
+"""Best-overall-response rules (domain.md "Response rules"): RECIST 1.1 confirmation and SD minimum, iRECIST.
+
+:func:`apply_response_rules` turns the recorded ``bor`` into the BOR counted in one view:
+
+- ``"confirmed"`` (the default where ``response_confirmed`` exists; RECIST 1.1 section 4.6.1 for non-randomised
+  studies): a CR/PR not confirmed (``response_confirmed`` = No or blank) counts as SD if the SD minimum is met, else
+  PD if progression followed, else NE (Eisenhauer 2009, section 4.4.3, Table 3);
+- ``"all"``: every recorded CR/PR counts.
+
+In both views an SD shorter than the SD minimum (default 6 weeks from IL-2 start) counts as PD if progression
+followed, else NE (section 4.4.3), so that DCR = CR + PR + SD always holds. The duration is
+``sd_duration_months``, else (progression or last assessment) - IL-2 start, compared with
+:func:`il2lib.cohort.duration_meets` (whole days, assessment window W), as in the clinical-benefit rule.
+
+iRECIST categories (Seymour 2017) are mapped at load (iCR->CR, iPR->PR, iSD->SD, iCPD->PD, iUPD->PD); the
+category as recorded is kept in :data:`schema.BOR_IRECIST` so that the notes can count them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from il2lib import schema
+from il2lib.cohort import duration_meets
+from il2lib.notes import Note
+
+View = Literal["auto", "confirmed", "all"]
+VIEWS = ("confirmed", "all")
+VIEW_LABELS = {"confirmed": "confirmed responses only", "all": "all responses (unconfirmed included)"}
+IRECIST_TO_RECIST = {"iCR": "CR", "iPR": "PR", "iSD": "SD", "iCPD": "PD", "iUPD": "PD"}
+_IRECIST_LOOKUP = {k.lower(): k for k in IRECIST_TO_RECIST}
+#: note kinds that describe the best-response table itself (shown under it)
+TABLE_NOTE_KINDS = ("response_unconfirmed", "sd_below_minimum", "sd_minimum_unknown")
+
+
+def irecist_category(values: pd.Series) -> pd.Series:
+    """The iRECIST category (``"iCR"``, ``"iUPD"``, ...) of each raw ``bor`` cell, None elsewhere."""
+    key = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                     else schema.norm(v).replace(" ", ""))
+    return key.map(_IRECIST_LOOKUP).astype(object).where(key.isin(list(_IRECIST_LOOKUP)), None)
+
+
+def _column(df: pd.DataFrame, name: str, kind: str) -> pd.Series:
+    if name in df.columns:
+        s = df[name]
+        if kind == "date":
+            return pd.to_datetime(s, errors="coerce")
+        if kind == "number":
+            return pd.to_numeric(s, errors="coerce").astype("float64")
+        return s.astype("boolean") if kind == "bool" else s
+    if kind == "date":
+        return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    if kind == "number":
+        return pd.Series(np.nan, index=df.index, dtype="float64")
+    return pd.Series(pd.NA, index=df.index, dtype="boolean" if kind == "bool" else object)
+
+
+def sd_rule_duration(df: pd.DataFrame) -> pd.Series:
+    """Months of disease control for the SD minimum: ``sd_duration_months``, else (progression when the patient
+    progressed, or the last assessment) - IL-2 start; NaN when neither is known."""
+    given = _column(df, schema.SD_DURATION, "number")
+    progressed = _column(df, schema.PROGRESSED, "bool")
+    end = _column(df, schema.DATE_PROGRESSION, "date").where(progressed.fillna(True).astype(bool))
+    end = end.fillna(_column(df, schema.DATE_LAST_ASSESSMENT, "date"))
+    days = (end - _column(df, schema.DATE_IL2_START, "date")).dt.days.astype("float64")
+    computed = (days / schema.DAYS_PER_MONTH).where(days >= 0)
+    return given.where(given.notna(), computed).astype("float64")
+
+
+def progression_followed(df: pd.DataFrame) -> pd.Series:
+    """True where the patient progressed (``progressed`` = Yes, or a progression date without a flag)."""
+    progressed = _column(df, schema.PROGRESSED, "bool")
+    dated = _column(df, schema.DATE_PROGRESSION, "date").notna()
+    return (progressed.fillna(False).astype(bool) | (progressed.isna() & dated)).astype(bool)
+
+
+@dataclass(frozen=True)
+class ResponseRules:
+    """The BOR counted in one view (``bor``), who was re-classified and why, and the notes to show.
+
+    ``reclassified`` has one row per re-classified patient: patient_id, recorded, counted_as, reason.
+    ``criteria_mix`` counts ``response_criteria`` values (``"not recorded"`` for blanks); empty when the
+    column is absent. ``n_irecist`` counts BORs recorded as an iRECIST category or under iRECIST criteria.
+    """
+
+    view: str
+    has_confirmation: bool
+    sd_minimum_weeks: float
+    window_days: float
+    bor: pd.Series
+    reclassified: pd.DataFrame
+    notes: tuple[Note, ...] = field(default=())
+    criteria_mix: dict = field(default_factory=dict)
+    n_irecist: int = 0
+
+    @property
+    def view_label(self) -> str:
+        return VIEW_LABELS[self.view]
+
+    @property
+    def table_notes(self) -> tuple[Note, ...]:
+        """The notes about the best-response table (re-classifications)."""
+        return tuple(n for n in self.notes if n.kind in TABLE_NOTE_KINDS)
+
+
+def resolve_view(df: pd.DataFrame, view: View = "auto") -> str:
+    """``"auto"`` -> ``"confirmed"`` where ``response_confirmed`` exists, else ``"all"``."""
+    if view == "auto":
+        return "confirmed" if schema.RESPONSE_CONFIRMED in df.columns else "all"
+    if view not in VIEWS:
+        raise ValueError(f"Unknown response view {view!r}; use 'auto', 'confirmed' or 'all'.")
+    if view == "confirmed" and schema.RESPONSE_CONFIRMED not in df.columns:
+        raise ValueError("The confirmed-only view needs a 'response_confirmed' column.")
+    return view
+
+
+def _ids(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
+    if schema.PATIENT_ID not in df.columns:
+        return [str(i) for i in df.index[mask]]
+    return [str(v) for v in df[schema.PATIENT_ID].to_numpy()[mask]]
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def apply_response_rules(df: pd.DataFrame, view: View = "auto",
+                         sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> ResponseRules:
+    """The best overall response counted per patient under RECIST 1.1 rules (see the module docstring).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per patient with :data:`schema.BOR` (CR/PR/SD/PD/NE); optional ``response_confirmed``,
+        ``response_criteria``, ``sd_duration_months``, dates and ``progressed``.
+    view : {"auto", "confirmed", "all"}
+        ``"auto"``: confirmed-only where ``response_confirmed`` exists, else all responses.
+    sd_minimum_weeks : float
+        RECIST 1.1 minimum time from IL-2 start for SD (0 = no minimum).
+    window_days : float
+        Assessment window W of :func:`il2lib.cohort.duration_meets`.
+    """
+    if not (np.isfinite(sd_minimum_weeks) and sd_minimum_weeks >= 0):
+        raise ValueError(f"sd_minimum_weeks must be a finite number >= 0, got {sd_minimum_weeks!r}.")
+    view = resolve_view(df, view)
+    bor = df[schema.BOR].astype(object) if schema.BOR in df.columns else pd.Series(None, index=df.index, dtype=object)
+    counted = bor.copy()
+    duration = sd_rule_duration(df)
+    known = duration.notna().to_numpy()
+    if sd_minimum_weeks == 0:
+        meets = np.ones(len(df), dtype=bool)
+    else:
+        meets = known & duration_meets(duration.to_numpy(), sd_minimum_weeks * 7, window_days)
+    progressed = progression_followed(df).to_numpy()
+    fallback = np.where(progressed, "PD", "NE")
+    minimum = (f"the SD minimum ({sd_minimum_weeks:g} weeks from IL-2 start, assessment window "
+               f"{window_days:g} days)")
+    notes: list[Note] = []
+    rows: list[pd.DataFrame] = []
+
+    def reclassify(mask: np.ndarray, values: np.ndarray, reason: str) -> None:
+        counted[mask] = values[mask]
+        rows.append(pd.DataFrame({"patient_id": _ids(df, mask), "recorded": bor.to_numpy()[mask],
+                                  "counted_as": values[mask], "reason": reason}))
+
+    has_confirmation = schema.RESPONSE_CONFIRMED in df.columns
+    responder = bor.isin(["CR", "PR"]).to_numpy(dtype=bool)
+    if view == "confirmed":
+        confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
+        unconfirmed = responder & ~confirmed.fillna(False).to_numpy(dtype=bool)
+        blank = responder & confirmed.isna().to_numpy()
+        if unconfirmed.any():
+            as_sd = np.where(meets, "SD", fallback)
+            reclassify(unconfirmed, as_sd, "CR/PR not confirmed (RECIST 1.1, Table 3)")
+            n = int(unconfirmed.sum())
+            split = ", ".join(f"{int((unconfirmed & (as_sd == v)).sum())} as {v}" for v in ("SD", "PD", "NE")
+                              if (unconfirmed & (as_sd == v)).any())
+            notes.append(Note(f"{n} CR/PR not confirmed (response_confirmed = No or blank) "
+                              f"{_plural(n, 'is', 'are')} counted per RECIST 1.1 in the confirmed-only view: {split} "
+                              f"(SD if {minimum} is met, else PD if progression followed, else NE).",
+                              n, _ids(df, unconfirmed), "response_unconfirmed"))
+        if blank.any():
+            n = int(blank.sum())
+            notes.append(Note(f"{n} CR/PR with a blank response_confirmed {_plural(n, 'is', 'are')} counted as "
+                              "unconfirmed in the confirmed-only view.", n, _ids(df, blank), "confirmation_blank"))
+    is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
+    short = is_sd & known & ~meets
+    if short.any():
+        reclassify(short, fallback, "SD shorter than the SD minimum (RECIST 1.1, section 4.4.3)")
+        n = int(short.sum())
+        split = ", ".join(f"{int((short & (fallback == v)).sum())} as {v}" for v in ("PD", "NE")
+                          if (short & (fallback == v)).any())
+        notes.append(Note(f"{n} SD shorter than {minimum} {_plural(n, 'is', 'are')} counted per RECIST 1.1: "
+                          f"{split} (PD if progression followed, else NE).", n, _ids(df, short), "sd_below_minimum"))
+    unknown = is_sd & ~known & (sd_minimum_weeks > 0)
+    if unknown.any():
+        n = int(unknown.sum())
+        notes.append(Note(f"{n} SD without a duration (no sd_duration_months, progression or last-assessment "
+                          f"date): {minimum} cannot be checked; counted as SD.", n, _ids(df, unknown),
+                          "sd_minimum_unknown"))
+    irecist = _column(df, schema.BOR_IRECIST, "object")
+    criteria = _column(df, schema.RESPONSE_CRITERIA, "object")
+    by_category = irecist.notna().to_numpy()
+    under_criteria = criteria.eq("iRECIST").fillna(False).to_numpy(dtype=bool)
+    is_irecist = (by_category | under_criteria) & bor.notna().to_numpy()
+    if is_irecist.any():
+        n = int(is_irecist.sum())
+        counts = irecist[by_category].value_counts()
+        detail = [f"{cat}->{IRECIST_TO_RECIST[cat]} {int(counts[cat])}" for cat in IRECIST_TO_RECIST if cat in counts]
+        if under_criteria.any():
+            detail.append(f"{int(under_criteria.sum())} with response_criteria = iRECIST")
+        notes.append(Note(f"{n} {_plural(n, 'BOR is', 'BORs are')} iRECIST-based ({'; '.join(detail)}); iRECIST "
+                          "categories count as their RECIST 1.1 counterpart (iUPD as PD). iRECIST can count a "
+                          "response after an unconfirmed progression (iUPD), which RECIST 1.1 would call PD "
+                          "(Seymour 2017), so these rates are not strictly RECIST 1.1.",
+                          n, _ids(df, is_irecist), "irecist"))
+    mix: dict = {}
+    if schema.RESPONSE_CRITERIA in df.columns:
+        mix = {str(k): int(v) for k, v in criteria.fillna("not recorded").value_counts().items()}
+        other = ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool)
+        text = ", ".join(f"{k} {v}" for k, v in mix.items())
+        notes.append(Note(f"Response criteria: {text}.", int(other.sum()), _ids(df, other), "response_criteria"))
+    reclassified = (pd.concat(rows, ignore_index=True) if rows else
+                    pd.DataFrame(columns=["patient_id", "recorded", "counted_as", "reason"]))
+    return ResponseRules(view, has_confirmation, float(sd_minimum_weeks), float(window_days), counted, reclassified,
+                         tuple(notes), mix, int(is_irecist.sum()))
+
+
+__all__ = ["apply_response_rules", "ResponseRules", "irecist_category", "sd_rule_duration", "progression_followed",
+           "resolve_view", "IRECIST_TO_RECIST", "VIEWS", "VIEW_LABELS", "TABLE_NOTE_KINDS"]

@@ -1,0 +1,55 @@
+"""Response page: both ORR views, the RECIST 1.1 re-classification note and the SD-minimum setting (AppTest)."""
+from __future__ import annotations
+
+from apptest_support import open_app, rerun, tables, texts, widget
+from conftest import csv_bytes, patient_rows
+
+# IL-2 start 2016-01-10 (conftest BASE_ROW). RECIST 1.1 (Eisenhauer 2009) section 4.4.3 / Table 3:
+# P001 PR, confirmed = No, last scan 2016-03-01 (51 d >= 42 - 7 = 35)   -> SD in the confirmed-only view
+# P002 PR, confirmed = Yes                                               -> PR
+# P003 SD, progression 2016-02-01 (22 d < 35)                            -> PD (SD shorter than 6 weeks)
+# P004 PD                                                                -> PD
+# Confirmed-only ORR 1/4; all responses 2/4. DCR 2/4 (PR + SD); with no SD minimum (0 weeks) DCR = 3/4.
+ROWS = patient_rows(
+    {"bor": "PR", "response_confirmed": "No", "progressed": "No", "date_progression": "",
+     "date_last_assessment": "2016-03-01"},
+    {"bor": "PR", "response_confirmed": "Yes", "progressed": "No", "date_progression": "",
+     "date_last_assessment": "2016-06-01"},
+    {"bor": "SD", "date_progression": "2016-02-01"},
+    {"bor": "PD"})
+
+
+def _response_page():
+    at = open_app()
+    widget(at, "radio", "w_data").set_value("upload")
+    rerun(at)
+    at.file_uploader(key="w_upload").set_value(("cohort.csv", csv_bytes(ROWS), "text/csv"))
+    rerun(at)
+    at.switch_page("pages/2_Response.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _rates_table(at):
+    return next(t for t in tables(at) if "Outcome" in t.columns)
+
+
+def test_response_page_shows_both_orr_views_and_the_reclassification_note():
+    at = _response_page()
+    rates = _rates_table(at).set_index("Outcome")
+    assert rates.loc["ORR (CR+PR), confirmed responses only", "Responders / n"] == "1/4"
+    assert rates.loc["ORR (CR+PR), all responses (unconfirmed included)", "Responders / n"] == "2/4"
+    assert rates.loc["DCR (CR+PR+SD)", "Responders / n"] == "2/4"
+    bor = tables(at)[0].set_index("Best overall response")
+    assert bor.iloc[:, 0]["Stable disease (SD)"].startswith("1 ") and bor.iloc[:, 0]["Partial response (PR)"].startswith("1 ")
+    captions = " ".join(texts(at, "caption"))
+    assert "1 CR/PR not confirmed" in captions and "counted per RECIST 1.1" in captions
+    assert "1 SD shorter than the SD minimum (6 weeks" in captions
+    assert "1/4 with confirmed responses only, 2/4 with all responses" in captions
+    assert captions.count("1 CR/PR not confirmed") == 1  # under the BOR table only, not repeated under the rates
+
+    widget(at, "number_input", "w_sd_min").set_value(0.0)
+    rerun(at)
+    rates = _rates_table(at).set_index("Outcome")
+    assert rates.loc["DCR (CR+PR+SD)", "Responders / n"] == "3/4"
+    assert "SD shorter than" not in " ".join(texts(at, "caption"))
