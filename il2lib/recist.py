@@ -30,6 +30,8 @@ from il2lib.notes import Note
 View = Literal["auto", "confirmed", "all"]
 VIEWS = ("confirmed", "all")
 VIEW_LABELS = {"confirmed": "confirmed responses only", "all": "all responses (unconfirmed included)"}
+#: the same, short, for table rows ("ORR (CR+PR), confirmed only")
+VIEW_SHORT = {"confirmed": "confirmed only", "all": "incl. unconfirmed"}
 IRECIST_TO_RECIST = {"iCR": "CR", "iPR": "PR", "iSD": "SD", "iCPD": "PD", "iUPD": "PD"}
 _IRECIST_LOOKUP = {k.lower(): k for k in IRECIST_TO_RECIST}
 #: note kinds that describe the best-response table itself (shown under it)
@@ -231,4 +233,4 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
 
 
 __all__ = ["apply_response_rules", "ResponseRules", "irecist_category", "sd_rule_duration", "progression_followed",
-           "resolve_view", "IRECIST_TO_RECIST", "VIEWS", "VIEW_LABELS", "TABLE_NOTE_KINDS"]
+           "resolve_view", "IRECIST_TO_RECIST", "VIEWS", "VIEW_LABELS", "VIEW_SHORT", "TABLE_NOTE_KINDS"]

@@ -24,7 +24,7 @@ from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, gro
 from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
-from il2lib.recist import VIEW_LABELS, View, apply_response_rules, resolve_view, sd_rule_duration
+from il2lib.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
 from il2lib.stats import TestResult, compare_proportions, format_p, proportion_ci
 
 Outcome = Literal["orr", "cbr", "dcr"]
@@ -195,10 +195,10 @@ class ResponseRates:
             for _, row in mine.iterrows():
                 both = row["outcome"] == "orr" and self.other_rates is not None
                 rows.append({**row.to_dict(), "label": OUTCOME_LABELS[row["outcome"]]
-                             + (f", {VIEW_LABELS[self.view]}" if both else "")})
+                             + (f", {VIEW_SHORT[self.view]}" if both else "")})
                 if both:
                     other = self.other_rates[(self.other_rates["group"] == g) & (self.other_rates["outcome"] == "orr")]
-                    rows += [{**r.to_dict(), "label": f"{OUTCOME_LABELS['orr']}, {VIEW_LABELS[self.other_view]}"}
+                    rows += [{**r.to_dict(), "label": f"{OUTCOME_LABELS['orr']}, {VIEW_SHORT[self.other_view]}"}
                              for _, r in other.iterrows()]
         return pd.DataFrame(rows, columns=list(self.rates.columns) + ["label"])
 
@@ -406,11 +406,11 @@ def _view_note(view: str, other_view: str, rates: pd.DataFrame, other_rates: pd.
     ids = [str(v) for v in data[schema.PATIENT_ID].to_numpy()[differ]] if schema.PATIENT_ID in data else []
     text = (f"Rates count {VIEW_LABELS[view]}"
             + (" (RECIST 1.1 for non-randomised studies; the default where response_confirmed exists)"
-               if view == "confirmed" else "") + ".")
+               if view == "confirmed" else ""))
     if not rates[rates["outcome"] == "orr"].empty:
         (k, n), (k2, n2) = orr(rates), orr(other_rates)
-        text += (f" ORR over all groups shown: {k}/{n} with {VIEW_LABELS[view]}, {k2}/{n2} with "
-                 f"{VIEW_LABELS[other_view]}.")
+        text += f": ORR {k}/{n}; {VIEW_LABELS[other_view]}: {k2}/{n2}"
+    text += "."
     return Note(text, int(differ.sum()), ids, "orr_view")
 
 

@@ -37,15 +37,15 @@ def _rates_table(at):
 def test_response_page_shows_both_orr_views_and_the_reclassification_note():
     at = _response_page()
     rates = _rates_table(at).set_index("Outcome")
-    assert rates.loc["ORR (CR+PR), confirmed responses only", "Responders / n"] == "1/4"
-    assert rates.loc["ORR (CR+PR), all responses (unconfirmed included)", "Responders / n"] == "2/4"
+    assert rates.loc["ORR (CR+PR), confirmed only", "Responders / n"] == "1/4"
+    assert rates.loc["ORR (CR+PR), incl. unconfirmed", "Responders / n"] == "2/4"
     assert rates.loc["DCR (CR+PR+SD)", "Responders / n"] == "2/4"
     bor = tables(at)[0].set_index("Best overall response")
     assert bor.iloc[:, 0]["Stable disease (SD)"].startswith("1 ") and bor.iloc[:, 0]["Partial response (PR)"].startswith("1 ")
     captions = " ".join(texts(at, "caption"))
     assert "1 CR/PR not confirmed" in captions and "counted per RECIST 1.1" in captions
     assert "1 SD shorter than the SD minimum (6 weeks" in captions
-    assert "1/4 with confirmed responses only, 2/4 with all responses" in captions
+    assert "ORR 1/4; all responses (unconfirmed included): 2/4" in captions
     assert captions.count("1 CR/PR not confirmed") == 1  # under the BOR table only, not repeated under the rates
 
     widget(at, "number_input", "w_sd_min").set_value(0.0)

@@ -97,14 +97,14 @@ def test_confirmed_only_orr_is_the_default_and_the_all_responses_view_is_beside_
     assert rate(res, "orr") == (1, 6) and rate(res, "dcr") == (3, 6)
     assert rate(res, "orr", res.other_rates) == (4, 6) and rate(res, "dcr", res.other_rates) == (5, 6)
     shown = res.display().set_index("Outcome")
-    assert shown.loc["ORR (CR+PR), confirmed responses only", "Responders / n"] == "1/6"
-    assert shown.loc["ORR (CR+PR), all responses (unconfirmed included)", "Responders / n"] == "4/6"
+    assert shown.loc["ORR (CR+PR), confirmed only", "Responders / n"] == "1/6"
+    assert shown.loc["ORR (CR+PR), incl. unconfirmed", "Responders / n"] == "4/6"
     blank = next(n for n in res.notes if n.kind == "confirmation_blank")
     assert blank.count == 1 and blank.patient_ids == ("P4",) and "blank" in blank
     unconfirmed = next(n for n in res.notes if n.kind == "response_unconfirmed")
     assert unconfirmed.count == 3 and "1 as SD, 1 as PD, 1 as NE" in unconfirmed
     view = next(n for n in res.notes if n.kind == "orr_view")
-    assert "1/6 with confirmed responses only, 4/6 with all responses" in view and view.count == 3
+    assert "ORR 1/6; all responses (unconfirmed included): 4/6" in view and view.count == 3
 
 
 def test_bor_table_shows_the_reclassified_bor_so_dcr_is_cr_pr_sd():

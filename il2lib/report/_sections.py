@@ -152,8 +152,10 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Response", exc)
         return s
-    bor_notes = [f"BOR as counted under RECIST 1.1: {bor.view_label}; SD from {rates.sd_minimum_weeks:g} weeks "
-                 "after IL-2 start (a shorter SD counts as PD if progression followed, else NE)."] + list(bor.notes)
+    bor_notes = [f"BOR as counted under RECIST 1.1 (Eisenhauer 2009, 4.4.3, 4.6.1): {bor.view_label}; an "
+                 f"unconfirmed CR/PR counts as SD if the SD minimum ({rates.sd_minimum_weeks:g} weeks from IL-2 "
+                 "start) is met; otherwise it, like a shorter SD, counts as PD if progression followed, else NE; "
+                 "iRECIST categories count as RECIST 1.1 (iUPD as PD; Seymour 2017)."] + list(bor.notes)
     s.table(bor.display().reset_index(), "Best overall response, n (% of treated patients)", bor_notes)
     notes = [f"Denominator: all treated patients (intention to treat); NE counted as non-responders. "
              f"CBR counts SD lasting at least {cb_sd_months:g} months."]
@@ -166,12 +168,7 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
     s.methods.append(f"Best overall response was tabulated per patient; ORR = (CR+PR)/N and CBR = (CR+PR+SD lasting "
                      f">= {cb_sd_months:g} months)/N over all treated patients, with {ci_name} 95% confidence "
                      "intervals (Clopper & Pearson 1934); rates were compared between groups with Fisher's exact "
-                     "test. RECIST 1.1 rules (Eisenhauer 2009, sections 4.4.3 and 4.6.1): where response "
-                     "confirmation is recorded, ORR counts confirmed CR/PR only (the all-responses ORR is shown "
-                     "beside it) and an unconfirmed CR/PR counts as SD if the SD minimum is met, else PD if "
-                     f"progression followed, else NE; an SD shorter than {rates.sd_minimum_weeks:g} weeks from "
-                     "IL-2 start counts as PD or NE. iRECIST categories (Seymour 2017) count as their RECIST 1.1 "
-                     "counterpart (iUPD as PD).")
+                     "test.")
     return s
 
 
