@@ -40,9 +40,9 @@ TABLE_NOTE_KINDS = ("response_unconfirmed", "sd_below_minimum", "sd_minimum_unkn
 
 def irecist_category(values: pd.Series) -> pd.Series:
     """The iRECIST category (``"iCR"``, ``"iUPD"``, ...) of each raw ``bor`` cell, None elsewhere."""
-    key = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                     else schema.norm(v).replace(" ", ""))
-    return key.map(_IRECIST_LOOKUP).astype(object).where(key.isin(list(_IRECIST_LOOKUP)), None)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)  # normalise each distinct value once
+    found = np.array([_IRECIST_LOOKUP.get(schema.norm(v).replace(" ", "")) for v in uniques] + [None], dtype=object)
+    return pd.Series(found[codes], index=values.index, dtype=object)
 
 
 def _column(df: pd.DataFrame, name: str, kind: str) -> pd.Series:
