@@ -200,5 +200,6 @@ elif ctx.cohort is not None:
     mapping_editor(report)
     findings_by_column(report)
     excluded_download(ctx.cohort)
+    data_mod.ae_complete_switches(ctx.loaded)
     preview(ctx.cohort)
 templates()

@@ -228,7 +228,7 @@ def code_for(kind: str, ctx, **options) -> None:
     elif kind == "biomarkers":
         snippet = snippets.biomarkers_snippet(cb, options.get("adjust", "none"))
     elif kind == "toxicity":
-        snippet = snippets.toxicity_snippet(options["by"])
+        snippet = snippets.toxicity_snippet(options["by"], ae_complete=options.get("ae_complete", ()))
     else:
         snippet = {"swimmer": snippets.swimmer_snippet, "dor": snippets.dor_snippet}[kind]()
     show_code(snippet, ctx, current_masking(), f"page_{kind}", ae=kind == "toxicity")

@@ -78,11 +78,13 @@ def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str) 
 
 
 @st.cache_data(**CACHE)
-def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: str | None) -> Computed:
-    """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows)."""
+def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: str | None,
+             ae_complete: tuple[str, ...] = ()) -> Computed:
+    """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows); ``ae_complete``:
+    the sources whose AE file the user declared complete (Data page)."""
     from il2lib.toxicity import toxicity_summary
 
-    return _attempt(toxicity_summary, _ae, _df, by)
+    return _attempt(toxicity_summary, _ae, _df, by, ae_complete=ae_complete)
 
 
 def group_column_values(df: pd.DataFrame, by: str | None) -> tuple[pd.Series, list[str]]:

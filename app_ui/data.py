@@ -256,3 +256,67 @@ def clear_upload() -> None:
     """Button callback: drop the uploaded bytes, their loaded cohort and the upload options."""
     for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):
         st.session_state.pop(key, None)
+
+
+# ---------------------------------------------------------------------------------- AE file coverage
+AE_COMPLETE = "v_ae_complete"  # session: {"ae_key": identity of the AE table, "sources": declared complete}
+
+
+def ae_complete_sources(loaded: LoadedData) -> tuple[str, ...]:
+    """Sources whose AE file the user declared complete on the Data page (for the AE table now loaded)."""
+    state_ = st.session_state.get(AE_COMPLETE) or {}
+    if not loaded.ae_key or state_.get("ae_key") != loaded.ae_key:
+        return ()
+    return tuple(state_.get("sources", ()))
+
+
+def _set_ae_complete(ae_key: str, source: str, widget: str) -> None:
+    state_ = st.session_state.get(AE_COMPLETE) or {}
+    sources = [s for s in state_.get("sources", ())] if state_.get("ae_key") == ae_key else []
+    if st.session_state[widget] and source not in sources:
+        sources.append(source)
+    elif not st.session_state[widget] and source in sources:
+        sources.remove(source)
+    st.session_state[AE_COMPLETE] = {"ae_key": ae_key, "sources": tuple(sources)}
+
+
+def ae_complete_switches(loaded: LoadedData) -> None:
+    """Data page: per source, "this AE file lists every AE of every patient of that source".
+
+    Without the switch, a patient without AE rows and without ``max_ctcae_grade`` has unknown
+    toxicity (il2lib.toxicity); with it, no AE row means no AE. A file without a source column
+    gets one switch for every patient (``schema.AE_COMPLETE_ALL``).
+    """
+    import pandas as pd
+
+    from app_ui.widgets import md_escape
+    from il2lib import schema
+
+    if loaded.adverse_events is None or loaded.cohort is None or not loaded.ae_key:
+        return
+    data = loaded.cohort.data
+    with_rows = set(loaded.adverse_events.data[schema.AE_PATIENT_ID].astype(str))
+    no_rows = ~data[schema.PATIENT_ID].astype(str).isin(with_rows)
+    has_source = schema.SOURCE in data.columns and data[schema.SOURCE].notna().any()
+    sources = [str(s) for s in pd.unique(data[schema.SOURCE].dropna())] if has_source else [schema.AE_COMPLETE_ALL]
+    chosen = ae_complete_sources(loaded)
+    st.markdown("#### Adverse-event file coverage")
+    st.caption("A patient without AE rows has unknown toxicity (left out of the toxicity denominators) unless the "
+               "patient file gives max_ctcae_grade (0 = no AE) or you declare here that the AE file lists every AE "
+               "of every patient of their source.")
+    for i, source in enumerate(sources):
+        members = (data[schema.SOURCE].astype(str) == source if source != schema.AE_COMPLETE_ALL
+                   else pd.Series(True, index=data.index))
+        what = "every patient" if source == schema.AE_COMPLETE_ALL else f"every patient of {source}"
+        key = f"w_ae_complete_{i}"
+        st.session_state[key] = source in chosen
+        st.toggle(md_escape(f"This AE file lists every AE of {what} ({int((members & no_rows).sum())} of "
+                            f"{int(members.sum())} without AE rows)"), key=key, on_change=_set_ae_complete,
+                  args=(loaded.ae_key, source, key))
+    findings = [f for f in loaded.adverse_events.report.findings if f.level == "warning"]
+    if findings:
+        with st.expander(f"Adverse-event file: {len(findings)} warning(s)", icon=":material/warning:"):
+            for finding in findings[:50]:
+                st.markdown("- " + md_escape(finding.message))
+            if len(findings) > 50:
+                st.caption(f"... and {len(findings) - 50} more.")

@@ -152,29 +152,74 @@ def _add_toxicity(parser: argparse.ArgumentParser) -> None:
     _shared(parser)
     parser.add_argument("--ae", required=True, metavar="AE_FILE", help="long-format adverse-event table")
     parser.add_argument("--by", default=None, metavar="COLUMN", help="patient column to split by")
+    add_ae_complete_argument(parser)
+
+
+def add_ae_complete_argument(parser) -> None:
+    """``--ae-complete SOURCE`` (repeatable): the AE file lists every AE of every patient of SOURCE."""
+    parser.add_argument("--ae-complete", action="append", default=[], metavar="SOURCE",
+                        help="the AE file lists every AE of every patient of this source (a value of the source "
+                             "column; '*' = every patient): their patients without AE rows had no AE. Repeatable. "
+                             "Otherwise a patient without AE rows and without max_ctcae_grade has unknown toxicity")
+
+
+def ae_complete_from_args(args: argparse.Namespace, cohort) -> tuple[str, ...]:
+    """The ``--ae-complete`` sources, each checked against the file's sources (UsageError otherwise)."""
+    from il2lib.cli import UsageError
+    from il2lib.toxicity import unknown_sources
+
+    bad = unknown_sources(cohort.data, args.ae_complete)
+    if bad:
+        sources = sorted({str(v) for v in cohort.data.get(schema.SOURCE, pd.Series(dtype=object)).dropna()})
+        raise UsageError(f"--ae-complete '{bad[0]}' is not a source of this file (sources: "
+                         f"{', '.join(sources) or 'none, no source column'}; '*' = every patient).")
+    return tuple(args.ae_complete)
+
+
+def _note_lines(notes) -> list[str]:
+    """Each note, and under the notes that name patients, their ids."""
+    from il2lib.toxicity import LISTED_NOTE_KINDS
+
+    lines = []
+    for note in notes:
+        lines.append(str(note))
+        ids = getattr(note, "patient_ids", ())
+        if ids and getattr(note, "kind", "") in LISTED_NOTE_KINDS:
+            lines.append("  patients: " + ", ".join(ids[:20]) + (f", ... ({len(ids)} in all)" if len(ids) > 20 else ""))
+    return lines
 
 
 def _run_toxicity(args: argparse.Namespace) -> int:
     from il2lib.adverse_events import load_adverse_events
     from il2lib.cli import UsageError
+    from il2lib.notes import Note
     from il2lib.toxicity import toxicity_summary
 
     cohort, flt, data = _load(args)
+    ae_complete = ae_complete_from_args(args, cohort)
     ae = load_adverse_events(args.ae, cohort)
     if not ae.report.ok:
         raise UsageError("\n".join(f.message for f in ae.report.file_errors))
-    tox = toxicity_summary(ae.data, data, by=args.by)
+    tox = toxicity_summary(ae.data, data, by=args.by, ae_complete=ae_complete)
     payload = {"by": args.by, "groups": list(tox.groups), "n_patients": tox.n_patients,
                "ae_file": {"n_loaded": ae.report.n_loaded, "n_analysed": ae.report.n_analysed,
                            "n_excluded": ae.report.n_excluded},
                "summary": _records(tox.summary), "by_term": _records(tox.by_term), "by_cycle": _records(tox.by_cycle),
-               "excluded_ae_rows": _records(tox.excluded_ae_rows), "notes": list(tox.notes)}
+               "excluded_ae_rows": _records(tox.excluded_ae_rows), "notes": list(tox.notes),
+               "ae_complete": list(ae_complete), "n_known": tox.n_known, "coverage": _records(tox.coverage),
+               "note_records": [n.to_dict() for n in tox.notes if isinstance(n, Note)],
+               "warnings": [w.to_dict() for w in tox.warnings]}
     summary = tox.summary.assign(percent=tox.summary["percent"].map("{:.1f}".format))
     lines = _header(cohort, flt, data) + [f"AE file: {ae.report.summary()}", "",
                                           summary.to_string(index=False), "", tox.display().to_string(), ""]
-    lines += [tox.patients_note] + list(tox.notes)
+    if len(tox.by_cycle):
+        lines += ["Adverse events by cycle (N = patients who received the cycle)",
+                  tox.by_cycle.to_string(index=False), ""]
+    lines += [f"Warning: {line}" if not line.startswith("  ") else line for line in _note_lines(tox.warnings)]
+    lines += [tox.patients_note] + _note_lines(tox.notes)
     _emit(args, payload, "\n".join(lines))
     return 0
+
 
 
 COMMANDS = [

@@ -1,4 +1,5 @@
-"""``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--ae AE_FILE]``.
+"""``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--ae AE_FILE]
+[--ae-complete SOURCE ...]``.
 
 Builds the same self-contained meeting report as the dashboard's Report page
 (:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 def _add_report(parser: argparse.ArgumentParser) -> None:
     from il2lib.cli import add_filter_arguments, add_load_arguments
+    from il2lib.cli_analyses import add_ae_complete_argument
 
     add_load_arguments(parser)
     add_filter_arguments(parser)
@@ -23,6 +25,7 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="PDF/print page size (default A4)")
     group.add_argument("--endpoint", choices=("os", "pfs"), default="os", help="survival endpoint (default os)")
     group.add_argument("--ae", default=None, metavar="AE_FILE", help="long-format adverse-event table for toxicity")
+    add_ae_complete_argument(group)
     group.add_argument("--ci", choices=("exact", "wilson"), default="exact",
                        help="binomial CI for ORR/CBR (default exact: Clopper-Pearson)")
     group.add_argument("--pseudonyms", action="store_true",
@@ -49,10 +52,16 @@ def _run_report(args: argparse.Namespace) -> int:
     from il2lib.cli import UsageError, load_filtered
     from il2lib.report import build_report, write_pdf
 
+    from il2lib.cli_analyses import ae_complete_from_args
+
     cohort, flt, _ = load_filtered(args)
+    if args.ae_complete and not args.ae:
+        raise UsageError("--ae-complete needs --ae (the adverse-event file it describes).")
+    ae_complete = ae_complete_from_args(args, cohort)
     ae, ae_fingerprint = _load_ae(args.ae, cohort) if args.ae else (None, None)
     report = build_report(cohort, ae, flt, args.endpoint, conf_type=args.conf_type, ci_method=args.ci,
-                          paper=args.paper, ae_fingerprint=ae_fingerprint, pseudonymise=args.pseudonyms)
+                          paper=args.paper, ae_fingerprint=ae_fingerprint, pseudonymise=args.pseudonyms,
+                          ae_complete=ae_complete)
     try:
         html_path = report.write_html(args.out)
     except OSError as exc:

@@ -282,8 +282,11 @@ def biomarkers_snippet(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, adjust
     return Snippet(py)
 
 
-def toxicity_snippet(by: str | None, csv: str = DEFAULT_CSV, ae_csv: str = AE_CSV) -> Snippet:
-    """Worst grade per patient and term, irAEs, by group (needs the exported AE rows too)."""
+def toxicity_snippet(by: str | None, csv: str = DEFAULT_CSV, ae_csv: str = AE_CSV,
+                     ae_complete: tuple[str, ...] = ()) -> Snippet:
+    """Worst grade per patient and term, irAEs, by group (needs the exported AE rows too); ``ae_complete``:
+    the sources whose AE file was declared complete."""
+    complete = f", ae_complete={tuple(ae_complete)!r}" if ae_complete else ""
     py = (_py_head(csv) + f"ae = pd.read_csv({ae_csv!r})\nfrom il2lib.toxicity import toxicity_summary\n\n"
-          f"tox = toxicity_summary(ae, df, {by!r})\nresult = tox.by_term\nprint(tox.display())\n")
+          f"tox = toxicity_summary(ae, df, {by!r}{complete})\nresult = tox.by_term\nprint(tox.display())\n")
     return Snippet(py)

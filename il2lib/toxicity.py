@@ -35,6 +35,9 @@ GRADE5_UNKNOWN = "Grade-5 AE, attribution unknown"
 CYCLE_COLUMNS = ["group", "cycle", "N", "n_patients_any", "pct_any", "n_patients_grade3plus", "pct_grade3plus",
                  "n_unknown"]
 COVERAGE_COLUMNS = ["group", "n_patients", "n_known", "n_term_known", "n_unknown"]
+#: Note kinds whose patients the page and the CLI list (the others are rules or whole denominators).
+LISTED_NOTE_KINDS = ("ae_unknown", "ae_grade_only", "ae_complete", "ae_grade5_unknown_attribution",
+                     "ae_grade_mismatch", "trd_conflict", "ae_cycle_not_given")
 TRD_RULE = Note("Treatment-related death: a grade-5 AE with CTEP attribution definite, probable or possible, or "
                 "treatment_related_death = yes in the patient file; a grade-5 AE of unknown attribution is listed "
                 "apart, never counted as one.", kind="trd_rule")
@@ -151,6 +154,14 @@ def _flag(ae: pd.DataFrame, column: str) -> pd.Series:
     if column not in ae.columns:
         return pd.Series(False, index=ae.index)
     return ae[column].astype("boolean").fillna(False).astype(bool)
+
+
+def unknown_sources(patients: pd.DataFrame, ae_complete: Iterable[str]) -> list[str]:
+    """Entries of ``ae_complete`` that name no ``source`` of ``patients`` (``"*"`` always matches)."""
+    present = set()
+    if schema.SOURCE in patients.columns:
+        present = {schema.norm(v) for v in patients[schema.SOURCE].dropna()}
+    return [s for s in ae_complete if s != schema.AE_COMPLETE_ALL and schema.norm(s) not in present]
 
 
 def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = None, *,

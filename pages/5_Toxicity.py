@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_state import frame
 from app_ui import beyond
+from app_ui import data as data_mod
 from app_ui import cached, figures
 from app_ui.downloads import download_table
 from app_ui.widgets import empty_state, md_escape, show_table, url_choice
@@ -14,11 +15,13 @@ ctx = frame("Toxicity")
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
-from il2lib.toxicity import DEATHS, ICU, STEROIDS  # noqa: E402
+from il2lib.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, LISTED_NOTE_KINDS, STEROIDS  # noqa: E402
 
 GROUPINGS = [None, schema.PRIOR_PD1, schema.DISEASE, schema.LINE_OF_IL2, schema.SOURCE]
 #: Measures that come from the patient file, so they exist without an AE table.
 PATIENT_LEVEL = (STEROIDS, ICU, DEATHS)
+#: Notes about whose toxicity is known, shown in a box rather than a caption.
+COVERAGE_KINDS = ("ae_unknown", "ae_grade_only", "ae_any_by_construction")
 
 
 def empty_ae_table() -> pd.DataFrame:
@@ -26,13 +29,39 @@ def empty_ae_table() -> pd.DataFrame:
                          schema.AE_GRADE: pd.Series(dtype="Int64")})
 
 
-def summary_table(tox, has_ae: bool) -> pd.DataFrame:
-    rows = tox.summary if has_ae else tox.summary[tox.summary["measure"].isin(PATIENT_LEVEL)]
-    cells = rows.assign(value=[f"{int(n)}/{int(big_n)} ({p:.0f}%)" + (f", {int(u)} unknown" if u else "")
+def summary_table(tox, has_ae: bool, has_max_grade: bool) -> pd.DataFrame:
+    """Measures x groups, "n/N (%)" over the patients whose answer is known, and how many are not."""
+    shown = PATIENT_LEVEL + ((ANY_AE, ANY_G3) if has_max_grade else ())  # max_ctcae_grade answers these two
+    rows = tox.summary if has_ae else tox.summary[tox.summary["measure"].isin(shown)]
+    cells = rows.assign(value=[(f"{int(n)}/{int(big_n)} ({p:.0f}%)" if big_n else "not known")
+                               + (f", {int(u)} unknown" if u else "")
                                for n, big_n, p, u in zip(rows["n"], rows["N"], rows["percent"], rows["n_unknown"])])
     wide = cells.pivot(index="measure", columns="group", values="value")
     order = [m for m in cells["measure"].drop_duplicates()]
     return wide.reindex(order)[list(tox.groups)].rename_axis("Measure").reset_index()
+
+
+def cycle_table(tox) -> pd.DataFrame:
+    """AEs by cycle: patients with an AE over those who received the cycle."""
+    def cell(n, big_n):
+        return f"{int(n)}/{int(big_n)} ({100 * n / big_n:.0f}%)" if big_n else "not known"
+
+    c = tox.by_cycle
+    return pd.DataFrame({"Group": c["group"], "Cycle": c["cycle"], "Received (N)": c["N"],
+                         "Any AE": [cell(n, b) for n, b in zip(c["n_patients_any"], c["N"])],
+                         "Grade >=3": [cell(n, b) for n, b in zip(c["n_patients_grade3plus"], c["N"])],
+                         "Unknown": c["n_unknown"]})
+
+
+def named_patients(tox) -> pd.DataFrame:
+    """The patients behind the notes and warnings that name them (pseudonyms when asked for)."""
+    rows = {}
+    if ctx.pseudonyms and schema.FILE_ROW in ctx.data:
+        rows = {p: f"row {r}" for p, r in zip(ctx.data[schema.PATIENT_ID].astype(str), ctx.data[schema.FILE_ROW])}
+    named = [{"Note": note[:90] + ("…" if len(note) > 90 else ""), "Patients": len(note.patient_ids),
+              "Patient ids": ", ".join(rows.get(p, p) for p in note.patient_ids)}
+             for note in (*tox.warnings, *tox.notes) if getattr(note, "kind", "") in LISTED_NOTE_KINDS]
+    return pd.DataFrame(named, columns=["Note", "Patients", "Patient ids"])
 
 
 st.title("Toxicity")
@@ -49,17 +78,26 @@ if not has_ae:
     st.info("No adverse-event table was loaded with this data, so AE terms, grades and immune-related AEs cannot "
             "be shown. Upload one on the Data page (long format: patient_id, ae_term, ctcae_grade). Below: only "
             "the patient-level flags of the patient file.", icon=":material/info:")
-computed = cached.toxicity(ctx.cache_key, ctx.loaded.ae_key, ae.data if has_ae else empty_ae_table(), ctx.data, by)
+ae_complete = data_mod.ae_complete_sources(ctx.loaded)
+computed = cached.toxicity(ctx.cache_key, ctx.loaded.ae_key, ae.data if has_ae else empty_ae_table(), ctx.data, by,
+                           ae_complete)
 if not computed.ok:
     empty_state(f"Toxicity cannot be summarised: {md_escape(computed.message)}")
     st.stop()
 tox = computed.value
 st.subheader("Overview")
-overview = summary_table(tox, has_ae)
+has_max_grade = schema.MAX_CTCAE in ctx.data and bool(ctx.data[schema.MAX_CTCAE].notna().any())
+overview = summary_table(tox, has_ae, has_max_grade)
 show_table(overview)
-download_table(overview, "toxicity_overview", title="Toxicity overview", notes=tox.notes)
+download_table(overview, "toxicity_overview", title="Toxicity overview", notes=(*tox.warnings, *tox.notes))
+for warning in tox.warnings:
+    st.warning(md_escape(warning), icon=":material/warning:")
 for note in tox.notes:
-    if not (caveat_shown and note == schema.ERA_CAVEAT):  # already in the warning box above
+    if caveat_shown and note == schema.ERA_CAVEAT:  # already in the warning box above
+        continue
+    if getattr(note, "kind", "") in COVERAGE_KINDS:
+        st.info(md_escape(note), icon=":material/help:")
+    else:
         st.caption(md_escape(note))
 if has_ae:
     st.subheader("Adverse events by term (worst grade per patient)")
@@ -82,9 +120,15 @@ if has_ae:
             download_table(irae, "immune_related_aes", title="Immune-related adverse events")
     if not tox.by_cycle.empty:
         with st.expander("Adverse events by cycle"):
-            show_table(tox.by_cycle)
-            download_table(tox.by_cycle, "adverse_events_by_cycle", title="Adverse events by cycle")
+            cycles = cycle_table(tox)
+            show_table(cycles)
+            download_table(cycles, "adverse_events_by_cycle", title="Adverse events by cycle",
+                           notes=[n for n in tox.notes if getattr(n, "kind", "") == "ae_by_cycle_denominators"])
     if len(tox.excluded_ae_rows):
         st.caption(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or unusable rows).")
+named = named_patients(tox)
+if len(named) and not beyond.current_masking().on:
+    with st.expander("Patients named in the notes above"):
+        show_table(named)
 if has_ae:
-    beyond.code_for("toxicity", ctx, by=by)
+    beyond.code_for("toxicity", ctx, by=by, ae_complete=ae_complete)

@@ -6,6 +6,7 @@ import re
 import streamlit as st
 
 from app_state import frame
+from app_ui import data as data_mod
 from app_ui.widgets import md_escape, url_choice
 
 ctx = frame("Report")
@@ -24,11 +25,12 @@ PREVIEW_HEIGHT = 900
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool):
+def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool,
+                  ae_complete: tuple[str, ...] = ()):
     """The report for one (data scope, fingerprint, rule, filter, AE table, options); errors as text."""
     try:
         return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic,
-                            pseudonymise=pseudonyms), ""
+                            pseudonymise=pseudonyms, ae_complete=ae_complete), ""
     except Il2libError as exc:
         return None, str(exc)
 
@@ -71,7 +73,8 @@ if current_masking().on:
                icon=":material/visibility_off:")
     st.stop()
 
-key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms)
+ae_complete = data_mod.ae_complete_sources(ctx.loaded) if use_ae else ()
+key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms, ae_complete)
 if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):
     st.session_state[BUILT] = key
 if st.session_state.get(BUILT) != key:
@@ -81,7 +84,7 @@ if st.session_state.get(BUILT) != key:
 
 with st.spinner("Building the report ..."):
     report, problem = cached_report(key, ctx.cohort, ae if use_ae else None, ctx.filter, endpoint, paper,
-                                    bool(ctx.loaded.synthetic), ctx.pseudonyms)
+                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete)
 if report is None:
     st.error(md_escape(f"The report cannot be built: {problem}"))
     st.stop()

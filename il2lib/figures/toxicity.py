@@ -21,12 +21,12 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     terms = (tox.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable")
              .head(top_n).index.tolist())
     groups = list(tox.groups)
-    sizes = tox.summary.groupby("group")["N"].first()
+    sizes = tox.term_sizes  # patients with term detail (AE rows, max grade 0 or a complete AE file)
     fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[escape(f"{_panel(tox.by, g)} (N={int(sizes[g])})") for g in groups])
     for j, g in enumerate(groups, start=1):
         sub = tox.by_term[tox.by_term["group"] == g].set_index("term").reindex(terms)
-        n = int(sizes[g])
+        n = int(sizes[g]) or 1  # N = 0: no bar (every count is 0)
         for grade in GRADES:
             counts = pd.to_numeric(sub[f"n_grade{grade}"]).fillna(0).astype(int)
             fig.add_trace(go.Bar(

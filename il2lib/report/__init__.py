@@ -15,7 +15,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Iterable, Literal
 
 import pandas as pd
 
@@ -24,7 +24,7 @@ from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.report import _html
 from il2lib.report._html import Figure, Paper, definition_list, esc, table_html
-from il2lib.report._methods import methods_section, reproduce_command, software_versions
+from il2lib.report._methods import ae_complete_arguments, methods_section, reproduce_command, software_versions
 from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, group_column, response_section,
                                      table1_section, toxicity_section, validation_section)
 from il2lib.report._survival import survival_section
@@ -70,7 +70,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                  ci_method: Literal["exact", "wilson"] = "exact", paper: Paper = "A4",
                  title: str = REPORT_TITLE, generated_at: dt.datetime | None = None,
                  synthetic: bool | None = None, ae_fingerprint: str | None = None,
-                 pseudonymise: bool = False) -> Report:
+                 pseudonymise: bool = False, ae_complete: Iterable[str] = ()) -> Report:
     """Build the meeting report for a loaded cohort.
 
     Parameters
@@ -96,6 +96,9 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     pseudonymise : bool
         Withhold the file's patient ids (the only place they appear is the validation findings):
         rows are named "row N" by their line in the file.
+    ae_complete : iterable of str
+        Sources whose AE file lists every AE of every patient (``"*"``: every patient); see
+        :func:`il2lib.toxicity.toxicity_summary`.
 
     Returns
     -------
@@ -126,8 +129,9 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     biomarkers = biomarker_section(df, cohort.cb_sd_months)
     if biomarkers is not None:
         sections.append(biomarkers)
-    sections.append(toxicity_section(df, ae, by))
+    sections.append(toxicity_section(df, ae, by, tuple(ae_complete)))
     command = reproduce_command(cohort.source_name, filter, endpoint, ae is not None, cohort.cb_sd_months)
+    command += ae_complete_arguments(tuple(ae_complete) if ae is not None else ())
     sections.append(methods_section(sections, conf_type, ci_method, command))
     header = _header(title, cohort, filter, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections)
     body, n_figures = _render(sections)

@@ -46,6 +46,11 @@ def reproduce_command(source_name: str, flt: CohortFilter, endpoint: str, with_a
     return shlex.join(parts)
 
 
+def ae_complete_arguments(ae_complete: tuple[str, ...]) -> str:
+    """`` --ae-complete SOURCE`` for each source declared complete (appended to the reproduce command)."""
+    return "".join(f" --ae-complete {shlex.quote(s)}" for s in ae_complete)
+
+
 def methods_section(sections: list[Section], conf_type: str, ci_method: str, command: str) -> Section:
     """Methods: one paragraph per analysis shown, then versions and the command that rebuilds the report."""
     s = Section("methods", "Methods and reproducibility")

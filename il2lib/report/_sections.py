@@ -230,7 +230,7 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
 
 
 # ----------------------------------------------------------------------------- toxicity
-def toxicity_section(df: pd.DataFrame, ae, by: str | None) -> Section:
+def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[str, ...] = ()) -> Section:
     from il2lib.toxicity import toxicity_summary
 
     s = Section("toxicity", "Toxicity")
@@ -238,30 +238,44 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None) -> Section:
         s.note("No adverse-event table was supplied with this file, so no toxicity summary is shown.")
         return s
     try:
-        tox = toxicity_summary(ae.data, df, by=by)
+        tox = toxicity_summary(ae.data, df, by=by, ae_complete=ae_complete)
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "The toxicity summary", exc)
         return s
-    s.table(_toxicity_overview(tox), "Patients with adverse events, n (%)", tox.notes)
+    for warning in tox.warnings:
+        s.note(f"Warning: {warning}", "callout")
+    s.table(_toxicity_overview(tox), "Patients with adverse events, n (%) of the patients whose answer is known",
+            tox.notes)
     from il2lib.figures.toxicity import ae_grade_figure
 
     s.add(Figure(ae_grade_figure(tox, top_n=12), "The 12 most frequent adverse events: patients by worst CTCAE v5 "
                  "grade, % of the group."))
     s.table(tox.display().reset_index(), "Adverse events by term: worst CTCAE grade per patient, n (%)",
             long=True)
+    if len(tox.by_cycle):
+        cycles = tox.by_cycle.rename(columns={"group": "Group", "cycle": "Cycle", "N": "Received (N)",
+                                              "n_patients_any": "Any AE", "n_patients_grade3plus": "Grade >=3",
+                                              "n_unknown": "Unknown"})
+        s.table(cycles[["Group", "Cycle", "Received (N)", "Any AE", "Grade >=3", "Unknown"]],
+                "Adverse events by cycle: patients with an AE among those who received the cycle")
     if len(tox.excluded_ae_rows):
         s.note(f"{len(tox.excluded_ae_rows)} adverse-event row(s) were left out (their patient is not in the "
                "filtered cohort or the row was invalid).")
-    s.methods.append("Adverse events were summarised per patient at the worst CTCAE v5 grade per term, over all "
-                     "analysed patients including those without any event.")
+    s.methods.append("Adverse events: worst CTCAE v5 grade per patient and term (spellings merged), over the patients "
+                     "whose toxicity is known (AE rows, the patient file's worst grade, or an AE file declared "
+                     "complete); a treatment-related death is a grade-5 event with CTEP attribution related, or the "
+                     "patient file's flag.")
     return s
 
 
 def _toxicity_overview(tox) -> pd.DataFrame:
     table = tox.summary.copy()
-    table["cell"] = [f"{int(n)} ({p:.0f}%)" + (f"; {int(u)} unknown" if u else "")
-                     for n, p, u in zip(table["n"], table["percent"], table["n_unknown"])]
-    totals = table.drop_duplicates("group").set_index("group")["N"]
+    totals = tox.coverage.set_index("group")["n_patients"]
+    table["cell"] = ["not known" if not big_n else
+                     (f"{int(n)} ({p:.0f}%)" if big_n == totals[g] else f"{int(n)}/{int(big_n)} ({p:.0f}%)")
+                     + (f"; {int(u)} unknown" if u else "")
+                     for g, n, big_n, p, u in zip(table["group"], table["n"], table["N"], table["percent"],
+                                                  table["n_unknown"])]
     wide = table.pivot(index="measure", columns="group", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table["measure"])), columns=list(tox.groups))
     wide.columns = [f"{g} (N={int(totals[g])})" for g in wide.columns]
