@@ -244,20 +244,14 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
         return s
     for warning in tox.warnings:
         s.note(f"Warning: {warning}", "callout")
-    s.table(_toxicity_overview(tox), "Patients with adverse events, n (%) of the patients whose answer is known",
-            tox.notes)
+    notes = [n for n in tox.notes if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
+    s.table(_toxicity_overview(tox), "Patients with adverse events, n (%) of the patients whose answer is known", notes)
     from il2lib.figures.toxicity import ae_grade_figure
 
     s.add(Figure(ae_grade_figure(tox, top_n=12), "The 12 most frequent adverse events: patients by worst CTCAE v5 "
                  "grade, % of the group."))
     s.table(tox.display().reset_index(), "Adverse events by term: worst CTCAE grade per patient, n (%)",
             long=True)
-    if len(tox.by_cycle):
-        cycles = tox.by_cycle.rename(columns={"group": "Group", "cycle": "Cycle", "N": "Received (N)",
-                                              "n_patients_any": "Any AE", "n_patients_grade3plus": "Grade >=3",
-                                              "n_unknown": "Unknown"})
-        s.table(cycles[["Group", "Cycle", "Received (N)", "Any AE", "Grade >=3", "Unknown"]],
-                "Adverse events by cycle: patients with an AE among those who received the cycle")
     if len(tox.excluded_ae_rows):
         s.note(f"{len(tox.excluded_ae_rows)} adverse-event row(s) were left out (their patient is not in the "
                "filtered cohort or the row was invalid).")
