@@ -296,8 +296,8 @@ def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, a
     trd_flag = _flag_values(patients, schema.TREATMENT_DEATH)
     source = patients[schema.SOURCE].to_numpy(object) if schema.SOURCE in patients.columns else None
     pt = pt.assign(
-        source=source, has_rows=has_rows, row_worst=worst_rows, max_given=given, complete=complete, term_known=term_known,
-        any_known=any_known, worst=np.where(any_known, np.fmax(worst_rows, given), np.nan),
+        source=source, has_rows=has_rows, row_worst=worst_rows, max_given=given, complete=complete,
+        term_known=term_known, any_known=any_known, worst=np.where(any_known, np.fmax(worst_rows, given), np.nan),
         mismatch=~np.isnan(given) & (has_rows | complete) & (worst_rows != given),
         irae=pt.index.isin(ae.loc[ae["_irae"].to_numpy(dtype=bool), pid]),
         irae3=pt.index.isin(ae.loc[ae["_irae"].to_numpy(dtype=bool) & (ae[grade] >= 3).to_numpy(), pid]),
