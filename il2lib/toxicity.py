@@ -248,8 +248,9 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
                        "attribution blank or unknown).", len(ids), ids, "ae_grade5_unknown_attribution"),)
     if len(by_cycle):
         notes += (Note("AEs by cycle: N = patients with known toxicity who received the cycle (cycles 1-2: "
-                       "doses_cN > 0, else n_cycles; later cycles: n_cycles >= the cycle; an AE recorded in the cycle "
-                       "counts as receiving it); n_unknown = patients for whom either is unknown.",
+                       "doses_cN > 0, else n_cycles, and cycle 1 when both are missing as IL-2 was started; later "
+                       "cycles: n_cycles >= the cycle; an AE recorded in the cycle counts as receiving it); "
+                       "n_unknown = patients for whom either is unknown.",
                        kind="ae_by_cycle_denominators"),)
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         notes += (schema.ERA_CAVEAT,)
