@@ -211,14 +211,16 @@ def code_for(kind: str, ctx, **options) -> None:
     """'Show code' for one of the pages' existing tables or figures (see :mod:`il2lib.snippets`)."""
     from il2lib import snippets
 
-    cb = ctx.cb_sd_months
+    cb, window = ctx.cb_sd_months, ctx.assessment_window_days
     if kind == "km":
         landmark = options.get("landmark")
-        snippet = (snippets.landmark_snippet(options["endpoint"], options["by"], landmark, cb, options["conf_type"])
+        snippet = (snippets.landmark_snippet(options["endpoint"], options["by"], landmark, cb, options["conf_type"],
+                                             window_days=window)
                    if landmark is not None and options["by"] in (schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT)
                    else snippets.km_snippet(options["endpoint"], options["by"], options["conf_type"]))
     elif kind == "response":
-        snippet = snippets.response_snippet(options["by"], options["ci_method"], options["denominator"], cb)
+        snippet = snippets.response_snippet(options["by"], options["ci_method"], options["denominator"], cb,
+                                            window_days=window)
     elif kind == "forest":
         from app_ui.figures import FOREST_GROUPINGS
 
@@ -226,7 +228,7 @@ def code_for(kind: str, ctx, **options) -> None:
     elif kind == "table1":
         snippet = snippets.table1_snippet(options["by"])
     elif kind == "biomarkers":
-        snippet = snippets.biomarkers_snippet(cb, options.get("adjust", "none"))
+        snippet = snippets.biomarkers_snippet(cb, options.get("adjust", "none"), window_days=window)
     elif kind == "toxicity":
         snippet = snippets.toxicity_snippet(options["by"], ae_complete=options.get("ae_complete", ()))
     else:

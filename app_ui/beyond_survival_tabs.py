@@ -236,12 +236,13 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
 
 def published_tab(ctx, endpoint: str, masking: Masking) -> None:
     from il2lib.figures.published import published_comparison_figure
+    from il2lib.cohort import benefit_rule_text
     from il2lib.published import CITATIONS, median_overlay
 
     if not url_toggle(PUBLISHED_KEY, "Show published results (our cohort vs the community series)", False):
         st.caption("Optional layer: published medians beside this cohort's.")
         return
-    table = median_overlay(ctx.data, ctx.cb_sd_months)
+    table = median_overlay(ctx.data, ctx.cb_sd_months, ctx.assessment_window_days)
     label = [f"{d}: {g}" for d, g in zip(table["disease"], table["group"])]
     ours = pd.DataFrame({"group": label, "source": "Our cohort", "estimate": table["our_median"],
                          "lower": table["our_lower"], "upper": table["our_upper"], "published": False,
@@ -267,6 +268,6 @@ def published_tab(ctx, endpoint: str, masking: Masking) -> None:
                          "series", [f"Published: {CITATIONS['springerplus2015'].full}"])
     st.caption(md_escape(f"Published: {CITATIONS['springerplus2015'].full} Medians from IL-2 start as printed "
                          "(no CI published). Ours use the same view (no landmark), so both carry guarantee-time bias; "
-                         f"clinical benefit here = CR/PR or SD >= {ctx.cb_sd_months:g} months (the paper's rule is "
-                         "not published)."))
+                         f"clinical benefit here = {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
+                         "(the paper's rule is not published)."))
     masking.caption()

@@ -48,19 +48,21 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
 
 @st.cache_data(**CACHE)
 def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
-                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> Computed:
+                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
     from il2lib.response import best_response_table
 
-    return _attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks)
+    return _attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
 @st.cache_data(**CACHE)
 def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
-                   ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> Computed:
+                   ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
     from il2lib.response import response_rates as rates
 
     return _attempt(rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
-                    denominator=denominator, sd_minimum_weeks=sd_minimum_weeks)
+                    denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
 @st.cache_data(**CACHE)
@@ -71,10 +73,11 @@ def duration_of_response(key: tuple, _df: pd.DataFrame, conf_type: str) -> Compu
 
 
 @st.cache_data(**CACHE)
-def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str) -> Computed:
+def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str,
+               window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
     from il2lib.biomarkers import biomarker_comparison
 
-    return _attempt(biomarker_comparison, _df, None, cb_sd_months, adjust=adjust)
+    return _attempt(biomarker_comparison, _df, None, cb_sd_months, adjust=adjust, window_days=window_days)
 
 
 @st.cache_data(**CACHE)

@@ -129,18 +129,18 @@ def mapping_items(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading data…")
-def _load_path(path: str, mtime: float, mapping: tuple[tuple[str, str], ...], cb_sd: float):
+def _load_path(path: str, mtime: float, mapping: tuple[tuple[str, str], ...], cb_sd: float, window: float):
     from il2lib.validation import load_cohort
 
-    return load_cohort(Path(path), dict(mapping) or None, cb_sd_months=cb_sd)
+    return load_cohort(Path(path), dict(mapping) or None, cb_sd_months=cb_sd, assessment_window_days=window)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_ae_path(path: str, mtime: float, patients_path: str, patients_mtime: float,
-                  mapping: tuple[tuple[str, str], ...], cb_sd: float):
+                  mapping: tuple[tuple[str, str], ...], cb_sd: float, window: float):
     from il2lib.adverse_events import load_adverse_events
 
-    return load_adverse_events(Path(path), _load_path(patients_path, patients_mtime, mapping, cb_sd))
+    return load_adverse_events(Path(path), _load_path(patients_path, patients_mtime, mapping, cb_sd, window))
 
 
 def _mtime(path: Path) -> float:
@@ -148,7 +148,7 @@ def _mtime(path: Path) -> float:
 
 
 def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthetic: bool,
-               mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
+               mapping: dict[str, str] | None, cb_sd: float, window: float) -> LoadedData:
     from il2lib.errors import Il2libError
 
     scope = f"{choice}:{path}"
@@ -156,13 +156,13 @@ def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthe
         return LoadedData(choice, label, synthetic, scope, error=f"Data file not found: {path.name}.")
     items = mapping_items(mapping)
     try:
-        cohort = _load_path(str(path), _mtime(path), items, cb_sd)
+        cohort = _load_path(str(path), _mtime(path), items, cb_sd, window)
     except Il2libError as exc:
         return LoadedData(choice, label, synthetic, scope, error=str(exc))
     ae, ae_error = None, ""
     if ae_path is not None and ae_path.exists():
         try:
-            ae = _load_ae_path(str(ae_path), _mtime(ae_path), str(path), _mtime(path), items, cb_sd)
+            ae = _load_ae_path(str(ae_path), _mtime(ae_path), str(path), _mtime(path), items, cb_sd, window)
         except Il2libError as exc:
             ae_error = str(exc)
     ae_key = f"{ae_path}:{_mtime(ae_path)}" if ae is not None else ""
@@ -170,7 +170,7 @@ def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthe
                       ae_key=ae_key)
 
 
-def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
+def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) -> LoadedData:
     from il2lib.errors import Il2libError
     from il2lib.adverse_events import load_adverse_events
     from il2lib.validation import load_cohort
@@ -183,14 +183,15 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
         return LoadedData(UPLOAD, "My upload", False, scope,
                           note="No file uploaded yet: choose a patient file on the Data page.")
     date_order = dict(ss.get(DATE_ORDER) or {})
-    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd,
+    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd, window,
            mapping_items(date_order))
     memo = ss.get(UPLOAD_MEMO)
     if memo is not None and memo[0] == key:
         return memo[1]
     label = f"Upload: {upload.name}"
     try:
-        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd, date_order=date_order or None)
+        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd, date_order=date_order or None,
+                             assessment_window_days=window)
     except Il2libError as exc:
         loaded = LoadedData(UPLOAD, label, False, scope, error=str(exc))
     else:
@@ -215,23 +216,31 @@ def _named_bytes(upload: UploadedFile):
     return buffer
 
 
-def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float) -> LoadedData:
+def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float,
+                 window: float | None = None) -> LoadedData:
     """Load the chosen source (cached as described in the module docstring).
 
     ``mapping`` (file column -> schema column) applies to uploads only; samples map themselves.
+    ``cb_sd`` and ``window`` are the clinical-benefit SD threshold (months) and its assessment window (days,
+    default ``schema.ASSESSMENT_WINDOW_DAYS_DEFAULT``).
     """
+    if window is None:
+        from il2lib import schema
+
+        window = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT
+    window = float(window)
     if choice == UPLOAD:
-        return _load_upload(mapping, cb_sd)
+        return _load_upload(mapping, cb_sd, window)
     if choice == "registry":
         from app_ui import registry
 
-        return registry.load(cb_sd)
+        return registry.load(cb_sd, window)
     if choice == SERVER and server_data_path() is not None:
         path = server_data_path()
-        return _load_file(SERVER, path, None, choice_label(SERVER), False, None, cb_sd)
+        return _load_file(SERVER, path, None, choice_label(SERVER), False, None, cb_sd, window)
     sample = SAMPLES.get(choice, SAMPLES[DEFAULT_CHOICE])
     return _load_file(sample.key, SAMPLE_DIR / sample.patients_file, SAMPLE_DIR / sample.ae_file,
-                      choice_label(sample.key), True, None, cb_sd)
+                      choice_label(sample.key), True, None, cb_sd, window)
 
 
 def preload_default_sample() -> str | None:

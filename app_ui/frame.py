@@ -18,6 +18,7 @@ from app_ui import data as data_mod
 from app_ui import filters, state
 from app_ui.widgets import md_escape
 from il2lib import schema
+from il2lib.cohort import benefit_rule_text
 
 ROOT = Path(__file__).resolve().parent.parent
 #: (script path relative to the app root, navigation label, icon). Pages that do not exist are skipped.
@@ -56,6 +57,7 @@ class AppContext:
     presentation: bool
     cb_sd_months: float
     pseudonyms: bool
+    assessment_window_days: float = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)  # W of the SD-duration rules
 
     @property
     def ok(self) -> bool:
@@ -73,7 +75,7 @@ class AppContext:
     def cache_key(self) -> tuple:
         """Hashable identity of (data set, clinical-benefit rule, filter) for cached analyses."""
         fingerprint = self.cohort.fingerprint if self.ok else ""
-        return (self.loaded.scope, fingerprint, self.cb_sd_months, self.filter)
+        return (self.loaded.scope, fingerprint, self.cb_sd_months, self.assessment_window_days, self.filter)
 
     @property
     def filter_text(self) -> str:
@@ -113,7 +115,8 @@ def frame(page_title: str) -> AppContext:
     if ss[state.PRESENT]:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)  # static CSS, nothing from the data
     choice = _current_choice()
-    loaded = data_mod.load_current(choice, ss.get(data_mod.MAPPING), ss[state.CB_SD])
+    ss.setdefault(state.CB_WINDOW, float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT))
+    loaded = data_mod.load_current(choice, ss.get(data_mod.MAPPING), ss[state.CB_SD], float(ss[state.CB_WINDOW]))
     with st.sidebar:
         _data_status(loaded)
         _navigation()
@@ -130,9 +133,12 @@ def frame(page_title: str) -> AppContext:
         state.Q_PRESENT: "1" if present else "",
         state.Q_DATA: choice if choice not in (data_mod.default_choice(), data_mod.UPLOAD) else "",
         state.Q_CB_SD: f"{ss[state.CB_SD]:g}" if ss[state.CB_SD] != schema.CB_SD_MONTHS_DEFAULT else "",
+        state.Q_CB_WINDOW: (f"{ss[state.CB_WINDOW]:g}"
+                            if ss[state.CB_WINDOW] != schema.ASSESSMENT_WINDOW_DAYS_DEFAULT else ""),
     }))
     return AppContext(loaded=loaded, data=filtered, filter=cohort_filter, n_total=n_total, presentation=present,
-                      cb_sd_months=float(ss[state.CB_SD]), pseudonyms=bool(ss.get(state.PSEUDONYMS)))
+                      cb_sd_months=float(ss[state.CB_SD]), pseudonyms=bool(ss.get(state.PSEUDONYMS)),
+                      assessment_window_days=float(ss[state.CB_WINDOW]))
 
 
 def _login_gate() -> None:
@@ -191,3 +197,12 @@ def _settings() -> None:
         **state.bind("cb_sd"),
         help="Clinical benefit = CR or PR, or stable disease lasting at least this long (0: any SD). "
              "The community paper does not state its rule; 6 months is this dashboard's assumption.")
+    st.number_input(
+        "Assessment window W (days)", min_value=0.0, max_value=60.0, step=1.0, **state.bind("cb_window"),
+        help="An SD meets the threshold when, in whole days, it lasts at least the threshold x 30.4375 days less "
+             "W: with W = 7 an SD of 182 days meets 6 months and one of 166 days does not. The landmark status "
+             f"and the DCR SD minimum use the same comparison. Default {schema.ASSESSMENT_WINDOW_DAYS_DEFAULT:g}; "
+             "also `?cb_window=`.")
+    ss = st.session_state
+    st.caption(md_escape("Clinical benefit = " + benefit_rule_text(float(ss[state.CB_SD]), float(ss[state.CB_WINDOW]))
+                         + "."))

@@ -98,7 +98,7 @@ def rows(identity: str, cohort_filter, limit: int) -> pd.DataFrame:
     return source().fetch_rows(cohort_filter, limit=limit)
 
 
-def load(cb_sd: float):
+def load(cb_sd: float, window: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """LoadedData for the registry under the current sidebar filter (rows fetched only under the limit)."""
     from app_ui import data as data_mod
     from app_ui import state
@@ -128,7 +128,7 @@ def load(cb_sd: float):
     n = len(data)
     report = ValidationReport(n, n, 0, (), {}, (), (), ())
     fingerprint = f"{identity}:{total}:" + hashlib.sha256(repr(cohort_filter).encode()).hexdigest()[:16]
-    cohort = Cohort(data, report, pd.DataFrame(), fingerprint, name, cb_sd)
+    cohort = Cohort(data, report, pd.DataFrame(), fingerprint, name, cb_sd, window)
     return data_mod.LoadedData(REGISTRY, name, False, scope, cohort=cohort, **base)
 
 

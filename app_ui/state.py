@@ -19,12 +19,14 @@ from il2lib.cohort import EXTRA_PREFIX, CohortFilter
 DATA_CHOICE = "v_data"
 PRESENT = "v_present"
 CB_SD = "v_cb_sd"
+CB_WINDOW = "v_cb_window"
 PSEUDONYMS = "v_pseudonyms"
 URL_PROBLEMS = "url_problems"
 INITIALISED = "state_initialised"
 
 # URL parameters that are not filters (none of them is a schema column name).
 Q_PRESENT, Q_DATA, Q_CB_SD = "present", "data", "cb_sd"
+Q_CB_WINDOW = "cb_window"
 
 FILTER_KEYS = ("disease", "prior", "agent", "line", "sex", "age", "ecog", "source", "extra_col", "extra_vals")
 NO_EXTRA = ""
@@ -100,6 +102,7 @@ def init_session() -> None:
     ss[PRESENT] = flat.get(Q_PRESENT, "") in ("1", "true", "yes")
     ss.setdefault(DATA_CHOICE, flat.get(Q_DATA, ""))
     ss[CB_SD] = _parse_cb_sd(flat.get(Q_CB_SD), problems)
+    ss[CB_WINDOW] = _parse_window(flat.get(Q_CB_WINDOW), problems)
     ss.setdefault(PSEUDONYMS, False)
     ss[URL_PROBLEMS] = problems
     ss[INITIALISED] = True
@@ -117,6 +120,20 @@ def _parse_cb_sd(text: str | None, problems: list[str]) -> float:
     problems.append(f"URL value cb_sd='{text}' is not a number of months between 0 and 60; using "
                     f"{schema.CB_SD_MONTHS_DEFAULT:g}.")
     return schema.CB_SD_MONTHS_DEFAULT
+
+
+def _parse_window(text: str | None, problems: list[str]) -> float:
+    default = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if 0 <= value <= 60:
+        return value
+    problems.append(f"URL value cb_window='{text}' is not a number of days between 0 and 60; using {default:g}.")
+    return default
 
 
 def read_filter_state() -> FilterState:
@@ -155,7 +172,7 @@ def query_params_for(f: CohortFilter, extra: dict[str, str]) -> dict[str, str]:
 def is_managed_param(key: str) -> bool:
     """URL keys the frame owns: filters (schema column names, ``col.<name>``) and global settings."""
     return key in schema.COLUMNS or key == schema.LINE_OF_IL2 or key.startswith(EXTRA_PREFIX) or key in (
-        Q_PRESENT, Q_DATA, Q_CB_SD)
+        Q_PRESENT, Q_DATA, Q_CB_SD, Q_CB_WINDOW)
 
 
 def sync_url(params: dict[str, str]) -> None:

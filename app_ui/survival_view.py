@@ -102,7 +102,7 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
 
 
 def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_months: float, cb_sd_months: float,
-                conf_type: str):
+                conf_type: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """Landmark cohort (il2lib.survival.landmark) as the time/event/group frame, and the result."""
     from il2lib.survival import landmark
     from il2lib.survival.clinical import GROUP_LABELS
@@ -111,7 +111,7 @@ def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_month
     grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
     try:
         result = landmark(population, time_col, event_col, grouping=grouping, landmark_months=landmark_months,
-                          cb_sd_months=cb_sd_months, conf_type=conf_type)
+                          cb_sd_months=cb_sd_months, conf_type=conf_type, window_days=window_days)
     except ValueError as exc:  # a landmark shorter than the clinical-benefit threshold
         raise InsufficientDataError(str(exc)) from None
     data = pd.DataFrame({"time": result.time, "event": result.event,
@@ -130,14 +130,16 @@ def _os_followup(df: pd.DataFrame):
 
 
 def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,
-            cb_sd_months: float, with_cox: bool = True) -> SurvivalView:
+            cb_sd_months: float, with_cox: bool = True,
+            window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> SurvivalView:
     """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping."""
     from il2lib.survival import kaplan_meier
 
     population, note = _population(df, endpoint)
     landmark = None
     if landmark_months is not None and by in RESPONSE_GROUPINGS:
-        data, landmark = _landmarked(population, endpoint, by, landmark_months, cb_sd_months, conf_type)
+        data, landmark = _landmarked(population, endpoint, by, landmark_months, cb_sd_months, conf_type,
+                                     window_days)
         if len(data) == 0:
             raise InsufficientDataError(landmark.note)
     else:
@@ -162,11 +164,12 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
-                  landmark_months: float | None, cb_sd_months: float, with_cox: bool):
+                  landmark_months: float | None, cb_sd_months: float, with_cox: bool,
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed)."""
     from app_ui.cached import _attempt
 
-    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox)
+    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

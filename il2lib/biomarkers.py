@@ -21,7 +21,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._analysis import concat_excluded, excluded_frame, patients_statement, require_columns
-from il2lib.cohort import with_clinical_benefit
+from il2lib.cohort import benefit_rule_text, with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
@@ -64,6 +64,7 @@ class BiomarkerResult:
     groups: pd.DataFrame
     excluded: pd.DataFrame
     notes: tuple[str, ...]
+    window_days: float = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)  # assessment window W of the CB rule
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows.copy()
@@ -246,7 +247,8 @@ def _binary_row(cb: np.ndarray, values: pd.Series) -> dict:
 def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
                          cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                          variables: Sequence[str] | None = None,
-                         adjust: Literal["none", "holm", "BH"] = "none") -> BiomarkerResult:
+                         adjust: Literal["none", "holm", "BH"] = "none",
+                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> BiomarkerResult:
     """Compare clinical-benefit (CB) and no-CB patients within each disease.
 
     Parameters
@@ -261,6 +263,8 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
         Default: the continuous and binary biomarkers present in ``df``.
     adjust : {"none", "holm", "BH"}
         Optional multiplicity adjustment within each disease.
+    window_days : float
+        Assessment window W (days) of the CB SD rule (``il2lib.cohort.duration_meets``).
 
     Notes
     -----
@@ -276,7 +280,7 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     SpringerPlus 2015;4:118 (community-hospital HD IL-2 series).
     """
     require_columns(df, schema.BOR, schema.DISEASE)
-    data = with_mean_doses(with_clinical_benefit(df, cb_sd_months))
+    data = with_mean_doses(with_clinical_benefit(df, cb_sd_months, window_days))
     if variables is None:
         variables = [v for v in CONTINUOUS_BIOMARKERS + BINARY_BIOMARKERS if v in data.columns]
     else:
@@ -308,11 +312,12 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
         for r, p in zip(disease_rows, adjusted):
             r["p_adjusted"] = p
         rows += disease_rows
-    notes = (UNADJUSTED_NOTE, f"Clinical benefit = CR or PR, or SD lasting >= {cb_sd_months:g} months.")
+    notes = (UNADJUSTED_NOTE, f"Clinical benefit = {benefit_rule_text(cb_sd_months, window_days)}.")
     doses_note = (_cycle_not_given_note(data[in_scope & ~undetermined])
                   if schema.MEAN_DOSES_PER_CYCLE in variables else None)
     table = pd.DataFrame(rows).reindex(columns=ROW_COLUMNS)
     table["or_text"] = [_or_text(r) for r in table.itertuples()]
     return BiomarkerResult(float(cb_sd_months), adjust, table,
                            pd.DataFrame(groups, columns=["disease", "n_cb", "n_no_cb"]),
-                           concat_excluded([excluded]), (*notes, OR_METHOD_NOTE, *filter(None, [doses_note])))
+                           concat_excluded([excluded]), (*notes, OR_METHOD_NOTE, *filter(None, [doses_note])),
+                           float(window_days))

@@ -49,6 +49,10 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cb-sd-months", type=float, default=schema.CB_SD_MONTHS_DEFAULT,
                         help=f"SD duration counted as clinical benefit (default {schema.CB_SD_MONTHS_DEFAULT:g}; "
                              "0 = any SD)")
+    parser.add_argument("--assessment-window-days", type=float, default=float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT),
+                        metavar="DAYS", help="assessment window W of the SD-duration rules: an SD meets a threshold "
+                        "when it lasts at least threshold x 30.4375 - W days (default "
+                        f"{schema.ASSESSMENT_WINDOW_DAYS_DEFAULT:g})")
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,8 +104,10 @@ def load_filtered(args: argparse.Namespace):
     flt = filter_from_args(args)
     if not (math.isfinite(args.cb_sd_months) and args.cb_sd_months >= 0):
         raise UsageError("--cb-sd-months must be a number >= 0.")
+    if not (math.isfinite(args.assessment_window_days) and args.assessment_window_days >= 0):
+        raise UsageError("--assessment-window-days must be a number >= 0.")
     cohort = load_cohort(args.file, _pairs(args.map, "--map") or None, sheet=sheet, date_order=date_order or None,
-                         cb_sd_months=args.cb_sd_months)
+                         cb_sd_months=args.cb_sd_months, assessment_window_days=args.assessment_window_days)
     if not cohort.report.ok:
         raise UsageError("\n".join(f.message for f in cohort.report.file_errors))
     return cohort, flt, apply_filter(cohort.data, flt)

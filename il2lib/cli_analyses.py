@@ -70,6 +70,7 @@ def _add_response(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_response(args: argparse.Namespace) -> int:
+    from il2lib.cohort import benefit_rule_text
     from il2lib.response import best_response_table, duration_of_response, response_rates
     from il2lib.stats import p_phrase
 
@@ -80,10 +81,11 @@ def _run_response(args: argparse.Namespace) -> int:
     cohort, flt, data = _load(args)
     rates = response_rates(data, by=args.by, ci_method=args.ci, cb_sd_months=args.cb_sd_months,
                            denominator="evaluable" if args.evaluable_only else "itt",
-                           sd_minimum_weeks=args.sd_minimum_weeks)
+                           sd_minimum_weeks=args.sd_minimum_weeks, window_days=args.assessment_window_days)
     payload = rates.to_dict()
     lines = _header(cohort, flt, data)
-    bor = best_response_table(data, by=args.by, sd_minimum_weeks=args.sd_minimum_weeks)
+    bor = best_response_table(data, by=args.by, sd_minimum_weeks=args.sd_minimum_weeks,
+                              window_days=args.assessment_window_days)
     lines += [bor.display().to_string(), "", rates.display().to_string(index=False), ""]
     for comp in rates.comparisons:
         lines.append(f"{comp.outcome.upper()} between groups: {p_phrase(comp.result.pvalue)} "
@@ -97,7 +99,8 @@ def _run_response(args: argparse.Namespace) -> int:
     lines += ["", rates.patients_note] + list(rates.notes)
     lines.append(f"Denominator: {'evaluable patients (NE left out)' if args.evaluable_only else 'all patients (ITT)'}; "
                  f"CI: {'Clopper-Pearson exact' if args.ci == 'exact' else 'Wilson score'}; "
-                 f"CB = CR/PR or SD >= {args.cb_sd_months:g} months; ORR view: {rates.view_label}; "
+                 f"CB = {benefit_rule_text(args.cb_sd_months, args.assessment_window_days)}; "
+                 f"ORR view: {rates.view_label}; "
                  f"SD minimum {args.sd_minimum_weeks:g} weeks.")
     _emit(args, payload, "\n".join(lines))
     return 0
@@ -135,8 +138,10 @@ def _run_biomarkers(args: argparse.Namespace) -> int:
     from il2lib.biomarkers import biomarker_comparison
 
     cohort, flt, data = _load(args)
-    res = biomarker_comparison(data, cb_sd_months=args.cb_sd_months, adjust=args.adjust)
-    payload = {"cb_sd_months": res.cb_sd_months, "adjust": res.adjust, "groups": _records(res.groups),
+    res = biomarker_comparison(data, cb_sd_months=args.cb_sd_months, adjust=args.adjust,
+                               window_days=args.assessment_window_days)
+    payload = {"cb_sd_months": res.cb_sd_months, "assessment_window_days": res.window_days, "adjust": res.adjust,
+               "groups": _records(res.groups),
                "rows": _records(res.rows), "excluded": _records(res.excluded), "notes": list(res.notes)}
     lines = _header(cohort, flt, data)
     for disease in res.groups["disease"]:
@@ -219,7 +224,6 @@ def _run_toxicity(args: argparse.Namespace) -> int:
     lines += [tox.patients_note] + _note_lines(tox.notes)
     _emit(args, payload, "\n".join(lines))
     return 0
-
 
 
 COMMANDS = [

@@ -313,6 +313,18 @@ def duration_meets(duration_months, threshold_days: float,
         return days >= float(threshold_days) - float(window_days)
 
 
+def benefit_rule_text(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
+    """The clinical-benefit rule as shown to users, with the assessment window W and the shortest SD
+    that counts: ``"CR or PR, or SD lasting at least 6 months (176 days or more: 6 × 30.4375 days less
+    an assessment window of 7 days)"``."""
+    if cb_sd_months == 0:
+        return "CR or PR, or SD of any duration"
+    least = max(0, math.ceil(cb_sd_months * schema.DAYS_PER_MONTH - window_days - 1e-9))
+    return (f"CR or PR, or SD lasting at least {cb_sd_months:g} months ({least} days or more: "
+            f"{cb_sd_months:g} × 30.4375 days less an assessment window of {window_days:g} days)")
+
+
 def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                           window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> pd.DataFrame:
     """Copy of ``df`` with :data:`schema.CLINICAL_BENEFIT` recomputed for an SD-duration threshold.

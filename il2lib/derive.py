@@ -107,6 +107,23 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *
     return out, notes
 
 
+#: How PFS and DoR are censored (shown with PFS/DoR results and in the report's methods).
+PFS_DOR_CENSORING = (
+    "PFS and DoR end at progression or death; other patients are censored at their last dated tumour assessment, "
+    "never at last follow-up or at the data cut-off alone; a progression or death after the cut-off is censored at "
+    "the last assessment on or before it; without any post-baseline assessment a death is an event and other "
+    "patients are censored at day 0; a progression without a date leaves the patient out (FDA 2018 endpoint "
+    "guidance, PFS censoring table; RECIST 1.1).")
+#: The two rows of the FDA 2018 PFS censoring table the registry schema cannot apply.
+FDA_ROWS_NOT_APPLIED = (
+    "Two rows of the FDA table are not applied, as the registry records no new-therapy date and no visit schedule: "
+    "censoring at the last assessment before a new anticancer therapy, and after two or more missed assessments.")
+#: How OS is censored.
+OS_CENSORING = ("OS runs from IL-2 start to death from any cause; patients alive are censored at the last date known "
+                "alive (the latest of last follow-up, last assessment, progression and first response), capped at "
+                "the data cut-off.")
+
+
 def _given(t: pd.DataFrame, column: str) -> pd.Series:
     return t[column].notna() if column in t.columns else pd.Series(False, index=t.index)
 

@@ -157,7 +157,8 @@ def response_overlay(rates, ci_method: str = "exact") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "group", "responders", "n", "rate", "ci_lower", "ci_upper", "note"])
 
 
-def median_overlay(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> pd.DataFrame:
+def median_overlay(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> pd.DataFrame:
     """Our median OS from IL-2 start by disease x clinical benefit beside the published medians.
 
     Same view as the paper (no landmark), so both share its guarantee-time bias.
@@ -166,7 +167,7 @@ def median_overlay(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_D
     from il2lib.cohort import with_clinical_benefit
     from il2lib.survival import kaplan_meier
 
-    data = with_clinical_benefit(df, cb_sd_months)
+    data = with_clinical_benefit(df, cb_sd_months, window_days)
     rows = []
     for _, p in published_medians().iterrows():
         cb = p["group"] == "Clinical benefit"

@@ -197,14 +197,20 @@ def time_origin_snippet(endpoint: str, origin: str, by: str | None = None, csv: 
     return Snippet(py, r)
 
 
+def _window_arg(window_days: float) -> str:
+    """``", window_days=W"`` when the assessment window is not the default (the call then reproduces it)."""
+    return "" if window_days == schema.ASSESSMENT_WINDOW_DAYS_DEFAULT else f", window_days={window_days:g}"
+
+
 def response_snippet(by: str | None, ci_method: str = "exact", denominator: str = "itt",
-                     cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV) -> Snippet:
+                     cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV,
+                     window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Snippet:
     """Response rates with CIs (and the published overlay)."""
     py = (_py_head(csv) + "from il2lib.response import best_response_table, response_rates\n"
           "from il2lib.published import response_overlay\n\n"
           f"print(best_response_table(df, {by!r}).display())  # best-response table and bar chart\n"
           f"rates = response_rates(df, {by!r}, ci_method={ci_method!r}, denominator={denominator!r}, "
-          f"cb_sd_months={cb_sd_months:g})\nresult = rates.to_frame()\nprint(result)\n"
+          f"cb_sd_months={cb_sd_months:g}{_window_arg(window_days)})\nresult = rates.to_frame()\nprint(result)\n"
           "print(response_overlay(rates))  # our cohort beside the published series\n")
     test = "binom.test(x, n)$conf.int" if ci_method == "exact" else "prop.test(x, n, correct = FALSE)$conf.int"
     r = (f"df <- read.csv({_rstr(csv)})\n"
@@ -220,13 +226,14 @@ AE_CSV = "il2_adverse_events_filtered.csv"
 
 
 def landmark_snippet(endpoint: str, by: str, landmark_months: float, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
-                     conf_type: str = "log-log", csv: str = DEFAULT_CSV) -> Snippet:
+                     conf_type: str = "log-log", csv: str = DEFAULT_CSV,
+                     window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Snippet:
     """Landmark analysis by response or clinical benefit (Python only: the status at L comes from the dates)."""
     t, e = _cols(endpoint)
     grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
     py = (_py_head(csv) + "from il2lib.survival import landmark\n\n"
           f"res = landmark(df, {t!r}, {e!r}, grouping={grouping!r}, landmark_months={landmark_months:g}, "
-          f"cb_sd_months={cb_sd_months:g}, conf_type={conf_type!r})\nprint(res.note)\n"
+          f"cb_sd_months={cb_sd_months:g}, conf_type={conf_type!r}{_window_arg(window_days)})\nprint(res.note)\n"
           "result = res.km.to_frame()\nprint(result)\nprint(res.logrank.to_frame() if res.logrank else '')\n")
     return Snippet(py)
 
@@ -274,10 +281,10 @@ def table1_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
 
 
 def biomarkers_snippet(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, adjust: str = "none",
-                       csv: str = DEFAULT_CSV) -> Snippet:
+                       csv: str = DEFAULT_CSV, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Snippet:
     """Clinical benefit vs no benefit comparisons per disease."""
     py = (_py_head(csv) + "from il2lib.biomarkers import biomarker_comparison\n\n"
-          f"res = biomarker_comparison(df, None, {cb_sd_months:g}, adjust={adjust!r})\n"
+          f"res = biomarker_comparison(df, None, {cb_sd_months:g}, adjust={adjust!r}{_window_arg(window_days)})\n"
           "result = res.to_frame()\nprint(result)\n")
     return Snippet(py)
 

@@ -13,6 +13,7 @@ ctx = frame("Cohort")
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
+from il2lib.cohort import benefit_rule_text  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX,
              schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT]
@@ -26,8 +27,8 @@ by = url_choice("t1_by", "Group Table 1 by", available, schema.DISEASE if schema
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
 if by == schema.CLINICAL_BENEFIT:
-    st.caption(f"Clinical benefit = CR or PR, or SD lasting at least {ctx.cb_sd_months:g} months "
-               "(sidebar setting).")
+    st.caption(md_escape(f"Clinical benefit = {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
+                         "(sidebar settings)."))
 
 result = cached.table1(ctx.cache_key, ctx.data, by)
 if not result.ok:

@@ -20,6 +20,7 @@ if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  #
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
+from il2lib.cohort import benefit_rule_text  # noqa: E402
 from il2lib.recist import VIEW_LABELS  # noqa: E402
 from il2lib.response import OUTCOME_LABELS  # noqa: E402
 
@@ -53,7 +54,7 @@ def options() -> tuple[str | None, str, str, float]:
 
 def bor_section(by: str | None, sd_minimum: float):
     st.subheader("Best overall response")
-    computed = cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum)
+    computed = cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum, ctx.assessment_window_days)
     if not computed.ok:
         empty_state(f"Best-response table not available: {md_escape(computed.message)}")
         return
@@ -73,7 +74,7 @@ def bor_section(by: str | None, sd_minimum: float):
 def rates_section(by: str | None, denominator: str, ci_method: str, sd_minimum: float, table) -> None:
     st.subheader("Response rates")
     computed = cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method,
-                                     sd_minimum)
+                                     sd_minimum, ctx.assessment_window_days)
     if not computed.ok:
         empty_state(f"Response rates not available: {md_escape(computed.message)}")
         return
@@ -82,8 +83,8 @@ def rates_section(by: str | None, denominator: str, ci_method: str, sd_minimum: 
                                                       if c.startswith(("Rate", "95% CI"))])
     show_table(shown)
     download_table(shown, "response_rates", title="Response rates", notes=rates.notes)
-    st.caption(f"CBR counts SD lasting at least {ctx.cb_sd_months:g} months (sidebar); DCR counts SD lasting at "
-               f"least the SD minimum ({sd_minimum:g} weeks). "
+    st.caption(f"CBR counts clinical benefit: {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
+               f"(sidebar); DCR counts SD lasting at least the SD minimum ({sd_minimum:g} weeks, same window). "
                f"Denominator: {DENOMINATORS[denominator][:1].lower()}{DENOMINATORS[denominator][1:]}.")
     if len(rates.groups) < 2:
         st.info("Only one group under the current filters: no between-group comparison.", icon=":material/info:")

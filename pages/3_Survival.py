@@ -60,6 +60,26 @@ def options() -> tuple[str, str | None, str, float | None]:
     return endpoint, by, conf_type, landmark
 
 
+def censoring_caption(endpoint: str, masking) -> None:
+    """How PFS/DoR are censored (FDA 2018 table, and its two rows this schema cannot apply), and how many
+    patients shown were censored at day 0 for want of a dated tumour assessment."""
+    from il2lib.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
+    from il2lib.masking import mask_count
+
+    if endpoint not in ("pfs", "dor"):
+        return
+    text = f"{PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}"
+    shown = set(ctx.data[schema.PATIENT_ID].astype(str)) if schema.PATIENT_ID in ctx.data else set()
+    for note in ctx.cohort.report.conversions:
+        if endpoint == "pfs" and getattr(note, "kind", "") == "pfs_no_assessment":
+            n = len(shown.intersection(note.patient_ids))
+            if n:
+                n_text = mask_count(n, masking.threshold) if masking.on else n
+                text += (f" Here {n_text} patient(s) without a dated post-baseline tumour assessment are censored "
+                         "at day 0.")
+    st.caption(md_escape(text))
+
+
 def display_toggles() -> tuple[dict[str, bool], bool]:
     cols = st.columns(5)
     toggles = {"show_ci": cols[0].toggle("CI band", True, key="km_show_ci"),
@@ -122,7 +142,8 @@ masking = beyond.masking_option()
 toggles, with_cox = display_toggles()
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
-computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox)
+computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
+                         ctx.assessment_window_days)
 if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
@@ -142,6 +163,7 @@ with left:
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
+    censoring_caption(endpoint, masking)
     masking.caption()
     if view.followup is not None:
         f = view.followup

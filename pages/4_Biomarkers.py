@@ -15,16 +15,18 @@ ctx.require_data()
 
 from il2lib import schema  # noqa: E402
 from il2lib.biomarkers import UNADJUSTED_NOTE  # noqa: E402
+from il2lib.cohort import benefit_rule_text  # noqa: E402
 
 ADJUST = {"none": "None (as published)", "holm": "Holm", "BH": "Benjamini-Hochberg"}
 
 st.title("Biomarkers")
 beyond.masking_option().caption()
-st.caption(f"Clinical benefit = CR or PR, or SD lasting at least {ctx.cb_sd_months:g} months (sidebar setting). "
-           "The community paper compared benefit groups within each disease in its own 50 patients: set the "
+st.caption(md_escape(f"Clinical benefit = {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
+                     "(sidebar settings).")
+           + " The community paper compared benefit groups within each disease in its own 50 patients: set the "
            "Source filter to its cohort to mirror it.")
 adjust = url_choice("adjust", "Multiplicity adjustment", list(ADJUST), "none", format_func=ADJUST.get)
-computed = cached.biomarkers(ctx.cache_key, ctx.data, ctx.cb_sd_months, adjust)
+computed = cached.biomarkers(ctx.cache_key, ctx.data, ctx.cb_sd_months, adjust, ctx.assessment_window_days)
 if not computed.ok:
     empty_state(f"Biomarker comparison not available: {md_escape(computed.message)}")
     st.stop()

@@ -171,3 +171,20 @@ def test_pfs_never_exceeds_os_on_a_mixed_adversarial_cohort(load):
                  progressed="Yes", date_progression="2019-03-01", date_last_followup="2019-06-01")]
     d = load(patient_rows(*rows)).data.dropna(subset=[schema.PFS_MONTHS, schema.OS_MONTHS])
     assert len(d) == 5 and (d[schema.PFS_MONTHS] <= d[schema.OS_MONTHS] + 1e-12).all()
+
+
+def test_pfs_report_states_the_censoring_rules_and_the_fda_rows_it_cannot_apply(load):
+    # FDA 2018 PFS censoring table rows "New anticancer treatment started" and "Death or progression after
+    # more than one missed visit" need a new-therapy date and a visit schedule, which the schema lacks.
+    from il2lib.derive import FDA_ROWS_NOT_APPLIED
+    from il2lib.report import build_report
+
+    cohort = load(patient_rows(dict(QUIET, date_last_assessment="2016-07-01"),
+                               dict(QUIET, bor="PR", date_first_response="2016-03-01",
+                                    date_last_assessment="2017-03-01")))
+    html = build_report(cohort, endpoint="pfs").html
+    methods = html.split('id="methods"', 1)[1]
+    assert FDA_ROWS_NOT_APPLIED in methods and "never at last follow-up" in methods
+    assert FDA_ROWS_NOT_APPLIED in html.split('id="methods"', 1)[0]  # the PFS section's note too
+    os_report = build_report(cohort, endpoint="os").html
+    assert "last date known alive" in os_report and FDA_ROWS_NOT_APPLIED not in os_report

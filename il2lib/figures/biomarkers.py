@@ -22,7 +22,7 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     ----------
     df : DataFrame
         The patients the result was computed on (:func:`il2lib.biomarkers.biomarker_comparison`
-        recomputes clinical benefit; pass the same ``cb_sd_months``: it is read from ``result``).
+        recomputes clinical benefit; ``cb_sd_months`` and ``window_days`` are read from ``result``).
     variable : str
         A continuous biomarker column present in ``result.rows``.
     result : BiomarkerResult
@@ -38,7 +38,7 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     rows = result.rows[result.rows["variable"] == variable]
     if rows.empty:
         raise ValueError(f"{variable!r} is not among the compared biomarkers.")
-    data = with_mean_doses(with_clinical_benefit(df, result.cb_sd_months))
+    data = with_mean_doses(with_clinical_benefit(df, result.cb_sd_months, result.window_days))
     diseases = list(rows["disease"])
     style = figure_style(presentation)
     titles = [f"<b>{escape(schema.DISEASE_LABELS.get(d, d))}</b>: {escape(_p(r))}"
@@ -64,7 +64,8 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     for ann in fig.layout.annotations:
         ann.font = {"size": style.font_size}
     head = title or f"{schema.label(variable)}: clinical benefit vs no benefit"
-    note = f"{tests}; unadjusted. CB = CR/PR or SD >= {result.cb_sd_months:g} months"
+    note = (f"{tests}; unadjusted. CB = CR/PR or SD >= {result.cb_sd_months:g} months "
+            f"(assessment window {result.window_days:g} days)")
     return apply_layout(fig, head, (subtitle + " · " if subtitle else "") + note, style,
                         extra_top=int(style.font_size * 1.6))
 

@@ -20,7 +20,7 @@ from typing import Iterable, Literal
 import pandas as pd
 
 from il2lib import schema
-from il2lib.cohort import CohortFilter, apply_filter
+from il2lib.cohort import CohortFilter, apply_filter, benefit_rule_text
 from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.report import _html
 from il2lib.report._html import Figure, Paper, definition_list, esc, table_html
@@ -123,16 +123,17 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     subtitle = f"{cohort.source_name} · {filter.describe()} · n = {len(df)}"
     sections = [validation_section(cohort, ae, len(df), filter.describe(), pseudonymise),
                 table1_section(df, by),
-                response_section(df, by, cohort.cb_sd_months, ci_method),
+                response_section(df, by, cohort.cb_sd_months, ci_method, cohort.assessment_window_days),
                 survival_section(df, endpoint, by, conf_type, subtitle),
-                beyond_section(df, endpoint, by, subtitle, cohort.cb_sd_months)]
-    biomarkers = biomarker_section(df, cohort.cb_sd_months)
+                beyond_section(df, endpoint, by, subtitle, cohort.cb_sd_months, cohort.assessment_window_days)]
+    biomarkers = biomarker_section(df, cohort.cb_sd_months, cohort.assessment_window_days)
     if biomarkers is not None:
         sections.append(biomarkers)
     sections.append(toxicity_section(df, ae, by, tuple(ae_complete)))
-    command = reproduce_command(cohort.source_name, filter, endpoint, ae is not None, cohort.cb_sd_months)
+    command = reproduce_command(cohort.source_name, filter, endpoint, ae is not None, cohort.cb_sd_months,
+                                cohort.assessment_window_days)
     command += ae_complete_arguments(tuple(ae_complete) if ae is not None else ())
-    sections.append(methods_section(sections, conf_type, ci_method, command))
+    sections.append(methods_section(sections, conf_type, ci_method, command, endpoint))
     header = _header(title, cohort, filter, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections)
     body, n_figures = _render(sections)
     footer = f"{title} · {cohort.source_name} · SHA-256 {cohort.fingerprint[:12]}… · {stamp:%Y-%m-%d %H:%M} UTC"
@@ -149,7 +150,7 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
              ("Patients", f"{len(df)} after filter (of {cohort.report.n_analysed} analysed, "
                           f"{cohort.report.n_loaded} in file)"),
              ("Survival endpoint", schema.ENDPOINTS[endpoint][2]),
-             ("Clinical benefit", f"CR or PR, or SD lasting at least {cohort.cb_sd_months:g} months")]
+             ("Clinical benefit", benefit_rule_text(cohort.cb_sd_months, cohort.assessment_window_days))]
     if ae is not None:
         facts.append(("Adverse events", f"{ae.report.n_analysed} rows" +
                       (f"; SHA-256 {ae_fingerprint}" if ae_fingerprint else "")))
@@ -159,11 +160,12 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
             f'<p class="subtitle">{esc(cohort.source_name)} · {esc(flt.describe())}</p>'
             f"{definition_list(facts)}</header>"
             + "".join(caveat_blocks(df, synthetic))
-            + _key_results(df, endpoint, cohort.cb_sd_months)
+            + _key_results(df, endpoint, cohort.cb_sd_months, cohort.assessment_window_days)
             + f'<p class="toc">Contents: {contents}</p>')
 
 
-def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float) -> str:
+def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
+                 window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
     """Headline table: per disease (and overall) N, CR, PR, ORR and CBR with CIs, median survival."""
     from il2lib.response import response_rates
     from il2lib.survival import kaplan_meier
@@ -176,7 +178,7 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float) -> str:
     time_col, event_col, name = schema.ENDPOINTS[endpoint]
     for label, sub in groups:
         try:
-            result = response_rates(sub, outcome=["orr", "cbr"], cb_sd_months=cb_sd_months)
+            result = response_rates(sub, outcome=["orr", "cbr"], cb_sd_months=cb_sd_months, window_days=window_days)
             rates = result.rates.set_index("outcome")
             km = kaplan_meier(sub[time_col].astype("float64"), sub[event_col].astype("float64"))
         except Il2libError:
@@ -193,7 +195,8 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float) -> str:
         rows.append(row)
     if not rows:
         return ""
-    notes = [f"ORR = (CR+PR)/N and CBR = (CR+PR+SD >= {cb_sd_months:g} months)/N over all treated patients "
+    notes = [f"ORR = (CR+PR)/N and CBR = (CR+PR+SD >= {cb_sd_months:g} months, assessment window "
+             f"{window_days:g} days)/N over all treated patients "
              "(NE included), Clopper-Pearson exact 95% CI; median by Kaplan-Meier (NR = not reached). "
              f"CR, PR and ORR count {view} (RECIST 1.1 rules; see Response)."]
     return table_html(pd.DataFrame(rows), caption="Key results", notes=notes, css_class="key")

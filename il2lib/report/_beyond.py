@@ -115,7 +115,8 @@ def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
         _not_computed(s, "Survival from the end of PD-1/PD-L1 therapy", exc)
 
 
-def _published(s: Section, df: pd.DataFrame, cb_sd_months: float) -> None:
+def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
+               window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> None:
     from il2lib.published import CITATIONS, median_overlay, response_overlay
     from il2lib.response import response_rates
 
@@ -127,7 +128,7 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float) -> None:
                                                   zip(over["rate"], over["ci_lower"], over["ci_upper"])]}),
                 "Objective response: our cohort vs published", [CITATIONS["buchbinder2019"].full,
                                                                "Published CIs are computed from published counts."])
-        med = median_overlay(df, cb_sd_months)
+        med = median_overlay(df, cb_sd_months, window_days)
         s.table(pd.DataFrame({"Disease": med["disease"], "Group": med["group"], "Our n": med["our_n"],
                               "Our median OS, months": [f"{_fmt(m)} ({_fmt(a)} to {_fmt(b)})" for m, a, b in
                                                         zip(med["our_median"], med["our_lower"], med["our_upper"])],
@@ -139,7 +140,8 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float) -> None:
 
 
 def beyond_section(df: pd.DataFrame, endpoint: str, by: str | None, subtitle: str,
-                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT) -> Section:
+                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section:
     """The "Models and further comparisons" section of the meeting report."""
     s = Section("models", "Models and further comparisons", page_start=True)
     try:
@@ -148,7 +150,7 @@ def beyond_section(df: pd.DataFrame, endpoint: str, by: str | None, subtitle: st
         _not_computed(s, "Multivariable Cox model", exc)
     _comparisons(s, df, endpoint, by)
     _competing_and_origin(s, df, by)
-    _published(s, df, cb_sd_months)
+    _published(s, df, cb_sd_months, window_days)
     s.methods.append("Multivariable Cox model (Efron ties) with the cox.zph proportional-hazards test; pairwise "
                      "log-rank tests with Holm and Benjamini-Hochberg adjustment; milestone survival and RMST "
                      "differences with normal-approximation CIs; Aalen-Johansen cumulative incidence with Gray's test; "

@@ -7,6 +7,7 @@ from importlib import metadata
 
 from il2lib import schema
 from il2lib.cohort import EXTRA_PREFIX, CohortFilter
+from il2lib.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 from il2lib.report._html import definition_list, paragraph
 from il2lib.report._sections import Section
 
@@ -28,7 +29,7 @@ def software_versions() -> dict[str, str]:
 
 
 def reproduce_command(source_name: str, flt: CohortFilter, endpoint: str, with_ae: bool,
-                      cb_sd_months: float) -> str:
+                      cb_sd_months: float, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
     """The ``python -m il2lib report`` command that rebuilds this report from the same file."""
     parts = ["python", "-m", "il2lib", "report", source_name, "--out", "report.html"]
     for key, value in flt.to_query_params().items():
@@ -41,6 +42,8 @@ def reproduce_command(source_name: str, flt: CohortFilter, endpoint: str, with_a
     parts += ["--endpoint", endpoint]
     if cb_sd_months != schema.CB_SD_MONTHS_DEFAULT:
         parts += ["--cb-sd-months", f"{cb_sd_months:g}"]
+    if window_days != schema.ASSESSMENT_WINDOW_DAYS_DEFAULT:
+        parts += ["--assessment-window-days", f"{window_days:g}"]
     if with_ae:
         parts += ["--ae", "ADVERSE_EVENTS_FILE"]
     return shlex.join(parts)
@@ -51,12 +54,17 @@ def ae_complete_arguments(ae_complete: tuple[str, ...]) -> str:
     return "".join(f" --ae-complete {shlex.quote(s)}" for s in ae_complete)
 
 
-def methods_section(sections: list[Section], conf_type: str, ci_method: str, command: str) -> Section:
-    """Methods: one paragraph per analysis shown, then versions and the command that rebuilds the report."""
+def methods_section(sections: list[Section], conf_type: str, ci_method: str, command: str,
+                    endpoint: str = "os") -> Section:
+    """Methods: one paragraph per analysis shown, then versions and the command that rebuilds the report.
+    A PFS report states how PFS is censored, with the FDA table rows this registry cannot apply."""
     s = Section("methods", "Methods and reproducibility")
     for section in sections:
         for sentence in section.methods:
             s.add(paragraph(sentence))
+    if endpoint == "pfs":
+        s.add(paragraph(f"PFS: {PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED} OS is censored at the last date known "
+                        "alive (the latest of last follow-up, last assessment, progression and first response)."))
     s.add(paragraph("All p-values are two-sided and unadjusted for multiple comparisons unless stated; the analyses "
                     "are descriptive. The data fingerprint is the SHA-256 hash of the file's bytes: the same "
                     "fingerprint, filter, options and software versions give the same numbers."))

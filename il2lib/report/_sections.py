@@ -142,13 +142,16 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
 
 
 # ----------------------------------------------------------------------------- response
-def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str) -> Section:
+def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
+                     window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section:
+    from il2lib.cohort import benefit_rule_text
     from il2lib.response import best_response_table, response_rates
 
     s = Section("response", "Response")
     try:
-        bor = best_response_table(df, by=by)
-        rates = response_rates(df, by=by, outcome=["orr", "cbr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
+        bor = best_response_table(df, by=by, window_days=window_days)
+        rates = response_rates(df, by=by, outcome=["orr", "cbr"], ci_method=ci_method, cb_sd_months=cb_sd_months,
+                               window_days=window_days)
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Response", exc)
         return s
@@ -158,22 +161,23 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
                  "iRECIST categories count as RECIST 1.1 (iUPD as PD; Seymour 2017)."] + list(bor.notes)
     s.table(bor.display().reset_index(), "Best overall response, n (% of treated patients)", bor_notes)
     notes = [f"Denominator: all treated patients (intention to treat); NE counted as non-responders. "
-             f"CBR counts SD lasting at least {cb_sd_months:g} months."]
+             f"CBR counts clinical benefit: {benefit_rule_text(cb_sd_months, window_days)}."]
     notes += [n for n in rates.notes if n not in bor.notes]
     for comp in rates.comparisons:
         notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, {p_phrase(comp.result.pvalue)}.")
     s.table(rates.display(), "Objective response and clinical benefit rates with 95% confidence intervals", notes)
-    _response_figures(s, bor, df, by, cb_sd_months, ci_method)
+    _response_figures(s, bor, df, by, cb_sd_months, ci_method, window_days)
     ci_name = "Clopper-Pearson exact" if ci_method == "exact" else "Wilson score"
     s.methods.append(f"Best overall response was tabulated per patient; ORR = (CR+PR)/N and CBR = (CR+PR+SD lasting "
-                     f">= {cb_sd_months:g} months)/N over all treated patients, with {ci_name} 95% confidence "
+                     f">= {cb_sd_months:g} months, window {window_days:g} days)/N over all treated patients, with "
+                     f"{ci_name} 95% confidence "
                      "intervals (Clopper & Pearson 1934); rates were compared between groups with Fisher's exact "
                      "test.")
     return s
 
 
 def _response_figures(s: Section, bor, df: pd.DataFrame, by: str | None, cb_sd_months: float,
-                      ci_method: str) -> None:
+                      ci_method: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> None:
     from il2lib.figures.response import orr_forest_figure, response_bar_figure
     from il2lib.response import response_rates
 
@@ -181,20 +185,23 @@ def _response_figures(s: Section, bor, df: pd.DataFrame, by: str | None, cb_sd_m
                  "Best overall response per group, % of treated patients (counts inside the bars)."))
     if by is None:
         return
-    overall = response_rates(df, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
-    by_group = response_rates(df, by=by, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months)
+    overall = response_rates(df, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months,
+                             window_days=window_days)
+    by_group = response_rates(df, by=by, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months,
+                              window_days=window_days)
     s.add(Figure(orr_forest_figure([by_group], overall=overall, title="Objective response rate"),
                  "Objective response rate with 95% confidence intervals per group; the dashed line is the rate "
                  "over all patients shown."))
 
 
 # ----------------------------------------------------------------------------- biomarkers
-def biomarker_section(df: pd.DataFrame, cb_sd_months: float) -> Section | None:
+def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
+                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section | None:
     from il2lib.biomarkers import biomarker_comparison
 
     s = Section("biomarkers", "Biomarkers: clinical benefit vs no clinical benefit", page_start=True)
     try:
-        result = biomarker_comparison(df, cb_sd_months=cb_sd_months)
+        result = biomarker_comparison(df, cb_sd_months=cb_sd_months, window_days=window_days)
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "The biomarker comparison", exc)
         return s

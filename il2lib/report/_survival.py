@@ -9,6 +9,7 @@ import math
 import pandas as pd
 
 from il2lib import schema
+from il2lib.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
 from il2lib.stats import format_p, p_phrase
@@ -143,10 +144,9 @@ def survival_section(df: pd.DataFrame, endpoint: str, by: str | None, conf_type:
     name = schema.ENDPOINTS[endpoint][2]
     s = Section("survival", f"Survival: {name.lower()}", page_start=True)
     if endpoint == "pfs":
-        s.note("PFS runs from IL-2 start to progression or death; patients without either are censored at the "
-               "last tumour assessment (else last follow-up).")
+        s.note(f"PFS runs from IL-2 start. {PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}")
     else:
-        s.note("OS runs from IL-2 start to death from any cause; patients alive are censored at last follow-up.")
+        s.note(OS_CENSORING)
     survival_figure(df, endpoint, by, conf_type, subtitle, s)
     followup = _followup(df)
     if followup:
