@@ -264,7 +264,7 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     adjust : {"none", "holm", "BH"}
         Optional multiplicity adjustment within each disease.
     window_days : float
-        Assessment window W (days) of the CB SD rule (``il2lib.cohort.duration_meets``).
+        Assessment window W (days) of the CB SD rule (``il2lib.recist.duration_meets``).
 
     Notes
     -----

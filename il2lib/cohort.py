@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.recist import apply_response_rules, duration_meets, sd_rule_duration
 
 LINE_GROUPS = ("1", "2", "3+")
 #: Prefix of query-parameter keys for extra filters on columns that are not in the schema
@@ -299,20 +300,6 @@ def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
     return df.take(np.flatnonzero(keep.to_numpy()))  # one copy; take leaves no chained-assignment link
 
 
-def duration_meets(duration_months, threshold_days: float,
-                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> np.ndarray:
-    """True where an SD duration meets a threshold, compared in whole days with an assessment window.
-
-    ``round(duration_months x 30.4375) >= threshold_days - window_days`` (domain.md "Derived fields"):
-    with W = 7, 182 days meets 6 months (182.625 days) and 166 days does not. A missing duration is
-    False; callers that need "unknown" test for it themselves. The same comparison serves the
-    clinical-benefit rule, the landmark status time and the DCR SD minimum.
-    """
-    days = np.round(np.asarray(duration_months, dtype=float) * schema.DAYS_PER_MONTH)
-    with np.errstate(invalid="ignore"):
-        return days >= float(threshold_days) - float(window_days)
-
-
 def benefit_rule_text(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                       window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
     """The clinical-benefit rule as shown to users, with the assessment window W and the shortest SD
@@ -331,18 +318,16 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
 
     Notes
     -----
-    Clinical benefit = CR or PR, or SD lasting ``cb_sd_months`` (:func:`duration_meets`, assessment
-    window ``window_days``; ``cb_sd_months = 0``: any SD counts, duration not needed). PD and NE are
-    no benefit; SD without a duration (threshold > 0) and a missing BOR give NA. Result dtype: ``"boolean"``.
+    Clinical benefit = CR or PR, or SD lasting ``cb_sd_months`` (:func:`il2lib.recist.duration_meets`,
+    assessment window ``window_days``; ``cb_sd_months = 0``: any SD counts, duration not needed), on the
+    BOR counted under the RECIST 1.1 rules (:func:`il2lib.recist.apply_response_rules`: an unconfirmed
+    CR/PR counts as SD where confirmation is recorded, a too-short SD as PD/NE). PD and NE are no benefit; SD without a duration (threshold > 0) and a missing BOR give NA. Result dtype: ``"boolean"``.
     """
     if not (isinstance(cb_sd_months, (int, float)) and math.isfinite(cb_sd_months) and cb_sd_months >= 0):
         raise ValueError(f"cb_sd_months must be a finite number >= 0, got {cb_sd_months!r}.")
     out = df.copy()
-    bor = out[schema.BOR] if schema.BOR in out.columns else pd.Series(None, index=out.index, dtype=object)
-    if schema.SD_DURATION in out.columns:
-        duration = pd.to_numeric(out[schema.SD_DURATION], errors="coerce").astype("float64")
-    else:
-        duration = pd.Series(np.nan, index=out.index)
+    bor = apply_response_rules(out, window_days=window_days).bor  # the BOR counted (RECIST 1.1 rules)
+    duration = sd_rule_duration(out)
     benefit = pd.Series(pd.NA, index=out.index, dtype="boolean")
     benefit[bor.isin(["CR", "PR"]).to_numpy(dtype=bool)] = True
     benefit[bor.isin(["PD", "NE"]).to_numpy(dtype=bool)] = False

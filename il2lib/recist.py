@@ -10,7 +10,7 @@
 In both views an SD shorter than the SD minimum (default 6 weeks from IL-2 start) counts as PD if progression
 followed, else NE (section 4.4.3), so that DCR = CR + PR + SD always holds. The duration is
 ``sd_duration_months``, else (progression or last assessment) - IL-2 start, compared with
-:func:`il2lib.cohort.duration_meets` (whole days, assessment window W), as in the clinical-benefit rule.
+:func:`duration_meets` (whole days, assessment window W), as in the clinical-benefit rule.
 
 iRECIST categories (Seymour 2017) are mapped at load (iCR->CR, iPR->PR, iSD->SD, iCPD->PD, iUPD->PD); the
 category as recorded is kept in :data:`schema.BOR_IRECIST` so that the notes can count them.
@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.cohort import duration_meets
 from il2lib.notes import Note
 
 View = Literal["auto", "confirmed", "all"]
@@ -43,6 +42,20 @@ def irecist_category(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)  # normalise each distinct value once
     found = np.array([_IRECIST_LOOKUP.get(schema.norm(v).replace(" ", "")) for v in uniques] + [None], dtype=object)
     return pd.Series(found[codes], index=values.index, dtype=object)
+
+
+def duration_meets(duration_months, threshold_days: float,
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> np.ndarray:
+    """True where an SD duration meets a threshold, compared in whole days with an assessment window.
+
+    ``round(duration_months x 30.4375) >= threshold_days - window_days`` (domain.md "Derived fields"):
+    with W = 7, 182 days meets 6 months (182.625 days) and 166 days does not. A missing duration is
+    False; callers that need "unknown" test for it themselves. The same comparison serves the
+    clinical-benefit rule, the landmark status time and the DCR SD minimum.
+    """
+    days = np.round(np.asarray(duration_months, dtype=float) * schema.DAYS_PER_MONTH)
+    with np.errstate(invalid="ignore"):
+        return days >= float(threshold_days) - float(window_days)
 
 
 def _column(df: pd.DataFrame, name: str, kind: str) -> pd.Series:
@@ -144,7 +157,7 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
     sd_minimum_weeks : float
         RECIST 1.1 minimum time from IL-2 start for SD (0 = no minimum).
     window_days : float
-        Assessment window W of :func:`il2lib.cohort.duration_meets`.
+        Assessment window W of :func:`duration_meets`.
     """
     if not (np.isfinite(sd_minimum_weeks) and sd_minimum_weeks >= 0):
         raise ValueError(f"sd_minimum_weeks must be a finite number >= 0, got {sd_minimum_weeks!r}.")

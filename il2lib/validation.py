@@ -121,7 +121,7 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
         a column whose dates could be read either way.
     cb_sd_months : SD duration (months) that counts as clinical benefit (0 = any SD).
     assessment_window_days : assessment window W (days) of that rule: an SD meets ``cb_sd_months``
-        when it lasts at least ``cb_sd_months`` x 30.4375 - W days (:func:`il2lib.cohort.duration_meets`).
+        when it lasts at least ``cb_sd_months`` x 30.4375 - W days (:func:`il2lib.recist.duration_meets`).
     today : reference date for "in the future" (default: today).
 
     Returns

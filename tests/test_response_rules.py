@@ -9,7 +9,7 @@ References for the hand-worked values:
 - iRECIST = Seymour L et al., Lancet Oncol 2017;18:e143-52 (iUPD = unconfirmed PD, iCPD = confirmed PD; a response
   (iCR/iPR) can be recorded after an iUPD that was not confirmed).
 - SD minimum: 6 weeks = 42 days, assessment window W = 7 days, so an SD meets it when round(months x 30.4375) >= 35
-  days (domain.md "Derived fields", il2lib.cohort.duration_meets).
+  days (domain.md "Derived fields", il2lib.recist.duration_meets).
 """
 from __future__ import annotations
 
@@ -292,3 +292,25 @@ def test_cli_response_json_without_the_confirmation_column_keeps_the_old_numbers
     assert out["orr_view"] == "all" and out["views"] == ["all"] and out["response_criteria"] is None
     assert out["groups"]["All patients"]["orr"]["responders"] == 1
     assert np.isclose(out["groups"]["All patients"]["orr"]["rate"], 0.5)
+
+
+# --------------------------------------------------------------------------- clinical benefit and landmark status
+# Clinical benefit and the landmark status use the same counted BOR as the Response page (confirmed-only view),
+# so CBR and the Biomarkers/Table 1/landmark "clinical benefit" groups never disagree. With CONFIRMATION:
+# P1 confirmed PR -> CB yes; P2 unconfirmed PR counted SD of 91 days < 6 months (182.625 - 7 days) -> CB no;
+# P3 counted PD -> no; P4 counted NE -> no; P5 SD 8 months -> yes; P6 PD -> no.
+def test_clinical_benefit_and_landmark_status_follow_the_counted_response():
+    from il2lib.cohort import with_clinical_benefit
+    from il2lib.survival.clinical import status_time_months
+
+    df = frame(*CONFIRMATION)
+    df[schema.DATE_FIRST_RESPONSE] = pd.to_datetime(["2020-03-01", "2020-03-01", "2020-01-10", "2020-01-15",
+                                                     None, None])
+    benefit = with_clinical_benefit(df, 6.0)[schema.CLINICAL_BENEFIT]
+    assert benefit.tolist() == [True, False, False, False, True, False]
+    # landmark by response: only P1 is a responder (at 60 days = 1.97 months); the unconfirmed are never
+    status = status_time_months(df, "response")
+    assert status[0] == pytest.approx(60 / 30.4375) and np.isinf(status[1:4]).all()
+    # with every response confirmed, the recorded CR/PR are the counted ones again
+    confirmed = with_clinical_benefit(df.assign(**{schema.RESPONSE_CONFIRMED: True}), 6.0)[schema.CLINICAL_BENEFIT]
+    assert confirmed.tolist() == [True, True, True, True, True, False]
