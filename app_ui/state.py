@@ -101,39 +101,26 @@ def init_session() -> None:
     write_filter_state(FilterState.from_filter(f))
     ss[PRESENT] = flat.get(Q_PRESENT, "") in ("1", "true", "yes")
     ss.setdefault(DATA_CHOICE, flat.get(Q_DATA, ""))
-    ss[CB_SD] = _parse_cb_sd(flat.get(Q_CB_SD), problems)
-    ss[CB_WINDOW] = _parse_window(flat.get(Q_CB_WINDOW), problems)
+    ss[CB_SD] = _parse_setting(Q_CB_SD, flat.get(Q_CB_SD), schema.CB_SD_MONTHS_DEFAULT, "months", problems)
+    ss[CB_WINDOW] = _parse_setting(Q_CB_WINDOW, flat.get(Q_CB_WINDOW), schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                                   "days", problems)
     ss.setdefault(PSEUDONYMS, False)
     ss[URL_PROBLEMS] = problems
     ss[INITIALISED] = True
 
 
-def _parse_cb_sd(text: str | None, problems: list[str]) -> float:
+def _parse_setting(key: str, text: str | None, default: float, unit: str, problems: list[str]) -> float:
+    """A URL number between 0 and 60 (``unit``), else ``default`` and a problem naming the value."""
     if not text:
-        return schema.CB_SD_MONTHS_DEFAULT
+        return float(default)
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if 0 <= value <= 60:
         return value
-    problems.append(f"URL value cb_sd='{text}' is not a number of months between 0 and 60; using "
-                    f"{schema.CB_SD_MONTHS_DEFAULT:g}.")
-    return schema.CB_SD_MONTHS_DEFAULT
-
-
-def _parse_window(text: str | None, problems: list[str]) -> float:
-    default = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if 0 <= value <= 60:
-        return value
-    problems.append(f"URL value cb_window='{text}' is not a number of days between 0 and 60; using {default:g}.")
-    return default
+    problems.append(f"URL value {key}='{text}' is not a number of {unit} between 0 and 60; using {default:g}.")
+    return float(default)
 
 
 def read_filter_state() -> FilterState:
