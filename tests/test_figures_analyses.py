@@ -116,3 +116,16 @@ def test_analysis_and_figure_modules_do_not_import_streamlit():
             "il2lib.figures.palette, il2lib.stats, il2lib.response, il2lib.table1, il2lib.biomarkers, "
             "il2lib.toxicity, il2lib.cli_analyses; assert 'streamlit' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ae_grade_figure_draws_no_empty_panel_for_a_group_without_term_detail(df):
+    # only P00 and P01 (prior PD-1 = yes) have AE rows and no AE file is declared complete: the "no" group has
+    # no term detail and gets no panel (an axis from -1 to 1 without a bar); the subtitle names it
+    ae = pd.DataFrame({schema.AE_PATIENT_ID: ["P00", "P01"], schema.AE_TERM: ["Fever", "Hypotension"],
+                       schema.AE_GRADE: [1, 4]})
+    tox = toxicity_summary(ae, df, by=schema.PRIOR_PD1)
+    empty = [g for g in tox.groups if tox.term_sizes[g] == 0]
+    assert empty, "the fixture must leave one group without term detail"
+    fig = ae_grade_figure(tox)
+    assert len(fig.data) == 5 * (len(tox.groups) - len(empty))
+    assert f"no AE term detail for Prior PD-1/PD-L1: {empty[0]}" in fig.layout.title.text

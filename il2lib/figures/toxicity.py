@@ -20,8 +20,9 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     style = figure_style(presentation)
     terms = (tox.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable")
              .head(top_n).index.tolist())
-    groups = list(tox.groups)
     sizes = tox.term_sizes  # patients with term detail (AE rows, max grade 0 or a complete AE file)
+    groups = [g for g in tox.groups if sizes[g] > 0] or list(tox.groups)  # no empty panel for a group
+    without = [_panel(tox.by, g) for g in tox.groups if g not in groups]
     fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[escape(f"{_panel(tox.by, g)} (N={int(sizes[g])})") for g in groups])
     for j, g in enumerate(groups, start=1):
@@ -41,6 +42,8 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     for ann in fig.layout.annotations:
         ann.font = {"size": style.font_size}
     subtitle = subtitle or "Each patient counted once per term, at the worst grade"
+    if without:
+        subtitle += f" · no AE term detail for {', '.join(without)}"
     extra_top = int(style.font_size * 1.6)  # facet titles clear of the subtitle
     # one bar height per term below the title block and above the x axis, so every term keeps its label
     height = title_height(subtitle, style) + extra_top + 4 * style.font_size + style.bar_height_px * len(terms)
