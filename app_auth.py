@@ -7,8 +7,9 @@ shows a sign-in screen until ``st.user.is_logged_in`` is true. Streamlit's built
 ``st.login`` does the OIDC flow; it needs the ``streamlit[auth]`` extra (Authlib), pinned
 in ``requirements.txt``.
 
-The gate fails closed: a configured but unusable ``[auth]`` section (Authlib missing, no
-provider with a client id) stops the page with an error instead of showing data.
+The gate fails closed: a secrets file that cannot be parsed, or a configured but unusable
+``[auth]`` section (Authlib missing, no provider with a client id), stops the page with an error
+instead of showing data.
 
 ``secrets.toml`` examples (one provider configured directly in ``[auth]``)::
 
@@ -26,6 +27,7 @@ See docs/hospital-deployment.md.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import streamlit as st
@@ -37,12 +39,23 @@ ALLOWED_DOMAINS_KEY = "allowed_domains"
 ALLOWED_EMAILS_KEY = "allowed_emails"
 
 
+class UnreadableSecrets(RuntimeError):
+    """A secrets file exists but cannot be read: whether login is configured is unknown."""
+
+
 def auth_settings() -> Mapping | None:
-    """The ``[auth]`` section of the secrets, or None when login is not configured."""
+    """The ``[auth]`` section of the secrets, or None when login is not configured.
+
+    Raises :class:`UnreadableSecrets` when a secrets file exists but cannot be parsed: Streamlit
+    raises the same ``FileNotFoundError`` subclass for "no file" and "a file with a syntax error",
+    and only the first may open the dashboard without login.
+    """
     try:
         section = st.secrets.get("auth")
-    except FileNotFoundError:  # no secrets.toml at all (StreamlitSecretNotFoundError)
-        return None
+    except FileNotFoundError as exc:  # StreamlitSecretNotFoundError
+        if getattr(exc, "error_id", None) == "no-secrets-found":
+            return None
+        raise UnreadableSecrets(str(exc)) from None
     if isinstance(section, Mapping) and len(section) > 0:
         return section
     return None
@@ -102,7 +115,7 @@ def _show_sign_in(providers: tuple[str | None, ...]) -> None:
 def _show_account() -> None:
     with st.sidebar:
         name = st.user.get("name") or st.user.get("email") or "signed-in user"
-        st.caption(f"Signed in as {name}")  # st.caption renders text, never HTML
+        st.text(f"Signed in as {name}")  # plain text: the provider's name is never Markdown
         st.button("Sign out", key="logout", on_click=st.logout)
 
 
@@ -115,7 +128,13 @@ def require_login() -> None:
     in the optional allow lists; else draws "Signed in as ..." and a sign-out button in the
     sidebar and returns.
     """
-    section = auth_settings()
+    try:
+        section = auth_settings()
+    except UnreadableSecrets as exc:
+        logging.getLogger(__name__).error("Login configuration unreadable; every page is closed: %s", exc)
+        _stop_with_error("The dashboard is closed: its login configuration (.streamlit/secrets.toml) cannot be "
+                         "read, so it is not known who may enter. Ask the administrator to fix it (the server "
+                         "log names the error).")
     if section is None:
         return
     problem = configuration_problem(section)

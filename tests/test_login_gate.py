@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import app_auth
+from streamlit import secrets as st_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTECTED_TEXT = "PROTECTED-CONTENT-7731"
@@ -44,7 +45,7 @@ def _run(secrets: dict | None = None, user: dict | None = None) -> AppTest:
 
 def _page_text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [t.value for t in at.title]
-    parts += [c.value for c in at.caption]
+    parts += [c.value for c in at.caption] + [t.value for t in at.text]
     return "\n".join(str(p) for p in parts)
 
 
@@ -53,6 +54,32 @@ def test_without_auth_section_the_gate_is_off():
     assert not at.exception
     assert PROTECTED_TEXT in _page_text(at)
     assert len(at.button) == 0
+
+
+@pytest.fixture()
+def broken_secrets_file(tmp_path):
+    """A real secrets.toml with a TOML syntax error (an unclosed string), read by Streamlit's own parser."""
+    from streamlit import config
+
+    path = tmp_path / "secrets.toml"
+    path.write_text('[auth]\nredirect_uri = "https://x/oauth2callback"\ncookie_secret = "abc\nclient_id = "x"\n')
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+    st_secrets._reset()
+    yield path
+    config.set_option("secrets.files", saved)
+    st_secrets._reset()
+
+
+def test_unreadable_secrets_file_closes_every_page(broken_secrets_file):
+    # Streamlit raises the FileNotFoundError subclass it uses for "no file" also for a parse error: that must not
+    # open the dashboard (security review H1).
+    at = _run()
+    assert not at.exception
+    text = _page_text(at)
+    assert PROTECTED_TEXT not in text
+    assert "login configuration (.streamlit/secrets.toml) cannot be read" in text
+    assert str(broken_secrets_file) not in text  # the server path stays in the log
 
 
 def test_without_secrets_file_the_gate_is_off():
@@ -79,6 +106,13 @@ def test_signed_in_user_sees_the_page_and_a_sign_out_button():
     assert PROTECTED_TEXT in text
     assert "Signed in as Dr <b>Test</b>" in text
     assert [b.label for b in at.sidebar.button] == ["Sign out"]
+
+
+def test_the_providers_name_is_shown_as_text_not_markdown():
+    name = "**Dr** [Test](https://evil.example)"
+    at = _run(secrets={"auth": DEFAULT_PROVIDER}, user={"is_logged_in": True, "name": name, "email": "t@h.example"})
+    assert [t.value for t in at.sidebar.text] == [f"Signed in as {name}"]
+    assert not any("evil.example" in m.value for m in [*at.sidebar.markdown, *at.sidebar.caption])
 
 
 def test_named_providers_each_get_a_button():
