@@ -129,8 +129,8 @@ def _age_changed(bounds: tuple[float, float]) -> None:
 
 def _extra_filter(opts: FilterOptions, current: state.FilterState) -> None:
     columns = {name: values for name, values in opts.extra}
-    if current.extra_col and current.extra_col not in columns:
-        columns[current.extra_col] = ()
+    if current.extra_col and current.extra_col not in columns:  # e.g. ?col.patient_id=... from a URL
+        _drop_extra_filter(current.extra_col)
     if not columns:
         return
     names = [state.NO_EXTRA] + sorted(columns)
@@ -142,6 +142,14 @@ def _extra_filter(opts: FilterOptions, current: state.FilterState) -> None:
     if column:
         st.multiselect(f"{md_escape(schema.label(column))} is", _union(columns[column], current.extra_vals),
                        **state.bind("extra_vals"), placeholder="All")
+
+
+def _drop_extra_filter(column: str) -> None:
+    """Only a column the "Other column" list offers may filter: a URL cannot select on hidden columns."""
+    st.session_state[state.plain_key("extra_col")] = state.NO_EXTRA
+    st.session_state[state.plain_key("extra_vals")] = []
+    st.session_state.setdefault(state.URL_PROBLEMS, []).append(
+        f"The filter on column '{column}' was ignored: only the columns offered under 'Other column' can filter.")
 
 
 def _extra_column_changed(name: str) -> None:

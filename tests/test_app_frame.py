@@ -53,6 +53,16 @@ def test_age_range_and_other_column_from_the_url():
     assert widget(at, "selectbox", "w_extra_col").value == schema.BRAF
 
 
+def test_url_cannot_filter_on_a_column_the_sidebar_does_not_offer():
+    # ?col.patient_id=... would select one patient by a hidden column (security review: URL filters)
+    pid = str(sample_data()[schema.PATIENT_ID].iloc[0])
+    at = open_app({"col.patient_id": pid})
+    total = len(sample_data())
+    assert sidebar_count(at) == f"n = {total} of {total} patients"
+    assert any("filter on column 'patient_id' was ignored" in w for w in texts(at.sidebar, "warning"))
+    assert "col.patient_id" not in at.query_params
+
+
 def test_bad_url_values_are_reported_not_raised():
     at = open_app({"disease": "lung", "age_at_il2": "old"})
     warnings = " ".join(texts(at.sidebar, "warning"))
