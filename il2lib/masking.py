@@ -27,8 +27,8 @@ MASKED_DEPENDENT = "masked"
 _INT = r"(?<![\d.,])(\d+)(?![\d.,%])"
 _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<=/)\s*" + _INT),  # denominator of x/n
-             re.compile(r"(?<=\()" + _INT + r"(?=\))"),  # the k of "n (k)"
              re.compile(r"^\s*" + _INT + r"(?=\s*\((?:\d+|\d+(?:\.\d+)?\s*%)\))"),  # n of "n (k)", "n (p%)"
+             re.compile(r"(?<=\()" + _INT + r"(?=\))"),  # the k of "n (k)", after its n has been read
              re.compile(r"(?<=n = )" + _INT), re.compile(r"(?<=n=)" + _INT), re.compile(r"(?<= of )" + _INT),
              re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"))  # "(2 without a date)"  # "n = 3 of 40"
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%")
@@ -70,14 +70,16 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
     """Copy of ``df`` with small counts masked in ``columns`` (default: every column).
 
     Integer columns (and float columns holding whole numbers only) are counts; text columns go
-    through :func:`mask_text`. In a row where anything was masked, ``dependent`` columns (rates,
+    through :func:`mask_text`, except a text first column when every column is masked: the row labels. In a row where anything was masked, ``dependent`` columns (rates,
     CIs) become ``"masked"``.
     """
     threshold = _check(threshold)
     out = df.copy()
     hit = np.zeros(len(df), dtype=bool)
-    for col in (df.columns if columns is None else columns):
+    for i, col in enumerate(df.columns if columns is None else columns):
         series = df[col]
+        if columns is None and i == 0 and not pd.api.types.is_numeric_dtype(series):
+            continue  # the row labels ("ECOG PS 1", "Line 2"): a label is not a count
         if pd.api.types.is_bool_dtype(series):
             continue
         if pd.api.types.is_numeric_dtype(series):

@@ -17,6 +17,7 @@ from il2lib.survival import kaplan_meier
                                                              "OS: n = <5 of 50 (<5 without time)"),
     ("Median 12.5 (3.1–20)", "Median 12.5 (3.1–20)"), ("(95% CI 2 to 3)", "(95% CI 2 to 3)"),
     ("4 (13.3%)", "<5 (–)"), ("3 (2–4)", "3 (2–4)"), ("2.0 (1.0)", "2.0 (1.0)"), ("12 (40.0%)", "12 (40.0%)"), ("3/40 (7.5%)", "<5/40 (–)"), ("0 (0.0%)", "0 (0.0%)"),
+    ("2 (3)", "<5 (<5)"), ("2 (events 3)", "2 (events 3)"), ("12 (3)", "12 (<5)"), ("2 (0)", "<5 (0)"),
 ])
 def test_mask_text(text, expected):
     assert mask_text(text) == expected
@@ -40,6 +41,14 @@ def test_mask_table_counts_text_and_dependent_rates():
     assert list(out["Rate, %"]) == ["masked", "30.0", "0.0"]
     assert list(out["Median"]) == [12.5, 3.0, 4.2]  # not whole numbers: not counts
     assert df["n NE"].tolist() == [2, 6, 0]  # input untouched
+
+
+def test_row_labels_are_not_counts():
+    # Table 1 level rows "1", "2" (ECOG) and line "3+" are labels: masking them would hide which row is which
+    df = pd.DataFrame({"Characteristic": ["ECOG PS", "  1", "  2"], "Melanoma (N=40)": ["", "3 (7.5%)", "37"]})
+    out = mask_table(df)
+    assert list(out["Characteristic"]) == ["ECOG PS", "  1", "  2"]
+    assert list(out["Melanoma (N=40)"]) == ["", "<5 (–)", "37"]
 
 
 def test_mask_figure_risk_table_and_hover():
