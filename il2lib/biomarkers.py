@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import concat_excluded, excluded_frame, patients_statement, require_columns
+from il2lib._analysis import concat_excluded, excluded_frame, patient_ids, patients_statement, require_columns
 from il2lib.cohort import benefit_rule_text, with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
@@ -159,7 +159,7 @@ def _cycle_not_given_note(data: pd.DataFrame) -> Note | None:
     zero = (doses == 0).any(axis=1).to_numpy() if doses is not None else np.zeros(len(data), dtype=bool)
     if not zero.any():
         return None
-    ids = data.loc[zero, schema.PATIENT_ID] if schema.PATIENT_ID in data.columns else data.index[zero]
+    ids = patient_ids(data)[zero]
     return Note(f"Doses per cycle: a cycle with 0 doses counts as not given and is left out of the mean "
                 f"({int(zero.sum())} patient(s)).", count=int(zero.sum()), patient_ids=list(ids),
                 kind="doses_cycle_not_given")

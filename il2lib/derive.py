@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib._analysis import patient_ids
 from il2lib.cohort import with_clinical_benefit
 from il2lib.notes import Note
 from il2lib.recist import apply_response_rules
@@ -150,7 +151,7 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     cutoff = _col(t, schema.DATA_CUTOFF, "date")
     died = _col(t, schema.DIED, "boolean")
     progressed = _col(t, schema.PROGRESSED, "boolean")
-    ids = t[schema.PATIENT_ID] if schema.PATIENT_ID in t.columns else pd.Series(t.index, index=t.index)
+    ids = patient_ids(t)
     after_cutoff = (start > cutoff).fillna(False)  # IL-2 start after the cut-off: no time (warned by the rules)
 
     # OS: death, else the last date known alive (date_last_followup required, as the rules say)

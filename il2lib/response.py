@@ -403,7 +403,7 @@ def _view_note(view: str, other_view: str, rates: pd.DataFrame, other_rates: pd.
     recorded = data[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)
     confirmed = data[schema.RESPONSE_CONFIRMED].astype("boolean").fillna(False).to_numpy(dtype=bool)
     differ = recorded & ~confirmed
-    ids = [str(v) for v in data[schema.PATIENT_ID].to_numpy()[differ]] if schema.PATIENT_ID in data else []
+    ids = list(patient_ids(data)[differ])
     text = (f"Rates count {VIEW_LABELS[view]}"
             + (" (RECIST 1.1 for non-randomised studies; the default where response_confirmed exists)"
                if view == "confirmed" else ""))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
-                              require_columns)
+                              patient_ids, require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.stats import TEST_LABELS, TestResult, compare_continuous, compare_proportions, format_p
@@ -208,7 +208,7 @@ def _test_row(column, var_type, data, labels, groups, by) -> tuple[dict, Note | 
     known = _known(column, var_type, data[column])
     n_known = {g: int((known & (labels == g)).sum()) for g in groups}
     tested = [g for g in groups if n_known[g] > 0]
-    ids = data[schema.PATIENT_ID] if schema.PATIENT_ID in data.columns else pd.Series(data.index, index=data.index)
+    ids = patient_ids(data)
     small = [g for g in tested if n_known[g] < MIN_RANK_GROUP] if var_type == "continuous" else []
     if len(tested) >= 2 and small:
         in_small = (known & labels.isin(small)).to_numpy()
