@@ -2,21 +2,8 @@
 from __future__ import annotations
 
 from apptest_support import open_app, rerun, tables, texts, widget
-from conftest import csv_bytes, patient_rows
-
-# IL-2 start 2016-01-10 (conftest BASE_ROW). RECIST 1.1 (Eisenhauer 2009) section 4.4.3 / Table 3:
-# P001 PR, confirmed = No, last scan 2016-03-01 (51 d >= 42 - 7 = 35)   -> SD in the confirmed-only view
-# P002 PR, confirmed = Yes                                               -> PR
-# P003 SD, progression 2016-02-01 (22 d < 35)                            -> PD (SD shorter than 6 weeks)
-# P004 PD                                                                -> PD
-# Confirmed-only ORR 1/4; all responses 2/4. DCR 2/4 (PR + SD); with no SD minimum (0 weeks) DCR = 3/4.
-ROWS = patient_rows(
-    {"bor": "PR", "response_confirmed": "No", "progressed": "No", "date_progression": "",
-     "date_last_assessment": "2016-03-01"},
-    {"bor": "PR", "response_confirmed": "Yes", "progressed": "No", "date_progression": "",
-     "date_last_assessment": "2016-06-01"},
-    {"bor": "SD", "date_progression": "2016-02-01"},
-    {"bor": "PD"})
+from conftest import UNCONFIRMED_PR_AND_SHORT_SD as ROWS
+from conftest import csv_bytes
 
 
 def _response_page():

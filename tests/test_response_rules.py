@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import patient_rows
+from conftest import UNCONFIRMED_PR_AND_SHORT_SD, patient_rows
 
 from il2lib import schema
 from il2lib.cli import main
@@ -252,13 +252,7 @@ def test_published_numbers_hold_in_the_confirmed_view():
 # --------------------------------------------------------------------------- CLI JSON
 def test_cli_response_json_has_the_view_and_both_views_numbers(capsys, tmp_path):
     path = tmp_path / "cohort.csv"
-    rows = patient_rows(
-        {"bor": "PR", "response_confirmed": "No", "progressed": "No", "date_progression": "",
-         "date_last_assessment": "2016-03-01"},
-        {"bor": "PR", "response_confirmed": "Yes", "progressed": "No", "date_progression": "",
-         "date_last_assessment": "2016-06-01"},
-        {"bor": "SD", "date_progression": "2016-02-01"},
-        {"bor": "PD"})
+    rows = UNCONFIRMED_PR_AND_SHORT_SD
     rows.to_csv(path, index=False)
     assert main(["response", str(path), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
