@@ -149,7 +149,8 @@ def run(sizes: tuple[int, ...]) -> str:
               f"filter change {sample.median_s:.2f} s", flush=True)
         for n in sizes:
             path = str(make_dataset(n))
-            dash = time_app(browser, ROOT / "app.py", "/Survival", {"IL2_DASHBOARD_DATA": path}, f"dashboard_{n}")
+            dash = time_app(browser, ROOT / "app.py", "/Survival", {"IL2_DASHBOARD_DATA": path, "IL2_LOGIN": "none"},
+                            f"dashboard_{n}")
             base = time_app(browser, ROOT / "bench" / "baseline_app.py", "/", {"IL2_BASELINE_DATA": path},
                             f"baseline_{n}")
             line = (f"| {n:,} | {dash.median_s:.2f} | {base.median_s:.2f} | {dash.median_s / base.median_s:.2f} | "

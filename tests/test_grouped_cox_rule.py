@@ -73,6 +73,7 @@ def zero_event_server_file(tmp_path, monkeypatch):
     path = tmp_path / "cohort.csv"
     _cohort_frame().to_csv(path, index=False, date_format="%Y-%m-%d")
     monkeypatch.setenv("IL2_DASHBOARD_DATA", str(path))
+    monkeypatch.setenv("IL2_LOGIN", "none")  # a server file without [auth] needs the explicit switch
     return path
 
 

@@ -1,10 +1,12 @@
-"""The optional login gate (app_auth.require_login): off without [auth], fail-closed with it.
+"""The login gate (app_auth.require_login): off without [auth] for samples and uploads, closed for real data
+unless IL2_LOGIN=none says so, fail-closed with [auth]; allow lists match only verified identities.
 
-Both branches run through AppTest: ``at.secrets`` stands in for ``.streamlit/secrets.toml`` and
-``at.user`` for the identity cookie Streamlit sets after an OIDC sign-in.
+The page branches run through AppTest: ``at.secrets`` stands in for ``.streamlit/secrets.toml`` and
+``at.user`` for the identity cookie Streamlit sets after an OIDC sign-in (the ID token's claims).
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from streamlit import secrets as st_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTECTED_TEXT = "PROTECTED-CONTENT-7731"
+SERVER_FILE = ROOT / "sample_data" / "combined_synthetic.csv"
+SERVER_DATA_ENV = "IL2_DASHBOARD_DATA"
 
 GATED_SCRIPT = f"""
 import sys
@@ -41,6 +45,31 @@ def _run(secrets: dict | None = None, user: dict | None = None) -> AppTest:
     if user is not None:
         at.user = user
     return at.run()
+
+
+@pytest.fixture(autouse=True)
+def _no_deployment_environment(monkeypatch):
+    """Each test states its own deployment: no server file and no login switch inherited from the shell."""
+    monkeypatch.delenv(SERVER_DATA_ENV, raising=False)
+    monkeypatch.delenv(app_auth.LOGIN_ENV, raising=False)
+
+
+@pytest.fixture()
+def gate_log():
+    """The lines app_auth logs, with its once-per-process memory emptied first."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    handler = Keep(level=logging.DEBUG)
+    logger = logging.getLogger("app_auth")
+    logger.addHandler(handler)
+    app_auth._logged_lines.clear()
+    yield lines
+    logger.removeHandler(handler)
+    app_auth._logged_lines.clear()
 
 
 def _page_text(at: AppTest) -> str:
@@ -73,7 +102,7 @@ def broken_secrets_file(tmp_path):
 
 def test_unreadable_secrets_file_closes_every_page(broken_secrets_file):
     # Streamlit raises the FileNotFoundError subclass it uses for "no file" also for a parse error: that must not
-    # open the dashboard (security review H1).
+    # open the dashboard.
     at = _run()
     assert not at.exception
     text = _page_text(at)
@@ -134,23 +163,194 @@ def test_incomplete_auth_section_fails_closed():
 
 def test_allow_list_denies_other_domains():
     section = {**DEFAULT_PROVIDER, "allowed_domains": ["hospital.example"]}
-    denied = _run(secrets={"auth": section}, user={"is_logged_in": True, "email": "someone@gmail.com"})
+    denied = _run(secrets={"auth": section},
+                  user={"is_logged_in": True, "email": "someone@gmail.com", "email_verified": True})
     assert PROTECTED_TEXT not in _page_text(denied)
     assert "Access denied" in _page_text(denied)
-    allowed = _run(secrets={"auth": section}, user={"is_logged_in": True, "email": "Dr.X@Hospital.Example"})
+    allowed = _run(secrets={"auth": section},
+                   user={"is_logged_in": True, "email": "Dr.X@Hospital.Example", "email_verified": True})
     assert PROTECTED_TEXT in _page_text(allowed)
+
+
+def test_unverified_email_is_refused_with_the_reason_on_the_page():
+    section = {**DEFAULT_PROVIDER, "allowed_domains": ["hospital.example"], "cookie_secret": "SECRET-COOKIE-991"}
+    at = _run(secrets={"auth": section},
+              user={"is_logged_in": True, "email": "dr.x@hospital.example", "email_verified": False})
+    assert not at.exception
+    text = _page_text(at)
+    assert PROTECTED_TEXT not in text
+    assert "your identity provider did not confirm that this email address is verified" in text
+    assert "SECRET-COOKIE-991" not in text and DEFAULT_PROVIDER["client_secret"] not in text
+    assert [b.label for b in at.button] == ["Sign out"]
 
 
 @pytest.mark.parametrize(("section", "email", "expected"), [
     ({}, None, True),
     ({"allowed_emails": ["a@x.org"]}, "A@x.org", True),
+    ({"allowed_emails": ["A@X.org"]}, "a@x.ORG", True),
     ({"allowed_emails": ["a@x.org"]}, "b@x.org", False),
     ({"allowed_domains": ["@x.org"]}, "b@x.org", True),
+    ({"allowed_domains": ["X.Org"]}, "b@x.ORG", True),
     ({"allowed_domains": ["x.org"]}, "b@evilx.org", False),
+    ({"allowed_domains": ["x.org"]}, "b@sub.x.org", False),
+    ({"allowed_domains": ["x.org"]}, "b@x.org.evil.example", False),
     ({"allowed_domains": ["x.org"]}, None, False),
 ])
-def test_user_allowed(section, email, expected):
-    assert app_auth.user_allowed(section, email) is expected
+def test_email_lists_for_a_verified_address(section, email, expected):
+    claims = {"sub": "s-1", "email_verified": True} | ({"email": email} if email is not None else {})
+    assert app_auth.access_decision(section, claims)[0] is expected
+
+
+# ---- who passes the allow lists: access_decision(settings, claims) --------------------------
+
+HOSPITAL = {"allowed_domains": ["hospital.example"]}
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+OTHER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+
+def _entra(tenant: str = TENANT, **claims) -> dict:
+    """Claims of a Microsoft Entra ID v2.0 ID token (no email_verified: Entra never sends it)."""
+    return {"iss": f"https://login.microsoftonline.com/{tenant}/v2.0", "tid": tenant, "sub": "pairwise-sub",
+            "oid": "00000000-0000-0000-0000-0000000000aa", "email": "dr.x@hospital.example", **claims}
+
+
+def test_verified_email_in_an_allowed_domain_enters():
+    allowed, _ = app_auth.access_decision(HOSPITAL, {"sub": "1", "email": "dr.x@hospital.example",
+                                                     "email_verified": True})
+    assert allowed
+
+
+@pytest.mark.parametrize("verified", [False, "true", 1, None])
+def test_an_email_the_provider_did_not_verify_is_refused(verified):
+    # OpenID Connect Core 1.0, section 5.1: email_verified is a JSON boolean; only true vouches for the address.
+    claims = {"sub": "1", "email": "dr.x@hospital.example"} | ({} if verified is None else {"email_verified": verified})
+    allowed, reason = app_auth.access_decision(HOSPITAL, claims)
+    assert not allowed
+    assert reason == "your identity provider did not confirm that this email address is verified"
+
+
+def test_a_lookalike_domain_does_not_match():
+    claims = {"sub": "1", "email": "dr.x@evilhospital.example", "email_verified": True}
+    allowed, reason = app_auth.access_decision(HOSPITAL, claims)
+    assert not allowed and "not on this dashboard's list" in reason
+
+
+def test_entra_token_from_a_listed_tenant_with_a_verified_domain_enters():
+    # Entra ID sends no email_verified; the optional claim xms_edov says the email domain's owner is verified
+    # (learn.microsoft.com/entra/identity-platform/optional-claims-reference).
+    settings = {**HOSPITAL, "allowed_tenants": [TENANT.upper()]}
+    assert app_auth.access_decision(settings, _entra(xms_edov=True))[0]
+    v1_issuer = _entra(xms_edov=True, iss=f"https://sts.windows.net/{TENANT}/")
+    assert app_auth.access_decision(settings, v1_issuer)[0]
+
+
+def test_entra_token_from_a_tenant_not_listed_is_refused():
+    settings = {**HOSPITAL, "allowed_tenants": [TENANT]}
+    allowed, reason = app_auth.access_decision(settings, _entra(OTHER_TENANT, xms_edov=True, email_verified=True))
+    assert not allowed and "tenant" in reason
+
+
+def test_entra_token_whose_tid_disagrees_with_its_issuer_is_refused():
+    settings = {**HOSPITAL, "allowed_tenants": [TENANT]}
+    claims = _entra(xms_edov=True, iss=f"https://login.microsoftonline.com/{OTHER_TENANT}/v2.0")
+    assert not app_auth.access_decision(settings, claims)[0]
+
+
+@pytest.mark.parametrize("edov", [None, False, "false", "0"])
+def test_entra_email_without_a_verified_domain_is_refused(edov):
+    settings = {**HOSPITAL, "allowed_tenants": [TENANT]}
+    claims = _entra() if edov is None else _entra(xms_edov=edov)
+    allowed, reason = app_auth.access_decision(settings, claims)
+    assert not allowed and "did not confirm that your organisation owns the domain" in reason
+
+
+def test_entra_email_is_refused_when_no_tenant_is_listed():
+    # email_verified from an Entra token is not trusted either: only the tenant list plus xms_edov are.
+    allowed, reason = app_auth.access_decision(HOSPITAL, _entra(xms_edov=True, email_verified=True))
+    assert not allowed and "tenants" in reason
+
+
+def test_allowed_tenants_alone_refuses_other_tenants_only():
+    settings = {"allowed_tenants": [TENANT]}
+    assert app_auth.access_decision(settings, _entra())[0]
+    assert not app_auth.access_decision(settings, _entra(OTHER_TENANT))[0]
+
+
+def test_subject_list_matches_sub_exactly_without_any_email():
+    settings = {"allowed_subjects": ["AbC-123"]}
+    assert app_auth.access_decision(settings, {"sub": "AbC-123"})[0]
+    assert not app_auth.access_decision(settings, {"sub": "abc-123"})[0]  # OIDC: sub is case-sensitive
+    assert not app_auth.access_decision(settings, {"sub": "other", "email": "AbC-123", "email_verified": True})[0]
+
+
+def test_object_id_list_matches_the_oid_of_an_entra_token_only():
+    oid = "00000000-0000-0000-0000-0000000000AA"
+    settings = {"allowed_object_ids": [oid]}
+    assert app_auth.access_decision(settings, _entra(email="someone@elsewhere.example"))[0]
+    not_entra = {"iss": "https://idp.example.org", "sub": "x", "oid": oid.lower()}
+    assert not app_auth.access_decision(settings, not_entra)[0]
+    assert not app_auth.access_decision({**settings, "allowed_tenants": [OTHER_TENANT]}, _entra())[0]
+
+
+def test_an_identity_list_and_an_email_list_combine():
+    settings = {**HOSPITAL, "allowed_subjects": ["admin-1"]}
+    assert app_auth.access_decision(settings, {"sub": "admin-1", "email": "x@gmail.com"})[0]
+    assert app_auth.access_decision(settings, {"sub": "2", "email": "a@hospital.example", "email_verified": True})[0]
+    assert not app_auth.access_decision(settings, {"sub": "2", "email": "a@hospital.example"})[0]
+
+
+# ---- real data needs a login gate or an explicit IL2_LOGIN=none ------------------------------
+
+def test_server_file_without_auth_closes_the_page(monkeypatch, gate_log):
+    monkeypatch.setenv(SERVER_DATA_ENV, str(SERVER_FILE))
+    at = _run()
+    assert not at.exception
+    text = _page_text(at)
+    assert PROTECTED_TEXT not in text
+    assert "[auth]" in text and "IL2_LOGIN=none" in text
+    assert str(SERVER_FILE) not in text and SERVER_FILE.name not in text
+    assert any(line.startswith("login gate: missing while serving a server file") for line in gate_log)
+
+
+def test_registry_without_auth_closes_the_page(gate_log):
+    at = _run(secrets={"registry": {"kind": "parquet", "path": "/srv/il2/registry"}})
+    assert not at.exception
+    text = _page_text(at)
+    assert PROTECTED_TEXT not in text and "IL2_LOGIN=none" in text
+    assert "/srv/il2" not in text and not any("/srv/il2" in line for line in gate_log)
+
+
+def test_explicit_switch_serves_real_data_without_auth_and_says_so_once(monkeypatch, gate_log):
+    monkeypatch.setenv(SERVER_DATA_ENV, str(SERVER_FILE))
+    monkeypatch.setenv(app_auth.LOGIN_ENV, "none")
+    at = _run()
+    assert not at.exception
+    assert PROTECTED_TEXT in _page_text(at)
+    at.run()
+    assert gate_log == ["login gate: off by explicit IL2_LOGIN=none while serving a server file (IL2_DASHBOARD_DATA)"]
+
+
+def test_samples_and_uploads_alone_need_no_switch(gate_log):
+    at = _run()
+    assert PROTECTED_TEXT in _page_text(at)
+    assert gate_log == ["login gate: off (no [auth]; serving only the bundled samples and uploads)"]
+
+
+def test_the_switch_never_turns_a_configured_gate_off(monkeypatch, gate_log):
+    monkeypatch.setenv(SERVER_DATA_ENV, str(SERVER_FILE))
+    monkeypatch.setenv(app_auth.LOGIN_ENV, "none")
+    at = _run(secrets={"auth": DEFAULT_PROVIDER}, user={"is_logged_in": False})
+    assert PROTECTED_TEXT not in _page_text(at)
+    assert "Sign in required" in _page_text(at)
+    assert gate_log == ["login gate: on (provider default); IL2_LOGIN=none is ignored while [auth] is configured"]
+    assert not any(DEFAULT_PROVIDER["client_secret"] in line or "cookie" in line for line in gate_log)
+
+
+def test_an_unknown_switch_value_closes_the_page(monkeypatch):
+    monkeypatch.setenv(app_auth.LOGIN_ENV, "off")
+    at = _run()
+    assert PROTECTED_TEXT not in _page_text(at)
+    assert "IL2_LOGIN" in _page_text(at)
 
 
 # ---- wired into the dashboard's frame ----------------------------------------------------
@@ -179,3 +379,30 @@ def test_dashboard_after_sign_in_shows_the_data_page():
     assert not at.exception
     assert "Sign in required" not in _page_text(at)
     assert [m.label for m in at.metric][:1] == ["Rows loaded"]
+
+
+def _shows_no_data(at: AppTest) -> bool:
+    return (len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.table) == 0
+            and len(at.get("plotly_chart")) == 0)
+
+
+def test_dashboard_on_a_server_file_without_auth_shows_only_the_error(monkeypatch):
+    monkeypatch.setenv(SERVER_DATA_ENV, str(SERVER_FILE))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert [e.value for e in at.error] and "IL2_LOGIN=none" in at.error[0].value
+    assert _shows_no_data(at) and "n = " not in _page_text(at)
+    for page in sorted(p.name for p in (ROOT / "pages").glob("[0-9]*.py")):
+        at.switch_page(f"pages/{page}").run()
+        assert not at.exception, page
+        assert _shows_no_data(at), page
+        assert "IL2_LOGIN=none" in _page_text(at), page
+
+
+def test_dashboard_on_a_server_file_with_the_switch_works(monkeypatch, gate_log):
+    monkeypatch.setenv(SERVER_DATA_ENV, str(SERVER_FILE))
+    monkeypatch.setenv(app_auth.LOGIN_ENV, "none")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:1] == ["Rows loaded"]
+    assert "login gate: off by explicit IL2_LOGIN=none while serving a server file (IL2_DASHBOARD_DATA)" in gate_log

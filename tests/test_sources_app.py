@@ -19,6 +19,12 @@ from tests.sources_support import ensure_postgres_binaries
 APP = str(SAMPLE.parents[1] / "app.py")
 
 
+@pytest.fixture(autouse=True)
+def _sign_in_elsewhere(monkeypatch):
+    """A registry is real data: without [auth] the deployer must say that sign-in happens elsewhere."""
+    monkeypatch.setenv("IL2_LOGIN", "none")
+
+
 @pytest.fixture(scope="module")
 def sample_data() -> pd.DataFrame:
     return load_cohort(SAMPLE).data
