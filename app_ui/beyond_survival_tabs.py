@@ -151,9 +151,11 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
         return
     res = computed.value
     title, subtitle = ctx.figure_titles("Cumulative incidence of progression (death without progression competing)")
-    fig = cached_figure(("cif", ctx.cache_key, by, title, subtitle, ctx.presentation, masking.on),
+    k = masking.threshold if masking.on else None
+    fig = cached_figure(("cif", ctx.cache_key, by, title, subtitle, ctx.presentation, k),
                         lambda: cif_figure(res, title=title, subtitle=subtitle if res.gray is None else "",
-                                           presentation=ctx.presentation, hover_counts=not masking.on))
+                                           presentation=ctx.presentation, hover_counts=not masking.on,
+                                           small_cell_threshold=k))
     st.plotly_chart(fig, width="stretch", key="cif_chart", config={"displaylogo": False})
     download_figure(fig, "cif_progression" + (f"_by_{by}" if by else ""), key="cif_chart")
     at = res.at([6.0, 12.0, 24.0])
@@ -213,10 +215,11 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
     origin_text = ORIGINS[origin].split(" (")[0]
     origin_text = origin_text if origin_text[1:2].isupper() else origin_text[0].lower() + origin_text[1:]  # "IL-2"
     title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}")
+    k = masking.threshold if masking.on else None
     fig = cached_figure(("origin_km", ctx.cache_key, endpoint, origin, by, conf_type, title, subtitle,
-                         ctx.presentation),
+                         ctx.presentation, k),
                         lambda: km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
-                                          time_label=f"Months since {origin_text}"))
+                                          time_label=f"Months since {origin_text}", small_cell_threshold=k))
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
     download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart")
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())

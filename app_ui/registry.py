@@ -154,9 +154,11 @@ def survival_from_counts(ctx) -> None:
     Views that need patient rows (Cox, landmark, competing risks, swimmer) say that they need a
     smaller selection.
     """
+    from app_ui.beyond import current_masking
     from il2lib.cohort import CohortFilter
     from il2lib.errors import Il2libError
     from il2lib.figures.km import km_figure
+    from il2lib.masking import mask_table
     from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 
     loaded = ctx.loaded
@@ -179,12 +181,16 @@ def survival_from_counts(ctx) -> None:
         st.warning(md_escape(str(exc)))
         return
     curves = {_display_label(g): r for g, r in km.items()} if by is not None else {"All patients": km}
+    masking = current_masking()
+    k = masking.threshold if masking.on else None
     st.plotly_chart(km_figure(curves, title=schema.ENDPOINTS[endpoint][2],
                               subtitle=f"{loaded.label} · n = {counts.n:,} · {ctx.filter_text}",
-                              presentation=ctx.presentation), width="stretch")
+                              presentation=ctx.presentation, small_cell_threshold=k), width="stretch")
     medians = pd.DataFrame([{"Group": g, "n (events)": f"{r.n:,} ({r.n_events:,})", "Median, months": r.median,
                              "95% CI lower": r.median_ci[0], "95% CI upper": r.median_ci[1]}
                             for g, r in curves.items()])
+    if k is not None:  # the counts only: medians are estimates (a whole-month median is not a count)
+        medians = mask_table(medians, k, columns=["n (events)"])
     months = st.column_config.NumberColumn(format="%.1f")
     st.dataframe(medians, hide_index=True, column_config={c: months for c in list(medians.columns)[2:]})
     if by is not None and len(curves) >= 2:
@@ -192,6 +198,7 @@ def survival_from_counts(ctx) -> None:
         st.markdown(f"Log-rank test: chi-square {lr.statistic:.2f} on {lr.df} df, p = {lr.pvalue:.3g}")
     if counts.excluded:
         st.caption("Excluded: " + "; ".join(f"{n:,} {reason}" for reason, n in counts.excluded))
+    masking.caption()
 
 
 def _counts_header(ctx, title: str, what: str) -> None:

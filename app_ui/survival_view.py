@@ -174,14 +174,16 @@ def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presentation: bool, time_label: str,
-             toggles: tuple[tuple[str, bool], ...]):
+             toggles: tuple[tuple[str, bool], ...], small_cell_threshold: int | None = None):
     """The Kaplan-Meier figure, built once per view and display options (plotly's validation of a
     figure costs 0.1-0.3 s per rerun). ``view_key`` identifies ``_curves`` (the arguments of the cached
-    :func:`survival_view`). The same object is returned to every rerun: do not modify it (masking copies)."""
+    :func:`survival_view`); ``small_cell_threshold`` (small-cell protection, part of the cache key) cuts
+    the curves where fewer than that many remain at risk. The same object is returned to every rerun:
+    do not modify it (masking copies)."""
     from il2lib.figures.km import km_figure
 
     return km_figure(_curves, title=title, subtitle=subtitle, presentation=presentation, time_label=time_label,
-                     **dict(toggles))
+                     small_cell_threshold=small_cell_threshold, **dict(toggles))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -80,11 +80,13 @@ def censoring_caption(endpoint: str, masking) -> None:
     st.caption(md_escape(text))
 
 
-def display_toggles() -> tuple[dict[str, bool], bool]:
+def display_toggles(masking) -> tuple[dict[str, bool], bool]:
     cols = st.columns(5)
     toggles = {"show_ci": cols[0].toggle("CI band", True, key="km_show_ci"),
                "risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
-               "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor"),
+               "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor", disabled=masking.on,
+                                              help="Not drawn while small-cell protection is on: each tick is "
+                                                   "one patient." if masking.on else None),
                "median_lines": cols[3].toggle("Median lines", False, key="km_median")}
     with_cox = cols[4].toggle("Cox HR", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
                               help=f"Cox proportional-hazards hazard ratio with its PH check. On by default up to "
@@ -139,7 +141,7 @@ def comparison(view) -> None:
 st.title("Survival")
 endpoint, by, conf_type, landmark = options()
 masking = beyond.masking_option()
-toggles, with_cox = display_toggles()
+toggles, with_cox = display_toggles(masking)
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
 computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
@@ -157,7 +159,7 @@ with left:
     fig = km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox), view.curves,
                    title, subtitle, ctx.presentation,
                    "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
-                   tuple(sorted(toggles.items())))
+                   tuple(sorted(toggles.items())), masking.threshold if masking.on else None)
     st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
     download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""))
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"

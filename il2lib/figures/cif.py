@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from il2lib.figures.km import group_label, rows_with_enough_at_risk
 from il2lib.figures.palette import apply_layout, color, escape, figure_style
+from il2lib.masking import mask_count, mask_text
 from il2lib.stats import p_phrase
 
 
@@ -19,23 +21,30 @@ def _steps(table, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 def cif_figure(result, *, show_competing: bool = True, show_ci: bool = True, title: str = "",
                subtitle: str = "", presentation: bool = False, time_label: str = "Months since IL-2 start",
-               hover_counts: bool = True) -> go.Figure:
+               hover_counts: bool = True, small_cell_threshold: int | None = None) -> go.Figure:
     """Cumulative incidence of the event (solid) and of the competing event (dashed) per group.
 
-    ``hover_counts=False`` leaves the number at risk out of the hover text (small-cell protection).
+    ``hover_counts=False`` leaves the number at risk out of the hover text. ``small_cell_threshold=k``
+    (small-cell protection): each curve and band end at the last time with at least k patients at risk
+    (a later step would give the number of events back), and numbers at risk from 1 to k - 1 read "<k"
+    in the hover text, as do "n=" counts in group labels and the subtitle.
     """
     style = figure_style(presentation)
+    k = small_cell_threshold
     fig = go.Figure()
     sets = [(result.event_label, result.cif, "solid")]
     if show_competing:
         sets.append((result.competing_label, result.competing_cif, "dash"))
     for event_label, curves, dash in sets:
         for i, (group, res) in enumerate(curves.items()):
-            name = escape(f"{event_label}: {group}" if len(curves) > 1 or group != "All patients" else event_label)
-            x, y = _steps(res.table, "cif")
+            group_text = group_label(group, k)
+            name = escape(f"{event_label}: {group_text}" if len(curves) > 1 or group != "All patients"
+                          else event_label)
+            table = rows_with_enough_at_risk(res.table, k)
+            x, y = _steps(table, "cif")
             if show_ci and dash == "solid":
-                band = res.table.assign(ci_lower=res.table["ci_lower"].fillna(res.table["cif"]),
-                                        ci_upper=res.table["ci_upper"].fillna(res.table["cif"]))
+                band = table.assign(ci_lower=table["ci_lower"].fillna(table["cif"]),
+                                    ci_upper=table["ci_upper"].fillna(table["cif"]))
                 _, lo = _steps(band, "ci_lower")  # no CI where F = 1: the band closes on the curve
                 _, hi = _steps(band, "ci_upper")
                 fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=100 * np.concatenate([hi, lo[::-1]]),
@@ -44,9 +53,13 @@ def cif_figure(result, *, show_competing: bool = True, show_ci: bool = True, tit
             hover = "%{x:.1f} mo: %{y:.1f}%"
             custom = None
             if hover_counts:
-                _, n_risk = _steps(res.table.assign(n_risk=res.table["n_risk"].astype(float)), "n_risk")
-                custom = n_risk
-                hover += "<br>at risk: %{customdata:.0f}"
+                _, n_risk = _steps(table.assign(n_risk=table["n_risk"].astype(float)), "n_risk")
+                if k is None:
+                    custom = n_risk
+                    hover += "<br>at risk: %{customdata:.0f}"
+                else:
+                    custom = np.array([str(mask_count(int(n), k)) for n in n_risk], dtype=object)
+                    hover += "<br>at risk: %{customdata}"
             fig.add_trace(go.Scatter(x=x, y=100 * y, mode="lines", name=name, customdata=custom,
                                      line={"color": color(i), "width": style.line_width, "dash": dash,
                                            "shape": "linear"},
@@ -57,6 +70,8 @@ def cif_figure(result, *, show_competing: bool = True, show_ci: bool = True, tit
         title = f"Cumulative incidence of {result.event_label.lower()}"
     if result.gray is not None and not subtitle:
         subtitle = f"Gray's test {p_phrase(result.gray.pvalue)} (chi-square {result.gray.statistic:.2f}, {result.gray.df} df)"
+    elif k is not None:
+        subtitle = mask_text(subtitle, k)
     return apply_layout(fig, title, subtitle, style)
 
 

@@ -3,6 +3,11 @@
 A pure builder: it takes finished :class:`il2lib.survival.KaplanMeierResult` objects and returns a
 ``plotly.graph_objects.Figure``. It computes no statistic of its own: survival, CI and numbers at
 risk all come from each result's ``.table`` and ``.at_risk(times)``.
+
+With ``small_cell_threshold=k`` the figure carries no count from 1 to k - 1: each curve stops before
+the first step with fewer than k patients at risk (the size of a later drop would give the number of
+events back), censor ticks are not drawn, and counts in the risk table, hover text, group labels and
+subtitle read "<k".
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib.figures import palette
+from il2lib.masking import mask_count, mask_text
 
 
 TIME_LABEL = "Months since IL-2 start"
@@ -61,6 +67,7 @@ def km_figure(
     time_label: str = TIME_LABEL,
     presentation: bool = False,
     max_points: int = DEFAULT_MAX_POINTS,
+    small_cell_threshold: int | None = None,
 ) -> go.Figure:
     """Build an interactive Kaplan-Meier figure with an aligned number-at-risk table.
 
@@ -84,6 +91,11 @@ def km_figure(
         At most this many step points per curve (and censor ticks). Thinning keeps the last
         point of each of ``max_points`` equal time bins, so a step moves by less than one
         bin width (under a pixel at 2,000 bins): the curve looks the same and draws fast.
+    small_cell_threshold : int, optional
+        Small-cell protection at k: each curve and its band end at the last time with at least k
+        patients at risk (before the first step with fewer), censor ticks are left out, and numbers
+        at risk from 1 to k - 1 read "<k" in the risk table and hover text, as do "n=" counts in
+        group labels and the subtitle. Medians and their lines stay (estimates, not counts).
 
     Returns
     -------
@@ -100,6 +112,10 @@ def km_figure(
     if max_points < 2:
         raise ValueError("max_points must be at least 2")
     style = km_style(presentation)
+    k = small_cell_threshold
+    if k is not None:
+        censor_marks = False
+        subtitle = mask_text(subtitle, k)
     t_max = _max_time(results)
     ticks = np.asarray(times if times is not None else default_ticks(t_max), dtype=float)
     with_table = bool(risk_table and results)
@@ -107,18 +123,18 @@ def km_figure(
     shapes: list[dict] = []
     for i, (name, result) in enumerate(results.items()):
         color = style.colors[i % len(style.colors)]
-        table = thin_table(result.table, t_max, max_points)
-        label = _escape(name)
+        table = thin_table(rows_with_enough_at_risk(result.table, k), t_max, max_points)
+        label = _escape(group_label(name, k))
         if show_ci:
             traces += _band(table, label, color, style)
-        traces.append(_curve(table, label, color, style))
+        traces.append(_curve(table, label, color, style, k, result.table))
         if censor_marks:
             traces += _censor_ticks(result.table, t_max, min(max_points, CENSOR_TICK_BINS), label, color, style)
         if median_lines:
             shapes += _median_lines(result, color)
     layout = _layout(ticks, t_max, len(results) if with_table else 0, title, subtitle, time_label, style)
     if with_table:
-        traces += _risk_rows(results, ticks, style, layout)
+        traces += _risk_rows(results, ticks, style, layout, k)
     layout["shapes"] = shapes
     # One validated construction from plain dicts: much faster than many update calls.
     return go.Figure(data=traces, layout=layout)
@@ -148,6 +164,26 @@ def thin_table(table: pd.DataFrame, t_max: float, max_points: int) -> pd.DataFra
     return table.loc[last_of_bin]
 
 
+def rows_with_enough_at_risk(table: pd.DataFrame, threshold: int | None) -> pd.DataFrame:
+    """The rows before the first one with fewer than ``threshold`` at risk (all rows without a threshold)."""
+    if threshold is None:
+        return table
+    small = table["n_risk"].to_numpy() < threshold
+    return table.iloc[:int(np.argmax(small))] if small.any() else table
+
+
+def group_label(name: Any, threshold: int | None) -> str:
+    """A group label with its "n=3" masked; a bare number ("1", a line of IL-2) is a label, not a count."""
+    text = str(name)
+    if threshold is None or text.strip().isdigit():
+        return text
+    return mask_text(text, threshold)
+
+
+def _count_text(n: float, threshold: int) -> str:
+    return str(mask_count(int(n), threshold))
+
+
 def _max_time(results: Mapping[str, Any]) -> float:
     maxima = [float(r.table["time"].max()) for r in results.values() if len(r.table)]
     return max(maxima) if maxima else 1.0
@@ -170,8 +206,11 @@ def _step_xy(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle) -> dict:
+def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle, threshold: int | None = None,
+           full: pd.DataFrame | None = None) -> dict:
     x, y = _step_xy(table, "survival")
+    if threshold is not None:
+        return _masked_curve(table, x, y, label, color, style, threshold, full)
     n0 = int(table["n_risk"].iloc[0]) if len(table) else 0
     custom = np.column_stack([
         np.r_[1.0, table["ci_lower"].to_numpy(float)],
@@ -184,6 +223,24 @@ def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle) -> dict:
         hovertemplate=("<b>%{fullData.name}</b><br>t = %{x:.1f} months<br>S(t) = %{y:.3f} "
                        "(CI %{customdata[0]:.3f} to %{customdata[1]:.3f})<br>at risk: %{customdata[2]:.0f}"
                        "<extra></extra>"),
+    )
+
+
+def _masked_curve(table: pd.DataFrame, x: np.ndarray, y: np.ndarray, label: str, color: str, style: KMStyle,
+                  threshold: int, full: pd.DataFrame) -> dict:
+    """The curve with its hover fields as text: the CI as "0.512 to 0.803", the number at risk masked."""
+    n0 = int(full["n_risk"].iloc[0]) if len(full) else 0
+    lower = np.r_[1.0, table["ci_lower"].to_numpy(float)]
+    upper = np.r_[1.0, table["ci_upper"].to_numpy(float)]
+    at_risk = np.r_[n0, table["n_risk"].to_numpy(float)]
+    ci = [f"{lo:.3f} to {hi:.3f}" if np.isfinite(lo) and np.isfinite(hi) else "not estimable"
+          for lo, hi in zip(lower, upper)]
+    custom = np.array([[c, _count_text(n, threshold)] for c, n in zip(ci, at_risk)], dtype=object)
+    return dict(
+        type="scatter", x=x, y=y, customdata=custom, name=label, legendgroup=label, mode="lines",
+        line=dict(color=color, width=style.line_width, shape="hv"),
+        hovertemplate=("<b>%{fullData.name}</b><br>t = %{x:.1f} months<br>S(t) = %{y:.3f} "
+                       "(CI %{customdata[0]})<br>at risk: %{customdata[1]}<extra></extra>"),
     )
 
 
@@ -221,17 +278,19 @@ def _median_lines(result: Any, color: str) -> list[dict]:
             dict(type="line", xref="x", yref="y", x0=median, x1=median, y0=0, y1=0.5, line=dotted)]
 
 
-def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, layout: dict) -> list[dict]:
+def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, layout: dict,
+               threshold: int | None = None) -> list[dict]:
     """One text row per group on the second y axis, at the x ticks; the axis lists the groups."""
-    labels = [_escape(name) for name in results]
+    labels = [_escape(group_label(name, threshold)) for name in results]
     rows = []
     widest = 1
     for i, (label, result) in enumerate(zip(labels, results.values())):
         counts = np.asarray(result.at_risk(ticks), dtype=float)
-        widest = max(widest, len(f"{counts[0]:.0f}") if counts.size else 1)
+        text = [f"{c:.0f}" if threshold is None else _count_text(c, threshold) for c in counts]
+        widest = max(widest, len(text[0]) if text else 1)
         rows.append(dict(
             type="scatter", x=ticks, y=[label] * len(ticks), xaxis="x2", yaxis="y2", mode="text",
-            text=[f"{c:.0f}" for c in counts], name=f"{label} at risk", showlegend=False, hoverinfo="skip",
+            text=text, name=f"{label} at risk", showlegend=False, hoverinfo="skip",
             textfont=dict(color=style.colors[i % len(style.colors)], size=style.table_font_size),
             cliponaxis=False,
         ))
