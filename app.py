@@ -110,10 +110,18 @@ def ambiguous_dates(report) -> None:
         st.rerun()
 
 
+WITHHELD_TABLE = ("Patient-level table withheld while small-cell protection is on: it lists patients one by "
+                  "one. Switch off Small-cell protection in the sidebar to see it.")
+
+
 def findings_by_column(report) -> None:
     frame_ = report.to_frame()
     if frame_.empty:
         st.success("No problem found in the file.", icon=":material/task_alt:")
+        return
+    if current_masking().on:  # one row per patient (file row, id, value)
+        st.markdown("#### Findings by column")
+        st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
         return
     if ctx.pseudonyms and schema.PATIENT_ID in frame_:
         frame_ = frame_.drop(columns=[schema.PATIENT_ID])
@@ -166,6 +174,9 @@ def identifiers(report) -> None:
 
 def preview(cohort) -> None:
     with st.expander("Analysed data (first 50 rows)", icon=":material/table:"):
+        if current_masking().on:  # one row per patient
+            st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
+            return
         show_table(pseudonymised(cohort.data.head(50)), interactive=True)
 
 

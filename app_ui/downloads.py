@@ -79,17 +79,21 @@ def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, not
                            help="Table as an Excel workbook")
 
 
-def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patient_level: bool = False) -> None:
+def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patient_level: bool = False,
+                    kind: str | None = None) -> None:
     """Draw "PNG", "SVG" and "HTML" download buttons for a figure.
 
     PNG is 3x the on-screen pixel size (publication resolution, about 300 dpi at 9 inches),
     SVG is vector, HTML is the interactive figure with plotly.js embedded (opens offline).
     Static images are rendered by kaleido with Debian's chromium when the button is clicked.
-    A patient-level figure (``patient_level``, e.g. a swimmer plot) is not offered while
+    A patient-level figure (``patient_level``, or a ``kind`` that
+    :func:`il2lib.figures.withheld_under_masking` names, e.g. a swimmer plot) is not offered while
     small-cell protection is on.
     """
+    from il2lib.figures import withheld_under_masking
+
     masking = _masking()
-    if patient_level and masking.on:
+    if masking.on and (patient_level or withheld_under_masking(kind)):
         return
     base = key or slug(name)
     stem = slug(name)

@@ -12,21 +12,38 @@ from app_ui import cached
 from app_ui.widgets import md_escape, url_toggle
 from il2lib import schema
 
-#: Charts with one mark per patient (withheld from download while small-cell protection is on).
-PATIENT_LEVEL_CHARTS = ("swimmer",)
 #: Subgroups of the ORR forest plot, when present in the data.
 FOREST_GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.SOURCE)
 
 
-def _chart(fig, key: str) -> None:
+WITHHELD_FIGURE = ("Patient-level figure withheld while small-cell protection is on: it shows patients one by "
+                   "one. Switch off Small-cell protection in the sidebar to see it.")
+
+
+def withheld(kind: str) -> bool:
+    """Draw the info line and return True when a figure of ``kind`` is withheld (see il2lib.figures)."""
+    from app_ui.beyond import current_masking
+    from il2lib.figures import withheld_under_masking
+
+    if not (current_masking().on and withheld_under_masking(kind)):
+        return False
+    st.info(WITHHELD_FIGURE, icon=":material/visibility_off:")
+    return True
+
+
+def _chart(fig, key: str, kind: str | None = None) -> None:
+    """Draw a figure of ``kind`` (see il2lib.figures.PATIENT_LEVEL_FIGURES) with its downloads, masked when
+    small-cell protection is on; a patient-level kind without a masked form is withheld."""
     from app_ui.beyond import current_masking
 
+    if withheld(kind):
+        return
     fig = current_masking().figure(fig)  # small-cell protection, when switched on
     # theme=None: the figures carry their own (palette) styling, which presentation mode enlarges.
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, theme=None)
     from app_ui.downloads import download_figure
 
-    download_figure(fig, key, patient_level=key in PATIENT_LEVEL_CHARTS)  # one lane per patient: see downloads
+    download_figure(fig, key, kind=kind)
 
 
 def response_bars(ctx, table) -> None:
@@ -71,17 +88,21 @@ def swimmer(ctx) -> None:
     from il2lib.figures.response import swimmer_figure
 
     st.subheader("Swimmer plot")
+    if withheld("swimmer"):
+        return
     responders_only = url_toggle("swim_resp", "Responders only", True)
     title, subtitle = ctx.figure_titles("Time on study by patient" + (" (responders)" if responders_only else ""))
     fig = swimmer_figure(_display_ids(ctx, ctx.data), responders_only=responders_only, max_patients=80,
                          title=title, subtitle=subtitle, presentation=ctx.presentation)
-    _chart(fig, "swimmer")
+    _chart(fig, "swimmer", kind="swimmer")
     st.caption("One lane per patient (at most 80, longest follow-up first), from IL-2 start to death or last "
                "follow-up; circles mark the first response, arrows an ongoing response.")
 
 
 def biomarkers(ctx, result) -> None:
-    """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease."""
+    """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease (boxes only, no
+    patient points, while small-cell protection is on)."""
+    from app_ui.beyond import current_masking
     from il2lib.figures.biomarkers import biomarker_figure
 
     rows = result.rows[result.rows["var_type"] == "continuous"].drop_duplicates("variable")
@@ -90,9 +111,14 @@ def biomarkers(ctx, result) -> None:
     labels = dict(zip(rows["variable"], rows["label"]))
     variable = st.selectbox("Biomarker to plot", list(labels), format_func=labels.get, key="bio_variable")
     title, subtitle = ctx.figure_titles(f"{labels[variable]}: clinical benefit vs no benefit")
+    masking = current_masking()
+    k = masking.threshold if masking.on else None  # the masked form: boxes only
     fig = biomarker_figure(ctx.data, variable, result, title=title, subtitle=subtitle,
-                           presentation=ctx.presentation)
-    _chart(fig, "biomarker_box")
+                           presentation=ctx.presentation, small_cell_threshold=k)
+    _chart(fig, "biomarker_box", kind="biomarker")
+    if masking.on:
+        st.caption(f"Small-cell protection on: boxes only (no patient points); a group of fewer than "
+                   f"{masking.threshold} patients gets no box.")
 
 
 def toxicity(ctx, tox) -> None:

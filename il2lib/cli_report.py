@@ -1,5 +1,5 @@
 """``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--ae AE_FILE]
-[--ae-complete SOURCE ...]``.
+[--ae-complete SOURCE ...] [--mask K]``.
 
 Builds the same self-contained meeting report as the dashboard's Report page
 (:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium.
@@ -32,6 +32,19 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
                        help="withhold patient ids in the validation findings (rows named by file line)")
     group.add_argument("--conf-type", choices=("log-log", "log", "plain"), default="log-log",
                        help="Kaplan-Meier CI transformation (default log-log)")
+    group.add_argument("--mask", type=_threshold, default=None, metavar="K",
+                       help="small-cell protection: show counts from 1 to K-1 as '<K', withhold patient-level "
+                            "figures and rows (as the dashboard's switch; K from 2 to 20, the dashboard's default 5)")
+
+
+def _threshold(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--mask needs a whole number from 2 to 20, got {text!r}.") from None
+    if not 2 <= k <= 20:
+        raise argparse.ArgumentTypeError(f"--mask needs a whole number from 2 to 20, got {k}.")
+    return k
 
 
 def _load_ae(path: str, cohort):
@@ -61,7 +74,7 @@ def _run_report(args: argparse.Namespace) -> int:
     ae, ae_fingerprint = _load_ae(args.ae, cohort) if args.ae else (None, None)
     report = build_report(cohort, ae, flt, args.endpoint, conf_type=args.conf_type, ci_method=args.ci,
                           paper=args.paper, ae_fingerprint=ae_fingerprint, pseudonymise=args.pseudonyms,
-                          ae_complete=ae_complete)
+                          ae_complete=ae_complete, small_cell_threshold=args.mask)
     try:
         html_path = report.write_html(args.out)
     except OSError as exc:
@@ -70,13 +83,14 @@ def _run_report(args: argparse.Namespace) -> int:
     payload = {"html": str(html_path), "pdf": None if pdf_path is None else str(pdf_path),
                "fingerprint": report.fingerprint, "filter": report.filter_description, "n_patients": report.n_patients,
                "endpoint": report.endpoint, "sections": list(report.sections), "n_figures": report.n_figures,
-               "generated_at": report.generated_at}
+               "generated_at": report.generated_at, "small_cell_threshold": report.small_cell_threshold}
     if args.format == "json":
         print(json.dumps(payload))
     else:
         print(f"Report written to {html_path}" + (f" and {pdf_path}" if pdf_path else "")
               + f": {report.n_patients} patients ({report.filter_description}), {report.n_figures} figures, "
-              f"data SHA-256 {report.fingerprint}.")
+              f"data SHA-256 {report.fingerprint}."
+              + (f" Small cells masked (counts below {args.mask})." if args.mask is not None else ""))
     return 0
 
 

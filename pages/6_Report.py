@@ -12,7 +12,7 @@ from app_ui.widgets import md_escape, url_choice
 ctx = frame("Report")
 ctx.require_data()
 
-from app_ui.beyond import current_masking  # noqa: E402
+from app_ui.beyond import masking_option  # noqa: E402
 
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError  # noqa: E402
@@ -26,11 +26,12 @@ PREVIEW_HEIGHT = 900
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool,
-                  ae_complete: tuple[str, ...] = ()):
-    """The report for one (data scope, fingerprint, rule, filter, AE table, options); errors as text."""
+                  ae_complete: tuple[str, ...] = (), small_cell_threshold: int | None = None):
+    """The report for one (data scope, fingerprint, rule, filter, AE table, options, masking); errors as text."""
     try:
         return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic,
-                            pseudonymise=pseudonyms, ae_complete=ae_complete), ""
+                            pseudonymise=pseudonyms, ae_complete=ae_complete,
+                            small_cell_threshold=small_cell_threshold), ""
     except Il2libError as exc:
         return None, str(exc)
 
@@ -66,15 +67,16 @@ use_ae = c.toggle("Include adverse events", value=ae is not None, disabled=ae is
 if ctx.loaded.ae_error:
     st.warning(md_escape(f"Adverse-event table not used: {ctx.loaded.ae_error}"))
 
-if current_masking().on:
-    st.warning("Small-cell protection is on. The report is a full document for the care team: it shows every "
-               "count unmasked and lists rows excluded by validation, so it is neither shown nor offered while "
-               "protection is on. Switch protection off on an analysis page's sidebar to build it.",
-               icon=":material/visibility_off:")
-    st.stop()
+masking = masking_option()
+threshold = masking.threshold if masking.on else None
+if masking.on:
+    st.caption(f"Small-cell protection is on, so the report is masked like the pages: counts from 1 to "
+               f"{threshold - 1} read \"<{threshold}\" in every table, figure and note, the rates beside them read "
+               "\"masked\", and patient-level figures and the validation findings are left out. Switch off "
+               "Small-cell protection in the sidebar to build the care team's full report.")
 
 ae_complete = data_mod.ae_complete_sources(ctx.loaded) if use_ae else ()
-key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms, ae_complete)
+key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms, ae_complete, threshold)
 if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):
     st.session_state[BUILT] = key
 if st.session_state.get(BUILT) != key:
@@ -84,7 +86,7 @@ if st.session_state.get(BUILT) != key:
 
 with st.spinner("Building the report ..."):
     report, problem = cached_report(key, ctx.cohort, ae if use_ae else None, ctx.filter, endpoint, paper,
-                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete)
+                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete, threshold)
 if report is None:
     st.error(md_escape(f"The report cannot be built: {problem}"))
     st.stop()

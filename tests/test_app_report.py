@@ -46,13 +46,25 @@ def test_changing_an_option_asks_for_a_new_build():
     assert texts(at, "success")
 
 
-def test_small_cell_protection_hides_the_report():
+def test_small_cell_protection_builds_the_report_masked():
     at = open_app({"data": "proclaim"}, page="pages/2_Response.py")  # the switch lives on the analysis pages
     at.toggle(key="w_mask").set_value(True)
     at = rerun(rerun(at).switch_page(PAGE))
-    assert any("Small-cell protection is on" in t for t in texts(at, "warning"))
-    assert not [b for b in at.button if b.key == "report_build"]
-    assert "Download HTML" not in _download_labels(at)
+    assert any("the report is masked like the pages" in t for t in texts(at, "caption"))
+    at = _build(at)
+    assert texts(at, "success") and {"Download HTML", "Download PDF"} <= set(_download_labels(at))
+    srcdoc = at.get("iframe")[0].proto.srcdoc
+    assert "Small-cell protection: this report was built with small cells masked (threshold 5)" in srcdoc
+    assert "--mask 5" in srcdoc
+
+
+def test_switching_small_cell_protection_asks_for_a_new_build():
+    at = _build(open_app({"data": "proclaim", "disease": "rcc"}, page=PAGE))
+    assert texts(at, "success")
+    at.session_state["v_mask"] = True  # the sidebar switch (the report's cache key holds the threshold)
+    at = rerun(at)
+    assert not texts(at, "success")
+    assert any("press **Build report**" in t for t in texts(at, "info"))
 
 
 def test_preview_is_an_iframe_running_the_report_scripts_without_deprecated_api(monkeypatch):

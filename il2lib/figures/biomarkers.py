@@ -1,4 +1,8 @@
-"""Biomarker figure: box plus strip (every patient) per benefit group and disease, p annotated with its test."""
+"""Biomarker figure: box plus strip (every patient) per benefit group and disease, p annotated with its test.
+
+Patient level (:data:`il2lib.figures.PATIENT_LEVEL_FIGURES`, kind ``"biomarker"``); its masked form
+(``small_cell_threshold``) draws boxes only.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +19,7 @@ SHORT = {CB: "CB", NO_CB: "No CB"}
 
 
 def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = "", subtitle: str = "",
-                     presentation: bool = False) -> go.Figure:
+                     presentation: bool = False, small_cell_threshold: int | None = None) -> go.Figure:
     """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease.
 
     Parameters
@@ -27,10 +31,14 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
         A continuous biomarker column present in ``result.rows``.
     result : BiomarkerResult
         Supplies the p-value and the test name shown above each panel.
+    small_cell_threshold : int, optional
+        The masked form (small-cell protection): no point and no patient id is drawn, only boxes, and a
+        group of fewer than this many patients gets no box (its quartiles would be its patients' values);
+        its size reads ``"n<k"``.
 
     Returns
     -------
-    go.Figure with two box traces (CB, no-CB) per disease panel; every point is drawn.
+    go.Figure with two box traces (CB, no-CB) per disease panel; every point is drawn unless masked.
     """
     from il2lib.biomarkers import with_mean_doses
     from il2lib.cohort import with_clinical_benefit
@@ -52,8 +60,19 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
         ids = sub[schema.PATIENT_ID].astype(str).to_numpy() if schema.PATIENT_ID in sub else sub.index.astype(str)
         for name, mask in ((CB, cb), (NO_CB, ~cb)):
             keep = mask & ~np.isnan(values)
+            n = int(keep.sum())
+            label = f"{SHORT[name]} (n={n})"
+            if small_cell_threshold is not None:
+                y, x = values[keep], [label] * n
+                if 0 < n < small_cell_threshold:  # no box; the group keeps its place on the axis
+                    y, x = [None], [f"{SHORT[name]} (n<{small_cell_threshold})"]
+                fig.add_trace(go.Box(  # boxes only: no point, no id, no outlier marker
+                    y=y, x=x, name=name, legendgroup=name, showlegend=(j == 1), boxpoints=False,
+                    marker={"color": BENEFIT_COLORS[name]}, line={"width": style.line_width}, hoverinfo="y+name"),
+                    row=1, col=j)
+                continue
             fig.add_trace(go.Box(
-                y=values[keep], x=[f"{SHORT[name]} (n={int(keep.sum())})"] * int(keep.sum()), name=name,
+                y=values[keep], x=[label] * n, name=name,
                 legendgroup=name, showlegend=(j == 1), boxpoints="all", jitter=0.4, pointpos=0,
                 marker={"color": BENEFIT_COLORS[name], "size": style.marker_size * 0.7, "opacity": 0.75},
                 line={"width": style.line_width}, text=[escape(i) for i in ids[keep]],

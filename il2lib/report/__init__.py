@@ -29,6 +29,7 @@ from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, 
                                      table1_section, toxicity_section, validation_section)
 from il2lib.report._survival import survival_section
 from il2lib.report._beyond import beyond_section  # issue 10: models and further comparisons
+from il2lib.report import _small_cells
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 
 __all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE"]
@@ -52,6 +53,7 @@ class Report:
     sections: tuple[str, ...]
     n_figures: int
     paper: str
+    small_cell_threshold: int | None = None
 
     def write_html(self, path: str | os.PathLike) -> Path:
         """Write the HTML document (UTF-8) and return its path."""
@@ -65,12 +67,14 @@ class Report:
         return write_pdf(self.html, path, paper=paper or self.paper)  # type: ignore[arg-type]
 
 
+@_small_cells.honours_threshold
 def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoint: Endpoint = "os", *,
                  conf_type: Literal["log-log", "log", "plain"] = "log-log",
                  ci_method: Literal["exact", "wilson"] = "exact", paper: Paper = "A4",
                  title: str = REPORT_TITLE, generated_at: dt.datetime | None = None,
                  synthetic: bool | None = None, ae_fingerprint: str | None = None,
-                 pseudonymise: bool = False, ae_complete: Iterable[str] = ()) -> Report:
+                 pseudonymise: bool = False, ae_complete: Iterable[str] = (),
+                 small_cell_threshold: int | None = None) -> Report:
     """Build the meeting report for a loaded cohort.
 
     Parameters
@@ -99,6 +103,11 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     ae_complete : iterable of str
         Sources whose AE file lists every AE of every patient (``"*"``: every patient); see
         :func:`il2lib.toxicity.toxicity_summary`.
+    small_cell_threshold : int, optional
+        Build the report masked, like the dashboard under small-cell protection: counts from 1 to
+        ``small_cell_threshold - 1`` read ``"<k"`` in every table, figure, caption and note, the rates and
+        CIs beside them read "masked", patient-level figures and per-patient rows are withheld, and the
+        Methods section states the method (see :mod:`il2lib.report._small_cells`).
 
     Returns
     -------
@@ -107,7 +116,8 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     Raises
     ------
     InsufficientDataError
-        The file has a file-level error, or no patient matches the filter.
+        The file has a file-level error, or no patient matches the filter (or, masked, fewer patients
+        than ``small_cell_threshold``).
     """
     if endpoint not in ("os", "pfs"):
         raise ValueError(f"endpoint must be 'os' or 'pfs', got {endpoint!r}.")
@@ -117,6 +127,10 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     df = apply_filter(cohort.data, filter)
     if df.empty:
         raise InsufficientDataError(f"No patient matches the filter ({filter.describe()}); nothing to report.")
+    if small_cell_threshold is not None and len(df) < small_cell_threshold:
+        raise InsufficientDataError(f"Fewer than {small_cell_threshold} patients match the filter "
+                                    f"({filter.describe()}): with small-cell protection on, no report is built for "
+                                    "so few patients. Widen the filter.")
     stamp = (generated_at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     synthetic = "synthetic" in cohort.source_name.lower() if synthetic is None else synthetic
     by = group_column(df)
@@ -133,13 +147,15 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     command = reproduce_command(cohort.source_name, filter, endpoint, ae is not None, cohort.cb_sd_months,
                                 cohort.assessment_window_days)
     command += ae_complete_arguments(tuple(ae_complete) if ae is not None else ())
-    sections.append(methods_section(sections, conf_type, ci_method, command, endpoint))
+    command += f" --mask {small_cell_threshold}" if small_cell_threshold is not None else ""
+    sections.append(methods_section(sections, conf_type, ci_method, command, endpoint, small_cell_threshold))
     header = _header(title, cohort, filter, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections)
     body, n_figures = _render(sections)
     footer = f"{title} · {cohort.source_name} · SHA-256 {cohort.fingerprint[:12]}… · {stamp:%Y-%m-%d %H:%M} UTC"
     document = _html.document(title, header + body, paper=paper, footer=footer, has_figures=n_figures > 0)
     return Report(document, title, cohort.source_name, cohort.fingerprint, filter.describe(), endpoint,
-                  stamp.isoformat(timespec="seconds"), len(df), tuple(s.heading for s in sections), n_figures, paper)
+                  stamp.isoformat(timespec="seconds"), len(df), tuple(s.heading for s in sections), n_figures, paper,
+                  small_cell_threshold)
 
 
 def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections) -> str:
@@ -154,6 +170,10 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
     if ae is not None:
         facts.append(("Adverse events", f"{ae.report.n_analysed} rows" +
                       (f"; SHA-256 {ae_fingerprint}" if ae_fingerprint else "")))
+    k = _small_cells.threshold()
+    if k is not None:
+        facts.append(("Small-cell protection", f"on: counts from 1 to {k - 1} shown as \"<{k}\"; patient-level "
+                                               "figures and rows withheld (see Methods)"))
     contents = " · ".join(f'<a href="#{esc(s.anchor)}">{esc(s.heading)}</a>' for s in sections)
     return ('<header class="title-block">'
             f"<h1>{esc(title)}</h1>"
@@ -211,7 +231,10 @@ def _render(sections: list[Section]) -> tuple[str, int]:
     for s in sections:
         blocks = []
         for block in s.blocks:
-            if isinstance(block, Figure):
+            if isinstance(block, Figure) and _small_cells.withheld(block.kind):
+                blocks.append(_html.paragraph("Patient-level figure withheld while small-cell protection is on "
+                                              "(it shows patients one by one).", "note"))
+            elif isinstance(block, Figure):
                 number += 1
                 blocks.append(_html.figure_html(block, number))
             else:

@@ -58,18 +58,26 @@ def css_string(text: str) -> str:
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure of the report with its number and caption (plain text)."""
+    """A figure of the report with its number and caption (plain text); ``kind`` names a patient-level
+    kind of :data:`il2lib.figures.PATIENT_LEVEL_FIGURES` (withheld or masked under small-cell protection)."""
 
     fig: go.Figure
     caption: str
+    kind: str = ""
 
 
 def table_html(df: pd.DataFrame, *, caption: str | None = None, notes: Iterable[str] = (),
-               first_column_header: bool = True, css_class: str = "") -> str:
+               first_column_header: bool = True, css_class: str = "", dependent=None) -> str:
     """A display table as escaped HTML; numbers right-aligned, a caption and footnotes.
 
-    The frame is shown as given (already formatted for display); the index is not shown.
+    The frame is shown as given (already formatted for display); the index is not shown. In a report
+    built with small cells masked, the table, caption and notes are masked (``dependent``: the columns
+    shown as "masked" in a row with a masked count; default: rate, percentage, CI and median columns).
     """
+    from il2lib.report import _small_cells
+
+    df, caption = _small_cells.table(df, dependent), _small_cells.text(caption)
+    notes = [_small_cells.text(n) for n in notes]
     head = "".join(f"<th scope=\"col\">{esc(c)}</th>" for c in df.columns)
     rows = []
     for values in df.itertuples(index=False, name=None):
@@ -114,14 +122,17 @@ def _looks_numeric(value: object) -> bool:
 
 
 def figure_html(figure: Figure, number: int) -> str:
-    """A numbered figure block: the plotly div (plotly.js not included) and its caption."""
-    fig = go.Figure(figure.fig)
+    """A numbered figure block: the plotly div (plotly.js not included) and its caption (both masked in a
+    report built with small cells masked)."""
+    from il2lib.report import _small_cells
+
+    fig = go.Figure(_small_cells.figure(figure.fig))
     fig.update_layout(width=FIGURE_WIDTH_PX, autosize=False)
     div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=f"figure-{number}",
                       config={"displaylogo": False, "responsive": False,
                               "toImageButtonOptions": {"format": "png", "scale": 3}})
     return (f'<figure class="figure" id="fig{number}">{div}'
-            f"<figcaption><b>Figure {number}.</b> {esc(figure.caption)}</figcaption></figure>")
+            f"<figcaption><b>Figure {number}.</b> {esc(_small_cells.text(figure.caption))}</figcaption></figure>")
 
 
 def definition_list(items: Iterable[tuple[str, str]]) -> str:

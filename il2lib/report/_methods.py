@@ -55,9 +55,10 @@ def ae_complete_arguments(ae_complete: tuple[str, ...]) -> str:
 
 
 def methods_section(sections: list[Section], conf_type: str, ci_method: str, command: str,
-                    endpoint: str = "os") -> Section:
+                    endpoint: str = "os", small_cell_threshold: int | None = None) -> Section:
     """Methods: one paragraph per analysis shown, then versions and the command that rebuilds the report.
-    A PFS report states how PFS is censored, with the FDA table rows this registry cannot apply."""
+    A PFS report states how PFS is censored, with the FDA table rows this registry cannot apply; a masked
+    report (``small_cell_threshold``) states what is masked and what the masking does not prevent."""
     s = Section("methods", "Methods and reproducibility")
     for section in sections:
         for sentence in section.methods:
@@ -68,6 +69,10 @@ def methods_section(sections: list[Section], conf_type: str, ci_method: str, com
     s.add(paragraph("All p-values are two-sided and unadjusted for multiple comparisons unless stated; the analyses "
                     "are descriptive. The data fingerprint is the SHA-256 hash of the file's bytes: the same "
                     "fingerprint, filter, options and software versions give the same numbers."))
+    if small_cell_threshold is not None:
+        from il2lib.report._small_cells import methods_text
+
+        s.add(paragraph(methods_text(small_cell_threshold)))
     s.add(paragraph("Kaplan-Meier, log-rank, Cox and follow-up estimates come from il2lib's own survival engine, "
                     "checked against R's survival package (survfit, survdiff, coxph) to 1e-6 relative; lifelines is "
                     "installed for cross-checks but computes none of the numbers shown."))

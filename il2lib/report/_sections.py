@@ -37,7 +37,9 @@ class Section:
         self.blocks.append(block)
 
     def note(self, text: str, css_class: str = "note") -> None:
-        self.blocks.append(paragraph(text, css_class))
+        from il2lib.report._small_cells import text as masked
+
+        self.blocks.append(paragraph(masked(text), css_class))
 
     def table(self, df: pd.DataFrame, caption: str, notes=(), long: bool = False) -> None:
         self.blocks.append(table_html(df, caption=caption, notes=notes, css_class="long" if long else ""))
@@ -89,7 +91,10 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str, pseudonymi
     if ae is not None and len(ae.report.row_errors):
         example = ae.report.row_errors[0]
         message = _withhold(example.message, example.patient_id) if pseudonymise else example.message
-        s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded (for example: {message})")
+        from il2lib.report._small_cells import threshold
+
+        example_text = "" if threshold() is not None else f" (for example: {message})"  # one patient's row
+        s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded{example_text}")
     if pseudonymise:
         s.note("Patient ids are withheld: rows are named by their line in the file.")
     if not len(frame):
@@ -108,6 +113,10 @@ def _withhold(message: str, patient_id) -> str:
 
 
 def _findings_table(findings: pd.DataFrame, caption: str, pseudonymise: bool) -> str:
+    from il2lib.report import _small_cells
+
+    if _small_cells.threshold() is not None:  # one row per patient
+        return paragraph(f"{caption}. Not listed while small-cell protection is on (one row per patient).", "note")
     shown = findings.head(MAX_FINDINGS_SHOWN)
     rows = [None if pd.isna(r) else int(r) for r in shown["file_row"]]
     if pseudonymise:
@@ -222,9 +231,15 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
     if schema.PLATELET_NADIR in set(result.rows["variable"]):
         from il2lib.figures.biomarkers import biomarker_figure
 
-        s.add(Figure(biomarker_figure(df, schema.PLATELET_NADIR, result, title="Platelet nadir during IL-2"),
+        from il2lib.report._small_cells import threshold
+
+        k = threshold()
+        points = (f"no box for a group of fewer than {k} patients (small-cell protection)" if k is not None
+                  else "points every patient")
+        s.add(Figure(biomarker_figure(df, schema.PLATELET_NADIR, result, title="Platelet nadir during IL-2",
+                                      small_cell_threshold=k),
                      "Platelet nadir in patients with and without clinical benefit, per disease: boxes show the "
-                     "median and quartiles, points every patient; the p-value and test are printed per panel."))
+                     f"median and quartiles, {points}; the p-value and test are printed per panel.", "biomarker"))
     if len(result.excluded):
         s.note(f"{len(result.excluded)} patient(s) left out: clinical benefit undetermined (SD without a duration).")
     s.methods.append("Biomarkers were compared between patients with and without clinical benefit within each "

@@ -120,13 +120,16 @@ def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: 
         _not_computed(s, name, exc)
         return None
     title = name + (f" by {in_sentence(schema.label(by))}" if by else "")
-    fig = km_figure(curves, title=title, subtitle=subtitle, show_ci=True, risk_table=True, median_lines=False)
+    from il2lib.report._small_cells import threshold
+
+    fig = km_figure(curves, title=title, subtitle=subtitle, show_ci=True, risk_table=True, median_lines=False,
+                    small_cell_threshold=threshold())  # as the Survival page draws it under small-cell protection
     fig.update_layout(height=REPORT_FIGURE_HEIGHT)
     n_note = (overall or next(iter(curves.values()))).n_note
     s.add(Figure(fig, f"Kaplan-Meier estimate of {name.lower()}"
                  + (f" by {in_sentence(schema.label(by))}" if by else "")
                  + f" with pointwise 95% confidence bands ({conf_type}) and the number at risk under the time "
-                   f"axis; ticks mark censored patients. {n_note}."))
+                   f"axis; {_censoring_text(threshold())} {n_note}."))
     notes: list[str] = []
     cox_table = None
     if by is not None and len(curves) >= 2:
@@ -138,6 +141,13 @@ def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: 
     if cox_table is not None:
         s.table(cox_table, f"{title}: Cox proportional-hazards model")
     return curves
+
+
+def _censoring_text(small_cell_threshold: int | None) -> str:
+    if small_cell_threshold is None:
+        return "ticks mark censored patients."
+    return (f"small-cell protection: no censoring ticks, and each curve ends before fewer than {small_cell_threshold} "
+            "patients are at risk.")
 
 
 def survival_section(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, subtitle: str) -> Section:

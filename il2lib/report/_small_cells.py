@@ -1,0 +1,157 @@
+"""Small-cell protection of the meeting report (``build_report(..., small_cell_threshold=k)``).
+
+While a report is built under :func:`small_cells`, every table it renders goes through
+:func:`il2lib.masking.mask_table` (rate, percentage, CI and median columns dependent: "masked" in a row
+with a masked count), every figure through :func:`il2lib.masking.mask_figure`, and every caption and
+note through :func:`il2lib.masking.mask_text`; patient-level figure kinds
+(:data:`il2lib.figures.PATIENT_LEVEL_FIGURES`) are withheld or drawn in their masked form, and rows of
+single patients (validation findings) are not listed. The setting is a context variable so that the
+section builders need no extra argument; outside :func:`small_cells` nothing is masked.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import numpy as np
+import pandas as pd
+
+_THRESHOLD: ContextVar[int | None] = ContextVar("report_small_cell_threshold", default=None)
+#: Columns whose value gives a masked count back with the denominator (rates, percentages, CIs, medians).
+_DEPENDENT = re.compile(r"%|\bCI\b|\brate\b|\bmedian\b", re.IGNORECASE)
+_INT = r"(?<![\d.,<])(\d+)(?![\d.,%])"
+#: Count phrasings of the report's notes that :func:`il2lib.masking.mask_text` does not read as counts.
+_MORE_COUNTS = (re.compile(r"(?<=events = )" + _INT), re.compile(r"(?<![A-Za-z])N ?= ?" + _INT),
+                re.compile(r"(?<!than )(?<![\w.,<])(\d+)(?= (?:events?|patients?|deaths?|responders?|unknown\b|"
+                           r"adverse-event rows?|AE rows?))"))
+_CLAUSE = re.compile(r"((?<=[.;])\s+)")
+
+
+@contextmanager
+def small_cells(threshold: int | None) -> Iterator[None]:
+    """Mask what the report builds inside the block (``None``: nothing masked)."""
+    if threshold is not None and (int(threshold) != threshold or threshold < 2):
+        raise ValueError(f"small_cell_threshold must be a whole number of at least 2, got {threshold!r}.")
+    token = _THRESHOLD.set(None if threshold is None else int(threshold))
+    try:
+        yield
+    finally:
+        _THRESHOLD.reset(token)
+
+
+def honours_threshold(build):
+    """Run ``build`` under :func:`small_cells` of its ``small_cell_threshold`` keyword."""
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with small_cells(kwargs.get("small_cell_threshold")):
+            return build(*args, **kwargs)
+    return wrapper
+
+
+def threshold() -> int | None:
+    """The threshold of the report being built, or None when it is not masked."""
+    return _THRESHOLD.get()
+
+
+def text(value):
+    """A caption or note with its counts masked ("n = 3 of 40", "2/17", "(N=2)", "3 events")."""
+    from il2lib.masking import mask_count, mask_text
+
+    k = threshold()
+    if k is None or not isinstance(value, str):
+        return value
+    parts = _CLAUSE.split(value)  # clause by clause: a masked count blanks the percentages of its clause only
+    for i in range(0, len(parts), 2):
+        parts[i] = _more_counts(mask_text(parts[i], k), k)
+    return "".join(parts)
+
+
+def _more_counts(value, k: int):
+    from il2lib.masking import mask_count
+
+    if not isinstance(value, str):
+        return value
+    for pattern in _MORE_COUNTS:
+        value = pattern.sub(lambda m: m.group(0).replace(m.group(1), str(mask_count(int(m.group(1)), k))), value)
+    return value
+
+
+def dependent_columns(df: pd.DataFrame) -> list[str]:
+    """Rate, percentage, CI and median columns of our data (a published number is not ours to mask)."""
+    return [c for c in df.columns if isinstance(c, str) and _DEPENDENT.search(c) and "published" not in c.lower()]
+
+
+def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
+    """``df`` masked (``dependent`` default: the rate, percentage, CI and median columns)."""
+    from il2lib.masking import MASKED_DEPENDENT, mask_table
+
+    k = threshold()
+    if k is None:
+        return df
+    dependent = dependent_columns(df) if dependent is None else [c for c in dependent if c in df.columns]
+    before, hit = df.copy(), np.zeros(len(df), dtype=bool)
+    for i, col in enumerate(df.columns):  # count phrasings mask_text leaves ("a group has 1 events")
+        if i > 0 and (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
+            before[col] = df[col].map(lambda v: _more_counts(v, k))
+            hit |= (before[col].astype(str) != df[col].astype(str)).to_numpy()
+    masked = mask_table(before, k, dependent=dependent)
+    for col in dependent:
+        masked[col] = masked[col].astype(object).where(~hit, MASKED_DEPENDENT)
+    return masked.set_axis([text(c) for c in masked.columns], axis=1)
+
+
+def figure(fig):
+    """``fig`` masked: :func:`il2lib.masking.mask_figure`, then the counts in its labels (category axes,
+    trace names, annotations, titles)."""
+    from il2lib.masking import mask_figure
+
+    k = threshold()
+    if k is None:
+        return fig
+    out = mask_figure(fig, k)
+    for trace in out.data:
+        if isinstance(getattr(trace, "name", None), str):
+            trace.name = text(trace.name)
+        for axis in ("x", "y"):
+            values = getattr(trace, axis, None)
+            if values is not None and len(values) and any(isinstance(v, str) for v in values):
+                setattr(trace, axis, [text(v) for v in values])
+    for annotation in out.layout.annotations:
+        annotation.text = text(annotation.text)
+    if out.layout.title.text:
+        out.layout.title.text = text(out.layout.title.text)
+    if out.layout.title.subtitle.text:
+        out.layout.title.subtitle.text = text(out.layout.title.subtitle.text)
+    for axis in [*out.select_xaxes(), *out.select_yaxes()]:
+        if axis.ticktext is not None:
+            axis.ticktext = [text(t) for t in axis.ticktext]
+        if axis.categoryarray is not None:
+            axis.categoryarray = [text(t) for t in axis.categoryarray]
+    return out
+
+
+def withheld(kind: str | None) -> bool:
+    """True when a figure of ``kind`` is left out of this report (see :mod:`il2lib.figures`)."""
+    from il2lib.figures import withheld_under_masking
+
+    return threshold() is not None and withheld_under_masking(kind)
+
+
+def methods_text(k: int) -> str:
+    """The Methods paragraph of a masked report: what is masked, and what the masking does not prevent."""
+    return (f"Small-cell protection: this report was built with small cells masked (threshold {k}). Counts from 1 "
+            f"to {k - 1} are shown as \"<{k}\" in every table, figure label, hover text, caption and note; in a "
+            "row with a masked count, rates, percentages, confidence intervals and medians are shown as "
+            "\"masked\", since with the denominator they give the count back. Patient-level figures (one lane or "
+            "point per patient, such as a swimmer plot or the individual points of the biomarker figure) and the "
+            "validation findings (one row per patient) are withheld; the biomarker figure shows boxes only, with "
+            f"no box for a group of fewer than {k} patients, and survival curves end before fewer than {k} "
+            "patients are at risk. Zeros, hazard ratios and p-values are not masked. Masking is cell by cell: no "
+            "complementary cell is suppressed, so a masked count can still be worked out from a total and the "
+            "other cells of its table (for example a column's N minus its other rows). Nor does it prevent "
+            "differencing, that is recovering a small count by subtracting the counts of two reports or two "
+            "filter settings (for example all lines vs lines 1-2). It is not anonymisation: the data file stays "
+            "identifiable.")
