@@ -41,11 +41,38 @@ class Masking:
 
         return mask_figure(fig, self.threshold) if self.on else fig
 
+    def protect(self, view, key: tuple):
+        """How each count of ``view`` (an :class:`il2lib.disclosure.CountView`) is shown: small counts and
+        the complements that would give them back hidden (no suppression when protection is off).
+        ``key`` names the view for the cache (the session's data key and everything the view depends on)."""
+        from il2lib.disclosure import NO_SUPPRESSION
+
+        return _protected(key, view, self.threshold) if self.on else NO_SUPPRESSION
+
+    def count(self, n) -> str:
+        """One count as shown: "<5" when small, else the number."""
+        from il2lib.masking import mask_count
+
+        return str(mask_count(int(n), self.threshold) if self.on else int(n))
+
+    def text(self, text: str) -> str:
+        """Counts in a sentence, label or metric value masked ("n = 3 of 40" -> "n = <5 of 40")."""
+        from il2lib.masking import mask_text
+
+        return mask_text(text, self.threshold) if self.on else text
+
     def caption(self) -> None:
         from il2lib.masking import masking_caption
 
         if self.on:
             st.caption(md_escape(masking_caption(self.threshold)))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _protected(key: tuple, _view, threshold: int):
+    from il2lib.disclosure import protect
+
+    return protect(_view, threshold)
 
 
 def current_masking() -> Masking:
@@ -59,10 +86,19 @@ def current_masking() -> Masking:
 
 
 def masking_option() -> Masking:
-    """Sidebar switch for screen-sharing outside the care team (kept across pages, mirrored in the URL)."""
+    """The small-cell setting of this run (its sidebar switch is drawn by the page frame)."""
+    return current_masking()
+
+
+def draw_masking_option() -> Masking:
+    """Sidebar switch for screen-sharing outside the care team (kept across pages, mirrored in the URL).
+
+    Drawn by the page frame before anything that shows a count, so that every surface (sidebar n,
+    captions, titles) follows it from the first run."""
     on = url_toggle(MASK_KEY, "Small-cell protection", False, container=st.sidebar,
-                    help="For screen-sharing outside the care team: counts below the threshold are masked in "
-                         "tables and hover text, and patient-level downloads are hidden.")
+                    help="For screen-sharing outside the care team: counts below the threshold, and the counts "
+                         "that would give them back, are masked in tables, figures, metrics and captions; "
+                         "patient-level figures and downloads are withheld.")
     if not on:
         return Masking(False)
     k = url_number(MASK_K_KEY, "Mask counts below", 5.0, min_value=2.0, max_value=20.0, step=1.0,

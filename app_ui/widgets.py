@@ -22,10 +22,27 @@ def md_escape(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
-def used_note(label: str, n_used: int, n_filtered: int, reasons: dict[str, int] | None = None) -> None:
-    """The "patients used" line under a table or figure: ``OS: n = 48 of 50 (2 without ...)``."""
-    detail = "; ".join(f"{n} {md_escape(why)}" for why, n in (reasons or {}).items() if n)
-    text = f"{md_escape(label)}: n = {n_used} of {n_filtered} filtered patients"
+def used_note(label: str, n_used: int, n_filtered: int, reasons: dict[str, int] | None = None, *,
+              shown=None, keys: tuple | None = None) -> None:
+    """The "patients used" line under a table or figure: ``OS: n = 48 of 50 (2 without ...)``.
+
+    Under small-cell protection its counts are masked; with ``shown`` (the section's
+    :class:`il2lib.disclosure.Suppression`) and ``keys`` (used, filtered, {reason: key}) they read as in
+    the section's tables, complementary suppression included.
+    """
+    from app_ui.beyond import current_masking  # small-cell protection (sidebar switch), when on
+
+    masking = current_masking()
+    if shown is not None and keys is not None and masking.on:
+        used_key, total_key, reason_keys = keys
+        count = lambda key, n: shown.text(key, n) if key in shown.hidden else masking.count(n)  # noqa: E731
+        used, total = count(used_key, n_used), count(total_key, n_filtered)
+        why_count = {why: count(reason_keys.get(why), n) for why, n in (reasons or {}).items()}
+    else:
+        used, total = masking.count(n_used), masking.count(n_filtered)
+        why_count = {why: masking.count(n) for why, n in (reasons or {}).items()}
+    detail = "; ".join(f"{why_count[why]} {md_escape(why)}" for why, n in (reasons or {}).items() if n)
+    text = f"{md_escape(label)}: n = {used} of {total} filtered patients"
     st.caption(text + (f" ({detail})" if detail else ""))
 
 

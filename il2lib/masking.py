@@ -29,8 +29,10 @@ _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<=/)\s*" + _INT),  # denominator of x/n
              re.compile(r"^\s*" + _INT + r"(?=\s*\((?:\d+|\d+(?:\.\d+)?\s*%)\))"),  # n of "n (k)", "n (p%)"
              re.compile(r"(?<=\()" + _INT + r"(?=\))"),  # the k of "n (k)", after its n has been read
-             re.compile(r"(?<=n = )" + _INT), re.compile(r"(?<=n=)" + _INT), re.compile(r"(?<= of )" + _INT),
-             re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"))  # "(2 without a date)"  # "n = 3 of 40"
+             re.compile(r"(?<![A-Za-z])[nN] ?= ?" + _INT),  # "n = 3", "(N=2)"
+             re.compile(r"(?<= of )" + _INT),
+             re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"),  # "(2 without a date)"
+             re.compile(_INT + r"(?= (?:events?|deaths?|patients?|patient\(s\)|responders?|responses?)\b)"))
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%")
 _TEMPLATE_REF = re.compile(r"%\{customdata(?:\[(\d+)\])?(:\.0f)?\}")
 
@@ -104,7 +106,8 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
 
 
 def mask_figure(fig: go.Figure, threshold: int = DEFAULT_THRESHOLD) -> go.Figure:
-    """Copy of ``fig`` with small counts masked in trace text and in count fields of hover text.
+    """Copy of ``fig`` with small counts masked in its text: trace text, names and category labels, titles,
+    subtitles, annotations, axis titles and tick labels, and the count fields of hover text.
 
     A hover field is a count when the template shows ``%{customdata[k]}`` or ``%{customdata[k]:.0f}``
     and column k holds whole numbers only; it is replaced by masked text.
@@ -113,7 +116,15 @@ def mask_figure(fig: go.Figure, threshold: int = DEFAULT_THRESHOLD) -> go.Figure
 
     threshold = _check(threshold)
     out = go.Figure(fig)
+    _mask_layout_text(out, threshold)
+    _mask_bar_lengths(out, threshold)
     for trace in out.data:
+        if isinstance(getattr(trace, "name", None), str):
+            trace.name = mask_text(trace.name, threshold)
+        for axis in ("x", "y"):  # category labels such as "Melanoma (n=3)" or "Prior PD-1: No (0/2)"
+            values = getattr(trace, axis, None)
+            if values is not None and len(values) and all(isinstance(v, str) for v in values):
+                setattr(trace, axis, [mask_text(v, threshold) for v in values])
         text = getattr(trace, "text", None)
         if text is not None and not isinstance(text, str):
             trace.text = [mask_text(str(t), threshold) if t is not None else t for t in text]
@@ -125,6 +136,69 @@ def mask_figure(fig: go.Figure, threshold: int = DEFAULT_THRESHOLD) -> go.Figure
             continue
         trace.customdata, trace.hovertemplate = _mask_custom(np.asarray(custom, dtype=object), template, threshold)
     return out
+
+
+def _bar_counts(trace) -> np.ndarray | None:
+    """The per-bar counts of a bar trace whose hover shows ``%{customdata}`` (one count per bar)."""
+    custom = getattr(trace, "customdata", None)
+    if trace.type != "bar" or custom is None or "%{customdata}" not in (trace.hovertemplate or ""):
+        return None
+    try:
+        values = np.asarray(custom, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return values if values.ndim == 1 and np.all(values == np.round(values)) else None
+
+
+def _mask_bar_lengths(fig: go.Figure, threshold: int) -> None:
+    """A bar of a masked count becomes a hatched band of one fixed length, labelled "<k": not to scale.
+
+    The band is half as long as the shortest bar that stays shown, so its length says nothing of the
+    hidden counts."""
+    traces = [(t, c) for t in fig.data if (c := _bar_counts(t)) is not None]
+    small = [(c > 0) & (c < threshold) for _, c in traces]
+    if not any(m.any() for m in small):
+        return
+    lengths = [np.asarray(t.x if t.orientation == "h" else t.y, dtype=float) for t, _ in traces]
+    kept = np.concatenate([v[~m & (v > 0)] for v, m in zip(lengths, small)])
+    band = float(kept.min()) / 2 if kept.size else 1.0
+    for (trace, _), values, masked in zip(traces, lengths, small):
+        if not masked.any():
+            continue
+        values = np.where(masked, band, values)
+        if trace.orientation == "h":
+            trace.x = values
+        else:
+            trace.y = values
+        trace.marker.pattern = {"shape": ["/" if m else "" for m in masked]}
+        trace.text = [f"<{threshold}" if m else "" for m in masked]
+        trace.textposition, trace.textangle = "inside", 0
+
+
+def _mask_layout_text(fig: go.Figure, threshold: int) -> None:
+    """Titles, subtitles, annotations (subplot titles), legend title and axis titles and tick labels."""
+    layout = fig.layout
+    if layout.title and layout.title.text:
+        layout.title.text = mask_text(layout.title.text, threshold)
+    if layout.title and layout.title.subtitle and layout.title.subtitle.text:
+        layout.title.subtitle.text = mask_text(layout.title.subtitle.text, threshold)
+    for annotation in layout.annotations or ():
+        if annotation.text:
+            annotation.text = mask_text(annotation.text, threshold)
+    if layout.legend and layout.legend.title and layout.legend.title.text:
+        layout.legend.title.text = mask_text(layout.legend.title.text, threshold)
+    fig.for_each_xaxis(lambda axis: _mask_axis(axis, threshold))
+    fig.for_each_yaxis(lambda axis: _mask_axis(axis, threshold))
+
+
+def _mask_axis(axis, threshold: int) -> None:
+    if axis.title and axis.title.text:
+        axis.title.text = mask_text(axis.title.text, threshold)
+    if axis.ticktext:
+        axis.ticktext = [mask_text(t, threshold) for t in axis.ticktext]
+    if axis.categoryarray is not None and len(axis.categoryarray) and all(
+            isinstance(v, str) for v in axis.categoryarray):
+        axis.categoryarray = [mask_text(v, threshold) for v in axis.categoryarray]
 
 
 def _mask_custom(custom: np.ndarray, template: str, threshold: int):
@@ -147,7 +221,9 @@ def _mask_custom(custom: np.ndarray, template: str, threshold: int):
 
 
 def masking_caption(threshold: int = DEFAULT_THRESHOLD) -> str:
-    """The sentence a masked table or figure carries."""
+    """The sentence a masked page carries: what is hidden and what is not prevented."""
     threshold = _check(threshold)
-    return (f"Small-cell protection on: counts from 1 to {threshold - 1} are shown as \"<{threshold}\" in tables, "
-            "figure labels and hover text (rates from masked counts are masked too).")
+    return (f"Small-cell protection on: counts from 1 to {threshold - 1} read \"<{threshold}\"; counts that would give "
+            "one back from the totals on the same page read \"masked\" (complementary suppression); a rate or "
+            "percentage of a hidden count is not shown; patient-level figures are withheld. Comparing two filter "
+            "settings can still reveal a small count.")

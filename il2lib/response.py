@@ -22,6 +22,7 @@ from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
                               patient_ids, patients_statement, require_columns)
 from il2lib.cohort import with_clinical_benefit
+from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
@@ -72,18 +73,41 @@ class ResponseTable:
     def patients_note(self) -> str:
         return patients_statement(self.n_used, self.excluded)
 
-    def display(self) -> pd.DataFrame:
-        """Wide table: one row per response (plus ORR), one column per group, cells "n (x.x%)"."""
+    def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """Wide table: one row per response (plus ORR), one column per group, cells "n (x.x%)".
+
+        ``shown`` (small-cell protection, :func:`il2lib.disclosure.protect` of :meth:`count_view`) says how
+        each count reads; a percentage of a hidden count or of a hidden group size reads "–".
+        """
         cols = {}
         for g in self.groups:
             sub = self.counts[self.counts["group"] == g].set_index("response")
             n = int(sub["group_n"].iloc[0])
-            cells = [f"{int(sub.loc[r, 'n'])} ({sub.loc[r, 'percent']:.1f}%)" for r in schema.BOR_LEVELS]
-            responders = int(sub.loc["CR", "n"] + sub.loc["PR", "n"])
-            cells.append(f"{responders} ({100 * responders / n:.1f}%)")
-            cols[f"{g} (n={n})"] = cells
+            size = ("n", self.by, g)
+
+            def cell(key, k: int) -> str:
+                return f"{shown.text(key, k)} ({100 * k / n:.1f}%)" if shown.shows(key, size) \
+                    else f"{shown.text(key, k)} (–)"
+
+            cells = [cell(("bor", self.by, g, r), int(sub.loc[r, "n"])) for r in schema.BOR_LEVELS]
+            cells.append(cell(("bor", self.by, g, "CR+PR"), int(sub.loc["CR", "n"] + sub.loc["PR", "n"])))
+            cols[f"{g} (n={shown.text(size, n)})"] = cells
         index = [schema.BOR_LABELS[r] + f" ({r})" for r in schema.BOR_LEVELS] + ["Objective response (CR+PR)"]
         return pd.DataFrame(cols, index=pd.Index(index, name="Best overall response"))
+
+    def count_view(self) -> CountView:
+        """The table's counts for small-cell protection: per group, N = CR + PR + SD + PD + NE, ORR = CR + PR."""
+        view = CountView()
+        for g in self.groups:
+            sub = self.counts[self.counts["group"] == g].set_index("response")
+            size, levels = ("n", self.by, g), [("bor", self.by, g, r) for r in schema.BOR_LEVELS]
+            view.add(size, sub["group_n"].iloc[0], headline=True)
+            for key, r in zip(levels, schema.BOR_LEVELS):
+                view.add(key, sub.loc[r, "n"])
+            view.add(("bor", self.by, g, "CR+PR"), sub.loc["CR", "n"] + sub.loc["PR", "n"], headline=True)
+            view.add_sum(size, levels)
+            view.add_sum(("bor", self.by, g, "CR+PR"), levels[:2])
+        return view
 
 
 def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "auto",
@@ -124,6 +148,39 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
     counts = pd.DataFrame(rows, columns=["group", "response", "n", "group_n", "percent"])
     return ResponseTable(by, tuple(groups), counts, concat_excluded(excluded), int(keep.sum()), rules.view,
                          rules.table_notes, rules.reclassified)
+
+
+def rate_count_keys(by: str | None, group: str, outcome: str, view: str) -> tuple:
+    """Small-cell keys of one rate row: responders, denominator, n NE."""
+    return ("resp", by, group, outcome, view), ("denom", by, group, outcome, view), ("ne", by, group)
+
+
+def response_count_view(table: ResponseTable | None, *rates: ResponseRates) -> CountView:
+    """Everything a response section shows, with the identities a reader could use between its numbers:
+    N = CR + PR + SD + PD + NE, ORR = CR + PR, DCR = CR + PR + SD, ORR <= CBR <= DCR, denominator = N
+    (all treated) or N - NE (evaluable), each grouping's levels adding up to all patients. Each identity
+    is kept only where the numbers satisfy it (:meth:`il2lib.disclosure.CountView.add_relation`)."""
+    view = table.count_view() if table is not None else CountView()
+    for r in rates:
+        view = view.merge(r.count_view())
+    for r in rates:
+        for g in r.groups:
+            size, (cr, pr, sd, _, ne) = ("n", r.by, g), [("bor", r.by, g, lvl) for lvl in schema.BOR_LEVELS]
+            for outcome in r.outcomes:
+                for v in {r.view, r.other_view} - {None}:
+                    resp, denom, n_ne = rate_count_keys(r.by, g, outcome, v)
+                    view.add_sum(size, [denom])
+                    view.add_sum(size, [denom, ne])
+                    view.add_sum(n_ne, [ne])
+                    view.add_sum(resp, {"orr": [cr, pr], "dcr": [cr, pr, sd]}.get(outcome, [cr, pr, sd]))
+                    view.add_at_most(rate_count_keys(r.by, g, "orr", v)[0], resp)
+                    view.add_at_most(resp, rate_count_keys(r.by, g, "dcr", v)[0])
+        for outcome in r.outcomes:  # a grouping's levels add up to the ungrouped row, where one is shown
+            for v in {r.view, r.other_view} - {None}:
+                for i in (0, 1):
+                    whole = rate_count_keys(None, ALL_PATIENTS, outcome, v)[i]
+                    view.add_sum(whole, [rate_count_keys(r.by, g, outcome, v)[i] for g in r.groups])
+    return view
 
 
 # ----------------------------------------------------------------------------------------
@@ -194,13 +251,14 @@ class ResponseRates:
             mine = self.rates[self.rates["group"] == g]
             for _, row in mine.iterrows():
                 both = row["outcome"] == "orr" and self.other_rates is not None
-                rows.append({**row.to_dict(), "label": OUTCOME_LABELS[row["outcome"]]
+                rows.append({**row.to_dict(), "view": self.view, "label": OUTCOME_LABELS[row["outcome"]]
                              + (f", {VIEW_SHORT[self.view]}" if both else "")})
                 if both:
                     other = self.other_rates[(self.other_rates["group"] == g) & (self.other_rates["outcome"] == "orr")]
-                    rows += [{**r.to_dict(), "label": f"{OUTCOME_LABELS['orr']}, {VIEW_SHORT[self.other_view]}"}
+                    rows += [{**r.to_dict(), "view": self.other_view,
+                              "label": f"{OUTCOME_LABELS['orr']}, {VIEW_SHORT[self.other_view]}"}
                              for _, r in other.iterrows()]
-        return pd.DataFrame(rows, columns=list(self.rates.columns) + ["label"])
+        return pd.DataFrame(rows, columns=list(self.rates.columns) + ["view", "label"])
 
     @property
     def comparison(self) -> OutcomeComparison | None:
@@ -210,18 +268,35 @@ class ResponseRates:
     def to_frame(self) -> pd.DataFrame:
         return self.rates.copy()
 
-    def display(self) -> pd.DataFrame:
+    def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
         """One row per (group, outcome): "x/n", "rate % (lo-hi)", n NE. Where ``response_confirmed`` exists,
-        the ORR row of each view is shown, labelled (the default view first)."""
+        the ORR row of each view is shown, labelled (the default view first). Under small-cell protection
+        (``shown``, see :meth:`count_view`) a rate and CI of a hidden count read "masked"."""
         out = self._labelled_rows()
         ci = "95% CI (" + ("Clopper-Pearson" if self.ci_method == "exact" else "Wilson") + ")"
-        out["Responders / n"] = out["responders"].astype(str) + "/" + out["n"].astype(str)
-        out["Rate, %"] = [("—" if math.isnan(r) else f"{100 * r:.1f}") for r in out["rate"]]
-        out[ci] = [("—" if math.isnan(lo) else f"{100 * lo:.1f}–{100 * hi:.1f}")
-                   for lo, hi in zip(out["ci_lower"], out["ci_upper"])]
+        keys = [rate_count_keys(self.by, r.group, r.outcome, r.view) for r in out.itertuples()]
+        visible = [shown.shows(k, n) for k, n, _ in keys]
+        out["Responders / n"] = [f"{shown.text(k, r)}/{shown.text(n, d)}"
+                                 for (k, n, _), r, d in zip(keys, out["responders"], out["n"])]
+        out["Rate, %"] = [("—" if math.isnan(r) else f"{100 * r:.1f}") if v else SUPPRESSED
+                          for r, v in zip(out["rate"], visible)]
+        out[ci] = [("—" if math.isnan(lo) else f"{100 * lo:.1f}–{100 * hi:.1f}") if v else SUPPRESSED
+                   for lo, hi, v in zip(out["ci_lower"], out["ci_upper"], visible)]
+        out["n_ne"] = [shown.text(ne, v) for (_, _, ne), v in zip(keys, out["n_ne"])]
         out["Outcome"] = out["label"]
         out = out.rename(columns={"group": "Group", "n_ne": "n NE"})
         return out[["Group", "Outcome", "Responders / n", "Rate, %", ci, "n NE"]]
+
+    def count_view(self) -> CountView:
+        """Responders, denominators and n NE of every row shown, with responders <= denominator."""
+        view = CountView()
+        for r in self._labelled_rows().itertuples():
+            responders, denominator, ne = rate_count_keys(self.by, r.group, r.outcome, r.view)
+            view.add(responders, r.responders, headline=r.outcome == "orr")
+            view.add(denominator, r.n, headline=True)
+            view.add(ne, r.n_ne)
+            view.add_at_most(responders, denominator)
+        return view
 
     def comparison_frame(self) -> pd.DataFrame:
         return pd.DataFrame([c.as_dict() for c in self.comparisons],
@@ -467,5 +542,5 @@ def duration_of_response(df: pd.DataFrame, conf_type: str = "log-log") -> Durati
                               f"{fmt(lo_i)}–{fmt(hi_i)}", conf_type, excluded)
 
 
-__all__ = ["ResponseTable", "ResponseRates", "OutcomeComparison", "DurationOfResponse", "best_response_table",
+__all__ = ["ResponseTable", "ResponseRates", "response_count_view", "OutcomeComparison", "DurationOfResponse", "best_response_table",
            "response_rates", "duration_of_response", "OUTCOMES", "OUTCOME_LABELS", "ALL_PATIENTS", "patient_ids"]

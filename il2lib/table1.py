@@ -17,6 +17,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
                               patient_ids, require_columns)
+from il2lib.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.stats import TEST_LABELS, TestResult, compare_continuous, compare_proportions, format_p
@@ -57,9 +58,51 @@ class Table1:
     footnotes: tuple[str, ...]
     excluded: pd.DataFrame
     n_used: int
+    mean_sd: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         return self.tidy.copy()
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns: Overall (when shown), then the groups."""
+        return list(dict.fromkeys(self.tidy["group"]))
+
+    def masked_display(self, shown: Suppression) -> pd.DataFrame:
+        """``display`` with each count as ``shown`` says (small-cell protection, see :meth:`count_view`);
+        a percentage reads "–" unless its count, the column's N and the variable's missing count are shown."""
+        return _display(self.tidy, self.tests, self.columns, self.mean_sd, self.by, shown)[0]
+
+    def count_view(self) -> CountView:
+        """Every count of the table: per column, a variable's levels and its missing count add up to the
+        column's N; per row, the Overall column is the sum of the groups."""
+        view = CountView()
+        columns = self.columns
+        sizes = self.tidy.groupby("group", sort=False)["N"].first()
+        for g in columns:
+            view.add(_size_key(self.by, g), sizes[g], headline=True)
+        for r in self.tidy.itertuples():
+            if r.var_type == "categorical" or r.level == MISSING:
+                view.add(_cell_key(r.variable, r.level, r.group), r.n)
+        for (variable, var_type), sub in self.tidy.groupby(["variable", "var_type"], sort=False):
+            levels = list(dict.fromkeys(sub["level"].dropna()))
+            if var_type == "categorical":
+                for g in columns:
+                    view.add_sum(_size_key(self.by, g), [_cell_key(variable, lv, g) for lv in levels])
+            if OVERALL in columns and len(columns) > 1:
+                for lv in levels if var_type == "categorical" else [MISSING]:
+                    view.add_sum(_cell_key(variable, lv, OVERALL), [_cell_key(variable, lv, g) for g in columns[1:]])
+        if OVERALL in columns and len(columns) > 1:
+            view.add_sum(_size_key(self.by, OVERALL), [_size_key(self.by, g) for g in columns[1:]])
+        return view
+
+
+def _size_key(by: str | None, group: str) -> tuple:
+    return ("n", by, group)
+
+
+def _cell_key(variable: str, level: str, group: str) -> tuple:
+    return ("t1", variable, level, group)
 
 
 def infer_type(df: pd.DataFrame, column: str) -> VarType:
@@ -188,7 +231,7 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
                  *footnotes, *test_notes)
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         footnotes = (*footnotes, schema.ERA_CAVEAT)
-    return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()))
+    return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()), mean_sd)
 
 
 def _test_row(column, var_type, data, labels, groups, by) -> tuple[dict, Note | None]:
@@ -246,13 +289,21 @@ def _fmt_num(x: float) -> str:
                                    if abs(x) < 1 else f"{x:.1f}")
 
 
-def _count_pct(n, percent) -> str:
-    return f"{int(n)}" if pd.isna(percent) else f"{int(n)} ({percent:.0f}%)"
+def _count_pct(count: str, percent) -> str:
+    return count if pd.isna(percent) else f"{count} ({percent:.0f}%)"
 
 
-def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_sd: bool, by: str | None):
+def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_sd: bool, by: str | None,
+             shown: Suppression = NO_SUPPRESSION):
     sizes = tidy.groupby("group", sort=False)["N"].first()
-    headers = {g: f"{g if g != OVERALL or by else ALL_PATIENTS} (N={int(sizes[g])})" for g in columns}
+    headers = {g: f"{g if g != OVERALL or by else ALL_PATIENTS} (N={shown.text(_size_key(by, g), sizes[g])})"
+               for g in columns}
+
+    def count_pct(variable: str, level: str, g: str, n, percent) -> str:
+        key = _cell_key(variable, level, g)
+        visible = n == 0 or shown.shows(key, _size_key(by, g), _cell_key(variable, MISSING, g))
+        return _count_pct(shown.text(key, n), percent if visible else np.nan) + ("" if visible else " (–)")
+
     used_tests = [t for t in TEST_LABELS if t in set(tests["test"].dropna())]
     marker = {t: SUPERSCRIPTS[i] for i, t in enumerate(used_tests)}
     p_of = {r.variable: (format_p(r.pvalue) + marker.get(r.test, "")) if r.test else "—" for r in tests.itertuples()}
@@ -280,8 +331,9 @@ def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_s
             cells = sub[sub["level"] == level].set_index("group")
             if level == MISSING and cells["n"].sum() == 0:
                 continue
-            out.append({"Characteristic": f"    {level}", **{headers[g]: (f"{int(cells.loc[g, 'n'])}" if level == MISSING
-                        else _count_pct(cells.loc[g, 'n'], cells.loc[g, 'percent'])) for g in columns}})
+            out.append({"Characteristic": f"    {level}", **{headers[g]: (
+                shown.text(_cell_key(column, MISSING, g), cells.loc[g, "n"]) if level == MISSING
+                else count_pct(column, level, g, cells.loc[g, "n"], cells.loc[g, "percent"])) for g in columns}})
     display = pd.DataFrame(out).fillna("")
     notes = ["Continuous: median (Q1, Q3)" + ("; mean (SD)" if mean_sd else "") + ". Categorical: n (% of known).",
              "Missing values are shown as their own row and left out of the percentages and tests."]

@@ -20,7 +20,8 @@ GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.
 available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
 
 st.title("Cohort")
-beyond.masking_option().caption()
+masking = ctx.masking
+masking.caption()
 st.caption(md_escape(f"{ctx.loaded.label} · {ctx.summary}"))
 by = url_choice("t1_by", "Group Table 1 by", available, schema.DISEASE if schema.DISEASE in available else None,
                 format_func=lambda c: "No grouping (overall)" if c is None else schema.label(c))
@@ -35,17 +36,26 @@ if not result.ok:
     empty_state(f"Table 1 cannot be computed: {md_escape(result.message)}")
     st.stop()
 t1 = result.value
+view = t1.count_view()
+missing = {f"without {schema.label(by)}": len(t1.excluded)} if by else {}
+view.add(("total",), ctx.n, headline=True)
+view.add(("used", "t1"), t1.n_used)
+view.add(("left out", "t1"), len(t1.excluded))
+view.add_sum(("total",), [("used", "t1"), ("left out", "t1")])
+shown = masking.protect(view, ("table1", ctx.cache_key, by))
 sizes = t1.tidy[["group", "N"]].drop_duplicates("group")
 cols = st.columns(min(6, len(sizes)))
 for col, (group, size) in zip(cols, sizes.itertuples(index=False)):
-    col.metric(md_escape(group), f"{int(size)}", help="Patients in this column of Table 1")
+    col.metric(md_escape(group), shown.text(("n", by, group), size), help="Patients in this column of Table 1")
 if len(t1.groups) == 1 and by is not None:
     st.info("Only one group is present under the current filters, so no between-group test is shown.")
-table = t1.display.reset_index() if t1.display.index.name else t1.display
+display = t1.masked_display(shown) if masking.on else t1.display
+table = display.reset_index() if display.index.name else display
 show_table(table, height=None if len(table) <= STATIC_MAX_ROWS else min(35 * (len(table) + 1) + 3, 1600))
-download_table(table, "table1" + (f"_by_{by}" if by else ""), title="Table 1", notes=t1.footnotes)
-for note in t1.footnotes:
+footnotes = [masking.text(note) for note in t1.footnotes]
+download_table(table, "table1" + (f"_by_{by}" if by else ""), title="Table 1", notes=footnotes)
+for note in footnotes:
     st.caption(md_escape(note))
-missing = {f"without {schema.label(by)}": len(t1.excluded)} if by else None
-used_note("Table 1", t1.n_used, ctx.n, missing)
+used_note("Table 1", t1.n_used, ctx.n, missing, shown=shown,
+          keys=(("used", "t1"), ("total",), {why: ("left out", "t1") for why in missing}))
 beyond.code_for("table1", ctx, by=by)

@@ -52,37 +52,85 @@ def options() -> tuple[str | None, str, str, float]:
     return by, denominator, ci_method, sd_minimum
 
 
-def bor_section(by: str | None, sd_minimum: float):
+def computed_results(by: str | None, denominator: str, ci_method: str, sd_minimum: float) -> dict:
+    """The page's results (each a ``Computed``): the table, rates, forest rows and DoR share one count view."""
+    return {"bor": cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum, ctx.assessment_window_days),
+            "rates": cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method,
+                                           sd_minimum, ctx.assessment_window_days),
+            "forest": figures.forest_results(ctx, denominator, ci_method),
+            "dor": cached.duration_of_response(ctx.cache_key, ctx.data, "log-log")}
+
+
+def used_for_orr(rates) -> int:
+    return int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
+
+
+def page_view(results: dict):
+    """Every count the page shows, with the identities between them, for small-cell protection."""
+    from il2lib.response import rate_count_keys, response_count_view
+
+    table = results["bor"].value if results["bor"].ok else None
+    rates = [results["rates"].value] if results["rates"].ok else []
+    forest, overall = results["forest"]
+    view = response_count_view(table, *rates, *forest, *([overall] if overall is not None else []))
+    view.add(("total",), ctx.n, headline=True)
+    if table is not None:
+        view.add(("used", "bor"), table.n_used)
+        view.add_sum(("used", "bor"), [("n", table.by, g) for g in table.groups])
+        reasons = excluded_reasons(table.excluded)
+        for why, n in reasons.items():
+            view.add(("left out", "bor", why), n)
+        view.add_sum(("total",), [("used", "bor"), *(("left out", "bor", why) for why in reasons)])
+    if results["rates"].ok:
+        rates = results["rates"].value
+        reasons = excluded_reasons(rates.excluded)
+        view.add(("used", "orr"), used_for_orr(rates))
+        view.add_sum(("used", "orr"), [rate_count_keys(rates.by, g, "orr", rates.view)[1] for g in rates.groups])
+        for why, n in reasons.items():
+            view.add(("left out", "orr", why), n)
+        view.add_sum(("total",), [("used", "orr"), *(("left out", "orr", why) for why in reasons)])
+    if results["dor"].ok:
+        dor = results["dor"].value
+        view.add(("dor", "responders"), dor.n_responders)
+        view.add(("dor", "analysed"), dor.n_analysed)
+        view.add(("dor", "ongoing"), dor.n_ongoing)
+        view.add(("dor", "no time"), dor.n_responders - dor.n_analysed)
+        view.add_sum(("dor", "responders"), [("dor", "analysed"), ("dor", "no time")])
+        view.add_at_most(("dor", "ongoing"), ("dor", "analysed"))
+        if table is not None:
+            view.add_sum(("dor", "responders"), [("bor", table.by, g, "CR+PR") for g in table.groups])
+    return view
+
+
+def bor_section(computed, sd_minimum: float, shown):
     st.subheader("Best overall response")
-    computed = cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum, ctx.assessment_window_days)
     if not computed.ok:
         empty_state(f"Best-response table not available: {md_escape(computed.message)}")
         return
     table = computed.value
-    shown = table.display().reset_index()
-    show_table(masking.table(shown))
-    download_table(shown, "best_overall_response", title="Best overall response")
-    figures.response_bars(ctx, table)
+    display = table.display(shown).reset_index()
+    show_table(display)
+    download_table(display, "best_overall_response", title="Best overall response")
+    figures.response_bars(ctx, table, shown)
     st.caption(f"BOR as counted under RECIST 1.1: {VIEW_LABELS[table.view]}; SD from {sd_minimum:g} weeks after "
                "IL-2 start (a shorter SD counts as PD if progression followed, else NE).")
     for note in table.notes:
-        st.caption(md_escape(note))
-    used_note("Best overall response", table.n_used, ctx.n, excluded_reasons(table.excluded))
+        st.caption(md_escape(masking.text(note)))
+    reasons = excluded_reasons(table.excluded)
+    used_note("Best overall response", table.n_used, ctx.n, reasons, shown=shown,
+              keys=(("used", "bor"), ("total",), {why: ("left out", "bor", why) for why in reasons}))
     return table
 
 
-def rates_section(by: str | None, denominator: str, ci_method: str, sd_minimum: float, table) -> None:
+def rates_section(computed, forest, denominator: str, sd_minimum: float, table, shown) -> None:
     st.subheader("Response rates")
-    computed = cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method,
-                                     sd_minimum, ctx.assessment_window_days)
     if not computed.ok:
         empty_state(f"Response rates not available: {md_escape(computed.message)}")
         return
     rates = computed.value
-    shown = masking.table(rates.display(), dependent=[c for c in rates.display().columns
-                                                      if c.startswith(("Rate", "95% CI"))])
-    show_table(shown)
-    download_table(shown, "response_rates", title="Response rates", notes=rates.notes)
+    display = rates.display(shown)
+    show_table(display)
+    download_table(display, "response_rates", title="Response rates", notes=rates.notes)
     st.caption(f"CBR counts clinical benefit: {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
                f"(sidebar); DCR counts SD lasting at least the SD minimum ({sd_minimum:g} weeks, same window). "
                f"Denominator: {DENOMINATORS[denominator][:1].lower()}{DENOMINATORS[denominator][1:]}.")
@@ -98,16 +146,16 @@ def rates_section(by: str | None, denominator: str, ci_method: str, sd_minimum: 
     shown_above = set(table.notes) if table is not None else set()
     for note in rates.notes:
         if note not in shown_above:
-            st.caption(md_escape(note))
-    n_orr = int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
-    used_note("ORR", n_orr, ctx.n, excluded_reasons(rates.excluded))
-    figures.response_forest(ctx, denominator, ci_method)
+            st.caption(md_escape(masking.text(note)))
+    reasons = excluded_reasons(rates.excluded)
+    used_note("ORR", used_for_orr(rates), ctx.n, reasons, shown=shown,
+              keys=(("used", "orr"), ("total",), {why: ("left out", "orr", why) for why in reasons}))
+    figures.response_forest(ctx, *forest, shown)
     beyond.code_for("forest", ctx, denominator=denominator, ci_method=ci_method)
 
 
-def dor_section() -> None:
+def dor_section(computed, shown) -> None:
     st.subheader("Duration of response")
-    computed = cached.duration_of_response(ctx.cache_key, ctx.data, "log-log")
     if not computed.ok:
         empty_state(f"Duration of response not available: {md_escape(computed.message)}")
         return
@@ -116,29 +164,34 @@ def dor_section() -> None:
         empty_state("No responder (CR or PR) under the current filters, so there is no duration of response.")
         return
     a, b, c, d = st.columns(4)
-    a.metric("Responders (CR/PR)", dor.n_responders)
+    a.metric("Responders (CR/PR)", shown.text(("dor", "responders"), dor.n_responders))
     median = "NR" if math.isnan(dor.median) else f"{dor.median:.1f} mo"
     lo, hi = ("NR" if math.isnan(v) else f"{v:.1f}" for v in dor.median_ci)
     b.metric("Median DoR", median, help=f"95% CI {lo} to {hi} (Kaplan-Meier, log-log)")
-    c.metric("Responses ongoing", dor.n_ongoing)
+    c.metric("Responses ongoing", shown.text(("dor", "ongoing"), dor.n_ongoing))
     d.metric("Observed range, months", dor.range_text, help="+ marks an ongoing (censored) response")
     st.caption(f"Median DoR 95% CI: {lo} to {hi} months. The Survival page draws the DoR curve.")
     used_note("Duration of response", dor.n_analysed, dor.n_responders,
-              {"responders without a DoR time": dor.n_responders - dor.n_analysed})
+              {"responders without a DoR time": dor.n_responders - dor.n_analysed}, shown=shown,
+              keys=(("dor", "analysed"), ("dor", "responders"),
+                    {"responders without a DoR time": ("dor", "no time")}))
 
 
 st.title("Response")
 by, denominator, ci_method, sd_minimum = options()
-masking = beyond.masking_option()
+masking = ctx.masking
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
-bor_table = bor_section(by, sd_minimum)
-rates_section(by, denominator, ci_method, sd_minimum, bor_table)
+results = computed_results(by, denominator, ci_method, sd_minimum)
+shown = masking.protect(page_view(results), ("response", ctx.cache_key, by, denominator, ci_method, sd_minimum,
+                                             ctx.cb_sd_months, ctx.assessment_window_days))
+bor_table = bor_section(results["bor"], sd_minimum, shown)
+rates_section(results["rates"], results["forest"], denominator, sd_minimum, bor_table, shown)
 masking.caption()
 beyond.code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
 beyond.response_pairwise(ctx, by, denominator, masking)
 beyond.response_published(ctx, denominator, ci_method, masking)
 figures.swimmer(ctx)
 beyond.code_for("swimmer", ctx)
-dor_section()
+dor_section(results["dor"], shown)
 beyond.code_for("dor", ctx)

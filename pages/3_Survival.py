@@ -162,7 +162,7 @@ with left:
                    tuple(sorted(toggles.items())), masking.threshold if masking.on else None)
     st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
     download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""))
-    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.n_note}"
+    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {masking.text(view.n_note)}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
     censoring_caption(endpoint, masking)

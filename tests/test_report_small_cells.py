@@ -209,3 +209,20 @@ def test_cli_mask_needs_a_threshold_the_dashboard_offers(tmp_path, value, capsys
     with pytest.raises(SystemExit):
         main(["report", str(SAMPLE), "--out", str(tmp_path / "r.html"), "--mask", value])
     assert "--mask needs a whole number from 2 to 20" in capsys.readouterr().err
+
+
+def test_masked_report_suppresses_the_complements_of_table1_and_response_counts(cohort, masked):
+    # Line 3+ by disease: Table 1's ECOG 2 cell reads "<5" but, cell by cell, 31 - 24 - 5 gave it back
+    from il2lib.cohort import apply_filter
+    from il2lib.disclosure import protect, recoverable
+    from il2lib.response import best_response_table, response_count_view, response_rates
+    from il2lib.table1 import table1
+
+    df = apply_filter(cohort.data, LINE_3)
+    t1 = table1(df, by="disease")
+    shown = protect(t1.count_view(), K)
+    assert shown.secondary and recoverable(t1.count_view(), shown) == {}
+    view = response_count_view(best_response_table(df, "disease"), response_rates(df, "disease", outcome=["orr", "cbr"]))
+    assert recoverable(view, protect(view, K)) == {}
+    assert "masked (–)" in unescape(_own(masked.html))
+    assert "complementary suppression" in unescape(_own(masked.html))

@@ -12,6 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib import schema
+from il2lib.disclosure import NO_SUPPRESSION, Suppression
+from il2lib.response import rate_count_keys
 from il2lib.figures.palette import (BLACK, GREY, OUTLINE, RESPONSE_COLORS, apply_layout, color, escape, title_height,
                                     figure_style)
 
@@ -20,27 +22,36 @@ OUTCOME_AXIS = {"orr": "Objective response rate, % (95% CI)", "cbr": "Clinical b
 
 
 def response_bar_figure(table, *, percent: bool = True, title: str = "Best overall response",
-                        subtitle: str = "", presentation: bool = False) -> go.Figure:
+                        subtitle: str = "", presentation: bool = False,
+                        shown: Suppression = NO_SUPPRESSION) -> go.Figure:
     """Stacked horizontal bars of best overall response per group (one trace per CR/PR/SD/PD/NE).
 
     ``table`` is a :class:`il2lib.response.ResponseTable`. Bars show percentages (or counts) and
-    the hover gives both.
+    the hover gives both. Under small-cell protection (``shown``) a hidden count is a hatched band of
+    fixed width labelled "<k" or "masked", not to scale, and no hover gives it.
     """
     style = figure_style(presentation)
     counts = table.to_frame()
     groups = list(table.groups)
+    band = 100 * shown.threshold / max(1, int(counts["group_n"].max())) if percent else shown.threshold
     fig = go.Figure()
     for level in schema.BOR_LEVELS:
         sub = counts[counts["response"] == level].set_index("group").reindex(groups)
+        keys = [("bor", table.by, g, level) for g in groups]
+        visible = [shown.shows(k, ("n", table.by, g)) for k, g in zip(keys, groups)]
         values = sub["percent"] if percent else sub["n"]
         fig.add_trace(go.Bar(
-            y=[escape(f"{g} (n={int(n)})") for g, n in zip(groups, sub["group_n"])], x=values, name=level,
-            orientation="h", marker={"color": RESPONSE_COLORS[level], "line": {"color": OUTLINE, "width": 0.5}},
-            text=[str(int(n)) if n else "" for n in sub["n"]], textposition="inside",
-            customdata=np.column_stack([sub["n"], sub["percent"]]),
-            hovertemplate=f"{schema.BOR_LABELS[level]}: %{{customdata[0]}} (%{{customdata[1]:.1f}}%)<extra></extra>"))
+            y=[escape(f"{g} (n={shown.text(('n', table.by, g), n)})") for g, n in zip(groups, sub["group_n"])],
+            x=[v if ok else band for v, ok in zip(values, visible)], name=level, orientation="h",
+            marker={"color": RESPONSE_COLORS[level], "line": {"color": OUTLINE, "width": 0.5},
+                    "pattern": {"shape": ["" if ok else "/" for ok in visible]}},
+            text=[shown.text(k, n) if n else "" for k, n in zip(keys, sub["n"])], textposition="inside",
+            customdata=np.column_stack([[shown.text(k, n) for k, n in zip(keys, sub["n"])],
+                                        [f"{p:.1f}%" if ok else "–" for p, ok in zip(sub["percent"], visible)]]),
+            hovertemplate=f"{schema.BOR_LABELS[level]}: %{{customdata[0]}} (%{{customdata[1]}})<extra></extra>"))
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
-    fig.update_xaxes(title_text="Patients, %" if percent else "Patients", range=[0, 100] if percent else None)
+    fig.update_xaxes(title_text="Patients, %" if percent else "Patients",
+                     range=[0, 100] if percent and not shown.hidden else None)
     fig.update_yaxes(autorange="reversed")
     # plot area tall enough for the legend title + 5 entries (no scrollbar), below the title block
     legend_px = title_height(subtitle, style) + 40 + int(style.font_size * 2 * (len(schema.BOR_LEVELS) + 1))
@@ -49,7 +60,8 @@ def response_bar_figure(table, *, percent: bool = True, title: str = "Best overa
 
 
 def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, title: str = "",
-                      subtitle: str = "", presentation: bool = False) -> go.Figure:
+                      subtitle: str = "", presentation: bool = False,
+                      shown: Suppression = NO_SUPPRESSION) -> go.Figure:
     """Forest plot of a response rate with its CI by subgroup.
 
     Parameters
@@ -68,9 +80,12 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, 
         if rows.empty:
             raise ValueError(f"Outcome {outcome!r} was not computed in one of the results.")
         head = schema.label(res.by) if res.by else "All patients"
-        labels = [escape(f"{head}: {g} ({r}/{n})") for g, r, n in zip(rows["group"], rows["responders"], rows["n"])]
+        keys = [rate_count_keys(res.by, g, outcome, res.view)[:2] for g in rows["group"]]
+        counts = [(shown.text(rk, r), shown.text(nk, n)) for (rk, nk), r, n in zip(keys, rows["responders"], rows["n"])]
+        labels = [escape(f"{head}: {g} ({r}/{n})") for g, (r, n) in zip(rows["group"], counts)]
         labels_all += labels
-        rate, lo, hi = 100 * rows["rate"], 100 * rows["ci_lower"], 100 * rows["ci_upper"]
+        visible = np.array([shown.shows(*k) for k in keys])  # a rate of a hidden count is not drawn
+        rate, lo, hi = (100 * rows[c].where(visible) for c in ("rate", "ci_lower", "ci_upper"))
         comp = next((c for c in res.comparisons if c.outcome == outcome), None)
         name = escape(head + (f" ({_p_text(comp)})" if comp else ""))
         fig.add_trace(go.Scatter(
@@ -78,7 +93,7 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, 
             marker={"color": color(i), "size": style.marker_size, "symbol": "square"},
             error_x={"type": "data", "symmetric": False, "array": hi - rate, "arrayminus": rate - lo,
                      "thickness": style.line_width, "width": style.marker_size / 2},
-            customdata=np.column_stack([rows["responders"], rows["n"], lo, hi]),
+            customdata=np.column_stack([[r for r, _ in counts], [n for _, n in counts], lo, hi]),
             hovertemplate="%{y}<br>%{x:.1f}% (%{customdata[2]:.1f}–%{customdata[3]:.1f})<extra></extra>"))
     if overall is not None:
         ref = overall.rates[overall.rates["outcome"] == outcome]["rate"].iloc[0] * 100
