@@ -1,0 +1,111 @@
+"""With small-cell protection on (``?mask=1``, threshold 5), no page shows a count from 1 to 4.
+
+Every page of the dashboard, every tab of the Survival page's "Models and further comparisons"
+section and the built meeting report are run by AppTest under two filter settings that leave small
+groups. Every visible string, metric, table and figure (labels, titles, annotations, hover text, bar
+lengths), the report preview and the CSV, figure and report downloads are scanned for a count at a
+count position (rules in tests/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
+The rule is the usual minimum cell count: counts from 1 to threshold - 1 are shown as "<threshold",
+zeros stay (as in DARWIN EU's omopgenerics, "Minimum cell count suppression",
+https://darwin-eu-dev.github.io/omopgenerics/articles/suppression.html).
+"""
+from __future__ import annotations
+
+import pytest
+
+from apptest_support import open_app, rerun
+from disclosure_scan import (THRESHOLD, download_small_counts, recorded_downloads, small_count_findings,
+                             visible_strings)
+from security_helpers import page_scripts
+
+from app_ui.beyond_survival import TABS as SURVIVAL_TABS
+from app_ui.state import plain_key
+
+SURVIVAL, REPORT = "pages/3_Survival.py", "pages/6_Report.py"
+BUILT = "built"  # the Report page after "Build report"
+PAGES = ("app.py", *page_scripts())  # the Data page and every page in pages/
+#: Each page's grouping option (URL key).
+GROUPING_KEYS = {"pages/1_Cohort.py": "t1_by", "pages/2_Response.py": "resp_by", SURVIVAL: "km_by",
+                 "pages/5_Toxicity.py": "tox_by"}
+_MASK = {"mask": "1", "mask_k": str(THRESHOLD)}
+#: Filter settings with small groups. RCC: groups by prior PD-1 agent where a page offers it (Response),
+#: else by prior PD-1/PD-L1; melanoma in line 3+: groups by source (the community series has 2 patients).
+MODES = {
+    "rcc_by_prior_agent": {**_MASK, "disease": "rcc", "t1_by": "prior_pd1_pdl1", "resp_by": "prior_pd1_agent",
+                           "km_by": "prior_pd1_pdl1", "tox_by": "prior_pd1_pdl1"},
+    "melanoma_line3_by_source": {**_MASK, "disease": "melanoma", "line_of_il2": "3+", "t1_by": "source",
+                                 "resp_by": "source", "km_by": "source", "tox_by": "source"},
+}
+
+#: (page, what is opened on it): a Survival tab of "Models and further comparisons", or the built report.
+VIEWS = [(page, None) for page in PAGES] + [(SURVIVAL, tab) for tab in SURVIVAL_TABS] + [(REPORT, BUILT)]
+
+
+@pytest.fixture(scope="module")
+def downloads():
+    with recorded_downloads() as records:
+        yield records
+
+
+@pytest.fixture(scope="module")
+def sessions(downloads):
+    """One AppTest session per mode, opened once; each test switches it to its page."""
+    return {}
+
+
+def _session(sessions, mode: str):
+    if mode not in sessions:
+        sessions[mode] = open_app(MODES[mode])
+    return sessions[mode]
+
+
+def _option(at, name: str):
+    """A page option's value as the page used it (the URL drops an option at its default); None if unset."""
+    key = plain_key(name)
+    return at.session_state[key] if key in at.session_state else None
+
+
+def _show(at, page: str, opened: str | None):
+    """Run ``page``; on the Survival page, open "Models and further comparisons" on the tab ``opened``
+    (or keep it shut); on the Report page, press "Build report" when ``opened`` is ``BUILT``."""
+    tab = opened if page == SURVIVAL else None
+    at.session_state["km_more"] = tab is not None
+    if tab is None:
+        at.query_params.pop("km_more", None)
+        at.query_params.pop("km_tab", None)
+    else:
+        at.session_state["km_tab"] = tab
+        at.query_params["km_more"], at.query_params["km_tab"] = "true", tab
+    at.switch_page(page)
+    at = rerun(at)
+    if page == REPORT and opened == BUILT:
+        at.button(key="report_build").click()
+        at = rerun(at)
+    return at
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("page, opened", VIEWS, ids=[p.split("/")[-1].removesuffix(".py") + (f" / {o}" if o else "")
+                                                     for p, o in VIEWS])
+def test_no_count_below_the_threshold_is_visible_with_protection_on(sessions, downloads, mode, page, opened):
+    at = _session(sessions, mode)
+    downloads.clear()
+    at = _show(at, page, opened)
+    tab = opened if page == SURVIVAL else None
+    assert (_option(at, "mask"), _option(at, "mask_k")) == (True, THRESHOLD), \
+        f"{page}: small-cell protection is not on with ?mask=1&mask_k={THRESHOLD}"
+    key = GROUPING_KEYS.get(page)
+    assert key is None or _option(at, key) == MODES[mode][key], \
+        f"{page} did not keep the grouping {key}={MODES[mode][key]}: the scan would miss its small groups"
+    if tab is not None:  # only the open tab draws
+        assert [t for t in at.tabs if t.label == tab and t.children], f"the Survival tab {tab!r} did not open"
+    assert [where for where, _ in visible_strings(at) if where.startswith("main")], f"{page} showed nothing"
+
+    found = small_count_findings(at) + download_small_counts(at, downloads)
+    if tab is not None:  # the rest of the page is the Survival page's own test
+        found = [(where, snippet) for where, snippet in found if "expander 'Models and further" in where]
+
+    listing = "\n".join(f"  {where} | {snippet}" for where, snippet in found[:80])
+    more = f"\n  ... and {len(found) - 80} more" if len(found) > 80 else ""
+    assert not found, (f"{len(found)} count(s) from 1 to {THRESHOLD - 1} visible on {page}"
+                       f"{' / ' + opened if opened else ''} with small-cell protection on ({mode}):\n{listing}{more}")
