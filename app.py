@@ -21,9 +21,10 @@ UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 
 
 def _store_upload(widget: str, target: str) -> None:
-    """Uploader callback: keep the bytes in the session (never on disk), forget the old memo."""
+    """Uploader callback: keep the bytes in the session (in memory), forget the old memo and results."""
     file = st.session_state.get(widget)
     st.session_state.pop(data_mod.UPLOAD_MEMO, None)
+    data_mod.forget_upload_results()  # the results of the file it replaces
     if file is None:
         st.session_state.pop(target, None)
         return
@@ -36,8 +37,9 @@ def _store_upload(widget: str, target: str) -> None:
 
 def source_picker() -> None:
     st.radio("Data source", data_mod.choices(), format_func=data_mod.choice_label, **state.bind("data"),
-             help="The samples are synthetic, calibrated to published summaries. An upload stays in this "
-                  "browser session only (never written to disk).")
+             help="The samples are synthetic, calibrated to published summaries. An upload is kept in the "
+                  "server's memory for this browser session only; a large file passes through in-memory "
+                  "temporary storage while it is received.")
     if ctx.loaded.choice != data_mod.UPLOAD:
         return
     left, right = st.columns(2)
@@ -49,7 +51,7 @@ def source_picker() -> None:
     if current is not None:
         st.caption(f"In this session: {md_escape(current.name)} ({len(current.data):,} bytes)")
         st.button("Forget the uploaded files", icon=":material/delete:", on_click=data_mod.clear_upload,
-                  help="Drops the uploaded bytes from this session.")
+                  help="Drops the uploaded files and every result computed from them from this session.")
 
 
 def counts(report) -> None:

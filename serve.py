@@ -14,15 +14,31 @@ line: the server behaves exactly like ``streamlit run app.py`` (same options, sa
 make), only its first page view is faster. Nothing else is computed ahead. With a server file
 (``IL2_DASHBOARD_DATA``) the sample is not preloaded; a registry is never preloaded (it loads on
 first use, as before). ``streamlit run app.py`` still works, with the slower first view.
+
+Temporary files in memory: Streamlit receives an upload with Starlette, which spools a body over
+1 MiB to an unlinked file in Python's temp directory while it is parsed. Before anything else, this
+launcher points the temp directory (``TMPDIR`` and ``tempfile.tempdir``, inherited by chromium and
+kaleido) at a RAM-backed file system: ``$TMPDIR`` when the service sets it (systemd
+``TemporaryFileSystem=/tmp:size=1G,mode=1777`` with ``TMPDIR=/tmp``), otherwise a private 0700
+directory under ``/dev/shm``. It refuses to start when that directory is not on tmpfs/ramfs, or has
+less room than one upload of ``server.maxUploadSize`` MB. ``streamlit run app.py`` makes no such check.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
+import os
+import re
+import shutil
 import sys
+import tempfile
 import time
+import tomllib
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parent
 APP = ROOT / "app.py"
@@ -104,9 +120,140 @@ def warm_up() -> str:
     return f"Imported the dashboard's libraries{loaded} in {time.perf_counter() - start:.1f} s; starting Streamlit."
 
 
+# ------------------------------------------------------------------------------ temp files in memory
+#: File systems whose files live in memory (and swap), never on a disk of their own.
+RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+SHM = Path("/dev/shm")
+#: Streamlit's default ``server.maxUploadSize`` (MB) when no config file, variable or flag sets it.
+DEFAULT_UPLOAD_MB = 200
+UPLOAD_OPTION = "server.maxUploadSize"
+UPLOAD_ENV = "STREAMLIT_SERVER_MAX_UPLOAD_SIZE"
+MIB = 1024 * 1024
+MORE_ROOM = ("Give it more memory (Docker: --shm-size=1g; systemd: TemporaryFileSystem=/tmp:size=1G,mode=1777 "
+             "with Environment=TMPDIR=/tmp), or lower server.maxUploadSize in .streamlit/config.toml.")
+
+
+@dataclass(frozen=True)
+class Mount:
+    point: str
+    fstype: str
+
+
+def parse_mounts(text: str) -> list[Mount]:
+    """The mount points and file-system types of a ``/proc/mounts`` table, in order (octal escapes decoded)."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+            mounts.append(Mount(point, fields[2]))
+    return mounts
+
+
+def mount_of(path: str, mounts: Sequence[Mount]) -> Mount | None:
+    """The mount holding ``path`` (absolute, symlinks resolved): the longest mount point that is a prefix
+    of it; of equal ones the last, which hides the earlier."""
+    best: Mount | None = None
+    for mount in mounts:
+        point = mount.point.rstrip("/") or "/"
+        if path == point or point == "/" or path.startswith(point + "/"):
+            if best is None or len(point) >= len(best.point.rstrip("/") or "/"):
+                best = mount
+    return best
+
+
+def temp_dir_problem(path: str, mounts: Sequence[Mount], free_bytes: int, upload_mb: int) -> str:
+    """Why ``path`` cannot hold uploads while they are received ("" when it can): it must be on a RAM
+    file system with room for one upload of ``upload_mb`` MB (``server.maxUploadSize``)."""
+    mount = mount_of(path, mounts)
+    if mount is None:
+        return (f"Cannot tell whether the temporary directory {path} is in memory (no mount table: this check "
+                "needs Linux). Uploads over 1 MB are written there while they are received.")
+    if mount.fstype not in RAM_FILESYSTEMS:
+        return (f"The temporary directory {path} is on disk (file system type {mount.fstype}), not in memory: "
+                "uploads over 1 MB would be written there while they are received. Set TMPDIR to a directory "
+                "on tmpfs (systemd: TemporaryFileSystem=/tmp:size=1G,mode=1777 with Environment=TMPDIR=/tmp), "
+                "or leave TMPDIR unset to use /dev/shm.")
+    if free_bytes < upload_mb * MIB:
+        return (f"The in-memory temporary directory {path} has {free_bytes // MIB:,} MB free, less than one upload "
+                f"of server.maxUploadSize = {upload_mb} MB. " + MORE_ROOM)
+    return ""
+
+
+def _flag_value(args: Sequence[str], option: str) -> str | None:
+    """The value of ``--option VALUE`` or ``--option=VALUE`` in a command line (the last one wins)."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == f"--{option}" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(f"--{option}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def upload_limit_mb(args: Sequence[str], environ: Mapping[str, str], config_files: Sequence[Path]) -> int:
+    """``server.maxUploadSize`` as Streamlit will read it: command-line flag, then environment variable,
+    then the config files (later files win), then Streamlit's default."""
+    for raw in (_flag_value(args, UPLOAD_OPTION), environ.get(UPLOAD_ENV)):
+        if raw:
+            return int(raw)
+    limit = DEFAULT_UPLOAD_MB
+    for path in config_files:
+        if path.is_file():
+            value = tomllib.loads(path.read_text(encoding="utf-8")).get("server", {}).get("maxUploadSize")
+            limit = int(value) if value is not None else limit
+    return limit
+
+
+def streamlit_config_files() -> list[Path]:
+    """Where ``streamlit run app.py`` reads config.toml: home, working directory, next to app.py."""
+    files = [Path.home() / ".streamlit" / "config.toml", Path.cwd() / ".streamlit" / "config.toml",
+             ROOT / ".streamlit" / "config.toml"]
+    return list(dict.fromkeys(files))
+
+
+def use_ram_temp_dir(args: Sequence[str]) -> str:
+    """Point this process's temp directory (and its children's) at memory; return a one-line status.
+    Raise SystemExit with the reason when no such directory can take an upload."""
+    configured = os.environ.get("TMPDIR", "").strip()
+    created = False
+    if configured:
+        path = configured
+    elif SHM.is_dir():
+        path, created = tempfile.mkdtemp(prefix="il2dash-", dir=SHM), True  # mode 0700
+    else:
+        raise SystemExit("Not starting: /dev/shm does not exist and TMPDIR is not set. Set TMPDIR to a "
+                         "directory on tmpfs (systemd: TemporaryFileSystem=/tmp:size=1G,mode=1777 with "
+                         "Environment=TMPDIR=/tmp).")
+    real = os.path.realpath(path)
+    try:
+        mounts = parse_mounts(Path("/proc/self/mounts").read_text())
+    except OSError:
+        mounts = []
+    limit = upload_limit_mb(args, os.environ, streamlit_config_files())
+    try:
+        stats = os.statvfs(real)
+    except OSError as exc:
+        free, problem = 0, f"The temporary directory {path} cannot be used ({exc.strerror}). Set TMPDIR to a " \
+                           "directory on tmpfs."
+    else:
+        free = stats.f_bavail * stats.f_frsize
+        problem = temp_dir_problem(real, mounts, free, limit)
+    if problem:
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise SystemExit(f"Not starting: {problem}")
+    if created:
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["TMPDIR"] = path
+    tempfile.tempdir = path
+    return f"Temporary files go to {path} (in memory, {free // MIB:,} MB free; uploads up to {limit} MB)."
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Warm up, then run ``streamlit run app.py <argv>`` in this process."""
+    """Put temp files in memory, warm up, then run ``streamlit run app.py <argv>`` in this process."""
     args = sys.argv[1:] if argv is None else argv
+    print(use_ram_temp_dir(args), flush=True)
     print(warm_up(), flush=True)
     from streamlit.web import cli
 

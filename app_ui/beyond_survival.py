@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_ui.beyond import CACHE, Masking, by_text, pairwise_display, show_code, table_with_downloads
+from app_ui.beyond import Masking, by_text, pairwise_display, show_code, table_with_downloads
 from app_ui.cached import Computed, _attempt, group_column_values
+from app_ui.session_cache import data_cache
 from app_ui.survival_view import COX_AUTO_MAX_N
 from app_ui.widgets import format_p
 from il2lib import schema
@@ -39,7 +40,7 @@ def survival_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFr
     return out
 
 
-@st.cache_data(**CACHE)
+@data_cache(max_entries=64, max_size="64MB")
 def _compute(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str | None, options: tuple) -> Computed:
     from il2lib.survival.milestones import rmst_differences, survival_differences
     from il2lib.survival.multivariable import multivariable_cox

@@ -9,6 +9,7 @@ from app_ui.beyond_survival import (MILESTONE_CHOICES, ORIGINS, _compute, _diff_
                                     survival_input)
 from app_ui.cached import _attempt
 from app_ui.downloads import download_figure
+from app_ui.session_cache import data_cache
 from app_ui.survival_view import cached_figure
 from app_ui.widgets import empty_state, format_p, md_escape, url_toggle
 from il2lib import schema
@@ -126,7 +127,7 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -
               "milestones")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@data_cache(max_entries=32, max_size="64MB")
 def _competing(key: tuple, _df: pd.DataFrame, by: str | None):
     from il2lib.survival.competing import cumulative_incidence, progression_competing_status
 
@@ -179,7 +180,7 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
     show_code(cif_snippet(by), ctx, masking, "cif")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@data_cache(max_entries=32, max_size="64MB")
 def _origin(key: tuple, _df: pd.DataFrame, endpoint: str, origin: str, by: str | None, conf_type: str):
     from il2lib.survival import kaplan_meier
     from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times

@@ -1,4 +1,5 @@
-"""``st.cache_data`` wrappers around il2lib analyses.
+"""Cached wrappers around il2lib analyses (``st.cache_data`` with an upload's results kept in its session:
+:mod:`app_ui.session_cache`).
 
 Every wrapper takes ``key`` (``AppContext.cache_key``: data scope, fingerprint, clinical-benefit
 rule and filter; hashable) plus the filtered frame as ``_df`` (not hashed: the key already
@@ -13,13 +14,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import pandas as pd
-import streamlit as st
-
+from app_ui.session_cache import data_cache
 from il2lib import schema
 from il2lib.errors import Il2libError
 
 T = TypeVar("T")
-CACHE = dict(max_entries=128, show_spinner=False)
+CACHE = dict(max_entries=128, max_size="128MB")  # per scope: process-wide, or one session's upload
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,14 @@ def _attempt(fn, *args, **kwargs) -> Computed:
         return Computed(None, str(exc))
 
 
-@st.cache_data(**CACHE)
+@data_cache(**CACHE)
 def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
     from il2lib.table1 import table1 as build
 
     return _attempt(build, _df, by)
 
 
-@st.cache_data(**CACHE)
+@data_cache(**CACHE)
 def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
                   sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
@@ -55,7 +55,7 @@ def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
     return _attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
-@st.cache_data(**CACHE)
+@data_cache(**CACHE)
 def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
                    ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
@@ -65,14 +65,14 @@ def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: 
                     denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
-@st.cache_data(**CACHE)
+@data_cache(**CACHE)
 def duration_of_response(key: tuple, _df: pd.DataFrame, conf_type: str) -> Computed:
     from il2lib.response import duration_of_response as dor
 
     return _attempt(dor, _df, conf_type)
 
 
-@st.cache_data(**CACHE)
+@data_cache(**CACHE)
 def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str,
                window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
     from il2lib.biomarkers import biomarker_comparison
@@ -80,7 +80,7 @@ def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str,
     return _attempt(biomarker_comparison, _df, None, cb_sd_months, adjust=adjust, window_days=window_days)
 
 
-@st.cache_data(**CACHE)
+@data_cache(**CACHE)
 def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: str | None,
              ae_complete: tuple[str, ...] = ()) -> Computed:
     """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows); ``ae_complete``:

@@ -5,12 +5,16 @@ Storage and caching choice
 * Bundled samples (and a server-side file named by ``IL2_DASHBOARD_DATA``, used by the
   benchmark) are loaded once per process with ``st.cache_resource``, keyed by path,
   modification time, mapping and the clinical-benefit threshold: every session may share them.
-* Uploaded bytes live in ``st.session_state`` only: never on disk, never in a process-wide
-  cache. The loaded cohort of an upload is memoised in the same session's state, keyed by the
-  SHA-256 of the bytes plus the options, so another session can never reach it.
-* Analysis results are cached with ``st.cache_data`` under a *scope*: ``sample:<name>`` for
-  shared files, and for uploads a random token drawn once per session, together with the
-  data fingerprint. Upload-derived results are therefore unreachable from any other session.
+* Uploaded bytes live in ``st.session_state`` only (server memory), never in a process-wide
+  cache. While an upload over 1 MiB is received, Starlette spools it to an unlinked temporary
+  file; ``serve.py`` puts the temp directory on tmpfs, so that copy is in memory too. The loaded
+  cohort of an upload is memoised in the same session's state, keyed by the SHA-256 of the bytes
+  plus the options, so another session can never reach it.
+* Analysis results are cached under a *scope*: ``<sample>:<path>`` for shared files, and for
+  uploads ``upload:<token>``, a random token drawn once per session, together with the data
+  fingerprint. Results of shared data are cached process-wide; results of an upload in the
+  session's own cache (:mod:`app_ui.session_cache`), dropped when the session ends, when another
+  file is uploaded and when the user presses "Forget the uploaded files".
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+
+from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
@@ -178,7 +184,7 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) ->
     ss = st.session_state
     upload: UploadedFile | None = ss.get(UPLOAD_FILE)
     ae_upload: UploadedFile | None = ss.get(UPLOAD_AE)
-    scope = f"upload:{session_token()}"
+    scope = UPLOAD_SCOPE_PREFIX + session_token()
     if upload is None:
         return LoadedData(UPLOAD, "My upload", False, scope,
                           note="No file uploaded yet: choose a patient file on the Data page.")
@@ -262,9 +268,11 @@ def preload_default_sample() -> str | None:
 
 
 def clear_upload() -> None:
-    """Button callback: drop the uploaded bytes, their loaded cohort and the upload options."""
+    """Button callback: drop the uploaded bytes, their loaded cohort, the upload options and every
+    cached result computed from them."""
     for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):
         st.session_state.pop(key, None)
+    forget_upload_results()
 
 
 # ---------------------------------------------------------------------------------- AE file coverage

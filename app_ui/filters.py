@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_ui import data as data_mod
 from app_ui import state
+from app_ui.session_cache import data_cache
 from app_ui.widgets import md_escape
 from il2lib import schema
 from il2lib.cohort import LINE_GROUPS, CohortFilter, apply_filter, line_groups
@@ -48,7 +49,7 @@ def _extra_values(series: pd.Series) -> tuple[str, ...]:
     return tuple(sorted({schema.norm(v) for v in values}))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@data_cache(max_entries=16, max_size="16MB")
 def filter_options(scope: str, fingerprint: str, _df: pd.DataFrame) -> FilterOptions:
     df = _df
     col = df.get

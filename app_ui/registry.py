@@ -68,12 +68,12 @@ def source():
     return _open(_identity(config), json.dumps(config, sort_keys=True, default=str))
 
 
-@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+@st.cache_data(ttl=600, max_entries=512, max_size="4MB", show_spinner=False)
 def count(identity: str, cohort_filter) -> int:
     return source().n_patients(cohort_filter)
 
 
-@st.cache_data(ttl=3600, max_entries=4, show_spinner="Reading the registry's filter choices…")
+@st.cache_data(ttl=3600, max_entries=4, max_size="64MB", show_spinner="Reading the registry's filter choices…")
 def options_frame(identity: str) -> pd.DataFrame:
     """A small frame with each filterable column's distinct values (padded), for the filter widgets."""
     from il2lib.sources import with_schema_dtypes
@@ -93,7 +93,8 @@ def options_frame(identity: str) -> pd.DataFrame:
     return with_schema_dtypes(pd.DataFrame(padded))
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner="Fetching the selected patients from the registry…")
+@st.cache_data(ttl=600, max_entries=32, max_size="1GB",
+               show_spinner="Fetching the selected patients from the registry…")
 def rows(identity: str, cohort_filter, limit: int) -> pd.DataFrame:
     return source().fetch_rows(cohort_filter, limit=limit)
 
@@ -136,7 +137,7 @@ def load(cb_sd: float, window: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
 COUNT_GROUPINGS = (None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE)
 
 
-@st.cache_data(ttl=600, max_entries=64, show_spinner="Counting events in the registry…")
+@st.cache_data(ttl=600, max_entries=64, max_size="64MB", show_spinner="Counting events in the registry…")
 def survival_counts(identity: str, cohort_filter, endpoint: str, by: str | None):
     return source().survival_counts(endpoint, cohort_filter, group=by)
 
@@ -216,7 +217,7 @@ def _grouping(container, key: str) -> str | None:
 
 
 # ------------------------------------------------------------------ counts-only Response view (large selections)
-@st.cache_data(ttl=600, max_entries=64, show_spinner="Counting responses in the registry…")
+@st.cache_data(ttl=600, max_entries=64, max_size="64MB", show_spinner="Counting responses in the registry…")
 def response_counts(identity: str, cohort_filter, by: str | None) -> pd.DataFrame:
     return source().category_counts(schema.BOR, cohort_filter, by)
 

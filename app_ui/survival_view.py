@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_ui.session_cache import data_cache, resource_cache
 from il2lib import schema
 from il2lib.errors import Il2libError, InsufficientDataError
 
@@ -162,7 +163,7 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
                         violated, tuple(messages), landmark, note, followup)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@data_cache(max_entries=128, max_size="256MB")
 def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
                   landmark_months: float | None, cb_sd_months: float, with_cox: bool,
                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
@@ -172,7 +173,7 @@ def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, 
     return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@resource_cache(max_entries=32)
 def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presentation: bool, time_label: str,
              toggles: tuple[tuple[str, bool], ...], small_cell_threshold: int | None = None):
     """The Kaplan-Meier figure, built once per view and display options (plotly's validation of a
@@ -186,7 +187,7 @@ def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presenta
                      small_cell_threshold=small_cell_threshold, **dict(toggles))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@resource_cache(max_entries=64)
 def cached_figure(key: tuple, _build):
     """``_build()`` once per ``key`` (which must name everything the figure depends on: the analysis
     cache key, options, titles, presentation). The same object is returned to every rerun: do not modify it."""

@@ -7,6 +7,8 @@ import streamlit as st
 
 from app_state import frame
 from app_ui import data as data_mod
+from app_ui.isolated_frame import isolated_document
+from app_ui.session_cache import data_cache
 from app_ui.widgets import md_escape, url_choice
 
 ctx = frame("Report")
@@ -24,7 +26,7 @@ PAPERS = {"A4": "A4", "Letter": "US Letter"}
 PREVIEW_HEIGHT = 900
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@data_cache(max_entries=8, max_size="64MB")
 def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool,
                   ae_complete: tuple[str, ...] = (), small_cell_threshold: int | None = None):
     """The report for one (data scope, fingerprint, rule, filter, AE table, options, masking); errors as text."""
@@ -105,5 +107,7 @@ pdf_col.download_button("Download PDF", data=lambda: pdf_bytes(report.html, pape
                         help=no_pdf or "Printed by headless chromium when you click (a few seconds).")
 st.caption(md_escape(f"Data fingerprint (SHA-256 of the file): {report.fingerprint}"))
 if st.toggle("Preview", value=True, key="report_preview"):
-    # st.iframe, not st.html: the report draws its plotly figures with inline scripts (st.html runs none)
-    st.iframe(report.html, height=PREVIEW_HEIGHT, alt="Preview of the meeting report")
+    # st.iframe, not st.html: the report draws its plotly figures with inline scripts (st.html runs none).
+    # Streamlit frames HTML with allow-same-origin, so the report goes one frame deeper, sandboxed without it.
+    st.iframe(isolated_document(report.html, "Meeting report"), height=PREVIEW_HEIGHT,
+              alt="Preview of the meeting report")

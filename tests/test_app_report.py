@@ -1,8 +1,11 @@
 """AppTest of the Report page: nothing is built until asked; the build follows data, filters and options."""
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 
+from app_ui.isolated_frame import inner_document
 from tests.apptest_support import open_app, rerun, texts
 
 PAGE = "pages/6_Report.py"
@@ -81,6 +84,50 @@ def test_preview_is_an_iframe_running_the_report_scripts_without_deprecated_api(
     assert len(frames) == 1
     proto = frames[0].proto
     assert proto.WhichOneof("type") == "srcdoc" and proto.scrolling
-    assert proto.srcdoc.lstrip().lower().startswith("<!doctype html") and "Plotly.newPlot" in proto.srcdoc
+    report = inner_document(proto.srcdoc)
+    assert report.lstrip().lower().startswith("<!doctype html") and "Plotly.newPlot" in report
     assert proto.alt == "Preview of the meeting report"
     assert not [w for w in warned if "components.v1" in w], warned
+
+
+class _Frames(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: list[dict] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "iframe":
+            self.frames.append(dict(attrs))
+        self.scripts += tag == "script"
+
+
+def test_preview_runs_the_report_in_a_frame_without_the_app_origin(monkeypatch):
+    """Streamlit frames an HTML string with ``allow-same-origin`` (its own sandbox list), so the report's
+    scripts must not be in that document. They run one frame deeper, in an iframe sandboxed without
+    ``allow-same-origin``: such a document gets an opaque origin and cannot reach the app (HTML standard,
+    "sandboxed origin browsing context flag"). A data: URL would do the same, but Chromium blanks a frame
+    whose data URL is over about 2 MB, and the report is about 6.5 MB as base64. The download is unchanged."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    downloads: dict[str, object] = {}
+    original = DeltaGenerator.download_button
+
+    def spy(self, label, data=None, *args, **kwargs):
+        downloads[label] = data
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", spy)
+    at = _build(open_app({"data": "proclaim", "disease": "rcc"}, page=PAGE))
+    frames = at.get("iframe")
+    assert len(frames) == 1
+    outer = frames[0].proto.srcdoc
+    parsed = _Frames()
+    parsed.feed(outer)
+    assert parsed.scripts == 0 and "<script" not in outer.lower(), "a script in the frame that has the app's origin"
+    assert len(parsed.frames) == 1
+    sandbox = parsed.frames[0]["sandbox"].split()
+    assert "allow-scripts" in sandbox and "allow-same-origin" not in sandbox, sandbox
+    assert not {"allow-top-navigation", "allow-popups"} & set(sandbox), sandbox
+    assert parsed.frames[0]["srcdoc"].encode("utf-8") == downloads["Download HTML"], "preview is not the download"
+    assert "Plotly.newPlot" in parsed.frames[0]["srcdoc"]

@@ -17,6 +17,7 @@ import pytest
 from streamlit import dataframe_util
 
 import security_helpers as sh
+from app_ui.isolated_frame import inner_document
 from il2lib import schema
 
 MARKDOWN_FIELDS = {"body", "label", "help", "caption", "placeholder", "captions"}
@@ -83,6 +84,9 @@ def rendered_strings(at, kinds_seen: set[str]) -> list[tuple[str, str, str]]:
             if path.endswith("options") and kind != "radio":
                 continue  # selectbox / multiselect options are plain text
             out.append((kind, path, value))
+            inner = inner_document(value) if path.endswith("srcdoc") else None
+            if inner is not None:  # the report preview: the document inside its sandboxed frame
+                out.append((kind, f"{path}.srcdoc", inner))
         if kind == "markdown" and getattr(proto, "allow_html", False):
             out.append((kind, "unsafe_allow_html body", proto.body))
         if kind == "table":  # st.table renders Markdown in its headers and cells

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -54,3 +56,101 @@ def test_a_failing_warm_up_is_reported_and_the_server_still_starts(monkeypatch):
 
     monkeypatch.setattr(serve, "warm_imports", broken)
     assert serve.warm_up() == "Warm-up stopped (ImportError: no module named 'pandas'); starting Streamlit."
+
+
+# ------------------------------------------------------------------------------ temp files in memory
+MOUNTS = serve.parse_mounts(
+    "/dev/vda / ext4 rw,relatime 0 0\n"
+    "tmpfs /dev/shm tmpfs rw,nosuid,nodev,size=65536k 0 0\n"
+    "tmpfs /run tmpfs rw,nosuid,nodev,size=2G 0 0\n"
+    "/dev/vdb /run/media/disk\\040two ext4 rw 0 0\n"
+    "/dev/vda /tmp ext4 rw 0 0\n"
+    "tmpfs /tmp tmpfs rw,size=1G,mode=1777 0 0\n"
+    "ramfs /mnt/ram ramfs rw 0 0\n"
+)
+GIB = 1024 ** 3
+
+
+def test_a_tmpfs_directory_with_room_for_one_upload_is_accepted():
+    assert serve.temp_dir_problem("/dev/shm/il2dash-x", MOUNTS, GIB, 200) == ""
+    assert serve.temp_dir_problem("/mnt/ram/tmp", MOUNTS, GIB, 200) == ""
+
+
+def test_a_later_tmpfs_mounted_over_a_disk_directory_counts():
+    # systemd TemporaryFileSystem=/tmp mounts a tmpfs over the disk's /tmp: the later line wins
+    assert serve.temp_dir_problem("/tmp", MOUNTS, GIB, 200) == ""
+
+
+def test_a_disk_directory_is_refused_with_the_setting_to_change():
+    problem = serve.temp_dir_problem("/var/tmp", MOUNTS, 100 * GIB, 200)
+    assert "on disk" in problem and "ext4" in problem
+    assert "TMPDIR" in problem and "TemporaryFileSystem=/tmp" in problem
+
+
+def test_the_longest_mount_point_decides_not_a_shorter_tmpfs():
+    assert serve.mount_of("/run/media/disk two/tmp", MOUNTS).fstype == "ext4"
+    assert serve.mount_of("/run/user/0", MOUNTS).fstype == "tmpfs"
+    assert serve.mount_of("/runx", MOUNTS).point == "/"  # a prefix of the name, not of the path
+    assert "on disk" in serve.temp_dir_problem("/run/media/disk two/tmp", MOUNTS, GIB, 1)
+
+
+def test_a_tmpfs_too_small_for_one_upload_is_refused_naming_the_upload_limit():
+    small = 64 * 1024 * 1024  # Docker's default /dev/shm
+    problem = serve.temp_dir_problem("/dev/shm/il2dash-x", MOUNTS, small, 200)
+    assert "server.maxUploadSize = 200 MB" in problem and "64 MB free" in problem
+    assert "--shm-size" in problem and "TemporaryFileSystem=/tmp:size=1G" in problem
+    assert serve.temp_dir_problem("/dev/shm/il2dash-x", MOUNTS, small, 64) == ""
+
+
+def test_no_mount_table_is_refused():
+    assert "Cannot tell" in serve.temp_dir_problem("/tmp", [], GIB, 200)
+
+
+def test_upload_limit_follows_streamlit_precedence(tmp_path):
+    home, project = tmp_path / "home.toml", tmp_path / "project.toml"
+    home.write_text("[server]\nmaxUploadSize = 50\n")
+    project.write_text("[server]\naddress = '127.0.0.1'\nmaxUploadSize = 300\n")
+    assert serve.upload_limit_mb([], {}, []) == serve.DEFAULT_UPLOAD_MB
+    assert serve.upload_limit_mb([], {}, [home, tmp_path / "missing.toml"]) == 50
+    assert serve.upload_limit_mb([], {}, [home, project]) == 300
+    assert serve.upload_limit_mb([], {serve.UPLOAD_ENV: "70"}, [home, project]) == 70
+    flags = ["--server.port", "8501", "--server.maxUploadSize", "20"]
+    assert serve.upload_limit_mb(flags, {serve.UPLOAD_ENV: "70"}, [project]) == 20
+    assert serve.upload_limit_mb(["--server.maxUploadSize=10"], {}, [project]) == 10
+
+
+def test_the_project_config_limit_is_the_one_checked():
+    files = serve.streamlit_config_files()
+    assert ROOT / ".streamlit" / "config.toml" in files
+    assert serve.upload_limit_mb([], {}, [ROOT / ".streamlit" / "config.toml"]) == 200
+
+
+def test_the_launcher_moves_the_temp_dir_to_a_private_ram_directory(monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", "")  # unset for the launcher, restored afterwards
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+    shm = serve.mount_of("/dev/shm", serve.parse_mounts(Path("/proc/self/mounts").read_text()))
+    if shm is None or shm.fstype not in serve.RAM_FILESYSTEMS:
+        pytest.skip("no tmpfs /dev/shm here")
+    status = serve.use_ram_temp_dir(["--server.maxUploadSize", "1"])
+    path = os.environ["TMPDIR"]
+    try:
+        assert path.startswith("/dev/shm/il2dash-") and tempfile.gettempdir() == path and path in status
+        assert os.stat(path).st_mode & 0o777 == 0o700
+    finally:
+        os.rmdir(path)
+
+
+def test_the_launcher_refuses_a_disk_temp_dir(monkeypatch, tmp_path):
+    import tempfile
+
+    mounts = serve.parse_mounts(Path("/proc/self/mounts").read_text())
+    if serve.mount_of(str(tmp_path.resolve()), mounts).fstype in serve.RAM_FILESYSTEMS:
+        pytest.skip("pytest's tmp_path is on tmpfs here")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+    with pytest.raises(SystemExit, match="Not starting: .* on disk"):
+        serve.use_ram_temp_dir([])
+    assert tempfile.tempdir != str(tmp_path)

@@ -1,0 +1,68 @@
+"""Caches whose upload results stay in the uploading session and go with it.
+
+:func:`data_cache` and :func:`resource_cache` replace ``@st.cache_data`` / ``@st.cache_resource`` on
+every function that may compute from an upload. Each decorated function has two Streamlit caches:
+
+* shared data (bundled samples, the server file, the registry): process-wide (``scope="global"``),
+  so every session reuses the results, as before;
+* an upload (a call whose arguments carry an ``upload:<token>`` scope, :data:`UPLOAD_SCOPE_PREFIX`):
+  the session's own cache (``scope="session"``, Streamlit 1.67). Streamlit drops it when the session
+  disconnects; :func:`forget_upload_results` drops it when the user presses "Forget the uploaded
+  files" or uploads another file.
+
+Every cache has an entry limit, and ``st.cache_data`` a byte limit (``max_size``: pickled bytes, per
+session for the session scope). ``st.cache_resource`` has no byte limit in 1.67.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import streamlit as st
+
+#: Scope of an upload's cache keys (``app_ui.data``: ``upload:<random per-session token>``).
+UPLOAD_SCOPE_PREFIX = "upload:"
+
+# (file, qualified name) -> the session-scoped cached function (pages redefine theirs on every run)
+_SESSION_SCOPED: dict[tuple[str, str], Any] = {}
+
+
+def holds_upload(value: Any, depth: int = 0) -> bool:
+    """True when ``value`` is an upload scope, or a (nested) tuple holding one (a cache key)."""
+    if isinstance(value, str):
+        return value.startswith(UPLOAD_SCOPE_PREFIX)
+    if isinstance(value, tuple) and depth < 4:
+        return any(holds_upload(item, depth + 1) for item in value)
+    return False
+
+
+def _two_scopes(cache, func: Callable, options: dict) -> Callable:
+    shared = cache(scope="global", **options)(func)
+    own = cache(scope="session", **options)(func)
+    _SESSION_SCOPED[(func.__code__.co_filename, func.__qualname__)] = own
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        upload = any(holds_upload(v) for v in args) or any(holds_upload(v) for v in kwargs.values())
+        return (own if upload else shared)(*args, **kwargs)
+
+    call.shared, call.session = shared, own  # type: ignore[attr-defined]
+    return call
+
+
+def data_cache(*, max_entries: int, max_size: str, show_spinner: bool | str = False) -> Callable:
+    """``st.cache_data`` with the two scopes described above."""
+    options = dict(max_entries=max_entries, max_size=max_size, show_spinner=show_spinner)
+    return lambda func: _two_scopes(st.cache_data, func, options)
+
+
+def resource_cache(*, max_entries: int, show_spinner: bool | str = False) -> Callable:
+    """``st.cache_resource`` with the two scopes described above (no byte limit exists for resources)."""
+    options = dict(max_entries=max_entries, show_spinner=show_spinner)
+    return lambda func: _two_scopes(st.cache_resource, func, options)
+
+
+def forget_upload_results() -> None:
+    """Drop this session's upload results from every cache (call from a script run or a callback)."""
+    for cached in list(_SESSION_SCOPED.values()):
+        cached.clear()  # a session-scoped function clears the current session's cache only
