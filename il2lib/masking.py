@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # plotly is imported when a figure is masked (start-up time)
 
 DEFAULT_THRESHOLD = 5
 MASKED_DEPENDENT = "masked"
-_INT = r"(?<![\d.,])(\d+)(?![\d.,%])"
+_INT = r"(?<![\d.,])(\d+)(?!\d|[.,]\d|%)"  # a whole number, not part of a decimal or a percentage
 _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<=/)\s*" + _INT),  # denominator of x/n
              re.compile(r"^\s*" + _INT + r"(?=\s*\((?:\d+|\d+(?:\.\d+)?\s*%)\))"),  # n of "n (k)", "n (p%)"

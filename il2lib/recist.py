@@ -237,7 +237,7 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
     if schema.RESPONSE_CRITERIA in df.columns:
         mix = {str(k): int(v) for k, v in criteria.fillna("not recorded").value_counts().items()}
         other = ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool)
-        text = ", ".join(f"{k} {v}" for k, v in mix.items())
+        text = ", ".join(f"{k} n = {v}" for k, v in mix.items())
         notes.append(Note(f"Response criteria: {text}.", int(other.sum()), _ids(df, other), "response_criteria"))
     reclassified = (pd.concat(rows, ignore_index=True) if rows else
                     pd.DataFrame(columns=["patient_id", "recorded", "counted_as", "reason"]))

@@ -130,7 +130,7 @@ def comparison(view) -> None:
         st.caption(f"Model test: likelihood-ratio {format_p(view.cox.lr_test.p)} "
                    f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).")
         for note in view.cox.warnings:
-            st.caption(md_escape(note))
+            st.caption(md_escape(masking.text(note)))
         if view.ph_violated:
             st.warning("Proportional hazards look violated (Schoenfeld residual test p < 0.05 for "
                        + ", ".join(md_escape(t) for t in view.ph_violated)
@@ -170,11 +170,11 @@ with left:
     if view.followup is not None:
         f = view.followup
         st.caption(f"Median follow-up (reverse Kaplan-Meier on overall survival, from IL-2 start"
-                   f"{', not from the landmark' if view.landmark is not None else ''}; n = {f.n}): "
+                   f"{', not from the landmark' if view.landmark is not None else ''}; n = {masking.count(f.n)}): "
                    f"{fmt_months(f.median)} months "
                    f"(95% CI {fmt_months(f.median_ci[0])}–{fmt_months(f.median_ci[1])}).")
     if view.landmark is not None:
-        st.caption(md_escape(view.landmark.note))
+        st.caption(md_escape(masking.text(view.landmark.note)))
     beyond.code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
     st.markdown("**Median survival**")
@@ -188,5 +188,5 @@ with right:
     comparison(view)
     beyond_survival.next_to_figure(ctx, endpoint, by, view, masking)
 for message in view.messages:
-    st.info(md_escape(message), icon=":material/info:")
+    st.info(md_escape(masking.text(message)), icon=":material/info:")
 beyond_survival.further(ctx, endpoint, by, conf_type, view, masking)

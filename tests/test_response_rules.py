@@ -225,7 +225,7 @@ def test_response_criteria_mix_is_shown_beside_the_rates(load):
     res = response_rates(load(rows).data)
     assert res.criteria_mix == {"RECIST1.1": 2, "irRC": 1, "iRECIST": 1, "not recorded": 1}
     mix = next(n for n in res.notes if n.kind == "response_criteria")
-    assert str(mix) == "Response criteria: RECIST1.1 2, irRC 1, iRECIST 1, not recorded 1."
+    assert str(mix) == "Response criteria: RECIST1.1 n = 2, irRC n = 1, iRECIST n = 1, not recorded n = 1."
     assert mix.count == 3  # not RECIST 1.1
     assert next(n for n in res.notes if n.kind == "irecist").count == 1  # response_criteria = iRECIST
 
