@@ -15,6 +15,8 @@ from il2lib import schema
 
 CACHE = dict(max_entries=64, show_spinner=False)
 MASK_KEY, MASK_K_KEY, PUBLISHED_KEY = "mask", "mask_k", "published"
+#: Session key of the count views protected in this session, by kind: (view, suppression) pairs.
+PROTECTED_VIEWS = "protected_count_views"
 #: What each "Show code" expander reproduces (by its key).
 CODE_TITLES = {"pairwise_fisher": "pairwise Fisher tests", "published_orr": "ORR vs published",
                "page_km": "curves, medians, log-rank", "page_response": "response rates",
@@ -47,7 +49,11 @@ class Masking:
         ``key`` names the view for the cache (the session's data key and everything the view depends on)."""
         from il2lib.disclosure import NO_SUPPRESSION
 
-        return _protected(key, view, self.threshold) if self.on else NO_SUPPRESSION
+        if not self.on:
+            return NO_SUPPRESSION
+        shown = _protected(key, view, self.threshold)
+        st.session_state.setdefault(PROTECTED_VIEWS, {})[key[0]] = (view, shown)  # the last of each kind, for audits
+        return shown
 
     def count(self, n) -> str:
         """One count as shown: "<5" when small, else the number."""

@@ -18,7 +18,9 @@ from disclosure_scan import (THRESHOLD, download_small_counts, recorded_download
                              visible_strings)
 from security_helpers import page_scripts
 
+from app_ui.beyond import PROTECTED_VIEWS
 from app_ui.beyond_survival import TABS as SURVIVAL_TABS
+from il2lib.disclosure import recoverable
 from app_ui.state import plain_key
 
 SURVIVAL, REPORT = "pages/3_Survival.py", "pages/6_Report.py"
@@ -84,6 +86,10 @@ def _show(at, page: str, opened: str | None):
     return at
 
 
+#: Pages whose counts go through complementary suppression, with the view each protects.
+PROTECTED_KINDS = {"pages/1_Cohort.py": ("table1",), "pages/2_Response.py": ("response",)}
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("page, opened", VIEWS, ids=[p.split("/")[-1].removesuffix(".py") + (f" / {o}" if o else "")
                                                      for p, o in VIEWS])
@@ -104,6 +110,13 @@ def test_no_count_below_the_threshold_is_visible_with_protection_on(sessions, do
     found = small_count_findings(at) + download_small_counts(at, downloads)
     if tab is not None:  # the rest of the page is the Survival page's own test
         found = [(where, snippet) for where, snippet in found if "expander 'Models and further" in where]
+
+    # the subtraction audit: no hidden count of a view the page protected follows from the numbers shown with it
+    views = at.session_state[PROTECTED_VIEWS] if PROTECTED_VIEWS in at.session_state else {}
+    assert set(PROTECTED_KINDS.get(page, ())) <= set(views), f"{page} protected no {PROTECTED_KINDS[page]} view"
+    for kind, (view, shown) in views.items():
+        assert recoverable(view, shown) == {}, f"{page}: the {kind} view gives a masked count back"
+    at.session_state[PROTECTED_VIEWS] = {}
 
     listing = "\n".join(f"  {where} | {snippet}" for where, snippet in found[:80])
     more = f"\n  ... and {len(found) - 80} more" if len(found) > 80 else ""
