@@ -46,11 +46,12 @@ def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
                              ctx.presentation),
                             lambda: cox_forest_figure(table, title=title, subtitle=subtitle,
                                                       presentation=ctx.presentation))
+        fig = masking.figure(fig)
         st.plotly_chart(fig, width="stretch", key="cox_forest_chart", config={"displaylogo": False})
         download_figure(fig, f"cox_forest_{endpoint}", key="cox_forest_chart")
     with right:
-        note = (f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
-                f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs.")
+        note = masking.text(f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
+                            f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs.")
         table_with_downloads(ctx, shown, "cox_hr_table", f"cox_multivariable_{endpoint}",
                              f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model, hazard ratios", [note])
         st.caption(md_escape(note))
@@ -163,7 +164,8 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
     at["CIF, % (95% CI)"] = [f"{100 * c:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" if pd.notna(c) else "—"
                              for c, lo, hi in zip(at["cif"], at["ci_lower"], at["ci_upper"])]
     n_comp = sum(r.n_events for r in res.competing_cif.values())
-    text = (f"Aalen-Johansen estimate; {res.n_note}; {n_comp} deaths without progression. "
+    text = (f"Aalen-Johansen estimate; {masking.text(res.n_note)}; {masking.count(n_comp)} deaths without "
+            "progression. "
             "Unlike 1 - KM of PFS with deaths censored, it does not overstate the risk of progression.")
     if res.gray is not None:
         text += (f" Gray's test: chi-square {res.gray.statistic:.2f} on {res.gray.df} df, {format_p(res.gray.pvalue)}.")
@@ -211,7 +213,7 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
         return
     o, km, naive, test = computed.value
     curves = {"All patients": km} if by is None else dict(km.items())
-    st.metric("Patients with delayed entry (left-truncated)", o.n_truncated, help="Observed only from IL-2 start or "
+    st.metric("Patients with delayed entry (left-truncated)", masking.count(o.n_truncated), help="Observed only from IL-2 start or "
               "registry entry, after the chosen origin")
     origin_text = ORIGINS[origin].split(" (")[0]
     origin_text = origin_text if origin_text[1:2].isupper() else origin_text[0].lower() + origin_text[1:]  # "IL-2"
