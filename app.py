@@ -125,8 +125,6 @@ def findings_by_column(report) -> None:
         st.markdown("#### Findings by column")
         st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
         return
-    if ctx.pseudonyms and schema.PATIENT_ID in frame_:
-        frame_ = frame_.drop(columns=[schema.PATIENT_ID])
     frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
     order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
     st.markdown("#### Findings by column")
@@ -153,17 +151,9 @@ def excluded_download(cohort) -> None:
     excluded = cohort.excluded
     if excluded is None or len(excluded) == 0 or current_masking().on:
         return
-    shown = pseudonymised(excluded)
-    st.download_button("Download excluded rows with reasons (CSV)", lambda: table_to_csv_bytes(shown),
+    st.download_button("Download excluded rows with reasons (CSV)", lambda: table_to_csv_bytes(excluded),
                        file_name="excluded_rows.csv", mime="text/csv", icon=":material/download:",
                        on_click="ignore")
-
-
-def pseudonymised(df: pd.DataFrame) -> pd.DataFrame:
-    """Replace the file's ids with row-number pseudonyms when the user asked for it."""
-    if not ctx.pseudonyms or schema.PATIENT_ID not in df or schema.FILE_ROW not in df:
-        return df
-    return df.assign(**{schema.PATIENT_ID: "row " + df[schema.FILE_ROW].astype("string")})
 
 
 def identifiers(report) -> None:
@@ -171,7 +161,9 @@ def identifiers(report) -> None:
         names = ", ".join(f"'{md_escape(c)}'" for c in report.identifier_columns)
         st.warning(f"Columns that look like direct identifiers: {names}. Remove them from the file before "
                    "sharing; they are never used as patient_id.", icon=":material/badge:")
-    st.toggle("Show pseudonyms (file row numbers) instead of the file's patient ids", **state.bind("pseudonyms"))
+    st.toggle("Show pseudonyms (file row numbers) instead of the file's patient ids", **state.bind("pseudonyms"),
+              help="Every page, table, figure, download and the report then name a patient \"row N\" (the line "
+                   "in the file) and withhold the file's ids, also inside validation messages.")
 
 
 def preview(cohort) -> None:
@@ -179,7 +171,7 @@ def preview(cohort) -> None:
         if current_masking().on:  # one row per patient
             st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
             return
-        show_table(pseudonymised(cohort.data.head(50)), interactive=True)
+        show_table(cohort.data.head(50), interactive=True)
 
 
 def templates() -> None:

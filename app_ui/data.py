@@ -57,6 +57,8 @@ UPLOAD, SERVER = "upload", "server"
 UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, UPLOAD_TOKEN, MAPPING = "upload_file", "upload_ae", "upload_memo", \
     "upload_token", "v_mapping"
 DATE_ORDER = "v_date_order"  # schema date column -> "dmy" / "mdy", chosen on the Data page
+PSEUDONYM_MEMO = "pseudonym_memo"  # (loaded cohort, its AE table, their pseudonymised copies)
+PSEUDONYM_SCOPE = "|pseudonyms"  # appended to the scope: results computed on pseudonyms are cached apart
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,27 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float,
                       choice_label(sample.key), True, None, cb_sd, window)
 
 
+def with_pseudonyms(loaded: LoadedData) -> LoadedData:
+    """The loaded data with every patient id of the file replaced by its "row N" pseudonym
+    (:func:`il2lib.pseudonyms.pseudonymise`: patients, excluded rows, AE table, findings, load notes).
+
+    Applied by the frame before any page sees the data, so every view follows. The copy is memoised in
+    the session for the loaded objects it was made from; its scope differs from theirs, so nothing cached
+    for the file's ids is served for pseudonyms (or the reverse).
+    """
+    from dataclasses import replace
+
+    from il2lib.pseudonyms import pseudonymise
+
+    if loaded.cohort is None:
+        return replace(loaded, scope=loaded.scope + PSEUDONYM_SCOPE)
+    memo = st.session_state.get(PSEUDONYM_MEMO)
+    if memo is None or memo[0] is not loaded.cohort or memo[1] is not loaded.adverse_events:
+        memo = (loaded.cohort, loaded.adverse_events, *pseudonymise(loaded.cohort, loaded.adverse_events))
+        st.session_state[PSEUDONYM_MEMO] = memo
+    return replace(loaded, cohort=memo[2], adverse_events=memo[3], scope=loaded.scope + PSEUDONYM_SCOPE)
+
+
 def preload_default_sample() -> str | None:
     """Load the bundled default sample into the process-wide cache, unless a server file is configured.
 
@@ -270,7 +293,7 @@ def preload_default_sample() -> str | None:
 def clear_upload() -> None:
     """Button callback: drop the uploaded bytes, their loaded cohort, the upload options and every
     cached result computed from them."""
-    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):
+    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, PSEUDONYM_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):
         st.session_state.pop(key, None)
     forget_upload_results()
 

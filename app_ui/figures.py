@@ -5,7 +5,6 @@ explains itself; presentation mode switches every builder to its large, high-con
 """
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from app_ui import cached
@@ -46,18 +45,17 @@ def _chart(fig, key: str, kind: str | None = None) -> None:
     download_figure(fig, key, kind=kind)
 
 
-def response_bars(ctx, table) -> None:
+def response_bars(ctx, table, shown) -> None:
     """Stacked bars of best overall response per group (percent, counts on hover)."""
     from il2lib.figures.response import response_bar_figure
 
     title, subtitle = ctx.figure_titles("Best overall response")
-    _chart(response_bar_figure(table, title=title, subtitle=subtitle, presentation=ctx.presentation), "bor_bars")
+    _chart(response_bar_figure(table, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown),
+           "bor_bars")
 
 
-def response_forest(ctx, denominator: str, ci_method: str) -> None:
-    """ORR with its CI by subgroup (one row per level of each grouping), overall as a reference."""
-    from il2lib.figures.response import orr_forest_figure
-
+def forest_results(ctx, denominator: str, ci_method: str) -> tuple[list, object]:
+    """The ORR rows of the forest plot: one result per grouping present, and the ungrouped one (or None)."""
     results = []
     for by in FOREST_GROUPINGS:
         if by not in ctx.data.columns:
@@ -66,21 +64,22 @@ def response_forest(ctx, denominator: str, ci_method: str) -> None:
         if computed.ok and len(computed.value.groups) >= 1:
             results.append(computed.value)
     overall = cached.response_rates(ctx.cache_key, ctx.data, None, ctx.cb_sd_months, denominator, ci_method)
-    if not results or not overall.ok:
+    return results, (overall.value if overall.ok else None)
+
+
+def response_forest(ctx, results: list, overall, shown) -> None:
+    """ORR with its CI by subgroup (one row per level of each grouping), overall as a reference."""
+    from il2lib.figures.response import orr_forest_figure
+
+    if not results or overall is None:
         return
     title, subtitle = ctx.figure_titles("Objective response rate by subgroup")
-    fig = orr_forest_figure(results, overall=overall.value, title=title, subtitle=subtitle,
-                            presentation=ctx.presentation)
+    fig = orr_forest_figure(results, overall=overall, title=title, subtitle=subtitle,
+                            presentation=ctx.presentation, shown=shown)
     _chart(fig, "orr_forest")
     st.caption("Each row: ORR with its 95% CI in one subgroup; p compares the levels of that grouping. "
-               "The dashed line is the ORR of all filtered patients.")
-
-
-def _display_ids(ctx, df: pd.DataFrame) -> pd.DataFrame:
-    """Row-number pseudonyms instead of the file's ids when the user asked for them (Data page)."""
-    if not ctx.pseudonyms or schema.FILE_ROW not in df:
-        return df
-    return df.assign(**{schema.PATIENT_ID: "row " + df[schema.FILE_ROW].astype("string")})
+               "The dashed line is the ORR of all filtered patients."
+               + (" A row whose count is masked has no point." if shown.hidden else ""))
 
 
 def swimmer(ctx) -> None:
@@ -92,7 +91,7 @@ def swimmer(ctx) -> None:
         return
     responders_only = url_toggle("swim_resp", "Responders only", True)
     title, subtitle = ctx.figure_titles("Time on study by patient" + (" (responders)" if responders_only else ""))
-    fig = swimmer_figure(_display_ids(ctx, ctx.data), responders_only=responders_only, max_patients=80,
+    fig = swimmer_figure(ctx.data, responders_only=responders_only, max_patients=80,
                          title=title, subtitle=subtitle, presentation=ctx.presentation)
     _chart(fig, "swimmer", kind="swimmer")
     st.caption("One lane per patient (at most 80, longest follow-up first), from IL-2 start to death or last "

@@ -16,6 +16,7 @@ import streamlit as st
 
 from app_ui import data as data_mod
 from app_ui import filters, state
+from app_ui.beyond import Masking, draw_masking_option
 from app_ui.widgets import md_escape
 from il2lib import schema
 from il2lib.cohort import benefit_rule_text
@@ -58,6 +59,7 @@ class AppContext:
     cb_sd_months: float
     pseudonyms: bool
     assessment_window_days: float = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)  # W of the SD-duration rules
+    masking: Masking = Masking(False)  # small-cell protection (sidebar switch)
 
     @property
     def ok(self) -> bool:
@@ -73,7 +75,8 @@ class AppContext:
 
     @property
     def cache_key(self) -> tuple:
-        """Hashable identity of (data set, clinical-benefit rule, filter) for cached analyses."""
+        """Hashable identity of (data set, clinical-benefit rule, filter) for cached analyses; the scope marks
+        pseudonymised data (:func:`app_ui.data.with_pseudonyms`), so their results are cached apart."""
         fingerprint = self.cohort.fingerprint if self.ok else ""
         return (self.loaded.scope, fingerprint, self.cb_sd_months, self.assessment_window_days, self.filter)
 
@@ -84,7 +87,7 @@ class AppContext:
     @property
     def summary(self) -> str:
         """``n = 40 of 107 patients · Melanoma`` (plain text)."""
-        return f"n = {self.n} of {self.n_total} patients · {self.filter_text}"
+        return self.masking.text(f"n = {self.n} of {self.n_total} patients") + f" · {self.filter_text}"
 
     def figure_titles(self, title: str) -> tuple[str, str]:
         """Title and subtitle for a figure: the subtitle names the data and the filter."""
@@ -117,14 +120,20 @@ def frame(page_title: str) -> AppContext:
     choice = _current_choice()
     ss.setdefault(state.CB_WINDOW, float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT))
     loaded = data_mod.load_current(choice, ss.get(data_mod.MAPPING), ss[state.CB_SD], float(ss[state.CB_WINDOW]))
+    if ss.get(state.PSEUDONYMS):  # the one place ids are replaced: every page, download and report follows
+        loaded = data_mod.with_pseudonyms(loaded)
+    else:
+        ss.pop(data_mod.PSEUDONYM_MEMO, None)
     with st.sidebar:
         _data_status(loaded)
         _navigation()
         fstate = filters.draw_filters(loaded)
+    masking = draw_masking_option()
     cohort_filter = fstate.to_filter()
     filtered, n_total = filters.filtered_data(loaded, cohort_filter)
     with st.sidebar:
-        _filter_summary(len(filtered) if loaded.n_selected is None else loaded.n_selected, n_total, cohort_filter)
+        _filter_summary(len(filtered) if loaded.n_selected is None else loaded.n_selected, n_total, cohort_filter,
+                        masking)
         _settings()
         for problem in ss.get(state.URL_PROBLEMS, ()):
             st.warning(md_escape(problem))
@@ -138,7 +147,7 @@ def frame(page_title: str) -> AppContext:
     }))
     return AppContext(loaded=loaded, data=filtered, filter=cohort_filter, n_total=n_total, presentation=present,
                       cb_sd_months=float(ss[state.CB_SD]), pseudonyms=bool(ss.get(state.PSEUDONYMS)),
-                      assessment_window_days=float(ss[state.CB_WINDOW]))
+                      assessment_window_days=float(ss[state.CB_WINDOW]), masking=masking)
 
 
 def _login_gate() -> None:
@@ -180,8 +189,8 @@ def _navigation() -> None:
     st.divider()
 
 
-def _filter_summary(n_filtered: int, n_total: int, cohort_filter: Any) -> None:
-    st.markdown(f"**n = {n_filtered} of {n_total} patients**")
+def _filter_summary(n_filtered: int, n_total: int, cohort_filter: Any, masking) -> None:
+    st.markdown(f"**{masking.text(f'n = {n_filtered} of {n_total} patients')}**")
     st.caption(md_escape(cohort_filter.describe()))
     st.button("Reset filters", key="reset_filters", on_click=state.reset_filters, icon=":material/restart_alt:",
               disabled=cohort_filter.is_empty(), width="stretch")

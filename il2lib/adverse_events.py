@@ -11,7 +11,8 @@ import pandas as pd
 from il2lib import ae_vocabulary, coerce, schema
 from il2lib.io import read_table
 from il2lib.mapping import accepted_names, resolve_mapping
-from il2lib.rules import Collector, short
+from il2lib.notes import PatientRef
+from il2lib.rules import SHORT_LIMIT, Collector, short
 from il2lib.validation import Cohort, ValidationReport, _coerce_all, _report
 
 _AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}
@@ -122,10 +123,10 @@ def _against_cohort(c: Collector, t: pd.DataFrame, cohort: Cohort) -> None:
     pid = t[schema.AE_PATIENT_ID]
     unknown = pid.notna() & ~pid.isin(known_ids)
     was_excluded = unknown & pid.isin(excluded_ids)
-    c.rows("row_error", was_excluded, "{row}: patient_id '{p}' was excluded from the patient file.",
-           schema.AE_PATIENT_ID, p=pid)
-    c.rows("row_error", unknown & ~was_excluded, "{row}: patient_id '{p}' is not in the patient file.",
-           schema.AE_PATIENT_ID, p=pid)
+    c.rows("row_error", was_excluded, "{row}: patient_id '{pid}' was excluded from the patient file.",
+           schema.AE_PATIENT_ID)
+    c.rows("row_error", unknown & ~was_excluded, "{row}: patient_id '{pid}' is not in the patient file.",
+           schema.AE_PATIENT_ID)
     if patients is None:
         return
     start = pid.map(patients[schema.DATE_IL2_START]) if schema.DATE_IL2_START in patients else None
@@ -137,7 +138,8 @@ def _against_cohort(c: Collector, t: pd.DataFrame, cohort: Cohort) -> None:
     if died is not None:
         bad = (t[schema.AE_GRADE] == 5).fillna(False) & died.eq(False).fillna(False)
         for pos in np.flatnonzero(bad.to_numpy()):
-            c.row("row_error", pos, f"Patient {short(pid.iat[pos])} has a grade-5 AE but died=No.", schema.AE_GRADE, "5")
+            c.row("row_error", pos, ["Patient ", PatientRef(pid.iat[pos], SHORT_LIMIT),
+                                     " has a grade-5 AE but died=No."], schema.AE_GRADE, "5")
     usable = np.ones(len(t), dtype=bool)
     usable[list(c.reasons)] = False
     usable &= (pid.notna() & t[schema.AE_GRADE].notna()).to_numpy()
@@ -156,9 +158,10 @@ def _grade_mismatch(c: Collector, t: pd.DataFrame, pid: pd.Series, usable: np.nd
     for patient, pos in worst_pos.items():
         worst, given = rows.at[pos, "grade"], stated.get(patient)
         if pd.notna(given) and worst != given:
-            c.row("warning", int(pos), f"{c.label(int(pos))} (patient_id={short(patient)}): worst AE grade "
-                  f"{int(worst)} but max_ctcae_grade = {int(given)} in the patient file; toxicity counts the "
-                  "higher grade.", schema.AE_GRADE, str(int(worst)))
+            c.row("warning", int(pos), [f"{c.label(int(pos))} (patient_id=", PatientRef(patient, SHORT_LIMIT),
+                                        f"): worst AE grade {int(worst)} but max_ctcae_grade = {int(given)} in the "
+                                        "patient file; toxicity counts the higher grade."], schema.AE_GRADE,
+                  str(int(worst)))
 
 
 def _coverage(c: Collector, covered: set, patients: pd.DataFrame) -> None:

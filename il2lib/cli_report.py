@@ -29,7 +29,8 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ci", choices=("exact", "wilson"), default="exact",
                        help="binomial CI for ORR/CBR (default exact: Clopper-Pearson)")
     group.add_argument("--pseudonyms", action="store_true",
-                       help="withhold patient ids in the validation findings (rows named by file line)")
+                       help="withhold the file's patient ids everywhere in the report: patients are named "
+                            "'row N' by their line in the file")
     group.add_argument("--conf-type", choices=("log-log", "log", "plain"), default="log-log",
                        help="Kaplan-Meier CI transformation (default log-log)")
     group.add_argument("--mask", type=_threshold, default=None, metavar="K",

@@ -13,7 +13,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib._analysis import patient_ids
 from il2lib.cohort import with_clinical_benefit
-from il2lib.notes import Note
+from il2lib.notes import Note, PatientRef
 from il2lib.recist import apply_response_rules
 
 
@@ -207,11 +207,12 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     zero = (no_assessment & ~late).to_numpy() & timed
     if zero.any():
         named = [str(i) for i in ids[zero]]
-        notes.append(Note(
-            f"PFS: {int(zero.sum())} patient(s) without a dated post-baseline tumour assessment (no "
-            f"date_last_assessment, date_progression or date_first_response) and no death censored at day 0 "
-            f"(FDA 2018 endpoint guidance; never at last follow-up): {', '.join(named[:10])}"
-            + (", ..." if len(named) > 10 else "") + ".", count=int(zero.sum()), patient_ids=named,
+        listed = [piece for k, pid in enumerate(named[:10]) for piece in ((", " if k else ""), PatientRef(pid))]
+        notes.append(Note.naming(
+            [f"PFS: {int(zero.sum())} patient(s) without a dated post-baseline tumour assessment (no "
+             f"date_last_assessment, date_progression or date_first_response) and no death censored at day 0 "
+             f"(FDA 2018 endpoint guidance; never at last follow-up): ", *listed,
+             (", ..." if len(named) > 10 else "") + "."], count=int(zero.sum()), patient_ids=named,
             kind="pfs_no_assessment"))
 
 

@@ -5,15 +5,21 @@ functions only build boolean masks and message templates.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.notes import PatientRef, compose
 
 Level = Literal["file_error", "row_error", "warning"]
+#: A message: plain text, or text and PatientRef pieces when it names patients (il2lib.notes.compose).
+Message = Union[str, Sequence[Union[str, PatientRef]]]
+SHORT_LIMIT = 80  # characters of a user-supplied value or id shown in a message
+_ID_PLACEHOLDERS = re.compile(r"(\{rowid\}|\{pid\})")
 _UNITS = {"x10^3/uL": "×10³/µL", "degC": "°C", "U/L": "U/L", "years": "years", "months": "months"}
 
 
@@ -23,7 +29,9 @@ class Finding:
 
     ``file_row`` is the line number in the file (header = line 1; Excel: the sheet row);
     ``analysis`` names the analyses (comma-separated, e.g. ``"os,pfs"``) the patient is left out
-    of when the finding affects those analyses only.
+    of when the finding affects those analyses only. A message naming patients keeps the text
+    around their ids (``text_parts``) and the ids (``named_ids``): :mod:`il2lib.pseudonyms`
+    rebuilds it with pseudonyms, whatever cut of an id it shows.
     """
 
     level: Literal["file_error", "row_error", "warning"]
@@ -33,9 +41,11 @@ class Finding:
     patient_id: str | None = None
     value: str | None = None
     analysis: str | None = None
+    text_parts: tuple[str, ...] = ()
+    named_ids: tuple[str, ...] = ()
 
 
-def short(text: object, limit: int = 80) -> str:
+def short(text: object, limit: int = SHORT_LIMIT) -> str:
     """A user-supplied value or name, cut to ``limit`` characters for a message."""
     text = str(text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -62,8 +72,16 @@ class Collector:
         self.findings: list[Finding] = []
         self.reasons: dict[int, list[str]] = {}
 
-    def add(self, level: Level, message: str, **kw) -> None:
-        self.findings.append(Finding(level, message, **kw))
+    @staticmethod
+    def _message(message: Message) -> tuple[str, dict]:
+        if isinstance(message, str):
+            return message, {}
+        text, parts, named = compose(*message)
+        return text, {"text_parts": parts, "named_ids": named}
+
+    def add(self, level: Level, message: Message, **kw) -> None:
+        text, named = self._message(message)
+        self.findings.append(Finding(level, text, **kw, **named))
 
     def label(self, pos: int) -> str:
         """``"Row 12"`` (``"AE row 12"`` in the adverse-event table) for a row position."""
@@ -75,28 +93,36 @@ class Collector:
         v = self.ids.iat[pos]
         return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
 
-    def row(self, level: Level, pos: int, message: str, column: str | None = None, value: str | None = None,
+    def row(self, level: Level, pos: int, message: Message, column: str | None = None, value: str | None = None,
             analysis: str | None = None) -> None:
-        self.findings.append(Finding(level, message, column, int(self.file_rows[pos]), self._pid(pos), value,
-                                     analysis))
+        text, named = self._message(message)
+        self.findings.append(Finding(level, text, column, int(self.file_rows[pos]), self._pid(pos), value,
+                                     analysis, **named))
         if level == "row_error":
-            self.reasons.setdefault(pos, []).append(message)
+            self.reasons.setdefault(pos, []).append(text)
 
     def rows(self, level: Level, mask, template: str, column: str | None = None, analysis: str | None = None,
              raw_column: str | None = None, **series: pd.Series) -> int:
-        """One finding per True position of ``mask``; ``template`` may use {row}, {rowid}, {value}
-        and the names of ``series`` (formatted values)."""
+        """One finding per True position of ``mask``; ``template`` may use {row}, {rowid} (the row and its
+        patient_id), {pid} (the patient_id), {value} and the names of ``series`` (formatted values)."""
         if hasattr(mask, "fillna"):
             mask = mask.fillna(False)
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        chunks = _ID_PLACEHOLDERS.split(template)
         for pos in positions:
             value = str(self.raw[raw_column].iat[pos]).strip() if raw_column is not None else None
             pid = self._pid(pos)
             fields = {name: short(fmt_value(s.iat[pos])) for name, s in series.items()}
             row = self.label(pos)
-            rowid = f"{row} (patient_id={short(pid)})" if pid else row
-            message = template.format(row=row, rowid=rowid, value=short(value), **fields)
-            self.row(level, pos, message, column, value, analysis)
+            pieces: list = []
+            for chunk in chunks:
+                if chunk == "{rowid}":
+                    pieces += [f"{row} (patient_id=", PatientRef(pid, SHORT_LIMIT), ")"] if pid else [row]
+                elif chunk == "{pid}":
+                    pieces.append(PatientRef(pid, SHORT_LIMIT) if pid else "")
+                else:
+                    pieces.append(chunk.format(row=row, value=short(value), **fields))
+            self.row(level, pos, pieces, column, value, analysis)
         return len(positions)
 
 
@@ -238,11 +264,13 @@ def check_responders(c: Collector, t: pd.DataFrame) -> None:
     lacking = bor.isin(["CR", "PR"]).fillna(False) & first.isna() & ~given & ~excluded
     n = int(lacking.sum())
     if n:
-        ids = [c._pid(p) or f"row {int(c.file_rows[p])}" for p in np.flatnonzero(lacking.to_numpy())]
-        shown = ", ".join(short(i, 30) for i in ids[:10]) + (", ..." if n > 10 else "")
+        listed: list = []
+        for k, pos in enumerate(np.flatnonzero(lacking.to_numpy())[:10]):
+            pid = c._pid(pos)
+            listed += [", " if k else "", PatientRef(pid, 30) if pid else f"row {int(c.file_rows[pos])}"]
         noun = "responder lacks" if n == 1 else "responders lack"
-        c.add("warning", f"{n} {noun} date_first_response; excluded from DoR ({shown}).",
-              column=schema.DATE_FIRST_RESPONSE, analysis="dor")
+        c.add("warning", [f"{n} {noun} date_first_response; excluded from DoR (", *listed,
+                          (", ..." if n > 10 else "") + ")."], column=schema.DATE_FIRST_RESPONSE, analysis="dor")
 
 
 def check_duplicates(c: Collector, ids: pd.Series) -> None:
@@ -257,8 +285,9 @@ def check_duplicates(c: Collector, ids: pd.Series) -> None:
     for pos in np.flatnonzero(dup.to_numpy()):
         pid = str(ids.iat[pos])
         rows = rows_of[pid]
-        c.row("row_error", pos, f"patient_id '{short(pid)}' appears {len(rows)} times (rows {', '.join(map(str, rows))}); "
-              "the patient file must be one row per patient.", schema.PATIENT_ID, pid)
+        c.row("row_error", pos, ["patient_id '", PatientRef(pid, SHORT_LIMIT), f"' appears {len(rows)} times (rows "
+                                 f"{', '.join(map(str, rows))}); the patient file must be one row per patient."],
+              schema.PATIENT_ID, pid)
 
 
 #: column -> (threshold on the column median, converter, plain description)

@@ -54,12 +54,9 @@ def cycle_table(tox) -> pd.DataFrame:
 
 
 def named_patients(tox) -> pd.DataFrame:
-    """The patients behind the notes and warnings that name them (pseudonyms when asked for)."""
-    rows = {}
-    if ctx.pseudonyms and schema.FILE_ROW in ctx.data:
-        rows = {p: f"row {r}" for p, r in zip(ctx.data[schema.PATIENT_ID].astype(str), ctx.data[schema.FILE_ROW])}
+    """The patients behind the notes and warnings that name them (pseudonyms when the data carry them)."""
     named = [{"Note": note[:90] + ("…" if len(note) > 90 else ""), "Patients": len(note.patient_ids),
-              "Patient ids": ", ".join(rows.get(p, p) for p in note.patient_ids)}
+              "Patient ids": ", ".join(note.patient_ids)}
              for note in (*tox.warnings, *tox.notes) if getattr(note, "kind", "") in LISTED_NOTE_KINDS]
     return pd.DataFrame(named, columns=["Note", "Patients", "Patient ids"])
 

@@ -87,10 +87,9 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str, pseudonymi
                            ("warning", "Warnings (rows kept; some leave a patient out of one analysis)")):
         sub = frame[frame["level"] == level].sort_values("file_row", kind="stable", na_position="first")
         if len(sub):
-            s.add(_findings_table(sub, f"{caption}: {len(sub)}", pseudonymise))
+            s.add(_findings_table(sub, f"{caption}: {len(sub)}"))
     if ae is not None and len(ae.report.row_errors):
-        example = ae.report.row_errors[0]
-        message = _withhold(example.message, example.patient_id) if pseudonymise else example.message
+        message = ae.report.row_errors[0].message
         from il2lib.report._small_cells import threshold
 
         example_text = "" if threshold() is not None else f" (for example: {message})"  # one patient's row
@@ -105,25 +104,14 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str, pseudonymi
     return s
 
 
-def _withhold(message: str, patient_id) -> str:
-    """The message with the file's patient id replaced (pseudonymised report)."""
-    if patient_id is None or pd.isna(patient_id) or not str(patient_id):
-        return message
-    return message.replace(str(patient_id), "(id withheld)")
-
-
-def _findings_table(findings: pd.DataFrame, caption: str, pseudonymise: bool) -> str:
+def _findings_table(findings: pd.DataFrame, caption: str) -> str:
     from il2lib.report import _small_cells
 
     if _small_cells.threshold() is not None:  # one row per patient
         return paragraph(f"{caption}. Not listed while small-cell protection is on (one row per patient).", "note")
     shown = findings.head(MAX_FINDINGS_SHOWN)
     rows = [None if pd.isna(r) else int(r) for r in shown["file_row"]]
-    if pseudonymise:
-        patients = ["—" if r is None else f"row {r}" for r in rows]
-        messages = [_withhold(m, pid) for m, pid in zip(shown["message"], shown["patient_id"])]
-    else:
-        patients, messages = list(shown["patient_id"].fillna("—")), list(shown["message"])
+    patients, messages = list(shown["patient_id"].fillna("—")), list(shown["message"])  # pseudonyms: see build_report
     table = pd.DataFrame({"File row": ["—" if r is None else r for r in rows], "Patient": patients,
                           "Finding": messages})
     more = [f"{len(findings) - len(shown)} more not shown; the dashboard's Data page lists all."] \
@@ -132,6 +120,16 @@ def _findings_table(findings: pd.DataFrame, caption: str, pseudonymise: bool) ->
 
 
 # ----------------------------------------------------------------------------- Table 1
+def protected(view):
+    """How the counts of ``view`` read in this report: small ones and their complements hidden when the
+    report is built under small-cell protection (:mod:`il2lib.report._small_cells`)."""
+    from il2lib.disclosure import NO_SUPPRESSION, protect
+    from il2lib.report._small_cells import threshold
+
+    k = threshold()
+    return NO_SUPPRESSION if k is None else protect(view, k)
+
+
 def table1_section(df: pd.DataFrame, by: str | None) -> Section:
     from il2lib.table1 import table1
 
@@ -142,7 +140,7 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
         _not_computed(s, "Table 1", exc)
         return s
     caption = "Table 1. Baseline characteristics" + (f" by {in_sentence(schema.label(by))}" if by else "")
-    s.table(t1.display, caption, t1.footnotes, long=True)
+    s.table(t1.masked_display(protected(t1.count_view())), caption, t1.footnotes, long=True)
     s.methods.append("Table 1 shows medians with quartiles (R type 7) and counts with percentages of known values; "
                      "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test or "
                      "Pearson's chi-square for larger tables, and the Wilcoxon rank-sum test for continuous "
@@ -154,7 +152,7 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
 def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section:
     from il2lib.cohort import benefit_rule_text
-    from il2lib.response import best_response_table, response_rates
+    from il2lib.response import best_response_table, response_count_view, response_rates
 
     s = Section("response", "Response")
     try:
@@ -168,14 +166,17 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
                  f"unconfirmed CR/PR counts as SD if the SD minimum ({rates.sd_minimum_weeks:g} weeks from IL-2 "
                  "start) is met; otherwise it, like a shorter SD, counts as PD if progression followed, else NE; "
                  "iRECIST categories count as RECIST 1.1 (iUPD as PD; Seymour 2017)."] + list(bor.notes)
-    s.table(bor.display().reset_index(), "Best overall response, n (% of treated patients)", bor_notes)
+    forest = _forest_rates(df, by, cb_sd_months, ci_method, window_days)
+    shown = protected(response_count_view(bor, rates, *forest))
+    s.table(bor.display(shown).reset_index(), "Best overall response, n (% of treated patients)", bor_notes)
     notes = [f"Denominator: all treated patients (intention to treat); NE counted as non-responders. "
              f"CBR counts clinical benefit: {benefit_rule_text(cb_sd_months, window_days)}."]
     notes += [n for n in rates.notes if n not in bor.notes]
     for comp in rates.comparisons:
         notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, {p_phrase(comp.result.pvalue)}.")
-    s.table(rates.display(), "Objective response and clinical benefit rates with 95% confidence intervals", notes)
-    _response_figures(s, bor, df, by, cb_sd_months, ci_method, window_days)
+    s.table(rates.display(shown), "Objective response and clinical benefit rates with 95% confidence intervals",
+            notes)
+    _response_figures(s, bor, forest, shown)
     ci_name = "Clopper-Pearson exact" if ci_method == "exact" else "Wilson score"
     s.methods.append(f"Best overall response was tabulated per patient; ORR = (CR+PR)/N and CBR = (CR+PR+SD lasting "
                      f">= {cb_sd_months:g} months, window {window_days:g} days)/N over all treated patients, with "
@@ -185,20 +186,26 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
     return s
 
 
-def _response_figures(s: Section, bor, df: pd.DataFrame, by: str | None, cb_sd_months: float,
-                      ci_method: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> None:
-    from il2lib.figures.response import orr_forest_figure, response_bar_figure
+def _forest_rates(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
+                  window_days: float) -> tuple:
+    """ORR by group and over all patients, for the forest plot (none without a grouping)."""
     from il2lib.response import response_rates
 
-    s.add(Figure(response_bar_figure(bor, title="Best overall response"),
-                 "Best overall response per group, % of treated patients (counts inside the bars)."))
     if by is None:
+        return ()
+    kw = dict(outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months, window_days=window_days)
+    return response_rates(df, by=by, **kw), response_rates(df, **kw)
+
+
+def _response_figures(s: Section, bor, forest: tuple, shown) -> None:
+    from il2lib.figures.response import orr_forest_figure, response_bar_figure
+
+    s.add(Figure(response_bar_figure(bor, title="Best overall response", shown=shown),
+                 "Best overall response per group, % of treated patients (counts inside the bars)."))
+    if not forest:
         return
-    overall = response_rates(df, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months,
-                             window_days=window_days)
-    by_group = response_rates(df, by=by, outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months,
-                              window_days=window_days)
-    s.add(Figure(orr_forest_figure([by_group], overall=overall, title="Objective response rate"),
+    by_group, overall = forest
+    s.add(Figure(orr_forest_figure([by_group], overall=overall, title="Objective response rate", shown=shown),
                  "Objective response rate with 95% confidence intervals per group; the dashed line is the rate "
                  "over all patients shown."))
 
