@@ -10,10 +10,10 @@ import streamlit as st
 
 from app_ui.cached import Computed, _attempt
 from app_ui.downloads import download_figure, download_table
+from app_ui.session_cache import data_cache
 from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_number, url_toggle
 from il2lib import schema
 
-CACHE = dict(max_entries=64, show_spinner=False)
 MASK_KEY, MASK_K_KEY, PUBLISHED_KEY = "mask", "mask_k", "published"
 #: Session key of the count views protected in this session, by kind: (view, suppression) pairs.
 PROTECTED_VIEWS = "protected_count_views"
@@ -74,7 +74,7 @@ class Masking:
             st.caption(md_escape(masking_caption(self.threshold)))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@data_cache(max_entries=64, max_size="16MB")
 def _protected(key: tuple, _view, threshold: int):
     from il2lib.disclosure import protect
 
@@ -161,7 +161,7 @@ def show_code(snippet, ctx, masking: Masking, key: str, ae: bool = False) -> Non
 
 
 # ------------------------------------------------------------------------------------------ response
-@st.cache_data(**CACHE)
+@data_cache(max_entries=64, max_size="64MB")
 def _pairwise_fisher(key: tuple, _df: pd.DataFrame, by: str, outcome: str, cb_sd_months: float,
                      denominator: str) -> Computed:
     from il2lib.response import response_rates

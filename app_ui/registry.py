@@ -222,6 +222,39 @@ def response_counts(identity: str, cohort_filter, by: str | None) -> pd.DataFram
     return source().category_counts(schema.BOR, cohort_filter, by)
 
 
+def _masked_response(ctx, bor: pd.DataFrame, rates: pd.DataFrame, by, denominator: str):
+    """The registry's response counts under small-cell protection: one count view (N = the levels,
+    ORR = CR + PR, DCR = CR + PR + SD, denominator = N or N - NE), complements included; a rate or CI
+    of a hidden count reads "masked"."""
+    from il2lib.disclosure import SUPPRESSED, CountView
+
+    view = CountView()
+    for g, row in bor.iterrows():
+        levels = [("bor", g, level) for level in bor.columns]
+        for key, n in zip(levels, row):
+            view.add(key, n)
+        view.add(("n", g), row.sum(), headline=True)
+        view.add_sum(("n", g), levels)
+    for r in rates.itertuples():
+        resp, denom = ("resp", r.group, r.outcome), ("denom", r.group, r.outcome)
+        view.add(resp, r.responders, headline=True)
+        view.add(denom, r.n, headline=True)
+        view.add_sum(denom, [("n", r.group)])
+        view.add_sum(("n", r.group), [denom, ("bor", r.group, "NE")])
+        for parts in (("CR", "PR"), ("CR", "PR", "SD")):
+            view.add_sum(resp, [("bor", r.group, level) for level in parts])
+    shown = ctx.masking.protect(view, ("registry_response", ctx.cache_key, by, denominator))
+    masked_bor = pd.DataFrame({level: [shown.text(("bor", g, level), n) for g, n in bor[level].items()]
+                               for level in bor.columns}, index=bor.index)
+    visible = [shown.shows(("resp", r.group, r.outcome), ("denom", r.group, r.outcome)) for r in rates.itertuples()]
+    masked_rates = rates.assign(
+        responders=[shown.text(("resp", r.group, r.outcome), r.responders) for r in rates.itertuples()],
+        n=[shown.text(("denom", r.group, r.outcome), r.n) for r in rates.itertuples()],
+        **{c: [f"{v:.3f}" if ok else SUPPRESSED for v, ok in zip(rates[c], visible)]
+           for c in ("rate", "ci_lower", "ci_upper") if c in rates})
+    return masked_bor, masked_rates
+
+
 def response_from_counts(ctx) -> None:
     """Best overall response, ORR and DCR with exact CIs and the group test, from SQL counts only.
 
@@ -242,11 +275,14 @@ def response_from_counts(ctx) -> None:
     shown = counts.assign(group=counts["group"].map(lambda g: "All patients" if g is None and by is None
                                                     else ("(missing)" if g is None else _display_label(g))))
     bor = shown.pivot_table(index="group", columns="value", values="n", aggfunc="sum", fill_value=0)
-    st.markdown("#### Best overall response (patients)")
-    st.dataframe(bor[[c for c in schema.BOR_LEVELS if c in bor.columns]], width="stretch")
+    bor = bor[[c for c in schema.BOR_LEVELS if c in bor.columns]]
     rates, tests = response_rates_from_counts(counts, denominator=denominator)
     rates = rates.assign(group=rates["group"].map(lambda g: g if by is None else _display_label(g)),
                          outcome=rates["outcome"].map(OUTCOME_LABELS))
+    if ctx.masking.on:
+        bor, rates = _masked_response(ctx, bor, rates, by, denominator)
+    st.markdown("#### Best overall response (patients)")
+    st.dataframe(bor, width="stretch")
     st.markdown("#### Response rates (Clopper-Pearson exact 95% CI)")
     share = st.column_config.NumberColumn(format="%.3f")
     st.dataframe(rates, hide_index=True, width="stretch",

@@ -296,8 +296,6 @@ def test_shared_sample_results_stay_process_wide():
 SHARED_ONLY = {("data.py", "_load_path"), ("data.py", "_load_ae_path"), ("registry.py", "_open"),
                ("registry.py", "count"), ("registry.py", "options_frame"), ("registry.py", "rows"),
                ("registry.py", "survival_counts"), ("registry.py", "response_counts")}
-#: Caches of a module another change is converting to app_ui.session_cache (the test fails once it is done).
-NOT_YET_SCOPED = {("beyond.py", "_protected"), ("beyond.py", "_pairwise_fisher")}
 
 
 def _cache_decorators() -> list[tuple[str, str, str, str]]:
@@ -324,7 +322,6 @@ def test_every_cache_that_can_hold_an_upload_keeps_it_in_the_session_and_every_c
                for f, fn, _d, args in found}
     assert [k for k, args in options.items() if "max_entries" not in args] == []
     assert [(f, fn) for f, fn, deco, _a in found if deco in ("st.cache_data", "data_cache")
-            and "max_size" not in options[(f, fn)] and (f, fn) not in NOT_YET_SCOPED] == []
+            and "max_size" not in options[(f, fn)]] == []
     plain = {(f, fn) for f, fn, deco, _a in found if deco.startswith("st.")}
-    assert plain - SHARED_ONLY - NOT_YET_SCOPED == set(), "a cache that can see an upload is process-wide"
-    assert NOT_YET_SCOPED <= plain, "converted: remove it from NOT_YET_SCOPED"
+    assert plain - SHARED_ONLY == set(), "a cache that can see an upload is process-wide"

@@ -135,3 +135,27 @@ def test_response_page_above_the_row_limit_uses_counts(parquet_config, sample_da
         assert len(row) == 1
         assert (row["responders"].iloc[0], row["n"].iloc[0]) == (r.responders, r.n)
         assert (row["ci_lower"].iloc[0], row["ci_upper"].iloc[0]) == (r.ci_lower, r.ci_upper)
+
+
+def test_registry_response_counts_are_masked_with_their_complements(parquet_config, sample_data):
+    # RCC by line of IL-2: small groups, counted in SQL above the row limit
+    from disclosure_scan import small_counts
+
+    from app_ui.beyond import PROTECTED_VIEWS
+    from il2lib.disclosure import SUPPRESSED, recoverable
+
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.secrets["registry"] = dict(parquet_config, row_limit=10)
+    at.query_params.update({"mask": "1", "disease": "rcc"})
+    at.run()
+    at.switch_page("pages/2_Response.py").run()
+    widget(at, "selectbox", "registry_resp_by").set_value(schema.LINE_OF_IL2)
+    rerun(at)
+    assert not at.exception, [e.value for e in at.exception]
+    bor, rates = (d.value for d in at.dataframe)
+    cells = [str(v) for v in bor.to_numpy().ravel()] + [str(v) for v in rates[["responders", "n"]].to_numpy().ravel()]
+    assert "<5" in cells
+    assert all(c in ("0", "<5", SUPPRESSED) or int(c) >= 5 for c in cells)
+    view, shown = at.session_state[PROTECTED_VIEWS]["registry_response"]
+    assert recoverable(view, shown) == {}
+    assert not [s for t in texts(at, "markdown") for s in small_counts(t)]
