@@ -92,12 +92,14 @@ class StreamlitServer:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, app: Path, log_path: Path, timeout: float = 60.0) -> "StreamlitServer":
+    def start(cls, app: Path, log_path: Path, timeout: float = 60.0,
+              env: dict[str, str] | None = None) -> "StreamlitServer":
+        """Serve ``app``; ``env`` adds to (or overrides) the test process's environment."""
         port = free_port()
         command = server_command(app, port)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         process = subprocess.Popen(command, cwd=app.parent, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         server = cls(app=app, port=port, process=process, log_path=log_path)
