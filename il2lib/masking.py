@@ -32,7 +32,7 @@ _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<![A-Za-z])[nN] ?= ?" + _INT),  # "n = 3", "(N=2)"
              re.compile(r"(?<= of )" + _INT),
              re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"),  # "(2 without a date)"
-             re.compile(_INT + r"(?= (?:events?|deaths?|patients?|patient\(s\)|responders?|responses?)\b)"))
+             re.compile(r"(?<!than )" + _INT + r"(?= (?:events?|deaths?|patients?|patient\(s\)|responders?|responses?)\b)"))
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%")
 _TEMPLATE_REF = re.compile(r"%\{customdata(?:\[(\d+)\])?(:\.0f)?\}")
 

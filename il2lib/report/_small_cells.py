@@ -24,9 +24,8 @@ _THRESHOLD: ContextVar[int | None] = ContextVar("report_small_cell_threshold", d
 _DEPENDENT = re.compile(r"%|\bCI\b|\brate\b|\bmedian\b", re.IGNORECASE)
 _INT = r"(?<![\d.,<])(\d+)(?![\d.,%])"
 #: Count phrasings of the report's notes that :func:`il2lib.masking.mask_text` does not read as counts.
-_MORE_COUNTS = (re.compile(r"(?<=events = )" + _INT), re.compile(r"(?<![A-Za-z])N ?= ?" + _INT),
-                re.compile(r"(?<!than )(?<![\w.,<])(\d+)(?= (?:events?|patients?|deaths?|responders?|unknown\b|"
-                           r"adverse-event rows?|AE rows?))"))
+_MORE_COUNTS = (re.compile(r"(?<=events = )" + _INT),
+                re.compile(r"(?<!than )(?<![\w.,<])(\d+)(?= (?:unknown\b|adverse-event rows?|AE rows?))"))
 _CLAUSE = re.compile(r"((?<=[.;])\s+)")
 
 
@@ -104,33 +103,11 @@ def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
 
 
 def figure(fig):
-    """``fig`` masked: :func:`il2lib.masking.mask_figure`, then the counts in its labels (category axes,
-    trace names, annotations, titles)."""
+    """``fig`` masked (:func:`il2lib.masking.mask_figure`: labels, titles, annotations, hover, bar lengths)."""
     from il2lib.masking import mask_figure
 
     k = threshold()
-    if k is None:
-        return fig
-    out = mask_figure(fig, k)
-    for trace in out.data:
-        if isinstance(getattr(trace, "name", None), str):
-            trace.name = text(trace.name)
-        for axis in ("x", "y"):
-            values = getattr(trace, axis, None)
-            if values is not None and len(values) and any(isinstance(v, str) for v in values):
-                setattr(trace, axis, [text(v) for v in values])
-    for annotation in out.layout.annotations:
-        annotation.text = text(annotation.text)
-    if out.layout.title.text:
-        out.layout.title.text = text(out.layout.title.text)
-    if out.layout.title.subtitle.text:
-        out.layout.title.subtitle.text = text(out.layout.title.subtitle.text)
-    for axis in [*out.select_xaxes(), *out.select_yaxes()]:
-        if axis.ticktext is not None:
-            axis.ticktext = [text(t) for t in axis.ticktext]
-        if axis.categoryarray is not None:
-            axis.categoryarray = [text(t) for t in axis.categoryarray]
-    return out
+    return fig if k is None else mask_figure(fig, k)
 
 
 def withheld(kind: str | None) -> bool:
