@@ -120,13 +120,13 @@ def biomarkers(ctx, result) -> None:
                    f"{masking.threshold} patients gets no box.")
 
 
-def toxicity(ctx, tox) -> None:
-    """Stacked bars of patients by worst CTCAE grade per AE term."""
+def toxicity(ctx, tox, shown) -> None:
+    """Stacked bars of patients by worst CTCAE grade per AE term (counts as ``shown`` says)."""
     from il2lib.figures.toxicity import ae_grade_figure
 
     title, subtitle = ctx.figure_titles("Adverse events by worst grade")
     try:
-        fig = ae_grade_figure(tox, title=title, subtitle=subtitle, presentation=ctx.presentation)
+        fig = ae_grade_figure(tox, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown)
     except ValueError as exc:
         st.caption(md_escape(f"No AE figure: {exc}"))
         return

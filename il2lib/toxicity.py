@@ -17,6 +17,7 @@ import pandas as pd
 
 from il2lib import ae_vocabulary, schema
 from il2lib._analysis import concat_excluded, excluded_frame, group_labels, level_order, patient_ids, require_columns
+from il2lib.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 
@@ -32,6 +33,12 @@ STEROIDS = "Steroids for an AE / irAE"
 ICU = "ICU transfer"
 DEATHS = "Treatment-related death"
 GRADE5_UNKNOWN = "Grade-5 AE, attribution unknown"
+#: Summary measures over the patients whose "any AE" is known, and over those with term detail.
+ANY_KNOWN_MEASURES = (ANY_AE, ANY_G3)
+TERM_KNOWN_MEASURES = (ANY_IRAE, IRAE_G3, GRADE5_UNKNOWN)
+#: Relations between summary measures that hold patient by patient (smaller, larger).
+_MEASURE_ORDER = ((ANY_G3, ANY_AE), (ANY_IRAE, ANY_AE), (IRAE_G3, ANY_IRAE), (IRAE_G3, ANY_G3),
+                  (GRADE5_UNKNOWN, ANY_G3))
 CYCLE_COLUMNS = ["group", "cycle", "N", "n_patients_any", "pct_any", "n_patients_grade3plus", "pct_grade3plus",
                  "n_unknown"]
 COVERAGE_COLUMNS = ["group", "n_patients", "n_known", "n_term_known", "n_unknown"]
@@ -66,6 +73,9 @@ class ToxicitySummary:
     notes: tuple[str, ...]
     warnings: tuple[Note, ...] = ()
     coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
+    #: The patients of unknown toxicity per source, as the "ae_unknown" note counts them.
+    unknown_by_source: tuple[tuple[str, int], ...] = ()
+    ae_complete: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.by_term.copy()
@@ -89,19 +99,180 @@ class ToxicitySummary:
             text += " AE rows left out: " + "; ".join(f"{n} ({r})" for r, n in counts.items()) + "."
         return text
 
-    def display(self) -> pd.DataFrame:
-        """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)"."""
+    def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)".
+
+        ``shown`` (small-cell protection, :func:`il2lib.disclosure.protect` of :meth:`count_view`) says how
+        each count reads; a percentage is shown only when its count and the group's N are."""
         order = list(self.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable").index)
         wide = {}
         sizes = self.term_sizes
         for g in self.groups:
             sub = self.by_term[self.by_term["group"] == g].set_index("term").reindex(order)
-            n = int(sizes[g])
-            for label, count in (("any grade", "n_any"), ("grade >=3", "n_grade3plus")):
-                wide[f"{g} (N={n}): {label}"] = [f"{int(k)} ({100 * k / n:.0f}%)" if n else "not known"
-                                                 for k in sub[count].fillna(0)]
+            n, size = int(sizes[g]), self.size_key(g)
+            for label, count, what in (("any grade", "n_any", "any"), ("grade >=3", "n_grade3plus", "grade>=3")):
+                cells = []
+                for term, k in zip(order, sub[count].fillna(0)):
+                    key = self.term_key(g, term, what)
+                    cells.append("not known" if not n else f"{shown.text(key, k)} ({100 * k / n:.0f}%)"
+                                 if shown.shows(key, size) else f"{shown.text(key, k)} (–)")
+                wide[f"{g} (N={shown.text(size, n)}): {label}"] = cells
         out = pd.DataFrame(wide, index=pd.Index(order, dtype=object))
         return out.rename_axis("AE term (CTCAE v5)")
+
+    # -- small-cell protection: the counts shown together and the identities between them
+    def size_key(self, group: str) -> tuple:
+        """The group's patients with term detail: the N of the per-term, immune-related and by-cycle rows."""
+        return ("tox", self.by, group, "N")
+
+    def patients_key(self, group: str) -> tuple:
+        return ("tox", self.by, group, "patients")
+
+    def term_key(self, group: str, term: str, what: str) -> tuple:
+        """``what``: ``"grade1"`` .. ``"grade5"`` (worst grade), ``"any"`` or ``"grade>=3"``."""
+        return ("tox", self.by, group, "term", term, what)
+
+    def measure_keys(self, group: str, measure: str) -> tuple[tuple, tuple, tuple]:
+        """Keys of a summary row's n, N (patients whose answer is known) and unknown count. Rows over the same
+        patients share their N: the "any AE" rows the patients with a known worst grade, the immune-related
+        and grade-5 rows the patients with term detail."""
+        if measure in ANY_KNOWN_MEASURES:
+            denominator = ("tox", self.by, group, "known")
+        elif measure in TERM_KNOWN_MEASURES:
+            denominator = self.size_key(group)
+        else:
+            denominator = ("tox", self.by, group, "measure N", measure)
+        return ("tox", self.by, group, "measure", measure), denominator, (*denominator, "unknown")
+
+    def cycle_key(self, group: str, cycle, what: str) -> tuple:
+        """``what``: ``"N"`` (received), ``"any"``, ``"grade>=3"`` or ``"unknown"``."""
+        return ("tox", self.by, group, "cycle", int(cycle), what)
+
+    def total_key(self, what) -> tuple:
+        """Counts over all groups stated in the notes: ``"patients"``, ``"known"``, ``"unknown"``, ``"N"``
+        (with term detail), ``"grade only"``, ``"complete without rows"``, ``"left out"``,
+        :data:`GRADE5_UNKNOWN` or ``("unknown by source", source)``."""
+        return ("tox total", self.by, what)
+
+    def count_view(self) -> CountView:
+        """Every count the toxicity tables, figure and notes show, with the identities between them.
+
+        Per group: patients = N + unknown for each denominator; per term, any grade = grades 1-5,
+        grade >= 3 = grades 3 + 4 + 5, any grade <= N; per summary row n <= N; per cycle received <= N,
+        grade >= 3 <= any <= received. A patient with a term at grade >= 3 is one with any grade >= 3 AE,
+        so term and cycle counts are at most the group's "any AE" (and "grade >= 3") counts. The notes'
+        totals add up the groups."""
+        view = CountView()
+        cov = self.coverage.set_index("group")
+        for g in self.groups:
+            patients, known, size = self.patients_key(g), ("tox", self.by, g, "known"), self.size_key(g)
+            view.add(patients, cov.loc[g, "n_patients"], headline=True)
+            view.add(known, cov.loc[g, "n_known"], headline=True)
+            view.add(size, cov.loc[g, "n_term_known"], headline=True)
+            for denominator in (known, size):
+                view.add((*denominator, "unknown"), view.counts[patients] - view.counts[denominator])
+                view.add_sum(patients, [denominator, (*denominator, "unknown")])
+            view.add_at_most(size, known)
+            self._add_summary(view, g)
+            self._add_terms(view, g)
+            self._add_cycles(view, g)
+        self._add_totals(view)
+        return view
+
+    def _add_summary(self, view: CountView, g: str) -> None:
+        for r in self.summary[self.summary["group"] == g].itertuples():
+            n, denominator, unknown = self.measure_keys(g, r.measure)
+            view.add(n, r.n)
+            view.add(denominator, r.N, headline=True)
+            view.add(unknown, r.n_unknown)
+            view.add_at_most(n, denominator)
+            view.add_sum(self.patients_key(g), [denominator, unknown])
+        for smaller, larger in _MEASURE_ORDER:
+            view.add_at_most(self.measure_keys(g, smaller)[0], self.measure_keys(g, larger)[0])
+
+    def _add_terms(self, view: CountView, g: str) -> None:
+        any_ae, any_g3 = self.measure_keys(g, ANY_AE)[0], self.measure_keys(g, ANY_G3)[0]
+        for r in self.by_term[self.by_term["group"] == g].itertuples():
+            key = lambda what, term=r.term: self.term_key(g, term, what)  # noqa: E731
+            grades = [key(f"grade{k}") for k in GRADES]
+            for k, cell in zip(GRADES, grades):
+                view.add(cell, getattr(r, f"n_grade{k}"))
+            view.add(key("any"), r.n_any)
+            view.add(key("grade>=3"), r.n_grade3plus)
+            view.add_sum(key("any"), grades)
+            view.add_sum(key("grade>=3"), grades[2:])
+            view.add_at_most(key("any"), self.size_key(g))
+            view.add_at_most(key("any"), any_ae)
+            view.add_at_most(key("grade>=3"), any_g3)
+
+    def _add_cycles(self, view: CountView, g: str) -> None:
+        any_ae, any_g3 = self.measure_keys(g, ANY_AE)[0], self.measure_keys(g, ANY_G3)[0]
+        for r in self.by_cycle[self.by_cycle["group"] == g].itertuples():
+            key = lambda what, cycle=r.cycle: self.cycle_key(g, cycle, what)  # noqa: E731
+            for what, value in (("N", r.N), ("any", r.n_patients_any), ("grade>=3", r.n_patients_grade3plus),
+                                ("unknown", r.n_unknown)):
+                view.add(key(what), value)
+            view.add_at_most(key("N"), self.size_key(g))
+            view.add_at_most(key("any"), key("N"))
+            view.add_at_most(key("grade>=3"), key("any"))
+            view.add_at_most(key("any"), any_ae)
+            view.add_at_most(key("grade>=3"), any_g3)
+            view.add_relation({key("N"): 1.0, key("unknown"): 1.0, self.patients_key(g): -1.0}, -np.inf, 0.0)
+
+    def _add_totals(self, view: CountView) -> None:
+        cov, total = self.coverage, self.total_key
+        for what, column, per_group in (("patients", "n_patients", self.patients_key),
+                                        ("known", "n_known", lambda g: ("tox", self.by, g, "known")),
+                                        ("N", "n_term_known", self.size_key),
+                                        ("unknown", "n_unknown", lambda g: ("tox", self.by, g, "known", "unknown"))):
+            view.add(total(what), cov[column].sum(), headline=what != "unknown")
+            view.add_sum(total(what), [per_group(g) for g in self.groups])
+        view.add_sum(total("patients"), [total("known"), total("unknown")])
+        view.add(total("grade only"), view.counts[total("known")] - view.counts[total("N")])
+        view.add_sum(total("known"), [total("N"), total("grade only")])
+        sources = [total(("unknown by source", s)) for s, _ in self.unknown_by_source]
+        for key, (source, n) in zip(sources, self.unknown_by_source):
+            view.add(key, n)
+            if self.by == schema.SOURCE and source in self.groups:
+                view.add_sum(key, [("tox", self.by, source, "known", "unknown")])
+        if sources:
+            view.add_sum(total("unknown"), sources)
+        g5 = self.summary[self.summary["measure"] == GRADE5_UNKNOWN]
+        if len(g5):
+            view.add(total(GRADE5_UNKNOWN), g5["n"].sum())
+            view.add_sum(total(GRADE5_UNKNOWN), [self.measure_keys(g, GRADE5_UNKNOWN)[0] for g in g5["group"]])
+        for note in self.notes:
+            kind = getattr(note, "kind", "")
+            if kind == "ae_complete":
+                view.add(total("complete without rows"), note.count)
+                view.add_at_most(total("complete without rows"), total("N"))
+            elif kind == "group_missing":
+                view.add(total("left out"), note.count)
+
+    def note_text(self, note, shown: Suppression = NO_SUPPRESSION) -> str:
+        """A note with the counts of :meth:`count_view` as ``shown`` says (the note itself for other notes)."""
+        kind, total = getattr(note, "kind", ""), self.total_key
+        cov = self.coverage
+
+        def text(what, value) -> str:
+            return shown.text(total(what), value)
+
+        patients, known, term = (int(cov[c].sum()) for c in ("n_patients", "n_known", "n_term_known"))
+        if kind == "ae_denominator":
+            return _denominator_text(text("known", known), text("patients", patients))
+        if kind == "ae_unknown":
+            return _unknown_text(text("unknown", patients - known), text("patients", patients),
+                                 _by_source_text([(s, text(("unknown by source", s), n))
+                                                  for s, n in self.unknown_by_source]))
+        if kind == "ae_grade_only":
+            return _grade_only_text(text("grade only", known - term), text("N", term))
+        if kind == "ae_complete":
+            return _complete_text(self.ae_complete, text("complete without rows", note.count))
+        if kind == "ae_grade5_unknown_attribution":
+            return _grade5_unknown_text(text(GRADE5_UNKNOWN, note.count))
+        if kind == "group_missing":
+            return _left_out_text(text("left out", note.count), self.by)
+        return note
 
 
 def canonical_terms(terms: pd.Series) -> pd.Series:
@@ -240,12 +411,12 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
                        "exists, else the first spelling): " + ae_vocabulary.merge_text(respelled["merges"]) + ".",
                        len(respelled["patients"]), respelled["patients"], "ae_term_merge"),)
     if len(excluded_patients):
-        notes += (f"{len(excluded_patients)} patient(s) left out: {schema.label(by)} missing.",)
+        notes += (Note(_left_out_text(str(len(excluded_patients)), by), len(excluded_patients),
+                       kind="group_missing"),)
     notes += (TRD_RULE,)
     if show_g5_unknown:
         ids = pt.index[pt["g5_unknown"]]
-        notes += (Note(f"{GRADE5_UNKNOWN}: {len(ids)} patient(s), not counted as treatment-related deaths (CTEP "
-                       "attribution blank or unknown).", len(ids), ids, "ae_grade5_unknown_attribution"),)
+        notes += (Note(_grade5_unknown_text(str(len(ids))), len(ids), ids, "ae_grade5_unknown_attribution"),)
     if len(by_cycle):
         notes += (Note("AEs by cycle: N = patients with known toxicity who received the cycle (cycles 1-2: "
                        "doses_cN > 0, else n_cycles, and cycle 1 when both are missing as IL-2 was started; later "
@@ -255,8 +426,10 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         notes += (schema.ERA_CAVEAT,)
     coverage = pd.DataFrame(coverage_rows, columns=COVERAGE_COLUMNS)
+    unknown = ~pt["any_known"].to_numpy(dtype=bool)
     return ToxicitySummary(by, tuple(groups), by_term, summary, by_cycle, excluded, int(keep.sum()), notes,
-                           _warnings(pt, cycle_conflicts), coverage)
+                           _warnings(pt, cycle_conflicts), coverage,
+                           tuple(_source_counts(pt, unknown)) if unknown.any() else (), ae_complete)
 
 
 def _flag_values(patients: pd.DataFrame, column: str) -> np.ndarray:
@@ -349,25 +522,19 @@ def _ids(pt: pd.DataFrame, mask) -> list[str]:
 def _coverage_notes(pt: pd.DataFrame, ae_complete: tuple[str, ...]) -> tuple[Note, ...]:
     known, term = pt["any_known"].to_numpy(dtype=bool), pt["term_known"].to_numpy(dtype=bool)
     total = len(pt)
-    notes = [Note(f"Denominators: the patients whose toxicity is known, {int(known.sum())} of {total} (AE rows, "
-                  "max_ctcae_grade, or an AE file declared complete for their source).", int(known.sum()),
-                  _ids(pt, known), "ae_denominator")]
+    notes = [Note(_denominator_text(str(int(known.sum())), str(total)), int(known.sum()), _ids(pt, known),
+                  "ae_denominator")]
     if (~known).any():
         ids = _ids(pt, ~known)
-        notes.append(Note(f"Toxicity unknown for {len(ids)} of {total} patient(s): no AE row, no max_ctcae_grade, "
-                          "and the AE file is not declared complete for their source; left out of the denominators."
-                          + _by_source(pt, ~known), len(ids), ids, "ae_unknown"))
+        by_source = _by_source_text([(s, str(n)) for s, n in _source_counts(pt, ~known)])
+        notes.append(Note(_unknown_text(str(len(ids)), str(total), by_source), len(ids), ids, "ae_unknown"))
     grade_only = known & ~term
     if grade_only.any():
         ids = _ids(pt, grade_only)
-        notes.append(Note(f"{len(ids)} patient(s) without AE rows are known from max_ctcae_grade only: they count "
-                          f"in '{ANY_AE}' and '{ANY_G3}' but not in the per-term, immune-related and by-cycle rows "
-                          f"(N = {int(term.sum())} there).", len(ids), ids, "ae_grade_only"))
+        notes.append(Note(_grade_only_text(str(len(ids)), str(int(term.sum()))), len(ids), ids, "ae_grade_only"))
     if ae_complete:
-        named = ["every patient" if s == schema.AE_COMPLETE_ALL else s for s in ae_complete]
         ids = _ids(pt, pt["complete"].to_numpy(dtype=bool) & ~pt["has_rows"].to_numpy(dtype=bool))
-        notes.append(Note(f"AE file declared complete for {', '.join(named)}: {len(ids)} patient(s) of it without "
-                          "AE rows count as having had no AE.", len(ids), ids, "ae_complete"))
+        notes.append(Note(_complete_text(ae_complete, str(len(ids))), len(ids), ids, "ae_complete"))
     independent = (~np.isnan(pt["max_given"].to_numpy(float)) | pt["complete"].to_numpy(dtype=bool))[known]
     if known.any() and pt["has_rows"].to_numpy(dtype=bool)[known].all() and not independent.any():
         notes.append(Note(f"Every patient whose toxicity is known has AE rows, so '{ANY_AE}' is 100% by "
@@ -377,12 +544,48 @@ def _coverage_notes(pt: pd.DataFrame, ae_complete: tuple[str, ...]) -> tuple[Not
     return tuple(notes)
 
 
-def _by_source(pt: pd.DataFrame, mask) -> str:
-    """`` By source: A 3, B 1.`` (empty without a source column)."""
+def _source_counts(pt: pd.DataFrame, mask) -> list[tuple[str, int]]:
+    """Patients of ``mask`` per source (none without a source column)."""
     if pt["source"].isna().all():
-        return ""
+        return []
     counts = pt.loc[np.asarray(mask, dtype=bool), "source"].fillna("no source").astype(str).value_counts(sort=False)
-    return " By source: " + ", ".join(f"{k} {n}" for k, n in counts.items()) + "."
+    return [(str(k), int(n)) for k, n in counts.items()]
+
+
+def _by_source_text(counts: list[tuple[str, str]]) -> str:
+    """`` By source: A 3, B 1.`` (empty without counts)."""
+    return " By source: " + ", ".join(f"{k} {n}" for k, n in counts) + "." if counts else ""
+
+
+# The notes that state counts of the count view, written from counts as shown (see ToxicitySummary.note_text).
+def _denominator_text(known: str, total: str) -> str:
+    return (f"Denominators: the patients whose toxicity is known, {known} of {total} (AE rows, max_ctcae_grade, "
+            "or an AE file declared complete for their source).")
+
+
+def _unknown_text(unknown: str, total: str, by_source: str) -> str:
+    return (f"Toxicity unknown for {unknown} of {total} patient(s): no AE row, no max_ctcae_grade, and the AE file "
+            "is not declared complete for their source; left out of the denominators." + by_source)
+
+
+def _grade_only_text(n: str, term: str) -> str:
+    return (f"{n} patient(s) without AE rows are known from max_ctcae_grade only: they count in '{ANY_AE}' and "
+            f"'{ANY_G3}' but not in the per-term, immune-related and by-cycle rows (N = {term} there).")
+
+
+def _complete_text(ae_complete: tuple[str, ...], n: str) -> str:
+    named = ["every patient" if s == schema.AE_COMPLETE_ALL else s for s in ae_complete]
+    return (f"AE file declared complete for {', '.join(named)}: {n} patient(s) of it without AE rows count as "
+            "having had no AE.")
+
+
+def _grade5_unknown_text(n: str) -> str:
+    return (f"{GRADE5_UNKNOWN}: {n} patient(s), not counted as treatment-related deaths (CTEP attribution blank or "
+            "unknown).")
+
+
+def _left_out_text(n: str, by: str | None) -> str:
+    return f"{n} patient(s) left out: {schema.label(by)} missing."
 
 
 def _warnings(pt: pd.DataFrame, cycle_conflicts: list[str]) -> tuple[Note, ...]:

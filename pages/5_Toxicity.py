@@ -29,28 +29,61 @@ def empty_ae_table() -> pd.DataFrame:
                          schema.AE_GRADE: pd.Series(dtype="Int64")})
 
 
-def summary_table(tox, has_ae: bool, has_max_grade: bool) -> pd.DataFrame:
-    """Measures x groups, "n/N (%)" over the patients whose answer is known, and how many are not."""
-    shown = PATIENT_LEVEL + ((ANY_AE, ANY_G3) if has_max_grade else ())  # max_ctcae_grade answers these two
-    rows = tox.summary if has_ae else tox.summary[tox.summary["measure"].isin(shown)]
-    cells = rows.assign(value=[(f"{int(n)}/{int(big_n)} ({p:.0f}%)" if big_n else "not known")
-                               + (f", {int(u)} unknown" if u else "")
-                               for n, big_n, p, u in zip(rows["n"], rows["N"], rows["percent"], rows["n_unknown"])])
+def summary_table(tox, has_ae: bool, has_max_grade: bool, shown) -> pd.DataFrame:
+    """Measures x groups, "n/N (%)" over the patients whose answer is known, and how many are not; counts as
+    ``shown`` says (small-cell protection), the percentage only when n and N are shown."""
+    measures = PATIENT_LEVEL + ((ANY_AE, ANY_G3) if has_max_grade else ())  # max_ctcae_grade answers these two
+    rows = tox.summary if has_ae else tox.summary[tox.summary["measure"].isin(measures)]
+
+    def cell(group, measure, n, big_n, p, u) -> str:
+        n_key, big_n_key, unknown = tox.measure_keys(group, measure)
+        if not big_n:
+            return "not known" + (f", {shown.text(unknown, u)} unknown" if u else "")
+        rate = f"{p:.0f}%" if shown.shows(n_key, big_n_key) else "–"
+        return (f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})"
+                + (f", {shown.text(unknown, u)} unknown" if u else ""))
+
+    cells = rows.assign(value=[cell(*r) for r in zip(rows["group"], rows["measure"], rows["n"], rows["N"],
+                                                      rows["percent"], rows["n_unknown"])])
     wide = cells.pivot(index="measure", columns="group", values="value")
     order = [m for m in cells["measure"].drop_duplicates()]
     return wide.reindex(order)[list(tox.groups)].rename_axis("Measure").reset_index()
 
 
-def cycle_table(tox) -> pd.DataFrame:
-    """AEs by cycle: patients with an AE over those who received the cycle."""
-    def cell(n, big_n):
-        return f"{int(n)}/{int(big_n)} ({100 * n / big_n:.0f}%)" if big_n else "not known"
-
+def cycle_table(tox, shown) -> pd.DataFrame:
+    """AEs by cycle: patients with an AE over those who received the cycle (counts as ``shown`` says)."""
     c = tox.by_cycle
-    return pd.DataFrame({"Group": c["group"], "Cycle": c["cycle"], "Received (N)": c["N"],
-                         "Any AE": [cell(n, b) for n, b in zip(c["n_patients_any"], c["N"])],
-                         "Grade >=3": [cell(n, b) for n, b in zip(c["n_patients_grade3plus"], c["N"])],
-                         "Unknown": c["n_unknown"]})
+
+    def cell(group, cycle, what, n, big_n):
+        n_key, big_n_key = tox.cycle_key(group, cycle, what), tox.cycle_key(group, cycle, "N")
+        if not big_n:
+            return "not known"
+        rate = f"{100 * n / big_n:.0f}%" if shown.shows(n_key, big_n_key) else "–"
+        return f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})"
+
+    def counts(what, values):  # plain numbers unless a count is hidden
+        keys = [tox.cycle_key(g, cy, what) for g, cy in zip(c["group"], c["cycle"])]
+        return [shown.text(k, v) for k, v in zip(keys, values)] if not shown.shows(*keys) else values
+
+    return pd.DataFrame({"Group": c["group"], "Cycle": c["cycle"], "Received (N)": counts("N", c["N"]),
+                         "Any AE": [cell(g, cy, "any", n, b) for g, cy, n, b in
+                                    zip(c["group"], c["cycle"], c["n_patients_any"], c["N"])],
+                         "Grade >=3": [cell(g, cy, "grade>=3", n, b) for g, cy, n, b in
+                                       zip(c["group"], c["cycle"], c["n_patients_grade3plus"], c["N"])],
+                         "Unknown": counts("unknown", c["n_unknown"])})
+
+
+def immune_table(tox, shown) -> pd.DataFrame:
+    """Immune-related AEs: patients per term at any grade and at grade >=3, of the group's N."""
+    irae = tox.by_term[tox.by_term["immune_related"]]
+    keys = {"n_any": [tox.term_key(g, t, "any") for g, t in zip(irae["group"], irae["term"])],
+            "N": [tox.size_key(g) for g in irae["group"]],
+            "n_grade3plus": [tox.term_key(g, t, "grade>=3") for g, t in zip(irae["group"], irae["term"])]}
+    irae = irae[["group", "term", "n_any", "N", "n_grade3plus"]]
+    if not shown.shows(*(k for column in keys.values() for k in column)):
+        irae = irae.assign(**{c: [shown.text(k, v) for k, v in zip(keys[c], irae[c])] for c in keys})
+    return irae.rename(columns={"group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of",
+                                "n_grade3plus": "Grade >=3"})
 
 
 def named_patients(tox) -> pd.DataFrame:
@@ -82,47 +115,50 @@ if not computed.ok:
     empty_state(f"Toxicity cannot be summarised: {md_escape(computed.message)}")
     st.stop()
 tox = computed.value
+# every count below (tables, figure, notes) in one view: small counts and the complements that would give them back
+shown = ctx.masking.protect(tox.count_view(), ("toxicity", ctx.cache_key, ctx.loaded.ae_key, by, ae_complete))
+notes = [ctx.masking.text(tox.note_text(note, shown)) for note in tox.notes]
+warnings = [ctx.masking.text(warning) for warning in tox.warnings]
 st.subheader("Overview")
 has_max_grade = schema.MAX_CTCAE in ctx.data and bool(ctx.data[schema.MAX_CTCAE].notna().any())
-overview = summary_table(tox, has_ae, has_max_grade)
+overview = summary_table(tox, has_ae, has_max_grade, shown)
 show_table(overview)
-download_table(overview, "toxicity_overview", title="Toxicity overview", notes=(*tox.warnings, *tox.notes))
-for warning in tox.warnings:
+download_table(overview, "toxicity_overview", title="Toxicity overview", notes=(*warnings, *notes))
+for warning in warnings:
     st.warning(md_escape(warning), icon=":material/warning:")
-for note in tox.notes:
+for note, text in zip(tox.notes, notes):
     if caveat_shown and note == schema.ERA_CAVEAT:  # already in the warning box above
         continue
     if getattr(note, "kind", "") in COVERAGE_KINDS:
-        st.info(md_escape(note), icon=":material/help:")
+        st.info(md_escape(text), icon=":material/help:")
     else:
-        st.caption(md_escape(note))
+        st.caption(md_escape(text))
 if has_ae:
     st.subheader("Adverse events by term (worst grade per patient)")
     if tox.by_term.empty:
         empty_state("No adverse event recorded for the filtered patients.")
     else:
-        by_term = tox.display().reset_index()
+        by_term = tox.display(shown).reset_index()
         show_table(by_term)  # shown whole (a static table) up to STATIC_MAX_ROWS rows
         download_table(by_term, "adverse_events_by_term",
                        title="Adverse events by term (worst grade per patient)")
-        figures.toxicity(ctx, tox)
-        irae = tox.by_term[tox.by_term["immune_related"]]
+        figures.toxicity(ctx, tox, shown)
+        irae = immune_table(tox, shown)
         st.subheader("Immune-related adverse events")
         if irae.empty:
             empty_state("No immune-related adverse event among the filtered patients.")
         else:
-            irae = irae[["group", "term", "n_any", "N", "n_grade3plus"]].rename(columns={
-                "group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of", "n_grade3plus": "Grade >=3"})
             show_table(irae)
             download_table(irae, "immune_related_aes", title="Immune-related adverse events")
     if not tox.by_cycle.empty:
         with st.expander("Adverse events by cycle"):
-            cycles = cycle_table(tox)
+            cycles = cycle_table(tox, shown)
             show_table(cycles)
             download_table(cycles, "adverse_events_by_cycle", title="Adverse events by cycle",
                            notes=[n for n in tox.notes if getattr(n, "kind", "") == "ae_by_cycle_denominators"])
     if len(tox.excluded_ae_rows):
-        st.caption(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or unusable rows).")
+        st.caption(ctx.masking.text(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or "
+                                    "unusable rows)."))
 named = named_patients(tox)
 if len(named) and not beyond.current_masking().on:
     with st.expander("Patients named in the notes above"):

@@ -273,13 +273,16 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
         return s
     for warning in tox.warnings:
         s.note(f"Warning: {warning}", "callout")
-    notes = [n for n in tox.notes if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
-    s.table(_toxicity_overview(tox), "Patients with adverse events, n (%) of the patients whose answer is known", notes)
+    shown = protected(tox.count_view())
+    notes = [tox.note_text(n, shown) for n in tox.notes
+             if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
+    s.table(_toxicity_overview(tox, shown), "Patients with adverse events, n (%) of the patients whose answer is "
+            "known", notes)
     from il2lib.figures.toxicity import ae_grade_figure
 
-    s.add(Figure(ae_grade_figure(tox, top_n=12), "The 12 most frequent adverse events: patients by worst CTCAE v5 "
-                 "grade, % of the group."))
-    s.table(tox.display().reset_index(), "Adverse events by term: worst CTCAE grade per patient, n (%)",
+    s.add(Figure(ae_grade_figure(tox, top_n=12, shown=shown), "The 12 most frequent adverse events: patients by "
+                 "worst CTCAE v5 grade, % of the group."))
+    s.table(tox.display(shown).reset_index(), "Adverse events by term: worst CTCAE grade per patient, n (%)",
             long=True)
     if len(tox.excluded_ae_rows):
         s.note(f"{len(tox.excluded_ae_rows)} adverse-event row(s) were left out (their patient is not in the "
@@ -291,17 +294,23 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
     return s
 
 
-def _toxicity_overview(tox) -> pd.DataFrame:
+def _toxicity_overview(tox, shown) -> pd.DataFrame:
+    """Measures x groups: "n (%)", or "n/N (%)" where N is not every patient of the group (counts as ``shown``)."""
     table = tox.summary.copy()
     totals = tox.coverage.set_index("group")["n_patients"]
-    table["cell"] = ["not known" if not big_n else
-                     (f"{int(n)} ({p:.0f}%)" if big_n == totals[g] else f"{int(n)}/{int(big_n)} ({p:.0f}%)")
-                     + (f"; {int(u)} unknown" if u else "")
-                     for g, n, big_n, p, u in zip(table["group"], table["n"], table["N"], table["percent"],
-                                                  table["n_unknown"])]
+
+    def cell(g, measure, n, big_n, p, u) -> str:
+        n_key, big_n_key, unknown = tox.measure_keys(g, measure)
+        rate = f"{p:.0f}%" if shown.shows(n_key, big_n_key) else "–"
+        count = (f"{shown.text(n_key, n)} ({rate})" if big_n == totals[g] else
+                 f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})")
+        return ("not known" if not big_n else count) + (f"; {shown.text(unknown, u)} unknown" if u else "")
+
+    table["cell"] = [cell(*r) for r in zip(table["group"], table["measure"], table["n"], table["N"],
+                                           table["percent"], table["n_unknown"])]
     wide = table.pivot(index="measure", columns="group", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table["measure"])), columns=list(tox.groups))
-    wide.columns = [f"{g} (N={int(totals[g])})" for g in wide.columns]
+    wide.columns = [f"{g} (N={shown.text(tox.patients_key(g), totals[g])})" for g in wide.columns]
     return wide.rename_axis("Measure").reset_index()
 
 
