@@ -65,6 +65,16 @@ def used_for_orr(rates) -> int:
     return int(rates.rates.loc[rates.rates["outcome"] == "orr", "n"].sum())
 
 
+def add_used(view, name: str, n_used: int, groups: list, excluded) -> None:
+    """The "n = used of total (k left out ...)" caption's counts: used = the groups, total = used + left out."""
+    reasons = excluded_reasons(excluded)
+    view.add(("used", name), n_used)
+    view.add_sum(("used", name), groups)
+    for why, n in reasons.items():
+        view.add(("left out", name, why), n)
+    view.add_sum(("total",), [("used", name), *(("left out", name, why) for why in reasons)])
+
+
 def page_view(results: dict):
     """Every count the page shows, with the identities between them, for small-cell protection."""
     from il2lib.response import rate_count_keys, response_count_view
@@ -75,20 +85,11 @@ def page_view(results: dict):
     view = response_count_view(table, *rates, *forest, *([overall] if overall is not None else []))
     view.add(("total",), ctx.n, headline=True)
     if table is not None:
-        view.add(("used", "bor"), table.n_used)
-        view.add_sum(("used", "bor"), [("n", table.by, g) for g in table.groups])
-        reasons = excluded_reasons(table.excluded)
-        for why, n in reasons.items():
-            view.add(("left out", "bor", why), n)
-        view.add_sum(("total",), [("used", "bor"), *(("left out", "bor", why) for why in reasons)])
+        add_used(view, "bor", table.n_used, [("n", table.by, g) for g in table.groups], table.excluded)
     if results["rates"].ok:
         rates = results["rates"].value
-        reasons = excluded_reasons(rates.excluded)
-        view.add(("used", "orr"), used_for_orr(rates))
-        view.add_sum(("used", "orr"), [rate_count_keys(rates.by, g, "orr", rates.view)[1] for g in rates.groups])
-        for why, n in reasons.items():
-            view.add(("left out", "orr", why), n)
-        view.add_sum(("total",), [("used", "orr"), *(("left out", "orr", why) for why in reasons)])
+        add_used(view, "orr", used_for_orr(rates),
+                 [rate_count_keys(rates.by, g, "orr", rates.view)[1] for g in rates.groups], rates.excluded)
     if results["dor"].ok:
         dor = results["dor"].value
         view.add(("dor", "responders"), dor.n_responders)
