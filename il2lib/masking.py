@@ -80,8 +80,8 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
     hit = np.zeros(len(df), dtype=bool)
     for i, col in enumerate(df.columns if columns is None else columns):
         series = df[col]
-        if columns is None and i == 0 and not pd.api.types.is_numeric_dtype(series):
-            continue  # the row labels ("ECOG PS 1", "Line 2"): a label is not a count
+        if columns is None and ((i == 0 and not pd.api.types.is_numeric_dtype(series)) or _is_label_column(col)):
+            continue  # row labels ("ECOG PS 1", "Line 2") and numbered categories (cycle 3): a label is not a count
         if pd.api.types.is_bool_dtype(series):
             continue
         if pd.api.types.is_numeric_dtype(series):
@@ -103,6 +103,14 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
     if columns is None:  # headers such as "Melanoma (n=3)" carry counts too
         out.columns = [mask_text(c, threshold) if isinstance(c, str) else c for c in out.columns]
     return out
+
+
+#: Column headers of numbered categories, whose numbers are labels, not counts.
+_LABEL_HEADERS = re.compile(r"^(cycle|line|grade|ecog|year|month|week|day|time|age)\b", re.IGNORECASE)
+
+
+def _is_label_column(header) -> bool:
+    return isinstance(header, str) and bool(_LABEL_HEADERS.match(header.strip()))
 
 
 def mask_figure(fig: go.Figure, threshold: int = DEFAULT_THRESHOLD) -> go.Figure:

@@ -66,3 +66,11 @@ def test_mask_figure_risk_table_and_hover():
     assert all(isinstance(row[0], float) for row in curve.customdata)
     json.loads(masked.to_json())  # still a valid figure
     assert "<5" not in fig.to_json()  # the original figure is untouched
+
+
+def test_numbered_category_columns_are_labels_not_counts():
+    # AEs by cycle: cycle 3 is a label; the counts beside it are masked
+    table = pd.DataFrame({"Cycle": [1, 2, 3], "Patients": [10, 3, 2], "Any AE": [5, 1, 0]})
+    masked = mask_table(table)
+    assert masked["Cycle"].tolist() == [1, 2, 3]
+    assert masked["Patients"].tolist() == ["10", "<5", "<5"] and masked["Any AE"].tolist() == ["5", "<5", "0"]
