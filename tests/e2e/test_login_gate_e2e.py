@@ -2,8 +2,8 @@
 
 Streamlit 1.67 raises the same ``FileNotFoundError`` subclass for a missing and for an unparsable
 ``secrets.toml``; the gate must tell them apart and fail closed on the second. The server here reads
-a ``~/.streamlit/secrets.toml`` with a missing quote (its ``HOME`` is a temporary directory), exactly
-the review's reproducer, and is started the way ``make run`` starts it.
+a ``~/.streamlit/secrets.toml`` with a missing quote after ``cookie_secret`` (its ``HOME`` is a temporary
+directory), and is started the way ``make run`` starts it.
 """
 from __future__ import annotations
 
