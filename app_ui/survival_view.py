@@ -47,9 +47,34 @@ class SurvivalView:
 
     @property
     def n_note(self) -> str:
-        detail = "; ".join(f"{n} {MISSING_TIME[self.endpoint] if why == 'without time' else why}"
+        return self.note_with(lambda _key, n: str(n))
+
+    def note_with(self, count) -> str:
+        """``n = 48 of 50 (2 without ...)`` with each count as ``count(key, n)`` writes it (keys of
+        :meth:`count_view`, e.g. a small-cell ``Suppression.text``)."""
+        detail = "; ".join(f"{count(('left out', why), n)} {MISSING_TIME[self.endpoint] if why == 'without time' else why}"
                            for why, n in self.excluded)
-        return f"n = {self.n_used} of {self.n_input}" + (f" ({detail})" if detail else "")
+        return (f"n = {count(('used',), self.n_used)} of {count(('total',), self.n_input)}"
+                + (f" ({detail})" if detail else ""))
+
+    def count_view(self, sidebar_n: int | None = None):
+        """The counts shown with the curves, for small-cell protection: each curve's n and events
+        (events <= n), and the note's used / total / left out (used = the curves' n; total = used + left out).
+        A total equal to ``sidebar_n`` (the sidebar's filtered n) is shown there, so it is never hidden."""
+        from il2lib.disclosure import CountView
+
+        view = CountView()
+        for label, r in self.curves.items():
+            view.add(("n", label), r.n, headline=True)
+            view.add(("events", label), r.n_events)
+            view.add_at_most(("events", label), ("n", label))
+        view.add(("used",), self.n_used, headline=True)
+        view.add(("total",), self.n_input, headline=True, fixed=self.n_input == sidebar_n)
+        for why, n in self.excluded:
+            view.add(("left out", why), n)
+        view.add_sum(("used",), [("n", label) for label in self.curves])
+        view.add_sum(("total",), [("used",), *(("left out", why) for why, _ in self.excluded)])
+        return view
 
 
 def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:
@@ -175,7 +200,8 @@ def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, 
 
 @resource_cache(max_entries=32)
 def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presentation: bool, time_label: str,
-             toggles: tuple[tuple[str, bool], ...], small_cell_threshold: int | None = None):
+             toggles: tuple[tuple[str, bool], ...], small_cell_threshold: int | None = None,
+             hidden_sizes: tuple[str, ...] = ()):
     """The Kaplan-Meier figure, built once per view and display options (plotly's validation of a
     figure costs 0.1-0.3 s per rerun). ``view_key`` identifies ``_curves`` (the arguments of the cached
     :func:`survival_view`); ``small_cell_threshold`` (small-cell protection, part of the cache key) cuts
@@ -184,7 +210,7 @@ def km_chart(view_key: tuple, _curves: dict, title: str, subtitle: str, presenta
     from il2lib.figures.km import km_figure
 
     return km_figure(_curves, title=title, subtitle=subtitle, presentation=presentation, time_label=time_label,
-                     small_cell_threshold=small_cell_threshold, **dict(toggles))
+                     small_cell_threshold=small_cell_threshold, hidden_sizes=hidden_sizes, **dict(toggles))
 
 
 @resource_cache(max_entries=64)

@@ -34,11 +34,16 @@ class CountView:
     counts: dict[Key, int] = field(default_factory=dict)
     relations: list[tuple[dict[Key, float], float, float]] = field(default_factory=list)
     headline: set[Key] = field(default_factory=set)
+    fixed: set[Key] = field(default_factory=set)
 
-    def add(self, key: Key, value, headline: bool = False) -> None:
+    def add(self, key: Key, value, headline: bool = False, fixed: bool = False) -> None:
+        """A count of the view; ``headline`` (N, ORR) is hidden as a complement only when no detail cell
+        can be, ``fixed`` never (it is shown elsewhere on the page, such as the sidebar's n)."""
         self.counts[key] = int(value)
         if headline:
             self.headline.add(key)
+        if fixed:
+            self.fixed.add(key)
 
     def add_sum(self, total: Key, parts: Iterable[Key], offset: float = 0.0) -> None:
         """``total == sum(parts) + offset``, kept when the shown values satisfy it."""
@@ -59,10 +64,11 @@ class CountView:
 
     def merge(self, other: CountView) -> CountView:
         """One view from two (the same key in both is the same cell)."""
-        out = CountView(dict(self.counts), list(self.relations), set(self.headline))
+        out = CountView(dict(self.counts), list(self.relations), set(self.headline), set(self.fixed))
         out.counts.update(other.counts)
         out.relations += other.relations
         out.headline |= other.headline
+        out.fixed |= other.fixed
         return out
 
 
@@ -212,7 +218,8 @@ def protect(view: CountView, threshold: int) -> Suppression:
     Each round audits the view and gives every exposed cell one complement: a shown, non-zero cell of
     a relation that holds the exposed cell as its only hidden cell (else of any relation linked to it),
     a detail cell before a headline cell (group size, ORR), then one that frees the exposed cell, then
-    the smallest. Rounds repeat until the audit finds nothing.
+    the smallest. Cells shown elsewhere (``view.fixed``) are never hidden. Rounds repeat until the audit
+    finds nothing.
     """
     primary = frozenset(k for k, v in view.counts.items() if 0 < v < threshold)
     hidden, secondary = set(primary), set()
@@ -226,7 +233,8 @@ def protect(view: CountView, threshold: int) -> Suppression:
             if not alone:
                 linked = set(_components({cell}, hidden, _reduced(view, hidden))[0])
                 alone = [coef for coef, _, _ in view.relations if linked & coef.keys()]
-            candidates = {k for coef in alone for k in coef if k not in hidden and view.counts[k] > 0}
+            candidates = {k for coef in alone for k in coef
+                          if k not in hidden and k not in view.fixed and view.counts[k] > 0}
 
             def cost(k, cell=cell):
                 trial = Suppression(threshold, primary, frozenset(secondary | {k}))

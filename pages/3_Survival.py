@@ -94,11 +94,12 @@ def display_toggles(masking) -> tuple[dict[str, bool], bool]:
     return toggles, with_cox
 
 
-def medians_table(view) -> pd.DataFrame:
+def medians_table(view, shown) -> pd.DataFrame:
     rows = []
     for label, r in view.curves.items():
         lo, hi = r.median_ci
-        rows.append({"Group": label, "n (events)": f"{r.n} ({r.n_events})",
+        rows.append({"Group": label, "n (events)": f"{shown.text(('n', label), r.n)} "
+                                                   f"({shown.text(('events', label), r.n_events)})",
                      "Median, months (95% CI)": f"{fmt_months(r.median)} ({fmt_months(lo)}–{fmt_months(hi)})"})
     return pd.DataFrame(rows)
 
@@ -150,6 +151,7 @@ if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
+shown = masking.protect(view.count_view(sidebar_n=ctx.n), ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months))
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
                                     + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
@@ -159,10 +161,11 @@ with left:
     fig = km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox), view.curves,
                    title, subtitle, ctx.presentation,
                    "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
-                   tuple(sorted(toggles.items())), masking.threshold if masking.on else None)
+                   tuple(sorted(toggles.items())), masking.threshold if masking.on else None,
+                   tuple(label for label in view.curves if ("n", label) in shown.secondary))
     st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
     download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""))
-    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {masking.text(view.n_note)}"
+    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.note_with(shown.text)}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
     censoring_caption(endpoint, masking)
@@ -178,7 +181,7 @@ with left:
     beyond.code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
     st.markdown("**Median survival**")
-    medians = medians_table(view)
+    medians = medians_table(view, shown)
     show_table(masking.table(medians))
     download_table(medians, f"median_{endpoint}", title="Median survival")
     st.markdown("**Survival at 12 / 24 / 36 months**")

@@ -202,3 +202,17 @@ def test_survival_from_registry_counts_under_protection(tmp_path, monkeypatch):
     assert rows and any("<5" in row["text"] for row in rows)
     assert shown_text_fields(spec) == []
     assert any("Small-cell protection on" in c for c in texts(at, "caption"))
+
+
+def test_survival_page_hides_the_group_size_the_total_would_give_back():
+    # melanoma line 3+ by source: Community n = 2 reads "<5"; with "n = 20 of 20" shown, PROCLAIM's 18 would
+    # give it back, so its n (medians table and the risk table at time 0) reads "masked"
+    at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", "km_by": "source"},
+                  page="pages/3_Survival.py")
+    medians = tables(at)[0].set_index("Group")
+    assert medians["n (events)"].str.startswith("<5").sum() == 1
+    assert medians["n (events)"].str.startswith("masked").sum() == 1
+    assert any("n = 20 of 20" in t for t in texts(at, "caption"))
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    first_cells = [d["text"][0] for d in spec["data"] if d.get("mode") == "text" and d["name"].endswith("at risk")]
+    assert sorted(first_cells) == ["<5", "masked"]

@@ -87,7 +87,7 @@ def _show(at, page: str, opened: str | None):
 
 
 #: Pages whose counts go through complementary suppression, with the view each protects.
-PROTECTED_KINDS = {"pages/1_Cohort.py": ("table1",), "pages/2_Response.py": ("response",),
+PROTECTED_KINDS = {"pages/1_Cohort.py": ("table1",), "pages/2_Response.py": ("response",), "pages/3_Survival.py": ("survival",),
                    "pages/5_Toxicity.py": ("toxicity",)}
 
 

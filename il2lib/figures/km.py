@@ -12,7 +12,7 @@ subtitle read "<k".
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ def km_figure(
     presentation: bool = False,
     max_points: int = DEFAULT_MAX_POINTS,
     small_cell_threshold: int | None = None,
+    hidden_sizes: Collection[str] = (),
 ) -> go.Figure:
     """Build an interactive Kaplan-Meier figure with an aligned number-at-risk table.
 
@@ -96,6 +97,9 @@ def km_figure(
         patients at risk (before the first step with fewer), censor ticks are left out, and numbers
         at risk from 1 to k - 1 read "<k" in the risk table and hover text, as do "n=" counts in
         group labels and the subtitle. Medians and their lines stay (estimates, not counts).
+    hidden_sizes : collection of str
+        Groups whose size (the risk table at time 0) reads "masked": complements that small-cell
+        protection hides so that the shown sizes and total do not give a masked size back.
 
     Returns
     -------
@@ -134,7 +138,7 @@ def km_figure(
             shapes += _median_lines(result, color)
     layout = _layout(ticks, t_max, len(results) if with_table else 0, title, subtitle, time_label, style)
     if with_table:
-        traces += _risk_rows(results, ticks, style, layout, k)
+        traces += _risk_rows(results, ticks, style, layout, k, hidden_sizes)
     layout["shapes"] = shapes
     # One validated construction from plain dicts: much faster than many update calls.
     return go.Figure(data=traces, layout=layout)
@@ -279,14 +283,17 @@ def _median_lines(result: Any, color: str) -> list[dict]:
 
 
 def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, layout: dict,
-               threshold: int | None = None) -> list[dict]:
-    """One text row per group on the second y axis, at the x ticks; the axis lists the groups."""
+               threshold: int | None = None, hidden_sizes: Collection[str] = ()) -> list[dict]:
+    """One text row per group on the second y axis, at the x ticks; the axis lists the groups. The group
+    size (at risk at time 0) of a group in ``hidden_sizes`` reads "masked" (complementary suppression)."""
     labels = [_escape(group_label(name, threshold)) for name in results]
     rows = []
     widest = 1
-    for i, (label, result) in enumerate(zip(labels, results.values())):
+    for i, (name, label, result) in enumerate(zip(results, labels, results.values())):
         counts = np.asarray(result.at_risk(ticks), dtype=float)
         text = [f"{c:.0f}" if threshold is None else _count_text(c, threshold) for c in counts]
+        if name in hidden_sizes:
+            text = ["masked" if t <= 0 else c for t, c in zip(ticks, text)]
         widest = max(widest, len(text[0]) if text else 1)
         rows.append(dict(
             type="scatter", x=ticks, y=[label] * len(ticks), xaxis="x2", yaxis="y2", mode="text",
