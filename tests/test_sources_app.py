@@ -159,3 +159,16 @@ def test_registry_response_counts_are_masked_with_their_complements(parquet_conf
     view, shown = at.session_state[PROTECTED_VIEWS]["registry_response"]
     assert recoverable(view, shown) == {}
     assert not [s for t in texts(at, "markdown") for s in small_counts(t)]
+
+
+def test_a_registry_query_over_the_statement_timeout_shows_a_plain_message(postgres_config):
+    import psycopg
+
+    conninfo = postgres_config["url"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as con:  # every row of this view takes a second to read
+        con.execute("CREATE OR REPLACE FUNCTION il2_slow_row() RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
+                    "$$ BEGIN PERFORM pg_sleep(1); RETURN true; END $$")
+        con.execute("CREATE OR REPLACE VIEW il2_slow_registry AS SELECT * FROM il2_registry WHERE il2_slow_row()")
+    at = _open(dict(postgres_config, table="il2_slow_registry", statement_timeout=0.1))
+    assert "The registry query took longer than the 0.1 s limit (statement_timeout); narrow the filters or ask " \
+           "the administrator to raise registry.statement_timeout." in texts(at, "error")

@@ -141,3 +141,73 @@ def test_response_rates_from_counts_equal_response_rates(source, data, group, de
         # the same test on the same counts; group rows may come in another order (last-bit differences)
         assert tests[comparison.outcome].pvalue == pytest.approx(comparison.result.pvalue, rel=1e-12)
         assert tests[comparison.outcome].test == comparison.result.test
+
+
+SPILLING_QUERY = "SELECT count(*) AS n FROM (SELECT i % 1000000 AS g, sum(i) AS s FROM range(2000000) t(i) GROUP BY g)"
+
+
+def _settings(src) -> tuple:
+    return src._con.execute("SELECT current_setting('temp_directory'), current_setting('memory_limit'), "
+                            "current_setting('threads')").fetchone()
+
+
+def test_default_limits_and_a_private_temp_directory_in_the_temp_dir(parquet_dir, tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # serve.py points tempfile.tempdir at tmpfs
+    src = open_source({"kind": "parquet", "path": str(parquet_dir)})
+    temp_dir, memory, threads = _settings(src)
+    assert os.path.dirname(temp_dir) == str(tmp_path) and os.path.basename(temp_dir).startswith("il2duckdb-")
+    assert os.stat(temp_dir).st_mode & 0o777 == 0o700
+    assert memory == "953.6 MiB"  # DuckDB's display of 1GB (10^9 bytes); its own default is 80 % of RAM
+    assert threads == min(4, os.cpu_count())
+    src.close()
+    assert not os.path.exists(temp_dir)
+
+
+def test_configured_limits_and_temp_directory(parquet_dir, tmp_path):
+    import os
+
+    src = open_source({"kind": "parquet", "path": str(parquet_dir), "memory_limit": "200MB", "threads": 1,
+                       "temp_directory": str(tmp_path)})
+    temp_dir, memory, threads = _settings(src)
+    assert os.path.dirname(temp_dir) == str(tmp_path) and (memory, threads) == ("190.7 MiB", 1)
+    src.close()
+    src = open_source({"kind": "parquet", "path": str(parquet_dir), "temp_directory": ""})
+    assert _settings(src)[0] == ""  # no spilling at all
+    src.close()
+
+
+def test_spilled_data_goes_to_the_temp_directory_never_the_working_directory(parquet_dir, tmp_path, monkeypatch):
+    from il2lib.sources.sql import Query
+
+    cwd, spill = tmp_path / "cwd", tmp_path / "spill"
+    cwd.mkdir(), spill.mkdir()
+    monkeypatch.chdir(cwd)  # DuckDB's default temp_directory is '.tmp' here
+    src = DuckDBSource(parquet_dir, memory_limit="16MB", threads=1, temp_directory=spill)
+    (private,) = spill.iterdir()
+    assert src.execute(Query(SPILLING_QUERY))["n"].iloc[0] == 1_000_000
+    assert [p.name for p in private.iterdir() if p.name.startswith("duckdb_temp")]  # it did spill, there
+    assert list(cwd.iterdir()) == []
+    src.close()
+    assert list(spill.iterdir()) == []
+
+
+def test_a_query_over_the_memory_limit_names_the_setting(parquet_dir):
+    from il2lib.sources.sql import Query
+
+    src = DuckDBSource(parquet_dir, memory_limit="16MB", threads=1, temp_directory="")
+    with pytest.raises(DataSourceError, match=r"more memory than the 16MB limit \(memory_limit\).*"
+                                              r"registry\.memory_limit") as info:
+        src.execute(Query(SPILLING_QUERY))
+    assert "Traceback" not in str(info.value)
+    src.close()
+
+
+def test_unusable_resource_settings_are_typed_errors(parquet_dir, tmp_path):
+    with pytest.raises(DataSourceError, match="registry.temp_directory"):
+        DuckDBSource(parquet_dir, temp_directory=tmp_path / "missing")
+    with pytest.raises(DataSourceError, match="memory_limit"):
+        DuckDBSource(parquet_dir, memory_limit="lots", temp_directory=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the private directory of the refused source is gone

@@ -11,10 +11,11 @@ import pytest
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
-from il2lib.sources import DuckDBSource, RowLimitError, UnsafeQueryError, open_source
+from il2lib.sources import DuckDBSource, QueryTimeoutError, RowLimitError, UnsafeQueryError, open_source
 from il2lib.sources.errors import DataSourceError
 from il2lib.sources.export import write_parquet, write_postgres
 from il2lib.sources.pg_server import start_local_postgres
+from il2lib.sources.sql import Query
 from tests.sources_support import (FILTERS, GROUPS, assert_same_as_memory, assert_same_categories,
                                    ensure_postgres_binaries, registry_frame)
 
@@ -140,3 +141,31 @@ def test_errors_never_echo_the_url(server):
     assert "s3cret" not in str(info.value)
     with pytest.raises(DataSourceError, match="no table"):
         open_source({"kind": "postgres", "url": server.url, "table": "no_such_table"})
+
+
+def test_connections_have_a_statement_timeout_and_only_read(source):
+    settings = source.execute(Query("SELECT current_setting('statement_timeout') AS timeout, "
+                                    "current_setting('default_transaction_read_only') AS read_only"))
+    assert settings.iloc[0].tolist() == ["30s", "on"]
+    with pytest.raises(DataSourceError, match="read-only transaction"):
+        source.execute(Query("CREATE TABLE il2_written (a integer)"))
+
+
+def test_a_query_over_the_statement_timeout_gets_a_plain_message(source, server):
+    src = open_source({"kind": "postgres", "url": server.url, "table": TABLE, "statement_timeout": 0.1})
+    assert src.execute(Query("SHOW statement_timeout"))["statement_timeout"].iloc[0] == "100ms"
+    with pytest.raises(QueryTimeoutError) as info:
+        src.execute(Query("SELECT pg_sleep(5) AS slept"))
+    assert str(info.value) == ("The registry query took longer than the 0.1 s limit (statement_timeout); narrow the "
+                               "filters or ask the administrator to raise registry.statement_timeout.")
+    assert isinstance(info.value, DataSourceError)
+    assert src.n_patients(None) == 3107  # the cancelled connection is usable again
+    src.close()
+
+
+def test_statement_timeout_setting_is_checked(source, server):
+    with pytest.raises(DataSourceError, match="registry.statement_timeout must be a number of seconds"):
+        open_source({"kind": "postgres", "url": server.url, "table": TABLE, "statement_timeout": "soon"})
+    src = open_source({"kind": "postgres", "url": server.url, "table": TABLE, "statement_timeout": 0})
+    assert src.execute(Query("SHOW statement_timeout"))["statement_timeout"].iloc[0] == "0"  # no limit
+    src.close()

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from il2lib.sources.base import DEFAULT_ROW_LIMIT, DataFrameSource, DataSource, endpoint_columns, with_schema_dtypes
-from il2lib.sources.errors import DataSourceError, RowLimitError, UnsafeQueryError
-from il2lib.sources.sql_source import DEFAULT_TABLE, DuckDBSource
+from il2lib.sources.errors import DataSourceError, QueryTimeoutError, RowLimitError, UnsafeQueryError
+from il2lib.sources.sql_source import DEFAULT_STATEMENT_TIMEOUT, DEFAULT_TABLE, DuckDBSource
 
 
 def __getattr__(name: str):
@@ -27,7 +27,9 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
 
     ``{"kind": "parquet" | "csv", "path": ..., "row_limit": 200000}`` (DuckDB) or
     ``{"kind": "postgres", "url": "postgresql+psycopg://...", "table": "il2_registry"}``.
-    ``label``, ``row_limit`` (patient-level views), ``threads``/``memory_limit`` (DuckDB) optional.
+    Optional: ``label``, ``row_limit`` (patient-level views); DuckDB: ``memory_limit``, ``threads``,
+    ``temp_directory`` (see :class:`DuckDBSource`); PostgreSQL: ``statement_timeout`` in seconds
+    (see :class:`~il2lib.sources.postgres.PostgresSource`).
     """
     kind = str(config.get("kind", "")).lower()
     label = config.get("label")
@@ -35,16 +37,18 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
     if kind in ("parquet", "csv"):
         if not config.get("path"):
             raise DataSourceError("The registry configuration needs a 'path' for a Parquet/CSV source.")
-        return DuckDBSource(config["path"], kind, label, row_limit, config.get("threads"), config.get("memory_limit"))
+        return DuckDBSource(config["path"], kind, label, row_limit, config.get("threads"), config.get("memory_limit"),
+                            config.get("temp_directory"))
     if kind in ("postgres", "postgresql"):
         if not config.get("url"):
             raise DataSourceError("The registry configuration needs a 'url' for a PostgreSQL source.")
         from il2lib.sources.postgres import PostgresSource
 
-        return PostgresSource(config["url"], config.get("table", DEFAULT_TABLE), label, row_limit)
+        return PostgresSource(config["url"], config.get("table", DEFAULT_TABLE), label, row_limit,
+                              statement_timeout=config.get("statement_timeout", DEFAULT_STATEMENT_TIMEOUT))
     raise DataSourceError(f"Unknown registry kind {kind!r}: use 'parquet', 'csv' or 'postgres'.")
 
 
-__all__ = ["DEFAULT_ROW_LIMIT", "DEFAULT_TABLE", "DataFrameSource", "DataSource", "DataSourceError", "DuckDBSource",
-           "PostgresSource", "RowLimitError", "UnsafeQueryError", "endpoint_columns", "open_source",
-           "with_schema_dtypes"]
+__all__ = ["DEFAULT_ROW_LIMIT", "DEFAULT_STATEMENT_TIMEOUT", "DEFAULT_TABLE", "DataFrameSource", "DataSource",
+           "DataSourceError", "DuckDBSource", "PostgresSource", "QueryTimeoutError", "RowLimitError",
+           "UnsafeQueryError", "endpoint_columns", "open_source", "with_schema_dtypes"]

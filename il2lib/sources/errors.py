@@ -17,3 +17,12 @@ class RowLimitError(DataSourceError):
         self.n_selected, self.limit = int(n_selected), int(limit)
         super().__init__(f"The filters select {self.n_selected:,} patients; patient-level views fetch at most "
                          f"{self.limit:,} rows from the registry. Narrow the filters to use this view.")
+
+
+class QueryTimeoutError(DataSourceError):
+    """The registry database stopped a query that ran longer than its ``statement_timeout``."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        super().__init__(f"The registry query took longer than the {self.seconds:g} s limit (statement_timeout); "
+                         "narrow the filters or ask the administrator to raise registry.statement_timeout.")

@@ -6,6 +6,9 @@ query is executed and the table's column kinds are read differ.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from abc import abstractmethod
 from pathlib import Path
 
@@ -18,6 +21,18 @@ from il2lib.sources.errors import DataSourceError, UnsafeQueryError
 
 #: The name the DuckDB source gives its view over the files (and the default PostgreSQL table).
 DEFAULT_TABLE = "il2_registry"
+#: Seconds a PostgreSQL statement may run before the server cancels it: a registry count or aggregate
+#: takes seconds at most, and any filter combination (a URL can carry one) may cost a full scan; 30 s
+#: stops a runaway query before it holds a database connection and a server core for long.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+#: DuckDB's buffer memory per source. DuckDB's own default (80 % of RAM) would let one query take the memory the
+#: Streamlit process, its caches and the in-memory temp directory need. The queries are group counts and at most
+#: ``row_limit`` fetched rows, which need far less; a fixed size behaves the same on every server, and beyond it
+#: DuckDB spills to its temp directory. (DuckDB notes that some operators allocate outside this limit.)
+DEFAULT_MEMORY_LIMIT = "1GB"
+#: At most this many DuckDB threads (fewer on a smaller machine): the other cores serve the dashboard, and
+#: each thread needs part of ``memory_limit``.
+MAX_DEFAULT_THREADS = 4
 
 
 def kind_of_sql_type(type_name: str) -> sql.ColumnKind:
@@ -88,22 +103,38 @@ class DuckDBSource(SqlSource):
 
     The files are exposed as one view; aggregates stream over them, so the data may be larger
     than memory. No DuckDB extension is loaded (the Parquet and CSV readers are built in).
+
+    Resources: ``memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`), ``threads`` (default the
+    machine's cores, at most :data:`MAX_DEFAULT_THREADS`). What does not fit spills to a private
+    0700 directory made under ``temp_directory`` (default: Python's temp directory, which
+    ``serve.py`` puts in memory) and removed on :meth:`close`; ``temp_directory=""`` turns
+    spilling off (such a query fails instead). DuckDB's own default is ``.tmp`` in the working
+    directory, i.e. next to the code on disk.
     """
 
     kind = "duckdb"
 
     def __init__(self, path: str | os.PathLike, file_format: str | None = None, label: str | None = None,
-                 row_limit: int = DEFAULT_ROW_LIMIT, threads: int | None = None, memory_limit: str | None = None):
+                 row_limit: int = DEFAULT_ROW_LIMIT, threads: int | None = None, memory_limit: str | None = None,
+                 temp_directory: str | os.PathLike | None = None):
         import duckdb
 
         pattern, file_format = _file_pattern(Path(path), file_format)
         super().__init__(label or f"{file_format.upper()}: {Path(path).name}", row_limit)
-        config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-        if threads:
-            config["threads"] = int(threads)
-        if memory_limit:
-            config["memory_limit"] = str(memory_limit)
-        self._con = duckdb.connect(":memory:", config=config)
+        self.temp_directory = _private_temp_dir(temp_directory)
+        if self.temp_directory:  # removed when the source is closed or collected, or at exit
+            self._remove_temp = weakref.finalize(self, shutil.rmtree, self.temp_directory, ignore_errors=True)
+        config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                  "threads": int(threads) if threads else min(MAX_DEFAULT_THREADS, os.cpu_count() or 1),
+                  "memory_limit": str(memory_limit) if memory_limit else DEFAULT_MEMORY_LIMIT,
+                  "temp_directory": self.temp_directory}
+        self.memory_limit = config["memory_limit"]
+        try:
+            self._con = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as exc:
+            self.close()
+            raise DataSourceError("The registry settings threads / memory_limit / temp_directory are not valid "
+                                  f"for DuckDB: {exc}") from None
         literal = "'" + pattern.replace("'", "''") + "'"  # deployer-configured path, quoted as a literal
         reader = (f"read_parquet({literal}, union_by_name = true)" if file_format == "parquet"
                   else f"read_csv({literal}, header = true, union_by_name = true)")
@@ -112,6 +143,7 @@ class DuckDBSource(SqlSource):
             self._con.execute(f"CREATE VIEW {self.relation} AS SELECT * FROM {reader}")
             self.column_kinds()
         except duckdb.Error as exc:
+            self.close()
             raise DataSourceError(f"Cannot read the registry files at {Path(path).name}: {exc}") from None
 
     def _read_kinds(self) -> dict[str, sql.ColumnKind]:
@@ -124,13 +156,34 @@ class DuckDBSource(SqlSource):
         cursor = self._con.cursor()  # one cursor per call: safe across Streamlit's threads
         try:
             return cursor.execute(query.text, list(query.params)).df()
+        except duckdb.OutOfMemoryException:
+            raise DataSourceError(f"The registry query needed more memory than the {self.memory_limit} limit "
+                                  "(memory_limit) allows; narrow the filters or ask the administrator to raise "
+                                  "registry.memory_limit.") from None
         except duckdb.Error as exc:
             raise DataSourceError(f"The registry query failed: {exc}") from None
         finally:
             cursor.close()
 
     def close(self) -> None:
-        self._con.close()
+        if getattr(self, "_con", None) is not None:
+            self._con.close()
+        if self.temp_directory:
+            self._remove_temp()
+
+
+def _private_temp_dir(parent: str | os.PathLike | None) -> str:
+    """A new 0700 directory for DuckDB's spill files under ``parent`` (None: Python's temp directory);
+    "" when ``parent`` is "" (no spilling)."""
+    if parent is not None and str(parent) == "":
+        return ""
+    try:
+        made = tempfile.mkdtemp(prefix="il2duckdb-", dir=None if parent is None else os.fspath(parent))
+        return os.path.abspath(made)
+    except OSError as exc:
+        raise DataSourceError(f"The registry's temp_directory {parent or tempfile.gettempdir()} cannot be used "
+                              f"({exc.strerror}). Set registry.temp_directory to an existing directory the "
+                              "dashboard may write to, preferably in memory (tmpfs).") from None
 
 
 def _file_pattern(path: Path, file_format: str | None) -> tuple[str, str]:
