@@ -17,32 +17,95 @@ This is the idea of Mehta & Patel's network algorithm (FEXACT, used by R's ``fis
 in a compact form. The result is the exact p-value (R's rule: probabilities at most the
 observed one times ``1 + 1e-7``), not an estimate.
 
+The work is bounded before anything is listed: each stage's widest expansion is counted in
+closed form first, and inside the search every expansion and every new node is counted
+against the limit before its arrays are built (:func:`exact_pvalue`). Past the limit,
+:func:`monte_carlo_pvalue` estimates the same p-value from seeded random tables, in batches.
+
 References
 ----------
 Mehta CR, Patel NR. A network algorithm for performing Fisher's exact test in r x c contingency
-tables. JASA 1983;78:427-434.
+tables. JASA 1983;78:427-434. Patefield WM. Algorithm AS 159: an efficient method of generating
+random R x C tables with given row and column totals. Appl Stat 1981;30:91-97.
 """
 from __future__ import annotations
 
-import itertools
 import math
-from functools import lru_cache
 
 import numpy as np
 from scipy import special
 
+#: Cells (entries x rows) one stage may hold: a memory bound independent of the work limit (4 bytes a cell).
+STAGE_CELL_LIMIT = 24_000_000
+#: Largest table total for the exact path (its log-factorial table has this many entries).
+MAX_TOTAL = 5_000_000
+#: Cells (tables x cells per table) one batch of random tables may hold in the Monte Carlo p-value.
+MC_BATCH_CELLS = 1_000_000
+#: Work charged for visiting a node (its bounds cost about as much as expanding this many weights).
+NODE_WORK = 100
+
 
 class EnumerationLimit(Exception):
-    """The exact computation would need more work than allowed."""
+    """The exact computation would need more work than allowed.
+
+    ``work`` is the work spent when it stopped (never above the limit); ``needed`` is the count
+    that would have gone over it.
+    """
+
+    def __init__(self, work: int, needed: int, limit: int):
+        super().__init__(f"needs more than {limit:,} units of work ({needed:,} asked, {work:,} spent)")
+        self.work, self.needed, self.limit = work, needed, limit
 
 
-def _compositions(total: int, parts: int) -> np.ndarray:
-    """All ways to write ``total`` as an ordered sum of ``parts`` non-negative integers."""
-    rows = []
-    for bars in itertools.combinations(range(total + parts - 1), parts - 1):
-        edges = (-1, *bars, total + parts - 1)
-        rows.append([edges[i + 1] - edges[i] - 1 for i in range(parts)])
-    return np.asarray(rows, dtype=np.int64).reshape(-1, parts)
+def count_compositions(total: int, caps) -> int:
+    """Number of ways to write ``total`` as x_1 + ... + x_k with 0 <= x_i <= caps_i, without listing them.
+
+    Exact (inclusion-exclusion over the caps) for up to 12 parts; above that an upper bound,
+    the smaller of C(total + k - 1, k - 1) and prod (min(cap_i, total) + 1) over all caps but the largest.
+    """
+    caps = sorted(int(c) for c in caps)
+    k = len(caps)
+    if k == 0:
+        return int(total == 0)
+    if k > 12:
+        return min(math.comb(total + k - 1, k - 1), math.prod(min(c, total) + 1 for c in caps[:-1]))
+    count = 0
+    for mask in range(1 << k):
+        over = sum(caps[i] + 1 for i in range(k) if mask >> i & 1)
+        if over <= total:
+            count += (-1) ** bin(mask).count("1") * math.comb(total - over + k - 1, k - 1)
+    return count
+
+
+def _compositions(total: int, caps: np.ndarray, budget: int) -> np.ndarray | None:
+    """All x with sum x = ``total`` and 0 <= x_i <= ``caps[i]`` (lexicographic order), or None when
+    there are more than ``budget``.
+
+    Built one part at a time from feasible prefixes only (the caps after a prefix can still hold
+    what is left), so every prefix has a completion: no step is larger than the result, and the
+    size of each step is known before it is allocated.
+    """
+    caps = np.asarray(caps, dtype=np.int64)
+    after = np.concatenate((np.cumsum(caps[::-1])[::-1][1:], [0]))  # sum of the caps after part i
+    left = np.array([total], dtype=np.int64)
+    values, parents = [], []
+    for i in range(len(caps)):
+        lo = np.maximum(0, left - after[i])
+        n_next = np.minimum(caps[i], left) - lo + 1
+        size = int(n_next.sum())
+        if size > budget:
+            return None
+        parent = np.repeat(np.arange(len(left)), n_next)
+        x = lo[parent] + np.arange(size) - np.repeat(np.cumsum(n_next) - n_next, n_next)
+        values.append(x)
+        parents.append(parent)
+        left = left[parent] - x
+    out = np.empty((len(left), len(caps)), dtype=np.int64)
+    row = np.arange(len(left))
+    for i in range(len(caps) - 1, -1, -1):  # follow each composition back through its prefixes
+        out[:, i] = values[i][row]
+        row = parents[i][row]
+    return out
 
 
 class _Network:
@@ -54,43 +117,36 @@ class _Network:
         self.lf = special.gammaln(np.arange(n + 2) + 1.0)
         self.log_const = float(self.lf[self.rows].sum() + self.lf[list(self.cols)].sum() - self.lf[n])
         self.threshold = float(-self.lf[tab].sum()) + math.log(1 + 1e-7)
-        self.bound_col_max = lru_cache(maxsize=None)(self._col_max)
-        self.bound_col_min = lru_cache(maxsize=None)(self._col_min)
+        self.masks = ((np.arange(1 << self.k)[:, None] >> np.arange(self.k)) & 1).astype(bool) if self.k <= 10 else None
 
-    def _col_max(self, caps: tuple[int, ...], c: int) -> float:
-        """max of -sum log x_i! with sum x = c, 0 <= x_i <= cap_i: the most even (water-filling) fill."""
-        x = [0] * len(caps)
-        left = c
-        order = sorted(range(len(caps)), key=lambda i: caps[i])
-        for pos, i in enumerate(order):
-            share = left // (len(caps) - pos)
-            x[i] = min(caps[i], share)
-            left -= x[i]
-        # distribute what is left one unit at a time to the smallest entries below their cap
-        while left > 0:
-            i = min((j for j in range(len(caps)) if x[j] < caps[j]), key=lambda j: x[j])
-            x[i] += 1
-            left -= 1
-        return float(-sum(self.lf[v] for v in x))
+    def _max_fill(self, caps: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Per column total c: max of -sum log x_i! with sum x = c, 0 <= x_i <= cap_i, the most even fill.
 
-    def _col_min(self, caps: tuple[int, ...], c: int) -> float:
-        """min of -sum log x_i! with the same constraints: rows at 0 or their cap, at most one in between."""
-        best = math.inf
-        k = len(caps)
-        for mask in range(1 << k):
-            full = [i for i in range(k) if mask >> i & 1]
-            used = sum(caps[i] for i in full)
-            if used > c:
-                continue
-            base = -sum(self.lf[caps[i]] for i in full)
-            rest = c - used
-            if rest == 0:
-                best = min(best, base)
-                continue
-            for p in range(k):
-                if not mask >> p & 1 and caps[p] >= rest:
-                    best = min(best, base - self.lf[rest])
-        return best
+        A common level L fills row i to min(cap_i, L); the r units left go one each to rows still
+        below their cap (from L to L + 1). ``filled[j]`` is what level ``level[j]`` holds.
+        """
+        s = np.sort(caps)
+        k = len(s)
+        level = np.concatenate(([0], s))
+        filled = np.concatenate(([0], np.cumsum(s) + (k - 1 - np.arange(k)) * s))
+        full_lf = np.concatenate(([0.0], np.cumsum(self.lf[s])))  # rows below level[j] are at their caps
+        j = np.searchsorted(filled, cols, side="right") - 1
+        active = k - j
+        extra = cols - filled[j]
+        step = np.maximum(active, 1)
+        lvl = level[j] + extra // step
+        r = extra % step
+        return -(full_lf[j] + (active - r) * self.lf[lvl] + r * self.lf[np.minimum(lvl + 1, len(self.lf) - 1)])
+
+    def _min_fill(self, caps: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Per column total c: min of -sum log x_i! with the same constraints (at most 10 rows): rows at 0
+        or their cap, at most one in between (the function is concave in each x_i)."""
+        used = self.masks @ caps
+        base = -(self.masks @ self.lf[caps])
+        free = np.where(self.masks, -1, caps[None, :]).max(axis=1)  # largest cap of a row not full
+        rest = cols[None, :] - used[:, None]
+        fill = np.where((rest > 0) & (rest <= free[:, None]), base[:, None] - self.lf[np.maximum(rest, 0)], np.inf)
+        return np.where(rest == 0, base[:, None], fill).min(axis=0)
 
     def bounds(self, caps: tuple[int, ...], stage: int) -> tuple[float, float, float]:
         """(log total completion weight, upper bound of max, lower bound of min) for columns stage.. ."""
@@ -99,52 +155,75 @@ class _Network:
         if len(remaining) == 1:
             exact = float(-sum(self.lf[r] for r in caps))
             return total, exact, exact
-        hi = sum(self.bound_col_max(caps, c) for c in remaining)
-        lo = sum(self.bound_col_min(caps, c) for c in remaining) if self.k <= 10 else \
-            -sum(self.lf[c] for c in remaining)
+        caps_arr, cols = np.asarray(caps, dtype=np.int64), np.asarray(remaining, dtype=np.int64)
+        hi = float(self._max_fill(caps_arr, cols).sum())
+        lo = float(self._min_fill(caps_arr, cols).sum()) if self.masks is not None else \
+            -float(self.lf[cols].sum())
         return total, hi, lo
 
 
 def exact_pvalue(tab: np.ndarray, work_limit: int) -> tuple[float, int]:
-    """Exact two-sided FFH p-value and the number of partial-table weights processed.
+    """Exact two-sided FFH p-value and the work spent.
 
-    Raises :class:`EnumerationLimit` when more than ``work_limit`` weights would be processed.
+    Work counts the partial-table weights processed (each weight expanded times its node's
+    children) plus :data:`NODE_WORK` per node visited. Nothing is listed before it is counted: first, every
+    stage's widest possible expansion (the compositions of its column total under the row totals,
+    counted in closed form) must fit in ``work_limit``; then each node's expansion is built only
+    if it fits in what is left of the limit, and each stage's arrays in :data:`STAGE_CELL_LIMIT`.
+
+    Raises :class:`EnumerationLimit` as soon as the work would go over ``work_limit``.
     """
+    rows, cols = tab.sum(axis=1), tab.sum(axis=0)
+    total = int(tab.sum())
+    if total > MAX_TOTAL:
+        raise EnumerationLimit(0, total, MAX_TOTAL)
+    widest = max(count_compositions(int(c), rows) for c in cols)
+    if widest > work_limit:
+        raise EnumerationLimit(0, widest, work_limit)
     net = _Network(tab)
     nodes: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {
         tuple(int(r) for r in net.rows): (np.zeros(1), np.ones(1))}
     pvalue, work = 0.0, 0
     for stage, c in enumerate(net.cols):
-        comps_all = _compositions_cached(c, net.k)
         keys, weights, counts = [], [], []
+        cells = 0
         for caps, (logw, count) in nodes.items():
-            total, hi, lo = net.bounds(caps, stage)
+            if work + NODE_WORK > work_limit:
+                raise EnumerationLimit(work, work + NODE_WORK, work_limit)
+            work += NODE_WORK
+            total_w, hi, lo = net.bounds(caps, stage)
             take = logw + hi <= net.threshold
             if take.any():
-                pvalue += float(np.sum(count[take] * np.exp(net.log_const + logw[take] + total)))
+                pvalue += float(np.sum(count[take] * np.exp(net.log_const + logw[take] + total_w)))
             keep = ~take & (logw + lo <= net.threshold)
             if not keep.any():
                 continue
-            comps = comps_all[np.all(comps_all <= np.asarray(caps), axis=1)]
-            m, n_comp = int(keep.sum()), len(comps)
+            m = int(keep.sum())
+            budget = min((work_limit - work) // m, (STAGE_CELL_LIMIT - cells) // (m * net.k))
+            comps = _compositions(c, np.asarray(caps), budget)
+            if comps is None:
+                raise EnumerationLimit(work, work + m * (budget + 1), work_limit)
+            n_comp = len(comps)
             work += m * n_comp
-            if work > work_limit:
-                raise EnumerationLimit
-            child = np.sort(np.asarray(caps) - comps, axis=1)
+            cells += m * n_comp * net.k
+            child = np.sort(np.asarray(caps) - comps, axis=1).astype(np.int32)
             keys.append(np.broadcast_to(child[None], (m, n_comp, net.k)).reshape(-1, net.k))
             weights.append((logw[keep][:, None] - net.lf[comps].sum(axis=1)[None, :]).ravel())
             counts.append(np.repeat(count[keep], n_comp))
-        nodes = _group(keys, weights, counts) if keys else {}
+        if not keys:
+            break
+        nodes = _group(keys, weights, counts, max_nodes=(work_limit - work) // NODE_WORK)
+        if nodes is None:
+            raise EnumerationLimit(work, work_limit + 1, work_limit)
     return min(1.0, pvalue), work
 
 
-@lru_cache(maxsize=256)
-def _compositions_cached(total: int, parts: int) -> np.ndarray:
-    return _compositions(total, parts)
+def _group(keys: list, weights: list, counts: list,
+           max_nodes: int) -> dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] | None:
+    """Nodes of the next stage: equal past weights (to 1e-9 on the log scale) merged, path counts summed.
 
-
-def _group(keys: list, weights: list, counts: list) -> dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]:
-    """Nodes of the next stage: equal past weights (to 1e-9 on the log scale) merged, path counts summed."""
+    None (and no dictionary built) when there are more than ``max_nodes`` nodes.
+    """
     key = np.concatenate(keys)
     logw = np.concatenate(weights)
     count = np.concatenate(counts)
@@ -163,7 +242,39 @@ def _group(keys: list, weights: list, counts: list) -> dict[tuple[int, ...], tup
     merged_logw = logw[order][new_item]  # first member represents its group (they agree to 1e-9)
     item_node = node_code[new_item]
     node_start = np.flatnonzero(np.r_[True, item_node[1:] != item_node[:-1]])
+    if len(node_start) > max_nodes:
+        return None
     node_end = np.r_[node_start[1:], len(item_node)]
     first_row = order[new_item][node_start]
     return {tuple(int(v) for v in key[row]): (merged_logw[a:b], merged_count[a:b])
             for row, a, b in zip(first_row, node_start, node_end)}
+
+
+def monte_carlo_pvalue(tab: np.ndarray, replicates: int, seed: int, cell_limit: int) -> tuple[float, int]:
+    """Monte Carlo FFH p-value and the number of random tables as or less probable than ``tab``.
+
+    As R's ``fisher.test(simulate.p.value = TRUE, B = replicates)``: ``replicates`` random tables
+    with the observed margins (Patefield's algorithm, :func:`scipy.stats.random_table`) from
+    numpy's generator seeded with ``seed``, drawn in batches of at most :data:`MC_BATCH_CELLS`
+    cells. A table counts when its probability is at most the observed one times ``1 + 1e-7``
+    (the exact path's rule); p = (1 + count) / (replicates + 1).
+
+    Raises :class:`EnumerationLimit` before drawing when ``replicates`` x cells exceeds ``cell_limit``.
+    """
+    from scipy import stats
+
+    n_cells = int(tab.size)
+    if replicates < 1 or replicates * n_cells > cell_limit:
+        raise EnumerationLimit(0, replicates * n_cells, cell_limit)
+    tables = stats.random_table(tab.sum(axis=1), tab.sum(axis=0))
+    rng = np.random.default_rng(seed)
+    threshold = float(-special.gammaln(tab + 1.0).sum()) + math.log(1 + 1e-7)
+    batch = max(1, MC_BATCH_CELLS // n_cells)
+    count = done = 0
+    while done < replicates:
+        size = min(batch, replicates - done)
+        drawn = tables.rvs(size=size, method="patefield", random_state=rng)
+        log_weight = -special.gammaln(drawn + 1.0).sum(axis=(1, 2))
+        count += int(np.count_nonzero(log_weight <= threshold))
+        done += size
+    return (1 + count) / (replicates + 1), count

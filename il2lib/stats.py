@@ -9,7 +9,7 @@ Results follow R (``binom.test``, ``prop.test(correct = FALSE)``, ``fisher.test`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Sequence
 
@@ -21,17 +21,32 @@ from il2lib.errors import InsufficientDataError
 optimize = LazyModule("scipy.optimize")  # scipy.stats costs ~1 s at start-up: import on first use
 sps = LazyModule("scipy.stats")
 
-TestName = Literal["fisher_exact", "fisher_freeman_halton", "chi_square", "wilcoxon_rank_sum", "kruskal_wallis"]
+TestName = Literal["fisher_exact", "fisher_freeman_halton", "fisher_freeman_halton_mc", "chi_square",
+                   "wilcoxon_rank_sum", "kruskal_wallis"]
+#: Random tables behind the Monte Carlo Fisher-Freeman-Halton p-value (R: ``fisher.test(simulate.p.value = TRUE, B)``).
+FFH_MC_REPLICATES = 10_000
+#: Seed of those tables: a table gets the same Monte Carlo p-value on every run.
+FFH_MC_SEED = 1951
+#: Most cells (replicates x table cells) the Monte Carlo p-value may draw; above it, chi-square.
+FFH_MC_CELL_LIMIT = 10_000_000
+
+
+def _mc_label(replicates: int, se: float | None = None) -> str:
+    return (f"Fisher-Freeman-Halton test (Monte Carlo, B = {replicates:,}"
+            + ("" if se is None else f"; Monte Carlo SE {se:.2g}") + ")")
+
+
 TEST_LABELS: dict[str, str] = {
     "fisher_exact": "Fisher's exact test",
     "fisher_freeman_halton": "Fisher-Freeman-Halton exact test",
+    "fisher_freeman_halton_mc": _mc_label(FFH_MC_REPLICATES),
     "chi_square": "Pearson chi-square test (no continuity correction)",
     "wilcoxon_rank_sum": "Wilcoxon rank-sum (Mann-Whitney U) test",
     "kruskal_wallis": "Kruskal-Wallis test",
 }
 #: R's tolerance for "as or less probable than the observed table" (fisher.test: relErr).
 FISHER_REL_ERR = 1 + 1e-7
-#: Work (partial-table weights processed) the exact r x c test may spend before falling back to chi-square.
+#: Work (partial-table weights processed) the exact r x c test may spend before it turns to a Monte Carlo p-value.
 FFH_WORK_LIMIT = 3_000_000
 COCHRAN_MIN_EXPECTED = 5.0
 
@@ -55,21 +70,30 @@ class ProportionCI:
 
 @dataclass(frozen=True)
 class TestResult:
-    """Outcome of one hypothesis test; ``test`` is a :data:`TEST_LABELS` key."""
+    """Outcome of one hypothesis test; ``test`` is a :data:`TEST_LABELS` key.
+
+    A Monte Carlo p-value also carries its number of random tables (``replicates``) and its
+    Monte Carlo standard error ``mc_se`` = sqrt(p (1 - p) / replicates), both in ``label``.
+    """
 
     test: TestName
     pvalue: float
     statistic: float | None = None
     df: int | None = None
     note: str = ""
+    replicates: int | None = None
+    mc_se: float | None = None
 
     @property
     def label(self) -> str:
+        if self.test == "fisher_freeman_halton_mc" and self.replicates:
+            return _mc_label(self.replicates, self.mc_se)
         return TEST_LABELS[self.test]
 
     def as_dict(self) -> dict:
         return {"test": self.test, "test_label": self.label, "statistic": self.statistic,
-                "df": self.df, "pvalue": self.pvalue, "note": self.note}
+                "df": self.df, "pvalue": self.pvalue, "note": self.note,
+                "replicates": self.replicates, "mc_se": self.mc_se}
 
 
 @dataclass(frozen=True)
@@ -228,8 +252,9 @@ def _conditional_mle(nh: _NoncentralHypergeometric) -> float:
 # ----------------------------------------------------------------------------------------
 # r x c tables: exact Fisher-Freeman-Halton, chi-square, and the selection rule
 # ----------------------------------------------------------------------------------------
-def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT) -> TestResult:
-    """Exact Fisher-Freeman-Halton test of an r x c table.
+def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT, replicates: int = FFH_MC_REPLICATES, *,
+                          seed: int = FFH_MC_SEED, mc_cell_limit: int = FFH_MC_CELL_LIMIT) -> TestResult:
+    """Fisher-Freeman-Halton test of an r x c table: exact, or a seeded Monte Carlo p-value when too large.
 
     Notes
     -----
@@ -238,14 +263,23 @@ def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT) -> TestResult
     It is computed exactly by a network algorithm (:mod:`il2lib._exact_rxc`: whole subtrees
     are added or dropped using exact bounds, equal partial weights are merged). scipy's
     ``fisher_exact`` on tables larger than 2x2 is a Monte Carlo estimate, hence this code.
-    When more than ``work_limit`` partial-table weights would be processed the function falls
-    back to the chi-square test and says so in ``note``.
+
+    The work is counted before anything is built: when the exact test would spend more than
+    ``work_limit`` (partial-table weights, see :func:`il2lib._exact_rxc.exact_pvalue`), the
+    p-value is a Monte Carlo estimate instead, as R's ``fisher.test(simulate.p.value = TRUE,
+    B = replicates)``: ``replicates`` random tables with the observed margins (Patefield's
+    algorithm), seeded with ``seed`` so a table always gets the same p-value, p = (1 + number
+    as or less probable) / (replicates + 1), reported with its Monte Carlo standard error.
+    Chi-square is used, with a note, only when the random tables would need more than
+    ``mc_cell_limit`` cells (replicates x cells of the table).
 
     References
     ----------
     Freeman GH, Halton JH. Biometrika 1951;38:141-149. Mehta CR, Patel NR. JASA 1983;78:427-434.
+    Patefield WM. Algorithm AS 159. Appl Stat 1981;30:91-97. Davison AC, Hinkley DV. Bootstrap
+    Methods and their Application, 1997, ch. 4 (the (1 + count) / (B + 1) rule).
     """
-    from il2lib._exact_rxc import EnumerationLimit, exact_pvalue
+    from il2lib._exact_rxc import EnumerationLimit, exact_pvalue, monte_carlo_pvalue
 
     tab = _as_table(table)
     tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
@@ -256,10 +290,22 @@ def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT) -> TestResult
     try:
         pvalue, _ = exact_pvalue(tab, work_limit)
     except EnumerationLimit:
+        pass
+    else:
+        return TestResult("fisher_freeman_halton", pvalue, note="Exact p-value (network algorithm).")
+    too_many = "Too many possible tables to list for the exact test"
+    try:
+        pvalue, _ = monte_carlo_pvalue(tab, replicates, seed, mc_cell_limit)
+    except EnumerationLimit:
         chi = chi_square_test(tab)
         return TestResult("chi_square", chi.pvalue, chi.statistic, chi.df,
-                          note=f"The exact test would exceed its work limit ({work_limit:,}); chi-square used instead.")
-    return TestResult("fisher_freeman_halton", pvalue, note="Exact p-value (network algorithm).")
+                          note=f"{too_many}, and too large for its Monte Carlo estimate ({replicates:,} random "
+                               f"tables of {tab.size:,} cells); chi-square used instead, although an expected "
+                               "count is below 5, so this p-value is only approximate.")
+    se = math.sqrt(pvalue * (1 - pvalue) / replicates)
+    return TestResult("fisher_freeman_halton_mc", pvalue, note=(
+        f"{too_many}: Monte Carlo p-value from {replicates:,} random tables with the same row and column "
+        f"totals (fixed seed), Monte Carlo standard error {se:.2g}."), replicates=replicates, mc_se=se)
 
 
 def expected_counts(table) -> np.ndarray:
@@ -297,7 +343,8 @@ def compare_proportions(table) -> TestResult:
     -----
     * 2x2 table: Fisher's exact test (always).
     * Larger table with any expected count below 5 (Cochran's rule): exact Fisher-Freeman-Halton
-      (chi-square with a note if enumeration is too large).
+      (a seeded Monte Carlo p-value with B = 10,000 when there are too many tables to enumerate;
+      chi-square with a note only if even that is too large).
     * Larger table with every expected count at least 5: Pearson chi-square without continuity correction.
 
     Rows or columns whose total is zero are dropped before the rule is applied.
@@ -313,7 +360,7 @@ def compare_proportions(table) -> TestResult:
     if min_exp < COCHRAN_MIN_EXPECTED:
         res = fisher_freeman_halton(tab)
         why = f"Smallest expected count {min_exp:.2f} < 5 (Cochran's rule): exact test. "
-        return TestResult(res.test, res.pvalue, res.statistic, res.df, note=why + res.note)
+        return replace(res, note=why + res.note)
     res = chi_square_test(tab)
     return TestResult(res.test, res.pvalue, res.statistic, res.df,
                       note=f"All expected counts >= 5 (smallest {min_exp:.2f}): chi-square.")

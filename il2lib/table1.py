@@ -3,8 +3,9 @@
 Continuous variables: median (IQR), optionally mean (SD); categorical: n (%), with % of the
 patients with a known value. Missing values are their own "Missing" row, never dropped. The
 p-value column names its test by a footnote marker: Wilcoxon rank-sum / Kruskal-Wallis for
-continuous variables; Fisher (2x2), exact Fisher-Freeman-Halton (an expected count < 5) or
-chi-square for categorical ones.
+continuous variables; Fisher (2x2), exact Fisher-Freeman-Halton (an expected count < 5; a Monte
+Carlo p-value, footnoted with its standard error, when there are too many tables) or chi-square
+for categorical ones.
 """
 from __future__ import annotations
 
@@ -223,6 +224,9 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
             row, note = _test_row(column, var_type, data, labels, groups, by)
             test_rows.append(row)
             test_notes += [note] if note else []
+            if row["test"] == "fisher_freeman_halton_mc":
+                test_notes.append(f"{_label(column)}: p-value by the {row['test_label']}, because there are too "
+                                  "many possible tables for the exact test.")
     tidy = pd.DataFrame(rows).reindex(columns=TIDY_COLUMNS)
     test_frame = pd.DataFrame(test_rows, columns=["variable", "test", "test_label", "statistic", "pvalue", "note"])
     display, footnotes = _display(tidy, test_frame, columns, mean_sd, by)
@@ -340,5 +344,8 @@ def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_s
     notes += [f"{marker[t]} {TEST_LABELS[t]}" for t in used_tests]
     if used_tests:
         notes.append("Categorical tests: Fisher's exact for 2x2; for larger tables exact Fisher-Freeman-Halton when "
-                     "any expected count is < 5, otherwise chi-square.")
+                     "any expected count is < 5, otherwise chi-square."
+                     + (" When there are too many possible tables to list, the Fisher-Freeman-Halton p-value is a "
+                        "Monte Carlo estimate from random tables with the same row and column totals."
+                        if "fisher_freeman_halton_mc" in used_tests else ""))
     return display, tuple(notes)

@@ -14,7 +14,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib.errors import Il2libError
 from il2lib.report._html import Figure, definition_list, esc, paragraph, table_html
-from il2lib.stats import p_phrase
+from il2lib.stats import FFH_MC_REPLICATES, p_phrase
 
 MAX_FINDINGS_SHOWN = 25
 #: What an analysis raises on data it cannot handle; the section then says so instead of failing the
@@ -142,9 +142,10 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
     caption = "Table 1. Baseline characteristics" + (f" by {in_sentence(schema.label(by))}" if by else "")
     s.table(t1.masked_display(protected(t1.count_view())), caption, t1.footnotes, long=True)
     s.methods.append("Table 1 shows medians with quartiles (R type 7) and counts with percentages of known values; "
-                     "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test or "
-                     "Pearson's chi-square for larger tables, and the Wilcoxon rank-sum test for continuous "
-                     "variables, as footnoted in the table.")
+                     "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test "
+                     f"(a Monte Carlo estimate from {FFH_MC_REPLICATES:,} random tables when there are too many "
+                     "tables to list) or Pearson's chi-square for larger tables, and the Wilcoxon rank-sum test for "
+                     "continuous variables, as footnoted in the table.")
     return s
 
 
