@@ -2,6 +2,8 @@
 validation report, download the findings and the excluded rows, the template and the data dictionary."""
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -72,11 +74,16 @@ def registry_counts(loaded) -> None:
                "are at most the row limit.")
 
 
+def _fingerprint(table: pd.DataFrame) -> str:
+    return hashlib.sha256(table.to_json(orient="values").encode()).hexdigest()[:16]
+
+
 def mapping_editor(report) -> None:
     """Automatic mapping, editable for uploads; applied with a button."""
     file_error = any(f.level == "file_error" for f in report.findings)
     editable = ctx.loaded.choice == data_mod.UPLOAD
-    with st.expander("Column mapping", expanded=file_error, icon=":material/table_convert:"):
+    applied = editable and bool(st.session_state.get(data_mod.MAPPING))  # stays open to show what was applied
+    with st.expander("Column mapping", expanded=file_error or applied, icon=":material/table_convert:"):
         rows = [{"File column": col, "Maps to": target or ""} for col, target in report.mapping.items()]
         rows += [{"File column": col, "Maps to": ""} for col in report.unmapped_columns
                  if col not in report.mapping]
@@ -86,7 +93,10 @@ def mapping_editor(report) -> None:
             return
         st.caption("Pick the data-dictionary column each file column holds (empty = keep as an extra column).")
         targets = [""] + [spec.name for spec in schema.PATIENT_COLUMNS]
-        edited = st.data_editor(table, key="mapping_editor", hide_index=True, width="stretch", disabled=["File column"],
+        # The editor keeps its edits by row position: a key of its own per mapping starts a fresh editor
+        # whenever the mapping (and with it the row order) changes, so no edit lands on another column.
+        edited = st.data_editor(table, key=f"mapping_editor_{_fingerprint(table)}", hide_index=True,
+                                width="stretch", disabled=["File column"],
                                 column_config={"Maps to": st.column_config.SelectboxColumn(options=targets)})
         if st.button("Apply mapping", icon=":material/check:"):
             st.session_state[data_mod.MAPPING] = {r["File column"]: r["Maps to"] or "" for r in

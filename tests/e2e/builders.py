@@ -48,6 +48,11 @@ def renamed_start_column(source: Path, path: Path) -> Path:
     return write_csv(frame, path)
 
 
+def renamed_columns(source: Path, path: Path, names: dict[str, str]) -> Path:
+    """The cohort with columns renamed ``{schema name: file header}``."""
+    return write_csv(read_sample(source).rename(columns=names), path)
+
+
 def missing_required_column(source: Path, path: Path, column: str = schema.BOR) -> Path:
     """The cohort without one required column (default: best overall response)."""
     return write_csv(read_sample(source).drop(columns=[column]), path)

@@ -52,12 +52,38 @@ def test_wrong_column_name_fixed_in_mapping_editor(page, tmp_path, summary_of):
     row = ui.grid_row_index(page, editor, "File column", builders.UNKNOWN_START_HEADER)
     ui.edit_grid_select(page, editor, row, "Maps to", schema.DATE_IL2_START)
     page.get_by_role("button", name="Apply mapping").click()
-    ui.settle(page)
 
     fixed = summary_of(path, "--map", f"{builders.UNKNOWN_START_HEADER}={schema.DATE_IL2_START}")
     assert fixed["n_analysed"] == 57
+    ui.wait_for_metric(page, "Patients analysed", "57")
     assert_counts(page, fixed)
     assert ui.sidebar_counts(page) == (57, 57)
     ui.shot(page, "upload_wrong_column_after_mapping")
     ui.go_to_page(page, "Response")
     assert_response_page_matches(page, fixed)
+
+
+def test_mapping_applied_twice_keeps_every_column_where_the_user_put_it(page, tmp_path, summary_of):
+    """Apply, then Apply again as a careful user re-checking does: each file column keeps its target (the
+    editor must not carry edits over to the rows that took their places) and the numbers stay the CLI's."""
+    renames = {schema.DATE_IL2_START: "IL2 Beginn", schema.BOR: "Best resp"}
+    path = builders.renamed_columns(builders.PROCLAIM, tmp_path / "renamed_two.csv", renames)
+    start_upload(page, path)
+    assert ui.metric(page, "Patients analysed") == "0"
+    editor = ui.find_grid(page, "Maps to")
+    for target, header in renames.items():
+        row = ui.grid_row_index(page, editor, "File column", header)
+        ui.edit_grid_select(page, editor, row, "Maps to", target)
+    expected = summary_of(path, *[arg for target, header in renames.items() for arg in ("--map", f"{header}={target}")])
+    assert expected["n_analysed"] == 57
+
+    for attempt in ("first", "second"):
+        page.get_by_role("button", name="Apply mapping").click()
+        ui.wait_for_metric(page, "Patients analysed", "57")
+        assert_counts(page, expected)
+    ui.shot(page, "upload_mapping_applied_twice")
+    ui.go_to_page(page, "Survival")  # death and follow-up dates still mapped: overall survival is estimated
+    assert "cannot be estimated" not in ui.main_text(page)
+    assert ui.km_curves(page), "no Kaplan-Meier curve on the Survival page"
+    ui.go_to_page(page, "Response")
+    assert_response_page_matches(page, expected)

@@ -183,6 +183,16 @@ def metric(page: Page, label: str | re.Pattern) -> str:
     return box.locator(METRIC_VALUE).inner_text().strip()
 
 
+def wait_for_metric(page: Page, label: str, value: str) -> None:
+    """Wait until the st.metric labelled ``label`` reads ``value`` (a button's rerun can start late under
+    load, after the page looked idle), then settle; fails with the value last shown."""
+    box = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]').filter(has_text=re.compile(re.escape(label), re.I))
+    ).first
+    expect(box.locator(METRIC_VALUE)).to_have_text(value, timeout=DEFAULT_TIMEOUT_MS)
+    settle(page)
+
+
 def plotly_traces(page: Page, index: int = 0) -> list[dict]:
     """Every trace of the plotly figure number ``index`` as plotly.js holds it after drawing
     (``_fullData``: arrays decoded): name, mode, axes, legend flag, x values and text."""
@@ -238,31 +248,44 @@ def grid_headers(grid: Locator) -> list[str]:
     return [h.strip() for h in grid.locator(GRID_HEADER).all_text_contents()]
 
 
-def grid_row_index(page: Page, grid: Locator, column: str, value: str) -> int:
-    """0-based index of the first row whose ``column`` cell reads ``value``, scrolling the grid with the
-    mouse wheel (it only keeps the visible rows in its accessibility table)."""
-    col = grid_headers(grid).index(column) + 1
+def grid_row(page: Page, grid: Locator, column: str, value: str) -> tuple[int, dict[str, str]]:
+    """The first row whose ``column`` cell reads ``value``: its 0-based index and its cells by header,
+    scrolling the grid with the mouse wheel (it only keeps the visible rows in its accessibility table)."""
+    expect(grid.locator(GRID_HEADER).filter(has_text=column).first).to_be_attached(timeout=DEFAULT_TIMEOUT_MS)
+    headers = grid_headers(grid)
+    col = headers.index(column) + 1
+    grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     assert box is not None, "grid not visible"
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     for _ in range(100):
-        index = grid.evaluate(
+        found = grid.evaluate(
             """(el, [col, value]) => {
                 for (const row of el.querySelectorAll('tbody [role="row"]')) {
                     const cell = row.querySelector(`[aria-colindex="${col}"]`);
-                    if (cell && cell.textContent.trim() === value) return Number(row.getAttribute('aria-rowindex')) - 2;
+                    if (cell && cell.textContent.trim() === value) {
+                        const cells = [...row.querySelectorAll('[aria-colindex]')].map(
+                            c => [Number(c.getAttribute('aria-colindex')), c.textContent.trim()]);
+                        return [Number(row.getAttribute('aria-rowindex')) - 2, cells];
+                    }
                 }
                 return null;
             }""",
             [col, value],
         )
-        if index is not None:
+        if found is not None:
             page.mouse.wheel(0, -100_000)
             page.wait_for_timeout(200)
-            return index
+            index, cells = found
+            return index, {headers[k - 1]: text for k, text in cells if 0 < k <= len(headers)}
         page.mouse.wheel(0, 3 * GRID_ROW_PX)
         page.wait_for_timeout(60)
     raise AssertionError(f"no row with {column} = {value!r} in the grid")
+
+
+def grid_row_index(page: Page, grid: Locator, column: str, value: str) -> int:
+    """0-based index of the first row whose ``column`` cell reads ``value``."""
+    return grid_row(page, grid, column, value)[0]
 
 
 def edit_grid_select(page: Page, grid: Locator, row: int, column: str, option_text: str) -> None:
