@@ -261,6 +261,7 @@ def response_from_counts(ctx) -> None:
     CBR needs each SD's duration and the swimmer plot needs patient rows: both ask for a smaller selection.
     """
     from app_ui.widgets import md_escape
+    from il2lib.errors import Il2libError
     from il2lib.response import OUTCOME_LABELS
     from il2lib.sources.response import response_rates_from_counts
 
@@ -271,7 +272,11 @@ def response_from_counts(ctx) -> None:
     by = _grouping(a, "registry_resp_by")
     denominator = b.selectbox("Denominator", ["itt", "evaluable"], key="registry_resp_den",
                               format_func={"itt": "All treated (ITT)", "evaluable": "Evaluable only"}.get)
-    counts = response_counts(_identity(registry_config()), ctx.filter, by)
+    try:
+        counts = response_counts(_identity(registry_config()), ctx.filter, by)
+    except Il2libError as exc:  # e.g. the registry's statement timeout
+        st.warning(md_escape(str(exc)))
+        return
     shown = counts.assign(group=counts["group"].map(lambda g: "All patients" if g is None and by is None
                                                     else ("(missing)" if g is None else _display_label(g))))
     bor = shown.pivot_table(index="group", columns="value", values="n", aggfunc="sum", fill_value=0)

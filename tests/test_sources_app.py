@@ -172,3 +172,21 @@ def test_a_registry_query_over_the_statement_timeout_shows_a_plain_message(postg
     at = _open(dict(postgres_config, table="il2_slow_registry", statement_timeout=0.1))
     assert "The registry query took longer than the 0.1 s limit (statement_timeout); narrow the filters or ask " \
            "the administrator to raise registry.statement_timeout." in texts(at, "error")
+
+
+def test_a_response_count_over_the_statement_timeout_shows_a_plain_message(postgres_config):
+    # The registry answers quickly while the Data page counts it, then slowly (a second a row) when the
+    # Response page counts responses above the row limit.
+    import psycopg
+
+    conninfo = postgres_config["url"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as con:
+        con.execute("CREATE OR REPLACE FUNCTION il2_slow_row() RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
+                    "$$ BEGIN PERFORM pg_sleep(1); RETURN true; END $$")
+        con.execute("CREATE OR REPLACE VIEW il2_slowing_registry AS SELECT * FROM il2_registry")
+        at = _open(dict(postgres_config, table="il2_slowing_registry", statement_timeout=0.5, row_limit=10))
+        con.execute("CREATE OR REPLACE VIEW il2_slowing_registry AS SELECT * FROM il2_registry WHERE il2_slow_row()")
+    at.switch_page("pages/2_Response.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "The registry query took longer than the 0.5 s limit (statement_timeout); narrow the filters or ask " \
+           "the administrator to raise registry.statement_timeout." in texts(at, "warning")
