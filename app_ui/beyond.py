@@ -15,7 +15,8 @@ from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_num
 from il2lib import schema
 
 MASK_KEY, MASK_K_KEY, PUBLISHED_KEY = "mask", "mask_k", "published"
-#: Session key of the count views protected in this session, by kind: (view, suppression) pairs.
+#: Session key under which an audit (a test) collects the count views a run protected, by kind:
+#: (view, suppression) pairs. Kept only when the audit created it.
 PROTECTED_VIEWS = "protected_count_views"
 #: What each "Show code" expander reproduces (by its key).
 CODE_TITLES = {"pairwise_fisher": "pairwise Fisher tests", "published_orr": "ORR vs published",
@@ -43,16 +44,18 @@ class Masking:
 
         return mask_figure(fig, self.threshold) if self.on else fig
 
-    def protect(self, view, key: tuple):
-        """How each count of ``view`` (an :class:`il2lib.disclosure.CountView`) is shown: small counts and
-        the complements that would give them back hidden (no suppression when protection is off).
-        ``key`` names the view for the cache (the session's data key and everything the view depends on)."""
+    def protect(self, build_view, key: tuple):
+        """How each count of the view ``build_view()`` returns (an :class:`il2lib.disclosure.CountView`) is
+        shown: small counts and the complements that would give them back hidden. With protection off
+        nothing is hidden and the view is not built. ``key`` names the view for the cache (the session's
+        data key and everything the view depends on)."""
         from il2lib.disclosure import NO_SUPPRESSION
 
         if not self.on:
             return NO_SUPPRESSION
-        shown = _protected(key, view, self.threshold)
-        st.session_state.setdefault(PROTECTED_VIEWS, {})[key[0]] = (view, shown)  # the last of each kind, for audits
+        view, shown = _protected(key, build_view, self.threshold)
+        if PROTECTED_VIEWS in st.session_state:
+            st.session_state[PROTECTED_VIEWS][key[0]] = (view, shown)
         return shown
 
     def count(self, n) -> str:
@@ -75,10 +78,11 @@ class Masking:
 
 
 @data_cache(max_entries=64, max_size="16MB")
-def _protected(key: tuple, _view, threshold: int):
+def _protected(key: tuple, _build_view, threshold: int):
     from il2lib.disclosure import protect
 
-    return protect(_view, threshold)
+    view = _build_view()
+    return view, protect(view, threshold)
 
 
 def current_masking() -> Masking:
@@ -89,11 +93,6 @@ def current_masking() -> Masking:
     if not ss.get(state.plain_key(MASK_KEY), False):
         return Masking(False)
     return Masking(True, int(ss.get(state.plain_key(MASK_K_KEY), 5)))
-
-
-def masking_option() -> Masking:
-    """The small-cell setting of this run (its sidebar switch is drawn by the page frame)."""
-    return current_masking()
 
 
 def draw_masking_option() -> Masking:
@@ -108,7 +107,7 @@ def draw_masking_option() -> Masking:
     if not on:
         return Masking(False)
     k = url_number(MASK_K_KEY, "Mask counts below", 5.0, min_value=2.0, max_value=20.0, step=1.0,
-                   container=st.sidebar)
+                   number_format="%.0f", container=st.sidebar)
     return Masking(True, int(k))
 
 

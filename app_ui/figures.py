@@ -98,7 +98,7 @@ def swimmer(ctx) -> None:
                "follow-up; circles mark the first response, arrows an ongoing response.")
 
 
-def biomarkers(ctx, result) -> None:
+def biomarkers(ctx, result, shown) -> None:
     """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease (boxes only, no
     patient points, while small-cell protection is on)."""
     from app_ui.beyond import current_masking
@@ -113,7 +113,7 @@ def biomarkers(ctx, result) -> None:
     masking = current_masking()
     k = masking.threshold if masking.on else None  # the masked form: boxes only
     fig = biomarker_figure(ctx.data, variable, result, title=title, subtitle=subtitle,
-                           presentation=ctx.presentation, small_cell_threshold=k)
+                           presentation=ctx.presentation, small_cell_threshold=k, shown=shown)
     _chart(fig, "biomarker_box", kind="biomarker")
     if masking.on:
         st.caption(f"Small-cell protection on: boxes only (no patient points); a group of fewer than "

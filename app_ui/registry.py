@@ -243,7 +243,7 @@ def _masked_response(ctx, bor: pd.DataFrame, rates: pd.DataFrame, by, denominato
         view.add_sum(("n", r.group), [denom, ("bor", r.group, "NE")])
         for parts in (("CR", "PR"), ("CR", "PR", "SD")):
             view.add_sum(resp, [("bor", r.group, level) for level in parts])
-    shown = ctx.masking.protect(view, ("registry_response", ctx.cache_key, by, denominator))
+    shown = ctx.masking.protect(lambda: view, ("registry_response", ctx.cache_key, by, denominator))
     masked_bor = pd.DataFrame({level: [shown.text(("bor", g, level), n) for g, n in bor[level].items()]
                                for level in bor.columns}, index=bor.index)
     visible = [shown.shows(("resp", r.group, r.outcome), ("denom", r.group, r.outcome)) for r in rates.itertuples()]

@@ -76,14 +76,15 @@ def url_toggle(name: str, label: str, default: bool, *, help: str | None = None,
 
 
 def url_number(name: str, label: str, default: float, *, min_value: float, max_value: float, step: float,
-               help: str | None = None, container: Any = st) -> float:
+               help: str | None = None, number_format: str | None = None, container: Any = st) -> float:
     """A numeric page option mirrored in the URL when it differs from the default."""
     ss = st.session_state
     key = state.plain_key(name)
     if key not in ss:
         ss[key] = _parse_number(st.query_params.get(name), default, min_value, max_value)
     value = float(container.number_input(label, min_value=float(min_value), max_value=float(max_value),
-                                         step=float(step), help=help, **state.bind(name, float(ss[key]))))
+                                         step=float(step), help=help, format=number_format,
+                                         **state.bind(name, float(ss[key]))))
     _store(name, value, f"{value:g}" if value != default else None)
     return value
 

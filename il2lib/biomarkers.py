@@ -22,6 +22,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib._analysis import concat_excluded, excluded_frame, patient_ids, patients_statement, require_columns
 from il2lib.cohort import benefit_rule_text, with_clinical_benefit
+from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
@@ -72,31 +73,70 @@ class BiomarkerResult:
     @property
     def patients_note(self) -> str:
         """Patients in the CB / no-CB groups and those left out (per-variable missing values: ``n_missing``)."""
-        n_used = int(self.groups["n_cb"].sum() + self.groups["n_no_cb"].sum())
-        return patients_statement(n_used, self.excluded)
+        return patients_statement(self.n_used, self.excluded)
 
-    def display(self, disease: str) -> pd.DataFrame:
-        """Manuscript-style table for one disease: CB vs no-CB, p (test), OR (95% CI) and what the OR is per."""
+    @property
+    def n_used(self) -> int:
+        return int(self.groups["n_cb"].sum() + self.groups["n_no_cb"].sum())
+
+    def count_view(self, total: int | None = None) -> CountView:
+        """Every count the comparison shows, for small-cell protection: the benefit groups per disease
+        (their sum is the patients used), and per variable the patients with a value in each group
+        (the figure's n; "k/m" of a binary row), those with "yes", and the missing:
+        group sizes = with a value + missing. ``total``, the filtered patients shown elsewhere (the
+        sidebar, the report's header), is used + left out and never hidden."""
+        view = CountView()
+        groups = [("n", g.disease, side) for g in self.groups.itertuples() for side in GROUP_SIDES]
+        for g in self.groups.itertuples():
+            for side in GROUP_SIDES:
+                view.add(("n", g.disease, side), getattr(g, f"n_{side}"), headline=True)
+        view.add(("used",), self.n_used)
+        view.add_sum(("used",), groups)
+        view.add(("left out",), len(self.excluded))
+        if total is not None:
+            view.add(("total",), total, headline=True, fixed=True)
+            view.add_sum(("total",), [("used",), ("left out",)])
+        for r in self.rows.itertuples():
+            known = [("known", r.disease, r.variable, side) for side in GROUP_SIDES]
+            for key, side in zip(known, GROUP_SIDES):
+                view.add(key, getattr(r, f"n_{side}"))
+                view.add_at_most(key, ("n", r.disease, side))
+            view.add(("missing", r.disease, r.variable), r.n_missing)
+            coef = {("n", r.disease, side): 1.0 for side in GROUP_SIDES}
+            coef.update({key: -1.0 for key in [*known, ("missing", r.disease, r.variable)]})
+            view.add_relation(coef, 0.0, 0.0)
+            if r.var_type == "binary":
+                for key, side in zip(known, GROUP_SIDES):
+                    yes = ("yes", r.disease, r.variable, side)
+                    view.add(yes, _yes_count(getattr(r, f"{side}_summary")))
+                    view.add_at_most(yes, key)
+        return view
+
+    def display(self, disease: str, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """Manuscript-style table for one disease: CB vs no-CB, p (test), OR (95% CI) and what the OR is per.
+        Counts read as ``shown`` says (small-cell protection)."""
         sub = self.rows[self.rows["disease"] == disease]
         g = self.groups.set_index("disease").loc[disease]
+        summaries = {side: [_summary_text(r, side, shown) for r in sub.itertuples()] for side in GROUP_SIDES}
         out = pd.DataFrame({
-            "Variable": sub["label"],
-            f"Clinical benefit (n={int(g['n_cb'])})": sub["cb_summary"],
-            f"No clinical benefit (n={int(g['n_no_cb'])})": sub["no_cb_summary"],
-            "p-value": sub["pvalue"].map(format_p),
-            "Test": sub["test_label"],
+            "Variable": sub["label"].to_numpy(),
+            f"Clinical benefit (n={shown.text(('n', disease, 'cb'), g['n_cb'])})": summaries["cb"],
+            f"No clinical benefit (n={shown.text(('n', disease, 'no_cb'), g['n_no_cb'])})": summaries["no_cb"],
+            "p-value": sub["pvalue"].map(format_p).to_numpy(),
+            "Test": sub["test_label"].to_numpy(),
             "OR (95% CI)": [_or_text(r) for r in sub.itertuples()],
             OR_PER_COLUMN: [_or_per_text(r) for r in sub.itertuples()],
-            "Missing": sub["n_missing"],
+            "Missing": [shown.text(("missing", disease, r.variable), r.n_missing) if shown.hidden else r.n_missing
+                        for r in sub.itertuples()],
         })
         if self.adjust != "none":
-            out.insert(4, f"p ({self.adjust})", sub["p_adjusted"].map(format_p))
+            out.insert(4, f"p ({self.adjust})", sub["p_adjusted"].map(format_p).to_numpy())
         return out.reset_index(drop=True)
 
-    def display_with_test_notes(self, disease: str) -> "NotedTable":
+    def display_with_test_notes(self, disease: str, shown: Suppression = NO_SUPPRESSION) -> "NotedTable":
         """:meth:`display` narrowed for a screen: the "Test" column becomes a superscript mark on each p-value
         and one footnote per test ("¹ Wilcoxon rank-sum (Mann-Whitney U) test"), as in a manuscript table."""
-        table = self.display(disease)
+        table = self.display(disease, shown)
         tests = list(dict.fromkeys(table["Test"]))
         marks = {t: SUPERSCRIPTS[i] for i, t in enumerate(tests)}
         table["p-value"] = [f"{p}{marks[t]}" for p, t in zip(table["p-value"], table["Test"])]
@@ -109,6 +149,29 @@ class NotedTable:
 
     table: pd.DataFrame
     footnotes: tuple[str, ...]
+
+
+GROUP_SIDES = ("cb", "no_cb")
+
+
+def _yes_count(summary: str) -> int:
+    """The k of a binary row's "k/m (p%)" ("—" for a group without values: 0)."""
+    return int(summary.split("/", 1)[0]) if "/" in summary else 0
+
+
+def _summary_text(row, side: str, shown: Suppression) -> str:
+    """A group's summary with its counts as ``shown`` says: "k/m (p%)" of a binary row; a median (IQR)
+    of fewer values than the threshold would be those patients' values, so it reads "n<k" instead."""
+    summary = getattr(row, f"{side}_summary")
+    known = ("known", row.disease, row.variable, side)
+    if not shown.hidden:
+        return summary
+    if row.var_type != "binary":
+        return f"n<{shown.threshold}" if known in shown.primary else summary
+    yes = ("yes", row.disease, row.variable, side)
+    if shown.shows(yes, known):
+        return summary
+    return f"{shown.text(yes, _yes_count(summary))}/{shown.text(known, getattr(row, f'n_{side}'))} ({SUPPRESSED})"
 
 
 def _or_text(r) -> str:

@@ -212,16 +212,26 @@ class _Problem:
         return np.round(res.x) if res.status == 0 else None
 
 
+def _given_by_fixed(view: CountView, threshold: int) -> frozenset:
+    """The fixed cells and every cell they determine on their own (all the others hidden)."""
+    if not view.fixed:
+        return frozenset()
+    rest = frozenset(view.counts.keys() - view.fixed)
+    return frozenset(view.fixed | recoverable(view, Suppression(threshold, frozenset(), rest)).keys())
+
+
 def protect(view: CountView, threshold: int) -> Suppression:
     """Hide the small counts of ``view`` and, where the shown numbers would give one back, complements.
 
     Each round audits the view and gives every exposed cell one complement: a shown, non-zero cell of
     a relation that holds the exposed cell as its only hidden cell (else of any relation linked to it),
     a detail cell before a headline cell (group size, ORR), then one that frees the exposed cell, then
-    the smallest. Cells shown elsewhere (``view.fixed``) are never hidden. Rounds repeat until the audit
-    finds nothing.
+    the smallest. Cells shown elsewhere (``view.fixed``) are never hidden, nor is a cell they give back
+    whatever else is hidden (the overall denominator when the sidebar shows the total): hiding it would
+    protect nothing. Rounds repeat until the audit finds nothing.
     """
     primary = frozenset(k for k, v in view.counts.items() if 0 < v < threshold)
+    pinned = _given_by_fixed(view, threshold)
     hidden, secondary = set(primary), set()
     exposed = recoverable(view, Suppression(threshold, primary))
     while exposed:
@@ -234,7 +244,7 @@ def protect(view: CountView, threshold: int) -> Suppression:
                 linked = set(_components({cell}, hidden, _reduced(view, hidden))[0])
                 alone = [coef for coef, _, _ in view.relations if linked & coef.keys()]
             candidates = {k for coef in alone for k in coef
-                          if k not in hidden and k not in view.fixed and view.counts[k] > 0}
+                          if k not in hidden and k not in pinned and view.counts[k] > 0}
 
             def cost(k, cell=cell):
                 trial = Suppression(threshold, primary, frozenset(secondary | {k}))

@@ -32,7 +32,10 @@ _PATTERNS = (re.compile(_INT + r"(?=\s*/\s*\d)"),  # numerator of x/n
              re.compile(r"(?<![A-Za-z])[nN] ?= ?" + _INT),  # "n = 3", "(N=2)"
              re.compile(r"(?<= of )" + _INT),
              re.compile(r"(?<=\()" + _INT + r"(?= [a-z])"),  # "(2 without a date)"
-             re.compile(r"(?<!than )" + _INT + r"(?= (?:events?|deaths?|patients?|patient\(s\)|responders?|responses?)\b)"))
+             re.compile(r"(?<!than )" + _INT
+                        + r"(?= (?:events?|deaths?|patients?|patient\(s\)|responders?|responses?|unknown)\b)"),
+             re.compile(r"(?<!than )" + _INT + r"(?= (?:adverse-event|AE) rows?\b)"),
+             re.compile(r"(?<=events = )" + _INT))
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%")
 _TEMPLATE_REF = re.compile(r"%\{customdata(?:\[(\d+)\])?(:\.0f)?\}")
 
@@ -72,8 +75,8 @@ def mask_table(df: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, columns: Se
     """Copy of ``df`` with small counts masked in ``columns`` (default: every column).
 
     Integer columns (and float columns holding whole numbers only) are counts; text columns go
-    through :func:`mask_text`, except a text first column when every column is masked: the row labels. In a row where anything was masked, ``dependent`` columns (rates,
-    CIs) become ``"masked"``.
+    through :func:`mask_text`, except a text first column when every column is masked: the row labels.
+    In a row where anything was masked, ``dependent`` columns (rates, CIs) become ``"masked"``.
     """
     threshold = _check(threshold)
     out = df.copy()

@@ -36,13 +36,20 @@ if not result.ok:
     empty_state(f"Table 1 cannot be computed: {md_escape(result.message)}")
     st.stop()
 t1 = result.value
-view = t1.count_view()
 missing = {f"without {schema.label(by)}": len(t1.excluded)} if by else {}
-view.add(("total",), ctx.n, headline=True)
-view.add(("used", "t1"), t1.n_used)
-view.add(("left out", "t1"), len(t1.excluded))
-view.add_sum(("total",), [("used", "t1"), ("left out", "t1")])
-shown = masking.protect(view, ("table1", ctx.cache_key, by))
+
+
+def count_view():
+    """Table 1's counts with the captions' "n = used of total" and the left-out count."""
+    view = t1.count_view()
+    view.add(("total",), ctx.n, headline=True, fixed=True)  # the sidebar shows it
+    view.add(("used", "t1"), t1.n_used)
+    view.add(("left out", "t1"), len(t1.excluded))
+    view.add_sum(("total",), [("used", "t1"), ("left out", "t1")])
+    return view
+
+
+shown = masking.protect(count_view, ("table1", ctx.cache_key, by))
 sizes = t1.tidy[["group", "N"]].drop_duplicates("group")
 cols = st.columns(min(6, len(sizes)))
 for col, (group, size) in zip(cols, sizes.itertuples(index=False)):

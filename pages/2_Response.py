@@ -83,7 +83,7 @@ def page_view(results: dict):
     rates = [results["rates"].value] if results["rates"].ok else []
     forest, overall = results["forest"]
     view = response_count_view(table, *rates, *forest, *([overall] if overall is not None else []))
-    view.add(("total",), ctx.n, headline=True)
+    view.add(("total",), ctx.n, headline=True, fixed=True)  # the sidebar shows it
     if table is not None:
         add_used(view, "bor", table.n_used, [("n", table.by, g) for g in table.groups], table.excluded)
     if results["rates"].ok:
@@ -184,7 +184,7 @@ masking = ctx.masking
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
 results = computed_results(by, denominator, ci_method, sd_minimum)
-shown = masking.protect(page_view(results), ("response", ctx.cache_key, by, denominator, ci_method, sd_minimum,
+shown = masking.protect(lambda: page_view(results), ("response", ctx.cache_key, by, denominator, ci_method, sd_minimum,
                                              ctx.cb_sd_months, ctx.assessment_window_days))
 bor_table = bor_section(results["bor"], sd_minimum, shown)
 rates_section(results["rates"], results["forest"], denominator, sd_minimum, bor_table, shown)

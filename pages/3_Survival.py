@@ -141,7 +141,7 @@ def comparison(view) -> None:
 
 st.title("Survival")
 endpoint, by, conf_type, landmark = options()
-masking = beyond.masking_option()
+masking = ctx.masking
 toggles, with_cox = display_toggles(masking)
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
@@ -151,7 +151,8 @@ if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
-shown = masking.protect(view.count_view(sidebar_n=ctx.n), ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months))
+shown = masking.protect(lambda: view.count_view(sidebar_n=ctx.n),
+                        ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months))
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
                                     + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))

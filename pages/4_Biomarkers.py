@@ -20,7 +20,7 @@ from il2lib.cohort import benefit_rule_text  # noqa: E402
 ADJUST = {"none": "None (as published)", "holm": "Holm", "BH": "Benjamini-Hochberg"}
 
 st.title("Biomarkers")
-beyond.masking_option().caption()
+ctx.masking.caption()
 st.caption(md_escape(f"Clinical benefit = {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
                      "(sidebar settings).")
            + " The community paper compared benefit groups within each disease in its own 50 patients: set the "
@@ -31,6 +31,7 @@ if not computed.ok:
     empty_state(f"Biomarker comparison not available: {md_escape(computed.message)}")
     st.stop()
 result = computed.value
+shown = ctx.masking.protect(lambda: result.count_view(total=ctx.n), ("biomarkers", ctx.cache_key, ctx.cb_sd_months, ctx.assessment_window_days))
 st.warning(UNADJUSTED_NOTE, icon=":material/warning:")
 diseases = list(result.groups["disease"]) if len(result.groups) else []
 if not diseases:
@@ -44,16 +45,16 @@ for disease, tab in zip(diseases, tabs):
             empty_state("Only one benefit group is present for this disease under the current filters: "
                         "nothing to compare.")
             continue
-        shown = result.display_with_test_notes(disease)  # tests as footnotes: the table fits the page
-        show_table(shown.table)
-        st.caption(md_escape("Tests: " + " · ".join(shown.footnotes)))
-        download_table(result.display(disease), f"biomarkers_{disease}", notes=result.notes,
+        noted = result.display_with_test_notes(disease, shown)  # tests as footnotes: the table fits the page
+        show_table(noted.table)
+        st.caption(md_escape("Tests: " + " · ".join(noted.footnotes)))
+        download_table(result.display(disease, shown), f"biomarkers_{disease}", notes=result.notes,
                        title=f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit")
 st.subheader("Distributions")
-figures.biomarkers(ctx, result)
+figures.biomarkers(ctx, result, shown)
 for note in result.notes:
     st.caption(md_escape(note))
-n_used = int(result.groups["n_cb"].sum() + result.groups["n_no_cb"].sum())
-used_note("Biomarker comparison", n_used, ctx.n,
-          {"with clinical benefit undetermined (SD without a duration)": len(result.excluded)})
+undetermined = "with clinical benefit undetermined (SD without a duration)"
+used_note("Biomarker comparison", result.n_used, ctx.n, {undetermined: len(result.excluded)},
+          shown=shown, keys=(("used",), ("total",), {undetermined: ("left out",)}))
 beyond.code_for("biomarkers", ctx, adjust=adjust)

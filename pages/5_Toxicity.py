@@ -95,7 +95,7 @@ def named_patients(tox) -> pd.DataFrame:
 
 
 st.title("Toxicity")
-beyond.masking_option().caption()
+ctx.masking.caption()
 available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
 by = url_choice("tox_by", "Compare groups", available, schema.PRIOR_PD1 if schema.PRIOR_PD1 in available else None,
                 format_func=lambda g: "No grouping" if g is None else schema.label(g))
@@ -116,7 +116,7 @@ if not computed.ok:
     st.stop()
 tox = computed.value
 # every count below (tables, figure, notes) in one view: small counts and the complements that would give them back
-shown = ctx.masking.protect(tox.count_view(), ("toxicity", ctx.cache_key, ctx.loaded.ae_key, by, ae_complete))
+shown = ctx.masking.protect(tox.count_view, ("toxicity", ctx.cache_key, ctx.loaded.ae_key, by, ae_complete))
 notes = [ctx.masking.text(tox.note_text(note, shown)) for note in tox.notes]
 warnings = [ctx.masking.text(warning) for warning in tox.warnings]
 st.subheader("Overview")
@@ -160,7 +160,7 @@ if has_ae:
         st.caption(ctx.masking.text(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or "
                                     "unusable rows)."))
 named = named_patients(tox)
-if len(named) and not beyond.current_masking().on:
+if len(named) and not ctx.masking.on:
     with st.expander("Patients named in the notes above"):
         show_table(named)
 if has_ae:

@@ -14,7 +14,6 @@ from app_ui.widgets import md_escape, url_choice
 ctx = frame("Report")
 ctx.require_data()
 
-from app_ui.beyond import masking_option  # noqa: E402
 
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError  # noqa: E402
@@ -69,7 +68,7 @@ use_ae = c.toggle("Include adverse events", value=ae is not None, disabled=ae is
 if ctx.loaded.ae_error:
     st.warning(md_escape(f"Adverse-event table not used: {ctx.loaded.ae_error}"))
 
-masking = masking_option()
+masking = ctx.masking
 threshold = masking.threshold if masking.on else None
 if masking.on:
     st.caption(f"Small-cell protection is on, so the report is masked like the pages: counts from 1 to "

@@ -21,8 +21,12 @@ TIMEOUT = 90
 
 
 def open_app(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
-    """Run the landing page (with URL parameters), optionally switch to ``page``; no exception allowed."""
+    """Run the landing page (with URL parameters), optionally switch to ``page``; no exception allowed.
+    The session collects the count views its pages protect, for the subtraction audits."""
+    from app_ui.beyond import PROTECTED_VIEWS
+
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[PROTECTED_VIEWS] = {}
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()

@@ -172,3 +172,25 @@ def test_disease_without_benefit_group_is_reported_not_raised():
                        schema.AUTOIMMUNE: pd.array([True, False] * 3, dtype="boolean")})
     rows = biomarker_comparison(df).rows
     assert rows["test"].isna().all() and rows["or_note"].str.startswith("not estimable").all()
+
+
+def test_small_counts_of_the_comparison_are_hidden_with_their_complements(df):
+    # Two melanoma patients without a platelet nadir: missing = group sizes - those with a value, so hiding
+    # the "2" alone gives it back; a complement (a group's count with a value) must go too.
+    from il2lib.disclosure import SUPPRESSED, Suppression, protect, recoverable
+
+    df.loc[[0, 20], schema.PLATELET_NADIR] = np.nan
+    res = biomarker_comparison(df)
+    view = res.count_view(total=len(df))
+    missing = ("missing", schema.MELANOMA, schema.PLATELET_NADIR)
+    assert view.counts[missing] == 2 and missing in recoverable(view, Suppression(5, frozenset({missing})))
+    shown = protect(view, 5)
+    assert missing in shown.primary and shown.secondary and recoverable(view, shown) == {}
+    assert ("total",) not in shown.hidden
+    table = res.display(schema.MELANOMA, shown)
+    row = table[table["Variable"] == schema.label(schema.PLATELET_NADIR)].iloc[0]
+    assert row["Missing"] == "<5"
+    cells = [str(v) for v in table.to_numpy().ravel()] + list(table.columns)
+    autoimmune = table[table["Variable"] == schema.label(schema.AUTOIMMUNE)].iloc[0]
+    assert autoimmune["Clinical benefit (n=9)"] == f"<5/9 ({SUPPRESSED})"  # 4 of 9
+    assert not [c for c in cells if c in ("2", "4")]

@@ -58,6 +58,21 @@ def test_protect_hides_a_detail_complement_and_leaves_nothing_recoverable():
     assert shown.text("PD", 16) == SUPPRESSED and shown.text("CR", 2) == "<5" and shown.text("SD", 7) == "7"
 
 
+def test_a_count_the_fixed_total_gives_back_is_never_a_complement():
+    # total (shown in the sidebar) = a + b; c is a forest row equal to the total. Hiding c would protect
+    # nothing (it equals the total), so the complement of a is b, even though b is a headline count.
+    view = CountView()
+    view.add(("total",), 20, headline=True, fixed=True)
+    view.add(("a",), 3)
+    view.add(("b",), 17, headline=True)
+    view.add(("c",), 20)
+    view.add_sum(("total",), [("a",), ("b",)])
+    view.add_sum(("c",), [("a",), ("b",)])
+    shown = protect(view, 5)
+    assert shown.primary == {("a",)} and shown.secondary == {("b",)}
+    assert recoverable(view, shown) == {}
+
+
 def test_relation_the_numbers_do_not_satisfy_is_not_kept():
     view = CountView()
     view.add("a", 2)

@@ -12,8 +12,9 @@ https://darwin-eu-dev.github.io/omopgenerics/articles/suppression.html).
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from apptest_support import open_app, rerun
+from apptest_support import APP, TIMEOUT, open_app, rerun
 from disclosure_scan import (THRESHOLD, download_small_counts, recorded_downloads, small_count_findings,
                              visible_strings)
 from security_helpers import page_scripts
@@ -87,7 +88,8 @@ def _show(at, page: str, opened: str | None):
 
 
 #: Pages whose counts go through complementary suppression, with the view each protects.
-PROTECTED_KINDS = {"pages/1_Cohort.py": ("table1",), "pages/2_Response.py": ("response",), "pages/3_Survival.py": ("survival",),
+PROTECTED_KINDS = {"pages/1_Cohort.py": ("table1",), "pages/2_Response.py": ("response",),
+                   "pages/3_Survival.py": ("survival",), "pages/4_Biomarkers.py": ("biomarkers",),
                    "pages/5_Toxicity.py": ("toxicity",)}
 
 
@@ -113,7 +115,7 @@ def test_no_count_below_the_threshold_is_visible_with_protection_on(sessions, do
         found = [(where, snippet) for where, snippet in found if "expander 'Models and further" in where]
 
     # the subtraction audit: no hidden count of a view the page protected follows from the numbers shown with it
-    views = at.session_state[PROTECTED_VIEWS] if PROTECTED_VIEWS in at.session_state else {}
+    views = at.session_state[PROTECTED_VIEWS]
     assert set(PROTECTED_KINDS.get(page, ())) <= set(views), f"{page} protected no {PROTECTED_KINDS[page]} view"
     for kind, (view, shown) in views.items():
         assert recoverable(view, shown) == {}, f"{page}: the {kind} view gives a masked count back"
@@ -123,3 +125,25 @@ def test_no_count_below_the_threshold_is_visible_with_protection_on(sessions, do
     more = f"\n  ... and {len(found) - 80} more" if len(found) > 80 else ""
     assert not found, (f"{len(found)} count(s) from 1 to {THRESHOLD - 1} visible on {page}"
                        f"{' / ' + opened if opened else ''} with small-cell protection on ({mode}):\n{listing}{more}")
+
+
+def test_a_session_keeps_no_count_views_unless_an_audit_asks():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"mask": "1"})
+    at.run()
+    at.switch_page("pages/2_Response.py").run()
+    assert not at.exception and PROTECTED_VIEWS not in at.session_state
+
+
+@pytest.mark.parametrize(("page", "kind", "grouping"), [("pages/2_Response.py", "response", "resp_by"),
+                                                        ("pages/1_Cohort.py", "table1", "t1_by")])
+def test_the_sidebar_total_stays_shown_and_complements_stay_few(page, kind, grouping):
+    # Melanoma, line 3+, by source: 20 patients, the community group below the threshold. The sidebar shows
+    # n = 20, so the page's own "of 20" is never hidden, nor is any count that equals it.
+    at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", grouping: "source"}, page=page)
+    view, shown = at.session_state[PROTECTED_VIEWS][kind]
+    assert view.counts[("total",)] == 20 and ("total",) not in shown.hidden
+    assert recoverable(view, shown) == {}
+    equal_to_total = {k for k, v in view.counts.items() if v == 20 and k[0] in ("used", "denom")}
+    assert equal_to_total and not equal_to_total & shown.hidden
+    assert len(shown.secondary) <= 25  # 58 when the total itself was hidden

@@ -146,6 +146,7 @@ def test_registry_response_counts_are_masked_with_their_complements(parquet_conf
 
     at = AppTest.from_file(APP, default_timeout=90)
     at.secrets["registry"] = dict(parquet_config, row_limit=10)
+    at.session_state[PROTECTED_VIEWS] = {}  # collect the protected view for the audit
     at.query_params.update({"mask": "1", "disease": "rcc"})
     at.run()
     at.switch_page("pages/2_Response.py").run()

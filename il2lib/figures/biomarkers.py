@@ -19,7 +19,8 @@ SHORT = {CB: "CB", NO_CB: "No CB"}
 
 
 def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = "", subtitle: str = "",
-                     presentation: bool = False, small_cell_threshold: int | None = None) -> go.Figure:
+                     presentation: bool = False, small_cell_threshold: int | None = None,
+                     shown=None) -> go.Figure:
     """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease.
 
     Parameters
@@ -35,6 +36,9 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
         The masked form (small-cell protection): no point and no patient id is drawn, only boxes, and a
         group of fewer than this many patients gets no box (its quartiles would be its patients' values);
         its size reads ``"n<k"``.
+    shown : Suppression, optional
+        How the result's counts are shown (:meth:`BiomarkerResult.count_view`): a group size hidden as a
+        complement reads ``"n=masked"``.
 
     Returns
     -------
@@ -61,7 +65,8 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
         for name, mask in ((CB, cb), (NO_CB, ~cb)):
             keep = mask & ~np.isnan(values)
             n = int(keep.sum())
-            label = f"{SHORT[name]} (n={n})"
+            side = "cb" if name == CB else "no_cb"
+            label = f"{SHORT[name]} (n={n if shown is None else shown.text(('known', disease, variable, side), n)})"
             if small_cell_threshold is not None:
                 y, x = values[keep], [label] * n
                 if 0 < n < small_cell_threshold:  # no box; the group keeps its place on the axis

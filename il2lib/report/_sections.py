@@ -224,9 +224,10 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
         return s
     if result.rows.empty:
         return None
+    shown = protected(result.count_view(total=len(df)))
     for disease in result.groups["disease"]:
         name = schema.DISEASE_LABELS.get(disease, str(disease))
-        table = result.display(disease)
+        table = result.display(disease, shown)
         tests = list(dict.fromkeys(table["Test"]))
         marks = {t: SUPERSCRIPTS[i] for i, t in enumerate(tests)}
         table["p-value"] = [f"{p}{marks[t]}" for p, t in zip(table["p-value"], table["Test"])]
@@ -245,11 +246,12 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
         points = (f"no box for a group of fewer than {k} patients (small-cell protection)" if k is not None
                   else "points every patient")
         s.add(Figure(biomarker_figure(df, schema.PLATELET_NADIR, result, title="Platelet nadir during IL-2",
-                                      small_cell_threshold=k),
+                                      small_cell_threshold=k, shown=shown),
                      "Platelet nadir in patients with and without clinical benefit, per disease: boxes show the "
                      f"median and quartiles, {points}; the p-value and test are printed per panel.", "biomarker"))
     if len(result.excluded):
-        s.note(f"{len(result.excluded)} patient(s) left out: clinical benefit undetermined (SD without a duration).")
+        s.note(f"{shown.text(('left out',), len(result.excluded))} patient(s) left out: clinical benefit undetermined "
+               "(SD without a duration).")
     s.methods.append("Biomarkers were compared between patients with and without clinical benefit within each "
                      "disease: medians (Q1-Q3) with the two-sided Wilcoxon rank-sum test (Mann-Whitney U; exact "
                      "without ties for n < 50), proportions with Fisher's exact test and its conditional "

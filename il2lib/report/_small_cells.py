@@ -16,16 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import numpy as np
 import pandas as pd
 
 _THRESHOLD: ContextVar[int | None] = ContextVar("report_small_cell_threshold", default=None)
 #: Columns whose value gives a masked count back with the denominator (rates, percentages, CIs, medians).
 _DEPENDENT = re.compile(r"%|\bCI\b|\brate\b|\bmedian\b", re.IGNORECASE)
-_INT = r"(?<![\d.,<])(\d+)(?![\d.,%])"
-#: Count phrasings of the report's notes that :func:`il2lib.masking.mask_text` does not read as counts.
-_MORE_COUNTS = (re.compile(r"(?<=events = )" + _INT),
-                re.compile(r"(?<!than )(?<![\w.,<])(\d+)(?= (?:unknown\b|adverse-event rows?|AE rows?))"))
 _CLAUSE = re.compile(r"((?<=[.;])\s+)")
 
 
@@ -57,25 +52,15 @@ def threshold() -> int | None:
 
 def text(value):
     """A caption or note with its counts masked ("n = 3 of 40", "2/17", "(N=2)", "3 events")."""
-    from il2lib.masking import mask_count, mask_text
+    from il2lib.masking import mask_text
 
     k = threshold()
     if k is None or not isinstance(value, str):
         return value
     parts = _CLAUSE.split(value)  # clause by clause: a masked count blanks the percentages of its clause only
     for i in range(0, len(parts), 2):
-        parts[i] = _more_counts(mask_text(parts[i], k), k)
+        parts[i] = mask_text(parts[i], k)
     return "".join(parts)
-
-
-def _more_counts(value, k: int):
-    from il2lib.masking import mask_count
-
-    if not isinstance(value, str):
-        return value
-    for pattern in _MORE_COUNTS:
-        value = pattern.sub(lambda m: m.group(0).replace(m.group(1), str(mask_count(int(m.group(1)), k))), value)
-    return value
 
 
 def dependent_columns(df: pd.DataFrame) -> list[str]:
@@ -85,20 +70,13 @@ def dependent_columns(df: pd.DataFrame) -> list[str]:
 
 def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
     """``df`` masked (``dependent`` default: the rate, percentage, CI and median columns)."""
-    from il2lib.masking import MASKED_DEPENDENT, mask_table
+    from il2lib.masking import mask_table
 
     k = threshold()
     if k is None:
         return df
     dependent = dependent_columns(df) if dependent is None else [c for c in dependent if c in df.columns]
-    before, hit = df.copy(), np.zeros(len(df), dtype=bool)
-    for i, col in enumerate(df.columns):  # count phrasings mask_text leaves ("a group has 1 events")
-        if i > 0 and (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
-            before[col] = df[col].map(lambda v: _more_counts(v, k))
-            hit |= (before[col].astype(str) != df[col].astype(str)).to_numpy()
-    masked = mask_table(before, k, dependent=dependent)
-    for col in dependent:
-        masked[col] = masked[col].astype(object).where(~hit, MASKED_DEPENDENT)
+    masked = mask_table(df, k, dependent=dependent)
     return masked.set_axis([text(c) for c in masked.columns], axis=1)
 
 
@@ -126,8 +104,9 @@ def methods_text(k: int) -> str:
             "point per patient, such as a swimmer plot or the individual points of the biomarker figure) and the "
             "validation findings (one row per patient) are withheld; the biomarker figure shows boxes only, with "
             f"no box for a group of fewer than {k} patients, and survival curves end before fewer than {k} "
-            "patients are at risk. Zeros, hazard ratios and p-values are not masked. In Table 1 and the response "
-            "tables and figures, counts that would give a masked count back from the totals shown with it (a "
+            "patients are at risk. Zeros, hazard ratios and p-values are not masked. In Table 1, the response, "
+            "survival, biomarker and toxicity tables and figures, counts that would give a masked count back from "
+            "the totals shown with it (a "
             "column's N minus its other rows, ORR minus PR) are suppressed too and read \"masked\" "
             "(complementary suppression, checked by an integer-programming audit); elsewhere masking is cell by "
             "cell. Masking does not prevent differencing, that is recovering a small count by subtracting the counts of two reports or two "
