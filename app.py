@@ -84,9 +84,9 @@ def mapping_editor(report) -> None:
     editable = ctx.loaded.choice == data_mod.UPLOAD
     applied = editable and bool(st.session_state.get(data_mod.MAPPING))  # stays open to show what was applied
     with st.expander("Column mapping", expanded=file_error or applied, icon=":material/table_convert:"):
-        rows = [{"File column": col, "Maps to": target or ""} for col, target in report.mapping.items()]
-        rows += [{"File column": col, "Maps to": ""} for col in report.unmapped_columns
-                 if col not in report.mapping]
+        # columns the dashboard did not recognise first: they are the ones to map
+        rows = [{"File column": col, "Maps to": ""} for col in report.unmapped_columns if col not in report.mapping]
+        rows += [{"File column": col, "Maps to": target or ""} for col, target in report.mapping.items()]
         table = pd.DataFrame(rows, columns=["File column", "Maps to"])
         if not editable:
             show_table(table, interactive=True)

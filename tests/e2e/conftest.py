@@ -71,6 +71,19 @@ def new_context(browser: Browser) -> Iterator[Callable[[], BrowserContext]]:
         context.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test leaves a screenshot of its page under tests/artifacts/failed_<test>.png."""
+    outcome = yield
+    report = outcome.get_result()
+    page = item.funcargs.get("page") if report.when == "call" and report.failed else None
+    if page is not None and not page.is_closed():
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"failed_{item.name}.png"), full_page=True)
+        except Exception:  # the browser may be gone; the failure itself is what matters
+            pass
+
+
 @pytest.fixture
 def page(new_context: Callable[[], BrowserContext], app_url: str) -> Page:
     """A fresh page in a fresh context, already opened on the app's landing page."""

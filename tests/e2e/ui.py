@@ -275,6 +275,8 @@ def grid_row(page: Page, grid: Locator, column: str, value: str) -> tuple[int, d
         )
         if found is not None:
             page.mouse.wheel(0, -100_000)
+            # back at the top before anyone counts rows from the first one
+            expect(grid.locator('tbody [role="row"]').first).to_have_attribute("aria-rowindex", "2")
             page.wait_for_timeout(200)
             index, cells = found
             return index, {headers[k - 1]: text for k, text in cells if 0 < k <= len(headers)}
@@ -296,6 +298,10 @@ def edit_grid_select(page: Page, grid: Locator, row: int, column: str, option_te
     box = grid.bounding_box()
     assert box is not None, "data editor not visible"
     page.mouse.click(box["x"] + 8, box["y"] + GRID_ROW_PX * 1.5)
+    # whatever row the grid was scrolled to, walk up to the first cell before counting rows down
+    n_rows = int(grid.locator("[aria-rowcount]").first.get_attribute("aria-rowcount") or 0)
+    for _ in range(n_rows):
+        page.keyboard.press("ArrowUp")
     for _ in range(row):
         page.keyboard.press("ArrowDown")
     for _ in range(col):
