@@ -16,7 +16,7 @@ from app_ui.beyond import Masking, by_text, pairwise_display, show_code, table_w
 from app_ui.cached import Computed, _attempt, group_column_values
 from app_ui.session_cache import data_cache
 from app_ui.survival_view import COX_AUTO_MAX_N
-from app_ui.widgets import format_p
+from app_ui.widgets import format_p, md_escape
 from il2lib import schema
 
 MILESTONE_CHOICES = (6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
@@ -78,6 +78,8 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view, masking: Masking) -
                                  f"Pairwise log-rank tests: {endpoint_by(endpoint, by)}", [note])
             st.caption(note)
             show_code(pairwise_logrank_snippet(endpoint, by), ctx, masking, "pairwise_lr")
+        elif computed.refused:
+            st.info(md_escape(computed.message), icon=":material/hourglass_disabled:")
     if view.ph_violated:
         computed = _compute(ctx.cache_key, "rmst", ctx.data, endpoint, by, (None,))
         st.info("Proportional hazards look violated, so the restricted mean survival time (RMST) is offered: it "
@@ -88,6 +90,8 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view, masking: Masking) -
                                  f"Restricted mean survival time to {computed.value.tau:.1f} months: "
                                  f"{endpoint_by(endpoint, by)}")
             show_code(milestone_snippet(endpoint, by, tau=computed.value.tau), ctx, masking, "rmst_auto")
+        elif computed.refused:
+            st.info(md_escape(computed.message), icon=":material/hourglass_disabled:")
 
 
 def endpoint_by(endpoint: str, by: str | None) -> str:

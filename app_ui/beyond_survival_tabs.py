@@ -175,6 +175,8 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
         "Cumulative incidence of progression and of death without progression at 6, 12, 24 months"
         + (f" by {by_text(by)}" if by else ""), [text])
     st.caption(md_escape(text))
+    if res.gray_note:
+        st.info(md_escape(res.gray_note), icon=":material/hourglass_disabled:")
     if n_comp == 0:
         st.info("No death without progression under the current filters: the cumulative incidence of progression "
                 "equals 1 - Kaplan-Meier of PFS here.", icon=":material/info:")

@@ -6,7 +6,8 @@ rule and filter; hashable) plus the filtered frame as ``_df`` (not hashed: the k
 identifies it, and hashing a million-row frame on every rerun would cost more than the
 analysis). Options are plain hashable arguments. A wrapper returns ``Computed(value, message)``:
 ``message`` is the plain sentence of an :class:`il2lib.errors.Il2libError` (too few patients, no
-events, ...) for the page to show instead of numbers; other exceptions propagate.
+events, ...) for the page to show instead of numbers; ``refused`` marks a computation stopped by its
+work limit (:class:`il2lib.errors.WorkLimitExceeded`: too long for the selection); other exceptions propagate.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Generic, TypeVar
 import pandas as pd
 from app_ui.session_cache import data_cache
 from il2lib import schema
-from il2lib.errors import Il2libError
+from il2lib.errors import Il2libError, WorkLimitExceeded
 
 T = TypeVar("T")
 CACHE = dict(max_entries=128, max_size="128MB")  # per scope: process-wide, or one session's upload
@@ -26,6 +27,7 @@ CACHE = dict(max_entries=128, max_size="128MB")  # per scope: process-wide, or o
 class Computed(Generic[T]):
     value: T | None
     message: str = ""
+    refused: bool = False  # stopped by its work limit: the message says to narrow the filters
 
     @property
     def ok(self) -> bool:
@@ -36,7 +38,7 @@ def _attempt(fn, *args, **kwargs) -> Computed:
     try:
         return Computed(fn(*args, **kwargs))
     except Il2libError as exc:
-        return Computed(None, str(exc))
+        return Computed(None, str(exc), isinstance(exc, WorkLimitExceeded))
 
 
 @data_cache(**CACHE)

@@ -26,3 +26,20 @@ class SurvivalInputError(Il2libError, ValueError):
     Missing values are not errors: survival functions exclude them and count them. This error is
     for values that are present but invalid, and its message names the column and the problem.
     """
+
+
+class WorkLimitExceeded(Il2libError):
+    """A computation would need more work than its limit allows for this selection, so it stopped.
+
+    Work is counted in deterministic units named by each limit (rows x terms per likelihood
+    evaluation, distinct times x groups, ...), never in seconds: the same selection is refused on
+    every machine. ``work`` is the work spent when it stopped (never above ``limit``); ``needed``
+    is the count that would have gone over it. The message is the one the pages show.
+    """
+
+    def __init__(self, what: str, work: int, needed: int, limit: int, advice: str = "narrow the filters"):
+        super().__init__(f"This took too long for the current selection ({what}); {advice}.")
+        self.what, self.work, self.needed, self.limit, self.advice = what, int(work), int(needed), int(limit), advice
+
+    def __reduce__(self):
+        return type(self), (self.what, self.work, self.needed, self.limit, self.advice)

@@ -101,6 +101,8 @@ def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
         if cr.gray is not None:
             notes.append(f"Gray's test for progression: chi-square {cr.gray.statistic:.2f}, {cr.gray.df} df, "
                          f"{p_phrase(cr.gray.pvalue)}.")
+        elif cr.gray_note:
+            notes.append(cr.gray_note)
         s.table(at[["group", "event", "time", "CIF, % (95% CI)"]].rename(
             columns={"group": "Group", "event": "Event", "time": "Months"}), "Cumulative incidence (competing risks)",
             notes)

@@ -21,6 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from il2lib._work import WorkCounter
+
+#: Cells (groups x distinct times) a table of counts may hold when it has several groups: each cell
+#: costs a few int64 entries in memory and a few operations in every test built on the table.
+DENSE_CELL_LIMIT = 20_000_000
 _GRID_SCALES = (1.0, 10.0, 100.0, 1000.0)
 _SAMPLE = 2048
 
@@ -71,6 +76,14 @@ def _mostly_tied(time: np.ndarray) -> bool:
     return np.unique(sample).size < 0.5 * sample.size
 
 
+def check_cells(n_groups: int, n_times: int) -> None:
+    """Raise :class:`~il2lib.errors.WorkLimitExceeded` when a groups x times table with several groups
+    would pass :data:`DENSE_CELL_LIMIT` (a single group is never refused: it has at most one time a row)."""
+    if n_groups > 1:
+        WorkCounter(f"{n_groups:,} groups over {n_times:,} distinct times", DENSE_CELL_LIMIT,
+                    "narrow the filters or compare fewer groups").charge(n_groups * n_times)
+
+
 def _bincount_2d(key: np.ndarray, event: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     """(events, exits) per bin in one counting pass: bin 2 * key + event."""
     both = np.bincount(key * 2 + event, minlength=2 * n_bins).reshape(n_bins, 2)
@@ -86,7 +99,7 @@ def count(time: np.ndarray, event: np.ndarray, group: np.ndarray | None = None, 
         empty = np.zeros((n_groups, 0), dtype=np.int64)
         return Counts(np.zeros(0), empty, empty.copy())
     grid = _grid_codes(time)
-    if grid is not None:
+    if grid is not None and (n_groups == 1 or n_groups * (int(grid[0].max()) + 1) <= DENSE_CELL_LIMIT):
         return _count_grid(time, event, group, n_groups, *grid)
     if _mostly_tied(time):
         return _count_hash(time, event, group, n_groups)
@@ -169,6 +182,7 @@ def _count_packed(key, shift, exp2, n_groups) -> Counts:
         events = np.diff(np.concatenate([[0], np.cumsum(event)[np.append(starts[1:] - 1, key.size - 1)]]))
         return Counts(utime, events[None, :], exits[None, :])
     k = starts.size
+    check_cells(n_groups, k)
     group = ((key >> np.uint64(1)) & np.uint64((1 << (shift - 1)) - 1)).astype(np.intp)
     group_key = group * k + (np.cumsum(new) - 1)
     events, exits = _bincount_2d(group_key, event, n_groups * k)
@@ -190,6 +204,7 @@ def _count_hash(time, event, group, n_groups) -> Counts:
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     k = order.size
+    check_cells(n_groups, k)
     codes = rank[codes]
     key = codes if group is None else group * k + codes
     events, exits = _bincount_2d(key, event, n_groups * k)
@@ -210,6 +225,7 @@ def _count_sort(time, event, group, n_groups) -> Counts:
         events = np.add.reduceat(sorted_event.astype(np.int64), starts)
         return Counts(utime, events[None, :], exits[None, :])
     k = starts.size
+    check_cells(n_groups, k)
     tidx = np.cumsum(new) - 1
     key = group[order] * k + tidx
     events, exits = _bincount_2d(key, sorted_event, n_groups * k)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from il2lib._work import WorkCounter
 from il2lib.errors import ConvergenceError
 
 
@@ -110,6 +111,11 @@ LOGLIK_CONVERGED = 1e-9
 #: A step that moves a term's linear predictor by more than this across the covariate's range while the
 #: log-likelihood no longer changes is a move along a flat ridge: the coefficient tends to infinity.
 FLAT_STEP = 1e-2
+#: Work one fit may spend: each likelihood evaluation costs rows x (1 + coefficients)^2 units (the
+#: weights, their products with the covariates and the covariate cross-products of every row).
+COX_WORK_LIMIT = 500_000_000
+#: Largest single evaluation, checked before the first: it holds about 40 bytes a unit at once.
+COX_EVALUATION_LIMIT = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -119,9 +125,10 @@ class NewtonFit:
     fit: Pieces
     iterations: int
     diverging: np.ndarray  # bool per coefficient: monotone likelihood, the MLE is infinite
+    work: int = 0  # units spent (see COX_WORK_LIMIT)
 
 
-def newton(rs: RiskSets, max_iter: int = 60, tol: float = 1e-12) -> NewtonFit:
+def newton(rs: RiskSets, max_iter: int = 60, tol: float = 1e-12, work_limit: int | None = None) -> NewtonFit:
     """Maximise the partial likelihood from beta = 0 with step halving, as R's ``coxph``.
 
     Runs to full convergence (relative change in log-likelihood below ``tol`` and every step below
@@ -135,30 +142,46 @@ def newton(rs: RiskSets, max_iter: int = 60, tol: float = 1e-12) -> NewtonFit:
     stays of order one (exactly 1 per iteration for a binary covariate). Those coefficients are
     flagged in ``diverging`` and the fit stops there, so the decision does not depend on where
     floating-point rounding would end the iteration.
+
+    Every likelihood evaluation (Newton steps and step halvings) is charged rows x (1 + p)^2 units
+    before it runs; past ``work_limit`` (default :data:`COX_WORK_LIMIT`) the fit stops with
+    :class:`~il2lib.errors.WorkLimitExceeded`. It does not start when one evaluation alone would
+    pass :data:`COX_EVALUATION_LIMIT`.
     """
     p = rs.x.shape[1]
+    n = rs.time.size
+    cost = n * (1 + p) ** 2
+    what = f"the Cox model fit on {n:,} patients with {p} coefficient{'s' if p != 1 else ''}"
+    WorkCounter(what, COX_EVALUATION_LIMIT).charge(cost)
+    work = WorkCounter(what, COX_WORK_LIMIT if work_limit is None else work_limit)
+
+    def evaluated(beta, keep_rows=False):
+        work.charge(cost)
+        return evaluate(rs, beta, keep_rows)
+
     spread = np.ptp(rs.x, axis=0) if rs.x.size else np.zeros(p)
     beta = np.zeros(p)
-    null = current = evaluate(rs, beta)
+    null = current = evaluated(beta)
     for iteration in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(current.info, current.score)
         except np.linalg.LinAlgError:
             raise ConvergenceError("The Cox model cannot be fitted: the covariates are collinear.") from None
         candidate = beta + step
-        trial = evaluate(rs, candidate)
+        trial = evaluated(candidate)
         halvings = 0
         while not np.isfinite(trial.loglik) or trial.loglik < current.loglik - 1e-12 * abs(current.loglik):
             halvings += 1
             if halvings > 30:
                 break
             candidate = (beta + candidate) / 2
-            trial = evaluate(rs, candidate)
+            trial = evaluated(candidate)
         change = abs(1 - current.loglik / trial.loglik)
         moved = np.abs(candidate - beta) * spread
         beta, current = candidate, trial
         if change <= LOGLIK_CONVERGED and (moved > FLAT_STEP).any():
-            return NewtonFit(beta, null, evaluate(rs, beta, keep_rows=True), iteration, moved > FLAT_STEP)
+            return NewtonFit(beta, null, evaluated(beta, keep_rows=True), iteration, moved > FLAT_STEP, work.work)
         if change <= tol and np.max(np.abs(step)) < 1e-7:
-            return NewtonFit(beta, null, evaluate(rs, beta, keep_rows=True), iteration, np.zeros(p, dtype=bool))
+            return NewtonFit(beta, null, evaluated(beta, keep_rows=True), iteration, np.zeros(p, dtype=bool),
+                             work.work)
     raise ConvergenceError(f"The Cox model did not converge in {max_iter} iterations.")

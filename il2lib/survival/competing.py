@@ -16,11 +16,16 @@ import numpy as np
 import pandas as pd
 
 from il2lib._distributions import chi2_sf, norm_ppf
-from il2lib.errors import InsufficientDataError, SurvivalInputError
+from il2lib._work import WorkCounter
+from il2lib.errors import InsufficientDataError, SurvivalInputError, WorkLimitExceeded
 from il2lib.survival import _checks
 
 #: status codes of :func:`cumulative_incidence`: 0 censored, 1 event of interest, 2 competing event
 CENSORED, CAUSE, COMPETING = 0, 1, 2
+#: Work Gray's test may spend: each distinct time of a stratum is one step of a Python loop, charged
+#: GRAY_STEP_BASE (its fixed cost) + groups^2 (its matrix updates) units.
+GRAY_WORK_LIMIT = 40_000_000
+GRAY_STEP_BASE = 100
 CIF_COLUMNS = ("time", "n_risk", "n_event", "n_competing", "n_censor", "cif", "variance", "ci_lower", "ci_upper")
 
 
@@ -78,6 +83,7 @@ class CompetingRisksResult:
     excluded: _checks.Excluded
     event_label: str
     competing_label: str
+    gray_note: str = ""  # why Gray's test is missing when it was refused by its work limit
 
     @property
     def n_note(self) -> str:
@@ -161,7 +167,8 @@ def _loglog_band(cif: np.ndarray, variance: np.ndarray, conf_level: float) -> tu
     return lower, upper
 
 
-def gray_test(time, status, group, cause: int = CAUSE, rho: float = 0.0, strata=None) -> GrayTestResult:
+def gray_test(time, status, group, cause: int = CAUSE, rho: float = 0.0, strata=None,
+              work_limit: int | None = None) -> GrayTestResult:
     """Gray's k-sample test of equal cumulative incidence of ``cause``, as ``cmprsk::cuminc``.
 
     Notes
@@ -169,6 +176,10 @@ def gray_test(time, status, group, cause: int = CAUSE, rho: float = 0.0, strata=
     Compares weighted averages of the subdistribution hazards of each group with the pooled one;
     weights (1 - F(t-))^rho. The score of the first k-1 groups and its variance follow Gray
     (1988); statistic = s' V^-1 s ~ chi-square(k-1). Strata add their scores and variances.
+
+    The loop runs over the distinct times of each stratum: its work (see :data:`GRAY_WORK_LIMIT`)
+    is counted before it starts, and past ``work_limit`` it raises
+    :class:`~il2lib.errors.WorkLimitExceeded`.
 
     References
     ----------
@@ -191,6 +202,12 @@ def gray_test(time, status, group, cause: int = CAUSE, rho: float = 0.0, strata=
     codes = np.searchsorted(present, codes)
     g = present.size
     score, var = np.zeros(g - 1), np.zeros((g - 1, g - 1))
+    order = np.lexsort((data.time, s_codes))
+    t_sorted, s_sorted = data.time[order], s_codes[order]
+    new_step = (t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])
+    steps = int(t_sorted.size > 0) + int(np.count_nonzero(new_step))  # distinct times summed over strata
+    WorkCounter(f"Gray's test on {steps:,} distinct times across {g} groups",
+                GRAY_WORK_LIMIT if work_limit is None else work_limit).charge(steps * (GRAY_STEP_BASE + g * g))
     for s in np.unique(s_codes):  # loop over strata
         rows = s_codes == s
         sc, v = _gray_stratum(data.time[rows], st[rows], codes[rows], g, cause, rho)
@@ -309,14 +326,16 @@ def cumulative_incidence(time, status, group=None, *, conf_level: float = 0.95, 
         if rows.any():
             cif[label] = _cif_one(data.time[rows], st[rows], CAUSE, conf_level)
             other[label] = _cif_one(data.time[rows], st[rows], COMPETING, conf_level)
-    gray = None
+    gray, gray_note = None, ""
     if len(cif) >= 2 and np.any(st == CAUSE):
         try:
             gray = gray_test(data.time, st, pd.Categorical.from_codes(codes, categories=list(labels)), rho=rho)
         except InsufficientDataError:
             gray = None
+        except WorkLimitExceeded as exc:  # the curves stay: only the test is refused
+            gray_note = f"Gray's test not computed: {exc}"
     return CompetingRisksResult(cif, other, gray, int(data.time.size), data.n_input, data.excluded,
-                                event_label, competing_label)
+                                event_label, competing_label, gray_note)
 
 
 def progression_competing_status(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.errors import InsufficientDataError
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
-from il2lib.survival.cox_diagnostics import PHTestResult, concordance_counts, zph_test
+from il2lib.survival.cox_diagnostics import PHTestResult, check_concordance_work, concordance_counts, zph_test
 
 MIN_EVENTS_PER_GROUP_FOR_HR = 5
 MIN_EVENTS_PER_COEFFICIENT = 10
@@ -209,6 +209,7 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
     if not data.event.any():
         raise InsufficientDataError("The Cox model needs at least one event; all patients are censored.")
     _require_variation(x, design)
+    check_concordance_work(data.time.size)  # before the fit: both are refused at once
     rs = risk_sets(x - x.mean(axis=0), data.time, data.event, strat, ties)
     newton_fit = newton(rs)
     beta, null, fit, iterations = newton_fit.beta, newton_fit.null, newton_fit.fit, newton_fit.iterations

@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 
 from il2lib._distributions import chi2_sf
+from il2lib._work import WorkCounter
 from il2lib.survival._counting import count
+
+
+#: Work the concordance may spend: rows x dyadic levels (the bit length of rows), a sorted pass each.
+CONCORDANCE_WORK_LIMIT = 300_000_000
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def zph_test(rs, fit, assign, terms, transform: str = "km") -> PHTestResult:
     return PHTestResult(table, transform)
 
 
-def concordance_counts(time, event, score, strata) -> dict:
+def concordance_counts(time, event, score, strata, work_limit: int | None = None) -> dict:
     """Harrell's concordance as R's ``concordance`` for a Cox fit (higher risk score = earlier event).
 
     A pair is comparable when, in the same stratum, the earlier time is an event; a subject censored
@@ -86,8 +91,12 @@ def concordance_counts(time, event, score, strata) -> dict:
     its stratum's start to its group of tied events), so each count is a 2-D dominance count
     (position below p, score rank below r), answered for all events at once over dyadic position
     blocks: O(n log^2 n) in sorted numpy arrays, exact integers.
+
+    Its work, rows x levels, is counted before it starts: past ``work_limit`` (default
+    :data:`CONCORDANCE_WORK_LIMIT`) it raises :class:`~il2lib.errors.WorkLimitExceeded`.
     """
     time, event = np.asarray(time, float), np.asarray(event, bool)
+    check_concordance_work(time.size, work_limit)
     _, stratum = np.unique(np.asarray(strata), return_inverse=True)
     _, rank = np.unique(np.asarray(score, float), return_inverse=True)
     order = np.lexsort((event, -time, stratum))
@@ -111,6 +120,17 @@ def concordance_counts(time, event, score, strata) -> dict:
     value = (conc + tx / 2) / denom if denom else np.nan
     return {"concordant": conc, "discordant": disc, "tied.x": tx, "tied.y": tied_events - txy,
             "tied.xy": txy, "concordance": float(value)}
+
+
+def concordance_work(n: int) -> int:
+    """Work units of :func:`concordance_counts` on ``n`` rows: one per row and dyadic level."""
+    return int(n) * max(int(n).bit_length(), 1)
+
+
+def check_concordance_work(n: int, work_limit: int | None = None) -> None:
+    """Raise :class:`~il2lib.errors.WorkLimitExceeded` when the concordance of ``n`` rows would pass its limit."""
+    WorkCounter(f"the concordance of the Cox model on {n:,} patients",
+                CONCORDANCE_WORK_LIMIT if work_limit is None else work_limit).charge(concordance_work(n))
 
 
 def _dominance(rank: np.ndarray, stop: np.ndarray, below: np.ndarray) -> np.ndarray:

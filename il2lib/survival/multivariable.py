@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.errors import ConvergenceError, InsufficientDataError, SurvivalInputError
+from il2lib.errors import ConvergenceError, InsufficientDataError, SurvivalInputError, WorkLimitExceeded
 from il2lib.survival.cox import MIN_EVENTS_PER_COEFFICIENT, CoxResult, cox_ph
 from il2lib.survival.cox_diagnostics import PHTestResult
 
@@ -136,8 +136,8 @@ def multivariable_cox(df: pd.DataFrame, endpoint: str = "os", covariates=DEFAULT
     -------
     MultivariableCoxResult
         Never raises for data problems: a model that cannot be fitted (no events, a covariate
-        without variation, non-convergence or a diverging coefficient) comes back with
-        ``cox=None`` and ``message`` saying why. Warnings: fewer than 10 events per coefficient
+        without variation, non-convergence, a diverging coefficient, or a fit past its work limit)
+        comes back with ``cox=None`` and ``message`` saying why. Warnings: fewer than 10 events per coefficient
         (over-fitting), proportional hazards rejected by ``cox.zph`` (KM transform, p < 0.05).
 
     References
@@ -168,6 +168,9 @@ def multivariable_cox(df: pd.DataFrame, endpoint: str = "os", covariates=DEFAULT
     except (ConvergenceError, InsufficientDataError, SurvivalInputError, np.linalg.LinAlgError) as exc:
         return MultivariableCoxResult(endpoint, covariates, None, empty, 0, n_events, None,
                                       f"The model could not be fitted: {exc} Remove a covariate or widen the filter.")
+    except WorkLimitExceeded as exc:
+        return MultivariableCoxResult(endpoint, covariates, None, empty, 0, n_events, None,
+                                      f"{exc} Fewer covariates also make the model quicker to fit.")
     diverging = _diverging_terms(fit)
     if diverging:
         return MultivariableCoxResult(

@@ -13,12 +13,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from il2lib.errors import Il2libError, InsufficientDataError
+from il2lib._work import WorkCounter
+from il2lib.errors import Il2libError, InsufficientDataError, WorkLimitExceeded
 from il2lib.stats import fisher_exact_2x2, p_adjust
 from il2lib.survival import _checks
 from il2lib.survival.logrank import logrank_test
 
 Adjustment = Literal["holm", "BH"]
+#: Work the pairwise log-rank tests may spend: each pair of groups scans every row once (rows per pair).
+PAIRWISE_WORK_LIMIT = 500_000_000
 PAIRWISE_COLUMNS = ("group_a", "group_b", "n_a", "n_b", "statistic", "p", "p_holm", "p_bh", "note")
 
 
@@ -52,7 +55,7 @@ def _adjusted(rows: list[dict], test: str, groups: tuple) -> PairwiseResult:
     return PairwiseResult(table, test, groups)
 
 
-def pairwise_logrank(time, event, group, rho: float = 0) -> PairwiseResult:
+def pairwise_logrank(time, event, group, rho: float = 0, work_limit: int | None = None) -> PairwiseResult:
     """Log-rank test for every pair of groups, with Holm and BH adjustment over the pairs.
 
     Parameters
@@ -68,6 +71,9 @@ def pairwise_logrank(time, event, group, rho: float = 0) -> PairwiseResult:
         ``statistic`` is the 1-df chi-square of the pair; a pair that cannot be tested (no events)
         has p NaN and a note, and is left out of the adjustment.
 
+    The work, pairs x rows, is counted before the first test: past ``work_limit`` (default
+    :data:`PAIRWISE_WORK_LIMIT`) it raises :class:`~il2lib.errors.WorkLimitExceeded`.
+
     References
     ----------
     Holm S (1979). Benjamini Y, Hochberg Y (1995). Kassambara A, ``survminer::pairwise_survdiff``.
@@ -78,6 +84,10 @@ def pairwise_logrank(time, event, group, rho: float = 0) -> PairwiseResult:
     present = [k for k in range(len(labels)) if (codes == k).any()]
     if len(present) < 3:
         raise InsufficientDataError(f"Pairwise comparisons need at least three groups; found {len(present)}.")
+    n_pairs = len(present) * (len(present) - 1) // 2
+    WorkCounter(f"log-rank tests for {n_pairs:,} pairs of groups on {codes.size:,} patients",
+                PAIRWISE_WORK_LIMIT if work_limit is None else work_limit,
+                "narrow the filters or compare fewer groups").charge(n_pairs * codes.size)
     rows = []
     for a, b in combinations(present, 2):  # loop over pairs of groups
         rows_ab = (codes == a) | (codes == b)
@@ -86,6 +96,8 @@ def pairwise_logrank(time, event, group, rho: float = 0) -> PairwiseResult:
         try:
             res = logrank_test(data.time[rows_ab], data.event[rows_ab], codes[rows_ab], rho=rho)
             rows.append({**base, "statistic": res.statistic, "p": res.pvalue, "note": "; ".join(res.warnings)})
+        except WorkLimitExceeded:
+            raise
         except Il2libError as exc:
             rows.append({**base, "statistic": np.nan, "p": np.nan, "note": str(exc)})
     return _adjusted(rows, "log-rank" if rho == 0 else f"Fleming-Harrington rho={rho:g}",

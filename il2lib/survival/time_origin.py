@@ -22,6 +22,7 @@ from il2lib import schema
 from il2lib._distributions import chi2_sf
 from il2lib.errors import InsufficientDataError, SurvivalInputError
 from il2lib.survival import _checks
+from il2lib.survival._counting import check_cells
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts
 
 Origin = Literal["il2_start", "pd1_end", "diagnosis"]
@@ -127,6 +128,7 @@ def _risk_counts(entry, time, event, codes, n_groups):
     """Distinct exit times, and per group the number at risk (entry < t <= exit), events and exits."""
     grid = np.unique(time)
     k = grid.size
+    check_cells(n_groups, k)
     exit_idx = np.searchsorted(grid, time)
     events = np.zeros((n_groups, k))
     exits = np.zeros((n_groups, k))
