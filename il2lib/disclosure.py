@@ -100,14 +100,15 @@ class Suppression:
 NO_SUPPRESSION = Suppression(threshold=1)
 
 
-def recoverable(view: CountView, suppression: Suppression, only: Iterable[Key] | None = None) -> dict[Key, int]:
+def recoverable(view: CountView, suppression: Suppression, only: Iterable[Key] | None = None,
+                first: bool = False) -> dict[Key, int]:
     """Hidden cells whose value the shown numbers fix (the audit: empty when the view is safe).
 
     A cell is fixed when its minimum and maximum over the integer solutions consistent with the view
     are equal. A primary cell is known to lie in 1..threshold-1 (it reads "<k"); a complementary one
     only to be a count between 0 and the view's largest count (a reader knows the cohort's size).
     Cells are solved per group of hidden cells linked by a relation (shown cells are constants);
-    ``only`` limits the audit to some cells' groups.
+    ``only`` limits the audit to some cells' groups; ``first`` stops at the first cell found.
     """
     primary, hidden = set(suppression.primary), set(suppression.hidden)
     reduced = _reduced(view, hidden)
@@ -128,6 +129,8 @@ def recoverable(view: CountView, suppression: Suppression, only: Iterable[Key] |
                     break
             else:
                 out[k] = view.counts[k]
+                if first:
+                    return out
     return out
 
 
@@ -228,7 +231,8 @@ def protect(view: CountView, threshold: int) -> Suppression:
     a detail cell before a headline cell (group size, ORR), then one that frees the exposed cell, then
     the smallest. Cells shown elsewhere (``view.fixed``) are never hidden, nor is a cell they give back
     whatever else is hidden (the overall denominator when the sidebar shows the total): hiding it would
-    protect nothing. Rounds repeat until the audit finds nothing.
+    protect nothing. Rounds repeat until the audit finds nothing; then a complement a later round made
+    needless is shown again.
     """
     primary = frozenset(k for k, v in view.counts.items() if 0 < v < threshold)
     pinned = _given_by_fixed(view, threshold)
@@ -257,4 +261,21 @@ def protect(view: CountView, threshold: int) -> Suppression:
         if len(secondary) == before:
             break  # nothing left to hide: the caller's audit will report the exposed cells
         exposed = recoverable(view, Suppression(threshold, primary, frozenset(secondary)))
+    if not exposed:
+        secondary = _without_needless(view, primary, secondary, threshold)
     return Suppression(threshold, primary, frozenset(secondary))
+
+
+def _without_needless(view: CountView, primary: frozenset, secondary: set, threshold: int) -> set:
+    """The greedy rounds can leave complements that a later one made needless: show each one again
+    (headline and large counts first) when the view stays safe without it. Showing it changes only the
+    relations that hold it, so only the groups of hidden cells linked to those relations are audited."""
+    kept = set(secondary)
+    for cell in sorted(secondary, key=lambda k: (k not in view.headline, -view.counts[k], repr(k))):
+        rest = frozenset(kept - {cell})
+        hidden = set(primary | rest)
+        near = {k for coef, _, _ in view.relations if cell in coef for k in coef if k in hidden}
+        linked = [k for group in _components(near, hidden, _reduced(view, hidden)) for k in group]
+        if not recoverable(view, Suppression(threshold, primary, rest), only=linked, first=True):
+            kept.discard(cell)
+    return kept

@@ -131,6 +131,19 @@ def test_two_way_table_needs_a_rectangle_of_hidden_cells():
     assert not shown.hidden & {("N", "A"), ("N", "B")}  # group sizes stay when detail cells suffice
 
 
+def test_every_complement_is_needed(combined_sample):
+    # Melanoma line 3+ (20 patients) by source: Table 1 and the response view. Showing any one complement
+    # again gives a hidden count back: the greedy rounds leave no complement a later one made needless.
+    df = combined_sample[(combined_sample["disease"] == "melanoma") & (combined_sample["line_of_il2"] >= 3)]
+    table, rates = best_response_table(df, "source"), response_rates(df, "source")
+    for view in (response_count_view(table, rates), table1(df, by="source").count_view()):
+        shown = protect(view, 5)
+        assert shown.secondary and recoverable(view, shown) == {}
+        for cell in shown.secondary:
+            again = Suppression(5, shown.primary, shown.secondary - {cell})
+            assert recoverable(view, again), f"{cell} is hidden for nothing"
+
+
 def test_response_views_of_the_sample_leave_nothing_recoverable(combined_sample):
     for disease, by in (("melanoma", "source"), ("rcc", "prior_pd1_pdl1_agent"), ("rcc", "source")):
         df = combined_sample[combined_sample["disease"] == disease]
