@@ -9,23 +9,40 @@ included); this module only draws the buttons.
 A file holds what the screen shows: with small-cell protection on, tables and figures are masked
 exactly as ``show_table`` and the figure helper mask them, and patient-level exports (one row or
 lane per patient) are not offered at all.
+
+PNG, SVG and PDF are drawn by chromium, a few at a time for the whole server
+(:mod:`il2lib.browsers`). Their buttons sit in a fragment: a click reruns only that fragment, which
+shows what the export is doing ("Waiting for a free export slot", "Drawing the PNG") until it is done,
+or the reason it failed. Streamlit ignores page elements drawn inside the download callable itself,
+so the export reports its progress to a ticket the fragment reads.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from il2lib import export
+from app_ui.widgets import md_escape
+from il2lib import browsers, export
+from il2lib.errors import Il2libError
 
 if TYPE_CHECKING:  # plotly is imported when a figure is drawn (start-up time)
     import plotly.graph_objects as go
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: How long a clicked button's fragment shows the export's progress before it leaves a "still waiting"
+#: note (the file still downloads when it is ready); how long it waits for the export to start; polling.
+FOLLOW_SECONDS = 120.0
+START_GRACE_SECONDS = 10.0
+POLL_SECONDS = 0.25
+WAITING_TEXT = "Waiting for a free export slot"
 
 
 def slug(name: str) -> str:
@@ -85,7 +102,8 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
 
     PNG is 3x the on-screen pixel size (publication resolution, about 300 dpi at 9 inches),
     SVG is vector, HTML is the interactive figure with plotly.js embedded (opens offline).
-    Static images are rendered by kaleido with Debian's chromium when the button is clicked.
+    Static images are rendered by kaleido with Debian's chromium when the button is clicked; while
+    the export waits for a free slot or draws, the row says so (:func:`show_export_progress`).
     A patient-level figure (``patient_level``, or a ``kind`` that
     :func:`il2lib.figures.withheld_under_masking` names, e.g. a swimmer plot) is not offered while
     small-cell protection is on.
@@ -96,18 +114,139 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     if masking.on and (patient_level or withheld_under_masking(kind)):
         return
     base = key or slug(name)
-    stem = slug(name)
     import plotly.graph_objects as go
 
     snapshot = masking.figure(go.Figure(fig))
+    _in_fragment(_figure_row, snapshot, name, base)
+
+
+def _figure_row(snapshot: go.Figure, name: str, base: str) -> None:
+    stem = slug(name)
+    png, svg = export_ticket(f"dl_png_{base}"), export_ticket(f"dl_svg_{base}")
     with _row(f"f_{base}"):
-        st.download_button("PNG", data=lambda: export.figure_to_png(snapshot), file_name=f"{stem}.png",
+        st.download_button("PNG", data=lambda: png.run(export.figure_to_png, snapshot), file_name=f"{stem}.png",
                            mime="image/png", key=f"dl_png_{base}", icon=":material/download:",
-                           on_click="ignore", type="tertiary", help="Publication PNG (3x scale)")
-        st.download_button("SVG", data=lambda: export.figure_to_svg(snapshot), file_name=f"{stem}.svg",
+                           on_click=_follow_next_run, args=(png,), type="tertiary",
+                           help="Publication PNG (3x scale)")
+        st.download_button("SVG", data=lambda: svg.run(export.figure_to_svg, snapshot), file_name=f"{stem}.svg",
                            mime="image/svg+xml", key=f"dl_svg_{base}", icon=":material/download:",
-                           on_click="ignore", type="tertiary", help="Vector SVG")
+                           on_click=_follow_next_run, args=(svg,), type="tertiary", help="Vector SVG")
         st.download_button("HTML", data=lambda: export.figure_to_html(snapshot, title=name),
                            file_name=f"{stem}.html", mime="text/html", key=f"dl_html_{base}",
                            icon=":material/download:", on_click="ignore", type="tertiary",
                            help="Interactive figure, opens offline")
+    show_export_progress(png, "PNG")
+    show_export_progress(svg, "SVG")
+
+
+def rendered_download_button(label: str, render: Callable[..., bytes], payload: Any, *, what: str, key: str,
+                             options: dict | None = None, **button: Any) -> None:
+    """A download button for a file chromium draws (``render(payload, **options)`` on click), with its progress.
+
+    ``what`` names the file in the progress text ("PDF"); ``button`` holds ``st.download_button``'s
+    other keyword arguments (``file_name``, ``mime``, ``help``, ``disabled``, ...).
+    """
+    _in_fragment(_rendered_button, label, render, payload, options or {}, what, key, button)
+
+
+def _rendered_button(label: str, render: Callable[..., bytes], payload: Any, options: dict, what: str, key: str,
+                     button: dict) -> None:
+    ticket = export_ticket(key)
+    st.download_button(label, data=lambda: ticket.run(render, payload, **options), key=key,
+                       on_click=_follow_next_run, args=(ticket,), **button)
+    show_export_progress(ticket, what)
+
+
+def _in_fragment(draw: Callable[..., None], *args: Any) -> None:
+    """Draw in a fragment (a click inside reruns only it); called directly outside a script run."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        draw(*args)
+    else:
+        st.fragment(draw)(*args)
+
+
+class ExportTicket:
+    """What the chromium export started by one button does now; written by the export, read by the page.
+
+    ``serial`` counts the exports started; ``state`` is ``"idle"``, ``"queued"`` (``ahead`` exports
+    before it), ``"running"``, ``"done"`` or ``"failed"`` (``error`` says why, in plain words).
+    ``shown`` is the last serial whose end the page has shown; ``follow`` asks the next run to show it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.serial, self.state, self.ahead, self.error = 0, "idle", 0, ""
+        self.shown, self.follow = 0, False
+
+    def run(self, render: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+        """``render(*args, **kwargs)`` in Streamlit's download thread, recording its progress."""
+        with self.lock:
+            self.serial, self.state, self.ahead, self.error = self.serial + 1, "queued", 0, ""
+
+        def progress(state: str, ahead: int) -> None:
+            self.state, self.ahead = state, ahead
+
+        try:
+            with browsers.reporting_to(progress):
+                data = render(*args, **kwargs)
+        except Exception as exc:
+            with self.lock:
+                self.state = "failed"
+                self.error = str(exc) if isinstance(exc, Il2libError) else (
+                    "chromium failed while drawing it; the server log has the details.")
+            raise
+        with self.lock:
+            self.state = "done"
+        return data
+
+    def snapshot(self) -> tuple[int, str, int, str]:
+        with self.lock:
+            return self.serial, self.state, self.ahead, self.error
+
+
+def export_ticket(key: str) -> ExportTicket:
+    """The session's ticket for the button ``key`` (a plain object outside a script run)."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return ExportTicket()
+    return st.session_state.setdefault(f"_export_ticket_{key}", ExportTicket())
+
+
+def _follow_next_run(ticket: ExportTicket) -> None:
+    ticket.follow = True
+
+
+def progress_text(ticket: ExportTicket, what: str) -> str:
+    """What an export is doing, in words: waiting in line (and how many before it) or drawing."""
+    _, state, ahead, _ = ticket.snapshot()
+    if state == "queued":
+        before = f"; {ahead} export{'s' if ahead != 1 else ''} before yours" if ahead else ""
+        return f"{WAITING_TEXT}{before}. The {what} downloads when it is ready."
+    return f"Drawing the {what}…"
+
+
+def show_export_progress(ticket: ExportTicket, what: str) -> None:
+    """After a click: show the export's progress until it ends, then its error if it failed.
+
+    Polls for at most :data:`FOLLOW_SECONDS`; after that the last progress stays on the page
+    (the export goes on in its own thread and the file still downloads).
+    """
+    if not ticket.follow:
+        return
+    ticket.follow = False
+    box = st.empty()
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < FOLLOW_SECONDS:
+        serial, state, _, error = ticket.snapshot()
+        if serial > ticket.shown and state in ("done", "failed"):
+            ticket.shown = serial
+            if state == "failed":
+                box.error(md_escape(f"The {what} could not be made. {error}"), icon=":material/error:")
+            else:
+                box.empty()
+            return
+        if serial == ticket.shown and elapsed > START_GRACE_SECONDS:
+            box.empty()  # the click did not start an export (the file may have been ready at once)
+            return
+        box.status(progress_text(ticket, what) if serial > ticket.shown else f"Preparing the {what}…",
+                   state="running")
+        time.sleep(POLL_SECONDS)

@@ -5,8 +5,9 @@ such as ``"0.015"`` or ``"<0.001"``) and the file shows what the screen showed. 
 cell and header is first passed through :func:`neutralize_cell`, so a spreadsheet never runs
 a formula that arrived in an uploaded file (CSV/formula injection, OWASP).
 
-Static images use plotly's own export (kaleido 1.x), which drives Debian's chromium headless;
-no network is needed. Interactive HTML embeds plotly.js, so it opens offline too.
+Static images use plotly's own export engine (kaleido 1.x), which drives Debian's chromium headless;
+no network is needed. One kaleido browser per process draws every figure, at most ``IL2_EXPORT_SLOTS``
+exports at once (see :mod:`il2lib.browsers`). Interactive HTML embeds plotly.js, so it opens offline too.
 """
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ import io
 import math
 import numbers
 import re
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-if TYPE_CHECKING:  # plotly is imported where a figure is exported (start-up time)
+from il2lib import browsers
+
+if TYPE_CHECKING:  # plotly and asyncio are imported where a figure is exported (start-up time)
+    import asyncio
+
     import plotly.graph_objects as go
 
 #: A text cell starting with one of these is read as a formula by Excel, LibreOffice or
@@ -199,6 +205,9 @@ def figure_to_image(fig: go.Figure, fmt: ImageFormat, *, width: int | None = Non
                     height: int | None = None, scale: float = PUBLICATION_SCALE) -> bytes:
     """Render a figure to PNG or SVG with plotly's kaleido export (Debian chromium, offline).
 
+    Waits for a free export slot (:func:`il2lib.browsers.slots`) and draws in the process's shared
+    kaleido browser, which starts on the first figure.
+
     Parameters
     ----------
     fig
@@ -210,10 +219,175 @@ def figure_to_image(fig: go.Figure, fmt: ImageFormat, *, width: int | None = Non
     """
     width = width or fig.layout.width or FIGURE_WIDTH
     height = height or fig.layout.height or FIGURE_HEIGHT
+    from plotly.io._utils import validate_coerce_fig_to_dict
+
+    spec = validate_coerce_fig_to_dict(fig, True)
+    opts = {"format": fmt, "width": width, "height": height, "scale": scale if fmt == "png" else 1}
+    with browsers.slots().hold():
+        return _FIGURE_BROWSER.render(spec, opts)
+
+
+#: Seconds kaleido may take to start its browser, and to draw one figure.
+BROWSER_START_SECONDS = 60.0
+RENDER_SECONDS = 90.0
+
+
+class _FigureBrowser:
+    """kaleido's chromium, opened on the first figure and kept for the next ones (one per process).
+
+    kaleido is asynchronous: it lives on its own event loop in a daemon thread; callers from any
+    thread hand it a figure and wait for the bytes. It opens with one tab (each tab loads plotly.js,
+    which doubles the start-up time of a second one) and adds a tab, up to one per export slot,
+    when a figure finds every tab busy.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kaleido = None
+        self._tabs = 0  # tabs open or opening; only the event loop's thread changes it
+        self._opening: set = set()  # tasks opening a tab
+
+    def render(self, spec: dict, opts: dict) -> bytes:
+        """The image's bytes; if chromium stopped (killed, out of memory), a new one is started once."""
+        try:
+            return self._render_once(spec, opts)
+        except browsers.ExportBrowserError:
+            raise
+        except Exception:
+            if self.running():
+                raise
+            self.close()
+            return self._render_once(spec, opts)
+
+    def _render_once(self, spec: dict, opts: dict) -> bytes:
+        import asyncio
+        import concurrent.futures
+
+        import plotly.io as pio
+
+        kaleido, loop = self._open()
+        future = asyncio.run_coroutine_threadsafe(self._calc(kaleido, spec, opts, pio.defaults.topojson), loop)
+        try:
+            return future.result(RENDER_SECONDS + 5)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise browsers.ExportBrowserError("chromium did not finish drawing the figure in time.") from None
+
+    async def _calc(self, kaleido, spec: dict, opts: dict, topojson) -> bytes:
+        import asyncio
+
+        add_tab = getattr(kaleido, "_create_kaleido_tab", None)  # kaleido 1.5; without it, tabs are shared
+        if add_tab is not None and kaleido.tabs_ready.empty() and self._tabs < browsers.slots().size:
+            self._tabs += 1
+            task = asyncio.get_running_loop().create_task(add_tab())
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
+        return await kaleido.calc_fig(spec, opts=opts, topojson=topojson)
+
+    def running(self) -> bool:
+        """Whether the shared browser is open and its chromium is alive."""
+        process = getattr(self._kaleido, "subprocess", None)
+        return process is not None and process.poll() is None
+
+    def _open(self):
+        import asyncio
+
+        with self._lock:
+            if self._kaleido is not None and self.running():
+                return self._kaleido, self._loop
+            self._close_locked()
+            sandbox = browsers.use_sandbox()
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="il2-figure-browser", daemon=True)
+            thread.start()
+            self._loop, self._thread = loop, thread
+            try:
+                self._kaleido = asyncio.run_coroutine_threadsafe(_start_kaleido(sandbox), loop).result(
+                    BROWSER_START_SECONDS)
+                self._tabs = 1
+            except Exception as exc:
+                from choreographer.errors import ChromeNotFoundError
+
+                self._close_locked()
+                if isinstance(exc, ChromeNotFoundError):
+                    raise browsers.ExportBrowserError(
+                        "No chromium found for the figure export. Install Debian's chromium (sudo apt-get install -y "
+                        "chromium) or set BROWSER_PATH to a Chrome/Chromium binary.") from exc
+                if sandbox:
+                    raise browsers.ExportBrowserError(browsers.sandbox_failure("figure")) from exc
+                raise browsers.ExportBrowserError("chromium could not start to draw the figure.") from exc
+            browsers.register_browser(self.close)
+            return self._kaleido, self._loop
+
+    def close(self) -> None:
+        """Close the browser (the next figure opens a new one)."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        import asyncio
+
+        kaleido, loop, thread = self._kaleido, self._loop, self._thread
+        self._kaleido = self._loop = self._thread = None
+        if loop is None:
+            return
+        process = getattr(kaleido, "subprocess", None)
+        if kaleido is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._close_kaleido(kaleido), loop).result(30)
+            except Exception:  # noqa: BLE001 - stopped below by signal instead
+                pass
+        if process is not None and process.poll() is None:
+            _end_process_group(process)
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(10)
+        if not loop.is_running():
+            loop.close()
+
+
+    async def _close_kaleido(self, kaleido) -> None:
+        import asyncio
+
+        opening = list(self._opening)
+        for task in opening:
+            task.cancel()
+        await asyncio.gather(*opening, return_exceptions=True)
+        await kaleido.close()
+
+
+async def _start_kaleido(sandbox: bool):
+    import kaleido
     import plotly.io as pio
 
-    return pio.to_image(fig, format=fmt, width=width, height=height,
-                        scale=scale if fmt == "png" else 1, validate=True)
+    options = {name: value for name in ("plotlyjs", "mathjax", "headers")
+               if (value := getattr(pio.defaults, name, None))}  # what plotly.io.to_image passes
+    browser = kaleido.Kaleido(n=1, timeout=RENDER_SECONDS, enable_sandbox=sandbox, **options)
+    await browser.open()
+    return browser
+
+
+def _end_process_group(process) -> None:
+    """Stop kaleido's chromium: it runs in its own session, so its whole process group goes."""
+    import os
+    import signal
+    import subprocess
+
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+_FIGURE_BROWSER = _FigureBrowser()
 
 
 def figure_to_png(fig: go.Figure, *, width: int | None = None, height: int | None = None,

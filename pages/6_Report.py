@@ -14,6 +14,7 @@ from app_ui.widgets import md_escape, url_choice
 ctx = frame("Report")
 ctx.require_data()
 
+from app_ui.downloads import rendered_download_button  # noqa: E402
 
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError  # noqa: E402
@@ -100,10 +101,11 @@ html_col.download_button("Download HTML", data=report.html.encode("utf-8"), file
                          mime="text/html", icon=":material/download:", on_click="ignore", key="report_dl_html",
                          type="primary")
 no_pdf = chromium_problem()
-pdf_col.download_button("Download PDF", data=lambda: pdf_bytes(report.html, paper=paper),
-                        file_name=f"{file_stem()}.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
-                        on_click="ignore", key="report_dl_pdf", disabled=bool(no_pdf),
-                        help=no_pdf or "Printed by headless chromium when you click (a few seconds).")
+with pdf_col:
+    rendered_download_button("Download PDF", pdf_bytes, report.html, options={"paper": paper}, what="PDF",
+                             key="report_dl_pdf", file_name=f"{file_stem()}.pdf", mime="application/pdf",
+                             icon=":material/picture_as_pdf:", disabled=bool(no_pdf),
+                             help=no_pdf or "Printed by headless chromium when you click (a few seconds).")
 st.caption(md_escape(f"Data fingerprint (SHA-256 of the file): {report.fingerprint}"))
 if st.toggle("Preview", value=True, key="report_preview"):
     # st.iframe, not st.html: the report draws its plotly figures with inline scripts (st.html runs none).
