@@ -6,10 +6,13 @@ Storage and caching choice
   benchmark) are loaded once per process with ``st.cache_resource``, keyed by path,
   modification time, mapping and the clinical-benefit threshold: every session may share them.
 * Uploaded bytes live in ``st.session_state`` only (server memory), never in a process-wide
-  cache. While an upload over 1 MiB is received, Starlette spools it to an unlinked temporary
-  file; ``serve.py`` puts the temp directory on tmpfs, so that copy is in memory too. The loaded
-  cohort of an upload is memoised in the same session's state, keyed by the SHA-256 of the bytes
-  plus the options, so another session can never reach it.
+  cache. The session's :class:`UploadedFile` holds the very bytes object of Streamlit's upload
+  manager (its ``getvalue()`` does not copy), and the loader reads UTF-8 text, XLSX and Parquet in
+  place: one copy per file, as long as nothing calls ``getbuffer()`` or writes to the widget's file.
+  While an upload over 1 MiB is received, Starlette spools it to an unlinked temporary file;
+  ``serve.py`` puts the temp directory on tmpfs, so that copy is in memory too. The loaded cohort of
+  an upload is memoised in the same session's state, keyed by the SHA-256 of the bytes plus the
+  options, so another session can never reach it.
 * Analysis results are cached under a *scope*: ``<sample>:<path>`` for shared files, and for
   uploads ``upload:<token>``, a random token drawn once per session, together with the data
   fingerprint. Results of shared data are cached process-wide; results of an upload in the

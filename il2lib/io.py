@@ -3,13 +3,20 @@
 Everything is read as text first (``""`` = empty cell); :mod:`il2lib.validation` coerces per
 column. A file that is not a table at all raises :class:`~il2lib.errors.CohortFileError` with
 one plain sentence; no other exception type escapes :func:`read_table` for bad bytes.
+
+Sizes are checked before the data is read (:class:`LoaderLimits`, set by environment variables):
+a file over a limit raises :class:`LoaderLimitError` naming the limit and its setting. Text and
+Parquet are parsed by pyarrow into compact columns, then turned into one Python string per
+distinct value of a column, so a load holds about the file plus one reference per cell.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +56,117 @@ class RawTable:
     decimal_comma: bool = False
     bad_rows: tuple[tuple[int, str], ...] = ()
     notes: tuple[str, ...] = ()
+    rows_read: int = 0  # rows the reader went through (for a sheet: up to its last stored row)
+    cells_read: int = 0  # cells the reader went through, empty ones included
+
+
+# --------------------------------------------------------------------------------------
+# Size limits, checked before the data is read
+# --------------------------------------------------------------------------------------
+# Excel's own sheet size (Microsoft, "Excel specifications and limits"): 1,048,576 rows by 16,384 columns.
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+_EXPANSION_FLOOR = 64 * 2**20  # smaller unpacked sizes are not checked against the expansion ratio
+_MAX_ZIP_PARTS = 10_000  # an ordinary workbook has a few dozen parts
+
+
+@dataclass(frozen=True)
+class LoaderLimits:
+    """Largest file the loader reads; each limit has an environment variable of the server.
+
+    ``max_cells``: rows x columns (``IL2_MAX_CELLS``). ``max_decoded_mb``: estimated size of the data
+    once unpacked, in MB (``IL2_MAX_DECODED_MB``): text size for CSV, declared part sizes for XLSX,
+    rows x column widths for Parquet. ``max_columns`` (``IL2_MAX_COLUMNS``). ``max_expansion``: unpacked
+    size over file size for the compressed formats XLSX and Parquet (``IL2_MAX_EXPANSION``), checked
+    once the unpacked size is over 64 MB.
+    """
+
+    max_cells: int = 100_000_000
+    max_decoded_mb: float = 1000.0
+    max_columns: int = EXCEL_MAX_COLUMNS
+    max_expansion: float = 100.0
+
+    @classmethod
+    def from_env(cls, environ: Any = None) -> "LoaderLimits":
+        """Limits from ``IL2_MAX_CELLS``, ``IL2_MAX_DECODED_MB``, ``IL2_MAX_COLUMNS``, ``IL2_MAX_EXPANSION``;
+        a missing, unreadable or non-positive value keeps the default."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, setting in LIMIT_SETTINGS.items():
+            raw = str(environ.get(setting, "")).strip().replace("_", "")
+            try:
+                number = float(raw)
+            except ValueError:
+                continue
+            if name in ("max_cells", "max_columns"):
+                number = int(number) if number != float("inf") else 0
+            if 0 < number < float("inf"):
+                values[name] = number
+        return cls(**values)
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        return int(self.max_decoded_mb * 1e6)
+
+
+LIMIT_SETTINGS = {"max_cells": "IL2_MAX_CELLS", "max_decoded_mb": "IL2_MAX_DECODED_MB",
+                  "max_columns": "IL2_MAX_COLUMNS", "max_expansion": "IL2_MAX_EXPANSION"}
+
+
+class LoaderLimitError(CohortFileError):
+    """A file over one of the :class:`LoaderLimits`; ``setting`` names its environment variable (or is
+    empty for a limit of the format itself), ``rows_read`` and ``cells_read`` count the work done."""
+
+    def __init__(self, message: str, setting: str = "", rows_read: int = 0, cells_read: int = 0):
+        super().__init__(message)
+        self.setting, self.rows_read, self.cells_read = setting, rows_read, cells_read
+
+
+@dataclass
+class _Progress:
+    rows: int = 0
+    cells: int = 0
+
+
+def _size_text(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}".replace(".0 ", " ")
+    return f"{int(n)} bytes"
+
+
+def _over_limit(name: str, what: str, limit: str, setting: str, progress: _Progress) -> LoaderLimitError:
+    return LoaderLimitError(f"'{name}' is too large to load: {what}, more than the limit of {limit} "
+                            f"(setting {setting}, which the server's administrator can raise).",
+                            setting, progress.rows, progress.cells)
+
+
+def _check_columns(name: str, columns: int, limits: LoaderLimits, progress: _Progress) -> None:
+    if columns > limits.max_columns:
+        raise _over_limit(name, f"it has {columns:,} columns", f"{limits.max_columns:,} columns",
+                          LIMIT_SETTINGS["max_columns"], progress)
+
+
+def _check_cells(name: str, rows: int, columns: int, limits: LoaderLimits, progress: _Progress,
+                 at_least: bool = False) -> None:
+    if rows * columns > limits.max_cells:
+        more = "at least " if at_least else ""
+        plural = "s" if columns != 1 else ""
+        raise _over_limit(name, f"it has {more}{rows:,} rows of {columns:,} column{plural} ({more}{rows * columns:,} "
+                          "cells)",
+                          f"{limits.max_cells:,} cells", LIMIT_SETTINGS["max_cells"], progress)
+
+
+def _check_decoded(name: str, decoded: int, file_size: int, limits: LoaderLimits, progress: _Progress,
+                   compressed: bool) -> None:
+    if decoded > limits.max_decoded_bytes:
+        raise _over_limit(name, f"its data would take about {_size_text(decoded)} once unpacked",
+                          f"{limits.max_decoded_mb:,g} MB", LIMIT_SETTINGS["max_decoded_mb"], progress)
+    ratio = decoded / max(file_size, 1)
+    if compressed and decoded > _EXPANSION_FLOOR and ratio > limits.max_expansion:
+        raise _over_limit(name, f"a file of {_size_text(file_size)} would unpack to about {_size_text(decoded)} "
+                          f"({ratio:,.0f} times its size, as files built to exhaust a server's memory do)",
+                          f"{limits.max_expansion:,g} times", LIMIT_SETTINGS["max_expansion"], progress)
 
 
 def source_bytes(source: Any) -> tuple[bytes, str]:
@@ -73,15 +191,18 @@ def source_bytes(source: Any) -> tuple[bytes, str]:
     raise CohortFileError(f"Cannot read a table from an object of type {type(source).__name__}.")
 
 
-def read_table(source: Any, *, sheet: str | int | None = None) -> RawTable:
+def read_table(source: Any, *, sheet: str | int | None = None, limits: LoaderLimits | None = None) -> RawTable:
     """Read ``source`` into a :class:`RawTable` (all cells as strings).
 
     Format by file name (.csv/.tsv/.txt, .xlsx, .parquet), else by content: ``PK`` zip
     signature = XLSX, ``PAR1`` = Parquet, otherwise delimited text (delimiter sniffed among
     ``, ; tab |``; UTF-8, UTF-8 with BOM, UTF-16 with BOM, Latin-1 fallback).
+    ``limits`` defaults to :meth:`LoaderLimits.from_env`.
 
     Raises
     ------
+    LoaderLimitError
+        The file is over a size limit (checked before its data is read, and counted while reading).
     CohortFileError
         Empty, binary, HTML, a workbook without a usable sheet, or no header row.
     """
@@ -90,18 +211,20 @@ def read_table(source: Any, *, sheet: str | int | None = None) -> RawTable:
     if not data.strip():
         raise CohortFileError(f"'{name}' is empty: there is no table to read.")
     kind = _detect_format(data, name)
+    limits = limits or LoaderLimits.from_env()
+    progress = _Progress()
     try:
         if kind == "xlsx":
-            table = _read_excel(data, name, sheet)
+            table = _read_excel(data, name, sheet, limits, progress)
         elif kind == "parquet":
-            table = _read_parquet(data, name)
+            table = _read_parquet(data, name, limits, progress)
         else:
-            table = _read_text(data, name)
+            table = _read_text(data, name, limits, progress)
     except CohortFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed bytes must surface as one typed error
         raise CohortFileError(f"'{name}' could not be read as a {kind.upper()} table ({type(exc).__name__}).") from None
-    return _finish(table, fingerprint, name, kind)
+    return _finish(table, fingerprint, name, kind, progress)
 
 
 def _detect_format(data: bytes, name: str) -> Format:
@@ -123,10 +246,35 @@ def _detect_format(data: bytes, name: str) -> Format:
 # --------------------------------------------------------------------------------------
 # Delimited text
 # --------------------------------------------------------------------------------------
-def _decode(data: bytes, name: str) -> tuple[str, str]:
+_UTF8_BOM = b"\xef\xbb\xbf"
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LEADING_SPACE = re.compile(rb"[ \t\r\n\x0b\x0c]*")
+_CHECK_CHUNK = 1 << 20
+_ARROW_BLOCK = 1 << 20  # bytes pyarrow parses at a time; a longer row goes to the csv module
+_PIECE_CELLS = 2_000_000  # cells of the csv module's rows gathered before they become Arrow columns
+_ARROW_MAX_COLUMNS = 1_000  # pyarrow's parser holds about 15 kB per column: wider files use the csv module
+
+
+def _is_utf8(data: bytes, start: int) -> bool:
+    """Strict UTF-8 check in 1 MB pieces (the decoded text is never held whole)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for at in range(start, len(data), _CHECK_CHUNK):
+            decoder.decode(view[at:at + _CHECK_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8_text(data: bytes, name: str) -> tuple[bytes, int, str]:
+    """The text as UTF-8 bytes, where it starts (after a byte-order mark) and the encoding it was read as.
+
+    UTF-8 is used as it is (no copy); UTF-16 and Latin-1 are converted to UTF-8."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return data.decode("utf-16"), "utf-16"
+            return data.decode("utf-16").encode("utf-8"), 0, "utf-16"
         except UnicodeDecodeError:
             raise CohortFileError(f"'{name}' looks like UTF-16 text but could not be decoded.") from None
     if b"\x00" in data[:65536]:
@@ -134,16 +282,17 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         for encoding, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
             if len(zeros) > 8 and zeros.count(0) >= 0.9 * len(zeros):
                 try:
-                    return data.decode(encoding), encoding
+                    return data.decode(encoding).encode("utf-8"), 0, encoding
                 except UnicodeDecodeError:
                     break
         raise CohortFileError(f"'{name}' is a binary file, not a text table (CSV/TSV), XLSX or Parquet file.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+    if data.startswith(_UTF8_BOM):
+        if _is_utf8(data, 3):
+            return data, 3, "utf-8-sig"
+        return data[3:].decode("utf-8", errors="replace").encode("utf-8"), 0, "utf-8-sig"
+    if _is_utf8(data, 0):
+        return data, 0, "utf-8"
+    return data.decode("latin-1").encode("utf-8"), 0, "latin-1"
 
 
 def _looks_binary(text: str) -> bool:
@@ -177,58 +326,192 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _read_text(data: bytes, name: str) -> dict:
-    text, encoding = _decode(data, name)
-    if _looks_binary(text):
+def _count_line_ends(buf: bytes, start: int, end: int) -> int:
+    return buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
+
+
+def _line_spans(buf: bytes, start: int):
+    """(start, end) of each line from ``start``; CR, LF and CRLF end a line; the last span may be empty."""
+    for match in _LINE_END.finditer(buf, start):
+        yield start, match.start()
+        start = match.end()
+    yield start, len(buf)
+
+
+def _head_lines(buf: bytes, start: int) -> tuple[list[str], int, int]:
+    """Up to 50 lines from the first non-blank one, that line's byte offset, and the number of blank
+    lines before it."""
+    space_end = _LEADING_SPACE.match(buf, start).end()  # runs of blank lines are skipped at C speed
+    last_end = max(buf.rfind(b"\n", start, space_end), buf.rfind(b"\r", start, space_end))
+    skipped = _count_line_ends(buf, start, last_end + 1) if last_end >= 0 else 0
+    lines: list[str] = []
+    offset = len(buf)
+    for a, b in _line_spans(buf, last_end + 1 if last_end >= 0 else start):
+        line = buf[a:b].decode("utf-8", errors="replace")
+        if not lines and not line.strip():
+            skipped += 1
+            continue
+        if not lines:
+            offset = a
+        lines.append(line)
+        if len(lines) >= _SNIFF_LINES:
+            break
+    return lines, offset, skipped
+
+
+def _nonempty_lines(buf: bytes, start: int) -> np.ndarray:
+    """1-based numbers (from ``start``) of the lines that hold at least one character."""
+    numbers = [k for k, (a, b) in enumerate(_line_spans(buf, start), start=1) if b > a]
+    return np.asarray(numbers, dtype=np.int64)
+
+
+def _read_text(data: bytes, name: str, limits: LoaderLimits, progress: _Progress) -> dict:
+    buf, start, encoding = _utf8_text(data, name)
+    head = buf[start:start + 80_000].decode("utf-8", errors="ignore")
+    if _looks_binary(head):
         raise CohortFileError(f"'{name}' is a binary file, not a text table (CSV/TSV), XLSX or Parquet file.")
-    if _looks_html(text):
+    if _looks_html(head):
         raise CohortFileError(f"'{name}' is a web page (HTML/XML), not a table; export the data as CSV or XLSX.")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    skipped = 0
-    while skipped < len(lines) and not lines[skipped].strip():
-        skipped += 1
-    delim = _sniff_delimiter(lines[skipped:skipped + _SNIFF_LINES])
-    body = "\n".join(lines[skipped:])
-    rows, bad = _parse_delimited(body, delim)
-    blank = None
-    if '"' not in body:  # one record per line: blank records can be found from the lines themselves
-        blank = np.array([not line.strip(" \t,;|") for line in lines[skipped + 1:]], dtype=bool)
-    header = rows[0]
-    records = rows[1] if len(rows) == 2 and isinstance(rows[1], pd.DataFrame) else rows[1:]
-    file_rows = np.arange(len(records), dtype=np.int64) + 2 + skipped
-    return {"header": header, "records": records, "file_rows": file_rows, "delimiter": delim,
-            "encoding": encoding, "bad": [(int(file_rows[i]), msg) for i, msg in bad], "blank": blank}
-
-
-def _parse_delimited(body: str, delim: str) -> tuple[list, list[tuple[int, str]]]:
-    """Fast path with pandas' C parser; ragged files fall back to the csv module."""
+    lines, offset, skipped = _head_lines(buf, start)
+    if not lines:
+        raise CohortFileError(f"'{name}' has no header row: the file holds blank lines only.")
+    delim = _sniff_delimiter(lines)
     try:
-        frame = pd.read_csv(io.StringIO(body), sep=delim, header=None, dtype=str, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL)
-        if frame.empty:
-            raise CohortFileError("The file has no header row.")
-        header = ["" if pd.isna(v) else str(v) for v in frame.iloc[0].tolist()]
-        records = frame.iloc[1:]
-        records.index = pd.RangeIndex(len(records))
-        return [header, records], []
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError):
-        pass
+        width = len(next(csv.reader(lines, delimiter=delim), []))
+    except csv.Error:
+        width = len(lines[0].split(delim))
+    _check_columns(name, width, limits, progress)
+    _check_decoded(name, len(buf) - offset, len(data), limits, progress, compressed=False)
+    _check_cells(name, _count_line_ends(buf, offset, len(buf)), width, limits, progress)
+    quoted = buf.find(b'"', offset) >= 0
+    parsed = None
+    if width <= _ARROW_MAX_COLUMNS:
+        parsed = _arrow_delimited(buf, offset, delim, width, quoted, name, limits, progress)
+    if parsed is None:
+        parsed = _csv_delimited(buf, offset, delim, name, limits, progress)
+    header, columns, bad, numbers = parsed
+    n_records = len(columns[0]) if columns else 0
+    file_rows = numbers + skipped if numbers is not None else np.arange(n_records, dtype=np.int64) + 2 + skipped
+    if quoted:  # the old reader turned every line ending into LF, inside quoted cells too
+        header = [h.replace("\r\n", "\n").replace("\r", "\n") for h in header]
+    cells, keep = _text_columns(columns, crlf_inside=quoted)
+    return {"header": header, "columns": cells, "file_rows": file_rows[keep], "delimiter": delim,
+            "encoding": encoding, "bad": [(int(file_rows[i]), msg) for i, msg in bad]}
+
+
+def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bool, name: str,
+                     limits: LoaderLimits, progress: _Progress):
+    """(header, string columns, [], file line numbers or None) parsed by pyarrow, or None when the file
+    needs the tolerant reader: ragged or blank-with-spaces rows, a header pyarrow splits otherwise, a row
+    longer than a block, or empty lines between lines of a multi-line cell."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"f{k}" for k in range(width)]
+    options = dict(
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=_ARROW_BLOCK),
+        parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
+                                         newlines_in_values=quoted, ignore_empty_lines=True),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))
+    most_rows = limits.max_cells // max(width, 1) + 1  # the header row too
+    batches = []
+    try:
+        for batch in pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)), **options):
+            progress.rows += batch.num_rows
+            progress.cells += batch.num_rows * width
+            if progress.rows > most_rows:
+                _check_cells(name, progress.rows - 1, width, limits, progress, at_least=True)
+            batches.append(batch)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        progress.rows = progress.cells = 0
+        return None
+    table = pa.Table.from_batches(batches) if batches else None
+    del batches
+    if table is None or table.num_columns != width or not table.num_rows:
+        progress.rows = progress.cells = 0
+        return None
+    numbers = None
+    if any(buf.find(pair, offset) >= 0 for pair in (b"\n\n", b"\r\r", b"\n\r")):  # empty lines are skipped
+        numbers = _nonempty_lines(buf, offset)
+        if len(numbers) != table.num_rows:
+            progress.rows = progress.cells = 0
+            return None
+        numbers = numbers[1:]
+    header = [table.column(k)[0].as_py() for k in range(width)]
+    columns = [table.column(k).slice(1) for k in range(width)]
+    return header, columns, [], numbers
+
+
+def _csv_delimited(buf: bytes, offset: int, delim: str, name: str, limits: LoaderLimits, progress: _Progress):
+    """The csv module's reading, for the files pyarrow refuses: short rows are padded, long rows are cut
+    (a row error when the cut cells hold text). Rows become Arrow columns a few million cells at a time."""
+    import pyarrow as pa
+
     csv.field_size_limit(1 << 30)
-    rows = list(csv.reader(io.StringIO(body), delimiter=delim))
-    if not rows:
-        raise CohortFileError("The file has no header row.")
-    width = len(rows[0])
+    stream = io.BytesIO(buf)
+    stream.seek(offset)
+    reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""), delimiter=delim)
+    header = next(reader, None)
+    if header is None:
+        raise CohortFileError(f"'{name}' has no header row.")
+    width = len(header)
+    _check_columns(name, width, limits, progress)
+    most_rows = limits.max_cells // max(width, 1)
+    per_piece = max(1, _PIECE_CELLS // max(width, 1))
+    pieces: list[list] = [[] for _ in range(width)]
     bad: list[tuple[int, str]] = []
-    for i, row in enumerate(rows[1:]):
+    rows: list[list[str]] = []
+    progress.rows, progress.cells = 1, width
+
+    def flush() -> None:
+        for k, column in enumerate(zip(*rows) if rows else ()):
+            pieces[k].append(pa.array(column, pa.string()))
+        rows.clear()
+
+    for i, row in enumerate(reader):
+        if i >= most_rows:
+            _check_cells(name, i + 1, width, limits, progress, at_least=True)
         if len(row) > width:
-            extra = [c for c in row[width:] if c.strip()]
-            if extra:
+            if any(cell.strip() for cell in row[width:]):
                 bad.append((i, f"has {len(row)} fields but the header has {width}"))
-            rows[i + 1] = row[:width]
+            del row[width:]
         elif len(row) < width:
-            rows[i + 1] = row + [""] * (width - len(row))
-    return rows, bad
+            row.extend([""] * (width - len(row)))
+        rows.append(row)
+        progress.rows += 1
+        progress.cells += width
+        if len(rows) >= per_piece:
+            flush()
+    flush()
+    columns = [pa.chunked_array(p, pa.string()) for p in pieces]
+    return header, columns, bad, None
+
+
+def _text_columns(columns: list, crlf_inside: bool) -> tuple[list[np.ndarray], np.ndarray]:
+    """Object arrays (one ``str`` per distinct value of a column) of Arrow string columns, without the
+    rows whose cells are all blank, and the mask of the rows kept. Each Arrow column is freed once read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pa.default_memory_pool().release_unused()
+    n = len(columns[0]) if columns else 0
+    blank = np.ones(n, dtype=bool)
+    for column in columns:  # Arrow's whitespace is str.strip()'s (checked over every code point)
+        blank &= pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0).to_numpy()
+    keep = ~blank
+    kept = None if keep.all() else pa.array(keep)
+    out = []
+    for k in range(len(columns)):
+        column, columns[k] = columns[k], None
+        if crlf_inside and pc.any(pc.match_substring(column, "\r")).as_py():
+            column = pc.replace_substring(pc.replace_substring(column, "\r\n", "\n"), "\r", "\n")
+        if kept is not None:
+            column = column.filter(kept)
+        out.append(column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object))
+        del column
+        pa.default_memory_pool().release_unused()
+    return out, keep
 
 
 # --------------------------------------------------------------------------------------
@@ -250,9 +533,39 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _read_excel(data: bytes, name: str, sheet: str | int | None) -> dict:
+def _zip_parts(data: bytes) -> int | None:
+    """Number of parts in the zip's table of contents (end-of-central-directory record), read before
+    the table itself; None when there is no such record."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if at < 0 or at + 22 > len(data):
+        return None
+    return int.from_bytes(data[at + 10:at + 12], "little")
+
+
+def _check_workbook_size(data: bytes, name: str, limits: LoaderLimits, progress: _Progress) -> None:
+    """Parts and unpacked sizes as the zip declares them (Python's zipfile never unpacks more than a
+    part declares), before openpyxl opens the workbook."""
+    import zipfile
+
+    parts = _zip_parts(data)
+    if parts is not None and parts >= min(_MAX_ZIP_PARTS, 0xFFFF):
+        raise LoaderLimitError(f"'{name}' is not an ordinary workbook: it has {parts:,} parts or more (a workbook "
+                               f"has a few dozen).", "", 0, 0)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            sizes = [(info.file_size, info.filename) for info in archive.infolist()]
+    except Exception:  # noqa: BLE001
+        raise CohortFileError(f"'{name}' is not a readable XLSX workbook.") from None
+    if len(sizes) >= _MAX_ZIP_PARTS:
+        raise LoaderLimitError(f"'{name}' is not an ordinary workbook: it has {len(sizes):,} parts (a workbook has "
+                               f"a few dozen).", "", 0, 0)
+    _check_decoded(name, sum(size for size, _ in sizes), len(data), limits, progress, compressed=True)
+
+
+def _read_excel(data: bytes, name: str, sheet: str | int | None, limits: LoaderLimits, progress: _Progress) -> dict:
     import openpyxl
 
+    _check_workbook_size(data, name, limits, progress)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001
@@ -270,7 +583,7 @@ def _read_excel(data: bytes, name: str, sheet: str | int | None) -> dict:
                 raise CohortFileError(f"'{name}' has no sheet named '{sheet}'; its sheets are: {', '.join(names)}.")
             candidates = [sheet]
         for sheet_name in candidates:
-            rows = _sheet_rows(book[sheet_name])
+            rows = _sheet_rows(book[sheet_name], name, limits, progress)
             if rows:
                 return rows
     finally:
@@ -278,41 +591,149 @@ def _read_excel(data: bytes, name: str, sheet: str | int | None) -> dict:
     raise CohortFileError(f"'{name}' has no sheet with a table (every sheet is empty).")
 
 
-def _sheet_rows(ws) -> dict | None:
+def _sheet_rows(ws, name: str, limits: LoaderLimits, progress: _Progress) -> dict | None:
+    """The sheet's header and rows as stored. The ``<dimension>`` the file declares is not used: openpyxl
+    would pad every row to its last column. Rows whose cells are all blank are not kept."""
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()
     records: list[list[str]] = []
     numbers: list[int] = []
     header: list[str] | None = None
+    width = 0
     for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        progress.rows += 1
+        progress.cells += len(row)
+        if number > EXCEL_MAX_ROWS:
+            raise LoaderLimitError(f"'{name}' is not an ordinary workbook: its sheet '{ws.title}' has a row beyond "
+                                   f"row {EXCEL_MAX_ROWS:,}, the last row Excel allows.", "", progress.rows,
+                                   progress.cells)
+        if progress.cells > limits.max_cells:
+            raise _over_limit(name, f"its sheet '{ws.title}' has more than {limits.max_cells:,} cells (rows x "
+                              "columns, empty cells included)", f"{limits.max_cells:,} cells",
+                              LIMIT_SETTINGS["max_cells"], progress)
+        if not row:
+            continue
         cells = [_cell_text(v) for v in row]
+        if not any(c.strip() for c in cells):
+            continue
         if header is None:
-            if any(c.strip() for c in cells):
-                header = cells
+            header = cells
+            width = len(cells)
+            _check_columns(name, width, limits, progress)
             continue
         records.append(cells)
         numbers.append(number)
+        if len(cells) > width:
+            width = len(cells)
+            _check_columns(name, width, limits, progress)
+        _check_cells(name, len(records), width, limits, progress, at_least=True)
     if header is None:
         return None
-    width = max([len(header)] + [len(r) for r in records])
     header = header + [""] * (width - len(header))
-    records = [r + [""] * (width - len(r)) for r in records]
-    return {"header": header, "records": records, "file_rows": np.array(numbers, dtype=np.int64)}
+    block = np.full((len(records), width), "", dtype=object)
+    for i, cells in enumerate(records):
+        block[i, :len(cells)] = cells
+    del records
+    return {"header": header, "columns": [block[:, k] for k in range(width)],
+            "file_rows": np.array(numbers, dtype=np.int64)}
 
 
-def _read_parquet(data: bytes, name: str) -> dict:
+# Bytes one value takes once read, by Parquet physical type; text is estimated from its statistics.
+_PARQUET_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8}
+_TEXT_WIDTH = 32  # a text value without min/max statistics
+
+
+def _parquet_decoded_size(meta) -> int:
+    """Estimated bytes of the data once read: every stored value (nested ones included) times its width."""
+    schema = meta.schema
+    widths = []
+    for j in range(meta.num_columns):
+        leaf = schema.column(j)
+        if leaf.physical_type == "FIXED_LEN_BYTE_ARRAY":
+            widths.append(max(int(leaf.length or 0), 1))
+        else:
+            widths.append(_PARQUET_WIDTHS.get(leaf.physical_type, 0))
+    total = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for j in range(meta.num_columns):
+            chunk = group.column(j)
+            width = widths[j]
+            if not width:  # BYTE_ARRAY: an offset plus the longest of min and max, else a fixed guess
+                stats = chunk.statistics
+                longest = _TEXT_WIDTH
+                if stats is not None and stats.has_min_max and isinstance(stats.max, (str, bytes)):
+                    longest = max(len(stats.min or ""), len(stats.max), 1)
+                width = 4 + longest
+            total += int(chunk.num_values) * width
+    return total
+
+
+def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progress) -> dict:
+    """Parquet, checked from its footer before any data is read, then read in batches of rows."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        frame = pq.read_table(io.BytesIO(data)).to_pandas()
+        parquet = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)))
+        meta, schema = parquet.metadata, parquet.schema_arrow
+        decoded = _parquet_decoded_size(meta)
     except Exception:  # noqa: BLE001
         raise CohortFileError(f"'{name}' is not a readable Parquet file.") from None
-    header = [str(c) for c in frame.columns]
-    columns, blank = {}, np.ones(len(frame), dtype=bool)
-    for k in range(frame.shape[1]):
-        columns[k], empty = _parquet_text(frame.iloc[:, k])
-        blank &= empty
-    records = pd.DataFrame(columns, index=pd.RangeIndex(len(frame))) if columns and len(frame) else []
-    return {"header": header, "records": records, "file_rows": np.arange(len(frame), dtype=np.int64) + 2,
-            "blank": blank if columns else None}
+    pandas_index = (schema.pandas_metadata or {}).get("index_columns", []) if schema.metadata else []
+    index_columns = {c for c in pandas_index if isinstance(c, str)}  # a stored pandas index is not data
+    fields = [k for k, f in enumerate(schema) if f.name not in index_columns]
+    header = [schema.field(k).name for k in fields]
+    n_rows = int(meta.num_rows)
+    _check_columns(name, len(fields), limits, progress)
+    _check_cells(name, n_rows, len(fields), limits, progress)
+    _check_decoded(name, decoded, len(data), limits, progress, compressed=True)
+    pieces: list[list[np.ndarray]] = [[] for _ in fields]
+    numbers: list[np.ndarray] = []
+    batch_rows = max(1024, min(65_536, 4_000_000 // max(len(fields), 1)))
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=False, use_pandas_metadata=False):
+            first = progress.rows
+            progress.rows += batch.num_rows
+            progress.cells += batch.num_rows * len(fields)
+            if progress.rows > n_rows:
+                raise CohortFileError(f"'{name}' holds more rows than its footer declares; the file is damaged.")
+            texts, blank = [], np.ones(batch.num_rows, dtype=bool)
+            for k in fields:
+                cells, empty = _arrow_text(batch.column(k))
+                texts.append(cells)
+                blank &= empty
+            keep = ~blank
+            for k, cells in enumerate(texts):
+                pieces[k].append(cells if keep.all() else cells[keep])
+            numbers.append(np.flatnonzero(keep) + first + 2)
+    except CohortFileError:
+        raise
+    except Exception:  # noqa: BLE001
+        raise CohortFileError(f"'{name}' is not a readable Parquet file.") from None
+    columns = []
+    for k in range(len(fields)):
+        parts, pieces[k] = pieces[k], []
+        columns.append(np.concatenate(parts) if parts else np.array([], dtype=object))
+    file_rows = np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
+    return {"header": header, "columns": columns, "file_rows": file_rows}
+
+
+def _arrow_text(array) -> tuple[np.ndarray, np.ndarray]:
+    """One Arrow column as cell texts (object array; missing = "") and its blank-cell mask, each distinct
+    value converted once (as :func:`_parquet_text` converts a pandas column)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # lists, structs: one text per cell
+        texts = np.array([_cell_text(v) for v in array.to_pylist()], dtype=object)
+        return texts, np.array([not t.strip() for t in texts], dtype=bool)
+    values = pa.table({"v": encoded.dictionary}).to_pandas()["v"]
+    texts, empty = _parquet_text(values)
+    codes = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+    return np.append(texts, "")[codes], np.append(empty, True)[codes]
 
 
 def _parquet_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -337,57 +758,46 @@ _NUMBER_LIKE = re.compile(r"^[+-]?\d+([.,]\d+)?$|^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4
 
 
 def _unique_names(header: list[str]) -> list[str]:
-    """Column names made unique (case-insensitively): repeats get " (2)", " (3)"; empties "column_<k>"."""
+    """Column names made unique (case-insensitively): repeats get " (2)", " (3)"; empties "column_<k>".
+
+    Each name's search for a free number starts after the last number given to that name, so a header
+    of n repeats takes O(n) steps (every smaller number is taken already: names are only ever added)."""
     out: list[str] = []
     used: set[str] = set()
+    last_count: dict[str, int] = {}
     for k, raw in enumerate(header, start=1):
         base = str(raw).replace("\ufeff", "").strip() or f"column_{k}"
-        name, count = base, 1
-        while name.lower() in used:
-            count += 1
-            name = f"{base} ({count})"
+        name = base
+        if name.lower() in used:
+            key = base.lower()
+            count = last_count.get(key, 1)
+            while name.lower() in used:
+                count += 1
+                name = f"{base} ({count})"
+            last_count[key] = count
         used.add(name.lower())
         out.append(name)
     return out
 
 
-def _finish(table: dict, fingerprint: str, name: str, kind: Format) -> RawTable:
+def _finish(table: dict, fingerprint: str, name: str, kind: Format, progress: _Progress) -> RawTable:
     header = [str(h) if h is not None else "" for h in table["header"]]
     named = [h.strip() for h in header if h.strip()]
     if not named:
         raise CohortFileError(f"'{name}' has no header row: the first non-empty row has no column names.")
     if len(named) == len(header) and len(header) > 1 and all(_NUMBER_LIKE.match(h.strip()) for h in header):
         raise CohortFileError(f"'{name}' has no header row: the first row holds numbers or dates, not column names.")
-    columns = _unique_names(header)
-    records = table["records"]
-    if isinstance(records, pd.DataFrame):
-        frame = records
-        frame.columns = columns
-    elif records:
-        frame = pd.DataFrame(records, columns=columns, dtype=object)
-    else:
-        frame = pd.DataFrame(columns=columns, dtype=object)
-    if frame.isna().to_numpy().any():
-        frame = frame.fillna("")
     file_rows = np.asarray(table["file_rows"], dtype=np.int64)
-    blank = table.get("blank")
-    if blank is not None and len(blank) >= len(frame):
-        blank = blank[:len(frame)]
-    elif len(frame.columns) and len(frame):
-        from il2lib.coerce import by_distinct
-
-        empty = by_distinct(frame.to_numpy(dtype=object), lambda u: u.astype(str).str.strip().eq(""))
-        blank = empty.astype(bool).all(axis=1)
-    else:
-        blank = np.zeros(len(frame), dtype=bool)
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-        file_rows = file_rows[~blank]
+    index = pd.RangeIndex(len(file_rows))  # columns: object arrays of str, blank rows already left out
+    frame = pd.DataFrame({k: pd.Series(cells, index=index, dtype=object, copy=False)
+                          for k, cells in enumerate(table["columns"])}, index=index, copy=False)
+    frame.columns = _unique_names(header)
     delim = table.get("delimiter")
     decimal_comma = delim == ";" and _has_decimal_commas(frame)
     return RawTable(frame=frame, header=tuple(header), file_rows=file_rows, fingerprint=fingerprint,
                     source_name=name, format=kind, delimiter=delim, encoding=table.get("encoding"),
-                    decimal_comma=decimal_comma, bad_rows=tuple(table.get("bad", ())))
+                    decimal_comma=decimal_comma, bad_rows=tuple(table.get("bad", ())), rows_read=progress.rows,
+                    cells_read=progress.cells)
 
 
 def _has_decimal_commas(frame: pd.DataFrame) -> bool:

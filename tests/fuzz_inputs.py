@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import zipfile
 
 import pandas as pd
 import pyarrow as pa
@@ -306,3 +308,119 @@ def valid_files() -> tuple[bytes, ...]:
     frame.to_parquet(parquet, index=False)
     return (frame.to_csv(index=False).encode(), frame.to_csv(index=False, sep=";").encode("latin-1"),
             xlsx.getvalue(), parquet.getvalue())
+
+
+# ---- files built to exhaust memory or time (tests/test_loader_limits.py) --------------------------------
+
+def _workbook_bytes(rows: list[list[object]], far_cell: tuple[int, str] | None = None) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    if far_cell:
+        ws.cell(row=far_cell[0], column=1, value=far_cell[1])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _rewrite_zip(raw: bytes, part: str, content) -> bytes:
+    """The zip with ``part`` replaced: ``content`` is bytes, or an iterable of byte chunks written as a stream."""
+    source = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename != part:
+                target.writestr(info.filename, source.read(info.filename))
+            elif isinstance(content, bytes):
+                target.writestr(info.filename, content)
+            else:
+                with target.open(info.filename, "w", force_zip64=True) as stream:
+                    for chunk in content:
+                        stream.write(chunk)
+    return out.getvalue()
+
+
+def forged_dimension_xlsx(last_row: int) -> tuple[bytes, str]:
+    """A valid cohort sheet plus one cell at row ``last_row``, whose ``<dimension>`` claims every column
+    up to XFD: a reader that trusts it pads each row to 16,384 cells (about 5 kB of file)."""
+    frame = valid_frame(3)
+    raw = _workbook_bytes([list(frame.columns), *frame.values.tolist()], far_cell=(last_row, "P999"))
+    sheet = zipfile.ZipFile(io.BytesIO(raw)).read("xl/worksheets/sheet1.xml")
+    forged = re.sub(rb'<dimension ref="[^"]*"', f'<dimension ref="A1:XFD{last_row}"'.encode(), sheet)
+    return _rewrite_zip(raw, "xl/worksheets/sheet1.xml", forged), "bomb.xlsx"
+
+
+def compressed_sheet_xlsx(megabytes: int) -> tuple[bytes, str]:
+    """A workbook whose sheet unpacks to ``megabytes`` MB of identical rows (a few hundred kB of file)."""
+    frame = valid_frame(1)
+    raw = _workbook_bytes([list(frame.columns)])
+    row = b'<row><c t="inlineStr"><is><t>P1</t></is></c><c t="inlineStr"><is><t>melanoma</t></is></c></row>'
+    block = row * (2**20 // len(row))
+
+    def stream():
+        yield (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row>'
+               + b"".join(b'<c t="inlineStr"><is><t>' + str(c).encode() + b"</t></is></c>" for c in frame.columns)
+               + b"</row>")
+        for _ in range(megabytes):
+            yield block
+        yield b"</sheetData></worksheet>"
+
+    return _rewrite_zip(raw, "xl/worksheets/sheet1.xml", stream()), "bomb.xlsx"
+
+
+def declared_size_xlsx(declared: int = 0xF000_0000) -> tuple[bytes, str]:
+    """A small valid workbook whose table of contents declares its sheet ``declared`` bytes long."""
+    frame = valid_frame(3)
+    raw = bytearray(_workbook_bytes([list(frame.columns), *frame.values.tolist()]))
+    at = raw.find(b"PK\x01\x02")
+    while at >= 0:  # central-directory entries: uncompressed size at +24, name length at +28, name at +46
+        length = int.from_bytes(raw[at + 28:at + 30], "little")
+        if bytes(raw[at + 46:at + 46 + length]) == b"xl/worksheets/sheet1.xml":
+            raw[at + 24:at + 28] = declared.to_bytes(4, "little")
+        at = raw.find(b"PK\x01\x02", at + 46)
+    return bytes(raw), "declared.xlsx"
+
+
+def constant_parquet(rows: int, value: str = "melanoma") -> tuple[bytes, str]:
+    """One text column holding the same value ``rows`` times: dictionary and run-length encoding store
+    it in a few kB per million rows."""
+    import numpy as np
+
+    chunk = pa.table({schema.DISEASE: pa.array(np.full(min(rows, 1_000_000), value, dtype=object), pa.string())})
+    buffer = io.BytesIO()
+    with pq.ParquetWriter(buffer, chunk.schema) as writer:
+        left = rows
+        while left > 0:
+            writer.write_table(chunk.slice(0, min(left, len(chunk))))
+            left -= min(left, len(chunk))
+    return buffer.getvalue(), "bomb.parquet"
+
+
+def wide_csv(columns: int) -> tuple[bytes, str]:
+    """A header of ``columns`` distinct names and one row."""
+    header = ",".join(f"c{k}" for k in range(columns))
+    return (header + "\n" + ",".join("1" for _ in range(columns)) + "\n").encode(), "wide.csv"
+
+
+def repeated_header_csv(repeats: int, name: str = "a") -> tuple[bytes, str]:
+    """A header of one name ``repeats`` times (de-duplicated to a, a (2), ...) and one row."""
+    return (",".join([name] * repeats) + "\n" + ",".join("1" for _ in range(repeats)) + "\n").encode(), "dup.csv"
+
+
+def tall_xlsx(rows: int) -> tuple[bytes, str]:
+    """A valid cohort sheet of ``rows`` patients (to stop at a lowered cell limit while reading)."""
+    frame = valid_frame(rows)
+    return _workbook_bytes([list(frame.columns), *frame.values.tolist()]), "tall.xlsx"
+
+
+HOSTILE_FILES = {  # name -> (builder, args): every builder returns (bytes, file name)
+    "forged dimension, 20,000 rows": (forged_dimension_xlsx, (20_000,)),
+    "forged dimension, 1,048,576 rows": (forged_dimension_xlsx, (1_048_576,)),
+    "sheet unpacking to 300 MB": (compressed_sheet_xlsx, (300,)),
+    "sheet declared 4 GB": (declared_size_xlsx, ()),
+    "Parquet, 20 M constant rows": (constant_parquet, (20_000_000,)),
+    "Parquet, 40 M constant rows": (constant_parquet, (40_000_000,)),
+    "CSV with 20,000 columns": (wide_csv, (20_000,)),
+    "header of 8,000 repeated names": (repeated_header_csv, (8_000,)),
+}

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 import fuzz_inputs as fz
 import il2lib
+from bounded_child import run_bounded
 from il2lib import schema
 
 PROFILE = os.environ.get("IL2_FUZZ_PROFILE", "ci")
@@ -224,3 +225,17 @@ def test_duplicate_ids_exclude_every_copy():
     cohort = check_load(_csv(header, rows), "dup.csv", strategy="fixed edge cases")
     assert cohort is not None and cohort.report.n_excluded >= 2
     assert rows[0][0] not in set(cohort.data[schema.PATIENT_ID])
+
+
+def _check_hostile(case: str) -> str:
+    """In a bounded child: the loader's invariants hold for a file built to exhaust memory or time."""
+    builder, args = fz.HOSTILE_FILES[case]
+    cohort = check_load(*builder(*args), strategy="files built to exhaust memory or time")
+    return "refused" if cohort is None else "loaded"
+
+
+@pytest.mark.parametrize("case", sorted(fz.HOSTILE_FILES))
+def test_files_built_to_exhaust_memory_never_break_the_loader(case):
+    outcome = run_bounded(_check_hostile, case)
+    assert not outcome.hung and outcome.error is None, outcome.error or "the child did not finish"
+    assert outcome.value in ("refused", "loaded")
