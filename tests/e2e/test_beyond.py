@@ -71,8 +71,9 @@ def test_small_cell_protection_masks_tables_and_hides_downloads(page, app_url):
     ui.open_app(page, app_url.rstrip("/") + "/Response?resp_by=prior_pd1_agent")
     assert "<5" not in ui.grids_text(page)
     page.locator(ui.SIDEBAR).get_by_text("Small-cell protection", exact=True).click()
+    # the rerun can start after the page looked idle: wait for the caption it draws after the tables
+    expect(page.locator(ui.MAIN)).to_contain_text("Small-cell protection on", timeout=ui.DEFAULT_TIMEOUT_MS)
     ui.settle(page)
     assert "<5" in ui.grids_text(page)
-    assert "Small-cell protection on" in ui.main_text(page)
     ui.open_expander(page, "Show code")
     assert page.get_by_text("Patient-level download hidden").first.is_visible()
