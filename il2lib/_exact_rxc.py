@@ -43,6 +43,8 @@ MAX_TOTAL = 5_000_000
 MC_BATCH_CELLS = 1_000_000
 #: Work charged for visiting a node (its bounds cost about as much as expanding this many weights).
 NODE_WORK = 100
+#: Cells (nodes x remaining columns x rows or row subsets) the bounds of one stage compute at a time.
+BOUND_CELLS = 1_000_000
 
 
 class EnumerationLimit(Exception):
@@ -120,45 +122,53 @@ class _Network:
         self.masks = ((np.arange(1 << self.k)[:, None] >> np.arange(self.k)) & 1).astype(bool) if self.k <= 10 else None
 
     def _max_fill(self, caps: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Per column total c: max of -sum log x_i! with sum x = c, 0 <= x_i <= cap_i, the most even fill.
+        """Per node (a row of ``caps``) and column total c: max of -sum log x_i! with sum x = c,
+        0 <= x_i <= cap_i, the most even fill.
 
         A common level L fills row i to min(cap_i, L); the r units left go one each to rows still
-        below their cap (from L to L + 1). ``filled[j]`` is what level ``level[j]`` holds.
+        below their cap (from L to L + 1). ``filled[:, j]`` is what level ``level[:, j]`` holds.
         """
-        s = np.sort(caps)
-        k = len(s)
-        level = np.concatenate(([0], s))
-        filled = np.concatenate(([0], np.cumsum(s) + (k - 1 - np.arange(k)) * s))
-        full_lf = np.concatenate(([0.0], np.cumsum(self.lf[s])))  # rows below level[j] are at their caps
-        j = np.searchsorted(filled, cols, side="right") - 1
+        s = np.sort(caps, axis=1)
+        n, k = s.shape
+        zero = np.zeros((n, 1), dtype=np.int64)
+        level = np.hstack((zero, s))
+        filled = np.hstack((zero, np.cumsum(s, axis=1) + (k - 1 - np.arange(k)) * s))
+        full_lf = np.hstack((zero, np.cumsum(self.lf[s], axis=1)))  # rows below level[:, j] are at their caps
+        j = (filled[:, :, None] <= cols[None, None, :]).sum(axis=1) - 1  # filled is sorted along each row
+        at = (np.arange(n)[:, None], j)
         active = k - j
-        extra = cols - filled[j]
+        extra = cols[None, :] - filled[at]
         step = np.maximum(active, 1)
-        lvl = level[j] + extra // step
+        lvl = level[at] + extra // step
         r = extra % step
-        return -(full_lf[j] + (active - r) * self.lf[lvl] + r * self.lf[np.minimum(lvl + 1, len(self.lf) - 1)])
+        return -(full_lf[at] + (active - r) * self.lf[lvl] + r * self.lf[np.minimum(lvl + 1, len(self.lf) - 1)])
 
     def _min_fill(self, caps: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Per column total c: min of -sum log x_i! with the same constraints (at most 10 rows): rows at 0
-        or their cap, at most one in between (the function is concave in each x_i)."""
-        used = self.masks @ caps
-        base = -(self.masks @ self.lf[caps])
-        free = np.where(self.masks, -1, caps[None, :]).max(axis=1)  # largest cap of a row not full
-        rest = cols[None, :] - used[:, None]
-        fill = np.where((rest > 0) & (rest <= free[:, None]), base[:, None] - self.lf[np.maximum(rest, 0)], np.inf)
-        return np.where(rest == 0, base[:, None], fill).min(axis=0)
+        """Per node and column total c: min of -sum log x_i! with the same constraints (at most 10 rows): rows
+        at 0 or their cap, at most one in between (the function is concave in each x_i)."""
+        used = caps @ self.masks.T
+        base = -(self.lf[caps] @ self.masks.T)
+        free = np.where(self.masks[None], -1, caps[:, None, :]).max(axis=2)  # largest cap of a row not full
+        rest = cols[None, None, :] - used[:, :, None]
+        fill = np.where((rest > 0) & (rest <= free[:, :, None]), base[:, :, None] - self.lf[np.maximum(rest, 0)],
+                        np.inf)
+        return np.where(rest == 0, base[:, :, None], fill).min(axis=1)
 
-    def bounds(self, caps: tuple[int, ...], stage: int) -> tuple[float, float, float]:
-        """(log total completion weight, upper bound of max, lower bound of min) for columns stage.. ."""
-        remaining = self.cols[stage:]
-        total = float(self.lf[sum(caps)] - sum(self.lf[r] for r in caps) - sum(self.lf[c] for c in remaining))
+    def bounds(self, caps: np.ndarray, stage: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per node (a row of ``caps``): log total completion weight, upper bound of the max and lower bound of
+        the min completion weight for columns stage.. ; computed for :data:`BOUND_CELLS` cells at a time."""
+        remaining = np.asarray(self.cols[stage:], dtype=np.int64)
+        past = -self.lf[caps].sum(axis=1)
+        total = self.lf[caps.sum(axis=1)] + past - self.lf[remaining].sum()
         if len(remaining) == 1:
-            exact = float(-sum(self.lf[r] for r in caps))
-            return total, exact, exact
-        caps_arr, cols = np.asarray(caps, dtype=np.int64), np.asarray(remaining, dtype=np.int64)
-        hi = float(self._max_fill(caps_arr, cols).sum())
-        lo = float(self._min_fill(caps_arr, cols).sum()) if self.masks is not None else \
-            -float(self.lf[cols].sum())
+            return total, past, past
+        width = len(remaining) * (self.k + 1) * (len(self.masks) if self.masks is not None else 1)
+        hi, lo = np.empty(len(caps)), np.empty(len(caps))
+        for a in range(0, len(caps), max(1, BOUND_CELLS // width)):
+            part = slice(a, a + max(1, BOUND_CELLS // width))
+            hi[part] = self._max_fill(caps[part], remaining).sum(axis=1)
+            lo[part] = (self._min_fill(caps[part], remaining).sum(axis=1) if self.masks is not None
+                        else -self.lf[remaining].sum())
         return total, hi, lo
 
 
@@ -168,8 +178,9 @@ def exact_pvalue(tab: np.ndarray, work_limit: int) -> tuple[float, int]:
     Work counts the partial-table weights processed (each weight expanded times its node's
     children) plus :data:`NODE_WORK` per node visited. Nothing is listed before it is counted: first, every
     stage's widest possible expansion (the compositions of its column total under the row totals,
-    counted in closed form) must fit in ``work_limit``; then each node's expansion is built only
-    if it fits in what is left of the limit, and each stage's arrays in :data:`STAGE_CELL_LIMIT`.
+    counted in closed form) must fit in ``work_limit``; then each stage's nodes are counted before their
+    bounds are computed, each node's expansion is built only if it fits in what is left of the limit, and
+    each stage's arrays in :data:`STAGE_CELL_LIMIT`.
 
     Raises :class:`EnumerationLimit` as soon as the work would go over ``work_limit``.
     """
@@ -187,11 +198,11 @@ def exact_pvalue(tab: np.ndarray, work_limit: int) -> tuple[float, int]:
     for stage, c in enumerate(net.cols):
         keys, weights, counts = [], [], []
         cells = 0
-        for caps, (logw, count) in nodes.items():
-            if work + NODE_WORK > work_limit:
-                raise EnumerationLimit(work, work + NODE_WORK, work_limit)
-            work += NODE_WORK
-            total_w, hi, lo = net.bounds(caps, stage)
+        if work + NODE_WORK * len(nodes) > work_limit:
+            raise EnumerationLimit(work, work + NODE_WORK * len(nodes), work_limit)
+        work += NODE_WORK * len(nodes)
+        stage_bounds = net.bounds(np.array(list(nodes), dtype=np.int64).reshape(len(nodes), net.k), stage)
+        for (caps, (logw, count)), total_w, hi, lo in zip(nodes.items(), *stage_bounds):
             take = logw + hi <= net.threshold
             if take.any():
                 pvalue += float(np.sum(count[take] * np.exp(net.log_const + logw[take] + total_w)))

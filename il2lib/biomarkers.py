@@ -21,6 +21,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._analysis import concat_excluded, excluded_frame, patient_ids, patients_statement, require_columns
+from il2lib._work import WorkCounter
 from il2lib.cohort import benefit_rule_text, with_clinical_benefit
 from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.errors import InsufficientDataError
@@ -34,6 +35,10 @@ BINARY_BIOMARKERS = (schema.AUTOIMMUNE,)
 #: odds ratios are reported per this many units of the variable
 OR_STEP = {schema.PLATELET_NADIR: 10.0, schema.BASELINE_LDH: 100.0}
 OR_UNIT = {schema.MEAN_DOSES_PER_CYCLE: "dose", schema.N_MET_SITES: "site", schema.LDH_X_ULN: "x ULN"}
+#: Work the comparison may do, in patients x passes over them: one per variable (its rank test and logistic
+#: regression) and :data:`BIOMARKER_BASE_PASSES` for the clinical-benefit rule; past it the comparison is refused.
+BIOMARKER_WORK_LIMIT = 2_500_000
+BIOMARKER_BASE_PASSES = 3
 #: an interval wider than this ratio is flagged as unstable (near separation)
 UNSTABLE_CI_RATIO = 1000.0
 #: display column saying what each odds ratio is per ("10 x10^3/uL", "yes vs no")
@@ -307,11 +312,17 @@ def _binary_row(cb: np.ndarray, values: pd.Series) -> dict:
     return row
 
 
+def biomarker_work(patients: int, variables: int) -> int:
+    """Work of a comparison of ``patients`` (those of the compared diseases) on ``variables``."""
+    return patients * (variables + BIOMARKER_BASE_PASSES)
+
+
 def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
                          cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                          variables: Sequence[str] | None = None,
                          adjust: Literal["none", "holm", "BH"] = "none",
-                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> BiomarkerResult:
+                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                         work_limit: int | None = None) -> BiomarkerResult:
     """Compare clinical-benefit (CB) and no-CB patients within each disease.
 
     Parameters
@@ -328,6 +339,9 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
         Optional multiplicity adjustment within each disease.
     window_days : float
         Assessment window W (days) of the CB SD rule (``il2lib.recist.duration_meets``).
+    work_limit : int, optional
+        Work allowed (default :data:`BIOMARKER_WORK_LIMIT`), counted by :func:`biomarker_work` before anything
+        is computed; past it :class:`~il2lib.errors.WorkLimitExceeded` is raised.
 
     Notes
     -----
@@ -343,6 +357,14 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     SpringerPlus 2015;4:118 (community-hospital HD IL-2 series).
     """
     require_columns(df, schema.BOR, schema.DISEASE)
+    compared = int(df[schema.DISEASE].isin([disease] if disease else schema.DISEASES).sum())
+    present = set(df.columns) | ({schema.MEAN_DOSES_PER_CYCLE} if {schema.DOSES_C1, schema.DOSES_C2} & set(df.columns)
+                                 else set())  # with_mean_doses adds it
+    n_variables = len(variables) if variables is not None else sum(
+        v in present for v in CONTINUOUS_BIOMARKERS + BINARY_BIOMARKERS)
+    limit = BIOMARKER_WORK_LIMIT if work_limit is None else work_limit
+    WorkCounter(f"the biomarker comparison of {compared:,} patients on {n_variables} variables",
+                limit).charge(biomarker_work(compared, n_variables))
     data = with_mean_doses(with_clinical_benefit(df, cb_sd_months, window_days))
     if variables is None:
         variables = [v for v in CONTINUOUS_BIOMARKERS + BINARY_BIOMARKERS if v in data.columns]

@@ -21,17 +21,38 @@ import pandas as pd
 from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
                               patient_ids, patients_statement, require_columns)
+from il2lib._work import WorkCounter
 from il2lib.cohort import with_clinical_benefit
 from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
-from il2lib.stats import TestResult, compare_proportions, format_p, proportion_ci
+from il2lib.stats import TestResult, compare_proportions, exact_work_budget, format_p, proportion_ci
 
 Outcome = Literal["orr", "cbr", "dcr"]
 OUTCOMES: tuple[str, ...] = ("orr", "cbr", "dcr")
 OUTCOME_LABELS = {"orr": "ORR (CR+PR)", "cbr": "CBR (CR+PR+SD>=threshold)", "dcr": "DCR (CR+PR+SD)"}
 Denominator = Literal["itt", "evaluable"]
+#: Work the response tables may do, in passes over the selected patients: :data:`RESPONSE_RULE_PASSES` for the
+#: RECIST rules and outcome flags, and one per group plus :data:`RESPONSE_GROUP_COST`; past it they are refused.
+RESPONSE_WORK_LIMIT = 1_200_000
+RESPONSE_RULE_PASSES = 4
+#: A group's fixed cost, in patients: its counts and confidence intervals (both response views) and its share of
+#: the Monte Carlo p-values, whatever the number of patients.
+RESPONSE_GROUP_COST = 13_000
+
+
+def response_work(patients: int, groups: int) -> int:
+    """Work of a response table or of the rates (see :data:`RESPONSE_WORK_LIMIT`)."""
+    return patients * (groups + RESPONSE_RULE_PASSES) + groups * RESPONSE_GROUP_COST
+
+
+def _charge_response_work(labels: pd.Series, work_limit: int | None) -> None:
+    """Refuse, before any counting, a selection whose response work is over the limit."""
+    patients, groups = int(labels.notna().sum()), int(labels.nunique())
+    WorkCounter(f"response counts for {patients:,} patients in {groups:,} group{'s' if groups != 1 else ''}",
+                RESPONSE_WORK_LIMIT if work_limit is None else work_limit,
+                "narrow the filters or compare a column with fewer values").charge(response_work(patients, groups))
 
 
 def _missing_group_exclusions(df: pd.DataFrame, by: str | None, labels: pd.Series) -> pd.DataFrame:
@@ -112,7 +133,8 @@ class ResponseTable:
 
 def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "auto",
                         sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
-                        window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> ResponseTable:
+                        window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                        work_limit: int | None = None) -> ResponseTable:
     """Count best overall responses (CR, PR, SD, PD, NE) per level of ``by``, after the RECIST 1.1 rules.
 
     Parameters
@@ -125,10 +147,14 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
     view, sd_minimum_weeks, window_days
         See :func:`il2lib.recist.apply_response_rules`: ``"auto"`` counts confirmed responses only where
         ``response_confirmed`` exists; an SD shorter than ``sd_minimum_weeks`` counts as PD or NE.
+    work_limit : int, optional
+        Work allowed (default :data:`RESPONSE_WORK_LIMIT`, counted by :func:`response_work` before anything is
+        counted); past it :class:`~il2lib.errors.WorkLimitExceeded` is raised.
     """
     require_columns(df, schema.BOR)
     view = resolve_view(df, view)
     labels = group_labels(df, by)
+    _charge_response_work(labels, work_limit)
     excluded = [_missing_group_exclusions(df, by, labels)]
     bor = df[schema.BOR].astype(object)
     bad = ~bor.isin(schema.BOR_LEVELS).to_numpy() & labels.notna().to_numpy()
@@ -379,7 +405,8 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                    denominator: Denominator = "itt", conf_level: float = 0.95, view: View = "auto",
                    sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
-                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> ResponseRates:
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                   work_limit: int | None = None) -> ResponseRates:
     """Objective response, clinical benefit and disease control rates per group, with CIs and a test.
 
     Parameters
@@ -401,6 +428,8 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     sd_minimum_weeks, window_days
         RECIST 1.1 SD minimum from IL-2 start (0 = none) and the assessment window W: a shorter SD counts
         as PD if progression followed, else NE.
+    work_limit : int, optional
+        As for :func:`best_response_table`.
 
     Notes
     -----
@@ -416,8 +445,9 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     if denominator not in ("itt", "evaluable"):
         raise ValueError(f"Unknown denominator {denominator!r}; use 'itt' or 'evaluable'.")
     view = resolve_view(df, view)
-    table = best_response_table(df, by, view, sd_minimum_weeks, window_days)
     labels = group_labels(df, by)
+    _charge_response_work(labels, work_limit)
+    table = best_response_table(df, by, view, sd_minimum_weeks, window_days, work_limit)
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
     data, labels = df[kept], labels[kept]
     duration = sd_rule_duration(data)
@@ -434,12 +464,13 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                                        "undetermined; left out of CBR only"))
     rows, comparisons, notes = [], [], []
     drop_ne = is_ne & (denominator == "evaluable")
+    exact = exact_work_budget("the response rates")
     for o in outcomes:
         counts = _outcome_rows(o, flags[o], labels, table.groups, drop_ne, is_ne, undetermined, ci_method,
                                conf_level, rows)
         if len(table.groups) >= 2:
             try:
-                comparisons.append(OutcomeComparison(o, tuple(counts), compare_proportions(counts)))
+                comparisons.append(OutcomeComparison(o, tuple(counts), compare_proportions(counts, exact)))
             except InsufficientDataError as err:
                 notes.append(f"{OUTCOME_LABELS[o]}: no test ({err})")
     columns = ["group", "outcome", "responders", "n", "rate", "ci_lower", "ci_upper", "n_ne", "n_undetermined"]

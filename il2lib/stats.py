@@ -16,6 +16,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from il2lib._distributions import LazyModule
+from il2lib._work import WorkCounter
 from il2lib.errors import InsufficientDataError
 
 optimize = LazyModule("scipy.optimize")  # scipy.stats costs ~1 s at start-up: import on first use
@@ -46,8 +47,12 @@ TEST_LABELS: dict[str, str] = {
 }
 #: R's tolerance for "as or less probable than the observed table" (fisher.test: relErr).
 FISHER_REL_ERR = 1 + 1e-7
-#: Work (partial-table weights processed) the exact r x c test may spend before it turns to a Monte Carlo p-value.
-FFH_WORK_LIMIT = 3_000_000
+#: Work (partial-table weights processed) the exact r x c test may spend before it turns to a Monte Carlo p-value;
+#: the largest R reference table (3x3, n = 300) needs 438,762.
+FFH_WORK_LIMIT = 1_000_000
+#: Exact enumeration work the r x c tests of one analysis share (Table 1's variables, the response rates): once it is
+#: spent, the analysis's remaining tables get the Monte Carlo p-value.
+FFH_ANALYSIS_WORK_LIMIT = 2_000_000
 COCHRAN_MIN_EXPECTED = 5.0
 
 
@@ -252,8 +257,14 @@ def _conditional_mle(nh: _NoncentralHypergeometric) -> float:
 # ----------------------------------------------------------------------------------------
 # r x c tables: exact Fisher-Freeman-Halton, chi-square, and the selection rule
 # ----------------------------------------------------------------------------------------
+def exact_work_budget(what: str) -> WorkCounter:
+    """The exact enumeration work an analysis's tests share (:data:`FFH_ANALYSIS_WORK_LIMIT`), for ``shared``."""
+    return WorkCounter(f"the exact tests of {what}", FFH_ANALYSIS_WORK_LIMIT)
+
+
 def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT, replicates: int = FFH_MC_REPLICATES, *,
-                          seed: int = FFH_MC_SEED, mc_cell_limit: int = FFH_MC_CELL_LIMIT) -> TestResult:
+                          seed: int = FFH_MC_SEED, mc_cell_limit: int = FFH_MC_CELL_LIMIT,
+                          shared: WorkCounter | None = None) -> TestResult:
     """Fisher-Freeman-Halton test of an r x c table: exact, or a seeded Monte Carlo p-value when too large.
 
     Notes
@@ -271,7 +282,9 @@ def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT, replicates: i
     algorithm), seeded with ``seed`` so a table always gets the same p-value, p = (1 + number
     as or less probable) / (replicates + 1), reported with its Monte Carlo standard error.
     Chi-square is used, with a note, only when the random tables would need more than
-    ``mc_cell_limit`` cells (replicates x cells of the table).
+    ``mc_cell_limit`` cells (replicates x cells of the table). With ``shared`` (a counter the tests of one
+    analysis draw on, :func:`exact_work_budget`), the enumeration may spend no more than what is left of it,
+    and what it spends is charged to it.
 
     References
     ----------
@@ -287,13 +300,19 @@ def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT, replicates: i
         return TestResult("fisher_freeman_halton", 1.0, note="Only one non-empty row or column: no comparison possible.")
     if tab.shape[0] > tab.shape[1]:
         tab = tab.T  # columns are built one at a time over the smaller dimension
+    limit = work_limit if shared is None else min(work_limit, shared.limit - shared.work)
     try:
-        pvalue, _ = exact_pvalue(tab, work_limit)
-    except EnumerationLimit:
-        pass
+        pvalue, spent = exact_pvalue(tab, limit)
+    except EnumerationLimit as stop:
+        if shared is not None:
+            shared.charge(stop.work)
+        cut_short = stop.needed <= work_limit  # by what was left of ``shared``, not by the test's own limit
     else:
+        if shared is not None:
+            shared.charge(spent)
         return TestResult("fisher_freeman_halton", pvalue, note="Exact p-value (network algorithm).")
-    too_many = "Too many possible tables to list for the exact test"
+    too_many = "Too many possible tables to list for the exact test" + (
+        " in the work left to this analysis's exact tests" if cut_short else "")
     try:
         pvalue, _ = monte_carlo_pvalue(tab, replicates, seed, mc_cell_limit)
     except EnumerationLimit:
@@ -336,7 +355,7 @@ def chi_square_test(table) -> TestResult:
     return TestResult("chi_square", float(sps.chi2.sf(stat, dof)), stat, dof)
 
 
-def compare_proportions(table) -> TestResult:
+def compare_proportions(table, shared: WorkCounter | None = None) -> TestResult:
     """Compare a categorical outcome between groups, choosing the test by the table's shape.
 
     Rules
@@ -347,7 +366,8 @@ def compare_proportions(table) -> TestResult:
       chi-square with a note only if even that is too large).
     * Larger table with every expected count at least 5: Pearson chi-square without continuity correction.
 
-    Rows or columns whose total is zero are dropped before the rule is applied.
+    Rows or columns whose total is zero are dropped before the rule is applied. ``shared``: see
+    :func:`fisher_freeman_halton`.
     """
     tab = _as_table(table)
     tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
@@ -358,7 +378,7 @@ def compare_proportions(table) -> TestResult:
         return fisher_exact_2x2(tab).as_test(note="2x2 table: Fisher's exact test.")
     min_exp = float(expected_counts(tab).min())
     if min_exp < COCHRAN_MIN_EXPECTED:
-        res = fisher_freeman_halton(tab)
+        res = fisher_freeman_halton(tab, shared=shared)
         why = f"Smallest expected count {min_exp:.2f} < 5 (Cochran's rule): exact test. "
         return replace(res, note=why + res.note)
     res = chi_square_test(tab)

@@ -18,10 +18,12 @@ import pandas as pd
 from il2lib import schema
 from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
                               patient_ids, require_columns)
+from il2lib._work import WorkCounter
 from il2lib.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
-from il2lib.stats import TEST_LABELS, TestResult, compare_continuous, compare_proportions, format_p
+from il2lib.stats import (TEST_LABELS, TestResult, compare_continuous, compare_proportions, exact_work_budget,
+                          format_p)
 
 VarType = Literal["continuous", "categorical"]
 OVERALL = "Overall"
@@ -37,6 +39,14 @@ RESPONSE_DEFINED = frozenset({schema.BOR, schema.OBJECTIVE_RESPONSE, schema.CLIN
 #: A rank test (Wilcoxon, Kruskal-Wallis) needs at least this many patients with a value in every group it compares.
 MIN_RANK_GROUP = 2
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
+#: Work Table 1 may do: each cell (a level or the Missing row in a column shown, a summary, a cell of a tested table)
+#: costs a pass over the selected patients plus :data:`TABLE1_CELL_COST`, and each cell of a tested categorical
+#: table :data:`TABLE1_TEST_CELL_COST` more (see :func:`table1_work`); past it the table is refused.
+TABLE1_WORK_LIMIT = 15_000_000
+#: A cell's fixed cost, in patients: the pandas operations that count it, whatever the number of patients.
+TABLE1_CELL_COST = 2_500
+#: A tested cell's share of a Monte Carlo p-value, in patients: 10,000 random tables draw the cell 10,000 times.
+TABLE1_TEST_CELL_COST = 13_000
 TIDY_COLUMNS = ["variable", "label", "var_type", "level", "group", "n", "N", "percent",
                 "median", "q1", "q3", "mean", "sd"]
 
@@ -164,7 +174,8 @@ def _known(column: str, var_type: VarType, values: pd.Series) -> pd.Series:
     return _level_labels(column, values).notna()
 
 
-def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, groups: list[str]) -> TestResult:
+def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, groups: list[str],
+          exact=None) -> TestResult:
     if var_type == "continuous":
         num = pd.to_numeric(values, errors="coerce").astype("float64")
         return compare_continuous([num[labels == g].to_numpy() for g in groups])
@@ -175,12 +186,12 @@ def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, 
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]  # groups and levels without patients
     if min(table.shape) < 2:
         raise InsufficientDataError("a comparison needs at least two groups and two levels with patients.")
-    return compare_proportions(table)
+    return compare_proportions(table, shared=exact)
 
 
 def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | None = None, *,
            types: Mapping[str, VarType] | None = None, mean_sd: bool = False, overall: bool = True,
-           tests: bool = True) -> Table1:
+           tests: bool = True, work_limit: int | None = None) -> Table1:
     """Patient characteristics overall and by group, with p-values and the tests named.
 
     Parameters
@@ -195,6 +206,11 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
         Override the inferred ``"continuous"`` / ``"categorical"`` type of a column.
     mean_sd : bool
         Add "mean (SD)" under "median (IQR)" for continuous variables.
+    work_limit : int, optional
+        Work allowed (default :data:`TABLE1_WORK_LIMIT`, :func:`table1_work`): the least the table can need is
+        checked first, then each variable is counted before it is summarised; past the limit
+        :class:`~il2lib.errors.WorkLimitExceeded` is raised. The exact tests of all variables share
+        :data:`il2lib.stats.FFH_ANALYSIS_WORK_LIMIT` (then Monte Carlo p-values).
 
     Notes
     -----
@@ -216,12 +232,23 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
         raise InsufficientDataError("No patient to describe in Table 1.")
     columns = ([OVERALL] if overall or not by else []) + groups
     rows, test_rows, test_notes = [], [], []
+    tested_groups = len(groups) if tests and len(groups) >= 2 else 0
+    what = f"Table 1 of {len(data):,} patients in {len(columns)} column{'s' if len(columns) > 1 else ''}"
+    limit = TABLE1_WORK_LIMIT if work_limit is None else work_limit
+    advice = "narrow the filters or group by a column with fewer values"
+    types_of = {column: (types or {}).get(column) or infer_type(df, column) for column in variables}
+    least = sum(table1_work(len(data), len(columns), tested_groups, None if t == "continuous" else 0)
+                for t in types_of.values())
+    WorkCounter(what, limit, advice).charge(least)  # before any level is counted
+    work, exact = WorkCounter(what, limit, advice), exact_work_budget("Table 1")
     for column in variables:
-        var_type = (types or {}).get(column) or infer_type(df, column)
+        var_type = types_of[column]
+        levels = None if var_type == "continuous" else len(level_order(column, _level_labels(column, data[column])))
+        work.charge(table1_work(len(data), len(columns), tested_groups, levels))
         build = _continuous_rows if var_type == "continuous" else _categorical_rows
         rows += build(column, data[column], labels, columns)
-        if tests and len(groups) >= 2:
-            row, note = _test_row(column, var_type, data, labels, groups, by)
+        if tested_groups:
+            row, note = _test_row(column, var_type, data, labels, groups, by, exact)
             test_rows.append(row)
             test_notes += [note] if note else []
             if row["test"] == "fisher_freeman_halton_mc":
@@ -238,7 +265,18 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
     return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()), mean_sd)
 
 
-def _test_row(column, var_type, data, labels, groups, by) -> tuple[dict, Note | None]:
+def table1_work(patients: int, columns: int, tested_groups: int, levels: int | None) -> int:
+    """Work of one variable (:data:`TABLE1_WORK_LIMIT`). A categorical variable has its ``levels`` and Missing in
+    each column, and per tested group its known count and a cell per level, tested; a continuous one (``levels``
+    None) a summary and Missing in each column and the values of each tested group."""
+    per_cell = patients + TABLE1_CELL_COST
+    if levels is None:
+        return (columns * 2 + tested_groups) * per_cell
+    tested_cells = tested_groups * levels
+    return (columns * (levels + 1) + tested_groups + tested_cells) * per_cell + tested_cells * TABLE1_TEST_CELL_COST
+
+
+def _test_row(column, var_type, data, labels, groups, by, exact=None) -> tuple[dict, Note | None]:
     """The test of one variable across ``groups`` and the note it needs under the table (or None).
 
     No test when the variable and the grouping both derive from the best overall response; groups
@@ -266,7 +304,7 @@ def _test_row(column, var_type, data, labels, groups, by) -> tuple[dict, Note | 
                 Note(f"{name}: no p-value, because {why}.", count=int(in_small.sum()), patient_ids=ids[in_small],
                      kind="table1_group_too_small"))
     try:
-        res = _test(column, var_type, data[column], labels, groups)
+        res = _test(column, var_type, data[column], labels, groups, exact)
     except InsufficientDataError as err:
         return {**untested, "note": f"not tested: {err}"}, None
     row = {"variable": column, "test": res.test, "test_label": res.label, "statistic": res.statistic,

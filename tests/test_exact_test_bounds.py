@@ -18,6 +18,7 @@ from bounded_child import run_bounded
 from il2lib import schema
 from il2lib import stats as S
 from il2lib._exact_rxc import EnumerationLimit, _compositions, count_compositions, exact_pvalue
+from il2lib._work import WorkCounter
 from test_stats import _brute_force_ffh
 
 REF = Path(__file__).parent / "reference"
@@ -37,6 +38,12 @@ HISTOLOGY_BY_SOURCE = {
 }
 # Passes the per-stage check (each column has few compositions) but needs more nodes than the limit allows.
 WIDE_SEARCH = [[4, 8, 6, 8, 11], [7, 7, 5, 9, 15], [12, 9, 5, 7, 8]]
+# 3 sources x 3 levels, one level rare: exact within the limit, but among the slowest tables that are (852,046 units).
+SLOW_EXACT = [[129, 312, 1], [108, 245, 1], [67, 195, 1]]
+# Six Table 1 variables whose table by source is SLOW_EXACT, in Table 1's order, with three of their levels.
+SLOW_VARIABLES = {schema.ECOG: [0, 1, 2], schema.HISTOLOGY: ["cutaneous", "mucosal", "acral"],
+                  schema.LDH_CATEGORY: list(schema.LDH_CATEGORIES), schema.LINE_OF_IL2: [1, 2, 3],
+                  schema.PRIOR_PD1_AGENT: ["nivolumab", "pembrolizumab", "avelumab"], schema.BOR: ["CR", "PR", "SD"]}
 
 
 def _work_or_refusal(tab, work_limit: int) -> dict:
@@ -91,6 +98,38 @@ def _table1_by_source() -> dict:
             "spent": spent}
 
 
+def slow_tables_frame() -> pd.DataFrame:
+    """1,059 patients of 3 sources; each of :data:`SLOW_VARIABLES` by source is :data:`SLOW_EXACT`."""
+    rng = np.random.default_rng(0)
+    source = np.repeat(["Site A", "Site B", "Site C"], [sum(row) for row in SLOW_EXACT])
+    frame = {schema.PATIENT_ID: [f"S{i:04d}" for i in range(len(source))], "source": source}
+    for column, levels in SLOW_VARIABLES.items():
+        values = np.concatenate([rng.permutation(np.repeat(np.array(levels, dtype=object), row)) for row in SLOW_EXACT])
+        frame[column] = values
+    return pd.DataFrame(frame)
+
+
+def _table1_with_six_slow_tables() -> dict:
+    from il2lib import _exact_rxc
+    from il2lib.table1 import table1
+
+    spent = []
+    exact = _exact_rxc.exact_pvalue
+
+    def counted(tab, work_limit):
+        try:
+            pvalue, work = exact(tab, work_limit)
+        except EnumerationLimit as stop:
+            spent.append(stop.work)
+            raise
+        spent.append(work)
+        return pvalue, work
+
+    _exact_rxc.exact_pvalue = counted
+    t = table1(slow_tables_frame(), by="source")
+    return {"tests": t.tests.set_index("variable")["test"].to_dict(), "spent": spent}
+
+
 def _wide_search_result() -> dict:
     rows = np.asarray(WIDE_SEARCH).sum(axis=1)
     widest = max(count_compositions(int(c), rows) for c in np.asarray(WIDE_SEARCH).sum(axis=0))
@@ -127,6 +166,25 @@ def test_table1_by_a_five_level_text_column_stays_within_the_work_limit():
     assert f"{marker} Fisher-Freeman-Halton test (Monte Carlo, B = 10,000)" in got["footnotes"]
     per_variable = [n for n in got["footnotes"] if n.startswith(schema.label(schema.HISTOLOGY) + ":")]
     assert len(per_variable) == 1 and "Monte Carlo SE" in per_variable[0]
+
+
+def test_table1_variables_share_one_exact_work_budget_then_get_monte_carlo_p_values():
+    alone = exact_pvalue(np.asarray(SLOW_EXACT), S.FFH_WORK_LIMIT)[1]
+    assert alone == 852_046 and 2 * alone <= S.FFH_ANALYSIS_WORK_LIMIT < 3 * alone  # each alone would be exact
+    got = _finished(run_bounded(_table1_with_six_slow_tables))
+    assert sum(got["spent"]) <= S.FFH_ANALYSIS_WORK_LIMIT
+    assert [got["tests"][v] for v in SLOW_VARIABLES] == ["fisher_freeman_halton"] * 2 + ["fisher_freeman_halton_mc"] * 4
+
+
+def test_a_shared_budget_caps_the_exact_work_and_records_what_was_spent():
+    table = EXTRA["fisher_rxc"][1]["table"]
+    work = exact_pvalue(np.asarray(table), S.FFH_WORK_LIMIT)[1]
+    shared = WorkCounter("the exact tests of a table", work + 10)
+    assert S.fisher_freeman_halton(table, shared=shared).test == "fisher_freeman_halton" and shared.work == work
+    cut = S.fisher_freeman_halton(table, shared=shared)  # 10 units left
+    assert cut.test == "fisher_freeman_halton_mc" and "in the work left to this analysis's exact tests" in cut.note
+    assert work <= shared.work <= work + 10
+    assert S.fisher_freeman_halton(table).test == "fisher_freeman_halton"  # without it, the test's own limit
 
 
 def test_enumeration_stops_at_the_work_limit_inside_the_search():

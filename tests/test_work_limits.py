@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from bounded_child import run_bounded
 
+from il2lib import biomarkers as biomarkers_module
+from il2lib import response as response_module
+from il2lib import schema
+from il2lib import table1 as table1_module
+from il2lib.biomarkers import biomarker_comparison, biomarker_work
 from il2lib.errors import WorkLimitExceeded
+from il2lib.response import best_response_table, response_rates, response_work
+from il2lib.table1 import table1, table1_work
 from il2lib.survival import _counting, _coxfit, competing, cox_diagnostics, kaplan_meier, logrank_test, pairwise
 from il2lib.survival import cox as cox_module
 from il2lib.survival.competing import cumulative_incidence, gray_test
@@ -73,6 +80,37 @@ def _logrank_many_groups_and_times(n: int, groups: int):
     except WorkLimitExceeded as exc:
         return refusal(exc)
     return None
+
+
+def _analyses_of_a_large_selection(n: int) -> dict:
+    from apptest_support import sample_data
+
+    df = sample_data()
+    df = df.iloc[np.arange(n) % len(df)].reset_index(drop=True)
+    out = {}
+    for name, call in (("table1", lambda: table1(df, schema.DISEASE)),
+                       ("response", lambda: response_rates(df, schema.DISEASE)),
+                       ("biomarkers", lambda: biomarker_comparison(df))):
+        try:
+            call()
+        except WorkLimitExceeded as exc:
+            out[name] = refusal(exc)
+    return out
+
+
+def test_table1_response_and_biomarkers_of_a_large_selection_are_refused_before_counting():
+    n = 400_000
+    outcome = run_bounded(_analyses_of_a_large_selection, n)
+    assert outcome.error is None and not outcome.hung, outcome
+    got = outcome.value
+    assert set(got) == {"table1", "response", "biomarkers"}, got  # none ran
+    assert all(r["work"] == 0 and r["message"].startswith(TOO_LONG) for r in got.values())
+    assert got["table1"]["limit"] == table1_module.TABLE1_WORK_LIMIT < got["table1"]["needed"]
+    assert "group by a column with fewer values" in got["table1"]["message"]
+    assert got["response"]["needed"] == response_work(n, 2)
+    assert got["response"]["limit"] == response_module.RESPONSE_WORK_LIMIT
+    assert got["biomarkers"]["limit"] == biomarkers_module.BIOMARKER_WORK_LIMIT
+    assert got["biomarkers"]["needed"] % n == 0 and got["biomarkers"]["needed"] > got["biomarkers"]["limit"]
 
 
 def test_cox_with_many_coefficients_on_a_large_selection_is_refused_before_its_first_evaluation():
@@ -219,6 +257,80 @@ def test_multivariable_cox_past_its_work_limit_returns_the_message(monkeypatch):
     assert "narrow the filters" in model.message and "Fewer covariates" in model.message
 
 
+def _table1_work_by_variable(df: pd.DataFrame, by: str) -> list[int]:
+    from il2lib._analysis import group_labels, level_order
+
+    labels = group_labels(df, by)
+    data, groups = df[labels.notna().to_numpy()], level_order(by, labels.dropna())
+    work = []
+    for v in [v for v in table1_module.DEFAULT_VARIABLES if v in df.columns and v != by]:
+        categorical = table1_module.infer_type(df, v) == "categorical"
+        levels = len(level_order(v, table1_module._level_labels(v, data[v]))) if categorical else None
+        work.append(table1_work(len(data), len(groups) + 1, len(groups), levels))
+    return work
+
+
+def _no_counting(*_args, **_kwargs):
+    raise AssertionError("counting started although the work was over the limit")
+
+
+def test_table1_counts_each_variable_before_summarising_it_and_stops_at_its_limit():
+    from apptest_support import sample_data
+
+    df = sample_data()
+    per_variable = _table1_work_by_variable(df, schema.DISEASE)
+    total = sum(per_variable)
+    assert table1(df, schema.DISEASE, work_limit=total).n_used == len(df)
+    with pytest.raises(WorkLimitExceeded) as caught:
+        table1(df, schema.DISEASE, work_limit=total - 1)
+    assert caught.value.work == total - per_variable[-1] and caught.value.needed == total
+    assert str(caught.value).startswith(TOO_LONG) and "group by a column with fewer values" in str(caught.value)
+
+
+def test_table1_needing_more_than_its_limit_is_refused_before_any_level_is_counted(monkeypatch):
+    from apptest_support import sample_data
+
+    df = sample_data()
+    least = sum(table1_work(len(df), 3, 2, None if table1_module.infer_type(df, v) == "continuous" else 0)
+                for v in table1_module.DEFAULT_VARIABLES if v in df.columns and v != schema.DISEASE)
+    monkeypatch.setattr(table1_module, "_level_labels", _no_counting)
+    with pytest.raises(WorkLimitExceeded) as caught:
+        table1(df, schema.DISEASE, work_limit=least - 1)
+    assert caught.value.work == 0 and caught.value.needed == least
+
+
+def test_response_tables_count_patients_and_groups_and_are_refused_before_counting(monkeypatch):
+    from apptest_support import sample_data
+
+    df = sample_data()
+    groups = df[schema.DISEASE].nunique()
+    needed = response_work(len(df), groups)
+    passes, group_cost = response_module.RESPONSE_RULE_PASSES, response_module.RESPONSE_GROUP_COST
+    assert needed == len(df) * (groups + passes) + groups * group_cost
+    response_rates(df, schema.DISEASE, work_limit=needed)
+    best_response_table(df, schema.DISEASE, work_limit=needed)
+    monkeypatch.setattr(response_module, "apply_response_rules", _no_counting)
+    for call in (response_rates, best_response_table):
+        with pytest.raises(WorkLimitExceeded) as caught:
+            call(df, schema.DISEASE, work_limit=needed - 1)
+        assert caught.value.work == 0 and caught.value.needed == needed
+        assert "compare a column with fewer values" in str(caught.value)
+
+
+def test_biomarker_comparison_counts_patients_and_variables_and_is_refused_before_computing(monkeypatch):
+    from apptest_support import sample_data
+
+    df = sample_data()
+    variables = biomarker_comparison(df).rows["variable"].nunique()
+    needed = biomarker_work(len(df), variables)
+    assert needed == len(df) * (variables + biomarkers_module.BIOMARKER_BASE_PASSES)
+    biomarker_comparison(df, work_limit=needed)
+    monkeypatch.setattr(biomarkers_module, "with_clinical_benefit", _no_counting)
+    with pytest.raises(WorkLimitExceeded) as caught:
+        biomarker_comparison(df, work_limit=needed - 1)
+    assert caught.value.work == 0 and caught.value.needed == needed
+
+
 def test_work_limit_refusal_survives_pickling():
     import pickle
 
@@ -257,6 +369,21 @@ def test_survival_page_says_a_refused_statistic_took_too_long_and_shows_the_rest
     open_tab(at, "Multivariable Cox")
     assert any(w.startswith(TOO_LONG) and "Fewer covariates" in w for w in texts(at, "warning"))
     assert not at.exception
+
+
+def test_cohort_response_and_biomarker_pages_say_a_refused_analysis_took_too_long(fresh_caches, monkeypatch):
+    from apptest_support import open_app, texts
+
+    monkeypatch.setattr(table1_module, "TABLE1_WORK_LIMIT", 1)
+    monkeypatch.setattr(response_module, "RESPONSE_WORK_LIMIT", 1)
+    monkeypatch.setattr(biomarkers_module, "BIOMARKER_WORK_LIMIT", 1)
+    for page, shown in (("pages/1_Cohort.py", "Table 1 cannot be computed: "),
+                        ("pages/2_Response.py", "Response rates not available: "),
+                        ("pages/4_Biomarkers.py", "Biomarker comparison not available: ")):
+        at = open_app(page=page)
+        infos = texts(at, "info")
+        assert any(i.startswith(shown + TOO_LONG) and "narrow the filters" in i for i in infos), (page, infos)
+        assert not at.exception
 
 
 def open_tab(at, tab: str) -> None:
