@@ -45,7 +45,7 @@ fuzz-long: setup-test
 
 ## 20 concurrent websocket sessions on loopback: zero errors, isolation, server memory (bench/results/).
 load-test: setup-test
-	$(BIN)/python bench/load_test.py --sessions 20 --rounds 6
+	$(BIN)/python bench/load_test.py --sessions 20 --rounds 6 --batches 3
 
 clean:
 	rm -rf $(VENV) tests/artifacts

@@ -12,33 +12,42 @@ the Survival page when it exists. Checked for every session and every step:
   contains another session's patient-id prefix (each cohort has one excluded row, so a session's
   own ids do reach its page: the check is not vacuous); nor does the server log contain any id;
 * memory: the server's RSS (``/proc/<pid>/status`` VmRSS, sampled every 0.1 s) before any session,
-  after a warm-up session, at the peak, and after every session closed (the server keeps a
+  after a warm-up session (one session doing exactly what a batch session does: same code path,
+  same rounds and pages), at the peak, and after every session closed (the server keeps a
   closed session for ``server.disconnectedSessionTTL`` seconds; this run sets it to
   ``--session-ttl`` and waits that long plus a margin). ``--batches`` runs the sessions again
   with new cohorts: a flat second batch means freed memory is reused, not leaked. Per batch: RSS at
   its peak, right after close, after the TTL, and after the census below (expired sessions dropped,
-  ``gc.collect()`` run), and the growth after the TTL over the level before the batch (after warm-up
-  for batch 1; the goal is < 10% per batch). The whole RSS curve (1 s steps)
-  goes to the JSON file;
+  ``gc.collect()`` run); the growth after the TTL over the level before the batch (after warm-up
+  for batch 1; the goal is < 10% per batch) and over the level after the warm-up; and where the
+  memory is (the census's breakdown): ``live`` (what glibc, Python's allocator and Arrow's pool hand
+  out to live objects) and ``kept`` (what they keep mapped after it was freed), plus the object types
+  that grew since the warm-up. The whole RSS curve (1 s steps) goes to the JSON file;
 * sessions left alive: the server runs through ``bench/load_server.py`` (``serve.py`` plus a census
   thread, no hook in the app) which, when signalled after each batch's TTL, runs ``gc.collect()`` and
-  counts the live ``AppSession``, ``SessionState``, ``ScriptRunner`` and uploaded-file objects and the
-  sessions Streamlit's runtime still lists, before and after its session store drops expired entries
-  (it does so lazily). More of them than after the warm-up session, or a session still listed after
-  the TTL, is a failure (exit 1). The warm-up level is one session: Streamlit's flush loop keeps the
-  last session it flushed in a local variable until the next one;
+  counts the live ``AppSession``, ``SessionState``, ``ScriptRunner`` and upload objects (Streamlit's
+  ``UploadedFile`` and its record, the app's copy) and the sessions Streamlit's runtime still lists,
+  before and after its session store drops expired entries (it does so lazily). A failure (exit 1):
+  more sessions than after the warm-up session, an upload alive outside the sessions still alive, or
+  a session still listed after the TTL. The warm-up level is one session: Streamlit's flush loop
+  (``Runtime._loop_coroutine``, streamlit/runtime/runtime.py) keeps the last session it flushed in a
+  local variable until it flushes another one, with what that session holds;
 * ``--hostile``: after the batches, the browsing sessions run once more while one extra session
-  uploads hostile files over and over (a forged-dimension XLSX, a Parquet RLE bomb of 20M rows, a CSV
-  with 10,000 columns, a header of 8,000 repeated names, a 3x5 Table 1 with rare ECOG levels for the
-  exact test; built here by the ``hostile_*`` functions). Reported: the browsing sessions' step time
-  median and p95 without (the last batch) and with the hostile session, what each hostile upload got
-  back and how long it took, and whether the server stayed up. Browsing errors still fail the run;
-  what the loader says about each hostile file is reported, not checked;
+  uploads hostile files in turn, over and over (a forged-dimension XLSX, a Parquet RLE bomb of 20M rows,
+  a CSV with 10,000 columns, a header of 8,000 repeated names, a 3x5 Table 1 with rare ECOG levels for
+  the exact test; built here by the ``hostile_*`` functions); the browsing sessions keep going until
+  every file had its turn. Reported: the browsing sessions' step time median and p95 without (the
+  last batch) and with the hostile session (the goal: p95 within 20%), per file whether the app
+  refused or loaded it and how long it took, the longest GIL wait the server's probe saw meanwhile
+  (and, for waits over 0.25 s, the frames of the busy threads), the same file through the loader
+  alone in this process with a GIL probe, and whether the server stayed up. Browsing errors still fail
+  the run; what the loader says about each hostile file is reported, not checked;
 * ``--malloc-arena-max N`` sets ``MALLOC_ARENA_MAX`` for the bench server only (glibc's per-thread
   arenas keep freed memory mapped).
 
-Prints a table and writes ``bench/results/load_test.json``. Exit status 1 on any error or
-isolation failure. Wall-clock figures are reported, never asserted.
+Prints a table and writes ``bench/results/load_test.json`` (``load_test_hostile.json`` with
+``--hostile``). Exit status 1 on any error, isolation failure or session object left alive. Wall-clock
+figures, the RSS growth and the hostile p95 are reported against their goals, never asserted.
 """
 from __future__ import annotations
 
@@ -57,6 +66,7 @@ import sys
 import threading
 import time
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,9 +83,13 @@ from tests.e2e.server import StreamlitServer, free_port, server_command  # noqa:
 
 RESULTS = ROOT / "bench" / "results"
 CENSUS = RESULTS / "load_test_census.jsonl"
-#: Session objects that must all be gone once the sessions closed and the TTL passed.
-SESSION_TYPES = ("AppSession", "SessionState", "ScriptRunner", "UploadedFile", "UploadedFileRec")
+#: Session objects: no more of them alive once the sessions closed and the TTL passed than after the warm-up.
+SESSION_TYPES = ("AppSession", "SessionState", "ScriptRunner")
+#: A session's uploads (Streamlit's file, its record in the upload store, the app's copy): none of them may
+#: be alive outside the sessions the runtime no longer lists (see ``load_server._outside``).
+UPLOAD_TYPES = ("UploadedFile", "UploadedFileRec", "app UploadedFile")
 GROWTH_GOAL = 0.10
+HOSTILE_P95_GOAL = 0.20  # the browsing sessions' p95 step time next to the hostile uploads, over without
 FILTER_CYCLE = (("melanoma",), ("rcc",), ())
 SURVIVAL_PAGE = "Survival"
 
@@ -195,25 +209,42 @@ def _outcome(run) -> str:
     return " | ".join(s.replace("\n", " ")[:160] for s in shown[:3]) or "(nothing to report)"
 
 
+def _verdict(run) -> str:
+    """What the app did with a file: ``exception`` (a traceback on the page), ``refused`` (an error
+    message: the loader's refusal), ``loaded`` (the page counts its patients) or ``nothing``."""
+    from streamlit.proto.Alert_pb2 import Alert
+
+    if run.exceptions():
+        return "exception"
+    if any(k == "alert" and e.alert.format == Alert.ERROR for k, e in run.elements):
+        return "refused"
+    try:
+        run.n_summary()
+        return "loaded"
+    except ProtocolError:
+        return "nothing"
+
+
 async def hostile_session(base_url: str, files: list[tuple[str, bytes]], done: asyncio.Event,
-                          timeout: float) -> list[dict]:
-    """Upload each hostile file in a fresh session, over and over until ``done``; the Table 1 file
-    is also shown on the Cohort page grouped by source (the exact test)."""
+                          passed: asyncio.Event, timeout: float) -> list[dict]:
+    """Upload each hostile file in a fresh session, in turn, over and over until ``done``; the first
+    pass always ends, and sets ``passed`` (the browsing sessions keep going until then, so every file is
+    uploaded while they run). The Table 1 file is also shown on the Cohort page grouped by source (the
+    exact test). Per upload: ``verdict`` (see :func:`_verdict`), what the page showed, ``answer_s`` (the
+    run that read the file, as the server answered it), ``seconds`` (connect to last answer) and its
+    wall-clock window (``start_unix``, ``end_unix``)."""
     log: list[dict] = []
-    while not done.is_set():
+    turn = 0
+    while not (done.is_set() and passed.is_set()):
+        turn += 1
         for name, data in files:
-            if done.is_set():
+            if done.is_set() and passed.is_set():
                 break
-            entry, started = {"file": name}, time.perf_counter()
+            entry, started = {"file": name, "pass": turn, "start_unix": time.time()}, time.perf_counter()
             try:
                 async with StreamlitClient(base_url, timeout=timeout) as client:
-                    run = await client.run()
-                    source = run.widget("radio", "data source")
-                    client.set_string(source, next(o for o in source.options if "upload" in o.lower()))
-                    run = await client.run()
-                    await client.upload(run.widget("file_uploader", "patient file"), name, data)
-                    run = await client.run()
-                    entry["upload"] = _outcome(run)
+                    run = await client.upload_patient_file(name, data)
+                    entry.update(verdict=_verdict(run), answer_s=round(run.seconds, 2), shown=_outcome(run))
                     if name.startswith("table1") and "Cohort" in client.pages:
                         run = await client.run(page="Cohort")
                         by = run.widget("selectbox", "group table 1 by")
@@ -222,9 +253,11 @@ async def hostile_session(base_url: str, files: list[tuple[str, bytes]], done: a
                         entry["table1_by_source"] = _outcome(run)
                         entry["table1_s"] = round(run.seconds, 2)
             except Exception as exc:  # report it; the point is how the others fare
-                entry["error"] = f"{type(exc).__name__}: {exc}"[:300]
+                entry.update(verdict="error", error=f"{type(exc).__name__}: {exc}"[:300])
             entry["seconds"] = round(time.perf_counter() - started, 2)
+            entry["end_unix"] = time.time()
             log.append(entry)
+        passed.set()
     return log
 
 
@@ -281,24 +314,21 @@ def _check(report: SessionReport, run, expected: tuple[int, int], others: list[b
 
 
 async def one_session(base_url: str, i: int, all_indices: list[int], rounds: int, data: bytes,
-                      oracle: dict, start_gate: asyncio.Event) -> SessionReport:
+                      oracle: dict, start_gate: asyncio.Event, until: asyncio.Event | None = None) -> SessionReport:
+    """Upload session i's cohort, then ``rounds`` filter changes (more, until ``until`` is set, if given)."""
     report = SessionReport(i)
     others = [session_prefix(j).encode() for j in all_indices if j != i]
     own = session_prefix(i).encode()
     await start_gate.wait()
     try:
         async with StreamlitClient(base_url) as client:
-            run = await client.run()
-            source = run.widget("radio", "data source")
-            client.set_string(source, next(o for o in source.options if "upload" in o.lower()))
-            run = await client.run()
-            await client.upload(run.widget("file_uploader", "patient file"), f"cohort_{i:02d}.csv", data)
-            run = await client.run()
+            run = await client.upload_patient_file(f"cohort_{i:02d}.csv", data)
             _check(report, run, oracle[()], others, "upload")
             if own not in run.raw:
                 report.errors.append("upload: own patient ids never reached the page (isolation check vacuous)")
             pages = [MAIN_PAGE] + ([SURVIVAL_PAGE] if SURVIVAL_PAGE in client.pages else [])
-            for r in range(rounds):
+            r = 0
+            while r < rounds or (until is not None and not until.is_set()):
                 choice = FILTER_CYCLE[r % len(FILTER_CYCLE)]
                 page = pages[r % len(pages)]
                 run = await client.run(page=page)
@@ -307,6 +337,7 @@ async def one_session(base_url: str, i: int, all_indices: list[int], rounds: int
                 client.set_strings(disease, labels)
                 run = await client.run()
                 _check(report, run, oracle[choice], others, f"round {r} {'Data' if page == MAIN_PAGE else page} {choice or 'all'}")
+                r += 1
     except (ProtocolError, OSError, asyncio.TimeoutError, StopIteration) as exc:
         report.errors.append(f"protocol: {type(exc).__name__}: {exc}")
     except Exception as exc:  # a websocket closed by the server, an HTTP error: count it, keep the others going
@@ -318,14 +349,18 @@ async def run_sessions(base_url: str, indices: list[int], rounds: int, seed: int
                        also_forbidden: tuple[int, ...] = (), hostile: list[tuple[str, bytes]] | None = None,
                        hostile_log: list[dict] | None = None) -> list[SessionReport]:
     """Run sessions ``indices`` at once; each must see nothing of the others nor of ``also_forbidden``.
-    With ``hostile`` files, one more session uploads them until the others are done (into ``hostile_log``)."""
+    With ``hostile`` files, one more session uploads them (into ``hostile_log``) while the others run,
+    and the others keep browsing until every hostile file had its turn."""
     files = {i: cohort_csv(i, seed, patients) for i in indices}
     oracles = {i: expected_counts(f) for i, f in files.items()}
     everyone = list(indices) + list(also_forbidden)
-    gate, done = asyncio.Event(), asyncio.Event()
-    tasks = [asyncio.create_task(one_session(base_url, i, everyone, rounds, files[i], oracles[i], gate))
+    gate, done, passed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    tasks = [asyncio.create_task(one_session(base_url, i, everyone, rounds, files[i], oracles[i], gate,
+                                             passed if hostile else None))
              for i in indices]
-    attacker = asyncio.create_task(hostile_session(base_url, hostile, done, 600.0)) if hostile else None
+    attacker = asyncio.create_task(hostile_session(base_url, hostile, done, passed, 600.0)) if hostile else None
+    if attacker is not None:
+        attacker.add_done_callback(lambda _: passed.set())  # never wait on an attacker that died
     gate.set()
     reports = list(await asyncio.gather(*tasks))
     done.set()
@@ -378,13 +413,20 @@ def _alive_sessions(census: dict) -> int:
 
 
 def _leaked(census: dict, baseline: dict) -> list[str]:
-    """Session objects alive beyond the post-warm-up census, or sessions still listed after the TTL.
-    The baseline is not zero: Streamlit's message-flush loop (``Runtime._loop_coroutine``) keeps the
-    last session it flushed in a local variable until it flushes another one: one session at most."""
+    """Session objects alive beyond the post-warm-up census, an upload alive outside the sessions still
+    alive, or sessions still listed after the TTL. The baseline is not zero: Streamlit's message-flush
+    loop (``Runtime._loop_coroutine`` in streamlit/runtime/runtime.py) keeps the last session it flushed
+    in a local variable until it flushes another one: one session at most, with whatever that session
+    holds (its upload when its last page drew the file uploader)."""
     if "alive_after_reap" not in census or "alive_after_reap" not in baseline:
         return [f"census failed: {census.get('error') or baseline.get('error')}"]
     out = [f"{t}: {census['alive_after_reap'][t]} alive, {baseline['alive_after_reap'][t]} after warm-up"
            for t in SESSION_TYPES if census["alive_after_reap"][t] > baseline["alive_after_reap"][t]]
+    outside = census.get("alive_outside_unlisted_sessions", {})
+    if "error" in outside or not outside:
+        out.append(f"census of uploads failed: {outside.get('error', 'missing')}")
+    else:
+        out += [f"{t}: {outside[t]} alive outside the sessions still alive" for t in UPLOAD_TYPES if outside[t] > 0]
     if census["after_reap"]["listed_sessions"]:
         out.append(f"{census['after_reap']['listed_sessions']} sessions still listed after the TTL")
     return out
@@ -400,21 +442,139 @@ def _batch(server_url: str, sampler: RssSampler, args: argparse.Namespace, indic
            hostile_log: list | None = None) -> tuple[list[SessionReport], dict]:
     """One batch of concurrent sessions; RSS at its peak, right after close and after the session TTL,
     then the server's census of what is still alive."""
-    t0, wall = time.monotonic(), time.perf_counter()
+    t0, wall, start_unix = time.monotonic(), time.perf_counter(), time.time()
     reports = asyncio.run(run_sessions(server_url, indices, args.rounds, args.seed, args.patients, forbidden,
                                        hostile, hostile_log))
-    wall, t1 = time.perf_counter() - wall, time.monotonic()
+    wall, t1, end_unix = time.perf_counter() - wall, time.monotonic(), time.time()
     rss = {"peak": sampler.peak_between(t0, t1), "right_after_close": sampler.rss_mb()}
     time.sleep(settle)
     rss["after_ttl"] = sampler.rss_mb()
     census = take_census(pid)
     rss["after_reap"] = sampler.rss_mb()  # the store dropped expired sessions, gc.collect() ran
     steps = [s for r in reports for s in r.step_seconds]
-    return reports, {"wall_s": round(wall, 1), **{k: round(v, 1) for k, v in rss.items()},
+    return reports, {"wall_s": round(wall, 1), "start_unix": start_unix, "end_unix": end_unix,
+                     **{k: round(v, 1) for k, v in rss.items()}, "steps": len(steps),
                      "step_s_median": round(statistics.median(steps), 2) if steps else None,
                      "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
                      "alive_after_close": _alive_sessions(census), "held_before_reap": _held_sessions(census),
                      "census": census}
+
+
+def hostile_per_file(files: list[tuple[str, bytes]], log: list[dict]) -> dict:
+    """Per hostile file: how many times it was uploaded, what the app did each time (``verdict``:
+    loaded / refused / exception / nothing / error), the slowest answer (s) and the longest GIL wait
+    the server's probe saw while it was being uploaded (ms); files never uploaded are listed too."""
+    out = {}
+    for name, _ in files:
+        mine = [e for e in log if e["file"] == name]
+        answers = [e["answer_s"] for e in mine if "answer_s" in e]
+        waits = [e["gil_wait"]["max_ms"] for e in mine if e.get("gil_wait", {}).get("seconds")]
+        out[name] = {"uploads": len(mine), "verdicts": sorted({e["verdict"] for e in mine}),
+                     "answer_s_max": max(answers) if answers else None,
+                     "seconds_max": max(e["seconds"] for e in mine) if mine else None,
+                     "gil_wait_max_ms": max(waits) if waits else None,
+                     "shown": mine[0].get("shown") or mine[0].get("error") if mine else "never uploaded"}
+    return out
+
+
+def census_lines() -> list[dict]:
+    return [json.loads(line) for line in CENSUS.read_text().splitlines()] if CENSUS.exists() else []
+
+
+def gil_waits(lines: list[dict], start: float, end: float) -> dict:
+    """What the server's GIL probe saw between two wall-clock times (each census line covers the second
+    before it): the longest wait (ms), the 95th percentile of the per-second longest waits, the
+    seconds with a wait over 250 ms, and the full garbage collections (count, total s, longest ms)."""
+    seconds = [line["gil_wait"] for line in lines if "gil_wait" in line and start < line["unix"] < end + 1.0]
+    if not seconds:
+        return {"seconds": 0}
+    worst = [s["max_ms"] for s in seconds]
+    return {"seconds": len(seconds), "max_ms": max(worst), "p95_of_second_max_ms": round(_percentile(worst, 0.95), 1),
+            "seconds_over_250ms": sum(1 for s in seconds if s["over_250ms"]),
+            "full_gc": sum(s.get("full_gc", 0) for s in seconds),
+            "full_gc_s": round(sum(s.get("full_gc_ms", 0.0) for s in seconds) / 1000, 2),
+            "full_gc_max_ms": max(s.get("full_gc_max_ms", 0.0) for s in seconds)}
+
+
+#: Innermost frames of a thread that waits for work (a lock, a queue, a socket, a poller's sleep).
+IDLE_FRAMES = {("threading.py", "wait"), ("threading.py", "_wait_for_tstate_lock"), ("selectors.py", "select"),
+               ("thread.py", "_worker"), ("queue.py", "get"), ("polling_path_watcher.py", "task")}
+
+
+def _busy(frames: list[str]) -> bool:
+    return bool(frames) and (frames[0].split(":")[0], frames[0].split(" ")[-1]) not in IDLE_FRAMES
+
+
+def long_waits(lines: list[dict], start: float = 0.0, end: float = float("inf")) -> list[dict]:
+    """The server probe's waits over 0.25 s between two wall-clock times, longest first, each with the
+    frames of the threads that were not waiting for work when the probe got the GIL back (the one that
+    held it has just let it go)."""
+    waits = [w for line in lines for w in line.get("gil_wait", {}).get("long_waits", [])
+             if start <= w["unix"] <= end + 0.5]
+    return [{"unix": w["unix"], "lag_ms": w["lag_ms"], "busy_threads": [t for t in w["threads"].values() if _busy(t)]}
+            for w in sorted(waits, key=lambda w: -w["lag_ms"])]
+
+
+def wait_frames(waits: list[dict], top: int = 6) -> dict:
+    """How many long waits, and the innermost frames most often seen in a busy thread after them."""
+    counts = Counter(t[0] for w in waits for t in w["busy_threads"])
+    return {"count": len(waits), "frames": dict(counts.most_common(top))}
+
+
+def loader_gil_holds(files: list[tuple[str, bytes]]) -> dict:
+    """Each hostile file through the app's loader (``il2lib.validation.load_cohort``) in this process, with
+    nothing else running but a :class:`load_server.GilProbe` (5 ms sleeps): the seconds it took, what the
+    loader said, the longest wait of the probe for the GIL, and for waits over 0.1 s where the loader
+    was when it let the GIL go."""
+    from il2lib.errors import Il2libError
+    from il2lib.validation import load_cohort
+    from load_server import GilProbe
+
+    out = {}
+    for name, data in files:
+        probe = GilProbe(period=0.005, frames_after=0.1)
+        probe.start()
+        time.sleep(0.05)
+        probe.take()
+        source = io.BytesIO(data)
+        source.name = name
+        started = time.perf_counter()
+        try:
+            said = f"loaded {len(load_cohort(source).data)} patients"
+        except Il2libError as exc:
+            said = f"refused: {exc}"
+        seconds = time.perf_counter() - started
+        time.sleep(0.05)
+        probe.stop()
+        probe.join()
+        waits = probe.take()
+        main = str(threading.main_thread().ident)
+        holds = [{"lag_ms": w["lag_ms"], "frames": w["threads"].get(main, [])}
+                 for w in sorted(waits["long_waits"], key=lambda w: -w["lag_ms"])]
+        out[name] = {"seconds": round(seconds, 3), "loader": said[:240], "longest_gil_wait_ms": waits["max_ms"],
+                     "waits_over_50ms": waits["over_50ms"], "longest_holds": holds[:3]}
+    return out
+
+
+def memory_summary(census: dict) -> dict:
+    """From a census's breakdown (MB): memory the allocators hand out to live objects (glibc in use,
+    Python's live blocks, Arrow's pool) and memory they keep after it was freed (glibc's free heap,
+    the free part of Python's arenas)."""
+    memory = census.get("memory", {})
+    if "glibc" not in memory or "pymalloc" not in memory:
+        return {}
+    glibc, py = memory["glibc"], memory["pymalloc"]
+    return {"live_mb": round(glibc["in_use"] + py["live_blocks"] + memory["arrow"]["allocated"], 1),
+            "kept_free_mb": round(glibc["free_kept"] + py["arena_mb"] - py["live_blocks"], 1),
+            "glibc_free_kept_mb": glibc["free_kept"], "pymalloc_arenas": py["arenas"],
+            "gc_objects": memory["gc_objects"]}
+
+
+def object_growth(before: dict, after: dict, at_least: int = 50) -> dict:
+    """Object types that grew by ``at_least`` or more between two censuses (their most numerous types)."""
+    a, b = before.get("object_types", {}), after.get("object_types", {})
+    grown = {t: b[t] - a.get(t, 0) for t in b if b[t] - a.get(t, 0) >= at_least}
+    return dict(sorted(grown.items(), key=lambda kv: -kv[1]))
 
 
 def rss_curve(sampler: RssSampler, t_zero: float, step: float = 1.0) -> list[tuple[float, float]]:
@@ -433,7 +593,10 @@ def measure(args: argparse.Namespace) -> dict:
     env = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(args.session_ttl), "IL2_BENCH_CENSUS": str(CENSUS)}
     if args.malloc_arena_max:
         env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
+    if args.trim_probe:
+        env["IL2_BENCH_TRIM_PROBE"] = "1"
     hostile = hostile_files() if args.hostile else None
+    loader = loader_gil_holds(hostile) if hostile else None  # before the server starts: nothing else runs
     server = start_server(env)
     pid = server.process.pid
     sampler = RssSampler(pid)
@@ -448,6 +611,7 @@ def measure(args: argparse.Namespace) -> dict:
     try:
         time.sleep(1.0)
         rss_start = sampler.rss_mb()
+        census_start = take_census(pid)
         warm = asyncio.run(run_sessions(server.url, [warm_index], args.rounds, args.seed, args.patients))
         time.sleep(settle)
         rss_warm = sampler.rss_mb()
@@ -460,6 +624,9 @@ def measure(args: argparse.Namespace) -> dict:
                                           tuple(i for i in everyone if i not in indices), settle, pid,
                                           hostile if with_hostile else None, hostile_log)
             batch["growth"] = round(batch["after_ttl"] / before - 1, 3)
+            batch["growth_since_warmup"] = round(batch["after_ttl"] / rss_warm - 1, 3)
+            batch["memory"] = memory_summary(batch["census"])
+            batch["objects_grown_since_warmup"] = object_growth(census_warm, batch["census"])
             batch["leaked"] = _leaked(batch["census"], census_warm)
             before = batch["after_ttl"]
             if with_hostile:
@@ -473,6 +640,10 @@ def measure(args: argparse.Namespace) -> dict:
         server.stop()
     steps = [s for r in reports for s in r.step_seconds]
     first = batches[0]
+    lines = census_lines()
+    for batch in batches + ([hostile_batch] if hostile_batch else []):
+        batch["gil_wait"] = gil_waits(lines, batch["start_unix"], batch["end_unix"])
+        batch["gil_long_waits"] = wait_frames(long_waits(lines, batch["start_unix"], batch["end_unix"]))
     log = server.log_path.read_text(errors="replace")
     logged = [f"server log: {session_prefix(i)}" for i in everyone if session_prefix(i) in log]
     result = {
@@ -494,7 +665,8 @@ def measure(args: argparse.Namespace) -> dict:
         "session_leaks": [f"batch {k + 1}: {e}" for k, b in enumerate(batches + ([hostile_batch] if hostile_batch else []))
                           for e in b["leaked"]],
         "app_sessions_held_before_reap": [b["held_before_reap"] for b in batches],
-        "census_after_warmup": census_warm,
+        "memory_at_start": memory_summary(census_start), "memory_after_warmup": memory_summary(census_warm),
+        "census_at_start": census_start, "census_after_warmup": census_warm,
         "peak_per_session_mb": round((first["peak"] - rss_warm) / n, 1),
         "retained_mb": round(first["after_ttl"] - rss_warm, 1),
         "retained_share_of_peak_growth": round((first["after_ttl"] - rss_warm) / max(first["peak"] - rss_warm, 1e-9), 3),
@@ -502,10 +674,18 @@ def measure(args: argparse.Namespace) -> dict:
     }
     if hostile is not None:
         last = batches[-1]
+        for entry in hostile_log:
+            entry["gil_wait"] = gil_waits(lines, entry["start_unix"], entry["end_unix"])
+            entry["longest_server_waits"] = long_waits(lines, entry["start_unix"], entry["end_unix"])[:2]
+        without, with_ = last["step_s_p95"], hostile_batch["step_s_p95"]
         result["hostile"] = {
             "files": {name: len(data) for name, data in hostile},
-            "without": {"step_s_median": last["step_s_median"], "step_s_p95": last["step_s_p95"]},
-            "with": {"step_s_median": hostile_batch["step_s_median"], "step_s_p95": hostile_batch["step_s_p95"]},
+            "without": {"step_s_median": last["step_s_median"], "step_s_p95": without, "steps": last["steps"],
+                        "gil_wait": last["gil_wait"]},
+            "with": {"step_s_median": hostile_batch["step_s_median"], "step_s_p95": with_,
+                     "steps": hostile_batch["steps"], "gil_wait": hostile_batch["gil_wait"]},
+            "p95_change": round(with_ / without - 1, 3), "p95_goal": HOSTILE_P95_GOAL,
+            "per_file": hostile_per_file(hostile, hostile_log), "loader_alone": loader,
             "batch": hostile_batch, "uploads": hostile_log, "server_stayed_up": server_up,
         }
     return result
@@ -524,10 +704,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="then run the sessions once more next to one session uploading hostile files")
     parser.add_argument("--malloc-arena-max", type=int, default=0,
                         help="MALLOC_ARENA_MAX for the bench server (0: glibc's default)")
+    parser.add_argument("--trim-probe", action="store_true",
+                        help="diagnosis: each census also calls malloc_trim(0) in the server and reports the RSS "
+                             "it gave back (changes the server's memory; growth figures are then not comparable)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = measure(args)
-    (RESULTS / "load_test.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / ("load_test_hostile.json" if args.hostile else "load_test.json")).write_text(json.dumps(result, indent=2))
     rss = result["rss_mb"]
     print(f"{result['batches']} batches of {result['sessions']} sessions x {result['rounds']} rounds, cohorts of {result['patients_per_cohort']}+i "
           f"patients ({result['upload_bytes_per_session'] / 1e3:.0f} kB uploads): {result['steps']} checked steps "
@@ -538,12 +721,21 @@ def main(argv: list[str] | None = None) -> int:
     print("server RSS (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))
     print(f"peak growth per session: {result['peak_per_session_mb']} MB; retained after close: "
           f"{result['retained_mb']} MB ({100 * result['retained_share_of_peak_growth']:.0f}% of the peak growth)")
-    print(f"{'batch':<8}{'peak':>8}{'closed':>8}{'+TTL':>8}{'reaped':>8}{'growth':>8}{'held':>6}{'alive':>7}{'median':>8}{'p95':>7}  (MB, s)")
-    rows = [(str(b + 1), batch) for b, batch in enumerate(result["rss_mb_per_batch"])]
+    print(f"{'batch':<8}{'peak':>7}{'closed':>7}{'+TTL':>7}{'reaped':>7}{'growth':>8}{'vs warm':>8}{'live':>7}"
+          f"{'kept':>6}{'held':>5}{'alive':>6}{'median':>7}{'p95':>6}{'GIL':>8}  (MB, s, ms)")
+    rows = [("warm-up", {"memory": result["memory_after_warmup"]})]
+    rows += [(str(b + 1), batch) for b, batch in enumerate(result["rss_mb_per_batch"])]
     rows += [("hostile", result["hostile"]["batch"])] if "hostile" in result else []
     for name, batch in rows:
-        print(f"{name:<8}{batch['peak']:>8}{batch['right_after_close']:>8}{batch['after_ttl']:>8}{batch.get('after_reap', '-'):>8}"
-              f"{100 * batch['growth']:>7.1f}%{batch['held_before_reap']:>6}{batch['alive_after_close']:>7}{batch['step_s_median']:>8}{batch['step_s_p95']:>7}")
+        memory = batch.get("memory", {})
+        cells = [batch.get(k, "-") for k in ("peak", "right_after_close", "after_ttl", "after_reap")]
+        growth = [f"{100 * batch[k]:.1f}%" if k in batch else "-" for k in ("growth", "growth_since_warmup")]
+        print(f"{name:<8}" + "".join(f"{c:>7}" for c in cells) + "".join(f"{g:>8}" for g in growth)
+              + f"{memory.get('live_mb', '-'):>7}{memory.get('kept_free_mb', '-'):>6}{batch.get('held_before_reap', '-'):>5}"
+              f"{batch.get('alive_after_close', '-'):>6}{batch.get('step_s_median', '-'):>7}{batch.get('step_s_p95', '-'):>6}"
+              f"{batch.get('gil_wait', {}).get('max_ms', '-'):>8}")
+    print("(growth: RSS after the TTL over the batch before; vs warm: over the RSS after the warm-up session;"
+          " live: MB the allocators hand out to live objects; kept: MB they keep after it was freed)")
     print(f"growth per batch < {100 * GROWTH_GOAL:.0f}%: {'yes' if result['growth_within_goal'] else 'NO'}; "
           f"AppSessions alive after close: {result['alive_after_close']} per batch (after warm-up: "
           f"{result['alive_after_warmup']}; before the session store reaped expired ones: "
@@ -552,11 +744,15 @@ def main(argv: list[str] | None = None) -> int:
     if "hostile" in result:
         h = result["hostile"]
         print(f"browsing step time without hostile: median {h['without']['step_s_median']} s, p95 {h['without']['step_s_p95']} s;"
-              f" with: median {h['with']['step_s_median']} s, p95 {h['with']['step_s_p95']} s;"
+              f" with: median {h['with']['step_s_median']} s, p95 {h['with']['step_s_p95']} s"
+              f" ({100 * h['p95_change']:+.1f}%, goal < {100 * HOSTILE_P95_GOAL:.0f}%);"
               f" server stayed up: {'yes' if h['server_stayed_up'] else 'NO'}")
-        for entry in h["uploads"]:
-            print(f"  hostile {entry['file']}: {entry['seconds']} s: "
-                  + "; ".join(f"{k} {entry[k]}" for k in ("upload", "table1_by_source", "table1_s", "error") if k in entry))
+        for name, f in h["per_file"].items():
+            alone = h["loader_alone"][name]
+            print(f"  {name}: {f['uploads']} uploads, {'/'.join(f['verdicts']) or '-'}, answer <= {f['answer_s_max']} s,"
+                  f" server GIL wait <= {f['gil_wait_max_ms']} ms; loader alone {alone['seconds']} s, GIL wait"
+                  f" <= {alone['longest_gil_wait_ms']} ms: {alone['loader'][:90]}")
+            print(f"      shown: {str(f['shown'])[:150]}")
     for line in (result["warmup_errors"] + result["errors"] + result["leaks"] + result["session_leaks"])[:20]:
         print("  ", line)
     alive = bool(result["session_leaks"])

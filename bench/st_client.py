@@ -163,6 +163,19 @@ class StreamlitClient:
         state.string_array_value.data.extend(values)
         self.states[widget.id] = state
 
+    async def upload_patient_file(self, name: str, data: bytes) -> RunResult:
+        """On the Data page, choose "My upload" as the data source, upload ``name`` as the patient file
+        and rerun: what the page drew with the file."""
+        run = await self.run()
+        source = run.widget("radio", "data source")
+        choice = next((o for o in source.options if "upload" in o.lower()), None)
+        if choice is None:
+            raise ProtocolError(f"no upload choice among the data sources {list(source.options)}")
+        self.set_string(source, choice)
+        run = await self.run()
+        await self.upload(run.widget("file_uploader", "patient file"), name, data)
+        return await self.run()
+
     async def upload(self, widget, name: str, data: bytes) -> None:
         """Ask for an upload URL, PUT the file (multipart, XSRF header), then set the widget's state."""
         request_id = uuid.uuid4().hex

@@ -1,5 +1,6 @@
-"""The load test's hostile files are what its report says they are, and its session check compares
-with the warm-up census (bench/load_test.py; the load test itself runs with ``make load-test``)."""
+"""The load test's hostile files are what its report says they are, its session check compares with the
+warm-up census, and its verdicts, GIL waits and per-file report read what they should (bench/load_test.py;
+the load test itself runs with ``make load-test``)."""
 from __future__ import annotations
 
 import io
@@ -44,9 +45,11 @@ def test_table1_file_has_three_sources_by_five_ecog_levels_with_rare_levels():
     assert (table[[3, 4]] < 5).any().any()  # an expected count under 5: the exact test
 
 
-def _census(app_sessions: int, listed: int = 0) -> dict:
-    alive = {t: 0 for t in load_test.SESSION_TYPES} | {"AppSession": app_sessions}
-    return {"alive_after_reap": alive, "after_reap": {"listed_sessions": listed}}
+def _census(app_sessions: int, listed: int = 0, uploads_outside: int = 0) -> dict:
+    alive = {t: 0 for t in load_test.SESSION_TYPES + load_test.UPLOAD_TYPES} | {"AppSession": app_sessions}
+    outside = {t: 0 for t in load_test.UPLOAD_TYPES} | {"UploadedFile": uploads_outside}
+    return {"alive_after_reap": alive, "after_reap": {"listed_sessions": listed},
+            "alive_outside_unlisted_sessions": outside}
 
 
 def test_session_check_accepts_the_warm_up_level_and_flags_more():
@@ -55,3 +58,116 @@ def test_session_check_accepts_the_warm_up_level_and_flags_more():
     assert load_test._leaked(_census(2), baseline) == ["AppSession: 2 alive, 1 after warm-up"]
     assert load_test._leaked(_census(0, listed=3), baseline) == ["3 sessions still listed after the TTL"]
     assert load_test._leaked({"error": "no census line"}, baseline)
+
+
+def test_session_check_flags_an_upload_no_session_holds_and_a_missing_upload_census():
+    baseline = _census(1)
+    assert load_test._leaked(_census(1, uploads_outside=1), baseline) == [
+        "UploadedFile: 1 alive outside the sessions still alive"]
+    census = _census(1)
+    census["alive_outside_unlisted_sessions"] = {"error": "RuntimeError: x"}
+    assert load_test._leaked(census, baseline) == ["census of uploads failed: RuntimeError: x"]
+
+
+def _run(*elements):
+    """A RunResult holding the given (kind, proto) elements."""
+    from st_client import RunResult
+    from streamlit.proto.Element_pb2 import Element
+
+    run = RunResult()
+    for kind, fields in elements:
+        element = Element()
+        getattr(element, kind).MergeFrom(fields)
+        run.elements.append((kind, element))
+    return run
+
+
+def test_verdict_tells_a_refusal_from_a_loaded_file():
+    from streamlit.proto.Alert_pb2 import Alert
+    from streamlit.proto.Exception_pb2 import Exception as ExceptionProto
+    from streamlit.proto.Markdown_pb2 import Markdown
+
+    counts = ("markdown", Markdown(body="n = 900 of 900 patients"))
+    refusal = ("alert", Alert(body="too large to load (setting IL2_MAX_DECODED_MB)", format=Alert.ERROR))
+    info = ("alert", Alert(body="synthetic data", format=Alert.INFO))
+    assert load_test._verdict(_run(counts, info)) == "loaded"
+    assert load_test._verdict(_run(refusal, counts)) == "refused"  # the sidebar still counts an empty frame
+    assert load_test._verdict(_run(info)) == "nothing"
+    assert load_test._verdict(_run(counts, ("exception", ExceptionProto(type="ValueError")))) == "exception"
+
+
+def test_gil_waits_are_taken_from_the_census_seconds_inside_the_window():
+    lines = [{"unix": 100.0 + k, "gil_wait": {"max_ms": ms, "samples": 90, "over_50ms": ms > 50,
+                                               "over_250ms": ms > 250, "full_gc": 1, "full_gc_ms": ms / 2,
+                                               "full_gc_max_ms": ms / 2}}
+             for k, ms in enumerate([5.0, 400.0, 20.0, 900.0])]
+    assert load_test.gil_waits(lines, 100.5, 102.0) == {"seconds": 2, "max_ms": 400.0,
+                                                        "p95_of_second_max_ms": 400.0, "seconds_over_250ms": 1,
+                                                        "full_gc": 2, "full_gc_s": 0.21, "full_gc_max_ms": 200.0}
+    assert load_test.gil_waits(lines, 200.0, 210.0) == {"seconds": 0}
+
+
+def test_probe_sees_a_call_that_holds_the_gil_and_where_it_was():
+    import re
+    import threading
+    import time
+
+    import load_server
+
+    probe = load_server.GilProbe(period=0.005, frames_after=0.1)
+    probe.start()
+    time.sleep(0.05)
+    probe.take()
+    started = time.perf_counter()
+    re.match(r"(a+)+b", "a" * 23)  # catastrophic backtracking inside one C call: the GIL stays held
+    held = time.perf_counter() - started
+    time.sleep(0.05)
+    probe.stop()
+    probe.join()
+    seen = probe.take()
+    assert held > 0.3, "the regex was too fast on this machine to show anything"
+    assert seen["max_ms"] > 200 and seen["over_250ms"] >= 1
+    wait = max(seen["long_waits"], key=lambda w: w["lag_ms"])
+    here = wait["threads"][str(threading.get_ident())]
+    assert any(f.startswith("test_load_test_inputs.py:") for f in here)
+    line = {"unix": wait["unix"], "gil_wait": seen}
+    found = load_test.long_waits([line])
+    assert found[0]["lag_ms"] == wait["lag_ms"] and found[0]["busy_threads"] == [here]
+
+
+def test_probe_times_full_collections():
+    import gc
+    import time
+
+    import load_server
+
+    probe = load_server.GilProbe()
+    probe.start()
+    time.sleep(0.05)
+    gc.collect()
+    probe.stop()
+    probe.join()
+    seen = probe.take()
+    assert seen["full_gc"] >= 1 and seen["full_gc_ms"] > 0
+    assert probe._on_gc not in gc.callbacks
+
+
+def test_long_waits_leave_out_threads_waiting_for_work():
+    idle = ["threading.py:324 wait", "threading.py:622 wait"]
+    busy = ["script_runner.py:1055 _on_script_finished", "script_runner.py:993 _run_script"]
+    line = {"unix": 10.0, "gil_wait": {"long_waits": [
+        {"unix": 9.5, "lag_ms": 400.0, "threads": {"1": idle, "2": busy}},
+        {"unix": 30.0, "lag_ms": 900.0, "threads": {"2": busy}}]}}
+    assert load_test.long_waits([line], 0.0, 20.0) == [{"unix": 9.5, "lag_ms": 400.0, "busy_threads": [busy]}]
+    assert load_test.wait_frames(load_test.long_waits([line])) == {
+        "count": 2, "frames": {"script_runner.py:1055 _on_script_finished": 2}}
+
+
+def test_every_hostile_file_is_reported_even_when_never_uploaded():
+    files = [("a.csv", b""), ("b.csv", b"")]
+    log = [{"file": "a.csv", "verdict": "refused", "answer_s": 0.4, "seconds": 1.0, "shown": "too large",
+            "gil_wait": {"seconds": 2, "max_ms": 30.0}}]
+    report = load_test.hostile_per_file(files, log)
+    assert report["a.csv"] == {"uploads": 1, "verdicts": ["refused"], "answer_s_max": 0.4, "seconds_max": 1.0,
+                               "gil_wait_max_ms": 30.0, "shown": "too large"}
+    assert report["b.csv"]["uploads"] == 0 and report["b.csv"]["shown"] == "never uploaded"

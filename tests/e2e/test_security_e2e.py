@@ -43,12 +43,7 @@ def _big_marked_csv(token: str) -> tuple[bytes, int]:
 
 async def _upload_over_websocket(url: str, name: str, data: bytes) -> tuple[int, int]:
     async with StreamlitClient(url) as client:
-        run = await client.run()
-        source = run.widget("radio", "data source")
-        client.set_string(source, next(o for o in source.options if "upload" in o.lower()))
-        run = await client.run()
-        await client.upload(run.widget("file_uploader", "patient file"), name, data)
-        run = await client.run()
+        run = await client.upload_patient_file(name, data)
         assert run.exceptions() == []
         return run.n_summary()
 
