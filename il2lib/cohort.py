@@ -323,12 +323,20 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
     BOR counted under the RECIST 1.1 rules (:func:`il2lib.recist.apply_response_rules`: an unconfirmed
     CR/PR counts as SD where confirmation is recorded, a too-short SD as PD/NE). PD and NE are no benefit; SD without a duration (threshold > 0) and a missing BOR give NA. Result dtype: ``"boolean"``.
     """
+    benefit = clinical_benefit(df, cb_sd_months, window_days)
+    out = df.copy()
+    out[schema.CLINICAL_BENEFIT] = benefit
+    return out
+
+
+def clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
+                     window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> pd.Series:
+    """The :data:`schema.CLINICAL_BENEFIT` column :func:`with_clinical_benefit` sets (``df`` is not changed)."""
     if not (isinstance(cb_sd_months, (int, float)) and math.isfinite(cb_sd_months) and cb_sd_months >= 0):
         raise ValueError(f"cb_sd_months must be a finite number >= 0, got {cb_sd_months!r}.")
-    out = df.copy()
-    bor = apply_response_rules(out, window_days=window_days).bor  # the BOR counted (RECIST 1.1 rules)
-    duration = sd_rule_duration(out)
-    benefit = pd.Series(pd.NA, index=out.index, dtype="boolean")
+    bor = apply_response_rules(df, window_days=window_days).bor  # the BOR counted (RECIST 1.1 rules)
+    duration = sd_rule_duration(df)
+    benefit = pd.Series(pd.NA, index=df.index, dtype="boolean")
     benefit[bor.isin(["CR", "PR"]).to_numpy(dtype=bool)] = True
     benefit[bor.isin(["PD", "NE"]).to_numpy(dtype=bool)] = False
     is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
@@ -338,5 +346,4 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
         known = duration.notna().to_numpy()
         lasted = duration_meets(duration.to_numpy(), cb_sd_months * schema.DAYS_PER_MONTH, window_days)
         benefit[is_sd & known] = lasted[is_sd & known]
-    out[schema.CLINICAL_BENEFIT] = benefit
-    return out
+    return benefit

@@ -12,9 +12,9 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._analysis import patient_ids
-from il2lib.cohort import with_clinical_benefit
+from il2lib.cohort import clinical_benefit
 from il2lib.notes import Note, PatientRef
-from il2lib.recist import apply_response_rules
+from il2lib.recist import ResponseRules, apply_response_rules
 
 
 def _col(t: pd.DataFrame, name: str, dtype: str) -> pd.Series:
@@ -34,7 +34,24 @@ def _true(s: pd.Series) -> pd.Series:
 
 
 def _latest(*dates: pd.Series) -> pd.Series:
-    return pd.concat(dates, axis=1).max(axis=1)
+    """Row-wise latest date; NaT where every date is missing."""
+    return _rowwise(np.fmax, "max", dates)
+
+
+def _earliest(*dates: pd.Series) -> pd.Series:
+    """Row-wise earliest date; NaT where every date is missing."""
+    return _rowwise(np.fmin, "min", dates)
+
+
+def _rowwise(ufunc, method: str, dates: tuple[pd.Series, ...]) -> pd.Series:
+    """``concat(dates, axis=1).max(axis=1)`` (or min), two columns at a time rather than a copy of all at
+    once (``np.fmax``/``np.fmin`` skip NaT as the skipna reduction does)."""
+    if all(d.dtype == "datetime64[ns]" for d in dates):
+        values = dates[0].to_numpy()
+        for d in dates[1:]:
+            values = ufunc(values, d.to_numpy())
+        return pd.Series(values, index=dates[0].index)
+    return getattr(pd.concat(dates, axis=1), method)(axis=1)
 
 
 def _censor_at_cutoff(event_date: pd.Series, censor_date: pd.Series, cutoff: pd.Series):
@@ -50,8 +67,7 @@ def _censor_at_cutoff(event_date: pd.Series, censor_date: pd.Series, cutoff: pd.
 def _time_event(start, event_date, censor_date, given_time, given_event, no_fill=None):
     """Months and event flag from dates; given columns fill patients the dates cannot time
     (never those in ``no_fill``)."""
-    end = event_date.fillna(censor_date)
-    time = _months(end, start)
+    time = _months(event_date.fillna(censor_date), start)
     time = time.where(time >= 0)
     event = pd.Series(pd.NA, index=start.index, dtype="boolean")
     event[time.notna().to_numpy()] = event_date.notna()[time.notna()].to_numpy()
@@ -65,15 +81,23 @@ def _time_event(start, event_date, censor_date, given_time, given_event, no_fill
 
 def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *,
            window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
-           analysed: np.ndarray | None = None) -> tuple[pd.DataFrame, list[str]]:
+           analysed: np.ndarray | None = None, copy: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Add :data:`schema.DERIVED_COLUMNS` (except ``file_row``) to a typed patient table.
 
     ``window_days`` is the assessment window W of the clinical-benefit SD rule; ``analysed``
     (bool per row, default all) limits the counts of the censoring notes to the analysed rows.
-    Returns the new frame and notes for the report's ``conversions`` (cut-off censoring,
+    ``copy=False`` adds the columns to ``t`` itself (for a caller that owns ``t``; no second copy
+    of the table). Returns the frame and notes for the report's ``conversions`` (cut-off censoring,
     SD durations computed from dates).
     """
-    out = t.copy()
+    out, notes, _ = _derive(t, cb_sd_months, window_days, analysed, copy)
+    return out, notes
+
+
+def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: np.ndarray | None,
+            copy: bool) -> tuple[pd.DataFrame, list[str], ResponseRules | None]:
+    """:func:`derive`, and the RECIST 1.1 response rules it applied (None without a ``bor`` column)."""
+    out = t.copy() if copy else t
     notes: list[str] = []
     lines = _col(t, schema.PRIOR_LINES, "Int64")
     out[schema.LINE_OF_IL2] = (lines + 1).astype("Int64")
@@ -93,9 +117,11 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *
             notes.append(f"sd_duration_months computed from dates (IL-2 start to progression or last assessment) "
                          f"for {int(fill.sum())} SD patient(s) without it.")
         out[schema.SD_DURATION] = sd.where(~fill, computed)
-    out = with_clinical_benefit(out, cb_sd_months, window_days)
+        del sd, sd_end, computed, fill
+    out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days)
     # RECIST 1.1 rules (il2lib.recist): confirmed-only where response_confirmed exists, SD minimum 6 weeks
-    counted = apply_response_rules(out, window_days=window_days).bor if schema.BOR in t.columns else bor
+    rules = apply_response_rules(out, window_days=window_days) if schema.BOR in t.columns else None
+    counted = rules.bor if rules is not None else bor
     out[schema.OBJECTIVE_RESPONSE] = counted.isin(["CR", "PR"]).astype("boolean").where(known, pd.NA)
     out[schema.DISEASE_CONTROL] = counted.isin(["CR", "PR", "SD"]).astype("boolean").where(known, pd.NA)
 
@@ -103,9 +129,10 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *
     ldh, uln = _col(t, schema.BASELINE_LDH, "float64"), _col(t, schema.LDH_ULN, "float64")
     ratio = (ldh.astype("float64") / uln.astype("float64").where(uln > 0)).astype("float64")
     out[schema.LDH_X_ULN] = ratio
-    category = np.select([ratio <= 1, ratio <= 2, ratio > 2], list(schema.LDH_CATEGORIES), default="")
-    out[schema.LDH_CATEGORY] = pd.Series(category, index=t.index, dtype=object).replace("", None)
-    return out, notes
+    labels = np.array(list(schema.LDH_CATEGORIES) + [None], dtype=object)  # one str per category, for every row
+    level = np.select([ratio <= 1, ratio <= 2, ratio > 2], [0, 1, 2], default=3)
+    out[schema.LDH_CATEGORY] = pd.Series(labels[level], index=t.index, dtype=object)
+    return out, notes, rules
 
 
 #: How PFS and DoR are censored (shown with PFS/DoR results and in the report's methods).
@@ -140,7 +167,8 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     the cut-off and an event after the cut-off is censored at min(last assessment, cut-off);
     without a dated assessment a death is an event and anything else is censored at day 0; a
     progression without a date (bor = PD or progressed = yes) leaves the patient out of PFS and DoR,
-    never refilled from a given censored time.
+    never refilled from a given censored time. Intermediate columns are dropped once used (``del``): a
+    large upload holds the table once, plus as few columns in flight as possible.
     """
     start = _col(t, schema.DATE_IL2_START, "date")
     death = _col(t, schema.DATE_DEATH, "date")
@@ -151,7 +179,6 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     cutoff = _col(t, schema.DATA_CUTOFF, "date")
     died = _col(t, schema.DIED, "boolean")
     progressed = _col(t, schema.PROGRESSED, "boolean")
-    ids = patient_ids(t)
     after_cutoff = (start > cutoff).fillna(False)  # IL-2 start after the cut-off: no time (warned by the rules)
 
     # OS: death, else the last date known alive (date_last_followup required, as the rules say)
@@ -165,13 +192,15 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     missing_death = _true(died) & death.isna()
     os_time = os_time.where(~(missing_death & os_event_date.isna() & ~_given(t, schema.OS_MONTHS)))
     out[schema.OS_MONTHS], out[schema.OS_EVENT] = os_time, os_event
+    del os_time, os_event, os_event_date, os_censor
 
     # PFS: earliest of progression and death; otherwise censored at the last dated assessment
     prog_known = progression.where(~(progressed.fillna(True) == False))  # noqa: E712
-    event_date = pd.concat([prog_known, death_known], axis=1).min(axis=1)
+    event_date = _earliest(prog_known, death_known)
     last_assessed = _latest(assessment, first_response)
     progression_undated = (_true(progressed) | bor.eq("PD").fillna(False)) & progression.isna()
     unknown_event = progression_undated | (missing_death & prog_known.isna())
+    del prog_known, progression_undated, missing_death
     late = event_date.notna() & cutoff.notna() & (event_date > cutoff)
     event_date = event_date.where(~late)  # event after the cut-off: censored at the last assessment before it
     censor = last_assessed.where(~(cutoff.notna() & (last_assessed > cutoff)), cutoff)  # min(assessment, cut-off)
@@ -191,6 +220,7 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
                                       given_dor_event, after_cutoff | (unknown_event & ~_true(given_dor_event)))
     out[schema.DOR_MONTHS] = dor_time.where(responder)
     out[schema.DOR_EVENT] = dor_event.where(responder, pd.NA).astype("boolean")
+    del dor_time, dor_event, event_date, censor
 
     timed = analysed & start.notna().to_numpy() & ~after_cutoff.to_numpy()
     known = timed & ~unknown_event.to_numpy()
@@ -206,7 +236,7 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
             count=n_os + n_late + n_capped, kind="cutoff_censoring"))
     zero = (no_assessment & ~late).to_numpy() & timed
     if zero.any():
-        named = [str(i) for i in ids[zero]]
+        named = [str(i) for i in patient_ids(t)[zero]]
         listed = [piece for k, pid in enumerate(named[:10]) for piece in ((", " if k else ""), PatientRef(pid))]
         notes.append(Note.naming(
             [f"PFS: {int(zero.sum())} patient(s) without a dated post-baseline tumour assessment (no "

@@ -7,7 +7,8 @@ one plain sentence; no other exception type escapes :func:`read_table` for bad b
 Sizes are checked before the data is read (:class:`LoaderLimits`, set by environment variables):
 a file over a limit raises :class:`LoaderLimitError` naming the limit and its setting. Text and
 Parquet are parsed by pyarrow into compact columns, then turned into one Python string per
-distinct value of a column, so a load holds about the file plus one reference per cell.
+distinct value of a column, so a load holds about the file plus one reference per cell; with
+``compact=True`` a column whose values repeat holds a small integer code per cell instead.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ _SNIFF_LINES = 50
 
 @dataclass(frozen=True)
 class RawTable:
-    """A table as read: every cell a ``str`` (``""`` when empty), columns as in the header.
+    """A table as read: every cell a ``str`` (``""`` when empty), columns as in the header (read with
+    ``compact``, a column whose values repeat is a categorical of those strs).
 
     ``frame`` has unique column names (duplicates get `` (2)``, empties ``column_<k>``);
     ``header`` keeps the names as written. ``file_rows`` holds each row's line number in the
@@ -191,13 +193,17 @@ def source_bytes(source: Any) -> tuple[bytes, str]:
     raise CohortFileError(f"Cannot read a table from an object of type {type(source).__name__}.")
 
 
-def read_table(source: Any, *, sheet: str | int | None = None, limits: LoaderLimits | None = None) -> RawTable:
+def read_table(source: Any, *, sheet: str | int | None = None, limits: LoaderLimits | None = None,
+               compact: bool = False) -> RawTable:
     """Read ``source`` into a :class:`RawTable` (all cells as strings).
 
     Format by file name (.csv/.tsv/.txt, .xlsx, .parquet), else by content: ``PK`` zip
     signature = XLSX, ``PAR1`` = Parquet, otherwise delimited text (delimiter sniffed among
     ``, ; tab |``; UTF-8, UTF-8 with BOM, UTF-16 with BOM, Latin-1 fallback).
-    ``limits`` defaults to :meth:`LoaderLimits.from_env`.
+    ``limits`` defaults to :meth:`LoaderLimits.from_env`. With ``compact``, a table of 1,000 rows or
+    more holds each column with at most one distinct value in 8 cells as a pandas categorical (its
+    distinct texts once, in order of first appearance, and a small integer code per cell): every cell
+    still reads as the same ``str``, in a fraction of the memory.
 
     Raises
     ------
@@ -208,18 +214,18 @@ def read_table(source: Any, *, sheet: str | int | None = None, limits: LoaderLim
     """
     data, name = source_bytes(source)
     fingerprint = hashlib.sha256(data).hexdigest()
-    if not data.strip():
+    if not data or data.isspace():  # as ``not data.strip()``, without a copy of the bytes
         raise CohortFileError(f"'{name}' is empty: there is no table to read.")
     kind = _detect_format(data, name)
     limits = limits or LoaderLimits.from_env()
     progress = _Progress()
     try:
         if kind == "xlsx":
-            table = _read_excel(data, name, sheet, limits, progress)
+            table = _read_excel(data, name, sheet, limits, progress, compact)
         elif kind == "parquet":
-            table = _read_parquet(data, name, limits, progress)
+            table = _read_parquet(data, name, limits, progress, compact)
         else:
-            table = _read_text(data, name, limits, progress)
+            table = _read_text(data, name, limits, progress, compact)
     except CohortFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed bytes must surface as one typed error
@@ -365,7 +371,7 @@ def _nonempty_lines(buf: bytes, start: int) -> np.ndarray:
     return np.asarray(numbers, dtype=np.int64)
 
 
-def _read_text(data: bytes, name: str, limits: LoaderLimits, progress: _Progress) -> dict:
+def _read_text(data: bytes, name: str, limits: LoaderLimits, progress: _Progress, compact: bool = False) -> dict:
     buf, start, encoding = _utf8_text(data, name)
     head = buf[start:start + 80_000].decode("utf-8", errors="ignore")
     if _looks_binary(head):
@@ -386,15 +392,19 @@ def _read_text(data: bytes, name: str, limits: LoaderLimits, progress: _Progress
     quoted = buf.find(b'"', offset) >= 0
     parsed = None
     if width <= _ARROW_MAX_COLUMNS:
-        parsed = _arrow_delimited(buf, offset, delim, width, quoted, name, limits, progress)
+        read = _arrow_compact_delimited if compact else _arrow_delimited
+        parsed = read(buf, offset, delim, width, quoted, name, limits, progress)
     if parsed is None:
         parsed = _csv_delimited(buf, offset, delim, name, limits, progress)
     header, columns, bad, numbers = parsed
-    n_records = len(columns[0]) if columns else 0
+    if isinstance(columns, _ReadCells):  # compacted batch by batch
+        cells, keep = columns.cells, columns.keep
+    else:
+        cells, keep = _text_columns(columns, crlf_inside=quoted, compact=compact)
+    n_records = len(keep)
     file_rows = numbers + skipped if numbers is not None else np.arange(n_records, dtype=np.int64) + 2 + skipped
     if quoted:  # the old reader turned every line ending into LF, inside quoted cells too
         header = [h.replace("\r\n", "\n").replace("\r", "\n") for h in header]
-    cells, keep = _text_columns(columns, crlf_inside=quoted)
     return {"header": header, "columns": cells, "file_rows": file_rows[keep], "delimiter": delim,
             "encoding": encoding, "bad": [(int(file_rows[i]), msg) for i, msg in bad]}
 
@@ -407,17 +417,11 @@ def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bo
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    names = [f"f{k}" for k in range(width)]
-    options = dict(
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=_ARROW_BLOCK),
-        parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
-                                         newlines_in_values=quoted, ignore_empty_lines=True),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
-                                             quoted_strings_can_be_null=False))
     most_rows = limits.max_cells // max(width, 1) + 1  # the header row too
     batches = []
     try:
-        for batch in pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)), **options):
+        for batch in pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)),
+                                    **_arrow_options(delim, width, quoted)):
             progress.rows += batch.num_rows
             progress.cells += batch.num_rows * width
             if progress.rows > most_rows:
@@ -441,6 +445,165 @@ def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bo
     header = [table.column(k)[0].as_py() for k in range(width)]
     columns = [table.column(k).slice(1) for k in range(width)]
     return header, columns, [], numbers
+
+
+def _arrow_options(delim: str, width: int, quoted: bool) -> dict:
+    """pyarrow's CSV options: every column as text, in blocks of ``_ARROW_BLOCK`` bytes."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"f{k}" for k in range(width)]
+    return dict(
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=_ARROW_BLOCK),
+        parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
+                                         newlines_in_values=quoted, ignore_empty_lines=True),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))
+
+
+@dataclass
+class _ReadCells:
+    cells: list  # final columns: categoricals or object arrays of str
+    keep: np.ndarray  # rows kept (not blank), over every record read
+
+
+def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bool, name: str,
+                             limits: LoaderLimits, progress: _Progress):
+    """As :func:`_arrow_delimited` followed by :func:`_text_columns` with ``compact``, a group of rows
+    (about ``_GROUP_CELLS`` cells) at a time: each group leaves blank rows out, is dictionary-encoded
+    column by column and is freed, so the whole file is never held as Arrow text. None when the file
+    needs the tolerant reader."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    most_rows = limits.max_cells // max(width, 1) + 1  # the header row too
+    header: list[str] | None = None
+    pool = pa.default_memory_pool()
+    columns = [_CodedColumn() for _ in range(width)]
+    keeps: list[np.ndarray] = []
+    group: list = []
+    try:
+        for batch in pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)),
+                                    **_arrow_options(delim, width, quoted)):
+            progress.rows += batch.num_rows
+            progress.cells += batch.num_rows * width
+            if progress.rows > most_rows:
+                _check_cells(name, progress.rows - 1, width, limits, progress, at_least=True)
+            if batch.num_columns != width:
+                raise pa.ArrowInvalid("column count")
+            if header is None and batch.num_rows:
+                header = [batch.column(k)[0].as_py() for k in range(width)]
+                batch = batch.slice(1)
+            group.append(batch)
+            del batch
+            if sum(b.num_rows for b in group) * width >= _GROUP_CELLS:
+                keeps.append(_encode_group(group, columns, quoted))
+                pool.release_unused()  # the pages the group used go back to the system
+        if group:
+            keeps.append(_encode_group(group, columns, quoted))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        progress.rows = progress.cells = 0
+        return None
+    if header is None:
+        progress.rows = progress.cells = 0
+        return None
+    keep = np.concatenate(keeps) if keeps else np.zeros(0, dtype=bool)
+    numbers = None
+    if any(buf.find(pair, offset) >= 0 for pair in (b"\n\n", b"\r\r", b"\n\r")):  # empty lines are skipped
+        numbers = _nonempty_lines(buf, offset)
+        if len(numbers) != len(keep) + 1:
+            progress.rows = progress.cells = 0
+            return None
+        numbers = numbers[1:]
+    n = int(keep.sum())
+    cells = []
+    for k in range(width):
+        column, columns[k] = columns[k], None
+        cells.append(column.cells(n))
+        del column
+        pool.release_unused()
+    return header, _ReadCells(cells, keep), [], numbers
+
+
+_GROUP_CELLS = 1 << 20  # cells parsed before they are encoded (about 10 MB as Arrow text)
+_UNIFY_ROWS = 1 << 18  # rows of group dictionaries merged into a column's distinct texts at a time
+
+
+def _encode_group(group: list, columns: list, quoted: bool) -> np.ndarray:
+    """Add a group of parsed batches (emptied) to ``columns``, its blank rows left out; returns the mask of
+    the rows kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.Table.from_batches(group)
+    group.clear()
+    blank = np.ones(table.num_rows, dtype=bool)
+    for k in range(table.num_columns):  # Arrow's whitespace is str.strip()'s (checked over every code point)
+        blank &= np.asarray(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table.column(k))), 0))
+    kept = pa.array(~blank) if blank.any() else None
+    for k in range(table.num_columns):
+        column = table.column(k).combine_chunks()
+        if quoted and pc.any(pc.match_substring(column, "\r")).as_py():
+            column = pc.replace_substring(pc.replace_substring(column, "\r\n", "\n"), "\r", "\n")
+        columns[k].add(column if kept is None else column.filter(kept))
+    return ~blank
+
+
+class _CodedColumn:
+    """One text column read batch by batch: its distinct texts (Arrow, in order of first appearance) and
+    the code of each cell, in the smallest integer type the number of texts allows."""
+
+    def __init__(self) -> None:
+        self.texts = None
+        self.codes: list[np.ndarray] = []
+        self.pending: list[tuple[np.ndarray, Any]] = []  # (codes into the batch's dictionary, that dictionary)
+        self.pending_rows = 0
+
+    def add(self, column) -> None:
+        import pyarrow.compute as pc
+
+        if not len(column):
+            return
+        encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        self.pending.append((indices.astype(_code_type(len(encoded.dictionary))), encoded.dictionary))
+        self.pending_rows += len(column)
+        if self.pending_rows >= _UNIFY_ROWS:
+            self._unify()
+
+    def _unify(self) -> None:
+        """Merge the batch dictionaries into ``texts``: the texts known keep their codes, new ones follow in
+        order of first appearance."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not self.pending:
+            return
+        pieces = ([self.texts] if self.texts is not None else []) + [d for _, d in self.pending]
+        merged = pc.dictionary_encode(pa.concat_arrays(pieces))
+        texts = merged.dictionary
+        codes = merged.indices.to_numpy(zero_copy_only=False).astype(_code_type(len(texts)))
+        at = len(self.texts) if self.texts is not None else 0
+        for indices, dictionary in self.pending:
+            self.codes.append(codes[at:at + len(dictionary)][indices])
+            at += len(dictionary)
+        self.texts, self.pending, self.pending_rows = texts, [], 0
+
+    def cells(self, n: int) -> Any:
+        """The column: a categorical (see :func:`_categorical`) when its values repeat, else an object array."""
+        self._unify()
+        if self.texts is None:
+            return np.array([], dtype=object)
+        texts = self.texts.to_numpy(zero_copy_only=False)
+        codes = np.concatenate(self.codes) if len(self.codes) > 1 else self.codes[0]
+        self.codes = []
+        if n >= _COMPACT_MIN_ROWS and len(texts) * _COMPACT_RATIO <= n:
+            return _categorical(codes, texts)
+        return texts[codes]
+
+
+def _code_type(n_texts: int) -> type:
+    return np.int8 if n_texts <= 127 else np.int16 if n_texts <= 32_767 else np.int32
 
 
 def _csv_delimited(buf: bytes, offset: int, delim: str, name: str, limits: LoaderLimits, progress: _Progress):
@@ -488,9 +651,10 @@ def _csv_delimited(buf: bytes, offset: int, delim: str, name: str, limits: Loade
     return header, columns, bad, None
 
 
-def _text_columns(columns: list, crlf_inside: bool) -> tuple[list[np.ndarray], np.ndarray]:
-    """Object arrays (one ``str`` per distinct value of a column) of Arrow string columns, without the
-    rows whose cells are all blank, and the mask of the rows kept. Each Arrow column is freed once read."""
+def _text_columns(columns: list, crlf_inside: bool, compact: bool = False) -> tuple[list, np.ndarray]:
+    """Object arrays (one ``str`` per distinct value of a column; with ``compact``, see
+    :func:`_compact_arrow`) of Arrow string columns, without the rows whose cells are all blank, and the
+    mask of the rows kept. Each Arrow column is freed once read."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -501,6 +665,7 @@ def _text_columns(columns: list, crlf_inside: bool) -> tuple[list[np.ndarray], n
         blank &= pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0).to_numpy()
     keep = ~blank
     kept = None if keep.all() else pa.array(keep)
+    compact = compact and int(keep.sum()) >= _COMPACT_MIN_ROWS
     out = []
     for k in range(len(columns)):
         column, columns[k] = columns[k], None
@@ -508,10 +673,53 @@ def _text_columns(columns: list, crlf_inside: bool) -> tuple[list[np.ndarray], n
             column = pc.replace_substring(pc.replace_substring(column, "\r\n", "\n"), "\r", "\n")
         if kept is not None:
             column = column.filter(kept)
-        out.append(column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object))
+        out.append(_compact_arrow(column) if compact else
+                   column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object))
         del column
         pa.default_memory_pool().release_unused()
     return out, keep
+
+
+# --------------------------------------------------------------------------------------
+# Compact columns: a categorical where values repeat
+# --------------------------------------------------------------------------------------
+_COMPACT_MIN_ROWS = 1_000  # below this a categorical's fixed cost outweighs what it saves
+_COMPACT_RATIO = 8  # a categorical when a column has at most one distinct value in this many cells
+
+
+def _categorical(codes: np.ndarray, texts: np.ndarray) -> pd.Categorical:
+    """Categorical of the distinct ``texts`` (in this order) and one code per cell (stored in the
+    smallest integer type that holds them)."""
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(texts, dtype=object)))
+
+
+def _compact_arrow(column) -> Any:
+    """One Arrow string column as a categorical, or as an object array of strs when most values differ."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(column).as_py() * _COMPACT_RATIO > len(column):
+        return column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
+    return _categorical(encoded.indices.to_numpy(zero_copy_only=False),
+                        encoded.dictionary.to_numpy(zero_copy_only=False))
+
+
+def _compact_cells(cells: np.ndarray) -> Any:
+    """An object array of strs as a categorical when its values repeat (see :func:`_compact_arrow`)."""
+    codes, texts = pd.factorize(cells, use_na_sentinel=False)
+    if len(texts) * _COMPACT_RATIO > len(cells):
+        return cells
+    return _categorical(codes, texts)
+
+
+def _compact_all(columns: list, compact: bool) -> list:
+    if compact and columns and len(columns[0]) >= _COMPACT_MIN_ROWS:
+        for k in range(len(columns)):
+            columns[k] = _compact_cells(columns[k])
+    return columns
 
 
 # --------------------------------------------------------------------------------------
@@ -562,7 +770,8 @@ def _check_workbook_size(data: bytes, name: str, limits: LoaderLimits, progress:
     _check_decoded(name, sum(size for size, _ in sizes), len(data), limits, progress, compressed=True)
 
 
-def _read_excel(data: bytes, name: str, sheet: str | int | None, limits: LoaderLimits, progress: _Progress) -> dict:
+def _read_excel(data: bytes, name: str, sheet: str | int | None, limits: LoaderLimits, progress: _Progress,
+                compact: bool = False) -> dict:
     import openpyxl
 
     _check_workbook_size(data, name, limits, progress)
@@ -585,6 +794,7 @@ def _read_excel(data: bytes, name: str, sheet: str | int | None, limits: LoaderL
         for sheet_name in candidates:
             rows = _sheet_rows(book[sheet_name], name, limits, progress)
             if rows:
+                rows["columns"] = _compact_all(rows["columns"], compact)
                 return rows
     finally:
         book.close()
@@ -669,7 +879,7 @@ def _parquet_decoded_size(meta) -> int:
     return total
 
 
-def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progress) -> dict:
+def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progress, compact: bool = False) -> dict:
     """Parquet, checked from its footer before any data is read, then read in batches of rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -716,7 +926,7 @@ def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progr
         parts, pieces[k] = pieces[k], []
         columns.append(np.concatenate(parts) if parts else np.array([], dtype=object))
     file_rows = np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
-    return {"header": header, "columns": columns, "file_rows": file_rows}
+    return {"header": header, "columns": _compact_all(columns, compact), "file_rows": file_rows}
 
 
 def _arrow_text(array) -> tuple[np.ndarray, np.ndarray]:
@@ -788,9 +998,9 @@ def _finish(table: dict, fingerprint: str, name: str, kind: Format, progress: _P
     if len(named) == len(header) and len(header) > 1 and all(_NUMBER_LIKE.match(h.strip()) for h in header):
         raise CohortFileError(f"'{name}' has no header row: the first row holds numbers or dates, not column names.")
     file_rows = np.asarray(table["file_rows"], dtype=np.int64)
-    index = pd.RangeIndex(len(file_rows))  # columns: object arrays of str, blank rows already left out
-    frame = pd.DataFrame({k: pd.Series(cells, index=index, dtype=object, copy=False)
-                          for k, cells in enumerate(table["columns"])}, index=index, copy=False)
+    index = pd.RangeIndex(len(file_rows))  # columns: object arrays of str or categoricals, blank rows left out
+    frame = pd.DataFrame({k: pd.Series(cells, index=index, dtype=_dtype(cells), copy=False)
+                          for k, cells in enumerate(table.pop("columns"))}, index=index, copy=False)
     frame.columns = _unique_names(header)
     delim = table.get("delimiter")
     decimal_comma = delim == ";" and _has_decimal_commas(frame)
@@ -798,6 +1008,10 @@ def _finish(table: dict, fingerprint: str, name: str, kind: Format, progress: _P
                     source_name=name, format=kind, delimiter=delim, encoding=table.get("encoding"),
                     decimal_comma=decimal_comma, bad_rows=tuple(table.get("bad", ())), rows_read=progress.rows,
                     cells_read=progress.cells)
+
+
+def _dtype(cells: Any) -> Any:
+    return cells.dtype if isinstance(cells, pd.Categorical) else object
 
 
 def _has_decimal_commas(frame: pd.DataFrame) -> bool:

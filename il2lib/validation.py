@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import coerce, rules, schema
-from il2lib.derive import derive
+from il2lib.derive import _derive
 from il2lib.io import RawTable, read_table
 from il2lib.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
 from il2lib.rules import Collector, Finding, short
@@ -133,9 +134,9 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
     CohortFileError
         The source is not a table at all (empty, binary, HTML, no header, no usable sheet).
     """
-    raw = read_table(source, sheet=sheet)
-    return validate_table(raw, mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
-                          assessment_window_days=assessment_window_days)
+    tables = [read_table(source, sheet=sheet, compact=True)]  # handed over: its cells are freed once read
+    return _validate(tables, mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
+                     assessment_window_days=assessment_window_days)
 
 
 def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = None, *,
@@ -143,6 +144,15 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None,
                    assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Cohort:
     """Validate an already-read :class:`~il2lib.io.RawTable` (see :func:`load_cohort`)."""
+    return _validate([raw], mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
+                     assessment_window_days=assessment_window_days)
+
+
+def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, *, date_order: Mapping[str, str] | None,
+              cb_sd_months: float, today: dt.date | None, assessment_window_days: float) -> Cohort:
+    """:func:`validate_table` of the one table in ``tables``, taken out of the list so that nothing else
+    keeps its cells alive once the rules have read them."""
+    raw = tables.pop()
     window = float(assessment_window_days)
     if not (np.isfinite(window) and window >= 0):
         raise ValueError(f"assessment_window_days must be a finite number >= 0, got {assessment_window_days!r}.")
@@ -183,13 +193,24 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
         return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
     _row_rules(c, raw, typed, resolved, conversions)
     _irecist_categories(c, frame, typed, resolved, conversions)
+    # Only warnings follow (no row leaves the analysis): the excluded rows and the unmapped columns are
+    # taken from the cells as read now, and the cells are let go before the derived columns are computed.
+    excluded_pos = np.array(sorted(c.reasons), dtype=np.int64)
+    excluded = _excluded_frame(raw, excluded_pos, ["; ".join(c.reasons[p]) for p in excluded_pos])
+    rows = np.delete(np.arange(len(frame)), excluded_pos) if len(excluded_pos) else None
+    extras = _extras(frame, unmapped, rows)
+    raw = dataclasses.replace(raw, frame=frame.iloc[:, :0])
+    del frame
+    c.raw = raw.frame
     analysed = np.ones(len(typed), dtype=bool)
-    analysed[list(c.reasons)] = False
-    derived, notes = derive(typed, cb_sd_months, window_days=window, analysed=analysed)
+    analysed[excluded_pos] = False
+    derived, notes, response_rules = _derive(typed, cb_sd_months, window, analysed, copy=False)
+    del typed
     conversions.extend(notes)
     _unknown_benefit(c, derived, cb_sd_months)
-    _response_rule_warnings(c, derived, window)
-    return _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
+    _response_rule_warnings(c, derived, window, response_rules)
+    return _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, identifiers, conversions,
+                     cb_sd_months, window)
 
 
 def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
@@ -199,7 +220,7 @@ def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], dat
     typed: dict[str, pd.Series] = {}
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
         spec = specs[name]
-        codes, uniques = pd.factorize(frame[file_col].to_numpy(dtype=object), use_na_sentinel=False)
+        codes, uniques = _distinct(frame[file_col])
         u = pd.Series(uniques, dtype=object).fillna("")
         missing = coerce.missing_mask(u, frozenset(schema.norm(a) for a in spec.allowed))
         values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
@@ -209,7 +230,24 @@ def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], dat
             c.ids = expanded
         _report_invalid(c, frame[file_col], pd.Series(invalid.to_numpy()[codes], index=frame.index), spec, file_col,
                         today)
-    return pd.DataFrame(typed, index=frame.index)
+    return _frame_of(typed, frame.index)
+
+
+def _distinct(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct values of a column as read, in order of first appearance (as ``pd.factorize``),
+    for a column of strs or a categorical one (:func:`il2lib.io.read_table` with ``compact``)."""
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        codes = cells.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            order, used = pd.factorize(codes)
+            return order, cells.cat.categories.to_numpy(dtype=object)[used]
+    return pd.factorize(cells.to_numpy(dtype=object), use_na_sentinel=False)
+
+
+def _frame_of(columns: Mapping[Any, Any], index: pd.Index) -> pd.DataFrame:
+    """A frame of these columns in this order, each keeping its own array (``copy=False``: pandas
+    neither copies them nor merges columns of one dtype into a new block)."""
+    return pd.DataFrame(dict(columns), index=index, copy=False)
 
 
 def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today):
@@ -350,13 +388,15 @@ def _irecist_categories(c: Collector, frame: pd.DataFrame, typed: pd.DataFrame, 
            "RECIST 1.1.", schema.BOR, raw_column=raw_bor)
 
 
-def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float) -> None:
-    """CR/PR with response_confirmed = No and SD shorter than the SD minimum (default rules), one warning each."""
+def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, rules=None) -> None:
+    """CR/PR with response_confirmed = No and SD shorter than the SD minimum (default rules), one warning each.
+    ``rules``: those :func:`il2lib.derive.derive` applied (the same view, SD minimum and window)."""
     from il2lib.recist import apply_response_rules
 
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
-    rules = apply_response_rules(derived, "auto", schema.SD_MINIMUM_WEEKS_DEFAULT, window)
+    if rules is None:
+        rules = apply_response_rules(derived, "auto", schema.SD_MINIMUM_WEEKS_DEFAULT, window)
     counted = rules.bor.to_numpy(dtype=object)
     bor = derived[schema.BOR].to_numpy(dtype=object)
     if rules.view == "confirmed":
@@ -371,48 +411,51 @@ def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float) 
            analysis="response", counted=pd.Series(counted))
 
 
-def _ordered(derived: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
-    order = [schema.FILE_ROW] + [s.name for s in schema.PATIENT_COLUMNS if s.name in derived.columns]
-    order += [n for n in schema.DERIVED_COLUMNS if n in derived.columns and n not in order]
-    data = derived[order]
-    if len(extras.columns):
-        data = pd.concat([data, extras], axis=1)
-    return data
+def _extras(frame: pd.DataFrame, unmapped: Sequence[str], rows: np.ndarray | None) -> list[np.ndarray]:
+    """Unmapped columns of the rows kept (all when ``rows`` is None): stripped text, None when missing."""
+    out = []
+    for column in unmapped:
+        codes, uniques = _distinct(frame[column])
+        stripped, missing = coerce.strip_block(pd.DataFrame({0: uniques}, dtype=object))
+        values = np.where(missing[:, 0], None, stripped[:, 0]).astype(object)
+        out.append(values[codes if rows is None else codes[rows]])
+    return out
 
 
-def _extras(frame: pd.DataFrame, unmapped: Sequence[str], taken: set[str]) -> pd.DataFrame:
-    if not unmapped:
-        return pd.DataFrame(index=frame.index)
-    stripped, missing = coerce.strip_block(frame[list(unmapped)])
-    values = np.where(missing, None, stripped)
-    names = [column if column not in taken else f"{column} (file)" for column in unmapped]
-    return pd.DataFrame(values, index=frame.index, columns=names, dtype=object)
-
-
-def _assemble(raw, c, derived, resolved, unmapped, identifiers, conversions, cb_sd_months, window) -> Cohort:
+def _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, identifiers, conversions, cb_sd_months,
+              window) -> Cohort:
+    """The analysed rows (``rows``, None for all), one column at a time: each column leaves ``derived`` as it
+    joins the result, so the table is never held twice."""
     derived.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
     for name, dtype in _DERIVED_DTYPES.items():
         if name in derived.columns:
             derived[name] = derived[name].astype(dtype)
-    excluded_pos = np.array(sorted(c.reasons), dtype=np.int64)
-    keep = np.ones(len(derived), dtype=bool)
-    keep[excluded_pos] = False
-    extras = _extras(raw.frame, unmapped, set(derived.columns))
-    data = _ordered(derived, extras)
-    if not keep.all():
-        data = data.take(np.flatnonzero(keep))
-    data = data.set_axis(pd.RangeIndex(len(data)), axis=0, copy=False)
-    excluded = _excluded_frame(raw, excluded_pos, ["; ".join(c.reasons[p]) for p in excluded_pos])
+    index = pd.RangeIndex(len(derived) if rows is None else len(rows))
+    order = [schema.FILE_ROW] + [s.name for s in schema.PATIENT_COLUMNS if s.name in derived.columns]
+    order += [n for n in schema.DERIVED_COLUMNS if n in derived.columns and n not in order]
+    names = order + [column if column not in derived.columns else f"{column} (file)" for column in unmapped]
+    columns: list[Any] = []
+    for name in order:
+        column = derived.pop(name)
+        columns.append((column if rows is None else column.take(rows)).set_axis(index, copy=False))
+    del derived
+    columns += [pd.Series(v, index=index, dtype=object, copy=False) for v in extras]
+    del extras[:]
+    data = _frame_of(enumerate(columns), index)  # by position: an unmapped column may repeat a name
+    del columns
+    data.columns = names
     report = _report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
-    return Cohort(data, report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name, cb_sd_months,
-                  window)
+    return Cohort(data, report, excluded, raw.fingerprint, raw.source_name, cb_sd_months, window)
 
 
 def _excluded_frame(raw: RawTable, positions: np.ndarray, reasons: list[str]) -> pd.DataFrame:
-    """Excluded rows as read (strings), with ``file_row`` first and ``reasons`` last."""
-    frame = raw.frame.iloc[positions]
-    clash = {c: f"{c} (file)" for c in frame.columns if c in (schema.FILE_ROW, "reasons")}
-    frame = frame.rename(columns=clash).copy()
+    """Excluded rows as read (strings), with ``file_row`` first and ``reasons`` last; index 0..n-1."""
+    source = raw.frame
+    names = [f"{c} (file)" if c in (schema.FILE_ROW, "reasons") else c for c in source.columns]
+    block = np.empty((len(names), len(positions)), dtype=object)
+    for k in range(len(names)):
+        block[k] = source.iloc[:, k].take(positions).to_numpy(dtype=object)
+    frame = pd.DataFrame(block.T, columns=names, dtype=object, copy=False)
     frame.insert(0, schema.FILE_ROW, raw.file_rows[positions])
     frame["reasons"] = reasons
     return frame
@@ -422,8 +465,7 @@ def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months,
     reason = "; ".join(f.message for f in c.findings if f.level == "file_error")
     excluded = _excluded_frame(raw, np.arange(len(raw.frame)), [reason] * len(raw.frame))
     report = _report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
-    return Cohort(empty_patient_frame(), report, excluded.reset_index(drop=True), raw.fingerprint, raw.source_name,
-                  cb_sd_months, window)
+    return Cohort(empty_patient_frame(), report, excluded, raw.fingerprint, raw.source_name, cb_sd_months, window)
 
 
 def _report(n_loaded, n_analysed, c, resolved, unmapped, identifiers, conversions) -> ValidationReport:
