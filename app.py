@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from app_state import frame
-from app_ui import data as data_mod
-from app_ui import dictionary, state
-from app_ui.beyond import current_masking
+from app_ui import data as data_mod, dictionary, state
 from app_ui.downloads import download_table
-from app_ui.widgets import md_escape, show_table
+from app_ui.markdown import md_escape
+from app_ui.masking import current_masking
+from app_ui.widgets import show_table
 
 ctx = frame("Data")
 

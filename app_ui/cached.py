@@ -15,9 +15,16 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import pandas as pd
+
+import il2lib.response
+import il2lib.table1
 from app_ui.session_cache import data_cache
 from il2lib import schema
+from il2lib._analysis import group_labels, level_order
+from il2lib.biomarkers import biomarker_comparison
 from il2lib.errors import Il2libError, WorkLimitExceeded
+from il2lib.response import best_response_table
+from il2lib.toxicity import toxicity_summary
 
 T = TypeVar("T")
 CACHE = dict(max_entries=128, max_size="128MB")  # per scope: process-wide, or one session's upload
@@ -34,7 +41,7 @@ class Computed(Generic[T]):
         return self.value is not None
 
 
-def _attempt(fn, *args, **kwargs) -> Computed:
+def attempt(fn, *args, **kwargs) -> Computed:
     try:
         return Computed(fn(*args, **kwargs))
     except Il2libError as exc:
@@ -43,43 +50,33 @@ def _attempt(fn, *args, **kwargs) -> Computed:
 
 @data_cache(**CACHE)
 def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
-    from il2lib.table1 import table1 as build
-
-    return _attempt(build, _df, by)
+    return attempt(il2lib.table1.table1, _df, by)
 
 
 @data_cache(**CACHE)
 def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
                   sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
-    from il2lib.response import best_response_table
-
-    return _attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
+    return attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
 @data_cache(**CACHE)
 def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
                    ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
-    from il2lib.response import response_rates as rates
-
-    return _attempt(rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
+    return attempt(il2lib.response.response_rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
                     denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
 @data_cache(**CACHE)
 def duration_of_response(key: tuple, _df: pd.DataFrame, conf_type: str) -> Computed:
-    from il2lib.response import duration_of_response as dor
-
-    return _attempt(dor, _df, conf_type)
+    return attempt(il2lib.response.duration_of_response, _df, conf_type)
 
 
 @data_cache(**CACHE)
 def biomarkers(key: tuple, _df: pd.DataFrame, cb_sd_months: float, adjust: str,
                window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
-    from il2lib.biomarkers import biomarker_comparison
-
-    return _attempt(biomarker_comparison, _df, None, cb_sd_months, adjust=adjust, window_days=window_days)
+    return attempt(biomarker_comparison, _df, None, cb_sd_months, adjust=adjust, window_days=window_days)
 
 
 @data_cache(**CACHE)
@@ -87,15 +84,11 @@ def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: 
              ae_complete: tuple[str, ...] = ()) -> Computed:
     """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows); ``ae_complete``:
     the sources whose AE file the user declared complete (Data page)."""
-    from il2lib.toxicity import toxicity_summary
-
-    return _attempt(toxicity_summary, _ae, _df, by, ae_complete=ae_complete)
+    return attempt(toxicity_summary, _ae, _df, by, ae_complete=ae_complete)
 
 
 def group_column_values(df: pd.DataFrame, by: str | None) -> tuple[pd.Series, list[str]]:
     """Display labels of a grouping column and their order (il2lib's shared labelling)."""
-    from il2lib._analysis import group_labels, level_order
-
     labels = group_labels(df, by)
     return labels, level_order(by, labels)
 

@@ -22,15 +22,25 @@ Storage and caching choice
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from app_ui import registry
+from app_ui.loaded import LoadedData
+from app_ui.markdown import md_escape
+from app_ui.registry import REGISTRY, registry_config
 from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results
+from il2lib import schema
+from il2lib.adverse_events import load_adverse_events
+from il2lib.errors import Il2libError
+from il2lib.pseudonyms import pseudonymise
+from il2lib.validation import load_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
@@ -74,32 +84,6 @@ class UploadedFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-@dataclass(frozen=True)
-class LoadedData:
-    """The current data set: the loaded cohort (or why there is none) and its AE table."""
-
-    choice: str
-    label: str
-    synthetic: bool
-    scope: str
-    cohort: Any = None  # il2lib.Cohort
-    adverse_events: Any = None  # result of il2lib.load_adverse_events, or None
-    error: str = ""
-    ae_error: str = ""
-    ae_key: str = ""  # identity of the AE table (path and mtime, or the upload's SHA-256)
-    note: str = ""  # a plain status line (e.g. waiting for an upload)
-    # Registry source only (app_ui.registry): filter choices read from the whole registry, and its counts.
-    options_data: Any = None
-    options_key: str = ""
-    n_registry: int | None = None
-    n_selected: int | None = None
-    row_limit: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.cohort is not None and len(self.cohort.data) > 0
-
-
 def server_data_path() -> Path | None:
     raw = os.environ.get(SERVER_DATA_ENV, "").strip()
     return Path(raw) if raw else None
@@ -107,8 +91,6 @@ def server_data_path() -> Path | None:
 
 def choices() -> list[str]:
     """Selectable data sources, in order (the server file first when configured)."""
-    from app_ui.registry import REGISTRY, registry_config
-
     keys = ([SERVER] if server_data_path() else []) + ([REGISTRY] if registry_config() else []) + list(SAMPLES)
     return keys + [UPLOAD]
 
@@ -125,8 +107,6 @@ def choice_label(key: str) -> str:
 
 
 def default_choice() -> str:
-    from app_ui.registry import REGISTRY, registry_config
-
     return SERVER if server_data_path() else (REGISTRY if registry_config() else DEFAULT_CHOICE)
 
 
@@ -141,15 +121,12 @@ def mapping_items(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]
 
 @st.cache_resource(max_entries=8, show_spinner="Loading data…")
 def _load_path(path: str, mtime: float, mapping: tuple[tuple[str, str], ...], cb_sd: float, window: float):
-    from il2lib.validation import load_cohort
-
     return load_cohort(Path(path), dict(mapping) or None, cb_sd_months=cb_sd, assessment_window_days=window)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_ae_path(path: str, mtime: float, patients_path: str, patients_mtime: float,
                   mapping: tuple[tuple[str, str], ...], cb_sd: float, window: float):
-    from il2lib.adverse_events import load_adverse_events
 
     return load_adverse_events(Path(path), _load_path(patients_path, patients_mtime, mapping, cb_sd, window))
 
@@ -160,7 +137,6 @@ def _mtime(path: Path) -> float:
 
 def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthetic: bool,
                mapping: dict[str, str] | None, cb_sd: float, window: float) -> LoadedData:
-    from il2lib.errors import Il2libError
 
     scope = f"{choice}:{path}"
     if not path.exists():
@@ -182,10 +158,6 @@ def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthe
 
 
 def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) -> LoadedData:
-    from il2lib.errors import Il2libError
-    from il2lib.adverse_events import load_adverse_events
-    from il2lib.validation import load_cohort
-
     ss = st.session_state
     upload: UploadedFile | None = ss.get(UPLOAD_FILE)
     ae_upload: UploadedFile | None = ss.get(UPLOAD_AE)
@@ -220,8 +192,6 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) ->
 
 def _named_bytes(upload: UploadedFile):
     """A file-like object with a ``name`` (the loader sniffs the format from it)."""
-    import io
-
     buffer = io.BytesIO(upload.data)
     buffer.name = upload.name
     return buffer
@@ -236,15 +206,12 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float,
     default ``schema.ASSESSMENT_WINDOW_DAYS_DEFAULT``).
     """
     if window is None:
-        from il2lib import schema
 
         window = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT
     window = float(window)
     if choice == UPLOAD:
         return _load_upload(mapping, cb_sd, window)
-    if choice == "registry":
-        from app_ui import registry
-
+    if choice == REGISTRY:
         return registry.load(cb_sd, window)
     if choice == SERVER and server_data_path() is not None:
         path = server_data_path()
@@ -262,9 +229,7 @@ def with_pseudonyms(loaded: LoadedData) -> LoadedData:
     the session for the loaded objects it was made from; its scope differs from theirs, so nothing cached
     for the file's ids is served for pseudonyms (or the reverse).
     """
-    from dataclasses import replace
 
-    from il2lib.pseudonyms import pseudonymise
 
     if loaded.cohort is None:
         return replace(loaded, scope=loaded.scope + PSEUDONYM_SCOPE)
@@ -285,7 +250,6 @@ def preload_default_sample() -> str | None:
     registry configured the sample is loaded too: it stays one of the Data page's choices.
     Returns the sample's key, or None when ``IL2_DASHBOARD_DATA`` names a file (loaded on first use).
     """
-    from il2lib import schema
 
     if server_data_path() is not None:
         return None
@@ -330,10 +294,7 @@ def ae_complete_switches(loaded: LoadedData) -> None:
     toxicity (il2lib.toxicity); with it, no AE row means no AE. A file without a source column
     gets one switch for every patient (``schema.AE_COMPLETE_ALL``).
     """
-    import pandas as pd
 
-    from app_ui.widgets import md_escape
-    from il2lib import schema
 
     if loaded.adverse_events is None or loaded.cohort is None or not loaded.ae_key:
         return

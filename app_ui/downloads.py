@@ -28,7 +28,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_ui.widgets import md_escape
+from app_ui.markdown import md_escape
+from app_ui.masking import current_masking
+from app_ui.widgets import show_table
 from il2lib import browsers, export
 from il2lib.errors import Il2libError
 
@@ -55,12 +57,6 @@ def _row(key: str):
     return st.container(horizontal=True, gap="small", key=f"dl_row_{key}")
 
 
-def _masking():
-    from app_ui.beyond import current_masking  # the session's small-cell setting (sidebar switch)
-
-    return current_masking()
-
-
 def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, notes: Iterable[str] = (),
                    index: bool = False, key: str | None = None, patient_level: bool = False) -> None:
     """Draw "CSV" and "XLSX" download buttons for a displayed table.
@@ -78,7 +74,7 @@ def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, not
     patient_level
         One row per patient: not offered while small-cell protection is on.
     """
-    masking = _masking()
+    masking = current_masking()
     if patient_level and masking.on:
         return
     base = key or slug(name)
@@ -110,7 +106,7 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     """
     from il2lib.figures import withheld_under_masking
 
-    masking = _masking()
+    masking = current_masking()
     if masking.on and (patient_level or withheld_under_masking(kind)):
         return
     base = key or slug(name)
@@ -250,3 +246,10 @@ def show_export_progress(ticket: ExportTicket, what: str) -> None:
         box.status(progress_text(ticket, what) if serial > ticket.shown else f"Preparing the {what}…",
                    state="running")
         time.sleep(POLL_SECONDS)
+
+
+def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str, notes=()) -> None:
+    """``show_table`` with its CSV/XLSX buttons under it. Both get the same frame and mask it alike
+    (masking is idempotent), so the file is the table as shown; the XLSX notes start with data and filters."""
+    show_table(df, key=key)
+    download_table(df, name, title=title, notes=(ctx.figure_titles("")[1], *notes), key=key)

@@ -8,8 +8,14 @@ from __future__ import annotations
 import streamlit as st
 
 from app_ui import cached
-from app_ui.widgets import md_escape, url_toggle
+from app_ui.downloads import download_figure
+from app_ui.markdown import md_escape
+from app_ui.masking import current_masking
+from app_ui.widgets import url_toggle
 from il2lib import schema
+from il2lib.figures import withheld_under_masking
+
+# The il2lib.figures builders are imported where a figure is drawn: plotly takes about a second to import.
 
 #: Subgroups of the ORR forest plot, when present in the data.
 FOREST_GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.SOURCE)
@@ -21,9 +27,6 @@ WITHHELD_FIGURE = ("Patient-level figure withheld while small-cell protection is
 
 def withheld(kind: str) -> bool:
     """Draw the info line and return True when a figure of ``kind`` is withheld (see il2lib.figures)."""
-    from app_ui.beyond import current_masking
-    from il2lib.figures import withheld_under_masking
-
     if not (current_masking().on and withheld_under_masking(kind)):
         return False
     st.info(WITHHELD_FIGURE, icon=":material/visibility_off:")
@@ -33,15 +36,11 @@ def withheld(kind: str) -> bool:
 def _chart(fig, key: str, kind: str | None = None) -> None:
     """Draw a figure of ``kind`` (see il2lib.figures.PATIENT_LEVEL_FIGURES) with its downloads, masked when
     small-cell protection is on; a patient-level kind without a masked form is withheld."""
-    from app_ui.beyond import current_masking
-
     if withheld(kind):
         return
     fig = current_masking().figure(fig)  # small-cell protection, when switched on
     # theme=None: the figures carry their own (palette) styling, which presentation mode enlarges.
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, theme=None)
-    from app_ui.downloads import download_figure
-
     download_figure(fig, key, kind=kind)
 
 
@@ -101,7 +100,6 @@ def swimmer(ctx) -> None:
 def biomarkers(ctx, result, shown) -> None:
     """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease (boxes only, no
     patient points, while small-cell protection is on)."""
-    from app_ui.beyond import current_masking
     from il2lib.figures.biomarkers import biomarker_figure
 
     rows = result.rows[result.rows["var_type"] == "continuous"].drop_duplicates("variable")

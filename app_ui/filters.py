@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from app_ui import data as data_mod
 from app_ui import state
+from app_ui.loaded import LoadedData
+from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
-from app_ui.widgets import md_escape
 from il2lib import schema
 from il2lib.cohort import LINE_GROUPS, CohortFilter, apply_filter, line_groups
 
@@ -82,7 +82,7 @@ def _union(options: tuple, chosen: tuple) -> list:
     return list(options) + [c for c in chosen if c not in options]
 
 
-def draw_filters(loaded: data_mod.LoadedData) -> state.FilterState:
+def draw_filters(loaded: LoadedData) -> state.FilterState:
     """Draw the filter widgets (in the current container) and return the choices."""
     current = state.read_filter_state()
     if loaded.options_data is not None:  # a registry: choices from the whole registry, not the fetched rows
@@ -158,7 +158,7 @@ def _extra_column_changed(name: str) -> None:
     st.session_state[state.plain_key("extra_vals")] = []
 
 
-def filtered_data(loaded: data_mod.LoadedData, cohort_filter: CohortFilter) -> tuple[pd.DataFrame, int]:
+def filtered_data(loaded: LoadedData, cohort_filter: CohortFilter) -> tuple[pd.DataFrame, int]:
     """The filtered patients and the total; memoised in the session for the last filter."""
     total = loaded.n_registry  # a registry: its patient count (the rows are the filtered selection)
     if not loaded.ok:

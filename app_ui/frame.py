@@ -14,10 +14,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_ui import data as data_mod
-from app_ui import filters, state
-from app_ui.beyond import Masking, draw_masking_option
-from app_ui.widgets import md_escape
+from app_ui import data as data_mod, filters, state
+from app_ui.loaded import LoadedData
+from app_ui.markdown import md_escape
+from app_ui.masking import MASK_K_KEY, MASK_KEY, Masking
+from app_ui.widgets import url_number, url_toggle
 from il2lib import schema
 from il2lib.cohort import benefit_rule_text
 
@@ -51,7 +52,7 @@ PRESENTATION_CSS = """
 class AppContext:
     """What a page needs: the filtered cohort and the view settings (read-only)."""
 
-    loaded: data_mod.LoadedData
+    loaded: LoadedData
     data: pd.DataFrame  # filtered, analysable patients
     filter: Any  # il2lib.CohortFilter
     n_total: int
@@ -171,7 +172,7 @@ def _current_choice() -> str:
     return choice
 
 
-def _data_status(loaded: data_mod.LoadedData) -> None:
+def _data_status(loaded: LoadedData) -> None:
     st.markdown("### IL-2 registry")
     st.caption(md_escape(loaded.label))
     if loaded.synthetic:
@@ -215,3 +216,19 @@ def _settings() -> None:
     ss = st.session_state
     st.caption(md_escape("Clinical benefit = " + benefit_rule_text(float(ss[state.CB_SD]), float(ss[state.CB_WINDOW]))
                          + "."))
+
+
+def draw_masking_option() -> Masking:
+    """Sidebar switch for screen-sharing outside the care team (kept across pages, mirrored in the URL).
+
+    Drawn by the page frame before anything that shows a count, so that every surface (sidebar n,
+    captions, titles) follows it from the first run."""
+    on = url_toggle(MASK_KEY, "Small-cell protection", False, container=st.sidebar,
+                    help="For screen-sharing outside the care team: counts below the threshold, and the counts "
+                         "that would give them back, are masked in tables, figures, metrics and captions; "
+                         "patient-level figures and downloads are withheld.")
+    if not on:
+        return Masking(False)
+    k = url_number(MASK_K_KEY, "Mask counts below", 5.0, min_value=2.0, max_value=20.0, step=1.0,
+                   number_format="%.0f", container=st.sidebar)
+    return Masking(True, int(k))

@@ -26,7 +26,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app_ui import state
+from app_ui.loaded import LoadedData
+from app_ui.markdown import md_escape
+from app_ui.masking import current_masking
 from il2lib import schema
+from il2lib.cohort import CohortFilter
+from il2lib.disclosure import SUPPRESSED, CountView
+from il2lib.errors import Il2libError
+from il2lib.masking import mask_table
+from il2lib.response import OUTCOME_LABELS
+from il2lib.sources.response import response_rates_from_counts
+from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
+from il2lib.validation import Cohort, ValidationReport
 
 REGISTRY = "registry"
 SECRETS_SECTION = "registry"
@@ -101,15 +113,10 @@ def rows(identity: str, cohort_filter, limit: int) -> pd.DataFrame:
 
 def load(cb_sd: float, window: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """LoadedData for the registry under the current sidebar filter (rows fetched only under the limit)."""
-    from app_ui import data as data_mod
-    from app_ui import state
-    from il2lib.errors import Il2libError
-    from il2lib.validation import Cohort, ValidationReport
-
     config = registry_config()
     name = label(config)
     if not config:
-        return data_mod.LoadedData(REGISTRY, name, False, REGISTRY, error="No registry is configured.")
+        return LoadedData(REGISTRY, name, False, REGISTRY, error="No registry is configured.")
     identity = _identity(config)
     scope = f"{REGISTRY}:{identity}"
     cohort_filter = state.read_filter_state().to_filter()
@@ -122,15 +129,15 @@ def load(cb_sd: float, window: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
         if selected > src.row_limit:
             note = (f"The registry holds {total:,} patients; the filters select {selected:,}, more than the "
                     f"{src.row_limit:,} the pages load at once. Narrow the filters to analyse this selection.")
-            return data_mod.LoadedData(REGISTRY, name, False, scope, note=note, **base)
+            return LoadedData(REGISTRY, name, False, scope, note=note, **base)
         data = rows(identity, cohort_filter, src.row_limit)
     except Il2libError as exc:
-        return data_mod.LoadedData(REGISTRY, name, False, scope, error=str(exc))
+        return LoadedData(REGISTRY, name, False, scope, error=str(exc))
     n = len(data)
     report = ValidationReport(n, n, 0, (), {}, (), (), ())
     fingerprint = f"{identity}:{total}:" + hashlib.sha256(repr(cohort_filter).encode()).hexdigest()[:16]
     cohort = Cohort(data, report, pd.DataFrame(), fingerprint, name, cb_sd, window)
-    return data_mod.LoadedData(REGISTRY, name, False, scope, cohort=cohort, **base)
+    return LoadedData(REGISTRY, name, False, scope, cohort=cohort, **base)
 
 
 # ------------------------------------------------------------------ counts-only Survival view (large selections)
@@ -155,12 +162,7 @@ def survival_from_counts(ctx) -> None:
     Views that need patient rows (Cox, landmark, competing risks, swimmer) say that they need a
     smaller selection.
     """
-    from app_ui.beyond import current_masking
-    from il2lib.cohort import CohortFilter
-    from il2lib.errors import Il2libError
     from il2lib.figures.km import km_figure
-    from il2lib.masking import mask_table
-    from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 
     loaded = ctx.loaded
     _counts_header(ctx, "Survival", "Kaplan-Meier curves, medians and the log-rank test are computed here from "
@@ -177,8 +179,6 @@ def survival_from_counts(ctx) -> None:
         counts = survival_counts(_identity(registry_config()), f, endpoint, by)
         km = kaplan_meier_counts(counts)
     except Il2libError as exc:
-        from app_ui.widgets import md_escape
-
         st.warning(md_escape(str(exc)))
         return
     curves = {_display_label(g): r for g, r in km.items()} if by is not None else {"All patients": km}
@@ -226,7 +226,6 @@ def _masked_response(ctx, bor: pd.DataFrame, rates: pd.DataFrame, by, denominato
     """The registry's response counts under small-cell protection: one count view (N = the levels,
     ORR = CR + PR, DCR = CR + PR + SD, denominator = N or N - NE), complements included; a rate or CI
     of a hidden count reads "masked"."""
-    from il2lib.disclosure import SUPPRESSED, CountView
 
     view = CountView()
     for g, row in bor.iterrows():
@@ -260,10 +259,6 @@ def response_from_counts(ctx) -> None:
 
     CBR needs each SD's duration and the swimmer plot needs patient rows: both ask for a smaller selection.
     """
-    from app_ui.widgets import md_escape
-    from il2lib.errors import Il2libError
-    from il2lib.response import OUTCOME_LABELS
-    from il2lib.sources.response import response_rates_from_counts
 
     _counts_header(ctx, "Response", "Best overall response, ORR and DCR (exact CIs, group test) are computed here "
                    "from counts aggregated in the registry; CBR, the swimmer plot and duration of response need a "

@@ -5,16 +5,24 @@ Only orchestration: every number comes from :mod:`il2lib.survival`. Cached with
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
+from app_ui.cached import Computed, attempt, group_column_values
 from app_ui.session_cache import data_cache, resource_cache
+from app_ui.widgets import by_text, format_p
 from il2lib import schema
+from il2lib.disclosure import CountView
 from il2lib.errors import Il2libError, InsufficientDataError
+from il2lib.survival import cox_ph, kaplan_meier, landmark as landmark_cohort, logrank_test, median_followup
+from il2lib.survival.clinical import GROUP_LABELS
+from il2lib.survival.milestones import rmst_differences, survival_differences
+from il2lib.survival.multivariable import multivariable_cox
+from il2lib.survival.pairwise import pairwise_logrank
 
 GROUP_COLUMN = "group"
 #: Above this many patients the Cox model waits for the user's click: the fit (Newton steps over
@@ -61,7 +69,6 @@ class SurvivalView:
         """The counts shown with the curves, for small-cell protection: each curve's n and events
         (events <= n), and the note's used / total / left out (used = the curves' n; total = used + left out).
         A total equal to ``sidebar_n`` (the sidebar's filtered n) is shown there, so it is never hidden."""
-        from il2lib.disclosure import CountView
 
         view = CountView()
         for label, r in self.curves.items():
@@ -85,8 +92,6 @@ def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:
 
 
 def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFrame:
-    from app_ui.cached import group_column_values
-
     time_col, event_col, _ = schema.ENDPOINTS[endpoint]
     out = pd.DataFrame({"time": df[time_col] if time_col in df else pd.Series(float("nan"), index=df.index),
                         "event": df[event_col] if event_col in df else pd.Series(pd.NA, index=df.index)},
@@ -99,7 +104,6 @@ def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFr
 
 def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str,
                  with_cox: bool) -> tuple[Any, Any, tuple[str, ...]]:
-    from il2lib.survival import cox_ph, logrank_test
 
     if len(curves) < 2:
         messages.append("Only one group has patients under the current filters: no between-group test.")
@@ -130,14 +134,11 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
 def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_months: float, cb_sd_months: float,
                 conf_type: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """Landmark cohort (il2lib.survival.landmark) as the time/event/group frame, and the result."""
-    from il2lib.survival import landmark
-    from il2lib.survival.clinical import GROUP_LABELS
-
     time_col, event_col, _ = schema.ENDPOINTS[endpoint]
     grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
     try:
-        result = landmark(population, time_col, event_col, grouping=grouping, landmark_months=landmark_months,
-                          cb_sd_months=cb_sd_months, conf_type=conf_type, window_days=window_days)
+        result = landmark_cohort(population, time_col, event_col, grouping=grouping, landmark_months=landmark_months,
+                                 cb_sd_months=cb_sd_months, conf_type=conf_type, window_days=window_days)
     except ValueError as exc:  # a landmark shorter than the clinical-benefit threshold
         raise InsufficientDataError(str(exc)) from None
     data = pd.DataFrame({"time": result.time, "event": result.event,
@@ -147,7 +148,6 @@ def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_month
 
 def _os_followup(df: pd.DataFrame):
     """Reverse Kaplan-Meier follow-up on overall survival of the filtered cohort, whatever endpoint is shown."""
-    from il2lib.survival import median_followup
 
     if schema.OS_MONTHS not in df or schema.OS_EVENT not in df:
         return None
@@ -159,7 +159,6 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
             cb_sd_months: float, with_cox: bool = True,
             window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> SurvivalView:
     """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping."""
-    from il2lib.survival import kaplan_meier
 
     population, note = _population(df, endpoint)
     landmark = None
@@ -193,9 +192,8 @@ def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, 
                   landmark_months: float | None, cb_sd_months: float, with_cox: bool,
                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed)."""
-    from app_ui.cached import _attempt
 
-    return _attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days)
+    return attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days)
 
 
 @resource_cache(max_entries=32)
@@ -218,3 +216,56 @@ def cached_figure(key: tuple, _build):
     """``_build()`` once per ``key`` (which must name everything the figure depends on: the analysis
     cache key, options, titles, presentation). The same object is returned to every rerun: do not modify it."""
     return _build()
+
+
+MILESTONE_CHOICES = (6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
+ORIGINS = {"il2_start": "IL-2 start (default)", "pd1_end": "End of PD-1/PD-L1 therapy", "diagnosis": "Diagnosis"}
+
+
+def survival_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFrame:
+    """time, event, group of the endpoint (DoR: responders only), group labels as on the page."""
+    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    if endpoint == "dor" and schema.BOR in df:
+        df = df[df[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)]
+    out = pd.DataFrame({"time": pd.to_numeric(df[time_col], errors="coerce") if time_col in df else np.nan,
+                        "event": df[event_col].astype("Float64") if event_col in df else np.nan}, index=df.index)
+    if by is not None:
+        labels, order = group_column_values(df, by)
+        out["group"] = pd.Categorical(labels, categories=order)
+    return out
+
+
+@data_cache(max_entries=64, max_size="64MB")
+def comparison(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str | None, options: tuple) -> Computed:
+    data = survival_input(_df, endpoint, by)
+    if kind == "pairwise":
+        return attempt(pairwise_logrank, data["time"], data["event"], data["group"])
+    if kind == "milestones":
+        return attempt(survival_differences, data["time"], data["event"], data["group"], list(options))
+    if kind == "rmst":
+        return attempt(rmst_differences, data["time"], data["event"], data["group"], options[0])
+    if kind == "cox":
+        computed = attempt(multivariable_cox, _df, endpoint, list(options))
+        if computed.ok and computed.value.cox is not None:  # cached: drop the per-patient fit arrays
+            computed = Computed(dataclasses.replace(computed.value, cox=computed.value.cox.compact()))
+        return computed
+    raise ValueError(kind)
+
+
+def endpoint_by(endpoint: str, by: str | None) -> str:
+    """"Overall survival by line of IL-2" (for download titles)."""
+    return schema.ENDPOINTS[endpoint][2] + (f" by {by_text(by)}" if by else "")
+
+
+def rmst_display(res) -> pd.DataFrame:
+    per = res.per_group.set_index("group")
+    rows = [{"Group": g, f"RMST to {res.tau:.1f} mo": f"{per.at[g, 'rmst']:.1f} ({per.at[g, 'ci_lower']:.1f}–"
+             f"{per.at[g, 'ci_upper']:.1f})", "Difference vs " + str(res.reference): "reference" if g == res.reference
+             else diff_text(res.differences, g)} for g in per.index]
+    return pd.DataFrame(rows)
+
+
+def diff_text(diff: pd.DataFrame, group, scale: float = 1.0, unit: str = "") -> str:
+    row = diff[diff["group"] == group].iloc[0]
+    return (f"{scale * row['difference']:+.1f}{unit} ({scale * row['ci_lower']:+.1f} to {scale * row['ci_upper']:+.1f}), "
+            f"{format_p(row['p'])}")

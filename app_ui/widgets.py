@@ -5,7 +5,6 @@ through :func:`md_escape` (Markdown) or is shown with widgets that render plain 
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,13 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import state
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
-
-
-def md_escape(text: Any) -> str:
-    """Escape Markdown, HTML and LaTeX specials so ``text`` renders literally in ``st.markdown``."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+from app_ui.markdown import md_escape
+from app_ui.masking import current_masking
+from il2lib import schema
+from il2lib.stats import p_phrase
 
 
 def used_note(label: str, n_used: int, n_filtered: int, reasons: dict[str, int] | None = None, *,
@@ -30,8 +26,6 @@ def used_note(label: str, n_used: int, n_filtered: int, reasons: dict[str, int] 
     :class:`il2lib.disclosure.Suppression`) and ``keys`` (used, filtered, {reason: key}) they read as in
     the section's tables, complementary suppression included.
     """
-    from app_ui.beyond import current_masking  # small-cell protection (sidebar switch), when on
-
     masking = current_masking()
     if shown is not None and keys is not None and masking.on:
         used_key, total_key, reason_keys = keys
@@ -119,8 +113,6 @@ def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None =
     cell and header is escaped with :func:`md_escape` first. Long tables, explicit heights, column
     configs and ``interactive`` listings use the sortable grid (``st.dataframe``: cell text, never HTML).
     """
-    from app_ui.beyond import current_masking  # small-cell protection (sidebar switch), when on
-
     df = current_masking().table(df)
     if not interactive and column_config is None and height is None and len(df) <= STATIC_MAX_ROWS:
         st.table(_escaped(df), hide_index=True)
@@ -152,6 +144,10 @@ def _escaped(df: pd.DataFrame) -> pd.DataFrame:
 
 def format_p(p: float | None) -> str:
     """p-value for running text, il2lib's rule: ``p = 0.043``, ``p < 0.001``, ``p > 0.99``."""
-    from il2lib.stats import p_phrase
-
     return p_phrase(p)
+
+
+def by_text(by: str) -> str:
+    """Grouping label for running text: "line of IL-2"."""
+    text = schema.label(by)
+    return text[:1].lower() + text[1:]

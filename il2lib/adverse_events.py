@@ -1,4 +1,4 @@
-"""Load and validate the optional long-format adverse-event (AE) table (domain.md section 3)."""
+"""Load and validate the optional long-format adverse-event (AE) table (docs/domain.md section 3)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +11,8 @@ import pandas as pd
 from il2lib import ae_vocabulary, coerce, schema
 from il2lib.io import read_table
 from il2lib.mapping import accepted_names, resolve_mapping
-from il2lib.notes import PatientRef
-from il2lib.rules import SHORT_LIMIT, Collector, short
+from il2lib.notes import SHORT_LIMIT, PatientRef, short
+from il2lib.rules import Collector
 from il2lib.validation import Cohort, ValidationReport, _coerce_all, _report
 
 _AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}

@@ -1,4 +1,4 @@
-"""Derived columns of the patient table (domain.md section 3, "Derived fields"); vectorised.
+"""Derived columns of the patient table (docs/domain.md section 3, "Derived fields"); vectorised.
 
 Never trusted from input: line of therapy, response flags, clinical benefit and the OS / PFS /
 DoR times and events are recomputed here. Given month columns (``os_months`` + ``died``,
@@ -157,7 +157,7 @@ def _given(t: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[str], analysed: np.ndarray) -> None:
-    """OS, PFS and DoR times (months) and events, in place on ``out`` (domain.md "Derived fields").
+    """OS, PFS and DoR times (months) and events, in place on ``out`` (docs/domain.md "Derived fields").
 
     OS ends at death or at the last date known alive (the latest of last follow-up, last
     assessment, progression and first response), capped at the data cut-off. PFS and DoR follow

@@ -13,6 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+SHORT_LIMIT = 80  # characters of a user-supplied value or id shown in a message
+
+
+def short(text: object, limit: int = SHORT_LIMIT) -> str:
+    """A user-supplied value or name, cut to ``limit`` characters for a message."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
 
 @dataclass(frozen=True)
 class PatientRef:
@@ -28,8 +36,6 @@ def compose(*pieces: "str | PatientRef") -> tuple[str, tuple[str, ...], tuple[st
     ``text`` shows each id (cut as asked); ``text_parts`` is the text around the ids (one more than
     ``named_ids``), both empty when the sentence names no patient.
     """
-    from il2lib.rules import short
-
     text, parts, ids = [], [""], []
     for piece in pieces:
         if isinstance(piece, PatientRef):

@@ -1,6 +1,6 @@
 """Published numbers of the two source papers, for the "our cohort vs published" overlay.
 
-Only values that ``shared/domain.md`` tags **[paper]** (stated in the published abstract) are kept
+Only values that ``docs/domain.md`` tags **[paper]** (stated in the published abstract) are kept
 here, each with its citation, the tag and the abstract wording. Anything derived from them (the
 responder count CR + PR, a confidence interval) is computed by the functions below and labelled
 "computed from published counts"; assumed or external values (SD/PD/NE splits, PROCLAIM

@@ -1,4 +1,4 @@
-"""Best-overall-response rules (domain.md "Response rules"): RECIST 1.1 confirmation and SD minimum, iRECIST.
+"""Best-overall-response rules (docs/domain.md "Response rules"): RECIST 1.1 confirmation and SD minimum, iRECIST.
 
 :func:`apply_response_rules` turns the recorded ``bor`` into the BOR counted in one view:
 
@@ -48,7 +48,7 @@ def duration_meets(duration_months, threshold_days: float,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> np.ndarray:
     """True where an SD duration meets a threshold, compared in whole days with an assessment window.
 
-    ``round(duration_months x 30.4375) >= threshold_days - window_days`` (domain.md "Derived fields"):
+    ``round(duration_months x 30.4375) >= threshold_days - window_days`` (docs/domain.md "Derived fields"):
     with W = 7, 182 days meets 6 months (182.625 days) and 166 days does not. A missing duration is
     False; callers that need "unknown" test for it themselves. The same comparison serves the
     clinical-benefit rule, the landmark status time and the DCR SD minimum.

@@ -329,7 +329,7 @@ class ResponseRates:
                             columns=["outcome", "test", "test_label", "statistic", "pvalue", "pvalue_text", "note"])
 
     def to_dict(self) -> dict:
-        """The CLI's JSON contract (see the issue): groups with n, best_response, orr, cbr(, dcr).
+        """The CLI's JSON contract (README, command line): groups with n, best_response, orr, cbr(, dcr).
 
         The existing keys hold the numbers of ``orr_view`` (confirmed responses only where
         ``response_confirmed`` exists). New keys: per group ``by_view`` (each view's best_response and

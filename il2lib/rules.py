@@ -1,4 +1,4 @@
-"""Validation rules of domain.md section 3 applied to a typed patient table (vectorised masks).
+"""Validation rules of docs/domain.md section 3 applied to a typed patient table (vectorised masks).
 
 :class:`Collector` gathers findings and, for row errors, the reasons per row; the rule
 functions only build boolean masks and message templates.
@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.notes import PatientRef, compose
+from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
 
 Level = Literal["file_error", "row_error", "warning"]
 #: A message: plain text, or text and PatientRef pieces when it names patients (il2lib.notes.compose).
 Message = Union[str, Sequence[Union[str, PatientRef]]]
-SHORT_LIMIT = 80  # characters of a user-supplied value or id shown in a message
 _ID_PLACEHOLDERS = re.compile(r"(\{rowid\}|\{pid\})")
 _UNITS = {"x10^3/uL": "×10³/µL", "degC": "°C", "U/L": "U/L", "years": "years", "months": "months"}
 
@@ -43,12 +42,6 @@ class Finding:
     analysis: str | None = None
     text_parts: tuple[str, ...] = ()
     named_ids: tuple[str, ...] = ()
-
-
-def short(text: object, limit: int = SHORT_LIMIT) -> str:
-    """A user-supplied value or name, cut to ``limit`` characters for a message."""
-    text = str(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def fmt_value(v) -> str:

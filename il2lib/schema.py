@@ -1,7 +1,7 @@
 """The single source of truth for column names, types, units, allowed values and synonyms.
 
 Every other module imports the constants defined here (``schema.OS_MONTHS``) instead of
-retyping ``"os_months"``. The data dictionary follows ``shared/domain.md`` section 3:
+retyping ``"os_months"``. The data dictionary follows ``docs/domain.md`` section 3:
 one row per patient, plus an optional long-format adverse-event (AE) table.
 
 Name and value matching is case-, spacing- and punctuation-insensitive: see :func:`norm`.
@@ -336,7 +336,7 @@ AE_ATTRIBUTION = "attribution"
 #: Derived AE column: the term as typed, kept when the vocabulary respelled it (see il2lib.ae_vocabulary).
 AE_TERM_ENTERED = "ae_term_as_entered"
 
-#: CTCAE v5.0 terms of the HD IL-2 toxicities and immune-related AEs (domain.md 1C, 2.5 and the AE table),
+#: CTCAE v5.0 terms of the HD IL-2 toxicities and immune-related AEs (docs/domain.md 1C, 2.5 and the AE table),
 #: spelled as in CTCAE v5.0 (NCI, 2017). AE terms are matched to them ignoring case, spaces and punctuation.
 CTCAE_V5_TERMS = (
     # vascular, renal, general (capillary leak, hypotension, oliguria/creatinine rise, fever/rigors)

@@ -1,7 +1,7 @@
 """Toxicity from the long-format adverse-event (AE) table, CTCAE v5 grades.
 
 A patient counts once per term, at their worst grade, and once overall. Denominators are the
-(filtered) patients whose toxicity is *known* (domain.md, AE table): patients with AE rows, with
+(filtered) patients whose toxicity is *known* (docs/domain.md, AE table): patients with AE rows, with
 ``max_ctcae_grade`` (0 = no AE; >= 1 answers "any AE" and "any grade >= 3" without term detail),
 or of a source whose AE file the user declares complete (``ae_complete``: then no row = no AE).
 The others are counted as unknown and named in a note. AE rows that cannot be attributed to an

@@ -345,7 +345,7 @@ def _empty_required(c: Collector, t: pd.DataFrame) -> None:
     c.rows("warning", t[schema.PRIOR_PD1].isna() & ~_has_reason(c, t, schema.PRIOR_PD1),
            "{rowid}: 'prior_pd1_pdl1' is empty; left out of prior PD-1/PD-L1 comparisons.", schema.PRIOR_PD1,
            analysis=schema.PRIOR_PD1)
-    if schema.PRIOR_LINES not in t.columns:  # required only for line-of-therapy analyses (domain.md)
+    if schema.PRIOR_LINES not in t.columns:  # required only for line-of-therapy analyses (docs/domain.md)
         c.add("warning", f"No 'prior_systemic_lines' column (accepted names: {accepted_names(schema.PRIOR_LINES)}); "
               "line-of-therapy analyses are unavailable.", column=schema.PRIOR_LINES, analysis=schema.LINE_OF_IL2)
         return

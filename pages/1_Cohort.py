@@ -4,10 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from app_state import frame
-from app_ui import beyond
 from app_ui import cached
+from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
-from app_ui.widgets import STATIC_MAX_ROWS, empty_state, md_escape, show_table, url_choice, used_note
+from app_ui.markdown import md_escape
+from app_ui.widgets import STATIC_MAX_ROWS, empty_state, show_table, url_choice, used_note
 
 ctx = frame("Cohort")
 ctx.require_data()
@@ -65,4 +66,4 @@ for note in footnotes:
     st.caption(md_escape(note))
 used_note("Table 1", t1.n_used, ctx.n, missing, shown=shown,
           keys=(("used", "t1"), ("total",), {why: ("left out", "t1") for why in missing}))
-beyond.code_for("table1", ctx, by=by)
+code_for("table1", ctx, by=by)

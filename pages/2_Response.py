@@ -7,9 +7,11 @@ import math
 import streamlit as st
 
 from app_state import frame
-from app_ui import beyond, cached, figures
+from app_ui import cached, figures, response_sections
+from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
-from app_ui.widgets import empty_state, md_escape, show_table, url_choice, url_number, used_note
+from app_ui.markdown import md_escape
+from app_ui.widgets import empty_state, show_table, url_choice, url_number, used_note
 
 ctx = frame("Response")
 if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  # registry above the row limit
@@ -152,7 +154,7 @@ def rates_section(computed, forest, denominator: str, sd_minimum: float, table, 
     used_note("ORR", used_for_orr(rates), ctx.n, reasons, shown=shown,
               keys=(("used", "orr"), ("total",), {why: ("left out", "orr", why) for why in reasons}))
     figures.response_forest(ctx, *forest, shown)
-    beyond.code_for("forest", ctx, denominator=denominator, ci_method=ci_method)
+    code_for("forest", ctx, denominator=denominator, ci_method=ci_method)
 
 
 def dor_section(computed, shown) -> None:
@@ -189,10 +191,10 @@ shown = masking.protect(lambda: page_view(results), ("response", ctx.cache_key, 
 bor_table = bor_section(results["bor"], sd_minimum, shown)
 rates_section(results["rates"], results["forest"], denominator, sd_minimum, bor_table, shown)
 masking.caption()
-beyond.code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
-beyond.response_pairwise(ctx, by, denominator, masking)
-beyond.response_published(ctx, denominator, ci_method, masking)
+code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
+response_sections.pairwise(ctx, by, denominator)
+response_sections.published(ctx, denominator, ci_method)
 figures.swimmer(ctx)
-beyond.code_for("swimmer", ctx)
+code_for("swimmer", ctx)
 dor_section(results["dor"], shown)
-beyond.code_for("dor", ctx)
+code_for("dor", ctx)

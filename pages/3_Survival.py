@@ -1,16 +1,16 @@
 """Survival page: Kaplan-Meier curves with risk table, medians, milestones, log-rank and Cox HR."""
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import streamlit as st
 
 from app_state import frame
-from app_ui import beyond, beyond_survival, cached
-from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, km_chart, survival_view
+from app_ui import cached, survival_sections
+from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, download_table
-from app_ui.widgets import empty_state, format_p, md_escape, show_table, url_choice, url_number, url_toggle
+from app_ui.markdown import md_escape
+from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, km_chart, survival_view
+from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
 
 ctx = frame("Survival")
 if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  # registry above the row limit
@@ -21,15 +21,11 @@ if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  #
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
-from il2lib.survival import grouped_hazard_ratios  # noqa: E402
+from il2lib.survival import format_months, grouped_hazard_ratios  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
              schema.CLINICAL_BENEFIT]
 CONF_TYPES = {"log-log": "log-log (default)", "log": "log (R's default)", "plain": "plain (linear)"}
-
-
-def fmt_months(value: float) -> str:
-    return "NR" if value is None or not math.isfinite(value) else f"{value:.1f}"
 
 
 def options() -> tuple[str, str | None, str, float | None]:
@@ -100,7 +96,7 @@ def medians_table(view, shown) -> pd.DataFrame:
         lo, hi = r.median_ci
         rows.append({"Group": label, "n (events)": f"{shown.text(('n', label), r.n)} "
                                                    f"({shown.text(('events', label), r.n_events)})",
-                     "Median, months (95% CI)": f"{fmt_months(r.median)} ({fmt_months(lo)}–{fmt_months(hi)})"})
+                     "Median, months (95% CI)": f"{format_months(r.median)} ({format_months(lo)}–{format_months(hi)})"})
     return pd.DataFrame(rows)
 
 
@@ -175,11 +171,11 @@ with left:
         f = view.followup
         st.caption(f"Median follow-up (reverse Kaplan-Meier on overall survival, from IL-2 start"
                    f"{', not from the landmark' if view.landmark is not None else ''}; n = {masking.count(f.n)}): "
-                   f"{fmt_months(f.median)} months "
-                   f"(95% CI {fmt_months(f.median_ci[0])}–{fmt_months(f.median_ci[1])}).")
+                   f"{format_months(f.median)} months "
+                   f"(95% CI {format_months(f.median_ci[0])}–{format_months(f.median_ci[1])}).")
     if view.landmark is not None:
         st.caption(md_escape(masking.text(view.landmark.note)))
-    beyond.code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
+    code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
     st.markdown("**Median survival**")
     medians = medians_table(view, shown)
@@ -190,7 +186,7 @@ with right:
     show_table(masking.table(milestones))
     download_table(milestones, f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
     comparison(view)
-    beyond_survival.next_to_figure(ctx, endpoint, by, view, masking)
+    survival_sections.next_to_figure(ctx, endpoint, by, view)
 for message in view.messages:
     st.info(md_escape(masking.text(message)), icon=":material/info:")
-beyond_survival.further(ctx, endpoint, by, conf_type, view, masking)
+survival_sections.further(ctx, endpoint, by, conf_type, view)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from app_state import frame
-from app_ui import beyond
 from app_ui import cached, figures
+from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
-from app_ui.widgets import empty_state, md_escape, show_table, url_choice, used_note
+from app_ui.markdown import md_escape
+from app_ui.widgets import empty_state, show_table, url_choice, used_note
 
 ctx = frame("Biomarkers")
 ctx.require_data()
@@ -57,4 +58,4 @@ for note in result.notes:
 undetermined = "with clinical benefit undetermined (SD without a duration)"
 used_note("Biomarker comparison", result.n_used, ctx.n, {undetermined: len(result.excluded)},
           shown=shown, keys=(("used",), ("total",), {undetermined: ("left out",)}))
-beyond.code_for("biomarkers", ctx, adjust=adjust)
+code_for("biomarkers", ctx, adjust=adjust)

@@ -5,11 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from app_state import frame
-from app_ui import beyond
-from app_ui import data as data_mod
-from app_ui import cached, figures
+from app_ui import cached, data as data_mod, figures
+from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
-from app_ui.widgets import empty_state, md_escape, show_table, url_choice
+from app_ui.markdown import md_escape
+from app_ui.widgets import empty_state, show_table, url_choice
 
 ctx = frame("Toxicity")
 ctx.require_data()
@@ -164,4 +164,4 @@ if len(named) and not ctx.masking.on:
     with st.expander("Patients named in the notes above"):
         show_table(named)
 if has_ae:
-    beyond.code_for("toxicity", ctx, by=by, ae_complete=ae_complete)
+    code_for("toxicity", ctx, by=by, ae_complete=ae_complete)

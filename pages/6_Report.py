@@ -8,14 +8,14 @@ import streamlit as st
 from app_state import frame
 from app_ui import data as data_mod
 from app_ui.isolated_frame import isolated_document
+from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
-from app_ui.widgets import md_escape, url_choice
+from app_ui.widgets import url_choice
 
 ctx = frame("Report")
 ctx.require_data()
 
 from app_ui.downloads import rendered_download_button  # noqa: E402
-
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError  # noqa: E402
 from il2lib.report import build_report, pdf_bytes  # noqa: E402

@@ -23,7 +23,7 @@ TIMEOUT = 90
 def open_app(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
     """Run the landing page (with URL parameters), optionally switch to ``page``; no exception allowed.
     The session collects the count views its pages protect, for the subtraction audits."""
-    from app_ui.beyond import PROTECTED_VIEWS
+    from app_ui.masking import PROTECTED_VIEWS
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state[PROTECTED_VIEWS] = {}
@@ -100,7 +100,7 @@ def tables(at: AppTest) -> list[pd.DataFrame]:
 
 def open_code(at: AppTest) -> AppTest:
     """Open every "Show code" expander (drawn on demand) and rerun."""
-    from app_ui.beyond import CODE_TITLES, code_key
+    from app_ui.code_panel import CODE_TITLES, code_key
 
     for key in CODE_TITLES:
         at.session_state[code_key(key)] = True

@@ -1,6 +1,6 @@
 """AE terms are one vocabulary: spellings merged ignoring case, spacing and punctuation, to the CTCAE v5 term.
 
-Convention (domain.md, "Optional long-format adverse-event table"): match case-, spacing- and punctuation-insensitively
+Convention (docs/domain.md, "Optional long-format adverse-event table"): match case-, spacing- and punctuation-insensitively
 to the CTCAE v5 term (or to the first spelling seen when not a CTCAE term) and say which spellings were merged;
 "Hypotension", "hypotension" and "HYPOTENSION" are one term. CTCAE v5.0 (NCI 2017) spells e.g. "Hypotension",
 "Capillary leak syndrome", "Rash maculo-papular", "Atrial fibrillation", "Pneumonitis"; "Vitiligo" is not a CTCAE term
@@ -16,7 +16,7 @@ ALL = (schema.AE_COMPLETE_ALL,)  # the test AE tables list every AE of every pat
 
 
 def test_case_variants_are_one_term_at_the_worst_grade():
-    # review F2: P1 Hypotension G3 / hypotension G4 / HYPOTENSION G2; P2 "pneumonitis" G2; P3 "Pneumonitis" G3
+    # P1 Hypotension G3 / hypotension G4 / HYPOTENSION G2; P2 "pneumonitis" G2; P3 "Pneumonitis" G3
     patients = pd.DataFrame({schema.PATIENT_ID: ["P1", "P2", "P3", "P4"]})
     ae = pd.DataFrame({schema.AE_PATIENT_ID: ["P1", "P1", "P1", "P2", "P3", "P1", "P4"],
                        schema.AE_TERM: ["Hypotension", "hypotension", "HYPOTENSION", "pneumonitis", "Pneumonitis",
@@ -57,7 +57,7 @@ def test_the_shipped_ctcae_terms_are_distinct_and_spelled_as_themselves():
     assert len(set(keys)) == len(keys)
     out, merges = ae_vocabulary.canonical_terms(pd.Series(schema.CTCAE_V5_TERMS))
     assert out.tolist() == list(schema.CTCAE_V5_TERMS) and merges == {}
-    # the HD IL-2 toxicities and irAEs of domain.md 1C / 2.5, in their CTCAE v5.0 spelling
+    # the HD IL-2 toxicities and irAEs of docs/domain.md 1C / 2.5, in their CTCAE v5.0 spelling
     for term in ("Capillary leak syndrome", "Hypotension", "Creatinine increased", "Acute kidney injury", "Fever",
                  "Chills", "Platelet count decreased", "Blood bilirubin increased", "Acidosis", "Atrial fibrillation",
                  "Sinus tachycardia", "Confusion", "Rash maculo-papular", "Pruritus", "Pneumonitis", "Colitis",

@@ -70,9 +70,9 @@ download_figure(go.Figure(), "KM")
 
 
 def test_with_small_cell_protection_files_are_masked_and_patient_level_ones_withheld(buttons, monkeypatch):
-    from app_ui import beyond
+    from app_ui.masking import Masking
 
-    monkeypatch.setattr(beyond, "current_masking", lambda: beyond.Masking(True, 5))
+    monkeypatch.setattr(downloads, "current_masking", lambda: Masking(True, 5))
     df = pd.DataFrame({"Group": ["Melanoma", "RCC"], "Responders / n": ["9/40", "3/17"]})
     downloads.download_table(df, "rates")
     parsed = pd.read_csv(io.StringIO(buttons["CSV"]["data"]().decode("utf-8-sig")), dtype=str)

@@ -1,6 +1,6 @@
 """The assessment window W of the clinical-benefit SD rule, from load to CLI, report and pages.
 
-domain.md "Derived fields": an SD meets ``cb_sd_months`` when its duration in whole days is
+docs/domain.md "Derived fields": an SD meets ``cb_sd_months`` when its duration in whole days is
 >= cb_sd_months x 30.4375 - W (W = 7 days by default, configurable, printed in the rule text).
 6 months = 182.625 days: with W = 7 the bar is 175.625 days, so 182 days meets it and 166 days
 does not; with W = 0 the bar is 182.625 (182 fails); with W = 17 it is 165.625 (166 meets).
@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from apptest_support import open_app, rerun, texts, widget
 from conftest import csv_bytes, patient_rows
+
 from il2lib import schema
 from il2lib.cli import main
 from il2lib.cohort import benefit_rule_text

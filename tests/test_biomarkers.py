@@ -91,7 +91,7 @@ def test_display_names_tests_and_adjustment(df):
 
 
 def test_display_puts_the_odds_ratio_unit_in_its_own_column(df):
-    """FINDINGS F6: the unit of each OR has its own column, so a narrow table never hides it."""
+    """The unit of each OR has its own column, so a narrow table never hides it."""
     res = biomarker_comparison(df, disease=schema.MELANOMA)
     disp = res.display(schema.MELANOMA).set_index("Variable")
     rows = res.rows.set_index("variable")

@@ -1,6 +1,6 @@
 """CLI: toxicity denominators are the known patients; ``--ae-complete SOURCE`` declares an AE file complete.
 
-Convention (domain.md, AE table coverage): a patient without AE rows has unknown toxicity unless max_ctcae_grade is
+Convention (docs/domain.md, AE table coverage): a patient without AE rows has unknown toxicity unless max_ctcae_grade is
 given or the AE file is declared complete for their source; the CLI states how many are unknown and why.
 """
 import json

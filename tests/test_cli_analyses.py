@@ -99,7 +99,7 @@ def test_toxicity_json_with_ae_file(capsys, tiny_csv, tmp_path):
     pd.DataFrame({"patient_id": ["T0", "T0", "T4"], "ae_term": ["Hypotension", "Hypotension", "Fever"],
                   "ctcae_grade": [2, 3, 1]}).to_csv(ae, index=False)
     # this AE file lists every AE of every patient ('*': tiny_csv has no source column); without the declaration
-    # the melanoma patients without rows (T1-T3) have unknown toxicity (domain.md, AE table coverage)
+    # the melanoma patients without rows (T1-T3) have unknown toxicity (docs/domain.md, AE table coverage)
     data = run_json(capsys, "toxicity", tiny_csv, "--ae", str(ae), "--by", schema.DISEASE, "--ae-complete", "*")
     summary = {(r["group"], r["measure"]): r for r in data["summary"]}
     assert summary[("Melanoma", "Any grade >=3 adverse event")]["n"] == 1

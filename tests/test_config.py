@@ -1,4 +1,4 @@
-"""The deployment settings in .streamlit/config.toml (issue 9: privacy and security).
+"""The deployment settings in .streamlit/config.toml (privacy and security).
 
 Each key is checked against Streamlit's own option registry (a typo would be silently ignored
 by Streamlit) and against the value the hospital-deployment notes promise.

@@ -1,4 +1,4 @@
-"""A fresh install is reproducible (issue 9, item 7).
+"""A fresh install is reproducible.
 
 ``requirements.txt`` (runtime) and ``requirements-test.txt`` pin every direct dependency with
 ``==``; ``constraints.txt`` locks every package of the environment (direct and transitive) at the

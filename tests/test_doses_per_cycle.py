@@ -1,5 +1,5 @@
 """IL-2 doses per cycle (biomarker "doses per cycle", review F14): a cycle with 0 doses was not given, so it is
-left out of the mean instead of averaging in a 0. HD IL-2 (domain.md regimen): up to 14 doses per cycle, 2 cycles
+left out of the mean instead of averaging in a 0. HD IL-2 (docs/domain.md regimen): up to 14 doses per cycle, 2 cycles
 per course; a patient who stopped after cycle 1 with 12 doses received 12 doses per cycle given, not 6."""
 from __future__ import annotations
 

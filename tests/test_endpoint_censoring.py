@@ -1,4 +1,4 @@
-"""PFS, DoR and OS censoring on messy registry rows (domain.md "Derived fields").
+"""PFS, DoR and OS censoring on messy registry rows (docs/domain.md "Derived fields").
 
 Conventions cited: the FDA 2018 guidance "Clinical Trial Endpoints for the Approval of Cancer Drugs
 and Biologics", its PFS censoring table (rows quoted by their "Situation" text), and RECIST 1.1.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import messages, patient_rows
+
 from il2lib import schema
 
 M = 30.4375

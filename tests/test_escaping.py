@@ -1,4 +1,4 @@
-"""Text from an upload renders as text everywhere (issue 9, item 5): AppTest level.
+"""Text from an upload renders as text everywhere: AppTest level.
 
 A cohort whose file name, column names and values carry Markdown / HTML / LaTeX payloads (each
 with a random token) is uploaded; every page is run. Every string Streamlit would render as
@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import security_helpers as sh
 from streamlit import dataframe_util
 
-import security_helpers as sh
 from app_ui.isolated_frame import inner_document
 from il2lib import schema
 

@@ -391,7 +391,7 @@ if not ticket.serial:
 """
     at = AppTest.from_string(script, default_timeout=60).run()
     at.run()
-    from app_ui.widgets import md_escape
+    from app_ui.markdown import md_escape
 
     assert len(at.error) == 1 and at.error[0].value.startswith(md_escape("The PDF could not be made."))
     assert md_escape("set IL2_CHROMIUM_NO_SANDBOX=1.") in at.error[0].value

@@ -114,7 +114,7 @@ def test_ae_grade_figure(df):
 def test_analysis_and_figure_modules_do_not_import_streamlit():
     code = ("import sys, il2lib.figures.response, il2lib.figures.biomarkers, il2lib.figures.toxicity, "
             "il2lib.figures.palette, il2lib.stats, il2lib.response, il2lib.table1, il2lib.biomarkers, "
-            "il2lib.toxicity, il2lib.cli_analyses; assert 'streamlit' not in sys.modules")
+            "il2lib.toxicity, il2lib.cli.analyses; assert 'streamlit' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -67,8 +67,8 @@ def _row(df):
 
 
 def test_odds_ratio_agrees_with_the_fisher_p_value():
-    """CB 3/5 vs no CB 3/21 (review F9): Fisher p = 0.062 and, from R, OR 7.97 (0.64-136.7), whose CI holds 1.
-    The Wald logistic OR printed before was 9 (1.03-78.6): a CI excluding 1 beside p > 0.05."""
+    """CB 3/5 vs no CB 3/21: Fisher p = 0.062 and, from R, OR 7.97 (0.64-136.7), whose CI holds 1 (a Wald
+    logistic OR would read 9 (1.03-78.6): a CI excluding 1 beside p > 0.05)."""
     res, row, shown = _row(_cohort(3, 5, 3, 21))
     assert row["odds_ratio"] == pytest.approx(7.9694708664732, rel=1e-6)
     assert row["or_lower"] == pytest.approx(0.64190841844517, rel=1e-6)

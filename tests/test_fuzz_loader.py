@@ -1,4 +1,4 @@
-"""Hostile and broken files never break the loader (issue 9, item 4).
+"""Hostile and broken files never break the loader.
 
 Property: for ANY bytes (and any file name), ``il2lib.load_cohort`` either raises
 ``CohortFileError`` with one short plain message, or returns a Cohort whose report reconciles
@@ -21,14 +21,13 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+import fuzz_inputs as fz
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-import fuzz_inputs as fz
-import il2lib
 from bounded_child import run_bounded
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import il2lib
 from il2lib import schema
 
 PROFILE = os.environ.get("IL2_FUZZ_PROFILE", "ci")

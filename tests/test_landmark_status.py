@@ -1,10 +1,10 @@
-"""Status at the landmark for OS by clinical benefit (domain.md section 2 item 6, "Derived fields").
+"""Status at the landmark for OS by clinical benefit (il2lib/derive.py; README, "Derived fields").
 
 A patient is grouped by the status known at the landmark L; a status that cannot be known (a CR/PR
 without a first-response date, an SD without a duration) excludes the patient from the landmark
 analysis and is counted (Anderson, Cain & Gelber 1983: the landmark method needs each patient's
 status at L). SD qualifies at the threshold when its duration meets it with the assessment window
-W (domain.md: whole days >= cb_sd_months x 30.4375 - W; 6 months = 182.625 days, so with W = 7 an
+W (docs/domain.md: whole days >= cb_sd_months x 30.4375 - W; 6 months = 182.625 days, so with W = 7 an
 SD counts from 175.625 days on).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ M = 30.4375
 
 
 def _cohort() -> pd.DataFrame:
-    """The review's F3 case (t2.py) plus SD durations around 6 months; all alive at 41 months."""
+    """Responders without a first-response date, and SD durations around 6 months; all alive at 41 months."""
     rows = [
         ("R1", "CR", None, np.nan),           # no first-response date: unknown -> excluded (was "no CB")
         ("R2", "PR", None, np.nan),           # same
@@ -74,7 +74,7 @@ def test_assessment_window_decides_the_sd_status_at_the_landmark():
 
 @pytest.mark.parametrize("days, meets", [(182, True), (176, True), (175, False), (166, False)])
 def test_sd_status_uses_the_clinical_benefit_comparison(days, meets):
-    # 182.625 - 7 = 175.625 days: 176 meets, 175 does not (whole days, domain.md "Derived fields").
+    # 182.625 - 7 = 175.625 days: 176 meets, 175 does not (whole days, docs/domain.md "Derived fields").
     frame = _cohort().iloc[[4]].assign(**{schema.SD_DURATION: days / M})
     status = status_time_months(frame, "benefit", 6.0)
     assert status[0] == (6.0 if meets else np.inf)

@@ -1,4 +1,4 @@
-"""p-values as text (domain.md "p-values as text"): 3 decimals for 0.001 <= p < 0.1, 2 above, ``<0.001`` and
+"""p-values as text (docs/domain.md "p-values as text"): 3 decimals for 0.001 <= p < 0.1, 2 above, ``<0.001`` and
 ``>0.99`` at the ends, and no p-value is ever rounded across 0.05 (a p below 0.05 whose 3-decimal text would
 read 0.050 is truncated to 4 decimals)."""
 from __future__ import annotations

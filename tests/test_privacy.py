@@ -1,4 +1,4 @@
-"""Patient data stays in memory and in its session (issue 9, item 2).
+"""Patient data stays in memory and in its session.
 
 An AppTest session uploads a cohort whose ids, source and histology carry a random token (and its
 adverse-event table, with the same ids), then visits every page. Afterwards:
@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 import security_helpers as sh
+
 from app_ui.data import UPLOAD_FILE
 from il2lib import schema
 

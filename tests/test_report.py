@@ -54,7 +54,7 @@ def _text(html: str) -> str:
 # ------------------------------------------------------------------------------ content
 def test_report_contains_the_published_response_counts(report):
     # Buchbinder et al., JITC 2019: melanoma CR 4 / PR 5 of 40 (ORR 22.5%), RCC CR 2 / PR 2 of 17.
-    # CIs are Clopper-Pearson (domain.md section 1A: 10.8-38.5%, 6.8-49.9%, 12.7-35.8%).
+    # CIs are Clopper-Pearson (docs/domain.md section 1A: 10.8-38.5%, 6.8-49.9%, 12.7-35.8%).
     text = _text(report.html)
     assert re.search(r"Melanoma 40 4 5 9/40 = 22\.5 \(10\.8–38\.5\)", text)
     assert re.search(r"RCC 17 2 2 4/17 = 23\.5 \(6\.8–49\.9\)", text)

@@ -9,7 +9,7 @@ References for the hand-worked values:
 - iRECIST = Seymour L et al., Lancet Oncol 2017;18:e143-52 (iUPD = unconfirmed PD, iCPD = confirmed PD; a response
   (iCR/iPR) can be recorded after an iUPD that was not confirmed).
 - SD minimum: 6 weeks = 42 days, assessment window W = 7 days, so an SD meets it when round(months x 30.4375) >= 35
-  days (domain.md "Derived fields", il2lib.recist.duration_meets).
+  days (docs/domain.md "Derived fields", il2lib.recist.duration_meets).
 """
 from __future__ import annotations
 

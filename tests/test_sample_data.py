@@ -1,4 +1,4 @@
-"""The bundled synthetic sample files: byte-stable, valid, and on every calibration target of domain.md section 4.
+"""The bundled synthetic sample files: byte-stable, valid, and on every calibration target of docs/domain.md section 4.
 
 Everything is computed from the raw CSV files (dates -> days / 30.4375), not from generator internals.
 """
@@ -328,9 +328,7 @@ def test_platelet_and_fever_aes_match_the_recorded_values(combined, combined_ae)
 @needs_loader
 @pytest.mark.parametrize("stem", SAMPLE_FILES)
 def test_loader_excludes_no_row_and_reports_nothing(stem):
-    from il2lib import load_cohort
-
-    from il2lib import load_adverse_events
+    from il2lib import load_adverse_events, load_cohort
 
     cohort = load_cohort(SAMPLE_DIR / f"{stem}.csv")
     assert cohort.report.n_excluded == 0 and list(cohort.report.findings) == []

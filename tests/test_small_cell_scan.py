@@ -12,17 +12,15 @@ https://darwin-eu-dev.github.io/omopgenerics/articles/suppression.html).
 from __future__ import annotations
 
 import pytest
+from apptest_support import APP, TIMEOUT, open_app, rerun
+from disclosure_scan import THRESHOLD, download_small_counts, recorded_downloads, small_count_findings, visible_strings
+from security_helpers import page_scripts
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, open_app, rerun
-from disclosure_scan import (THRESHOLD, download_small_counts, recorded_downloads, small_count_findings,
-                             visible_strings)
-from security_helpers import page_scripts
-
-from app_ui.beyond import PROTECTED_VIEWS
-from app_ui.beyond_survival import TABS as SURVIVAL_TABS
-from il2lib.disclosure import recoverable
+from app_ui.masking import PROTECTED_VIEWS
 from app_ui.state import plain_key
+from app_ui.survival_sections import TABS as SURVIVAL_TABS
+from il2lib.disclosure import recoverable
 
 SURVIVAL, REPORT = "pages/3_Survival.py", "pages/6_Report.py"
 BUILT = "built"  # the Report page after "Build report"

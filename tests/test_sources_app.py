@@ -141,7 +141,7 @@ def test_registry_response_counts_are_masked_with_their_complements(parquet_conf
     # RCC by line of IL-2: small groups, counted in SQL above the row limit
     from disclosure_scan import small_counts
 
-    from app_ui.beyond import PROTECTED_VIEWS
+    from app_ui.masking import PROTECTED_VIEWS
     from il2lib.disclosure import SUPPRESSED, recoverable
 
     at = AppTest.from_file(APP, default_timeout=90)

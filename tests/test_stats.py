@@ -65,7 +65,7 @@ def test_fisher_2x2_boundary_odds_ratio():
 
 
 def test_fisher_published_autoimmune_example():
-    # domain.md: melanoma autoimmune phenomena CB 4/9 vs no-CB 2/21 -> two-sided p = 0.0492
+    # docs/domain.md: melanoma autoimmune phenomena CB 4/9 vs no-CB 2/21 -> two-sided p = 0.0492
     assert S.fisher_exact_2x2([[4, 5], [2, 19]]).pvalue == pytest.approx(0.0492, abs=5e-5)
 
 
@@ -101,6 +101,7 @@ def test_ffh_falls_back_to_chisq_with_a_note_only_when_even_monte_carlo_is_too_l
 def _brute_force_ffh(tab):
     """Independent reference: list every table with the margins (small tables only), R's rule."""
     import itertools
+
     from scipy.special import gammaln
     tab = np.asarray(tab)
     rows, cols = tab.sum(axis=1), tab.sum(axis=0)

@@ -9,7 +9,6 @@ from scipy import stats as sps
 from il2lib import schema
 from il2lib.table1 import MISSING, OVERALL, infer_type, table1
 
-
 TOL = 1e-9
 
 
@@ -125,7 +124,7 @@ def test_line_of_il2_grouping_and_boolean_levels():
 
 
 def test_single_level_variables_are_not_tested_and_do_not_crash():
-    """A variable with one level (all 'No') or no values at all gets no test, only a note (e2e finding F1)."""
+    """A variable with one level (all 'No') or no values at all gets no test, only a note."""
     from il2lib import load_cohort
 
     data = load_cohort(Path(__file__).resolve().parents[1] / "sample_data" / "community_synthetic.csv").data

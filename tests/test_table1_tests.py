@@ -14,7 +14,7 @@ RESPONSE_COLUMNS = [schema.BOR, schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEF
 
 @pytest.fixture
 def responses():
-    """16 patients, twice: CR, PR, SD >= 6 months (CB), SD short, PD x3, NE. CB = CR/PR or long SD (domain.md)."""
+    """16 patients, twice: CR, PR, SD >= 6 months (CB), SD short, PD x3, NE. CB = CR/PR or long SD (docs/domain.md)."""
     bor = ["CR", "PR", "SD", "SD", "PD", "PD", "PD", "NE"] * 2
     return pd.DataFrame({
         schema.PATIENT_ID: [f"P{i}" for i in range(16)], schema.BOR: bor,

@@ -9,7 +9,7 @@ from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, DEATHS, ICU, STEROIDS, tox
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 # The fixture's AE table lists every AE of every patient: declared so, patients without rows had no AE
-# (without the declaration or max_ctcae_grade their toxicity is unknown: domain.md, AE table coverage).
+# (without the declaration or max_ctcae_grade their toxicity is unknown: docs/domain.md, AE table coverage).
 COMPLETE = (schema.AE_COMPLETE_ALL,)
 
 

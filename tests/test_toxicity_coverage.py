@@ -1,10 +1,10 @@
 """Whose toxicity is known: denominators, the unknown count, max_ctcae_grade, AE files declared complete, by cycle.
 
-Convention (domain.md, "Optional long-format adverse-event table", coverage): toxicity is known for a patient with AE
+Convention (docs/domain.md, "Optional long-format adverse-event table", coverage): toxicity is known for a patient with AE
 rows, with max_ctcae_grade (0 = no AE; >= 1 answers "any AE" and "any grade >= 3" without term detail), or of a
 source whose AE file the user declares complete (then no row = no AE). Denominators are the known patients; the
 others are counted as unknown. A mismatch between the worst AE-row grade and max_ctcae_grade is a warning. CTCAE v5:
-"grade >= 3" = severe or worse. AEs by cycle (issue item 10): cycles 1-2 over patients with doses_cN > 0, later cycles
+"grade >= 3" = severe or worse. AEs by cycle: cycles 1-2 over patients with doses_cN > 0, later cycles
 over n_cycles >= c.
 """
 from pathlib import Path
@@ -28,7 +28,7 @@ def summary(tox) -> pd.DataFrame:
     return tox.summary.set_index(["group", "measure"])
 
 
-# ------------------------------------------------------------------ the review's case (F1)
+# ------------------------------------------------------------------ an AE file covering one source only
 def test_combined_sample_with_only_the_community_ae_file_reads_max_ctcae_grade():
     cohort = load_cohort(SAMPLE / "combined_synthetic.csv")
     ae = load_adverse_events(SAMPLE / "community_synthetic_adverse_events.csv", cohort)

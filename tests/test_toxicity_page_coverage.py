@@ -1,6 +1,6 @@
 """Toxicity page: the note on patients with unknown toxicity, and the Data page's "AE file complete" switch.
 
-Convention (domain.md, AE table coverage): without AE rows, max_ctcae_grade or an AE file declared complete for the
+Convention (docs/domain.md, AE table coverage): without AE rows, max_ctcae_grade or an AE file declared complete for the
 patient's source, toxicity is unknown; the page says how many and why. Declaring the file complete (Data page) makes
 "no AE row" mean "no AE".
 """

@@ -1,6 +1,6 @@
 """Treatment-related deaths: a grade-5 AE counts only when its attribution is related, or by the patient's flag.
 
-Convention (domain.md, AE table; CTEP attribution scale, NCI "Guidelines for adverse event reporting"): definite,
+Convention (docs/domain.md, AE table; CTEP attribution scale, NCI "Guidelines for adverse event reporting"): definite,
 probable, possible -> related; unlikely, unrelated -> unrelated; blank -> unknown. A treatment-related death is a
 grade-5 AE with attribution related or treatment_related_death = yes; a grade-5 AE of unknown attribution is listed
 as such, never as a treatment-related death (CTCAE v5 "Disease progression" is grade 5 only and not a toxicity);

@@ -1,4 +1,4 @@
-"""Each validation rule of domain.md section 3, with a small malformed file built here."""
+"""Each validation rule of docs/domain.md section 3, with a small malformed file built here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import csv_bytes, messages, patient_rows
+
 from il2lib import schema
 from il2lib.validation import empty_patient_frame
 
@@ -31,7 +31,7 @@ def test_missing_required_column_is_a_file_error(load):
 
 
 def test_missing_prior_lines_column_only_disables_line_analyses(load):
-    """domain.md: prior_systemic_lines is required for line-of-therapy analyses only, not for the file."""
+    """docs/domain.md: prior_systemic_lines is required for line-of-therapy analyses only, not for the file."""
     cohort = load(patient_rows(n=2).drop(columns=[schema.PRIOR_LINES]))
     report = cohort.report
     assert report.ok and report.n_analysed == 2

@@ -22,14 +22,13 @@ import pandas as pd
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter, benefit_rule_text
 from il2lib.errors import Il2libError, InsufficientDataError
-from il2lib.report import _html
+from il2lib.report import _html, _small_cells
 from il2lib.report._html import Figure, Paper, definition_list, esc, table_html
 from il2lib.report._methods import ae_complete_arguments, methods_section, reproduce_command, software_versions
+from il2lib.report._models import models_section
 from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, group_column, response_section,
                                      table1_section, toxicity_section, validation_section)
 from il2lib.report._survival import survival_section
-from il2lib.report._beyond import beyond_section  # issue 10: models and further comparisons
-from il2lib.report import _small_cells
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 
 __all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE"]
@@ -144,7 +143,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                 table1_section(df, by),
                 response_section(df, by, cohort.cb_sd_months, ci_method, cohort.assessment_window_days),
                 survival_section(df, endpoint, by, conf_type, subtitle),
-                beyond_section(df, endpoint, by, subtitle, cohort.cb_sd_months, cohort.assessment_window_days)]
+                models_section(df, endpoint, by, subtitle, cohort.cb_sd_months, cohort.assessment_window_days)]
     biomarkers = biomarker_section(df, cohort.cb_sd_months, cohort.assessment_window_days)
     if biomarkers is not None:
         sections.append(biomarkers)

@@ -4,8 +4,6 @@ Every number comes from :mod:`il2lib.survival`; the figure from :func:`il2lib.fi
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from il2lib import schema
@@ -13,16 +11,13 @@ from il2lib.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
 from il2lib.stats import format_p, p_phrase
+from il2lib.survival import cox_ph, format_months, grouped_hazard_ratios, kaplan_meier, logrank_test, median_followup
 
 MILESTONES = (12.0, 24.0, 36.0)
 GROUP = "group"
 OVERALL = "All patients"
 #: KM figure height in the report (px): the figure and its medians table share one A4 page.
 REPORT_FIGURE_HEIGHT = 660
-
-
-def _months(value: float) -> str:
-    return "NR" if value is None or not math.isfinite(value) else f"{value:.1f}"
 
 
 def _labels(df: pd.DataFrame, by: str) -> pd.Categorical:
@@ -39,8 +34,6 @@ def _labels(df: pd.DataFrame, by: str) -> pd.Categorical:
 
 
 def _curves(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str):
-    from il2lib.survival import kaplan_meier
-
     time_col, event_col, _ = schema.ENDPOINTS[endpoint]
     data = pd.DataFrame({"time": df[time_col].astype("float64"),
                          "event": df[event_col].astype("float64")}, index=df.index)
@@ -57,7 +50,7 @@ def _summary_table(curves: dict, overall) -> pd.DataFrame:
     for label, r in items:
         lo, hi = r.median_ci
         row = {"Group": label, "n": r.n, "Events": r.n_events,
-               "Median, months (95% CI)": f"{_months(r.median)} ({_months(lo)} to {_months(hi)})"}
+               "Median, months (95% CI)": f"{format_months(r.median)} ({format_months(lo)} to {format_months(hi)})"}
         at = r.survival_at(list(MILESTONES))
         for t, sv, l, u in zip(at["time"], at["survival"], at["ci_lower"], at["ci_upper"]):
             row[f"{t:g} mo, % (95% CI)"] = "—" if pd.isna(sv) else f"{100 * sv:.0f} ({100 * l:.0f}–{100 * u:.0f})"
@@ -66,8 +59,6 @@ def _summary_table(curves: dict, overall) -> pd.DataFrame:
 
 
 def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[str], pd.DataFrame | None]:
-    from il2lib.survival import cox_ph, grouped_hazard_ratios, logrank_test
-
     notes: list[str] = []
     column = schema.label(by)
     lr = logrank_test(data["time"], data["event"], data[column])
@@ -93,8 +84,6 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
 
 
 def _followup(df: pd.DataFrame) -> str | None:
-    from il2lib.survival.clinical import median_followup
-
     if schema.OS_MONTHS not in df or schema.OS_EVENT not in df:
         return None
     try:
@@ -102,15 +91,14 @@ def _followup(df: pd.DataFrame) -> str | None:
     except ANALYSIS_ERRORS:
         return None
     lo, hi = fu.median_ci
-    return (f"Median follow-up (reverse Kaplan-Meier): {_months(fu.median)} months "
-            f"(95% CI {_months(lo)} to {_months(hi)}), n = {fu.n}.")
+    return (f"Median follow-up (reverse Kaplan-Meier): {format_months(fu.median)} months "
+            f"(95% CI {format_months(lo)} to {format_months(hi)}), n = {fu.n}.")
 
 
 def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, subtitle: str,
                     s: Section) -> dict | None:
     """Add one KM figure with its tables to ``s``; returns the curves (None when not computable)."""
     from il2lib.figures.km import km_figure
-    from il2lib.survival import kaplan_meier
 
     name = schema.ENDPOINTS[endpoint][2]
     try:

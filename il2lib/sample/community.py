@@ -3,7 +3,7 @@
 Exact by construction: 50 patients, none with prior PD-1, IL-2 start 2004-2012 [paper]; 36
 first-line of whom 9 have clinical benefit (CB) [paper]; 30 melanoma / 20 RCC, CB 9/30 and 5/20
 [assumption]; KM median OS from IL-2 start, CB vs no CB, 61 vs 17 months (melanoma) and 48 vs 17
-(RCC) [paper], hit exactly by the recipe of ``shared/domain.md`` section 4; autoimmune phenomena in
+(RCC) [paper], hit exactly by the recipe of ``docs/domain.md`` section 4; autoimmune phenomena in
 melanoma CB 4/9 vs no CB 2/21 (two-sided Fisher p = 0.0492) [assumption reproducing p = 0.049].
 Calibrated draws (rejection sampling, still one deterministic stream per seed): platelet nadir
 lower with CB (Mann-Whitney p in 0.005-0.03 for melanoma and 0.01-0.045 for RCC, near the published
@@ -17,8 +17,7 @@ from scipy import stats
 
 from il2lib import schema
 from il2lib.errors import Il2libError
-from il2lib.sample import _common as c
-from il2lib.sample import _timeline as tl
+from il2lib.sample import _common as c, _timeline as tl
 from il2lib.sample.adverse_events import assemble
 
 SOURCE_COMMUNITY = "Community (synthetic)"

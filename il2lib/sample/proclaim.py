@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.sample import _common as c
-from il2lib.sample import _timeline as tl
+from il2lib.sample import _common as c, _timeline as tl
 from il2lib.sample.adverse_events import assemble
 
 SOURCE_PROCLAIM = "PROCLAIM (synthetic)"
@@ -84,7 +83,7 @@ def proclaim_cohort(seed: int = PROCLAIM_SEED) -> pd.DataFrame:
 
     Notes
     -----
-    Counts marked exact in ``shared/domain.md`` section 4 hold for every seed; everything else is
+    Counts marked exact in ``docs/domain.md`` section 4 hold for every seed; everything else is
     an illustrative draw. See :mod:`il2lib.sample.proclaim` for what is [paper] vs [assumption].
 
     References

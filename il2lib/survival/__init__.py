@@ -4,9 +4,9 @@ Pure numpy/pandas/scipy. Missing time/event/group/covariate values are excluded 
 every result; invalid values (negative or infinite time, event not 0/1) raise
 :class:`il2lib.errors.SurvivalInputError`.
 """
-from il2lib.survival.km import GroupedKaplanMeier, KaplanMeierResult, RMSTResult, kaplan_meier
+from il2lib.survival.km import GroupedKaplanMeier, KaplanMeierResult, RMSTResult, format_months, kaplan_meier
 
-__all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "kaplan_meier"]
+__all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "format_months", "kaplan_meier"]
 from il2lib.survival.logrank import LogRankResult, hazard_ratio_allowed, logrank_test  # noqa: E402
 
 __all__ += ["LogRankResult", "hazard_ratio_allowed", "logrank_test"]
@@ -14,10 +14,9 @@ from il2lib.survival.cox import CoxResult, TestResult, cox_ph, grouped_hazard_ra
 from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
 
 __all__ += ["CoxResult", "PHTestResult", "TestResult", "cox_ph", "grouped_hazard_ratios"]
-from il2lib.survival.clinical import (  # noqa: E402
-    DurationOfResponseResult, FollowUpResult, LandmarkResult, default_landmark, duration_of_response, landmark,
-    median_followup, status_time_months, survival_at_times,
-)
+from il2lib.survival.clinical import (DurationOfResponseResult, FollowUpResult, LandmarkResult,  # noqa: E402
+                                      default_landmark, duration_of_response, landmark, median_followup,
+                                      status_time_months, survival_at_times)
 
 __all__ += ["DurationOfResponseResult", "FollowUpResult", "LandmarkResult", "default_landmark",
             "duration_of_response", "landmark", "median_followup", "status_time_months", "survival_at_times"]

@@ -6,7 +6,7 @@ cumulative incidence function (CIF) does not.
 
 Validated against R's ``cmprsk::cuminc`` (estimates, variances, Gray's test) and
 ``survival::survfit`` multi-state output (Aalen-Johansen estimate and its SE); see
-``tests/reference/scripts/make_issue10.R``.
+``tests/reference/scripts/make_survival_extended.R``.
 """
 from __future__ import annotations
 

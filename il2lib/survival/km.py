@@ -11,6 +11,7 @@ Differences from lifelines (0.30.3), on purpose, so that numbers match R:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,13 @@ from il2lib.survival._counting import count, count_each_group
 ConfType = Literal["log", "log-log", "plain"]
 TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "survival", "std_err", "ci_lower", "ci_upper")
 _TOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def format_months(value, digits: int = 1) -> str:
+    """A time in months for a table: ``"NR"`` (not reached) when it is missing or infinite."""
+    if value is None or pd.isna(value) or not math.isfinite(float(value)):
+        return "NR"
+    return f"{value:.{digits}f}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from il2lib._work import WorkCounter
 from il2lib.errors import Il2libError, InsufficientDataError, WorkLimitExceeded
-from il2lib.stats import fisher_exact_2x2, p_adjust
+from il2lib.stats import fisher_exact_2x2, format_p, p_adjust
 from il2lib.survival import _checks
 from il2lib.survival.logrank import logrank_test
 
@@ -35,6 +35,20 @@ class PairwiseResult:
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def display(self, effect: str | None = None) -> pd.DataFrame:
+        """Comparison, (``effect``: the statistic, 2 decimals), p, p (Holm), p (BH), and a Note column when a
+        pair has one: narrow enough for the column beside a figure."""
+        t = self.table
+        out = pd.DataFrame({"Comparison": [f"{a} vs {b}" for a, b in zip(t["group_a"], t["group_b"])]})
+        if effect is not None:
+            out[effect] = t["statistic"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
+        out["p"] = t["p"].map(format_p)
+        out["p (Holm)"] = t["p_holm"].map(format_p)
+        out["p (BH)"] = t["p_bh"].map(format_p)
+        if t["note"].astype(bool).any():
+            out["Note"] = t["note"]
+        return out
 
     def matrix(self, column: Literal["p", "p_holm", "p_bh"] = "p_holm") -> pd.DataFrame:
         """Lower-triangular p-value matrix (rows: later groups, columns: earlier), as R's ``pairwise_survdiff``."""

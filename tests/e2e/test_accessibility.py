@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from app_ui.beyond_survival import TABS as MODEL_TABS
+from app_ui.survival_sections import TABS as MODEL_TABS
 
 from . import ui
 from .server import VIEWPORT

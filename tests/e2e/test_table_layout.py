@@ -1,4 +1,4 @@
-"""Layout points of the real-browser review (FINDINGS.md F2, F6, F8), checked at 1400 px."""
+"""Tables and figures fit their boxes and follow presentation mode, checked at 1400 px."""
 from __future__ import annotations
 
 import re
@@ -25,7 +25,7 @@ def _active_tab_grid(page):
     return page.locator('[data-testid="stTabs"] [role="tabpanel"]:not([hidden])').locator(ui.GRID).first
 
 
-# ----------------------------------------------------------------------------- F6 Biomarkers
+# ----------------------------------------------------------------------------- biomarker tables
 @pytest.mark.parametrize("adjust", ["none", "holm"])
 def test_biomarker_tables_fit_and_say_what_the_odds_ratio_is_per(open_at, adjust):
     page = open_at(f"/Biomarkers?adjust={adjust}")
@@ -50,7 +50,7 @@ def test_biomarker_tables_fit_and_say_what_the_odds_ratio_is_per(open_at, adjust
         ui.shot(page, f"findings_biomarkers_{adjust}_{tab.lower()}")
 
 
-# ----------------------------------------------------------------------------- F8 Toxicity
+# ----------------------------------------------------------------------------- toxicity tables and figure
 def test_toxicity_caveat_once_and_ae_table_shows_every_term(open_at):
     page = open_at("/Toxicity")
     text = ui.main_text(page)
@@ -100,7 +100,7 @@ def test_ae_figure_facet_titles_clear_of_the_subtitle_and_every_term_labelled(op
     ui.shot(page, f"findings_toxicity_figure_{mode}")
 
 
-# ----------------------------------------------------------------------------- F2 select boxes
+# ----------------------------------------------------------------------------- presentation mode: select boxes
 def _combobox_font_px(page) -> list[float]:
     return page.evaluate(
         """() => [...document.querySelectorAll('[data-testid="stMain"] input[role="combobox"]')]
@@ -118,7 +118,7 @@ def test_presentation_mode_enlarges_select_box_values(open_at):
     ui.shot(present, "findings_presentation_select_boxes")
 
 
-# ----------------------------------------------------------------------------- F2 tables
+# ----------------------------------------------------------------------------- presentation mode: tables
 def _table_cell_font_px(page) -> list[float]:
     return page.evaluate(
         """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"] td')]

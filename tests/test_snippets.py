@@ -15,7 +15,7 @@ from il2lib.export import table_to_csv_bytes
 from il2lib.survival import kaplan_meier, logrank_test
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
-from issue10_support import sample_data
+from support.combined_sample import sample_data
 
 RSCRIPT = shutil.which("Rscript")
 ALL = [snippets.km_snippet("os", schema.DISEASE), snippets.km_snippet("pfs", None),
@@ -34,7 +34,7 @@ ALL = [snippets.km_snippet("os", schema.DISEASE), snippets.km_snippet("pfs", Non
 def exported(tmp_path, monkeypatch):
     """The analysis CSV as the dashboard exports it, in the working directory the snippets read from."""
     from il2lib import load_adverse_events, load_cohort
-    from issue10_support import ROOT
+    from support.combined_sample import ROOT
 
     (tmp_path / snippets.DEFAULT_CSV).write_bytes(table_to_csv_bytes(sample_data()))
     cohort = load_cohort(ROOT / "sample_data" / "combined_synthetic.csv")

@@ -14,7 +14,7 @@ import pytest
 
 from il2lib import schema
 from il2lib.survival.multivariable import COVARIATES, model_frame, multivariable_cox
-from issue10_support import sample_data
+from support.combined_sample import sample_data
 
 REF = Path(__file__).parent / "reference"
 LUNG = pd.read_csv(REF / "lung.csv")

@@ -1,27 +1,20 @@
-"""Command line: ``python -m il2lib <command> FILE [filters] [--format text|json]``.
-
-Every command loads the patient file with :func:`il2lib.validation.load_cohort`, applies the
-cohort filter given by flags named after the schema columns (``--disease rcc
---prior-pd1-pdl1 no``), and prints a text table or a JSON document. Errors (not a table, a
-file-level finding, a bad argument) go to stderr with exit status 2.
-
-Adding a command is one additive edit: write ``_add_x(parser)`` and ``_run_x(args) -> int`` and
-append ``("x", "help", _add_x, _run_x)`` to :data:`COMMANDS`. Shared helpers:
-:func:`add_load_arguments`, :func:`add_filter_arguments`, :func:`load_filtered`, :func:`emit`.
-"""
+"""What every subcommand of ``python -m il2lib`` shares: loading FILE with its options, the cohort-filter
+flags, printing text or JSON, and the ``--ae-complete`` option."""
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.errors import Il2libError
+from il2lib.toxicity import unknown_sources
+from il2lib.validation import load_cohort
 
 #: CohortFilter field -> schema column used as its flag/URL name
 FILTER_FLAGS = {"disease": schema.DISEASE, "prior_pd1_pdl1": schema.PRIOR_PD1,
@@ -92,8 +85,6 @@ def filter_from_args(args: argparse.Namespace) -> CohortFilter:
 
 def load_filtered(args: argparse.Namespace):
     """Load FILE with the shared options and apply the filter: ``(cohort, filter, filtered_data)``."""
-    from il2lib.validation import load_cohort
-
     date_order = _pairs(args.date_order, "--date-order")
     bad = [v for v in date_order.values() if v not in ("dmy", "mdy")]
     if bad:
@@ -121,106 +112,40 @@ def emit(args: argparse.Namespace, payload: dict, text: str) -> None:
         print(text)
 
 
-def _proportion(k: int, n: int) -> dict:
-    if n == 0:
-        return {"responders": 0, "n": 0, "rate": None, "ci95": None}
-    try:
-        from il2lib.stats import proportion_ci
-
-        ci = proportion_ci(k, n, "exact")
-        lo, hi = float(ci.lower), float(ci.upper)
-    except ImportError:  # stats module not present: same Clopper-Pearson interval from scipy
-        from scipy.stats import binomtest
-
-        interval = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
-        lo, hi = float(interval.low), float(interval.high)
-    return {"responders": k, "n": n, "rate": k / n, "ci95": [lo, hi]}
-
-
-def summary_payload(cohort, data: pd.DataFrame) -> dict:
-    """The JSON contract of ``summary``: counts, and per disease n, BOR counts and ORR (exact CI)."""
-    report = cohort.report
-    groups = {}
-    for disease in schema.DISEASES:
-        rows = data[data[schema.DISEASE] == disease]
-        if not len(rows):
-            continue
-        counts = rows[schema.BOR].value_counts()
-        bor = {level: int(counts.get(level, 0)) for level in schema.BOR_LEVELS}
-        groups[disease] = {"n": int(len(rows)), "best_response": bor,
-                           "orr": _proportion(bor["CR"] + bor["PR"], int(len(rows)))}
-    return {"n_loaded": report.n_loaded, "n_analysed": report.n_analysed, "n_excluded": report.n_excluded,
-            "groups": groups}
+def jsonable(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, recursively (the JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def records(frame: pd.DataFrame) -> list[dict]:
+    return jsonable(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
 
 
-def summary_text(cohort, flt: CohortFilter, payload: dict) -> str:
-    report = cohort.report
-    lines = [f"il2-registry summary: {cohort.source_name}", report.summary(),
-             f"Findings: {len(report.row_errors)} row errors, {len(report.warnings)} warnings",
-             f"Filter: {flt.describe()}", ""]
-    header = f"{'Group':<10}{'n':>5}" + "".join(f"{b:>5}" for b in schema.BOR_LEVELS) + "   ORR (exact 95% CI)"
-    lines += [header, "-" * len(header)]
-    for disease, g in payload["groups"].items():
-        orr = g["orr"]
-        rate = (f"{orr['responders']}/{orr['n']} = {_pct(orr['rate'])} "
-                f"({_pct(orr['ci95'][0])}-{_pct(orr['ci95'][1])})") if orr["n"] else "-"
-        lines.append(f"{schema.DISEASE_LABELS[disease]:<10}{g['n']:>5}"
-                     + "".join(f"{g['best_response'][b]:>5}" for b in schema.BOR_LEVELS) + f"   {rate}")
-    if not payload["groups"]:
-        lines.append("(no patients match the filter)")
-    lines += ["", "ORR = (CR + PR) / all patients in the group (NE included in the denominator)."]
-    return "\n".join(lines)
+def add_ae_complete_argument(parser) -> None:
+    """``--ae-complete SOURCE`` (repeatable): the AE file lists every AE of every patient of SOURCE."""
+    parser.add_argument("--ae-complete", action="append", default=[], metavar="SOURCE",
+                        help="the AE file lists every AE of every patient of this source (a value of the source "
+                             "column; '*' = every patient): their patients without AE rows had no AE. Repeatable. "
+                             "Otherwise a patient without AE rows and without max_ctcae_grade has unknown toxicity")
 
 
-def _add_summary(parser: argparse.ArgumentParser) -> None:
-    add_load_arguments(parser)
-    add_filter_arguments(parser)
-
-
-def _run_summary(args: argparse.Namespace) -> int:
-    cohort, flt, data = load_filtered(args)
-    payload = summary_payload(cohort, data)
-    emit(args, payload, summary_text(cohort, flt, payload))
-    return 0
-
-
-#: (name, help, add_arguments, run) of every subcommand; other modules append to this list.
-COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
-    ("summary", "patients loaded/analysed/excluded and best response with ORR per disease",
-     _add_summary, _run_summary),
-]
-
-# The analysis subcommands (response, table1, biomarkers, toxicity) live in il2lib.cli_analyses.
-from il2lib.cli_analyses import COMMANDS as _ANALYSIS_COMMANDS  # noqa: E402
-
-COMMANDS += _ANALYSIS_COMMANDS
-
-# The meeting-report subcommand (HTML + optional PDF) lives in il2lib.cli_report.
-from il2lib.cli_report import COMMANDS as _REPORT_COMMANDS  # noqa: E402
-
-COMMANDS += _REPORT_COMMANDS
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m il2lib", description="il2-registry analyses from the command line")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, add_arguments, run in COMMANDS:
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(command)
-        command.set_defaults(run=run)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 error)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except Il2libError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def ae_complete_from_args(args: argparse.Namespace, cohort) -> tuple[str, ...]:
+    """The ``--ae-complete`` sources, each checked against the file's sources (UsageError otherwise)."""
+    bad = unknown_sources(cohort.data, args.ae_complete)
+    if bad:
+        sources = sorted({str(v) for v in cohort.data.get(schema.SOURCE, pd.Series(dtype=object)).dropna()})
+        raise UsageError(f"--ae-complete '{bad[0]}' is not a source of this file (sources: "
+                         f"{', '.join(sources) or 'none, no source column'}; '*' = every patient).")
+    return tuple(args.ae_complete)

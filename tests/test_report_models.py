@@ -1,14 +1,14 @@
-"""The report's "Models and further comparisons" section (il2lib/report/_beyond.py) on the sample."""
+"""The report's "Models and further comparisons" section (il2lib/report/_models.py) on the sample."""
 from __future__ import annotations
 
 from il2lib import schema
-from il2lib.report._beyond import beyond_section
 from il2lib.report._html import Figure
-from issue10_support import sample_data
+from il2lib.report._models import models_section
+from support.combined_sample import sample_data
 
 
-def test_section_has_every_issue10_block():
-    s = beyond_section(sample_data(), "os", schema.DISEASE, "subtitle")
+def test_section_has_every_model_and_comparison_block():
+    s = models_section(sample_data(), "os", schema.DISEASE, "subtitle")
     html = "\n".join(b for b in s.blocks if isinstance(b, str))
     assert sum(isinstance(b, Figure) for b in s.blocks) == 1  # the forest plot
     for caption in ("Multivariable Cox model", "Pairwise log-rank tests by line of IL-2",
@@ -24,6 +24,6 @@ def test_section_has_every_issue10_block():
 def test_section_notes_instead_of_failing():
     df = sample_data()
     df = df[df[schema.DISEASE] == schema.MELANOMA].head(6)
-    s = beyond_section(df, "os", None, "subtitle")
+    s = models_section(df, "os", None, "subtitle")
     html = "\n".join(b for b in s.blocks if isinstance(b, str))
     assert "not computed" in html or "could not be fitted" in html

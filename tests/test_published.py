@@ -1,24 +1,23 @@
 """Published-result overlay: only [paper]-tagged abstract numbers are stored (values checked against the
-abstract wording in shared/domain.md, copied here), CIs are computed from published counts and labelled
+abstract wording in docs/domain.md, copied here), CIs are computed from published counts and labelled
 so (Clopper-Pearson vs R binom.test in tests/reference/tests.json), and the overlays line up."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from il2lib import schema
 from il2lib.published import (CITATIONS, DERIVED_LABEL, PAPER_TAG, PUBLISHED, median_overlay, published_medians,
                               published_response, published_values, response_overlay)
 from il2lib.response import response_rates
-from issue10_support import sample_data
+from support.combined_sample import sample_data
 
 REF = Path(__file__).parent / "reference"
 BINOM = {(b["x"], b["n"]): b for b in json.loads((REF / "tests.json").read_text())["binom_test"]}
 
-#: (study, quantity, disease, group) -> text as printed in the abstracts (domain.md section 1, [paper] rows)
+#: (study, quantity, disease, group) -> text as printed in the abstracts (docs/domain.md section 1, [paper] rows)
 ABSTRACT = {
     ("buchbinder2019", "n", "melanoma", None): "40", ("buchbinder2019", "n", "rcc", None): "17",
     ("buchbinder2019", "n", None, None): "57",

@@ -1,5 +1,5 @@
 """Pairwise log-rank and Fisher tests with Holm/BH, against R (survdiff / fisher.test on each pair,
-p.adjust; tests/reference/scripts/make_issue10.R) and p.adjust values in tests/reference/extra.json."""
+p.adjust; tests/reference/scripts/make_survival_extended.R) and p.adjust values in tests/reference/extra.json."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from il2lib.stats import p_adjust
 from il2lib.survival.pairwise import pairwise_fisher, pairwise_logrank
 
 REF = Path(__file__).parent / "reference"
-R = json.loads((REF / "issue10.json").read_text())
+R = json.loads((REF / "survival_extended.json").read_text())
 EXTRA = json.loads((REF / "extra.json").read_text())
 
 

@@ -1,4 +1,4 @@
-"""Shared inputs of the issue-10 tests: the bundled combined sample, loaded once."""
+"""The bundled combined sample, loaded once, for tests that analyse it directly."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-REF = Path(__file__).parent / "reference"
+ROOT = Path(__file__).resolve().parents[2]
+REF = ROOT / "tests" / "reference"
 SAMPLE = ROOT / "sample_data" / "combined_synthetic.csv"
 
 

@@ -1,5 +1,5 @@
-"""Browser scenarios of issue 10 on the default combined sample: multivariable Cox (item 1), pairwise
-comparisons next to the figure (item 2) and the published-result overlay (item 6)."""
+"""Browser scenarios of the analysis sections on the default combined sample: multivariable Cox, pairwise
+comparisons next to the figure, the published-result overlay and small-cell protection."""
 from __future__ import annotations
 
 import re
@@ -31,7 +31,7 @@ def test_multivariable_cox_table_forest_and_ph_warning(page):
     text = ui.main_text(page)
     assert "events per coefficient" in text
     assert re.search(r"Proportional hazards questionable for: Sex", text)
-    ui.shot(page, "issue10_cox")
+    ui.shot(page, "sections_cox")
 
 
 def test_pairwise_logrank_table_next_to_km_figure(page, app_url):
@@ -46,7 +46,7 @@ def test_pairwise_logrank_table_next_to_km_figure(page, app_url):
     km_box = page.locator(ui.PLOTLY).first.bounding_box()
     grid_box = grid.bounding_box()
     assert grid_box["x"] > km_box["x"] + km_box["width"] / 2  # in the column beside the figure
-    ui.shot(page, "issue10_pairwise")
+    ui.shot(page, "sections_pairwise")
 
 
 def test_published_overlay_on_response_page(page):
@@ -64,7 +64,7 @@ def test_published_overlay_on_response_page(page):
     assert "computed from published counts" in ui.main_text(page)
     traces = ui.plotly_traces(page, _figure_index(page, "our cohort vs published"))
     assert len(traces) == 2
-    ui.shot(page, "issue10_published")
+    ui.shot(page, "sections_published")
 
 
 def test_small_cell_protection_masks_tables_and_hides_downloads(page, app_url):

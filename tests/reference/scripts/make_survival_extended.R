@@ -1,6 +1,6 @@
-# Reference values for issue 10 (beyond the usual tools): competing risks, pairwise tests,
+# Reference values for competing risks, pairwise tests,
 # milestone and RMST differences, delayed entry. Debian: r-base-core r-cran-survival r-cran-cmprsk r-cran-jsonlite.
-# Usage: Rscript make_issue10.R <outdir>   (writes <outdir>/issue10.json and <outdir>/mgus2.csv)
+# Usage: Rscript make_survival_extended.R <outdir>   (writes <outdir>/survival_extended.json and <outdir>/mgus2.csv)
 suppressPackageStartupMessages({ library(survival); library(cmprsk); library(jsonlite) })
 args <- commandArgs(trailingOnly = TRUE)
 outdir <- if (length(args) >= 1) args[1] else "."
@@ -100,4 +100,4 @@ delayed <- list(call = "survfit(Surv(entry, time, status) ~ 1, lung with entry =
 wj(list(r_version = R.version.string, survival_version = as.character(packageVersion("survival")),
         cmprsk_version = as.character(packageVersion("cmprsk")), competing = competing,
         pairwise_logrank = pairwise_logrank, pairwise_fisher = pairwise_fisher, milestones = milestones,
-        delayed_entry = delayed), file.path(outdir, "issue10.json"))
+        delayed_entry = delayed), file.path(outdir, "survival_extended.json"))

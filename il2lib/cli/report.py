@@ -3,7 +3,7 @@
 
 Builds the same self-contained meeting report as the dashboard's Report page
 (:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium.
-Registered in :data:`il2lib.cli.COMMANDS`.
+Listed in :data:`il2lib.cli.COMMANDS`.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import hashlib
 import json
 from pathlib import Path
 
+from il2lib.adverse_events import load_adverse_events
+from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
+                                ae_complete_from_args, load_filtered)
+
 
 def _add_report(parser: argparse.ArgumentParser) -> None:
-    from il2lib.cli import add_filter_arguments, add_load_arguments
-    from il2lib.cli_analyses import add_ae_complete_argument
-
     add_load_arguments(parser)
     add_filter_arguments(parser)
     group = parser.add_argument_group("report")
@@ -49,8 +50,6 @@ def _threshold(text: str) -> int:
 
 
 def _load_ae(path: str, cohort):
-    from il2lib.adverse_events import load_adverse_events
-    from il2lib.cli import UsageError
 
     ae = load_adverse_events(path, cohort)
     if not ae.report.ok:
@@ -63,10 +62,7 @@ def _load_ae(path: str, cohort):
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from il2lib.cli import UsageError, load_filtered
-    from il2lib.report import build_report, write_pdf
-
-    from il2lib.cli_analyses import ae_complete_from_args
+    from il2lib.report import build_report, write_pdf  # plotly and the report templates: only for this command
 
     cohort, flt, _ = load_filtered(args)
     if args.ae_complete and not args.ae:

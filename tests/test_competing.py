@@ -1,5 +1,5 @@
 """Competing risks (Aalen-Johansen CIF, Gray's test) against R: cmprsk 2.2-11 cuminc/timepoints and
-survival 3.5-3 multi-state survfit, from tests/reference/scripts/make_issue10.R (survival::mgus2:
+survival 3.5-3 multi-state survfit, from tests/reference/scripts/make_survival_extended.R (survival::mgus2:
 progression = 1, death without progression = 2). Tolerance 1e-9 relative (deterministic numbers)."""
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from issue10_support import sample_data
 from il2lib.errors import InsufficientDataError, SurvivalInputError
 from il2lib.survival.competing import cumulative_incidence, gray_test, progression_competing_status
+from support.combined_sample import sample_data
 
 REF = Path(__file__).parent / "reference"
-R = json.loads((REF / "issue10.json").read_text())["competing"]
+R = json.loads((REF / "survival_extended.json").read_text())["competing"]
 MGUS = pd.read_csv(REF / "mgus2.csv")
 TIMES = R["by_sex"]["times"]
 

@@ -1,4 +1,4 @@
-"""Report section for issue 10: multivariable Cox with forest plot, pairwise log-rank, milestone and
+"""Report section "Models and further comparisons": multivariable Cox with forest plot, pairwise log-rank, milestone and
 RMST differences, competing risks, time from the end of PD-1 therapy with delayed entry, and our
 cohort beside the published numbers. Every number comes from il2lib; analyses that cannot run on
 the data become a plain note.
@@ -11,18 +11,9 @@ from il2lib import schema
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed
 from il2lib.stats import format_p, p_phrase
+from il2lib.survival import format_months
 
 COX_COVARIATES = ("age", "sex", "ecog", "disease")
-
-
-def _fmt(value, digits: int = 1) -> str:
-    return "NR" if value is None or pd.isna(value) else f"{value:.{digits}f}"
-
-
-def _pairwise_table(table: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"Comparison": [f"{a} vs {b}" for a, b in zip(table["group_a"], table["group_b"])],
-                         "p": table["p"].map(format_p), "p (Holm)": table["p_holm"].map(format_p),
-                         "p (BH)": table["p_bh"].map(format_p)})
 
 
 def _cox(s: Section, df: pd.DataFrame, endpoint: str, subtitle: str) -> None:
@@ -59,7 +50,7 @@ def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) ->
     if schema.LINE_OF_IL2 in df.columns:
         try:
             res = pairwise_logrank(time, event, line_groups(df[schema.LINE_OF_IL2]))
-            s.table(_pairwise_table(res.table), "Pairwise log-rank tests by line of IL-2",
+            s.table(res.display(), "Pairwise log-rank tests by line of IL-2",
                     ["Each pair tested on its two groups; Holm and Benjamini-Hochberg adjustment over the pairs."])
         except ANALYSIS_ERRORS as exc:
             _not_computed(s, "Pairwise log-rank tests", exc)
@@ -112,7 +103,7 @@ def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
         o = origin_times(df, "os", "pd1_end")
         km = kaplan_meier_entry(o.entry, o.time, o.event)
         s.note(f"Overall survival from the end of PD-1/PD-L1 therapy (delayed entry at IL-2 start): median "
-               f"{_fmt(km.median)} months (95% CI {_fmt(km.median_ci[0])} to {_fmt(km.median_ci[1])}); {o.note}")
+               f"{format_months(km.median)} months (95% CI {format_months(km.median_ci[0])} to {format_months(km.median_ci[1])}); {o.note}")
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Survival from the end of PD-1/PD-L1 therapy", exc)
 
@@ -132,7 +123,7 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                                                                "Published CIs are computed from published counts."])
         med = median_overlay(df, cb_sd_months, window_days)
         s.table(pd.DataFrame({"Disease": med["disease"], "Group": med["group"], "Our n": med["our_n"],
-                              "Our median OS, months": [f"{_fmt(m)} ({_fmt(a)} to {_fmt(b)})" for m, a, b in
+                              "Our median OS, months": [f"{format_months(m)} ({format_months(a)} to {format_months(b)})" for m, a, b in
                                                         zip(med["our_median"], med["our_lower"], med["our_upper"])],
                               "Published median": med["published_text"]}),
                 "Median OS from IL-2 start by clinical benefit: our cohort vs published",
@@ -141,7 +132,7 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
         _not_computed(s, "Published comparison", exc)
 
 
-def beyond_section(df: pd.DataFrame, endpoint: str, by: str | None, subtitle: str,
+def models_section(df: pd.DataFrame, endpoint: str, by: str | None, subtitle: str,
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section:
     """The "Models and further comparisons" section of the meeting report."""

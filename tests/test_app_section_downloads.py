@@ -1,4 +1,4 @@
-"""Download buttons under the issue-10 tables and figures (AppTest, combined sample): CSV/XLSX right under
+"""Download buttons under the analysis sections' tables and figures (AppTest, combined sample): CSV/XLSX right under
 each table, PNG/SVG/HTML right under each figure, and each table's CSV is the table as shown (masked when
 small-cell protection is on)."""
 from __future__ import annotations
@@ -7,11 +7,11 @@ import io
 
 import pytest
 import streamlit
-from openpyxl import load_workbook
-
 from apptest_support import open_app, read_table, rerun
+from openpyxl import load_workbook
+from test_app_analysis_sections import RESPONSE, SURVIVAL, open_tab
+
 from il2lib.export import table_to_csv_bytes
-from test_issue10_app import RESPONSE, SURVIVAL, open_tab
 
 #: Survival tab -> (table keys, figure keys) drawn in it; the pairwise log-rank table sits beside the KM figure.
 SURVIVAL_SECTIONS = {

@@ -1,5 +1,5 @@
 """Milestone survival differences and RMST differences against R (summary(survfit, times) and
-print(survfit, rmean = tau) per group, difference with sqrt(se1^2 + se2^2); make_issue10.R)."""
+print(survfit, rmean = tau) per group, difference with sqrt(se1^2 + se2^2); make_survival_extended.R)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from il2lib.errors import InsufficientDataError
 from il2lib.survival.milestones import rmst_differences, survival_differences
 
 REF = Path(__file__).parent / "reference"
-R = json.loads((REF / "issue10.json").read_text())["milestones"]
+R = json.loads((REF / "survival_extended.json").read_text())["milestones"]
 
 
 def test_survival_difference_lung_by_sex():

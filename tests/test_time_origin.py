@@ -1,5 +1,5 @@
 """Time origin and delayed entry against R: survfit(Surv(entry, time, status)) and the coxph score
-test with Breslow ties on survival::lung with entry = (inst %% 4) * 30 days (make_issue10.R);
+test with Breslow ties on survival::lung with entry = (inst %% 4) * 30 days (make_survival_extended.R);
 survdiff (lung.json) when every entry is 0; the origin arithmetic on small hand-made cohorts."""
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from il2lib import schema
 from il2lib.errors import SurvivalInputError
 from il2lib.survival import kaplan_meier
 from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times
-from issue10_support import sample_data
+from support.combined_sample import sample_data
 
 REF = Path(__file__).parent / "reference"
-R = json.loads((REF / "issue10.json").read_text())["delayed_entry"]
+R = json.loads((REF / "survival_extended.json").read_text())["delayed_entry"]
 LT = pd.read_csv(REF / "lung_entry.csv")
 
 
@@ -107,7 +107,7 @@ def test_bad_options():
 
 def test_optional_date_columns_survive_the_loader():
     from il2lib import load_cohort
-    from issue10_support import SAMPLE
+    from support.combined_sample import SAMPLE
 
     raw = pd.read_csv(SAMPLE)
     start = pd.to_datetime(raw[schema.DATE_IL2_START])

@@ -1,12 +1,12 @@
-"""AppTest of the issue-10 sections on the Survival and Response pages (combined sample, the default data)."""
+"""AppTest of the analysis sections on the Survival and Response pages (combined sample, the default data)."""
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from apptest_support import open_app, open_code, rerun, tables, texts
-from app_ui.beyond_survival import TABS
+
+from app_ui.survival_sections import TABS
 
 SURVIVAL, RESPONSE = "pages/3_Survival.py", "pages/2_Response.py"
 
@@ -158,7 +158,6 @@ def crossing_hazards_csv() -> bytes:
     months: the curves cross and cox.zph rejects proportional hazards by disease."""
     import numpy as np
     import pandas as pd
-
     from apptest_support import SAMPLE
 
     raw = pd.read_csv(SAMPLE, dtype=str)
@@ -211,8 +210,8 @@ def test_survival_sections_never_raise(query):
 
 def test_minimal_upload_without_optional_columns():
     import pandas as pd
-
     from apptest_support import SAMPLE
+
     from il2lib import schema
 
     raw = pd.read_csv(SAMPLE, dtype=str)

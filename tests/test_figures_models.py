@@ -1,7 +1,5 @@
-"""Figure builders of issue 10: Cox forest plot, cumulative-incidence curves, published comparison."""
+"""Figure builders of the models section: Cox forest plot, cumulative-incidence curves, published comparison."""
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import pandas as pd
@@ -13,7 +11,7 @@ from il2lib.figures.forest_cox import cox_forest_figure
 from il2lib.figures.published import published_comparison_figure
 from il2lib.survival.competing import cumulative_incidence
 from il2lib.survival.multivariable import multivariable_cox
-from issue10_support import sample_data
+from support.combined_sample import sample_data
 
 
 def test_forest_plot_rows_and_log_axis():
@@ -53,18 +51,6 @@ def test_published_comparison_figure():
     assert "(9/40)" in str(fig.data[1].customdata)
     hidden = published_comparison_figure(rows, x_label="ORR, %", percent=True, hover_counts=False)
     assert "(9/40)" not in str(hidden.data[1].customdata)
-
-
-def test_issue10_modules_do_not_import_streamlit():
-    import subprocess
-
-    code = ("import sys; import il2lib.survival.competing, il2lib.survival.pairwise, il2lib.survival.milestones, "
-            "il2lib.survival.time_origin, il2lib.survival.multivariable, il2lib.published, il2lib.masking, "
-            "il2lib.snippets, il2lib.figures.cif, il2lib.figures.forest_cox, il2lib.figures.published; "
-            "print('streamlit' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
 
 
 def test_published_comparison_rows_keep_input_order():

@@ -1,6 +1,8 @@
-"""One example of each issue-10 item on the bundled combined sample (107 synthetic patients).
+"""One example of each analysis of the "Models and further comparisons" sections (competing risks, pairwise
+tests, milestones and RMST, multivariable Cox, time origin, published comparison) on the bundled combined
+sample (107 synthetic patients).
 
-Usage: .venv/bin/python scripts/issue10_examples.py
+Usage: .venv/bin/python scripts/analysis_examples.py
 """
 from __future__ import annotations
 

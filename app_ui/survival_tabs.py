@@ -1,32 +1,41 @@
-"""Tab bodies of the Survival page's issue-10 sections (see :mod:`app_ui.beyond_survival`)."""
+"""Tab bodies of the Survival page's "Models and further comparisons" (see :mod:`app_ui.survival_sections`)."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app_ui.beyond import PUBLISHED_KEY, Masking, by_text, show_code, table_with_downloads
-from app_ui.beyond_survival import (MILESTONE_CHOICES, ORIGINS, _compute, _diff_text, _fmt, endpoint_by, rmst_display,
-                                    survival_input)
-from app_ui.cached import _attempt
-from app_ui.downloads import download_figure
+from app_ui.cached import attempt
+from app_ui.code_panel import show_code
+from app_ui.downloads import download_figure, table_with_downloads
+from app_ui.markdown import md_escape
+from app_ui.response_sections import PUBLISHED_KEY
 from app_ui.session_cache import data_cache
-from app_ui.survival_view import cached_figure
-from app_ui.widgets import empty_state, format_p, md_escape, url_toggle
+from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, comparison, endpoint_by, rmst_display,
+                                  survival_input)
+from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
+from il2lib.cohort import benefit_rule_text
+from il2lib.published import CITATIONS, median_overlay
+from il2lib.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
+from il2lib.survival import format_months, kaplan_meier
+from il2lib.survival.competing import cumulative_incidence, progression_competing_status
+from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES
+from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times
+
+# The il2lib.figures builders are imported where a figure is drawn: plotly takes about a second to import.
 
 
-def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
+def cox_tab(ctx, endpoint: str) -> None:
     from il2lib.figures.forest_cox import cox_forest_figure
-    from il2lib.snippets import cox_snippet
-    from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES
 
+    masking = ctx.masking
     available = [k for k, c in COVARIATES.items() if c.column in ctx.data.columns]
     chosen = st.multiselect("Covariates", available, default=[k for k in DEFAULT_COVARIATES if k in available],
                             format_func=lambda k: COVARIATES[k].label, key="mv_covariates")
     if not chosen:
         empty_state("Choose at least one covariate.")
         return
-    computed = _compute(ctx.cache_key, "cox", ctx.data, endpoint, None, tuple(chosen))
+    computed = comparison(ctx.cache_key, "cox", ctx.data, endpoint, None, tuple(chosen))
     if not computed.ok:
         empty_state(f"The model could not be fitted: {md_escape(computed.message)}")
         return
@@ -73,12 +82,10 @@ def cox_tab(ctx, endpoint: str, masking: Masking) -> None:
     for note in model.warnings:
         if "proportional" not in note.lower() and "events per coefficient" not in note:
             st.caption(md_escape(note))
-    show_code(cox_snippet(endpoint, chosen), ctx, masking, "cox")
+    show_code(cox_snippet(endpoint, chosen), ctx, "cox")
 
 
-def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -> None:
-    from il2lib.snippets import milestone_snippet
-
+def milestones_tab(ctx, endpoint: str, by: str | None, view) -> None:
     if by is None or view.landmark is not None:
         empty_state("Choose a grouping (not a landmark view) above to compare milestones and RMST between groups.")
         return
@@ -90,7 +97,7 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -
     tau = st.number_input("RMST horizon tau (months; 0 = shortest follow-up of the groups)", min_value=0.0,
                           max_value=240.0, value=0.0, step=6.0, key="rmst_tau")
     if times:
-        computed = _compute(ctx.cache_key, "milestones", ctx.data, endpoint, by, tuple(sorted(times)))
+        computed = comparison(ctx.cache_key, "milestones", ctx.data, endpoint, by, tuple(sorted(times)))
         if computed.ok:
             res = computed.value
             per = res.per_group.assign(label=lambda d: [f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
@@ -113,7 +120,7 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -
                                  f"{endpoint_by(endpoint, by)}")
         else:
             empty_state(md_escape(computed.message))
-    computed = _compute(ctx.cache_key, "rmst", ctx.data, endpoint, by, (tau or None,))
+    computed = comparison(ctx.cache_key, "rmst", ctx.data, endpoint, by, (tau or None,))
     if computed.ok:
         note = (f"RMST = area under the Kaplan-Meier curve up to {computed.value.tau:.1f} months (R's print(fit, "
                 "rmean = tau) standard error); differences and CIs by the normal approximation.")
@@ -124,26 +131,23 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view, masking: Masking) -
         st.caption(note)
     else:
         empty_state(f"RMST not available: {md_escape(computed.message)}")
-    show_code(milestone_snippet(endpoint, by, tuple(sorted(times)) or (12.0,), tau or None), ctx, masking,
-              "milestones")
+    show_code(milestone_snippet(endpoint, by, tuple(sorted(times)) or (12.0,), tau or None), ctx, "milestones")
 
 
 @data_cache(max_entries=32, max_size="64MB")
 def _competing(key: tuple, _df: pd.DataFrame, by: str | None):
-    from il2lib.survival.competing import cumulative_incidence, progression_competing_status
-
     def run():
         time, status = progression_competing_status(_df)
         group = survival_input(_df, "pfs", by)["group"] if by else None
         return cumulative_incidence(time, status, group, event_label="Progression",
                                     competing_label="Death without progression")
-    return _attempt(run)
+    return attempt(run)
 
 
-def competing_tab(ctx, by: str | None, masking: Masking) -> None:
+def competing_tab(ctx, by: str | None) -> None:
     from il2lib.figures.cif import cif_figure
-    from il2lib.snippets import cif_snippet
 
+    masking = ctx.masking
     if schema.PFS_MONTHS not in ctx.data.columns:
         empty_state("Competing risks need progression-free times (pfs_months).")
         return
@@ -181,14 +185,11 @@ def competing_tab(ctx, by: str | None, masking: Masking) -> None:
         st.info("No death without progression under the current filters: the cumulative incidence of progression "
                 "equals 1 - Kaplan-Meier of PFS here.", icon=":material/info:")
     masking.caption()
-    show_code(cif_snippet(by), ctx, masking, "cif")
+    show_code(cif_snippet(by), ctx, "cif")
 
 
 @data_cache(max_entries=32, max_size="64MB")
 def _origin(key: tuple, _df: pd.DataFrame, endpoint: str, origin: str, by: str | None, conf_type: str):
-    from il2lib.survival import kaplan_meier
-    from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times
-
     def run():
         o = origin_times(_df, endpoint, origin)
         group = survival_input(_df, endpoint, by)["group"].to_numpy()[o.keep] if by else None
@@ -196,13 +197,13 @@ def _origin(key: tuple, _df: pd.DataFrame, endpoint: str, origin: str, by: str |
         naive = kaplan_meier(o.time, o.event, conf_type=conf_type, by=group)
         test = logrank_entry(o.entry, o.time, o.event, group) if by and len(km) >= 2 else None
         return o, km, naive, test
-    return _attempt(run)
+    return attempt(run)
 
 
-def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Masking) -> None:
+def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
     from il2lib.figures.km import km_figure
-    from il2lib.snippets import time_origin_snippet
 
+    masking = ctx.masking
     if endpoint not in ("os", "pfs"):
         empty_state("The time origin applies to overall and progression-free survival.")
         return
@@ -228,8 +229,8 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
     download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart")
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
-    rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{_fmt(r.median)} ({_fmt(r.median_ci[0])}–"
-             f"{_fmt(r.median_ci[1])})", "Median ignoring delayed entry": _fmt(naive_curves[g].median)}
+    rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{format_months(r.median)} ({format_months(r.median_ci[0])}–"
+             f"{format_months(r.median_ci[1])})", "Median ignoring delayed entry": format_months(naive_curves[g].median)}
             for g, r in curves.items()]
     note = o.note + (f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, {format_p(test.pvalue)}."
                      if test is not None else "")
@@ -239,14 +240,13 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, masking: Mask
                          + (f", by {by_text(by)}" if by else ""), [note])
     st.caption(md_escape(note))
     masking.caption()
-    show_code(time_origin_snippet(endpoint, origin, by), ctx, masking, "origin")
+    show_code(time_origin_snippet(endpoint, origin, by), ctx, "origin")
 
 
-def published_tab(ctx, endpoint: str, masking: Masking) -> None:
+def published_tab(ctx, endpoint: str) -> None:
     from il2lib.figures.published import published_comparison_figure
-    from il2lib.cohort import benefit_rule_text
-    from il2lib.published import CITATIONS, median_overlay
 
+    masking = ctx.masking
     if not url_toggle(PUBLISHED_KEY, "Show published results (our cohort vs the community series)", False):
         st.caption("Optional layer: published medians beside this cohort's.")
         return
@@ -266,7 +266,7 @@ def published_tab(ctx, endpoint: str, masking: Masking) -> None:
     st.plotly_chart(fig, width="stretch", key="published_median_chart", config={"displaylogo": False})
     download_figure(fig, "median_os_vs_published", key="published_median_chart")
     shown = pd.DataFrame({"Disease": table["disease"], "Group": table["group"], "Our n": table["our_n"],
-                          "Our median, months (95% CI)": [f"{_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})" for m, lo, hi in
+                          "Our median, months (95% CI)": [f"{format_months(m)} ({format_months(lo)}–{format_months(hi)})" for m, lo, hi in
                                                           zip(table["our_median"], table["our_lower"],
                                                               table["our_upper"])],
                           "Published median": table["published_text"]})

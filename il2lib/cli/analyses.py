@@ -1,6 +1,6 @@
 """The analysis subcommands of ``python -m il2lib``: response, table1, biomarkers, toxicity.
 
-Registered in :data:`il2lib.cli.COMMANDS`; each takes FILE, the shared load options and cohort
+Listed in :data:`il2lib.cli.COMMANDS`; each takes FILE, the shared load options and cohort
 filter flags of ``summary``, and ``--format text|json``. The ``response`` JSON is a contract
 (see :meth:`il2lib.response.ResponseRates.to_dict`).
 """
@@ -8,49 +8,27 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from il2lib import schema
+from il2lib.adverse_events import load_adverse_events
+from il2lib.biomarkers import biomarker_comparison
+from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
+                                ae_complete_from_args, emit, jsonable, load_filtered, records)
+from il2lib.cohort import benefit_rule_text
+from il2lib.notes import Note
+from il2lib.response import best_response_table, duration_of_response, response_rates
+from il2lib.stats import p_phrase
+from il2lib.table1 import table1
+from il2lib.toxicity import LISTED_NOTE_KINDS, toxicity_summary
 
 
 def _shared(parser: argparse.ArgumentParser) -> None:
-    from il2lib.cli import add_filter_arguments, add_load_arguments
     add_load_arguments(parser)
     add_filter_arguments(parser)
 
 
-def _load(args: argparse.Namespace):
-    from il2lib.cli import load_filtered
-    return load_filtered(args)
-
-
 def _emit(args, payload: dict, text: str) -> None:
-    from il2lib.cli import emit
-    emit(args, _jsonable(payload), text)
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, recursively (the JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return _jsonable(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
+    emit(args, jsonable(payload), text)
 
 
 def _header(cohort, flt, data) -> list[str]:
@@ -70,15 +48,11 @@ def _add_response(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_response(args: argparse.Namespace) -> int:
-    from il2lib.cohort import benefit_rule_text
-    from il2lib.response import best_response_table, duration_of_response, response_rates
-    from il2lib.stats import p_phrase
 
-    from il2lib.cli import UsageError
 
     if not (math.isfinite(args.sd_minimum_weeks) and args.sd_minimum_weeks >= 0):
         raise UsageError("--sd-minimum-weeks must be a number >= 0.")
-    cohort, flt, data = _load(args)
+    cohort, flt, data = load_filtered(args)
     rates = response_rates(data, by=args.by, ci_method=args.ci, cb_sd_months=args.cb_sd_months,
                            denominator="evaluable" if args.evaluable_only else "itt",
                            sd_minimum_weeks=args.sd_minimum_weeks, window_days=args.assessment_window_days)
@@ -92,7 +66,7 @@ def _run_response(args: argparse.Namespace) -> int:
                      f"({comp.result.label}; {comp.result.note})")
     if {schema.DOR_MONTHS, schema.DOR_EVENT} <= set(data.columns):
         dor = duration_of_response(data)
-        payload["duration_of_response"] = _records(dor.to_frame())[0]
+        payload["duration_of_response"] = records(dor.to_frame())[0]
         med = "NR" if math.isnan(dor.median) else f"{dor.median:.1f}"
         lines.append(f"Duration of response: {dor.n_analysed} of {dor.n_responders} responders, median {med} months "
                      f"(KM, {dor.conf_type} CI), {dor.n_ongoing} ongoing, range {dor.range_text}")
@@ -115,13 +89,11 @@ def _add_table1(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_table1(args: argparse.Namespace) -> int:
-    from il2lib.table1 import table1
-
-    cohort, flt, data = _load(args)
+    cohort, flt, data = load_filtered(args)
     variables = [v.strip() for v in args.variables.split(",") if v.strip()] if args.variables else None
     t = table1(data, by=args.by, variables=variables, mean_sd=args.mean_sd)
-    payload = {"by": args.by, "groups": list(t.groups), "n_used": t.n_used, "rows": _records(t.tidy),
-               "tests": _records(t.tests), "footnotes": list(t.footnotes), "excluded": _records(t.excluded)}
+    payload = {"by": args.by, "groups": list(t.groups), "n_used": t.n_used, "rows": records(t.tidy),
+               "tests": records(t.tests), "footnotes": list(t.footnotes), "excluded": records(t.excluded)}
     text = "\n".join(_header(cohort, flt, data) + [t.display.to_string(index=False), ""] + list(t.footnotes))
     _emit(args, payload, text)
     return 0
@@ -135,14 +107,12 @@ def _add_biomarkers(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_biomarkers(args: argparse.Namespace) -> int:
-    from il2lib.biomarkers import biomarker_comparison
-
-    cohort, flt, data = _load(args)
+    cohort, flt, data = load_filtered(args)
     res = biomarker_comparison(data, cb_sd_months=args.cb_sd_months, adjust=args.adjust,
                                window_days=args.assessment_window_days)
     payload = {"cb_sd_months": res.cb_sd_months, "assessment_window_days": res.window_days, "adjust": res.adjust,
-               "groups": _records(res.groups),
-               "rows": _records(res.rows), "excluded": _records(res.excluded), "notes": list(res.notes)}
+               "groups": records(res.groups),
+               "rows": records(res.rows), "excluded": records(res.excluded), "notes": list(res.notes)}
     lines = _header(cohort, flt, data)
     for disease in res.groups["disease"]:
         lines += [f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit",
@@ -160,31 +130,8 @@ def _add_toxicity(parser: argparse.ArgumentParser) -> None:
     add_ae_complete_argument(parser)
 
 
-def add_ae_complete_argument(parser) -> None:
-    """``--ae-complete SOURCE`` (repeatable): the AE file lists every AE of every patient of SOURCE."""
-    parser.add_argument("--ae-complete", action="append", default=[], metavar="SOURCE",
-                        help="the AE file lists every AE of every patient of this source (a value of the source "
-                             "column; '*' = every patient): their patients without AE rows had no AE. Repeatable. "
-                             "Otherwise a patient without AE rows and without max_ctcae_grade has unknown toxicity")
-
-
-def ae_complete_from_args(args: argparse.Namespace, cohort) -> tuple[str, ...]:
-    """The ``--ae-complete`` sources, each checked against the file's sources (UsageError otherwise)."""
-    from il2lib.cli import UsageError
-    from il2lib.toxicity import unknown_sources
-
-    bad = unknown_sources(cohort.data, args.ae_complete)
-    if bad:
-        sources = sorted({str(v) for v in cohort.data.get(schema.SOURCE, pd.Series(dtype=object)).dropna()})
-        raise UsageError(f"--ae-complete '{bad[0]}' is not a source of this file (sources: "
-                         f"{', '.join(sources) or 'none, no source column'}; '*' = every patient).")
-    return tuple(args.ae_complete)
-
-
 def _note_lines(notes) -> list[str]:
     """Each note, and under the notes that name patients, their ids."""
-    from il2lib.toxicity import LISTED_NOTE_KINDS
-
     lines = []
     for note in notes:
         lines.append(str(note))
@@ -195,12 +142,7 @@ def _note_lines(notes) -> list[str]:
 
 
 def _run_toxicity(args: argparse.Namespace) -> int:
-    from il2lib.adverse_events import load_adverse_events
-    from il2lib.cli import UsageError
-    from il2lib.notes import Note
-    from il2lib.toxicity import toxicity_summary
-
-    cohort, flt, data = _load(args)
+    cohort, flt, data = load_filtered(args)
     ae_complete = ae_complete_from_args(args, cohort)
     ae = load_adverse_events(args.ae, cohort)
     if not ae.report.ok:
@@ -209,9 +151,9 @@ def _run_toxicity(args: argparse.Namespace) -> int:
     payload = {"by": args.by, "groups": list(tox.groups), "n_patients": tox.n_patients,
                "ae_file": {"n_loaded": ae.report.n_loaded, "n_analysed": ae.report.n_analysed,
                            "n_excluded": ae.report.n_excluded},
-               "summary": _records(tox.summary), "by_term": _records(tox.by_term), "by_cycle": _records(tox.by_cycle),
-               "excluded_ae_rows": _records(tox.excluded_ae_rows), "notes": list(tox.notes),
-               "ae_complete": list(ae_complete), "n_known": tox.n_known, "coverage": _records(tox.coverage),
+               "summary": records(tox.summary), "by_term": records(tox.by_term), "by_cycle": records(tox.by_cycle),
+               "excluded_ae_rows": records(tox.excluded_ae_rows), "notes": list(tox.notes),
+               "ae_complete": list(ae_complete), "n_known": tox.n_known, "coverage": records(tox.coverage),
                "note_records": [n.to_dict() for n in tox.notes if isinstance(n, Note)],
                "warnings": [w.to_dict() for w in tox.warnings]}
     summary = tox.summary.assign(percent=tox.summary["percent"].map("{:.1f}".format))

@@ -1,0 +1,88 @@
+"""Sections of the Response page beyond the main tables: pairwise Fisher tests of ORR (three or more
+groups) and our ORR beside the published PROCLAIM series. Statistics all come from il2lib."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import cached
+from app_ui.cached import Computed, attempt
+from app_ui.code_panel import show_code
+from app_ui.downloads import download_figure, table_with_downloads
+from app_ui.markdown import md_escape
+from app_ui.session_cache import data_cache
+from app_ui.widgets import by_text, empty_state, url_toggle
+from il2lib import schema
+from il2lib.figures.published import published_comparison_figure
+from il2lib.published import CITATIONS, DERIVED_LABEL, response_overlay
+from il2lib.response import response_rates
+from il2lib.snippets import pairwise_fisher_snippet, response_snippet
+from il2lib.survival.pairwise import pairwise_fisher
+
+#: URL key of the "Show published results" switch (Response page and the Survival page's tab).
+PUBLISHED_KEY = "published"
+
+
+@data_cache(max_entries=64, max_size="64MB")
+def _pairwise_fisher(key: tuple, _df: pd.DataFrame, by: str, outcome: str, cb_sd_months: float,
+                     denominator: str) -> Computed:
+    def run():
+        rates = response_rates(_df, by, outcome, cb_sd_months=cb_sd_months, denominator=denominator).rates
+        return pairwise_fisher({g: (x, n) for g, x, n in zip(rates["group"], rates["responders"], rates["n"])})
+
+    return attempt(run)
+
+
+def pairwise(ctx, by: str | None, denominator: str) -> None:
+    """Pairwise Fisher table of ORR when the grouping has three or more groups."""
+    if by is None:
+        return
+    computed = _pairwise_fisher(ctx.cache_key, ctx.data, by, "orr", ctx.cb_sd_months, denominator)
+    if not computed.ok:
+        if "at least three groups" not in computed.message:
+            empty_state(f"Pairwise comparisons not available: {md_escape(computed.message)}")
+        return
+    st.markdown("**Pairwise comparisons of ORR** (Fisher's exact test per pair)")
+    note = ("Holm controls the family-wise error rate, Benjamini-Hochberg the false discovery rate, over the "
+            "pairs shown (R's p.adjust). Unadjusted p-values overstate the evidence when many pairs are tested.")
+    table_with_downloads(ctx, ctx.masking.table(computed.value.display("Odds ratio")),
+                         "pairwise_fisher_table", f"pairwise_fisher_orr_by_{by}",
+                         f"Pairwise comparisons of ORR by {by_text(by)} (Fisher's exact test)", [note])
+    st.caption(note)
+    ctx.masking.caption()
+    show_code(pairwise_fisher_snippet(by, "orr", ctx.cb_sd_months), ctx, "pairwise_fisher")
+
+
+def published(ctx, denominator: str, ci_method: str) -> None:
+    """Optional layer: our ORR by disease beside the published PROCLAIM post-PD-1 series."""
+    if not url_toggle(PUBLISHED_KEY, "Show published results (our cohort vs the PROCLAIM series)", False):
+        return
+    masking = ctx.masking
+    computed = cached.response_rates(ctx.cache_key, ctx.data, schema.DISEASE, ctx.cb_sd_months, denominator,
+                                     ci_method)
+    overlay = response_overlay(computed.value if computed.ok else None, ci_method)
+    rows = pd.DataFrame({"group": overlay["group"], "source": overlay["source"], "estimate": overlay["rate"],
+                         "lower": overlay["ci_lower"], "upper": overlay["ci_upper"],
+                         "published": overlay["source"] != "Our cohort",
+                         "label": [f"({x}/{n})" for x, n in zip(overlay["responders"], overlay["n"])]})
+    title, subtitle = ctx.figure_titles("Objective response rate: our cohort vs published")
+    fig = published_comparison_figure(rows, x_label="Objective response rate, % (95% CI)", percent=True,
+                                      title=title, subtitle=subtitle, presentation=ctx.presentation,
+                                      hover_counts=not masking.on)
+    st.plotly_chart(fig, width="stretch", key="published_orr_chart", config={"displaylogo": False})
+    download_figure(fig, "orr_vs_published", key="published_orr_chart")
+    shown = overlay.assign(**{"Responders / n": [f"{x}/{n}" for x, n in zip(overlay["responders"], overlay["n"])],
+                              "ORR, % (95% CI)": [f"{100 * r:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" for r, lo, hi in
+                                                  zip(overlay["rate"], overlay["ci_lower"], overlay["ci_upper"])]})
+    shown = shown.rename(columns={"source": "Source", "group": "Disease", "note": "Note"})
+    cite = CITATIONS["buchbinder2019"]
+    table_with_downloads(ctx, masking.table(shown[["Source", "Disease", "Responders / n", "ORR, % (95% CI)", "Note"]],
+                                            dependent=["ORR, % (95% CI)"]), "published_orr_table", "orr_vs_published",
+                         "Objective response rate by disease: our cohort vs the published PROCLAIM series",
+                         [f"Published: {cite.full}"])
+    st.caption(md_escape(f"Published: {cite.full} Only numbers stated in the abstract are shown (CR and PR counts, "
+                         f"ORR as printed); the published 95% CIs are {DERIVED_LABEL}. Our cohort: ORR by disease, "
+                         f"{'all treated' if denominator == 'itt' else 'evaluable'} denominator, current filters. "
+                         "The published series is post-PD-1 only: compare with the prior PD-1/PD-L1 = yes filter."))
+    masking.caption()
+    show_code(response_snippet(schema.DISEASE, ci_method, denominator, ctx.cb_sd_months), ctx, "published_orr")
