@@ -229,8 +229,7 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
     download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart")
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
-    rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": f"{format_months(r.median)} ({format_months(r.median_ci[0])}–"
-             f"{format_months(r.median_ci[1])})", "Median ignoring delayed entry": format_months(naive_curves[g].median)}
+    rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": r.median_text(), "Median ignoring delayed entry": format_months(naive_curves[g].median)}
             for g, r in curves.items()]
     note = o.note + (f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, {format_p(test.pvalue)}."
                      if test is not None else "")

@@ -28,7 +28,6 @@ GROUP_COLUMN = "group"
 #: Above this many patients the Cox model waits for the user's click: the fit (Newton steps over
 #: n rows, O(n log^2 n) concordance) takes about 0.5 s at 2e5 and 3-10 s at 1e6 patients.
 COX_AUTO_MAX_N = 200_000
-MILESTONES = (12.0, 24.0, 36.0)
 RESPONSE_GROUPINGS = (schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT)
 #: What "without time" means for each endpoint, for the "n = 48 of 50" note.
 MISSING_TIME = {"os": "without a date of death or last follow-up", "pfs": "without a progression-free time",

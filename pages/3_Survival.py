@@ -9,7 +9,7 @@ from app_ui import cached, survival_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, download_table
 from app_ui.markdown import md_escape
-from app_ui.survival_view import COX_AUTO_MAX_N, MILESTONES, RESPONSE_GROUPINGS, km_chart, survival_view
+from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view
 from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
 
 ctx = frame("Survival")
@@ -21,7 +21,7 @@ if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  #
 ctx.require_data()
 
 from il2lib import schema  # noqa: E402
-from il2lib.survival import format_months, grouped_hazard_ratios  # noqa: E402
+from il2lib.survival import format_months, hazard_ratio_table  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
              schema.CLINICAL_BENEFIT]
@@ -91,24 +91,13 @@ def display_toggles(masking) -> tuple[dict[str, bool], bool]:
 
 
 def medians_table(view, shown) -> pd.DataFrame:
-    rows = []
-    for label, r in view.curves.items():
-        lo, hi = r.median_ci
-        rows.append({"Group": label, "n (events)": f"{shown.text(('n', label), r.n)} "
-                                                   f"({shown.text(('events', label), r.n_events)})",
-                     "Median, months (95% CI)": f"{format_months(r.median)} ({format_months(lo)}–{format_months(hi)})"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"Group": label, "n (events)": f"{shown.text(('n', label), r.n)} "
+                                                        f"({shown.text(('events', label), r.n_events)})",
+                          "Median, months (95% CI)": r.median_text()} for label, r in view.curves.items()])
 
 
 def milestones_table(view) -> pd.DataFrame:
-    rows = []
-    for label, r in view.curves.items():
-        at = r.survival_at(list(MILESTONES))
-        row = {"Group": label}
-        for t, s, lo, hi in zip(at["time"], at["survival"], at["ci_lower"], at["ci_upper"]):
-            row[f"{t:g} mo"] = "—" if pd.isna(s) else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"Group": label, **r.milestone_texts()} for label, r in view.curves.items()])
 
 
 def comparison(view) -> None:
@@ -117,11 +106,7 @@ def comparison(view) -> None:
         st.metric("Log-rank test", format_p(lr.pvalue), help=f"chi-square {lr.statistic:.2f} on {lr.df} df")
         st.caption(f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
     if view.cox is not None:
-        hrs = grouped_hazard_ratios(view.cox)
-        hr = pd.DataFrame({"Cox model term": hrs["term"],
-                           "HR (95% CI)": [reason or f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi, reason in
-                                           zip(hrs["hr"], hrs["hr_lower"], hrs["hr_upper"], hrs["reason"])],
-                           "Wald p": [format_p(p) if not reason else "—" for p, reason in zip(hrs["p"], hrs["reason"])]})
+        hr = hazard_ratio_table(view.cox)
         show_table(hr)
         download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
         st.caption(f"Model test: likelihood-ratio {format_p(view.cox.lr_test.p)} "

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from il2lib import schema
+from il2lib import load_cohort, schema
 from il2lib.biomarkers import biomarker_comparison, univariable_odds_ratio, with_mean_doses
 
 TOL = 1e-9
@@ -130,14 +130,7 @@ def test_missing_biomarker_columns_is_a_clear_error():
 
 
 def _community():
-    path = SAMPLE / "community_synthetic.csv"
-    if not path.exists():
-        pytest.skip("community_synthetic.csv not generated yet (sample-data helper)")
-    try:
-        from il2lib import load_cohort
-        return load_cohort(path).data
-    except (ImportError, AttributeError):
-        pytest.skip("il2lib.load_cohort not available yet (loader helper)")
+    return load_cohort(SAMPLE / "community_synthetic.csv").data
 
 
 def test_community_sample_reproduces_published_directions():

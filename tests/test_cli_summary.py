@@ -93,7 +93,6 @@ def test_bad_arguments_exit_2(tmp_path):
     assert run("summary", str(tmp_path / "missing.csv")).returncode == 2
 
 
-@pytest.mark.skipif(not PROCLAIM.exists(), reason="sample_data/proclaim_synthetic.csv not generated yet")
 def test_proclaim_sample_matches_the_paper():
     out = json.loads(run("summary", str(PROCLAIM), "--format", "json").stdout)
     assert out["n_loaded"] == out["n_analysed"] == 57 and out["n_excluded"] == 0

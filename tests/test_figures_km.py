@@ -145,11 +145,3 @@ def test_thinning_stays_within_one_bin_of_the_exact_curve():
 def test_thin_table_keeps_small_tables_whole(curves):
     table = curves["A"].table
     assert thin_table(table, 50.0, 2000) is table
-
-
-def test_builder_does_not_import_streamlit():
-    import subprocess
-    import sys
-
-    code = "import sys, il2lib.figures.km; assert 'streamlit' not in sys.modules"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -73,7 +73,7 @@ def test_header_names_date_fingerprint_filter_and_sections(report, cohort):
                     "Methods and reproducibility"):
         assert heading in report.sections
     assert "Number at risk" in report.html and "Log-rank test: chi-square" in text
-    assert "Hazard ratio (95% CI)" in text and "Median follow-up (reverse Kaplan-Meier)" in text
+    assert "Cox model term" in text and "HR (95% CI)" in text and "Median follow-up (reverse Kaplan-Meier)" in text
     assert schema.SYNTHETIC_NOTE in text
 
 

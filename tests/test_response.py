@@ -1,13 +1,12 @@
 """Response tables and rates on hand-built cohorts in the loader's shape, and on the sample data."""
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from il2lib import schema
+from il2lib import load_cohort, schema
 from il2lib.response import best_response_table, duration_of_response, response_rates
 
 TOL = 1e-9
@@ -135,8 +134,6 @@ def test_unknown_column_and_outcome_are_clear_errors():
 
 
 def test_duration_of_response_median_and_range():
-    pytest.importorskip("il2lib.survival", reason="survival engine not yet in the tree")
-    from il2lib.survival import kaplan_meier  # noqa: F401  (skip cleanly if the name is missing)
     df = cohort({schema.MELANOMA: {"CR": 2, "PR": 3, "PD": 2}})
     df[schema.DOR_MONTHS] = [2.0, 5.0, 7.0, 12.0, np.nan, np.nan, np.nan]
     df[schema.DOR_EVENT] = pd.array([True, True, False, True, None, None, None], dtype="boolean")
@@ -150,14 +147,7 @@ def test_duration_of_response_median_and_range():
 
 # ---------------------------------------------------------------- sample data (pinned)
 def _load(name):
-    path = SAMPLE / name
-    if not path.exists():
-        pytest.skip(f"{name} not generated yet (sample-data helper)")
-    try:
-        from il2lib import load_cohort
-        return load_cohort(path).data
-    except (ImportError, AttributeError):
-        pytest.skip("il2lib.load_cohort not available yet (loader helper)")
+    return load_cohort(SAMPLE / name).data
 
 
 def test_proclaim_sample_reproduces_published_response_counts():

@@ -106,7 +106,6 @@ def test_duration_of_response():
     assert res.km.n == 4
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="community sample not present")
 def test_community_paper_medians_without_landmark():
     """61 vs 17 months (CB vs no CB, melanoma) are from IL-2 start, no landmark, as the paper reports."""
     from il2lib import load_cohort

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from il2lib import schema
+from il2lib import load_adverse_events, load_cohort, schema
 from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, DEATHS, ICU, STEROIDS, toxicity_summary
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -102,13 +102,7 @@ def test_missing_required_ae_column_is_clear(patients):
 
 def test_proclaim_sample_has_one_pneumonitis_with_steroids_after_pdl1():
     ae_path = SAMPLE / "proclaim_synthetic_adverse_events.csv"
-    if not ae_path.exists():
-        pytest.skip("sample AE file not generated yet (sample-data helper)")
-    try:
-        from il2lib import load_adverse_events, load_cohort
-        cohort = load_cohort(SAMPLE / "proclaim_synthetic.csv")
-    except (ImportError, AttributeError):
-        pytest.skip("loader not available yet")
+    cohort = load_cohort(SAMPLE / "proclaim_synthetic.csv")
     patients = cohort.data
     ae = load_adverse_events(ae_path, cohort).data
     tox = toxicity_summary(ae, patients)

@@ -356,7 +356,6 @@ def test_bad_date_order_argument_raises(load):
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
 
-@pytest.mark.skipif(not (SAMPLES / "combined_synthetic.csv").exists(), reason="sample data not generated yet")
 def test_bundled_samples_load_clean_with_calibrated_derived_fields(load):
     from il2lib import load_adverse_events
 

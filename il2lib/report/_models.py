@@ -1,5 +1,5 @@
-"""Report section "Models and further comparisons": multivariable Cox with forest plot, pairwise log-rank, milestone and
-RMST differences, competing risks, time from the end of PD-1 therapy with delayed entry, and our
+"""Report section "Models and further comparisons": multivariable Cox with forest plot, pairwise log-rank,
+milestone and RMST differences, competing risks, time from the end of PD-1 therapy with delayed entry, and our
 cohort beside the published numbers. Every number comes from il2lib; analyses that cannot run on
 the data become a plain note.
 """

@@ -10,10 +10,9 @@ from il2lib import schema
 from il2lib.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
-from il2lib.stats import format_p, p_phrase
-from il2lib.survival import cox_ph, format_months, grouped_hazard_ratios, kaplan_meier, logrank_test, median_followup
+from il2lib.stats import p_phrase
+from il2lib.survival import cox_ph, format_months, hazard_ratio_table, kaplan_meier, logrank_test, median_followup
 
-MILESTONES = (12.0, 24.0, 36.0)
 GROUP = "group"
 OVERALL = "All patients"
 #: KM figure height in the report (px): the figure and its medians table share one A4 page.
@@ -48,13 +47,8 @@ def _summary_table(curves: dict, overall) -> pd.DataFrame:
     rows = []
     items = list(curves.items()) + ([(OVERALL, overall)] if overall is not None and OVERALL not in curves else [])
     for label, r in items:
-        lo, hi = r.median_ci
-        row = {"Group": label, "n": r.n, "Events": r.n_events,
-               "Median, months (95% CI)": f"{format_months(r.median)} ({format_months(lo)} to {format_months(hi)})"}
-        at = r.survival_at(list(MILESTONES))
-        for t, sv, l, u in zip(at["time"], at["survival"], at["ci_lower"], at["ci_upper"]):
-            row[f"{t:g} mo, % (95% CI)"] = "—" if pd.isna(sv) else f"{100 * sv:.0f} ({100 * l:.0f}–{100 * u:.0f})"
-        rows.append(row)
+        rows.append({"Group": label, "n": r.n, "Events": r.n_events, "Median, months (95% CI)": r.median_text(),
+                     **r.milestone_texts()})
     return pd.DataFrame(rows)
 
 
@@ -69,13 +63,7 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
     except ANALYSIS_ERRORS as exc:
         notes.append(f"Cox model not computed: {exc}")
         return notes, None
-    hrs = grouped_hazard_ratios(cox)
-    table = pd.DataFrame({
-        "Cox model term": hrs["term"],
-        "Hazard ratio (95% CI)": [reason or f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi, reason in
-                                  zip(hrs["hr"], hrs["hr_lower"], hrs["hr_upper"], hrs["reason"])],
-        "Wald p": [format_p(p) if not reason else "—" for p, reason in zip(hrs["p"], hrs["reason"])],
-    })
+    table = hazard_ratio_table(cox)
     notes += list(cox.warnings)
     notes.append(f"Cox model: Efron ties, n = {cox.n}, events = {cox.n_events}; model test: likelihood-ratio "
                  f"chi-square = {cox.lr_test.statistic:.2f} on {cox.lr_test.df} df, {p_phrase(cox.lr_test.p)}; "

@@ -14,6 +14,7 @@ import pandas as pd
 
 from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.errors import InsufficientDataError
+from il2lib.stats import format_p
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
 from il2lib.survival.cox_diagnostics import PHTestResult, check_concordance_work, concordance_counts, zph_test
@@ -273,3 +274,14 @@ def grouped_hazard_ratios(cox: CoxResult) -> pd.DataFrame:
     out = s[["term", "hr", "hr_lower", "hr_upper", "p", "reason"]].copy()
     out.loc[~keep, ["hr", "hr_lower", "hr_upper", "p"]] = np.nan
     return out.reset_index(drop=True)
+
+
+def hazard_ratio_table(cox: CoxResult) -> pd.DataFrame:
+    """:func:`grouped_hazard_ratios` for display: Cox model term, HR (95% CI), Wald p (the reason instead of
+    the hazard ratio, and "—" for p, when a term has none)."""
+    hrs = grouped_hazard_ratios(cox)
+    return pd.DataFrame({
+        "Cox model term": hrs["term"],
+        "HR (95% CI)": [reason or f"{h:.2f} ({lo:.2f}–{hi:.2f})" for h, lo, hi, reason in
+                        zip(hrs["hr"], hrs["hr_lower"], hrs["hr_upper"], hrs["reason"])],
+        "Wald p": [format_p(p) if not reason else "—" for p, reason in zip(hrs["p"], hrs["reason"])]})

@@ -26,6 +26,8 @@ from il2lib.survival._counting import count, count_each_group
 ConfType = Literal["log", "log-log", "plain"]
 TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "survival", "std_err", "ci_lower", "ci_upper")
 _TOL = float(np.sqrt(np.finfo(float).eps))
+#: Times (months) at which the pages and the report show survival with its CI.
+MILESTONE_MONTHS = (12.0, 24.0, 36.0)
 
 
 def format_months(value, digits: int = 1) -> str:
@@ -76,6 +78,18 @@ class KaplanMeierResult:
         exits = (self.table["n_event"] + self.table["n_censor"]).to_numpy()
         after = np.concatenate([np.cumsum(exits[::-1])[::-1], [0]])
         return after[np.searchsorted(tab_t, t, side="left")].astype(np.int64)
+
+    def median_text(self) -> str:
+        """The median and its 95% CI in months, as the tables show it: "12.3 (8.1–20.5)", "NR" where not reached."""
+        lo, hi = self.median_ci
+        return f"{format_months(self.median)} ({format_months(lo)}–{format_months(hi)})"
+
+    def milestone_texts(self, times=MILESTONE_MONTHS) -> dict[str, str]:
+        """``{"12 mo": "45% (30–60)", ...}``: survival at each of ``times`` with its CI; "—" beyond the last
+        observed time."""
+        at = self.survival_at(list(times))
+        return {f"{t:g} mo": "—" if pd.isna(s) else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+                for t, s, lo, hi in zip(times, at["survival"], at["ci_lower"], at["ci_upper"])}
 
     def survival_at(self, times) -> pd.DataFrame:
         """S(t) with its CI at each time (right-continuous step function).
