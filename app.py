@@ -7,17 +7,16 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from app_state import frame
 from app_ui import data as data_mod, dictionary, state
 from app_ui.downloads import download_table
+from app_ui.frame import frame
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.widgets import show_table
+from il2lib import schema
+from il2lib.export import table_to_csv_bytes
 
 ctx = frame("Data")
-
-from il2lib import schema  # noqa: E402  (after the frame: set_page_config comes first)
-from il2lib.export import table_to_csv_bytes  # noqa: E402
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 

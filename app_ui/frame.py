@@ -7,6 +7,7 @@ in the URL and returns an :class:`AppContext` holding the filtered cohort.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,10 +95,15 @@ class AppContext:
         """Title and subtitle for a figure: the subtitle names the data and the filter."""
         return title, f"{self.loaded.label} · {self.summary}"
 
-    def require_data(self) -> None:
-        """Stop the page with a plain message when there is nothing to analyse."""
-        if not self.ok and self.loaded.n_selected is not None:  # a registry selection above the row limit
-            st.info(md_escape(self.loaded.note), icon=":material/filter_alt:")
+    def require_data(self, from_counts: Callable[["AppContext"], None] | None = None) -> None:
+        """Stop the page with a plain message when there is nothing to analyse. A registry selection above
+        the row limit is drawn by ``from_counts(ctx)`` (aggregates computed in the registry) when the page
+        has such a view, else explained."""
+        if not self.ok and self.loaded.n_selected is not None and not self.loaded.error:
+            if from_counts is not None:
+                from_counts(self)
+            else:
+                st.info(md_escape(self.loaded.note), icon=":material/filter_alt:")
             st.stop()
         if not self.ok:
             st.warning("No analysable data is loaded. Open the **Data** page to pick a sample or fix the upload.")

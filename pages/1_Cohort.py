@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_state import frame
 from app_ui import cached
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
+from app_ui.frame import frame
 from app_ui.markdown import md_escape
 from app_ui.widgets import STATIC_MAX_ROWS, empty_state, show_table, url_choice, used_note
+from il2lib import schema
+from il2lib.cohort import benefit_rule_text
 
 ctx = frame("Cohort")
 ctx.require_data()
-
-from il2lib import schema  # noqa: E402
-from il2lib.cohort import benefit_rule_text  # noqa: E402
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX,
              schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT]

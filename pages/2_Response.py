@@ -6,25 +6,20 @@ import math
 
 import streamlit as st
 
-from app_state import frame
 from app_ui import cached, figures, response_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
+from app_ui.frame import frame
 from app_ui.markdown import md_escape
+from app_ui.registry import response_from_counts
 from app_ui.widgets import empty_state, show_table, url_choice, url_number, used_note
+from il2lib import schema
+from il2lib.cohort import benefit_rule_text
+from il2lib.recist import VIEW_LABELS
+from il2lib.response import OUTCOME_LABELS
 
 ctx = frame("Response")
-if ctx.loaded.n_selected is not None and not ctx.ok and not ctx.loaded.error:  # registry above the row limit
-    from app_ui.registry import response_from_counts
-
-    response_from_counts(ctx)
-    st.stop()
-ctx.require_data()
-
-from il2lib import schema  # noqa: E402
-from il2lib.cohort import benefit_rule_text  # noqa: E402
-from il2lib.recist import VIEW_LABELS  # noqa: E402
-from il2lib.response import OUTCOME_LABELS  # noqa: E402
+ctx.require_data(from_counts=response_from_counts)
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE,
              schema.SEX]

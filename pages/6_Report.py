@@ -5,21 +5,20 @@ import re
 
 import streamlit as st
 
-from app_state import frame
+from app_ui.frame import frame
 from app_ui import data as data_mod
+from app_ui.downloads import rendered_download_button
 from app_ui.isolated_frame import isolated_document
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
 from app_ui.widgets import url_choice
+from il2lib import schema
+from il2lib.errors import Il2libError
+from il2lib.report import build_report, pdf_bytes
+from il2lib.report.pdf import PdfExportError, find_chromium
 
 ctx = frame("Report")
 ctx.require_data()
-
-from app_ui.downloads import rendered_download_button  # noqa: E402
-from il2lib import schema  # noqa: E402
-from il2lib.errors import Il2libError  # noqa: E402
-from il2lib.report import build_report, pdf_bytes  # noqa: E402
-from il2lib.report.pdf import PdfExportError, find_chromium  # noqa: E402
 
 BUILT = "report_built_key"  # session key: options of the report the user asked for (small tuple)
 PAPERS = {"A4": "A4", "Letter": "US Letter"}
