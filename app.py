@@ -14,7 +14,7 @@ from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.widgets import show_table
 from il2lib import schema
-from il2lib.export import table_to_csv_bytes
+from il2lib.export.files import table_to_csv_bytes
 
 ctx = frame("Data")
 

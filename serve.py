@@ -51,7 +51,7 @@ WARM_MODULES = (
     "plotly.graph_objects",
     "il2lib.validation",
     "il2lib.adverse_events",
-    "il2lib.export",
+    "il2lib.export.files",
     "il2lib.survival",
     "il2lib.figures.km",
 )

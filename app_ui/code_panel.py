@@ -1,12 +1,13 @@
 """The "Show code" expanders: the Python (il2lib) and R code that reproduces a table or figure from the
-exported analysis CSV (see :mod:`il2lib.snippets`), with that CSV to download."""
+exported analysis CSV (see :mod:`il2lib.export.snippets`), with that CSV to download."""
 from __future__ import annotations
 
 import streamlit as st
 
 from app_ui.figures import FOREST_GROUPINGS
-from il2lib import schema, snippets
-from il2lib.export import table_to_csv_bytes
+from il2lib import schema
+from il2lib.export import snippets
+from il2lib.export.files import table_to_csv_bytes
 
 #: What each "Show code" expander reproduces (by its key).
 CODE_TITLES = {"pairwise_fisher": "pairwise Fisher tests", "published_orr": "ORR vs published",

@@ -39,7 +39,7 @@ from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results
 from il2lib import schema
 from il2lib.adverse_events import load_adverse_events
 from il2lib.errors import Il2libError
-from il2lib.pseudonyms import pseudonymise
+from il2lib.privacy.pseudonyms import pseudonymise
 from il2lib.validation import load_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,7 +223,7 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float,
 
 def with_pseudonyms(loaded: LoadedData) -> LoadedData:
     """The loaded data with every patient id of the file replaced by its "row N" pseudonym
-    (:func:`il2lib.pseudonyms.pseudonymise`: patients, excluded rows, AE table, findings, load notes).
+    (:func:`il2lib.privacy.pseudonyms.pseudonymise`: patients, excluded rows, AE table, findings, load notes).
 
     Applied by the frame before any page sees the data, so every view follows. The copy is memoised in
     the session for the loaded objects it was made from; its scope differs from theirs, so nothing cached

@@ -3,7 +3,7 @@
 One call under each element: ``download_table(df, "response_by_disease")`` or
 ``download_figure(fig, "km_os_by_disease")``. Files are built only when a button is clicked
 (Streamlit's deferred ``data`` callable), so drawing a page stays fast; clicking does not rerun
-the page. All conversion lives in :mod:`il2lib.export` (formula-injection neutralisation
+the page. All conversion lives in :mod:`il2lib.export.files` (formula-injection neutralisation
 included); this module only draws the buttons.
 
 A file holds what the screen shows: with small-cell protection on, tables and figures are masked
@@ -11,7 +11,7 @@ exactly as ``show_table`` and the figure helper mask them, and patient-level exp
 lane per patient) are not offered at all.
 
 PNG, SVG and PDF are drawn by chromium, a few at a time for the whole server
-(:mod:`il2lib.browsers`). Their buttons sit in a fragment: a click reruns only that fragment, which
+(:mod:`il2lib.export.browsers`). Their buttons sit in a fragment: a click reruns only that fragment, which
 shows what the export is doing ("Waiting for a free export slot", "Drawing the PNG") until it is done,
 or the reason it failed. Streamlit ignores page elements drawn inside the download callable itself,
 so the export reports its progress to a ticket the fragment reads.
@@ -31,8 +31,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.widgets import show_table
-from il2lib import browsers, export
 from il2lib.errors import Il2libError
+from il2lib.export import browsers
+from il2lib.export import files as export
 
 if TYPE_CHECKING:  # plotly is imported when a figure is drawn (start-up time)
     import plotly.graph_objects as go

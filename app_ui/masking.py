@@ -1,6 +1,6 @@
 """Small-cell protection as the pages apply it: the session's setting (the sidebar switch, see
 :func:`app_ui.frame.frame`) and the masking of tables, figures, counts and sentences it implies.
-The rules themselves live in :mod:`il2lib.masking` and :mod:`il2lib.disclosure`.
+The rules themselves live in :mod:`il2lib.privacy.masking` and :mod:`il2lib.privacy.disclosure`.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import streamlit as st
 from app_ui import state
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
-from il2lib.disclosure import NO_SUPPRESSION, protect
-from il2lib.masking import mask_count, mask_figure, mask_table, mask_text, masking_caption
+from il2lib.privacy.disclosure import NO_SUPPRESSION, protect
+from il2lib.privacy.masking import mask_count, mask_figure, mask_table, mask_text, masking_caption
 
 MASK_KEY, MASK_K_KEY = "mask", "mask_k"
 #: Session key under which an audit (a test) collects the count views a run protected, by kind:
@@ -35,7 +35,7 @@ class Masking:
         return mask_figure(fig, self.threshold) if self.on else fig
 
     def protect(self, build_view, key: tuple):
-        """How each count of the view ``build_view()`` returns (an :class:`il2lib.disclosure.CountView`) is
+        """How each count of the view ``build_view()`` returns (an :class:`il2lib.privacy.disclosure.CountView`) is
         shown: small counts and the complements that would give them back hidden. With protection off
         nothing is hidden and the view is not built. ``key`` names the view for the cache (the session's
         data key and everything the view depends on)."""

@@ -12,7 +12,7 @@ from app_ui.code_panel import show_code
 from app_ui.downloads import table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.survival_view import COX_AUTO_MAX_N, comparison, endpoint_by, rmst_display
-from il2lib.snippets import milestone_snippet, pairwise_logrank_snippet
+from il2lib.export.snippets import milestone_snippet, pairwise_logrank_snippet
 
 
 def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:

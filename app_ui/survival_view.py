@@ -16,8 +16,8 @@ from app_ui.cached import Computed, attempt, group_column_values
 from app_ui.session_cache import data_cache, resource_cache
 from app_ui.widgets import by_text, format_p
 from il2lib import schema
-from il2lib.disclosure import CountView
 from il2lib.errors import Il2libError, InsufficientDataError
+from il2lib.privacy.disclosure import CountView
 from il2lib.survival import cox_ph, kaplan_meier, landmark as landmark_cohort, logrank_test, median_followup
 from il2lib.survival.clinical import GROUP_LABELS
 from il2lib.survival.milestones import rmst_differences, survival_differences

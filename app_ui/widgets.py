@@ -23,7 +23,7 @@ def used_note(label: str, n_used: int, n_filtered: int, reasons: dict[str, int] 
     """The "patients used" line under a table or figure: ``OS: n = 48 of 50 (2 without ...)``.
 
     Under small-cell protection its counts are masked; with ``shown`` (the section's
-    :class:`il2lib.disclosure.Suppression`) and ``keys`` (used, filtered, {reason: key}) they read as in
+    :class:`il2lib.privacy.disclosure.Suppression`) and ``keys`` (used, filtered, {reason: key}) they read as in
     the section's tables, complementary suppression included.
     """
     masking = current_masking()

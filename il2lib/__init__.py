@@ -67,16 +67,16 @@ _EXPORTS = {
     "kaplan_meier_entry": "il2lib.survival.time_origin",
     "logrank_entry": "il2lib.survival.time_origin",
     "published": "il2lib.published",
-    "masking": "il2lib.masking",
-    "snippets": "il2lib.snippets",
+    "masking": "il2lib.privacy.masking",
+    "snippets": "il2lib.export.snippets",
     "export": "il2lib.export",
-    "neutralize_cell": "il2lib.export",
-    "neutralize_frame": "il2lib.export",
-    "table_to_csv_bytes": "il2lib.export",
-    "table_to_xlsx_bytes": "il2lib.export",
-    "figure_to_png": "il2lib.export",
-    "figure_to_svg": "il2lib.export",
-    "figure_to_html": "il2lib.export",
+    "neutralize_cell": "il2lib.export.files",
+    "neutralize_frame": "il2lib.export.files",
+    "table_to_csv_bytes": "il2lib.export.files",
+    "table_to_xlsx_bytes": "il2lib.export.files",
+    "figure_to_png": "il2lib.export.files",
+    "figure_to_svg": "il2lib.export.files",
+    "figure_to_html": "il2lib.export.files",
     "report": "il2lib.report",
     "SurvivalCounts": "il2lib.survival.counts",
     "survival_counts": "il2lib.survival.counts",
@@ -104,6 +104,6 @@ def __getattr__(name: str):
         module = importlib.import_module(_EXPORTS[name])
     except KeyError:
         raise AttributeError(f"module 'il2lib' has no attribute {name!r}") from None
-    value = module if module.__name__ == f"il2lib.{name}" else getattr(module, name)
+    value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
     globals()[name] = value
     return value

@@ -23,7 +23,7 @@ from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, gro
                               patient_ids, patients_statement, require_columns)
 from il2lib._work import WorkCounter
 from il2lib.cohort import with_clinical_benefit
-from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
+from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
@@ -97,7 +97,7 @@ class ResponseTable:
     def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
         """Wide table: one row per response (plus ORR), one column per group, cells "n (x.x%)".
 
-        ``shown`` (small-cell protection, :func:`il2lib.disclosure.protect` of :meth:`count_view`) says how
+        ``shown`` (small-cell protection, :func:`il2lib.privacy.disclosure.protect` of :meth:`count_view`) says how
         each count reads; a percentage of a hidden count or of a hidden group size reads "–".
         """
         cols = {}
@@ -185,7 +185,7 @@ def response_count_view(table: ResponseTable | None, *rates: ResponseRates) -> C
     """Everything a response section shows, with the identities a reader could use between its numbers:
     N = CR + PR + SD + PD + NE, ORR = CR + PR, DCR = CR + PR + SD, ORR <= CBR <= DCR, denominator = N
     (all treated) or N - NE (evaluable), each grouping's levels adding up to all patients. Each identity
-    is kept only where the numbers satisfy it (:meth:`il2lib.disclosure.CountView.add_relation`)."""
+    is kept only where the numbers satisfy it (:meth:`il2lib.privacy.disclosure.CountView.add_relation`)."""
     view = table.count_view() if table is not None else CountView()
     for r in rates:
         view = view.merge(r.count_view())

@@ -29,7 +29,7 @@ class Finding:
     ``file_row`` is the line number in the file (header = line 1; Excel: the sheet row);
     ``analysis`` names the analyses (comma-separated, e.g. ``"os,pfs"``) the patient is left out
     of when the finding affects those analyses only. A message naming patients keeps the text
-    around their ids (``text_parts``) and the ids (``named_ids``): :mod:`il2lib.pseudonyms`
+    around their ids (``text_parts``) and the ids (``named_ids``): :mod:`il2lib.privacy.pseudonyms`
     rebuilds it with pseudonyms, whatever cut of an id it shows.
     """
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from il2lib import ae_vocabulary, schema
 from il2lib._analysis import concat_excluded, excluded_frame, group_labels, level_order, patient_ids, require_columns
-from il2lib.disclosure import NO_SUPPRESSION, CountView, Suppression
+from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 
@@ -102,7 +102,7 @@ class ToxicitySummary:
     def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
         """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)".
 
-        ``shown`` (small-cell protection, :func:`il2lib.disclosure.protect` of :meth:`count_view`) says how
+        ``shown`` (small-cell protection, :func:`il2lib.privacy.disclosure.protect` of :meth:`count_view`) says how
         each count reads; a percentage is shown only when its count and the group's N are."""
         order = list(self.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable").index)
         wide = {}

@@ -170,7 +170,7 @@ def test_disease_without_benefit_group_is_reported_not_raised():
 def test_small_counts_of_the_comparison_are_hidden_with_their_complements(df):
     # Two melanoma patients without a platelet nadir: missing = group sizes - those with a value, so hiding
     # the "2" alone gives it back; a complement (a group's count with a value) must go too.
-    from il2lib.disclosure import SUPPRESSED, Suppression, protect, recoverable
+    from il2lib.privacy.disclosure import SUPPRESSED, Suppression, protect, recoverable
 
     df.loc[[0, 20], schema.PLATELET_NADIR] = np.nan
     res = biomarker_comparison(df)

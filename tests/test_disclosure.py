@@ -1,4 +1,4 @@
-"""Complementary cell suppression and its audit (il2lib.disclosure).
+"""Complementary cell suppression and its audit (il2lib.privacy.disclosure).
 
 The audit's definition: a hidden cell is disclosed when its minimum and maximum over the non-negative
 integer solutions consistent with every shown number are equal (a primary cell is known to lie in
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression, protect, recoverable
+from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression, protect, recoverable
 from il2lib.response import best_response_table, response_count_view, response_rates
 from il2lib.table1 import table1
 

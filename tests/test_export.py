@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from openpyxl import load_workbook
 
-from il2lib.export import (
+from il2lib.export.files import (
     FORMULA_PREFIXES, PUBLICATION_SCALE, figure_to_html, figure_to_png, figure_to_svg, neutralize_cell,
     neutralize_frame, table_to_csv_bytes, table_to_xlsx_bytes,
 )

@@ -21,7 +21,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from il2lib import browsers, export
+from il2lib.export import files as export
+from il2lib.export import browsers
 from il2lib.report import pdf
 from il2lib.report._html import PAGE_RULE_ID
 
@@ -254,7 +255,7 @@ def test_idle_browsers_close_by_themselves(slots_of, monkeypatch):
 SANDBOX_SCRIPT = """
 import json, os
 import plotly.graph_objects as go
-from il2lib import export
+from il2lib.export import files as export
 from il2lib.report import pdf
 from tests.test_export_browsers import SMALL_REPORT, chromium_processes
 png = export.figure_to_png(go.Figure(), scale=1)
@@ -376,7 +377,7 @@ def test_a_failed_export_shows_why_under_its_button():
 
     script = """
 from app_ui.downloads import export_ticket, rendered_download_button
-from il2lib.browsers import ExportBrowserError
+from il2lib.export.browsers import ExportBrowserError
 
 def render(payload):
     raise ExportBrowserError("chromium could not start its security sandbox; set IL2_CHROMIUM_NO_SANDBOX=1.")

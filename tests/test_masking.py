@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from il2lib.figures.km import km_figure
-from il2lib.masking import mask_count, mask_figure, mask_table, mask_text, masking_caption
+from il2lib.privacy.masking import mask_count, mask_figure, mask_table, mask_text, masking_caption
 from il2lib.survival import kaplan_meier
 
 

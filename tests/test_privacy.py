@@ -183,7 +183,7 @@ def test_figure_export_writes_no_patient_file():
     """PNG/SVG export (kaleido drives chromium) leaves no file with the figure's patient labels."""
     import plotly.graph_objects as go
 
-    from il2lib.export import figure_to_png, figure_to_svg
+    from il2lib.export.files import figure_to_png, figure_to_svg
 
     token = sh.marker()
     fig = go.Figure(go.Scatter(x=[1, 2], y=[1, 2], name=f"{token}P001", mode="markers+text",

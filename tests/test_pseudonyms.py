@@ -157,7 +157,7 @@ def test_the_marked_files_put_ids_in_every_kind_of_message(marked):
 
 
 def test_pseudonymise_replaces_every_id_and_keeps_everything_else(marked):
-    from il2lib.pseudonyms import WITHHELD, pseudonymise
+    from il2lib.privacy.pseudonyms import WITHHELD, pseudonymise
 
     token, _p, _a, cohort, ae = marked
     hidden, hidden_ae = pseudonymise(cohort, ae)
@@ -185,7 +185,7 @@ def test_pseudonymise_replaces_every_id_and_keeps_everything_else(marked):
 
 
 def test_pseudonymise_twice_changes_nothing(marked):
-    from il2lib.pseudonyms import pseudonymise
+    from il2lib.privacy.pseudonyms import pseudonymise
 
     _t, _p, _a, cohort, ae = marked
     once = pseudonymise(cohort, ae)

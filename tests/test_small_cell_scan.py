@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from app_ui.masking import PROTECTED_VIEWS
 from app_ui.state import plain_key
 from app_ui.survival_sections import TABS as SURVIVAL_TABS
-from il2lib.disclosure import recoverable
+from il2lib.privacy.disclosure import recoverable
 
 SURVIVAL, REPORT = "pages/3_Survival.py", "pages/6_Report.py"
 BUILT = "built"  # the Report page after "Build report"

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from il2lib import schema, snippets
-from il2lib.export import table_to_csv_bytes
+from il2lib import schema
+from il2lib.export import snippets
+from il2lib.export.files import table_to_csv_bytes
 from il2lib.survival import kaplan_meier, logrank_test
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank

@@ -142,7 +142,7 @@ def test_registry_response_counts_are_masked_with_their_complements(parquet_conf
     from disclosure_scan import small_counts
 
     from app_ui.masking import PROTECTED_VIEWS
-    from il2lib.disclosure import SUPPRESSED, recoverable
+    from il2lib.privacy.disclosure import SUPPRESSED, recoverable
 
     at = AppTest.from_file(APP, default_timeout=90)
     at.secrets["registry"] = dict(parquet_config, row_limit=10)

@@ -1,5 +1,5 @@
 """Small-cell protection of the toxicity summary: one count view for the by-term table, the grade figure,
-the overview, the cycle table and the notes, with complementary suppression (il2lib.disclosure).
+the overview, the cycle table and the notes, with complementary suppression (il2lib.privacy.disclosure).
 
 The rule is the usual minimum cell count: counts from 1 to k - 1 read "<k", zeros stay (DARWIN EU's
 omopgenerics, "Minimum cell count suppression",
@@ -20,7 +20,7 @@ from disclosure_scan import decode_typed_arrays, figure_small_counts, html_small
 
 from il2lib import load_cohort, schema
 from il2lib.adverse_events import load_adverse_events
-from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression, protect, recoverable
+from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression, protect, recoverable
 from il2lib.figures.toxicity import ae_grade_figure
 from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, GRADES, toxicity_summary
 

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from il2lib.figures.km import group_label, rows_with_enough_at_risk
 from il2lib.figures.palette import apply_layout, color, escape, figure_style
-from il2lib.masking import mask_count, mask_text
+from il2lib.privacy.masking import mask_count, mask_text
 from il2lib.stats import p_phrase
 
 

@@ -21,8 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib.figures import palette
-from il2lib.masking import mask_count, mask_text
-
+from il2lib.privacy.masking import mask_count, mask_text
 
 TIME_LABEL = "Months since IL-2 start"
 DEFAULT_MAX_POINTS = 2000

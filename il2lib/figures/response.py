@@ -12,10 +12,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib import schema
-from il2lib.disclosure import NO_SUPPRESSION, Suppression
+from il2lib.figures.palette import (BLACK, GREY, OUTLINE, RESPONSE_COLORS, apply_layout, color, escape, figure_style,
+                                    title_height)
+from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
 from il2lib.response import rate_count_keys
-from il2lib.figures.palette import (BLACK, GREY, OUTLINE, RESPONSE_COLORS, apply_layout, color, escape, title_height,
-                                    figure_style)
 
 OUTCOME_AXIS = {"orr": "Objective response rate, % (95% CI)", "cbr": "Clinical benefit rate, % (95% CI)",
                 "dcr": "Disease control rate, % (95% CI)"}

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from il2lib import schema
-from il2lib.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression
 from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style, title_height
+from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression
 from il2lib.toxicity import GRADES
 
 
@@ -79,7 +79,7 @@ def _bars(tox, group: str, grade: int, terms: list, percent: bool, shown: Suppre
 
 
 def _band_length(bars, percent: bool, threshold: int) -> float:
-    """One length for every hidden bar: half the shortest bar drawn to scale (as il2lib.masking does)."""
+    """One length for every hidden bar: half the shortest bar drawn to scale (as il2lib.privacy.masking does)."""
     drawn = [np.asarray(lengths, dtype=float)[visible] for lengths, _, _, visible in bars]
     kept = np.concatenate(drawn) if drawn else np.array([])
     kept = kept[kept > 0]

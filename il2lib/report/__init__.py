@@ -98,7 +98,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
         SHA-256 of the adverse-event file, printed beside the patient file's.
     pseudonymise : bool
         Withhold the file's patient ids: the cohort and the AE table are pseudonymised first
-        (:func:`il2lib.pseudonyms.pseudonymise`), so every section, figure and finding names a patient
+        (:func:`il2lib.privacy.pseudonyms.pseudonymise`), so every section, figure and finding names a patient
         "row N" by their line in the file.
     ae_complete : iterable of str
         Sources whose AE file lists every AE of every patient (``"*"``: every patient); see
@@ -122,7 +122,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     if endpoint not in ("os", "pfs"):
         raise ValueError(f"endpoint must be 'os' or 'pfs', got {endpoint!r}.")
     if pseudonymise:  # once, before anything is computed from the data
-        from il2lib.pseudonyms import pseudonymise as pseudonymised
+        from il2lib.privacy.pseudonyms import pseudonymise as pseudonymised
 
         cohort, ae = pseudonymised(cohort, ae)
     if not cohort.report.ok:

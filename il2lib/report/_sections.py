@@ -123,7 +123,7 @@ def _findings_table(findings: pd.DataFrame, caption: str) -> str:
 def protected(view):
     """How the counts of ``view`` read in this report: small ones and their complements hidden when the
     report is built under small-cell protection (:mod:`il2lib.report._small_cells`)."""
-    from il2lib.disclosure import NO_SUPPRESSION, protect
+    from il2lib.privacy.disclosure import NO_SUPPRESSION, protect
     from il2lib.report._small_cells import threshold
 
     k = threshold()
@@ -239,7 +239,6 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
         s.note(note)
     if schema.PLATELET_NADIR in set(result.rows["variable"]):
         from il2lib.figures.biomarkers import biomarker_figure
-
         from il2lib.report._small_cells import threshold
 
         k = threshold()

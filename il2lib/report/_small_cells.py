@@ -1,9 +1,9 @@
 """Small-cell protection of the meeting report (``build_report(..., small_cell_threshold=k)``).
 
 While a report is built under :func:`small_cells`, every table it renders goes through
-:func:`il2lib.masking.mask_table` (rate, percentage, CI and median columns dependent: "masked" in a row
-with a masked count), every figure through :func:`il2lib.masking.mask_figure`, and every caption and
-note through :func:`il2lib.masking.mask_text`; patient-level figure kinds
+:func:`il2lib.privacy.masking.mask_table` (rate, percentage, CI and median columns dependent: "masked" in a row
+with a masked count), every figure through :func:`il2lib.privacy.masking.mask_figure`, and every caption and
+note through :func:`il2lib.privacy.masking.mask_text`; patient-level figure kinds
 (:data:`il2lib.figures.PATIENT_LEVEL_FIGURES`) are withheld or drawn in their masked form, and rows of
 single patients (validation findings) are not listed. The setting is a context variable so that the
 section builders need no extra argument; outside :func:`small_cells` nothing is masked.
@@ -52,7 +52,7 @@ def threshold() -> int | None:
 
 def text(value):
     """A caption or note with its counts masked ("n = 3 of 40", "2/17", "(N=2)", "3 events")."""
-    from il2lib.masking import mask_text
+    from il2lib.privacy.masking import mask_text
 
     k = threshold()
     if k is None or not isinstance(value, str):
@@ -70,7 +70,7 @@ def dependent_columns(df: pd.DataFrame) -> list[str]:
 
 def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
     """``df`` masked (``dependent`` default: the rate, percentage, CI and median columns)."""
-    from il2lib.masking import mask_table
+    from il2lib.privacy.masking import mask_table
 
     k = threshold()
     if k is None:
@@ -81,8 +81,8 @@ def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
 
 
 def figure(fig):
-    """``fig`` masked (:func:`il2lib.masking.mask_figure`: labels, titles, annotations, hover, bar lengths)."""
-    from il2lib.masking import mask_figure
+    """``fig`` masked (:func:`il2lib.privacy.masking.mask_figure`: labels, titles, annotations, hover, bar lengths)."""
+    from il2lib.privacy.masking import mask_figure
 
     k = threshold()
     return fig if k is None else mask_figure(fig, k)

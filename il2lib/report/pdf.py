@@ -8,7 +8,7 @@ page-number footer; ``break-inside: avoid`` on figures and tables keeps each on 
 
 One chromium per process prints every PDF, each in its own browser context (an in-memory profile,
 discarded after the print), at most ``IL2_EXPORT_SLOTS`` exports at once, and with chromium's
-sandbox unless the process is root or ``IL2_CHROMIUM_NO_SANDBOX=1`` (see :mod:`il2lib.browsers`).
+sandbox unless the process is root or ``IL2_CHROMIUM_NO_SANDBOX=1`` (see :mod:`il2lib.export.browsers`).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from il2lib import browsers
+from il2lib.export import browsers
 from il2lib.report._html import PAGE_RULE_ID, Paper
 
 #: Candidate chromium executables, in order (``BROWSER_PATH`` first, as kaleido uses it).
@@ -311,7 +311,7 @@ def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> byte
         ``"A4"`` or ``"Letter"``; replaces the size in the document's ``@page`` rule.
     timeout
         Seconds the print may take once it has an export slot (waiting in line for a slot is
-        limited separately, :data:`il2lib.browsers.SLOT_WAIT_SECONDS`).
+        limited separately, :data:`il2lib.export.browsers.SLOT_WAIT_SECONDS`).
 
     Raises
     ------
@@ -328,7 +328,7 @@ def pdf_bytes(html: str, *, paper: Paper = "A4", timeout: float = 180.0) -> byte
     navigation to :data:`REPORT_URL` with the document (``Cache-Control: no-store``) and refuses any
     other request; ``Page.printToPDF`` prints it (CSS page size, backgrounds, document outline,
     tagged PDF). The document's Content-Security-Policy blocks every request too, so printing is
-    offline. The chromium process is shared by the prints of this process (:mod:`il2lib.browsers`).
+    offline. The chromium process is shared by the prints of this process (:mod:`il2lib.export.browsers`).
     """
     document = set_paper(html, paper)
     find_chromium()  # no chromium: say so before waiting in line

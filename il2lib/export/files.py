@@ -7,7 +7,7 @@ a formula that arrived in an uploaded file (CSV/formula injection, OWASP).
 
 Static images use plotly's own export engine (kaleido 1.x), which drives Debian's chromium headless;
 no network is needed. One kaleido browser per process draws every figure, at most ``IL2_EXPORT_SLOTS``
-exports at once (see :mod:`il2lib.browsers`). Interactive HTML embeds plotly.js, so it opens offline too.
+exports at once (see :mod:`il2lib.export.browsers`). Interactive HTML embeds plotly.js, so it opens offline too.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from il2lib import browsers
+from il2lib.export import browsers
 
 if TYPE_CHECKING:  # plotly and asyncio are imported where a figure is exported (start-up time)
     import asyncio
@@ -205,7 +205,7 @@ def figure_to_image(fig: go.Figure, fmt: ImageFormat, *, width: int | None = Non
                     height: int | None = None, scale: float = PUBLICATION_SCALE) -> bytes:
     """Render a figure to PNG or SVG with plotly's kaleido export (Debian chromium, offline).
 
-    Waits for a free export slot (:func:`il2lib.browsers.slots`) and draws in the process's shared
+    Waits for a free export slot (:func:`il2lib.export.browsers.slots`) and draws in the process's shared
     kaleido browser, which starts on the first figure.
 
     Parameters

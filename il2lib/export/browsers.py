@@ -1,6 +1,6 @@
 """Headless chromium for the PNG, SVG and PDF exports: shared browsers, a queue, the sandbox.
 
-* One browser per kind and process: kaleido's chromium draws every figure (:mod:`il2lib.export`),
+* One browser per kind and process: kaleido's chromium draws every figure (:mod:`il2lib.export.files`),
   another prints every report (:mod:`il2lib.report.pdf`). Each starts on its first export, stays open
   for the next ones, closes after :data:`IDLE_CLOSE_SECONDS` without exports and at process exit.
 * At most ``IL2_EXPORT_SLOTS`` exports (default 2) run at once, figures and PDFs together; the others
