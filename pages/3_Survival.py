@@ -13,6 +13,7 @@ from app_ui.registry import survival_from_counts
 from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view
 from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
 from il2lib import schema
+from il2lib.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 from il2lib.survival import format_months, hazard_ratio_table
 
 ctx = frame("Survival")
@@ -54,9 +55,6 @@ def options() -> tuple[str, str | None, str, float | None]:
 def censoring_caption(endpoint: str, masking) -> None:
     """How PFS/DoR are censored (FDA 2018 table, and its two rows this schema cannot apply), and how many
     patients shown were censored at day 0 for want of a dated tumour assessment."""
-    from il2lib.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
-    from il2lib.masking import mask_count
-
     if endpoint not in ("pfs", "dor"):
         return
     text = f"{PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}"
@@ -65,8 +63,7 @@ def censoring_caption(endpoint: str, masking) -> None:
         if endpoint == "pfs" and getattr(note, "kind", "") == "pfs_no_assessment":
             n = len(shown.intersection(note.patient_ids))
             if n:
-                n_text = mask_count(n, masking.threshold) if masking.on else n
-                text += (f" Here {n_text} patient(s) without a dated post-baseline tumour assessment are censored "
+                text += (f" Here {masking.count(n)} patient(s) without a dated post-baseline tumour assessment are censored "
                          "at day 0.")
     st.caption(md_escape(text))
 
