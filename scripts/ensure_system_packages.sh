@@ -6,7 +6,7 @@ set -euo pipefail
 missing=()
 command -v chromium  >/dev/null 2>&1 || missing+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
-# PostgreSQL server binaries (initdb, pg_ctl) for the registry-source tests (il2lib.sources.pg_server)
+# PostgreSQL server binaries (initdb, pg_ctl) for the registry-source tests (support.postgres)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 # R with survival and cmprsk: the "show code" R snippets are run and compared with il2lib's numbers
 for pkg in r-base-core r-cran-survival r-cran-cmprsk; do

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from apptest_support import open_app, open_code, rerun, tables, texts
 
 from app_ui.survival_sections import TABS
+from support.apptest import open_app, open_code, rerun, tables, texts
 
 SURVIVAL, RESPONSE = "pages/3_Survival.py", "pages/2_Response.py"
 
@@ -158,7 +158,8 @@ def crossing_hazards_csv() -> bytes:
     months: the curves cross and cox.zph rejects proportional hazards by disease."""
     import numpy as np
     import pandas as pd
-    from apptest_support import SAMPLE
+
+    from support.apptest import SAMPLE
 
     raw = pd.read_csv(SAMPLE, dtype=str)
     start = pd.to_datetime(raw["date_il2_start"])
@@ -210,9 +211,9 @@ def test_survival_sections_never_raise(query):
 
 def test_minimal_upload_without_optional_columns():
     import pandas as pd
-    from apptest_support import SAMPLE
 
     from il2lib import schema
+    from support.apptest import SAMPLE
 
     raw = pd.read_csv(SAMPLE, dtype=str)
     keep = list(schema.REQUIRED_COLUMNS) + [schema.DATE_DEATH, schema.DATE_LAST_FOLLOWUP]

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from apptest_support import open_app, rerun, sidebar_count, tables, texts, widget
 from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
 from il2lib.validation import load_cohort
+from support.apptest import open_app, rerun, sidebar_count, tables, texts, widget
 
 PAYLOAD_HTML = "<img src=x onerror=alert(1)>"
 PAYLOAD_TEXT = "**bold** [link](javascript:alert(1)) $x$ <script>alert(2)</script>"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from apptest_support import PAGES, open_app, rerun, sample_data, sidebar_count, texts, widget
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
+from support.apptest import PAGES, open_app, rerun, sample_data, sidebar_count, texts, widget
 
 
 def n_filtered(f: CohortFilter) -> int:

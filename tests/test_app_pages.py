@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from apptest_support import PAGES, frame_equal, open_app, rerun, sample_data, tables, texts, widget
 
 from il2lib import schema
 from il2lib._analysis import group_labels, level_order
@@ -17,6 +16,7 @@ from il2lib.stats import format_p, p_phrase
 from il2lib.survival import kaplan_meier, landmark, logrank_test
 from il2lib.table1 import table1
 from il2lib.toxicity import toxicity_summary
+from support.apptest import PAGES, frame_equal, open_app, rerun, sample_data, tables, texts, widget
 
 MELANOMA = CohortFilter(disease=("melanoma",))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from apptest_support import open_app, rerun, texts
+from support.apptest import open_app, rerun, texts
 
 RESPONSE, BIOMARKERS = "pages/2_Response.py", "pages/4_Biomarkers.py"
 WITHHELD = "Patient-level figure withheld while small-cell protection is on"

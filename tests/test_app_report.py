@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app_ui.isolated_frame import inner_document
-from tests.apptest_support import open_app, rerun, texts
+from support.apptest import open_app, rerun, texts
 
 PAGE = "pages/6_Report.py"
 

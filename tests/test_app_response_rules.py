@@ -1,9 +1,9 @@
 """Response page: both ORR views, the RECIST 1.1 re-classification note and the SD-minimum setting (AppTest)."""
 from __future__ import annotations
 
-from apptest_support import open_app, rerun, tables, texts, widget
-from conftest import UNCONFIRMED_PR_AND_SHORT_SD as ROWS
-from conftest import csv_bytes
+from conftest import UNCONFIRMED_PR_AND_SHORT_SD as ROWS, csv_bytes
+
+from support.apptest import open_app, rerun, tables, texts, widget
 
 
 def _response_page():

@@ -7,11 +7,11 @@ import io
 
 import pytest
 import streamlit
-from apptest_support import open_app, read_table, rerun
 from openpyxl import load_workbook
 from test_app_analysis_sections import RESPONSE, SURVIVAL, open_tab
 
 from il2lib.export.files import table_to_csv_bytes
+from support.apptest import open_app, read_table, rerun
 
 #: Survival tab -> (table keys, figure keys) drawn in it; the pairwise log-rank table sits beside the KM figure.
 SURVIVAL_SECTIONS = {

@@ -2,11 +2,11 @@
 with a message that names the limit and its setting."""
 from __future__ import annotations
 
-from apptest_support import open_app, rerun, texts, widget
 from conftest import csv_bytes, patient_rows
 
-import fuzz_inputs as fz
 from app_ui import data as data_mod
+from support import fuzz_inputs as fz
+from support.apptest import open_app, rerun, texts, widget
 
 
 def _upload(at, name: str, raw: bytes):

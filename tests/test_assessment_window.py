@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from apptest_support import open_app, rerun, texts, widget
 from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
 from il2lib.cli import main
 from il2lib.cohort import benefit_rule_text
+from support.apptest import open_app, rerun, texts, widget
 
 #: SD from IL-2 start 2016-01-01 to the last assessment: 182 days (2016-07-01) and 166 days (2016-06-15);
 #: sd_duration_months is computed from these dates by the loader.

@@ -1,12 +1,12 @@
-"""The rules that find a visible small count (tests/disclosure_scan.py): counts at count positions are
+"""The rules that find a visible small count (tests/support/support/disclosure_scan.py): counts at count positions are
 flagged, category labels and estimates are not."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from disclosure_scan import (bar_count_lengths, figure_small_counts, figure_strings, fill_template,
-                             metric_is_small_count, small_counts, table_small_counts)
+from support.disclosure_scan import (bar_count_lengths, figure_small_counts, figure_strings, fill_template,
+                                     metric_is_small_count, small_counts, table_small_counts)
 
 
 @pytest.mark.parametrize("text, flagged", [
@@ -135,7 +135,7 @@ def test_typed_arrays_and_template_internals_are_not_shown_strings():
 def test_an_html_document_is_read_as_text_tables_figures_and_nested_frames():
     from html import escape
 
-    from disclosure_scan import html_small_counts
+    from support.disclosure_scan import html_small_counts
 
     inner = ('<h2>Response</h2><p>ORR: n = 3 of 40</p>'
              '<table><tr><th>Group</th><th>Community (N=2)</th><th>Patients</th></tr>'

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import security_helpers as sh
 from streamlit import dataframe_util
 
 from app_ui.isolated_frame import inner_document
 from il2lib import schema
+from support import security as sh
 
 MARKDOWN_FIELDS = {"body", "label", "help", "caption", "placeholder", "captions"}
 HTML_FIELDS = {"srcdoc"}  # plus plotly figure strings ("figure.html")

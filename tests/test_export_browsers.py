@@ -21,8 +21,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from il2lib.export import files as export
-from il2lib.export import browsers
+from il2lib.export import browsers, files as export
 from il2lib.report import pdf
 from il2lib.report._html import PAGE_RULE_ID
 
@@ -344,7 +343,7 @@ def test_a_queued_figure_export_shows_waiting_for_a_free_slot_under_the_figure(s
     from streamlit.testing.v1 import AppTest
 
     from app_ui import downloads
-    from tests.rendered_text import DownloadRecorder
+    from support.rendered_text import DownloadRecorder
 
     slots = slots_of(1)
     monkeypatch.setattr(downloads, "FOLLOW_SECONDS", 0.5)

@@ -110,9 +110,8 @@ def test_odds_ratio_not_estimable_only_when_a_margin_is_zero():
 
 
 def test_biomarkers_page_states_how_each_odds_ratio_is_computed():
-    from apptest_support import open_app, texts
-
     from il2lib.biomarkers import OR_METHOD_NOTE
+    from support.apptest import open_app, texts
 
     at = open_app(page="pages/4_Biomarkers.py")
     assert OR_METHOD_NOTE in texts(at, "caption")

@@ -6,8 +6,8 @@ import pytest
 
 from il2lib import schema
 from il2lib.survival import median_followup
-from tests.apptest_support import SAMPLE, open_app, texts
 from il2lib.validation import load_cohort
+from support.apptest import SAMPLE, open_app, texts
 
 
 @pytest.mark.parametrize("endpoint", ["os", "pfs", "dor"])

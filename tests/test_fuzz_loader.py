@@ -21,14 +21,14 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-import fuzz_inputs as fz
 import pandas as pd
 import pytest
-from bounded_child import run_bounded
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import il2lib
 from il2lib import schema
+from support import fuzz_inputs as fz
+from support.bounded_child import run_bounded
 
 PROFILE = os.environ.get("IL2_FUZZ_PROFILE", "ci")
 MULTIPLIER = int(os.environ.get("IL2_FUZZ_MULTIPLIER", {"ci": 1, "long": 20}[PROFILE]))

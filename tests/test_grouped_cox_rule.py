@@ -11,7 +11,7 @@ import pytest
 from il2lib import schema
 from il2lib.report._survival import survival_section
 from il2lib.survival import cox_ph, grouped_hazard_ratios
-from tests.apptest_support import open_app, texts, unescape
+from support.apptest import open_app, texts, unescape
 
 # 10 melanoma patients all alive at 24 months, 10 RCC patients dead at 1..10 months: the melanoma
 # group has 0 events, so beta -> -inf (R's coxph: "Loglik converged before variable 1"; it prints

@@ -14,11 +14,11 @@ import re
 import numpy as np
 import pytest
 
-from apptest_support import open_app, tables, texts
 from il2lib.figures.cif import cif_figure
 from il2lib.figures.km import km_figure
 from il2lib.survival import kaplan_meier
 from il2lib.survival.competing import cumulative_incidence
+from support.apptest import open_app, tables, texts
 
 K = 5
 SMALL, LARGE = "Melanoma (n=3)", "RCC (n=12)"
@@ -183,8 +183,8 @@ def test_survival_from_registry_counts_under_protection(tmp_path, monkeypatch):
     # a registry selection above the row limit: Kaplan-Meier from SQL counts, the same protection
     from streamlit.testing.v1 import AppTest
 
-    from apptest_support import APP, sample_data
     from il2lib.sources.export import write_parquet
+    from support.apptest import APP, sample_data
 
     monkeypatch.setenv("IL2_LOGIN", "none")  # a registry needs the deployer's word that sign-in happens elsewhere
     write_parquet(sample_data(), tmp_path / "parquet", rows_per_file=40)

@@ -2,7 +2,7 @@
 or read with work bounded by what they really hold.
 
 Each case is built and loaded in a child process under a 1.5 GiB address-space limit with a 60 s hang guard
-(tests/bounded_child.py): a regression ends the child (MemoryError, or killed), not the test session. The
+(tests/support/support/bounded_child.py): a regression ends the child (MemoryError, or killed), not the test session. The
 tests assert the refusal (its message names the limit and the setting to change) and work counters (rows
 and cells the reader went through), never durations.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from bounded_child import run_bounded
 
-import fuzz_inputs as fz
 from il2lib.errors import CohortFileError
 from il2lib.io import EXCEL_MAX_COLUMNS, LoaderLimits, _unique_names, read_table
+from support import fuzz_inputs as fz
+from support.bounded_child import run_bounded
 
 
 def _source(raw: bytes, name: str):

@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import security_helpers as sh
 
 from app_ui.data import UPLOAD_FILE
 from il2lib import schema
+from support import security as sh
 
 
 class _Collect(logging.Handler):

@@ -124,7 +124,7 @@ def test_masked_report_draws_the_biomarker_boxes_without_patients(cohort, plain,
 
 def test_a_patient_level_figure_is_withheld_from_a_masked_report():
     from il2lib.figures.response import swimmer_figure
-    from tests.apptest_support import sample_data
+    from support.apptest import sample_data
 
     assert withheld_under_masking("swimmer") and "swimmer" in PATIENT_LEVEL_FIGURES
     section = Section("response", "Response")

@@ -4,7 +4,7 @@ Every page of the dashboard, every tab of the Survival page's "Models and furthe
 section and the built meeting report are run by AppTest under two filter settings that leave small
 groups. Every visible string, metric, table and figure (labels, titles, annotations, hover text, bar
 lengths), the report preview and the CSV, figure and report downloads are scanned for a count at a
-count position (rules in tests/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
+count position (rules in tests/support/support/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
 The rule is the usual minimum cell count: counts from 1 to threshold - 1 are shown as "<threshold",
 zeros stay (as in DARWIN EU's omopgenerics, "Minimum cell count suppression",
 https://darwin-eu-dev.github.io/omopgenerics/articles/suppression.html).
@@ -12,15 +12,16 @@ https://darwin-eu-dev.github.io/omopgenerics/articles/suppression.html).
 from __future__ import annotations
 
 import pytest
-from apptest_support import APP, TIMEOUT, open_app, rerun
-from disclosure_scan import THRESHOLD, download_small_counts, recorded_downloads, small_count_findings, visible_strings
-from security_helpers import page_scripts
 from streamlit.testing.v1 import AppTest
 
 from app_ui.masking import PROTECTED_VIEWS
 from app_ui.state import plain_key
 from app_ui.survival_sections import TABS as SURVIVAL_TABS
 from il2lib.privacy.disclosure import recoverable
+from support.apptest import APP, TIMEOUT, open_app, rerun
+from support.disclosure_scan import (THRESHOLD, download_small_counts, recorded_downloads, small_count_findings,
+                                     visible_strings)
+from support.security import page_scripts
 
 SURVIVAL, REPORT = "pages/3_Survival.py", "pages/6_Report.py"
 BUILT = "built"  # the Report page after "Build report"

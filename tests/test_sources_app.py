@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from apptest_support import SAMPLE, rerun, sidebar_count, tables, texts, widget
 from streamlit.testing.v1 import AppTest
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources.export import write_parquet, write_postgres
 from il2lib.validation import load_cohort
-from tests.sources_support import ensure_postgres_binaries
+from support.apptest import SAMPLE, rerun, sidebar_count, tables, texts, widget
+from support.registry import ensure_postgres_binaries
 
 APP = str(SAMPLE.parents[1] / "app.py")
 
@@ -39,7 +39,7 @@ def parquet_config(tmp_path_factory, sample_data):
 
 @pytest.fixture(scope="module")
 def postgres_config(sample_data):
-    from il2lib.sources.pg_server import start_local_postgres
+    from support.postgres import start_local_postgres
 
     ensure_postgres_binaries()
     pg = start_local_postgres()
@@ -139,10 +139,9 @@ def test_response_page_above_the_row_limit_uses_counts(parquet_config, sample_da
 
 def test_registry_response_counts_are_masked_with_their_complements(parquet_config, sample_data):
     # RCC by line of IL-2: small groups, counted in SQL above the row limit
-    from disclosure_scan import small_counts
-
     from app_ui.masking import PROTECTED_VIEWS
     from il2lib.privacy.disclosure import SUPPRESSED, recoverable
+    from support.disclosure_scan import small_counts
 
     at = AppTest.from_file(APP, default_timeout=90)
     at.secrets["registry"] = dict(parquet_config, row_limit=10)

@@ -12,7 +12,7 @@ from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources import DataFrameSource, DuckDBSource, RowLimitError, UnsafeQueryError, open_source
 from il2lib.sources.errors import DataSourceError
 from il2lib.sources.export import write_parquet
-from tests.sources_support import FILTERS, GROUPS, assert_same_as_memory, assert_same_categories, registry_frame
+from support.registry import FILTERS, GROUPS, assert_same_as_memory, assert_same_categories, registry_frame
 
 
 @pytest.fixture(scope="module")

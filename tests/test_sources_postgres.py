@@ -14,10 +14,10 @@ from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources import DuckDBSource, QueryTimeoutError, RowLimitError, UnsafeQueryError, open_source
 from il2lib.sources.errors import DataSourceError
 from il2lib.sources.export import write_parquet, write_postgres
-from il2lib.sources.pg_server import start_local_postgres
 from il2lib.sources.sql import Query
-from tests.sources_support import (FILTERS, GROUPS, assert_same_as_memory, assert_same_categories,
-                                   ensure_postgres_binaries, registry_frame)
+from support.postgres import start_local_postgres
+from support.registry import (FILTERS, GROUPS, assert_same_as_memory, assert_same_categories, ensure_postgres_binaries,
+                              registry_frame)
 
 TABLE = "il2_registry"
 

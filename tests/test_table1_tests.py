@@ -99,7 +99,7 @@ def test_no_note_when_every_group_has_values(small_groups):
 
 
 def test_cohort_page_shows_why_bor_has_no_p_value_by_clinical_benefit():
-    from apptest_support import open_app, tables, texts
+    from support.apptest import open_app, tables, texts
 
     at = open_app({"t1_by": schema.CLINICAL_BENEFIT}, "pages/1_Cohort.py")
     shown = tables(at)[0]

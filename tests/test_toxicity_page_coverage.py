@@ -5,8 +5,9 @@ patient's source, toxicity is unknown; the page says how many and why. Declaring
 "no AE row" mean "no AE".
 """
 import pandas as pd
-from apptest_support import open_app, rerun, tables, texts, unescape, widget
 from conftest import csv_bytes, patient_rows
+
+from support.apptest import open_app, rerun, tables, texts, unescape, widget
 
 
 def upload(at, frame: pd.DataFrame, name: str, key: str):

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from disclosure_scan import decode_typed_arrays, figure_small_counts, html_small_counts
 
 from il2lib import load_cohort, schema
 from il2lib.adverse_events import load_adverse_events
-from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression, protect, recoverable
 from il2lib.figures.toxicity import ae_grade_figure
+from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression, protect, recoverable
 from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, GRADES, toxicity_summary
+from support.disclosure_scan import decode_typed_arrays, figure_small_counts, html_small_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "combined_synthetic.csv"
@@ -232,9 +232,8 @@ def test_the_report_section_renders_through_one_protected_view(sample):
 
 
 def test_toxicity_page_renders_its_counts_through_the_protected_view():
-    from apptest_support import open_app
-
     from app_ui.masking import PROTECTED_VIEWS
+    from support.apptest import open_app
 
     at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", "tox_by": "source"},
                   page="pages/5_Toxicity.py")

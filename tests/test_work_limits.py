@@ -1,6 +1,6 @@
 """Statistics that can run long stop at a work limit counted in deterministic units, never in seconds.
 
-The heavy cases run in a child process (tests/bounded_child.py: address-space limit, hang guard);
+The heavy cases run in a child process (tests/support/support/bounded_child.py: address-space limit, hang guard);
 each test asserts the refusal or the fallback and the work counted, never how long anything took.
 """
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from bounded_child import run_bounded
 
 from il2lib import biomarkers as biomarkers_module
 from il2lib import response as response_module
@@ -26,6 +25,7 @@ from il2lib.survival.cox_diagnostics import concordance_counts, concordance_work
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
 from il2lib.survival.time_origin import kaplan_meier_entry
+from support.bounded_child import run_bounded
 
 TOO_LONG = "This took too long for the current selection"
 
@@ -156,8 +156,8 @@ def test_logrank_across_many_groups_and_distinct_times_is_refused_before_its_tab
 # ----------------------------------------------------------------------------- the counters, in process
 @pytest.fixture(scope="module")
 def sample():
-    from apptest_support import sample_data
     from il2lib import schema
+    from support.apptest import sample_data
 
     df = sample_data()
     out = pd.DataFrame({"time": df[schema.OS_MONTHS].astype(float), "event": df[schema.OS_EVENT].astype(float),
@@ -249,7 +249,7 @@ def test_count_tables_of_several_groups_stop_at_the_cell_limit_and_one_group_nev
 
 
 def test_multivariable_cox_past_its_work_limit_returns_the_message(monkeypatch):
-    from apptest_support import sample_data
+    from support.apptest import sample_data
 
     monkeypatch.setattr(_coxfit, "COX_WORK_LIMIT", 1)
     model = multivariable_cox(sample_data(), "os", ["age", "sex"])
@@ -352,7 +352,7 @@ def fresh_caches():
 
 
 def test_survival_page_says_a_refused_statistic_took_too_long_and_shows_the_rest(fresh_caches, monkeypatch):
-    from apptest_support import open_app, tables, texts
+    from support.apptest import open_app, tables, texts
 
     monkeypatch.setattr(_coxfit, "COX_WORK_LIMIT", 1)
     monkeypatch.setattr(pairwise, "PAIRWISE_WORK_LIMIT", 1)
@@ -387,7 +387,7 @@ def test_cohort_response_and_biomarker_pages_say_a_refused_analysis_took_too_lon
 
 
 def open_tab(at, tab: str) -> None:
-    from apptest_support import rerun
+    from support.apptest import rerun
 
     at.session_state["km_more"], at.session_state["km_tab"] = True, tab
     at.query_params["km_more"], at.query_params["km_tab"] = "true", tab  # both widgets are bound to the URL

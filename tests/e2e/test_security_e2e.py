@@ -27,9 +27,10 @@ from .server import ROOT
 
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
-import security_helpers as sh  # noqa: E402
 from st_client import StreamlitClient  # noqa: E402
 from test_escaping import hostile_upload, payloads  # noqa: E402
+
+from support import security as sh  # noqa: E402
 
 PAGES = ("Data", "Cohort", "Response", "Survival", "Biomarkers", "Toxicity", "Report")
 PADDING_BYTES = 1_500_000

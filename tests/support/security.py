@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from il2lib import schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 SAMPLE = ROOT / "sample_data" / "proclaim_synthetic.csv"
 SAMPLE_AE = ROOT / "sample_data" / "proclaim_synthetic_adverse_events.csv"
