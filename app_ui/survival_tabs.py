@@ -19,7 +19,8 @@ from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, 
 from il2lib.published import CITATIONS, median_overlay
 from il2lib.survival import format_months, kaplan_meier
 from il2lib.survival.competing import cumulative_incidence, progression_competing_status
-from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES
+from il2lib.survival.cox import OVERFITTING
+from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES, PROPORTIONAL_HAZARDS
 from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times
 
 # The il2lib.figures builders are imported where a figure is drawn: plotly takes about a second to import.
@@ -79,8 +80,8 @@ def cox_tab(ctx, endpoint: str) -> None:
             st.warning(md_escape("Proportional hazards questionable for: " + ", ".join(model.ph_violated)
                                  + ". Hazard ratios are averages over time; see the Milestones & RMST tab, which "
                                  "does not assume proportional hazards."), icon=":material/warning:")
-    for note in model.warnings:
-        if "proportional" not in note.lower() and "events per coefficient" not in note:
+    for note in model.warnings:  # over-fitting and proportional hazards have their own boxes above
+        if getattr(note, "kind", "") not in (OVERFITTING, PROPORTIONAL_HAZARDS):
             st.caption(md_escape(note))
     show_code(cox_snippet(endpoint, chosen), ctx, "cox")
 

@@ -103,3 +103,17 @@ def test_model_frame_encoding_and_errors():
         multivariable_cox(df, "os", [])
     assert set(COVARIATES) >= {"age", "sex", "ecog", "ldh_x_uln", "later_line", "prior_pd1", "disease"}
     assert not math.isnan(multivariable_cox(df, "pfs", ["age"]).table.hr.iloc[0])
+
+
+
+def test_overfitting_and_proportional_hazards_warnings_carry_their_kind():
+    # the page shows these two in boxes of their own and picks them out by kind, never by their wording
+    from il2lib.survival.cox import OVERFITTING
+    from il2lib.survival.multivariable import PROPORTIONAL_HAZARDS
+
+    df = sample_data()
+    ph = multivariable_cox(df, "os", ["age", "sex", "ecog", "disease"])
+    assert [w.kind for w in ph.warnings if "Milestone survival and RMST" in w] == [PROPORTIONAL_HAZARDS]
+    small = df[df[schema.SOURCE].str.startswith("Community")].head(40)
+    few = multivariable_cox(small, "os", ["age", "sex", "ecog", "ldh_x_uln", "later_line", "disease"])
+    assert [w.kind for w in few.warnings if "events per coefficient" in w] == [OVERFITTING]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.errors import InsufficientDataError
+from il2lib.notes import Note
 from il2lib.stats import format_p
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
@@ -21,6 +22,8 @@ from il2lib.survival.cox_diagnostics import PHTestResult, check_concordance_work
 
 MIN_EVENTS_PER_GROUP_FOR_HR = 5
 MIN_EVENTS_PER_COEFFICIENT = 10
+#: ``kind`` of the warning that a model has fewer events per coefficient than that.
+OVERFITTING = "overfitting"
 
 
 @dataclass(frozen=True)
@@ -248,8 +251,8 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
                      "hazard ratio is reported. The likelihood-ratio test is the model test; the Wald test is "
                      "not valid under separation.")
     if n_events < MIN_EVENTS_PER_COEFFICIENT * p_count:
-        notes.append(f"fewer than {MIN_EVENTS_PER_COEFFICIENT} events per coefficient ({n_events} events for "
-                     f"{p_count} coefficients): the model may be over-fitted.")
+        notes.append(Note(f"fewer than {MIN_EVENTS_PER_COEFFICIENT} events per coefficient ({n_events} events for "
+                          f"{p_count} coefficients): the model may be over-fitted.", kind=OVERFITTING))
     eta = np.empty(data.time.size)
     eta[rs.order] = rs.x @ beta
     counts = concordance_counts(data.time, data.event, eta, strat)

@@ -15,8 +15,13 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib.errors import ConvergenceError, InsufficientDataError, SurvivalInputError, WorkLimitExceeded
+from il2lib.notes import Note
 from il2lib.survival.cox import MIN_EVENTS_PER_COEFFICIENT, CoxResult, cox_ph
 from il2lib.survival.cox_diagnostics import PHTestResult
+
+#: ``kind`` of the warning that the proportional-hazards check rejects for some term.
+PROPORTIONAL_HAZARDS = "proportional_hazards"
+
 
 @dataclass(frozen=True)
 class Covariate:
@@ -184,7 +189,8 @@ def multivariable_cox(df: pd.DataFrame, endpoint: str = "os", covariates=DEFAULT
         ph = None
         notes.append("The proportional-hazards check could not be computed for this model.")
     if ph is not None and ph.warning:
-        notes.append(ph.warning + " Milestone survival and RMST differences do not assume proportional hazards.")
+        notes.append(Note(ph.warning + " Milestone survival and RMST differences do not assume proportional hazards.",
+                          kind=PROPORTIONAL_HAZARDS))
     table = fit.summary[["term", "hr", "hr_lower", "hr_upper", "p", "reportable"]].copy()
     return MultivariableCoxResult(endpoint, covariates, fit, table, len(fit.summary), fit.n_events, ph,
                                   "", tuple(notes))
