@@ -120,6 +120,74 @@ class ToxicitySummary:
         out = pd.DataFrame(wide, index=pd.Index(order, dtype=object))
         return out.rename_axis("AE term (CTCAE v5)")
 
+    def overview(self, shown: Suppression = NO_SUPPRESSION, measures: Iterable[str] | None = None,
+                 group_sizes: bool = False) -> pd.DataFrame:
+        """Measures (rows; ``measures`` only, when given) x groups: "n/N (%)" over the patients whose answer is
+        known, and how many are not ("not known" without any answer). Counts as ``shown`` says (small-cell
+        protection), a percentage only when its n and N are shown. With ``group_sizes`` each column header
+        carries the group's size, "Melanoma (N=57)", and a row over every patient of the group reads "n (%)"."""
+        rows = self.summary if measures is None else self.summary[self.summary["measure"].isin(list(measures))]
+        totals = self.coverage.set_index("group")["n_patients"]
+
+        def cell(group, measure, n, big_n, p, u) -> str:
+            n_key, big_n_key, unknown = self.measure_keys(group, measure)
+            extra = f", {shown.text(unknown, u)} unknown" if u else ""
+            if not big_n:
+                return "not known" + extra
+            rate = f"{p:.0f}%" if shown.shows(n_key, big_n_key) else "–"
+            if group_sizes and big_n == totals[group]:
+                return f"{shown.text(n_key, n)} ({rate})" + extra
+            return f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})" + extra
+
+        cells = rows.assign(value=[cell(*r) for r in zip(rows["group"], rows["measure"], rows["n"], rows["N"],
+                                                          rows["percent"], rows["n_unknown"])])
+        wide = cells.pivot(index="measure", columns="group", values="value")
+        wide = wide.reindex(index=list(dict.fromkeys(cells["measure"])), columns=list(self.groups))
+        if group_sizes:
+            wide.columns = [f"{g} (N={shown.text(self.patients_key(g), totals[g])})" for g in wide.columns]
+        return wide.rename_axis("Measure").reset_index()
+
+    def cycles_display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """AEs by cycle: patients with an AE over those who received the cycle (counts as ``shown`` says)."""
+        c = self.by_cycle
+
+        def cell(group, cycle, what, n, big_n):
+            n_key, big_n_key = self.cycle_key(group, cycle, what), self.cycle_key(group, cycle, "N")
+            if not big_n:
+                return "not known"
+            rate = f"{100 * n / big_n:.0f}%" if shown.shows(n_key, big_n_key) else "–"
+            return f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})"
+
+        def counts(what, values):  # plain numbers unless a count is hidden
+            keys = [self.cycle_key(g, cy, what) for g, cy in zip(c["group"], c["cycle"])]
+            return [shown.text(k, v) for k, v in zip(keys, values)] if not shown.shows(*keys) else values
+
+        return pd.DataFrame({"Group": c["group"], "Cycle": c["cycle"], "Received (N)": counts("N", c["N"]),
+                             "Any AE": [cell(g, cy, "any", n, b) for g, cy, n, b in
+                                        zip(c["group"], c["cycle"], c["n_patients_any"], c["N"])],
+                             "Grade >=3": [cell(g, cy, "grade>=3", n, b) for g, cy, n, b in
+                                           zip(c["group"], c["cycle"], c["n_patients_grade3plus"], c["N"])],
+                             "Unknown": counts("unknown", c["n_unknown"])})
+
+    def immune_display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """Immune-related AEs: patients per term at any grade and at grade >=3, of the group's N."""
+        irae = self.by_term[self.by_term["immune_related"]]
+        keys = {"n_any": [self.term_key(g, t, "any") for g, t in zip(irae["group"], irae["term"])],
+                "N": [self.size_key(g) for g in irae["group"]],
+                "n_grade3plus": [self.term_key(g, t, "grade>=3") for g, t in zip(irae["group"], irae["term"])]}
+        irae = irae[["group", "term", "n_any", "N", "n_grade3plus"]]
+        if not shown.shows(*(k for column in keys.values() for k in column)):
+            irae = irae.assign(**{c: [shown.text(k, v) for k, v in zip(keys[c], irae[c])] for c in keys})
+        return irae.rename(columns={"group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of",
+                                    "n_grade3plus": "Grade >=3"})
+
+    def named_patients(self) -> pd.DataFrame:
+        """The patients behind the notes and warnings that name them (pseudonyms when the data carry them)."""
+        named = [{"Note": note[:90] + ("…" if len(note) > 90 else ""), "Patients": len(note.patient_ids),
+                  "Patient ids": ", ".join(note.patient_ids)}
+                 for note in (*self.warnings, *self.notes) if getattr(note, "kind", "") in LISTED_NOTE_KINDS]
+        return pd.DataFrame(named, columns=["Note", "Patients", "Patient ids"])
+
     # -- small-cell protection: the counts shown together and the identities between them
     def size_key(self, group: str) -> tuple:
         """The group's patients with term detail: the N of the per-term, immune-related and by-cycle rows."""

@@ -11,7 +11,7 @@ from app_ui.downloads import download_table
 from app_ui.markdown import md_escape
 from app_ui.widgets import empty_state, show_table, url_choice
 from il2lib import schema
-from il2lib.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, LISTED_NOTE_KINDS, STEROIDS
+from il2lib.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, STEROIDS
 
 ctx = frame("Toxicity")
 ctx.require_data()
@@ -26,71 +26,6 @@ COVERAGE_KINDS = ("ae_unknown", "ae_grade_only", "ae_any_by_construction")
 def empty_ae_table() -> pd.DataFrame:
     return pd.DataFrame({schema.AE_PATIENT_ID: pd.Series(dtype=object), schema.AE_TERM: pd.Series(dtype=object),
                          schema.AE_GRADE: pd.Series(dtype="Int64")})
-
-
-def summary_table(tox, has_ae: bool, has_max_grade: bool, shown) -> pd.DataFrame:
-    """Measures x groups, "n/N (%)" over the patients whose answer is known, and how many are not; counts as
-    ``shown`` says (small-cell protection), the percentage only when n and N are shown."""
-    measures = PATIENT_LEVEL + ((ANY_AE, ANY_G3) if has_max_grade else ())  # max_ctcae_grade answers these two
-    rows = tox.summary if has_ae else tox.summary[tox.summary["measure"].isin(measures)]
-
-    def cell(group, measure, n, big_n, p, u) -> str:
-        n_key, big_n_key, unknown = tox.measure_keys(group, measure)
-        if not big_n:
-            return "not known" + (f", {shown.text(unknown, u)} unknown" if u else "")
-        rate = f"{p:.0f}%" if shown.shows(n_key, big_n_key) else "–"
-        return (f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})"
-                + (f", {shown.text(unknown, u)} unknown" if u else ""))
-
-    cells = rows.assign(value=[cell(*r) for r in zip(rows["group"], rows["measure"], rows["n"], rows["N"],
-                                                      rows["percent"], rows["n_unknown"])])
-    wide = cells.pivot(index="measure", columns="group", values="value")
-    order = [m for m in cells["measure"].drop_duplicates()]
-    return wide.reindex(order)[list(tox.groups)].rename_axis("Measure").reset_index()
-
-
-def cycle_table(tox, shown) -> pd.DataFrame:
-    """AEs by cycle: patients with an AE over those who received the cycle (counts as ``shown`` says)."""
-    c = tox.by_cycle
-
-    def cell(group, cycle, what, n, big_n):
-        n_key, big_n_key = tox.cycle_key(group, cycle, what), tox.cycle_key(group, cycle, "N")
-        if not big_n:
-            return "not known"
-        rate = f"{100 * n / big_n:.0f}%" if shown.shows(n_key, big_n_key) else "–"
-        return f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})"
-
-    def counts(what, values):  # plain numbers unless a count is hidden
-        keys = [tox.cycle_key(g, cy, what) for g, cy in zip(c["group"], c["cycle"])]
-        return [shown.text(k, v) for k, v in zip(keys, values)] if not shown.shows(*keys) else values
-
-    return pd.DataFrame({"Group": c["group"], "Cycle": c["cycle"], "Received (N)": counts("N", c["N"]),
-                         "Any AE": [cell(g, cy, "any", n, b) for g, cy, n, b in
-                                    zip(c["group"], c["cycle"], c["n_patients_any"], c["N"])],
-                         "Grade >=3": [cell(g, cy, "grade>=3", n, b) for g, cy, n, b in
-                                       zip(c["group"], c["cycle"], c["n_patients_grade3plus"], c["N"])],
-                         "Unknown": counts("unknown", c["n_unknown"])})
-
-
-def immune_table(tox, shown) -> pd.DataFrame:
-    """Immune-related AEs: patients per term at any grade and at grade >=3, of the group's N."""
-    irae = tox.by_term[tox.by_term["immune_related"]]
-    keys = {"n_any": [tox.term_key(g, t, "any") for g, t in zip(irae["group"], irae["term"])],
-            "N": [tox.size_key(g) for g in irae["group"]],
-            "n_grade3plus": [tox.term_key(g, t, "grade>=3") for g, t in zip(irae["group"], irae["term"])]}
-    irae = irae[["group", "term", "n_any", "N", "n_grade3plus"]]
-    if not shown.shows(*(k for column in keys.values() for k in column)):
-        irae = irae.assign(**{c: [shown.text(k, v) for k, v in zip(keys[c], irae[c])] for c in keys})
-    return irae.rename(columns={"group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of",
-                                "n_grade3plus": "Grade >=3"})
-
-
-def named_patients(tox) -> pd.DataFrame:
-    """The patients behind the notes and warnings that name them (pseudonyms when the data carry them)."""
-    named = [{"Note": note[:90] + ("…" if len(note) > 90 else ""), "Patients": len(note.patient_ids),
-              "Patient ids": ", ".join(note.patient_ids)}
-             for note in (*tox.warnings, *tox.notes) if getattr(note, "kind", "") in LISTED_NOTE_KINDS]
-    return pd.DataFrame(named, columns=["Note", "Patients", "Patient ids"])
 
 
 st.title("Toxicity")
@@ -120,7 +55,8 @@ notes = [ctx.masking.text(tox.note_text(note, shown)) for note in tox.notes]
 warnings = [ctx.masking.text(warning) for warning in tox.warnings]
 st.subheader("Overview")
 has_max_grade = schema.MAX_CTCAE in ctx.data and bool(ctx.data[schema.MAX_CTCAE].notna().any())
-overview = summary_table(tox, has_ae, has_max_grade, shown)
+measures = PATIENT_LEVEL + ((ANY_AE, ANY_G3) if has_max_grade else ())  # max_ctcae_grade answers these two
+overview = tox.overview(shown, measures=None if has_ae else measures)
 show_table(overview)
 download_table(overview, "toxicity_overview", title="Toxicity overview", notes=(*warnings, *notes))
 for warning in warnings:
@@ -142,7 +78,7 @@ if has_ae:
         download_table(by_term, "adverse_events_by_term",
                        title="Adverse events by term (worst grade per patient)")
         figures.toxicity(ctx, tox, shown)
-        irae = immune_table(tox, shown)
+        irae = tox.immune_display(shown)
         st.subheader("Immune-related adverse events")
         if irae.empty:
             empty_state("No immune-related adverse event among the filtered patients.")
@@ -151,14 +87,14 @@ if has_ae:
             download_table(irae, "immune_related_aes", title="Immune-related adverse events")
     if not tox.by_cycle.empty:
         with st.expander("Adverse events by cycle"):
-            cycles = cycle_table(tox, shown)
+            cycles = tox.cycles_display(shown)
             show_table(cycles)
             download_table(cycles, "adverse_events_by_cycle", title="Adverse events by cycle",
                            notes=[n for n in tox.notes if getattr(n, "kind", "") == "ae_by_cycle_denominators"])
     if len(tox.excluded_ae_rows):
         st.caption(ctx.masking.text(f"{len(tox.excluded_ae_rows)} AE rows left out (patients outside the filter or "
                                     "unusable rows)."))
-named = named_patients(tox)
+named = tox.named_patients()
 if len(named) and not ctx.masking.on:
     with st.expander("Patients named in the notes above"):
         show_table(named)

@@ -278,7 +278,7 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
     shown = protected(tox.count_view())
     notes = [tox.note_text(n, shown) for n in tox.notes
              if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
-    s.table(_toxicity_overview(tox, shown), "Patients with adverse events, n (%) of the patients whose answer is "
+    s.table(tox.overview(shown, group_sizes=True), "Patients with adverse events, n (%) of the patients whose answer is "
             "known", notes)
     from il2lib.figures.toxicity import ae_grade_figure
 
@@ -294,26 +294,6 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
                      "complete); a treatment-related death is a grade-5 event with CTEP attribution related, or the "
                      "patient file's flag.")
     return s
-
-
-def _toxicity_overview(tox, shown) -> pd.DataFrame:
-    """Measures x groups: "n (%)", or "n/N (%)" where N is not every patient of the group (counts as ``shown``)."""
-    table = tox.summary.copy()
-    totals = tox.coverage.set_index("group")["n_patients"]
-
-    def cell(g, measure, n, big_n, p, u) -> str:
-        n_key, big_n_key, unknown = tox.measure_keys(g, measure)
-        rate = f"{p:.0f}%" if shown.shows(n_key, big_n_key) else "–"
-        count = (f"{shown.text(n_key, n)} ({rate})" if big_n == totals[g] else
-                 f"{shown.text(n_key, n)}/{shown.text(big_n_key, big_n)} ({rate})")
-        return ("not known" if not big_n else count) + (f"; {shown.text(unknown, u)} unknown" if u else "")
-
-    table["cell"] = [cell(*r) for r in zip(table["group"], table["measure"], table["n"], table["N"],
-                                           table["percent"], table["n_unknown"])]
-    wide = table.pivot(index="measure", columns="group", values="cell")
-    wide = wide.reindex(index=list(dict.fromkeys(table["measure"])), columns=list(tox.groups))
-    wide.columns = [f"{g} (N={shown.text(tox.patients_key(g), totals[g])})" for g in wide.columns]
-    return wide.rename_axis("Measure").reset_index()
 
 
 # ----------------------------------------------------------------------------- caveats
