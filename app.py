@@ -21,21 +21,6 @@ ctx = frame("Data")
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 
 
-def _store_upload(widget: str, target: str) -> None:
-    """Uploader callback: keep the bytes in the session (in memory), forget the old memo and results."""
-    file = st.session_state.get(widget)
-    st.session_state.pop(data_mod.UPLOAD_MEMO, None)
-    data_mod.forget_upload_results()  # the results of the file it replaces
-    if file is None:
-        st.session_state.pop(target, None)
-        return
-    st.session_state[target] = data_mod.UploadedFile(file.name, file.getvalue())
-    if target == data_mod.UPLOAD_FILE:
-        st.session_state.pop(data_mod.MAPPING, None)
-        st.session_state.pop(data_mod.DATE_ORDER, None)
-        st.session_state[state.DATA_CHOICE] = data_mod.UPLOAD
-
-
 def source_picker() -> None:
     st.radio("Data source", data_mod.choices(), format_func=data_mod.choice_label, **state.bind("data"),
              help="The samples are synthetic, calibrated to published summaries. An upload is kept in the "
@@ -45,9 +30,9 @@ def source_picker() -> None:
         return
     left, right = st.columns(2)
     left.file_uploader("Patient file (CSV, XLSX or Parquet; one row per patient)", type=UPLOAD_TYPES,
-                       key="w_upload", on_change=_store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
+                       key="w_upload", on_change=data_mod.store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
     right.file_uploader("Adverse-event table (optional, long format)", type=UPLOAD_TYPES, key="w_upload_ae",
-                        on_change=_store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
+                        on_change=data_mod.store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
     current = st.session_state.get(data_mod.UPLOAD_FILE)
     if current is not None:
         st.caption(f"In this session: {md_escape(current.name)} ({len(current.data):,} bytes)")

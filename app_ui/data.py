@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_ui import registry
+from app_ui import registry, state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.registry import REGISTRY, registry_config
@@ -255,6 +255,21 @@ def preload_default_sample() -> str | None:
         return None
     load_current(DEFAULT_CHOICE, None, schema.CB_SD_MONTHS_DEFAULT)
     return DEFAULT_CHOICE
+
+
+def store_upload(widget: str, target: str) -> None:
+    """Uploader callback: keep the bytes in the session (in memory), forget the old memo and results."""
+    file = st.session_state.get(widget)
+    st.session_state.pop(UPLOAD_MEMO, None)
+    forget_upload_results()  # the results of the file it replaces
+    if file is None:
+        st.session_state.pop(target, None)
+        return
+    st.session_state[target] = UploadedFile(file.name, file.getvalue())
+    if target == UPLOAD_FILE:
+        st.session_state.pop(MAPPING, None)
+        st.session_state.pop(DATE_ORDER, None)
+        st.session_state[state.DATA_CHOICE] = UPLOAD
 
 
 def clear_upload() -> None:
