@@ -17,7 +17,7 @@ _EXPORTS = {
     "InsufficientDataError": "il2lib.errors",
     "ConvergenceError": "il2lib.errors",
     "load_cohort": "il2lib.validation",
-    "load_adverse_events": "il2lib.validation",
+    "load_adverse_events": "il2lib.adverse_events",
     "Cohort": "il2lib.validation",
     "ValidationReport": "il2lib.validation",
     "Finding": "il2lib.validation",

@@ -13,7 +13,7 @@ from il2lib.io import read_table
 from il2lib.mapping import accepted_names, resolve_mapping
 from il2lib.notes import SHORT_LIMIT, PatientRef, short
 from il2lib.rules import Collector
-from il2lib.validation import Cohort, ValidationReport, _coerce_all, _report
+from il2lib.validation import Cohort, ValidationReport, build_report, coerce_columns
 
 _AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}
 
@@ -65,15 +65,15 @@ def load_adverse_events(source: Any, cohort: Cohort | None = None, mapping: Mapp
     unmapped = tuple(col for col in frame.columns if col not in resolved)
     conversions: list[str] = []
     if c.findings and any(f.level == "file_error" for f in c.findings):
-        report = _report(len(frame), 0, c, resolved, unmapped, (), conversions)
+        report = build_report(len(frame), 0, c, resolved, unmapped, (), conversions)
         return AdverseEvents(_empty_ae_frame(), report)
-    t = _coerce_all(c, frame, resolved, {}, raw.decimal_comma, conversions, today, specs=schema.AE_COLUMN_SPECS)
+    t = coerce_columns(c, frame, resolved, {}, raw.decimal_comma, conversions, today, specs=schema.AE_COLUMN_SPECS)
     _ae_rules(c, t, cohort, conversions, {v: k for k, v in resolved.items()})
     t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
     keep = np.ones(len(t), dtype=bool)
     keep[list(c.reasons)] = False
     data = t.loc[keep].reset_index(drop=True)
-    report = _report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions)
+    report = build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions)
     return AdverseEvents(data, report)
 
 

@@ -19,10 +19,11 @@ from il2lib import coerce, rules, schema
 from il2lib.derive import _derive
 from il2lib.io import RawTable, read_table
 from il2lib.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
-from il2lib.rules import Collector, Finding, short
+from il2lib.notes import short
+from il2lib.rules import Collector, Finding
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
-           "load_adverse_events", "AdverseEvents", "empty_patient_frame"]
+           "empty_patient_frame", "coerce_columns", "build_report"]
 
 _FINDING_FIELDS = ("level", "message", "column", "file_row", "patient_id", "value", "analysis")
 _DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "number": "float64",
@@ -188,7 +189,7 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     unmapped = tuple(col for col in usable if col not in resolved)
     typed = None
     if not any(f.level == "file_error" for f in c.findings):
-        typed = _coerce_all(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today)
+        typed = coerce_columns(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today)
     if typed is None or any(f.level == "file_error" for f in c.findings):
         return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
     _row_rules(c, raw, typed, resolved, conversions)
@@ -213,9 +214,9 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
                      cb_sd_months, window)
 
 
-def _coerce_all(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
-                decimal_comma: bool, conversions: list[str], today: dt.date | None,
-                specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS) -> pd.DataFrame:
+def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
+                   decimal_comma: bool, conversions: list[str], today: dt.date | None,
+                   specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS) -> pd.DataFrame:
     """Typed columns of every mapped file column (converted once per distinct value, then expanded)."""
     typed: dict[str, pd.Series] = {}
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
@@ -444,7 +445,7 @@ def _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, ident
     data = _frame_of(enumerate(columns), index)  # by position: an unmapped column may repeat a name
     del columns
     data.columns = names
-    report = _report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
+    report = build_report(len(raw.frame), len(data), c, resolved, unmapped, identifiers, conversions)
     return Cohort(data, report, excluded, raw.fingerprint, raw.source_name, cb_sd_months, window)
 
 
@@ -464,19 +465,12 @@ def _excluded_frame(raw: RawTable, positions: np.ndarray, reasons: list[str]) ->
 def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window) -> Cohort:
     reason = "; ".join(f.message for f in c.findings if f.level == "file_error")
     excluded = _excluded_frame(raw, np.arange(len(raw.frame)), [reason] * len(raw.frame))
-    report = _report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
+    report = build_report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
     return Cohort(empty_patient_frame(), report, excluded, raw.fingerprint, raw.source_name, cb_sd_months, window)
 
 
-def _report(n_loaded, n_analysed, c, resolved, unmapped, identifiers, conversions) -> ValidationReport:
+def build_report(n_loaded, n_analysed, c, resolved, unmapped, identifiers, conversions) -> ValidationReport:
+    """The report of a load: counts, findings, the mapping used and the conversions made."""
     return ValidationReport(n_loaded=n_loaded, n_analysed=n_analysed, n_excluded=n_loaded - n_analysed,
                             findings=tuple(c.findings), mapping=dict(resolved), unmapped_columns=tuple(unmapped),
                             identifier_columns=tuple(identifiers), conversions=tuple(conversions))
-
-
-def __getattr__(name: str):
-    # the adverse-event loader lives in il2lib.adverse_events (kept separate for module size)
-    if name in ("load_adverse_events", "AdverseEvents"):
-        from il2lib import adverse_events
-        return getattr(adverse_events, name)
-    raise AttributeError(f"module 'il2lib.validation' has no attribute {name!r}")
