@@ -1,6 +1,6 @@
 """Each hostile input of the resource bounds in its own child process: answered or refused, how long, how much memory.
 
-Each case runs in a forked child (``tests/bounded_child.py`` ``run_bounded``) whose address space may grow by
+Each case runs in a forked child (``tests/support/bounded_child.py`` ``run_bounded``) whose address space may grow by
 1.5 GiB over what it inherits (``RLIMIT_AS``). Inputs are built in the parent before the fork and inherited, so only
 the call is measured. Groups (``--groups``):
 
@@ -10,7 +10,7 @@ the call is measured. Groups (``--groups``):
   tables found just under the exact test's work limit (one exact, one refused inside the search); the largest table
   the Monte Carlo p-value draws, and one too large for it (chi-square);
 * ``loader``: ``il2lib.validation.load_cohort`` on the bytes as the dashboard passes them (a named buffer): every
-  file of ``tests/fuzz_inputs.py`` ``HOSTILE_FILES``, a forged ``<dimension>`` of 3,000 rows, a CSV of 10,000 columns,
+  file of ``tests/support/fuzz_inputs.py`` ``HOSTILE_FILES``, a forged ``<dimension>`` of 3,000 rows, a CSV of 10,000 columns,
   and bench/load_test.py's hostile uploads;
 * ``statistics``: ``bench/bench_heavy_statistics.py``'s calls at ``--sizes`` (continuous and tied times), and the
   cases its work limits refuse: Cox on a 30-level column, pairwise log-rank of 200 groups, log-rank of 100 groups
@@ -57,7 +57,7 @@ if not os.environ.get("PYTHONPATH"):
 sys.path[len(sys.path):] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
 import il2lib  # noqa: E402
-from bounded_child import ADDRESS_SPACE, run_bounded  # noqa: E402
+from support.bounded_child import ADDRESS_SPACE, run_bounded  # noqa: E402
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError, WorkLimitExceeded  # noqa: E402
 
@@ -158,7 +158,8 @@ def _rare_ecog_900() -> Callable[[], str]:
     try:
         from load_test import hostile_table1_rare_ecog
     except Exception as exc:  # bench/load_test.py needs the browser-test helpers
-        return lambda: f"skipped: bench/load_test.py not importable ({type(exc).__name__})"
+        reason = type(exc).__name__
+        return lambda: f"skipped: bench/load_test.py not importable ({reason})"
     return _table1_call(load_cohort(hostile_table1_rare_ecog()).data, "source")
 
 
@@ -213,7 +214,7 @@ def _built(builder, *args) -> Callable[[], Callable[[], str]]:
 
 
 def loader_cases() -> Iterator[Case]:
-    import fuzz_inputs as fz
+    from support import fuzz_inputs as fz
 
     for name, (builder, args) in fz.HOSTILE_FILES.items():
         yield Case("loader", name, _built(builder, *args))

@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
-                              patient_ids, require_columns)
+from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order, patient_ids,
+                              require_columns)
 from il2lib._work import WorkCounter
-from il2lib.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
-from il2lib.stats import (TEST_LABELS, TestResult, compare_continuous, compare_proportions, exact_work_budget,
-                          format_p)
+from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
+from il2lib.stats import TEST_LABELS, TestResult, compare_continuous, compare_proportions, exact_work_budget, format_p
 
 VarType = Literal["continuous", "categorical"]
 OVERALL = "Overall"

@@ -1,4 +1,4 @@
-"""The rules that find a visible small count (tests/support/support/disclosure_scan.py): counts at count positions are
+"""The rules that find a visible small count (tests/support/disclosure_scan.py): counts at count positions are
 flagged, category labels and estimates are not."""
 from __future__ import annotations
 

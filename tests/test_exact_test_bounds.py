@@ -1,7 +1,7 @@
 """The Fisher-Freeman-Halton test stays bounded in work and memory: the exact enumeration is counted before
 anything is listed, and a table with too many possible tables gets a seeded Monte Carlo p-value instead.
 
-Hostile tables run in a child process under an address-space limit (tests/support/support/bounded_child.py); the tests check
+Hostile tables run in a child process under an address-space limit (tests/support/bounded_child.py); the tests check
 the method used and the work counted, never the time taken.
 """
 from __future__ import annotations
@@ -13,16 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from bounded_child import run_bounded
-from il2lib import schema
-from il2lib import stats as S
-from il2lib._exact_rxc import EnumerationLimit, _compositions, count_compositions, exact_pvalue
-from il2lib._work import WorkCounter
 from test_stats import _brute_force_ffh
 
 from il2lib import schema, stats as S
 from il2lib._exact_rxc import EnumerationLimit, _compositions, count_compositions, exact_pvalue
+from il2lib._work import WorkCounter
 from support.bounded_child import run_bounded
 
 REF = Path(__file__).parent / "reference"

@@ -2,7 +2,7 @@
 or read with work bounded by what they really hold.
 
 Each case is built and loaded in a child process under a 1.5 GiB address-space limit with a 60 s hang guard
-(tests/support/support/bounded_child.py): a regression ends the child (MemoryError, or killed), not the test session. The
+(tests/support/bounded_child.py): a regression ends the child (MemoryError, or killed), not the test session. The
 tests assert the refusal (its message names the limit and the setting to change) and work counters (rows
 and cells the reader went through), never durations.
 """

@@ -2,7 +2,7 @@
 
 Each AppTest walk turns the switch on, then visits every page (every "Show code" expander open, every
 tab of the Survival page's further comparisons, the report built) and scans everything drawn and every
-download offered (tests/support/support/rendered_text.py). The bundled combined sample has ids such as PRO-001 and no
+download offered (tests/support/rendered_text.py). The bundled combined sample has ids such as PRO-001 and no
 validation finding; the uploaded cohort carries a random token in every id, one id longer than 80
 characters (validation messages cut it), a duplicated id (excluded rows), a patient without a dated
 tumour assessment (a load note naming ids) and an adverse-event table naming an unknown patient and a

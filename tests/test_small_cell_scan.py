@@ -4,7 +4,7 @@ Every page of the dashboard, every tab of the Survival page's "Models and furthe
 section and the built meeting report are run by AppTest under two filter settings that leave small
 groups. Every visible string, metric, table and figure (labels, titles, annotations, hover text, bar
 lengths), the report preview and the CSV, figure and report downloads are scanned for a count at a
-count position (rules in tests/support/support/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
+count position (rules in tests/support/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
 The rule is the usual minimum cell count: counts from 1 to threshold - 1 are shown as "<threshold",
 zeros stay (as in DARWIN EU's omopgenerics, "Minimum cell count suppression",
 https://darwin-eu-dev.github.io/omopgenerics/articles/suppression.html).

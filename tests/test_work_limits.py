@@ -1,6 +1,6 @@
 """Statistics that can run long stop at a work limit counted in deterministic units, never in seconds.
 
-The heavy cases run in a child process (tests/support/support/bounded_child.py: address-space limit, hang guard);
+The heavy cases run in a child process (tests/support/bounded_child.py: address-space limit, hang guard);
 each test asserts the refusal or the fallback and the work counted, never how long anything took.
 """
 from __future__ import annotations
@@ -9,22 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from il2lib import biomarkers as biomarkers_module
-from il2lib import response as response_module
-from il2lib import schema
-from il2lib import table1 as table1_module
+from il2lib import biomarkers as biomarkers_module, response as response_module, schema, table1 as table1_module
 from il2lib.biomarkers import biomarker_comparison, biomarker_work
 from il2lib.errors import WorkLimitExceeded
 from il2lib.response import best_response_table, response_rates, response_work
-from il2lib.table1 import table1, table1_work
-from il2lib.survival import _counting, _coxfit, competing, cox_diagnostics, kaplan_meier, logrank_test, pairwise
-from il2lib.survival import cox as cox_module
+from il2lib.survival import (_counting, _coxfit, competing, cox as cox_module, cox_diagnostics, kaplan_meier,
+                             logrank_test, pairwise)
 from il2lib.survival.competing import cumulative_incidence, gray_test
 from il2lib.survival.cox import cox_ph
 from il2lib.survival.cox_diagnostics import concordance_counts, concordance_work
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
 from il2lib.survival.time_origin import kaplan_meier_entry
+from il2lib.table1 import table1, table1_work
 from support.bounded_child import run_bounded
 
 TOO_LONG = "This took too long for the current selection"
@@ -83,7 +80,7 @@ def _logrank_many_groups_and_times(n: int, groups: int):
 
 
 def _analyses_of_a_large_selection(n: int) -> dict:
-    from apptest_support import sample_data
+    from support.apptest import sample_data
 
     df = sample_data()
     df = df.iloc[np.arange(n) % len(df)].reset_index(drop=True)
@@ -275,7 +272,7 @@ def _no_counting(*_args, **_kwargs):
 
 
 def test_table1_counts_each_variable_before_summarising_it_and_stops_at_its_limit():
-    from apptest_support import sample_data
+    from support.apptest import sample_data
 
     df = sample_data()
     per_variable = _table1_work_by_variable(df, schema.DISEASE)
@@ -288,7 +285,7 @@ def test_table1_counts_each_variable_before_summarising_it_and_stops_at_its_limi
 
 
 def test_table1_needing_more_than_its_limit_is_refused_before_any_level_is_counted(monkeypatch):
-    from apptest_support import sample_data
+    from support.apptest import sample_data
 
     df = sample_data()
     least = sum(table1_work(len(df), 3, 2, None if table1_module.infer_type(df, v) == "continuous" else 0)
@@ -300,7 +297,7 @@ def test_table1_needing_more_than_its_limit_is_refused_before_any_level_is_count
 
 
 def test_response_tables_count_patients_and_groups_and_are_refused_before_counting(monkeypatch):
-    from apptest_support import sample_data
+    from support.apptest import sample_data
 
     df = sample_data()
     groups = df[schema.DISEASE].nunique()
@@ -318,7 +315,7 @@ def test_response_tables_count_patients_and_groups_and_are_refused_before_counti
 
 
 def test_biomarker_comparison_counts_patients_and_variables_and_is_refused_before_computing(monkeypatch):
-    from apptest_support import sample_data
+    from support.apptest import sample_data
 
     df = sample_data()
     variables = biomarker_comparison(df).rows["variable"].nunique()
@@ -372,7 +369,7 @@ def test_survival_page_says_a_refused_statistic_took_too_long_and_shows_the_rest
 
 
 def test_cohort_response_and_biomarker_pages_say_a_refused_analysis_took_too_long(fresh_caches, monkeypatch):
-    from apptest_support import open_app, texts
+    from support.apptest import open_app, texts
 
     monkeypatch.setattr(table1_module, "TABLE1_WORK_LIMIT", 1)
     monkeypatch.setattr(response_module, "RESPONSE_WORK_LIMIT", 1)
