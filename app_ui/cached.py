@@ -16,15 +16,14 @@ from typing import Generic, TypeVar
 
 import pandas as pd
 
-import il2lib.response
-import il2lib.table1
 from app_ui.session_cache import data_cache
 from il2lib import schema
-from il2lib._analysis import group_labels, level_order
-from il2lib.biomarkers import biomarker_comparison
+from il2lib.analyses import response as response_analysis, table1 as table1_analysis
+from il2lib.analyses._grouping import group_labels, level_order
+from il2lib.analyses.biomarkers import biomarker_comparison
+from il2lib.analyses.response import best_response_table
+from il2lib.analyses.toxicity import toxicity_summary
 from il2lib.errors import Il2libError, WorkLimitExceeded
-from il2lib.response import best_response_table
-from il2lib.toxicity import toxicity_summary
 
 T = TypeVar("T")
 CACHE = dict(max_entries=128, max_size="128MB")  # per scope: process-wide, or one session's upload
@@ -50,7 +49,7 @@ def attempt(fn, *args, **kwargs) -> Computed:
 
 @data_cache(**CACHE)
 def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
-    return attempt(il2lib.table1.table1, _df, by)
+    return attempt(table1_analysis.table1, _df, by)
 
 
 @data_cache(**CACHE)
@@ -64,13 +63,13 @@ def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
 def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
                    ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
-    return attempt(il2lib.response.response_rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
+    return attempt(response_analysis.response_rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
                     denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
 
 
 @data_cache(**CACHE)
 def duration_of_response(key: tuple, _df: pd.DataFrame, conf_type: str) -> Computed:
-    return attempt(il2lib.response.duration_of_response, _df, conf_type)
+    return attempt(response_analysis.duration_of_response, _df, conf_type)
 
 
 @data_cache(**CACHE)

@@ -306,7 +306,7 @@ def ae_complete_switches(loaded: LoadedData) -> None:
     """Data page: per source, "this AE file lists every AE of every patient of that source".
 
     Without the switch, a patient without AE rows and without ``max_ctcae_grade`` has unknown
-    toxicity (il2lib.toxicity); with it, no AE row means no AE. A file without a source column
+    toxicity (il2lib.analyses.toxicity); with it, no AE row means no AE. A file without a source column
     gets one switch for every patient (``schema.AE_COMPLETE_ALL``).
     """
 

@@ -31,11 +31,11 @@ from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from il2lib import schema
+from il2lib.analyses.response import OUTCOME_LABELS
 from il2lib.cohort import CohortFilter
 from il2lib.errors import Il2libError
 from il2lib.privacy.disclosure import SUPPRESSED, CountView
 from il2lib.privacy.masking import mask_table
-from il2lib.response import OUTCOME_LABELS
 from il2lib.sources.response import response_rates_from_counts
 from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 from il2lib.validation import Cohort, ValidationReport

@@ -13,10 +13,10 @@ from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
 from app_ui.widgets import by_text, empty_state, url_toggle
 from il2lib import schema
+from il2lib.analyses.published import CITATIONS, DERIVED_LABEL, response_overlay
+from il2lib.analyses.response import response_rates
 from il2lib.export.snippets import pairwise_fisher_snippet, response_snippet
 from il2lib.figures.published import published_comparison_figure
-from il2lib.published import CITATIONS, DERIVED_LABEL, response_overlay
-from il2lib.response import response_rates
 from il2lib.survival.pairwise import pairwise_fisher
 
 #: URL key of the "Show published results" switch (Response page and the Survival page's tab).

@@ -14,9 +14,9 @@ from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, com
                                   survival_input)
 from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
+from il2lib.analyses.published import CITATIONS, median_overlay
 from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
-from il2lib.published import CITATIONS, median_overlay
 from il2lib.survival import format_months, kaplan_meier
 from il2lib.survival.competing import cumulative_incidence, progression_competing_status
 from il2lib.survival.cox import OVERFITTING

@@ -57,9 +57,9 @@ if not os.environ.get("PYTHONPATH"):
 sys.path[len(sys.path):] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
 import il2lib  # noqa: E402
-from support.bounded_child import ADDRESS_SPACE, run_bounded  # noqa: E402
 from il2lib import schema  # noqa: E402
 from il2lib.errors import Il2libError, WorkLimitExceeded  # noqa: E402
+from support.bounded_child import ADDRESS_SPACE, run_bounded  # noqa: E402
 
 GOAL_SECONDS = 5.0
 GOAL_GROWTH_MIB = ADDRESS_SPACE / 2**20
@@ -144,7 +144,7 @@ def _ffh(table) -> Callable[[], str]:
 
 
 def _table1_call(df: pd.DataFrame, by: str | None) -> Callable[[], str]:
-    from il2lib.table1 import table1
+    from il2lib.analyses.table1 import table1
     return lambda: _table1_text(table1(df, by))
 
 
@@ -292,6 +292,7 @@ def synthetic_derived(n: int) -> pd.DataFrame:
     """n synthetic patients with the loader's derived columns: up to 50,000 generated for n, above that the first n
     of 1e6 (cached as Parquet in bench/data/hostile/; the 1e6 take about a minute to build)."""
     from bench_registry import _typed
+
     from il2lib.derive import derive
     from il2lib.sample import synthetic_cohort
 
@@ -312,9 +313,9 @@ def _free_text_source(df: pd.DataFrame, values: int) -> pd.DataFrame:
 
 
 def analyses_cases(size: int) -> Iterator[Case]:
-    from il2lib.biomarkers import biomarker_comparison
-    from il2lib.response import response_rates
-    from il2lib.table1 import table1
+    from il2lib.analyses.biomarkers import biomarker_comparison
+    from il2lib.analyses.response import response_rates
+    from il2lib.analyses.table1 import table1
 
     def t1(n, by, sources=0):
         def setup():

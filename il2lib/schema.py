@@ -144,7 +144,7 @@ BOR_IRECIST = "bor_irecist"
 OS_EVENT = "os_event"  # = died
 LDH_X_ULN = "ldh_x_uln"
 LDH_CATEGORY = "ldh_category"  # "<=1x ULN", "1-2x ULN", ">2x ULN"
-#: computed by il2lib.biomarkers (not by the loader): mean of doses_c1/doses_c2 that are known
+#: computed by il2lib.analyses.biomarkers (not by the loader): mean of doses_c1/doses_c2 that are known
 MEAN_DOSES_PER_CYCLE = "mean_doses_per_cycle"
 
 # --------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from app_ui.markdown import md_escape
 from app_ui.registry import response_from_counts
 from app_ui.widgets import empty_state, show_table, url_choice, url_number, used_note
 from il2lib import schema
+from il2lib.analyses.response import OUTCOME_LABELS
 from il2lib.cohort import benefit_rule_text
 from il2lib.recist import VIEW_LABELS
-from il2lib.response import OUTCOME_LABELS
 
 ctx = frame("Response")
 ctx.require_data(from_counts=response_from_counts)
@@ -74,7 +74,7 @@ def add_used(view, name: str, n_used: int, groups: list, excluded) -> None:
 
 def page_view(results: dict):
     """Every count the page shows, with the identities between them, for small-cell protection."""
-    from il2lib.response import rate_count_keys, response_count_view
+    from il2lib.analyses.response import rate_count_keys, response_count_view
 
     table = results["bor"].value if results["bor"].ok else None
     rates = [results["rates"].value] if results["rates"].ok else []

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_ui.frame import frame
 from app_ui import cached, figures
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
+from app_ui.frame import frame
 from app_ui.markdown import md_escape
 from app_ui.widgets import empty_state, show_table, url_choice, used_note
 from il2lib import schema
-from il2lib.biomarkers import UNADJUSTED_NOTE
+from il2lib.analyses.biomarkers import UNADJUSTED_NOTE
 from il2lib.cohort import benefit_rule_text
 
 ctx = frame("Biomarkers")

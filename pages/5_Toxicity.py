@@ -4,14 +4,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_ui.frame import frame
 from app_ui import cached, data as data_mod, figures
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
+from app_ui.frame import frame
 from app_ui.markdown import md_escape
 from app_ui.widgets import empty_state, show_table, url_choice
 from il2lib import schema
-from il2lib.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, STEROIDS
+from il2lib.analyses.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, STEROIDS
 
 ctx = frame("Toxicity")
 ctx.require_data()

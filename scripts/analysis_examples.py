@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from il2lib import load_cohort, schema  # noqa: E402
+from il2lib.analyses.published import median_overlay, response_overlay  # noqa: E402
+from il2lib.analyses.response import best_response_table, response_rates  # noqa: E402
 from il2lib.cohort import line_groups  # noqa: E402
-from il2lib.privacy.masking import mask_table  # noqa: E402
-from il2lib.published import median_overlay, response_overlay  # noqa: E402
-from il2lib.response import best_response_table, response_rates  # noqa: E402
 from il2lib.export.snippets import km_snippet  # noqa: E402
+from il2lib.privacy.masking import mask_table  # noqa: E402
 from il2lib.stats import format_p  # noqa: E402
 from il2lib.survival.competing import cumulative_incidence, progression_competing_status  # noqa: E402
 from il2lib.survival.milestones import rmst_differences, survival_differences  # noqa: E402

@@ -10,7 +10,7 @@ import pandas as pd
 from conftest import csv_bytes, patient_rows
 
 from il2lib import ae_vocabulary, load_adverse_events, schema
-from il2lib.toxicity import ANY_IRAE, toxicity_summary
+from il2lib.analyses.toxicity import ANY_IRAE, toxicity_summary
 
 ALL = (schema.AE_COMPLETE_ALL,)  # the test AE tables list every AE of every patient
 

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib._analysis import group_labels, level_order
-from il2lib.biomarkers import biomarker_comparison
+from il2lib.analyses._grouping import group_labels, level_order
+from il2lib.analyses.biomarkers import biomarker_comparison
+from il2lib.analyses.response import best_response_table, response_rates
+from il2lib.analyses.table1 import table1
+from il2lib.analyses.toxicity import toxicity_summary
 from il2lib.cohort import CohortFilter, apply_filter
-from il2lib.response import best_response_table, response_rates
 from il2lib.stats import format_p, p_phrase
 from il2lib.survival import kaplan_meier, landmark, logrank_test
-from il2lib.table1 import table1
-from il2lib.toxicity import toxicity_summary
 from support.apptest import PAGES, frame_equal, open_app, rerun, sample_data, tables, texts, widget
 
 MELANOMA = CohortFilter(disease=("melanoma",))

@@ -36,8 +36,8 @@ def test_window_decides_clinical_benefit_at_load(load, window, expected):
 
 
 def test_window_reaches_the_analyses_that_recompute_benefit(load):
-    from il2lib.biomarkers import biomarker_comparison
-    from il2lib.response import response_rates
+    from il2lib.analyses.biomarkers import biomarker_comparison
+    from il2lib.analyses.response import response_rates
 
     data = load(patient_rows(*SD_ROWS)).data
     # CBR: 1/2 with W = 7 (182 days meets), 0/2 with W = 0.

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as sps
 
 from il2lib import load_cohort, schema
-from il2lib.biomarkers import biomarker_comparison, univariable_odds_ratio, with_mean_doses
+from il2lib.analyses.biomarkers import biomarker_comparison, univariable_odds_ratio, with_mean_doses
 
 TOL = 1e-9
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from il2lib.analyses.response import best_response_table, response_count_view, response_rates
+from il2lib.analyses.table1 import table1
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression, protect, recoverable
-from il2lib.response import best_response_table, response_count_view, response_rates
-from il2lib.table1 import table1
 
 LEVELS = ("CR", "PR", "SD", "PD", "NE")
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "combined_synthetic.csv"

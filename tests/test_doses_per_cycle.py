@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.biomarkers import biomarker_comparison, with_mean_doses
+from il2lib.analyses.biomarkers import biomarker_comparison, with_mean_doses
 
 
 def test_a_cycle_with_zero_doses_is_not_given():

@@ -74,7 +74,7 @@ def _upload_frame() -> pd.DataFrame:
 def _table1_by_source() -> dict:
     """Table 1 by the 5-level source, recording the work every exact attempt spent (child process only)."""
     from il2lib import _exact_rxc
-    from il2lib.table1 import table1
+    from il2lib.analyses.table1 import table1
 
     spent = []
     exact = _exact_rxc.exact_pvalue
@@ -110,7 +110,7 @@ def slow_tables_frame() -> pd.DataFrame:
 
 def _table1_with_six_slow_tables() -> dict:
     from il2lib import _exact_rxc
-    from il2lib.table1 import table1
+    from il2lib.analyses.table1 import table1
 
     spent = []
     exact = _exact_rxc.exact_pvalue

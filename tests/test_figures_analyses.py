@@ -6,13 +6,13 @@ import plotly.graph_objects as go
 import pytest
 
 from il2lib import schema
-from il2lib.biomarkers import biomarker_comparison
+from il2lib.analyses.biomarkers import biomarker_comparison
+from il2lib.analyses.response import best_response_table, response_rates
+from il2lib.analyses.toxicity import toxicity_summary
 from il2lib.figures import palette
 from il2lib.figures.biomarkers import biomarker_figure
 from il2lib.figures.response import orr_forest_figure, response_bar_figure, swimmer_figure
 from il2lib.figures.toxicity import ae_grade_figure
-from il2lib.response import best_response_table, response_rates
-from il2lib.toxicity import toxicity_summary
 
 
 @pytest.fixture

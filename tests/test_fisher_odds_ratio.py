@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.biomarkers import biomarker_comparison
+from il2lib.analyses.biomarkers import biomarker_comparison
 from il2lib.stats import fisher_exact_2x2
 
 INF = math.inf
@@ -110,7 +110,7 @@ def test_odds_ratio_not_estimable_only_when_a_margin_is_zero():
 
 
 def test_biomarkers_page_states_how_each_odds_ratio_is_computed():
-    from il2lib.biomarkers import OR_METHOD_NOTE
+    from il2lib.analyses.biomarkers import OR_METHOD_NOTE
     from support.apptest import open_app, texts
 
     at = open_app(page="pages/4_Biomarkers.py")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from il2lib import schema
-from il2lib.published import (CITATIONS, DERIVED_LABEL, PAPER_TAG, PUBLISHED, median_overlay, published_medians,
-                              published_response, published_values, response_overlay)
-from il2lib.response import response_rates
+from il2lib.analyses.published import (CITATIONS, DERIVED_LABEL, PAPER_TAG, PUBLISHED, median_overlay,
+                                       published_medians, published_response, published_values, response_overlay)
+from il2lib.analyses.response import response_rates
 from support.combined_sample import sample_data
 
 REF = Path(__file__).parent / "reference"

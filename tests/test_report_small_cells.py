@@ -213,10 +213,10 @@ def test_cli_mask_needs_a_threshold_the_dashboard_offers(tmp_path, value, capsys
 
 def test_masked_report_suppresses_the_complements_of_table1_and_response_counts(cohort, masked):
     # Line 3+ by disease: Table 1's ECOG 2 cell reads "<5" but, cell by cell, 31 - 24 - 5 gave it back
+    from il2lib.analyses.response import best_response_table, response_count_view, response_rates
+    from il2lib.analyses.table1 import table1
     from il2lib.cohort import apply_filter
     from il2lib.privacy.disclosure import protect, recoverable
-    from il2lib.response import best_response_table, response_count_view, response_rates
-    from il2lib.table1 import table1
 
     df = apply_filter(cohort.data, LINE_3)
     t1 = table1(df, by="disease")

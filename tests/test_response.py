@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from il2lib import load_cohort, schema
-from il2lib.response import best_response_table, duration_of_response, response_rates
+from il2lib.analyses.response import best_response_table, duration_of_response, response_rates
 
 TOL = 1e-9
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

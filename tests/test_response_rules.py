@@ -22,9 +22,9 @@ import pytest
 from conftest import UNCONFIRMED_PR_AND_SHORT_SD, patient_rows
 
 from il2lib import schema
+from il2lib.analyses.response import best_response_table, response_rates
 from il2lib.cli import main
 from il2lib.recist import apply_response_rules
-from il2lib.response import best_response_table, response_rates
 from il2lib.validation import load_cohort
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

@@ -96,8 +96,8 @@ def test_r_snippets_run(exported, snippet):
 
 
 def test_python_page_snippets_reproduce_numbers(exported):
-    from il2lib.response import duration_of_response
-    from il2lib.table1 import table1
+    from il2lib.analyses.response import duration_of_response
+    from il2lib.analyses.table1 import table1
 
     df = sample_data()
     ns = run_python(snippets.dor_snippet())

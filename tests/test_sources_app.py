@@ -122,7 +122,7 @@ def test_filters_work_and_a_large_selection_is_refused(parquet_config, sample_da
 
 
 def test_response_page_above_the_row_limit_uses_counts(parquet_config, sample_data):
-    from il2lib.response import response_rates
+    from il2lib.analyses.response import response_rates
 
     at = _open(dict(parquet_config, row_limit=60), "pages/2_Response.py")
     assert any("computed here from counts" in t for t in texts(at, "info"))

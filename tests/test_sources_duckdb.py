@@ -118,8 +118,8 @@ def test_unknown_group_column_is_refused(source):
 @pytest.mark.parametrize("group", [schema.PRIOR_PD1, schema.DISEASE, schema.LINE_OF_IL2])
 @pytest.mark.parametrize("denominator", ["itt", "evaluable"])
 def test_response_rates_from_counts_equal_response_rates(source, data, group, denominator):
-    from il2lib._analysis import group_labels
-    from il2lib.response import response_rates
+    from il2lib.analyses._grouping import group_labels
+    from il2lib.analyses.response import response_rates
     from il2lib.sources.response import response_rates_from_counts
 
     f = CohortFilter(ecog=(0, 1))

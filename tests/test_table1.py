@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sps
 
 from il2lib import schema
-from il2lib.table1 import MISSING, OVERALL, infer_type, table1
+from il2lib.analyses.table1 import MISSING, OVERALL, infer_type, table1
 
 TOL = 1e-9
 

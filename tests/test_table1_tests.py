@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.table1 import table1
+from il2lib.analyses.table1 import table1
 
 RESPONSE_COLUMNS = [schema.BOR, schema.OBJECTIVE_RESPONSE, schema.CLINICAL_BENEFIT, schema.DISEASE_CONTROL]
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from il2lib import load_adverse_events, load_cohort, schema
-from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, DEATHS, ICU, STEROIDS, toxicity_summary
+from il2lib.analyses.toxicity import ANY_AE, ANY_G3, ANY_IRAE, DEATHS, ICU, STEROIDS, toxicity_summary
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 # The fixture's AE table lists every AE of every patient: declared so, patients without rows had no AE

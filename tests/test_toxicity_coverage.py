@@ -15,7 +15,7 @@ import pytest
 from conftest import csv_bytes, patient_rows
 
 from il2lib import load_adverse_events, load_cohort, schema
-from il2lib.toxicity import ANY_AE, ANY_G3, ANY_IRAE, ICU, toxicity_summary, unknown_sources
+from il2lib.analyses.toxicity import ANY_AE, ANY_G3, ANY_IRAE, ICU, toxicity_summary, unknown_sources
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -10,7 +10,7 @@ import pandas as pd
 from conftest import csv_bytes, patient_rows
 
 from il2lib import load_adverse_events, schema
-from il2lib.toxicity import DEATHS, GRADE5_UNKNOWN, toxicity_summary
+from il2lib.analyses.toxicity import DEATHS, GRADE5_UNKNOWN, toxicity_summary
 
 
 def test_only_related_grade5_aes_or_the_flag_are_treatment_related_deaths():

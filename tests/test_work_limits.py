@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from il2lib import biomarkers as biomarkers_module, response as response_module, schema, table1 as table1_module
-from il2lib.biomarkers import biomarker_comparison, biomarker_work
+from il2lib import schema
+from il2lib.analyses import biomarkers as biomarkers_module, response as response_module, table1 as table1_module
+from il2lib.analyses.biomarkers import biomarker_comparison, biomarker_work
+from il2lib.analyses.response import best_response_table, response_rates, response_work
+from il2lib.analyses.table1 import table1, table1_work
 from il2lib.errors import WorkLimitExceeded
-from il2lib.response import best_response_table, response_rates, response_work
 from il2lib.survival import (_counting, _coxfit, competing, cox as cox_module, cox_diagnostics, kaplan_meier,
                              logrank_test, pairwise)
 from il2lib.survival.competing import cumulative_incidence, gray_test
@@ -21,7 +23,6 @@ from il2lib.survival.cox_diagnostics import concordance_counts, concordance_work
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
 from il2lib.survival.time_origin import kaplan_meier_entry
-from il2lib.table1 import table1, table1_work
 from support.bounded_child import run_bounded
 
 TOO_LONG = "This took too long for the current selection"
@@ -255,7 +256,7 @@ def test_multivariable_cox_past_its_work_limit_returns_the_message(monkeypatch):
 
 
 def _table1_work_by_variable(df: pd.DataFrame, by: str) -> list[int]:
-    from il2lib._analysis import group_labels, level_order
+    from il2lib.analyses._grouping import group_labels, level_order
 
     labels = group_labels(df, by)
     data, groups = df[labels.notna().to_numpy()], level_order(by, labels.dropna())

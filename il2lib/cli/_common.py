@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses.toxicity import unknown_sources
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.errors import Il2libError
-from il2lib.toxicity import unknown_sources
 from il2lib.validation import load_cohort
 
 #: CohortFilter field -> schema column used as its flag/URL name

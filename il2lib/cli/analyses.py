@@ -2,7 +2,7 @@
 
 Listed in :data:`il2lib.cli.COMMANDS`; each takes FILE, the shared load options and cohort
 filter flags of ``summary``, and ``--format text|json``. The ``response`` JSON is a contract
-(see :meth:`il2lib.response.ResponseRates.to_dict`).
+(see :meth:`il2lib.analyses.response.ResponseRates.to_dict`).
 """
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import math
 
 from il2lib import schema
 from il2lib.adverse_events import load_adverse_events
-from il2lib.biomarkers import biomarker_comparison
+from il2lib.analyses.biomarkers import biomarker_comparison
+from il2lib.analyses.response import best_response_table, duration_of_response, response_rates
+from il2lib.analyses.table1 import table1
+from il2lib.analyses.toxicity import LISTED_NOTE_KINDS, toxicity_summary
 from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
                                 ae_complete_from_args, emit, jsonable, load_filtered, records)
 from il2lib.cohort import benefit_rule_text
 from il2lib.notes import Note
-from il2lib.response import best_response_table, duration_of_response, response_rates
 from il2lib.stats import p_phrase
-from il2lib.table1 import table1
-from il2lib.toxicity import LISTED_NOTE_KINDS, toxicity_summary
 
 
 def _shared(parser: argparse.ArgumentParser) -> None:

@@ -128,7 +128,7 @@ def pairwise_logrank_snippet(endpoint: str, by: str, csv: str = DEFAULT_CSV) -> 
 def pairwise_fisher_snippet(by: str, outcome: str = "orr", cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                             csv: str = DEFAULT_CSV) -> Snippet:
     """Pairwise Fisher's exact test of a response rate with Holm and BH."""
-    py = (_py_head(csv) + "from il2lib.response import response_rates\n"
+    py = (_py_head(csv) + "from il2lib.analyses.response import response_rates\n"
           "from il2lib.survival.pairwise import pairwise_fisher\n\n"
           f"rates = response_rates(df, {by!r}, {outcome!r}, cb_sd_months={cb_sd_months:g}).rates\n"
           "counts = {g: (x, n) for g, x, n in zip(rates['group'], rates['responders'], rates['n'])}\n"
@@ -206,8 +206,8 @@ def response_snippet(by: str | None, ci_method: str = "exact", denominator: str 
                      cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV,
                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Snippet:
     """Response rates with CIs (and the published overlay)."""
-    py = (_py_head(csv) + "from il2lib.response import best_response_table, response_rates\n"
-          "from il2lib.published import response_overlay\n\n"
+    py = (_py_head(csv) + "from il2lib.analyses.response import best_response_table, response_rates\n"
+          "from il2lib.analyses.published import response_overlay\n\n"
           f"print(best_response_table(df, {by!r}).display())  # best-response table and bar chart\n"
           f"rates = response_rates(df, {by!r}, ci_method={ci_method!r}, denominator={denominator!r}, "
           f"cb_sd_months={cb_sd_months:g}{_window_arg(window_days)})\nresult = rates.to_frame()\nprint(result)\n"
@@ -240,7 +240,7 @@ def landmark_snippet(endpoint: str, by: str, landmark_months: float, cb_sd_month
 
 def bor_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
     """Best-overall-response counts per group."""
-    py = (_py_head(csv) + "from il2lib.response import best_response_table\n\n"
+    py = (_py_head(csv) + "from il2lib.analyses.response import best_response_table\n\n"
           f"result = best_response_table(df, {by!r}).display()\nprint(result)\n")
     g = "1" if by is None else f"df${by}"
     return Snippet(py, f"df <- read.csv({_rstr(csv)})\ntable(factor(df$bor, levels = c(\"CR\", \"PR\", \"SD\", \"PD\", "
@@ -250,7 +250,7 @@ def bor_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
 def forest_snippet(groupings, denominator: str = "itt", ci_method: str = "exact",
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV) -> Snippet:
     """ORR with CI per subgroup (the forest plot's rows)."""
-    py = (_py_head(csv) + "from il2lib.response import response_rates\n\n"
+    py = (_py_head(csv) + "from il2lib.analyses.response import response_rates\n\n"
           f"rows = [response_rates(df, by, 'orr', ci_method={ci_method!r}, denominator={denominator!r}, "
           f"cb_sd_months={cb_sd_months:g}).rates.assign(by=by)\n        for by in {list(groupings)!r} if by in df]\n"
           "result = pd.concat(rows, ignore_index=True)\nprint(result)\n")
@@ -266,7 +266,7 @@ def swimmer_snippet(csv: str = DEFAULT_CSV) -> Snippet:
 
 def dor_snippet(conf_type: str = "log-log", csv: str = DEFAULT_CSV) -> Snippet:
     """Duration of response among responders."""
-    py = (_py_head(csv) + "from il2lib.response import duration_of_response\n\n"
+    py = (_py_head(csv) + "from il2lib.analyses.response import duration_of_response\n\n"
           f"result = duration_of_response(df, {conf_type!r}).to_frame()\nprint(result)\n")
     r = (_r_head(csv, "dor") + 'resp <- df[df$bor %in% c("CR", "PR"), ]\n'
          f"print(survfit({_surv('dor')} ~ 1, data = resp, conf.type = {_rstr(conf_type)}))\n")
@@ -275,7 +275,7 @@ def dor_snippet(conf_type: str = "log-log", csv: str = DEFAULT_CSV) -> Snippet:
 
 def table1_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
     """Table 1 (patient characteristics, tests named in the footnotes)."""
-    py = (_py_head(csv) + "from il2lib.table1 import table1\n\n"
+    py = (_py_head(csv) + "from il2lib.analyses.table1 import table1\n\n"
           f"t1 = table1(df, {by!r})\nresult = t1.display\nprint(result)\nprint(*t1.footnotes, sep='\\n')\n")
     return Snippet(py)
 
@@ -283,7 +283,7 @@ def table1_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
 def biomarkers_snippet(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, adjust: str = "none",
                        csv: str = DEFAULT_CSV, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Snippet:
     """Clinical benefit vs no benefit comparisons per disease."""
-    py = (_py_head(csv) + "from il2lib.biomarkers import biomarker_comparison\n\n"
+    py = (_py_head(csv) + "from il2lib.analyses.biomarkers import biomarker_comparison\n\n"
           f"res = biomarker_comparison(df, None, {cb_sd_months:g}, adjust={adjust!r}{_window_arg(window_days)})\n"
           "result = res.to_frame()\nprint(result)\n")
     return Snippet(py)
@@ -294,6 +294,6 @@ def toxicity_snippet(by: str | None, csv: str = DEFAULT_CSV, ae_csv: str = AE_CS
     """Worst grade per patient and term, irAEs, by group (needs the exported AE rows too); ``ae_complete``:
     the sources whose AE file was declared complete."""
     complete = f", ae_complete={tuple(ae_complete)!r}" if ae_complete else ""
-    py = (_py_head(csv) + f"ae = pd.read_csv({ae_csv!r})\nfrom il2lib.toxicity import toxicity_summary\n\n"
+    py = (_py_head(csv) + f"ae = pd.read_csv({ae_csv!r})\nfrom il2lib.analyses.toxicity import toxicity_summary\n\n"
           f"tox = toxicity_summary(ae, df, {by!r}{complete})\nresult = tox.by_term\nprint(tox.display())\n")
     return Snippet(py)

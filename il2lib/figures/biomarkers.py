@@ -26,7 +26,7 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     Parameters
     ----------
     df : DataFrame
-        The patients the result was computed on (:func:`il2lib.biomarkers.biomarker_comparison`
+        The patients the result was computed on (:func:`il2lib.analyses.biomarkers.biomarker_comparison`
         recomputes clinical benefit; ``cb_sd_months`` and ``window_days`` are read from ``result``).
     variable : str
         A continuous biomarker column present in ``result.rows``.
@@ -44,7 +44,7 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     -------
     go.Figure with two box traces (CB, no-CB) per disease panel; every point is drawn unless masked.
     """
-    from il2lib.biomarkers import with_mean_doses
+    from il2lib.analyses.biomarkers import with_mean_doses
     from il2lib.cohort import with_clinical_benefit
 
     rows = result.rows[result.rows["variable"] == variable]

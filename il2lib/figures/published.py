@@ -1,6 +1,6 @@
 """"Our cohort vs published" comparison figure: one row per group, our estimate with its CI
 (filled marker) beside the published number (hollow diamond; whisker only when the CI is
-computed from published counts). Pure builder; the rows come from :mod:`il2lib.published`.
+computed from published counts). Pure builder; the rows come from :mod:`il2lib.analyses.published`.
 """
 from __future__ import annotations
 

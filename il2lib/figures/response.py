@@ -1,7 +1,7 @@
 """Response figures: best-response bars, ORR forest plot by subgroup, swimmer plot.
 
 Pure builders returning ``go.Figure``; they compute no statistic (rates and CIs come from
-:mod:`il2lib.response` results) and never render.
+:mod:`il2lib.analyses.response` results) and never render.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib import schema
+from il2lib.analyses.response import rate_count_keys
 from il2lib.figures.palette import (BLACK, GREY, OUTLINE, RESPONSE_COLORS, apply_layout, color, escape, figure_style,
                                     title_height)
 from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
-from il2lib.response import rate_count_keys
 
 OUTCOME_AXIS = {"orr": "Objective response rate, % (95% CI)", "cbr": "Clinical benefit rate, % (95% CI)",
                 "dcr": "Disease control rate, % (95% CI)"}
@@ -26,7 +26,7 @@ def response_bar_figure(table, *, percent: bool = True, title: str = "Best overa
                         shown: Suppression = NO_SUPPRESSION) -> go.Figure:
     """Stacked horizontal bars of best overall response per group (one trace per CR/PR/SD/PD/NE).
 
-    ``table`` is a :class:`il2lib.response.ResponseTable`. Bars show percentages (or counts) and
+    ``table`` is a :class:`il2lib.analyses.response.ResponseTable`. Bars show percentages (or counts) and
     the hover gives both. Under small-cell protection (``shown``) a hidden count is a hatched band of
     fixed width labelled "<k" or "masked", not to scale, and no hover gives it.
     """
@@ -66,7 +66,7 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None, 
 
     Parameters
     ----------
-    results : sequence of :class:`il2lib.response.ResponseRates`
+    results : sequence of :class:`il2lib.analyses.response.ResponseRates`
         One per grouping (disease, prior PD-1/PD-L1, line, ...); one trace each, labelled by the
         grouping column. Rows read "Column: level (x/n)".
     overall : ResponseRates, optional

@@ -7,9 +7,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from il2lib import schema
+from il2lib.analyses.toxicity import GRADES
 from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style, title_height
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression
-from il2lib.toxicity import GRADES
 
 
 def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = "Adverse events by worst grade",
@@ -17,9 +17,9 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
                     shown: Suppression = NO_SUPPRESSION) -> go.Figure:
     """Horizontal stacked bars per AE term: patients by worst CTCAE v5 grade (one trace per grade and group panel).
 
-    ``tox`` is a :class:`il2lib.toxicity.ToxicitySummary`; terms are the ``top_n`` most frequent
+    ``tox`` is a :class:`il2lib.analyses.toxicity.ToxicitySummary`; terms are the ``top_n`` most frequent
     over all groups; one panel per group with a shared term axis. Under small-cell protection
-    (``shown``, see :meth:`~il2lib.toxicity.ToxicitySummary.count_view`) a bar whose count or whose
+    (``shown``, see :meth:`~il2lib.analyses.toxicity.ToxicitySummary.count_view`) a bar whose count or whose
     group's N is hidden is a hatched band of one fixed length (half the shortest bar shown), not to
     scale, labelled "<k" or "masked" (or its count when only N is hidden); its hover gives no number.
     """

@@ -102,7 +102,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
         "row N" by their line in the file.
     ae_complete : iterable of str
         Sources whose AE file lists every AE of every patient (``"*"``: every patient); see
-        :func:`il2lib.toxicity.toxicity_summary`.
+        :func:`il2lib.analyses.toxicity.toxicity_summary`.
     small_cell_threshold : int, optional
         Build the report masked, like the dashboard under small-cell protection: counts from 1 to
         ``small_cell_threshold - 1`` read ``"<k"`` in every table, figure, caption and note, the rates and
@@ -191,7 +191,7 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
 def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
     """Headline table: per disease (and overall) N, CR, PR, ORR and CBR with CIs, median survival."""
-    from il2lib.response import response_rates
+    from il2lib.analyses.response import response_rates
     from il2lib.survival import kaplan_meier
 
     rows, view = [], ""

@@ -110,8 +110,8 @@ def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
 
 def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> None:
-    from il2lib.published import CITATIONS, median_overlay, response_overlay
-    from il2lib.response import response_rates
+    from il2lib.analyses.published import CITATIONS, median_overlay, response_overlay
+    from il2lib.analyses.response import response_rates
 
     try:
         over = response_overlay(response_rates(df, schema.DISEASE))

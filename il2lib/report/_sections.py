@@ -131,7 +131,7 @@ def protected(view):
 
 
 def table1_section(df: pd.DataFrame, by: str | None) -> Section:
-    from il2lib.table1 import table1
+    from il2lib.analyses.table1 import table1
 
     s = Section("table1", "Patient characteristics (Table 1)", page_start=True)
     try:
@@ -152,8 +152,8 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
 # ----------------------------------------------------------------------------- response
 def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section:
+    from il2lib.analyses.response import best_response_table, response_count_view, response_rates
     from il2lib.cohort import benefit_rule_text
-    from il2lib.response import best_response_table, response_count_view, response_rates
 
     s = Section("response", "Response")
     try:
@@ -190,7 +190,7 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
 def _forest_rates(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
                   window_days: float) -> tuple:
     """ORR by group and over all patients, for the forest plot (none without a grouping)."""
-    from il2lib.response import response_rates
+    from il2lib.analyses.response import response_rates
 
     if by is None:
         return ()
@@ -214,7 +214,7 @@ def _response_figures(s: Section, bor, forest: tuple, shown) -> None:
 # ----------------------------------------------------------------------------- biomarkers
 def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
                       window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section | None:
-    from il2lib.biomarkers import biomarker_comparison
+    from il2lib.analyses.biomarkers import biomarker_comparison
 
     s = Section("biomarkers", "Biomarkers: clinical benefit vs no clinical benefit", page_start=True)
     try:
@@ -262,7 +262,7 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
 
 # ----------------------------------------------------------------------------- toxicity
 def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[str, ...] = ()) -> Section:
-    from il2lib.toxicity import toxicity_summary
+    from il2lib.analyses.toxicity import toxicity_summary
 
     s = Section("toxicity", "Toxicity")
     if ae is None:

@@ -3,7 +3,7 @@
 Response tables and their exact tests depend on the rows only through counts, so a registry
 source's ``category_counts(schema.BOR, filter, group)`` (a SQL ``GROUP BY``) is all they need.
 The arithmetic is :func:`il2lib.stats.proportion_ci` and :func:`il2lib.stats.compare_proportions`,
-the functions :func:`il2lib.response.response_rates` uses, so the numbers are identical. CBR needs
+the functions :func:`il2lib.analyses.response.response_rates` uses, so the numbers are identical. CBR needs
 the SD duration per patient and is computed from rows (or from counts of ``clinical_benefit``).
 """
 from __future__ import annotations

@@ -134,7 +134,7 @@ def published_medians() -> pd.DataFrame:
 
 
 def response_overlay(rates, ci_method: str = "exact") -> pd.DataFrame:
-    """Our ORR per disease (from :func:`il2lib.response.response_rates` by disease) beside the published ORR.
+    """Our ORR per disease (from :func:`il2lib.analyses.response.response_rates` by disease) beside the published ORR.
 
     Columns: source ("Our cohort" / the published series), group, responders, n, rate, ci_lower,
     ci_upper, note. Our groups come from ``rates`` when grouped by disease; otherwise only the

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import concat_excluded, excluded_frame, patient_ids, patients_statement, require_columns
 from il2lib._work import WorkCounter
+from il2lib.analyses._grouping import concat_excluded, excluded_frame, patient_ids, patients_statement, require_columns
+from il2lib.analyses.table1 import SUPERSCRIPTS
 from il2lib.cohort import benefit_rule_text, with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.stats import TEST_LABELS, fisher_exact_2x2, format_p, p_adjust, rank_sum_test
-from il2lib.table1 import SUPERSCRIPTS
 
 CONTINUOUS_BIOMARKERS = (schema.PLATELET_NADIR, schema.BASELINE_ALC, schema.PEAK_ALC, schema.BASELINE_LDH,
                          schema.LDH_X_ULN, schema.PEAK_TEMP, schema.MEAN_DOSES_PER_CYCLE, schema.N_MET_SITES)

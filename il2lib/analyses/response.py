@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
-                              patient_ids, patients_statement, require_columns)
 from il2lib._work import WorkCounter
+from il2lib.analyses._grouping import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
+                                       patient_ids, patients_statement, require_columns)
 from il2lib.cohort import with_clinical_benefit
-from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
+from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
 from il2lib.stats import TestResult, compare_proportions, exact_work_budget, format_p, proportion_ci
 

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from il2lib import ae_vocabulary, schema
-from il2lib._analysis import concat_excluded, excluded_frame, group_labels, level_order, patient_ids, require_columns
-from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
+from il2lib.analyses._grouping import (concat_excluded, excluded_frame, group_labels, level_order, patient_ids,
+                                       require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
+from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
 
 GRADES = (1, 2, 3, 4, 5)
 TERM_COLUMNS = ["group", "term", "N", "n_any", "pct_any", "n_grade3plus", "pct_grade3plus", "immune_related",

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order, patient_ids,
-                              require_columns)
 from il2lib._work import WorkCounter
+from il2lib.analyses._grouping import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
+                                       patient_ids, require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
