@@ -1,4 +1,4 @@
-"""il2lib._distributions equals scipy.stats exactly, and the survival/stats modules load without scipy.stats."""
+"""il2lib.stats.distributions equals scipy.stats exactly, and the survival/stats modules load without scipy.stats."""
 import subprocess
 import sys
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2, norm
 
-from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
+from il2lib.stats.distributions import chi2_sf, norm_ppf, norm_sf
 
 X = [-1.0, 0.0, 1e-12, 0.5, 3.0, 40.0, 1e3, np.nan, np.inf]
 

@@ -16,8 +16,8 @@ import pytest
 from test_stats import _brute_force_ffh
 
 from il2lib import schema, stats as S
-from il2lib._exact_rxc import EnumerationLimit, _compositions, count_compositions, exact_pvalue
 from il2lib._work import WorkCounter
+from il2lib.stats._exact_rxc import EnumerationLimit, _compositions, count_compositions, exact_pvalue
 from support.bounded_child import run_bounded
 
 REF = Path(__file__).parent / "reference"
@@ -73,8 +73,8 @@ def _upload_frame() -> pd.DataFrame:
 
 def _table1_by_source() -> dict:
     """Table 1 by the 5-level source, recording the work every exact attempt spent (child process only)."""
-    from il2lib import _exact_rxc
     from il2lib.analyses.table1 import table1
+    from il2lib.stats import _exact_rxc
 
     spent = []
     exact = _exact_rxc.exact_pvalue
@@ -109,8 +109,8 @@ def slow_tables_frame() -> pd.DataFrame:
 
 
 def _table1_with_six_slow_tables() -> dict:
-    from il2lib import _exact_rxc
     from il2lib.analyses.table1 import table1
+    from il2lib.stats import _exact_rxc
 
     spent = []
     exact = _exact_rxc.exact_pvalue

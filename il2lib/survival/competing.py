@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from il2lib._distributions import chi2_sf, norm_ppf
 from il2lib._work import WorkCounter
 from il2lib.errors import InsufficientDataError, SurvivalInputError, WorkLimitExceeded
+from il2lib.stats.distributions import chi2_sf, norm_ppf
 from il2lib.survival import _checks
 
 #: status codes of :func:`cumulative_incidence`: 0 censored, 1 event of interest, 2 competing event

@@ -12,10 +12,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from il2lib._distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.stats import format_p
+from il2lib.stats.distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
 from il2lib.survival.cox_diagnostics import PHTestResult, check_concordance_work, concordance_counts, zph_test

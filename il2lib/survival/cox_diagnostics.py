@@ -6,10 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from il2lib._distributions import chi2_sf
 from il2lib._work import WorkCounter
+from il2lib.stats.distributions import chi2_sf
 from il2lib.survival._counting import count
-
 
 #: Work the concordance may spend: rows x dyadic levels (the bit length of rows), a sorted pass each.
 CONCORDANCE_WORK_LIMIT = 300_000_000

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from il2lib._distributions import norm_ppf
+from il2lib.stats.distributions import norm_ppf
 from il2lib.survival import _checks
 from il2lib.survival._counting import count, count_each_group
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from il2lib._distributions import chi2_sf
 from il2lib.errors import InsufficientDataError
+from il2lib.stats.distributions import chi2_sf
 from il2lib.survival import _checks
 from il2lib.survival._counting import Counts, count
 

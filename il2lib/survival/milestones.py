@@ -12,8 +12,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from il2lib._distributions import norm_ppf, norm_sf
 from il2lib.errors import InsufficientDataError
+from il2lib.stats.distributions import norm_ppf, norm_sf
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, kaplan_meier
 
 MILESTONE_COLUMNS = ("time", "group", "reference", "survival", "survival_reference", "difference", "se",

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._distributions import chi2_sf
 from il2lib.errors import InsufficientDataError, SurvivalInputError
+from il2lib.stats.distributions import chi2_sf
 from il2lib.survival import _checks
 from il2lib.survival._counting import check_cells
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts

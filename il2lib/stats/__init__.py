@@ -4,7 +4,9 @@ Every test returns a :class:`TestResult` that carries the test's machine name *a
 label, so no p-value ever leaves il2lib without the name of the test that produced it.
 Results follow R (``binom.test``, ``prop.test(correct = FALSE)``, ``fisher.test``,
 ``chisq.test(correct = FALSE)``, ``wilcox.test``, ``kruskal.test``, ``p.adjust``); the tests in
-``tests/test_stats.py`` compare against R output at 1e-9.
+``tests/test_stats.py`` compare against R output at 1e-9. The exact r x c network algorithm is in
+:mod:`il2lib.stats._exact_rxc`; the normal and chi-square distribution functions the survival code shares
+(without importing ``scipy.stats``) in :mod:`il2lib.stats.distributions`.
 """
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from il2lib._distributions import LazyModule
 from il2lib._work import WorkCounter
 from il2lib.errors import InsufficientDataError
+from il2lib.stats.distributions import LazyModule
 
 optimize = LazyModule("scipy.optimize")  # scipy.stats costs ~1 s at start-up: import on first use
 sps = LazyModule("scipy.stats")
@@ -271,12 +273,12 @@ def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT, replicates: i
     -----
     The p-value sums the probabilities of all tables with the observed margins whose
     probability is at most the observed one times ``1 + 1e-7`` (R's ``fisher.test`` rule).
-    It is computed exactly by a network algorithm (:mod:`il2lib._exact_rxc`: whole subtrees
+    It is computed exactly by a network algorithm (:mod:`il2lib.stats._exact_rxc`: whole subtrees
     are added or dropped using exact bounds, equal partial weights are merged). scipy's
     ``fisher_exact`` on tables larger than 2x2 is a Monte Carlo estimate, hence this code.
 
     The work is counted before anything is built: when the exact test would spend more than
-    ``work_limit`` (partial-table weights, see :func:`il2lib._exact_rxc.exact_pvalue`), the
+    ``work_limit`` (partial-table weights, see :func:`il2lib.stats._exact_rxc.exact_pvalue`), the
     p-value is a Monte Carlo estimate instead, as R's ``fisher.test(simulate.p.value = TRUE,
     B = replicates)``: ``replicates`` random tables with the observed margins (Patefield's
     algorithm), seeded with ``seed`` so a table always gets the same p-value, p = (1 + number
@@ -292,7 +294,7 @@ def fisher_freeman_halton(table, work_limit: int = FFH_WORK_LIMIT, replicates: i
     Patefield WM. Algorithm AS 159. Appl Stat 1981;30:91-97. Davison AC, Hinkley DV. Bootstrap
     Methods and their Application, 1997, ch. 4 (the (1 + count) / (B + 1) rule).
     """
-    from il2lib._exact_rxc import EnumerationLimit, exact_pvalue, monte_carlo_pvalue
+    from il2lib.stats._exact_rxc import EnumerationLimit, exact_pvalue, monte_carlo_pvalue
 
     tab = _as_table(table)
     tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
