@@ -37,10 +37,10 @@ from app_ui.markdown import md_escape
 from app_ui.registry import REGISTRY, registry_config
 from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results
 from il2lib import schema
-from il2lib.adverse_events import load_adverse_events
 from il2lib.errors import Il2libError
 from il2lib.privacy.pseudonyms import pseudonymise
-from il2lib.validation import load_cohort
+from il2lib.validation.adverse_events import load_adverse_events
+from il2lib.validation.patients import load_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"

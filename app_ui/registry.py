@@ -38,7 +38,7 @@ from il2lib.privacy.disclosure import SUPPRESSED, CountView
 from il2lib.privacy.masking import mask_table
 from il2lib.sources.response import response_rates_from_counts
 from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
-from il2lib.validation import Cohort, ValidationReport
+from il2lib.validation.patients import Cohort, ValidationReport
 
 REGISTRY = "registry"
 SECRETS_SECTION = "registry"

@@ -9,14 +9,14 @@ the call is measured. Groups (``--groups``):
   rare ECOG levels, and by source on 1,000 and 2,000 synthetic patients (rare levels in many variables); the slowest
   tables found just under the exact test's work limit (one exact, one refused inside the search); the largest table
   the Monte Carlo p-value draws, and one too large for it (chi-square);
-* ``loader``: ``il2lib.validation.load_cohort`` on the bytes as the dashboard passes them (a named buffer): every
+* ``loader``: ``il2lib.validation.patients.load_cohort`` on the bytes as the dashboard passes them (a named buffer): every
   file of ``tests/support/fuzz_inputs.py`` ``HOSTILE_FILES``, a forged ``<dimension>`` of 3,000 rows, a CSV of 10,000 columns,
   and bench/load_test.py's hostile uploads;
 * ``statistics``: ``bench/bench_heavy_statistics.py``'s calls at ``--sizes`` (continuous and tied times), and the
   cases its work limits refuse: Cox on a 30-level column, pairwise log-rank of 200 groups, log-rank of 100 groups
   over 1e6 distinct times (Gray's test on 1e6 distinct times is among the calls);
 * ``analyses``: Table 1, response rates and the biomarker comparison on synthetic cohorts (the project's generator
-  and ``il2lib.derive``, cached in bench/data/hostile/) of up to ``--analysis-size`` patients, grouped by disease,
+  and ``il2lib.validation.derive``, cached in bench/data/hostile/) of up to ``--analysis-size`` patients, grouped by disease,
   not grouped, or by a free-text source of 200 values.
 
 How to read it: one line per case. ``wall s`` and ``CPU s`` (user + system of the child, all its threads) are the
@@ -154,7 +154,7 @@ def _upload_428() -> Callable[[], str]:
 
 
 def _rare_ecog_900() -> Callable[[], str]:
-    from il2lib.validation import load_cohort
+    from il2lib.validation.patients import load_cohort
     try:
         from load_test import hostile_table1_rare_ecog
     except Exception as exc:  # bench/load_test.py needs the browser-test helpers
@@ -199,7 +199,7 @@ def ffh_cases() -> Iterator[Case]:
 
 # ---------------------------------------------------------------------------------------------- loader
 def _load(raw: bytes, name: str) -> Callable[[], str]:
-    from il2lib.validation import load_cohort
+    from il2lib.validation.patients import load_cohort
 
     def call() -> str:
         buffer = io.BytesIO(raw)
@@ -293,8 +293,8 @@ def synthetic_derived(n: int) -> pd.DataFrame:
     of 1e6 (cached as Parquet in bench/data/hostile/; the 1e6 take about a minute to build)."""
     from bench_registry import _typed
 
-    from il2lib.derive import derive
     from il2lib.sample import synthetic_cohort
+    from il2lib.validation.derive import derive
 
     size = n if n <= 50_000 else 1_000_000
     path = DATA / f"derived_{size}.parquet"

@@ -2,7 +2,7 @@
 
 Data (generated, git-ignored, under bench/data/registry/): synthetic patients from the project's
 generator (``il2lib.sample.synthetic_cohort``, 1e6 per part, seeds 0, 1, ...) with the analysis
-columns derived by ``il2lib.derive`` (the loader's derivation, checked against ``load_cohort`` on
+columns derived by ``il2lib.validation.derive`` (the loader's derivation, checked against ``load_cohort`` on
 a sample). 1e6 = part 0; 1e7 = parts 0-9. The generator caps at 1e6 patients per call and
 deriving 100 parts would take ~40 min here, so the 1e8 set is a bootstrap resample (rows drawn
 with replacement, seeded) of the 1e7 patients: same columns and value distribution, 1e8 rows.
@@ -66,8 +66,8 @@ def _typed(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def derived_part(seed: int, n: int = PART) -> pd.DataFrame:
-    from il2lib.derive import derive
     from il2lib.sample import synthetic_cohort
+    from il2lib.validation.derive import derive
 
     derived, _ = derive(_typed(synthetic_cohort(n, seed=seed)))
     return derived[COLUMNS].reset_index(drop=True)
@@ -78,7 +78,7 @@ def check_against_loader(n: int = 20_000) -> None:
     import io
 
     from il2lib.sample import synthetic_cohort
-    from il2lib.validation import load_cohort
+    from il2lib.validation.patients import load_cohort
 
     buffer = io.BytesIO()
     synthetic_cohort(n, seed=0).to_parquet(buffer)

@@ -71,8 +71,8 @@ def child(path: str, step: str, warm: str | None = None) -> None:
     import pyarrow.csv  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    from il2lib.io import read_table
-    from il2lib.validation import load_cohort
+    from il2lib.validation.patients import load_cohort
+    from il2lib.validation.read import read_table
 
     if warm:
         load_cohort(Path(warm))

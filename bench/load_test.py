@@ -74,11 +74,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import pandas as pd  # noqa: E402
+from st_client import MAIN_PAGE, ProtocolError, StreamlitClient  # noqa: E402
 
 import il2lib  # noqa: E402
 from il2lib import schema  # noqa: E402
 from il2lib.cohort import CohortFilter, apply_filter  # noqa: E402
-from st_client import MAIN_PAGE, ProtocolError, StreamlitClient  # noqa: E402
 from tests.e2e.server import StreamlitServer, free_port, server_command  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -522,13 +522,14 @@ def wait_frames(waits: list[dict], top: int = 6) -> dict:
 
 
 def loader_gil_holds(files: list[tuple[str, bytes]]) -> dict:
-    """Each hostile file through the app's loader (``il2lib.validation.load_cohort``) in this process, with
+    """Each hostile file through the app's loader (``il2lib.validation.patients.load_cohort``) in this process, with
     nothing else running but a :class:`load_server.GilProbe` (5 ms sleeps): the seconds it took, what the
     loader said, the longest wait of the probe for the GIL, and for waits over 0.1 s where the loader
     was when it let the GIL go."""
-    from il2lib.errors import Il2libError
-    from il2lib.validation import load_cohort
     from load_server import GilProbe
+
+    from il2lib.errors import Il2libError
+    from il2lib.validation.patients import load_cohort
 
     out = {}
     for name, data in files:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.recist import apply_response_rules, duration_meets, sd_rule_duration
+from il2lib.validation.recist import apply_response_rules, duration_meets, sd_rule_duration
 
 LINE_GROUPS = ("1", "2", "3+")
 #: Prefix of query-parameter keys for extra filters on columns that are not in the schema
@@ -318,9 +318,9 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
 
     Notes
     -----
-    Clinical benefit = CR or PR, or SD lasting ``cb_sd_months`` (:func:`il2lib.recist.duration_meets`,
+    Clinical benefit = CR or PR, or SD lasting ``cb_sd_months`` (:func:`il2lib.validation.recist.duration_meets`,
     assessment window ``window_days``; ``cb_sd_months = 0``: any SD counts, duration not needed), on the
-    BOR counted under the RECIST 1.1 rules (:func:`il2lib.recist.apply_response_rules`: an unconfirmed
+    BOR counted under the RECIST 1.1 rules (:func:`il2lib.validation.recist.apply_response_rules`: an unconfirmed
     CR/PR counts as SD where confirmation is recorded, a too-short SD as PD/NE). PD and NE are no benefit; SD without a duration (threshold > 0) and a missing BOR give NA. Result dtype: ``"boolean"``.
     """
     benefit = clinical_benefit(df, cb_sd_months, window_days)

@@ -138,7 +138,7 @@ LINE_OF_IL2 = "line_of_il2"  # prior_systemic_lines + 1
 FIRST_LINE = "first_line"  # line_of_il2 == 1
 OBJECTIVE_RESPONSE = "objective_response"  # bor in {CR, PR}
 CLINICAL_BENEFIT = "clinical_benefit"  # CR/PR, or SD lasting >= cb_sd_months; NA if SD without duration
-DISEASE_CONTROL = "disease_control"  # CR/PR/SD, after the RECIST 1.1 rules of il2lib.recist
+DISEASE_CONTROL = "disease_control"  # CR/PR/SD, after the RECIST 1.1 rules of il2lib.validation.recist
 #: the iRECIST category ``bor`` was recorded as (iCR/iPR/iSD/iCPD/iUPD); present only when a file has one
 BOR_IRECIST = "bor_irecist"
 OS_EVENT = "os_event"  # = died
@@ -333,7 +333,7 @@ AE_IMMUNE = "immune_related"
 AE_STEROIDS = "steroids"
 AE_SERIOUS = "serious"
 AE_ATTRIBUTION = "attribution"
-#: Derived AE column: the term as typed, kept when the vocabulary respelled it (see il2lib.ae_vocabulary).
+#: Derived AE column: the term as typed, kept when the vocabulary respelled it (see il2lib.validation.ae_vocabulary).
 AE_TERM_ENTERED = "ae_term_as_entered"
 
 #: CTCAE v5.0 terms of the HD IL-2 toxicities and immune-related AEs (docs/domain.md 1C, 2.5 and the AE table),

@@ -16,7 +16,7 @@ from app_ui.widgets import empty_state, show_table, url_choice, url_number, used
 from il2lib import schema
 from il2lib.analyses.response import OUTCOME_LABELS
 from il2lib.cohort import benefit_rule_text
-from il2lib.recist import VIEW_LABELS
+from il2lib.validation.recist import VIEW_LABELS
 
 ctx = frame("Response")
 ctx.require_data(from_counts=response_from_counts)

@@ -4,17 +4,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_ui.frame import frame
 from app_ui import cached, survival_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, download_table
+from app_ui.frame import frame
 from app_ui.markdown import md_escape
 from app_ui.registry import survival_from_counts
 from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view
 from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
 from il2lib import schema
-from il2lib.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 from il2lib.survival import format_months, hazard_ratio_table
+from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 
 ctx = frame("Survival")
 ctx.require_data(from_counts=survival_from_counts)

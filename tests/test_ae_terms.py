@@ -9,8 +9,9 @@ and maps to "Skin hypopigmentation". A patient counts once per term at the worst
 import pandas as pd
 from conftest import csv_bytes, patient_rows
 
-from il2lib import ae_vocabulary, load_adverse_events, schema
+from il2lib import load_adverse_events, schema
 from il2lib.analyses.toxicity import ANY_IRAE, toxicity_summary
+from il2lib.validation import ae_vocabulary
 
 ALL = (schema.AE_COMPLETE_ALL,)  # the test AE tables list every AE of every patient
 

@@ -7,7 +7,7 @@ import pandas as pd
 from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
-from il2lib.validation import load_cohort
+from il2lib.validation.patients import load_cohort
 from support.apptest import open_app, rerun, sidebar_count, tables, texts, widget
 
 PAYLOAD_HTML = "<img src=x onerror=alert(1)>"

@@ -160,8 +160,8 @@ def test_biomarker_tables_match_il2lib():
 def test_toxicity_tables_match_il2lib():
     at = open_app({"disease": "melanoma"}, "pages/5_Toxicity.py")
     from app_ui.data import SAMPLE_DIR, SAMPLES
-    from il2lib.adverse_events import load_adverse_events
-    from il2lib.validation import load_cohort
+    from il2lib.validation.adverse_events import load_adverse_events
+    from il2lib.validation.patients import load_cohort
 
     sample = SAMPLES["combined"]
     cohort = load_cohort(SAMPLE_DIR / sample.patients_file)

@@ -102,7 +102,7 @@ def test_sidebar_setting_and_rule_text_in_the_app():
 
 
 def test_survival_page_states_the_censoring_rules_for_pfs():
-    from il2lib.derive import FDA_ROWS_NOT_APPLIED
+    from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED
 
     at = open_app({"endpoint": "pfs", "km_by": "None"}, "pages/3_Survival.py")
     assert any(FDA_ROWS_NOT_APPLIED in c for c in texts(at, "caption"))

@@ -176,8 +176,8 @@ def test_pfs_never_exceeds_os_on_a_mixed_adversarial_cohort(load):
 def test_pfs_report_states_the_censoring_rules_and_the_fda_rows_it_cannot_apply(load):
     # FDA 2018 PFS censoring table rows "New anticancer treatment started" and "Death or progression after
     # more than one missed visit" need a new-therapy date and a visit schedule, which the schema lacks.
-    from il2lib.derive import FDA_ROWS_NOT_APPLIED
     from il2lib.report import build_report
+    from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED
 
     cohort = load(patient_rows(dict(QUIET, date_last_assessment="2016-07-01"),
                                dict(QUIET, bor="PR", date_first_response="2016-03-01",

@@ -6,7 +6,7 @@ import pytest
 
 from il2lib import schema
 from il2lib.survival import median_followup
-from il2lib.validation import load_cohort
+from il2lib.validation.patients import load_cohort
 from support.apptest import SAMPLE, open_app, texts
 
 

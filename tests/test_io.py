@@ -7,11 +7,11 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import csv_bytes, patient_rows
+
 from il2lib import schema
 from il2lib.errors import CohortFileError
-from il2lib.io import read_table
+from il2lib.validation.read import read_table
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"])

@@ -1,4 +1,4 @@
-"""Status at the landmark for OS by clinical benefit (il2lib/derive.py; README, "Derived fields").
+"""Status at the landmark for OS by clinical benefit (il2lib/validation/derive.py; README, "Derived fields").
 
 A patient is grouped by the status known at the landmark L; a status that cannot be known (a CR/PR
 without a first-response date, an SD without a duration) excludes the patient from the landmark

@@ -13,7 +13,7 @@ import io
 import pytest
 
 from il2lib.errors import CohortFileError
-from il2lib.io import EXCEL_MAX_COLUMNS, LoaderLimits, _unique_names, read_table
+from il2lib.validation.read import EXCEL_MAX_COLUMNS, LoaderLimits, _unique_names, read_table
 from support import fuzz_inputs as fz
 from support.bounded_child import run_bounded
 

@@ -18,12 +18,12 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from il2lib import schema
-from il2lib.adverse_events import load_adverse_events
 from il2lib.cohort import CohortFilter
 from il2lib.errors import InsufficientDataError
 from il2lib.report import build_report, write_pdf
 from il2lib.report.pdf import find_chromium, set_paper
-from il2lib.validation import load_cohort
+from il2lib.validation.adverse_events import load_adverse_events
+from il2lib.validation.patients import load_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "proclaim_synthetic.csv"

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 
-from il2lib.adverse_events import load_adverse_events
 from il2lib.cohort import CohortFilter
 from il2lib.errors import InsufficientDataError
 from il2lib.figures import PATIENT_LEVEL_FIGURES, withheld_under_masking
 from il2lib.report import _render, _small_cells, build_report
 from il2lib.report._html import Figure
 from il2lib.report._sections import Section
-from il2lib.validation import load_cohort
+from il2lib.validation.adverse_events import load_adverse_events
+from il2lib.validation.patients import load_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "combined_synthetic.csv"

@@ -9,7 +9,7 @@ References for the hand-worked values:
 - iRECIST = Seymour L et al., Lancet Oncol 2017;18:e143-52 (iUPD = unconfirmed PD, iCPD = confirmed PD; a response
   (iCR/iPR) can be recorded after an iUPD that was not confirmed).
 - SD minimum: 6 weeks = 42 days, assessment window W = 7 days, so an SD meets it when round(months x 30.4375) >= 35
-  days (docs/domain.md "Derived fields", il2lib.recist.duration_meets).
+  days (docs/domain.md "Derived fields", il2lib.validation.recist.duration_meets).
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from conftest import UNCONFIRMED_PR_AND_SHORT_SD, patient_rows
 from il2lib import schema
 from il2lib.analyses.response import best_response_table, response_rates
 from il2lib.cli import main
-from il2lib.recist import apply_response_rules
-from il2lib.validation import load_cohort
+from il2lib.validation.patients import load_cohort
+from il2lib.validation.recist import apply_response_rules
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 START = "2020-01-01"

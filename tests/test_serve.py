@@ -17,8 +17,6 @@ from tests.e2e.server import server_command  # noqa: E402
 
 
 def test_preloaded_sample_is_the_cohort_the_first_page_gets(monkeypatch):
-    import il2lib.validation
-
     monkeypatch.delenv(data_mod.SERVER_DATA_ENV, raising=False)
     data_mod._load_path.clear()
     assert serve.preload_sample() == data_mod.DEFAULT_CHOICE
@@ -26,7 +24,7 @@ def test_preloaded_sample_is_the_cohort_the_first_page_gets(monkeypatch):
     def no_second_load(*args, **kwargs):
         raise AssertionError("the page read the sample again")
 
-    monkeypatch.setattr(il2lib.validation, "load_cohort", no_second_load)
+    monkeypatch.setattr(data_mod, "load_cohort", no_second_load)  # the loader the page would call
     # the frame's call on a fresh session: no mapping, the default clinical-benefit rule
     loaded = data_mod.load_current(data_mod.DEFAULT_CHOICE, None, schema.CB_SD_MONTHS_DEFAULT)
     assert loaded.ok and loaded.adverse_events is not None and not loaded.error

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources.export import write_parquet, write_postgres
-from il2lib.validation import load_cohort
+from il2lib.validation.patients import load_cohort
 from support.apptest import SAMPLE, rerun, sidebar_count, tables, texts, widget
 from support.registry import ensure_postgres_binaries
 

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from il2lib import load_cohort, schema
-from il2lib.adverse_events import load_adverse_events
 from il2lib.analyses.toxicity import ANY_AE, ANY_G3, ANY_IRAE, GRADES, toxicity_summary
 from il2lib.figures.toxicity import ae_grade_figure
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression, protect, recoverable
+from il2lib.validation.adverse_events import load_adverse_events
 from support.disclosure_scan import decode_typed_arrays, figure_small_counts, html_small_counts
 
 ROOT = Path(__file__).resolve().parents[1]

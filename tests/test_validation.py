@@ -9,7 +9,7 @@ import pytest
 from conftest import csv_bytes, messages, patient_rows
 
 from il2lib import schema
-from il2lib.validation import empty_patient_frame
+from il2lib.validation.patients import empty_patient_frame
 
 
 def test_valid_file_loads_everything(load):

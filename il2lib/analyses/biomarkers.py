@@ -338,7 +338,7 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     adjust : {"none", "holm", "BH"}
         Optional multiplicity adjustment within each disease.
     window_days : float
-        Assessment window W (days) of the CB SD rule (``il2lib.recist.duration_meets``).
+        Assessment window W (days) of the CB SD rule (``il2lib.validation.recist.duration_meets``).
     work_limit : int, optional
         Work allowed (default :data:`BIOMARKER_WORK_LIMIT`), counted by :func:`biomarker_work` before anything
         is computed; past it :class:`~il2lib.errors.WorkLimitExceeded` is raised.

@@ -4,7 +4,7 @@ Denominators are intention-to-treat by default (every analysed patient, NE inclu
 PROCLAIM paper's 9/40 = 22.5%); ``denominator="evaluable"`` leaves NE out and lists them.
 Every exclusion is returned as (patient_id, reason).
 
-The BOR counted is the recorded one after the RECIST 1.1 rules of :mod:`il2lib.recist`: confirmed
+The BOR counted is the recorded one after the RECIST 1.1 rules of :mod:`il2lib.validation.recist`: confirmed
 responses only where ``response_confirmed`` exists (the other view is computed beside it), and SD only
 from the SD minimum (default 6 weeks), so that DCR = CR + PR + SD always holds.
 """
@@ -26,8 +26,8 @@ from il2lib.cohort import with_clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
-from il2lib.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
 from il2lib.stats import TestResult, compare_proportions, exact_work_budget, format_p, proportion_ci
+from il2lib.validation.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
 
 Outcome = Literal["orr", "cbr", "dcr"]
 OUTCOMES: tuple[str, ...] = ("orr", "cbr", "dcr")
@@ -70,7 +70,7 @@ class ResponseTable:
 
     ``counts`` is tidy: one row per (group, response) with ``n``, ``group_n`` and ``percent``
     (of ``group_n``). ``excluded`` lists patients left out, with the reason. The counts are of the BOR
-    counted in ``view`` (:func:`il2lib.recist.apply_response_rules`); ``reclassified`` lists the patients
+    counted in ``view`` (:func:`il2lib.validation.recist.apply_response_rules`); ``reclassified`` lists the patients
     whose recorded BOR was re-classified and ``notes`` say so.
     """
 
@@ -145,7 +145,7 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
         Any column: disease, prior PD-1/PD-L1 (Yes/No), agent, line of IL-2 (1 / 2 / 3+), ...
         Patients with a missing ``by`` value are left out and listed in ``excluded``.
     view, sd_minimum_weeks, window_days
-        See :func:`il2lib.recist.apply_response_rules`: ``"auto"`` counts confirmed responses only where
+        See :func:`il2lib.validation.recist.apply_response_rules`: ``"auto"`` counts confirmed responses only where
         ``response_confirmed`` exists; an SD shorter than ``sd_minimum_weeks`` counts as PD or NE.
     work_limit : int, optional
         Work allowed (default :data:`RESPONSE_WORK_LIMIT`, counted by :func:`response_work` before anything is
@@ -423,7 +423,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     denominator : {"itt", "evaluable"}
         ITT keeps NE in the denominator (counted as non-responders); "evaluable" leaves NE out.
     view : {"auto", "confirmed", "all"}
-        Response view (:func:`il2lib.recist.apply_response_rules`): ``"auto"`` counts confirmed CR/PR only
+        Response view (:func:`il2lib.validation.recist.apply_response_rules`): ``"auto"`` counts confirmed CR/PR only
         where ``response_confirmed`` exists; the other view is then computed too (``other_rates``).
     sd_minimum_weeks, window_days
         RECIST 1.1 SD minimum from IL-2 start (0 = none) and the assessment window W: a shorter SD counts

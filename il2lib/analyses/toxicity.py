@@ -15,12 +15,13 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from il2lib import ae_vocabulary, schema
+from il2lib import schema
 from il2lib.analyses._grouping import (concat_excluded, excluded_frame, group_labels, level_order, patient_ids,
                                        require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
+from il2lib.validation import ae_vocabulary
 
 GRADES = (1, 2, 3, 4, 5)
 TERM_COLUMNS = ["group", "term", "N", "n_any", "pct_any", "n_grade3plus", "pct_grade3plus", "immune_related",
@@ -346,7 +347,7 @@ class ToxicitySummary:
 
 def canonical_terms(terms: pd.Series) -> pd.Series:
     """One spelling per term: the CTCAE v5 term (``hypotension`` -> ``Hypotension``, ``Vitiligo`` ->
-    ``Skin hypopigmentation``) or the first spelling seen (see :mod:`il2lib.ae_vocabulary`)."""
+    ``Skin hypopigmentation``) or the first spelling seen (see :mod:`il2lib.validation.ae_vocabulary`)."""
     return ae_vocabulary.canonical_terms(terms)[0]
 
 

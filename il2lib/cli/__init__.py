@@ -1,6 +1,6 @@
 """Command line: ``python -m il2lib <command> FILE [filters] [--format text|json]``.
 
-Every command loads the patient file with :func:`il2lib.validation.load_cohort`, applies the
+Every command loads the patient file with :func:`il2lib.validation.patients.load_cohort`, applies the
 cohort filter given by flags named after the schema columns (``--disease rcc
 --prior-pd1-pdl1 no``), and prints a text table or a JSON document. Errors (not a table, a
 file-level finding, a bad argument) go to stderr with exit status 2.

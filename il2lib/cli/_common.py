@@ -14,7 +14,7 @@ from il2lib import schema
 from il2lib.analyses.toxicity import unknown_sources
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.errors import Il2libError
-from il2lib.validation import load_cohort
+from il2lib.validation.patients import load_cohort
 
 #: CohortFilter field -> schema column used as its flag/URL name
 FILTER_FLAGS = {"disease": schema.DISEASE, "prior_pd1_pdl1": schema.PRIOR_PD1,

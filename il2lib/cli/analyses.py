@@ -10,7 +10,6 @@ import argparse
 import math
 
 from il2lib import schema
-from il2lib.adverse_events import load_adverse_events
 from il2lib.analyses.biomarkers import biomarker_comparison
 from il2lib.analyses.response import best_response_table, duration_of_response, response_rates
 from il2lib.analyses.table1 import table1
@@ -20,6 +19,7 @@ from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter
 from il2lib.cohort import benefit_rule_text
 from il2lib.notes import Note
 from il2lib.stats import p_phrase
+from il2lib.validation.adverse_events import load_adverse_events
 
 
 def _shared(parser: argparse.ArgumentParser) -> None:

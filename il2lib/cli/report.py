@@ -12,9 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from il2lib.adverse_events import load_adverse_events
 from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
                                 ae_complete_from_args, load_filtered)
+from il2lib.validation.adverse_events import load_adverse_events
 
 
 def _add_report(parser: argparse.ArgumentParser) -> None:

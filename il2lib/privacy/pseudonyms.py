@@ -120,8 +120,8 @@ def pseudonymise(cohort, ae=None) -> tuple[Any, Any]:
 
     Parameters
     ----------
-    cohort : il2lib.validation.Cohort
-    ae : il2lib.adverse_events.AdverseEvents, optional
+    cohort : il2lib.validation.patients.Cohort
+    ae : il2lib.validation.adverse_events.AdverseEvents, optional
         Loaded against ``cohort``; its ids take the pseudonyms of the patient file.
 
     Returns

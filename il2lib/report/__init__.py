@@ -78,9 +78,9 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
 
     Parameters
     ----------
-    cohort : il2lib.validation.Cohort
+    cohort : il2lib.validation.patients.Cohort
         From :func:`il2lib.load_cohort` (its report, fingerprint and clinical-benefit rule are used).
-    ae : il2lib.adverse_events.AdverseEvents, optional
+    ae : il2lib.validation.adverse_events.AdverseEvents, optional
         From :func:`il2lib.load_adverse_events`; without it the toxicity section says so.
     filter : CohortFilter
         The cohort restriction (the dashboard's sidebar or the CLI flags).

@@ -7,9 +7,9 @@ from importlib import metadata
 
 from il2lib import schema
 from il2lib.cohort import EXTRA_PREFIX, CohortFilter
-from il2lib.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 from il2lib.report._html import definition_list, paragraph
 from il2lib.report._sections import Section
+from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 
 #: Packages whose versions the Methods paragraph names (the numbers depend on them).
 VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "lifelines", "statsmodels", "plotly")

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pandas as pd
 
 from il2lib import schema
-from il2lib.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
 from il2lib.stats import p_phrase
 from il2lib.survival import cox_ph, format_months, hazard_ratio_table, kaplan_meier, logrank_test, median_followup
+from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
 
 GROUP = "group"
 OVERALL = "All patients"

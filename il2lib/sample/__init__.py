@@ -13,7 +13,7 @@ from il2lib.sample.files import SAMPLE_FILES, combined_cohort, main, to_csv_byte
 from il2lib.sample.proclaim import PROCLAIM_SEED, SOURCE_PROCLAIM, proclaim_cohort
 from il2lib.sample.synthetic import synthetic_cohort
 
-#: Top-level alias (``il2lib.adverse_events`` is the AE-analysis module).
+#: Top-level alias (``il2lib.validation.adverse_events`` is the AE-analysis module).
 sample_adverse_events = adverse_events
 
 __all__ = ["COMMUNITY_SEED", "PROCLAIM_SEED", "SAMPLE_FILES", "SOURCE_COMMUNITY", "SOURCE_PROCLAIM",

@@ -107,7 +107,7 @@ class DataSource(ABC):
 
 def with_schema_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """Cast columns to the dtypes ``Cohort.data`` uses (nullable booleans and integers, datetimes)."""
-    from il2lib.validation import empty_patient_frame
+    from il2lib.validation.patients import empty_patient_frame
 
     template = empty_patient_frame().dtypes
     out = {}

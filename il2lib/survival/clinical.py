@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.recist import apply_response_rules, duration_meets
 from il2lib.errors import SurvivalInputError
 from il2lib.survival import _checks
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, kaplan_meier
 from il2lib.survival.logrank import LogRankResult, logrank_test
+from il2lib.validation.recist import apply_response_rules, duration_meets
 
 Grouping = Literal["response", "benefit"]
 DEFAULT_LANDMARK_FLOOR_MONTHS = 6.0
@@ -79,12 +79,12 @@ def status_time_months(df: pd.DataFrame, grouping: Grouping = "response",
     response: CR/PR at (date_first_response - date_il2_start); other BOR never; CR/PR without a
     first-response date, or a missing BOR, unknown.
     benefit: CR/PR as above; SD (measured from IL-2 start) that meets ``cb_sd_months`` with the
-    assessment window ``window_days`` (:func:`il2lib.recist.duration_meets`, the clinical-benefit
+    assessment window ``window_days`` (:func:`il2lib.validation.recist.duration_meets`, the clinical-benefit
     rule's comparison) qualifies at ``cb_sd_months``; the earlier of the two applies. SD with unknown
     duration is unknown, and so is CR/PR without a first-response date unless its SD duration
     qualifies.
     """
-    # the BOR counted under the RECIST 1.1 rules, as on the Response page (il2lib.recist)
+    # the BOR counted under the RECIST 1.1 rules, as on the Response page (il2lib.validation.recist)
     bor = apply_response_rules(df, window_days=window_days).bor
     start = pd.to_datetime(df.get(schema.DATE_IL2_START), errors="coerce")
     first = pd.to_datetime(df.get(schema.DATE_FIRST_RESPONSE), errors="coerce")

@@ -66,7 +66,7 @@ def widget(at: AppTest, kind: str, key: str):
 
 @lru_cache(maxsize=1)
 def _sample_cohort():
-    from il2lib.validation import load_cohort
+    from il2lib.validation.patients import load_cohort
 
     return load_cohort(SAMPLE)
 

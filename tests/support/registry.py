@@ -14,7 +14,7 @@ from il2lib.cohort import CohortFilter, apply_filter, line_groups
 from il2lib.sample import combined_cohort, synthetic_cohort
 from il2lib.survival import kaplan_meier, logrank_test
 from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
-from il2lib.validation import load_cohort
+from il2lib.validation.patients import load_cohort
 from support.postgres import postgres_bin_dir
 
 ROOT = Path(__file__).resolve().parents[2]

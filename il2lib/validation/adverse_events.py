@@ -8,12 +8,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from il2lib import ae_vocabulary, coerce, schema
-from il2lib.io import read_table
-from il2lib.mapping import accepted_names, resolve_mapping
+from il2lib import schema
 from il2lib.notes import SHORT_LIMIT, PatientRef, short
-from il2lib.rules import Collector
-from il2lib.validation import Cohort, ValidationReport, build_report, coerce_columns
+from il2lib.validation import ae_vocabulary, coerce
+from il2lib.validation.mapping import accepted_names, resolve_mapping
+from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns
+from il2lib.validation.read import read_table
+from il2lib.validation.rules import Collector
 
 _AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}
 
@@ -40,7 +41,7 @@ def load_adverse_events(source: Any, cohort: Cohort | None = None, mapping: Mapp
     integer 1-5; patient_id present among the cohort's analysed patients; onset_date not before
     date_il2_start; a grade-5 AE needs died = Yes (all row errors). ``ae_term`` spellings are merged
     ignoring case, spaces and punctuation, to the CTCAE v5 term (synonyms too: Vitiligo -> Skin
-    hypopigmentation) or else the first spelling (:mod:`il2lib.ae_vocabulary`; the merges are listed
+    hypopigmentation) or else the first spelling (:mod:`il2lib.validation.ae_vocabulary`; the merges are listed
     in ``conversions`` and the typed term kept in ``ae_term_as_entered``); a missing
     ``immune_related`` is filled from :data:`schema.IMMUNE_RELATED_TERMS` and said so in
     ``conversions``. ``attribution`` (CTEP scale) becomes related / unrelated / missing (unknown).

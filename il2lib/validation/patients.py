@@ -20,7 +20,11 @@ from il2lib.derive import _derive
 from il2lib.io import RawTable, read_table
 from il2lib.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
 from il2lib.notes import short
-from il2lib.rules import Collector, Finding
+from il2lib.validation import coerce, rules
+from il2lib.validation.derive import derive
+from il2lib.validation.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
+from il2lib.validation.read import RawTable, read_table
+from il2lib.validation.rules import Collector, Finding
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
            "empty_patient_frame", "coerce_columns", "build_report"]
@@ -123,7 +127,7 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
         a column whose dates could be read either way.
     cb_sd_months : SD duration (months) that counts as clinical benefit (0 = any SD).
     assessment_window_days : assessment window W (days) of that rule: an SD meets ``cb_sd_months``
-        when it lasts at least ``cb_sd_months`` x 30.4375 - W days (:func:`il2lib.recist.duration_meets`).
+        when it lasts at least ``cb_sd_months`` x 30.4375 - W days (:func:`il2lib.validation.recist.duration_meets`).
     today : reference date for "in the future" (default: today).
 
     Returns
@@ -371,7 +375,7 @@ def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float) -
 def _irecist_categories(c: Collector, frame: pd.DataFrame, typed: pd.DataFrame, resolved: dict[str, str],
                         conversions: list[str]) -> None:
     """Keep the iRECIST category of each BOR (mapped to RECIST 1.1 by the schema) and warn for iUPD."""
-    from il2lib.recist import IRECIST_TO_RECIST, irecist_category
+    from il2lib.validation.recist import IRECIST_TO_RECIST, irecist_category
 
     raw_bor = next((col for col, name in resolved.items() if name == schema.BOR), None)
     if raw_bor is None or schema.BOR not in typed.columns:
