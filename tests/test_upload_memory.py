@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.derive import derive
-from il2lib.io import read_table
 from il2lib.sample import synthetic_cohort
-from il2lib.validation import load_cohort, validate_table
+from il2lib.validation.derive import derive
+from il2lib.validation.patients import load_cohort, validate_table
+from il2lib.validation.read import read_table
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_upload_memory.py"
 

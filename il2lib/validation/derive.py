@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib._analysis import patient_ids
+from il2lib.analyses._grouping import patient_ids
 from il2lib.cohort import clinical_benefit
 from il2lib.notes import Note, PatientRef
-from il2lib.recist import ResponseRules, apply_response_rules
+from il2lib.validation.recist import ResponseRules, apply_response_rules
 
 
 def _col(t: pd.DataFrame, name: str, dtype: str) -> pd.Series:
@@ -119,7 +119,7 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
         out[schema.SD_DURATION] = sd.where(~fill, computed)
         del sd, sd_end, computed, fill
     out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days)
-    # RECIST 1.1 rules (il2lib.recist): confirmed-only where response_confirmed exists, SD minimum 6 weeks
+    # RECIST 1.1 rules (il2lib.validation.recist): confirmed-only where response_confirmed exists, SD minimum 6 weeks
     rules = apply_response_rules(out, window_days=window_days) if schema.BOR in t.columns else None
     counted = rules.bor if rules is not None else bor
     out[schema.OBJECTIVE_RESPONSE] = counted.isin(["CR", "PR"]).astype("boolean").where(known, pd.NA)

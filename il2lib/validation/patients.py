@@ -15,13 +15,10 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from il2lib import coerce, rules, schema
-from il2lib.derive import _derive
-from il2lib.io import RawTable, read_table
-from il2lib.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
+from il2lib import schema
 from il2lib.notes import short
 from il2lib.validation import coerce, rules
-from il2lib.validation.derive import derive
+from il2lib.validation.derive import _derive, derive
 from il2lib.validation.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
 from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.rules import Collector, Finding
@@ -148,7 +145,7 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
                    date_order: Mapping[str, str] | None = None,
                    cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None,
                    assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Cohort:
-    """Validate an already-read :class:`~il2lib.io.RawTable` (see :func:`load_cohort`)."""
+    """Validate an already-read :class:`~il2lib.validation.read.RawTable` (see :func:`load_cohort`)."""
     return _validate([raw], mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
                      assessment_window_days=assessment_window_days)
 
@@ -240,7 +237,7 @@ def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], 
 
 def _distinct(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes and distinct values of a column as read, in order of first appearance (as ``pd.factorize``),
-    for a column of strs or a categorical one (:func:`il2lib.io.read_table` with ``compact``)."""
+    for a column of strs or a categorical one (:func:`il2lib.validation.read.read_table` with ``compact``)."""
     if isinstance(cells.dtype, pd.CategoricalDtype):
         codes = cells.cat.codes.to_numpy()
         if not (codes < 0).any():
@@ -395,8 +392,8 @@ def _irecist_categories(c: Collector, frame: pd.DataFrame, typed: pd.DataFrame, 
 
 def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, rules=None) -> None:
     """CR/PR with response_confirmed = No and SD shorter than the SD minimum (default rules), one warning each.
-    ``rules``: those :func:`il2lib.derive.derive` applied (the same view, SD minimum and window)."""
-    from il2lib.recist import apply_response_rules
+    ``rules``: those :func:`il2lib.validation.derive.derive` applied (the same view, SD minimum and window)."""
+    from il2lib.validation.recist import apply_response_rules
 
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
