@@ -18,7 +18,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib.notes import short
 from il2lib.validation import coerce, rules
-from il2lib.validation.derive import _derive, derive
+from il2lib.validation.derive import _derive
 from il2lib.validation.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
 from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.rules import Collector, Finding
