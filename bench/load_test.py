@@ -1,4 +1,4 @@
-"""Bounded loopback load test of the dashboard (issue 9, item 6): ``make load-test``.
+"""Bounded loopback load test of the dashboard: ``make load-test``.
 
 20 concurrent sessions (websocket clients speaking the browser's protocol, see ``st_client.py``;
 2 cores cannot run 20 browsers) each upload their own synthetic cohort through the real upload

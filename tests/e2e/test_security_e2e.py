@@ -1,4 +1,4 @@
-"""Privacy and escaping on the real server (issue 9, items 2 and 5), with the e2e fixtures.
+"""Privacy and escaping on the real server, with the e2e fixtures.
 
 * Server path: a websocket client (bench/st_client.py, the browser's protocol) uploads a marked
   cohort of about 1.5 MB through the real ``/_stcore/upload_file`` endpoint (large enough for
