@@ -15,6 +15,7 @@ from app_ui.masking import current_masking
 from app_ui.widgets import show_table
 from il2lib import schema
 from il2lib.export.files import table_to_csv_bytes
+from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER
 
 ctx = frame("Data")
 
@@ -90,8 +91,7 @@ def mapping_editor(report) -> None:
 
 def ambiguous_dates(report) -> None:
     """Let the user resolve date columns that could be read day-first or month-first."""
-    columns = [f.column for f in report.file_errors if f.column in schema.DATE_COLUMNS
-               and "day-first or month-first" in f.message]
+    columns = [f.column for f in report.file_errors if f.kind == AMBIGUOUS_DATE_ORDER]
     if not columns or ctx.loaded.choice != data_mod.UPLOAD:
         return
     st.warning("Some date columns could be read either way. Choose the order used in the file:",

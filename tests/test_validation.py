@@ -10,6 +10,7 @@ from conftest import csv_bytes, messages, patient_rows
 
 from il2lib import schema
 from il2lib.validation.patients import empty_patient_frame
+from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER
 
 
 def test_valid_file_loads_everything(load):
@@ -195,7 +196,9 @@ def test_ambiguous_date_column_is_a_file_error_until_resolved(load):
                          {"date_il2_start": "03/04/2016", "date_progression": "", "progressed": "No"})
     cohort = load(frame)
     assert not cohort.report.ok and cohort.report.n_analysed == 0
-    assert "could be day-first or month-first" in cohort.report.file_errors[0].message
+    finding = cohort.report.file_errors[0]
+    assert "could be day-first or month-first" in finding.message
+    assert (finding.kind, finding.column) == (AMBIGUOUS_DATE_ORDER, schema.DATE_IL2_START)
     dmy = load(frame, date_order={"date_il2_start": "dmy"})
     assert dmy.data[schema.DATE_IL2_START].dt.strftime("%Y-%m-%d").tolist() == ["2016-02-01", "2016-04-03"]
     mdy = load(frame, date_order={"*": "mdy"})

@@ -21,7 +21,7 @@ from il2lib.validation import coerce, rules
 from il2lib.validation.derive import _derive
 from il2lib.validation.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
 from il2lib.validation.read import RawTable, read_table
-from il2lib.validation.rules import Collector, Finding
+from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, Collector, Finding
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
            "empty_patient_frame", "coerce_columns", "build_report"]
@@ -260,7 +260,7 @@ def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversio
         if parsed.ambiguous:
             c.add("file_error", f"Column '{short(file_col)}' ({name}): every date could be day-first or month-first "
                   f"(e.g. '{short(parsed.example)}'); choose the date order, DD/MM/YYYY or MM/DD/YYYY.", column=name,
-                  value=parsed.example)
+                  value=parsed.example, kind=AMBIGUOUS_DATE_ORDER)
         elif parsed.decision and parsed.decision != "ISO YYYY-MM-DD":
             conversions.append(f"{name}: dates read as {parsed.decision}.")
         return parsed.values, parsed.invalid

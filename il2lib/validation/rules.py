@@ -30,7 +30,8 @@ class Finding:
     ``analysis`` names the analyses (comma-separated, e.g. ``"os,pfs"``) the patient is left out
     of when the finding affects those analyses only. A message naming patients keeps the text
     around their ids (``text_parts``) and the ids (``named_ids``): :mod:`il2lib.privacy.pseudonyms`
-    rebuilds it with pseudonyms, whatever cut of an id it shows.
+    rebuilds it with pseudonyms, whatever cut of an id it shows. ``kind`` marks the findings that code
+    picks out (:data:`AMBIGUOUS_DATE_ORDER`), None for the others; the message is for people only.
     """
 
     level: Literal["file_error", "row_error", "warning"]
@@ -42,6 +43,11 @@ class Finding:
     analysis: str | None = None
     text_parts: tuple[str, ...] = ()
     named_ids: tuple[str, ...] = ()
+    kind: str | None = None
+
+
+#: Finding.kind of a date column whose every date reads day-first and month-first alike: the user picks the order.
+AMBIGUOUS_DATE_ORDER = "ambiguous_date_order"
 
 
 def fmt_value(v) -> str:
