@@ -6,8 +6,10 @@ the method used and the work counted, never the time taken.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +73,12 @@ def _upload_frame() -> pd.DataFrame:
                          schema.AGE: [40 + i % 37 for i in range(n)]})
 
 
-def _table1_by_source() -> dict:
-    """Table 1 by the 5-level source, recording the work every exact attempt spent (child process only)."""
-    from il2lib.analyses.table1 import table1
+@contextlib.contextmanager
+def _recording_exact_work() -> Iterator[list[int]]:
+    """The work every exact attempt inside the block spends (refused attempts too), in order."""
     from il2lib.stats import _exact_rxc
 
-    spent = []
+    spent: list[int] = []
     exact = _exact_rxc.exact_pvalue
 
     def counted(tab, work_limit):
@@ -89,7 +91,18 @@ def _table1_by_source() -> dict:
         return pvalue, work
 
     _exact_rxc.exact_pvalue = counted
-    t = table1(_upload_frame(), by="source")
+    try:
+        yield spent
+    finally:
+        _exact_rxc.exact_pvalue = exact
+
+
+def _table1_by_source() -> dict:
+    """Table 1 by the 5-level source, recording the work every exact attempt spent (child process only)."""
+    from il2lib.analyses.table1 import table1
+
+    with _recording_exact_work() as spent:
+        t = table1(_upload_frame(), by="source")
     tests = t.tests.set_index("variable")
     return {"tests": tests["test"].to_dict(), "labels": tests["test_label"].to_dict(),
             "footnotes": [str(n) for n in t.footnotes],
@@ -110,22 +123,9 @@ def slow_tables_frame() -> pd.DataFrame:
 
 def _table1_with_six_slow_tables() -> dict:
     from il2lib.analyses.table1 import table1
-    from il2lib.stats import _exact_rxc
 
-    spent = []
-    exact = _exact_rxc.exact_pvalue
-
-    def counted(tab, work_limit):
-        try:
-            pvalue, work = exact(tab, work_limit)
-        except EnumerationLimit as stop:
-            spent.append(stop.work)
-            raise
-        spent.append(work)
-        return pvalue, work
-
-    _exact_rxc.exact_pvalue = counted
-    t = table1(slow_tables_frame(), by="source")
+    with _recording_exact_work() as spent:
+        t = table1(slow_tables_frame(), by="source")
     return {"tests": t.tests.set_index("variable")["test"].to_dict(), "spent": spent}
 
 
