@@ -169,7 +169,7 @@ def survival_from_counts(ctx) -> None:
                    "event counts aggregated in the registry; Cox models, landmark and competing-risk analyses "
                    "need a selection within the row limit.")
     a, b = st.columns(2)
-    endpoint = a.selectbox("Endpoint", list(schema.ENDPOINTS), format_func=lambda e: schema.ENDPOINTS[e][2],
+    endpoint = a.selectbox("Endpoint", list(schema.ENDPOINTS), format_func=lambda e: schema.ENDPOINTS[e].label,
                            key="registry_km_endpoint")
     by = _grouping(b, "registry_km_by")
     f = ctx.filter
@@ -184,7 +184,7 @@ def survival_from_counts(ctx) -> None:
     curves = {_display_label(g): r for g, r in km.items()} if by is not None else {"All patients": km}
     masking = current_masking()
     k = masking.threshold if masking.on else None
-    st.plotly_chart(km_figure(curves, title=schema.ENDPOINTS[endpoint][2],
+    st.plotly_chart(km_figure(curves, title=schema.ENDPOINTS[endpoint].label,
                               subtitle=f"{loaded.label} · n = {counts.n:,} · {ctx.filter_text}",
                               presentation=ctx.presentation, small_cell_threshold=k), width="stretch")
     medians = pd.DataFrame([{"Group": g, "n (events)": f"{r.n:,} ({r.n_events:,})", "Median, months": r.median,
@@ -240,7 +240,7 @@ def _masked_response(ctx, bor: pd.DataFrame, rates: pd.DataFrame, by, denominato
         view.add(denom, r.n, headline=True)
         view.add_sum(denom, [("n", r.group)])
         view.add_sum(("n", r.group), [denom, ("bor", r.group, "NE")])
-        for parts in (("CR", "PR"), ("CR", "PR", "SD")):
+        for parts in (schema.RESPONDERS, schema.DISEASE_CONTROL_LEVELS):
             view.add_sum(resp, [("bor", r.group, level) for level in parts])
     shown = ctx.masking.protect(lambda: view, ("registry_response", ctx.cache_key, by, denominator))
     masked_bor = pd.DataFrame({level: [shown.text(("bor", g, level), n) for g, n in bor[level].items()]

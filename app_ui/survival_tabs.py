@@ -51,7 +51,7 @@ def cox_tab(ctx, endpoint: str) -> None:
                           "p": table["p"].map(format_p)})
     left, right = st.columns([1.6, 1.2])
     with left:
-        title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model")
+        title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint].label}: multivariable Cox model")
         fig = cached_figure(("cox_forest", ctx.cache_key, endpoint, tuple(chosen), title, subtitle,
                              ctx.presentation),
                             lambda: cox_forest_figure(table, title=title, subtitle=subtitle,
@@ -63,7 +63,7 @@ def cox_tab(ctx, endpoint: str) -> None:
         note = masking.text(f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
                             f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs.")
         table_with_downloads(ctx, shown, "cox_hr_table", f"cox_multivariable_{endpoint}",
-                             f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model, hazard ratios", [note])
+                             f"{schema.ENDPOINTS[endpoint].label}: multivariable Cox model, hazard ratios", [note])
         st.caption(md_escape(note))
     if model.overfitted:
         st.warning(f"Over-fitting risk: {model.events_per_coefficient:.1f} events per coefficient, fewer than about "
@@ -74,7 +74,7 @@ def cox_tab(ctx, endpoint: str) -> None:
         with st.expander("Proportional-hazards check (cox.zph score test, KM transform)"):
             table_with_downloads(ctx, ph.rename(columns={"term": "Term", "chisq": "Chi-square", "df": "df"}),
                                  "cox_ph_table", f"cox_ph_check_{endpoint}",
-                                 f"{schema.ENDPOINTS[endpoint][2]}: proportional-hazards check of the multivariable "
+                                 f"{schema.ENDPOINTS[endpoint].label}: proportional-hazards check of the multivariable "
                                  "Cox model (cox.zph score test, KM transform)")
         if model.rmst_suggested:
             st.warning(md_escape("Proportional hazards questionable for: " + ", ".join(model.ph_violated)
@@ -221,7 +221,7 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
               "registry entry, after the chosen origin")
     origin_text = ORIGINS[origin].split(" (")[0]
     origin_text = origin_text if origin_text[1:2].isupper() else origin_text[0].lower() + origin_text[1:]  # "IL-2"
-    title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}")
+    title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint].label} from {origin_text}")
     k = masking.threshold if masking.on else None
     fig = cached_figure(("origin_km", ctx.cache_key, endpoint, origin, by, conf_type, title, subtitle,
                          ctx.presentation, k),
@@ -236,7 +236,7 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
                      if test is not None else "")
     table_with_downloads(ctx, masking.table(pd.DataFrame(rows)), "origin_table",
                          f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""),
-                         f"{schema.ENDPOINTS[endpoint][2]} from {origin_text}: medians with delayed entry"
+                         f"{schema.ENDPOINTS[endpoint].label} from {origin_text}: medians with delayed entry"
                          + (f", by {by_text(by)}" if by else ""), [note])
     st.caption(md_escape(note))
     masking.caption()

@@ -86,14 +86,14 @@ class SurvivalView:
 def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:
     """DoR is defined for responders only: restrict to CR/PR and say so."""
     if endpoint == "dor" and schema.BOR in df:
-        return df[df[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)], "responders (CR or PR) only"
+        return df[df[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)], "responders (CR or PR) only"
     return df, ""
 
 
 def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFrame:
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
-    out = pd.DataFrame({"time": df[time_col] if time_col in df else pd.Series(float("nan"), index=df.index),
-                        "event": df[event_col] if event_col in df else pd.Series(pd.NA, index=df.index)},
+    ep = schema.ENDPOINTS[endpoint]
+    out = pd.DataFrame({"time": df[ep.time] if ep.time in df else pd.Series(float("nan"), index=df.index),
+                        "event": df[ep.event] if ep.event in df else pd.Series(pd.NA, index=df.index)},
                        index=df.index)
     if by is not None:
         labels, order = group_column_values(df, by)
@@ -133,10 +133,10 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
 def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_months: float, cb_sd_months: float,
                 conf_type: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
     """Landmark cohort (il2lib.survival.landmark) as the time/event/group frame, and the result."""
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
     try:
-        result = landmark_cohort(population, time_col, event_col, grouping=grouping, landmark_months=landmark_months,
+        result = landmark_cohort(population, ep.time, ep.event, grouping=grouping, landmark_months=landmark_months,
                                  cb_sd_months=cb_sd_months, conf_type=conf_type, window_days=window_days)
     except ValueError as exc:  # a landmark shorter than the clinical-benefit threshold
         raise InsufficientDataError(str(exc)) from None
@@ -223,11 +223,11 @@ ORIGINS = {"il2_start": "IL-2 start (default)", "pd1_end": "End of PD-1/PD-L1 th
 
 def survival_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFrame:
     """time, event, group of the endpoint (DoR: responders only), group labels as on the page."""
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     if endpoint == "dor" and schema.BOR in df:
-        df = df[df[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)]
-    out = pd.DataFrame({"time": pd.to_numeric(df[time_col], errors="coerce") if time_col in df else np.nan,
-                        "event": df[event_col].astype("Float64") if event_col in df else np.nan}, index=df.index)
+        df = df[df[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)]
+    out = pd.DataFrame({"time": pd.to_numeric(df[ep.time], errors="coerce") if ep.time in df else np.nan,
+                        "event": df[ep.event].astype("Float64") if ep.event in df else np.nan}, index=df.index)
     if by is not None:
         labels, order = group_column_values(df, by)
         out["group"] = pd.Categorical(labels, categories=order)
@@ -253,7 +253,7 @@ def comparison(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str 
 
 def endpoint_by(endpoint: str, by: str | None) -> str:
     """"Overall survival by line of IL-2" (for download titles)."""
-    return schema.ENDPOINTS[endpoint][2] + (f" by {by_text(by)}" if by else "")
+    return schema.ENDPOINTS[endpoint].label + (f" by {by_text(by)}" if by else "")
 
 
 def rmst_display(res) -> pd.DataFrame:

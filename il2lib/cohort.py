@@ -337,7 +337,7 @@ def clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS
     bor = apply_response_rules(df, window_days=window_days).bor  # the BOR counted (RECIST 1.1 rules)
     duration = sd_rule_duration(df)
     benefit = pd.Series(pd.NA, index=df.index, dtype="boolean")
-    benefit[bor.isin(["CR", "PR"]).to_numpy(dtype=bool)] = True
+    benefit[bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)] = True
     benefit[bor.isin(["PD", "NE"]).to_numpy(dtype=bool)] = False
     is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
     if cb_sd_months == 0:

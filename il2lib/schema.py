@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["string", "category", "number", "int", "bool", "date"]
 Required = Literal["required", "optional", "conditional"]
@@ -161,6 +161,9 @@ BOR_LABELS = {
     "PD": "Progressive disease",
     "NE": "Not evaluable",
 }
+#: Best overall responses that count as objective response (RECIST 1.1), and as disease control.
+RESPONDERS = ("CR", "PR")
+DISEASE_CONTROL_LEVELS = ("CR", "PR", "SD")
 PD1_AGENTS = ("nivolumab", "pembrolizumab", "atezolizumab", "avelumab", "durvalumab", "cemiplimab", "other")
 PDL1_AGENTS = ("atezolizumab", "avelumab", "durvalumab")
 LDH_CATEGORIES = ("<=1x ULN", "1-2x ULN", ">2x ULN")
@@ -315,10 +318,17 @@ IDENTIFIER_PATTERNS = (
 # --------------------------------------------------------------------------------------
 # Survival endpoints (derived columns used by the survival pages)
 # --------------------------------------------------------------------------------------
+class Endpoint(NamedTuple):
+    """A survival endpoint: its time column (months), its event column and its display label."""
+    time: str
+    event: str
+    label: str
+
+
 ENDPOINTS = {
-    "os": (OS_MONTHS, OS_EVENT, "Overall survival"),
-    "pfs": (PFS_MONTHS, PFS_EVENT, "Progression-free survival"),
-    "dor": (DOR_MONTHS, DOR_EVENT, "Duration of response"),
+    "os": Endpoint(OS_MONTHS, OS_EVENT, "Overall survival"),
+    "pfs": Endpoint(PFS_MONTHS, PFS_EVENT, "Progression-free survival"),
+    "dor": Endpoint(DOR_MONTHS, DOR_EVENT, "Duration of response"),
 }
 
 # --------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ CONF_TYPES = {"log-log": "log-log (default)", "log": "log (R's default)", "plain
 def options() -> tuple[str, str | None, str, float | None]:
     a, b, c = st.columns([1, 1, 1])
     endpoint = url_choice("endpoint", "Endpoint", list(schema.ENDPOINTS), "os",
-                          format_func=lambda e: schema.ENDPOINTS[e][2], container=a)
+                          format_func=lambda e: schema.ENDPOINTS[e].label, container=a)
     available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
     by = url_choice("km_by", "Compare groups", available, schema.DISEASE if schema.DISEASE in available else None,
                     format_func=lambda g: "No grouping" if g is None else schema.label(g), container=b)
@@ -121,12 +121,12 @@ if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
 computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
                          ctx.assessment_window_days)
 if not computed.ok:
-    empty_state(f"{schema.ENDPOINTS[endpoint][2]} cannot be estimated: {md_escape(computed.message)}")
+    empty_state(f"{schema.ENDPOINTS[endpoint].label} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
 shown = masking.protect(lambda: view.count_view(sidebar_n=ctx.n),
                         ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months))
-title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint][2]
+title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint].label
                                     + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
 # Presentation mode stacks the numbers under a full-width figure (readable when screen-shared).
@@ -139,7 +139,7 @@ with left:
                    tuple(label for label in view.curves if ("n", label) in shown.secondary))
     st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
     download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""))
-    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint][2]}: {view.note_with(shown.text)}"
+    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint].label}: {view.note_with(shown.text)}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))
     censoring_caption(endpoint, masking)

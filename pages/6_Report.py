@@ -59,7 +59,7 @@ st.markdown("One self-contained HTML file with everything the other pages show f
             + (" Patient ids are withheld (pseudonyms are on, Data page)." if ctx.pseudonyms else ""))
 a, b, c = st.columns(3)
 endpoint = url_choice("report_endpoint", "Survival endpoint", ["os", "pfs"], "os",
-                      format_func=lambda e: schema.ENDPOINTS[e][2], container=a)
+                      format_func=lambda e: schema.ENDPOINTS[e].label, container=a)
 paper = url_choice("report_paper", "Paper size (PDF / print)", list(PAPERS), "A4", format_func=PAPERS.get,
                    container=b)
 ae = ctx.loaded.adverse_events

@@ -66,10 +66,10 @@ def test_response_evaluable_denominator_and_wilson():
 
 
 def km_by(df: pd.DataFrame, endpoint: str, by: str):
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     labels = group_labels(df, by)
     ordered = pd.Categorical(labels, categories=level_order(by, labels))  # the page's display order
-    return kaplan_meier(df[time_col], df[event_col], by=ordered), labels
+    return kaplan_meier(df[ep.time], df[ep.event], by=ordered), labels
 
 
 def as_array(value) -> np.ndarray:

@@ -107,7 +107,7 @@ def check_report(cohort) -> None:
         data = cohort.data
         assert data[schema.PATIENT_ID].is_unique, "duplicate ids reached the analysed data"
         assert data[schema.PATIENT_ID].notna().all()
-        for months_column, _event, _label in schema.ENDPOINTS.values():
+        for months_column in (ep.time for ep in schema.ENDPOINTS.values()):
             if months_column in data:
                 times = pd.to_numeric(data[months_column], errors="coerce").dropna()
                 assert times.map(math.isfinite).all() and (times >= 0).all(), f"bad {months_column}: {times.min()}"

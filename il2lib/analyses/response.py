@@ -378,9 +378,9 @@ def _outcome_flags(bor: pd.Series, duration: pd.Series, cb_sd_months: float,
     """ORR / CBR / DCR flags of the counted BOR; CBR's SD duration is the RECIST rule duration."""
     frame = pd.DataFrame({schema.BOR: bor.astype(object), schema.SD_DURATION: duration})
     cb = with_clinical_benefit(frame, cb_sd_months, window_days)[schema.CLINICAL_BENEFIT]
-    return {"orr": bor.isin(["CR", "PR"]).astype("boolean"),
+    return {"orr": bor.isin(schema.RESPONDERS).astype("boolean"),
             "cbr": cb,
-            "dcr": bor.isin(["CR", "PR", "SD"]).astype("boolean")}
+            "dcr": bor.isin(schema.DISEASE_CONTROL_LEVELS).astype("boolean")}
 
 
 def _outcome_rows(outcome, flag, labels, groups, drop, is_ne, undetermined, ci_method, conf_level, rows) -> list:
@@ -506,7 +506,7 @@ def _view_note(view: str, other_view: str, rates: pd.DataFrame, other_rates: pd.
         rows = frame[frame["outcome"] == "orr"]
         return int(rows["responders"].sum()), int(rows["n"].sum())
 
-    recorded = data[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)
+    recorded = data[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)
     confirmed = data[schema.RESPONSE_CONFIRMED].astype("boolean").fillna(False).to_numpy(dtype=bool)
     differ = recorded & ~confirmed
     ids = list(patient_ids(data)[differ])
@@ -556,7 +556,7 @@ def duration_of_response(df: pd.DataFrame, conf_type: str = "log-log") -> Durati
     from il2lib.survival import kaplan_meier  # the survival engine; imported lazily
 
     require_columns(df, schema.BOR, schema.DOR_MONTHS, schema.DOR_EVENT)
-    resp = df[df[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)]
+    resp = df[df[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)]
     time = pd.to_numeric(resp[schema.DOR_MONTHS], errors="coerce").astype("float64")
     event = resp[schema.DOR_EVENT].astype("boolean")
     usable = (time.notna() & event.notna()).to_numpy()

@@ -37,7 +37,7 @@ def _py_group(by: str | None) -> str:
 def _r_head(csv: str, endpoint: str | None = None) -> str:
     text = f"library(survival)\ndf <- read.csv({_rstr(csv)})\n"
     if endpoint is not None:
-        _, event_col, _ = schema.ENDPOINTS[endpoint]
+        event_col = schema.ENDPOINTS[endpoint].event
         text += f"df${event_col} <- as.logical(df${event_col})\n"
     return text
 
@@ -55,13 +55,13 @@ def _rstr(text: str) -> str:
 
 
 def _surv(endpoint: str) -> str:
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
-    return f"Surv({time_col}, {event_col})"
+    ep = schema.ENDPOINTS[endpoint]
+    return f"Surv({ep.time}, {ep.event})"
 
 
 def _cols(endpoint: str) -> tuple[str, str]:
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
-    return time_col, event_col
+    ep = schema.ENDPOINTS[endpoint]
+    return ep.time, ep.event
 
 
 def _line_import(by: str | None) -> str:

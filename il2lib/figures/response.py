@@ -122,7 +122,7 @@ def swimmer_data(df: pd.DataFrame, responders_only: bool = False, max_patients: 
     Patients without an OS time are left out (the builder says how many). Onset = months from
     IL-2 start to the first response date; ongoing = responder whose DoR is censored.
     """
-    data = df if not responders_only else df[df[schema.BOR].isin(["CR", "PR"]).to_numpy(dtype=bool)]
+    data = df if not responders_only else df[df[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)]
     time = pd.to_numeric(data.get(schema.OS_MONTHS), errors="coerce").astype("float64")
     out = pd.DataFrame({
         "patient_id": data[schema.PATIENT_ID].astype(str) if schema.PATIENT_ID in data else data.index.astype(str),
@@ -134,7 +134,7 @@ def swimmer_data(df: pd.DataFrame, responders_only: bool = False, max_patients: 
         out["onset"] = days / schema.DAYS_PER_MONTH
     else:
         out["onset"] = np.nan
-    responder = out["bor"].isin(["CR", "PR"])
+    responder = out["bor"].isin(schema.RESPONDERS)
     dor_event = data[schema.DOR_EVENT].astype("boolean") if schema.DOR_EVENT in data else pd.Series(pd.NA, index=data.index)
     out["ongoing"] = (responder & dor_event.eq(False).fillna(False)).to_numpy(dtype=bool)
     out = out[out["time"].notna()].sort_values("time", ascending=False, kind="stable")

@@ -169,7 +169,7 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
              ("Filter", flt.describe()),
              ("Patients", f"{len(df)} after filter (of {cohort.report.n_analysed} analysed, "
                           f"{cohort.report.n_loaded} in file)"),
-             ("Survival endpoint", schema.ENDPOINTS[endpoint][2]),
+             ("Survival endpoint", schema.ENDPOINTS[endpoint].label),
              ("Clinical benefit", benefit_rule_text(cohort.cb_sd_months, cohort.assessment_window_days))]
     if ae is not None:
         facts.append(("Adverse events", f"{ae.report.n_analysed} rows" +
@@ -199,12 +199,12 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
               if (df[schema.DISEASE] == d).any()]
     if len(groups) != 1:
         groups.append(("All patients", df))
-    time_col, event_col, name = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     for label, sub in groups:
         try:
             result = response_rates(sub, outcome=["orr", "cbr"], cb_sd_months=cb_sd_months, window_days=window_days)
             rates = result.rates.set_index("outcome")
-            km = kaplan_meier(sub[time_col].astype("float64"), sub[event_col].astype("float64"))
+            km = kaplan_meier(sub[ep.time].astype("float64"), sub[ep.event].astype("float64"))
         except Il2libError:
             continue
         counts = result.bor_counts.groupby("response")["n"].sum()  # BOR as counted under RECIST 1.1 rules

@@ -26,7 +26,7 @@ def _cox(s: Section, df: pd.DataFrame, endpoint: str, subtitle: str) -> None:
         s.note(model.message, "callout")
         return
     t = model.table
-    s.add(Figure(cox_forest_figure(t, title=f"{schema.ENDPOINTS[endpoint][2]}: multivariable Cox model",
+    s.add(Figure(cox_forest_figure(t, title=f"{schema.ENDPOINTS[endpoint].label}: multivariable Cox model",
                                    subtitle=subtitle), "Hazard ratios with 95% CI (log scale), multivariable Cox model"))
     shown = pd.DataFrame({"Term": t["term"], "HR (95% CI)": [f"{h:.2f} ({a:.2f} to {b:.2f})" for h, a, b in
                                                              zip(t["hr"], t["hr_lower"], t["hr_upper"])],
@@ -45,8 +45,8 @@ def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) ->
     from il2lib.survival.milestones import rmst_differences, survival_differences
     from il2lib.survival.pairwise import pairwise_logrank
 
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
-    time, event = df[time_col].astype("float64"), df[event_col].astype("float64")
+    ep = schema.ENDPOINTS[endpoint]
+    time, event = df[ep.time].astype("float64"), df[ep.event].astype("float64")
     if schema.LINE_OF_IL2 in df.columns:
         try:
             res = pairwise_logrank(time, event, line_groups(df[schema.LINE_OF_IL2]))

@@ -33,9 +33,9 @@ def _labels(df: pd.DataFrame, by: str) -> pd.Categorical:
 
 
 def _curves(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str):
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
-    data = pd.DataFrame({"time": df[time_col].astype("float64"),
-                         "event": df[event_col].astype("float64")}, index=df.index)
+    ep = schema.ENDPOINTS[endpoint]
+    data = pd.DataFrame({"time": df[ep.time].astype("float64"),
+                         "event": df[ep.event].astype("float64")}, index=df.index)
     if by is None:
         return data, {OVERALL: kaplan_meier(data["time"], data["event"], conf_type=conf_type)}
     data[schema.label(by)] = _labels(df, by)
@@ -88,7 +88,7 @@ def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: 
     """Add one KM figure with its tables to ``s``; returns the curves (None when not computable)."""
     from il2lib.figures.km import km_figure
 
-    name = schema.ENDPOINTS[endpoint][2]
+    name = schema.ENDPOINTS[endpoint].label
     try:
         data, curves = _curves(df, endpoint, by, conf_type)
         overall = kaplan_meier(data["time"], data["event"], conf_type=conf_type) if by is not None else None
@@ -127,7 +127,7 @@ def _censoring_text(small_cell_threshold: int | None) -> str:
 
 
 def survival_section(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, subtitle: str) -> Section:
-    name = schema.ENDPOINTS[endpoint][2]
+    name = schema.ENDPOINTS[endpoint].label
     s = Section("survival", f"Survival: {name.lower()}", page_start=True)
     if endpoint == "pfs":
         s.note(f"PFS runs from IL-2 start. {PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}")

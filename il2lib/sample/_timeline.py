@@ -11,8 +11,6 @@ import numpy as np
 from il2lib import schema
 from il2lib.sample._common import MONTH, iso_dates, pick, uniform_days, yes_no
 
-RESPONDERS = ("CR", "PR")
-
 
 def outcomes(rng: np.random.Generator, is_mel: np.ndarray, bor: np.ndarray, durable: np.ndarray,
              available_days: np.ndarray) -> dict[str, np.ndarray]:
@@ -41,7 +39,7 @@ def outcomes(rng: np.random.Generator, is_mel: np.ndarray, bor: np.ndarray, dura
     0-60 days before the cut-off.
     """
     n = bor.size
-    is_resp = np.isin(bor, RESPONDERS)
+    is_resp = np.isin(bor, schema.RESPONDERS)
     first_assess = uniform_days(rng, 42, 70, n)
     resp = np.where(bor == "CR", uniform_days(rng, 60, 120, n), uniform_days(rng, 45, 100, n))
     resp = np.where(is_resp, resp, np.nan)
@@ -106,7 +104,7 @@ def outcome_columns(start: np.ndarray, bor: np.ndarray, timeline: dict[str, np.n
                     cutoff: np.ndarray) -> dict[str, np.ndarray]:
     """Raw response, progression, survival and follow-up columns from a day-offset timeline."""
     start = np.asarray(start, dtype="datetime64[D]")
-    is_resp = np.isin(bor, RESPONDERS)
+    is_resp = np.isin(bor, schema.RESPONDERS)
     n = bor.size
     return {
         schema.DATE_IL2_START: iso_dates(start),

@@ -73,7 +73,7 @@ def _timeline(rng: np.random.Generator, g: dict[str, np.ndarray]) -> dict[str, n
     n = g["bor"].size
     bor, died = g["bor"], g["died"]
     os_days = c.months_to_days(g["months"])
-    is_resp = np.isin(bor, tl.RESPONDERS)
+    is_resp = np.isin(bor, schema.RESPONDERS)
     resp = np.where(is_resp, c.uniform_days(rng, 50, 110, n), np.nan)
     after_resp = np.floor(resp + rng.uniform(0.35, 0.75, n) * (os_days - resp))
     resp_progressed = died | (rng.random(n) < 0.3)

@@ -36,7 +36,7 @@ def _design(rng: np.random.Generator) -> dict[str, np.ndarray]:
     for dis, counts in BOR_COUNTS.items():
         levels = np.repeat(list(counts), list(counts.values()))
         n = levels.size
-        resp_idx = np.flatnonzero(np.isin(levels, tl.RESPONDERS))
+        resp_idx = np.flatnonzero(np.isin(levels, schema.RESPONDERS))
         flag = np.zeros(n, dtype=bool)
         flag[rng.choice(resp_idx, DURABLE_RESPONDERS[dis], replace=False)] = True
         agents = np.repeat(list(AGENT_COUNTS[dis]), list(AGENT_COUNTS[dis].values()))
@@ -49,7 +49,7 @@ def _design(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _start_dates(rng: np.random.Generator, bor: np.ndarray) -> np.ndarray:
-    last = np.where(np.isin(bor, tl.RESPONDERS), RESPONDER_START_LAST, START_LAST)
+    last = np.where(np.isin(bor, schema.RESPONDERS), RESPONDER_START_LAST, START_LAST)
     span = (last - START_FIRST).astype(int)
     return START_FIRST + np.floor(rng.uniform(0, span + 1)).astype("timedelta64[D]")
 
@@ -59,7 +59,7 @@ def _autoimmune(rng: np.random.Generator, design: dict, end: np.ndarray, cycles:
     is_mel = design["disease"] == schema.MELANOMA
     n = is_mel.size
     eligible = end >= 60
-    has = eligible & (rng.random(n) < np.where(np.isin(design["bor"], tl.RESPONDERS), 0.40, 0.12))
+    has = eligible & (rng.random(n) < np.where(np.isin(design["bor"], schema.RESPONDERS), 0.40, 0.12))
     kind = np.where(is_mel & (rng.random(n) < 0.6), "vitiligo", "thyroiditis")
     types = np.where(has, kind, "").astype(object)
     pdl1 = np.flatnonzero(np.isin(design["agent"], schema.PDL1_AGENTS) & (cycles >= 2) & (end >= 20))
@@ -99,10 +99,10 @@ def proclaim_cohort(seed: int = PROCLAIM_SEED) -> pd.DataFrame:
     base = c.baseline(rng, is_mel)
     timeline = tl.outcomes(rng, is_mel, bor, design["durable"], (CUTOFF - start).astype(float))
     on_treatment = np.fmin(timeline["prog"], timeline["end"])
-    wanted = np.select([np.isin(bor, tl.RESPONDERS), bor == "SD"],
+    wanted = np.select([np.isin(bor, schema.RESPONDERS), bor == "SD"],
                        [rng.choice([2, 3], n, p=[0.4, 0.6]), rng.choice([1, 2, 3], n, p=[0.3, 0.5, 0.2])], 1)
     treatment = c.treatment(rng, c.dose_matrix(rng, n), wanted, on_treatment)
-    benefit = np.isin(bor, tl.RESPONDERS) | ((bor == "SD") & (on_treatment >= 6.5 * c.MONTH))
+    benefit = np.isin(bor, schema.RESPONDERS) | ((bor == "SD") & (on_treatment >= 6.5 * c.MONTH))
     lab = c.labs(rng, is_mel, benefit, rng.choice(SITE_ULN, n), nadir_ratio=0.8)
     prior = tl.prior_pd1_history(rng, is_mel, start, base[schema.BRAF] == "mutant", design["agent"])
     types = _autoimmune(rng, design, timeline["end"], treatment[schema.N_CYCLES])

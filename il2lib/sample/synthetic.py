@@ -84,8 +84,8 @@ def synthetic_cohort(n: int, seed: int = 0) -> pd.DataFrame:
     base = c.baseline(rng, is_mel)
     timeline = tl.outcomes(rng, is_mel, bor, rng.random(n) < 0.7, (CUTOFF - start).astype(float))
     on_treatment = np.fmin(timeline["prog"], timeline["end"])
-    wanted = np.where(np.isin(bor, ("CR", "PR", "SD")), rng.choice([1, 2, 3], n, p=[0.2, 0.5, 0.3]), 1)
-    benefit = np.isin(bor, tl.RESPONDERS) | ((bor == "SD") & (on_treatment >= 6 * c.MONTH))
+    wanted = np.where(np.isin(bor, schema.DISEASE_CONTROL_LEVELS), rng.choice([1, 2, 3], n, p=[0.2, 0.5, 0.3]), 1)
+    benefit = np.isin(bor, schema.RESPONDERS) | ((bor == "SD") & (on_treatment >= 6 * c.MONTH))
     columns = {
         schema.PATIENT_ID: np.char.add("SYN-", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object),
         schema.DISEASE: disease, schema.SOURCE: c.pick((SOURCE_SYNTHETIC,), np.zeros(n)), **base,

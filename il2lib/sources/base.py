@@ -37,8 +37,8 @@ def endpoint_columns(endpoint: str) -> tuple[str, str]:
     """(time column, event column) of a survival endpoint key of :data:`il2lib.schema.ENDPOINTS`."""
     if endpoint not in schema.ENDPOINTS:
         raise InsufficientDataError(f"Unknown endpoint {endpoint!r}; choose one of {', '.join(schema.ENDPOINTS)}.")
-    time, event, _ = schema.ENDPOINTS[endpoint]
-    return time, event
+    ep = schema.ENDPOINTS[endpoint]
+    return ep.time, ep.event
 
 
 class DataSource(ABC):

@@ -17,7 +17,7 @@ from il2lib import schema
 from il2lib.errors import InsufficientDataError
 from il2lib.stats import compare_proportions, proportion_ci
 
-SUCCESS = {"orr": ("CR", "PR"), "dcr": ("CR", "PR", "SD")}
+SUCCESS = {"orr": schema.RESPONDERS, "dcr": schema.DISEASE_CONTROL_LEVELS}
 
 
 def response_rates_from_counts(counts: pd.DataFrame, outcomes=("orr", "dcr"),

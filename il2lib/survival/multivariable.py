@@ -97,10 +97,10 @@ def model_frame(df: pd.DataFrame, endpoint: str, covariates) -> pd.DataFrame:
     unknown = [k for k in covariates if k not in COVARIATES]
     if unknown:
         raise ValueError(f"Unknown covariate(s) {unknown}; choose from {', '.join(COVARIATES)}.")
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     out = pd.DataFrame(index=df.index)
-    out["time"] = pd.to_numeric(df[time_col], errors="coerce") if time_col in df else np.nan
-    out["event"] = df[event_col].astype("Float64") if event_col in df else np.nan
+    out["time"] = pd.to_numeric(df[ep.time], errors="coerce") if ep.time in df else np.nan
+    out["event"] = df[ep.event].astype("Float64") if ep.event in df else np.nan
     for key in covariates:
         cov = COVARIATES[key]
         if cov.column not in df.columns:

@@ -88,7 +88,7 @@ def origin_times(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", origin
         raise ValueError(f"the time origin applies to 'os' and 'pfs', got {endpoint!r}.")
     if origin not in ORIGIN_LABELS:
         raise ValueError(f"origin must be one of {', '.join(ORIGIN_LABELS)}, got {origin!r}.")
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     start = _dates(df, schema.DATE_IL2_START)
     origin_date = _dates(df, ORIGIN_COLUMNS[origin])
     months = lambda delta: (delta.dt.days / schema.DAYS_PER_MONTH).to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
@@ -96,14 +96,14 @@ def origin_times(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", origin
     registry = _dates(df, schema.DATE_REGISTRY_ENTRY)
     late = np.fmax(months(registry - start), 0.0)
     late = np.where(np.isnan(late), 0.0, late)
-    raw_time = _checks.as_float(df[time_col], time_col)
+    raw_time = _checks.as_float(df[ep.time], ep.time)
     time = raw_time + np.where(np.isnan(offset), 0.0, offset)
-    event = _checks.as_event(df[event_col].astype("Float64") if event_col in df else np.full(len(df), np.nan))
+    event = _checks.as_event(df[ep.event].astype("Float64") if ep.event in df else np.full(len(df), np.nan))
     entry = offset + late
     reasons = {f"without {_lower_first(schema.label(ORIGIN_COLUMNS[origin]))}": np.isnan(offset),
                f"{ORIGIN_LABELS[origin]} after IL-2 start": offset < 0,
                "registry entry after the end of follow-up": entry >= np.where(np.isnan(time), np.inf, time)}
-    data = _checks.clean_survival(np.where(offset < 0, raw_time, time), event, reasons, time_col, event_col)
+    data = _checks.clean_survival(np.where(offset < 0, raw_time, time), event, reasons, ep.time, ep.event)
     keep = np.ones(len(df), dtype=bool) if data.keep is None else data.keep
     entry = entry[keep]
     return OriginData(origin, entry, data.time, data.event, keep, data.n_input, int((entry > 0).sum()),

@@ -71,14 +71,14 @@ def group_values(df: pd.DataFrame, group: str | None):
 
 def assert_same_as_memory(source, data: pd.DataFrame, endpoint: str, f, group, strata=None) -> None:
     """KM (every table cell), medians and log-rank from ``source`` equal the in-memory row path."""
-    time_col, event_col, _ = schema.ENDPOINTS[endpoint]
+    ep = schema.ENDPOINTS[endpoint]
     sub = data if f is None else apply_filter(data, f)
     assert source.n_patients(f) == len(sub)
     counts = source.survival_counts(endpoint, f, group=group, strata=strata)
     assert counts.n_input == len(sub)
     if len(sub) == 0 or counts.n == 0:
         return
-    rows = kaplan_meier(sub[time_col], sub[event_col], by=group_values(sub, group))
+    rows = kaplan_meier(sub[ep.time], sub[ep.event], by=group_values(sub, group))
     from_counts = kaplan_meier_counts(counts)
     if group is None:
         rows, from_counts = {None: rows}, {None: from_counts}
@@ -91,7 +91,7 @@ def assert_same_as_memory(source, data: pd.DataFrame, endpoint: str, f, group, s
         np.testing.assert_array_equal([rows[g].median, *rows[g].median_ci],
                                       [from_counts[g].median, *from_counts[g].median_ci])
     if group is not None and len(rows) >= 2:
-        lr_rows = logrank_test(sub[time_col], sub[event_col], group_values(sub, group),
+        lr_rows = logrank_test(sub[ep.time], sub[ep.event], group_values(sub, group),
                                strata=group_values(sub, strata))
         lr_counts = logrank_counts(counts)
         assert (lr_rows.statistic, lr_rows.pvalue, lr_rows.excluded) == \
