@@ -415,18 +415,9 @@ def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bo
     needs the tolerant reader: ragged or blank-with-spaces rows, a header pyarrow splits otherwise, a row
     longer than a block, or empty lines between lines of a multi-line cell."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    most_rows = limits.max_cells // max(width, 1) + 1  # the header row too
-    batches = []
     try:
-        for batch in pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)),
-                                    **_arrow_options(delim, width, quoted)):
-            progress.rows += batch.num_rows
-            progress.cells += batch.num_rows * width
-            if progress.rows > most_rows:
-                _check_cells(name, progress.rows - 1, width, limits, progress, at_least=True)
-            batches.append(batch)
+        batches = list(_counted_batches(buf, offset, delim, width, quoted, name, limits, progress))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         progress.rows = progress.cells = 0
         return None
@@ -445,6 +436,27 @@ def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bo
     header = [table.column(k)[0].as_py() for k in range(width)]
     columns = [table.column(k).slice(1) for k in range(width)]
     return header, columns, [], numbers
+
+
+def _counted_batches(buf: bytes, offset: int, delim: str, width: int, quoted: bool, name: str,
+                     limits: LoaderLimits, progress: _Progress):
+    """pyarrow's record batches of the text after ``offset``, each added to ``progress`` as it comes;
+    past the rows the cell limit allows, :func:`_check_cells` stops the read. A map, not a generator:
+    it keeps no batch once handed over, so a reader that drops a batch frees it."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    most_rows = limits.max_cells // max(width, 1) + 1  # the header row too
+
+    def counted(batch):
+        progress.rows += batch.num_rows
+        progress.cells += batch.num_rows * width
+        if progress.rows > most_rows:
+            _check_cells(name, progress.rows - 1, width, limits, progress, at_least=True)
+        return batch
+
+    return map(counted, pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)),
+                                       **_arrow_options(delim, width, quoted)))
 
 
 def _arrow_options(delim: str, width: int, quoted: bool) -> dict:
@@ -474,21 +486,14 @@ def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, qu
     column by column and is freed, so the whole file is never held as Arrow text. None when the file
     needs the tolerant reader."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    most_rows = limits.max_cells // max(width, 1) + 1  # the header row too
     header: list[str] | None = None
     pool = pa.default_memory_pool()
     columns = [_CodedColumn() for _ in range(width)]
     keeps: list[np.ndarray] = []
     group: list = []
     try:
-        for batch in pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf).slice(offset)),
-                                    **_arrow_options(delim, width, quoted)):
-            progress.rows += batch.num_rows
-            progress.cells += batch.num_rows * width
-            if progress.rows > most_rows:
-                _check_cells(name, progress.rows - 1, width, limits, progress, at_least=True)
+        for batch in _counted_batches(buf, offset, delim, width, quoted, name, limits, progress):
             if batch.num_columns != width:
                 raise pa.ArrowInvalid("column count")
             if header is None and batch.num_rows:
