@@ -101,7 +101,7 @@ def comparison(view) -> None:
         hr = hazard_ratio_table(view.cox)
         show_table(hr)
         download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
-        st.caption(f"Model test: likelihood-ratio {format_p(view.cox.lr_test.p)} "
+        st.caption(f"Model test: likelihood-ratio {format_p(view.cox.lr_test.pvalue)} "
                    f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).")
         for note in view.cox.warnings:
             st.caption(md_escape(masking.text(note)))

@@ -47,7 +47,7 @@ def test_matches_coxph(name, ties):
     np.testing.assert_allclose(res.vcov, np.asarray(r["vcov"]), rtol=RTOL)
     np.testing.assert_allclose(res.loglik, [r["loglik_null"], r["loglik"]], rtol=RTOL)
     for test, key in [(res.lr_test, "lr_test"), (res.wald_test, "wald_test"), (res.score_test, "score_test")]:
-        np.testing.assert_allclose([test.statistic, test.p], [r[key]["stat"], r[key]["p"]], rtol=RTOL)
+        np.testing.assert_allclose([test.statistic, test.pvalue], [r[key]["stat"], r[key]["p"]], rtol=RTOL)
         assert test.df == r[key]["df"]
     np.testing.assert_allclose(res.concordance, r["concordance"], rtol=1e-6)
     counts = {k: res.concordance_counts[k] for k in r["concordance_counts"]}

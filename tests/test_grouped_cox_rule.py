@@ -42,7 +42,7 @@ def test_zero_event_group_has_no_hazard_ratio_only_the_reason():
     hrs = grouped_hazard_ratios(cox)
     assert hrs[["hr", "hr_lower", "hr_upper", "p"]].isna().all(axis=None)
     assert hrs["reason"].iloc[0].startswith("not estimable: the coefficient tends to infinity")
-    assert cox.lr_test.p < 0.001
+    assert cox.lr_test.pvalue < 0.001
 
 
 def test_few_events_group_has_no_hazard_ratio_but_the_numbers_stay_in_the_fit():

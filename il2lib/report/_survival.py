@@ -66,7 +66,7 @@ def _comparison_notes(data: pd.DataFrame, by: str, endpoint: str) -> tuple[list[
     table = hazard_ratio_table(cox)
     notes += list(cox.warnings)
     notes.append(f"Cox model: Efron ties, n = {cox.n}, events = {cox.n_events}; model test: likelihood-ratio "
-                 f"chi-square = {cox.lr_test.statistic:.2f} on {cox.lr_test.df} df, {p_phrase(cox.lr_test.p)}; "
+                 f"chi-square = {cox.lr_test.statistic:.2f} on {cox.lr_test.df} df, {p_phrase(cox.lr_test.pvalue)}; "
                  f"concordance = {cox.concordance:.2f}.")
     return notes, table
 

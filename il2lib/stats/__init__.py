@@ -25,7 +25,7 @@ optimize = LazyModule("scipy.optimize")  # scipy.stats costs ~1 s at start-up: i
 sps = LazyModule("scipy.stats")
 
 TestName = Literal["fisher_exact", "fisher_freeman_halton", "fisher_freeman_halton_mc", "chi_square",
-                   "wilcoxon_rank_sum", "kruskal_wallis"]
+                   "wilcoxon_rank_sum", "kruskal_wallis", "likelihood_ratio", "wald", "score"]
 #: Random tables behind the Monte Carlo Fisher-Freeman-Halton p-value (R: ``fisher.test(simulate.p.value = TRUE, B)``).
 FFH_MC_REPLICATES = 10_000
 #: Seed of those tables: a table gets the same Monte Carlo p-value on every run.
@@ -46,6 +46,10 @@ TEST_LABELS: dict[str, str] = {
     "chi_square": "Pearson chi-square test (no continuity correction)",
     "wilcoxon_rank_sum": "Wilcoxon rank-sum (Mann-Whitney U) test",
     "kruskal_wallis": "Kruskal-Wallis test",
+    # the model tests of a Cox regression
+    "likelihood_ratio": "Likelihood-ratio test",
+    "wald": "Wald test",
+    "score": "Score test",
 }
 #: R's tolerance for "as or less probable than the observed table" (fisher.test: relErr).
 FISHER_REL_ERR = 1 + 1e-7

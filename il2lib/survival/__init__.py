@@ -10,12 +10,10 @@ __all__ = ["GroupedKaplanMeier", "KaplanMeierResult", "RMSTResult", "format_mont
 from il2lib.survival.logrank import LogRankResult, hazard_ratio_allowed, logrank_test  # noqa: E402
 
 __all__ += ["LogRankResult", "hazard_ratio_allowed", "logrank_test"]
-from il2lib.survival.cox import (  # noqa: E402
-    CoxResult, TestResult, cox_ph, grouped_hazard_ratios, hazard_ratio_table,
-)
+from il2lib.survival.cox import CoxResult, cox_ph, grouped_hazard_ratios, hazard_ratio_table  # noqa: E402
 from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
 
-__all__ += ["CoxResult", "PHTestResult", "TestResult", "cox_ph", "grouped_hazard_ratios", "hazard_ratio_table"]
+__all__ += ["CoxResult", "PHTestResult", "cox_ph", "grouped_hazard_ratios", "hazard_ratio_table"]
 from il2lib.survival.clinical import (DurationOfResponseResult, FollowUpResult, LandmarkResult,  # noqa: E402
                                       default_landmark, duration_of_response, landmark, median_followup,
                                       status_time_months, survival_at_times)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
-from il2lib.stats import format_p
+from il2lib.stats import TestResult, format_p
 from il2lib.stats.distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
@@ -24,13 +24,6 @@ MIN_EVENTS_PER_GROUP_FOR_HR = 5
 MIN_EVENTS_PER_COEFFICIENT = 10
 #: ``kind`` of the warning that a model has fewer events per coefficient than that.
 OVERFITTING = "overfitting"
-
-
-@dataclass(frozen=True)
-class TestResult:
-    statistic: float
-    df: int
-    p: float
 
 
 @dataclass(frozen=True)
@@ -257,9 +250,9 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
     eta[rs.order] = rs.x @ beta
     counts = concordance_counts(data.time, data.event, eta, strat)
     return CoxResult(summary, vcov, (null.loglik, fit.loglik),
-                     TestResult(float(lr), p_count, float(chi2_sf(lr, p_count))),
-                     TestResult(wald, p_count, float(chi2_sf(wald, p_count))),
-                     TestResult(score, p_count, float(chi2_sf(score, p_count))),
+                     TestResult("likelihood_ratio", float(chi2_sf(lr, p_count)), float(lr), p_count),
+                     TestResult("wald", float(chi2_sf(wald, p_count)), wald, p_count),
+                     TestResult("score", float(chi2_sf(score, p_count)), score, p_count),
                      counts["concordance"], counts, ties, conf_level, int(data.time.size), n_events,
                      data.n_input, data.excluded, tuple(notes), bool(shown.all()), iterations, diverging,
                      rs, beta, fit, design.assign, design.terms)
