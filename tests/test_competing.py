@@ -123,3 +123,17 @@ def test_no_progression_columns_is_refused():
     df = sample_data().drop(columns=["date_progression", "progressed"])
     with pytest.raises(InsufficientDataError, match="progression data"):
         progression_competing_status(df)
+
+
+def test_to_frame_of_a_curve_of_all_curves_and_of_gray_test():
+    res = cumulative_incidence(MGUS.etime, MGUS.event, MGUS.sex, event_label="PCM", competing_label="Death")
+    pd.testing.assert_frame_equal(res.cif["F"].to_frame(), res.cif["F"].table)
+    frame = res.to_frame()
+    assert list(frame.columns) == ["group", "event", "time", "n_risk", "n_event", "n_competing", "n_censor", "cif",
+                                   "variance", "ci_lower", "ci_upper"]
+    assert len(frame) == sum(len(c.table) for c in [*res.cif.values(), *res.competing_cif.values()])
+    death_m = frame[(frame.event == "Death") & (frame.group == "M")].drop(columns=["group", "event"])
+    pd.testing.assert_frame_equal(death_m.reset_index(drop=True), res.competing_cif["M"].table)
+    gray = res.gray.to_frame()
+    assert gray.to_dict("records") == [{"statistic": res.gray.statistic, "df": res.gray.df,
+                                        "pvalue": res.gray.pvalue, "rho": res.gray.rho}]

@@ -125,3 +125,13 @@ def test_failures_are_typed():
         cox_ph(collinear, "t", "e", ["x", "y"])
     with pytest.raises(ValueError, match="ties"):
         cox_ph(df, "t", "e", ["x"], ties="exact")  # type: ignore[arg-type]
+
+
+def test_to_frame_is_a_copy_of_the_coefficient_table():
+    _, df, cov = model("veteran")
+    res = cox_ph(df, "time", "event", cov)
+    frame = res.to_frame()
+    pd.testing.assert_frame_equal(frame, res.summary)
+    assert list(frame.columns) == ["term", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p", "reportable", "reason"]
+    frame.loc[0, "hr"] = -1.0
+    assert res.summary.loc[0, "hr"] > 0

@@ -128,3 +128,11 @@ def test_matches_lifelines_log_log_band():
     ci = kmf.confidence_interval_.iloc[1:]  # lifelines adds a row at time 0
     np.testing.assert_allclose(res.table["survival"], kmf.survival_function_.iloc[1:, 0], rtol=1e-12)
     np.testing.assert_allclose(res.table["ci_lower"], ci.iloc[:, 0], rtol=1e-9)
+
+
+def test_rmst_to_frame():
+    res = kaplan_meier([1, 2, 3, 4, 5], [1, 0, 1, 1, 0])
+    rm = res.rmst(4.0)
+    frame = rm.to_frame()
+    assert list(frame.columns) == ["tau", "rmst", "se", "ci_lower", "ci_upper"] and len(frame) == 1
+    assert tuple(frame.iloc[0]) == (rm.tau, rm.rmst, rm.se, rm.ci[0], rm.ci[1])

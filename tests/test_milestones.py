@@ -65,3 +65,34 @@ def test_one_group_and_unknown_reference():
         survival_differences([1, 2], [1, 0], ["a", "a"], [1])
     with pytest.raises(ValueError, match="reference"):
         survival_differences([1, 2], [1, 0], ["a", "b"], [1], reference="z")
+
+
+def test_to_frame_puts_each_difference_beside_the_group_estimate():
+    lung = pd.read_csv(REF / "lung.csv")
+    res = survival_differences(lung.time, lung.status - 1, lung.sex, [180, 365])
+    frame = res.to_frame()
+    assert list(frame.columns) == ["time", "group", "survival", "std_err", "ci_lower", "ci_upper", "n_risk",
+                                   "reference", "difference", "difference_se", "difference_lower",
+                                   "difference_upper", "p"]
+    pd.testing.assert_frame_equal(frame[list(res.per_group.columns)], res.per_group)
+    assert (frame["reference"] == res.reference).all()
+    assert frame.loc[frame.group == res.reference, ["difference", "p"]].isna().all(axis=None)
+    other = frame[frame.group != res.reference].reset_index(drop=True)
+    np.testing.assert_array_equal(other["difference"], res.differences["difference"])
+    np.testing.assert_array_equal(other["difference_se"], res.differences["se"])
+    np.testing.assert_array_equal(other["difference_lower"], res.differences["ci_lower"])
+    np.testing.assert_array_equal(other["p"], res.differences["p"])
+
+
+def test_rmst_to_frame_puts_each_difference_beside_the_group_rmst():
+    vet = pd.read_csv(REF / "veteran.csv")
+    res = rmst_differences(vet.time, vet.status, vet.trt, 365)
+    frame = res.to_frame()
+    assert list(frame.columns) == ["group", "tau", "rmst", "se", "ci_lower", "ci_upper", "reference", "difference",
+                                   "difference_se", "difference_lower", "difference_upper", "p"]
+    pd.testing.assert_frame_equal(frame[list(res.per_group.columns)], res.per_group)
+    row, diff = frame.iloc[1], res.differences.iloc[0]
+    assert (row.group, row.reference) == (diff.group, res.reference)
+    assert (row.difference, row.difference_se, row.difference_upper, row.p) == (diff.difference, diff.se,
+                                                                                  diff.ci_upper, diff.p)
+    assert frame.iloc[0][["difference", "p"]].isna().all()

@@ -117,3 +117,13 @@ def test_overfitting_and_proportional_hazards_warnings_carry_their_kind():
     small = df[df[schema.SOURCE].str.startswith("Community")].head(40)
     few = multivariable_cox(small, "os", ["age", "sex", "ecog", "ldh_x_uln", "later_line", "disease"])
     assert [w.kind for w in few.warnings if "events per coefficient" in w] == [OVERFITTING]
+
+
+def test_to_frame_is_the_hazard_ratio_table_with_or_without_a_fit():
+    res = multivariable_cox(lung_as_registry(), "os", ["age", "sex", "ecog"])
+    frame = res.to_frame()
+    assert list(frame.columns) == ["term", "hr", "hr_lower", "hr_upper", "p", "reportable"]
+    pd.testing.assert_frame_equal(frame, res.table)
+    assert frame is not res.table
+    unfitted = multivariable_cox(lung_as_registry().assign(**{schema.OS_EVENT: False}), "os", ["age"])
+    assert not unfitted.converged and unfitted.to_frame().empty

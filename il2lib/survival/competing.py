@@ -46,6 +46,10 @@ class CIFResult:
     n_competing: int
     conf_level: float
 
+    def to_frame(self) -> pd.DataFrame:
+        """``table``: one row per distinct time."""
+        return self.table.copy()
+
     def at(self, times) -> pd.DataFrame:
         """CIF, variance and CI at the given times (step function, right-continuous; NaN beyond the last time)."""
         t = np.atleast_1d(np.asarray(times, dtype=float))
@@ -71,6 +75,10 @@ class GrayTestResult:
     score: np.ndarray
     variance: np.ndarray
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: statistic, df, pvalue, rho."""
+        return pd.DataFrame([{"statistic": self.statistic, "df": self.df, "pvalue": self.pvalue, "rho": self.rho}])
+
 
 @dataclass(frozen=True)
 class CompetingRisksResult:
@@ -89,6 +97,14 @@ class CompetingRisksResult:
     @property
     def n_note(self) -> str:
         return _checks.describe_n(self.n, self.n_input, self.excluded)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every curve's table (:data:`CIF_COLUMNS`), after its group and event (label): the event of interest,
+        then the competing event."""
+        frames = [res.to_frame().assign(group=group, event=label)
+                  for label, results in ((self.event_label, self.cif), (self.competing_label, self.competing_cif))
+                  for group, res in results.items()]
+        return pd.concat(frames, ignore_index=True)[["group", "event", *CIF_COLUMNS]]
 
     def at(self, times) -> pd.DataFrame:
         """Tidy table: group, event (label), time, cif, ci_lower, ci_upper."""

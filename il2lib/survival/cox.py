@@ -84,6 +84,10 @@ class CoxResult:
         for caching; every reported number stays."""
         return replace(self, _rs=None, _pieces=None)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficient table (``summary``): one row per model term."""
+        return self.summary.copy()
+
 
 def _design(df: pd.DataFrame, covariates, reference_levels) -> Design:
     blocks, columns, assign, groups, missing = [], [], [], {}, {}

@@ -46,6 +46,11 @@ class RMSTResult:
     se: float
     ci: tuple[float, float]
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: tau, rmst, se, ci_lower, ci_upper."""
+        return pd.DataFrame([{"tau": self.tau, "rmst": self.rmst, "se": self.se,
+                              "ci_lower": self.ci[0], "ci_upper": self.ci[1]}])
+
 
 @dataclass(frozen=True)
 class KaplanMeierResult:

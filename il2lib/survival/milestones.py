@@ -31,6 +31,10 @@ class MilestoneResult:
     reference: str
     conf_level: float
 
+    def to_frame(self) -> pd.DataFrame:
+        """``per_group`` with each group's difference from the reference at that time (NaN on the reference)."""
+        return _with_differences(self.per_group, self.differences, ["time", "group"], self.reference)
+
 
 @dataclass(frozen=True)
 class RMSTComparison:
@@ -41,6 +45,21 @@ class RMSTComparison:
     tau: float
     reference: str
     conf_level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """``per_group`` with each group's difference from the reference (NaN on the reference)."""
+        return _with_differences(self.per_group, self.differences, ["group"], self.reference)
+
+
+def _with_differences(per_group: pd.DataFrame, differences: pd.DataFrame, keys: list[str],
+                      reference) -> pd.DataFrame:
+    """One row per group (and time): its own estimate, then reference, difference, difference_se,
+    difference_lower, difference_upper and p of the difference."""
+    diff = differences[keys + ["difference", "se", "ci_lower", "ci_upper", "p"]].rename(
+        columns={"se": "difference_se", "ci_lower": "difference_lower", "ci_upper": "difference_upper"})
+    out = per_group.merge(diff, on=keys, how="left")
+    out.insert(len(per_group.columns), "reference", [reference] * len(out))
+    return out
 
 
 def _curves(time, event, group, conf_type: ConfType, conf_level: float) -> GroupedKaplanMeier:

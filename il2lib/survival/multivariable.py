@@ -71,6 +71,10 @@ class MultivariableCoxResult:
     def converged(self) -> bool:
         return self.cox is not None
 
+    def to_frame(self) -> pd.DataFrame:
+        """``table``: term, hr, hr_lower, hr_upper, p, reportable (no row without a fit)."""
+        return self.table.copy()
+
     @property
     def events_per_coefficient(self) -> float:
         return self.n_events / self.n_coefficients if self.n_coefficients else float("nan")
