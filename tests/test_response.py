@@ -145,6 +145,21 @@ def test_duration_of_response_median_and_range():
     assert dor.median == pytest.approx(8.5, abs=1e-9)
 
 
+def test_duration_of_response_marks_an_ongoing_longest_response_and_to_frame_holds_the_numbers():
+    df = cohort({schema.MELANOMA: {"CR": 1, "PR": 4, "SD": 1}})
+    df[schema.DOR_MONTHS] = [2.1, 5.0, 8.0, 35.4, 9.9, 4.0]
+    df[schema.DOR_EVENT] = pd.array([True, True, False, False, True, True], dtype="boolean")
+    dor = duration_of_response(df)
+    assert (dor.n_responders, dor.n_analysed, dor.n_events, dor.n_ongoing) == (5, 5, 3, 2)
+    assert dor.range_text == "2.1–35.4+"
+    frame = dor.to_frame()
+    assert list(frame.columns) == ["n_responders", "n_analysed", "n_events", "n_ongoing", "median_months",
+                                   "ci_lower", "ci_upper", "range", "conf_type"]
+    expected = [dor.n_responders, dor.n_analysed, dor.n_events, dor.n_ongoing, dor.median, *dor.median_ci,
+                dor.range_text, dor.conf_type]
+    pd.testing.assert_frame_equal(frame, pd.DataFrame([expected], columns=frame.columns))
+
+
 # ---------------------------------------------------------------- sample data (pinned)
 def _load(name):
     return load_cohort(SAMPLE / name).data

@@ -1,4 +1,4 @@
-"""Clinical survival helpers: landmark analysis, reverse-KM follow-up, survival at fixed times, DoR.
+"""Clinical survival helpers: landmark analysis, reverse-KM follow-up, survival at fixed times.
 
 Hand-built cohorts whose answers can be worked out on paper, plus the community synthetic sample
 (61 vs 17 months median OS for CB vs no-CB melanoma, measured from IL-2 start WITHOUT a landmark,
@@ -13,10 +13,8 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.survival import (
-    default_landmark, duration_of_response, kaplan_meier, landmark, logrank_test, median_followup,
-    status_time_months, survival_at_times,
-)
+from il2lib.survival import (default_landmark, kaplan_meier, landmark, logrank_test, median_followup,
+                             status_time_months, survival_at_times)
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "community_synthetic.csv"
 
@@ -95,15 +93,6 @@ def test_survival_at_fixed_times():
     assert (out["ci_lower"] < out["survival"]).all() and (out["survival"] < out["ci_upper"]).all()
     grouped = survival_at_times(t, e, times=[12], by=np.r_[np.zeros(20), np.ones(20)])
     assert list(grouped["group"]) == [0.0, 1.0]
-
-
-def test_duration_of_response():
-    res = duration_of_response([2.1, 5.0, 8.0, 35.4, 9.9], [1, 1, 0, 0, 1], responder=[1, 1, 1, 1, 0])
-    assert res.n_responders == 4 and res.n_events == 2 and res.n_ongoing == 2
-    assert res.range_text == "2.1\u201335.4+"
-    # S = 0.5 from 5.0 to the end of follow-up (35.4): R's quantile.survfit takes the midpoint
-    assert res.median == pytest.approx((5.0 + 35.4) / 2)
-    assert res.km.n == 4
 
 
 def test_community_paper_medians_without_landmark():

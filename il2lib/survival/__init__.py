@@ -14,9 +14,8 @@ from il2lib.survival.cox import CoxResult, cox_ph, grouped_hazard_ratios, hazard
 from il2lib.survival.cox_diagnostics import PHTestResult  # noqa: E402
 
 __all__ += ["CoxResult", "PHTestResult", "cox_ph", "grouped_hazard_ratios", "hazard_ratio_table"]
-from il2lib.survival.clinical import (DurationOfResponseResult, FollowUpResult, LandmarkResult,  # noqa: E402
-                                      default_landmark, duration_of_response, landmark, median_followup,
-                                      status_time_months, survival_at_times)
+from il2lib.survival.clinical import (FollowUpResult, LandmarkResult, default_landmark, landmark,  # noqa: E402
+                                      median_followup, status_time_months, survival_at_times)
 
-__all__ += ["DurationOfResponseResult", "FollowUpResult", "LandmarkResult", "default_landmark",
-            "duration_of_response", "landmark", "median_followup", "status_time_months", "survival_at_times"]
+__all__ += ["FollowUpResult", "LandmarkResult", "default_landmark", "landmark", "median_followup",
+            "status_time_months", "survival_at_times"]

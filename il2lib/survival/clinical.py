@@ -1,5 +1,5 @@
-"""Clinical helpers on top of the survival engine: landmark analysis, reverse-KM follow-up,
-survival at fixed times and duration of response.
+"""Clinical helpers on top of the survival engine: landmark analysis, reverse-KM follow-up and
+survival at fixed times (duration of response: :func:`il2lib.analyses.response.duration_of_response`).
 
 Guarantee-time bias: comparing survival by response (or clinical benefit) measured from treatment
 start favours responders, who had to live long enough to respond. :func:`landmark` removes it:
@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.errors import SurvivalInputError
 from il2lib.survival import _checks
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, kaplan_meier
 from il2lib.survival.logrank import LogRankResult, logrank_test
@@ -177,7 +176,7 @@ def landmark(df: pd.DataFrame, time_col: str = schema.OS_MONTHS, event_col: str 
     return LandmarkResult(L, grouping, time, event, group, data.n_input, n_before, excluded, counts, km, test)
 
 
-# ------------------------------------------------------------------------ follow-up, fixed times, DoR
+# ------------------------------------------------------------------------ follow-up, fixed times
 @dataclass(frozen=True)
 class FollowUpResult:
     """Median follow-up by reverse Kaplan-Meier (censoring as the event), with its CI."""
@@ -211,38 +210,3 @@ def survival_at_times(time, event, times=FIXED_TIMES_MONTHS, conf_level: float =
         return res.survival_at(times)
     return pd.concat([r.survival_at(times).assign(group=g) for g, r in res.items()], ignore_index=True)
 
-
-@dataclass(frozen=True)
-class DurationOfResponseResult:
-    """Duration of response among responders: KM median with CI, counts and observed range."""
-
-    median: float
-    median_ci: tuple[float, float]
-    n_responders: int
-    n_events: int
-    n_ongoing: int
-    range_text: str
-    km: KaplanMeierResult
-
-
-def duration_of_response(time, event, responder=None, conf_level: float = 0.95,
-                         conf_type: ConfType = "log-log") -> DurationOfResponseResult:
-    """Duration of response from first response, responders only, median by Kaplan-Meier.
-
-    ``time`` = months from first CR/PR to progression or death (event) or last assessment
-    (censored, "ongoing"). ``responder`` (bool) restricts to responders when given. The range marks
-    ongoing responses with "+", e.g. "2.1-35.4+".
-    """
-    t, e = _checks.as_float(time, "time"), _checks.as_event(event)
-    if responder is not None:
-        mask = _checks.as_float(responder, "responder")
-        if np.any(~np.isnan(mask) & (mask != 0) & (mask != 1)):
-            raise SurvivalInputError("responder must be True/False.")
-        t, e = t[mask == 1], e[mask == 1]
-    km = kaplan_meier(t, e, conf_level, conf_type)
-    ok = ~np.isnan(t) & ~np.isnan(e)
-    tt, ee = t[ok], e[ok] == 1
-    lo, hi = int(np.argmin(tt)), int(np.argmax(tt))
-    fmt = lambda i: f"{tt[i]:.1f}" + ("" if ee[i] else "+")  # noqa: E731
-    return DurationOfResponseResult(km.median, km.median_ci, km.n, km.n_events, km.n - km.n_events,
-                                    f"{fmt(lo)}\u2013{fmt(hi)}", km)

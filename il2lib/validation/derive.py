@@ -122,8 +122,8 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
     # RECIST 1.1 rules (il2lib.validation.recist): confirmed-only where response_confirmed exists, SD minimum 6 weeks
     rules = apply_response_rules(out, window_days=window_days) if schema.BOR in t.columns else None
     counted = rules.bor if rules is not None else bor
-    out[schema.OBJECTIVE_RESPONSE] = counted.isin(["CR", "PR"]).astype("boolean").where(known, pd.NA)
-    out[schema.DISEASE_CONTROL] = counted.isin(["CR", "PR", "SD"]).astype("boolean").where(known, pd.NA)
+    out[schema.OBJECTIVE_RESPONSE] = counted.isin(schema.RESPONDERS).astype("boolean").where(known, pd.NA)
+    out[schema.DISEASE_CONTROL] = counted.isin(schema.DISEASE_CONTROL_LEVELS).astype("boolean").where(known, pd.NA)
 
     _survival(out, t, bor, notes, np.ones(len(t), dtype=bool) if analysed is None else np.asarray(analysed, bool))
     ldh, uln = _col(t, schema.BASELINE_LDH, "float64"), _col(t, schema.LDH_ULN, "float64")
@@ -214,7 +214,7 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
         start, event_date, censor, _col(t, schema.PFS_MONTHS, "float64"), given_pfs_event, no_fill)
 
     # DoR: responders only, from first response; same events and censoring as PFS
-    responder = bor.isin(["CR", "PR"]).fillna(False)
+    responder = bor.isin(schema.RESPONDERS).fillna(False)
     given_dor_event = _col(t, schema.DOR_EVENT, "boolean")
     dor_time, dor_event = _time_event(first_response, event_date, censor, _col(t, schema.DOR_MONTHS, "float64"),
                                       given_dor_event, after_cutoff | (unknown_event & ~_true(given_dor_event)))

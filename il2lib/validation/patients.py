@@ -403,7 +403,7 @@ def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, 
     bor = derived[schema.BOR].to_numpy(dtype=object)
     if rules.view == "confirmed":
         said_no = derived[schema.RESPONSE_CONFIRMED].astype("boolean").eq(False).fillna(False).to_numpy()
-        mask = analysed & said_no & np.isin(bor, ["CR", "PR"])
+        mask = analysed & said_no & np.isin(bor, schema.RESPONDERS)
         c.rows("warning", mask, "{rowid}: {bor} not confirmed (response_confirmed = No): counted as {counted} in "
                "the confirmed-only ORR (RECIST 1.1), as a response in the all-responses ORR.", schema.RESPONSE_CONFIRMED,
                analysis="response", bor=pd.Series(bor), counted=pd.Series(counted))

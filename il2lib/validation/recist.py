@@ -183,7 +183,7 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
                                   "counted_as": values[mask], "reason": reason}))
 
     has_confirmation = schema.RESPONSE_CONFIRMED in df.columns
-    responder = bor.isin(["CR", "PR"]).to_numpy(dtype=bool)
+    responder = bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)
     if view == "confirmed":
         confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
         unconfirmed = responder & ~confirmed.fillna(False).to_numpy(dtype=bool)

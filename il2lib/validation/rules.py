@@ -184,7 +184,7 @@ def check_chronology(c: Collector, t: pd.DataFrame) -> None:
         c.rows("row_error", after_death, "{row}: " + name + " after date_death.", name)
         c.rows("row_error", (d > followup) & ~after_death, "{row}: " + name + " after date_last_followup.", name)
     bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
-    responder = bor.isin(["CR", "PR"]).fillna(False)
+    responder = bor.isin(schema.RESPONDERS).fillna(False)
     progression, first = _dates(t, schema.DATE_PROGRESSION), _dates(t, schema.DATE_FIRST_RESPONSE)
     progressed = _flag(t, schema.PROGRESSED)
     c.rows("row_error", responder & (progressed.fillna(True) == True) & (progression < first),  # noqa: E712
@@ -240,7 +240,7 @@ def _undated_progression(c: Collector, t: pd.DataFrame, progressed: pd.Series, p
     flagged = (progressed == True).fillna(False).astype(bool)  # noqa: E712
     undated = (flagged | bor.eq("PD").fillna(False)) & progression.isna()
     out_pfs = undated & ~_given_event(t, schema.PFS_MONTHS, schema.PFS_EVENT)
-    out_dor = undated & bor.isin(["CR", "PR"]).fillna(False) & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT)
+    out_dor = undated & bor.isin(schema.RESPONDERS).fillna(False) & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT)
     why = {True: "{row}: progressed=Yes but date_progression missing; ",
            False: "{row}: bor=PD but date_progression missing, so the patient progressed at an unknown date; "}
     for by_flag in (True, False):
@@ -260,7 +260,7 @@ def check_responders(c: Collector, t: pd.DataFrame) -> None:
     given = t[schema.DOR_MONTHS].notna() if schema.DOR_MONTHS in t.columns else pd.Series(False, index=t.index)
     excluded = np.zeros(len(t), dtype=bool)
     excluded[list(c.reasons)] = True
-    lacking = bor.isin(["CR", "PR"]).fillna(False) & first.isna() & ~given & ~excluded
+    lacking = bor.isin(schema.RESPONDERS).fillna(False) & first.isna() & ~given & ~excluded
     n = int(lacking.sum())
     if n:
         listed: list = []
