@@ -20,8 +20,10 @@ from typing import Iterable, Literal
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses.response import response_rates
 from il2lib.cohort import CohortFilter, apply_filter, benefit_rule_text
 from il2lib.errors import Il2libError, InsufficientDataError
+from il2lib.privacy.pseudonyms import pseudonymise as pseudonymised
 from il2lib.report import _html, _small_cells
 from il2lib.report._html import Figure, Paper, definition_list, esc, table_html
 from il2lib.report._methods import ae_complete_arguments, methods_section, reproduce_command, software_versions
@@ -30,6 +32,7 @@ from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, 
                                      table1_section, toxicity_section, validation_section)
 from il2lib.report._survival import survival_section
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
+from il2lib.survival import kaplan_meier
 
 __all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE"]
 
@@ -122,8 +125,6 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     if endpoint not in ("os", "pfs"):
         raise ValueError(f"endpoint must be 'os' or 'pfs', got {endpoint!r}.")
     if pseudonymise:  # once, before anything is computed from the data
-        from il2lib.privacy.pseudonyms import pseudonymise as pseudonymised
-
         cohort, ae = pseudonymised(cohort, ae)
     if not cohort.report.ok:
         raise InsufficientDataError("The file cannot be analysed: "
@@ -191,9 +192,6 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
 def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
     """Headline table: per disease (and overall) N, CR, PR, ORR and CBR with CIs, median survival."""
-    from il2lib.analyses.response import response_rates
-    from il2lib.survival import kaplan_meier
-
     rows, view = [], ""
     groups = [(schema.DISEASE_LABELS.get(d, d), df[df[schema.DISEASE] == d]) for d in schema.DISEASES
               if (df[schema.DISEASE] == d).any()]

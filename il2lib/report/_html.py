@@ -18,6 +18,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from il2lib.report import _small_cells
+
 Paper = Literal["A4", "Letter"]
 #: Width of every figure in CSS pixels on screen; printed at :data:`PRINT_FIGURE_ZOOM` of it, i.e.
 #: 675 px = 179 mm, inside A4's printable width with 14 mm margins (182 mm).
@@ -74,8 +76,6 @@ def table_html(df: pd.DataFrame, *, caption: str | None = None, notes: Iterable[
     built with small cells masked, the table, caption and notes are masked (``dependent``: the columns
     shown as "masked" in a row with a masked count; default: rate, percentage, CI and median columns).
     """
-    from il2lib.report import _small_cells
-
     df, caption = _small_cells.table(df, dependent), _small_cells.text(caption)
     notes = [_small_cells.text(n) for n in notes]
     head = "".join(f"<th scope=\"col\">{esc(c)}</th>" for c in df.columns)
@@ -124,8 +124,6 @@ def _looks_numeric(value: object) -> bool:
 def figure_html(figure: Figure, number: int) -> str:
     """A numbered figure block: the plotly div (plotly.js not included) and its caption (both masked in a
     report built with small cells masked)."""
-    from il2lib.report import _small_cells
-
     fig = go.Figure(_small_cells.figure(figure.fig))
     fig.update_layout(width=FIGURE_WIDTH_PX, autosize=False)
     div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=f"figure-{number}",

@@ -5,10 +5,11 @@ import platform
 import shlex
 from importlib import metadata
 
-from il2lib import schema
+from il2lib import __version__, schema
 from il2lib.cohort import EXTRA_PREFIX, CohortFilter
 from il2lib.report._html import definition_list, paragraph
 from il2lib.report._sections import Section
+from il2lib.report._small_cells import methods_text
 from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 
 #: Packages whose versions the Methods paragraph names (the numbers depend on them).
@@ -17,8 +18,6 @@ VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "lifelines", "statsmodels", "p
 
 def software_versions() -> dict[str, str]:
     """Versions of il2lib, Python and the numerical packages (``"not installed"`` when absent)."""
-    from il2lib import __version__
-
     versions = {"il2lib": __version__, "Python": platform.python_version()}
     for package in VERSIONED_PACKAGES:
         try:
@@ -70,8 +69,6 @@ def methods_section(sections: list[Section], conf_type: str, ci_method: str, com
                     "are descriptive. The data fingerprint is the SHA-256 hash of the file's bytes: the same "
                     "fingerprint, filter, options and software versions give the same numbers."))
     if small_cell_threshold is not None:
-        from il2lib.report._small_cells import methods_text
-
         s.add(paragraph(methods_text(small_cell_threshold)))
     s.add(paragraph("Kaplan-Meier, log-rank, Cox and follow-up estimates come from il2lib's own survival engine, "
                     "checked against R's survival package (survfit, survdiff, coxph) to 1e-6 relative; lifelines is "

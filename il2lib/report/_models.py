@@ -8,18 +8,24 @@ from __future__ import annotations
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses.published import CITATIONS, median_overlay, response_overlay
+from il2lib.analyses.response import response_rates
+from il2lib.cohort import line_groups
+from il2lib.figures.forest_cox import cox_forest_figure
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed
 from il2lib.stats import format_p, p_phrase
 from il2lib.survival import format_months
+from il2lib.survival.competing import cumulative_incidence, progression_competing_status
+from il2lib.survival.milestones import rmst_differences, survival_differences
+from il2lib.survival.multivariable import COVARIATES, multivariable_cox
+from il2lib.survival.pairwise import pairwise_logrank
+from il2lib.survival.time_origin import kaplan_meier_entry, origin_times
 
 COX_COVARIATES = ("age", "sex", "ecog", "disease")
 
 
 def _cox(s: Section, df: pd.DataFrame, endpoint: str, subtitle: str) -> None:
-    from il2lib.figures.forest_cox import cox_forest_figure
-    from il2lib.survival.multivariable import COVARIATES, multivariable_cox
-
     covs = [k for k in COX_COVARIATES if COVARIATES[k].column in df.columns]
     model = multivariable_cox(df, endpoint, covs)
     if not model.converged:
@@ -41,10 +47,6 @@ def _cox(s: Section, df: pd.DataFrame, endpoint: str, subtitle: str) -> None:
 
 
 def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) -> None:
-    from il2lib.cohort import line_groups
-    from il2lib.survival.milestones import rmst_differences, survival_differences
-    from il2lib.survival.pairwise import pairwise_logrank
-
     ep = schema.ENDPOINTS[endpoint]
     time, event = df[ep.time].astype("float64"), df[ep.event].astype("float64")
     if schema.LINE_OF_IL2 in df.columns:
@@ -77,9 +79,6 @@ def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) ->
 
 
 def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
-    from il2lib.survival.competing import cumulative_incidence, progression_competing_status
-    from il2lib.survival.time_origin import kaplan_meier_entry, origin_times
-
     try:
         time, status = progression_competing_status(df)
         group = df[by].map(schema.DISEASE_LABELS) if by == schema.DISEASE else None
@@ -110,9 +109,6 @@ def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
 
 def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> None:
-    from il2lib.analyses.published import CITATIONS, median_overlay, response_overlay
-    from il2lib.analyses.response import response_rates
-
     try:
         over = response_overlay(response_rates(df, schema.DISEASE))
         s.table(pd.DataFrame({"Source": over["source"], "Disease": over["group"],

@@ -12,8 +12,19 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses.biomarkers import biomarker_comparison
+from il2lib.analyses.response import best_response_table, response_count_view, response_rates
+from il2lib.analyses.table1 import table1
+from il2lib.analyses.toxicity import toxicity_summary
+from il2lib.cohort import benefit_rule_text
 from il2lib.errors import Il2libError
+from il2lib.figures.biomarkers import biomarker_figure
+from il2lib.figures.response import orr_forest_figure, response_bar_figure
+from il2lib.figures.toxicity import ae_grade_figure
+from il2lib.privacy.disclosure import NO_SUPPRESSION, protect
+from il2lib.report import _small_cells
 from il2lib.report._html import Figure, definition_list, esc, paragraph, table_html
+from il2lib.report._small_cells import text as masked, threshold
 from il2lib.stats import FFH_MC_REPLICATES, p_phrase
 
 MAX_FINDINGS_SHOWN = 25
@@ -37,8 +48,6 @@ class Section:
         self.blocks.append(block)
 
     def note(self, text: str, css_class: str = "note") -> None:
-        from il2lib.report._small_cells import text as masked
-
         self.blocks.append(paragraph(masked(text), css_class))
 
     def table(self, df: pd.DataFrame, caption: str, notes=(), long: bool = False) -> None:
@@ -90,8 +99,6 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str, pseudonymi
             s.add(_findings_table(sub, f"{caption}: {len(sub)}"))
     if ae is not None and len(ae.report.row_errors):
         message = ae.report.row_errors[0].message
-        from il2lib.report._small_cells import threshold
-
         example_text = "" if threshold() is not None else f" (for example: {message})"  # one patient's row
         s.note(f"{len(ae.report.row_errors)} adverse-event rows were excluded{example_text}")
     if pseudonymise:
@@ -105,8 +112,6 @@ def validation_section(cohort, ae, n_filtered: int, filter_text: str, pseudonymi
 
 
 def _findings_table(findings: pd.DataFrame, caption: str) -> str:
-    from il2lib.report import _small_cells
-
     if _small_cells.threshold() is not None:  # one row per patient
         return paragraph(f"{caption}. Not listed while small-cell protection is on (one row per patient).", "note")
     shown = findings.head(MAX_FINDINGS_SHOWN)
@@ -123,16 +128,11 @@ def _findings_table(findings: pd.DataFrame, caption: str) -> str:
 def protected(view):
     """How the counts of ``view`` read in this report: small ones and their complements hidden when the
     report is built under small-cell protection (:mod:`il2lib.report._small_cells`)."""
-    from il2lib.privacy.disclosure import NO_SUPPRESSION, protect
-    from il2lib.report._small_cells import threshold
-
     k = threshold()
     return NO_SUPPRESSION if k is None else protect(view, k)
 
 
 def table1_section(df: pd.DataFrame, by: str | None) -> Section:
-    from il2lib.analyses.table1 import table1
-
     s = Section("table1", "Patient characteristics (Table 1)", page_start=True)
     try:
         t1 = table1(df, by=by)
@@ -140,7 +140,7 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
         _not_computed(s, "Table 1", exc)
         return s
     caption = "Table 1. Baseline characteristics" + (f" by {in_sentence(schema.label(by))}" if by else "")
-    s.table(t1.masked_display(protected(t1.count_view())), caption, t1.footnotes, long=True)
+    s.table(t1.display(protected(t1.count_view())), caption, t1.footnotes, long=True)
     s.methods.append("Table 1 shows medians with quartiles (R type 7) and counts with percentages of known values; "
                      "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test "
                      f"(a Monte Carlo estimate from {FFH_MC_REPLICATES:,} random tables when there are too many "
@@ -152,9 +152,6 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
 # ----------------------------------------------------------------------------- response
 def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section:
-    from il2lib.analyses.response import best_response_table, response_count_view, response_rates
-    from il2lib.cohort import benefit_rule_text
-
     s = Section("response", "Response")
     try:
         bor = best_response_table(df, by=by, window_days=window_days)
@@ -190,8 +187,6 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
 def _forest_rates(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_method: str,
                   window_days: float) -> tuple:
     """ORR by group and over all patients, for the forest plot (none without a grouping)."""
-    from il2lib.analyses.response import response_rates
-
     if by is None:
         return ()
     kw = dict(outcome=["orr"], ci_method=ci_method, cb_sd_months=cb_sd_months, window_days=window_days)
@@ -199,8 +194,6 @@ def _forest_rates(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_meth
 
 
 def _response_figures(s: Section, bor, forest: tuple, shown) -> None:
-    from il2lib.figures.response import orr_forest_figure, response_bar_figure
-
     s.add(Figure(response_bar_figure(bor, title="Best overall response", shown=shown),
                  "Best overall response per group, % of treated patients (counts inside the bars)."))
     if not forest:
@@ -214,8 +207,6 @@ def _response_figures(s: Section, bor, forest: tuple, shown) -> None:
 # ----------------------------------------------------------------------------- biomarkers
 def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
                       window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Section | None:
-    from il2lib.analyses.biomarkers import biomarker_comparison
-
     s = Section("biomarkers", "Biomarkers: clinical benefit vs no clinical benefit", page_start=True)
     try:
         result = biomarker_comparison(df, cb_sd_months=cb_sd_months, window_days=window_days)
@@ -238,9 +229,6 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
     for note in result.notes:
         s.note(note)
     if schema.PLATELET_NADIR in set(result.rows["variable"]):
-        from il2lib.figures.biomarkers import biomarker_figure
-        from il2lib.report._small_cells import threshold
-
         k = threshold()
         points = (f"no box for a group of fewer than {k} patients (small-cell protection)" if k is not None
                   else "points every patient")
@@ -262,8 +250,6 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
 
 # ----------------------------------------------------------------------------- toxicity
 def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[str, ...] = ()) -> Section:
-    from il2lib.analyses.toxicity import toxicity_summary
-
     s = Section("toxicity", "Toxicity")
     if ae is None:
         s.note("No adverse-event table was supplied with this file, so no toxicity summary is shown.")
@@ -280,7 +266,6 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
              if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
     s.table(tox.overview(shown, group_sizes=True), "Patients with adverse events, n (%) of the patients whose answer is "
             "known", notes)
-    from il2lib.figures.toxicity import ae_grade_figure
 
     s.add(Figure(ae_grade_figure(tox, top_n=12, shown=shown), "The 12 most frequent adverse events: patients by "
                  "worst CTCAE v5 grade, % of the group."))

@@ -18,6 +18,9 @@ from contextvars import ContextVar
 
 import pandas as pd
 
+from il2lib.figures import withheld_under_masking
+from il2lib.privacy.masking import mask_figure, mask_table, mask_text
+
 _THRESHOLD: ContextVar[int | None] = ContextVar("report_small_cell_threshold", default=None)
 #: Columns whose value gives a masked count back with the denominator (rates, percentages, CIs, medians).
 _DEPENDENT = re.compile(r"%|\bCI\b|\brate\b|\bmedian\b", re.IGNORECASE)
@@ -52,8 +55,6 @@ def threshold() -> int | None:
 
 def text(value):
     """A caption or note with its counts masked ("n = 3 of 40", "2/17", "(N=2)", "3 events")."""
-    from il2lib.privacy.masking import mask_text
-
     k = threshold()
     if k is None or not isinstance(value, str):
         return value
@@ -70,8 +71,6 @@ def dependent_columns(df: pd.DataFrame) -> list[str]:
 
 def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
     """``df`` masked (``dependent`` default: the rate, percentage, CI and median columns)."""
-    from il2lib.privacy.masking import mask_table
-
     k = threshold()
     if k is None:
         return df
@@ -82,16 +81,12 @@ def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
 
 def figure(fig):
     """``fig`` masked (:func:`il2lib.privacy.masking.mask_figure`: labels, titles, annotations, hover, bar lengths)."""
-    from il2lib.privacy.masking import mask_figure
-
     k = threshold()
     return fig if k is None else mask_figure(fig, k)
 
 
 def withheld(kind: str | None) -> bool:
     """True when a figure of ``kind`` is left out of this report (see :mod:`il2lib.figures`)."""
-    from il2lib.figures import withheld_under_masking
-
     return threshold() is not None and withheld_under_masking(kind)
 
 

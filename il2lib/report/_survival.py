@@ -7,8 +7,10 @@ from __future__ import annotations
 import pandas as pd
 
 from il2lib import schema
+from il2lib.figures.km import km_figure
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed, in_sentence
+from il2lib.report._small_cells import threshold
 from il2lib.stats import p_phrase
 from il2lib.survival import cox_ph, format_months, hazard_ratio_table, kaplan_meier, logrank_test, median_followup
 from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
@@ -86,8 +88,6 @@ def _followup(df: pd.DataFrame) -> str | None:
 def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, subtitle: str,
                     s: Section) -> dict | None:
     """Add one KM figure with its tables to ``s``; returns the curves (None when not computable)."""
-    from il2lib.figures.km import km_figure
-
     name = schema.ENDPOINTS[endpoint].label
     try:
         data, curves = _curves(df, endpoint, by, conf_type)
@@ -96,7 +96,6 @@ def survival_figure(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: 
         _not_computed(s, name, exc)
         return None
     title = name + (f" by {in_sentence(schema.label(by))}" if by else "")
-    from il2lib.report._small_cells import threshold
 
     fig = km_figure(curves, title=title, subtitle=subtitle, show_ci=True, risk_table=True, median_lines=False,
                     small_cell_threshold=threshold())  # as the Survival page draws it under small-cell protection
