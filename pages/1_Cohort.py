@@ -56,7 +56,7 @@ for col, (group, size) in zip(cols, sizes.itertuples(index=False)):
     col.metric(md_escape(group), shown.text(("n", by, group), size), help="Patients in this column of Table 1")
 if len(t1.groups) == 1 and by is not None:
     st.info("Only one group is present under the current filters, so no between-group test is shown.")
-display = t1.masked_display(shown) if masking.on else t1.display
+display = t1.display(shown)
 table = display.reset_index() if display.index.name else display
 show_table(table, height=None if len(table) <= STATIC_MAX_ROWS else min(35 * (len(table) + 1) + 3, 1600))
 footnotes = [masking.text(note) for note in t1.footnotes]

@@ -36,7 +36,7 @@ def test_every_page_renders_with_the_sample(page):
 def test_cohort_table1_matches_il2lib_for_the_filter():
     at = open_app({"disease": "melanoma", "t1_by": schema.PRIOR_PD1}, "pages/1_Cohort.py")
     expected = table1(filtered(MELANOMA), schema.PRIOR_PD1)
-    frame_equal(tables(at)[0], expected.display)
+    frame_equal(tables(at)[0], expected.display())
     assert any(schema.ERA_CAVEAT in w for w in texts(at, "warning"))
     # Table 1 is a static (Markdown) table: its indented level rows must not start with spaces,
     # which Markdown would draw as code blocks.

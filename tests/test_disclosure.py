@@ -164,11 +164,12 @@ def test_table1_view_of_a_small_subgroup_leaves_nothing_recoverable(combined_sam
     view = t1.count_view()
     shown = protect(view, 5)
     assert recoverable(view, shown) == {}
-    shown_text = t1.masked_display(shown).to_string()
+    shown_text = t1.display(shown).to_string()
     assert "(N=<5)" in shown_text
 
 
 def test_without_suppression_displays_are_unchanged(combined_sample):
     df = combined_sample[combined_sample["disease"] == "melanoma"]
     t1 = table1(df, "source")
-    assert t1.masked_display(NO_SUPPRESSION).equals(t1.display)
+    assert t1.display(NO_SUPPRESSION).equals(t1.display())
+    assert t1.display(Suppression(threshold=1)).equals(t1.display())  # formatted anew, not the table as built

@@ -106,7 +106,7 @@ def _table1_by_source() -> dict:
     tests = t.tests.set_index("variable")
     return {"tests": tests["test"].to_dict(), "labels": tests["test_label"].to_dict(),
             "footnotes": [str(n) for n in t.footnotes],
-            "p_column": t.display.set_index("Characteristic")["p-value"].to_dict(),
+            "p_column": t.display().set_index("Characteristic")["p-value"].to_dict(),
             "spent": spent}
 
 

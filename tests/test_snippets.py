@@ -103,7 +103,7 @@ def test_python_page_snippets_reproduce_numbers(exported):
     ns = run_python(snippets.dor_snippet())
     assert ns["result"]["median_months"].iloc[0] == pytest.approx(duration_of_response(df).median, nan_ok=True)
     ns = run_python(snippets.table1_snippet(schema.DISEASE))
-    pd.testing.assert_frame_equal(ns["result"].astype(str), table1(df, schema.DISEASE).display.astype(str))
+    pd.testing.assert_frame_equal(ns["result"].astype(str), table1(df, schema.DISEASE).display().astype(str))
 
 
 @pytest.mark.skipif(RSCRIPT is None, reason="Rscript not installed")

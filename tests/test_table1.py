@@ -74,7 +74,7 @@ def test_kruskal_for_three_groups_and_chisq_for_large_tables():
 
 def test_display_and_footnotes_name_the_tests(df):
     t = table1(df, by=schema.DISEASE, variables=[schema.AGE, schema.SEX], mean_sd=True)
-    disp = t.display
+    disp = t.display()
     assert list(disp.columns) == ["Characteristic", "Overall (N=12)", "Melanoma (N=7)", "RCC (N=5)", "p-value"]
     assert (disp["Characteristic"].str.strip() == "Mean (SD)").any()
     assert (disp["Characteristic"].str.strip() == MISSING).any()
@@ -95,7 +95,7 @@ def test_missing_group_value_is_excluded_and_reported(df):
 
 def test_no_grouping_gives_overall_only_without_tests(df):
     t = table1(df)
-    assert t.tests.empty and list(t.display.columns) == ["Characteristic", "All patients (N=12)"]
+    assert t.tests.empty and list(t.display().columns) == ["Characteristic", "All patients (N=12)"]
 
 
 def test_type_inference_and_unknown_column(df):

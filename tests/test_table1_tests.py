@@ -34,7 +34,7 @@ def test_no_p_value_for_a_variable_that_defines_the_groups(responses, by):
     for column in variables[:-1]:
         assert tests.loc[column, "test"] is None and np.isnan(tests.loc[column, "pvalue"])
         assert "not tested" in tests.loc[column, "note"]
-        shown = t.display.set_index("Characteristic").loc[schema.label(column), "p-value"]
+        shown = t.display().set_index("Characteristic").loc[schema.label(column), "p-value"]
         assert shown == "—"
         assert any(schema.label(column) in n and "best overall response" in n for n in t.footnotes)
     # other variables are still tested (5 BOR groups: Kruskal-Wallis)
@@ -65,7 +65,7 @@ def test_no_rank_test_with_a_group_of_fewer_than_2_patients(small_groups):
     row = t.tests.iloc[0]
     assert row["test"] is None and np.isnan(row["pvalue"])
     assert "fewer than 2" in row["note"] and "B" in row["note"]
-    assert t.display.iloc[0]["p-value"] == "—"
+    assert t.display().iloc[0]["p-value"] == "—"
     note = next(n for n in t.footnotes if getattr(n, "kind", "") == "table1_group_too_small")
     assert "Age" in note and "B" in note and "fewer than 2" in note
     assert note.count == 1 and note.patient_ids == ("P2",)

@@ -9,7 +9,7 @@ for categorical ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 import numpy as np
@@ -56,7 +56,7 @@ class Table1:
 
     ``tidy``: one row per (variable, level, group) with counts / summaries (level None for the
     continuous summary, ``"Missing"`` for missing values). ``tests``: one row per variable with
-    the test name and p. ``display``: the formatted table for ``st.dataframe`` or a manuscript.
+    the test name and p. :meth:`display`: the formatted table for ``st.dataframe`` or a manuscript.
     ``excluded``: patients left out (missing grouping value) with the reason.
     """
 
@@ -64,11 +64,11 @@ class Table1:
     groups: tuple[str, ...]
     tidy: pd.DataFrame
     tests: pd.DataFrame
-    display: pd.DataFrame
     footnotes: tuple[str, ...]
     excluded: pd.DataFrame
     n_used: int
     mean_sd: bool = False
+    _unmasked: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # display() as built
 
     def to_frame(self) -> pd.DataFrame:
         return self.tidy.copy()
@@ -78,9 +78,11 @@ class Table1:
         """The table's columns: Overall (when shown), then the groups."""
         return list(dict.fromkeys(self.tidy["group"]))
 
-    def masked_display(self, shown: Suppression) -> pd.DataFrame:
-        """``display`` with each count as ``shown`` says (small-cell protection, see :meth:`count_view`);
+    def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """The formatted table, each count as ``shown`` says (small-cell protection, see :meth:`count_view`);
         a percentage reads "–" unless its count, the column's N and the variable's missing count are shown."""
+        if shown is NO_SUPPRESSION and self._unmasked is not None:
+            return self._unmasked.copy()
         return _display(self.tidy, self.tests, self.columns, self.mean_sd, self.by, shown)[0]
 
     def count_view(self) -> CountView:
@@ -261,7 +263,7 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
                  *footnotes, *test_notes)
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         footnotes = (*footnotes, schema.ERA_CAVEAT)
-    return Table1(by, tuple(groups), tidy, test_frame, display, footnotes, excluded, int(keep.sum()), mean_sd)
+    return Table1(by, tuple(groups), tidy, test_frame, footnotes, excluded, int(keep.sum()), mean_sd, display)
 
 
 def table1_work(patients: int, columns: int, tested_groups: int, levels: int | None) -> int:

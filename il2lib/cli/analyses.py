@@ -94,7 +94,7 @@ def _run_table1(args: argparse.Namespace) -> int:
     t = table1(data, by=args.by, variables=variables, mean_sd=args.mean_sd)
     payload = {"by": args.by, "groups": list(t.groups), "n_used": t.n_used, "rows": records(t.tidy),
                "tests": records(t.tests), "footnotes": list(t.footnotes), "excluded": records(t.excluded)}
-    text = "\n".join(_header(cohort, flt, data) + [t.display.to_string(index=False), ""] + list(t.footnotes))
+    text = "\n".join(_header(cohort, flt, data) + [t.display().to_string(index=False), ""] + list(t.footnotes))
     _emit(args, payload, text)
     return 0
 

@@ -276,7 +276,7 @@ def dor_snippet(conf_type: str = "log-log", csv: str = DEFAULT_CSV) -> Snippet:
 def table1_snippet(by: str | None, csv: str = DEFAULT_CSV) -> Snippet:
     """Table 1 (patient characteristics, tests named in the footnotes)."""
     py = (_py_head(csv) + "from il2lib.analyses.table1 import table1\n\n"
-          f"t1 = table1(df, {by!r})\nresult = t1.display\nprint(result)\nprint(*t1.footnotes, sep='\\n')\n")
+          f"t1 = table1(df, {by!r})\nresult = t1.display()\nprint(result)\nprint(*t1.footnotes, sep='\\n')\n")
     return Snippet(py)
 
 
