@@ -19,8 +19,8 @@ from app_ui.state import plain_key
 from app_ui.survival_sections import TABS as SURVIVAL_TABS
 from il2lib.privacy.disclosure import recoverable
 from support.apptest import APP, TIMEOUT, open_app, rerun
-from support.disclosure_scan import (THRESHOLD, download_small_counts, recorded_downloads, small_count_findings,
-                                     visible_strings)
+from support.disclosure_scan import THRESHOLD, download_small_counts, small_count_findings, visible_strings
+from support.rendered_text import DownloadRecorder
 from support.security import page_scripts
 
 SURVIVAL, REPORT = "pages/3_Survival.py", "pages/6_Report.py"
@@ -45,8 +45,8 @@ VIEWS = [(page, None) for page in PAGES] + [(SURVIVAL, tab) for tab in SURVIVAL_
 
 @pytest.fixture(scope="module")
 def downloads():
-    with recorded_downloads() as records:
-        yield records
+    with DownloadRecorder() as recorder:
+        yield recorder
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_no_count_below_the_threshold_is_visible_with_protection_on(sessions, do
         assert [t for t in at.tabs if t.label == tab and t.children], f"the Survival tab {tab!r} did not open"
     assert [where for where, _ in visible_strings(at) if where.startswith("main")], f"{page} showed nothing"
 
-    found = small_count_findings(at) + download_small_counts(at, downloads)
+    found = small_count_findings(at) + download_small_counts(at, downloads.downloads)
     if tab is not None:  # the rest of the page is the Survival page's own test
         found = [(where, snippet) for where, snippet in found if "expander 'Models and further" in where]
 

@@ -22,7 +22,8 @@ from il2lib.analyses.toxicity import ANY_AE, ANY_G3, ANY_IRAE, GRADES, toxicity_
 from il2lib.figures.toxicity import ae_grade_figure
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression, protect, recoverable
 from il2lib.validation.adverse_events import load_adverse_events
-from support.disclosure_scan import decode_typed_arrays, figure_small_counts, html_small_counts
+from support.disclosure_scan import figure_small_counts, html_small_counts
+from support.rendered_text import decode_typed_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "combined_synthetic.csv"

@@ -9,22 +9,22 @@ options are left out: they are category names, not results.
 ``small_count_findings(at)`` lists the counts from 1 to ``threshold - 1`` shown at a count position
 (see :func:`small_counts`, :func:`metric_is_small_count`, :func:`table_small_counts`,
 :func:`figure_small_counts`); ``download_small_counts`` does the same for the files behind the
-download buttons, recorded with ``recorded_downloads``. The detectors are pure functions with their
-own unit tests (tests/test_disclosure_scan_rules.py).
+download buttons, recorded with ``DownloadRecorder``. The page is walked, and its figures and downloads
+read, by tests/support/rendered_text.py. The detectors are pure functions with their own unit tests
+(tests/test_disclosure_scan_rules.py).
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
-from unittest import mock
 
 import pandas as pd
+
+from support.rendered_text import Download, decode_typed_arrays, held_objects, plotly_spec, walk
 
 THRESHOLD = 5
 
@@ -457,7 +457,7 @@ def html_small_counts(text: str, threshold: int = THRESHOLD) -> list[tuple[str, 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Walking an AppTest run
+# What an AppTest run shows
 # ---------------------------------------------------------------------------------------------------------------
 
 _WIDGETS = ("selectbox", "multiselect", "radio", "toggle", "checkbox", "number_input", "slider", "select_slider",
@@ -466,55 +466,6 @@ _WIDGETS = ("selectbox", "multiselect", "radio", "toggle", "checkbox", "number_i
 _TEXT_ELEMENTS = ("markdown", "caption", "latex", "title", "header", "subheader", "text", "error", "warning", "info",
                   "success", "toast", "exception")
 
-
-def walk(at) -> Iterator[tuple[str, object]]:
-    """Every block and element of the main area and the sidebar, with a readable path (expander and
-    tab labels in it)."""
-    for where, _indices, node in _walk_indexed(at):
-        yield where, node
-
-
-def _walk_indexed(at) -> Iterator[tuple[str, tuple[int, ...], object]]:
-    """:func:`walk` with each node's delta path (``(0, 3, 1)``: main area, 4th block, its 2nd child)."""
-    for index, (name, block) in enumerate((("main", at.main), ("sidebar", at.sidebar))):
-        yield from _walk_block(block, name, (index,))
-
-
-def _walk_block(block, path: str, indices: tuple[int, ...]) -> Iterator[tuple[str, tuple[int, ...], object]]:
-    for index in sorted(getattr(block, "children", None) or {}):
-        node = block.children[index]
-        kind = getattr(node, "type", None) or "block"
-        if hasattr(node, "children"):
-            label = str(getattr(node, "label", ""))
-            label = label if len(label) <= 40 else label[:37] + "..."
-            sub = f"{path} > {kind} {label!r}" if kind in ("expander", "tab", "status") else f"{path} > {kind}[{index}]"
-            yield sub, indices + (index,), node
-            yield from _walk_block(node, sub, indices + (index,))
-        else:
-            yield f"{path} > {kind}[{index}]", indices + (index,), node
-
-
-def plotly_spec(node) -> dict:
-    """A plotly chart element's figure JSON, typed arrays decoded to lists."""
-    return decode_typed_arrays(json.loads(node.proto.spec))
-
-
-def decode_typed_arrays(obj):
-    """Plotly's base64 typed arrays (``{"dtype": "f8", "bdata": ..., "shape": "2, 3"}``) as nested lists."""
-    if isinstance(obj, dict):
-        if set(obj) >= {"dtype", "bdata"}:
-            import base64
-
-            import numpy as np
-
-            array = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=np.dtype(obj["dtype"]))
-            if obj.get("shape"):
-                array = array.reshape([int(n) for n in str(obj["shape"]).split(",")])
-            return array.tolist()
-        return {key: decode_typed_arrays(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [decode_typed_arrays(value) for value in obj]
-    return obj
 
 
 def node_strings(where: str, node) -> list[tuple[str, str]]:
@@ -559,7 +510,7 @@ def node_strings(where: str, node) -> list[tuple[str, str]]:
 
 def visible_strings(at) -> list[tuple[str, str]]:
     """Every string the last run shows, main area then sidebar: (element path, text)."""
-    return [item for where, node in walk(at) for item in node_strings(where, node)]
+    return [item for where, _indices, node in walk(at) for item in node_strings(where, node)]
 
 
 def node_small_counts(where: str, node, threshold: int = THRESHOLD) -> list[tuple[str, str]]:
@@ -582,51 +533,12 @@ def node_small_counts(where: str, node, threshold: int = THRESHOLD) -> list[tupl
 
 def small_count_findings(at, threshold: int = THRESHOLD) -> list[tuple[str, str]]:
     """Every count from 1 to ``threshold - 1`` the last run shows at a count position: (element path, snippet)."""
-    return [item for where, node in walk(at) for item in node_small_counts(where, node, threshold)]
+    return [item for where, _indices, node in walk(at) for item in node_small_counts(where, node, threshold)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Download files
+# Download files (recorded by support.rendered_text.DownloadRecorder)
 # ---------------------------------------------------------------------------------------------------------------
-
-@dataclass
-class Download:
-    """One download button's file: its place on the page (delta path), name, type and content."""
-
-    coordinates: tuple[int, ...]
-    file_name: str
-    mimetype: str
-    data: bytes | str | None = None
-    make: Callable | None = None  # deferred: what the button runs on click
-
-
-@contextlib.contextmanager
-def recorded_downloads() -> Iterator[list[Download]]:
-    """Record every download button file registered by AppTest runs inside the block (clear the list
-    before a run to keep only that run's)."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    records: list[Download] = []
-    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
-
-    def record_add(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        if is_for_static_download:
-            records.append(Download(_indices(coordinates), file_name or "", mimetype or "", data=path_or_data))
-        return add(self, path_or_data, mimetype, coordinates, file_name=file_name,
-                   is_for_static_download=is_for_static_download)
-
-    def record_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        records.append(Download(_indices(coordinates), file_name or "", mimetype or "", make=data_callable))
-        return add_deferred(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    with mock.patch.object(MediaFileManager, "add", record_add), \
-            mock.patch.object(MediaFileManager, "add_deferred", record_deferred):
-        yield records
-
-
-def _indices(coordinates: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", str(coordinates)))
-
 
 def csv_small_counts(name: str, data: bytes, threshold: int = THRESHOLD) -> list[tuple[str, str]]:
     """Small counts in a downloaded CSV table, read as text as a spreadsheet shows it ("12", "<5")."""
@@ -635,12 +547,11 @@ def csv_small_counts(name: str, data: bytes, threshold: int = THRESHOLD) -> list
 
 
 def held_figures(make) -> list:
-    """The plotly figures a deferred download callable holds (its closure): what PNG, SVG and HTML draw."""
-    cells = getattr(make, "__closure__", None) or ()
-    return [c.cell_contents for c in cells if hasattr(c.cell_contents, "to_json") and hasattr(c.cell_contents, "data")]
+    """The plotly figures a deferred download callable holds: what PNG, SVG and HTML draw."""
+    return [held for held in held_objects(make) if hasattr(held, "to_json") and hasattr(held, "data")]
 
 
-def download_small_counts(at, downloads: list[Download], threshold: int = THRESHOLD) -> list[tuple[str, str]]:
+def download_small_counts(at, downloads: Iterable[Download], threshold: int = THRESHOLD) -> list[tuple[str, str]]:
     """Small counts in the files behind the download buttons of the last run, each under the path of
     the block holding its button.
 
@@ -648,7 +559,7 @@ def download_small_counts(at, downloads: list[Download], threshold: int = THRESH
     through the figure their callable holds, once per figure, so no browser is started; a ready HTML
     document (the meeting report) is read as a page. PDF files are not read (the report's PDF is its
     HTML printed)."""
-    blocks = {indices: where for where, indices, node in _walk_indexed(at) if hasattr(node, "children")}
+    blocks = {indices: where for where, indices, node in walk(at) if hasattr(node, "children")}
 
     def place(coordinates: tuple[int, ...]) -> str:
         for n in range(len(coordinates), 0, -1):

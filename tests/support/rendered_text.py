@@ -1,10 +1,12 @@
 """Everything an AppTest session shows or offers, as plain strings, and a search for values in it.
 
+* :func:`walk`: every block and element the last run drew, with a readable path and its delta path
+  (tests/support/disclosure_scan.py reads the same walk for small counts).
 * :func:`rendered_strings`: every string and bytes field of every element and block the last run drew
   (Markdown, captions, labels, metrics, tables as Arrow bytes, plotly figure JSON, iframe source), plus
   each table's values and column names as the user reads them.
-* :class:`DownloadRecorder`: records every download button's payload while it is active (static bytes,
-  and the deferred callables Streamlit runs on click); :meth:`DownloadRecorder.strings` runs the
+* :class:`DownloadRecorder`: records every download button's payload and place while it is active (static
+  bytes, and the deferred callables Streamlit runs on click); :meth:`DownloadRecorder.strings` runs the
   callables and reads the files (XLSX and other zip files member by member). PNG, SVG and PDF payloads
   are drawn by chromium from an object the callable holds (figure, report HTML): that object is read
   instead of launching a browser.
@@ -20,16 +22,54 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from unittest import mock
 
-from streamlit.runtime.media_file_manager import MediaFileManager
-
 #: Payloads a browser renders (kaleido, chromium): scanned through the objects the callable holds.
 RENDERED_MIMES = ("image/png", "image/svg+xml", "application/pdf")
 
 
-def _walk(node) -> Iterator[object]:
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
+def walk(at) -> Iterator[tuple[str, tuple[int, ...], object]]:
+    """Every block and element of the last run (main area, sidebar, event container): (readable path with
+    expander and tab labels, delta path such as ``(0, 3, 1)``: main area, 4th block, its 2nd child, node)."""
+    root = at._tree
+    for index in sorted(root.children):
+        block = root.children[index]
+        yield from _walk_block(block, getattr(block, "type", None) or f"root[{index}]", (index,))
+
+
+def _walk_block(block, path: str, indices: tuple[int, ...]) -> Iterator[tuple[str, tuple[int, ...], object]]:
+    for index in sorted(getattr(block, "children", None) or {}):
+        node = block.children[index]
+        kind = getattr(node, "type", None) or "block"
+        if hasattr(node, "children"):
+            label = str(getattr(node, "label", ""))
+            label = label if len(label) <= 40 else label[:37] + "..."
+            sub = f"{path} > {kind} {label!r}" if kind in ("expander", "tab", "status") else f"{path} > {kind}[{index}]"
+            yield sub, indices + (index,), node
+            yield from _walk_block(node, sub, indices + (index,))
+        else:
+            yield f"{path} > {kind}[{index}]", indices + (index,), node
+
+
+def plotly_spec(node) -> dict:
+    """A plotly chart element's figure JSON, typed arrays decoded to lists."""
+    return decode_typed_arrays(json.loads(node.proto.spec))
+
+
+def decode_typed_arrays(obj):
+    """Plotly's base64 typed arrays (``{"dtype": "f8", "bdata": ..., "shape": "2, 3"}``) as nested lists."""
+    if isinstance(obj, dict):
+        if set(obj) >= {"dtype", "bdata"}:
+            import base64
+
+            import numpy as np
+
+            array = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=np.dtype(obj["dtype"]))
+            if obj.get("shape"):
+                array = array.reshape([int(n) for n in str(obj["shape"]).split(",")])
+            return array.tolist()
+        return {key: decode_typed_arrays(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [decode_typed_arrays(value) for value in obj]
+    return obj
 
 
 def _repeated(descriptor) -> bool:
@@ -60,7 +100,7 @@ def _frame_strings(frame) -> Iterator[str]:
 def rendered_strings(at) -> list[str]:
     """What the last run of ``at`` drew, sidebar included, as strings (see the module docstring)."""
     out: list[str] = []
-    for node in _walk(at._tree):
+    for _where, _indices, node in walk(at):
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "ListFields"):
             out.extend(proto_strings(proto))
@@ -70,7 +110,7 @@ def rendered_strings(at) -> list[str]:
             except Exception:  # an element whose value cannot be read is still scanned as proto bytes
                 pass
         if getattr(node, "type", "") == "plotly_chart":
-            out.append(json.dumps(json.loads(proto.spec), ensure_ascii=False))
+            out.append(json.dumps(plotly_spec(node), ensure_ascii=False))
     return out
 
 
@@ -84,12 +124,16 @@ def payload_strings(data: bytes | str) -> list[str]:
     return [data.decode("utf-8", errors="replace")]
 
 
-def _held_strings(fn: Callable) -> list[str]:
-    """Text of what a deferred callable holds (its closure and defaults): figures, strings, objects with html."""
+def held_objects(fn: Callable | None) -> list:
+    """What a deferred download callable holds (its closure and defaults): what PNG, SVG and PDF files draw."""
     held = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ())]
-    held += list(getattr(fn, "__defaults__", None) or ())
+    return held + list(getattr(fn, "__defaults__", None) or ())
+
+
+def _held_strings(fn: Callable) -> list[str]:
+    """Text of what a deferred callable holds: figures, strings, objects with html."""
     out = []
-    for obj in held:
+    for obj in held_objects(fn):
         if isinstance(obj, (str, bytes)):
             out.extend(payload_strings(obj))
         elif hasattr(obj, "to_json"):
@@ -103,10 +147,13 @@ def _held_strings(fn: Callable) -> list[str]:
 
 @dataclass
 class Download:
+    """One download button's file: its place on the page (delta path), name, type and content."""
+
+    coordinates: tuple[int, ...]
     file_name: str
     mimetype: str
     data: bytes | str | None = None
-    make: Callable | None = None
+    make: Callable | None = None  # deferred: what the button runs on click
 
     def strings(self) -> list[str]:
         if self.make is None:
@@ -128,17 +175,21 @@ class DownloadRecorder:
     downloads: list[Download] = field(default_factory=list)
 
     def __enter__(self) -> "DownloadRecorder":
+        from streamlit.runtime.media_file_manager import MediaFileManager
+
         recorder = self
         add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
 
         def record_add(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
             if is_for_static_download:
-                recorder.downloads.append(Download(file_name or "", mimetype or "", data=path_or_data))
+                recorder.downloads.append(Download(_indices(coordinates), file_name or "", mimetype or "",
+                                                   data=path_or_data))
             return add(self, path_or_data, mimetype, coordinates, file_name=file_name,
                        is_for_static_download=is_for_static_download)
 
         def record_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-            recorder.downloads.append(Download(file_name or "", mimetype or "", make=data_callable))
+            recorder.downloads.append(Download(_indices(coordinates), file_name or "", mimetype or "",
+                                               make=data_callable))
             return add_deferred(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
 
         self._patches = [mock.patch.object(MediaFileManager, "add", record_add),
@@ -161,6 +212,10 @@ class DownloadRecorder:
             out.append(download.file_name)
             out.extend(download.strings())
         return out
+
+
+def _indices(coordinates: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", str(coordinates)))
 
 
 def shown_and_offered(at, downloads: DownloadRecorder | None = None) -> list[str]:

@@ -1,5 +1,5 @@
 """Shared by test_privacy.py and test_escaping.py: a marked cohort, an AppTest session that uploads
-it and visits every page, and a walk over everything the session rendered."""
+it and visits every page, and the protos of everything the session rendered (walked by rendered_text)."""
 from __future__ import annotations
 
 import os
@@ -12,6 +12,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from il2lib import schema
+from support.rendered_text import walk
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -76,16 +77,9 @@ def visit_every_page(at: AppTest) -> Iterator[tuple[str, AppTest]]:
         yield page, at
 
 
-def walk(node) -> Iterator[object]:
-    """Every element and block below ``node`` (depth first)."""
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from walk(child)
-
-
 def rendered_protos(at: AppTest) -> Iterator[tuple[str, object]]:
     """(type, proto) of everything the last run drew, blocks included (expander/tab labels)."""
-    for node in walk(at._tree):
+    for _where, _indices, node in walk(at):
         proto = getattr(node, "proto", None)
         if proto is not None:
             yield getattr(node, "type", type(node).__name__), proto
