@@ -22,10 +22,17 @@ kaleido) at a RAM-backed file system: ``$TMPDIR`` when the service sets it (syst
 ``TemporaryFileSystem=/tmp:size=1G,mode=1777`` with ``TMPDIR=/tmp``), otherwise a private 0700
 directory under ``/dev/shm``. It refuses to start when that directory is not on tmpfs/ramfs, or has
 less room than one upload of ``server.maxUploadSize`` MB. ``streamlit run app.py`` makes no such check.
+
+Memory after sessions: glibc keeps the heap that closed sessions freed, so the resident memory would
+stay at the busiest moment's high-water mark. The launcher caps glibc at 2 heap arenas (unless
+``MALLOC_ARENA_MAX`` is set) and, each time the runtime lists fewer sessions than before, hands the
+freed heap back to the kernel with ``malloc_trim(0)``.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
+import gc
 import importlib
 import logging
 import os
@@ -33,6 +40,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from contextlib import contextmanager
@@ -250,13 +258,78 @@ def use_ram_temp_dir(args: Sequence[str]) -> str:
     return f"Temporary files go to {path} (in memory, {free // MIB:,} MB free; uploads up to {limit} MB)."
 
 
+# ------------------------------------------------------------------------------ memory after sessions
+#: glibc's ``mallopt`` parameter for the number of heap arenas (``M_ARENA_MAX`` in malloc.h).
+M_ARENA_MAX = -8
+#: Heap arenas when the service environment does not set ``MALLOC_ARENA_MAX``: glibc's default is
+#: 8 per core, and each arena keeps its own freed memory.
+HEAP_ARENAS = 2
+#: Seconds between looks at the runtime's session list.
+SESSION_CHECK_S = 5.0
+
+
+def _glibc():
+    """The C library when it is glibc (``malloc_trim`` and ``mallopt``), else None (musl, macOS)."""
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+def limit_heap_arenas(environ: Mapping[str, str] = os.environ) -> bool:
+    """Cap glibc's heap arenas before any server thread allocates (``MALLOC_ARENA_MAX`` wins when set);
+    True when glibc took the cap."""
+    libc = _glibc()
+    if libc is None or "MALLOC_ARENA_MAX" in environ:
+        return False
+    return libc.mallopt(M_ARENA_MAX, HEAP_ARENAS) == 1
+
+
+def _listed_sessions() -> int | None:
+    """Sessions the runtime keeps, after its store dropped those past ``disconnectedSessionTTL``
+    (Streamlit's store only drops them on its next write or length query)."""
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return None
+    manager = Runtime.instance()._session_mgr
+    with manager._storage_lock:
+        len(manager._session_storage._cache)
+    return len(manager.list_sessions())
+
+
+def return_freed_memory(check_s: float = SESSION_CHECK_S) -> None:
+    """Forever: whenever the runtime keeps fewer sessions than at the last look, collect their
+    objects (one full collection: sessions hold reference cycles, and Streamlit's collection after
+    every run is off) and give the heap glibc freed back to the kernel (``malloc_trim(0)``; ctypes
+    releases the interpreter lock for it). Without this the resident memory stays at the high-water
+    mark of the busiest moment."""
+    libc = _glibc()
+    if libc is None:
+        return
+    seen = None
+    while True:
+        time.sleep(check_s)
+        try:
+            now = _listed_sessions()
+        except Exception:  # noqa: BLE001  (a Streamlit internal moved: stop trimming, never the server)
+            return
+        if now is not None and seen is not None and now < seen:
+            gc.collect()
+            libc.malloc_trim(0)
+        seen = now
+
+
 def main(argv: list[str] | None = None) -> None:
     """Put temp files in memory, warm up, then run ``streamlit run app.py <argv>`` in this process."""
     args = sys.argv[1:] if argv is None else argv
+    limit_heap_arenas()
     print(use_ram_temp_dir(args), flush=True)
     print(warm_up(), flush=True)
     from streamlit.web import cli
 
+    threading.Thread(target=return_freed_memory, daemon=True, name="return-freed-memory").start()
     cli.main(args=["run", str(APP), *args], prog_name="streamlit")
 
 

@@ -152,3 +152,41 @@ def test_the_launcher_refuses_a_disk_temp_dir(monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="Not starting: .* on disk"):
         serve.use_ram_temp_dir([])
     assert tempfile.tempdir != str(tmp_path)
+
+
+class _CountingLibc:
+    """The real C library, counting the ``malloc_trim`` calls the launcher makes."""
+
+    def __init__(self, libc):
+        self.libc, self.trims = libc, 0
+
+    def malloc_trim(self, pad):
+        self.trims += 1
+        return self.libc.malloc_trim(pad)
+
+
+def test_freed_heap_goes_back_to_the_kernel_each_time_sessions_close(monkeypatch):
+    libc = serve._glibc()
+    if libc is None:
+        pytest.skip("not glibc")
+    counting = _CountingLibc(libc)
+    looks = iter([None, 3, 3, 2, 5, 5, 0])  # server not started yet, then the runtime's session list
+
+    def listed():
+        try:
+            return next(looks)
+        except StopIteration:
+            raise RuntimeError("the runtime went away") from None  # ends the loop as a moved internal would
+
+    monkeypatch.setattr(serve, "_glibc", lambda: counting)
+    monkeypatch.setattr(serve, "_listed_sessions", listed)
+    serve.return_freed_memory(check_s=0)
+    assert counting.trims == 2  # 3 -> 2 and 5 -> 0; never when sessions open or stay
+
+
+def test_heap_arenas_are_capped_unless_the_service_sets_them():
+    libc = serve._glibc()
+    if libc is None:
+        pytest.skip("not glibc")
+    assert not serve.limit_heap_arenas({"MALLOC_ARENA_MAX": "4"})  # glibc read the variable at start
+    assert serve.limit_heap_arenas({})
