@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Literal, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,8 @@ class BiomarkerResult:
 
     ``rows`` is tidy (see :data:`ROW_COLUMNS`); ``groups`` has n CB / n no-CB per disease;
     ``excluded`` lists patients left out of every comparison (clinical benefit undetermined).
-    Patients missing a single variable are counted in that row's ``n_missing``.
+    Patients missing a single variable are counted in that row's ``n_missing``; ``yes_counts``, the
+    patients with "yes" of a binary row per group (:meth:`yes_count`).
     """
 
     cb_sd_months: float
@@ -71,9 +72,15 @@ class BiomarkerResult:
     excluded: pd.DataFrame
     notes: tuple[str, ...]
     window_days: float = float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT)  # assessment window W of the CB rule
+    yes_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)  # (disease, variable, side)
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows.copy()
+
+    def yes_count(self, disease: str, variable: str, side: str) -> int:
+        """Patients with "yes" for a binary variable in one group (``side``: "cb" or "no_cb"); the k of its
+        "k/m (p%)", 0 for a group without values."""
+        return self.yes_counts[(disease, variable, side)]
 
     @property
     def patients_note(self) -> str:
@@ -113,7 +120,7 @@ class BiomarkerResult:
             if r.var_type == "binary":
                 for key, side in zip(known, GROUP_SIDES):
                     yes = ("yes", r.disease, r.variable, side)
-                    view.add(yes, _yes_count(getattr(r, f"{side}_summary")))
+                    view.add(yes, self.yes_count(r.disease, r.variable, side))
                     view.add_at_most(yes, key)
         return view
 
@@ -122,7 +129,8 @@ class BiomarkerResult:
         Counts read as ``shown`` says (small-cell protection)."""
         sub = self.rows[self.rows["disease"] == disease]
         g = self.groups.set_index("disease").loc[disease]
-        summaries = {side: [_summary_text(r, side, shown) for r in sub.itertuples()] for side in GROUP_SIDES}
+        summaries = {side: [_summary_text(r, side, shown, self.yes_count) for r in sub.itertuples()]
+                     for side in GROUP_SIDES}
         out = pd.DataFrame({
             "Variable": sub["label"].to_numpy(),
             f"Clinical benefit (n={shown.text(('n', disease, 'cb'), g['n_cb'])})": summaries["cb"],
@@ -159,14 +167,10 @@ class NotedTable:
 GROUP_SIDES = ("cb", "no_cb")
 
 
-def _yes_count(summary: str) -> int:
-    """The k of a binary row's "k/m (p%)" ("—" for a group without values: 0)."""
-    return int(summary.split("/", 1)[0]) if "/" in summary else 0
-
-
-def _summary_text(row, side: str, shown: Suppression) -> str:
-    """A group's summary with its counts as ``shown`` says: "k/m (p%)" of a binary row; a median (IQR)
-    of fewer values than the threshold would be those patients' values, so it reads "n<k" instead."""
+def _summary_text(row, side: str, shown: Suppression, yes_count) -> str:
+    """A group's summary with its counts as ``shown`` says: "k/m (p%)" of a binary row (k from
+    ``yes_count``, :meth:`BiomarkerResult.yes_count`); a median (IQR) of fewer values than the threshold
+    would be those patients' values, so it reads "n<k" instead."""
     summary = getattr(row, f"{side}_summary")
     known = ("known", row.disease, row.variable, side)
     if not shown.hidden:
@@ -176,7 +180,8 @@ def _summary_text(row, side: str, shown: Suppression) -> str:
     yes = ("yes", row.disease, row.variable, side)
     if shown.shows(yes, known):
         return summary
-    return f"{shown.text(yes, _yes_count(summary))}/{shown.text(known, getattr(row, f'n_{side}'))} ({SUPPRESSED})"
+    k = yes_count(row.disease, row.variable, side)
+    return f"{shown.text(yes, k)}/{shown.text(known, getattr(row, f'n_{side}'))} ({SUPPRESSED})"
 
 
 def _or_text(r) -> str:
@@ -294,7 +299,7 @@ def _binary_row(cb: np.ndarray, values: pd.Series) -> dict:
     x = v.fillna(False).to_numpy(dtype=bool)
     a, b = x[known & cb], x[known & ~cb]
     row = {"var_type": "binary", "n_cb": a.size, "n_no_cb": b.size, "n_missing": int((~known).sum()),
-           "cb_median": math.nan, "no_cb_median": math.nan,
+           "cb_yes": int(a.sum()), "no_cb_yes": int(b.sum()), "cb_median": math.nan, "no_cb_median": math.nan,
            "cb_summary": f"{int(a.sum())}/{a.size} ({100 * a.mean():.0f}%)" if a.size else "—",
            "no_cb_summary": f"{int(b.sum())}/{b.size} ({100 * b.mean():.0f}%)" if b.size else "—"}
     nan_or = dict(odds_ratio=math.nan, or_lower=math.nan, or_upper=math.nan)
@@ -400,9 +405,11 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     notes = (UNADJUSTED_NOTE, f"Clinical benefit = {benefit_rule_text(cb_sd_months, window_days)}.")
     doses_note = (_cycle_not_given_note(data[in_scope & ~undetermined])
                   if schema.MEAN_DOSES_PER_CYCLE in variables else None)
-    table = pd.DataFrame(rows).reindex(columns=ROW_COLUMNS)
+    yes_counts = {(r["disease"], r["variable"], side): r[f"{side}_yes"]
+                  for r in rows if r["var_type"] == "binary" for side in GROUP_SIDES}
+    table = pd.DataFrame(rows).reindex(columns=ROW_COLUMNS)  # the "yes" counts stay out of the tidy rows
     table["or_text"] = [_or_text(r) for r in table.itertuples()]
     return BiomarkerResult(float(cb_sd_months), adjust, table,
                            pd.DataFrame(groups, columns=["disease", "n_cb", "n_no_cb"]),
                            concat_excluded([excluded]), (*notes, OR_METHOD_NOTE, *filter(None, [doses_note])),
-                           float(window_days))
+                           float(window_days), yes_counts)
