@@ -21,6 +21,12 @@ ctx = frame("Data")
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 
+# A wide file (thousands of columns) is drawn within these bounds, each with a note; the downloads keep everything.
+MAPPING_MAX_UNRECOGNISED = 200  # unrecognised file columns listed in the mapping table
+FINDINGS_MAX_OTHER_COLUMNS = 50  # findings groups of file columns outside the data dictionary
+IDENTIFIERS_NAMED = 20  # identifier-looking columns named in the warning
+PREVIEW_MAX_COLUMNS = 100
+
 
 def source_picker() -> None:
     st.radio("Data source", data_mod.choices(), format_func=data_mod.choice_label, **state.bind("data"),
@@ -63,20 +69,37 @@ def _fingerprint(table: pd.DataFrame) -> str:
     return hashlib.sha256(table.to_json(orient="values").encode()).hexdigest()[:16]
 
 
+def listed_unrecognised(columns: list[str], editable: bool) -> list[str]:
+    """The unrecognised file columns the mapping table lists: all of them up to MAPPING_MAX_UNRECOGNISED;
+    beyond, the first ones (or the first ones whose name holds the text searched for), with a note."""
+    if len(columns) <= MAPPING_MAX_UNRECOGNISED:
+        return columns
+    found = st.text_input("Find unrecognised file columns by name", key="w_mapping_find") if editable else ""
+    matching = [c for c in columns if found.casefold() in c.casefold()] if found else columns
+    listed = matching[:MAPPING_MAX_UNRECOGNISED]
+    st.caption(f"{len(columns):,} file columns are not recognised; the table lists {len(listed):,} of them"
+               + (f" ({len(matching):,} match the search)" if found else "")
+               + ". The others stay extra columns" + (" unless you find and map them: apply your changes before a "
+                                                     "new search (it starts a fresh table)." if editable else "."))
+    return listed
+
+
 def mapping_editor(report) -> None:
     """Automatic mapping, editable for uploads; applied with a button."""
     file_error = any(f.level == "file_error" for f in report.findings)
     editable = ctx.loaded.choice == data_mod.UPLOAD
     applied = editable and bool(st.session_state.get(data_mod.MAPPING))  # stays open to show what was applied
     with st.expander("Column mapping", expanded=file_error or applied, icon=":material/table_convert:"):
+        if editable:
+            st.caption("Pick the data-dictionary column each file column holds (empty = keep as an extra column).")
         # columns the dashboard did not recognise first: they are the ones to map
-        rows = [{"File column": col, "Maps to": ""} for col in report.unmapped_columns if col not in report.mapping]
+        unrecognised = [col for col in report.unmapped_columns if col not in report.mapping]
+        rows = [{"File column": col, "Maps to": ""} for col in listed_unrecognised(unrecognised, editable)]
         rows += [{"File column": col, "Maps to": target or ""} for col, target in report.mapping.items()]
         table = pd.DataFrame(rows, columns=["File column", "Maps to"])
         if not editable:
             show_table(table, interactive=True)
             return
-        st.caption("Pick the data-dictionary column each file column holds (empty = keep as an extra column).")
         targets = [""] + [spec.name for spec in schema.PATIENT_COLUMNS]
         # The editor keeps its edits by row position: a key of its own per mapping starts a fresh editor
         # whenever the mapping (and with it the row order) changes, so no edit lands on another column.
@@ -84,8 +107,9 @@ def mapping_editor(report) -> None:
                                 width="stretch", disabled=["File column"],
                                 column_config={"Maps to": st.column_config.SelectboxColumn(options=targets)})
         if st.button("Apply mapping", icon=":material/check:"):
-            st.session_state[data_mod.MAPPING] = {r["File column"]: r["Maps to"] or "" for r in
-                                                  edited.to_dict("records")}
+            mapping = {r["File column"]: r["Maps to"] or "" for r in edited.to_dict("records")}
+            earlier = st.session_state.get(data_mod.MAPPING) or {}  # keeps what was applied to columns not listed
+            st.session_state[data_mod.MAPPING] = mapping | {k: v for k, v in earlier.items() if k not in mapping}
             st.rerun()
 
 
@@ -122,13 +146,27 @@ def findings_by_column(report) -> None:
     frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
     order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
     st.markdown("#### Findings by column")
-    for column, group in frame_.groupby("column", sort=False):
+    drawn = drawn_findings(frame_["column"])
+    for column, group in frame_[drawn].groupby("column", sort=False):
         levels = group["level"].value_counts()
         summary = ", ".join(f"{n} {lvl.replace('_', ' ')}" for lvl, n in levels.items())
         with st.expander(f"{md_escape(column)}: {summary}", expanded=bool(levels.get("file_error", 0))):
             show_table(group[[c for c in order if c in group.columns]],
                        column_config={"message": st.column_config.TextColumn("message", width="large")})
+    rest = frame_.loc[~drawn]
+    if len(rest):
+        levels = ", ".join(f"{n:,} {lvl.replace('_', ' ')}{'s' if n > 1 else ''}"
+                           for lvl, n in rest["level"].value_counts().items())
+        st.caption(f"… and {rest['column'].nunique():,} more file columns with findings ({levels}), not listed "
+                   "one by one: the findings download below has every finding.")
     findings_download(frame_[["column"] + [c for c in order if c in frame_.columns]])
+
+
+def drawn_findings(columns: pd.Series) -> pd.Series:
+    """Which findings the page lists by column: those of the data-dictionary columns and of the whole file,
+    and those of the first FINDINGS_MAX_OTHER_COLUMNS other file columns (in file order)."""
+    other = ~columns.isin([*schema.COLUMNS, *schema.DERIVED_COLUMNS, "(whole file)"])
+    return ~other | columns.isin(pd.unique(columns[other])[:FINDINGS_MAX_OTHER_COLUMNS])
 
 
 def findings_download(findings: pd.DataFrame) -> None:
@@ -152,7 +190,9 @@ def excluded_download(cohort) -> None:
 
 def identifiers(report) -> None:
     if report.identifier_columns:
-        names = ", ".join(f"'{md_escape(c)}'" for c in report.identifier_columns)
+        names = ", ".join(f"'{md_escape(c)}'" for c in report.identifier_columns[:IDENTIFIERS_NAMED])
+        if len(report.identifier_columns) > IDENTIFIERS_NAMED:
+            names += f" and {len(report.identifier_columns) - IDENTIFIERS_NAMED:,} more"
         st.warning(f"Columns that look like direct identifiers: {names}. Remove them from the file before "
                    "sharing; they are never used as patient_id.", icon=":material/badge:")
     st.toggle("Show pseudonyms (file row numbers) instead of the file's patient ids", **state.bind("pseudonyms"),
@@ -165,7 +205,11 @@ def preview(cohort) -> None:
         if current_masking().on:  # one row per patient
             st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
             return
-        show_table(cohort.data.head(50), interactive=True)
+        shown = cohort.data.head(50)
+        if shown.shape[1] > PREVIEW_MAX_COLUMNS:
+            st.caption(f"Showing the first {PREVIEW_MAX_COLUMNS} of the {shown.shape[1]:,} columns.")
+            shown = shown.iloc[:, :PREVIEW_MAX_COLUMNS]
+        show_table(shown, interactive=True)
 
 
 def templates() -> None:
