@@ -22,7 +22,8 @@ instead of showing data.
 
 or named providers in ``[auth.<name>]`` tables (one sign-in button each). The optional lists
 ``allowed_subjects`` / ``allowed_object_ids`` / ``allowed_emails`` / ``allowed_domains`` /
-``allowed_tenants`` in ``[auth]`` restrict who may enter after signing in; an email address counts
+``allowed_tenants`` in ``[auth]`` restrict who may enter after signing in; an account id counts only
+together with who issued it (``"<issuer>|<sub>"``, ``"<tenant id>|<object id>"``), an email address
 only when the identity provider vouches for it (:func:`access_decision`).
 
 Real patient data (a server file named by ``IL2_DASHBOARD_DATA`` or a ``[registry]`` source) is
@@ -102,6 +103,10 @@ def configuration_problem(section: Mapping) -> str | None:
         return f"the [auth] section lacks {', '.join(missing)}"
     if not login_providers(section):
         return f"no identity provider in [auth] has all of {', '.join(PROVIDER_KEYS)}"
+    for key, form, is_issuer in ((ALLOWED_SUBJECTS_KEY, "<issuer>|<sub>", _is_issuer_url),
+                                 (ALLOWED_OBJECT_IDS_KEY, "<tenant id>|<object id>", _GUID.match)):
+        if not all(ident and is_issuer(issuer) for issuer, ident in _issued_ids(section, key)):
+            return f"every entry of {key} must be written as `{form}`"
     return None
 
 
@@ -111,6 +116,24 @@ def _strings(settings: Mapping, key: str, fold_case: bool = True) -> set[str]:
         value = (value,)
     items = {str(v).strip() for v in value if str(v).strip()}
     return {v.lower() for v in items} if fold_case else items
+
+
+def _issued_ids(settings: Mapping, key: str, fold_case: bool = True) -> set[tuple[str, str]]:
+    """The ``"<issuer>|<id>"`` entries of an identity list as (issuer, id) pairs.
+
+    Split at the first "|": an issuer URL or a tenant id holds none, a ``sub`` may (Auth0: ``auth0|42``).
+    An entry without one of the parts gets "" there and matches no account.
+    """
+    pairs = (entry.partition("|") for entry in _strings(settings, key, fold_case))
+    return {(issuer.strip(), ident.strip()) for issuer, _, ident in pairs}
+
+
+def _is_issuer_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme in ("https", "http") and bool(parts.hostname)
 
 
 def _claim_text(claims: Mapping, key: str) -> str:
@@ -146,8 +169,10 @@ def access_decision(settings: Mapping, claims: Mapping) -> tuple[bool, str]:
     Without any of ``allowed_subjects`` / ``allowed_object_ids`` / ``allowed_emails`` /
     ``allowed_domains`` every signed-in account may enter. Otherwise one must match:
 
-    * ``allowed_subjects``: the ``sub`` claim (unique per identity provider);
-    * ``allowed_object_ids``: the ``oid`` claim of a Microsoft Entra ID token;
+    * ``allowed_subjects``: ``"<issuer>|<sub>"``, the ``iss`` and ``sub`` claims (a ``sub`` is unique only
+      within its issuer, so another identity provider's account with the same ``sub`` does not match);
+    * ``allowed_object_ids``: ``"<tenant id>|<object id>"``, the tenant and the ``oid`` claim of a
+      Microsoft Entra ID token (an ``oid`` names a user only within its tenant);
     * ``allowed_emails`` / ``allowed_domains`` (exact address or exact domain, case-insensitive):
       only for an address the provider vouches for: ``email_verified`` is true, or, for an Entra ID
       token (Entra sends no ``email_verified``), its tenant is in ``allowed_tenants`` and the optional
@@ -159,18 +184,19 @@ def access_decision(settings: Mapping, claims: Mapping) -> tuple[bool, str]:
     tenants = _strings(settings, ALLOWED_TENANTS_KEY)
     if entra and tenants and tenant not in tenants:
         return False, "your Microsoft Entra ID organisation (tenant) is not one this dashboard accepts"
-    subjects = _strings(settings, ALLOWED_SUBJECTS_KEY, fold_case=False)  # OIDC: sub is case-sensitive
-    object_ids = _strings(settings, ALLOWED_OBJECT_IDS_KEY)
+    subjects = _issued_ids(settings, ALLOWED_SUBJECTS_KEY, fold_case=False)  # OIDC: iss and sub are case-sensitive
+    object_ids = _issued_ids(settings, ALLOWED_OBJECT_IDS_KEY)
     emails = _strings(settings, ALLOWED_EMAILS_KEY)
     domains = {d.lstrip("@") for d in _strings(settings, ALLOWED_DOMAINS_KEY)}
     if not (subjects or object_ids or emails or domains):
         return True, "no allow list is configured"
-    sub = claims.get("sub")
-    if isinstance(sub, str) and sub.strip() in subjects:
-        return True, "the account's subject id is allowed"
+    issuer, sub = claims.get("iss"), claims.get("sub")
+    if (isinstance(issuer, str) and isinstance(sub, str) and issuer.strip() and sub.strip()
+            and (issuer.strip(), sub.strip()) in subjects):
+        return True, "the account's issuer and subject id are allowed"
     oid = _claim_text(claims, "oid")
-    if entra and oid and oid in object_ids:
-        return True, "the account's Entra ID object id is allowed"
+    if entra and tenant and oid and (tenant, oid) in object_ids:
+        return True, "the account's Entra ID tenant and object id are allowed"
     address = _claim_text(claims, "email")
     if not address or not (address in emails or address.rsplit("@", 1)[-1] in domains):
         return False, "your account is not on this dashboard's list of allowed users"

@@ -276,27 +276,91 @@ def test_allowed_tenants_alone_refuses_other_tenants_only():
     assert not app_auth.access_decision(settings, _entra(OTHER_TENANT))[0]
 
 
-def test_subject_list_matches_sub_exactly_without_any_email():
+IDP = "https://idp.example.org"
+OTHER_IDP = "https://accounts.other.example"
+OID = "00000000-0000-0000-0000-0000000000AA"
+
+
+def test_subject_list_matches_issuer_and_sub_exactly_without_any_email():
+    settings = {"allowed_subjects": [f"{IDP}|AbC-123"]}
+    assert app_auth.access_decision(settings, {"iss": IDP, "sub": "AbC-123"})[0]
+    assert not app_auth.access_decision(settings, {"iss": IDP, "sub": "abc-123"})[0]  # OIDC: sub is case-sensitive
+    assert not app_auth.access_decision(settings, {"iss": IDP.upper(), "sub": "AbC-123"})[0]  # and so is iss
+    claims = {"iss": IDP, "sub": "other", "email": "AbC-123", "email_verified": True}
+    assert not app_auth.access_decision(settings, claims)[0]
+
+
+def test_a_subject_from_another_identity_provider_is_refused():
+    # sub is unique only within its issuer: with several providers, another one may issue the same sub.
+    settings = {"allowed_subjects": [f"{IDP}|AbC-123"]}
+    for claims in ({"iss": OTHER_IDP, "sub": "AbC-123"}, {"sub": "AbC-123"}, {"iss": f"{IDP}|AbC", "sub": "123"}):
+        allowed, reason = app_auth.access_decision(settings, claims)
+        assert not allowed and reason == "your account is not on this dashboard's list of allowed users"
+
+
+def test_a_sub_may_contain_the_separator():
+    settings = {"allowed_subjects": [f" {IDP}|auth0|42 "]}  # Auth0 writes sub as "<connection>|<id>"
+    assert app_auth.access_decision(settings, {"iss": IDP, "sub": "auth0|42"})[0]
+    assert not app_auth.access_decision(settings, {"iss": f"{IDP}|auth0", "sub": "42"})[0]
+
+
+def test_a_subject_entry_without_its_issuer_matches_no_account():
     settings = {"allowed_subjects": ["AbC-123"]}
-    assert app_auth.access_decision(settings, {"sub": "AbC-123"})[0]
-    assert not app_auth.access_decision(settings, {"sub": "abc-123"})[0]  # OIDC: sub is case-sensitive
-    assert not app_auth.access_decision(settings, {"sub": "other", "email": "AbC-123", "email_verified": True})[0]
+    assert not app_auth.access_decision(settings, {"iss": IDP, "sub": "AbC-123"})[0]
+    assert not app_auth.access_decision(settings, {"iss": OTHER_IDP, "sub": "AbC-123"})[0]
 
 
-def test_object_id_list_matches_the_oid_of_an_entra_token_only():
-    oid = "00000000-0000-0000-0000-0000000000AA"
-    settings = {"allowed_object_ids": [oid]}
+def test_object_id_list_matches_the_tenant_and_oid_of_an_entra_token_only():
+    settings = {"allowed_object_ids": [f"{TENANT.upper()}|{OID}"]}
     assert app_auth.access_decision(settings, _entra(email="someone@elsewhere.example"))[0]
-    not_entra = {"iss": "https://idp.example.org", "sub": "x", "oid": oid.lower()}
+    v1_issuer = _entra(iss=f"https://sts.windows.net/{TENANT}/")
+    assert app_auth.access_decision(settings, {k: v for k, v in v1_issuer.items() if k != "tid"})[0]
+    not_entra = {"iss": IDP, "tid": TENANT, "sub": "x", "oid": OID.lower()}
     assert not app_auth.access_decision(settings, not_entra)[0]
     assert not app_auth.access_decision({**settings, "allowed_tenants": [OTHER_TENANT]}, _entra())[0]
 
 
+def test_an_object_id_from_another_tenant_is_refused():
+    # Entra names a user by tid and oid together; no allowed_tenants list is needed to keep other tenants out.
+    settings = {"allowed_object_ids": [f"{TENANT}|{OID}"]}
+    allowed, reason = app_auth.access_decision(settings, _entra(OTHER_TENANT))
+    assert not allowed and reason == "your account is not on this dashboard's list of allowed users"
+    inconsistent = _entra(iss=f"https://login.microsoftonline.com/{OTHER_TENANT}/v2.0")
+    assert not app_auth.access_decision(settings, inconsistent)[0]
+    assert not app_auth.access_decision({"allowed_object_ids": [OID]}, _entra())[0]
+
+
+@pytest.mark.parametrize(("key", "entry", "form"), [
+    ("allowed_subjects", "AbC-123", "<issuer>|<sub>"),
+    ("allowed_subjects", "auth0|42", "<issuer>|<sub>"),
+    ("allowed_subjects", f"{IDP}|", "<issuer>|<sub>"),
+    ("allowed_object_ids", OID, "<tenant id>|<object id>"),
+    ("allowed_object_ids", f"{IDP}|{OID}", "<tenant id>|<object id>"),
+])
+def test_an_identity_entry_without_its_issuer_closes_every_page(key, entry, form):
+    section = {**DEFAULT_PROVIDER, key: [entry]}
+    assert app_auth.configuration_problem(section) == f"every entry of {key} must be written as `{form}`"
+    at = _run(secrets={"auth": section}, user={"is_logged_in": True, "iss": IDP, "sub": "AbC-123"})
+    assert not at.exception
+    text = _page_text(at)
+    assert PROTECTED_TEXT not in text
+    assert f"Login is configured but incomplete: every entry of {key} must be written as `{form}`." in text
+
+
+def test_identity_entries_with_their_issuer_are_a_complete_configuration():
+    section = {**DEFAULT_PROVIDER, "allowed_subjects": [f"{IDP}|auth0|42", f"https://sts.windows.net/{TENANT}/|s"],
+               "allowed_object_ids": [f"{TENANT.upper()}|{OID}"]}
+    assert app_auth.configuration_problem(section) is None
+    at = _run(secrets={"auth": section}, user={"is_logged_in": True, "iss": IDP, "sub": "auth0|42"})
+    assert PROTECTED_TEXT in _page_text(at)
+
+
 def test_an_identity_list_and_an_email_list_combine():
-    settings = {**HOSPITAL, "allowed_subjects": ["admin-1"]}
-    assert app_auth.access_decision(settings, {"sub": "admin-1", "email": "x@gmail.com"})[0]
-    assert app_auth.access_decision(settings, {"sub": "2", "email": "a@hospital.example", "email_verified": True})[0]
-    assert not app_auth.access_decision(settings, {"sub": "2", "email": "a@hospital.example"})[0]
+    settings = {**HOSPITAL, "allowed_subjects": [f"{IDP}|admin-1"]}
+    assert app_auth.access_decision(settings, {"iss": IDP, "sub": "admin-1", "email": "x@gmail.com"})[0]
+    claims = {"iss": IDP, "sub": "2", "email": "a@hospital.example", "email_verified": True}
+    assert app_auth.access_decision(settings, claims)[0]
+    assert not app_auth.access_decision(settings, {"iss": IDP, "sub": "2", "email": "a@hospital.example"})[0]
 
 
 # ---- real data needs a login gate or an explicit IL2_LOGIN=none ------------------------------
