@@ -157,11 +157,6 @@ def _entra_tenant(claims: Mapping) -> tuple[bool, str]:
     return True, tid or issuer_tenant
 
 
-def _edov_true(value: object) -> bool:
-    # Entra documents xms_edov as a Boolean; some token versions carry it as the text "true" or "1".
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1"))
-
-
 def access_decision(settings: Mapping, claims: Mapping) -> tuple[bool, str]:
     """Whether a signed-in account may enter, and why (plain words, no secret).
 
@@ -176,7 +171,9 @@ def access_decision(settings: Mapping, claims: Mapping) -> tuple[bool, str]:
     * ``allowed_emails`` / ``allowed_domains`` (exact address or exact domain, case-insensitive):
       only for an address the provider vouches for: ``email_verified`` is true, or, for an Entra ID
       token (Entra sends no ``email_verified``), its tenant is in ``allowed_tenants`` and the optional
-      claim ``xms_edov`` (email domain owner verified) is true.
+      claim ``xms_edov`` (email domain owner verified) is true. Both claims count only as the JSON
+      boolean ``true`` (OpenID Connect and Entra's claims reference define them as booleans), never
+      as text or a number.
 
     ``allowed_tenants`` also refuses every Entra ID token from a tenant not listed.
     """
@@ -204,7 +201,7 @@ def access_decision(settings: Mapping, claims: Mapping) -> tuple[bool, str]:
         if not tenants:
             return False, ("this dashboard accepts Microsoft Entra ID email addresses only from listed organisations "
                            "(tenants), and none is listed")
-        if not _edov_true(claims.get("xms_edov")):
+        if claims.get("xms_edov") is not True:
             return False, ("Microsoft Entra ID did not confirm that your organisation owns the domain of this email "
                            "address")
         return True, "the Entra ID tenant is allowed and the email domain is verified"

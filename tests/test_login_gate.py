@@ -220,7 +220,12 @@ def test_verified_email_in_an_allowed_domain_enters():
     assert allowed
 
 
-@pytest.mark.parametrize("verified", [False, "true", 1, None])
+# Both verification claims count only as the JSON boolean true: email_verified (OpenID Connect Core 1.0, 5.1) and
+# xms_edov (Entra's optional-claims reference: "Boolean value"); text, numbers and false do not vouch.
+NOT_JSON_TRUE = [False, "true", "True", "1", 1, 1.0, [True], None]
+
+
+@pytest.mark.parametrize("verified", NOT_JSON_TRUE)
 def test_an_email_the_provider_did_not_verify_is_refused(verified):
     # OpenID Connect Core 1.0, section 5.1: email_verified is a JSON boolean; only true vouches for the address.
     claims = {"sub": "1", "email": "dr.x@hospital.example"} | ({} if verified is None else {"email_verified": verified})
@@ -256,7 +261,7 @@ def test_entra_token_whose_tid_disagrees_with_its_issuer_is_refused():
     assert not app_auth.access_decision(settings, claims)[0]
 
 
-@pytest.mark.parametrize("edov", [None, False, "false", "0"])
+@pytest.mark.parametrize("edov", [*NOT_JSON_TRUE, "false", "0"])
 def test_entra_email_without_a_verified_domain_is_refused(edov):
     settings = {**HOSPITAL, "allowed_tenants": [TENANT]}
     claims = _entra() if edov is None else _entra(xms_edov=edov)
