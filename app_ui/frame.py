@@ -18,7 +18,7 @@ import streamlit as st
 from app_ui import data as data_mod, filters, state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
-from app_ui.masking import MASK_K_KEY, MASK_KEY, Masking
+from app_ui.masking import MASK_K_KEY, MASK_KEY, Masking, start_protected_views
 from app_ui.widgets import url_number, url_toggle
 from il2lib import schema
 from il2lib.cohort import benefit_rule_text
@@ -118,6 +118,7 @@ class AppContext:
 def frame(page_title: str) -> AppContext:
     """Draw the shared frame of a page and return its :class:`AppContext`."""
     state.init_session()
+    start_protected_views()
     ss = st.session_state
     st.set_page_config(page_title=f"{page_title} · IL-2 registry", page_icon=":material/monitoring:",
                        layout="wide", initial_sidebar_state="collapsed" if ss[state.PRESENT] else "auto")

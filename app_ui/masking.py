@@ -16,9 +16,12 @@ from il2lib.privacy.disclosure import NO_SUPPRESSION, protect
 from il2lib.privacy.masking import mask_count, mask_figure, mask_table, mask_text, masking_caption
 
 MASK_KEY, MASK_K_KEY = "mask", "mask_k"
-#: Session key under which an audit (a test) collects the count views a run protected, by kind:
-#: (view, suppression) pairs. Kept only when the audit created it.
+#: Session key under which an audit (a test) collects every count view a run protected, in order:
+#: (kind, view, suppression), the kind being the first part of the view's key. Kept only when the audit
+#: created it; emptied at the start of each run (:func:`start_protected_views`).
 PROTECTED_VIEWS = "protected_count_views"
+#: The most views one run keeps for the audit (a bound, far above what a page protects).
+MAX_PROTECTED_VIEWS = 256
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ class Masking:
         if not self.on:
             return NO_SUPPRESSION
         view, shown = _protected(key, build_view, self.threshold)
-        if PROTECTED_VIEWS in st.session_state:
-            st.session_state[PROTECTED_VIEWS][key[0]] = (view, shown)
+        views = st.session_state.get(PROTECTED_VIEWS)
+        if views is not None and len(views) < MAX_PROTECTED_VIEWS:
+            views.append((key[0], view, shown))
         return shown
 
     def count(self, n) -> str:
@@ -57,6 +61,12 @@ class Masking:
     def caption(self) -> None:
         if self.on:
             st.caption(md_escape(masking_caption(self.threshold)))
+
+
+def start_protected_views() -> None:
+    """Empty the audit's list of protected count views at the start of a run (when an audit collects them)."""
+    if PROTECTED_VIEWS in st.session_state:
+        st.session_state[PROTECTED_VIEWS] = []
 
 
 @data_cache(max_entries=64, max_size="16MB")

@@ -18,7 +18,7 @@ from app_ui.masking import PROTECTED_VIEWS
 from app_ui.state import plain_key
 from app_ui.survival_sections import TABS as SURVIVAL_TABS
 from il2lib.privacy.disclosure import recoverable
-from support.apptest import APP, TIMEOUT, open_app, rerun
+from support.apptest import APP, TIMEOUT, open_app, protected_view, rerun
 from support.disclosure_scan import THRESHOLD, download_small_counts, small_count_findings, visible_strings
 from support.rendered_text import DownloadRecorder
 from support.security import page_scripts
@@ -109,16 +109,22 @@ def test_no_count_below_the_threshold_is_visible_with_protection_on(sessions, do
         assert [t for t in at.tabs if t.label == tab and t.children], f"the Survival tab {tab!r} did not open"
     assert [where for where, _ in visible_strings(at) if where.startswith("main")], f"{page} showed nothing"
 
+    _assert_nothing_small_is_shown(at, downloads, page, mode, PROTECTED_KINDS.get(page, ()), tab=tab,
+                                   opened=opened)
+
+
+def _assert_nothing_small_is_shown(at, downloads, page: str, mode: str, kinds=(), tab=None, opened=None) -> None:
+    """No count from 1 to threshold - 1 on the last run's page and downloads, and no hidden count of a view
+    the run protected (of each kind in ``kinds`` at least one) follows from the numbers shown with it."""
     found = small_count_findings(at) + download_small_counts(at, downloads.downloads)
     if tab is not None:  # the rest of the page is the Survival page's own test
         found = [(where, snippet) for where, snippet in found if "expander 'Models and further" in where]
 
-    # the subtraction audit: no hidden count of a view the page protected follows from the numbers shown with it
+    # the subtraction audit
     views = at.session_state[PROTECTED_VIEWS]
-    assert set(PROTECTED_KINDS.get(page, ())) <= set(views), f"{page} protected no {PROTECTED_KINDS[page]} view"
-    for kind, (view, shown) in views.items():
+    assert set(kinds) <= {kind for kind, _, _ in views}, f"{page} protected no {kinds} view"
+    for kind, view, shown in views:
         assert recoverable(view, shown) == {}, f"{page}: the {kind} view gives a masked count back"
-    at.session_state[PROTECTED_VIEWS] = {}
 
     listing = "\n".join(f"  {where} | {snippet}" for where, snippet in found[:80])
     more = f"\n  ... and {len(found) - 80} more" if len(found) > 80 else ""
@@ -134,13 +140,37 @@ def test_a_session_keeps_no_count_views_unless_an_audit_asks():
     assert not at.exception and PROTECTED_VIEWS not in at.session_state
 
 
+def _protect_two_tables_of_one_kind():
+    from app_ui.masking import Masking, start_protected_views
+    from il2lib.privacy.disclosure import CountView
+
+    start_protected_views()  # as every page's frame does
+    for name in ("first", "second"):
+        view = CountView()
+        view.add(("n",), 2)
+        Masking(True).protect(lambda: view, ("two_tables", name))
+
+
+def test_the_audit_sees_every_view_a_run_protects_and_only_that_run_s():
+    at = AppTest.from_function(_protect_two_tables_of_one_kind, default_timeout=TIMEOUT)
+    at.session_state[PROTECTED_VIEWS] = []
+    at.run()
+    assert not at.exception
+    assert [kind for kind, _, _ in at.session_state[PROTECTED_VIEWS]] == ["two_tables", "two_tables"]
+    # a page's run starts the list afresh: the Response page's view is gone on the Cohort page
+    at = open_app(_MASK, page="pages/2_Response.py")
+    at.switch_page("pages/1_Cohort.py")
+    at = rerun(at)
+    assert [kind for kind, _, _ in at.session_state[PROTECTED_VIEWS]] == ["table1"]
+
+
 @pytest.mark.parametrize(("page", "kind", "grouping"), [("pages/2_Response.py", "response", "resp_by"),
                                                         ("pages/1_Cohort.py", "table1", "t1_by")])
 def test_the_sidebar_total_stays_shown_and_complements_stay_few(page, kind, grouping):
     # Melanoma, line 3+, by source: 20 patients, the community group below the threshold. The sidebar shows
     # n = 20, so the page's own "of 20" is never hidden, nor is any count that equals it.
     at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", grouping: "source"}, page=page)
-    view, shown = at.session_state[PROTECTED_VIEWS][kind]
+    view, shown = protected_view(at, kind)
     assert view.counts[("total",)] == 20 and ("total",) not in shown.hidden
     assert recoverable(view, shown) == {}
     equal_to_total = {k for k, v in view.counts.items() if v == 20 and k[0] in ("used", "denom")}

@@ -13,7 +13,7 @@ from il2lib import schema
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.sources.export import write_parquet, write_postgres
 from il2lib.validation.patients import load_cohort
-from support.apptest import SAMPLE, rerun, sidebar_count, tables, texts, widget
+from support.apptest import SAMPLE, protected_view, rerun, sidebar_count, tables, texts, widget
 from support.registry import ensure_postgres_binaries
 
 APP = str(SAMPLE.parents[1] / "app.py")
@@ -145,7 +145,7 @@ def test_registry_response_counts_are_masked_with_their_complements(parquet_conf
 
     at = AppTest.from_file(APP, default_timeout=90)
     at.secrets["registry"] = dict(parquet_config, row_limit=10)
-    at.session_state[PROTECTED_VIEWS] = {}  # collect the protected view for the audit
+    at.session_state[PROTECTED_VIEWS] = []  # collect the protected view for the audit
     at.query_params.update({"mask": "1", "disease": "rcc"})
     at.run()
     at.switch_page("pages/2_Response.py").run()
@@ -156,7 +156,7 @@ def test_registry_response_counts_are_masked_with_their_complements(parquet_conf
     cells = [str(v) for v in bor.to_numpy().ravel()] + [str(v) for v in rates[["responders", "n"]].to_numpy().ravel()]
     assert "<5" in cells
     assert all(c in ("0", "<5", SUPPRESSED) or int(c) >= 5 for c in cells)
-    view, shown = at.session_state[PROTECTED_VIEWS]["registry_response"]
+    view, shown = protected_view(at, "registry_response")
     assert recoverable(view, shown) == {}
     assert not [s for t in texts(at, "markdown") for s in small_counts(t)]
 

@@ -233,12 +233,11 @@ def test_the_report_section_renders_through_one_protected_view(sample):
 
 
 def test_toxicity_page_renders_its_counts_through_the_protected_view():
-    from app_ui.masking import PROTECTED_VIEWS
-    from support.apptest import open_app
+    from support.apptest import open_app, protected_view
 
     at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", "tox_by": "source"},
                   page="pages/5_Toxicity.py")
     cells = [str(v) for table in at.table for v in table.value.to_numpy().ravel()]
     assert any(SUPPRESSED in c for c in cells) and any(f"<{K}" in c.replace("\\", "") for c in cells)
-    view, shown = at.session_state[PROTECTED_VIEWS]["toxicity"]
+    view, shown = protected_view(at, "toxicity")
     assert shown.secondary and recoverable(view, shown) == {}

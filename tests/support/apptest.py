@@ -26,7 +26,7 @@ def open_app(query: dict[str, str] | None = None, page: str | None = None) -> Ap
     from app_ui.masking import PROTECTED_VIEWS
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[PROTECTED_VIEWS] = {}
+    at.session_state[PROTECTED_VIEWS] = []
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
@@ -35,6 +35,15 @@ def open_app(query: dict[str, str] | None = None, page: str | None = None) -> Ap
         at.switch_page(page).run()
         assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def protected_view(at: AppTest, kind: str):
+    """The (view, suppression) the last run protected under ``kind`` (a session from :func:`open_app`)."""
+    from app_ui.masking import PROTECTED_VIEWS
+
+    found = [(view, shown) for k, view, shown in at.session_state[PROTECTED_VIEWS] if k == kind]
+    assert len(found) == 1, f"{len(found)} {kind} views protected in the last run"
+    return found[0]
 
 
 def rerun(at: AppTest) -> AppTest:
