@@ -224,8 +224,8 @@ def response_counts(identity: str, cohort_filter, by: str | None) -> pd.DataFram
 
 def _masked_response(ctx, bor: pd.DataFrame, rates: pd.DataFrame, by, denominator: str):
     """The registry's response counts under small-cell protection: one count view (N = the levels,
-    ORR = CR + PR, DCR = CR + PR + SD, denominator = N or N - NE), complements included; a rate or CI
-    of a hidden count reads "masked"."""
+    ORR = CR + PR, DCR = CR + PR + SD, denominator = N or N - NE), complements included; each group's
+    NE count beside its rates is the table's NE cell; a rate or CI of a hidden count reads "masked"."""
 
     view = CountView()
     for g, row in bor.iterrows():
@@ -249,6 +249,7 @@ def _masked_response(ctx, bor: pd.DataFrame, rates: pd.DataFrame, by, denominato
     masked_rates = rates.assign(
         responders=[shown.text(("resp", r.group, r.outcome), r.responders) for r in rates.itertuples()],
         n=[shown.text(("denom", r.group, r.outcome), r.n) for r in rates.itertuples()],
+        n_ne=[shown.text(("bor", r.group, "NE"), r.n_ne) for r in rates.itertuples()],
         **{c: [f"{v:.3f}" if ok else SUPPRESSED for v, ok in zip(rates[c], visible)]
            for c in ("rate", "ci_lower", "ci_upper") if c in rates})
     return masked_bor, masked_rates

@@ -2,7 +2,7 @@
 
 Every page of the dashboard, every tab of the Survival page's "Models and further comparisons"
 section and the built meeting report are run by AppTest under two filter settings that leave small
-groups. Every visible string, metric, table and figure (labels, titles, annotations, hover text, bar
+groups; every page is also run on a registry selection above the row limit (counts from the registry). Every visible string, metric, table and figure (labels, titles, annotations, hover text, bar
 lengths), the report preview and the CSV, figure and report downloads are scanned for a count at a
 count position (rules in tests/support/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
 The rule is the usual minimum cell count: counts from 1 to threshold - 1 are shown as "<threshold",
@@ -130,6 +130,40 @@ def _assert_nothing_small_is_shown(at, downloads, page: str, mode: str, kinds=()
     more = f"\n  ... and {len(found) - 80} more" if len(found) > 80 else ""
     assert not found, (f"{len(found)} count(s) from 1 to {THRESHOLD - 1} visible on {page}"
                        f"{' / ' + opened if opened else ''} with small-cell protection on ({mode}):\n{listing}{more}")
+
+
+@pytest.fixture(scope="module")
+def registry_session(tmp_path_factory):
+    """The bundled sample as a Parquet registry with a row limit below it: the Response and Survival pages
+    count in the registry (grouped by disease, their default), the others say the selection is too large.
+    A registry is real data, so IL2_LOGIN=none says that sign-in happens elsewhere."""
+    from il2lib.sources.export import write_parquet
+    from support.apptest import sample_data
+
+    folder = tmp_path_factory.mktemp("registry") / "parquet"
+    write_parquet(sample_data(), folder, rows_per_file=40)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("IL2_LOGIN", "none")
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.secrets["registry"] = {"kind": "parquet", "path": str(folder), "label": "Test registry", "row_limit": 10}
+        at.session_state[PROTECTED_VIEWS] = []
+        at.query_params.update(_MASK)
+        yield rerun(at)
+
+
+#: Registry pages drawn from counts, with the view each protects.
+REGISTRY_KINDS = {"pages/2_Response.py": ("registry_response",)}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_count_below_the_threshold_is_visible_on_a_registry_selection_above_the_row_limit(
+        registry_session, downloads, page):
+    at = registry_session
+    downloads.clear()
+    at = _show(at, page, None)
+    shown = [text for where, text in visible_strings(at) if where.startswith("main")]
+    assert any("more than the" in text for text in shown), f"{page} does not say the selection is above the row limit"
+    _assert_nothing_small_is_shown(at, downloads, page, "registry", REGISTRY_KINDS.get(page, ()))
 
 
 def test_a_session_keeps_no_count_views_unless_an_audit_asks():
