@@ -373,3 +373,24 @@ def test_bundled_samples_load_clean_with_calibrated_derived_fields(load):
     assert (len(first), int(first[schema.CLINICAL_BENEFIT].sum())) == (36, 9)
     cb = d.groupby(schema.DISEASE)[schema.CLINICAL_BENEFIT].agg(["sum", "count"])
     assert cb.loc["melanoma"].tolist() == [9, 30] and cb.loc["rcc"].tolist() == [5, 20]
+
+
+@pytest.mark.parametrize("dropped_rows", [False, True])
+def test_unmapped_columns_read_the_same_as_one_block_or_column_by_column(monkeypatch, dropped_rows):
+    """A file of many columns strips its unmapped columns as one block; the values are those the
+    column-by-column path gives (stripped text, None where missing), for kept and excluded rows alike."""
+    from il2lib.validation import patients
+
+    frame = pd.read_csv(SAMPLES / "combined_synthetic.csv", dtype=str, keep_default_na=False).head(30)
+    if dropped_rows:
+        frame.loc[[3, 17], schema.DISEASE] = "not a disease"
+    cells = [" a ", "", "NA", "b", " ", "12", "n/a", "a"]
+    for j in range(12):
+        frame[f"extra_{j}"] = [cells[(i * (j + 1)) % len(cells)] for i in range(len(frame))]
+    block = patients.load_cohort(csv_bytes(frame))
+    monkeypatch.setattr(patients, "EXTRAS_BLOCK_CELLS", 0)
+    by_column = patients.load_cohort(csv_bytes(frame))
+    assert len(block.excluded) == (2 if dropped_rows else 0)
+    extras = [f"extra_{j}" for j in range(12)]
+    pd.testing.assert_frame_equal(block.data[extras], by_column.data[extras])
+    assert block.data["extra_0"].tolist()[:3] == ["a", None, None]

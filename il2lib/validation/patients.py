@@ -413,8 +413,18 @@ def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, 
            analysis="response", counted=pd.Series(counted))
 
 
+#: Cells of the unmapped columns up to which they are stripped as one block (a file of many columns and
+#: few rows), not column by column through each column's distinct values (a file of many rows).
+EXTRAS_BLOCK_CELLS = 1_000_000
+
+
 def _extras(frame: pd.DataFrame, unmapped: Sequence[str], rows: np.ndarray | None) -> list[np.ndarray]:
     """Unmapped columns of the rows kept (all when ``rows`` is None): stripped text, None when missing."""
+    if unmapped and len(frame) * len(unmapped) <= EXTRAS_BLOCK_CELLS:
+        block = frame[list(unmapped)]
+        stripped, missing = coerce.strip_block(block if rows is None else block.iloc[rows])
+        values = np.where(missing, None, stripped).astype(object)
+        return [values[:, j] for j in range(values.shape[1])]
     out = []
     for column in unmapped:
         codes, uniques = _distinct(frame[column])
