@@ -71,7 +71,7 @@ def test_missing_values_and_undetermined_cb_are_reported(df):
     assert res.groups.iloc[0]["n_cb"] == 8
     row = res.rows.set_index("variable").loc[schema.PLATELET_NADIR]
     assert row["n_missing"] == 1 and row["n_cb"] + row["n_no_cb"] == 28
-    assert res.patients_note.startswith("Patients used: 29; left out: 1 (clinical benefit undetermined")
+    assert res.n_note.startswith("Patients used: 29; left out: 1 (clinical benefit undetermined")
 
 
 def test_odds_ratio_not_estimable_cases():

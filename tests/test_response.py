@@ -89,8 +89,8 @@ def test_missing_group_value_is_excluded_with_reason():
     res = response_rates(df, by=schema.PRIOR_PD1_AGENT, outcome="orr")
     assert res.to_frame()["n"].sum() == 54
     assert len(res.excluded) == 3 and set(res.excluded["reason"]) == {"Prior PD-1/PD-L1 agent missing"}
-    assert res.patients_note == "Patients used: 54; left out: 3 (Prior PD-1/PD-L1 agent missing)."
-    assert best_response_table(cohort(PROCLAIM_LIKE)).patients_note == "Patients used: 57; none left out."
+    assert res.n_note == "Patients used: 54; left out: 3 (Prior PD-1/PD-L1 agent missing)."
+    assert best_response_table(cohort(PROCLAIM_LIKE)).n_note == "Patients used: 57; none left out."
 
 
 def test_boolean_grouping_and_json_contract():

@@ -59,7 +59,7 @@ def test_unattributable_and_invalid_rows_are_listed(patients, ae):
     tox = toxicity_summary(ae, patients)
     reasons = dict(zip(tox.excluded_ae_rows["ae_row"], tox.excluded_ae_rows["reason"]))
     assert reasons == {"7": "patient not in the analysed (filtered) cohort", "8": "CTCAE grade missing or not an integer 1-5"}
-    assert "AE rows left out: 1 (patient not in the analysed (filtered) cohort); 1 (CTCAE grade" in tox.patients_note
+    assert "AE rows left out: 1 (patient not in the analysed (filtered) cohort); 1 (CTCAE grade" in tox.n_note
 
 
 def test_filtered_cohort_denominators_and_grouping(patients, ae):

@@ -109,7 +109,7 @@ def test_known_patients_are_the_denominators(cohort6):
     assert k["ae_grade_only"].patient_ids == ("P6",)
     assert k["ae_complete"].patient_ids == ("P4",)
     assert k["ae_grade_mismatch"].patient_ids == ("P5",)  # worst row grade 1, max_ctcae_grade 3
-    assert tox.patients_note == "Patients used: 6; toxicity known for 5 (the denominators), unknown for 1."
+    assert tox.n_note == "Patients used: 6; toxicity known for 5 (the denominators), unknown for 1."
     # not declared complete: P4 is unknown too
     s2 = summary(toxicity_summary(ae, patients)).loc["All patients"]
     assert tuple(s2.loc[ANY_AE, ["n", "N", "n_unknown"]]) == (3, 4, 2)

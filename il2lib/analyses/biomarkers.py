@@ -83,7 +83,7 @@ class BiomarkerResult:
         return self.yes_counts[(disease, variable, side)]
 
     @property
-    def patients_note(self) -> str:
+    def n_note(self) -> str:
         """Patients in the CB / no-CB groups and those left out (per-variable missing values: ``n_missing``)."""
         return patients_statement(self.n_used, self.excluded)
 

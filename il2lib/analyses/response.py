@@ -91,7 +91,7 @@ class ResponseTable:
         return self.counts.copy()
 
     @property
-    def patients_note(self) -> str:
+    def n_note(self) -> str:
         return patients_statement(self.n_used, self.excluded)
 
     def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
@@ -263,7 +263,7 @@ class ResponseRates:
     n_irecist: int = 0
 
     @property
-    def patients_note(self) -> str:
+    def n_note(self) -> str:
         return patients_statement(self.n_used, self.excluded)
 
     @property

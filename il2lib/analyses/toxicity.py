@@ -93,7 +93,7 @@ class ToxicitySummary:
         return int(self.coverage["n_known"].sum())
 
     @property
-    def patients_note(self) -> str:
+    def n_note(self) -> str:
         text = (f"Patients used: {self.n_patients}; toxicity known for {self.n_known} (the denominators), "
                 f"unknown for {self.n_patients - self.n_known}.")
         if len(self.excluded_ae_rows):

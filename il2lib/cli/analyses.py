@@ -70,7 +70,7 @@ def _run_response(args: argparse.Namespace) -> int:
         med = "NR" if math.isnan(dor.median) else f"{dor.median:.1f}"
         lines.append(f"Duration of response: {dor.n_analysed} of {dor.n_responders} responders, median {med} months "
                      f"(KM, {dor.conf_type} CI), {dor.n_ongoing} ongoing, range {dor.range_text}")
-    lines += ["", rates.patients_note] + list(rates.notes)
+    lines += ["", rates.n_note] + list(rates.notes)
     lines.append(f"Denominator: {'evaluable patients (NE left out)' if args.evaluable_only else 'all patients (ITT)'}; "
                  f"CI: {'Clopper-Pearson exact' if args.ci == 'exact' else 'Wilson score'}; "
                  f"CB = {benefit_rule_text(args.cb_sd_months, args.assessment_window_days)}; "
@@ -117,7 +117,7 @@ def _run_biomarkers(args: argparse.Namespace) -> int:
     for disease in res.groups["disease"]:
         lines += [f"{schema.DISEASE_LABELS.get(disease, disease)}: clinical benefit vs no clinical benefit",
                   res.display(disease).to_string(index=False), ""]
-    lines += [res.patients_note] + list(res.notes)
+    lines += [res.n_note] + list(res.notes)
     _emit(args, payload, "\n".join(lines))
     return 0
 
@@ -163,7 +163,7 @@ def _run_toxicity(args: argparse.Namespace) -> int:
         lines += ["Adverse events by cycle (N = patients who received the cycle)",
                   tox.by_cycle.to_string(index=False), ""]
     lines += [f"Warning: {line}" if not line.startswith("  ") else line for line in _note_lines(tox.warnings)]
-    lines += [tox.patients_note] + _note_lines(tox.notes)
+    lines += [tox.n_note] + _note_lines(tox.notes)
     _emit(args, payload, "\n".join(lines))
     return 0
 
