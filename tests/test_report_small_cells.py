@@ -226,3 +226,51 @@ def test_masked_report_suppresses_the_complements_of_table1_and_response_counts(
     assert recoverable(view, protect(view, K)) == {}
     assert "masked (–)" in unescape(_own(masked.html))
     assert "complementary suppression" in unescape(_own(masked.html))
+
+
+#: Filter settings with small groups: melanoma in line 3+ (2 patients without prior PD-1) and RCC (by prior
+#: PD-1/PD-L1 agent on the pages; the report groups by prior PD-1/PD-L1).
+AUDITED = {"melanoma_line3": CohortFilter(disease=("melanoma",), line_of_il2=("3+",)),
+           "rcc": CohortFilter(disease=("rcc",))}
+
+
+@pytest.fixture(scope="module")
+def audited(cohort, ae):
+    """Each audited filter's masked report, with every count view it protected and how it showed it."""
+    out = {}
+    for name, flt in AUDITED.items():
+        with _small_cells.recording() as views:
+            report = build_report(cohort, ae, flt, generated_at=STAMP, small_cell_threshold=K)
+        out[name] = report, views
+    return out
+
+
+def _tables(html: str) -> dict[str, list[list[str]]]:
+    """Every table of the report by caption: its rows of cell texts (header row first)."""
+    out = {}
+    for block in re.findall(r"<table>(.*?)</table>", _own(html), flags=re.S):
+        caption = unescape(re.sub(r"<[^>]+>", "", (re.findall(r"<caption>(.*?)</caption>", block) or [""])[0]))
+        rows = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
+                for r in re.findall(r"<tr>(.*?)</tr>", block, flags=re.S)]
+        out[caption] = rows
+    return out
+
+
+@pytest.mark.parametrize("name", list(AUDITED))
+def test_no_count_view_of_the_masked_report_gives_a_hidden_count_back(audited, name):
+    from il2lib.privacy.disclosure import recoverable
+
+    _, views = audited[name]
+    assert {"table1", "response", "survival", "biomarkers", "toxicity"} <= {kind for kind, _, _ in views}
+    for kind, view, shown in views:
+        assert recoverable(view, shown) == {}, f"{name}: the {kind} view gives a masked count back"
+
+
+def test_survival_table_hides_the_group_size_and_events_the_totals_would_give_back(audited):
+    # melanoma line 3+ by prior PD-1/PD-L1: Yes 18 (12 events), No 2 (1 event), all 20 (13 events); cell by
+    # cell, 20 - 18 and 13 - 12 gave the "<5" back
+    report, _ = audited["melanoma_line3"]
+    rows = _tables(report.html)["Overall survival by prior PD-1/PD-L1: medians and milestone survival"]
+    size = {row[0]: (row[1], row[2]) for row in rows[1:]}
+    assert size["No"] == ("<5", "<5") and size["All patients"] == ("20", "13")
+    assert size["Yes"] == ("masked", "masked")

@@ -21,10 +21,9 @@ from il2lib.errors import Il2libError
 from il2lib.figures.biomarkers import biomarker_figure
 from il2lib.figures.response import orr_forest_figure, response_bar_figure
 from il2lib.figures.toxicity import ae_grade_figure
-from il2lib.privacy.disclosure import NO_SUPPRESSION, protect
 from il2lib.report import _small_cells
 from il2lib.report._html import Figure, definition_list, esc, paragraph, table_html
-from il2lib.report._small_cells import text as masked, threshold
+from il2lib.report._small_cells import protected, text as masked, threshold
 from il2lib.stats import FFH_MC_REPLICATES, p_phrase
 
 MAX_FINDINGS_SHOWN = 25
@@ -125,13 +124,6 @@ def _findings_table(findings: pd.DataFrame, caption: str) -> str:
 
 
 # ----------------------------------------------------------------------------- Table 1
-def protected(view):
-    """How the counts of ``view`` read in this report: small ones and their complements hidden when the
-    report is built under small-cell protection (:mod:`il2lib.report._small_cells`)."""
-    k = threshold()
-    return NO_SUPPRESSION if k is None else protect(view, k)
-
-
 def table1_section(df: pd.DataFrame, by: str | None) -> Section:
     s = Section("table1", "Patient characteristics (Table 1)", page_start=True)
     try:
@@ -140,7 +132,7 @@ def table1_section(df: pd.DataFrame, by: str | None) -> Section:
         _not_computed(s, "Table 1", exc)
         return s
     caption = "Table 1. Baseline characteristics" + (f" by {in_sentence(schema.label(by))}" if by else "")
-    s.table(t1.display(protected(t1.count_view())), caption, t1.footnotes, long=True)
+    s.table(t1.display(protected(t1.count_view(), "table1")), caption, t1.footnotes, long=True)
     s.methods.append("Table 1 shows medians with quartiles (R type 7) and counts with percentages of known values; "
                      "groups were compared with Fisher's exact test (2x2), the Fisher-Freeman-Halton exact test "
                      f"(a Monte Carlo estimate from {FFH_MC_REPLICATES:,} random tables when there are too many "
@@ -165,7 +157,7 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
                  "start) is met; otherwise it, like a shorter SD, counts as PD if progression followed, else NE; "
                  "iRECIST categories count as RECIST 1.1 (iUPD as PD; Seymour 2017)."] + list(bor.notes)
     forest = _forest_rates(df, by, cb_sd_months, ci_method, window_days)
-    shown = protected(response_count_view(bor, rates, *forest))
+    shown = protected(response_count_view(bor, rates, *forest), "response")
     s.table(bor.display(shown).reset_index(), "Best overall response, n (% of treated patients)", bor_notes)
     notes = [f"Denominator: all treated patients (intention to treat); NE counted as non-responders. "
              f"CBR counts clinical benefit: {benefit_rule_text(cb_sd_months, window_days)}."]
@@ -215,7 +207,7 @@ def biomarker_section(df: pd.DataFrame, cb_sd_months: float,
         return s
     if result.rows.empty:
         return None
-    shown = protected(result.count_view(total=len(df)))
+    shown = protected(result.count_view(total=len(df)), "biomarkers")
     for disease in result.groups["disease"]:
         name = schema.DISEASE_LABELS.get(disease, str(disease))
         table = result.display(disease, shown)
@@ -261,7 +253,7 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
         return s
     for warning in tox.warnings:
         s.note(f"Warning: {warning}", "callout")
-    shown = protected(tox.count_view())
+    shown = protected(tox.count_view(), "toxicity")
     notes = [tox.note_text(n, shown) for n in tox.notes
              if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
     s.table(tox.overview(shown, group_sizes=True), "Patients with adverse events, n (%) of the patients whose answer is "

@@ -3,7 +3,8 @@
 While a report is built under :func:`small_cells`, every table it renders goes through
 :func:`il2lib.privacy.masking.mask_table` (rate, percentage, CI and median columns dependent: "masked" in a row
 with a masked count), every figure through :func:`il2lib.privacy.masking.mask_figure`, and every caption and
-note through :func:`il2lib.privacy.masking.mask_text`; patient-level figure kinds
+note through :func:`il2lib.privacy.masking.mask_text`, and the count views of Table 1, response, survival,
+biomarkers and toxicity through complementary suppression (:func:`protected`); patient-level figure kinds
 (:data:`il2lib.figures.PATIENT_LEVEL_FIGURES`) are withheld or drawn in their masked form, and rows of
 single patients (validation findings) are not listed. The setting is a context variable so that the
 section builders need no extra argument; outside :func:`small_cells` nothing is masked.
@@ -19,9 +20,12 @@ from contextvars import ContextVar
 import pandas as pd
 
 from il2lib.figures import withheld_under_masking
+from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression, protect
 from il2lib.privacy.masking import mask_figure, mask_table, mask_text
 
 _THRESHOLD: ContextVar[int | None] = ContextVar("report_small_cell_threshold", default=None)
+#: Where an audit (a test) collects the count views a report protected; None when nobody asked.
+_RECORDED: ContextVar[list | None] = ContextVar("report_protected_views", default=None)
 #: Columns whose value gives a masked count back with the denominator (rates, percentages, CIs, medians).
 _DEPENDENT = re.compile(r"%|\bCI\b|\brate\b|\bmedian\b", re.IGNORECASE)
 _CLAUSE = re.compile(r"((?<=[.;])\s+)")
@@ -51,6 +55,31 @@ def honours_threshold(build):
 def threshold() -> int | None:
     """The threshold of the report being built, or None when it is not masked."""
     return _THRESHOLD.get()
+
+
+@contextmanager
+def recording() -> Iterator[list[tuple[str, CountView, Suppression]]]:
+    """Collect ``(kind, view, suppression)`` of every count view :func:`protected` hides cells of inside the
+    block (for an audit: :func:`il2lib.privacy.disclosure.recoverable` of each should be empty)."""
+    views: list = []
+    token = _RECORDED.set(views)
+    try:
+        yield views
+    finally:
+        _RECORDED.reset(token)
+
+
+def protected(view: CountView, kind: str) -> Suppression:
+    """How the counts of ``view`` (the ``kind`` of table: "table1", "survival", ...) read in this report:
+    small ones and their complements hidden when the report is built under :func:`small_cells`."""
+    k = threshold()
+    if k is None:
+        return NO_SUPPRESSION
+    shown = protect(view, k)
+    recorded = _RECORDED.get()
+    if recorded is not None:
+        recorded.append((kind, view, shown))
+    return shown
 
 
 def text(value):

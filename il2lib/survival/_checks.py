@@ -182,9 +182,11 @@ def require_patients(n: int, what: str = "analysis") -> None:
         raise InsufficientDataError(f"No patient with complete data is left for the {what}.")
 
 
-def describe_n(n: int, n_input: int, excluded: Excluded) -> str:
-    """The sentence the dashboard shows: 'n = 48 of 50 (2 without time)'."""
+def describe_n(n: int, n_input: int, excluded: Excluded, count=None) -> str:
+    """The sentence the dashboard shows: 'n = 48 of 50 (2 without time)'. ``count(key, value)`` writes each
+    count (keys ``("used",)``, ``("total",)``, ``("left out", reason)``; e.g. a small-cell ``Suppression.text``)."""
+    count = count or (lambda _key, value: str(value))
     if not excluded:
-        return f"n = {n}"
-    detail = "; ".join(f"{count} {reason}" for reason, count in excluded)
-    return f"n = {n} of {n_input} ({detail})"
+        return f"n = {count(('used',), n)}"
+    detail = "; ".join(f"{count(('left out', reason), value)} {reason}" for reason, value in excluded)
+    return f"n = {count(('used',), n)} of {count(('total',), n_input)} ({detail})"

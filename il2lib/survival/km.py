@@ -72,6 +72,11 @@ class KaplanMeierResult:
         """'n = 48 of 50 (2 without time)'."""
         return _checks.describe_n(self.n, self.n_input, self.excluded)
 
+    def note_with(self, count) -> str:
+        """:attr:`n_note` with each count written by ``count(key, n)`` (keys ``("used",)``, ``("total",)``,
+        ``("left out", reason)``; e.g. a small-cell ``Suppression.text``)."""
+        return _checks.describe_n(self.n, self.n_input, self.excluded, count)
+
     def _index(self, times) -> tuple[np.ndarray, np.ndarray]:
         t = np.atleast_1d(np.asarray(times, dtype=float))
         return t, np.searchsorted(self.table["time"].to_numpy(), t, side="right") - 1
