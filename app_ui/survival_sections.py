@@ -50,12 +50,13 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
 TABS = ("Multivariable Cox", "Milestones & RMST", "Competing risks", "Time origin", "Published results")
 
 
-def further(ctx, endpoint: str, by: str | None, conf_type: str, view) -> None:
+def further(ctx, endpoint: str, by: str | None, conf_type: str, view, shown) -> None:
     """The sections under the Kaplan-Meier figure, in a collapsed expander.
 
     Nothing inside runs or draws until the expander is opened, and then only the open tab: a
     filter change redraws just the figure and its numbers. Open state and tab are mirrored in
-    the URL (``?km_more=true&km_tab=...``).
+    the URL (``?km_more=true&km_tab=...``). ``shown``: how the page shows the counts of its survival view
+    (what it hides, the tabs hide too).
     """
     more = st.expander("Models and further comparisons: multivariable Cox, milestones & RMST, competing risks, "
                        "time origin, published results", icon=":material/query_stats:", key="km_more",
@@ -68,7 +69,7 @@ def further(ctx, endpoint: str, by: str | None, conf_type: str, view) -> None:
         draw = {"Multivariable Cox": lambda: tabs.cox_tab(ctx, endpoint),
                 "Milestones & RMST": lambda: tabs.milestones_tab(ctx, endpoint, by, view),
                 "Competing risks": lambda: tabs.competing_tab(ctx, by),
-                "Time origin": lambda: tabs.origin_tab(ctx, endpoint, by, conf_type),
+                "Time origin": lambda: tabs.origin_tab(ctx, endpoint, by, conf_type, shown),
                 "Published results": lambda: tabs.published_tab(ctx, endpoint)}
         for label, tab in zip(TABS, st.tabs(list(TABS), key="km_tab", on_change="rerun", bind="query-params")):
             if tab.open:

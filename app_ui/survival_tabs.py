@@ -1,6 +1,8 @@
 """Tab bodies of the Survival page's "Models and further comparisons" (see :mod:`app_ui.survival_sections`)."""
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -10,13 +12,14 @@ from app_ui.downloads import download_figure, table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.response_sections import PUBLISHED_KEY
 from app_ui.session_cache import data_cache
-from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, comparison, endpoint_by, rmst_display,
-                                  survival_input)
+from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, comparison, curves_count_view, endpoint_by,
+                                  rmst_display, survival_input)
 from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
 from il2lib.analyses.published import CITATIONS, median_overlay
 from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
+from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
 from il2lib.survival import format_months, kaplan_meier
 from il2lib.survival.competing import cumulative_incidence, progression_competing_status
 from il2lib.survival.cox import OVERFITTING
@@ -201,7 +204,27 @@ def _origin(key: tuple, _df: pd.DataFrame, endpoint: str, origin: str, by: str |
     return attempt(run)
 
 
-def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
+def _origin_shown(ctx, o, curves: dict, key: tuple, page_shown) -> Suppression:
+    """How the tab's counts read under small-cell protection: its own count view (group sizes, n of N, delayed
+    entry) with complements, and hidden as well every count the page's survival view hid (``page_shown``,
+    same keys): next to it, the same count shown here would give it back."""
+    def build():
+        view = curves_count_view(curves, o.n, o.n_input, o.excluded, ctx.n, events=False)
+        view.add(("delayed entry",), o.n_truncated)
+        view.add_sum(("delayed entry",), [("used",)])  # kept when every patient enters late (an origin before IL-2)
+        view.add_at_most(("delayed entry",), ("used",))
+        return view
+
+    shown = ctx.masking.protect(build, key)
+    if shown is NO_SUPPRESSION:
+        return shown
+    counts = {("n", g): r.n for g, r in curves.items()} | {("used",): o.n, ("total",): o.n_input}
+    counts |= {("left out", why): n for why, n in o.excluded}
+    extra = {k for k, n in counts.items() if n > 0 and k in page_shown.hidden and k not in shown.hidden}
+    return dataclasses.replace(shown, secondary=shown.secondary | extra) if extra else shown
+
+
+def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, page_shown=NO_SUPPRESSION) -> None:
     from il2lib.figures.km import km_figure
 
     masking = ctx.masking
@@ -217,23 +240,28 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
         return
     o, km, naive, test = computed.value
     curves = {"All patients": km} if by is None else dict(km.items())
-    st.metric("Patients with delayed entry (left-truncated)", masking.count(o.n_truncated), help="Observed only from IL-2 start or "
-              "registry entry, after the chosen origin")
+    shown = _origin_shown(ctx, o, curves, ("survival origin", ctx.cache_key, endpoint, origin, by), page_shown)
+    st.metric("Patients with delayed entry (left-truncated)", shown.text(("delayed entry",), o.n_truncated),
+              help="Observed only from IL-2 start or registry entry, after the chosen origin")
     origin_text = ORIGINS[origin].split(" (")[0]
     origin_text = origin_text if origin_text[1:2].isupper() else origin_text[0].lower() + origin_text[1:]  # "IL-2"
     title, subtitle = ctx.figure_titles(f"{schema.ENDPOINTS[endpoint].label} from {origin_text}")
     k = masking.threshold if masking.on else None
+    hidden = tuple(g for g in curves if ("n", g) in shown.secondary)
     fig = cached_figure(("origin_km", ctx.cache_key, endpoint, origin, by, conf_type, title, subtitle,
-                         ctx.presentation, k),
+                         ctx.presentation, k, hidden),
                         lambda: km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
-                                          time_label=f"Months since {origin_text}", small_cell_threshold=k))
+                                          time_label=f"Months since {origin_text}", small_cell_threshold=k,
+                                          hidden_sizes=hidden))
     st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
     download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart")
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
-    rows = [{"Group": g, "n": r.n, "Median, months (95% CI)": r.median_text(), "Median ignoring delayed entry": format_months(naive_curves[g].median)}
-            for g, r in curves.items()]
-    note = o.note + (f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, {format_p(test.pvalue)}."
-                     if test is not None else "")
+    rows = [{"Group": g, "n": shown.text(("n", g), r.n) if masking.on else r.n,
+             "Median, months (95% CI)": r.median_text(),
+             "Median ignoring delayed entry": format_months(naive_curves[g].median)} for g, r in curves.items()]
+    note = o.note_with(shown.text) + (
+        f" Log-rank with delayed entry: chi-square {test.statistic:.2f}, {format_p(test.pvalue)}."
+        if test is not None else "")
     table_with_downloads(ctx, masking.table(pd.DataFrame(rows)), "origin_table",
                          f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""),
                          f"{schema.ENDPOINTS[endpoint].label} from {origin_text}: medians with delayed entry"

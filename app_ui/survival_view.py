@@ -65,22 +65,33 @@ class SurvivalView:
                 + (f" ({detail})" if detail else ""))
 
     def count_view(self, sidebar_n: int | None = None):
-        """The counts shown with the curves, for small-cell protection: each curve's n and events
-        (events <= n), and the note's used / total / left out (used = the curves' n; total = used + left out).
-        A total equal to ``sidebar_n`` (the sidebar's filtered n) is shown there, so it is never hidden."""
+        """The counts shown with the curves, for small-cell protection (:func:`curves_count_view`)."""
+        return curves_count_view(self.curves, self.n_used, self.n_input, self.excluded, sidebar_n)
 
-        view = CountView()
-        for label, r in self.curves.items():
-            view.add(("n", label), r.n, headline=True)
+
+def curves_count_view(curves: dict, n_used: int, n_input: int, excluded, sidebar_n: int | None = None,
+                      events: bool = True) -> CountView:
+    """The counts shown with survival curves, for small-cell protection: each curve's n (and events, events <= n),
+    and the note's used / total / left out (used = the curves' n, or at least it when some patients have no
+    group; total = used + left out). A total equal to ``sidebar_n`` (the sidebar's filtered n) is shown there,
+    so it is never hidden."""
+    view = CountView()
+    for label, r in curves.items():
+        view.add(("n", label), r.n, headline=True)
+        if events:
             view.add(("events", label), r.n_events)
             view.add_at_most(("events", label), ("n", label))
-        view.add(("used",), self.n_used, headline=True)
-        view.add(("total",), self.n_input, headline=True, fixed=self.n_input == sidebar_n)
-        for why, n in self.excluded:
-            view.add(("left out", why), n)
-        view.add_sum(("used",), [("n", label) for label in self.curves])
-        view.add_sum(("total",), [("used",), *(("left out", why) for why, _ in self.excluded)])
-        return view
+    view.add(("used",), n_used, headline=True)
+    view.add(("total",), n_input, headline=True, fixed=n_input == sidebar_n)
+    for why, n in excluded:
+        view.add(("left out", why), n)
+    sizes = [("n", label) for label in curves]
+    if sum(r.n for r in curves.values()) == n_used:
+        view.add_sum(("used",), sizes)
+    else:
+        view.add_relation({**dict.fromkeys(sizes, 1.0), ("used",): -1.0}, -np.inf, 0.0)
+    view.add_sum(("total",), [("used",), *(("left out", why) for why, _ in excluded)])
+    return view
 
 
 def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:

@@ -166,4 +166,4 @@ with right:
     survival_sections.next_to_figure(ctx, endpoint, by, view)
 for message in view.messages:
     st.info(md_escape(masking.text(message)), icon=":material/info:")
-survival_sections.further(ctx, endpoint, by, conf_type, view)
+survival_sections.further(ctx, endpoint, by, conf_type, view, shown)

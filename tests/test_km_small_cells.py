@@ -16,6 +16,7 @@ import pytest
 
 from il2lib.figures.cif import cif_figure
 from il2lib.figures.km import km_figure
+from il2lib.privacy.disclosure import recoverable
 from il2lib.survival import kaplan_meier
 from il2lib.survival.competing import cumulative_incidence
 from support.apptest import open_app, tables, texts
@@ -216,3 +217,17 @@ def test_survival_page_hides_the_group_size_the_total_would_give_back():
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     first_cells = [d["text"][0] for d in spec["data"] if d.get("mode") == "text" and d["name"].endswith("at risk")]
     assert sorted(first_cells) == ["<5", "masked"]
+
+
+def test_time_origin_tab_hides_the_group_sizes_the_page_hides():
+    # melanoma line 3+ by source: the main view shows Community "<5" and PROCLAIM 18 as "masked" (n = 20 of 20
+    # is shown); the Time origin tab's table and caption must not give 18 (so Community = 2) back
+    from support.apptest import protected_view
+
+    at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", "km_by": "source", "km_more": "true",
+                   "km_tab": "Time origin"}, page="pages/3_Survival.py")
+    origin = next(d for d in tables(at) if "Median ignoring delayed entry" in d.columns).set_index("Group")
+    assert sorted(origin["n"].astype(str)) == ["<5", "masked"], list(origin["n"])
+    assert any(c.startswith("Time from IL-2 start: n = 20") for c in texts(at, "caption"))
+    view, shown = protected_view(at, "survival origin")
+    assert recoverable(view, shown) == {}

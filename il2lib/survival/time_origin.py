@@ -50,9 +50,16 @@ class OriginData:
 
     @property
     def note(self) -> str:
-        text = (f"Time from {ORIGIN_LABELS[self.origin]}: {_checks.describe_n(self.n, self.n_input, self.excluded)}. ")
+        return self.note_with()
+
+    def note_with(self, count=None) -> str:
+        """:attr:`note` with each count written by ``count(key, n)`` (keys ``("used",)``, ``("total",)``,
+        ``("left out", reason)``, ``("delayed entry",)``; e.g. a small-cell ``Suppression.text``)."""
+        text = (f"Time from {ORIGIN_LABELS[self.origin]}: "
+                f"{_checks.describe_n(self.n, self.n_input, self.excluded, count)}. ")
         if self.n_truncated:
-            text += (f"{self.n_truncated} patient(s) enter the risk set late (delayed entry at IL-2 start or registry "
+            late = count(("delayed entry",), self.n_truncated) if count else self.n_truncated
+            text += (f"{late} patient(s) enter the risk set late (delayed entry at IL-2 start or registry "
                      "entry, whichever is later): the curve is left-truncated, as R's Surv(entry, time, event).")
         else:
             text += "No delayed entry: every patient is at risk from time 0."
