@@ -47,11 +47,12 @@ def source_picker() -> None:
                   help="Drops the uploaded files and every result computed from them from this session.")
 
 
-def counts(report) -> None:
+def counts(report, shown) -> None:
+    """Rows loaded = patients analysed + rows excluded, as ``shown`` (small-cell protection) shows them."""
     a, b, c = st.columns(3)
-    a.metric("Rows loaded", report.n_loaded)
-    b.metric("Patients analysed", report.n_analysed)
-    c.metric("Rows excluded", report.n_excluded)
+    a.metric("Rows loaded", shown.text(("loaded",), report.n_loaded))
+    b.metric("Patients analysed", shown.text(("analysed",), report.n_analysed))
+    c.metric("Rows excluded", shown.text(("excluded",), report.n_excluded))
 
 
 def registry_counts(loaded) -> None:
@@ -237,12 +238,14 @@ if ctx.loaded.n_registry is not None:
         preview(ctx.cohort)
 elif ctx.cohort is not None:
     report = ctx.cohort.report
-    counts(report)
+    shown = ctx.masking.protect(lambda: data_mod.count_view(ctx.loaded, ctx.n_total),
+                                ("data", ctx.cache_key, ctx.loaded.ae_key, ctx.n_total))
+    counts(report, shown)
     identifiers(report)
     ambiguous_dates(report)
     mapping_editor(report)
     findings_by_column(report)
     excluded_download(ctx.cohort)
-    data_mod.ae_complete_switches(ctx.loaded)
+    data_mod.ae_complete_switches(ctx.loaded, shown)
     preview(ctx.cohort)
 templates()

@@ -34,10 +34,12 @@ import streamlit as st
 from app_ui import registry, state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
+from app_ui.masking import current_masking
 from app_ui.registry import REGISTRY, registry_config
 from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results
 from il2lib import schema
 from il2lib.errors import Il2libError
+from il2lib.privacy.disclosure import CountView, Suppression
 from il2lib.privacy.pseudonyms import pseudonymise
 from il2lib.validation.adverse_events import load_adverse_events
 from il2lib.validation.patients import load_cohort
@@ -302,40 +304,87 @@ def _set_ae_complete(ae_key: str, source: str, widget: str) -> None:
     st.session_state[AE_COMPLETE] = {"ae_key": ae_key, "sources": tuple(sources)}
 
 
-def ae_complete_switches(loaded: LoadedData) -> None:
-    """Data page: per source, "this AE file lists every AE of every patient of that source".
-
-    Without the switch, a patient without AE rows and without ``max_ctcae_grade`` has unknown
-    toxicity (il2lib.analyses.toxicity); with it, no AE row means no AE. A file without a source column
-    gets one switch for every patient (``schema.AE_COMPLETE_ALL``).
-    """
-
-
+def ae_coverage(loaded: LoadedData) -> list[tuple[str, int, int]]:
+    """Per source (``schema.AE_COMPLETE_ALL`` for a file without a source column): (source, its patients,
+    those without AE rows). Empty without an AE table."""
     if loaded.adverse_events is None or loaded.cohort is None or not loaded.ae_key:
-        return
+        return []
     data = loaded.cohort.data
     with_rows = set(loaded.adverse_events.data[schema.AE_PATIENT_ID].astype(str))
     no_rows = ~data[schema.PATIENT_ID].astype(str).isin(with_rows)
     has_source = schema.SOURCE in data.columns and data[schema.SOURCE].notna().any()
     sources = [str(s) for s in pd.unique(data[schema.SOURCE].dropna())] if has_source else [schema.AE_COMPLETE_ALL]
+    out = []
+    for source in sources:
+        members = (data[schema.SOURCE].astype(str) == source if source != schema.AE_COMPLETE_ALL
+                   else pd.Series(True, index=data.index))
+        out.append((source, int(members.sum()), int((members & no_rows).sum())))
+    return out
+
+
+def count_view(loaded: LoadedData, sidebar_total: int) -> CountView:
+    """The counts the Data page shows for a loaded file, for small-cell protection: rows loaded = patients
+    analysed + rows excluded (the analysed are the sidebar's total when it shows them: never hidden) and,
+    per source, its patients and those without AE rows (the sources' patients add up to the analysed)."""
+    report = loaded.cohort.report
+    view = CountView()
+    view.add(("loaded",), report.n_loaded, headline=True)
+    view.add(("analysed",), report.n_analysed, headline=True, fixed=report.n_analysed == sidebar_total)
+    view.add(("excluded",), report.n_excluded)
+    view.add_sum(("loaded",), [("analysed",), ("excluded",)])
+    coverage = ae_coverage(loaded)
+    for source, n, without_rows in coverage:
+        view.add(("ae_patients", source), n)
+        view.add(("ae_without_rows", source), without_rows)
+        view.add_at_most(("ae_without_rows", source), ("ae_patients", source))
+    view.add_sum(("analysed",), [("ae_patients", source) for source, _, _ in coverage])
+    return view
+
+
+def _about_patients(finding) -> bool:
+    """A finding naming a patient or counting patients (not a whole-file one such as a column not recognised)."""
+    return (finding.file_row is not None or finding.patient_id is not None or bool(finding.named_ids)
+            or finding.column == schema.AE_PATIENT_ID)
+
+
+def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
+    """Data page: per source, "this AE file lists every AE of every patient of that source".
+
+    Without the switch, a patient without AE rows and without ``max_ctcae_grade`` has unknown
+    toxicity (il2lib.analyses.toxicity); with it, no AE row means no AE. A file without a source column
+    gets one switch for every patient (``schema.AE_COMPLETE_ALL``). ``shown`` masks the counts (the
+    Data page's :func:`count_view`); with small-cell protection on, the AE warnings about patients are
+    not listed.
+    """
+
+
+    coverage = ae_coverage(loaded)
+    if not coverage:
+        return
     chosen = ae_complete_sources(loaded)
     st.markdown("#### Adverse-event file coverage")
     st.caption("A patient without AE rows has unknown toxicity (left out of the toxicity denominators) unless the "
                "patient file gives max_ctcae_grade (0 = no AE) or you declare here that the AE file lists every AE "
                "of every patient of their source.")
-    for i, source in enumerate(sources):
-        members = (data[schema.SOURCE].astype(str) == source if source != schema.AE_COMPLETE_ALL
-                   else pd.Series(True, index=data.index))
+    for i, (source, n, without_rows) in enumerate(coverage):
         what = "every patient" if source == schema.AE_COMPLETE_ALL else f"every patient of {source}"
         key = f"w_ae_complete_{i}"
         st.session_state[key] = source in chosen
-        st.toggle(md_escape(f"This AE file lists every AE of {what} ({int((members & no_rows).sum())} of "
-                            f"{int(members.sum())} without AE rows)"), key=key, on_change=_set_ae_complete,
-                  args=(loaded.ae_key, source, key))
+        st.toggle(md_escape(f"This AE file lists every AE of {what} "
+                            f"({shown.text(('ae_without_rows', source), without_rows)} of "
+                            f"{shown.text(('ae_patients', source), n)} without AE rows)"), key=key,
+                  on_change=_set_ae_complete, args=(loaded.ae_key, source, key))
     findings = [f for f in loaded.adverse_events.report.findings if f.level == "warning"]
     if findings:
-        with st.expander(f"Adverse-event file: {len(findings)} warning(s)", icon=":material/warning:"):
-            for finding in findings[:50]:
-                st.markdown("- " + md_escape(finding.message))
-            if len(findings) > 50:
-                st.caption(f"... and {len(findings) - 50} more.")
+        masking = current_masking()
+        # with protection on, only whole-file warnings: the others name a patient each, or count the patients
+        # without AE rows that the switches above show protected
+        listed = [f for f in findings if not _about_patients(f)] if masking.on else findings
+        with st.expander(f"Adverse-event file: {masking.count(len(findings))} warning(s)", icon=":material/warning:"):
+            if masking.on:
+                st.caption("Warnings about patients: not listed while small-cell protection is on (one row per "
+                           "patient; the switches above count the patients without AE rows).")
+            for finding in listed[:50]:
+                st.markdown("- " + md_escape(masking.text(finding.message)))
+            if len(listed) > 50:
+                st.caption(f"... and {len(listed) - 50} more.")

@@ -166,6 +166,52 @@ def test_no_count_below_the_threshold_is_visible_on_a_registry_selection_above_t
     _assert_nothing_small_is_shown(at, downloads, page, "registry", REGISTRY_KINDS.get(page, ()))
 
 
+def _messy_upload() -> tuple[bytes, bytes]:
+    """The combined sample as an upload (patient file, AE table) with small counts on the Data page: two rows
+    excluded (a disease the dictionary does not know), two community patients without AE rows, and one
+    patient whose worst AE grade exceeds the patient file's max_ctcae_grade (a warning naming the patient)."""
+    import pandas as pd
+
+    from il2lib import schema
+    from support.apptest import SAMPLE
+
+    patients = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    bad = patients.iloc[[0, 1]].assign(**{schema.PATIENT_ID: ["X-001", "X-002"], schema.DISEASE: "not a disease"})
+    events = pd.read_csv(SAMPLE.parent / "combined_synthetic_adverse_events.csv", dtype=str, keep_default_na=False)
+    community = patients.loc[patients[schema.SOURCE].str.startswith("Community"), schema.PATIENT_ID]
+    events = events[~events[schema.AE_PATIENT_ID].isin(community.iloc[:2])].reset_index(drop=True)
+    grade = pd.to_numeric(patients.set_index(schema.PATIENT_ID)[schema.MAX_CTCAE], errors="coerce")
+    row = next(i for i, pid in events[schema.AE_PATIENT_ID].items() if grade.get(pid, 9) < 4)
+    events.loc[row, schema.AE_GRADE] = str(int(grade[events.at[row, schema.AE_PATIENT_ID]]) + 1)
+    as_csv = lambda frame: frame.to_csv(index=False).encode()  # noqa: E731
+    return as_csv(pd.concat([patients, bad], ignore_index=True)), as_csv(events)
+
+
+@pytest.fixture(scope="module")
+def upload_session():
+    """A messy upload (:func:`_messy_upload`) with protection on, melanoma in line 3+ grouped by source."""
+    from support.security import upload
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[PROTECTED_VIEWS] = []
+    at.query_params.update(MODES["melanoma_line3_by_source"])
+    patients, events = _messy_upload()
+    return rerun(upload(at, "messy.csv", patients, adverse_events=events))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_count_below_the_threshold_is_visible_on_a_messy_upload(upload_session, downloads, page):
+    downloads.clear()
+    at = _show(upload_session, page, None)
+    assert any("Upload: messy.csv" in text for _, text in visible_strings(at)), "the upload is not the data shown"
+    if page == "app.py":
+        shown = " ".join(text for _, text in visible_strings(at))
+        assert "Adverse-event file:" in shown and "without AE rows" in shown, "the upload's AE checks are not drawn"
+        assert "patient_id=" not in shown, "a warning naming a patient is listed with protection on"
+    kinds = ("data",) if page == "app.py" else PROTECTED_KINDS.get(page, ())
+    _assert_nothing_small_is_shown(at, downloads, page, "upload", kinds)
+
+
 def test_a_session_keeps_no_count_views_unless_an_audit_asks():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update({"mask": "1"})
