@@ -21,8 +21,9 @@ from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
 from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
 from il2lib.survival import format_months, kaplan_meier
-from il2lib.survival.competing import cumulative_incidence, progression_competing_status
+from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
 from il2lib.survival.cox import OVERFITTING
+from il2lib.survival.km import TOO_FEW_AT_RISK
 from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES, PROPORTIONAL_HAZARDS
 from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times
 
@@ -104,9 +105,11 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view) -> None:
         computed = comparison(ctx.cache_key, "milestones", ctx.data, endpoint, by, tuple(sorted(times)))
         if computed.ok:
             res = computed.value
-            per = res.per_group.assign(label=lambda d: [f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
-                                                        if pd.notna(s) else "—" for s, lo, hi in
-                                                        zip(d["survival"], d["ci_lower"], d["ci_upper"])])
+            few, few_diff = res.too_few_at_risk(ctx.masking.threshold if ctx.masking.on else None)
+            per = res.per_group.assign(label=lambda d: ["—" if pd.isna(s) else TOO_FEW_AT_RISK if small
+                                                        else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+                                                        for s, lo, hi, small in
+                                                        zip(d["survival"], d["ci_lower"], d["ci_upper"], few)])
             wide = per.pivot(index="group", columns="time", values="label")
             wide.columns = [f"{t:g} mo" for t in wide.columns]
             table_with_downloads(ctx, wide.reset_index().rename(columns={"group": "Group"}), "milestone_table",
@@ -115,10 +118,13 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view) -> None:
             diff = pd.DataFrame({"Comparison": [f"{g} vs {res.reference}" for g in res.differences["group"]],
                                  "Time": [f"{t:g} mo" for t in res.differences["time"]],
                                  "Difference, % points (95% CI)": [
-                                     "—" if pd.isna(d) else f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})"
-                                     for d, lo, hi in zip(res.differences["difference"], res.differences["ci_lower"],
-                                                          res.differences["ci_upper"])],
-                                 "p": res.differences["p"].map(format_p)})
+                                     "—" if pd.isna(d) else TOO_FEW_AT_RISK if small
+                                     else f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})"
+                                     for d, lo, hi, small in zip(res.differences["difference"],
+                                                                 res.differences["ci_lower"],
+                                                                 res.differences["ci_upper"], few_diff)],
+                                 "p": [TOO_FEW_AT_RISK if small else format_p(p)
+                                       for p, small in zip(res.differences["p"], few_diff)]})
             table_with_downloads(ctx, diff, "milestone_diff_table", f"milestone_differences_{endpoint}_by_{by}",
                                  f"Differences in survival at milestones vs {res.reference}: "
                                  f"{endpoint_by(endpoint, by)}")
@@ -168,9 +174,11 @@ def competing_tab(ctx, by: str | None) -> None:
                                            small_cell_threshold=k))
     st.plotly_chart(fig, width="stretch", key="cif_chart", config={"displaylogo": False})
     download_figure(fig, "cif_progression" + (f"_by_{by}" if by else ""), key="cif_chart")
-    at = res.at([6.0, 12.0, 24.0])
-    at["CIF, % (95% CI)"] = [f"{100 * c:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" if pd.notna(c) else "—"
-                             for c, lo, hi in zip(at["cif"], at["ci_lower"], at["ci_upper"])]
+    at = res.at(CIF_MONTHS)
+    few = res.too_few_at_risk(CIF_MONTHS, k)  # no estimate where fewer than k remain at risk
+    at["CIF, % (95% CI)"] = ["—" if pd.isna(c) else TOO_FEW_AT_RISK if small
+                             else f"{100 * c:.1f} ({100 * lo:.1f}–{100 * hi:.1f})"
+                             for c, lo, hi, small in zip(at["cif"], at["ci_lower"], at["ci_upper"], few)]
     n_comp = sum(r.n_events for r in res.competing_cif.values())
     text = (f"Aalen-Johansen estimate; {masking.text(res.n_note)}; {masking.count(n_comp)} deaths without "
             "progression. "

@@ -88,8 +88,10 @@ def medians_table(view, shown) -> pd.DataFrame:
                           "Median, months (95% CI)": r.median_text()} for label, r in view.curves.items()])
 
 
-def milestones_table(view) -> pd.DataFrame:
-    return pd.DataFrame([{"Group": label, **r.milestone_texts()} for label, r in view.curves.items()])
+def milestones_table(view, masking) -> pd.DataFrame:
+    k = masking.threshold if masking.on else None  # no estimate where fewer than k remain at risk
+    return pd.DataFrame([{"Group": label, **r.milestone_texts(small_cell_threshold=k)}
+                         for label, r in view.curves.items()])
 
 
 def comparison(view) -> None:
@@ -159,7 +161,7 @@ with right:
     show_table(masking.table(medians))
     download_table(medians, f"median_{endpoint}", title="Median survival")
     st.markdown("**Survival at 12 / 24 / 36 months**")
-    milestones = milestones_table(view)
+    milestones = milestones_table(view, masking)
     show_table(masking.table(milestones))
     download_table(milestones, f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
     comparison(view)

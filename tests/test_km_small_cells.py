@@ -19,6 +19,7 @@ from il2lib.figures.km import km_figure
 from il2lib.privacy.disclosure import recoverable
 from il2lib.survival import kaplan_meier
 from il2lib.survival.competing import cumulative_incidence
+from il2lib.survival.milestones import survival_differences
 from support.apptest import open_app, tables, texts
 
 K = 5
@@ -231,3 +232,54 @@ def test_time_origin_tab_hides_the_group_sizes_the_page_hides():
     assert any(c.startswith("Time from IL-2 start: n = 20") for c in texts(at, "caption"))
     view, shown = protected_view(at, "survival origin")
     assert recoverable(view, shown) == {}
+
+
+def test_milestones_read_a_dash_where_fewer_than_k_remain_at_risk(curves):
+    # as the curve stops there: an estimate with fewer than k at risk gives its events back from the drop
+    times = (3.0, 6.0, 9.0, 13.0)
+    large = curves[LARGE]
+    assert list(large.at_risk(times)) == [10, 7, 4, 0]
+    plain = large.milestone_texts(times)
+    assert plain["9 mo"].endswith(")") and plain["13 mo"] == "—"
+    assert list(large.milestone_texts(times, small_cell_threshold=K).values()) == [plain["3 mo"], plain["6 mo"], "–",
+                                                                                    "—"]
+    assert set(curves[SMALL].milestone_texts((1.0, 6.0), small_cell_threshold=K).values()) == {"–"}
+    assert large.milestone_texts(times, small_cell_threshold=None) == plain
+
+
+def test_milestone_differences_and_cumulative_incidence_know_where_fewer_than_k_remain_at_risk():
+    res = survival_differences(TIME, EVENT, GROUP, [3.0, 6.0, 9.0], reference=LARGE)
+    per, diff = res.too_few_at_risk(K)
+    few = dict(zip(zip(res.per_group["group"], res.per_group["time"]), per))
+    assert [few[LARGE, t] for t in (3.0, 6.0, 9.0)] == [False, False, True]
+    assert [few[SMALL, t] for t in (3.0, 6.0, 9.0)] == [True, True, True]
+    assert diff.all() and len(diff) == 3  # each difference involves the 3-patient group
+    assert not res.too_few_at_risk(None)[0].any() and not res.too_few_at_risk(None)[1].any()
+    status = np.where(EVENT, 1, 0)
+    cr = cumulative_incidence(TIME, status, GROUP)
+    at = cr.at([3.0, 9.0])
+    flags = dict(zip(zip(at["group"], at["event"], at["time"]), cr.too_few_at_risk([3.0, 9.0], K)))
+    assert flags[LARGE, "Event", 3.0] is np.False_ and flags[LARGE, "Competing event", 9.0] is np.True_
+    assert all(v for (g, _, _), v in flags.items() if g == SMALL)
+    assert not cr.too_few_at_risk([3.0, 9.0], None).any()
+
+
+def test_survival_page_milestones_and_cumulative_incidence_show_no_estimate_with_fewer_than_k_at_risk():
+    # melanoma line 3+ by source: the community series has 2 patients, so no milestone or CIF of its own
+    from support.apptest import rerun
+
+    query = {"mask": "1", "disease": "melanoma", "line_of_il2": "3+", "km_by": "source", "km_more": "true",
+             "km_tab": "Milestones & RMST"}
+    at = open_app(query, page="pages/3_Survival.py")
+    community = "Community (synthetic)"
+    main = next(d for d in tables(at) if "36 mo" in d.columns).set_index("Group")
+    assert set(main.loc[community]) == {"–"}
+    milestones = next(d for d in tables(at) if "12 mo" in d.columns and "36 mo" not in d.columns).set_index("Group")
+    assert set(milestones.loc[community]) == {"–"}
+    diff = next(d for d in tables(at) if "Difference, % points (95% CI)" in d.columns)
+    assert set(diff["Difference, % points (95% CI)"]) == {"–"} and set(diff["p"]) == {"–"}
+    at.session_state["km_tab"] = at.query_params["km_tab"] = "Competing risks"
+    at = rerun(at)
+    cif = next(d for d in tables(at) if "CIF, % (95% CI)" in d.columns)
+    assert set(cif.loc[cif["Group"] == community, "CIF, % (95% CI)"]) == {"–", "—"}  # "—": beyond its follow-up
+    assert cif.loc[cif["Group"] != community, "CIF, % (95% CI)"].str.contains("%|\\(", regex=True).any()

@@ -14,9 +14,11 @@ from il2lib.cohort import line_groups
 from il2lib.figures.forest_cox import cox_forest_figure
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed
+from il2lib.report._small_cells import threshold
 from il2lib.stats import format_p, p_phrase
 from il2lib.survival import format_months
-from il2lib.survival.competing import cumulative_incidence, progression_competing_status
+from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
+from il2lib.survival.km import TOO_FEW_AT_RISK
 from il2lib.survival.milestones import rmst_differences, survival_differences
 from il2lib.survival.multivariable import COVARIATES, multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
@@ -60,12 +62,15 @@ def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) ->
         return
     group = df[by].map(schema.DISEASE_LABELS) if by == schema.DISEASE else df[by]
     try:
-        ms = survival_differences(time, event, group, [12.0, 24.0]).differences
+        milestones = survival_differences(time, event, group, [12.0, 24.0])
+        ms, (_, few) = milestones.differences, milestones.too_few_at_risk(threshold())
         rm = rmst_differences(time, event, group)
         rows = [{"Comparison": f"{g} vs {r}", "Measure": f"Survival at {t:g} months",
-                 "Difference (95% CI)": f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f}) % points",
-                 "p": format_p(p)} for g, r, t, d, lo, hi, p in
-                zip(ms["group"], ms["reference"], ms["time"], ms["difference"], ms["ci_lower"], ms["ci_upper"], ms["p"])]
+                 "Difference (95% CI)": TOO_FEW_AT_RISK if small  # fewer than k at risk in a group: no estimate
+                 else f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f}) % points",
+                 "p": TOO_FEW_AT_RISK if small else format_p(p)} for g, r, t, d, lo, hi, p, small in
+                zip(ms["group"], ms["reference"], ms["time"], ms["difference"], ms["ci_lower"], ms["ci_upper"], ms["p"],
+                    few)]
         rows += [{"Comparison": f"{g} vs {r}", "Measure": f"RMST to {rm.tau:.1f} months",
                   "Difference (95% CI)": f"{d:+.1f} ({lo:+.1f} to {hi:+.1f}) months", "p": format_p(p)}
                  for g, r, d, lo, hi, p in zip(rm.differences["group"], rm.differences["reference"],
@@ -84,9 +89,10 @@ def _competing_and_origin(s: Section, df: pd.DataFrame, by: str | None) -> None:
         group = df[by].map(schema.DISEASE_LABELS) if by == schema.DISEASE else None
         cr = cumulative_incidence(time, status, group, event_label="Progression",
                                   competing_label="Death without progression")
-        at = cr.at([6.0, 12.0, 24.0])
-        at["CIF, % (95% CI)"] = [f"{100 * c:.1f} ({100 * a:.1f} to {100 * b:.1f})" for c, a, b in
-                                 zip(at["cif"], at["ci_lower"], at["ci_upper"])]
+        at = cr.at(CIF_MONTHS)
+        few = cr.too_few_at_risk(CIF_MONTHS, threshold())  # no estimate where fewer than k remain at risk
+        at["CIF, % (95% CI)"] = [TOO_FEW_AT_RISK if small else f"{100 * c:.1f} ({100 * a:.1f} to {100 * b:.1f})"
+                                 for c, a, b, small in zip(at["cif"], at["ci_lower"], at["ci_upper"], few)]
         notes = [f"Aalen-Johansen; {cr.n_note}."]
         if cr.gray is not None:
             notes.append(f"Gray's test for progression: chi-square {cr.gray.statistic:.2f}, {cr.gray.df} df, "

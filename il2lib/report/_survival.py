@@ -137,7 +137,7 @@ def _summary_table(e: _Estimates, shown) -> pd.DataFrame:
         small = bool({n_key, events_key} & shown.primary)  # a median beside a "<k" reads "masked", as elsewhere
         rows.append({"Group": label, "n": shown.text(n_key, r.n), "Events": shown.text(events_key, r.n_events),
                      "Median, months (95% CI)": MASKED_DEPENDENT if small else r.median_text(),
-                     **r.milestone_texts()})
+                     **r.milestone_texts(small_cell_threshold=threshold())})
     return pd.DataFrame(rows)
 
 

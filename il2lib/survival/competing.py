@@ -19,6 +19,7 @@ from il2lib._work import WorkCounter
 from il2lib.errors import InsufficientDataError, SurvivalInputError, WorkLimitExceeded
 from il2lib.stats.distributions import chi2_sf, norm_ppf
 from il2lib.survival import _checks
+from il2lib.survival.km import too_few_at_risk
 
 #: status codes of :func:`cumulative_incidence`: 0 censored, 1 event of interest, 2 competing event
 CENSORED, CAUSE, COMPETING = 0, 1, 2
@@ -27,6 +28,8 @@ CENSORED, CAUSE, COMPETING = 0, 1, 2
 #: limit keeps the test within about 4 s (some 45,000 distinct times for three groups).
 GRAY_WORK_LIMIT = 5_000_000
 GRAY_STEP_BASE = 100
+#: Times (months) at which the Survival page and the report show the cumulative incidence.
+CIF_MONTHS = (6.0, 12.0, 24.0)
 CIF_COLUMNS = ("time", "n_risk", "n_event", "n_competing", "n_censor", "cif", "variance", "ci_lower", "ci_upper")
 
 
@@ -62,6 +65,12 @@ class CIFResult:
         for name in ("cif", "variance", "ci_lower", "ci_upper"):
             out[name] = np.where(beyond, np.nan, out[name])
         return pd.DataFrame(out)
+
+    def at_risk(self, times) -> np.ndarray:
+        """Number at risk at each time (patients whose time is >= t)."""
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        n_risk = np.append(self.table["n_risk"].to_numpy(dtype=np.int64), 0)
+        return n_risk[np.searchsorted(self.table["time"].to_numpy(), t, side="left")]
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,13 @@ class CompetingRisksResult:
                 frames.append(res.at(times).assign(group=group, event=label))
         out = pd.concat(frames, ignore_index=True)
         return out[["group", "event", "time", "cif", "ci_lower", "ci_upper"]]
+
+    def too_few_at_risk(self, times, small_cell_threshold: int | None) -> np.ndarray:
+        """Small-cell protection (:func:`il2lib.survival.km.too_few_at_risk`): the rows of :meth:`at` at a time
+        where fewer than ``small_cell_threshold`` patients of the group remain at risk; their estimates are
+        not shown. All False without a threshold."""
+        n_risk = [res.at_risk(times) for results in (self.cif, self.competing_cif) for res in results.values()]
+        return too_few_at_risk(np.concatenate(n_risk), small_cell_threshold)
 
 
 def _status(values) -> np.ndarray:

@@ -28,6 +28,17 @@ TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "survival", "std_err",
 _TOL = float(np.sqrt(np.finfo(float).eps))
 #: Times (months) at which the pages and the report show survival with its CI.
 MILESTONE_MONTHS = (12.0, 24.0, 36.0)
+#: What an estimate at a time with fewer patients at risk than the small-cell threshold reads.
+TOO_FEW_AT_RISK = "–"
+
+
+def too_few_at_risk(n_risk, small_cell_threshold: int | None) -> np.ndarray:
+    """Small-cell protection of an estimate at a time (survival, cumulative incidence, a difference of them): True
+    where fewer than ``small_cell_threshold`` patients remain at risk, where the curves stop (see
+    :func:`il2lib.figures.km.rows_with_enough_at_risk`): a later step gives its number of events back. All False
+    without a threshold."""
+    n = np.asarray(n_risk)
+    return np.zeros(n.shape, dtype=bool) if small_cell_threshold is None else n < small_cell_threshold
 
 
 def format_months(value, digits: int = 1) -> str:
@@ -94,12 +105,15 @@ class KaplanMeierResult:
         lo, hi = self.median_ci
         return f"{format_months(self.median)} ({format_months(lo)}–{format_months(hi)})"
 
-    def milestone_texts(self, times=MILESTONE_MONTHS) -> dict[str, str]:
+    def milestone_texts(self, times=MILESTONE_MONTHS, small_cell_threshold: int | None = None) -> dict[str, str]:
         """``{"12 mo": "45% (30–60)", ...}``: survival at each of ``times`` with its CI; "—" beyond the last
-        observed time."""
+        observed time, and "–" (:data:`TOO_FEW_AT_RISK`) where fewer than ``small_cell_threshold`` patients
+        remain at risk (small-cell protection: :func:`too_few_at_risk`)."""
         at = self.survival_at(list(times))
-        return {f"{t:g} mo": "—" if pd.isna(s) else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
-                for t, s, lo, hi in zip(times, at["survival"], at["ci_lower"], at["ci_upper"])}
+        few = too_few_at_risk(at["n_risk"], small_cell_threshold)
+        return {f"{t:g} mo": "—" if pd.isna(s) else TOO_FEW_AT_RISK if small
+                else f"{100 * s:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+                for t, s, lo, hi, small in zip(times, at["survival"], at["ci_lower"], at["ci_upper"], few)}
 
     def survival_at(self, times) -> pd.DataFrame:
         """S(t) with its CI at each time (right-continuous step function).

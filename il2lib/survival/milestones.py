@@ -14,7 +14,7 @@ import pandas as pd
 
 from il2lib.errors import InsufficientDataError
 from il2lib.stats.distributions import norm_ppf, norm_sf
-from il2lib.survival.km import ConfType, GroupedKaplanMeier, kaplan_meier
+from il2lib.survival.km import ConfType, GroupedKaplanMeier, kaplan_meier, too_few_at_risk
 
 MILESTONE_COLUMNS = ("time", "group", "reference", "survival", "survival_reference", "difference", "se",
                      "ci_lower", "ci_upper", "p")
@@ -34,6 +34,16 @@ class MilestoneResult:
     def to_frame(self) -> pd.DataFrame:
         """``per_group`` with each group's difference from the reference at that time (NaN on the reference)."""
         return _with_differences(self.per_group, self.differences, ["time", "group"], self.reference)
+
+    def too_few_at_risk(self, small_cell_threshold: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Small-cell protection (:func:`il2lib.survival.km.too_few_at_risk`): the rows of ``per_group``, and of
+        ``differences`` (either group), at a time where fewer than ``small_cell_threshold`` patients remain at
+        risk; their estimates are not shown. All False without a threshold."""
+        few = too_few_at_risk(self.per_group["n_risk"], small_cell_threshold)
+        small = {(t, g) for t, g, f in zip(self.per_group["time"], self.per_group["group"], few) if f}
+        diff = self.differences
+        return few, np.array([(t, g) in small or (t, r) in small
+                              for t, g, r in zip(diff["time"], diff["group"], diff["reference"])], dtype=bool)
 
 
 @dataclass(frozen=True)
