@@ -75,7 +75,8 @@ def listed_unrecognised(columns: list[str], editable: bool) -> list[str]:
     beyond, the first ones (or the first ones whose name holds the text searched for), with a note."""
     if len(columns) <= MAPPING_MAX_UNRECOGNISED:
         return columns
-    found = st.text_input("Find unrecognised file columns by name", key="w_mapping_find") if editable else ""
+    found = (st.text_input("Find unrecognised file columns by name", key=data_mod.MAPPING_FIND_WIDGET)
+             if editable else "")
     matching = [c for c in columns if found.casefold() in c.casefold()] if found else columns
     listed = matching[:MAPPING_MAX_UNRECOGNISED]
     st.caption(f"{len(columns):,} file columns are not recognised; the table lists {len(listed):,} of them"
@@ -104,7 +105,7 @@ def mapping_editor(report) -> None:
         targets = [""] + [spec.name for spec in schema.PATIENT_COLUMNS]
         # The editor keeps its edits by row position: a key of its own per mapping starts a fresh editor
         # whenever the mapping (and with it the row order) changes, so no edit lands on another column.
-        edited = st.data_editor(table, key=f"mapping_editor_{_fingerprint(table)}", hide_index=True,
+        edited = st.data_editor(table, key=data_mod.MAPPING_EDITOR_WIDGET + _fingerprint(table), hide_index=True,
                                 width="stretch", disabled=["File column"],
                                 column_config={"Maps to": st.column_config.SelectboxColumn(options=targets)})
         if st.button("Apply mapping", icon=":material/check:"):
@@ -125,7 +126,7 @@ def ambiguous_dates(report) -> None:
     chosen = {}
     for column in columns:
         chosen[column] = st.radio(md_escape(schema.label(column)), list(orders), format_func=orders.get,
-                                  horizontal=True, key=f"date_order_{column}")
+                                  horizontal=True, key=data_mod.DATE_ORDER_WIDGET + column)
     if st.button("Apply date order", icon=":material/check:"):
         st.session_state[data_mod.DATE_ORDER] = {**st.session_state.get(data_mod.DATE_ORDER, {}), **chosen}
         st.rerun()

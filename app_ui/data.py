@@ -32,11 +32,12 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import registry, state
+from app_ui.filters import FILTER_MEMO
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.registry import REGISTRY, registry_config
-from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results
+from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results, holds_upload
 from il2lib import schema
 from il2lib.errors import Il2libError
 from il2lib.privacy.disclosure import CountView, Suppression
@@ -72,6 +73,10 @@ UPLOAD, SERVER = "upload", "server"
 UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, UPLOAD_TOKEN, MAPPING = "upload_file", "upload_ae", "upload_memo", \
     "upload_token", "v_mapping"
 DATE_ORDER = "v_date_order"  # schema date column -> "dmy" / "mdy", chosen on the Data page
+# Data page widgets named after the upload's columns or AE sources (key prefixes), and the mapping's search box.
+DATE_ORDER_WIDGET, MAPPING_EDITOR_WIDGET, AE_COMPLETE_WIDGET = "date_order_", "mapping_editor_", "w_ae_complete_"
+UPLOAD_WIDGET_PREFIXES = (DATE_ORDER_WIDGET, MAPPING_EDITOR_WIDGET, AE_COMPLETE_WIDGET)
+MAPPING_FIND_WIDGET = "w_mapping_find"
 PSEUDONYM_MEMO = "pseudonym_memo"  # (loaded cohort, its AE table, their pseudonymised copies)
 PSEUDONYM_SCOPE = "|pseudonyms"  # appended to the scope: results computed on pseudonyms are cached apart
 
@@ -275,10 +280,16 @@ def store_upload(widget: str, target: str) -> None:
 
 
 def clear_upload() -> None:
-    """Button callback: drop the uploaded bytes, their loaded cohort, the upload options and every
-    cached result computed from them."""
-    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, PSEUDONYM_MEMO, MAPPING, DATE_ORDER, "w_upload", "w_upload_ae"):
-        st.session_state.pop(key, None)
+    """Button callback: drop the uploaded bytes, their loaded cohort and its filtered copies, the upload
+    options and the widgets named after the file's columns or sources, every session entry keyed by the
+    upload's scope (such as the built report's options) and every cached result computed from them."""
+    ss = st.session_state
+    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, MAPPING, DATE_ORDER, AE_COMPLETE,
+                "w_upload", "w_upload_ae", MAPPING_FIND_WIDGET):
+        ss.pop(key, None)
+    for key in list(ss.keys()):
+        if str(key).startswith(UPLOAD_WIDGET_PREFIXES) or holds_upload(ss[key]):
+            ss.pop(key, None)
     forget_upload_results()
 
 
@@ -368,7 +379,7 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
                "of every patient of their source.")
     for i, (source, n, without_rows) in enumerate(coverage):
         what = "every patient" if source == schema.AE_COMPLETE_ALL else f"every patient of {source}"
-        key = f"w_ae_complete_{i}"
+        key = f"{AE_COMPLETE_WIDGET}{i}"
         st.session_state[key] = source in chosen
         st.toggle(md_escape(f"This AE file lists every AE of {what} "
                             f"({shown.text(('ae_without_rows', source), without_rows)} of "

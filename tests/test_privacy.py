@@ -274,6 +274,53 @@ def test_upload_results_are_cached_in_the_session_only_and_forgotten_with_the_up
     assert _caches_holding(token_b) and _n_entries(_session_id(session_b)) == n_b, "another session lost its results"
 
 
+def _holds(value, needle: str, depth: int = 0) -> bool:
+    """True when ``value`` (text, bytes, a table, a container or an object's attributes, nested) contains ``needle``."""
+    import pandas as pd
+
+    if depth > 8:
+        return False
+    if isinstance(value, str):
+        return needle in value
+    if isinstance(value, (bytes, bytearray)):
+        return needle.encode() in value
+    if isinstance(value, pd.DataFrame):
+        return needle in value.to_csv() or _holds(value.attrs, needle, depth + 1)
+    if isinstance(value, pd.Series):
+        return needle in value.to_csv()
+    if isinstance(value, dict):
+        return any(_holds(k, needle, depth + 1) or _holds(v, needle, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds(v, needle, depth + 1) for v in value)
+    fields = getattr(value, "__dict__", None) or {name: getattr(value, name) for name in getattr(value, "__slots__", ())
+                                                  if hasattr(value, name)}
+    return isinstance(fields, dict) and _holds(fields, needle, depth + 1)
+
+
+def test_forgetting_the_upload_leaves_no_patient_id_in_the_session(own_session_ids):
+    # Filtered (the filter memo keeps filtered copies), with the AE table, its coverage switch and a built report.
+    token = sh.marker()
+    at = sh.new_session()
+    at.query_params["disease"] = "melanoma"
+    at = sh.upload(at, "cohort.csv", sh.marked_cohort(token).to_csv(index=False).encode(),
+                   adverse_events=sh.marked_adverse_events(token).to_csv(index=False).encode())
+    at.toggle(key="w_ae_complete_0").set_value(True).run()
+    _visit_analyses(at)
+    at.switch_page("pages/6_Report.py").run()
+    at.button(key="report_build").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    patient = f"{token}P"  # every patient id of the upload starts so (its source and histology do not)
+    state = at._session_state.filtered_state
+    assert [key for key, value in state.items() if _holds(value, patient)], "the scan below would prove nothing"
+
+    at.switch_page("app.py").run()
+    next(b for b in at.button if b.label == "Forget the uploaded files").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    state = at._session_state.filtered_state
+    assert [key for key, value in state.items() if _holds(value, patient)] == []
+    assert [key for key, value in state.items() if _holds(value, token)] == []
+
+
 def test_a_new_upload_drops_the_results_of_the_file_it_replaces(own_session_ids):
     token_a, token_b = sh.marker(), sh.marker()
     at = _visit_analyses(sh.upload(sh.new_session(), "a.csv", sh.marked_cohort(token_a).to_csv(index=False).encode()))

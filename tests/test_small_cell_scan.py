@@ -2,8 +2,9 @@
 
 Every page of the dashboard, every tab of the Survival page's "Models and further comparisons"
 section and the built meeting report are run by AppTest under two filter settings that leave small
-groups; every page is also run on a registry selection above the row limit (counts from the registry). Every visible string, metric, table and figure (labels, titles, annotations, hover text, bar
-lengths), the report preview and the CSV, figure and report downloads are scanned for a count at a
+groups; every page is also run on a registry selection above the row limit (counts from the registry)
+and on a messy upload (excluded rows, patients without AE rows). Every visible string, metric, table and
+figure (labels, titles, annotations, hover text, bar lengths), the report preview and the CSV, figure and report downloads are scanned for a count at a
 count position (rules in tests/support/disclosure_scan.py, unit-tested in tests/test_disclosure_scan_rules.py).
 The rule is the usual minimum cell count: counts from 1 to threshold - 1 are shown as "<threshold",
 zeros stay (as in DARWIN EU's omopgenerics, "Minimum cell count suppression",
