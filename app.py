@@ -3,6 +3,7 @@ validation report, download the findings and the excluded rows, the template and
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pandas as pd
 import streamlit as st
@@ -28,11 +29,19 @@ IDENTIFIERS_NAMED = 20  # identifier-looking columns named in the warning
 PREVIEW_MAX_COLUMNS = 100
 
 
+def upload_transit() -> str:
+    """Where an upload passes while it is received: memory under serve.py (which says so in the environment),
+    else the server's temp directory, which Python's upload parser spools a file over 1 MiB to."""
+    if os.environ.get(data_mod.TEMP_IN_MEMORY_ENV) == "1":
+        return "a large file passes through in-memory temporary storage while it is received."
+    return ("a file over 1 MiB passes through the server's temporary directory while it is received (serve.py "
+            "puts that directory in memory: see docs/hospital-deployment.md).")
+
+
 def source_picker() -> None:
     st.radio("Data source", data_mod.choices(), format_func=data_mod.choice_label, **state.bind("data"),
              help="The samples are synthetic, calibrated to published summaries. An upload is kept in the "
-                  "server's memory for this browser session only; a large file passes through in-memory "
-                  "temporary storage while it is received.")
+                  "server's memory for this browser session only; " + upload_transit())
     if ctx.loaded.choice != data_mod.UPLOAD:
         return
     left, right = st.columns(2)

@@ -255,6 +255,7 @@ def use_ram_temp_dir(args: Sequence[str]) -> str:
         atexit.register(shutil.rmtree, path, ignore_errors=True)
     os.environ["TMPDIR"] = path
     tempfile.tempdir = path
+    os.environ["IL2_TEMP_IN_MEMORY"] = "1"  # the Data page then says that uploads pass through memory
     return f"Temporary files go to {path} (in memory, {free // MIB:,} MB free; uploads up to {limit} MB)."
 
 

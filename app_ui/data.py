@@ -48,6 +48,8 @@ from il2lib.validation.patients import load_cohort
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
 SERVER_DATA_ENV = "IL2_DASHBOARD_DATA"
+#: Set to "1" by serve.py once the temp directory (where uploads over 1 MiB are spooled) is in memory.
+TEMP_IN_MEMORY_ENV = "IL2_TEMP_IN_MEMORY"
 
 
 @dataclass(frozen=True)

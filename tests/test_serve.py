@@ -190,3 +190,28 @@ def test_heap_arenas_are_capped_unless_the_service_sets_them():
         pytest.skip("not glibc")
     assert not serve.limit_heap_arenas({"MALLOC_ARENA_MAX": "4"})  # glibc read the variable at start
     assert serve.limit_heap_arenas({})
+
+
+def test_the_data_page_says_where_an_upload_passes_as_the_launcher_set_it(monkeypatch):
+    import tempfile
+
+    from streamlit.testing.v1 import AppTest
+
+    def upload_help() -> str:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at.radio(key="w_data").help
+
+    monkeypatch.delenv(data_mod.TEMP_IN_MEMORY_ENV, raising=False)  # restored (unset) afterwards
+    without = upload_help()
+    assert "the server's temporary directory" in without and "docs/hospital-deployment.md" in without
+    monkeypatch.setenv("TMPDIR", "")
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+    shm = serve.mount_of("/dev/shm", serve.parse_mounts(Path("/proc/self/mounts").read_text()))
+    if shm is None or shm.fstype not in serve.RAM_FILESYSTEMS:
+        pytest.skip("no tmpfs /dev/shm here")
+    serve.use_ram_temp_dir([])
+    try:
+        assert "in-memory temporary storage" in upload_help()
+    finally:
+        Path(tempfile.gettempdir()).rmdir()
