@@ -286,3 +286,12 @@ def test_report_shows_no_estimate_where_fewer_than_k_remain_at_risk(audited, mas
     assert line3["RCC vs Melanoma", "Survival at 24 months"] == ["–", "–"]  # RCC: fewer than 5 at risk at 24 months
     unmasked = {tuple(r[:2]): r[2:] for r in _tables(plain.html)["Milestone survival and RMST differences"][1:]}
     assert unmasked["RCC vs Melanoma", "Survival at 24 months"][0].endswith("% points")
+
+
+def test_masked_report_masks_no_median_beside_small_response_counts(masked):
+    tables = _tables(masked.html)
+    # Key results: CR and PR "<5" mask the ORR and CBR beside them, not the median OS of the same patients
+    key = {r[0]: r for r in tables["Key results"][1:]}
+    assert key["All patients"][1:4] == ["31", "<5", "5"] and key["All patients"][4] == "masked"
+    assert key["All patients"][6] == "18.2 (13.1–NR)" and key["RCC"][6] == "24.8 (8.2–NR)"
+
