@@ -261,7 +261,8 @@ def test_no_count_view_of_the_masked_report_gives_a_hidden_count_back(audited, n
     from il2lib.privacy.disclosure import recoverable
 
     _, views = audited[name]
-    assert {"table1", "response", "survival", "biomarkers", "toxicity"} <= {kind for kind, _, _ in views}
+    assert {"table1", "response", "survival", "biomarkers", "toxicity", "published medians"} <= {
+        kind for kind, _, _ in views}
     for kind, view, shown in views:
         assert recoverable(view, shown) == {}, f"{name}: the {kind} view gives a masked count back"
 
@@ -295,3 +296,9 @@ def test_masked_report_masks_no_median_beside_small_response_counts(masked):
     assert key["All patients"][1:4] == ["31", "<5", "5"] and key["All patients"][4] == "masked"
     assert key["All patients"][6] == "18.2 (13.1–NR)" and key["RCC"][6] == "24.8 (8.2–NR)"
 
+
+def test_masked_report_hides_the_benefit_group_size_the_disease_total_would_give_back(masked):
+    # our median OS by clinical benefit: RCC 2 with benefit, 9 without, of 11 (shown in Key results)
+    table = _tables(masked.html)["Median OS from IL-2 start by clinical benefit: our cohort vs published"]
+    medians = {(r[0], r[1]): r[2] for r in table[1:]}
+    assert (medians["RCC", "Clinical benefit"], medians["RCC", "No clinical benefit"]) == ("<5", "masked")

@@ -5,6 +5,7 @@ the data become a plain note.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from il2lib import schema
@@ -12,9 +13,11 @@ from il2lib.analyses.published import CITATIONS, median_overlay, response_overla
 from il2lib.analyses.response import response_rates
 from il2lib.cohort import line_groups
 from il2lib.figures.forest_cox import cox_forest_figure
+from il2lib.privacy.disclosure import CountView
+from il2lib.privacy.masking import MASKED_DEPENDENT
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed
-from il2lib.report._small_cells import threshold
+from il2lib.report._small_cells import protected, threshold
 from il2lib.stats import format_p, p_phrase
 from il2lib.survival import format_months
 from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
@@ -124,14 +127,38 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                 "Objective response: our cohort vs published", [CITATIONS["buchbinder2019"].full,
                                                                "Published CIs are computed from published counts."])
         med = median_overlay(df, cb_sd_months, window_days)
-        s.table(pd.DataFrame({"Disease": med["disease"], "Group": med["group"], "Our n": med["our_n"],
-                              "Our median OS, months": [f"{format_months(m)} ({format_months(a)} to {format_months(b)})" for m, a, b in
-                                                        zip(med["our_median"], med["our_lower"], med["our_upper"])],
+        shown = protected(median_overlay_count_view(df, med), "published medians")
+        keys = [("our n", d, g) for d, g in zip(med["disease"], med["group"])]
+        s.table(pd.DataFrame({"Disease": med["disease"], "Group": med["group"],
+                              "Our n": [shown.text(k, n) for k, n in zip(keys, med["our_n"])],
+                              "Our median OS, months": [
+                                  MASKED_DEPENDENT if k in shown.primary  # a median beside a "<k", as elsewhere
+                                  else f"{format_months(m)} ({format_months(a)} to {format_months(b)})"
+                                  for k, m, a, b in zip(keys, med["our_median"], med["our_lower"], med["our_upper"])],
                               "Published median": med["published_text"]}),
                 "Median OS from IL-2 start by clinical benefit: our cohort vs published",
                 [CITATIONS["springerplus2015"].full, "Both from IL-2 start (guarantee-time bias; no landmark)."])
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Published comparison", exc)
+
+
+def median_overlay_count_view(df: pd.DataFrame, med: pd.DataFrame) -> CountView:
+    """The counts of our median OS by clinical benefit beside the published medians, for small-cell protection:
+    per disease, its patients with and without benefit (and OS) add up to at most the disease's N, which the
+    report shows elsewhere (Key results: never hidden unless it is itself below the threshold)."""
+    view = CountView()
+    k = threshold()
+    for disease, rows in med.groupby("disease", sort=False):
+        n = int((df[schema.DISEASE].map(schema.DISEASE_LABELS) == disease).sum())
+        view.add(("N", disease), n, headline=True, fixed=k is not None and n >= k)
+        parts = [("our n", disease, g) for g in rows["group"]]
+        for key, value in zip(parts, rows["our_n"]):
+            view.add(key, value, headline=True)
+        if int(rows["our_n"].sum()) == n:
+            view.add_sum(("N", disease), parts)
+        else:  # patients without a benefit status or OS time: the groups hold fewer
+            view.add_relation({**dict.fromkeys(parts, 1.0), ("N", disease): -1.0}, -np.inf, 0.0)
+    return view
 
 
 def models_section(df: pd.DataFrame, endpoint: str, by: str | None, subtitle: str,
