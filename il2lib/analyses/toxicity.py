@@ -9,8 +9,9 @@ analysed patient, or lack a valid grade, are listed with the reason, never dropp
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,9 +22,12 @@ from il2lib.analyses._grouping import (concat_excluded, excluded_frame, group_la
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
+from il2lib.stats import exact_work_budget, fisher_exact_2x2, fisher_freeman_halton, format_p, proportion_ci
 from il2lib.validation import ae_vocabulary
 
 GRADES = (1, 2, 3, 4, 5)
+#: How AE terms are ranked: by patients at any grade, or at grade >= 3.
+TermOrder = Literal["any", "grade3"]
 TERM_COLUMNS = ["group", "term", "N", "n_any", "pct_any", "n_grade3plus", "pct_grade3plus", "immune_related",
                 *[f"n_grade{g}" for g in GRADES]]
 SUMMARY_COLUMNS = ["group", "measure", "n", "N", "percent", "n_unknown"]
@@ -101,12 +105,28 @@ class ToxicitySummary:
             text += " AE rows left out: " + "; ".join(f"{n} ({r})" for r, n in counts.items()) + "."
         return text
 
+    def terms(self, sort_by: TermOrder = "any", grade3_only: bool = False) -> list[str]:
+        """AE terms, most frequent first over all groups: by patients at any grade (``sort_by="any"``), or at
+        grade >= 3 with any grade breaking ties (``"grade3"``); ties keep the alphabetical order.
+        ``grade3_only``: only the terms of at least one patient at grade >= 3."""
+        if sort_by not in ("any", "grade3"):
+            raise ValueError(f"sort_by is 'any' or 'grade3', not {sort_by!r}.")
+        totals = self.by_term.groupby("term")[["n_any", "n_grade3plus"]].sum()
+        if grade3_only:
+            totals = totals[totals["n_grade3plus"] > 0]
+        if sort_by == "grade3":
+            totals = totals.rename_axis("name").sort_values(["n_grade3plus", "n_any", "name"],
+                                                             ascending=[False, False, True])
+        else:
+            totals = totals.sort_values("n_any", ascending=False, kind="stable")
+        return list(totals.index)
+
     def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
         """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)".
 
         ``shown`` (small-cell protection, :func:`il2lib.privacy.disclosure.protect` of :meth:`count_view`) says how
         each count reads; a percentage is shown only when its count and the group's N are."""
-        order = list(self.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable").index)
+        order = self.terms()
         wide = {}
         sizes = self.term_sizes
         for g in self.groups:
@@ -193,14 +213,14 @@ class ToxicitySummary:
     # -- small-cell protection: the counts shown together and the identities between them
     def size_key(self, group: str) -> tuple:
         """The group's patients with term detail: the N of the per-term, immune-related and by-cycle rows."""
-        return ("tox", self.by, group, "N")
+        return _size_key(self.by, group)
 
     def patients_key(self, group: str) -> tuple:
         return ("tox", self.by, group, "patients")
 
     def term_key(self, group: str, term: str, what: str) -> tuple:
         """``what``: ``"grade1"`` .. ``"grade5"`` (worst grade), ``"any"`` or ``"grade>=3"``."""
-        return ("tox", self.by, group, "term", term, what)
+        return _term_key(self.by, group, term, what)
 
     def measure_keys(self, group: str, measure: str) -> tuple[tuple, tuple, tuple]:
         """Keys of a summary row's n, N (patients whose answer is known) and unknown count. Rows over the same
@@ -343,6 +363,181 @@ class ToxicitySummary:
         if kind == "group_missing":
             return _left_out_text(text("left out", note.count), self.by)
         return note
+
+
+GRADE3_COLUMNS = ["term", "group", "n_grade3plus", "N", "pct_grade3plus", "difference_pct", "difference_ci_lower_pct",
+                  "difference_ci_upper_pct", "ci_method", "p_value", "test"]
+#: The interval of a difference of two proportions.
+NEWCOMBE = "Newcombe hybrid score"
+
+
+@dataclass(frozen=True)
+class Grade3Comparison:
+    """Per AE term, patients at grade >= 3 compared between groups.
+
+    ``counts``: one row per (term, group): patients whose worst grade for the term is >= 3 (``n_grade3plus``) of
+    the group's patients with term detail (``N``, per group in ``sizes``); ``present``: the group has a row of the
+    term in the summary (else it had no AE of the term). ``tests``: one row per term: with two groups the difference
+    first group minus second in percentage points with its 95% CI (:data:`NEWCOMBE`) and Fisher's exact p; with
+    more, the Fisher-Freeman-Halton p only. Terms: every term of the summary, most patients at grade >= 3 first.
+    """
+
+    by: str | None
+    groups: tuple[str, ...]
+    sizes: tuple[int, ...]
+    counts: pd.DataFrame
+    tests: pd.DataFrame
+    notes: tuple[str, ...]
+
+    @property
+    def has_difference(self) -> bool:
+        return len(self.groups) == 2
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (term, group), the term's difference, CI and p-value on each of its rows."""
+        out = self.counts.merge(self.tests, on="term", how="left", sort=False)
+        return out[GRADE3_COLUMNS].reset_index(drop=True)
+
+    def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
+        """Terms (rows) x groups: "grade >=3 n (%)", then the difference with its CI (two groups) and p.
+
+        Counts as ``shown`` says (small-cell protection of :meth:`count_view`); a percentage only when its count
+        and N are shown, a difference, CI or p-value only when every count of its row is."""
+        terms = list(self.tests["term"])
+        counts = self.counts.set_index(["term", "group"])
+        wide: dict[str, list[str]] = {}
+        row_shown = {t: True for t in terms}
+        for g, big_n in zip(self.groups, self.sizes):
+            size = _size_key(self.by, g)
+            cells = []
+            for t in terms:
+                n, key = int(counts.loc[(t, g), "n_grade3plus"]), _term_key(self.by, g, t, "grade>=3")
+                visible = shown.shows(key, size)
+                row_shown[t] = row_shown[t] and visible
+                cells.append(f"{shown.text(key, n)} ({100 * n / big_n:.0f}%)" if visible
+                             else f"{shown.text(key, n)} (–)")
+            wide[f"{g} (N={shown.text(size, big_n)}): grade >=3"] = cells
+        tests = self.tests.set_index("term")
+        if self.has_difference:
+            header = f"Difference {self.groups[0]} - {self.groups[1]}, % points (95% CI, {NEWCOMBE})"
+            wide[header] = [_difference_text(*tests.loc[t, ["difference_pct", "difference_ci_lower_pct",
+                                                            "difference_ci_upper_pct"]])
+                            if row_shown[t] else "–" for t in terms]
+        labels = list(dict.fromkeys(tests["test"]))
+        header = f"p ({labels[0]})" if len(labels) == 1 else "p"
+        wide[header] = [format_p(tests.loc[t, "p_value"]) if row_shown[t] else "–" for t in terms]
+        if len(labels) > 1:
+            wide["Test"] = list(tests["test"])
+        out = pd.DataFrame(wide, index=pd.Index(terms, dtype=object))
+        return out.rename_axis("AE term (CTCAE v5)")
+
+    def count_view(self) -> CountView:
+        """The counts of :meth:`display` (grade >= 3 <= N) under the keys of :meth:`ToxicitySummary.count_view`
+        (a term a group has no AE of reads 0 and is left out, as there). That view holds every one of these
+        counts and implies their relation (grade >= 3 <= any grade <= N), so the suppression of that view protects
+        this table too."""
+        view = CountView()
+        for g, big_n in zip(self.groups, self.sizes):
+            view.add(_size_key(self.by, g), big_n, headline=True)
+        for r in self.counts[self.counts["present"]].itertuples():
+            key = _term_key(self.by, r.group, r.term, "grade>=3")
+            view.add(key, r.n_grade3plus)
+            view.add_at_most(key, _size_key(self.by, r.group))
+        return view
+
+
+def compare_grade3(tox: ToxicitySummary) -> Grade3Comparison:
+    """Per AE term, the patients at grade >= 3 compared between the groups of ``tox`` with term detail.
+
+    Notes
+    -----
+    Two groups: the difference of proportions p1 - p2 with Newcombe's hybrid score interval (method 10),
+    L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2), U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2), where (l, u) are the
+    Wilson score intervals of each group (R's ``prop.test(correct = FALSE)``), and Fisher's exact test of the
+    2x2 table. More groups: the Fisher-Freeman-Halton test of the 2 x k table (exact, or its Monte Carlo
+    p-value when too large), no difference. p-values are not adjusted for the number of terms.
+
+    References
+    ----------
+    Newcombe RG. Interval estimation for the difference between independent proportions: comparison of
+    eleven methods. Stat Med 1998;17:873-890.
+    """
+    sizes = tox.term_sizes
+    groups = tuple(g for g in tox.groups if sizes[g] > 0)
+    if len(groups) < 2:
+        raise InsufficientDataError("Comparing grade >= 3 rates needs two or more groups with AE term detail; "
+                                    "the filtered patients fall in fewer.")
+    terms = tox.terms("grade3")
+    if not terms:
+        raise InsufficientDataError("No adverse event recorded for the filtered patients: no grade >= 3 rate to "
+                                    "compare.")
+    rows = tox.by_term.set_index(["group", "term"])
+    count_rows, test_rows = [], []
+    budget = exact_work_budget("the grade >= 3 comparison")
+    for term in terms:
+        n = []
+        for g in groups:
+            present = (g, term) in rows.index
+            k = int(rows.loc[(g, term), "n_grade3plus"]) if present else 0
+            n.append(k)
+            count_rows.append({"term": term, "group": g, "n_grade3plus": k, "N": int(sizes[g]),
+                               "pct_grade3plus": 100 * k / int(sizes[g]), "present": present})
+        big_n = [int(sizes[g]) for g in groups]
+        table = [[k, m - k] for k, m in zip(n, big_n)]
+        if len(groups) == 2:
+            test = fisher_exact_2x2(table).as_test()
+            d, lo, hi = risk_difference_newcombe(n[0], big_n[0], n[1], big_n[1])
+            ci_method = NEWCOMBE
+        else:
+            test = fisher_freeman_halton(table, shared=budget)
+            d = lo = hi = np.nan
+            ci_method = ""
+        test_rows.append({"term": term, "difference_pct": 100 * d, "difference_ci_lower_pct": 100 * lo,
+                          "difference_ci_upper_pct": 100 * hi, "ci_method": ci_method, "p_value": test.pvalue,
+                          "test": test.label})
+    counts = pd.DataFrame(count_rows, columns=["term", "group", "n_grade3plus", "N", "pct_grade3plus", "present"])
+    tests = pd.DataFrame(test_rows, columns=["term", "difference_pct", "difference_ci_lower_pct",
+                                             "difference_ci_upper_pct", "ci_method", "p_value", "test"])
+    notes = ["Grade >= 3: patients whose worst CTCAE v5 grade for the term is 3, 4 or 5, of the group's patients "
+             "with AE term detail (N)."]
+    if len(groups) == 2:
+        notes.append(f"Difference: {groups[0]} minus {groups[1]}, in percentage points, with its 95% CI by "
+                     "Newcombe's hybrid score method (from the Wilson score interval of each group); p: Fisher's "
+                     "exact test of each term's 2x2 table.")
+    else:
+        notes.append(f"p: Fisher-Freeman-Halton test of each term's grade >= 3 rate across the {len(groups)} groups "
+                     "(no single difference for more than two groups).")
+    notes.append(f"p-values are not adjusted for the {len(terms)} terms compared: read them as a screen, not as "
+                 "confirmatory tests.")
+    return Grade3Comparison(tox.by, groups, tuple(int(sizes[g]) for g in groups), counts, tests, tuple(notes))
+
+
+def risk_difference_newcombe(x1: int, n1: int, x2: int, n2: int,
+                             conf_level: float = 0.95) -> tuple[float, float, float]:
+    """p1 - p2 with Newcombe's hybrid score interval (method 10 of Newcombe 1998, from Wilson intervals)."""
+    a = proportion_ci(x1, n1, "wilson", conf_level)
+    b = proportion_ci(x2, n2, "wilson", conf_level)
+    d = a.estimate - b.estimate
+    lower = d - math.sqrt((a.estimate - a.lower) ** 2 + (b.upper - b.estimate) ** 2)
+    upper = d + math.sqrt((a.upper - a.estimate) ** 2 + (b.estimate - b.lower) ** 2)
+    return d, lower, upper
+
+
+def _difference_text(d: float, lower: float, upper: float) -> str:
+    """``+4.3 (-9.5 to 18.1)``: one decimal, no signed zero."""
+    def number(x: float, sign: str = "") -> str:
+        text = f"{x:{sign}.1f}"
+        return "0.0" if text in ("+0.0", "-0.0") else text
+
+    return f"{number(d, '+')} ({number(lower)} to {number(upper)})"
+
+
+def _size_key(by: str | None, group: str) -> tuple:
+    return ("tox", by, group, "N")
+
+
+def _term_key(by: str | None, group: str, term: str, what: str) -> tuple:
+    return ("tox", by, group, "term", term, what)
 
 
 def canonical_terms(terms: pd.Series) -> pd.Series:

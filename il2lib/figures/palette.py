@@ -23,8 +23,10 @@ BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW = OKABE_ITO
 
 #: Best overall response: benefit in cool colours, progression in warm ones, NE grey.
 RESPONSE_COLORS = {"CR": BLUE, "PR": SKY, "SD": GREEN, "PD": VERMILLION, "NE": GREY}
-#: CTCAE grades 1-5, light to severe (yellow gets a dark outline in the builders).
-GRADE_COLORS = {1: YELLOW, 2: ORANGE, 3: VERMILLION, 4: PURPLE, 5: BLACK}
+#: CTCAE grades 1-5, light to dark (bars get a dark outline in the builders): pale yellow and orange below grade 3,
+#: blue, navy and black from it. Lightness falls grade by grade and the hue turns at the grade >= 3 threshold, so
+#: that step is the largest under deuteranopia, protanopia and tritanopia (tests/test_toxicity_grade3.py).
+GRADE_COLORS = {1: "#FFE9A8", 2: ORANGE, 3: BLUE, 4: "#14305E", 5: BLACK}
 #: Clinical benefit vs no benefit.
 BENEFIT_COLORS = {"Clinical benefit": BLUE, "No clinical benefit": VERMILLION}
 OUTLINE = "#333333"

@@ -7,35 +7,44 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from il2lib import schema
-from il2lib.analyses.toxicity import GRADES
+from il2lib.analyses.toxicity import GRADES, TermOrder
 from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style, title_height
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression
 
 
-def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = "Adverse events by worst grade",
-                    subtitle: str = "", presentation: bool = False,
-                    shown: Suppression = NO_SUPPRESSION) -> go.Figure:
+def ae_grade_figure(tox, *, top_n: int | None = 15, percent: bool = True,
+                    title: str = "Adverse events by worst grade", subtitle: str = "", presentation: bool = False,
+                    shown: Suppression = NO_SUPPRESSION, grade3_only: bool = False,
+                    sort_by: TermOrder = "any") -> go.Figure:
     """Horizontal stacked bars per AE term: patients by worst CTCAE v5 grade (one trace per grade and group panel).
 
-    ``tox`` is a :class:`il2lib.analyses.toxicity.ToxicitySummary`; terms are the ``top_n`` most frequent
-    over all groups; one panel per group with a shared term axis. Under small-cell protection
+    ``tox`` is a :class:`il2lib.analyses.toxicity.ToxicitySummary`; terms are the ``top_n`` (None: all) most
+    frequent over all groups, at any grade or at grade >= 3 (``sort_by``, see
+    :meth:`~il2lib.analyses.toxicity.ToxicitySummary.terms`), and the subtitle says "top N of M terms" when some
+    are left out; one panel per group with a shared term axis. ``grade3_only``: bars of grades 3-5 only, for the
+    terms of at least one patient at grade >= 3 (a ValueError when there is none). Under small-cell protection
     (``shown``, see :meth:`~il2lib.analyses.toxicity.ToxicitySummary.count_view`) a bar whose count or whose
     group's N is hidden is a hatched band of one fixed length (half the shortest bar shown), not to
     scale, labelled "<k" or "masked" (or its count when only N is hidden); its hover gives no number.
     """
     style = figure_style(presentation)
-    terms = (tox.by_term.groupby("term")["n_any"].sum().sort_values(ascending=False, kind="stable")
-             .head(top_n).index.tolist())
+    if top_n is not None and top_n < 1:
+        raise ValueError(f"top_n is a number of terms (at least 1) or None for all, not {top_n!r}.")
+    every = tox.terms(sort_by, grade3_only)
+    if grade3_only and not every:
+        raise ValueError("no patient had a grade >= 3 adverse event.")
+    terms = every[:top_n]
+    grades = [g for g in GRADES if g >= 3] if grade3_only else list(GRADES)
     sizes = tox.term_sizes  # patients with term detail (AE rows, max grade 0 or a complete AE file)
     groups = [g for g in tox.groups if sizes[g] > 0] or list(tox.groups)  # no empty panel for a group
     without = [_panel(tox.by, g) for g in tox.groups if g not in groups]
     fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[escape(f"{_panel(tox.by, g)} (N={shown.text(tox.size_key(g), sizes[g])})")
                                         for g in groups])
-    bars = {(g, grade): _bars(tox, g, grade, terms, percent, shown) for g in groups for grade in GRADES}
+    bars = {(g, grade): _bars(tox, g, grade, terms, percent, shown) for g in groups for grade in grades}
     band = _band_length(bars.values(), percent, shown.threshold)
     for j, g in enumerate(groups, start=1):
-        for grade in GRADES:
+        for grade in grades:
             lengths, counts, texts, visible = bars[g, grade]
             trace = dict(
                 y=[escape(t) for t in terms], x=lengths, orientation="h",
@@ -55,6 +64,11 @@ def ae_grade_figure(tox, *, top_n: int = 15, percent: bool = True, title: str = 
     for ann in fig.layout.annotations:
         ann.font = {"size": style.font_size}
     subtitle = subtitle or "Each patient counted once per term, at the worst grade"
+    if grade3_only:
+        subtitle += " · grades 3-5 only"
+    if len(terms) < len(every):  # most frequent at any grade unless said
+        subtitle += (f" · top {len(terms)} of {len(every)} terms" + (" with a grade >= 3 AE" if grade3_only else "")
+                     + (", by grade >= 3" if sort_by == "grade3" else ""))
     if without:
         subtitle += f" · no AE term detail for {', '.join(without)}"
     if not all(bar[3].all() for bar in bars.values()):
