@@ -118,13 +118,16 @@ def biomarkers(ctx, result, shown) -> None:
                    f"{masking.threshold} patients gets no box.")
 
 
-def toxicity(ctx, tox, shown) -> None:
-    """Stacked bars of patients by worst CTCAE grade per AE term (counts as ``shown`` says)."""
+def toxicity(ctx, tox, shown, *, top_n: int | None = 15, grade3_only: bool = False, sort_by: str = "any") -> None:
+    """Stacked bars of patients by worst CTCAE grade per AE term (counts as ``shown`` says): the ``top_n`` terms
+    (None: all) by ``sort_by``, grades 3-5 only with ``grade3_only`` (see il2lib.figures.toxicity)."""
     from il2lib.figures.toxicity import ae_grade_figure
 
-    title, subtitle = ctx.figure_titles("Adverse events by worst grade")
+    title, subtitle = ctx.figure_titles("Grade >= 3 adverse events by worst grade" if grade3_only
+                                        else "Adverse events by worst grade")
     try:
-        fig = ae_grade_figure(tox, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown)
+        fig = ae_grade_figure(tox, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown,
+                              top_n=top_n, grade3_only=grade3_only, sort_by=sort_by)
     except ValueError as exc:
         st.caption(md_escape(f"No AE figure: {exc}"))
         return

@@ -1,17 +1,19 @@
-"""Toxicity page: AEs by worst CTCAE grade, immune-related AEs, steroids, ICU transfer, deaths."""
+"""Toxicity page: AEs by worst CTCAE grade (grade >= 3 only, sorted, top N), immune-related AEs, grade >= 3 rates by
+group, steroids, ICU transfer, deaths."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app_ui import cached, data as data_mod, figures
+from app_ui import cached, data as data_mod, figures, state
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_table
 from app_ui.frame import frame
 from app_ui.markdown import md_escape
-from app_ui.widgets import empty_state, show_table, url_choice
+from app_ui.session_cache import data_cache
+from app_ui.widgets import empty_state, show_table, url_choice, url_toggle
 from il2lib import schema
-from il2lib.analyses.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, STEROIDS
+from il2lib.analyses.toxicity import ANY_AE, ANY_G3, DEATHS, ICU, STEROIDS, compare_grade3
 
 ctx = frame("Toxicity")
 ctx.require_data()
@@ -21,6 +23,79 @@ GROUPINGS = [None, schema.PRIOR_PD1, schema.DISEASE, schema.LINE_OF_IL2, schema.
 PATIENT_LEVEL = (STEROIDS, ICU, DEATHS)
 #: Notes about whose toxicity is known, shown in a box rather than a caption.
 COVERAGE_KINDS = ("ae_unknown", "ae_grade_only", "ae_any_by_construction")
+#: The figure's term order (il2lib.analyses.toxicity.TermOrder) as the "Sort by" control names it.
+TERM_ORDERS = {"any": "Any grade", "grade3": "Grade >= 3"}
+#: "Terms shown" by default: every term up to ALL_TERMS_UP_TO of them, else the TOP_TERMS most frequent.
+ALL_TERMS_UP_TO, TOP_TERMS = 25, 15
+TERMS_KEY = "tox_terms"
+
+
+@data_cache(max_entries=16, max_size="16MB")
+def grade3_comparison(key: tuple, _tox) -> cached.Computed:
+    """The per-term grade >= 3 comparison of ``_tox`` (``key``: what the summary was computed from)."""
+    return cached.attempt(compare_grade3, _tox)
+
+
+def terms_shown(n_terms: int, container) -> int:
+    """"Terms shown" (``?tox_terms=``): the number chosen (at most the terms there are), else every term up to
+    ALL_TERMS_UP_TO and the TOP_TERMS most frequent above; a choice equal to the default follows the data."""
+    default = n_terms if n_terms <= ALL_TERMS_UP_TO else TOP_TERMS
+    ss, key = st.session_state, state.plain_key(TERMS_KEY)
+    if key not in ss:
+        raw = st.query_params.get(TERMS_KEY, "")
+        ss[key] = int(raw) if raw.isdigit() and int(raw) >= 1 else None
+    value = int(container.number_input(
+        "Terms shown", min_value=1, max_value=n_terms, step=1,
+        help=f"How many AE terms the figure shows, most frequent first (default: all up to {ALL_TERMS_UP_TO} "
+             f"terms, else {TOP_TERMS}).", **state.bind(TERMS_KEY, min(ss[key] or default, n_terms))))
+    chosen = ss[key]  # the number typed (copied by the widget's on_change), or None
+    if chosen == default:
+        chosen = None
+    ss[key] = chosen
+    if chosen is None:
+        st.query_params.pop(TERMS_KEY, None)
+    elif st.query_params.get(TERMS_KEY) != str(chosen):
+        st.query_params[TERMS_KEY] = str(chosen)
+    return value
+
+
+def figure_options(tox) -> dict:
+    """The AE figure's controls (kept in the URL) and the caption of the terms it shows."""
+    left, middle, right = st.columns(3)
+    grade3_only = url_toggle("tox_g3", "Grade >= 3 only", False, container=left,
+                             help="Bars of grades 3-5 only, for the terms of a patient at grade >= 3.")
+    sort_by = url_choice("tox_sort", "Sort by", list(TERM_ORDERS), "any", format_func=TERM_ORDERS.get,
+                         widget="radio", container=middle)
+    n_terms = len(tox.terms(sort_by, grade3_only))
+    top_n = terms_shown(n_terms, right) if n_terms else None
+    which = " with a grade >= 3 AE" if grade3_only else ""
+    if top_n is not None and top_n < n_terms:
+        st.caption(f"The figure shows the {top_n} most frequent ({TERM_ORDERS[sort_by].lower()}) of the {n_terms} "
+                   f"AE terms{which}; set \"Terms shown\" to see more.")
+    elif n_terms:
+        st.caption(f"The figure shows all {n_terms} AE terms{which}.")
+    return {"top_n": top_n, "grade3_only": grade3_only, "sort_by": sort_by}
+
+
+def grade3_section(tox, shown, key: tuple) -> None:
+    """Per term, patients at grade >= 3 by group: difference with its CI (two groups) and p, with downloads
+    (``key``: what ``tox`` was computed from)."""
+    st.subheader("Grade >= 3 adverse events by group")
+    if tox.by is None:
+        empty_state("Choose a grouping under \"Compare groups\" to compare the grade >= 3 rates of each term.")
+        return
+    computed = grade3_comparison(key, tox)
+    if not computed.ok:
+        empty_state(md_escape(computed.message))
+        return
+    comparison = computed.value
+    table = comparison.display(shown).reset_index()
+    show_table(table)
+    download_table(table, "grade3_by_group", title="Grade >= 3 adverse events by group", notes=comparison.notes)
+    for note in comparison.notes:
+        st.caption(md_escape(note))
+    if shown.hidden:
+        st.caption("Small-cell protection: no difference, CI or p-value where a count of the row is hidden.")
 
 
 def empty_ae_table() -> pd.DataFrame:
@@ -50,6 +125,7 @@ if not computed.ok:
     st.stop()
 tox = computed.value
 # every count below (tables, figure, notes) in one view: small counts and the complements that would give them back
+# (the grade >= 3 comparison shows counts of this view under its keys: Grade3Comparison.count_view)
 shown = ctx.masking.protect(tox.count_view, ("toxicity", ctx.cache_key, ctx.loaded.ae_key, by, ae_complete))
 notes = [ctx.masking.text(tox.note_text(note, shown)) for note in tox.notes]
 warnings = [ctx.masking.text(warning) for warning in tox.warnings]
@@ -77,7 +153,7 @@ if has_ae:
         show_table(by_term)  # shown whole (a static table) up to STATIC_MAX_ROWS rows
         download_table(by_term, "adverse_events_by_term",
                        title="Adverse events by term (worst grade per patient)")
-        figures.toxicity(ctx, tox, shown)
+        figures.toxicity(ctx, tox, shown, **figure_options(tox))
         irae = tox.immune_display(shown)
         st.subheader("Immune-related adverse events")
         if irae.empty:
@@ -85,6 +161,7 @@ if has_ae:
         else:
             show_table(irae)
             download_table(irae, "immune_related_aes", title="Immune-related adverse events")
+        grade3_section(tox, shown, (ctx.cache_key, ctx.loaded.ae_key, by, ae_complete))
     if not tox.by_cycle.empty:
         with st.expander("Adverse events by cycle"):
             cycles = tox.cycles_display(shown)
