@@ -221,6 +221,22 @@ def response_snippet(by: str | None, ci_method: str = "exact", denominator: str 
     return Snippet(py, r)
 
 
+def rates_figure_snippet(by: str, ci_method: str = "exact", denominator: str = "itt",
+                         cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV,
+                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                         sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> Snippet:
+    """ORR and CBR with their CIs by group, and the figure drawn from them."""
+    sd_minimum = "" if sd_minimum_weeks == schema.SD_MINIMUM_WEEKS_DEFAULT else \
+        f", sd_minimum_weeks={sd_minimum_weeks:g}"
+    py = (_py_head(csv) + "from il2lib.analyses.response import response_rates\n"
+          "from il2lib.figures.response import rates_by_group_figure\n\n"
+          f"rates = response_rates(df, {by!r}, ci_method={ci_method!r}, denominator={denominator!r}, "
+          f"cb_sd_months={cb_sd_months:g}{sd_minimum}{_window_arg(window_days)})\n"
+          "fig = rates_by_group_figure(rates)  # fig.show() draws it; fig.write_image('rates.png') saves it\n"
+          "result = rates.to_frame()\nprint(result)\n")
+    return Snippet(py)
+
+
 # ---------------------------------------------------------------- the other tables and figures of the pages
 AE_CSV = "il2_adverse_events_filtered.csv"
 
