@@ -12,7 +12,8 @@ from il2lib.export.files import table_to_csv_bytes
 #: What each "Show code" expander reproduces (by its key).
 CODE_TITLES = {"pairwise_fisher": "pairwise Fisher tests", "published_orr": "ORR vs published",
                "page_km": "curves, medians, log-rank", "page_response": "response rates",
-               "page_forest": "ORR forest plot", "page_swimmer": "swimmer plot", "page_dor": "duration of response",
+               "page_forest": "ORR forest plot", "page_rates_figure": "ORR and CBR by group",
+               "page_swimmer": "swimmer plot", "page_dor": "duration of response",
                "page_table1": "Table 1", "page_biomarkers": "biomarker comparisons", "page_toxicity": "toxicity",
                "pairwise_lr": "pairwise log-rank", "rmst_auto": "RMST", "cox": "multivariable Cox",
                "milestones": "milestones and RMST", "cif": "cumulative incidence", "origin": "time origin"}
@@ -62,8 +63,12 @@ def code_for(kind: str, ctx, **options) -> None:
     elif kind == "response":
         snippet = snippets.response_snippet(options["by"], options["ci_method"], options["denominator"], cb,
                                             window_days=window)
+    elif kind == "rates_figure":
+        snippet = snippets.rates_figure_snippet(options["by"], options["ci_method"], options["denominator"], cb,
+                                                window_days=window, sd_minimum_weeks=options["sd_minimum"])
     elif kind == "forest":
-        snippet = snippets.forest_snippet(FOREST_GROUPINGS, options["denominator"], options["ci_method"], cb)
+        snippet = snippets.forest_snippet(options.get("groupings", FOREST_GROUPINGS), options["denominator"],
+                                          options["ci_method"], cb)
     elif kind == "table1":
         snippet = snippets.table1_snippet(options["by"])
     elif kind == "biomarkers":

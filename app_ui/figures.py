@@ -11,7 +11,7 @@ from app_ui import cached
 from app_ui.downloads import download_figure
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
-from app_ui.widgets import url_toggle
+from app_ui.widgets import by_text, url_multichoice, url_toggle
 from il2lib import schema
 from il2lib.figures import withheld_under_masking
 
@@ -66,19 +66,46 @@ def forest_results(ctx, denominator: str, ci_method: str) -> tuple[list, object]
     return results, (overall.value if overall.ok else None)
 
 
-def response_forest(ctx, results: list, overall, shown) -> None:
-    """ORR with its CI by subgroup (one row per level of each grouping), overall as a reference."""
+def response_rates_by_group(ctx, rates, shown) -> None:
+    """ORR and CBR with their CIs per group of the page's grouping (a 16:9 slide figure): the numbers of the
+    response-rates table, its between-group tests in the footnote."""
+    from il2lib.figures.response import rates_by_group_figure
+
+    if rates.by is None:
+        return
+    title, subtitle = ctx.figure_titles(f"ORR and CBR by {by_text(rates.by)}")
+    fig = rates_by_group_figure(rates, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown)
+    _chart(fig, f"orr_cbr_by_{rates.by}")
+    st.caption("Each dot: the group's rate; whiskers: its 95% CI; beside them, responders/n. The footnote gives "
+               "the between-group tests of the table above."
+               + (" A rate whose count is masked has no point." if shown.hidden else ""))
+
+
+#: URL key of the forest plot's "Groupings shown".
+FOREST_SHOWN_KEY = "forest_by"
+
+
+def response_forest(ctx, results: list, overall, shown) -> list[str]:
+    """ORR with its CI by subgroup (one row per level of each grouping chosen in "Groupings shown", all by
+    default), overall as a reference. Returns the groupings shown."""
     from il2lib.figures.response import orr_forest_figure
 
     if not results or overall is None:
-        return
+        return []
+    available = [r.by for r in results]
+    chosen = url_multichoice(FOREST_SHOWN_KEY, "Groupings shown", available, available,
+                             format_func=schema.label)
+    if not chosen:
+        st.info("No grouping chosen for the forest plot.", icon=":material/info:")
+        return []
     title, subtitle = ctx.figure_titles("Objective response rate by subgroup")
-    fig = orr_forest_figure(results, overall=overall, title=title, subtitle=subtitle,
+    fig = orr_forest_figure(results, overall=overall, groupings=chosen, title=title, subtitle=subtitle,
                             presentation=ctx.presentation, shown=shown)
     _chart(fig, "orr_forest")
     st.caption("Each row: ORR with its 95% CI in one subgroup; p compares the levels of that grouping. "
                "The dashed line is the ORR of all filtered patients."
                + (" A row whose count is masked has no point." if shown.hidden else ""))
+    return chosen
 
 
 def swimmer(ctx) -> None:

@@ -61,6 +61,27 @@ def url_choice(name: str, label: str, options: Sequence[Any], default: Any, *,
     return value
 
 
+#: URL value of a multiple-choice page option with nothing chosen.
+NONE_CHOSEN = "none"
+
+
+def url_multichoice(name: str, label: str, options: Sequence[Any], default: Sequence[Any], *,
+                    format_func: Callable[[Any], str] = str, help: str | None = None, container: Any = st) -> list:
+    """A page option of several values (multiselect of strings) kept in session state and mirrored as
+    ``?<name>=a,b`` when it differs from the default (``?<name>=none`` when nothing is chosen)."""
+    options = list(options)
+    default = [o for o in default if o in options]
+    key = state.plain_key(name)
+    if key not in st.session_state:
+        raw = st.query_params.get(name)
+        st.session_state[key] = default if raw is None else [v for v in raw.split(",") if v != NONE_CHOSEN]
+    current = [o for o in st.session_state[key] if o in options]
+    value = list(container.multiselect(label, options, format_func=format_func, help=help,
+                                       **state.bind(name, current)))
+    _store(name, value, None if set(value) == set(default) else (",".join(value) or NONE_CHOSEN))
+    return value
+
+
 def url_toggle(name: str, label: str, default: bool, *, help: str | None = None, container: Any = st) -> bool:
     """A page on/off option mirrored as ``?<name>=1`` / ``0`` when it differs from the default."""
     current = state.page_option(name, [True, False], default)

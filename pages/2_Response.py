@@ -1,5 +1,5 @@
-"""Response page: best overall response, ORR / CBR / DCR with exact CIs and the group comparison,
-ORR forest plot by subgroup, swimmer plot and duration of response."""
+"""Response page: best overall response, ORR / CBR / DCR with exact CIs and the group comparison (with
+ORR and CBR by group as a figure), ORR forest plot by subgroup, swimmer plot and duration of response."""
 from __future__ import annotations
 
 import math
@@ -120,7 +120,7 @@ def bor_section(computed, sd_minimum: float, shown):
     return table
 
 
-def rates_section(computed, forest, denominator: str, sd_minimum: float, table, shown) -> None:
+def rates_section(computed, forest, denominator: str, ci_method: str, sd_minimum: float, table, shown) -> None:
     st.subheader("Response rates")
     if not computed.ok:
         empty_state(f"Response rates not available: {md_escape(computed.message)}")
@@ -132,6 +132,10 @@ def rates_section(computed, forest, denominator: str, sd_minimum: float, table, 
     st.caption(f"CBR counts clinical benefit: {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
                f"(sidebar); DCR counts SD lasting at least the SD minimum ({sd_minimum:g} weeks, same window). "
                f"Denominator: {DENOMINATORS[denominator][:1].lower()}{DENOMINATORS[denominator][1:]}.")
+    if rates.by is not None:
+        figures.response_rates_by_group(ctx, rates, shown)
+        code_for("rates_figure", ctx, by=rates.by, ci_method=ci_method, denominator=denominator,
+                 sd_minimum=sd_minimum)
     if len(rates.groups) < 2:
         st.info("Only one group under the current filters: no between-group comparison.", icon=":material/info:")
     elif rates.comparisons:
@@ -148,8 +152,9 @@ def rates_section(computed, forest, denominator: str, sd_minimum: float, table, 
     reasons = excluded_reasons(rates.excluded)
     used_note("ORR", used_for_orr(rates), ctx.n, reasons, shown=shown,
               keys=(("used", "orr"), ("total",), {why: ("left out", "orr", why) for why in reasons}))
-    figures.response_forest(ctx, *forest, shown)
-    code_for("forest", ctx, denominator=denominator, ci_method=ci_method)
+    groupings = figures.response_forest(ctx, *forest, shown)
+    if groupings:
+        code_for("forest", ctx, denominator=denominator, ci_method=ci_method, groupings=groupings)
 
 
 def dor_section(computed, shown) -> None:
@@ -184,7 +189,7 @@ results = computed_results(by, denominator, ci_method, sd_minimum)
 shown = masking.protect(lambda: page_view(results), ("response", ctx.cache_key, by, denominator, ci_method, sd_minimum,
                                              ctx.cb_sd_months, ctx.assessment_window_days))
 bor_table = bor_section(results["bor"], sd_minimum, shown)
-rates_section(results["rates"], results["forest"], denominator, sd_minimum, bor_table, shown)
+rates_section(results["rates"], results["forest"], denominator, ci_method, sd_minimum, bor_table, shown)
 masking.caption()
 code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
 response_sections.pairwise(ctx, by, denominator)
