@@ -65,8 +65,17 @@ class SurvivalView:
                 + (f" ({detail})" if detail else ""))
 
     def count_view(self, sidebar_n: int | None = None):
-        """The counts shown with the curves, for small-cell protection (:func:`curves_count_view`)."""
-        return curves_count_view(self.curves, self.n_used, self.n_input, self.excluded, sidebar_n)
+        """The counts shown with the curves, for small-cell protection (:func:`curves_count_view`), and the
+        median follow-up's n: on overall survival, the curves' patients and those left out only for want of
+        a group, when OS is the endpoint (from IL-2 start)."""
+        view = curves_count_view(self.curves, self.n_used, self.n_input, self.excluded, sidebar_n)
+        if self.followup is not None:
+            view.add(("follow-up",), self.followup.n)
+            if self.endpoint == "os" and self.landmark is None:
+                view.add_sum(("follow-up",), [("used",), *(("left out", why) for why, _ in self.excluded
+                                                          if why not in ("without time", "without event"))])
+            view.add_at_most(("follow-up",), ("total",))
+        return view
 
 
 def curves_count_view(curves: dict, n_used: int, n_input: int, excluded, sidebar_n: int | None = None,

@@ -149,7 +149,8 @@ with left:
     if view.followup is not None:
         f = view.followup
         st.caption(f"Median follow-up (reverse Kaplan-Meier on overall survival, from IL-2 start"
-                   f"{', not from the landmark' if view.landmark is not None else ''}; n = {masking.count(f.n)}): "
+                   f"{', not from the landmark' if view.landmark is not None else ''}; "
+                   f"n = {shown.text(('follow-up',), f.n)}): "
                    f"{format_months(f.median)} months "
                    f"(95% CI {format_months(f.median_ci[0])}–{format_months(f.median_ci[1])}).")
     if view.landmark is not None:

@@ -283,3 +283,20 @@ def test_survival_page_milestones_and_cumulative_incidence_show_no_estimate_with
     cif = next(d for d in tables(at) if "CIF, % (95% CI)" in d.columns)
     assert set(cif.loc[cif["Group"] == community, "CIF, % (95% CI)"]) == {"–", "—"}  # "—": beyond its follow-up
     assert cif.loc[cif["Group"] != community, "CIF, % (95% CI)"].str.contains("%|\\(", regex=True).any()
+
+
+def test_survival_page_follow_up_n_is_a_cell_of_the_survival_view():
+    # 2 of 20 patients without an overall-survival time: "n = masked of 20 (<5 without time)"; the median
+    # follow-up's n (the same 18 patients) must read masked too, or 20 - 18 gives the 2 back
+    from app_ui.survival_view import compute
+    from il2lib.privacy.disclosure import protect
+    from support.apptest import sample_data
+
+    df = sample_data().head(20).copy()
+    df.loc[df.index[:2], "os_months"] = np.nan
+    view = compute(df, "os", None, "log-log", None, 6.0)
+    counts = view.count_view(sidebar_n=20)
+    shown = protect(counts, K)
+    assert counts.counts[("follow-up",)] == view.followup.n == 18
+    assert ("used",) in shown.secondary and ("follow-up",) in shown.hidden
+    assert recoverable(counts, shown) == {}
