@@ -19,7 +19,6 @@ import pandas as pd
 from app_ui.session_cache import data_cache
 from il2lib import schema
 from il2lib.analyses import response as response_analysis, table1 as table1_analysis
-from il2lib.analyses._grouping import group_labels, level_order
 from il2lib.analyses.biomarkers import biomarker_comparison
 from il2lib.analyses.response import best_response_table
 from il2lib.analyses.toxicity import toxicity_summary
@@ -84,12 +83,6 @@ def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: 
     """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows); ``ae_complete``:
     the sources whose AE file the user declared complete (Data page)."""
     return attempt(toxicity_summary, _ae, _df, by, ae_complete=ae_complete)
-
-
-def group_column_values(df: pd.DataFrame, by: str | None) -> tuple[pd.Series, list[str]]:
-    """Display labels of a grouping column and their order (il2lib's shared labelling)."""
-    labels = group_labels(df, by)
-    return labels, level_order(by, labels)
 
 
 def has_both_prior_levels(df: pd.DataFrame) -> bool:

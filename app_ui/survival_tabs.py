@@ -13,7 +13,7 @@ from app_ui.markdown import md_escape
 from app_ui.response_sections import PUBLISHED_KEY
 from app_ui.session_cache import data_cache
 from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, comparison, curves_count_view, endpoint_by,
-                                  rmst_display, survival_input)
+                                  rmst_display)
 from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
 from il2lib.analyses.published import CITATIONS, median_overlay
@@ -23,6 +23,7 @@ from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
 from il2lib.survival import format_months, kaplan_meier
 from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
 from il2lib.survival.cox import OVERFITTING
+from il2lib.survival.inputs import survival_input
 from il2lib.survival.km import TOO_FEW_AT_RISK
 from il2lib.survival.multivariable import COVARIATES, DEFAULT_COVARIATES, PROPORTIONAL_HAZARDS
 from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origin_times

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app_ui.cached import Computed, attempt, group_column_values
+from app_ui.cached import Computed, attempt
 from app_ui.session_cache import data_cache, resource_cache
 from app_ui.widgets import by_text, format_p
 from il2lib import schema
@@ -20,6 +20,7 @@ from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.privacy.disclosure import CountView
 from il2lib.survival import cox_ph, kaplan_meier, landmark as landmark_cohort, logrank_test, median_followup
 from il2lib.survival.clinical import GROUP_LABELS
+from il2lib.survival.inputs import group_levels, survival_input
 from il2lib.survival.milestones import rmst_differences, survival_differences
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
@@ -116,7 +117,7 @@ def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFr
                         "event": df[ep.event] if ep.event in df else pd.Series(pd.NA, index=df.index)},
                        index=df.index)
     if by is not None:
-        labels, order = group_column_values(df, by)
+        labels, order = group_levels(df, by)
         out[GROUP_COLUMN] = pd.Categorical(labels, categories=order)
     return out
 
@@ -239,19 +240,6 @@ def cached_figure(key: tuple, _build):
 
 MILESTONE_CHOICES = (6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
 ORIGINS = {"il2_start": "IL-2 start (default)", "pd1_end": "End of PD-1/PD-L1 therapy", "diagnosis": "Diagnosis"}
-
-
-def survival_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFrame:
-    """time, event, group of the endpoint (DoR: responders only), group labels as on the page."""
-    ep = schema.ENDPOINTS[endpoint]
-    if endpoint == "dor" and schema.BOR in df:
-        df = df[df[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)]
-    out = pd.DataFrame({"time": pd.to_numeric(df[ep.time], errors="coerce") if ep.time in df else np.nan,
-                        "event": df[ep.event].astype("Float64") if ep.event in df else np.nan}, index=df.index)
-    if by is not None:
-        labels, order = group_column_values(df, by)
-        out["group"] = pd.Categorical(labels, categories=order)
-    return out
 
 
 @data_cache(max_entries=64, max_size="64MB")

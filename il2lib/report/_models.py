@@ -21,6 +21,7 @@ from il2lib.report._small_cells import protected, threshold
 from il2lib.stats import format_p, p_phrase
 from il2lib.survival import format_months
 from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
+from il2lib.survival.inputs import survival_input
 from il2lib.survival.km import TOO_FEW_AT_RISK
 from il2lib.survival.milestones import rmst_differences, survival_differences
 from il2lib.survival.multivariable import COVARIATES, multivariable_cox
@@ -52,8 +53,8 @@ def _cox(s: Section, df: pd.DataFrame, endpoint: str, subtitle: str) -> None:
 
 
 def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) -> None:
-    ep = schema.ENDPOINTS[endpoint]
-    time, event = df[ep.time].astype("float64"), df[ep.event].astype("float64")
+    data = survival_input(df, endpoint, by)
+    time, event = data["time"], data["event"]
     if schema.LINE_OF_IL2 in df.columns:
         try:
             res = pairwise_logrank(time, event, line_groups(df[schema.LINE_OF_IL2]))
@@ -63,7 +64,7 @@ def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) ->
             _not_computed(s, "Pairwise log-rank tests", exc)
     if by is None:
         return
-    group = df[by].map(schema.DISEASE_LABELS) if by == schema.DISEASE else df[by]
+    group = data["group"]
     try:
         milestones = survival_differences(time, event, group, [12.0, 24.0])
         ms, (_, few) = milestones.differences, milestones.too_few_at_risk(threshold())

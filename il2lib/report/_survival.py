@@ -19,6 +19,7 @@ from il2lib.report._small_cells import protected, threshold
 from il2lib.stats import p_phrase
 from il2lib.survival import (CoxResult, KaplanMeierResult, cox_ph, format_months, hazard_ratio_table, kaplan_meier,
                              logrank_test, median_followup)
+from il2lib.survival.inputs import survival_input
 from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, OS_CENSORING, PFS_DOR_CENSORING
 
 GROUP = "group"
@@ -27,26 +28,11 @@ OVERALL = "All patients"
 REPORT_FIGURE_HEIGHT = 660
 
 
-def _labels(df: pd.DataFrame, by: str) -> pd.Categorical:
-    """Display labels of a grouping column, as an ordered Categorical (schema order for disease)."""
-    if by == schema.DISEASE:
-        order = [schema.DISEASE_LABELS[d] for d in schema.DISEASES if d in set(df[by].dropna())]
-        return pd.Categorical(df[by].map(schema.DISEASE_LABELS), categories=order)
-    if pd.api.types.is_bool_dtype(df[by]):
-        values = df[by].map(lambda v: None if pd.isna(v) else ("Yes" if bool(v) else "No"))
-    else:
-        values = df[by].map(lambda v: None if pd.isna(v) else str(v))
-    order = [v for v in ("Yes", "No") if v in set(values.dropna())] or sorted(values.dropna().unique())
-    return pd.Categorical(values, categories=order)
-
-
 def _curves(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str):
-    ep = schema.ENDPOINTS[endpoint]
-    data = pd.DataFrame({"time": df[ep.time].astype("float64"),
-                         "event": df[ep.event].astype("float64")}, index=df.index)
+    data = survival_input(df, endpoint, by)
     if by is None:
         return data, {OVERALL: kaplan_meier(data["time"], data["event"], conf_type=conf_type)}
-    data[schema.label(by)] = _labels(df, by)
+    data = data.rename(columns={"group": schema.label(by)})
     km = kaplan_meier(data["time"], data["event"], conf_type=conf_type, by=data[schema.label(by)])
     return data, dict(km.items())
 
