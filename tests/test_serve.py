@@ -128,6 +128,7 @@ def test_the_launcher_moves_the_temp_dir_to_a_private_ram_directory(monkeypatch)
     import tempfile
 
     monkeypatch.setenv("TMPDIR", "")  # unset for the launcher, restored afterwards
+    monkeypatch.setenv("IL2_TEMP_IN_MEMORY", "")  # the launcher's marker, restored afterwards
     monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
     shm = serve.mount_of("/dev/shm", serve.parse_mounts(Path("/proc/self/mounts").read_text()))
     if shm is None or shm.fstype not in serve.RAM_FILESYSTEMS:
@@ -136,6 +137,7 @@ def test_the_launcher_moves_the_temp_dir_to_a_private_ram_directory(monkeypatch)
     path = os.environ["TMPDIR"]
     try:
         assert path.startswith("/dev/shm/il2dash-") and tempfile.gettempdir() == path and path in status
+        assert os.environ["IL2_TEMP_IN_MEMORY"] == "1"
         assert os.stat(path).st_mode & 0o777 == 0o700
     finally:
         os.rmdir(path)
