@@ -218,6 +218,12 @@ def test_survival_page_hides_the_group_size_the_total_would_give_back():
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     first_cells = [d["text"][0] for d in spec["data"] if d.get("mode") == "text" and d["name"].endswith("at risk")]
     assert sorted(first_cells) == ["<5", "masked"]
+    # the curve's hover of the hidden group shows no number at risk: its first step would be the hidden 18
+    hover_at_risk = {d["name"]: [row[1] for row in decoded(d["customdata"])] for d in spec["data"]
+                     if d.get("mode") == "lines" and "hovertemplate" in d}
+    assert len(hover_at_risk) == 2
+    hidden = [name for name, at_risk in hover_at_risk.items() if set(at_risk) == {"masked"}]
+    assert len(hidden) == 1 and "18" not in str(hover_at_risk)
 
 
 def test_time_origin_tab_hides_the_group_sizes_the_page_hides():

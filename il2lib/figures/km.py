@@ -130,7 +130,7 @@ def km_figure(
         label = _escape(group_label(name, k))
         if show_ci:
             traces += _band(table, label, color, style)
-        traces.append(_curve(table, label, color, style, k, result.table))
+        traces.append(_curve(table, label, color, style, k, result.table, hidden_size=name in hidden_sizes))
         if censor_marks:
             traces += _censor_ticks(result.table, t_max, min(max_points, CENSOR_TICK_BINS), label, color, style)
         if median_lines:
@@ -210,10 +210,10 @@ def _step_xy(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle, threshold: int | None = None,
-           full: pd.DataFrame | None = None) -> dict:
+           full: pd.DataFrame | None = None, hidden_size: bool = False) -> dict:
     x, y = _step_xy(table, "survival")
     if threshold is not None:
-        return _masked_curve(table, x, y, label, color, style, threshold, full)
+        return _masked_curve(table, x, y, label, color, style, threshold, full, hidden_size)
     n0 = int(table["n_risk"].iloc[0]) if len(table) else 0
     custom = np.column_stack([
         np.r_[1.0, table["ci_lower"].to_numpy(float)],
@@ -230,15 +230,17 @@ def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle, threshol
 
 
 def _masked_curve(table: pd.DataFrame, x: np.ndarray, y: np.ndarray, label: str, color: str, style: KMStyle,
-                  threshold: int, full: pd.DataFrame) -> dict:
-    """The curve with its hover fields as text: the CI as "0.512 to 0.803", the number at risk masked."""
+                  threshold: int, full: pd.DataFrame, hidden_size: bool = False) -> dict:
+    """The curve with its hover fields as text: the CI as "0.512 to 0.803", the number at risk masked ("masked"
+    at every step when the group's size is hidden: the first step would give it back)."""
     n0 = int(full["n_risk"].iloc[0]) if len(full) else 0
     lower = np.r_[1.0, table["ci_lower"].to_numpy(float)]
     upper = np.r_[1.0, table["ci_upper"].to_numpy(float)]
     at_risk = np.r_[n0, table["n_risk"].to_numpy(float)]
     ci = [f"{lo:.3f} to {hi:.3f}" if np.isfinite(lo) and np.isfinite(hi) else "not estimable"
           for lo, hi in zip(lower, upper)]
-    custom = np.array([[c, _count_text(n, threshold)] for c, n in zip(ci, at_risk)], dtype=object)
+    custom = np.array([[c, "masked" if hidden_size else _count_text(n, threshold)] for c, n in zip(ci, at_risk)],
+                      dtype=object)
     return dict(
         type="scatter", x=x, y=y, customdata=custom, name=label, legendgroup=label, mode="lines",
         line=dict(color=color, width=style.line_width, shape="hv"),
