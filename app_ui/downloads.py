@@ -59,7 +59,8 @@ def _row(key: str):
 
 
 def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, notes: Iterable[str] = (),
-                   index: bool = False, key: str | None = None, patient_level: bool = False) -> None:
+                   index: bool = False, key: str | None = None, patient_level: bool = False,
+                   cohort_rows=None) -> None:
     """Draw "CSV" and "XLSX" download buttons for a displayed table.
 
     Parameters
@@ -74,13 +75,15 @@ def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, not
         Whether the index is part of the table (for tables whose row labels are the index).
     patient_level
         One row per patient: not offered while small-cell protection is on.
+    cohort_rows
+        The rows holding this cohort's counts (default all): the others are published numbers, not masked.
     """
     masking = current_masking()
     if patient_level and masking.on:
         return
     base = key or slug(name)
     stem = slug(name)
-    frame = masking.table(df.reset_index() if index else df)
+    frame = masking.table(df.reset_index() if index else df, cohort_rows=cohort_rows)
     notes = tuple(notes)
     with _row(f"t_{base}"):
         st.download_button("CSV", data=lambda: export.table_to_csv_bytes(frame), file_name=f"{stem}.csv",
@@ -249,8 +252,8 @@ def show_export_progress(ticket: ExportTicket, what: str) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str, notes=()) -> None:
+def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str, notes=(), cohort_rows=None) -> None:
     """``show_table`` with its CSV/XLSX buttons under it. Both get the same frame and mask it alike
     (masking is idempotent), so the file is the table as shown; the XLSX notes start with data and filters."""
-    show_table(df, key=key)
-    download_table(df, name, title=title, notes=(ctx.figure_titles("")[1], *notes), key=key)
+    show_table(df, key=key, cohort_rows=cohort_rows)
+    download_table(df, name, title=title, notes=(ctx.figure_titles("")[1], *notes), key=key, cohort_rows=cohort_rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -29,10 +30,17 @@ class Masking:
     on: bool
     threshold: int = 5
 
-    def table(self, df: pd.DataFrame, dependent=()) -> pd.DataFrame:
+    def table(self, df: pd.DataFrame, dependent=(), cohort_rows=None) -> pd.DataFrame:
+        """``df`` masked; ``cohort_rows``: the rows holding this cohort's counts (default all), the others
+        (published numbers, not this cohort's) are shown as printed."""
         if not self.on:
             return df
-        return mask_table(df, self.threshold, dependent=[c for c in dependent if c in df.columns])
+        masked = mask_table(df, self.threshold, dependent=[c for c in dependent if c in df.columns])
+        if cohort_rows is not None:
+            printed = ~np.asarray(cohort_rows, dtype=bool)
+            masked = masked.astype(object)
+            masked.iloc[printed] = df.iloc[printed].astype(object).to_numpy()
+        return masked
 
     def figure(self, fig):
         return mask_figure(fig, self.threshold) if self.on else fig

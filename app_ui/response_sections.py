@@ -76,10 +76,12 @@ def published(ctx, denominator: str, ci_method: str) -> None:
                                                   zip(overlay["rate"], overlay["ci_lower"], overlay["ci_upper"])]})
     shown = shown.rename(columns={"source": "Source", "group": "Disease", "note": "Note"})
     cite = CITATIONS["buchbinder2019"]
+    ours = (overlay["source"] == "Our cohort").to_numpy()  # published numbers are shown as printed
     table_with_downloads(ctx, masking.table(shown[["Source", "Disease", "Responders / n", "ORR, % (95% CI)", "Note"]],
-                                            dependent=["ORR, % (95% CI)"]), "published_orr_table", "orr_vs_published",
+                                            dependent=["ORR, % (95% CI)"], cohort_rows=ours),
+                         "published_orr_table", "orr_vs_published",
                          "Objective response rate by disease: our cohort vs the published PROCLAIM series",
-                         [f"Published: {cite.full}"])
+                         [f"Published: {cite.full}"], cohort_rows=ours)
     st.caption(md_escape(f"Published: {cite.full} Only numbers stated in the abstract are shown (CR and PR counts, "
                          f"ORR as printed); the published 95% CIs are {DERIVED_LABEL}. Our cohort: ORR by disease, "
                          f"{'all treated' if denominator == 'itt' else 'evaluable'} denominator, current filters. "

@@ -126,15 +126,16 @@ STATIC_MAX_ROWS = 80
 
 
 def show_table(df: pd.DataFrame, *, key: str | None = None, height: int | None = None,
-               column_config: dict | None = None, interactive: bool = False) -> None:
-    """Display a tidy result table as is, masked when small-cell protection is on.
+               column_config: dict | None = None, interactive: bool = False, cohort_rows=None) -> None:
+    """Display a tidy result table as is, masked when small-cell protection is on (``cohort_rows``: see
+    :meth:`app_ui.masking.Masking.table`).
 
     A small result table is a static table (``st.table``): light to draw, readable in a screenshot,
     and it follows presentation mode's larger type. ``st.table`` renders Markdown, so every text
     cell and header is escaped with :func:`md_escape` first. Long tables, explicit heights, column
     configs and ``interactive`` listings use the sortable grid (``st.dataframe``: cell text, never HTML).
     """
-    df = current_masking().table(df)
+    df = current_masking().table(df, cohort_rows=cohort_rows)
     if not interactive and column_config is None and height is None and len(df) <= STATIC_MAX_ROWS:
         st.table(_escaped(df), hide_index=True)
         return

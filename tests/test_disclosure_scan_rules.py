@@ -76,6 +76,22 @@ def test_a_masked_count_column_shown_as_text_is_still_a_count_column():
     assert table_small_counts(df) == [("row 'DCR', column 'n NE'", "3")]
 
 
+def test_the_rows_of_a_published_series_are_not_scanned_and_the_cohort_s_own_rows_are():
+    from il2lib.analyses.published import CITATIONS
+
+    series = CITATIONS["buchbinder2019"].series
+    df = pd.DataFrame({"Source": ["Our cohort", series], "Disease": ["RCC", "RCC"],
+                       "Responders / n": ["3/11", "4/17"], "Responders": [3, 4]})
+    assert table_small_counts(df) == [("row 'Our cohort', column 'Responders / n'", "3/11"),
+                                      ("row 'Our cohort', column 'Responders'", "3")]
+
+
+def test_a_published_reference_holds_no_count():
+    from il2lib.analyses.published import CITATIONS
+
+    assert small_counts(f"Published: {CITATIONS['buchbinder2019'].full} Ours: 3 patients") == ["3 patients"]
+
+
 def test_a_patient_listing_has_no_count_columns():
     df = pd.DataFrame({"patient_id": ["P1", "P2"], "n_met_sites": [3, 1]})
     assert table_small_counts(df) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 
+from il2lib.analyses.published import CITATIONS
 from il2lib.cohort import CohortFilter
 from il2lib.errors import InsufficientDataError
 from il2lib.figures import PATIENT_LEVEL_FIGURES, withheld_under_masking
@@ -27,6 +28,7 @@ STAMP = dt.datetime(2026, 1, 15, 9, 30, tzinfo=dt.timezone.utc)
 #: Line 3+: 20 melanoma and 11 RCC patients, grouped by disease; 2 without prior PD-1, 2 RCC with benefit.
 LINE_3 = CohortFilter(line_of_il2=("3+",))
 K = 5
+PUBLISHED_SERIES = CITATIONS["buchbinder2019"].series
 #: A count from 1 to K-1 at a typed count position: "n=2"/"(N=2)", "2/30", "2 (6.7%)".
 SMALL = {"n=k": re.compile(r"(?<![A-Za-z])[nN]\s*=\s*[1-4](?![\d.])"),
          "k/n": re.compile(r"(?<![\d.,<])[1-4]\s*/\s*\d"),
@@ -59,7 +61,9 @@ def _own(html: str) -> str:
 
 
 def _text(html: str) -> str:
+    """The report's own text, without the rows of published numbers (not this cohort's counts: never masked)."""
     body = re.sub(r"<script.*?</script>", " ", _own(html).split("<body>", 1)[1], flags=re.S)
+    body = re.sub(rf"<tr>(?:(?!</tr>).)*{PUBLISHED_SERIES}.*?</tr>", " ", body, flags=re.S)
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
 
 
@@ -287,6 +291,13 @@ def test_report_shows_no_estimate_where_fewer_than_k_remain_at_risk(audited, mas
     assert line3["RCC vs Melanoma", "Survival at 24 months"] == ["–", "–"]  # RCC: fewer than 5 at risk at 24 months
     unmasked = {tuple(r[:2]): r[2:] for r in _tables(plain.html)["Milestone survival and RMST differences"][1:]}
     assert unmasked["RCC vs Melanoma", "Survival at 24 months"][0].endswith("% points")
+
+
+def test_masked_report_shows_published_numbers_as_printed(masked):
+    # PROCLAIM's RCC responders are printed as 4/17: a published number, not this cohort's count
+    orr = {(r[0], r[1]): r[2:] for r in _tables(masked.html)["Objective response: our cohort vs published"][1:]}
+    assert orr[PUBLISHED_SERIES, "RCC"] == ["4/17", "23.5 (6.8 to 49.9)"]
+    assert orr["Our cohort", "RCC"] == ["<5/11", "masked"]
 
 
 def test_masked_report_masks_no_median_beside_small_response_counts(masked):

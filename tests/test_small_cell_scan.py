@@ -31,13 +31,15 @@ PAGES = ("app.py", *page_scripts())  # the Data page and every page in pages/
 GROUPING_KEYS = {"pages/1_Cohort.py": "t1_by", "pages/2_Response.py": "resp_by", SURVIVAL: "km_by",
                  "pages/5_Toxicity.py": "tox_by"}
 _MASK = {"mask": "1", "mask_k": str(THRESHOLD)}
-#: Filter settings with small groups. RCC: groups by prior PD-1 agent where a page offers it (Response),
-#: else by prior PD-1/PD-L1; melanoma in line 3+: groups by source (the community series has 2 patients).
+#: Filter settings with small groups, published results shown (Response page, Survival tab): their rows of
+#: published numbers are shown as printed and left out of the scan (support.disclosure_scan.published_rows).
+#: RCC: groups by prior PD-1 agent where a page offers it (Response), else by prior PD-1/PD-L1; melanoma in
+#: line 3+: groups by source (the community series has 2 patients).
 MODES = {
-    "rcc_by_prior_agent": {**_MASK, "disease": "rcc", "t1_by": "prior_pd1_pdl1", "resp_by": "prior_pd1_agent",
-                           "km_by": "prior_pd1_pdl1", "tox_by": "prior_pd1_pdl1"},
-    "melanoma_line3_by_source": {**_MASK, "disease": "melanoma", "line_of_il2": "3+", "t1_by": "source",
-                                 "resp_by": "source", "km_by": "source", "tox_by": "source"},
+    "rcc_by_prior_agent": {**_MASK, "published": "1", "disease": "rcc", "t1_by": "prior_pd1_pdl1",
+                           "resp_by": "prior_pd1_agent", "km_by": "prior_pd1_pdl1", "tox_by": "prior_pd1_pdl1"},
+    "melanoma_line3_by_source": {**_MASK, "published": "1", "disease": "melanoma", "line_of_il2": "3+",
+                                 "t1_by": "source", "resp_by": "source", "km_by": "source", "tox_by": "source"},
 }
 
 #: (page, what is opened on it): a Survival tab of "Models and further comparisons", or the built report.
@@ -257,3 +259,15 @@ def test_the_sidebar_total_stays_shown_and_complements_stay_few(page, kind, grou
     equal_to_total = {k for k, v in view.counts.items() if v == 20 and k[0] in ("used", "denom")}
     assert equal_to_total and not equal_to_total & shown.hidden
     assert len(shown.secondary) <= 25  # 58 when the total itself was hidden
+
+
+def test_published_numbers_are_shown_as_printed_and_the_cohort_s_own_masked():
+    # Response page, RCC in line 3+ (11 patients, <5 responders): PROCLAIM's RCC responders are printed as 4/17
+    from il2lib.analyses.published import CITATIONS
+    from support.apptest import tables
+
+    at = open_app({**_MASK, "published": "1", "line_of_il2": "3+"}, page="pages/2_Response.py")
+    table = next(t for t in tables(at) if "Source" in t.columns).set_index(["Source", "Disease"])
+    assert table.loc[(CITATIONS["buchbinder2019"].series, "RCC"), "Responders / n"] == "4/17"
+    assert table.loc[("Our cohort", "RCC"), "Responders / n"] == "<5/11"
+    assert table.loc[("Our cohort", "RCC"), "ORR, % (95% CI)"] == "masked"

@@ -69,14 +69,15 @@ class Figure:
 
 
 def table_html(df: pd.DataFrame, *, caption: str | None = None, notes: Iterable[str] = (),
-               first_column_header: bool = True, css_class: str = "", dependent=None) -> str:
+               first_column_header: bool = True, css_class: str = "", dependent=None, cohort_rows=None) -> str:
     """A display table as escaped HTML; numbers right-aligned, a caption and footnotes.
 
     The frame is shown as given (already formatted for display); the index is not shown. In a report
     built with small cells masked, the table, caption and notes are masked (``dependent``: the columns
-    shown as "masked" in a row with a masked count; default: rate, percentage, CI and median columns).
+    shown as "masked" in a row with a masked count; default: rate, percentage, CI and median columns), except
+    the rows outside ``cohort_rows`` (published numbers, not this cohort's counts).
     """
-    df, caption = _small_cells.table(df, dependent), _small_cells.text(caption)
+    df, caption = _small_cells.table(df, dependent, cohort_rows), _small_cells.text(caption)
     notes = [_small_cells.text(n) for n in notes]
     head = "".join(f"<th scope=\"col\">{esc(c)}</th>" for c in df.columns)
     rows = []

@@ -126,7 +126,8 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                               "ORR, % (95% CI)": [f"{100 * r:.1f} ({100 * a:.1f} to {100 * b:.1f})" for r, a, b in
                                                   zip(over["rate"], over["ci_lower"], over["ci_upper"])]}),
                 "Objective response: our cohort vs published", [CITATIONS["buchbinder2019"].full,
-                                                               "Published CIs are computed from published counts."])
+                                                               "Published CIs are computed from published counts."],
+                cohort_rows=over["source"] == "Our cohort")  # published numbers are shown as printed
         med = median_overlay(df, cb_sd_months, window_days)
         shown = protected(median_overlay_count_view(df, med), "published medians")
         keys = [("our n", d, g) for d, g in zip(med["disease"], med["group"])]

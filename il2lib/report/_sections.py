@@ -49,8 +49,9 @@ class Section:
     def note(self, text: str, css_class: str = "note") -> None:
         self.blocks.append(paragraph(masked(text), css_class))
 
-    def table(self, df: pd.DataFrame, caption: str, notes=(), long: bool = False) -> None:
-        self.blocks.append(table_html(df, caption=caption, notes=notes, css_class="long" if long else ""))
+    def table(self, df: pd.DataFrame, caption: str, notes=(), long: bool = False, cohort_rows=None) -> None:
+        self.blocks.append(table_html(df, caption=caption, notes=notes, css_class="long" if long else "",
+                                      cohort_rows=cohort_rows))
 
     @property
     def figures(self) -> list[Figure]:

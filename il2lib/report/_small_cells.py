@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import numpy as np
 import pandas as pd
 
 from il2lib.figures import withheld_under_masking
@@ -98,13 +99,18 @@ def dependent_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if isinstance(c, str) and _DEPENDENT.search(c) and "published" not in c.lower()]
 
 
-def table(df: pd.DataFrame, dependent=None) -> pd.DataFrame:
-    """``df`` masked (``dependent`` default: the rate, percentage, CI and median columns)."""
+def table(df: pd.DataFrame, dependent=None, cohort_rows=None) -> pd.DataFrame:
+    """``df`` masked (``dependent`` default: the rate, percentage, CI and median columns). ``cohort_rows``: the
+    rows that hold this cohort's counts (default all); the others (published numbers) are shown as printed."""
     k = threshold()
     if k is None:
         return df
     dependent = dependent_columns(df) if dependent is None else [c for c in dependent if c in df.columns]
     masked = mask_table(df, k, dependent=dependent)
+    if cohort_rows is not None:
+        printed = ~np.asarray(cohort_rows, dtype=bool)
+        masked = masked.astype(object)
+        masked.iloc[printed] = df.iloc[printed].astype(object).to_numpy()
     return masked.set_axis([text(c) for c in masked.columns], axis=1)
 
 

@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 
 import pandas as pd
 
+from il2lib.analyses.published import CITATIONS
 from support.rendered_text import Download, decode_typed_arrays, held_objects, plotly_spec, walk
 
 THRESHOLD = 5
@@ -92,6 +93,8 @@ def small_counts(text: str, threshold: int = THRESHOLD) -> list[str]:
     "G3", "2nd line"), decimals, percentages, p-values and CIs are not counts.
     """
     text = normalise(text)
+    for citation in CITATIONS.values():  # a reference as printed ("2019;7(1):49") holds no count
+        text = text.replace(citation.full, "")
     found: set[tuple[int, int]] = set()
     for name, pattern in _TEXT_PATTERNS:
         for match in pattern.finditer(text):
@@ -186,21 +189,36 @@ def is_listing(df: pd.DataFrame) -> bool:
     return any(_LISTING_HEADER.search(normalise(col)) for col in df.columns)
 
 
+#: The names the published series go by in a table's source column (their numbers are printed, not this cohort's).
+PUBLISHED_SERIES = frozenset(c.series for c in CITATIONS.values())
+
+
+def published_rows(df: pd.DataFrame) -> set[int]:
+    """The rows of a table whose source column names a published series."""
+    sources = [j for j, col in enumerate(df.columns) if normalise(col).strip().lower() == "source"]
+    return {i for j in sources for i, value in enumerate(df.iloc[:, j].tolist())
+            if isinstance(value, str) and normalise(value).strip() in PUBLISHED_SERIES}
+
+
 def table_small_counts(df: pd.DataFrame, threshold: int = THRESHOLD) -> list[tuple[str, str]]:
     """Small counts in a displayed table: (cell reference, text).
 
     Headers and text cells go through :func:`small_counts`; every whole number in a count column
     (whole numbers only, header not a year, grade, line, ECOG, time, age, dose ...) is a count,
-    except in a patient listing (:func:`is_listing`), whose numbers are per-patient values.
+    except in a patient listing (:func:`is_listing`), whose numbers are per-patient values, and in the
+    rows of a published series (:func:`published_rows`), whose numbers are printed in a paper.
     """
     out: list[tuple[str, str]] = []
     listing = is_listing(df)
+    printed = published_rows(df)
     for col in df.columns:
         out += [(f"header {normalise(col)!r}", snippet) for snippet in small_counts(str(col), threshold)]
     for j, col in enumerate(df.columns):
         series = df.iloc[:, j]
         count_column = not listing and is_count_header(col) and _whole_number_column(series)
         for i, value in enumerate(series.tolist()):
+            if i in printed:
+                continue
             ref = f"row {normalise(df.iloc[i, 0]).strip() if j else i!r}, column {normalise(col)!r}"
             if count_column and is_small_integer(value, threshold):
                 out.append((ref, str(value)))
