@@ -30,12 +30,12 @@ from app_ui import state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
+from app_ui.survival_view import curves_count_view
 from il2lib import schema
 from il2lib.analyses.response import OUTCOME_LABELS
 from il2lib.cohort import CohortFilter
 from il2lib.errors import Il2libError
 from il2lib.privacy.disclosure import SUPPRESSED, CountView
-from il2lib.privacy.masking import mask_table
 from il2lib.sources.response import response_rates_from_counts
 from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 from il2lib.validation.patients import Cohort, ValidationReport
@@ -184,21 +184,27 @@ def survival_from_counts(ctx) -> None:
     curves = {_display_label(g): r for g, r in km.items()} if by is not None else {"All patients": km}
     masking = current_masking()
     k = masking.threshold if masking.on else None
+    # one count view: the curves' n and events, the n used, the selection (the sidebar's n) and those left out
+    shown = masking.protect(lambda: curves_count_view(curves, counts.n, counts.n_input, counts.excluded,
+                                                      loaded.n_selected),
+                            ("registry_survival", ctx.cache_key, str(f), endpoint, by))
+    count = shown.text if k is not None else (lambda _key, n: f"{n:,}")
     st.plotly_chart(km_figure(curves, title=schema.ENDPOINTS[endpoint].label,
-                              subtitle=f"{loaded.label} · n = {counts.n:,} · {ctx.filter_text}",
-                              presentation=ctx.presentation, small_cell_threshold=k), width="stretch")
-    medians = pd.DataFrame([{"Group": g, "n (events)": f"{r.n:,} ({r.n_events:,})", "Median, months": r.median,
-                             "95% CI lower": r.median_ci[0], "95% CI upper": r.median_ci[1]}
-                            for g, r in curves.items()])
-    if k is not None:  # the counts only: medians are estimates (a whole-month median is not a count)
-        medians = mask_table(medians, k, columns=["n (events)"])
+                              subtitle=f"{loaded.label} · n = {count(('used',), counts.n)} · {ctx.filter_text}",
+                              presentation=ctx.presentation, small_cell_threshold=k,
+                              hidden_sizes=tuple(g for g in curves if ("n", g) in shown.secondary)), width="stretch")
+    # the counts only: medians are estimates (a whole-month median is not a count)
+    medians = pd.DataFrame([{"Group": g, "n (events)": f"{count(('n', g), r.n)} ({count(('events', g), r.n_events)})",
+                             "Median, months": r.median, "95% CI lower": r.median_ci[0],
+                             "95% CI upper": r.median_ci[1]} for g, r in curves.items()])
     months = st.column_config.NumberColumn(format="%.1f")
     st.dataframe(medians, hide_index=True, column_config={c: months for c in list(medians.columns)[2:]})
     if by is not None and len(curves) >= 2:
         lr = logrank_counts(counts)
         st.markdown(f"Log-rank test: chi-square {lr.statistic:.2f} on {lr.df} df, p = {lr.pvalue:.3g}")
     if counts.excluded:
-        st.caption("Excluded: " + "; ".join(f"{n:,} {reason}" for reason, n in counts.excluded))
+        st.caption("Excluded: " + "; ".join(f"{count(('left out', reason), n)} {reason}"
+                                            for reason, n in counts.excluded))
     masking.caption()
 
 

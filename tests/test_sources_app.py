@@ -5,6 +5,8 @@ every table the Survival and Response pages show is compared cell by cell.
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -191,3 +193,28 @@ def test_a_response_count_over_the_statement_timeout_shows_a_plain_message(postg
     assert not at.exception, [e.value for e in at.exception]
     assert "The registry query took longer than the 0.5 s limit (statement_timeout); narrow the filters or ask " \
            "the administrator to raise registry.statement_timeout." in texts(at, "warning")
+
+
+def test_registry_survival_counts_hide_those_left_out_with_the_n_used(parquet_config, sample_data, tmp_path):
+    # two patients without an OS time: "Excluded: 2 without time" beside n = N - 2 (N = the sidebar's n)
+    # would give 2 back; both are cells of one count view, so n reads "masked"
+    from app_ui.masking import PROTECTED_VIEWS
+    from il2lib.privacy.disclosure import recoverable
+    from support.disclosure_scan import small_counts
+
+    data = sample_data.copy()
+    data.loc[data.index[:2], schema.OS_MONTHS] = float("nan")
+    write_parquet(data, tmp_path / "parquet", rows_per_file=40)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.secrets["registry"] = dict(parquet_config, path=str(tmp_path / "parquet"), row_limit=10)
+    at.session_state[PROTECTED_VIEWS] = []
+    at.query_params.update({"mask": "1"})
+    at.run()
+    at.switch_page("pages/3_Survival.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Excluded: <5 without time" in texts(at, "caption")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "n = masked · " in spec["layout"]["title"]["subtitle"]["text"]
+    assert not [s for t in texts(at, "caption") for s in small_counts(t)]
+    view, shown = protected_view(at, "registry_survival")
+    assert view.counts[("left out", "without time")] == 2 and recoverable(view, shown) == {}
