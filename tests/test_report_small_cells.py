@@ -300,16 +300,17 @@ def test_masked_report_shows_published_numbers_as_printed(masked):
     assert orr["Our cohort", "RCC"] == ["<5/11", "masked"]
 
 
-def test_masked_report_masks_no_median_beside_small_response_counts(masked):
-    tables = _tables(masked.html)
-    # Key results: CR and PR "<5" mask the ORR and CBR beside them, not the median OS of the same patients
-    key = {r[0]: r for r in tables["Key results"][1:]}
-    assert key["All patients"][1:4] == ["31", "<5", "5"] and key["All patients"][4] == "masked"
-    assert key["All patients"][6] == "18.2 (13.1–NR)" and key["RCC"][6] == "24.8 (8.2–NR)"
+def test_masked_report_leaves_the_key_results_to_the_sections_that_protect_them(masked, plain):
+    # Key results repeat the Response section's CR, PR, ORR and CBR by disease; with their own complements, a CR
+    # hidden in one and shown beside the other disease's CR and the total in the other would come back
+    assert "Key results" not in _tables(masked.html)
+    assert "Key results are not repeated here while small-cell protection is on" in masked.html
+    key = {r[0]: r for r in _tables(plain.html)["Key results"][1:]}
+    assert key["All patients"][1:4] == ["31", "3", "5"] and key["RCC"][6] == "24.8 (8.2–NR)"
 
 
 def test_masked_report_hides_the_benefit_group_size_the_disease_total_would_give_back(masked):
-    # our median OS by clinical benefit: RCC 2 with benefit, 9 without, of 11 (shown in Key results)
+    # our median OS by clinical benefit: RCC 2 with benefit, 9 without, of 11 (RCC's N shown in Response)
     table = _tables(masked.html)["Median OS from IL-2 start by clinical benefit: our cohort vs published"]
     medians = {(r[0], r[1]): r[2] for r in table[1:]}
     assert (medians["RCC", "Clinical benefit"], medians["RCC", "No clinical benefit"]) == ("<5", "masked")

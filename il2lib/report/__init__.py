@@ -23,7 +23,6 @@ from il2lib import schema
 from il2lib.analyses.response import response_rates
 from il2lib.cohort import CohortFilter, apply_filter, benefit_rule_text
 from il2lib.errors import Il2libError, InsufficientDataError
-from il2lib.privacy.masking import MASKED_DEPENDENT
 from il2lib.privacy.pseudonyms import pseudonymise as pseudonymised
 from il2lib.report import _html, _small_cells
 from il2lib.report._html import Figure, Paper, definition_list, esc, table_html
@@ -192,7 +191,12 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
 
 def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
-    """Headline table: per disease (and overall) N, CR, PR, ORR and CBR with CIs, median survival."""
+    """Headline table: per disease (and overall) N, CR, PR, ORR and CBR with CIs, median survival. Not built
+    under small-cell protection: it repeats counts of the Response section, whose complements it would not share."""
+    if _small_cells.threshold() is not None:
+        return _html.paragraph("Key results are not repeated here while small-cell protection is on: the Response "
+                               "and Survival sections show them, with small counts and their complements hidden.",
+                               "note")
     rows, view = [], ""
     groups = [(schema.DISEASE_LABELS.get(d, d), df[df[schema.DISEASE] == d]) for d in schema.DISEASES
               if (df[schema.DISEASE] == d).any()]
@@ -214,9 +218,7 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
             row[f"{outcome.upper()}, % (95% CI)"] = (f"{int(r['responders'])}/{int(r['n'])} = {100 * r['rate']:.1f} "
                                                      f"({100 * r['ci_lower']:.1f}–{100 * r['ci_upper']:.1f})")
         lo, hi = km.median_ci
-        k = _small_cells.threshold()  # a median is masked with a small N, not beside a small CR or PR count
-        row[f"Median {endpoint.upper()}, months (95% CI)"] = (MASKED_DEPENDENT if k is not None and 0 < len(sub) < k
-                                                              else f"{_m(km.median)} ({_m(lo)}–{_m(hi)})")
+        row[f"Median {endpoint.upper()}, months (95% CI)"] = f"{_m(km.median)} ({_m(lo)}–{_m(hi)})"
         rows.append(row)
     if not rows:
         return ""
@@ -224,8 +226,7 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
              f"{window_days:g} days)/N over all treated patients "
              "(NE included), Clopper-Pearson exact 95% CI; median by Kaplan-Meier (NR = not reached). "
              f"CR, PR and ORR count {view} (RECIST 1.1 rules; see Response)."]
-    return table_html(pd.DataFrame(rows), caption="Key results", notes=notes, css_class="key",
-                      dependent=["ORR, % (95% CI)", "CBR, % (95% CI)"])
+    return table_html(pd.DataFrame(rows), caption="Key results", notes=notes, css_class="key")
 
 
 def _m(value: float) -> str:
