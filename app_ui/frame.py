@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import app_auth
 from app_ui import data as data_mod, filters, state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
@@ -159,8 +160,6 @@ def frame(page_title: str) -> AppContext:
 
 
 def _login_gate() -> None:
-    import app_auth
-
     app_auth.require_login()
 
 

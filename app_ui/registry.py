@@ -69,7 +69,7 @@ def label(config: dict[str, Any] | None) -> str:
 
 @st.cache_resource(max_entries=4, show_spinner="Connecting to the registry…")
 def _open(identity: str, config_json: str):
-    from il2lib.sources import open_source
+    from il2lib.sources import open_source  # the registry drivers: only when a registry is configured
 
     return open_source(json.loads(config_json))
 

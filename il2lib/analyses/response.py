@@ -27,6 +27,7 @@ from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.stats import TestResult, compare_proportions, exact_work_budget, format_p, proportion_ci
+from il2lib.survival import kaplan_meier
 from il2lib.validation.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
 
 Outcome = Literal["orr", "cbr", "dcr"]
@@ -553,8 +554,6 @@ def duration_of_response(df: pd.DataFrame, conf_type: str = "log-log") -> Durati
 
     Responders without a DoR time (no first-response date or assessment) are listed in ``excluded``.
     """
-    from il2lib.survival import kaplan_meier  # the survival engine; imported lazily
-
     require_columns(df, schema.BOR, schema.DOR_MONTHS, schema.DOR_EVENT)
     resp = df[df[schema.BOR].isin(schema.RESPONDERS).to_numpy(dtype=bool)]
     time = pd.to_numeric(resp[schema.DOR_MONTHS], errors="coerce").astype("float64")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from il2lib import schema
+from il2lib.survival.multivariable import COVARIATES
+from il2lib.survival.time_origin import ORIGIN_COLUMNS
 
 DEFAULT_CSV = "il2_cohort_filtered.csv"
 
@@ -89,8 +91,6 @@ def km_snippet(endpoint: str = "os", by: str | None = None, conf_type: str = "lo
 
 def cox_snippet(endpoint: str = "os", covariates=("age", "sex", "ecog", "disease"), csv: str = DEFAULT_CSV) -> Snippet:
     """Multivariable Cox model (HR table, events per coefficient, cox.zph)."""
-    from il2lib.survival.multivariable import COVARIATES
-
     py = (_py_head(csv) + "from il2lib.survival.multivariable import multivariable_cox\n\n"
           f"model = multivariable_cox(df, {endpoint!r}, {list(covariates)!r})\n"
           "result = model.table\nprint(model.message or result)\nprint(model.ph.table if model.ph else '')\n")
@@ -185,7 +185,6 @@ def time_origin_snippet(endpoint: str, origin: str, by: str | None = None, csv: 
           + (f"group = {_py_group(by)}[o.keep]\n" if by else "group = None\n")
           + "km = kaplan_meier_entry(o.entry, o.time, o.event, by=group)\n"
             "result = km.to_frame()\nprint(result)\n")
-    from il2lib.survival.time_origin import ORIGIN_COLUMNS
 
     t, e = _cols(endpoint)
     shift = "0" if origin == "il2_start" else \

@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from il2lib import schema
+from il2lib.analyses.biomarkers import with_mean_doses
+from il2lib.cohort import with_clinical_benefit
 from il2lib.figures.palette import BENEFIT_COLORS, apply_layout, escape, figure_style
 from il2lib.stats import p_phrase
 
@@ -44,9 +46,6 @@ def biomarker_figure(df: pd.DataFrame, variable: str, result, *, title: str = ""
     -------
     go.Figure with two box traces (CB, no-CB) per disease panel; every point is drawn unless masked.
     """
-    from il2lib.analyses.biomarkers import with_mean_doses
-    from il2lib.cohort import with_clinical_benefit
-
     rows = result.rows[result.rows["variable"] == variable]
     if rows.empty:
         raise ValueError(f"{variable!r} is not among the compared biomarkers.")
