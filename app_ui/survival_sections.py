@@ -70,7 +70,7 @@ def further(ctx, endpoint: str, by: str | None, conf_type: str, view, shown) -> 
                 "Milestones & RMST": lambda: tabs.milestones_tab(ctx, endpoint, by, view),
                 "Competing risks": lambda: tabs.competing_tab(ctx, by),
                 "Time origin": lambda: tabs.origin_tab(ctx, endpoint, by, conf_type, shown),
-                "Published results": lambda: tabs.published_tab(ctx, endpoint)}
+                "Published results": lambda: tabs.published_tab(ctx, endpoint, view, shown)}
         for label, tab in zip(TABS, st.tabs(list(TABS), key="km_tab", on_change="rerun", bind="query-params")):
             if tab.open:
                 with tab:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,10 +17,11 @@ from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, com
                                   rmst_display)
 from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
-from il2lib.analyses.published import CITATIONS, median_overlay
+from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_count_view
 from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
-from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
+from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
+from il2lib.privacy.masking import MASKED_DEPENDENT
 from il2lib.survival import format_months, kaplan_meier
 from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
 from il2lib.survival.cox import OVERFITTING
@@ -280,7 +282,42 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, page_shown=NO
     show_code(time_origin_snippet(endpoint, origin, by), ctx, "origin")
 
 
-def published_tab(ctx, endpoint: str) -> None:
+#: The published groups as the survival view labels clinical benefit (``km_by=clinical_benefit``).
+_BENEFIT_LABELS = {"Clinical benefit": "Yes", "No clinical benefit": "No"}
+
+
+def _published_count_view(ctx, table: pd.DataFrame, view, page_shown) -> CountView:
+    """The tab's counts (our n by disease and clinical benefit) with the page's survival view: its shown counts
+    are known, and on overall survival from IL-2 start the curves' n and the n used hold the same patients as
+    the tab's groups, so a count the page hides is not given back here."""
+    out = median_overlay_count_view(ctx.data, table, ctx.masking.threshold)
+    if view is None:
+        return out
+    page = view.count_view(sidebar_n=ctx.n)
+    page.fixed |= {k for k in page.counts if k not in page_shown.hidden}
+    out = out.merge(page)
+    if view.endpoint != "os" or view.landmark is not None:
+        return out
+    cells = {("our n", d, g): n for d, g, n in zip(table["disease"], table["group"], table["our_n"])}
+
+    def contains(total, parts):  # the parts are some of the total's patients (all of them when they add up)
+        if sum(cells[k] for k in parts) == out.counts[total]:
+            out.add_sum(total, parts)
+        else:
+            out.add_relation({**dict.fromkeys(parts, 1.0), total: -1.0}, -np.inf, 0.0)
+
+    contains(("used",), list(cells))
+    for label in view.curves:
+        parts = [k for k in cells if (view.by == schema.DISEASE and k[1] == label)
+                 or (view.by == schema.CLINICAL_BENEFIT and _BENEFIT_LABELS.get(k[2]) == label)]
+        if parts:
+            contains(("n", label), parts)
+    return out
+
+
+def published_tab(ctx, endpoint: str, view=None, page_shown=NO_SUPPRESSION) -> None:
+    """Our median OS by disease and clinical benefit beside the published medians. ``view``, ``page_shown``: the
+    page's survival view and how it shows its counts (what it hides stays hidden here)."""
     from il2lib.figures.published import published_comparison_figure
 
     masking = ctx.masking
@@ -288,6 +325,11 @@ def published_tab(ctx, endpoint: str) -> None:
         st.caption("Optional layer: published medians beside this cohort's.")
         return
     table = median_overlay(ctx.data, ctx.cb_sd_months, ctx.assessment_window_days)
+    page = None if view is None else (view.by, getattr(view.landmark, "landmark_months", None))
+    counts = masking.protect(lambda: _published_count_view(ctx, table, view, page_shown),
+                             ("survival published", ctx.cache_key, endpoint, page, ctx.cb_sd_months,
+                              ctx.assessment_window_days))
+    keys = [("our n", d, g) for d, g in zip(table["disease"], table["group"])]
     label = [f"{d}: {g}" for d, g in zip(table["disease"], table["group"])]
     ours = pd.DataFrame({"group": label, "source": "Our cohort", "estimate": table["our_median"],
                          "lower": table["our_lower"], "upper": table["our_upper"], "published": False,
@@ -302,10 +344,14 @@ def published_tab(ctx, endpoint: str) -> None:
                                       hover_counts=not masking.on)
     st.plotly_chart(fig, width="stretch", key="published_median_chart", config={"displaylogo": False})
     download_figure(fig, "median_os_vs_published", key="published_median_chart")
-    shown = pd.DataFrame({"Disease": table["disease"], "Group": table["group"], "Our n": table["our_n"],
-                          "Our median, months (95% CI)": [f"{format_months(m)} ({format_months(lo)}–{format_months(hi)})" for m, lo, hi in
-                                                          zip(table["our_median"], table["our_lower"],
-                                                              table["our_upper"])],
+    shown = pd.DataFrame({"Disease": table["disease"], "Group": table["group"],
+                          "Our n": [counts.text(k, n) for k, n in zip(keys, table["our_n"])] if masking.on
+                          else table["our_n"],
+                          "Our median, months (95% CI)": [
+                              MASKED_DEPENDENT if k in counts.primary  # a median beside a "<k", as elsewhere
+                              else f"{format_months(m)} ({format_months(lo)}–{format_months(hi)})"
+                              for k, m, lo, hi in zip(keys, table["our_median"], table["our_lower"],
+                                                      table["our_upper"])],
                           "Published median": table["published_text"]})
     table_with_downloads(ctx, masking.table(shown, dependent=["Our median, months (95% CI)"]),
                          "published_median_table", "median_os_vs_published",

@@ -240,6 +240,50 @@ def test_time_origin_tab_hides_the_group_sizes_the_page_hides():
     assert recoverable(view, shown) == {}
 
 
+def test_published_tab_hides_the_complement_of_a_small_group_of_the_disease():
+    # RCC in line 3+: 11 patients (the sidebar's n and "n = 11 of 11"), fewer than 5 with clinical benefit and 9
+    # without; the tab's "Our n" showing 9 would give the small group back (11 - 9), so it reads "masked"
+    from support.apptest import protected_view
+
+    at = open_app({"mask": "1", "published": "1", "disease": "rcc", "line_of_il2": "3+", "km_more": "true",
+                   "km_tab": "Published results"}, page="pages/3_Survival.py")
+    table = next(d for d in tables(at) if "Our n" in d.columns)
+    rcc = table[table["Disease"] == "RCC"].set_index("Group")["Our n"]
+    assert dict(rcc) == {"Clinical benefit": "<5", "No clinical benefit": "masked"}
+    assert any(c.startswith("Overall survival: n = 11 of 11") for c in texts(at, "caption"))
+    view, shown = protected_view(at, "survival published")
+    assert view.counts[("N", "RCC")] == 11 and ("N", "RCC") in view.fixed
+    assert recoverable(view, shown) == {}
+
+
+def test_published_tab_keeps_hidden_what_the_survival_view_hides():
+    # 2 of 20 patients without an OS time: the page reads "n = masked of 20 (<5 without time)"; the tab's
+    # "Our n" (the same 18 patients by disease and benefit) must not add up to the hidden 18
+    from types import SimpleNamespace
+
+    from app_ui.masking import Masking
+    from app_ui.survival_tabs import _published_count_view
+    from app_ui.survival_view import compute
+    from il2lib.analyses.published import median_overlay
+    from il2lib.privacy.disclosure import protect
+    from support.apptest import sample_data
+
+    df = sample_data().head(20).copy()
+    df.loc[df.index[:2], "os_months"] = np.nan
+    view = compute(df, "os", None, "log-log", None, 6.0)
+    page_shown = protect(view.count_view(sidebar_n=20), K)
+    assert ("used",) in page_shown.secondary
+    table = median_overlay(df, 6.0)
+    assert table["our_n"].sum() == 18
+    ctx = SimpleNamespace(data=df, n=20, masking=Masking(True, K))
+    counts = _published_count_view(ctx, table, view, page_shown)
+    shown = protect(counts, K)
+    assert {("our n", d, g) for d, g, n in zip(table["disease"], table["group"], table["our_n"]) if n} & shown.hidden
+    assert recoverable(counts, shown) == {}
+    # with the page's hiding alone (every "Our n" shown), the 2 would come back
+    assert ("left out", "without time") in recoverable(counts, page_shown)
+
+
 def test_milestones_read_a_dash_where_fewer_than_k_remain_at_risk(curves):
     # as the curve stops there: an estimate with fewer than k at risk gives its events back from the drop
     times = (3.0, 6.0, 9.0, 13.0)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.privacy.disclosure import CountView
 from il2lib.stats import proportion_ci
 
 PAPER_TAG = "[paper]"
@@ -183,3 +184,22 @@ def median_overlay(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_D
             row.update(our_n=km.n, our_median=km.median, our_lower=km.median_ci[0], our_upper=km.median_ci[1])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def median_overlay_count_view(df: pd.DataFrame, med: pd.DataFrame, threshold: int | None = None) -> CountView:
+    """The counts of our median OS by clinical benefit beside the published medians (``med``, from
+    :func:`median_overlay` of ``df``), for small-cell protection: per disease, its patients with and without
+    benefit (and OS) add up to at most the disease's N, which is shown elsewhere (never hidden unless it is
+    itself below ``threshold``)."""
+    view = CountView()
+    for disease, rows in med.groupby("disease", sort=False):
+        n = int((df[schema.DISEASE].map(schema.DISEASE_LABELS) == disease).sum())
+        view.add(("N", disease), n, headline=True, fixed=threshold is not None and n >= threshold)
+        parts = [("our n", disease, g) for g in rows["group"]]
+        for key, value in zip(parts, rows["our_n"]):
+            view.add(key, value, headline=True)
+        if int(rows["our_n"].sum()) == n:
+            view.add_sum(("N", disease), parts)
+        else:  # patients without a benefit status or OS time: the groups hold fewer
+            view.add_relation({**dict.fromkeys(parts, 1.0), ("N", disease): -1.0}, -np.inf, 0.0)
+    return view

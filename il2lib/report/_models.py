@@ -5,15 +5,13 @@ the data become a plain note.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.analyses.published import CITATIONS, median_overlay, response_overlay
+from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_count_view, response_overlay
 from il2lib.analyses.response import response_rates
 from il2lib.cohort import line_groups
 from il2lib.figures.forest_cox import cox_forest_figure
-from il2lib.privacy.disclosure import CountView
 from il2lib.privacy.masking import MASKED_DEPENDENT
 from il2lib.report._html import Figure
 from il2lib.report._sections import ANALYSIS_ERRORS, Section, _not_computed
@@ -129,7 +127,7 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                                                                "Published CIs are computed from published counts."],
                 cohort_rows=over["source"] == "Our cohort")  # published numbers are shown as printed
         med = median_overlay(df, cb_sd_months, window_days)
-        shown = protected(median_overlay_count_view(df, med), "published medians")
+        shown = protected(median_overlay_count_view(df, med, threshold()), "published medians")
         keys = [("our n", d, g) for d, g in zip(med["disease"], med["group"])]
         s.table(pd.DataFrame({"Disease": med["disease"], "Group": med["group"],
                               "Our n": [shown.text(k, n) for k, n in zip(keys, med["our_n"])],
@@ -142,25 +140,6 @@ def _published(s: Section, df: pd.DataFrame, cb_sd_months: float,
                 [CITATIONS["springerplus2015"].full, "Both from IL-2 start (guarantee-time bias; no landmark)."])
     except ANALYSIS_ERRORS as exc:
         _not_computed(s, "Published comparison", exc)
-
-
-def median_overlay_count_view(df: pd.DataFrame, med: pd.DataFrame) -> CountView:
-    """The counts of our median OS by clinical benefit beside the published medians, for small-cell protection:
-    per disease, its patients with and without benefit (and OS) add up to at most the disease's N, which the
-    report shows elsewhere (Key results: never hidden unless it is itself below the threshold)."""
-    view = CountView()
-    k = threshold()
-    for disease, rows in med.groupby("disease", sort=False):
-        n = int((df[schema.DISEASE].map(schema.DISEASE_LABELS) == disease).sum())
-        view.add(("N", disease), n, headline=True, fixed=k is not None and n >= k)
-        parts = [("our n", disease, g) for g in rows["group"]]
-        for key, value in zip(parts, rows["our_n"]):
-            view.add(key, value, headline=True)
-        if int(rows["our_n"].sum()) == n:
-            view.add_sum(("N", disease), parts)
-        else:  # patients without a benefit status or OS time: the groups hold fewer
-            view.add_relation({**dict.fromkeys(parts, 1.0), ("N", disease): -1.0}, -np.inf, 0.0)
-    return view
 
 
 def models_section(df: pd.DataFrame, endpoint: str, by: str | None, subtitle: str,
