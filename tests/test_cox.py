@@ -81,6 +81,15 @@ def test_zph_matches_cox_zph(name):
         assert z.warning is None
 
 
+def test_zph_to_frame_is_its_table():
+    _, df, cov = model("lung")
+    z = cox_ph(df, "time", "event", cov).zph()
+    frame = z.to_frame()
+    assert list(frame.columns) == ["term", "chisq", "df", "p"] and frame["term"].iloc[-1] == "GLOBAL"
+    pd.testing.assert_frame_equal(frame, z.table)
+    assert frame is not z.table
+
+
 def test_exclusions_and_warnings():
     ref, df, cov = model("lung")
     res = cox_ph(df, "time", "event", cov)

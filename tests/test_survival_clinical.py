@@ -41,6 +41,8 @@ def test_landmark_excludes_groups_and_restarts_time():
     direct = logrank_test(res.time, res.event, res.group)
     assert res.logrank.statistic == direct.statistic
     assert "2 died or were censored" in res.note
+    assert res.to_frame().to_dict("records") == [{"landmark_months": 6, "grouping": res.grouping, "n": 4,
+                                                  "n_input": 6, "n_before_landmark": 2}]
 
 
 def test_landmark_default_and_benefit_refusal():
@@ -82,6 +84,10 @@ def test_median_followup_is_reverse_km():
     reverse = kaplan_meier(time, 1 - died)
     assert fu.median == reverse.median == 9.0
     assert fu.median_ci == reverse.median_ci and fu.n == 6
+    frame = fu.to_frame()
+    assert list(frame.columns) == ["n", "median", "median_lower", "median_upper"] and len(frame) == 1
+    np.testing.assert_array_equal(frame.iloc[0, 1:].astype(float), [9.0, *fu.median_ci])  # an open CI end is NaN
+    assert frame["n"].iloc[0] == 6
 
 
 def test_survival_at_fixed_times():

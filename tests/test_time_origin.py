@@ -41,6 +41,7 @@ def test_grouped_medians_and_logrank():
     res = logrank_entry(LT.entry, LT.time, LT.status - 1, LT.sex, variance="breslow")
     assert res.statistic == pytest.approx(R["logrank_score"]["chisq"], rel=1e-9)
     assert res.pvalue == pytest.approx(R["logrank_score"]["p"], rel=1e-8)
+    assert res.to_frame().to_dict("records") == [{"statistic": res.statistic, "df": res.df, "pvalue": res.pvalue}]
 
 
 def test_zero_entry_equals_survdiff_and_plain_km():

@@ -53,6 +53,12 @@ class LandmarkResult:
     def n(self) -> int:
         return int(self.time.size)
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: landmark_months, grouping, n (analysed), n_input, n_before_landmark (the curves: ``km``, the
+        test: ``logrank``)."""
+        return pd.DataFrame([{"landmark_months": self.landmark_months, "grouping": self.grouping, "n": self.n,
+                              "n_input": self.n_input, "n_before_landmark": self.n_before_landmark}])
+
     @property
     def note(self) -> str:
         """The sentence the dashboard shows under a landmark analysis."""
@@ -185,6 +191,11 @@ class FollowUpResult:
     median_ci: tuple[float, float]
     n: int
     km: KaplanMeierResult
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: n, median, median_lower, median_upper (months)."""
+        return pd.DataFrame([{"n": self.n, "median": self.median, "median_lower": self.median_ci[0],
+                              "median_upper": self.median_ci[1]}])
 
 
 def median_followup(time, event, conf_level: float = 0.95, conf_type: ConfType = "log-log") -> FollowUpResult:

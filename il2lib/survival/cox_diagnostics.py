@@ -35,6 +35,10 @@ class PHTestResult:
         return ("Proportional-hazards assumption questionable (cox.zph score test, KM transform, p < "
                 f"{self.alpha:g}) for: {', '.join(self.violated)}. Hazard ratios are averages over time.")
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per term, GLOBAL last: term, chisq, df, p."""
+        return self.table.copy()
+
 
 def zph_test(rs, fit, assign, terms, transform: str = "km") -> PHTestResult:
     """Score test of beta(t) = beta + theta g(t), as R's ``cox.zph`` (survival >= 3).

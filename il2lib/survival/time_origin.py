@@ -206,6 +206,10 @@ class EntryLogRankResult:
     pvalue: float
     table: pd.DataFrame
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: statistic, df, pvalue (the per-group observed/expected: ``table``)."""
+        return pd.DataFrame([{"statistic": self.statistic, "df": self.df, "pvalue": self.pvalue}])
+
 
 def logrank_entry(entry, time, event, group,
                   variance: Literal["hypergeometric", "breslow"] = "hypergeometric") -> EntryLogRankResult:
