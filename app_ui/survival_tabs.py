@@ -20,6 +20,10 @@ from il2lib import schema
 from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_count_view
 from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
+from il2lib.figures.cif import cif_figure
+from il2lib.figures.forest_cox import cox_forest_figure
+from il2lib.figures.km import km_figure
+from il2lib.figures.published import published_comparison_figure
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.privacy.masking import MASKED_DEPENDENT
 from il2lib.survival import format_months, kaplan_meier
@@ -34,8 +38,6 @@ from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry, origi
 
 
 def cox_tab(ctx, endpoint: str) -> None:
-    from il2lib.figures.forest_cox import cox_forest_figure
-
     masking = ctx.masking
     available = [k for k, c in COVARIATES.items() if c.column in ctx.data.columns]
     chosen = st.multiselect("Covariates", available, default=[k for k in DEFAULT_COVARIATES if k in available],
@@ -158,8 +160,6 @@ def _competing(key: tuple, _df: pd.DataFrame, by: str | None):
 
 
 def competing_tab(ctx, by: str | None) -> None:
-    from il2lib.figures.cif import cif_figure
-
     masking = ctx.masking
     if schema.PFS_MONTHS not in ctx.data.columns:
         empty_state("Competing risks need progression-free times (pfs_months).")
@@ -236,8 +236,6 @@ def _origin_shown(ctx, o, curves: dict, key: tuple, page_shown) -> Suppression:
 
 
 def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, page_shown=NO_SUPPRESSION) -> None:
-    from il2lib.figures.km import km_figure
-
     masking = ctx.masking
     if endpoint not in ("os", "pfs"):
         empty_state("The time origin applies to overall and progression-free survival.")
@@ -318,8 +316,6 @@ def _published_count_view(ctx, table: pd.DataFrame, view, page_shown) -> CountVi
 def published_tab(ctx, endpoint: str, view=None, page_shown=NO_SUPPRESSION) -> None:
     """Our median OS by disease and clinical benefit beside the published medians. ``view``, ``page_shown``: the
     page's survival view and how it shows its counts (what it hides stays hidden here)."""
-    from il2lib.figures.published import published_comparison_figure
-
     masking = ctx.masking
     if not url_toggle(PUBLISHED_KEY, "Show published results (our cohort vs the community series)", False):
         st.caption("Optional layer: published medians beside this cohort's.")

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.cohort import with_clinical_benefit
 from il2lib.privacy.disclosure import CountView
 from il2lib.stats import proportion_ci
+from il2lib.survival import kaplan_meier
 
 PAPER_TAG = "[paper]"
 DERIVED_LABEL = "computed from published counts"
@@ -165,9 +167,6 @@ def median_overlay(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_D
     Same view as the paper (no landmark), so both share its guarantee-time bias.
     Columns: disease, group, our_n, our_median, our_lower, our_upper, published_median, published_text, citation.
     """
-    from il2lib.cohort import with_clinical_benefit
-    from il2lib.survival import kaplan_meier
-
     data = with_clinical_benefit(df, cb_sd_months, window_days)
     rows = []
     for _, p in published_medians().iterrows():
