@@ -19,7 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter
-from il2lib.errors import InsufficientDataError
+from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.report import build_report, write_pdf
 from il2lib.report.pdf import find_chromium, set_paper
 from il2lib.validation.adverse_events import load_adverse_events
@@ -304,3 +304,90 @@ def test_combined_sample_adds_the_prior_pd1_curves_with_the_era_caveat():
     assert text.count(schema.ERA_CAVEAT) >= 2, "in the header and beside the prior-PD-1 curves"
     assert "Overall survival by prior PD-1/PD-L1" in text
     assert "Prior PD-1/PD-L1: No vs Yes" in text or "Prior PD-1/PD-L1: Yes vs No" in text
+
+
+# ------------------------------------------------------------------------------ groups compared
+COMBINED = ROOT / "sample_data" / "combined_synthetic.csv"
+COMBINED_AE = ROOT / "sample_data" / "combined_synthetic_adverse_events.csv"
+
+
+def _section(html: str, anchor: str) -> str:
+    body = html.split("<body>", 1)[1]
+    start = body.index(f'<section id="{anchor}"')
+    return body[start:body.index("</section>", start)]
+
+
+def _table_headers(section_html: str) -> list[list[str]]:
+    return [[unescape(re.sub(r"<[^>]+>", "", h)).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
+            for head in re.findall(r"<thead>(.*?)</thead>", section_html, re.S)]
+
+
+@pytest.fixture(scope="module")
+def combined():
+    cohort = load_cohort(COMBINED)
+    return cohort, load_adverse_events(COMBINED_AE, cohort)
+
+
+@pytest.fixture(scope="module")
+def by_prior_pd1(combined):
+    return build_report(*combined, generated_at=STAMP, by=schema.PRIOR_PD1)
+
+
+def test_report_by_prior_pd1_groups_the_response_tables_by_yes_and_no(by_prior_pd1):
+    response = _section(by_prior_pd1.html, "response")
+    bor, rates = _table_headers(response)[:2]
+    assert bor[1:] == ["Yes (n=57)", "No (n=50)"], bor
+    assert re.search(r"Yes ORR \(CR\+PR\), confirmed only 13/57 22\.8 12\.7–35\.8", _text("<body>" + response))
+    assert re.search(r"No ORR \(CR\+PR\), confirmed only 8/50 16\.0 7\.2–29\.1", _text("<body>" + response))
+    assert "Best overall response by prior PD-1/PD-L1, n (% of treated patients)" in _text("<body>" + response)
+    assert '"y":["Yes (n=57)","No (n=50)"]' in response, "the BOR bars are by prior PD-1/PD-L1"
+
+
+def test_report_by_prior_pd1_groups_toxicity_and_keeps_table1_and_survival_by_disease(by_prior_pd1):
+    toxicity = _section(by_prior_pd1.html, "toxicity")
+    assert _table_headers(toxicity)[0][1:] == ["Yes (N=57)", "No (N=50)"]
+    assert "Patients with adverse events by prior PD-1/PD-L1" in _text("<body>" + toxicity)
+    table1 = _text("<body>" + _section(by_prior_pd1.html, "table1"))
+    assert "Table 1. Baseline characteristics by disease" in table1
+    assert "Overall survival by prior PD-1/PD-L1" in _text(by_prior_pd1.html)
+
+
+def test_report_by_prior_pd1_names_the_groups_and_adds_them_to_the_key_results(by_prior_pd1):
+    text = _text(by_prior_pd1.html)
+    assert "Groups compared Prior PD-1/PD-L1" in text
+    assert re.search(r"Melanoma 70 6 8 14/70 = 20\.0 .* RCC 37 3 4 7/37 = 18\.9 .* Prior PD-1/PD-L1: Yes 57 6 7 "
+                     r"13/57 = 22\.8 \(12\.7–35\.8\) 16/57 = 28\.1 .* Prior PD-1/PD-L1: No 50 3 5 8/50 = 16\.0 "
+                     r"\(7\.2–29\.1\) 14/50 = 28\.0 .* All patients 107 9 12 21/107", text)
+    assert "--endpoint os --by prior_pd1_pdl1 --ae ADVERSE_EVENTS_FILE" in text
+
+
+def test_report_without_grouping_and_with_an_unknown_column(combined):
+    report = build_report(*combined, generated_at=STAMP, by=None)
+    text = _text(report.html)
+    assert "Groups compared None (all patients together)" in text and "--by none" in text
+    assert _table_headers(_section(report.html, "response"))[0][1:] == ["All patients (n=107)"]
+    with pytest.raises(Il2libError, match="'bmi'"):
+        build_report(*combined, generated_at=STAMP, by="bmi")
+
+
+def test_default_grouping_is_disease_and_names_no_option(report, cohort):
+    text = _text(report.html)
+    assert "Groups compared" not in text and "--by" not in text
+    by_disease = _text(build_report(cohort, load_adverse_events(SAMPLE_AE, cohort), generated_at=STAMP,
+                                    by=schema.DISEASE).html)
+    assert "Groups compared Disease" in by_disease and "--by disease" in by_disease
+    assert text.replace("--endpoint os ", "--endpoint os --by disease ") == by_disease.replace(
+        " Groups compared Disease", "")
+
+
+def test_report_groupings_are_the_response_pages(tmp_path):
+    import ast
+
+    from il2lib.cli.report import BY_CHOICES, NO_GROUPING
+    from il2lib.report import GROUPINGS
+
+    tree = ast.parse((ROOT / "pages" / "2_Response.py").read_text(encoding="utf-8"))
+    node = next(n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "GROUPINGS")
+    page = [None if isinstance(e, ast.Constant) else getattr(schema, e.attr) for e in node.elts]
+    assert page == [None, *GROUPINGS]
+    assert BY_CHOICES == (*GROUPINGS, NO_GROUPING)

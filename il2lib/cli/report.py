@@ -1,5 +1,5 @@
-"""``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--ae AE_FILE]
-[--ae-complete SOURCE ...] [--mask K]``.
+"""``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--by COLUMN]
+[--ae AE_FILE] [--ae-complete SOURCE ...] [--mask K]``.
 
 Builds the same self-contained meeting report as the dashboard's Report page
 (:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium.
@@ -12,9 +12,15 @@ import hashlib
 import json
 from pathlib import Path
 
+from il2lib import schema
 from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
                                 ae_complete_from_args, load_filtered)
 from il2lib.validation.adverse_events import load_adverse_events
+
+#: ``--by`` choices: il2lib.report.GROUPINGS (not imported here: the report loads plotly) and "none".
+NO_GROUPING = "none"
+BY_CHOICES = (schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX,
+              NO_GROUPING)
 
 
 def _add_report(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +31,9 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pdf", default=None, metavar="PDF", help="also print the report to this PDF (chromium)")
     group.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="PDF/print page size (default A4)")
     group.add_argument("--endpoint", choices=("os", "pfs"), default="os", help="survival endpoint (default os)")
+    group.add_argument("--by", choices=BY_CHOICES, default=None, metavar="COLUMN",
+                       help="groups compared in Response, Toxicity and Key results: "
+                            f"{', '.join(BY_CHOICES)} (default: disease when both diseases are present)")
     group.add_argument("--ae", default=None, metavar="AE_FILE", help="long-format adverse-event table for toxicity")
     add_ae_complete_argument(group)
     group.add_argument("--ci", choices=("exact", "wilson"), default="exact",
@@ -62,16 +71,17 @@ def _load_ae(path: str, cohort):
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from il2lib.report import build_report, write_pdf  # plotly and the report templates: only for this command
+    from il2lib.report import DISEASE_WHEN_BOTH, build_report, write_pdf  # plotly and the templates: only here
 
     cohort, flt, _ = load_filtered(args)
     if args.ae_complete and not args.ae:
         raise UsageError("--ae-complete needs --ae (the adverse-event file it describes).")
     ae_complete = ae_complete_from_args(args, cohort)
     ae, ae_fingerprint = _load_ae(args.ae, cohort) if args.ae else (None, None)
+    by = DISEASE_WHEN_BOTH if args.by is None else None if args.by == NO_GROUPING else args.by
     report = build_report(cohort, ae, flt, args.endpoint, conf_type=args.conf_type, ci_method=args.ci,
                           paper=args.paper, ae_fingerprint=ae_fingerprint, pseudonymise=args.pseudonyms,
-                          ae_complete=ae_complete, small_cell_threshold=args.mask)
+                          ae_complete=ae_complete, small_cell_threshold=args.mask, by=by)
     try:
         html_path = report.write_html(args.out)
     except OSError as exc:

@@ -20,6 +20,7 @@ from typing import Iterable, Literal
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses._grouping import group_labels, level_order, require_columns
 from il2lib.analyses.response import response_rates
 from il2lib.cohort import CohortFilter, apply_filter, benefit_rule_text
 from il2lib.errors import Il2libError, InsufficientDataError
@@ -28,13 +29,15 @@ from il2lib.report import _html, _small_cells
 from il2lib.report._html import Figure, Paper, definition_list, esc, table_html
 from il2lib.report._methods import ae_complete_arguments, methods_section, reproduce_command, software_versions
 from il2lib.report._models import models_section
-from il2lib.report._sections import (Section, biomarker_section, caveat_blocks, group_column, response_section,
-                                     table1_section, toxicity_section, validation_section)
+from il2lib.report._sections import (DISEASE_WHEN_BOTH, GROUPINGS, Section, _DiseaseWhenBoth, biomarker_section,
+                                     caveat_blocks, group_column, response_section, table1_section, toxicity_section,
+                                     validation_section)
 from il2lib.report._survival import survival_section
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 from il2lib.survival import kaplan_meier
 
-__all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE"]
+__all__ = ["Report", "build_report", "write_pdf", "pdf_bytes", "PdfExportError", "software_versions", "REPORT_TITLE",
+           "GROUPINGS", "DISEASE_WHEN_BOTH"]
 
 Endpoint = Literal["os", "pfs"]
 REPORT_TITLE = "High-dose IL-2 registry: meeting report"
@@ -76,7 +79,8 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                  title: str = REPORT_TITLE, generated_at: dt.datetime | None = None,
                  synthetic: bool | None = None, ae_fingerprint: str | None = None,
                  pseudonymise: bool = False, ae_complete: Iterable[str] = (),
-                 small_cell_threshold: int | None = None) -> Report:
+                 small_cell_threshold: int | None = None,
+                 by: str | None | _DiseaseWhenBoth = DISEASE_WHEN_BOTH) -> Report:
     """Build the meeting report for a loaded cohort.
 
     Parameters
@@ -111,6 +115,12 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
         ``small_cell_threshold - 1`` read ``"<k"`` in every table, figure, caption and note, the rates and
         CIs beside them read "masked", patient-level figures and per-patient rows are withheld, and the
         Methods section states the method (see :mod:`il2lib.report._small_cells`).
+    by : str or None, optional
+        The groups compared in Response, Toxicity and Key results (one of :data:`GROUPINGS`, or None: all
+        patients together); the header names it, Key results adds a row per group beside its rows per disease,
+        and the Methods command passes ``--by``. Default (:data:`DISEASE_WHEN_BOTH`): disease when both
+        diseases are present, else none. Table 1 and Survival are by disease (Survival adds prior PD-1/PD-L1)
+        whatever ``by`` is.
 
     Returns
     -------
@@ -121,6 +131,8 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     InsufficientDataError
         The file has a file-level error, or no patient matches the filter (or, masked, fewer patients
         than ``small_cell_threshold``).
+    Il2libError
+        ``by`` names a column the data do not have.
     """
     if endpoint not in ("os", "pfs"):
         raise ValueError(f"endpoint must be 'os' or 'pfs', got {endpoint!r}.")
@@ -138,23 +150,27 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                                     "so few patients. Widen the filter.")
     stamp = (generated_at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     synthetic = "synthetic" in cohort.source_name.lower() if synthetic is None else synthetic
-    by = group_column(df)
+    by_disease = group_column(df)
+    if by is not DISEASE_WHEN_BOTH and by is not None:
+        require_columns(df, by)
+    compared = by_disease if by is DISEASE_WHEN_BOTH else by  # Response, Toxicity, Key results
     subtitle = f"{cohort.source_name} · {filter.describe()} · n = {len(df)}"
     sections = [validation_section(cohort, ae, len(df), filter.describe(), pseudonymise),
-                table1_section(df, by),
-                response_section(df, by, cohort.cb_sd_months, ci_method, cohort.assessment_window_days),
-                survival_section(df, endpoint, by, conf_type, subtitle),
-                models_section(df, endpoint, by, subtitle, cohort.cb_sd_months, cohort.assessment_window_days)]
+                table1_section(df, by_disease),
+                response_section(df, compared, cohort.cb_sd_months, ci_method, cohort.assessment_window_days),
+                survival_section(df, endpoint, by_disease, conf_type, subtitle),
+                models_section(df, endpoint, by_disease, subtitle, cohort.cb_sd_months,
+                               cohort.assessment_window_days)]
     biomarkers = biomarker_section(df, cohort.cb_sd_months, cohort.assessment_window_days)
     if biomarkers is not None:
         sections.append(biomarkers)
-    sections.append(toxicity_section(df, ae, by, tuple(ae_complete)))
+    sections.append(toxicity_section(df, ae, compared, tuple(ae_complete)))
     command = reproduce_command(cohort.source_name, filter, endpoint, ae is not None, cohort.cb_sd_months,
-                                cohort.assessment_window_days)
+                                cohort.assessment_window_days, by)
     command += ae_complete_arguments(tuple(ae_complete) if ae is not None else ())
     command += f" --mask {small_cell_threshold}" if small_cell_threshold is not None else ""
     sections.append(methods_section(sections, conf_type, ci_method, command, endpoint, small_cell_threshold))
-    header = _header(title, cohort, filter, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections)
+    header = _header(title, cohort, filter, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections, by)
     body, n_figures = _render(sections)
     footer = f"{title} · {cohort.source_name} · SHA-256 {cohort.fingerprint[:12]}… · {stamp:%Y-%m-%d %H:%M} UTC"
     document = _html.document(title, header + body, paper=paper, footer=footer, has_figures=n_figures > 0)
@@ -163,7 +179,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                   small_cell_threshold)
 
 
-def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections) -> str:
+def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerprint, sections, by) -> str:
     facts = [("Data file", cohort.source_name),
              ("Data fingerprint", f"SHA-256 {cohort.fingerprint}"),
              ("Generated", f"{stamp:%d %B %Y, %H:%M} UTC"),
@@ -172,6 +188,8 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
                           f"{cohort.report.n_loaded} in file)"),
              ("Survival endpoint", schema.ENDPOINTS[endpoint].label),
              ("Clinical benefit", benefit_rule_text(cohort.cb_sd_months, cohort.assessment_window_days))]
+    if by is not DISEASE_WHEN_BOTH:
+        facts.append(("Groups compared", "None (all patients together)" if by is None else schema.label(by)))
     if ae is not None:
         facts.append(("Adverse events", f"{ae.report.n_analysed} rows" +
                       (f"; SHA-256 {ae_fingerprint}" if ae_fingerprint else "")))
@@ -185,14 +203,16 @@ def _header(title, cohort, flt, df, endpoint, stamp, synthetic, ae, ae_fingerpri
             f'<p class="subtitle">{esc(cohort.source_name)} · {esc(flt.describe())}</p>'
             f"{definition_list(facts)}</header>"
             + "".join(caveat_blocks(df, synthetic))
-            + _key_results(df, endpoint, cohort.cb_sd_months, cohort.assessment_window_days)
+            + _key_results(df, endpoint, cohort.cb_sd_months, cohort.assessment_window_days,
+                           None if by in (DISEASE_WHEN_BOTH, schema.DISEASE) else by)
             + f'<p class="toc">Contents: {contents}</p>')
 
 
 def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
-                 window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
-    """Headline table: per disease (and overall) N, CR, PR, ORR and CBR with CIs, median survival. Not built
-    under small-cell protection: it repeats counts of the Response section, whose complements it would not share."""
+                 window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, by: str | None = None) -> str:
+    """Headline table: per disease, per group of ``by`` (a grouping other than disease) and overall: N, CR, PR,
+    ORR and CBR with CIs, median survival. Not built under small-cell protection: it repeats counts of the
+    Response section, whose complements it would not share."""
     if _small_cells.threshold() is not None:
         return _html.paragraph("Key results are not repeated here while small-cell protection is on: the Response "
                                "and Survival sections show them, with small counts and their complements hidden.",
@@ -200,8 +220,11 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
     rows, view = [], ""
     groups = [(schema.DISEASE_LABELS.get(d, d), df[df[schema.DISEASE] == d]) for d in schema.DISEASES
               if (df[schema.DISEASE] == d).any()]
-    if len(groups) != 1:
-        groups.append(("All patients", df))
+    overall = [("All patients", df)] if len(groups) != 1 else []
+    if by is not None:
+        labels = group_labels(df, by)
+        groups += [(f"{schema.label(by)}: {level}", df[labels == level]) for level in level_order(by, labels)]
+    groups += overall
     ep = schema.ENDPOINTS[endpoint]
     for label, sub in groups:
         try:

@@ -8,7 +8,7 @@ from importlib import metadata
 from il2lib import __version__, schema
 from il2lib.cohort import EXTRA_PREFIX, CohortFilter
 from il2lib.report._html import definition_list, paragraph
-from il2lib.report._sections import Section
+from il2lib.report._sections import DISEASE_WHEN_BOTH, Section
 from il2lib.report._small_cells import methods_text
 from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 
@@ -28,8 +28,10 @@ def software_versions() -> dict[str, str]:
 
 
 def reproduce_command(source_name: str, flt: CohortFilter, endpoint: str, with_ae: bool,
-                      cb_sd_months: float, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> str:
-    """The ``python -m il2lib report`` command that rebuilds this report from the same file."""
+                      cb_sd_months: float, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                      by=DISEASE_WHEN_BOTH) -> str:
+    """The ``python -m il2lib report`` command that rebuilds this report from the same file (``--by`` when the
+    groups compared were chosen: a column, or ``none``)."""
     parts = ["python", "-m", "il2lib", "report", source_name, "--out", "report.html"]
     for key, value in flt.to_query_params().items():
         if key.startswith(EXTRA_PREFIX):
@@ -39,6 +41,8 @@ def reproduce_command(source_name: str, flt: CohortFilter, endpoint: str, with_a
         else:
             parts += ["--extra", f"{key}={value}"]
     parts += ["--endpoint", endpoint]
+    if by is not DISEASE_WHEN_BOTH:
+        parts += ["--by", "none" if by is None else by]
     if cb_sd_months != schema.CB_SD_MONTHS_DEFAULT:
         parts += ["--cb-sd-months", f"{cb_sd_months:g}"]
     if window_days != schema.ASSESSMENT_WINDOW_DAYS_DEFAULT:

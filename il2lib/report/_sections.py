@@ -63,11 +63,30 @@ def in_sentence(label: str) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() or len(label) == 1 else label
 
 
+#: The groupings a report can compare in Response, Toxicity and Key results (the Response page's "Compare groups").
+GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX)
+
+
+class _DiseaseWhenBoth:
+    """The report's comparison when the caller names none: :func:`group_column`."""
+
+    def __repr__(self) -> str:
+        return "DISEASE_WHEN_BOTH"
+
+
+DISEASE_WHEN_BOTH = _DiseaseWhenBoth()
+
+
 def group_column(df: pd.DataFrame) -> str | None:
     """Disease when both diseases are present (the report's comparison), else no grouping."""
     if schema.DISEASE in df.columns and df[schema.DISEASE].nunique(dropna=True) >= 2:
         return schema.DISEASE
     return None
+
+
+def _by_words(by: str | None) -> str:
+    """" by prior PD-1/PD-L1" for a caption whose group headers ("Yes", "No") do not name their grouping."""
+    return "" if by in (None, schema.DISEASE) else f" by {in_sentence(schema.label(by))}"
 
 
 def _not_computed(section: Section, what: str, exc: Exception) -> None:
@@ -159,14 +178,15 @@ def response_section(df: pd.DataFrame, by: str | None, cb_sd_months: float, ci_m
                  "iRECIST categories count as RECIST 1.1 (iUPD as PD; Seymour 2017)."] + list(bor.notes)
     forest = _forest_rates(df, by, cb_sd_months, ci_method, window_days)
     shown = protected(response_count_view(bor, rates, *forest), "response")
-    s.table(bor.display(shown).reset_index(), "Best overall response, n (% of treated patients)", bor_notes)
+    s.table(bor.display(shown).reset_index(), f"Best overall response{_by_words(by)}, n (% of treated patients)",
+            bor_notes)
     notes = [f"Denominator: all treated patients (intention to treat); NE counted as non-responders. "
              f"CBR counts clinical benefit: {benefit_rule_text(cb_sd_months, window_days)}."]
     notes += [n for n in rates.notes if n not in bor.notes]
     for comp in rates.comparisons:
         notes.append(f"{comp.outcome.upper()} between groups: {comp.result.label}, {p_phrase(comp.result.pvalue)}.")
-    s.table(rates.display(shown), "Objective response and clinical benefit rates with 95% confidence intervals",
-            notes)
+    s.table(rates.display(shown), "Objective response and clinical benefit rates with 95% confidence intervals"
+            + _by_words(by), notes)
     _response_figures(s, bor, forest, shown)
     ci_name = "Clopper-Pearson exact" if ci_method == "exact" else "Wilson score"
     s.methods.append(f"Best overall response was tabulated per patient; ORR = (CR+PR)/N and CBR = (CR+PR+SD lasting "
@@ -257,8 +277,8 @@ def toxicity_section(df: pd.DataFrame, ae, by: str | None, ae_complete: tuple[st
     shown = protected(tox.count_view(), "toxicity")
     notes = [tox.note_text(n, shown) for n in tox.notes
              if getattr(n, "kind", "") != "ae_by_cycle_denominators"]  # no cycle table here
-    s.table(tox.overview(shown, group_sizes=True), "Patients with adverse events, n (%) of the patients whose answer is "
-            "known", notes)
+    s.table(tox.overview(shown, group_sizes=True),
+            f"Patients with adverse events{_by_words(by)}, n (%) of the patients whose answer is known", notes)
 
     s.add(Figure(ae_grade_figure(tox, top_n=12, shown=shown), "The 12 most frequent adverse events: patients by "
                  "worst CTCAE v5 grade, % of the group."))
