@@ -5,16 +5,17 @@ import re
 
 import streamlit as st
 
-from app_ui.frame import frame
 from app_ui import data as data_mod
+from app_ui.cached import has_both_prior_levels
 from app_ui.downloads import rendered_download_button
+from app_ui.frame import frame
 from app_ui.isolated_frame import isolated_document
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
 from app_ui.widgets import url_choice
 from il2lib import schema
 from il2lib.errors import Il2libError
-from il2lib.report import build_report, pdf_bytes
+from il2lib.report import GROUPINGS, build_report, pdf_bytes
 from il2lib.report.pdf import PdfExportError, find_chromium
 
 ctx = frame("Report")
@@ -27,12 +28,12 @@ PREVIEW_HEIGHT = 900
 
 @data_cache(max_entries=8, max_size="64MB")
 def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool,
-                  ae_complete: tuple[str, ...] = (), small_cell_threshold: int | None = None):
+                  ae_complete: tuple[str, ...] = (), small_cell_threshold: int | None = None, by: str | None = None):
     """The report for one (data scope, fingerprint, rule, filter, AE table, options, masking); errors as text."""
     try:
         return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic,
                             pseudonymise=pseudonyms, ae_complete=ae_complete,
-                            small_cell_threshold=small_cell_threshold), ""
+                            small_cell_threshold=small_cell_threshold, by=by), ""
     except Il2libError as exc:
         return None, str(exc)
 
@@ -43,6 +44,13 @@ def chromium_problem() -> str:
     except PdfExportError as exc:
         return str(exc)
     return ""
+
+
+def default_grouping(available: list) -> str | None:
+    """Prior PD-1/PD-L1 when the filtered patients have both levels, else disease (when the data have it)."""
+    if schema.PRIOR_PD1 in available and has_both_prior_levels(ctx.data):
+        return schema.PRIOR_PD1
+    return schema.DISEASE if schema.DISEASE in available else None
 
 
 def file_stem() -> str:
@@ -57,13 +65,18 @@ st.markdown("One self-contained HTML file with everything the other pages show f
             "at risk, medians, log-rank and Cox, biomarker and toxicity tables, and a Methods paragraph with the "
             "software versions. It opens offline in any browser; the PDF is the same document laid out for print."
             + (" Patient ids are withheld (pseudonyms are on, Data page)." if ctx.pseudonyms else ""))
-a, b, c = st.columns(3)
+a, b, c, d = st.columns(4)
+groupings = [None, *(g for g in GROUPINGS if g in ctx.data.columns)]
+by = url_choice("rep_by", "Compare groups", groupings, default_grouping(groupings),
+                format_func=lambda g: "No grouping" if g is None else schema.label(g), container=a,
+                help="The groups compared in Response, Toxicity and Key results (Table 1 and Survival are by "
+                     "disease).")
 endpoint = url_choice("report_endpoint", "Survival endpoint", ["os", "pfs"], "os",
-                      format_func=lambda e: schema.ENDPOINTS[e].label, container=a)
+                      format_func=lambda e: schema.ENDPOINTS[e].label, container=b)
 paper = url_choice("report_paper", "Paper size (PDF / print)", list(PAPERS), "A4", format_func=PAPERS.get,
-                   container=b)
+                   container=c)
 ae = ctx.loaded.adverse_events
-use_ae = c.toggle("Include adverse events", value=ae is not None, disabled=ae is None, key="report_use_ae",
+use_ae = d.toggle("Include adverse events", value=ae is not None, disabled=ae is None, key="report_use_ae",
                   help=None if ae is not None else "No adverse-event table is loaded with this data set.")
 if ctx.loaded.ae_error:
     st.warning(md_escape(f"Adverse-event table not used: {ctx.loaded.ae_error}"))
@@ -77,7 +90,8 @@ if masking.on:
                "Small-cell protection in the sidebar to build the care team's full report.")
 
 ae_complete = data_mod.ae_complete_sources(ctx.loaded) if use_ae else ()
-key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms, ae_complete, threshold)
+key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms, ae_complete, threshold,
+       by)
 if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):
     st.session_state[BUILT] = key
 if st.session_state.get(BUILT) != key:
@@ -87,7 +101,7 @@ if st.session_state.get(BUILT) != key:
 
 with st.spinner("Building the report ..."):
     report, problem = cached_report(key, ctx.cohort, ae if use_ae else None, ctx.filter, endpoint, paper,
-                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete, threshold)
+                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete, threshold, by)
 if report is None:
     st.error(md_escape(f"The report cannot be built: {problem}"))
     st.stop()

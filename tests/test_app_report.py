@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app_ui.isolated_frame import inner_document
+from il2lib import schema
 from support.apptest import open_app, rerun, texts
 
 PAGE = "pages/6_Report.py"
@@ -131,3 +132,28 @@ def test_preview_runs_the_report_in_a_frame_without_the_app_origin(monkeypatch):
     assert not {"allow-top-navigation", "allow-popups"} & set(sandbox), sandbox
     assert parsed.frames[0]["srcdoc"].encode("utf-8") == downloads["Download HTML"], "preview is not the download"
     assert "Plotly.newPlot" in parsed.frames[0]["srcdoc"]
+
+
+def test_compare_groups_defaults_to_prior_pd1_when_both_levels_are_present():
+    at = open_app(page=PAGE)  # the combined sample: prior PD-1/PD-L1 yes and no
+    choice = at.selectbox(key="w_rep_by")
+    assert choice.value == schema.PRIOR_PD1 and choice.label == "Compare groups"
+    assert choice.options[:3] == ["No grouping", "Disease", "Prior PD-1/PD-L1"], choice.options
+    assert "rep_by" not in at.query_params  # the default stays out of the URL
+    srcdoc = inner_document(_build(at).get("iframe")[0].proto.srcdoc)
+    assert "<dt>Groups compared</dt><dd>Prior PD-1/PD-L1</dd>" in srcdoc and "--by prior_pd1_pdl1" in srcdoc
+    proclaim = open_app({"data": "proclaim"}, page=PAGE)  # prior PD-1/PD-L1 yes only
+    assert proclaim.selectbox(key="w_rep_by").value == schema.DISEASE
+
+
+def test_compare_groups_round_trips_through_the_url():
+    at = open_app(page=PAGE)
+    at.selectbox(key="w_rep_by").select(schema.LINE_OF_IL2)
+    at = rerun(at)
+    assert at.query_params["rep_by"] == schema.LINE_OF_IL2
+    pasted = open_app({"rep_by": schema.LINE_OF_IL2}, page=PAGE)
+    assert pasted.selectbox(key="w_rep_by").value == schema.LINE_OF_IL2
+    srcdoc = inner_document(_build(pasted).get("iframe")[0].proto.srcdoc)
+    assert "<dt>Groups compared</dt><dd>Line of IL-2</dd>" in srcdoc and "--by line_of_il2" in srcdoc
+    none = open_app({"rep_by": "None"}, page=PAGE)
+    assert none.selectbox(key="w_rep_by").value is None
