@@ -114,18 +114,27 @@ def test_probe_sees_a_call_that_holds_the_gil_and_where_it_was():
 
     import load_server
 
+    # catastrophic backtracking inside one C call holds the GIL; each extra "a" doubles its time, so the
+    # length is found on this machine: the first that takes over 0.15 s, plus two (about 0.6 s)
+    n = 16
+    while True:
+        started = time.perf_counter()
+        re.match(r"(a+)+b", "a" * n)
+        if time.perf_counter() - started > 0.15:
+            break
+        n += 1
     probe = load_server.GilProbe(period=0.005, frames_after=0.1)
     probe.start()
     time.sleep(0.05)
     probe.take()
     started = time.perf_counter()
-    re.match(r"(a+)+b", "a" * 23)  # catastrophic backtracking inside one C call: the GIL stays held
+    re.match(r"(a+)+b", "a" * (n + 2))
     held = time.perf_counter() - started
     time.sleep(0.05)
     probe.stop()
     probe.join()
     seen = probe.take()
-    assert held > 0.3, "the regex was too fast on this machine to show anything"
+    assert held > 0.3
     assert seen["max_ms"] > 200 and seen["over_250ms"] >= 1
     wait = max(seen["long_waits"], key=lambda w: w["lag_ms"])
     here = wait["threads"][str(threading.get_ident())]
