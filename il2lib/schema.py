@@ -164,6 +164,9 @@ BOR_LABELS = {
 #: Best overall responses that count as objective response (RECIST 1.1), and as disease control.
 RESPONDERS = ("CR", "PR")
 DISEASE_CONTROL_LEVELS = ("CR", "PR", "SD")
+
+#: Columns whose groups the Response page and the meeting report compare ("Compare groups").
+COMPARISON_GROUPINGS = (DISEASE, PRIOR_PD1, PRIOR_PD1_AGENT, LINE_OF_IL2, SOURCE, SEX)
 PD1_AGENTS = ("nivolumab", "pembrolizumab", "atezolizumab", "avelumab", "durvalumab", "cemiplimab", "other")
 PDL1_AGENTS = ("atezolizumab", "avelumab", "durvalumab")
 LDH_CATEGORIES = ("<=1x ULN", "1-2x ULN", ">2x ULN")

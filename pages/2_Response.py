@@ -21,8 +21,7 @@ from il2lib.validation.recist import VIEW_LABELS
 ctx = frame("Response")
 ctx.require_data(from_counts=response_from_counts)
 
-GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE,
-             schema.SEX]
+GROUPINGS = [None, *schema.COMPARISON_GROUPINGS]
 DENOMINATORS = {"itt": "All treated (ITT)", "evaluable": "Evaluable only (NE left out)"}
 CI_METHODS = {"exact": "Clopper-Pearson exact", "wilson": "Wilson score"}
 

@@ -17,10 +17,9 @@ from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter
                                 ae_complete_from_args, load_filtered)
 from il2lib.validation.adverse_events import load_adverse_events
 
-#: ``--by`` choices: il2lib.report.GROUPINGS (not imported here: the report loads plotly) and "none".
+#: ``--by`` choices: the report's groupings and "none".
 NO_GROUPING = "none"
-BY_CHOICES = (schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX,
-              NO_GROUPING)
+BY_CHOICES = (*schema.COMPARISON_GROUPINGS, NO_GROUPING)
 
 
 def _add_report(parser: argparse.ArgumentParser) -> None:

@@ -64,7 +64,7 @@ def in_sentence(label: str) -> str:
 
 
 #: The groupings a report can compare in Response, Toxicity and Key results (the Response page's "Compare groups").
-GROUPINGS = (schema.DISEASE, schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT, schema.LINE_OF_IL2, schema.SOURCE, schema.SEX)
+GROUPINGS = schema.COMPARISON_GROUPINGS
 
 
 class _DiseaseWhenBoth:
