@@ -1,12 +1,14 @@
 """km_figure: step curves from (0, 1), CI bands, censor ticks, an at-risk table aligned with the
-time ticks, hover content, escaping, and thinning that stays within one bin of the exact curve."""
+time ticks, hover content, escaping, thinning that stays within one bin of the exact curve, and
+readability: a dash per group, dark risk-table numbers keyed by colour, subtitles of at least 12 px."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from il2lib.figures.km import default_ticks, km_figure, thin_table
+from il2lib.figures import palette
+from il2lib.figures.km import ci_band_default, default_ticks, km_figure, thin_table
 from il2lib.survival import kaplan_meier
 
 # veteran-like toy data: months, event flags, two groups
@@ -103,6 +105,75 @@ def test_long_subtitles_wrap_at_separators():
     assert text.replace("<br>", " · ") == subtitle
 
 
+def test_contrast_ratio_follows_wcag():
+    # WCAG 2 reference values: black on white 21:1, #767676 the lightest grey passing 4.5:1
+    assert palette.contrast_ratio("#000000") == pytest.approx(21.0)
+    assert palette.contrast_ratio("#FFFFFF") == pytest.approx(1.0)
+    assert palette.contrast_ratio("#767676") == pytest.approx(4.54, abs=0.01)
+    assert palette.contrast_ratio("#FFFFFF", "#000000") == pytest.approx(21.0)
+    # the group colours that failed as risk-table text (vermillion, green)
+    assert palette.contrast_ratio(palette.VERMILLION) == pytest.approx(3.87, abs=0.01)
+    assert palette.contrast_ratio(palette.GREEN) == pytest.approx(3.42, abs=0.01)
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_risk_table_numbers_are_dark_and_rows_keyed_by_group_colour(presentation):
+    km = kaplan_meier(TIME, EVENT, by=np.array(["A", "B", "C"] * 6))
+    fig = km_figure(dict(km.items()), presentation=presentation)
+    rows = [t for t in fig.data if t.name.endswith(" at risk")]
+    assert len(rows) == 3
+    for row in rows:
+        assert palette.contrast_ratio(row.textfont.color) >= 4.5
+        assert row.textfont.size >= palette.MIN_TEXT_PX
+    # each row's label: a short line in its curve's colour, then the group name, on the row's own position
+    curves = {t.name: t for t in fig.data if t.mode == "lines" and t.showlegend is not False}
+    labels = dict(zip(fig.layout.yaxis2.tickvals, fig.layout.yaxis2.ticktext))
+    for row in rows:
+        name = row.name.removesuffix(" at risk")
+        label = labels[row.y[0]]
+        assert label.endswith(f"</span> {name}") and f"color:{curves[name].line.color}" in label
+
+
+def test_each_group_has_its_own_dash_shown_in_the_legend():
+    km = kaplan_meier(TIME, EVENT, by=np.array(["A", "B", "C"] * 6))
+    fig = km_figure(dict(km.items()))
+    curves = [t for t in fig.data if t.mode == "lines" and t.showlegend is not False]
+    assert [c.line.dash for c in curves] == ["solid", "dash", "dot"]
+    assert fig.layout.showlegend is not False
+
+
+def test_ci_band_off_by_default_above_two_groups_and_tinted_by_group(curves):
+    assert ci_band_default(1) and ci_band_default(2) and not ci_band_default(3)
+    km3 = dict(kaplan_meier(TIME, EVENT, by=np.array(["A", "B", "C"] * 6)).items())
+    assert not any(t.name.endswith(" CI") for t in km_figure(km3).data)
+    assert any(t.name.endswith(" upper CI") for t in km_figure(km3, show_ci=True).data)
+    fig = km_figure(curves)
+    for name in ("A", "B"):
+        band = traces(fig)[f"{name} upper CI"]
+        color = traces(fig)[name].line.color
+        r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+        assert band.fillcolor.startswith(f"rgba({r},{g},{b},")
+        assert float(band.fillcolor.rstrip(")").split(",")[-1]) <= 0.15
+        assert band.line.width == 0
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_subtitle_is_at_least_12_px(presentation):
+    km = kaplan_meier(TIME, EVENT)
+    fig = km_figure({"All": km}, subtitle="Combined sample · n = 18 of 18 patients", presentation=presentation)
+    assert fig.layout.title.subtitle.font.size >= 12
+    # every other builder's subtitle (palette.title_html)
+    style = palette.figure_style(presentation)
+    assert palette.subtitle_size(style) >= 12
+    assert f"font-size:{palette.subtitle_size(style)}px" in palette.title_html("T", "a subtitle", style)
+
+
+def test_presentation_palette_is_high_contrast():
+    colors = palette.figure_style(presentation=True).colors
+    assert colors[:3] == palette.OKABE_ITO[:3] and set(colors) <= set(palette.OKABE_ITO)
+    assert all(palette.contrast_ratio(c) >= 3.0 for c in colors)  # WCAG 1.4.11, graphical objects
+
+
 def test_presentation_mode_is_larger():
     km = kaplan_meier(TIME, EVENT)
     normal, present = km_figure({"All": km}), km_figure({"All": km}, presentation=True)
@@ -145,3 +216,4 @@ def test_thinning_stays_within_one_bin_of_the_exact_curve():
 def test_thin_table_keeps_small_tables_whole(curves):
     table = curves["A"].table
     assert thin_table(table, 50.0, 2000) is table
+

@@ -31,6 +31,12 @@ GROUP = np.array([SMALL] * 3 + [LARGE] * 12)
 SMALL_TOKEN = re.compile(r"(?<![\d.])[1-4](?![\d.])")  # a whole number 1..4 standing alone in a text
 SMALL_N = re.compile(r"n = [1-4](?!\d)")  # the subtitle's "n = 3 of 107" (its filter may say "ECOG 1")
 SMALL_SHOWN = "Melanoma (n=&lt;5)"  # labels are HTML-escaped: plotly shows "Melanoma (n=<5)"
+MARKUP = re.compile(r"<[^>]*>[^<]*</span>\s*")  # the risk-table row key before a group label
+
+
+def row_labels(ticktext) -> list[str]:
+    """The risk-table group labels without their coloured key."""
+    return [MARKUP.sub("", t) for t in ticktext or ()]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +79,7 @@ def shown_text_fields(spec: dict) -> list[str]:
     layout = spec["layout"]
     for i, note in enumerate(layout.get("annotations", [])):
         hits += small_counts(note.get("text"), f"annotations[{i}]")
-    hits += small_counts(layout.get("yaxis2", {}).get("categoryarray"), "yaxis2.categoryarray")
+    hits += small_counts(row_labels(layout.get("yaxis2", {}).get("ticktext")), "yaxis2.ticktext")
     subtitle = layout.get("title", {}).get("subtitle", {}).get("text", "")
     return hits + ([f"subtitle: {subtitle!r}"] if SMALL_N.search(subtitle) else [])
 
@@ -116,7 +122,7 @@ def test_risk_table_cells_below_k_read_less_than_k(curves):
     rows = {t.name: list(t.text) for t in fig.data if t.name.endswith(" at risk")}
     assert rows["RCC (n=12) at risk"] == ["12", "10", "7", "<5", "<5", "0"]
     assert rows[f"{SMALL_SHOWN} at risk"] == ["<5", "<5", "<5", "0", "0", "0"]
-    assert list(fig.layout.yaxis2.categoryarray) == [SMALL_SHOWN, "RCC (n=12)"]
+    assert row_labels(fig.layout.yaxis2.ticktext) == ["RCC (n=12)", SMALL_SHOWN]
 
 
 def test_no_count_below_k_anywhere_in_the_figure(curves):

@@ -1,5 +1,8 @@
 """Kaplan-Meier figure: step curves, CI bands, censor ticks and an aligned number-at-risk table.
 
+Groups differ by colour and line dash (both in group order); the risk table's numbers are dark text
+(:data:`il2lib.figures.palette.TEXT`), each row keyed by a short line in its group's colour.
+
 A pure builder: it takes finished :class:`il2lib.survival.KaplanMeierResult` objects and returns a
 ``plotly.graph_objects.Figure``. It computes no statistic of its own: survival, CI and numbers at
 risk all come from each result's ``.table`` and ``.at_risk(times)``.
@@ -27,6 +30,10 @@ TIME_LABEL = "Months since IL-2 start"
 DEFAULT_MAX_POINTS = 2000
 #: Censor ticks are thinned to one per 1/400 of the time axis (a tick is wider than that).
 CENSOR_TICK_BINS = 400
+#: More CI bands than this blend into one field: beyond it they are drawn only on request.
+MAX_GROUPS_WITH_CI_BAND = 2
+#: The risk-table row key: a short line in the group's colour before the group name.
+ROW_KEY = "━━"
 
 
 @dataclass(frozen=True)
@@ -48,15 +55,20 @@ def km_style(presentation: bool) -> KMStyle:
     """The palette's normal or presentation style, plus the KM-specific band and tick sizes."""
     base = palette.figure_style(presentation)
     return KMStyle(colors=base.colors, line_width=base.line_width, marker_size=base.marker_size,
-                   tick_width=2.5 if presentation else 1.5, band_alpha=0.22 if presentation else 0.15,
+                   tick_width=2.5 if presentation else 1.5, band_alpha=0.15 if presentation else 0.10,
                    table_font_size=base.font_size - (2 if presentation else 1), font_size=base.font_size,
                    height=base.height, template=base.template)
+
+
+def ci_band_default(n_groups: int) -> bool:
+    """CI bands are on by default for up to :data:`MAX_GROUPS_WITH_CI_BAND` groups."""
+    return n_groups <= MAX_GROUPS_WITH_CI_BAND
 
 
 def km_figure(
     results: Mapping[str, Any],
     *,
-    show_ci: bool = True,
+    show_ci: bool | None = None,
     risk_table: bool = True,
     censor_marks: bool = True,
     median_lines: bool = False,
@@ -78,15 +90,17 @@ def km_figure(
         (columns ``time, n_risk, n_event, n_censor, survival, ci_lower, ci_upper``) and
         ``at_risk(times)``; ``median`` is used when ``median_lines`` is on.
     show_ci, risk_table, censor_marks, median_lines : bool
-        Draw the shaded confidence band, the number-at-risk rows under the time axis, a tick
-        at each censoring time, and dotted lines from S = 0.5 down to each reached median.
+        Draw the confidence band (the group colour at low opacity), the number-at-risk rows under
+        the time axis, a tick at each censoring time, and dotted lines from S = 0.5 down to each
+        reached median. ``show_ci=None`` (default): bands for up to 2 groups (:func:`ci_band_default`).
     times : sequence of float, optional
         Time-axis ticks, also the columns of the risk table. Default: every 6 months up to
         3 years of follow-up, every 12 up to 10 years, then every 24.
     title, subtitle : str
         Plain text (escaped here, so upload-derived words cannot inject markup).
     presentation : bool
-        Larger fonts, thicker lines and markers, the high-contrast palette.
+        Larger fonts, thicker lines and markers, the high-contrast palette
+        (:data:`il2lib.figures.palette.HIGH_CONTRAST`).
     max_points : int
         At most this many step points per curve (and censor ticks). Thinning keeps the last
         point of each of ``max_points`` equal time bins, so a step moves by less than one
@@ -115,6 +129,8 @@ def km_figure(
     if max_points < 2:
         raise ValueError("max_points must be at least 2")
     style = km_style(presentation)
+    if show_ci is None:
+        show_ci = ci_band_default(len(results))
     k = small_cell_threshold
     if k is not None:
         censor_marks = False
@@ -125,12 +141,12 @@ def km_figure(
     traces: list[dict] = []
     shapes: list[dict] = []
     for i, (name, result) in enumerate(results.items()):
-        color = style.colors[i % len(style.colors)]
+        color, dash = style.colors[i % len(style.colors)], palette.dash(i)
         table = thin_table(rows_with_enough_at_risk(result.table, k), t_max, max_points)
         label = _escape(group_label(name, k))
         if show_ci:
             traces += _band(table, label, color, style)
-        traces.append(_curve(table, label, color, style, k, result.table, hidden_size=name in hidden_sizes))
+        traces.append(_curve(table, label, color, dash, style, k, result.table, hidden_size=name in hidden_sizes))
         if censor_marks:
             traces += _censor_ticks(result.table, t_max, min(max_points, CENSOR_TICK_BINS), label, color, style)
         if median_lines:
@@ -209,11 +225,11 @@ def _step_xy(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle, threshold: int | None = None,
+def _curve(table: pd.DataFrame, label: str, color: str, dash: str, style: KMStyle, threshold: int | None = None,
            full: pd.DataFrame | None = None, hidden_size: bool = False) -> dict:
     x, y = _step_xy(table, "survival")
     if threshold is not None:
-        return _masked_curve(table, x, y, label, color, style, threshold, full, hidden_size)
+        return _masked_curve(table, x, y, label, color, dash, style, threshold, full, hidden_size)
     n0 = int(table["n_risk"].iloc[0]) if len(table) else 0
     custom = np.column_stack([
         np.r_[1.0, table["ci_lower"].to_numpy(float)],
@@ -222,15 +238,15 @@ def _curve(table: pd.DataFrame, label: str, color: str, style: KMStyle, threshol
     ])
     return dict(
         type="scatter", x=x, y=y, customdata=custom, name=label, legendgroup=label, mode="lines",
-        line=dict(color=color, width=style.line_width, shape="hv"),
+        line=dict(color=color, width=style.line_width, shape="hv", dash=dash),
         hovertemplate=("<b>%{fullData.name}</b><br>t = %{x:.1f} months<br>S(t) = %{y:.3f} "
                        "(CI %{customdata[0]:.3f} to %{customdata[1]:.3f})<br>at risk: %{customdata[2]:.0f}"
                        "<extra></extra>"),
     )
 
 
-def _masked_curve(table: pd.DataFrame, x: np.ndarray, y: np.ndarray, label: str, color: str, style: KMStyle,
-                  threshold: int, full: pd.DataFrame, hidden_size: bool = False) -> dict:
+def _masked_curve(table: pd.DataFrame, x: np.ndarray, y: np.ndarray, label: str, color: str, dash: str,
+                  style: KMStyle, threshold: int, full: pd.DataFrame, hidden_size: bool = False) -> dict:
     """The curve with its hover fields as text: the CI as "0.512 to 0.803", the number at risk masked ("masked"
     at every step when the group's size is hidden: the first step would give it back)."""
     n0 = int(full["n_risk"].iloc[0]) if len(full) else 0
@@ -243,7 +259,7 @@ def _masked_curve(table: pd.DataFrame, x: np.ndarray, y: np.ndarray, label: str,
                       dtype=object)
     return dict(
         type="scatter", x=x, y=y, customdata=custom, name=label, legendgroup=label, mode="lines",
-        line=dict(color=color, width=style.line_width, shape="hv"),
+        line=dict(color=color, width=style.line_width, shape="hv", dash=dash),
         hovertemplate=("<b>%{fullData.name}</b><br>t = %{x:.1f} months<br>S(t) = %{y:.3f} "
                        "(CI %{customdata[0]})<br>at risk: %{customdata[1]}<extra></extra>"),
     )
@@ -285,8 +301,9 @@ def _median_lines(result: Any, color: str) -> list[dict]:
 
 def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, layout: dict,
                threshold: int | None = None, hidden_sizes: Collection[str] = ()) -> list[dict]:
-    """One text row per group on the second y axis, at the x ticks; the axis lists the groups. The group
-    size (at risk at time 0) of a group in ``hidden_sizes`` reads "masked" (complementary suppression)."""
+    """One row of dark numbers per group on the second y axis (the first group at the top), at the x ticks; the
+    axis's tick labels name the groups, each after a short line in its colour. The group size (at risk at time
+    0) of a group in ``hidden_sizes`` reads "masked" (complementary suppression)."""
     labels = [_escape(group_label(name, threshold)) for name in results]
     rows = []
     widest = 1
@@ -297,13 +314,15 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
             text = ["masked" if t <= 0 else c for t, c in zip(ticks, text)]
         widest = max(widest, len(text[0]) if text else 1)
         rows.append(dict(
-            type="scatter", x=ticks, y=[label] * len(ticks), xaxis="x2", yaxis="y2", mode="text",
+            type="scatter", x=ticks, y=[len(labels) - 1 - i] * len(ticks), xaxis="x2", yaxis="y2", mode="text",
             text=text, name=f"{label} at risk", showlegend=False, hoverinfo="skip",
-            textfont=dict(color=style.colors[i % len(style.colors)], size=style.table_font_size),
+            textfont=dict(color=palette.TEXT, size=style.table_font_size),
             cliponaxis=False,
         ))
+    keys = [f"<span style='color:{style.colors[i % len(style.colors)]}'>{ROW_KEY}</span> {label}"
+            for i, label in enumerate(labels)]
     # The group labels keep clear of the centred counts at t = 0 (half the widest count, in pixels).
-    layout["yaxis2"].update(type="category", categoryorder="array", categoryarray=labels[::-1],
+    layout["yaxis2"].update(tickmode="array", tickvals=list(range(len(labels)))[::-1], ticktext=keys,
                             range=[-0.5, len(labels) - 0.1],
                             ticklabelstandoff=int(0.3 * style.table_font_size * widest) + 4)
     return rows
@@ -320,7 +339,8 @@ def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subt
     top = int(style.font_size * (3.2 + 1.6 * len(sub_lines) + 2.4))  # title, subtitle lines, legend row
     layout: dict = dict(
         template=style.template, height=total + top + 60, font=dict(size=style.font_size), hovermode="closest",
-        title=dict(text=_escape(title), subtitle=dict(text="<br>".join(_escape(t) for t in sub_lines)),
+        title=dict(text=_escape(title), subtitle=dict(text="<br>".join(_escape(t) for t in sub_lines),
+                                                      font=dict(size=max(palette.MIN_TEXT_PX, style.font_size))),
                    x=0.01, xanchor="left", y=0.995, yanchor="top", yref="container"),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0),
         margin=dict(l=80, r=30, t=top, b=40),

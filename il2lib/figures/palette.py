@@ -1,12 +1,15 @@
 """The one place for figure colours, fonts and sizes (Okabe-Ito, colour-blind safe).
 
 Every figure builder takes ``presentation: bool`` and reads its sizes from :func:`figure_style`:
-presentation mode has larger type, markers and lines, for screen sharing in a tumour board.
+presentation mode has larger type, markers and lines and the high-contrast palette, for screen sharing
+in a tumour board.
 
 References
 ----------
 Okabe M, Ito K. Color Universal Design (CUD): how to make figures and presentations that are
 friendly to colorblind people. 2008. https://jfly.uni-koeln.de/color/
+W3C. Web Content Accessibility Guidelines (WCAG) 2.1: contrast ratio and relative luminance (1.4.3 text
+at least 4.5:1, 1.4.11 graphical objects at least 3:1). https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio
 """
 from __future__ import annotations
 
@@ -30,6 +33,28 @@ GRADE_COLORS = {1: "#FFE9A8", 2: ORANGE, 3: BLUE, 4: "#14305E", 5: BLACK}
 #: Clinical benefit vs no benefit.
 BENEFIT_COLORS = {"Clinical benefit": BLUE, "No clinical benefit": VERMILLION}
 OUTLINE = "#333333"
+#: Figure text (titles, axes, risk-table numbers): 15.9:1 on white.
+TEXT = "#222222"
+#: Smallest figure text (px): subtitles and table numbers never go below it.
+MIN_TEXT_PX = 12
+#: Line dash per group, in group order, so curves differ without colour.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def contrast_ratio(foreground: str, background: str = "#FFFFFF") -> float:
+    """WCAG 2 contrast ratio of two ``#RRGGBB`` colours, from 1 (same) to 21 (black on white)."""
+    def luminance(hex_color: str) -> float:
+        channels = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+#: Presentation palette: the Okabe-Ito colours with at least 3:1 contrast on white (WCAG 1.4.11), in the same
+#: order (blue, vermillion, green, purple, black): no orange, sky blue or yellow.
+HIGH_CONTRAST = tuple(c for c in OKABE_ITO if contrast_ratio(c) >= 3.0)
 
 
 @dataclass(frozen=True)
@@ -48,15 +73,25 @@ class FigureStyle:
 
 
 def figure_style(presentation: bool = False) -> FigureStyle:
-    """Normal style, or presentation style (bigger type, markers and lines)."""
+    """Normal style, or presentation style (bigger type, markers and lines, the high-contrast palette)."""
     if presentation:
-        return FigureStyle(OKABE_ITO, 20, 26, 16, 4.0, 34, 620, "simple_white")
+        return FigureStyle(HIGH_CONTRAST, 20, 26, 16, 4.0, 34, 620, "simple_white")
     return FigureStyle(OKABE_ITO, 13, 17, 10, 2.2, 22, 480, "plotly_white")
 
 
 def color(i: int) -> str:
     """The i-th qualitative colour (cycles)."""
     return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def dash(i: int) -> str:
+    """The i-th line dash (cycles)."""
+    return DASHES[i % len(DASHES)]
+
+
+def subtitle_size(style: FigureStyle) -> int:
+    """Subtitle font size (px): a little smaller than the figure text, never below :data:`MIN_TEXT_PX`."""
+    return max(MIN_TEXT_PX, int(style.font_size * 0.9))
 
 
 def escape(text: object) -> str:
@@ -93,7 +128,7 @@ def title_html(title: str, subtitle: str = "", style: FigureStyle | None = None)
     style = style or figure_style()
     text = f"<b>{escape(title)}</b>"
     for line in subtitle_lines(subtitle, style):
-        text += f"<br><span style='font-size:{int(style.font_size * 0.9)}px'>{escape(line)}</span>"
+        text += f"<br><span style='font-size:{subtitle_size(style)}px'>{escape(line)}</span>"
     return text
 
 
@@ -114,7 +149,7 @@ def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, 
         template=style.template,
         title={"text": title_html(title, subtitle, style), "x": 0.0, "xanchor": "left",
                "font": {"size": style.title_size}},
-        font={"size": style.font_size, "family": style.font_family, "color": "#222222"},
+        font={"size": style.font_size, "family": style.font_family, "color": TEXT},
         height=height or style.height,
         legend={"title": {"text": escape(legend_title)}, "font": {"size": style.font_size}},
         margin={"l": 10, "r": 10, "t": title_height(subtitle, style) + extra_top,
