@@ -13,6 +13,7 @@ from app_ui.registry import survival_from_counts
 from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view
 from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
 from il2lib import schema
+from il2lib.figures.km import ci_band_default
 from il2lib.survival import format_months, hazard_ratio_table
 from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 
@@ -68,10 +69,10 @@ def censoring_caption(endpoint: str, masking) -> None:
     st.caption(md_escape(text))
 
 
-def display_toggles(masking) -> tuple[dict[str, bool], bool]:
+def display_toggles(masking) -> tuple[dict[str, bool], bool, object]:
+    """The figure's toggles, the Cox toggle, and the empty column of the CI band toggle (:func:`ci_band_toggle`)."""
     cols = st.columns(5)
-    toggles = {"show_ci": cols[0].toggle("CI band", True, key="km_show_ci"),
-               "risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
+    toggles = {"risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
                "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor", disabled=masking.on,
                                               help="Not drawn while small-cell protection is on: each tick is "
                                                    "one patient." if masking.on else None),
@@ -79,7 +80,13 @@ def display_toggles(masking) -> tuple[dict[str, bool], bool]:
     with_cox = cols[4].toggle("Cox HR", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
                               help=f"Cox proportional-hazards hazard ratio with its PH check. On by default up to "
                                    f"{COX_AUTO_MAX_N:,} patients.")
-    return toggles, with_cox
+    return toggles, with_cox, cols[0]
+
+
+def ci_band_toggle(column, n_groups: int) -> bool:
+    """On by default for up to 2 groups (more bands blend into one field); the choice is kept per default."""
+    default = ci_band_default(n_groups)
+    return column.toggle("CI band", default, key=f"km_show_ci_{default}")
 
 
 def medians_table(view, shown) -> pd.DataFrame:
@@ -117,7 +124,7 @@ def comparison(view) -> None:
 st.title("Survival")
 endpoint, by, conf_type, landmark = options()
 masking = ctx.masking
-toggles, with_cox = display_toggles(masking)
+toggles, with_cox, ci_column = display_toggles(masking)
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
 computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
@@ -126,6 +133,7 @@ if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint].label} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
+toggles["show_ci"] = ci_band_toggle(ci_column, len(view.curves))
 shown = masking.protect(lambda: view.count_view(sidebar_n=ctx.n),
                         ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months))
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint].label

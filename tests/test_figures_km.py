@@ -3,13 +3,17 @@ time ticks, hover content, escaping, thinning that stays within one bin of the e
 readability: a dash per group, dark risk-table numbers keyed by colour, subtitles of at least 12 px."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from il2lib import schema
 from il2lib.figures import palette
 from il2lib.figures.km import ci_band_default, default_ticks, km_figure, thin_table
 from il2lib.survival import kaplan_meier
+from support.apptest import open_app
 
 # veteran-like toy data: months, event flags, two groups
 TIME = np.array([1, 2, 2, 3, 5, 6, 8, 8, 9, 12, 14, 15, 20, 22, 30, 31, 40, 45], dtype=float)
@@ -217,3 +221,12 @@ def test_thin_table_keeps_small_tables_whole(curves):
     table = curves["A"].table
     assert thin_table(table, 50.0, 2000) is table
 
+
+@pytest.mark.parametrize(("grouping", "n_groups"), [(schema.DISEASE, 2), (schema.LINE_OF_IL2, 3)])
+def test_survival_page_ci_band_toggle_defaults_by_number_of_groups(grouping, n_groups):
+    at = open_app({"km_by": grouping}, "pages/3_Survival.py")
+    toggle = next(t for t in at.toggle if t.label == "CI band")
+    assert toggle.value is ci_band_default(n_groups) is (n_groups <= 2)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(t["name"].endswith(" at risk") for t in spec["data"]) == n_groups
+    assert any(t["name"].endswith(" upper CI") for t in spec["data"]) is (n_groups <= 2)
