@@ -212,8 +212,7 @@ def access_decision(settings: Mapping, claims: Mapping) -> tuple[bool, str]:
 
 def real_data_served() -> tuple[str, ...]:
     """What real (non-sample) data this process serves: a server file and/or a registry (kinds only)."""
-    from app_ui import data as data_mod
-    from app_ui import registry
+    from app_ui import data as data_mod, registry
 
     kinds = []
     if data_mod.server_data_path() is not None:

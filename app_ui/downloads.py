@@ -32,8 +32,7 @@ from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.widgets import show_table
 from il2lib.errors import Il2libError
-from il2lib.export import browsers
-from il2lib.export import files as export
+from il2lib.export import browsers, files as export
 
 if TYPE_CHECKING:  # plotly is imported when a figure is drawn (start-up time)
     import plotly.graph_objects as go

@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 
 import pytest
+from streamlit import secrets as st_secrets
 from streamlit.testing.v1 import AppTest
 
 import app_auth
-from streamlit import secrets as st_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTECTED_TEXT = "PROTECTED-CONTENT-7731"

@@ -6,8 +6,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib.errors import Il2libError
-from il2lib.sample import _common as c
-from il2lib.sample import _timeline as tl
+from il2lib.sample import _common as c, _timeline as tl
 
 MAX_SYNTHETIC = 1_000_000
 SOURCE_SYNTHETIC = "Benchmark (synthetic)"
