@@ -1,8 +1,9 @@
 """Map file column names onto the data dictionary (schema), and spot identifier columns."""
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from il2lib import schema
 
@@ -99,3 +100,50 @@ def accepted_names(column: str, *, table: str = "patient") -> str:
     spec = specs[column]
     names = [s for s in spec.synonyms if schema.norm(s) != schema.norm(column)]
     return ", ".join(names) if names else column
+
+
+def missing_required(targets: Iterable[str]) -> tuple[str, ...]:
+    """The required patient columns that a mapping onto ``targets`` (schema columns) does not supply, in
+    data-dictionary order; an overall-survival time stands in for the IL-2 start date."""
+    mapped = set(targets)
+    return tuple(name for name in schema.REQUIRED_COLUMNS
+                 if name not in mapped and not (name == schema.DATE_IL2_START and schema.OS_MONTHS in mapped))
+
+
+_WHOLE_NAME_CUTOFF = 0.6  # difflib's default: a file name close to a whole accepted name
+_WORD_CUTOFF = 0.8  # a word of the file name close to a word of an accepted name ...
+_WORD_SHARE = 0.5  # ... for at least half of the file name's words ("IL2 Beginn": "il2")
+
+
+def _closeness(column: str, names: Sequence[str]) -> float:
+    """How close a file column name is to a schema column's accepted names (0 = not close)."""
+    key = schema.norm(column)
+    whole = max(difflib.SequenceMatcher(None, key, name).ratio() for name in names)
+    words = key.split()
+    vocabulary = sorted({word for name in names for word in name.split() if len(word) > 1})
+    share = (sum(1 for word in words if difflib.get_close_matches(word, vocabulary, n=1, cutoff=_WORD_CUTOFF))
+             / len(words)) if words else 0.0
+    return max(whole if whole >= _WHOLE_NAME_CUTOFF else 0.0, share if share >= _WORD_SHARE else 0.0)
+
+
+def closest_columns(missing: Sequence[str], columns: Sequence[str]) -> dict[str, str | None]:
+    """For each schema column in ``missing``, the unmapped file column (of ``columns``) whose name is closest
+    to its name, label or synonyms, or None when none is close. Each file column is suggested once, to the
+    schema column it is closest to; identifier-looking columns never."""
+    specs = schema.COLUMNS
+    candidates = [c for c in columns if not is_identifier_column(c)]
+    scored = []
+    for i, target in enumerate(missing):
+        spec = specs[target]
+        names = [schema.norm(n) for n in (spec.name, spec.label, *spec.synonyms)]
+        for j, column in enumerate(candidates):
+            score = _closeness(column, names)
+            if score > 0:
+                scored.append((-score, i, j, target, column))
+    out: dict[str, str | None] = dict.fromkeys(missing)
+    used: set[str] = set()
+    for _, _, _, target, column in sorted(scored):
+        if out[target] is None and column not in used:
+            out[target] = column
+            used.add(column)
+    return out

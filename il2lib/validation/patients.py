@@ -19,7 +19,8 @@ from il2lib import schema
 from il2lib.notes import short
 from il2lib.validation import coerce, rules
 from il2lib.validation.derive import _derive
-from il2lib.validation.mapping import accepted_names, is_identifier_column, resolve_mapping, suggest_mapping
+from il2lib.validation.mapping import (accepted_names, is_identifier_column, missing_required, resolve_mapping,
+                                       suggest_mapping)
 from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, Collector, Finding
 
@@ -177,10 +178,7 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     resolved, problems = resolve_mapping(usable, user)
     for problem in problems:
         c.add("warning", problem)
-    mapped = set(resolved.values())
-    for name in schema.REQUIRED_COLUMNS:
-        if name in mapped or (name == schema.DATE_IL2_START and schema.OS_MONTHS in mapped):
-            continue
+    for name in missing_required(resolved.values()):
         c.add("file_error", f"Missing required column '{name}' (accepted names: {accepted_names(name)}).", column=name)
     conversions: list[str] = []
     if raw.encoding == "latin-1":
