@@ -10,17 +10,24 @@ import streamlit as st
 
 from app_ui import data as data_mod, dictionary, state
 from app_ui.downloads import download_table
-from app_ui.frame import frame
+from app_ui.frame import NAVIGATION, frame
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.widgets import show_table
 from il2lib import schema
 from il2lib.export.files import table_to_csv_bytes
+from il2lib.survival.km import format_months
+from il2lib.validation.mapping import closest_columns, missing_required
 from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER
 
 ctx = frame("Data")
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+PURPOSE = ("Explore an HD IL-2 registry (metastatic melanoma and RCC, many after PD-1/PD-L1): response, survival, "
+           "toxicity, and a meeting report.")
+#: The landing page's start links: (page script, label).
+START_LINKS = (("pages/2_Response.py", "Response rates"), ("pages/3_Survival.py", "Survival curves"),
+               ("pages/6_Report.py", "Build the meeting report"))
 
 # A wide file (thousands of columns) is drawn within these bounds, each with a note; the downloads keep everything.
 MAPPING_MAX_UNRECOGNISED = 200  # unrecognised file columns listed in the mapping table
@@ -62,6 +69,53 @@ def counts(report, shown) -> None:
     a.metric("Rows loaded", shown.text(("loaded",), report.n_loaded))
     b.metric("Patients analysed", shown.text(("analysed",), report.n_analysed))
     c.metric("Rows excluded", shown.text(("excluded",), report.n_excluded))
+
+
+def _count(shown, key, n: int) -> str:
+    """A count as ``shown`` (small-cell protection) shows it, with thousands separators."""
+    return f"{n:,}" if shown.shows(key) else shown.text(key, n)
+
+
+def cohort_snapshot(snapshot, shown) -> None:
+    """The loaded cohort at a glance: disease split, prior PD-1/PD-L1, years of IL-2 start, median follow-up."""
+    def split(part: str, counts: dict[str, int], labels: dict[str, str]) -> str:
+        return " · ".join(f"{labels.get(level, level)} {_count(shown, (part, level), n)}"
+                          for level, n in counts.items() if n or level in labels)
+
+    a, b, c, d = st.columns(4)
+    a.metric("Disease", split("disease", snapshot.disease, schema.DISEASE_LABELS))
+    b.metric("Prior PD-1/PD-L1", split("prior_pd1", snapshot.prior_pd1, {"yes": "yes", "no": "no"}))
+    years = snapshot.il2_years
+    c.metric("IL-2 start years", "–".join(dict.fromkeys(str(y) for y in years)) if years else "–")
+    d.metric("Median follow-up", f"{format_months(snapshot.followup_months)} months"
+             if snapshot.followup_months is not None else "not reached",
+             help="Reverse Kaplan-Meier on overall survival from IL-2 start, as on the Survival page.")
+
+
+def start_links() -> None:
+    icons = {path: icon for path, _, icon in NAVIGATION}
+    for column, (path, label) in zip(st.columns(len(START_LINKS)), START_LINKS):
+        with column:
+            st.page_link(path, label=label, icon=icons.get(path))
+
+
+def cannot_analyse(report) -> None:
+    """Red banner when no patient is analysed: the required fields the mapping leaves out, each with the
+    closest unmapped file column as a suggestion."""
+    missing = missing_required(report.mapping.values())
+    if not missing:
+        st.error("**Can't analyse yet:** no row of the file could be analysed. The findings below say why.",
+                 icon=":material/block:")
+        return
+    unmapped = [col for col in report.unmapped_columns if col not in report.mapping]
+    suggested = closest_columns(missing, unmapped)
+    lines = [f"- {md_escape(schema.label(name))} (`{name}`)"
+             + (f": perhaps the file column '{md_escape(suggested[name])}'" if suggested[name] else "")
+             for name in missing]
+    where = ("Pick them in **Column mapping** below, then press **Apply mapping**."
+             if ctx.loaded.choice == data_mod.UPLOAD else "Rename these columns in the file.")
+    st.error("**Can't analyse yet: map these fields.** No file column is recognised as:\n"
+             + "\n".join(lines) + "\n\n" + where, icon=":material/block:")
 
 
 def registry_counts(loaded) -> None:
@@ -233,6 +287,7 @@ def templates() -> None:
 
 
 st.title("Data")
+st.markdown(PURPOSE)
 source_picker()
 if ctx.loaded.synthetic:
     st.info(schema.SYNTHETIC_NOTE, icon=":material/science:")
@@ -244,13 +299,21 @@ if ctx.loaded.ae_error:
     st.warning("Adverse-event table: " + md_escape(ctx.loaded.ae_error), icon=":material/warning:")
 if ctx.loaded.n_registry is not None:
     registry_counts(ctx.loaded)
+    start_links()
     if ctx.cohort is not None:
         preview(ctx.cohort)
 elif ctx.cohort is not None:
     report = ctx.cohort.report
-    shown = ctx.masking.protect(lambda: data_mod.count_view(ctx.loaded, ctx.n_total),
+    snapshot = (data_mod.snapshot(ctx.loaded.scope, ctx.cohort.fingerprint, ctx.loaded) if report.n_analysed
+                else None)
+    shown = ctx.masking.protect(lambda: data_mod.count_view(ctx.loaded, ctx.n_total, snapshot),
                                 ("data", ctx.cache_key, ctx.loaded.ae_key, ctx.n_total))
     counts(report, shown)
+    if snapshot is not None:
+        cohort_snapshot(snapshot, shown)
+        start_links()
+    else:
+        cannot_analyse(report)
     identifiers(report)
     ambiguous_dates(report)
     mapping_editor(report)

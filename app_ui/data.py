@@ -37,8 +37,9 @@ from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.registry import REGISTRY, registry_config
-from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, forget_upload_results, holds_upload
+from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, data_cache, forget_upload_results, holds_upload
 from il2lib import schema
+from il2lib.analyses.snapshot import CohortSnapshot, cohort_snapshot
 from il2lib.errors import Il2libError
 from il2lib.privacy.disclosure import CountView, Suppression
 from il2lib.privacy.pseudonyms import pseudonymise
@@ -335,9 +336,16 @@ def ae_coverage(loaded: LoadedData) -> list[tuple[str, int, int]]:
     return out
 
 
-def count_view(loaded: LoadedData, sidebar_total: int) -> CountView:
+@data_cache(max_entries=16, max_size="1MB")
+def snapshot(scope: str, fingerprint: str, _loaded: LoadedData) -> CohortSnapshot:
+    """The loaded cohort's snapshot (:func:`il2lib.analyses.snapshot.cohort_snapshot`), cached per data set."""
+    return cohort_snapshot(_loaded.cohort.data)
+
+
+def count_view(loaded: LoadedData, sidebar_total: int, snapshot_: CohortSnapshot | None = None) -> CountView:
     """The counts the Data page shows for a loaded file, for small-cell protection: rows loaded = patients
-    analysed + rows excluded (the analysed are the sidebar's total when it shows them: never hidden) and,
+    analysed + rows excluded (the analysed are the sidebar's total when it shows them: never hidden), the
+    snapshot's patients by disease and by prior PD-1/PD-L1 (each adding up to the analysed) and,
     per source, its patients and those without AE rows (the sources' patients add up to the analysed)."""
     report = loaded.cohort.report
     view = CountView()
@@ -345,6 +353,10 @@ def count_view(loaded: LoadedData, sidebar_total: int) -> CountView:
     view.add(("analysed",), report.n_analysed, headline=True, fixed=report.n_analysed == sidebar_total)
     view.add(("excluded",), report.n_excluded)
     view.add_sum(("loaded",), [("analysed",), ("excluded",)])
+    for part, counts in (("disease", snapshot_.disease), ("prior_pd1", snapshot_.prior_pd1)) if snapshot_ else ():
+        for level, n in counts.items():
+            view.add((part, level), n)
+        view.add_sum(("analysed",), [(part, level) for level in counts])
     coverage = ae_coverage(loaded)
     for source, n, without_rows in coverage:
         view.add(("ae_patients", source), n)

@@ -47,7 +47,9 @@ def test_upload_counts_equal_the_loader():
     frame = patient_rows({}, {"patient_id": "P001"}, {}, {"disease": "lung"}, n=6)  # duplicate id, bad disease
     at = upload(open_app(), frame)
     expected = load_cohort(csv_bytes(frame)).report
-    assert metrics(at) == {"Rows loaded": str(expected.n_loaded), "Patients analysed": str(expected.n_analysed),
+    shown = metrics(at)
+    assert {k: shown[k] for k in ("Rows loaded", "Patients analysed", "Rows excluded")} == {
+        "Rows loaded": str(expected.n_loaded), "Patients analysed": str(expected.n_analysed),
                            "Rows excluded": str(expected.n_excluded)}
     assert sidebar_count(at) == f"n = {expected.n_analysed} of {expected.n_analysed} patients"
     expanders = [e.label for e in at.expander]
@@ -163,3 +165,37 @@ def test_findings_download_under_the_report_and_withheld_under_small_cell_protec
     labels = [b.proto.label for b in at.get("download_button")]
     assert "CSV" not in labels and "Download excluded rows with reasons (CSV)" not in labels
     assert "Template CSV (all columns, no rows)" in labels
+
+
+def test_landing_page_says_what_it_is_for_shows_the_cohort_and_where_to_start():
+    at = open_app()
+    assert texts(at, "markdown")[0].startswith("Explore an HD IL-2 registry (metastatic melanoma and RCC")
+    shown = metrics(at)
+    assert shown["Disease"] == "Melanoma 70 · RCC 37"
+    assert shown["Prior PD-1/PD-L1"] == "yes 57 · no 50"
+    assert shown["IL-2 start years"] == "2004–2018"
+    assert shown["Median follow-up"].endswith(" months")
+    links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}
+    assert list(links) == ["Response rates", "Survival curves", "Build the meeting report"]
+    assert list(links.values()) == ["Response", "Survival", "Report"]  # pages/2_Response.py, ...
+    assert not at.error
+
+
+def test_snapshot_counts_are_protected_like_the_page_s_other_counts():
+    # two RCC patients among ten: "<5" with protection on, and the melanoma count (the complement) masked
+    frame = patient_rows(*[{"disease": "rcc"}] * 2, n=10)
+    at = upload(open_app({"mask": "1"}), frame)
+    shown = metrics(at)
+    assert shown["Disease"] == "Melanoma masked · RCC <5"
+    assert shown["Patients analysed"] == "10"
+
+
+def test_nothing_analysed_names_the_fields_to_map_with_a_suggestion():
+    frame = patient_rows(n=4).rename(columns={schema.DATE_IL2_START: "IL2 Beginn"})
+    at = upload(open_app(), frame)
+    assert metrics(at)["Patients analysed"] == "0"
+    banner = texts(at, "error")
+    assert len(banner) == 1 and banner[0].startswith("**Can't analyse yet: map these fields.**")
+    assert "IL-2 start date (`date_il2_start`): perhaps the file column 'IL2 Beginn'" in banner[0]
+    assert "Column mapping" in banner[0]
+    assert "Disease" not in metrics(at) and not at.main.get("page_link")
