@@ -197,9 +197,11 @@ def rates_by_group_figure(rates, *, outcomes: Sequence[str] = ("orr", "cbr"), ti
     plot_px = width - right - char_px * (max(map(len, labels)) + 4)  # the footnote starts under the plot
     lines = _footnote_lines(rates, outcomes, int(plot_px / (0.9 * char_px)))
     bottom = int(style.font_size * (4.5 + 1.3 * len(lines)))
-    needed = title_height(subtitle, style) + bottom + len(groups) * style.bar_height_px * (1 + len(outcomes))
+    legend_px = int(style.font_size * 2.4)  # one legend row between the subtitle and the plot
+    needed = (title_height(subtitle, style) + legend_px + bottom
+              + len(groups) * style.bar_height_px * (1 + len(outcomes)))
     height = max(height, needed)
-    apply_layout(fig, title or "Response rates by group", subtitle, style, height=height)
+    apply_layout(fig, title or "Response rates by group", subtitle, style, height=height, extra_top=legend_px)
     fig.add_annotation(text="<br>".join(escape(line) for line in lines), xref="paper", yref="paper", x=0, y=0,
                        xanchor="left", yanchor="top", yshift=-int(style.font_size * 4), align="left",
                        showarrow=False, font={"size": int(style.font_size * 0.9), "color": "#444444"})
