@@ -82,7 +82,8 @@ def cohort_snapshot(snapshot, shown) -> None:
         return " · ".join(f"{labels.get(level, level)} {_count(shown, (part, level), n)}"
                           for level, n in counts.items() if n or level in labels)
 
-    a, b, c, d = st.columns(4)
+    a, b = st.columns(2)  # two a row: "Melanoma 70 · RCC 37" needs half the page's width
+    c, d = st.columns(2)
     a.metric("Disease", split("disease", snapshot.disease, schema.DISEASE_LABELS))
     b.metric("Prior PD-1/PD-L1", split("prior_pd1", snapshot.prior_pd1, {"yes": "yes", "no": "no"}))
     years = snapshot.il2_years
