@@ -25,8 +25,8 @@ less room than one upload of ``server.maxUploadSize`` MB. ``streamlit run app.py
 
 Memory after sessions: glibc keeps the heap that closed sessions freed, so the resident memory would
 stay at the busiest moment's high-water mark. The launcher caps glibc at 2 heap arenas (unless
-``MALLOC_ARENA_MAX`` is set) and, each time the runtime lists fewer sessions than before, hands the
-freed heap back to the kernel with ``malloc_trim(0)``.
+``MALLOC_ARENA_MAX`` is set) and, each time the runtime keeps fewer sessions than before, collects
+their objects once and hands the freed heap back to the kernel with ``malloc_trim(0)``.
 """
 from __future__ import annotations
 
