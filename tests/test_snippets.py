@@ -106,6 +106,20 @@ def test_python_page_snippets_reproduce_numbers(exported):
     pd.testing.assert_frame_equal(ns["result"].astype(str), table1(df, schema.DISEASE).display().astype(str))
 
 
+def test_toxicity_snippet_reproduces_the_grade3_comparison(exported):
+    from il2lib import load_adverse_events, load_cohort
+    from il2lib.analyses.toxicity import compare_grade3, toxicity_summary
+    from support.combined_sample import ROOT
+
+    cohort = load_cohort(ROOT / "sample_data" / "combined_synthetic.csv")
+    events = load_adverse_events(ROOT / "sample_data" / "combined_synthetic_adverse_events.csv", cohort)
+    page = compare_grade3(toxicity_summary(events.data, sample_data(), schema.PRIOR_PD1))
+    ns = run_python(snippets.toxicity_snippet(schema.PRIOR_PD1))
+    pd.testing.assert_frame_equal(ns["grade3"].tests, page.tests)
+    pd.testing.assert_frame_equal(ns["grade3"].counts, page.counts)
+    assert "grade3" not in run_python(snippets.toxicity_snippet(None))
+
+
 @pytest.mark.skipif(RSCRIPT is None, reason="Rscript not installed")
 def test_r_snippets_give_the_same_numbers(exported):
     df = sample_data()

@@ -306,9 +306,13 @@ def biomarkers_snippet(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, adjust
 
 def toxicity_snippet(by: str | None, csv: str = DEFAULT_CSV, ae_csv: str = AE_CSV,
                      ae_complete: tuple[str, ...] = ()) -> Snippet:
-    """Worst grade per patient and term, irAEs, by group (needs the exported AE rows too); ``ae_complete``:
-    the sources whose AE file was declared complete."""
+    """Worst grade per patient and term, irAEs, by group (needs the exported AE rows too), and with a grouping the
+    per-term grade >= 3 comparison (``grade3``); ``ae_complete``: the sources whose AE file was declared complete."""
     complete = f", ae_complete={tuple(ae_complete)!r}" if ae_complete else ""
-    py = (_py_head(csv) + f"ae = pd.read_csv({ae_csv!r})\nfrom il2lib.analyses.toxicity import toxicity_summary\n\n"
+    imports = "compare_grade3, toxicity_summary" if by else "toxicity_summary"
+    py = (_py_head(csv) + f"ae = pd.read_csv({ae_csv!r})\nfrom il2lib.analyses.toxicity import {imports}\n\n"
           f"tox = toxicity_summary(ae, df, {by!r}{complete})\nresult = tox.by_term\nprint(tox.display())\n")
+    if by:
+        py += "\n# grade >= 3 per term between the groups: difference (Newcombe CI) and Fisher's p\n" \
+              "grade3 = compare_grade3(tox)\nprint(grade3.display())\n"
     return Snippet(py)
