@@ -11,7 +11,8 @@ import pytest
 
 from il2lib import schema
 from il2lib.figures import palette
-from il2lib.figures.km import ci_band_default, default_ticks, km_figure, thin_table
+from il2lib.figures.km import (MIN_PLOT_PX, PRESENTATION_FIGURE_PX, PRESENTATION_SUBTITLE_CHARS, ci_band_default,
+                               default_ticks, km_figure, thin_table)
 from il2lib.survival import kaplan_meier
 from support.apptest import open_app
 
@@ -104,9 +105,10 @@ def test_long_subtitles_wrap_at_separators():
     km = kaplan_meier(TIME, EVENT)
     subtitle = " · ".join(["Combined sample (PROCLAIM-like + community-like) · synthetic", "n = 70 of 107 patients",
                            "Melanoma", "prior PD-1/PD-L1: yes"])
-    text = km_figure({"All": km}, subtitle=subtitle, presentation=True).layout.title.subtitle.text
-    assert text.count("<br>") >= 1 and all(len(line) <= 70 for line in text.split("<br>"))
-    assert text.replace("<br>", " · ") == subtitle
+    for presentation, width in ((False, 75), (True, PRESENTATION_SUBTITLE_CHARS)):
+        text = km_figure({"All": km}, subtitle=subtitle, presentation=presentation).layout.title.subtitle.text
+        assert text.count("<br>") >= 1 and all(len(line) <= width for line in text.split("<br>"))
+        assert text.replace("<br>", " · ") == subtitle
 
 
 def test_contrast_ratio_follows_wcag():
@@ -183,6 +185,32 @@ def test_presentation_mode_is_larger():
     normal, present = km_figure({"All": km}), km_figure({"All": km}, presentation=True)
     assert present.layout.font.size > normal.layout.font.size
     assert present.data[2].line.width > normal.data[2].line.width
+
+
+def panel_heights(fig: go.Figure) -> tuple[float, float]:
+    """Pixel heights of the curve panel and of the risk-table panel (0 without one)."""
+    area = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    top = fig.layout.yaxis.domain
+    table = fig.layout.yaxis2.domain if "yaxis2" in fig.layout and fig.layout.yaxis2.domain else (0, 0)
+    return area * (top[1] - top[0]), area * (table[1] - table[0])
+
+
+@pytest.mark.parametrize("n_groups", [1, 2, 3, 6])
+@pytest.mark.parametrize("risk_table", [True, False])
+def test_presentation_figure_with_its_risk_table_has_one_screen_height(n_groups, risk_table):
+    groups = np.array([f"Group {i}" for i in range(n_groups)] * 6)
+    time = np.arange(1.0, len(groups) + 1)
+    events = np.ones(len(time), bool)
+    results = kaplan_meier(time, events, by=groups) if n_groups > 1 else {"All": kaplan_meier(time, events)}
+    subtitle = "Combined sample (PROCLAIM-like + community-like) · synthetic · n = 107 of 107 patients · All patients"
+    fig = km_figure(dict(results), subtitle=subtitle, presentation=True, risk_table=risk_table)
+    assert fig.layout.height == PRESENTATION_FIGURE_PX
+    plot, table = panel_heights(fig)
+    assert plot >= MIN_PLOT_PX
+    if risk_table:
+        assert table >= n_groups * 30  # a readable row per group at the 18-px table font
+    normal = km_figure(dict(results), subtitle=subtitle, risk_table=risk_table)
+    assert panel_heights(normal)[0] >= palette.figure_style().height  # normal mode: the panel's own height
 
 
 def test_default_ticks_follow_the_time_range():

@@ -48,7 +48,7 @@ def cif_figure(result, *, show_competing: bool = True, show_ci: bool = True, tit
                 _, lo = _steps(band, "ci_lower")  # no CI where F = 1: the band closes on the curve
                 _, hi = _steps(band, "ci_upper")
                 fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=100 * np.concatenate([hi, lo[::-1]]),
-                                         fill="toself", line={"width": 0}, fillcolor=_alpha(color(i)),
+                                         fill="toself", line={"width": 0}, fillcolor=_alpha(color(i, style)),
                                          hoverinfo="skip", showlegend=False, name=f"{name} CI"))
             hover = "%{x:.1f} mo: %{y:.1f}%"
             custom = None
@@ -61,7 +61,7 @@ def cif_figure(result, *, show_competing: bool = True, show_ci: bool = True, tit
                     custom = np.array([str(mask_count(int(n), k)) for n in n_risk], dtype=object)
                     hover += "<br>at risk: %{customdata}"
             fig.add_trace(go.Scatter(x=x, y=100 * y, mode="lines", name=name, customdata=custom,
-                                     line={"color": color(i), "width": style.line_width, "dash": dash,
+                                     line={"color": color(i, style), "width": style.line_width, "dash": dash,
                                            "shape": "linear"},
                                      hovertemplate=hover + f"<extra>{name}</extra>"))
     fig.update_xaxes(title_text=time_label, rangemode="tozero")

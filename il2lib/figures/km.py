@@ -34,6 +34,13 @@ CENSOR_TICK_BINS = 400
 MAX_GROUPS_WITH_CI_BAND = 2
 #: The risk-table row key: a short line in the group's colour before the group name.
 ROW_KEY = "━━"
+#: Presentation mode: height (px) of the whole figure, titles and risk table included, so that it fits a
+#: 1080-px-high screen under the page title; the curve panel takes what the rest leaves, at least
+#: :data:`MIN_PLOT_PX`.
+PRESENTATION_FIGURE_PX = 860
+MIN_PLOT_PX = 260
+#: Subtitle characters per line in presentation mode, where the figure spans the page.
+PRESENTATION_SUBTITLE_CHARS = 110
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,11 @@ class KMStyle:
     band_alpha: float
     table_font_size: int
     font_size: int
-    height: int
+    height: int  # of the curve panel; in presentation mode what :data:`PRESENTATION_FIGURE_PX` leaves
     template: str
+    figure_height: int | None = None  # the whole figure's height, when fixed
+    row_factor: float = 2.2  # a risk-table row's height, in table font sizes
+    gap_factor: float = 6.0  # the band between curve panel and risk table (time axis), in font sizes
 
 
 def km_style(presentation: bool) -> KMStyle:
@@ -57,7 +67,9 @@ def km_style(presentation: bool) -> KMStyle:
     return KMStyle(colors=base.colors, line_width=base.line_width, marker_size=base.marker_size,
                    tick_width=2.5 if presentation else 1.5, band_alpha=0.15 if presentation else 0.10,
                    table_font_size=base.font_size - (2 if presentation else 1), font_size=base.font_size,
-                   height=base.height, template=base.template)
+                   height=base.height, template=base.template,
+                   figure_height=PRESENTATION_FIGURE_PX if presentation else None,
+                   row_factor=1.9 if presentation else 2.2, gap_factor=5.0 if presentation else 6.0)
 
 
 def ci_band_default(n_groups: int) -> bool:
@@ -159,12 +171,18 @@ def km_figure(
     return go.Figure(data=traces, layout=layout)
 
 
-def _heights(style: KMStyle, n_table_rows: int) -> tuple[int, int, int]:
-    """Pixel heights of (curve plot, gap holding the time axis labels and title, risk table)."""
-    if n_table_rows == 0:
-        return style.height, 0, 0
-    row = int(style.table_font_size * 2.2)
-    return style.height, int(style.font_size * 6), row * n_table_rows + row
+#: Plotly's bottom margin plus the room under the domain (px), outside the panels and the top margin.
+_BOTTOM_PX = 60
+
+
+def _heights(style: KMStyle, n_table_rows: int, top: int = 0) -> tuple[int, int, int]:
+    """Pixel heights of (curve plot, gap holding the time axis labels and title, risk table). With a fixed
+    figure height the plot gets what the top margin ``top``, the gap and the table leave."""
+    row = int(style.table_font_size * style.row_factor)
+    gap, table = (int(style.font_size * style.gap_factor), row * n_table_rows + row) if n_table_rows else (0, 0)
+    if style.figure_height is None:
+        return style.height, gap, table
+    return max(MIN_PLOT_PX, style.figure_height - top - _BOTTOM_PX - gap - table), gap, table
 
 
 def default_ticks(t_max: float) -> np.ndarray:
@@ -331,14 +349,15 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
 def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subtitle: str, time_label: str,
             style: KMStyle) -> dict:
     """Curve panel on top; when ``n_table_rows``, the risk-table panel below on a matching x axis."""
-    plot_h, gap_h, table_h = _heights(style, n_table_rows)
+    sub_lines = (palette.wrap_subtitle(subtitle, PRESENTATION_SUBTITLE_CHARS) if style.figure_height
+                 else palette.subtitle_lines(subtitle, style))
+    top = int(style.font_size * (3.2 + 1.6 * len(sub_lines) + 2.4))  # title, subtitle lines, legend row
+    plot_h, gap_h, table_h = _heights(style, n_table_rows, top)
     total = plot_h + gap_h + table_h
     span = max(t_max, float(ticks.max()) if ticks.size else t_max)
     x_common = dict(range=[-0.02 * span, 1.03 * span], tickmode="array", tickvals=ticks)
-    sub_lines = palette.subtitle_lines(subtitle, style)
-    top = int(style.font_size * (3.2 + 1.6 * len(sub_lines) + 2.4))  # title, subtitle lines, legend row
     layout: dict = dict(
-        template=style.template, height=total + top + 60, font=dict(size=style.font_size), hovermode="closest",
+        template=style.template, height=total + top + _BOTTOM_PX, font=dict(size=style.font_size), hovermode="closest",
         title=dict(text=_escape(title), subtitle=dict(text="<br>".join(_escape(t) for t in sub_lines),
                                                       font=dict(size=max(palette.MIN_TEXT_PX, style.font_size))),
                    x=0.01, xanchor="left", y=0.995, yanchor="top", yref="container"),

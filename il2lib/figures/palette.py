@@ -37,6 +37,8 @@ OUTLINE = "#333333"
 TEXT = "#222222"
 #: Smallest figure text (px): subtitles and table numbers never go below it.
 MIN_TEXT_PX = 12
+#: Reference lines in presentation mode: 5.7:1 on white (:data:`GREY` is 2.8:1).
+REFERENCE_DARK = "#666666"
 #: Line dash per group, in group order, so curves differ without colour.
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
@@ -70,18 +72,20 @@ class FigureStyle:
     height: int
     template: str
     font_family: str = "Arial, Helvetica, sans-serif"
+    reference: str = GREY  # reference lines (HR = 1, an overall rate)
 
 
 def figure_style(presentation: bool = False) -> FigureStyle:
     """Normal style, or presentation style (bigger type, markers and lines, the high-contrast palette)."""
     if presentation:
-        return FigureStyle(HIGH_CONTRAST, 20, 26, 16, 4.0, 34, 620, "simple_white")
+        return FigureStyle(HIGH_CONTRAST, 20, 26, 16, 4.0, 34, 620, "simple_white", reference=REFERENCE_DARK)
     return FigureStyle(OKABE_ITO, 13, 17, 10, 2.2, 22, 480, "plotly_white")
 
 
-def color(i: int) -> str:
-    """The i-th qualitative colour (cycles)."""
-    return OKABE_ITO[i % len(OKABE_ITO)]
+def color(i: int, style: FigureStyle | None = None) -> str:
+    """The i-th qualitative colour (cycles) of ``style`` (default: the normal palette)."""
+    colors = style.colors if style is not None else OKABE_ITO
+    return colors[i % len(colors)]
 
 
 def dash(i: int) -> str:
