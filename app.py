@@ -22,7 +22,6 @@ from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER
 
 ctx = frame("Data")
 
-UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 PURPOSE = ("Explore an HD IL-2 registry (metastatic melanoma and RCC, many after PD-1/PD-L1): response, survival, "
            "toxicity, and a meeting report.")
 #: The landing page's start links: (page script, label).
@@ -52,9 +51,9 @@ def source_picker() -> None:
     if ctx.loaded.choice != data_mod.UPLOAD:
         return
     left, right = st.columns(2)
-    left.file_uploader("Patient file (CSV, XLSX or Parquet; one row per patient)", type=UPLOAD_TYPES,
+    left.file_uploader("Patient file (CSV, XLSX or Parquet; one row per patient)", type=data_mod.UPLOAD_TYPES,
                        key="w_upload", on_change=data_mod.store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
-    right.file_uploader("Adverse-event table (optional, long format)", type=UPLOAD_TYPES, key="w_upload_ae",
+    right.file_uploader("Adverse-event table (optional, long format)", type=data_mod.UPLOAD_TYPES, key="w_upload_ae",
                         on_change=data_mod.store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
     current = st.session_state.get(data_mod.UPLOAD_FILE)
     if current is not None:

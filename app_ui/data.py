@@ -70,12 +70,14 @@ SAMPLES: dict[str, Sample] = {
                         "community_synthetic_adverse_events.csv"),
 }
 DEFAULT_CHOICE = "combined"
-UPLOAD, SERVER = "upload", "server"
+UPLOAD, SERVER = state.UPLOAD_CHOICE, "server"
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 
 # Session-state keys of the upload (bytes stay in the session).
 UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, UPLOAD_TOKEN, MAPPING = "upload_file", "upload_ae", "upload_memo", \
     "upload_token", "v_mapping"
 DATE_ORDER = "v_date_order"  # schema date column -> "dmy" / "mdy", chosen on the Data page
+RECODES = "v_recodes"  # schema column -> {value as in the file: allowed value}, suggestions accepted on the Data page
 # Data page widgets named after the upload's columns or AE sources (key prefixes), and the mapping's search box.
 DATE_ORDER_WIDGET, MAPPING_EDITOR_WIDGET, AE_COMPLETE_WIDGET = "date_order_", "mapping_editor_", "w_ae_complete_"
 UPLOAD_WIDGET_PREFIXES = (DATE_ORDER_WIDGET, MAPPING_EDITOR_WIDGET, AE_COMPLETE_WIDGET)
@@ -173,31 +175,75 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) ->
     ae_upload: UploadedFile | None = ss.get(UPLOAD_AE)
     scope = UPLOAD_SCOPE_PREFIX + session_token()
     if upload is None:
+        linked = ss.get(state.LINKED_UPLOAD)
+        if linked:
+            name, fingerprint = linked
+            return LoadedData(UPLOAD, f"Upload: {name} (not loaded)", False, scope,
+                              error=f"This link was made on an uploaded file: {name}"
+                                    + (f" (fingerprint {fingerprint})" if fingerprint else "")
+                                    + ". Upload the same file to see this view.")
         return LoadedData(UPLOAD, "My upload", False, scope,
                           note="No file uploaded yet: choose a patient file on the Data page.")
     date_order = dict(ss.get(DATE_ORDER) or {})
+    recodes = accepted_recodes()
     key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd, window,
-           mapping_items(date_order))
+           mapping_items(date_order), tuple((col, mapping_items(r)) for col, r in sorted(recodes.items())))
     memo = ss.get(UPLOAD_MEMO)
     if memo is not None and memo[0] == key:
         return memo[1]
     label = f"Upload: {upload.name}"
-    try:
-        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd, date_order=date_order or None,
-                             assessment_window_days=window)
-    except Il2libError as exc:
-        loaded = LoadedData(UPLOAD, label, False, scope, error=str(exc))
-    else:
-        ae, ae_error = None, ""
-        if ae_upload is not None:
-            try:
-                ae = load_adverse_events(_named_bytes(ae_upload), cohort)
-            except Il2libError as exc:
-                ae_error = str(exc)
-        loaded = LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
-                            ae_key=ae_upload.sha256 if ae is not None else "")
+    slot = st.empty()  # the steps of this load, in place of whatever the page showed before
+    with slot.status(f"Reading {upload.name} ({file_size_text(len(upload.data))})…") as status:
+        loaded = _read_upload(upload, ae_upload, label, scope, mapping, cb_sd, window, date_order, recodes,
+                              lambda step: status.update(label=f"{step}…"))
+    slot.empty()
     ss[UPLOAD_MEMO] = (key, loaded)
     return loaded
+
+
+def _read_upload(upload, ae_upload, label, scope, mapping, cb_sd, window, date_order, recodes, step) -> LoadedData:
+    try:
+        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd, date_order=date_order or None,
+                             assessment_window_days=window, recodes=recodes or None, progress=step)
+    except Il2libError as exc:
+        return LoadedData(UPLOAD, label, False, scope, error=str(exc))
+    ae, ae_error = None, ""
+    if ae_upload is not None:
+        step(f"Reading the adverse-event table {ae_upload.name} ({file_size_text(len(ae_upload.data))})")
+        try:
+            ae = load_adverse_events(_named_bytes(ae_upload), cohort)
+        except Il2libError as exc:
+            ae_error = str(exc)
+    return LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
+                      ae_key=ae_upload.sha256 if ae is not None else "")
+
+
+def file_size_text(n_bytes: int) -> str:
+    """``54 MB``, ``120 KB``, ``900 bytes``."""
+    if n_bytes >= 1_000_000:
+        return f"{n_bytes / 1_000_000:,.0f} MB"
+    if n_bytes >= 1_000:
+        return f"{n_bytes / 1_000:,.0f} KB"
+    return f"{n_bytes:,} bytes"
+
+
+def accepted_recodes() -> dict[str, dict[str, str]]:
+    """The recodes accepted on the Data page for the current upload: schema column -> {file value: allowed value}."""
+    return {col: dict(r) for col, r in (st.session_state.get(RECODES) or {}).items()}
+
+
+def accept_recode(column: str, value: str, target: str) -> None:
+    """Button callback: recode ``value`` of ``column`` to ``target`` from the next load of the upload on."""
+    recodes = accepted_recodes()
+    recodes.setdefault(column, {})[value] = target
+    st.session_state[RECODES] = recodes
+
+
+def undo_recode(column: str, value: str) -> None:
+    """Button callback: stop recoding ``value`` of ``column``."""
+    recodes = accepted_recodes()
+    recodes.get(column, {}).pop(value, None)
+    st.session_state[RECODES] = {col: r for col, r in recodes.items() if r}
 
 
 def _named_bytes(upload: UploadedFile):
@@ -274,12 +320,28 @@ def store_upload(widget: str, target: str) -> None:
     forget_upload_results()  # the results of the file it replaces
     if file is None:
         st.session_state.pop(target, None)
+        if target == UPLOAD_FILE:
+            st.session_state.pop(state.UPLOAD_ID, None)
         return
     st.session_state[target] = UploadedFile(file.name, file.getvalue())
     if target == UPLOAD_FILE:
         st.session_state.pop(MAPPING, None)
         st.session_state.pop(DATE_ORDER, None)
+        st.session_state.pop(RECODES, None)
         st.session_state[state.DATA_CHOICE] = UPLOAD
+        _identify_upload(st.session_state[target])
+
+
+def _identify_upload(upload: UploadedFile) -> None:
+    """Name and fingerprint the upload for links; against the file a link waits for, say whether it is the same."""
+    ss = st.session_state
+    fingerprint = state.upload_fingerprint(upload.sha256)
+    ss[state.UPLOAD_ID] = (upload.name, fingerprint)
+    linked = ss.pop(state.LINKED_UPLOAD, None)
+    if linked and linked[1] and linked[1] != fingerprint:
+        ss[state.UPLOAD_MISMATCH] = (*linked, fingerprint)
+    elif linked:
+        ss.pop(state.UPLOAD_MISMATCH, None)
 
 
 def clear_upload() -> None:
@@ -287,8 +349,9 @@ def clear_upload() -> None:
     options and the widgets named after the file's columns or sources, every session entry keyed by the
     upload's scope (such as the built report's options) and every cached result computed from them."""
     ss = st.session_state
-    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, MAPPING, DATE_ORDER, AE_COMPLETE,
-                "w_upload", "w_upload_ae", MAPPING_FIND_WIDGET):
+    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, MAPPING, DATE_ORDER, RECODES,
+                AE_COMPLETE, state.UPLOAD_ID, state.UPLOAD_MISMATCH, state.LINKED_UPLOAD, "w_upload", "w_upload_ae",
+                MAPPING_FIND_WIDGET):
         ss.pop(key, None)
     for key in list(ss.keys()):
         if str(key).startswith(UPLOAD_WIDGET_PREFIXES) or holds_upload(ss[key]):

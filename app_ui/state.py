@@ -7,6 +7,7 @@ plain key before each draw. The first run of a session seeds the plain keys from
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,14 @@ INITIALISED = "state_initialised"
 # URL parameters that are not filters (none of them is a schema column name).
 Q_PRESENT, Q_DATA, Q_CB_SD = "present", "data", "cb_sd"
 Q_CB_WINDOW = "cb_window"
+# A view of an upload names the file and a short prefix of its SHA-256 (never its content).
+Q_UPLOAD, Q_UPLOAD_FP = "upload", "upload_fp"
+UPLOAD_CHOICE = "upload"  # the data-source choice of an upload (app_ui.data.UPLOAD)
+UPLOAD_ID = "upload_id"  # (file name, fingerprint) of the file uploaded in this session
+LINKED_UPLOAD = "linked_upload"  # (file name, fingerprint) a link names, until the same file is uploaded
+UPLOAD_MISMATCH = "upload_mismatch"  # (linked name, linked fingerprint, uploaded fingerprint) after another file
+FINGERPRINT_CHARS = 8
+_FINGERPRINT = re.compile(r"[0-9a-f]{6,64}")
 
 FILTER_KEYS = ("disease", "prior", "agent", "line", "sex", "age", "ecog", "source", "extra_col", "extra_vals")
 NO_EXTRA = ""
@@ -100,13 +109,33 @@ def init_session() -> None:
         problems.append("Only one extra column filter can be shown in the sidebar; the first is kept.")
     write_filter_state(FilterState.from_filter(f))
     ss[PRESENT] = flat.get(Q_PRESENT, "") in ("1", "true", "yes")
-    ss.setdefault(DATA_CHOICE, flat.get(Q_DATA, ""))
+    linked = _linked_upload(flat, problems)
+    if linked:
+        ss[LINKED_UPLOAD] = linked
+    ss.setdefault(DATA_CHOICE, UPLOAD_CHOICE if linked else flat.get(Q_DATA, ""))
     ss[CB_SD] = _parse_setting(Q_CB_SD, flat.get(Q_CB_SD), schema.CB_SD_MONTHS_DEFAULT, "months", problems)
     ss[CB_WINDOW] = _parse_setting(Q_CB_WINDOW, flat.get(Q_CB_WINDOW), schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
                                    "days", problems)
     ss.setdefault(PSEUDONYMS, False)
     ss[URL_PROBLEMS] = problems
     ss[INITIALISED] = True
+
+
+def upload_fingerprint(sha256: str) -> str:
+    """The short fingerprint of an uploaded file that links carry: a prefix of its SHA-256."""
+    return sha256[:FINGERPRINT_CHARS]
+
+
+def _linked_upload(flat: dict[str, str], problems: list[str]) -> tuple[str, str] | None:
+    """(file name, fingerprint) of the upload a link was made on, when the URL names one."""
+    name, fingerprint = flat.get(Q_UPLOAD, "").strip(), flat.get(Q_UPLOAD_FP, "").strip().lower()
+    if not name and not fingerprint:
+        return None
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        problems.append("This link names an uploaded file without a valid fingerprint (upload_fp); "
+                        "upload the file the link was made on to reproduce the view.")
+        fingerprint = ""
+    return name.replace("\\", "/").rsplit("/", 1)[-1][:200] or "(file name not given)", fingerprint
 
 
 def _parse_setting(key: str, text: str | None, default: float, unit: str, problems: list[str]) -> float:
@@ -150,16 +179,30 @@ def reset_filters() -> None:
 
 
 def query_params_for(f: CohortFilter, extra: dict[str, str]) -> dict[str, str]:
-    """The URL of the current view: the filter's own form plus the non-filter settings."""
+    """The URL of the current view: the filter's own form plus the non-filter settings and, on an upload,
+    the file's name and fingerprint (the uploaded one, else the one a link is waiting for)."""
     params = dict(f.to_query_params())
     params.update({k: v for k, v in extra.items() if v not in (None, "")})
+    params.update(upload_params())
     return params
+
+
+def upload_params() -> dict[str, str]:
+    """``upload`` and ``upload_fp`` of the current view when it is an upload's (else nothing)."""
+    ss = st.session_state
+    if ss.get(DATA_CHOICE) != UPLOAD_CHOICE:
+        return {}
+    identity = ss.get(UPLOAD_ID) or ss.get(LINKED_UPLOAD)
+    if not identity:
+        return {}
+    name, fingerprint = identity
+    return {Q_UPLOAD: name, **({Q_UPLOAD_FP: fingerprint} if fingerprint else {})}
 
 
 def is_managed_param(key: str) -> bool:
     """URL keys the frame owns: filters (schema column names, ``col.<name>``) and global settings."""
     return key in schema.COLUMNS or key == schema.LINE_OF_IL2 or key.startswith(EXTRA_PREFIX) or key in (
-        Q_PRESENT, Q_DATA, Q_CB_SD, Q_CB_WINDOW)
+        Q_PRESENT, Q_DATA, Q_CB_SD, Q_CB_WINDOW, Q_UPLOAD, Q_UPLOAD_FP)
 
 
 def sync_url(params: dict[str, str]) -> None:

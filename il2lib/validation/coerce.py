@@ -121,6 +121,7 @@ class DateParse:
     decision: str          # e.g. "ISO YYYY-MM-DD", "DD/MM/YYYY (day-first: a first field > 12)"
     ambiguous: bool        # every slash/dash date could be day- or month-first and no order was given
     example: str = ""
+    examples: tuple[str, ...] = ()  # up to 3 distinct values of an ambiguous column that the order changes
 
 
 def _assemble(y: pd.Series, m: pd.Series, d: pd.Series) -> pd.Series:
@@ -171,7 +172,7 @@ def to_date(raw: pd.Series, missing: pd.Series, order: DateOrder | None = None,
         good = has & days.between(10000, 80000)
         out[good.to_numpy()] = (_EXCEL_EPOCH + pd.to_timedelta(days[good], unit="D")).to_numpy()
         decisions.append("Excel serial day numbers")
-    ambiguous, example = False, ""
+    ambiguous, examples = False, ()
     numeric = text.str.extract(_NUMERIC)
     has = numeric["y"].notna()
     if has.any():
@@ -187,7 +188,7 @@ def to_date(raw: pd.Series, missing: pd.Series, order: DateOrder | None = None,
                 order = "dmy" if (a[has] > 12).sum() >= (b[has] > 12).sum() else "mdy"
             elif bool((a[has] != b[has]).any()):
                 ambiguous = True
-                example = str(text[has & (a != b)].iloc[0])
+                examples = tuple(str(v) for v in pd.unique(text[has & (a != b)])[:3])
             else:
                 order = "dmy"  # every value has day == month: both readings agree
         if order is not None:
@@ -200,7 +201,8 @@ def to_date(raw: pd.Series, missing: pd.Series, order: DateOrder | None = None,
     invalid = ~missing & out.isna()
     if ambiguous:
         invalid = invalid & ~has
-    return DateParse(out.astype("datetime64[ns]"), invalid, ", ".join(decisions), ambiguous, example)
+    return DateParse(out.astype("datetime64[ns]"), invalid, ", ".join(decisions), ambiguous,
+                     examples[0] if examples else "", examples)
 
 
 def date_problem(value: str, today: dt.date | None = None) -> str:

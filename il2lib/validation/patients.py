@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from il2lib.validation.derive import _derive
 from il2lib.validation.mapping import (accepted_names, is_identifier_column, missing_required, resolve_mapping,
                                        suggest_mapping)
 from il2lib.validation.read import RawTable, read_table
-from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, Collector, Finding
+from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, RECODE_SUGGESTION, Collector, Finding
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
            "empty_patient_frame", "coerce_columns", "build_report"]
@@ -112,7 +112,9 @@ def empty_patient_frame() -> pd.DataFrame:
 def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *, sheet: str | int | None = None,
                 date_order: Mapping[str, Literal["mdy", "dmy"]] | None = None,
                 cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, today: dt.date | None = None,
-                assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Cohort:
+                assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                recodes: Mapping[str, Mapping[str, str]] | None = None,
+                progress: Callable[[str], None] | None = None) -> Cohort:
     """Read, map, validate and derive a one-row-per-patient file.
 
     Parameters
@@ -127,6 +129,9 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
     assessment_window_days : assessment window W (days) of that rule: an SD meets ``cb_sd_months``
         when it lasts at least ``cb_sd_months`` x 30.4375 - W days (:func:`il2lib.validation.recist.duration_meets`).
     today : reference date for "in the future" (default: today).
+    recodes : schema category column -> {value as in the file (stripped): allowed value}, applied before the
+        values are recognised (e.g. an accepted "Did you mean" suggestion); each is listed in the conversions.
+    progress : called with the name of each step as it starts ("Validating 200,000 rows", "Deriving endpoints").
 
     Returns
     -------
@@ -139,7 +144,7 @@ def load_cohort(source: Any, mapping: Mapping[str, str | None] | None = None, *,
     """
     tables = [read_table(source, sheet=sheet, compact=True)]  # handed over: its cells are freed once read
     return _validate(tables, mapping, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
-                     assessment_window_days=assessment_window_days)
+                     assessment_window_days=assessment_window_days, recodes=recodes, progress=progress)
 
 
 def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = None, *,
@@ -152,7 +157,9 @@ def validate_table(raw: RawTable, mapping: Mapping[str, str | None] | None = Non
 
 
 def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, *, date_order: Mapping[str, str] | None,
-              cb_sd_months: float, today: dt.date | None, assessment_window_days: float) -> Cohort:
+              cb_sd_months: float, today: dt.date | None, assessment_window_days: float,
+              recodes: Mapping[str, Mapping[str, str]] | None = None,
+              progress: Callable[[str], None] | None = None) -> Cohort:
     """:func:`validate_table` of the one table in ``tables``, taken out of the list so that nothing else
     keeps its cells alive once the rules have read them."""
     raw = tables.pop()
@@ -163,6 +170,8 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     if bad_order:
         raise ValueError(f"date_order values must be 'dmy' or 'mdy', got {bad_order!r}.")
     frame = raw.frame
+    step = progress or (lambda _: None)
+    step(f"Validating {len(frame):,} rows")
     columns = list(frame.columns)
     identifiers = tuple(c for c in columns if is_identifier_column(c))
     usable = [c for c in columns if c not in identifiers]
@@ -188,7 +197,8 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     unmapped = tuple(col for col in usable if col not in resolved)
     typed = None
     if not any(f.level == "file_error" for f in c.findings):
-        typed = coerce_columns(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today)
+        typed = coerce_columns(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today,
+                               recodes=recodes)
     if typed is None or any(f.level == "file_error" for f in c.findings):
         return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
     _row_rules(c, raw, typed, resolved, conversions)
@@ -204,6 +214,7 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     c.raw = raw.frame
     analysed = np.ones(len(typed), dtype=bool)
     analysed[excluded_pos] = False
+    step("Deriving endpoints")
     derived, notes, response_rules = _derive(typed, cb_sd_months, window, analysed, copy=False)
     del typed
     conversions.extend(notes)
@@ -215,13 +226,17 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
 
 def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
                    decimal_comma: bool, conversions: list[str], today: dt.date | None,
-                   specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS) -> pd.DataFrame:
-    """Typed columns of every mapped file column (converted once per distinct value, then expanded)."""
+                   specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS,
+                   recodes: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+    """Typed columns of every mapped file column (converted once per distinct value, then expanded);
+    ``recodes`` as in :func:`load_cohort`."""
     typed: dict[str, pd.Series] = {}
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
         spec = specs[name]
         codes, uniques = _distinct(frame[file_col])
         u = pd.Series(uniques, dtype=object).fillna("")
+        if spec.kind == "category" and (recodes or {}).get(name):
+            u = _recode(u, codes, recodes[name], spec, file_col, conversions)
         missing = coerce.missing_mask(u, frozenset(schema.norm(a) for a in spec.allowed))
         values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
         expanded = values.take(codes).set_axis(frame.index)
@@ -231,6 +246,26 @@ def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], 
         _report_invalid(c, frame[file_col], pd.Series(invalid.to_numpy()[codes], index=frame.index), spec, file_col,
                         today)
     return _frame_of(typed, frame.index)
+
+
+def _recode(u: pd.Series, codes: np.ndarray, recode: Mapping[str, str], spec: schema.ColumnSpec, file_col: str,
+            conversions: list[str]) -> pd.Series:
+    """The distinct values ``u`` with each value of ``recode`` (stripped, as in the file) replaced by its allowed
+    value; one conversion line per value recoded (with its row count). Targets outside the allowed values are
+    ignored."""
+    allowed = set(spec.allowed)
+    stripped = u.str.strip()
+    out = u.copy()
+    counts = np.bincount(codes, minlength=len(u)) if len(codes) else np.zeros(len(u), dtype=np.int64)
+    for value, target in recode.items():
+        hit = (stripped == value).to_numpy()
+        if target not in allowed or not hit.any():
+            continue
+        out[hit] = target
+        n = int(counts[hit].sum())
+        conversions.append(f"{spec.name}: '{short(value)}' in column '{short(file_col)}' recoded to '{target}' "
+                           f"({n:,} row{'s' if n != 1 else ''}; suggestion accepted on the Data page).")
+    return out
 
 
 def _distinct(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -258,7 +293,7 @@ def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversio
         if parsed.ambiguous:
             c.add("file_error", f"Column '{short(file_col)}' ({name}): every date could be day-first or month-first "
                   f"(e.g. '{short(parsed.example)}'); choose the date order, DD/MM/YYYY or MM/DD/YYYY.", column=name,
-                  value=parsed.example, kind=AMBIGUOUS_DATE_ORDER)
+                  value=parsed.example, kind=AMBIGUOUS_DATE_ORDER, examples=parsed.examples)
         elif parsed.decision and parsed.decision != "ISO YYYY-MM-DD":
             conversions.append(f"{name}: dates read as {parsed.decision}.")
         return parsed.values, parsed.invalid
@@ -294,14 +329,15 @@ def _unrecognised(c: Collector, raw_s: pd.Series, invalid: pd.Series, spec: sche
     else:
         synonyms = [k for k in spec.value_synonyms if k not in {schema.norm(a) for a in spec.allowed}][:4]
         allowed = "/".join(spec.allowed) + (f" (or synonyms such as {', '.join(synonyms)})" if synonyms else "")
-    hints: dict[str, str] = {}
+    hints: dict[str, str | None] = {}
     for pos in np.flatnonzero(invalid.to_numpy()):
         value = raw_s.iat[pos].strip()
         if value not in hints:
-            best = coerce.closest_value(value, spec) if spec.kind == "category" else None
-            hints[value] = f" Did you mean '{best}'?" if best else ""
+            hints[value] = coerce.closest_value(value, spec) if spec.kind == "category" else None
+        best = hints[value]
         c.row("row_error", pos, f"{c.label(pos)}: {spec.name} '{short(value)}' not recognised; allowed "
-              f"{allowed}.{hints[value]}", spec.name, value)
+              f"{allowed}." + (f" Did you mean '{best}'?" if best else ""), spec.name, value,
+              **({"kind": RECODE_SUGGESTION, "suggestion": best} if best else {}))
 
 
 def _row_rules(c: Collector, raw: RawTable, t: pd.DataFrame, resolved: dict[str, str], conversions: list[str]):

@@ -44,10 +44,14 @@ class Finding:
     text_parts: tuple[str, ...] = ()
     named_ids: tuple[str, ...] = ()
     kind: str | None = None
+    suggestion: str | None = None  # RECODE_SUGGESTION: the allowed value ``value`` is probably a typo of
+    examples: tuple[str, ...] = ()  # AMBIGUOUS_DATE_ORDER: values as in the file that the order reads differently
 
 
 #: Finding.kind of a date column whose every date reads day-first and month-first alike: the user picks the order.
 AMBIGUOUS_DATE_ORDER = "ambiguous_date_order"
+#: Finding.kind of an unrecognised category value with a close allowed value (``suggestion``): a recode to accept.
+RECODE_SUGGESTION = "recode_suggestion"
 
 
 def fmt_value(v) -> str:
@@ -93,10 +97,10 @@ class Collector:
         return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
 
     def row(self, level: Level, pos: int, message: Message, column: str | None = None, value: str | None = None,
-            analysis: str | None = None) -> None:
+            analysis: str | None = None, **kw) -> None:
         text, named = self._message(message)
         self.findings.append(Finding(level, text, column, int(self.file_rows[pos]), self._pid(pos), value,
-                                     analysis, **named))
+                                     analysis, **named, **kw))
         if level == "row_error":
             self.reasons.setdefault(pos, []).append(text)
 
