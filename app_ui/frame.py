@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 import app_auth
-from app_ui import data as data_mod, filters, state
+from app_ui import data as data_mod, filters, share, state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.masking import MASK_K_KEY, MASK_KEY, Masking, start_protected_views
@@ -35,20 +35,37 @@ NAVIGATION = (
     ("pages/5_Toxicity.py", "Toxicity", ":material/healing:"),
     ("pages/6_Report.py", "Report", ":material/description:"),
 )
+#: Widgets that are controls: hidden from the main area in presentation mode (the sidebar keeps its filters).
+CONTROL_TESTIDS = ("stSelectbox", "stMultiSelect", "stRadio", "stCheckbox", "stNumberInput", "stSlider",
+                   "stButtonGroup", "stTextInput", "stDateInput", "stFileUploader", "stDownloadButton", "stPopover")
+_CONTROLS = ", ".join(f'[data-testid="{t}"]' for t in CONTROL_TESTIDS)
+#: Presentation mode as a slide layout: larger type in the main area; controls, download rows and export
+#: popovers hidden (a columns row holding nothing else goes too); less room above the page title; the
+#: previous / next page links fixed in the header.
 PRESENTATION_CSS = """
 <style>
-  [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
-  [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p { font-size: 1.25rem !important; }
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+  [data-testid="stMain"] [data-testid="stCaptionContainer"],
+  [data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.25rem !important; }
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
   [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.8rem !important; }
   [data-testid="stTable"] th, [data-testid="stTable"] td,
   [data-testid="stTable"] [data-testid="stMarkdownContainer"] p { font-size: 1.25rem !important; }
-  [data-testid="stMain"] input[role="combobox"], [data-testid="stMain"] [data-tag] span,
-  [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
+  [data-testid="stMain"] [data-tag] span, [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
   [data-testid="stCheckbox"] > label { align-items: center; }
-  h1 { font-size: 2.8rem !important; }
+  [data-testid="stMain"] h1 { font-size: 2.8rem !important; padding-top: 0 !important; }
+  [data-testid="stMainBlockContainer"] { padding-top: 4.5rem !important; }
+  [data-testid="stMain"] [data-testid="stElementContainer"]:has(> :is(CONTROLS)),
+  [data-testid="stMain"] [class*="st-key-dl_"], [data-testid="stMain"] [data-testid="stPopover"],
+  [data-testid="stMain"] [data-testid="stLayoutWrapper"]:has(> :is([class*="st-key-dl_"], [data-testid="stPopover"])),
+  [data-testid="stMain"] [data-testid="stLayoutWrapper"]:has(> [data-testid="stHorizontalBlock"]):has(:is(CONTROLS)):not(:has([data-testid="stElementContainer"] > :not(CONTROLS))),
+  [data-testid="stMain"] [data-testid="stElementContainer"]:has(> [data-testid="stMarkdown"] style) {
+    display: none !important; }
+  .st-key-slide_nav { position: fixed; top: 0.55rem; left: 50%; transform: translateX(-50%); width: auto;
+    z-index: 999991; background: #ffffff; }
 </style>
-"""
+""".replace("CONTROLS", _CONTROLS)
 
 @dataclass(frozen=True)
 class AppContext:
@@ -133,6 +150,7 @@ def frame(page_title: str) -> AppContext:
         loaded = data_mod.with_pseudonyms(loaded)
     else:
         ss.pop(data_mod.PSEUDONYM_MEMO, None)
+    share.require_linked_upload(loaded)  # a link's upload this session lacks: blocked until it is uploaded
     with st.sidebar:
         _data_status(loaded)
         _navigation()
@@ -143,6 +161,7 @@ def frame(page_title: str) -> AppContext:
     with st.sidebar:
         _filter_summary(len(filtered) if loaded.n_selected is None else loaded.n_selected, n_total, cohort_filter,
                         masking)
+        share.copy_link(loaded, cohort_filter.describe())
         _settings()
         for problem in ss.get(state.URL_PROBLEMS, ()):
             st.warning(md_escape(problem))
@@ -166,9 +185,9 @@ def _login_gate() -> None:
 def _current_choice() -> str:
     """The chosen data source (the default one when none, or an unavailable one, is set).
 
-    The URL never names an upload (``data=`` only names samples): a link copied from an upload
-    session opens on the default sample with the same filters, which stay when the same file is
-    uploaded again.
+    The URL names an upload by file name and fingerprint only (``upload=``, ``upload_fp=``): a link
+    copied from an upload session asks for the same file (:func:`app_ui.share.require_linked_upload`)
+    and keeps its filters for it.
     """
     ss = st.session_state
     choice = ss.get(state.DATA_CHOICE) or data_mod.default_choice()
