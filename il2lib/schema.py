@@ -400,6 +400,43 @@ AE_COLUMN_SPECS: dict[str, ColumnSpec] = {c.name: c for c in AE_COLUMNS}
 AE_REQUIRED_COLUMNS = tuple(c.name for c in AE_COLUMNS if c.required == "required")
 
 # --------------------------------------------------------------------------------------
+# Tumour-assessment table (long format, optional; docs/domain.md "Optional tumour-burden data")
+# --------------------------------------------------------------------------------------
+TA_PATIENT_ID = PATIENT_ID
+ASSESSMENT_DATE = "assessment_date"
+TARGET_SUM = "target_sum_mm"  # sum of target-lesion diameters (RECIST 1.1), >= 0
+NEW_LESIONS = "new_lesions"
+#: Per-patient column of the patient file, used when there is no assessment table (read from its extra columns).
+BEST_PCT_CHANGE = "best_pct_change"
+#: Derived by il2lib.analyses.tumour_burden.
+PCT_CHANGE = "pct_change"  # (sum - baseline) / baseline, in %
+MONTHS_SINCE_IL2 = "months_since_il2"
+BASELINE_DATE = "baseline_date"
+BASELINE_SUM = "baseline_sum_mm"
+#: Days before date_il2_start beyond which a baseline assessment is a warning.
+BASELINE_MAX_DAYS = 28
+
+TUMOUR_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(TA_PATIENT_ID, "string", "Patient ID", "required",
+               synonyms=("id", "subject_id", "pt_id", "study_id", "record_id")),
+    ColumnSpec(ASSESSMENT_DATE, "date", "Assessment date", "required",
+               synonyms=("scan_date", "date_assessment", "tumour_assessment_date", "tumor_assessment_date",
+                         "imaging_date", "date_of_scan")),
+    ColumnSpec(TARGET_SUM, "number", "Sum of target lesions", "required", unit="mm",
+               synonyms=("target_sum", "sum_target_lesions", "sum_of_diameters", "sum_diameters", "sld",
+                         "target_lesion_sum", "tumour_burden_mm", "tumor_burden_mm"), plausible=(0, 1000)),
+    _bool(NEW_LESIONS, "New lesions", "new_lesion", "any_new_lesion", "new_lesions_yn"),
+)
+TUMOUR_COLUMN_SPECS: dict[str, ColumnSpec] = {c.name: c for c in TUMOUR_COLUMNS}
+TUMOUR_REQUIRED_COLUMNS = tuple(c.name for c in TUMOUR_COLUMNS if c.required == "required")
+BEST_PCT_CHANGE_SPEC = ColumnSpec(BEST_PCT_CHANGE, "number", "Best change in target lesions", unit="%",
+                                  synonyms=("best_change", "best_percent_change", "best_pct", "best_change_pct",
+                                            "max_pct_change", "best_tumour_change", "best_tumor_change"),
+                                  hard=(-100, 10_000),
+                                  description="Most negative post-baseline change of the target sum, in % "
+                                              "(-100 = complete disappearance).")
+
+# --------------------------------------------------------------------------------------
 # Filters (names are the schema's column names: the CLI flags and URL parameters use them)
 # --------------------------------------------------------------------------------------
 FILTER_COLUMNS = (DISEASE, PRIOR_PD1, PRIOR_PD1_AGENT, LINE_OF_IL2, SEX, AGE, ECOG, SOURCE)
@@ -422,3 +459,6 @@ _DERIVED_LABELS = {
     DISEASE_CONTROL: "Disease control", OS_EVENT: "Died", LDH_X_ULN: "LDH x ULN", LDH_CATEGORY: "LDH category",
     MEAN_DOSES_PER_CYCLE: "IL-2 doses per cycle (mean)", BOR_IRECIST: "BOR as recorded (iRECIST)",
 }
+_DERIVED_LABELS.update({c.name: c.label for c in (*TUMOUR_COLUMNS, BEST_PCT_CHANGE_SPEC) if c.name != PATIENT_ID})
+_DERIVED_LABELS.update({PCT_CHANGE: "Change from baseline (%)", MONTHS_SINCE_IL2: "Months since IL-2 start",
+                        BASELINE_DATE: "Baseline assessment date", BASELINE_SUM: "Baseline sum of target lesions"})
