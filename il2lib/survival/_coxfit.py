@@ -3,6 +3,10 @@
 Risk-set sums come from one cumulative sum over the rows sorted by stratum and descending time;
 Efron's correction expands each event time with d tied deaths into d rows with fractions
 0, 1/d, ..., (d-1)/d. There is no Python loop over patients or event times.
+
+Counting-process data (R's ``Surv(start, stop, event)``: delayed entry, time-dependent covariates) give
+:func:`risk_sets` an ``entry``: the risk set at t is then {start < t <= stop}, the sums over stop >= t less
+a second cumulative sum over the rows with start >= t (sorted by stratum and descending start).
 """
 from __future__ import annotations
 
@@ -29,10 +33,32 @@ class RiskSets:
     deaths_per_block: np.ndarray
     efron_block: np.ndarray  # per expanded Efron row: its block
     efron_frac: np.ndarray  # per expanded Efron row: l / d (0 for Breslow)
+    # counting-process data only: sorted rows in (stratum, descending start) order, and per event block the
+    # [first, last) positions in that order of its stratum's rows with start >= block time (not yet at risk)
+    entry_order: np.ndarray | None = None
+    entry_bounds: np.ndarray | None = None
 
 
-def risk_sets(x: np.ndarray, time: np.ndarray, event: np.ndarray, stratum: np.ndarray, ties: str) -> RiskSets:
-    """Sort once and index the event blocks (distinct (stratum, time) pairs with a death)."""
+def _entry_index(entry: np.ndarray, stratum: np.ndarray, block_time: np.ndarray,
+                 block_stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows sorted by stratum then descending entry, (2, blocks) bounds of the rows with entry >= block time)."""
+    order = np.lexsort((-entry, stratum))
+    sorted_stratum, neg_entry = stratum[order], -entry[order]
+    bounds = np.zeros((2, block_time.size), dtype=np.int64)
+    for s in np.unique(block_stratum):  # a loop over strata, not patients
+        first, last = np.searchsorted(sorted_stratum, s, side="left"), np.searchsorted(sorted_stratum, s, side="right")
+        mine = block_stratum == s
+        bounds[0, mine] = first
+        bounds[1, mine] = first + np.searchsorted(neg_entry[first:last], -block_time[mine], side="right")
+    return order, bounds
+
+
+def risk_sets(x: np.ndarray, time: np.ndarray, event: np.ndarray, stratum: np.ndarray, ties: str,
+              entry: np.ndarray | None = None) -> RiskSets:
+    """Sort once and index the event blocks (distinct (stratum, time) pairs with a death).
+
+    ``entry`` (start times, each below its stop ``time``): counting-process rows, at risk at t when
+    start < t <= stop."""
     order = np.lexsort((-time, stratum))
     xs, ts, es, ss = x[order], time[order], event[order], stratum[order]
     n = ts.size
@@ -57,8 +83,11 @@ def risk_sets(x: np.ndarray, time: np.ndarray, event: np.ndarray, stratum: np.nd
     else:
         frac = np.zeros(efron_block.size)
     first_rows = np.flatnonzero(new_block)[event_blocks]
+    entry_order = entry_bounds = None
+    if entry is not None:
+        entry_order, entry_bounds = _entry_index(entry[order], ss, ts[first_rows], ss[first_rows])
     return RiskSets(xs, ts, es, ss, order, last_row[event_blocks], stratum_first[first_rows],
-                    remap[block_of_row[es]], d, efron_block, frac)
+                    remap[block_of_row[es]], d, efron_block, frac, entry_order, entry_bounds)
 
 
 @dataclass(frozen=True)
@@ -75,7 +104,11 @@ def _block_sums(values: np.ndarray, rs: RiskSets) -> np.ndarray:
     cum = np.cumsum(values, axis=0)
     zero = np.zeros((1,) + values.shape[1:])
     cum = np.concatenate([zero, cum])
-    return cum[rs.block_end + 1] - cum[rs.stratum_start]
+    sums = cum[rs.block_end + 1] - cum[rs.stratum_start]
+    if rs.entry_order is not None:  # less the rows not yet entered (start >= t)
+        late = np.concatenate([zero, np.cumsum(values[rs.entry_order], axis=0)])
+        sums = sums - (late[rs.entry_bounds[1]] - late[rs.entry_bounds[0]])
+    return sums
 
 
 def evaluate(rs: RiskSets, beta: np.ndarray, keep_rows: bool = False) -> Pieces:
