@@ -1,4 +1,5 @@
-"""Survival engine: Kaplan-Meier, log-rank, Cox and landmark analysis, exact to R's ``survival``.
+"""Survival engine: Kaplan-Meier, log-rank, Cox, landmark analysis and response as a time-dependent covariate
+(Mantel-Byar, Simon-Makuch), exact to R's ``survival``.
 
 Pure numpy/pandas/scipy. Missing time/event/group/covariate values are excluded and counted on
 every result; invalid values (negative or infinite time, event not 0/1) raise
@@ -19,3 +20,11 @@ from il2lib.survival.clinical import (FollowUpResult, LandmarkResult, default_la
 
 __all__ += ["FollowUpResult", "LandmarkResult", "default_landmark", "landmark", "median_followup",
             "status_time_months", "survival_at_times"]
+from il2lib.survival.time_dependent import (CountingProcessRows, MantelByarResult, SimonMakuchResult,  # noqa: E402
+                                            TimeDependentCoxResult, TimeDependentResponseResult, mantel_byar,
+                                            response_rows, response_time_dependent, simon_makuch,
+                                            time_dependent_cox)
+
+__all__ += ["CountingProcessRows", "MantelByarResult", "SimonMakuchResult", "TimeDependentCoxResult",
+            "TimeDependentResponseResult", "mantel_byar", "response_rows", "response_time_dependent", "simon_makuch",
+            "time_dependent_cox"]
