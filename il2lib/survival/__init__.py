@@ -22,8 +22,7 @@ __all__ += ["FollowUpResult", "LandmarkResult", "default_landmark", "landmark", 
             "status_time_months", "survival_at_times"]
 from il2lib.survival.time_dependent import (CountingProcessRows, MantelByarResult, SimonMakuchResult,  # noqa: E402
                                             TimeDependentCoxResult, TimeDependentResponseResult, mantel_byar,
-                                            response_rows, response_time_dependent, simon_makuch,
-                                            time_dependent_cox)
+                                            response_rows, response_time_dependent, simon_makuch, time_dependent_cox)
 
 __all__ += ["CountingProcessRows", "MantelByarResult", "SimonMakuchResult", "TimeDependentCoxResult",
             "TimeDependentResponseResult", "mantel_byar", "response_rows", "response_time_dependent", "simon_makuch",
