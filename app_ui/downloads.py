@@ -1,7 +1,8 @@
-"""Download buttons under every table (CSV, XLSX) and figure (PNG, SVG, interactive HTML).
+"""Download buttons under every table (CSV, XLSX), and an export panel under every figure (PNG, SVG, interactive
+HTML, laid out by :mod:`il2lib.figures.export_layout`: size preset, title, axis titles, font scale, footnote).
 
 One call under each element: ``download_table(df, "response_by_disease")`` or
-``download_figure(fig, "km_os_by_disease")``. Files are built only when a button is clicked
+``download_figure(fig, "km_os_by_disease", footnote=..., file_name=...)``. Files are built only when a button is clicked
 (Streamlit's deferred ``data`` callable), so drawing a page stays fast; clicking does not rerun
 the page. All conversion lives in :mod:`il2lib.export.files` (formula-injection neutralisation
 included); this module only draws the buttons.
@@ -18,6 +19,7 @@ so the export reports its progress to a ticket the fragment reads.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -96,16 +98,20 @@ def download_table(df: pd.DataFrame, name: str, *, title: str | None = None, not
 
 
 def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patient_level: bool = False,
-                    kind: str | None = None) -> None:
-    """Draw "PNG", "SVG" and "HTML" download buttons for a figure.
+                    kind: str | None = None, footnote: str | None = None, file_name: str | None = None) -> None:
+    """The export panel of a figure: a popover with its title, axis titles, size preset, font scale and footnote,
+    and the "PNG", "SVG" and "HTML" download buttons of the figure so laid out.
 
-    PNG is 3x the on-screen pixel size (publication resolution, about 300 dpi at 9 inches),
-    SVG is vector, HTML is the interactive figure with plotly.js embedded (opens offline).
-    Static images are rendered by kaleido with Debian's chromium when the button is clicked; while
-    the export waits for a free slot or draws, the row says so (:func:`show_export_progress`).
-    A patient-level figure (``patient_level``, or a ``kind`` that
-    :func:`il2lib.figures.withheld_under_masking` names, e.g. a swimmer plot) is not offered while
-    small-cell protection is on.
+    ``footnote`` is the footnote's default text (the figure's statistics, built from the counts as shown); a
+    footnote the figure already carries is the default otherwise. ``file_name`` is the file stem (endpoint,
+    grouping and filter, :func:`il2lib.figures.export_layout.file_stem`; default ``slug(name)``). The default
+    preset is the 16:9 slide with the footnote on: opening the panel and clicking PNG gives the slide.
+    The PNG is the preset's size times its scale (1920 x 1080 px for the slide), SVG is vector, HTML is the
+    interactive figure with plotly.js embedded (opens offline). Static images are rendered by kaleido with
+    Debian's chromium when a button is clicked; while the export waits for a free slot or draws, the panel says
+    so (:func:`show_export_progress`). Everything in the file, the footnote included, is masked as the screen is
+    under small-cell protection; a patient-level figure (``patient_level``, or a ``kind`` that
+    :func:`il2lib.figures.withheld_under_masking` names, e.g. a swimmer plot) is not offered then.
     """
     from il2lib.figures import withheld_under_masking
 
@@ -116,17 +122,54 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     import plotly.graph_objects as go
 
     snapshot = masking.figure(go.Figure(fig))
-    _in_fragment(_figure_row, snapshot, name, base)
+    stem = file_name or slug(name)
+    with st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}",
+                    help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal"):
+        _in_fragment(_export_panel, snapshot, name, base, stem, masking.text(footnote) if footnote else None)
 
 
-def _figure_row(snapshot: go.Figure, name: str, base: str) -> None:
-    stem = slug(name)
+#: Label of a figure's export panel (a popover under the figure).
+EXPORT_LABEL = "Export figure"
+
+
+def _export_panel(snapshot: go.Figure, name: str, base: str, stem: str, footnote: str | None) -> None:
+    from il2lib.figures import export_layout as xl
+
+    masking = current_masking()
+    texts = xl.figure_texts(snapshot)
+    default_note = footnote if footnote is not None else texts.footnote
+    # the text fields start again from the figure's own texts when the figure changes
+    digest = hashlib.sha1(repr((texts, default_note)).encode()).hexdigest()[:8]
+    presets = list(xl.SIZE_PRESETS)
+    a, b = st.columns([3, 2])
+    preset = a.selectbox("Size", presets, index=presets.index(xl.DEFAULT_PRESET), key=f"fx_size_{base}",
+                         format_func=lambda p: xl.SIZE_PRESETS[p].label)
+    font_scale = b.number_input("Font scale", min_value=0.5, max_value=2.5, value=1.0, step=0.1,
+                                key=f"fx_font_{base}", help="1 = the preset's text size")
+    title = st.text_input("Title", texts.title, key=f"fx_title_{base}_{digest}")
+    c, d = st.columns(2)
+    x_title = c.text_input("X axis", texts.x_title, key=f"fx_x_{base}_{digest}") if texts.x_title else None
+    y_title = d.text_input("Y axis", texts.y_title, key=f"fx_y_{base}_{digest}") if texts.y_title else None
+    with_note = st.checkbox("Footnote", bool(default_note), key=f"fx_note_on_{base}_{digest}")
+    note = st.text_area("Footnote text", default_note, key=f"fx_note_{base}_{digest}", height=110,
+                        label_visibility="collapsed", disabled=not with_note) if with_note else ""
+    # the snapshot is masked already; typed text is masked as the page's sentences are
+    typed = (lambda text: None if text is None else masking.text(text))
+    options = xl.ExportOptions(preset=preset, title=typed(title), x_title=typed(x_title), y_title=typed(y_title),
+                               font_scale=float(font_scale), footnote=masking.text(note or ""))
+    laid_out = xl.export_figure(snapshot, options)
+    width, height, scale = xl.output_size(snapshot, preset)
+    st.caption(f"PNG {round(width * scale):,} x {round(height * scale):,} px · file `{stem}.png`")
+    _figure_row(laid_out, name, base, stem, scale)
+
+
+def _figure_row(snapshot: go.Figure, name: str, base: str, stem: str, scale: float) -> None:
     png, svg = export_ticket(f"dl_png_{base}"), export_ticket(f"dl_svg_{base}")
     with _row(f"f_{base}"):
-        st.download_button("PNG", data=lambda: png.run(export.figure_to_png, snapshot), file_name=f"{stem}.png",
-                           mime="image/png", key=f"dl_png_{base}", icon=":material/download:",
-                           on_click=_follow_next_run, args=(png,), type="tertiary",
-                           help="Publication PNG (3x scale)")
+        st.download_button("PNG", data=lambda: png.run(export.figure_to_png, snapshot, scale=scale),
+                           file_name=f"{stem}.png", mime="image/png", key=f"dl_png_{base}",
+                           icon=":material/download:", on_click=_follow_next_run, args=(png,), type="primary",
+                           help="PNG at the size chosen above")
         st.download_button("SVG", data=lambda: svg.run(export.figure_to_svg, snapshot), file_name=f"{stem}.svg",
                            mime="image/svg+xml", key=f"dl_svg_{base}", icon=":material/download:",
                            on_click=_follow_next_run, args=(svg,), type="tertiary", help="Vector SVG")
@@ -136,6 +179,12 @@ def _figure_row(snapshot: go.Figure, name: str, base: str) -> None:
                            help="Interactive figure, opens offline")
     show_export_progress(png, "PNG")
     show_export_progress(svg, "SVG")
+
+
+def chart_config(**extra: Any) -> dict:
+    """``st.plotly_chart``'s config for a figure with an export panel: no modebar camera, so the panel's PNG is
+    the one PNG route (one size, with its footnote)."""
+    return {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"], **extra}
 
 
 def rendered_download_button(label: str, render: Callable[..., bytes], payload: Any, *, what: str, key: str,

@@ -5,15 +5,17 @@ explains itself; presentation mode switches every builder to its large, high-con
 """
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app_ui import cached
-from app_ui.downloads import download_figure
+from app_ui.downloads import chart_config, download_figure
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
-from app_ui.widgets import by_text, url_multichoice, url_toggle
+from app_ui.widgets import by_text, format_p, url_multichoice, url_toggle
 from il2lib import schema
 from il2lib.figures import withheld_under_masking
+from il2lib.figures.export_layout import file_stem
 
 # The il2lib.figures builders are imported where a figure is drawn: plotly takes about a second to import.
 
@@ -33,15 +35,84 @@ def withheld(kind: str) -> bool:
     return True
 
 
-def _chart(fig, key: str, kind: str | None = None) -> None:
-    """Draw a figure of ``kind`` (see il2lib.figures.PATIENT_LEVEL_FIGURES) with its downloads, masked when
-    small-cell protection is on; a patient-level kind without a masked form is withheld."""
+def _chart(fig, key: str, kind: str | None = None, *, file_name: str | None = None,
+           footnote: str | None = None) -> None:
+    """Draw a figure of ``kind`` (see il2lib.figures.PATIENT_LEVEL_FIGURES) with its export panel, masked when
+    small-cell protection is on; a patient-level kind without a masked form is withheld. ``file_name``: the
+    export's file stem (:func:`stem`); ``footnote``: the export's default footnote."""
     if withheld(kind):
         return
     fig = current_masking().figure(fig)  # small-cell protection, when switched on
-    # theme=None: the figures carry their own (palette) styling, which presentation mode enlarges.
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, theme=None)
-    download_figure(fig, key, kind=kind)
+    plotly_chart(fig, key)
+    download_figure(fig, key, kind=kind, file_name=file_name, footnote=footnote)
+
+
+def plotly_chart(fig, key: str, **kwargs) -> None:
+    """``st.plotly_chart`` of a figure with an export panel (:func:`app_ui.downloads.chart_config`).
+    theme=None: the figures carry their own (palette) styling, which presentation mode enlarges."""
+    st.plotly_chart(fig, width="stretch", key=key, config=chart_config(), theme=None, **kwargs)
+
+
+def stem(ctx, what: str, by: str | None = None) -> str:
+    """An export's file stem: what it shows, the grouping and the page's filter ("km_os_by_disease_melanoma")."""
+    return file_stem(what, by, ctx.filter)
+
+
+def km_footnote(view, shown, conf_type: str) -> str:
+    """The KM figure's footnote: log-rank p, Cox HR (95% CI), median (95% CI) and n (events) per group, and the CI
+    method. Counts read as ``shown`` says (small-cell protection), as in the page's tables."""
+    from il2lib.survival import hazard_ratio_table
+
+    masking = current_masking()
+    parts = []
+    if view.logrank is not None:
+        lr = view.logrank
+        parts.append(f"Log-rank {format_p(lr.pvalue)} (chi-square {lr.statistic:.2f}, {lr.df} df).")
+    if view.cox is not None:
+        hr = hazard_ratio_table(view.cox)
+        parts.append("Cox HR (95% CI): " + "; ".join(f"{t} {h}" + (f", {p_text(p)}" if p and p != "—" else "")
+                                                     for t, h, p in hr.itertuples(index=False, name=None)) + ".")
+    groups = [(masking.text(str(label)), r) for label, r in view.curves.items()]
+    parts.append("Median, months (95% CI): " + "; ".join(f"{label} {r.median_text()}" for label, r in groups) + ".")
+    parts.append("n (events): " + "; ".join(
+        f"{shown_label} {shown.text(('n', label), r.n)} ({shown.text(('events', label), r.n_events)})"
+        for (shown_label, r), label in zip(groups, view.curves)) + ".")
+    parts.append(f"Pointwise 95% CI, {conf_type} transformation.")
+    return masking.text(" ".join(parts))
+
+
+def p_text(p: str) -> str:
+    """A table's p cell in running text: "0.073" -> "p = 0.073", "<0.001" -> "p < 0.001"."""
+    p = str(p).strip()
+    return f"p {p[0]} {p[1:].strip()}" if p[:1] in "<>" else f"p = {p}"
+
+
+def toxicity_footnote(overview, comparison) -> str:
+    """The grade >= 3 figure's footnote, from the tables as shown (counts masked as on the page): any grade >= 3
+    AE per group (the overview's row), and the three terms with the smallest p of the per-term comparison."""
+    parts = []
+    if overview is not None and "Measure" in overview:
+        rows = overview[overview["Measure"].astype(str).str.startswith("Any grade >=3")]
+        if len(rows):
+            row = rows.iloc[0]
+            parts.append("Any grade >= 3 AE: " + "; ".join(f"{c} {row[c]}" for c in overview.columns
+                                                             if c != "Measure") + ".")
+    if comparison is not None and len(comparison):
+        p_col = next((c for c in comparison.columns if str(c).startswith("p")), None)
+        if p_col is not None:
+            table = comparison.reset_index()
+            term_col = table.columns[0]
+            numeric = pd.to_numeric(table[p_col].astype(str).str.lstrip("<>"), errors="coerce")
+            top = table.assign(_p=numeric).dropna(subset=["_p"]).sort_values("_p", kind="stable").head(3)
+            groups = [c for c in comparison.columns if str(c).endswith("grade >=3")]
+            if len(top):
+                test = str(p_col)[3:-1] if str(p_col).startswith("p (") else "per term"
+                parts.append("Grade >= 3 by term, n (%) in " + " vs ".join(
+                    g.removesuffix(": grade >=3") for g in groups) + f"; smallest p ({test}, not adjusted for the "
+                    "number of terms): " + "; ".join(
+                    f"{row[term_col]} " + " vs ".join(str(row[g]) for g in groups) + f", {p_text(row[p_col])}"
+                    for _, row in top.iterrows()) + ".")
+    return current_masking().text(" ".join(parts))
 
 
 def response_bars(ctx, table, shown) -> None:
@@ -50,7 +121,7 @@ def response_bars(ctx, table, shown) -> None:
 
     title, subtitle = ctx.figure_titles("Best overall response")
     _chart(response_bar_figure(table, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown),
-           "bor_bars")
+           "bor_bars", file_name=stem(ctx, "bor", getattr(table, "by", None)))
 
 
 def forest_results(ctx, denominator: str, ci_method: str) -> tuple[list, object]:
@@ -75,7 +146,7 @@ def response_rates_by_group(ctx, rates, shown) -> None:
         return
     title, subtitle = ctx.figure_titles(f"ORR and CBR by {by_text(rates.by)}")
     fig = rates_by_group_figure(rates, title=title, subtitle=subtitle, presentation=ctx.presentation, shown=shown)
-    _chart(fig, f"orr_cbr_by_{rates.by}")
+    _chart(fig, f"orr_cbr_by_{rates.by}", file_name=stem(ctx, "orr_cbr", rates.by))
     st.caption("Each dot: the group's rate; whiskers: its 95% CI; beside them, responders/n. The footnote gives "
                "the between-group tests of the table above."
                + (" A rate whose count is masked has no point." if shown.hidden else ""))
@@ -101,7 +172,7 @@ def response_forest(ctx, results: list, overall, shown) -> list[str]:
     title, subtitle = ctx.figure_titles("Objective response rate by subgroup")
     fig = orr_forest_figure(results, overall=overall, groupings=chosen, title=title, subtitle=subtitle,
                             presentation=ctx.presentation, shown=shown)
-    _chart(fig, "orr_forest")
+    _chart(fig, "orr_forest", file_name=stem(ctx, "orr_forest"))
     st.caption("Each row: ORR with its 95% CI in one subgroup; p compares the levels of that grouping. "
                "The dashed line is the ORR of all filtered patients."
                + (" A row whose count is masked has no point." if shown.hidden else ""))
@@ -119,7 +190,7 @@ def swimmer(ctx) -> None:
     title, subtitle = ctx.figure_titles("Time on study by patient" + (" (responders)" if responders_only else ""))
     fig = swimmer_figure(ctx.data, responders_only=responders_only, max_patients=80,
                          title=title, subtitle=subtitle, presentation=ctx.presentation)
-    _chart(fig, "swimmer", kind="swimmer")
+    _chart(fig, "swimmer", kind="swimmer", file_name=stem(ctx, "swimmer"))
     st.caption("One lane per patient (at most 80, longest follow-up first), from IL-2 start to death or last "
                "follow-up; circles mark the first response, arrows an ongoing response.")
 
@@ -139,15 +210,17 @@ def biomarkers(ctx, result, shown) -> None:
     k = masking.threshold if masking.on else None  # the masked form: boxes only
     fig = biomarker_figure(ctx.data, variable, result, title=title, subtitle=subtitle,
                            presentation=ctx.presentation, small_cell_threshold=k, shown=shown)
-    _chart(fig, "biomarker_box", kind="biomarker")
+    _chart(fig, "biomarker_box", kind="biomarker", file_name=stem(ctx, f"biomarker_{variable}"))
     if masking.on:
         st.caption(f"Small-cell protection on: boxes only (no patient points); a group of fewer than "
                    f"{masking.threshold} patients gets no box.")
 
 
-def toxicity(ctx, tox, shown, *, top_n: int | None = 15, grade3_only: bool = False, sort_by: str = "any") -> None:
+def toxicity(ctx, tox, shown, *, top_n: int | None = 15, grade3_only: bool = False, sort_by: str = "any",
+             footnote: str | None = None) -> None:
     """Stacked bars of patients by worst CTCAE grade per AE term (counts as ``shown`` says): the ``top_n`` terms
-    (None: all) by ``sort_by``, grades 3-5 only with ``grade3_only`` (see il2lib.figures.toxicity)."""
+    (None: all) by ``sort_by``, grades 3-5 only with ``grade3_only`` (see il2lib.figures.toxicity); ``footnote``:
+    the export's default footnote (:func:`toxicity_footnote`)."""
     from il2lib.figures.toxicity import ae_grade_figure
 
     title, subtitle = ctx.figure_titles("Grade >= 3 adverse events by worst grade" if grade3_only
@@ -158,4 +231,5 @@ def toxicity(ctx, tox, shown, *, top_n: int | None = 15, grade3_only: bool = Fal
     except ValueError as exc:
         st.caption(md_escape(f"No AE figure: {exc}"))
         return
-    _chart(fig, "ae_grades")
+    _chart(fig, "ae_grades", file_name=stem(ctx, "ae_grade3" if grade3_only else "ae_grades", tox.by),
+           footnote=footnote)

@@ -8,7 +8,7 @@ import streamlit as st
 from app_ui import cached
 from app_ui.cached import Computed, attempt
 from app_ui.code_panel import show_code
-from app_ui.downloads import download_figure, table_with_downloads
+from app_ui.downloads import chart_config, download_figure, table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
 from app_ui.widgets import by_text, empty_state, url_toggle
@@ -16,6 +16,7 @@ from il2lib import schema
 from il2lib.analyses.published import CITATIONS, DERIVED_LABEL, response_overlay
 from il2lib.analyses.response import response_rates
 from il2lib.export.snippets import pairwise_fisher_snippet, response_snippet
+from il2lib.figures.export_layout import file_stem
 from il2lib.figures.published import published_comparison_figure
 from il2lib.survival.pairwise import pairwise_fisher
 
@@ -69,8 +70,9 @@ def published(ctx, denominator: str, ci_method: str) -> None:
     fig = published_comparison_figure(rows, x_label="Objective response rate, % (95% CI)", percent=True,
                                       title=title, subtitle=subtitle, presentation=ctx.presentation,
                                       hover_counts=not masking.on)
-    st.plotly_chart(fig, width="stretch", key="published_orr_chart", config={"displaylogo": False})
-    download_figure(fig, "orr_vs_published", key="published_orr_chart")
+    st.plotly_chart(fig, width="stretch", key="published_orr_chart", config=chart_config())
+    download_figure(fig, "orr_vs_published", key="published_orr_chart",
+                    file_name=file_stem("orr_vs_published", None, ctx.filter))
     shown = overlay.assign(**{"Responders / n": [f"{x}/{n}" for x, n in zip(overlay["responders"], overlay["n"])],
                               "ORR, % (95% CI)": [f"{100 * r:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" for r, lo, hi in
                                                   zip(overlay["rate"], overlay["ci_lower"], overlay["ci_upper"])]})

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_ui.cached import attempt
 from app_ui.code_panel import show_code
-from app_ui.downloads import download_figure, table_with_downloads
+from app_ui.downloads import chart_config, download_figure, table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.response_sections import PUBLISHED_KEY
 from app_ui.session_cache import data_cache
@@ -21,6 +21,7 @@ from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_
 from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
 from il2lib.figures.cif import cif_figure
+from il2lib.figures.export_layout import file_stem
 from il2lib.figures.forest_cox import cox_forest_figure
 from il2lib.figures.km import km_figure
 from il2lib.figures.published import published_comparison_figure
@@ -66,8 +67,9 @@ def cox_tab(ctx, endpoint: str) -> None:
                             lambda: cox_forest_figure(table, title=title, subtitle=subtitle,
                                                       presentation=ctx.presentation))
         fig = masking.figure(fig)
-        st.plotly_chart(fig, width="stretch", key="cox_forest_chart", config={"displaylogo": False})
-        download_figure(fig, f"cox_forest_{endpoint}", key="cox_forest_chart")
+        st.plotly_chart(fig, width="stretch", key="cox_forest_chart", config=chart_config())
+        download_figure(fig, f"cox_forest_{endpoint}", key="cox_forest_chart",
+                        file_name=file_stem(f"cox_forest_{endpoint}", None, ctx.filter))
     with right:
         note = masking.text(f"{model.cox.n_note}; {model.n_events} events, {model.n_coefficients} coefficients "
                             f"({model.events_per_coefficient:.1f} events per coefficient). Efron ties; Wald CIs.")
@@ -175,8 +177,9 @@ def competing_tab(ctx, by: str | None) -> None:
                         lambda: cif_figure(res, title=title, subtitle=subtitle if res.gray is None else "",
                                            presentation=ctx.presentation, hover_counts=not masking.on,
                                            small_cell_threshold=k))
-    st.plotly_chart(fig, width="stretch", key="cif_chart", config={"displaylogo": False})
-    download_figure(fig, "cif_progression" + (f"_by_{by}" if by else ""), key="cif_chart")
+    st.plotly_chart(fig, width="stretch", key="cif_chart", config=chart_config())
+    download_figure(fig, "cif_progression" + (f"_by_{by}" if by else ""), key="cif_chart",
+                    file_name=file_stem("cif_progression", by, ctx.filter))
     at = res.at(CIF_MONTHS)
     few = res.too_few_at_risk(CIF_MONTHS, k)  # no estimate where fewer than k remain at risk
     at["CIF, % (95% CI)"] = ["—" if pd.isna(c) else TOO_FEW_AT_RISK if small
@@ -262,8 +265,9 @@ def origin_tab(ctx, endpoint: str, by: str | None, conf_type: str, page_shown=NO
                         lambda: km_figure(curves, title=title, subtitle=subtitle, presentation=ctx.presentation,
                                           time_label=f"Months since {origin_text}", small_cell_threshold=k,
                                           hidden_sizes=hidden))
-    st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config={"displaylogo": False})
-    download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart")
+    st.plotly_chart(masking.figure(fig), width="stretch", key="origin_chart", config=chart_config())
+    download_figure(fig, f"{endpoint}_from_{origin}" + (f"_by_{by}" if by else ""), key="origin_chart",
+                    file_name=file_stem(f"km_{endpoint}_from_{origin}", by, ctx.filter))
     naive_curves = {"All patients": naive} if by is None else dict(naive.items())
     rows = [{"Group": g, "n": shown.text(("n", g), r.n) if masking.on else r.n,
              "Median, months (95% CI)": r.median_text(),
@@ -338,8 +342,9 @@ def published_tab(ctx, endpoint: str, view=None, page_shown=NO_SUPPRESSION) -> N
     fig = published_comparison_figure(rows, x_label="Median OS, months (95% CI)",
                                       title=title, subtitle=subtitle, presentation=ctx.presentation,
                                       hover_counts=not masking.on)
-    st.plotly_chart(fig, width="stretch", key="published_median_chart", config={"displaylogo": False})
-    download_figure(fig, "median_os_vs_published", key="published_median_chart")
+    st.plotly_chart(fig, width="stretch", key="published_median_chart", config=chart_config())
+    download_figure(fig, "median_os_vs_published", key="published_median_chart",
+                    file_name=file_stem("median_os_vs_published", None, ctx.filter))
     shown = pd.DataFrame({"Disease": table["disease"], "Group": table["group"],
                           "Our n": [counts.text(k, n) for k, n in zip(keys, table["our_n"])] if masking.on
                           else table["our_n"],

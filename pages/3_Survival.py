@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_ui import cached, survival_sections
+from app_ui import cached, figures, survival_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, download_table
 from app_ui.frame import frame
@@ -70,13 +70,14 @@ def censoring_caption(endpoint: str, masking) -> None:
 
 
 def display_toggles(masking) -> tuple[dict[str, bool], bool, object]:
-    """The figure's toggles, the Cox toggle, and the empty column of the CI band toggle (:func:`ci_band_toggle`)."""
+    """The figure's toggles (kept in the URL, so a shared link draws the same figure), the Cox toggle, and the
+    empty column of the CI band toggle (:func:`ci_band_toggle`)."""
     cols = st.columns(5)
-    toggles = {"risk_table": cols[1].toggle("Number at risk", True, key="km_risk"),
-               "censor_marks": cols[2].toggle("Censor ticks", True, key="km_censor", disabled=masking.on,
-                                              help="Not drawn while small-cell protection is on: each tick is "
-                                                   "one patient." if masking.on else None),
-               "median_lines": cols[3].toggle("Median lines", False, key="km_median")}
+    toggles = {"risk_table": url_toggle("km_risk", "Number at risk", True, container=cols[1]),
+               "censor_marks": url_toggle("km_censor", "Censor ticks", True, container=cols[2],
+                                          help="Not drawn while small-cell protection is on: each tick is one "
+                                               "patient." if masking.on else None),
+               "median_lines": url_toggle("km_median", "Median lines", False, container=cols[3])}
     with_cox = cols[4].toggle("Cox HR", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
                               help=f"Cox proportional-hazards hazard ratio with its PH check. On by default up to "
                                    f"{COX_AUTO_MAX_N:,} patients.")
@@ -84,9 +85,10 @@ def display_toggles(masking) -> tuple[dict[str, bool], bool, object]:
 
 
 def ci_band_toggle(column, n_groups: int) -> bool:
-    """On by default for up to 2 groups (more bands blend into one field); the choice is kept per default."""
+    """On by default for up to 2 groups (more bands blend into one field); the choice is kept per default, in the
+    URL as ``km_ci`` (up to 2 groups) or ``km_ci3`` (more)."""
     default = ci_band_default(n_groups)
-    return column.toggle("CI band", default, key=f"km_show_ci_{default}")
+    return url_toggle("km_ci" if default else "km_ci3", "CI band", default, container=column)
 
 
 def medians_table(view, shown) -> pd.DataFrame:
@@ -147,8 +149,10 @@ with left:
                    "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
                    tuple(sorted(toggles.items())), masking.threshold if masking.on else None,
                    tuple(label for label in view.curves if ("n", label) in shown.secondary))
-    st.plotly_chart(masking.figure(fig), width="stretch", key="km_chart", theme=None)
-    download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""))
+    figures.plotly_chart(masking.figure(fig), "km_chart")
+    download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""), key="km_chart",
+                    file_name=figures.stem(ctx, f"km_{endpoint}" + (f"_landmark_{landmark:g}m" if landmark else ""), by),
+                    footnote=figures.km_footnote(view, shown, conf_type))
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint].label}: {view.note_with(shown.text)}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))

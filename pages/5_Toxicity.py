@@ -98,6 +98,13 @@ def grade3_section(tox, shown, key: tuple) -> None:
         st.caption("Small-cell protection: no difference, CI or p-value where a count of the row is hidden.")
 
 
+def grade3_footnote(tox, shown, overview, key: tuple) -> str:
+    """The AE figure's export footnote: any grade >= 3 AE per group and the terms with the smallest p (as shown)."""
+    computed = grade3_comparison(key, tox) if tox.by is not None else None
+    comparison = computed.value.display(shown) if computed is not None and computed.ok else None
+    return figures.toxicity_footnote(overview if tox.by is not None else None, comparison)
+
+
 def empty_ae_table() -> pd.DataFrame:
     return pd.DataFrame({schema.AE_PATIENT_ID: pd.Series(dtype=object), schema.AE_TERM: pd.Series(dtype=object),
                          schema.AE_GRADE: pd.Series(dtype="Int64")})
@@ -153,7 +160,9 @@ if has_ae:
         show_table(by_term)  # shown whole (a static table) up to STATIC_MAX_ROWS rows
         download_table(by_term, "adverse_events_by_term",
                        title="Adverse events by term (worst grade per patient)")
-        figures.toxicity(ctx, tox, shown, **figure_options(tox))
+        figures.toxicity(ctx, tox, shown, **figure_options(tox),
+                         footnote=grade3_footnote(tox, shown, overview, (ctx.cache_key, ctx.loaded.ae_key, by,
+                                                                         ae_complete)))
         irae = tox.immune_display(shown)
         st.subheader("Immune-related adverse events")
         if irae.empty:
