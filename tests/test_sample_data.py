@@ -77,7 +77,8 @@ def km_median(frame: pd.DataFrame) -> float:
 # ------------------------------------------------------------------ files
 def test_committed_files_are_byte_identical_to_the_generator(tmp_path):
     written = write_samples(tmp_path)
-    expected = {f"{stem}{suffix}.csv" for stem in SAMPLE_FILES for suffix in ("", "_adverse_events")}
+    expected = {f"{stem}{suffix}.csv" for stem in SAMPLE_FILES
+                for suffix in ("", "_adverse_events", "_tumour_assessments")}
     assert {p.name for p in written} == expected
     for path in written:
         assert path.read_bytes() == (SAMPLE_DIR / path.name).read_bytes(), path.name
@@ -90,7 +91,8 @@ def test_command_line_writes_the_files(tmp_path, capsys):
 
     assert main([str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"{stem}{suffix}.csv" for stem in SAMPLE_FILES for suffix in ("", "_adverse_events"))
+        f"{stem}{suffix}.csv" for stem in SAMPLE_FILES
+        for suffix in ("", "_adverse_events", "_tumour_assessments"))
     assert main(["one", "two"]) == 2 and "usage" in capsys.readouterr().err
 
 

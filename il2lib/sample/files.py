@@ -12,10 +12,12 @@ from il2lib.sample._common import DECIMALS
 from il2lib.sample.adverse_events import adverse_events
 from il2lib.sample.community import COMMUNITY_SEED, community_cohort
 from il2lib.sample.proclaim import PROCLAIM_SEED, proclaim_cohort
+from il2lib.sample.tumour_assessments import tumour_assessments
 
 DEFAULT_OUTDIR = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE_FILES = ("proclaim_synthetic", "community_synthetic", "combined_synthetic")
 AE_SUFFIX = "_adverse_events"
+TUMOUR_SUFFIX = "_tumour_assessments"
 
 
 def combined_cohort(proclaim_seed: int = PROCLAIM_SEED,
@@ -54,13 +56,19 @@ def sample_frames() -> dict[str, pd.DataFrame]:
         "proclaim_synthetic" + AE_SUFFIX: proclaim_ae, "community_synthetic" + AE_SUFFIX: community_ae,
         "combined_synthetic" + AE_SUFFIX: pd.concat([proclaim_ae, community_ae], ignore_index=True),
     }
+    proclaim_ta = tumour_assessments(proclaim, PROCLAIM_SEED)
+    community_ta = tumour_assessments(community, COMMUNITY_SEED)
+    frames.update({"proclaim_synthetic" + TUMOUR_SUFFIX: proclaim_ta,
+                   "community_synthetic" + TUMOUR_SUFFIX: community_ta,
+                   "combined_synthetic" + TUMOUR_SUFFIX: pd.concat([proclaim_ta, community_ta], ignore_index=True)})
     if not frames["combined_synthetic"][schema.PATIENT_ID].is_unique:
         raise Il2libError("combined sample has duplicate patient ids")
     return frames
 
 
 def write_samples(outdir: str | Path = DEFAULT_OUTDIR) -> list[Path]:
-    """(Re)write the six bundled CSV files into ``outdir`` and return their paths."""
+    """(Re)write the bundled CSV files (patients, adverse events, tumour assessments) into ``outdir`` and return
+    their paths."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
