@@ -29,6 +29,7 @@ _EXPORTS = {
     "suggest_mapping": "il2lib.validation.mapping",
     "AdverseEvents": "il2lib.validation.adverse_events",
     "read_table": "il2lib.validation.read",
+    "load_redcap": "il2lib.redcap.export",
     "survival": "il2lib.survival",
     "kaplan_meier": "il2lib.survival",
     "logrank_test": "il2lib.survival",
