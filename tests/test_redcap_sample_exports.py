@@ -1,5 +1,5 @@
 """REDCap exports of the bundled synthetic sample (raw with the dictionary, labels, longitudinal with the
-repeating AE instrument and two data access groups) load into the same analysable cohort and the same
+repeating AE and tumour-assessment instruments and two data access groups) load into the same analysable cohort and the same
 numbers as the CSV sample."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from il2lib import load_adverse_events, load_cohort, load_redcap, schema
 from il2lib.analyses.response import response_rates
+from il2lib.analyses.tumour_burden import load_tumour_assessments
 from il2lib.redcap.template import DICTIONARY_FILE
 from il2lib.sample.files import DEFAULT_OUTDIR
 from il2lib.sample.redcap import LABELS, LONGITUDINAL, RAW, REDCAP_OUTDIR, redcap_sample_files
@@ -20,7 +21,8 @@ EXPORTS = {"raw with dictionary": (RAW, DICTIONARY), "raw without dictionary": (
 @pytest.fixture(scope="module")
 def csv_sample():
     cohort = load_cohort(DEFAULT_OUTDIR / "combined_synthetic.csv")
-    return cohort, load_adverse_events(DEFAULT_OUTDIR / "combined_synthetic_adverse_events.csv", cohort)
+    return (cohort, load_adverse_events(DEFAULT_OUTDIR / "combined_synthetic_adverse_events.csv", cohort),
+            load_tumour_assessments(DEFAULT_OUTDIR / "combined_synthetic_tumour_assessments.csv", cohort))
 
 
 @pytest.fixture(scope="module", params=list(EXPORTS))
@@ -42,7 +44,7 @@ def _rates(cohort):
 
 def test_export_gives_the_csv_cohort_and_numbers(loaded, csv_sample):
     label, result = loaded
-    cohort, ae = csv_sample
+    cohort, ae, scans = csv_sample
     rc = result.cohort
     assert rc.report.ok and rc.report.n_analysed == cohort.report.n_analysed == 107
     assert not [f for f in result.findings if f.level != "warning"]
@@ -57,6 +59,9 @@ def test_export_gives_the_csv_cohort_and_numbers(loaded, csv_sample):
     assert result.adverse_events.report.n_analysed == ae.report.n_analysed == len(ae.data) == 982
     pd.testing.assert_frame_equal(ae.data.drop(columns=[schema.FILE_ROW]),
                                   result.adverse_events.data.drop(columns=[schema.FILE_ROW]))
+    assert result.assessments is not None and result.assessments.report.n_analysed == scans.report.n_analysed > 0
+    pd.testing.assert_frame_equal(scans.data.drop(columns=[schema.FILE_ROW]),
+                                  result.assessments.data.drop(columns=[schema.FILE_ROW]))
     if label == "longitudinal with DAGs":  # the data access group is the source
         assert result.longitudinal
         assert rc.data[schema.SOURCE].value_counts().to_dict() == {"proclaim": 57, "community": 50}

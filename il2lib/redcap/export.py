@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses.tumour_burden import TumourAssessments, validate_assessments
 from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
 from il2lib.redcap import template
 from il2lib.redcap.dictionary import BOOLEAN_CHOICES, DataDictionary, Field, checkbox_suffix, read_dictionary
@@ -46,9 +47,8 @@ class RedcapLoad:
 
     ``cohort``: the patients, validated as a CSV is (its report also carries the REDCap findings about
     patient fields). ``adverse_events``: the repeating AE instrument, validated against the cohort (None
-    when the export has none). ``assessments``: the repeating tumour-assessment instrument
-    (patient_id, assessment_date, target_sum_mm, new_lesions, file_row), or None; ``assessment_findings``
-    its findings. ``findings``: file-level findings of the REDCap layer (shape, dictionary, decoding,
+    when the export has none). ``assessments``: the repeating tumour-assessment instrument, validated as
+    :func:`il2lib.analyses.tumour_burden.load_tumour_assessments` does (None when the export has none). ``findings``: file-level findings of the REDCap layer (shape, dictionary, decoding,
     missing-data codes, identifiers, instruments). ``pseudonyms_required``: the record id is flagged as
     an identifier, so ids must be shown and exported as pseudonyms. ``missing_counts``: field ->
     {code: count} of the missing-data codes read as missing.
@@ -56,8 +56,7 @@ class RedcapLoad:
 
     cohort: Cohort
     adverse_events: AdverseEvents | None
-    assessments: pd.DataFrame | None
-    assessment_findings: tuple[Finding, ...]
+    assessments: TumourAssessments | None
     findings: tuple[Finding, ...]
     pseudonyms_required: bool
     kind: Kind
@@ -152,11 +151,9 @@ class _Reader:
         ae = self._repeating(instrument, kinds, "ae")
         adverse = self._adverse_events(ae, cohort, today) if ae is not None else None
         tumour = self._repeating(instrument, kinds, "tumour")
-        assessments, assessment_findings = (None, ())
-        if tumour is not None:
-            assessments, assessment_findings = _assessments(tumour, cohort)
-        return RedcapLoad(cohort=cohort, adverse_events=adverse, assessments=assessments,
-                          assessment_findings=assessment_findings, findings=tuple(self.findings),
+        assessments = validate_assessments(tumour[0], cohort, {tumour[0].frame.columns[0]: schema.PATIENT_ID},
+                                           date_order=date_order, today=today) if tumour is not None else None
+        return RedcapLoad(cohort=cohort, adverse_events=adverse, assessments=assessments, findings=tuple(self.findings),
                           pseudonyms_required=self.pseudonyms_required, kind=self.kind,
                           longitudinal="event" in self.meta, coding=self.coding, missing_counts=self.missing_counts)
 
@@ -412,7 +409,7 @@ class _Reader:
         ae_targets = set(suggest_mapping(fields, table="ae").values())
         if {schema.AE_TERM, schema.AE_GRADE} <= ae_targets:
             return "ae"
-        if {template.ASSESSMENT_DATE, template.TARGET_SUM_MM} & set(fields):
+        if {schema.ASSESSMENT_DATE, schema.TARGET_SUM} & set(fields):
             return "tumour"
         return "unknown"
 
@@ -574,59 +571,6 @@ def validate_adverse_events(raw: RawTable, cohort: Cohort | None, mapping: Mappi
     keep[list(c.reasons)] = False
     data = t.loc[keep].reset_index(drop=True)
     return AdverseEvents(data, build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions))
-
-
-def _assessments(tumour, cohort: Cohort) -> tuple[pd.DataFrame, tuple[Finding, ...]]:
-    """Tumour assessments typed (patient_id, assessment_date, target_sum_mm, new_lesions, file_row) and checked:
-    an unreadable date or number, a negative sum, a patient not among the analysed ones."""
-    from il2lib.validation import coerce
-
-    raw, names = tumour
-    frame = raw.frame
-    findings: list[Finding] = []
-    record = frame.columns[0]
-    out = pd.DataFrame({schema.FILE_ROW: raw.file_rows.astype("int64"),
-                        schema.PATIENT_ID: frame[record].replace("", None).to_numpy(dtype=object)})
-    lookup = {schema.norm(n): n for n in names}
-    date_col = lookup.get(schema.norm(template.ASSESSMENT_DATE))
-    sum_col = lookup.get(schema.norm(template.TARGET_SUM_MM))
-    lesion_col = lookup.get(schema.norm(template.NEW_LESIONS))
-    if date_col is None or sum_col is None:
-        findings.append(Finding("file_error", "The tumour-assessment instrument has no "
-                                f"{'assessment_date' if date_col is None else 'target_sum_mm'} field; its rows were "
-                                "not loaded."))
-        return out.iloc[:0], tuple(findings)
-    dates = pd.to_datetime(frame[date_col].replace("", None), format="%Y-%m-%d", errors="coerce")
-    sums = pd.to_numeric(frame[sum_col].replace("", None), errors="coerce")
-    out[template.ASSESSMENT_DATE] = dates.to_numpy()
-    out[template.TARGET_SUM_MM] = sums.to_numpy(dtype=float)
-    if lesion_col is not None:
-        lesions, _ = coerce.to_bool(frame[lesion_col].fillna(""), coerce.missing_mask(frame[lesion_col].fillna("")),
-                                    schema.COLUMNS[schema.PROGRESSED])
-        out[template.NEW_LESIONS] = lesions.astype("boolean").to_numpy()
-    else:
-        out[template.NEW_LESIONS] = pd.array([pd.NA] * len(out), dtype="boolean")
-
-    def note(mask, text):
-        for pos in np.flatnonzero(np.asarray(mask, dtype=bool)):
-            pid = out[schema.PATIENT_ID].iat[pos]
-            line = int(raw.file_rows[pos])
-            pieces = [f"Assessment row {line}"] + ([" (patient_id=", PatientRef(str(pid), SHORT_LIMIT), ")"]
-                                                   if pid else []) + [text]
-            message, parts, named = compose(*pieces)
-            findings.append(Finding("row_error", message, file_row=line, patient_id=pid, text_parts=parts,
-                                    named_ids=named))
-
-    note((frame[date_col] != "") & dates.isna(), ": assessment_date is not a date (YYYY-MM-DD).")
-    note(frame[date_col] == "", ": assessment_date is empty.")
-    note((frame[sum_col] != "") & sums.isna(), ": target_sum_mm is not a number.")
-    note((sums < 0).fillna(False), ": target_sum_mm is negative.")
-    known = set(cohort.data[schema.PATIENT_ID].astype(str)) if len(cohort.data) else set()
-    note(out[schema.PATIENT_ID].notna() & ~out[schema.PATIENT_ID].astype(str).isin(known),
-         ": the patient is not among the analysed patients.")
-    bad = {f.file_row for f in findings}
-    keep = ~out[schema.FILE_ROW].isin(bad)
-    return out[keep].reset_index(drop=True), tuple(findings)
 
 
 def _schema_by_label(label: str, table: str = "patient") -> str | None:

@@ -23,9 +23,6 @@ AE_FORM = "adverse_events"
 TUMOUR_FORM = "tumour_assessment"
 #: Repeating instruments the loader reads, by form name.
 REPEATING_FORMS = (AE_FORM, TUMOUR_FORM)
-#: Tumour-assessment columns (docs/domain.md "Optional tumour-burden data").
-ASSESSMENT_DATE, TARGET_SUM_MM, NEW_LESIONS = "assessment_date", "target_sum_mm", "new_lesions"
-ASSESSMENT_COLUMNS = (schema.PATIENT_ID, ASSESSMENT_DATE, TARGET_SUM_MM, NEW_LESIONS)
 
 FORM_LABELS = {"demographics": "Demographics", "prior_therapy": "Prior Therapy", "il2_treatment": "IL-2 Treatment",
                "response_outcome": "Response and Outcome", AE_FORM: "Adverse Events",
@@ -120,21 +117,21 @@ _FORMS: dict[str, tuple[tuple, ...]] = {
                                                      "unlikely=Unlikely", "unrelated=Unrelated")),
     ),
     TUMOUR_FORM: (
-        (ASSESSMENT_DATE, _DATE),
-        (TARGET_SUM_MM, _NUM, (), "0", "", "Sum of target-lesion diameters (mm)"),
-        (NEW_LESIONS, _YESNO),
+        (schema.ASSESSMENT_DATE, _DATE),
+        (schema.TARGET_SUM, _NUM, (), "0", "", "Sum of target-lesion diameters (mm)"),
+        (schema.NEW_LESIONS, _YESNO),
     ),
 }
-_LABELS = {ASSESSMENT_DATE: "Assessment date", TARGET_SUM_MM: "Sum of target lesions (mm)",
-           NEW_LESIONS: "New lesions", schema.AUTOIMMUNE_TYPE: "Autoimmune type"}
+_LABELS = {schema.TARGET_SUM: "Sum of target lesions (mm)", schema.AUTOIMMUNE_TYPE: "Autoimmune type"}
 
 
 def _label(name: str) -> str:
     if name in _LABELS:
         return _LABELS[name]
-    if name in schema.COLUMNS:
-        return schema.COLUMNS[name].label
-    return schema.AE_COLUMN_SPECS[name].label
+    for specs in (schema.COLUMNS, schema.AE_COLUMN_SPECS, schema.TUMOUR_COLUMN_SPECS):
+        if name in specs:
+            return specs[name].label
+    raise KeyError(name)
 
 
 def template_dictionary() -> DataDictionary:

@@ -1,13 +1,13 @@
 """REDCap exports of the bundled synthetic sample, as a project built from the registry template would give them.
 
-Three exports of the combined sample (107 patients and their AE rows), written to ``sample_data/redcap/``
+Three exports of the combined sample (107 patients, their AE rows and tumour assessments), written to ``sample_data/redcap/``
 with the template's data dictionary by ``python -m il2lib.sample.redcap [OUTDIR]``:
 
-- ``combined_redcap_raw.csv``: "CSV (raw data)" of a classic project (codes; AE rows as instances of the
-  repeating ``adverse_events`` instrument); read it with the dictionary.
+- ``combined_redcap_raw.csv``: "CSV (raw data)" of a classic project (codes; AE rows and tumour assessments as
+  instances of the repeating ``adverse_events`` and ``tumour_assessment`` instruments); read it with the dictionary.
 - ``combined_redcap_labels.csv``: the same as "CSV (labels)" (label headers, choice labels, Checked/Unchecked).
-- ``combined_redcap_longitudinal.csv``: raw, longitudinal (the template's two events), the AE instrument
-  repeating in the follow-up event, and two data access groups (``proclaim``, ``community``) giving ``source``.
+- ``combined_redcap_longitudinal.csv``: raw, longitudinal (the template's two events), the AE and tumour
+  instruments repeating in the follow-up event, and two data access groups (``proclaim``, ``community``) giving ``source``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pandas as pd
 from il2lib import schema
 from il2lib.redcap import template
 from il2lib.redcap.dictionary import BOOLEAN_CHOICES, Field
-from il2lib.sample.files import DEFAULT_OUTDIR, sample_frames, to_csv_bytes
+from il2lib.sample.files import AE_SUFFIX, DEFAULT_OUTDIR, TUMOUR_SUFFIX, sample_frames, to_csv_bytes
 
 REDCAP_OUTDIR = DEFAULT_OUTDIR / "redcap"
 RAW, LABELS, LONGITUDINAL = ("combined_redcap_raw.csv", "combined_redcap_labels.csv",
@@ -31,12 +31,12 @@ DAGS = {"PROCLAIM (synthetic)": "proclaim", "Community (synthetic)": "community"
 _STATUS_LABELS = {"2": "Complete", "1": "Unverified", "0": "Incomplete", "": ""}
 
 
-def _text_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The combined patient and AE files as the CSV sample has them (every cell the CSV's text)."""
+def _text_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The combined patient, AE and tumour-assessment files as the CSV sample has them (every cell the CSV's text)."""
     frames = sample_frames()
     read = [pd.read_csv(io.BytesIO(to_csv_bytes(frames[stem])), dtype=str, keep_default_na=False)
-            for stem in ("combined_synthetic", "combined_synthetic_adverse_events")]
-    return read[0], read[1]
+            for stem in ("combined_synthetic", "combined_synthetic" + AE_SUFFIX, "combined_synthetic" + TUMOUR_SUFFIX)]
+    return read[0], read[1], read[2]
 
 
 def _key(text: str) -> str:
@@ -88,15 +88,15 @@ def _cell(f: Field, value: str, labels: bool, choice: str | None = None) -> str:
 
 def export_bytes(kind: str) -> bytes:
     """One export (``"raw"``, ``"labels"`` or ``"longitudinal"``) of the combined sample."""
-    patients, events = _text_frames()
+    patients, events, scans = _text_frames()
     d = template.template_dictionary()
     labels, longitudinal = kind == "labels", kind == "longitudinal"
     cols = _columns(d, labels, longitudinal)
     event_of = {form: event for event, (_, forms) in template.EVENTS.items() for form in forms}
     event_label = {e: f"{label} (Arm {template.ARM[0]}: {template.ARM[1]})" for e, (label, _) in
                    template.EVENTS.items()}
-    ae_form = template.AE_FORM
-    ae_by_patient = {pid: rows for pid, rows in events.groupby(schema.AE_PATIENT_ID, sort=False)}
+    repeats = {form: {pid: rows for pid, rows in table.groupby(schema.PATIENT_ID, sort=False)}
+               for form, table in ((template.AE_FORM, events), (template.TUMOUR_FORM, scans))}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([c[0] for c in cols])
@@ -129,14 +129,15 @@ def export_bytes(kind: str) -> bytes:
                                                         "dag": dag}))
         else:
             writer.writerow(row(record, set(patient_forms), {}))
-        if pid in ae_by_patient:
-            for k, ae in enumerate(ae_by_patient[pid].to_dict(orient="records"), start=1):
-                ae = {key: v for key, v in ae.items() if key != schema.AE_PATIENT_ID}
-                ae[d.fields[0].name] = pid
-                meta = {"instrument": template.FORM_LABELS[ae_form] if labels else ae_form, "instance": str(k)}
+        for form, by_patient in repeats.items():
+            if pid not in by_patient:
+                continue
+            for k, values in enumerate(by_patient[pid].to_dict(orient="records"), start=1):
+                values[d.fields[0].name] = pid
+                meta = {"instrument": template.FORM_LABELS[form] if labels else form, "instance": str(k)}
                 if longitudinal:
-                    meta.update(event=event_of[ae_form], dag=dag)
-                writer.writerow(row(ae, {ae_form}, meta))
+                    meta.update(event=event_of[form], dag=dag)
+                writer.writerow(row(values, {form}, meta))
     return out.getvalue().encode("utf-8")
 
 
