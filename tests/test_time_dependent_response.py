@@ -271,3 +271,48 @@ def test_sample_summary_and_frames():
     assert set(res.simon_makuch.estimates().group) == set(res.labels)
     # every switch time is listed for status 0 and none is counted as a true censoring by the figure
     assert res.simon_makuch.switches[res.labels[0]].size == res.rows.n_switched
+
+
+# ---------------------------------------------------------------------------------------- the figure
+def test_simon_makuch_figure_is_labelled_descriptive_and_starts_the_responder_curve_late():
+    import plotly.graph_objects as go
+
+    from il2lib.figures.simon_makuch import simon_makuch_figure
+
+    res = response_time_dependent(sample_data())
+    fig = simon_makuch_figure(res)
+    assert isinstance(fig, go.Figure)
+    subtitle = fig.layout.title.subtitle.text.replace("<br>", " ")
+    assert "descriptive display; test: Mantel-Byar" in subtitle and "p &lt; 0.001" in subtitle
+    no, yes = res.labels
+    curve = {t.name: t for t in fig.data}
+    assert curve[no].x[0] == 0 and curve[yes].x[0] == pytest.approx(res.simon_makuch.start_time)
+    assert curve[f"{yes} lower CI"].x[0] == pytest.approx(res.simon_makuch.start_time)
+    # risk table at 0: everyone is at risk as not (yet) responded, nobody as responded
+    rows = {t.name: t for t in fig.data if t.name.endswith(" at risk")}
+    assert (rows[f"{no} at risk"].text[0], rows[f"{yes} at risk"].text[0]) == ("107", "0")
+    # censor ticks are true censorings: no tick where a patient only changed status
+    ticks = curve[f"{no} censored"].x
+    switches = res.simon_makuch.switches[no]
+    rows_ = res.rows.rows
+    true_censor = rows_[(rows_.responded == 0) & (rows_.event == 0) & ~rows_.tstop.isin(switches)].tstop
+    assert sorted(ticks) == sorted(true_censor.unique())
+
+
+def test_simon_makuch_figure_under_small_cell_protection_has_no_ticks_and_masks_counts():
+    from il2lib.figures.simon_makuch import simon_makuch_figure
+
+    res = response_time_dependent(sample_data())
+    fig = simon_makuch_figure(res, small_cell_threshold=5, presentation=True)
+    assert not [t for t in fig.data if t.name.endswith("censored")]
+    texts = [x for t in fig.data if t.name.endswith(" at risk") for x in t.text]
+    assert "<5" in texts and not any(x in texts for x in ("1", "2", "3", "4"))
+
+
+def test_figure_without_a_responder_curve_says_why():
+    from il2lib.figures.simon_makuch import simon_makuch_figure
+
+    res = simon_makuch(*HEART_ROWS, labels=("no", "yes"), min_at_risk=1000)
+    assert res.start_time is None and list(res) == ["no"]
+    fig = simon_makuch_figure(res)
+    assert "No 'yes' curve: fewer than 1000 patients" in fig.layout.title.subtitle.text.replace("<br>", " ")

@@ -371,6 +371,20 @@ def time_dependent_cox(tstart, tstop, event, responded, conf_level: float = 0.95
 
 # ---------------------------------------------------------------------------- Simon-Makuch curves
 @dataclass(frozen=True)
+class StatusCurve(EntryKaplanMeierResult):
+    """A Simon-Makuch curve: its number at risk at t counts tstart < t <= tstop, and at t = 0 the rows that
+    start at 0 (everyone followed from IL-2 start is at risk at 0, as in a Kaplan-Meier risk table)."""
+
+    def at_risk(self, times) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        return super().at_risk(t) + np.where(t == 0, int((self.entry == 0).sum()), 0)
+
+
+def _as_status_curve(curve: EntryKaplanMeierResult) -> StatusCurve:
+    return StatusCurve(**{f.name: getattr(curve, f.name) for f in fields(curve)})
+
+
+@dataclass(frozen=True)
 class SimonMakuchResult(Mapping):
     """Simon-Makuch curves: Kaplan-Meier with delayed entry per time-dependent status. Maps label -> curve.
 
@@ -408,7 +422,7 @@ class SimonMakuchResult(Mapping):
         return {label: (0.0 if label == self.labels[0] else self.start_time) for label in self.curves}
 
     def at_risk_table(self, times) -> pd.DataFrame:
-        """Rows at risk (tstart < t <= tstop) per status at each time: time, group, n_risk."""
+        """Rows at risk per status at each time (:meth:`StatusCurve.at_risk`): time, group, n_risk."""
         t = np.atleast_1d(np.asarray(times, dtype=float))
         return pd.concat([pd.DataFrame({"time": t, "group": label, "n_risk": curve.at_risk(t)})
                           for label, curve in self.curves.items()], ignore_index=True)
@@ -431,7 +445,7 @@ def _restart(curve: EntryKaplanMeierResult, first_row: int, conf_type: ConfType,
                         tab["n_censor"].to_numpy(), conf_type, conf_level)
     values = {f.name: getattr(km, f.name) for f in fields(km)}
     values.update(n=curve.n, n_input=curve.n_input)
-    return EntryKaplanMeierResult(**values, entry=curve.entry, exit=curve.exit)
+    return StatusCurve(**values, entry=curve.entry, exit=curve.exit)
 
 
 def _first_time_with(entry: np.ndarray, exit: np.ndarray, k: int) -> float | None:
@@ -458,7 +472,7 @@ def simon_makuch(tstart, tstop, event, responded, *, labels: tuple[str, str] = G
     by = np.where(x == 1, labels[1], labels[0])
     by = pd.Categorical(by, categories=list(labels))
     km = kaplan_meier_entry(tstart, tstop, event, by=by, conf_type=conf_type, conf_level=conf_level)
-    curves = {labels[0]: km[labels[0]]} if labels[0] in km else {}
+    curves = {labels[0]: _as_status_curve(km[labels[0]])} if labels[0] in km else {}
     start = first = None
     if labels[1] in km:
         one = km[labels[1]]
