@@ -529,6 +529,8 @@ def _assemble(bars, changes, left, excluded_rows, findings, source, info, n_read
     patients[schema.NEW_LESIONS] = patients[schema.NEW_LESIONS].astype("boolean")
     patients = patients.sort_values(schema.BEST_PCT_CHANGE, ascending=False, kind="stable").reset_index(drop=True)
     change = (pd.concat(changes, ignore_index=True) if changes else pd.DataFrame(columns=list(_CHANGE_COLUMNS)))
+    change[schema.NEW_LESIONS] = change[schema.NEW_LESIONS].astype("boolean")
+    change[["is_baseline", "after_progression"]] = change[["is_baseline", "after_progression"]].astype(bool)
     findings = list(findings) + _consistency(patients)
     rows = pd.concat(excluded_rows, ignore_index=True) if excluded_rows else _rows_frame([], [], [])
     return TumourBurden(patients=patients, changes=change,
