@@ -139,7 +139,7 @@ def _exported_cohort() -> pd.DataFrame:
     spec = importlib.util.spec_from_file_location("export", REF / "scripts" / "export_time_dependent_cohort.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    out = module.cohort_frame()
+    out = module.cohort_frame(sample_data())  # the bundled sample file, which il2lib.sample writes
     return out.astype({"date_first_response": object}).where(out.notna(), np.nan)
 
 
@@ -229,6 +229,20 @@ def test_benefit_switches_at_the_sd_threshold_if_progression_free_then():
     by_response = switch_months(df, "response")[0]
     assert by_response[3] == pytest.approx(round(9 * schema.DAYS_PER_MONTH) / schema.DAYS_PER_MONTH)
     assert np.isinf(by_response[[0, 1, 2, 4]]).all()
+
+
+def test_benefit_with_a_zero_month_threshold_switches_when_sd_can_be_called_not_at_start():
+    # any SD counts, but SD is known only after the RECIST SD minimum (6 weeks): no status from IL-2 start,
+    # which would be the biased grouping by final status again
+    df = _patients(bor=["SD", "PR", "PD"], sd_duration_months=[3.0, 8.0, None],
+                   date_first_response=[None, _month(4), None], os_months=[10.0, 12.0, 1.0],
+                   os_event=[True, True, True])
+    six_weeks = 6 * 7 / schema.DAYS_PER_MONTH
+    months, _ = switch_months(df, "benefit", cb_sd_months=0)
+    assert months[0] == pytest.approx(six_weeks) and months[1] == pytest.approx(six_weeks) and np.isinf(months[2])
+    cp = response_rows(df, grouping="benefit", cb_sd_months=0)
+    assert cp.n_from_start == 0 and cp.n_switched == 2
+    assert cp.rows.groupby("patient_id").responded.first().tolist() == [0, 0, 0]
 
 
 def test_results_do_not_depend_on_row_order_or_iteration_stopping():

@@ -61,7 +61,8 @@ REASON_TIME_ZERO = "no follow-up after IL-2 start (time 0)"
 # ------------------------------------------------------------------------------------ switch times
 def switch_months(df: pd.DataFrame, grouping: Grouping = "response",
                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
-                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> tuple[np.ndarray, np.ndarray]:
     """Months from IL-2 start at which each patient's status switches to 1, and why it is unknown.
 
     Returns ``(months, reason)``: ``months`` is inf for never and NaN for unknown, ``reason`` the text
@@ -73,13 +74,14 @@ def switch_months(df: pd.DataFrame, grouping: Grouping = "response",
     * benefit: CR/PR at their first response; SD with clinical benefit under the cohort's rule
       (:func:`il2lib.cohort.clinical_benefit`: disease control lasting ``cb_sd_months`` within the
       assessment window ``window_days``) at ``cb_sd_months``, the month it is known to be
-      progression-free that long (0 months: any SD, from IL-2 start); a CR/PR whose disease control
-      already met that rule switches at the earlier of the two. SD without a duration is unknown, and so
-      is a CR/PR without a first-response date (its switch could be earlier than ``cb_sd_months``).
+      progression-free that long, and never before the RECIST SD minimum (``sd_minimum_weeks``: with a
+      0-month threshold any SD counts, from the time SD can be called, not from IL-2 start); a CR/PR whose
+      disease control already met that rule switches at the earlier of the two. SD without a duration is
+      unknown, and so is a CR/PR without a first-response date (its switch could be earlier).
     """
     if grouping not in GROUP_LABELS:
         raise ValueError(f"grouping must be 'response' or 'benefit', got {grouping!r}.")
-    bor = apply_response_rules(df, window_days=window_days).bor
+    bor = apply_response_rules(df, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days).bor
     start = pd.to_datetime(df.get(schema.DATE_IL2_START), errors="coerce")
     first = pd.to_datetime(df[schema.DATE_FIRST_RESPONSE], errors="coerce") if schema.DATE_FIRST_RESPONSE in df \
         else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
@@ -95,11 +97,12 @@ def switch_months(df: pd.DataFrame, grouping: Grouping = "response",
                                     window_days)
         else:
             lasted = np.ones(len(df), dtype=bool)
-        at_threshold = np.where(lasted, float(cb_sd_months), np.inf)
+        known_at = max(float(cb_sd_months), sd_minimum_weeks * 7 / schema.DAYS_PER_MONTH)
+        at_threshold = np.where(lasted, known_at, np.inf)
         months = np.where(responder, np.minimum(months, at_threshold), months)
         is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
         sd_benefit = benefit.fillna(False).to_numpy(dtype=bool)
-        months = np.where(is_sd, np.where(sd_benefit, float(cb_sd_months), np.inf), months)
+        months = np.where(is_sd, np.where(sd_benefit, known_at, np.inf), months)
         reason = np.where(is_sd & benefit.isna().to_numpy(), REASON_SD_NO_DURATION, reason)
     months = np.where(reason != "", np.nan, months)
     return months.astype(float), reason.astype(object)
@@ -143,8 +146,9 @@ class CountingProcessRows:
     """Per-patient follow-up split at the status change (R's ``tmerge``), with who was left out and why.
 
     ``rows``: patient_id, tstart, tstop (months from IL-2 start), event (0/1), responded (0/1).
-    ``excluded``: patient_id, reason (one row per patient left out). ``n_late_status``: patients whose
-    status came on or after the end of their follow-up, which is no switch (their rows stay status 0).
+    ``excluded``: patient_id, reason (one row per patient left out). ``n_switched``: patients who change
+    status during follow-up; ``n_late_status``: patients whose status came on or after the end of their
+    follow-up, which is no switch (their rows stay status 0).
     """
 
     rows: pd.DataFrame
@@ -156,6 +160,7 @@ class CountingProcessRows:
     n_input: int
     n_switched: int
     n_late_status: int
+    n_from_start: int = 0  # status 1 from IL-2 start (switch at 0: clinical benefit with a 0-month SD threshold)
 
     @property
     def n(self) -> int:
@@ -169,10 +174,12 @@ class CountingProcessRows:
     @property
     def note(self) -> str:
         what = "first response (CR/PR)" if self.grouping == "response" else \
-            f"clinical benefit (CR/PR, or SD at {self.cb_sd_months:g} months)"
+            ("clinical benefit (CR/PR, or SD from the RECIST SD minimum)" if self.cb_sd_months == 0
+             else f"clinical benefit (CR/PR, or SD at {self.cb_sd_months:g} months)")
         text = (f"{schema.ENDPOINTS[self.endpoint].label}: {self.n} of {self.n_input} patients; each counts as "
                 f"'{self.labels[0]}' until the {what} and as '{self.labels[1]}' from then on "
-                f"({self.n_switched} switched).")
+                f"({self.n_switched} switched"
+                + (f"; {self.n_from_start} from IL-2 start" if self.n_from_start else "") + ").")
         if self.n_late_status:
             text += f" {self.n_late_status} reached the status only at or after the end of follow-up: no switch."
         if len(self.excluded):
@@ -187,7 +194,8 @@ class CountingProcessRows:
 
 def response_rows(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", grouping: Grouping = "response",
                   cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
-                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> CountingProcessRows:
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT) -> CountingProcessRows:
     """The cohort's counting-process rows: follow-up for ``endpoint`` split at the switch (:func:`switch_months`).
 
     Patients without the endpoint's time or event, with time 0, or whose switch time is unknown
@@ -196,7 +204,7 @@ def response_rows(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", group
     if endpoint not in ("os", "pfs"):
         raise ValueError(f"the time-dependent analysis applies to 'os' and 'pfs', got {endpoint!r}.")
     ep = schema.ENDPOINTS[endpoint]
-    months, reason = switch_months(df, grouping, cb_sd_months, window_days)
+    months, reason = switch_months(df, grouping, cb_sd_months, window_days, sd_minimum_weeks)
     time = _checks.as_float(df[ep.time], ep.time) if ep.time in df else np.full(len(df), np.nan)
     event = _checks.as_event(df[ep.event].astype("Float64")) if ep.event in df else np.full(len(df), np.nan)
     _checks.check_time(time, ep.time)
@@ -218,7 +226,8 @@ def response_rows(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", group
                          "responded": responded})
     t, s = time[keep], months[keep]
     return CountingProcessRows(rows, concat_excluded(frames), endpoint, grouping, float(cb_sd_months),
-                               float(window_days), len(df), int((s < t).sum()), int((np.isfinite(s) & (s >= t)).sum()))
+                               float(window_days), len(df), int(((s > 0) & (s < t)).sum()),
+                               int((np.isfinite(s) & (s >= t)).sum()), int((s <= 0).sum()))
 
 
 def _row_arrays(tstart, tstop, event, responded):
@@ -542,6 +551,7 @@ def response_time_dependent(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "
                             grouping: Grouping = "response", *,
                             cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                             window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                            sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                             min_at_risk: int = MIN_AT_RISK_DEFAULT, conf_type: ConfType = "log-log",
                             conf_level: float = 0.95) -> TimeDependentResponseResult:
     """Response (or clinical benefit) as a time-dependent covariate on a cohort (``Cohort.data``).
@@ -550,7 +560,7 @@ def response_time_dependent(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "
     :func:`simon_makuch`. Raises :class:`~il2lib.errors.InsufficientDataError` when no patient is left
     or nobody has an event.
     """
-    cp = response_rows(df, endpoint, grouping, cb_sd_months, window_days)
+    cp = response_rows(df, endpoint, grouping, cb_sd_months, window_days, sd_minimum_weeks)
     r = cp.rows
     _checks.require_patients(len(r), "time-dependent analysis")
     if not r["event"].any():

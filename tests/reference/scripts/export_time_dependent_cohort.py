@@ -21,9 +21,11 @@ from il2lib.survival.time_dependent import switch_months
 from il2lib.validation.recist import apply_response_rules
 
 
-def cohort_frame() -> pd.DataFrame:
-    patients, _ = combined_cohort()
-    df = load_cohort(to_csv_bytes(patients)).data
+def cohort_frame(df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The exported columns of a loaded cohort (default: the synthetic sample as ``il2lib.sample`` makes it)."""
+    if df is None:
+        patients, _ = combined_cohort()
+        df = load_cohort(to_csv_bytes(patients)).data
     benefit, _ = switch_months(df, "benefit")
     out = pd.DataFrame({
         "patient_id": df[schema.PATIENT_ID].astype(str),
