@@ -22,7 +22,7 @@ from il2lib import schema
 from il2lib.analyses.tumour_burden import TumourAssessments, validate_assessments
 from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
 from il2lib.redcap import template
-from il2lib.redcap.dictionary import BOOLEAN_CHOICES, DataDictionary, Field, checkbox_suffix, read_dictionary
+from il2lib.redcap.dictionary import DataDictionary, Field, checkbox_suffix, read_dictionary
 from il2lib.redcap.shape import CHECKED, CHOICE_HEADER, INTEGER, LABEL_META, RAW_META, Kind, looks_like_redcap
 from il2lib.validation import adverse_events as ae_validation
 from il2lib.validation.adverse_events import AdverseEvents
@@ -253,7 +253,7 @@ class _Reader:
                                               .str.strip(), first=field == record)
                 if self.kind == "raw" and spec is not None and spec.is_coded:
                     cells = self._choices(field, cells, spec)
-                elif self.kind == "raw" and self.d is None and field != record:
+                elif self.kind == "raw" and spec is None and field != record:
                     cells = self._undecodable(field, cells)
                 elif self.kind == "labels" and spec is not None and spec.is_coded:
                     cells = self._labels(field, cells, spec)
@@ -317,8 +317,9 @@ class _Reader:
         required = target in schema.REQUIRED_COLUMNS
         self.add("file_error" if required else "warning",
                  f"Field '{field}' ({target}) holds REDCap choice codes ({', '.join(sorted(set(present))[:6])}) and "
-                 "no data dictionary was given, so their meaning is unknown: load the project's Data Dictionary CSV "
-                 "with the export, or export 'CSV (labels)'. The field was not read"
+                 + ("is not in the data dictionary" if self.given is not None else "no data dictionary was given")
+                 + ", so their meaning is unknown: load the project's Data Dictionary CSV with the export, or export "
+                 "'CSV (labels)'. The field was not read"
                  + (" (it is required, so no patient can be analysed)." if required else "."), column=field)
         return None
 
@@ -377,9 +378,10 @@ class _Reader:
         for name in dropped:
             del self.fields[name]
         if dropped:
-            self.add("warning", f"Field{'s' if len(dropped) > 1 else ''} {', '.join(dropped)} "
-                     f"{'are' if len(dropped) > 1 else 'is'} flagged 'Identifier? = y' in the data dictionary and "
-                     "were not loaded.", column=dropped[0])
+            many = len(dropped) > 1
+            self.add("warning", f"Field{'s' if many else ''} {', '.join(dropped)} {'are' if many else 'is'} flagged "
+                     f"'Identifier? = y' in the data dictionary and {'were' if many else 'was'} not loaded.",
+                     column=dropped[0])
 
     # ---------------------------------------------------------------------------------------------
     def _instrument_kinds(self, instrument: pd.Series | None) -> dict[str, str]:
@@ -487,12 +489,9 @@ class _Reader:
         is_date = (spec is not None and spec.is_date) or _all_iso_dates(values)
         if is_date and values == sorted(values):
             return  # a date that moves forward (last follow-up, last assessment) is an update
-        yes = {"yes", "1", "true", "checked"}
-        if spec is not None and spec.field_type in BOOLEAN_CHOICES or set(v.lower() for v in values) <= yes | {
-                "no", "0", "false"}:
-            flags = [v.lower() in yes for v in values]
-            if flags == sorted(flags):  # No then Yes: the patient died or progressed later
-                return
+        flags = _flags(name, values, self.label_mapping.get(name))
+        if flags is not None and flags == sorted(flags):  # No then Yes: the patient died or progressed later
+            return
         where = ", ".join(f"'{short(v, 20)}' ({events[p] or 'row ' + str(file_rows[p])})" for v, p in cells)
         self.add("warning", ["Record ", PatientRef(pid, SHORT_LIMIT), f": field '{name}' differs between events "
                              f"({where}); the latest, '{short(values[-1], 20)}', is used."], column=name,
@@ -526,13 +525,13 @@ class _Reader:
         raw, names = ae
         record = raw.frame.columns[0]
         user = {record: schema.AE_PATIENT_ID}
-        if self.d is not None:
-            for name in names:
-                spec = self.d.by_name.get(name)
-                if spec is not None and not suggest_mapping([name], table="ae").get(name):
-                    target = _schema_by_label(spec.label, table="ae")
-                    if target:
-                        user[name] = target
+        for name in names:
+            spec = self.d.by_name.get(name) if self.d is not None else None
+            label = spec.label if spec is not None else (name if self.kind == "labels" else None)
+            if label and not suggest_mapping([name], table="ae").get(name):
+                target = _schema_by_label(label, table="ae")
+                if target:
+                    user[name] = target
         return validate_adverse_events(raw, cohort, user, today=today)
 
     def _counts_finding(self) -> None:
@@ -571,6 +570,24 @@ def validate_adverse_events(raw: RawTable, cohort: Cohort | None, mapping: Mappi
     keep[list(c.reasons)] = False
     data = t.loc[keep].reset_index(drop=True)
     return AdverseEvents(data, build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions))
+
+
+def _flags(name: str, values: list[str], target: str | None) -> list[bool] | None:
+    """Yes/No values of a field that maps to a schema yes/no column (Dead/Alive included), else None."""
+    spec = schema.COLUMNS.get(target or suggest_mapping([name]).get(name) or "")
+    if spec is None or spec.kind != "bool":
+        return None
+    out = []
+    for value in values:
+        key = schema.norm(value)
+        key = spec.value_synonyms.get(key, key)
+        if key in schema.BOOL_TRUE or key == "true":
+            out.append(True)
+        elif key in schema.BOOL_FALSE or key == "false":
+            out.append(False)
+        else:
+            return None
+    return out
 
 
 def _schema_by_label(label: str, table: str = "patient") -> str | None:
