@@ -141,6 +141,9 @@ def test_rows_used_plus_rows_excluded_equal_rows_read():
     assert tb.n_rows_read == len(GOOD.splitlines()) + 3
     assert tb.n_rows_used + len(tb.excluded_rows) + tb.n_rows_other_patients == tb.n_rows_read
     assert tb.n_rows_used == len(tb.changes)
+    table = tb.to_frame()
+    assert len(table) == tb.n_in_scope == 5
+    assert table.set_index(schema.PATIENT_ID).loc["P5", "reason_left_out"] == NO_BASELINE
     # a filtered view: the other patients' rows are counted apart, never lost
     only_melanoma = cohort().data.query("disease == 'melanoma'")
     view = tumour_burden(a, only_melanoma)
@@ -281,6 +284,10 @@ def test_hover_shows_pseudonyms_when_the_data_have_them():
     assert hover == {"row 2", "row 3", "row 4", "row 5"}
     spider = " ".join(t for tr in spider_figure(tb).data if tr.text is not None for t in tr.text)
     assert "P1" not in spider and "row 2" in spider
+    # rows excluded at load name the patient by pseudonym too (an id the patient file lacks is withheld)
+    _, bad = pseudonymise(c, assessments("P1,2020-04-26,-5,No\nP9,2020-04-26,60,No\n", c))
+    assert list(bad.excluded[schema.PATIENT_ID]) == ["row 2", "(id withheld)"]
+    assert "P1" not in " ".join(bad.excluded["reason"]) and "P9" not in " ".join(bad.excluded["reason"])
 
 
 # ---------------------------------------------------------------------------------------------- sample

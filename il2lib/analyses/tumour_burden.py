@@ -44,12 +44,27 @@ _DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "number": "float64", "st
 
 @dataclass(frozen=True)
 class TumourAssessments:
-    """Validated assessment rows (``file_row`` first), the report, and the rows excluded at load with reasons
-    (``file_row``, ``patient_id`` as in the file, ``reason``)."""
+    """Validated assessment rows (``file_row`` first) and their report (as
+    :class:`il2lib.validation.adverse_events.AdverseEvents`: ``pseudonymise(cohort, assessments)`` renames both)."""
 
     data: pd.DataFrame
     report: ValidationReport
-    excluded: pd.DataFrame
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """The rows excluded at load (``file_row``, ``patient_id``, ``reason``: every row error of the row), built
+        from the report, so that pseudonyms given to the report reach it too."""
+        if self.report.file_errors:
+            reason = "; ".join(f.message for f in self.report.file_errors)
+            return _rows_frame(np.arange(2, self.report.n_loaded + 2), [None] * self.report.n_loaded,
+                               [reason] * self.report.n_loaded)
+        reasons: dict[int, list[str]] = {}
+        ids: dict[int, str | None] = {}
+        for f in self.report.row_errors:
+            reasons.setdefault(int(f.file_row), []).append(f.message)
+            ids.setdefault(int(f.file_row), f.patient_id)
+        rows = sorted(reasons)
+        return _rows_frame(rows, [ids[r] for r in rows], ["; ".join(reasons[r]) for r in rows])
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -150,20 +165,8 @@ def validate_assessments(raw: RawTable, cohort: Cohort | None = None, mapping: M
     keep = np.ones(len(t), dtype=bool)
     keep[list(c.reasons)] = False
     data = t.loc[keep, [schema.FILE_ROW, *(s.name for s in schema.TUMOUR_COLUMNS)]].reset_index(drop=True)
-    positions = np.flatnonzero(~keep)
-    id_column = next((k for k, v in resolved.items() if v == schema.PATIENT_ID), None)
-    excluded = _rows_frame(raw.file_rows[positions],
-                           [_raw_id(frame, id_column, p) for p in positions],
-                           ["; ".join(c.reasons[int(p)]) for p in positions])
     report = build_report(len(frame), int(keep.sum()), c, resolved, unmapped, identifiers, conversions)
-    return TumourAssessments(data, report, excluded)
-
-
-def _raw_id(frame: pd.DataFrame, column: str | None, pos: int) -> str | None:
-    if column is None:
-        return None
-    value = str(frame[column].iat[pos]).strip()
-    return value or None
+    return TumourAssessments(data, report)
 
 
 def _rows_frame(file_rows, ids, reasons) -> pd.DataFrame:
@@ -173,10 +176,8 @@ def _rows_frame(file_rows, ids, reasons) -> pd.DataFrame:
 
 
 def _blocked(raw, c, resolved, unmapped, identifiers, conversions) -> TumourAssessments:
-    reason = "; ".join(f.message for f in c.findings if f.level == "file_error")
-    excluded = _rows_frame(raw.file_rows, [None] * len(raw.frame), [reason] * len(raw.frame))
     report = build_report(len(raw.frame), 0, c, resolved, unmapped, identifiers, conversions)
-    return TumourAssessments(_empty_frame(), report, excluded)
+    return TumourAssessments(_empty_frame(), report)
 
 
 def _rules(c: Collector, t: pd.DataFrame, raw_names: dict[str, str]) -> None:
@@ -220,7 +221,7 @@ def _duplicates(c: Collector, t: pd.DataFrame) -> None:
             why = (f"repeats {PREFIX.lower()} {int(c.file_rows[positions[0]])} (same patient, date and values)"
                    if same else f"the patient has {len(positions)} assessments on {date} with different values "
                                 f"(rows {rows})")
-            c.row("row_error", pos, [f"{c.label(pos)} (patient_id=", PatientRef(c._pid(pos), SHORT_LIMIT),
+            c.row("row_error", pos, [f"{c.label(pos)} (patient_id=", _pref(t[schema.PATIENT_ID].iat[pos]),
                                      f"): {why}."], schema.ASSESSMENT_DATE, date)
 
 
