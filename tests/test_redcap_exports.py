@@ -170,3 +170,30 @@ def test_an_unknown_repeating_instrument_names_its_rows_and_the_rest_loads():
     found = [f for f in result.findings if f.value == "concomitant_medications"]
     assert len(found) == 1 and "rows 7, 8" in found[0].message and "not loaded" in found[0].message
     assert result.cohort.report.n_analysed == 4 and result.adverse_events.report.n_analysed == 4
+
+
+# ------------------------------------------------------------------------------------------------------------
+# load_cohort-style entry and the command line
+# ------------------------------------------------------------------------------------------------------------
+def test_the_redcap_aware_load_cohort_reads_exports_and_leaves_other_files_alone():
+    from il2lib.redcap.entry import is_redcap_export, load_cohort
+
+    assert is_redcap_export(RAW) and is_redcap_export(RAW.read_bytes())
+    plain = Path(__file__).parents[1] / "sample_data" / "proclaim_synthetic.csv"
+    assert not is_redcap_export(plain)
+    assert load_cohort(RAW, dictionary=DICTIONARY).report.n_analysed == 4
+    assert load_cohort(FIXTURES / "registry_labels.csv").report.n_analysed == 4
+    assert load_cohort(plain).report.n_analysed == 57
+
+
+def test_command_line_reads_an_export_with_its_dictionary(capsys):
+    import json
+
+    from il2lib.cli import main
+
+    assert main(["summary", str(FIXTURES / "registry_longitudinal.csv"), "--redcap-dictionary", str(DICTIONARY),
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_analysed"] == 4 and out["groups"]["rcc"]["best_response"]["CR"] == 1
+    assert main(["summary", str(RAW)]) == 2  # coded fields without the dictionary: the finding, exit 2
+    assert "holds REDCap choice codes" in capsys.readouterr().err

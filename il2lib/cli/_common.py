@@ -14,7 +14,7 @@ from il2lib import schema
 from il2lib.analyses.toxicity import unknown_sources
 from il2lib.cohort import CohortFilter, apply_filter
 from il2lib.errors import Il2libError
-from il2lib.validation.patients import load_cohort
+from il2lib.redcap.entry import load_cohort
 
 #: CohortFilter field -> schema column used as its flag/URL name
 FILTER_FLAGS = {"disease": schema.DISEASE, "prior_pd1_pdl1": schema.PRIOR_PD1,
@@ -35,6 +35,10 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="patient file (CSV/TSV, XLSX or Parquet)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     parser.add_argument("--sheet", default=None, help="XLSX sheet name or 0-based number")
+    parser.add_argument("--redcap-dictionary", default=None, metavar="DICTIONARY_CSV",
+                        help="the REDCap project's Data Dictionary CSV, when FILE is a REDCap export (a REDCap export "
+                             "is recognised by its header; without the dictionary only the registry template's codes "
+                             "are decoded)")
     parser.add_argument("--date-order", action="append", default=[], metavar="COLUMN=dmy|mdy",
                         help="day/month order of an ambiguous date column ('*' for all); repeatable")
     parser.add_argument("--map", action="append", default=[], metavar="FILE_COLUMN=SCHEMA_COLUMN",
@@ -98,7 +102,8 @@ def load_filtered(args: argparse.Namespace):
     if not (math.isfinite(args.assessment_window_days) and args.assessment_window_days >= 0):
         raise UsageError("--assessment-window-days must be a number >= 0.")
     cohort = load_cohort(args.file, _pairs(args.map, "--map") or None, sheet=sheet, date_order=date_order or None,
-                         cb_sd_months=args.cb_sd_months, assessment_window_days=args.assessment_window_days)
+                         cb_sd_months=args.cb_sd_months, assessment_window_days=args.assessment_window_days,
+                         dictionary=getattr(args, "redcap_dictionary", None))
     if not cohort.report.ok:
         raise UsageError("\n".join(f.message for f in cohort.report.file_errors))
     return cohort, flt, apply_filter(cohort.data, flt)
