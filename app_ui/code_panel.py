@@ -25,7 +25,10 @@ def code_key(key: str) -> str:
 
 
 def show_code(snippet, ctx, key: str, ae: bool = False) -> None:
-    """'Show code' expander: Python (il2lib) and R snippets plus the CSV they read (and the AE rows if ``ae``)."""
+    """'Show code' expander: Python (il2lib) and R snippets plus the CSV they read (and the AE rows if ``ae``).
+    Not drawn in presentation mode (a slide shows results, not code)."""
+    if ctx.presentation:
+        return
     title = CODE_TITLES.get(key, "")
     section = st.expander(f"Show code: {title}" if title else "Show code", icon=":material/code:",
                           key=code_key(key), on_change="rerun")

@@ -1,9 +1,10 @@
 """THE frame: every page (``app.py`` included) starts with one call to :func:`frame`.
 
 It sets the page config, runs the optional login gate, seeds session state (from the URL on
-a session's first run), loads the current data, draws the sidebar (data status, navigation,
-filters with their "n = X of Y" summary, reset, settings, presentation mode), mirrors the view
-in the URL and returns an :class:`AppContext` holding the filtered cohort.
+a session's first run), loads the current data, draws the sidebar (presentation mode, data status,
+navigation, filters with their "n = X of Y" summary, reset, settings), in presentation mode the
+previous / next page links, mirrors the view in the URL and returns an :class:`AppContext` holding the
+filtered cohort.
 """
 from __future__ import annotations
 
@@ -39,9 +40,8 @@ NAVIGATION = (
 CONTROL_TESTIDS = ("stSelectbox", "stMultiSelect", "stRadio", "stCheckbox", "stNumberInput", "stSlider",
                    "stButtonGroup", "stTextInput", "stDateInput", "stFileUploader", "stDownloadButton", "stPopover")
 _CONTROLS = ", ".join(f'[data-testid="{t}"]' for t in CONTROL_TESTIDS)
-#: Presentation mode as a slide layout: larger type in the main area; controls, download rows and export
-#: popovers hidden (a columns row holding nothing else goes too); less room above the page title; the
-#: previous / next page links fixed in the header.
+#: Presentation mode: larger type in the main area, less room above the page title, the previous / next page
+#: links fixed in the header.
 PRESENTATION_CSS = """
 <style>
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
@@ -56,16 +56,27 @@ PRESENTATION_CSS = """
   [data-testid="stCheckbox"] > label { align-items: center; }
   [data-testid="stMain"] h1 { font-size: 2.8rem !important; padding-top: 0 !important; }
   [data-testid="stMainBlockContainer"] { padding-top: 4.5rem !important; }
-  [data-testid="stMain"] [data-testid="stElementContainer"]:has(> :is(CONTROLS)),
-  [data-testid="stMain"] [class*="st-key-dl_"], [data-testid="stMain"] [data-testid="stPopover"],
-  [data-testid="stMain"] [data-testid="stLayoutWrapper"]:has(> :is([class*="st-key-dl_"], [data-testid="stPopover"])),
-  [data-testid="stMain"] [data-testid="stLayoutWrapper"]:has(> [data-testid="stHorizontalBlock"]):has(:is(CONTROLS)):not(:has([data-testid="stElementContainer"] > :not(CONTROLS))),
   [data-testid="stMain"] [data-testid="stElementContainer"]:has(> [data-testid="stMarkdown"] style) {
     display: none !important; }
   .st-key-slide_nav { position: fixed; top: 0.55rem; left: 50%; transform: translateX(-50%); width: auto;
     z-index: 999991; background: #ffffff; }
+  .st-key-slide_nav a { border: 1px solid rgba(49, 51, 63, 0.3); padding: 0 0.75rem; }
+</style>
+"""
+#: Presentation mode's slide layout: controls, download rows and export popovers hidden from the main area (a
+#: columns row holding nothing else goes too). A static <style>, so turning presentation mode off restores them.
+SLIDE_CSS = """
+<style>
+  [data-testid="stMain"] [data-testid="stElementContainer"]:has(> :is(CONTROLS)),
+  [data-testid="stMain"] [class*="st-key-dl_"], [data-testid="stMain"] [data-testid="stPopover"],
+  [data-testid="stMain"] [data-testid="stLayoutWrapper"]:has(> :is([class*="st-key-dl_"], [data-testid="stPopover"])),
+  [data-testid="stMain"] [data-testid="stLayoutWrapper"]:has(> [data-testid="stHorizontalBlock"]):has(:is(CONTROLS)):not(:has([data-testid="stElementContainer"] > :not(CONTROLS))) {
+    display: none !important; }
 </style>
 """.replace("CONTROLS", _CONTROLS)
+#: Pages that keep their controls in presentation mode: a workflow, not a slide (the report's options and files).
+PAGES_WITH_CONTROLS = ("Report",)
+
 
 @dataclass(frozen=True)
 class AppContext:
@@ -142,16 +153,19 @@ def frame(page_title: str) -> AppContext:
                        layout="wide", initial_sidebar_state="collapsed" if ss[state.PRESENT] else "auto")
     _login_gate()
     if ss[state.PRESENT]:
-        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)  # static CSS, nothing from the data
+        css = PRESENTATION_CSS + ("" if page_title in PAGES_WITH_CONTROLS else SLIDE_CSS)
+        st.markdown(css, unsafe_allow_html=True)  # static CSS, nothing from the data
     choice = _current_choice()
     ss.setdefault(state.CB_WINDOW, float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT))
     loaded = data_mod.load_current(choice, ss.get(data_mod.MAPPING), ss[state.CB_SD], float(ss[state.CB_WINDOW]))
-    if ss.get(state.PSEUDONYMS):  # the one place ids are replaced: every page, download and report follows
+    pseudonyms = bool(ss.get(state.PSEUDONYMS) or ss[state.PRESENT])  # no file id on a shared screen
+    if pseudonyms:  # the one place ids are replaced: every page, download and report follows
         loaded = data_mod.with_pseudonyms(loaded)
     else:
         ss.pop(data_mod.PSEUDONYM_MEMO, None)
     share.require_linked_upload(loaded)  # a link's upload this session lacks: blocked until it is uploaded
     with st.sidebar:
+        _view_settings()
         _data_status(loaded)
         _navigation()
         fstate = filters.draw_filters(loaded)
@@ -166,6 +180,8 @@ def frame(page_title: str) -> AppContext:
         for problem in ss.get(state.URL_PROBLEMS, ()):
             st.warning(md_escape(problem))
     present = bool(ss[state.PRESENT])
+    if present:
+        _slide_navigation(page_title)
     state.sync_url(state.query_params_for(cohort_filter, {
         state.Q_PRESENT: "1" if present else "",
         state.Q_DATA: choice if choice not in (data_mod.default_choice(), data_mod.UPLOAD) else "",
@@ -174,7 +190,7 @@ def frame(page_title: str) -> AppContext:
                             if ss[state.CB_WINDOW] != schema.ASSESSMENT_WINDOW_DAYS_DEFAULT else ""),
     }))
     return AppContext(loaded=loaded, data=filtered, filter=cohort_filter, n_total=n_total, presentation=present,
-                      cb_sd_months=float(ss[state.CB_SD]), pseudonyms=bool(ss.get(state.PSEUDONYMS)),
+                      cb_sd_months=float(ss[state.CB_SD]), pseudonyms=pseudonyms,
                       assessment_window_days=float(ss[state.CB_WINDOW]), masking=masking)
 
 
@@ -208,11 +224,35 @@ def _data_status(loaded: LoadedData) -> None:
         st.caption(md_escape(loaded.note))
 
 
+def _pages() -> list[tuple[str, str, str]]:
+    """The :data:`NAVIGATION` entries whose page exists, in order."""
+    return [entry for entry in NAVIGATION if (ROOT / entry[0]).is_file()]
+
+
 def _navigation() -> None:
-    for path, label, icon in NAVIGATION:
-        if (ROOT / path).is_file():
-            st.page_link(path, label=label, icon=icon)
+    for path, label, icon in _pages():
+        st.page_link(path, label=label, icon=icon)
     st.divider()
+
+
+def neighbours(page_title: str) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    """(path, label) of the pages before and after ``page_title`` in the navigation (None at an end)."""
+    pages = [(path, label) for path, label, _ in _pages()]
+    i = next((i for i, (_, label) in enumerate(pages) if label == page_title), None)
+    if i is None:
+        return None, None
+    return (pages[i - 1] if i > 0 else None), (pages[i + 1] if i + 1 < len(pages) else None)
+
+
+def _slide_navigation(page_title: str) -> None:
+    """Previous / next page links, fixed in the header by :data:`PRESENTATION_CSS` (the view's filters and
+    settings follow from the session, as with the sidebar links)."""
+    before, after = neighbours(page_title)
+    with st.container(horizontal=True, gap="small", key="slide_nav"):
+        if before is not None:
+            st.page_link(before[0], label=f"Previous: {before[1]}", icon=":material/arrow_back:")
+        if after is not None:
+            st.page_link(after[0], label=f"Next: {after[1]}", icon=":material/arrow_forward:")
 
 
 def _filter_summary(n_filtered: int, n_total: int, cohort_filter: Any, masking) -> None:
@@ -222,11 +262,19 @@ def _filter_summary(n_filtered: int, n_total: int, cohort_filter: Any, masking) 
               disabled=cohort_filter.is_empty(), width="stretch")
 
 
+def _view_settings() -> None:
+    """The top of the sidebar: presentation mode (found without scrolling, to leave it too)."""
+    st.toggle("Presentation mode", **state.bind("present"),
+              help="A slide layout for screen sharing: larger type and markers, colour-blind-safe high-contrast "
+                   "palette, controls, code and downloads hidden, previous / next page buttons, patients shown "
+                   "by pseudonym, sidebar collapsed. Also `?present=1`.")
+    if st.session_state[state.PRESENT]:
+        st.caption(":material/badge: While presenting, patients are named by pseudonym (their row in the "
+                   "file), not by the file's ids. Turn presentation mode off to change the page's options.")
+
+
 def _settings() -> None:
     st.divider()
-    st.toggle("Presentation mode", **state.bind("present"),
-              help="Larger type and markers, colour-blind-safe high-contrast palette, sidebar collapsed, "
-                   "figure titles naming the filters. Also `?present=1`.")
     st.number_input(
         "Clinical benefit: SD lasting at least (months)", min_value=0.0, max_value=60.0, step=1.0,
         **state.bind("cb_sd"),

@@ -121,3 +121,41 @@ def test_on_off_page_options_are_restored_from_the_url(name):
     """url_toggle writes ?<name>=1; reopening that URL must switch the option on again."""
     at = open_app({name: "1"}, page="pages/2_Response.py")
     assert widget(at, "toggle", f"w_{name}").value is True
+
+
+def test_slide_navigation_follows_the_sidebar_order():
+    from app_ui.frame import neighbours
+
+    assert neighbours("Survival") == (("pages/2_Response.py", "Response"), ("pages/4_Biomarkers.py", "Biomarkers"))
+    assert neighbours("Data")[0] is None and neighbours("Data")[1] == ("pages/1_Cohort.py", "Cohort")
+    assert neighbours("Report")[1] is None
+    assert neighbours("No such page") == (None, None)
+
+
+def test_presentation_mode_draws_previous_and_next_links_and_no_code_panels():
+    normal = open_app(page="pages/3_Survival.py")
+    assert any(e.label.startswith("Show code") for e in normal.main.expander)
+    assert not [link for link in normal.main.get("page_link") if link.label.startswith(("Previous", "Next"))]
+    at = open_app({"present": "1"}, "pages/3_Survival.py")
+    assert [link.label for link in at.main.get("page_link")] == ["Previous: Response", "Next: Biomarkers"]
+    assert not any(e.label.startswith("Show code") for e in at.main.expander)
+    assert "pseudonym" in " ".join(texts(at.sidebar, "caption"))
+
+
+def swimmer_lanes(at) -> list[str]:
+    import json
+
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    swimmer = next(s for s in specs if s["layout"].get("yaxis", {}).get("title", {}).get("text") == "Patient")
+    return [str(t) for t in swimmer["layout"]["yaxis"]["ticktext"]]
+
+
+def test_presentation_mode_names_patients_by_pseudonym():
+    ids = swimmer_lanes(open_app(page="pages/2_Response.py"))
+    assert ids and not any(t.startswith("row ") for t in ids)
+    at = open_app({"present": "1"}, "pages/2_Response.py")
+    lanes = swimmer_lanes(at)
+    assert len(lanes) == len(ids) and all(t.startswith("row ") for t in lanes), lanes[:5]
+    widget(at, "toggle", "w_present").set_value(False)
+    rerun(at)
+    assert swimmer_lanes(at) == ids  # leaving presentation mode gives the file's ids back
