@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +18,9 @@ from app_ui.widgets import show_table
 from il2lib import schema
 from il2lib.export.files import table_to_csv_bytes
 from il2lib.survival.km import format_months
-from il2lib.validation.mapping import closest_columns, missing_required
-from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER
+from il2lib.validation.coerce import to_date
+from il2lib.validation.mapping import closest_columns, free_text_columns, missing_required
+from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, RECODE_SUGGESTION
 
 ctx = frame("Data")
 
@@ -65,9 +67,14 @@ def source_picker() -> None:
 def counts(report, shown) -> None:
     """Rows loaded = patients analysed + rows excluded, as ``shown`` (small-cell protection) shows them."""
     a, b, c = st.columns(3)
-    a.metric("Rows loaded", shown.text(("loaded",), report.n_loaded))
-    b.metric("Patients analysed", shown.text(("analysed",), report.n_analysed))
-    c.metric("Rows excluded", shown.text(("excluded",), report.n_excluded))
+    a.metric("Rows loaded", _count(shown, ("loaded",), report.n_loaded))
+    b.metric("Patients analysed", _count(shown, ("analysed",), report.n_analysed))
+    c.metric("Rows excluded", _count(shown, ("excluded",), report.n_excluded))
+
+
+def plural(n: int, word: str, count: str | None = None) -> str:
+    """``1 row``, ``2,000 rows`` (``count``: the number as shown, e.g. masked)."""
+    return f"{count if count is not None else f'{n:,}'} {word}{'' if n == 1 else 's'}"
 
 
 def _count(shown, key, n: int) -> str:
@@ -178,53 +185,187 @@ def mapping_editor(report) -> None:
             st.rerun()
 
 
+DATE_ORDERS = {"dmy": "Day first (DD/MM/YYYY)", "mdy": "Month first (MM/DD/YYYY)"}
+
+
+def read_date(text: str, order: str) -> str:
+    """``12/09/2018`` read in ``order`` as the loader reads it: ``12 Sep 2018`` (or "not a date")."""
+    value = to_date(pd.Series([text], dtype=object), pd.Series([False]), order).values.iloc[0]
+    return value.strftime("%-d %b %Y") if pd.notna(value) else "not a date"
+
+
 def ambiguous_dates(report) -> None:
-    """Let the user resolve date columns that could be read day-first or month-first."""
-    columns = [f.column for f in report.file_errors if f.kind == AMBIGUOUS_DATE_ORDER]
-    if not columns or ctx.loaded.choice != data_mod.UPLOAD:
+    """Ask the order of date columns that read day-first and month-first alike: example values read both ways,
+    no answer chosen for the user, and what is held back until the answer."""
+    found = [f for f in report.file_errors if f.kind == AMBIGUOUS_DATE_ORDER]
+    if not found or ctx.loaded.choice != data_mod.UPLOAD:
         return
-    st.warning("Some date columns could be read either way. Choose the order used in the file:",
+    names = ", ".join(schema.label(f.column) for f in found)
+    st.warning(f"**Which date order does the file use?** Every date in {md_escape(names)} can be read day first "
+               "or month first. Until you answer, these dates are held back and no patient is analysed.",
                icon=":material/event:")
-    orders = {"dmy": "DD/MM/YYYY (day first)", "mdy": "MM/DD/YYYY (month first)"}
     chosen = {}
-    for column in columns:
-        chosen[column] = st.radio(md_escape(schema.label(column)), list(orders), format_func=orders.get,
-                                  horizontal=True, key=data_mod.DATE_ORDER_WIDGET + column)
-    if st.button("Apply date order", icon=":material/check:"):
+    for finding in found:
+        examples = finding.examples or ((finding.value,) if finding.value else ())
+        chosen[finding.column] = st.radio(md_escape(f"{schema.label(finding.column)}: the dates are"),
+                                          list(DATE_ORDERS), format_func=DATE_ORDERS.get, index=None,
+                                          horizontal=True, key=data_mod.DATE_ORDER_WIDGET + finding.column)
+        st.caption("\n".join(md_escape(f"- '{ex}' is {read_date(ex, 'dmy')} (day first) or {read_date(ex, 'mdy')} "
+                                        "(month first)") for ex in examples))
+    answered = all(chosen.values())
+    if st.button("Apply date order", icon=":material/check:", disabled=not answered,
+                 help=None if answered else "Choose an order for every column first."):
         st.session_state[data_mod.DATE_ORDER] = {**st.session_state.get(data_mod.DATE_ORDER, {}), **chosen}
         st.rerun()
+
+
+def recode_suggestions(report) -> None:
+    """Values not recognised that are close to an allowed value: one click recodes them (applied on every load of
+    this upload and recorded in the report's Methods); the accepted recodes, each with an undo."""
+    if ctx.loaded.choice != data_mod.UPLOAD:
+        return
+    masking = current_masking()
+    groups = Counter((f.column, f.value, f.suggestion) for f in report.findings
+                     if f.kind == RECODE_SUGGESTION and f.value)
+    if groups:
+        n = sum(groups.values())
+        st.warning(f"**{plural(n, 'row', masking.count(n))} left out for a value not recognised** that is close to "
+                   "an allowed value. Accept a suggestion to recode the value in this session (the file is not "
+                   "changed; the recode is listed in the report's Methods).", icon=":material/spellcheck:")
+        for i, ((column, value, target), rows) in enumerate(groups.items()):
+            text, button = st.columns([5, 1], vertical_alignment="center")
+            text.markdown(md_escape(f"{schema.label(column)}: '{value}' → {target} "
+                                    f"({plural(rows, 'row', masking.count(rows))})"))
+            button.button("Accept", key=f"recode_accept_{i}", on_click=data_mod.accept_recode,
+                          args=(column, value, target), icon=":material/check:",
+                          help=f"Read '{value}' as '{target}' in this upload.")
+    accepted = [(column, value, target) for column, recode in data_mod.accepted_recodes().items()
+                for value, target in recode.items()]
+    if accepted:
+        st.markdown("**Recodes accepted** (listed in the report's Methods):")
+        for i, (column, value, target) in enumerate(accepted):
+            text, button = st.columns([5, 1], vertical_alignment="center")
+            text.markdown(md_escape(f"{schema.label(column)}: '{value}' read as '{target}'"))
+            button.button("Undo", key=f"recode_undo_{i}", on_click=data_mod.undo_recode, args=(column, value),
+                          icon=":material/undo:")
+
+
+#: What a finding's ``analysis`` codes leave a patient out of, in words.
+ANALYSIS_LABELS = {"os": "overall survival", "pfs": "progression-free survival", "dor": "duration of response",
+                   "response": "response rates", schema.LINE_OF_IL2: "line of IL-2 (grouping and filter)",
+                   schema.CLINICAL_BENEFIT: "clinical benefit (CBR, biomarkers)"}
+LEVEL_WORDS = {"file_error": "file can't be analysed", "row_error": "row left out", "warning": "warning"}
+LEVEL_COUNTS = {"file_error": ("file problem", "file problems"), "row_error": ("row left out", "rows left out"),
+                "warning": ("warning", "warnings")}
+
+
+def level_count(n: int, level: str) -> str:
+    """``1 row left out``, ``2,000 rows left out``, ``3 warnings``."""
+    one, many = LEVEL_COUNTS.get(level, (level, level))
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def analyses_text(codes: str | None) -> str:
+    if not codes:
+        return ""
+    return ", ".join(ANALYSIS_LABELS.get(code, schema.label(code)) for code in str(codes).split(","))
+
+
+def is_absent_column_note(finding, report) -> bool:
+    """A note about an optional data-dictionary column the file does not have (not a problem of its data)."""
+    return (finding.level == "warning" and finding.file_row is None and finding.column in schema.COLUMNS
+            and finding.column not in report.mapping.values())
+
+
+def absent_columns(report) -> None:
+    """Optional columns not in the file, apart from the data problems: each with the analyses it limits."""
+    notes = [f for f in report.findings if is_absent_column_note(f, report)]
+    if not notes:
+        return
+    with st.expander(f"Not in your file: {plural(len(notes), 'optional column')} (these analyses are limited)",
+                     icon=":material/info:"):
+        for finding in notes:
+            limits = analyses_text(finding.analysis)
+            st.markdown("- **" + md_escape(schema.label(finding.column)) + "**"
+                        + md_escape((f" (limits {limits})" if limits else "") + ": "
+                                    + current_masking().text(finding.message)))
+
+
+def file_reading(report) -> None:
+    """How the file was read (date orders, decimal commas, recodes...), as the report's Methods list it."""
+    if report.conversions:
+        with st.expander("How the file was read (listed in the report's Methods)", icon=":material/rule:"):
+            st.markdown("\n".join("- " + md_escape(c) for c in report.conversions))
 
 
 WITHHELD_TABLE = ("Patient-level table withheld while small-cell protection is on: it lists patients one by "
                   "one. Switch off Small-cell protection in the sidebar to see it.")
 
 
+FINDINGS_LISTED = 30  # findings of one column listed as full sentences; more go in a table
+
+
+def column_heading(column: str) -> str:
+    if column == "(whole file)":
+        return "Whole file"
+    if column in schema.COLUMNS or column in schema.DERIVED_COLUMNS:
+        return f"{schema.label(column)} ({column})"
+    return f"File column '{column}'"
+
+
 def findings_by_column(report) -> None:
+    problems = [not is_absent_column_note(f, report) for f in report.findings]
     frame_ = report.to_frame()
     if frame_.empty:
         st.success("No problem found in the file.", icon=":material/task_alt:")
         return
     if current_masking().on:  # one row per patient (file row, id, value)
-        st.markdown("#### Findings by column")
+        st.markdown("#### Data problems by column")
         st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
         return
     frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
     order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
-    st.markdown("#### Findings by column")
+    everything = frame_[["column"] + [c for c in order if c in frame_.columns]]
+    frame_ = frame_[problems]
+    if frame_.empty:
+        st.success("No problem found in the data of the file.", icon=":material/task_alt:")
+        findings_download(everything)
+        return
+    st.markdown("#### Data problems by column")
     drawn = drawn_findings(frame_["column"])
     for column, group in frame_[drawn].groupby("column", sort=False):
         levels = group["level"].value_counts()
-        summary = ", ".join(f"{n} {lvl.replace('_', ' ')}" for lvl, n in levels.items())
-        with st.expander(f"{md_escape(column)}: {summary}", expanded=bool(levels.get("file_error", 0))):
-            show_table(group[[c for c in order if c in group.columns]],
-                       column_config={"message": st.column_config.TextColumn("message", width="large")})
+        summary = ", ".join(level_count(n, lvl) for lvl, n in levels.items())
+        with st.expander(md_escape(f"{column_heading(column)}: {summary}"),
+                         expanded=bool(levels.get("file_error", 0))):
+            if len(group) <= FINDINGS_LISTED:
+                st.markdown("\n".join(_finding_line(row) for row in group.itertuples(index=False)))
+            else:
+                show_table(readable_findings(group[[c for c in order if c in group.columns]]),
+                           column_config={"Problem": st.column_config.TextColumn("Problem", width="large")})
     rest = frame_.loc[~drawn]
     if len(rest):
-        levels = ", ".join(f"{n:,} {lvl.replace('_', ' ')}{'s' if n > 1 else ''}"
-                           for lvl, n in rest["level"].value_counts().items())
+        levels = ", ".join(level_count(n, lvl) for lvl, n in rest["level"].value_counts().items())
         st.caption(f"… and {rest['column'].nunique():,} more file columns with findings ({levels}), not listed "
                    "one by one: the findings download below has every finding.")
-    findings_download(frame_[["column"] + [c for c in order if c in frame_.columns]])
+    findings_download(everything)
+
+
+def _finding_line(row) -> str:
+    """One finding as a full sentence: what happens to the row, the message, the analyses it is left out of."""
+    what = {"row_error": "Left out", "file_error": "Blocks the file", "warning": "Warning"}.get(row.level, row.level)
+    limits = analyses_text(row.analysis)
+    return "- " + md_escape(f"{what}: {row.message}" + (f" (left out of {limits})" if limits else ""))
+
+
+def readable_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings with clinical column names and words, no "None": for a table on the page."""
+    out = findings.assign(level=findings["level"].map(lambda v: LEVEL_WORDS.get(v, v)))
+    if "analysis" in out:
+        out["analysis"] = out["analysis"].map(analyses_text)
+    out = out.astype(object).where(out.notna(), "")
+    return out.rename(columns={"file_row": "File row", "patient_id": "Patient id", "level": "What happens",
+                               "message": "Problem", "value": "Value in the file", "analysis": "Left out of"})
 
 
 def drawn_findings(columns: pd.Series) -> pd.Series:
@@ -253,7 +394,17 @@ def excluded_download(cohort) -> None:
                        on_click="ignore")
 
 
-def identifiers(report) -> None:
+def identifiers(report, cohort) -> None:
+    extra = [c for c in report.unmapped_columns if c not in report.identifier_columns]
+    rows = cohort.data if len(cohort.data) else cohort.excluded
+    free_text = free_text_columns(rows, extra) if rows is not None else []
+    if free_text:
+        names = ", ".join(f"'{md_escape(c)}'" for c in free_text[:IDENTIFIERS_NAMED])
+        if len(free_text) > IDENTIFIERS_NAMED:
+            names += f" and {len(free_text) - IDENTIFIERS_NAMED:,} more"
+        st.warning(f"Free-text columns kept as extra columns: {names}. Free text may contain identifiers (names, "
+                   "places, dates): check them, or remove them from the file, before sharing a table, a download or "
+                   "the screen.", icon=":material/notes:")
     if report.identifier_columns:
         names = ", ".join(f"'{md_escape(c)}'" for c in report.identifier_columns[:IDENTIFIERS_NAMED])
         if len(report.identifier_columns) > IDENTIFIERS_NAMED:
@@ -293,7 +444,7 @@ if ctx.loaded.synthetic:
     st.info(schema.SYNTHETIC_NOTE, icon=":material/science:")
 if ctx.loaded.error:
     st.error(md_escape(ctx.loaded.error), icon=":material/error:")
-if ctx.loaded.note:
+if ctx.loaded.note and ctx.loaded.choice != data_mod.UPLOAD:  # an upload's is the uploader above
     st.info(md_escape(ctx.loaded.note), icon=":material/upload_file:")
 if ctx.loaded.ae_error:
     st.warning("Adverse-event table: " + md_escape(ctx.loaded.ae_error), icon=":material/warning:")
@@ -314,10 +465,13 @@ elif ctx.cohort is not None:
         start_links()
     else:
         cannot_analyse(report)
-    identifiers(report)
+    identifiers(report, ctx.cohort)
     ambiguous_dates(report)
+    recode_suggestions(report)
     mapping_editor(report)
     findings_by_column(report)
+    absent_columns(report)
+    file_reading(report)
     excluded_download(ctx.cohort)
     data_mod.ae_complete_switches(ctx.loaded, shown)
     preview(ctx.cohort)

@@ -429,6 +429,11 @@ def count_view(loaded: LoadedData, sidebar_total: int, snapshot_: CohortSnapshot
     return view
 
 
+def _shown_count(shown: Suppression, key, n: int) -> str:
+    """A count as ``shown`` (small-cell protection) shows it, with thousands separators."""
+    return f"{n:,}" if shown.shows(key) else shown.text(key, n)
+
+
 def _about_patients(finding) -> bool:
     """A finding naming a patient or counting patients (not a whole-file one such as a column not recognised)."""
     return (finding.file_row is not None or finding.patient_id is not None or bool(finding.named_ids)
@@ -459,8 +464,8 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
         key = f"{AE_COMPLETE_WIDGET}{i}"
         st.session_state[key] = source in chosen
         st.toggle(md_escape(f"This AE file lists every AE of {what} "
-                            f"({shown.text(('ae_without_rows', source), without_rows)} of "
-                            f"{shown.text(('ae_patients', source), n)} without AE rows)"), key=key,
+                            f"({_shown_count(shown, ('ae_without_rows', source), without_rows)} of "
+                            f"{_shown_count(shown, ('ae_patients', source), n)} without AE rows)"), key=key,
                   on_change=_set_ae_complete, args=(loaded.ae_key, source, key))
     findings = [f for f in loaded.adverse_events.report.findings if f.level == "warning"]
     if findings:
@@ -468,11 +473,13 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
         # with protection on, only whole-file warnings: the others name a patient each, or count the patients
         # without AE rows that the switches above show protected
         listed = [f for f in findings if not _about_patients(f)] if masking.on else findings
-        with st.expander(f"Adverse-event file: {masking.count(len(findings))} warning(s)", icon=":material/warning:"):
+        n = len(findings)
+        count = f"{n:,}" if not masking.on else masking.count(n)
+        with st.expander(f"Adverse-event file: {count} warning{'' if n == 1 else 's'}", icon=":material/warning:"):
             if masking.on:
                 st.caption("Warnings about patients: not listed while small-cell protection is on (one row per "
                            "patient; the switches above count the patients without AE rows).")
             for finding in listed[:50]:
                 st.markdown("- " + md_escape(masking.text(finding.message)))
             if len(listed) > 50:
-                st.caption(f"... and {len(listed) - 50} more.")
+                st.caption(f"... and {len(listed) - 50:,} more.")

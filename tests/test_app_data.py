@@ -8,7 +8,7 @@ from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
 from il2lib.validation.patients import load_cohort
-from support.apptest import open_app, rerun, sidebar_count, tables, texts, widget
+from support.apptest import open_app, rerun, sidebar_count, tables, texts, unescape, widget
 
 PAYLOAD_HTML = "<img src=x onerror=alert(1)>"
 PAYLOAD_TEXT = "**bold** [link](javascript:alert(1)) $x$ <script>alert(2)</script>"
@@ -53,8 +53,8 @@ def test_upload_counts_equal_the_loader():
                            "Rows excluded": str(expected.n_excluded)}
     assert sidebar_count(at) == f"n = {expected.n_analysed} of {expected.n_analysed} patients"
     expanders = [e.label for e in at.expander]
-    assert any(label.startswith("patient\\_id:") for label in expanders)
-    assert any(label.startswith("disease:") for label in expanders)
+    assert any(unescape(label).startswith("Patient ID (patient_id):") for label in expanders)
+    assert any(unescape(label).startswith("Disease (disease): 1 row left out") for label in expanders)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download excluded rows with reasons (CSV)" in labels
     assert "Template CSV (all columns, no rows)" in labels and "Data dictionary (CSV)" in labels
@@ -137,6 +137,7 @@ def test_ambiguous_dates_ask_for_the_order_and_the_answer_loads_the_file():
     assert radios, "a date-order choice should be offered"
     for radio in radios:
         radio.set_value("dmy")
+    rerun(at)
     next(b for b in at.button if b.label == "Apply date order").click()
     rerun(at)
     assert metrics(at)["Patients analysed"] == "3"

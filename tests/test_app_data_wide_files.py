@@ -60,7 +60,8 @@ def _mapping(at):
 
 
 def _findings_expanders(at) -> list:
-    return [e for e in at.expander if e.label not in ("Column mapping", "Analysed data (first 50 rows)")]
+    return [e for e in at.expander if e.label not in ("Column mapping", "Analysed data (first 50 rows)")
+            and not e.label.startswith(("Not in your file", "How the file was read"))]
 
 
 def _bounded(at) -> None:
@@ -105,13 +106,14 @@ def test_findings_of_50_file_columns_are_listed_the_rest_summed_up_and_all_downl
     assert len(report.findings) == WIDTH + len(schema.REQUIRED_COLUMNS)
     expanders = _findings_expanders(at)
     labels = [unescape(e.label) for e in expanders]
-    required = [f"{name}: 1 file error" for name in schema.REQUIRED_COLUMNS]
-    assert labels == ["mrn: 1 warning"] + [f"mrn ({k}): 1 warning" for k in range(2, 51)] + required
-    assert all(e.proto.expanded for e in expanders if "file error" in e.label)  # the blocking errors stay in view
+    required = [f"{schema.label(name)} ({name}): 1 file problem" for name in schema.REQUIRED_COLUMNS]
+    assert labels == ["File column 'mrn': 1 warning"] + [f"File column 'mrn ({k})': 1 warning"
+                                                         for k in range(2, 51)] + required
+    assert all(e.proto.expanded for e in expanders if "file problem" in e.label)  # the blocking errors stay in view
     summary = f"… and {WIDTH - 50:,} more file columns with findings ({WIDTH - 50:,} warnings), not listed one by " \
               "one: the findings download below has every finding."
     assert summary in texts(at, "caption")
-    listed = sum(int(n) for label in labels for n in re.findall(r"(\d+) (?:warning|file error|row error)", label))
+    listed = sum(int(n) for label in labels for n in re.findall(r"(\d+) (?:warning|file problem|row left out)", label))
     assert listed + (WIDTH - 50) == len(report.findings)
     assert len(offered["validation_findings"]) == len(report.findings)
 

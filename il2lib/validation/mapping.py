@@ -147,3 +147,27 @@ def closest_columns(missing: Sequence[str], columns: Sequence[str]) -> dict[str,
             out[target] = column
             used.add(column)
     return out
+
+
+FREE_TEXT_SAMPLE = 2000  # rows looked at per column
+
+
+def free_text_columns(frame, columns: Sequence[str]) -> list[str]:
+    """The ``columns`` of ``frame`` whose values read like free text (notes, comments): mostly words, with
+    spaces or long, and varied (not a handful of codes). Free text may name people or places."""
+    found = []
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        values = frame[column].dropna().astype(str).str.strip()
+        values = values[values != ""].head(FREE_TEXT_SAMPLE)
+        if len(values) == 0:
+            continue
+        wordy = values.str.contains(r"[^\W\d_]{2}", regex=True)
+        if wordy.mean() < 0.5:
+            continue
+        spaced_or_long = (values.str.contains(r"\s", regex=True) | (values.str.len() >= 20)).mean()
+        varied = values.nunique() / len(values)
+        if spaced_or_long >= 0.3 and (varied >= 0.2 or len(values) < 10):
+            found.append(column)
+    return found
