@@ -21,7 +21,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib.analyses._grouping import group_labels, level_order
-from il2lib.notes import SHORT_LIMIT, PatientRef, short
+from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
 from il2lib.validation import coerce
 from il2lib.validation.mapping import is_identifier_column
 from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns
@@ -325,9 +325,9 @@ def _patient_frame(patients: Any) -> pd.DataFrame:
 
 def _finding(level: str, message: list, file_row: int | None, pid: str | None, column: str | None = None,
              value: str | None = None) -> Finding:
-    c = Collector(np.array([file_row or 0]), None, pd.DataFrame())
-    c.add(level, message, column=column, file_row=file_row, patient_id=pid, value=value, analysis=ANALYSIS)
-    return c.findings[0]
+    text, parts, named = compose(*message)
+    return Finding(level, text, column, None if file_row is None else int(file_row),
+                   None if pid is None else str(pid), value, ANALYSIS, parts, named)
 
 
 def _pref(pid) -> PatientRef:
@@ -396,6 +396,7 @@ def _grouped(result: TumourBurden, info: pd.DataFrame, by: str | None) -> Tumour
 
 def _from_assessments(table: pd.DataFrame, info: pd.DataFrame, n_read: int,
                       load_excluded: pd.DataFrame) -> TumourBurden:
+    """Vectorised over rows; findings are built only for the rows and patients they name."""
     t = table.copy()
     t[schema.PATIENT_ID] = t[schema.PATIENT_ID].astype(str)
     if schema.NEW_LESIONS not in t.columns:
@@ -405,91 +406,113 @@ def _from_assessments(table: pd.DataFrame, info: pd.DataFrame, n_read: int,
     in_scope = t[schema.PATIENT_ID].isin(info.index)
     n_other = int((~in_scope).sum())
     t = t[in_scope].copy()
-    t[schema.ASSESSMENT_DATE] = pd.to_datetime(t[schema.ASSESSMENT_DATE])
+    t[schema.ASSESSMENT_DATE] = pd.to_datetime(t[schema.ASSESSMENT_DATE]).astype("datetime64[ns]")
+    t[schema.FILE_ROW] = t[schema.FILE_ROW].astype("int64")
+    t[schema.TARGET_SUM] = t[schema.TARGET_SUM].astype(float)
+    t[schema.NEW_LESIONS] = t[schema.NEW_LESIONS].astype("boolean")
     t = t.sort_values([schema.PATIENT_ID, schema.ASSESSMENT_DATE, schema.FILE_ROW], kind="stable")
+    t = t.reset_index(drop=True)
+    pid = t[schema.PATIENT_ID]
+    patient = info.loc[pid.to_numpy()]
+    start = pd.Series(patient["start"].to_numpy("datetime64[ns]"), index=t.index)
+    progression = pd.Series(patient["progression"].to_numpy("datetime64[ns]"), index=t.index)
+    date = t[schema.ASSESSMENT_DATE]
+    k = t.groupby(schema.PATIENT_ID, sort=False).cumcount()
+    before = (date <= start).to_numpy()
+    base_k = pd.Series(np.where(before, k, -1), index=t.index).groupby(pid, sort=False).transform("max")
+    no_start = start.isna().to_numpy()
+    no_base = ~no_start & (base_k < 0).to_numpy()
+    has_base = ~no_start & ~no_base
+    is_base = has_base & (k == base_k).to_numpy()
+    base_pos = pd.Series(np.where(is_base, np.arange(len(t)), -1), index=t.index).groupby(pid, sort=False) \
+        .transform("max").to_numpy()
+    pre = has_base & (k < base_k).to_numpy()
+    base_sum = np.where(has_base, t[schema.TARGET_SUM].to_numpy()[np.maximum(base_pos, 0)], np.nan)
+    zero = has_base & (base_sum == 0)
+    used = has_base & ~pre & ~zero
     findings: list[Finding] = []
     excluded_rows = [load_excluded[list(ROW_COLUMNS)]] if len(load_excluded) else []
-    left: list[tuple[str, str]] = []
-    bars, changes = [], []
-    by_patient = dict(tuple(t.groupby(schema.PATIENT_ID, sort=False)))
-    for pid, row in info.iterrows():
-        rows = by_patient.get(pid)
-        if rows is None or not len(rows):
-            left.append((pid, NO_DATA))
+    reasons = np.full(len(t), None, dtype=object)
+    reasons[no_start] = NO_START
+    reasons[no_base] = NO_BASELINE
+    reasons[zero & ~pre] = ZERO_BASELINE
+    rows = t[schema.FILE_ROW].to_numpy()
+    base_row = np.where(has_base, rows[np.maximum(base_pos, 0)], 0)
+    base_date = date.to_numpy()[np.maximum(base_pos, 0)]
+    for i in np.flatnonzero(pre):
+        when = fmt_value(pd.Timestamp(base_date[i]))
+        why = f"before the baseline assessment ({PREFIX.lower()} {base_row[i]}, {when})"
+        reasons[i] = why
+        findings.append(_finding("warning", [f"{PREFIX} {rows[i]} (patient_id=", _pref(pid.iat[i]),
+                                             f"): assessment_date {fmt_value(date.iat[i])} is {why}; not used."],
+                                 int(rows[i]), pid.iat[i], schema.ASSESSMENT_DATE, fmt_value(date.iat[i])))
+    first = ~pid.duplicated().to_numpy()
+    counts = pid.map(pid.value_counts()).to_numpy()
+    for i in np.flatnonzero(no_base & first):
+        findings.append(_finding("warning", ["Patient ", _pref(pid.iat[i]), f": no assessment on or before "
+                                             f"date_il2_start ({fmt_value(start.iat[i])}), so no baseline; the "
+                                             f"{counts[i]} assessment row(s) (first: {PREFIX.lower()} {rows[i]}) "
+                                             "are not used and the patient is left out of the waterfall and spider "
+                                             "plots."], int(rows[i]), pid.iat[i], schema.ASSESSMENT_DATE))
+    days_before = ((start - date) / np.timedelta64(1, "D")).to_numpy()
+    for i in np.flatnonzero(is_base & (days_before > schema.BASELINE_MAX_DAYS)):
+        findings.append(_finding("warning", [f"{PREFIX} {rows[i]} (patient_id=", _pref(pid.iat[i]),
+                                             f"): the baseline assessment ({fmt_value(date.iat[i])}) is "
+                                             f"{int(days_before[i])} days before date_il2_start (more than "
+                                             f"{schema.BASELINE_MAX_DAYS})."], int(rows[i]), pid.iat[i],
+                                 schema.ASSESSMENT_DATE, fmt_value(date.iat[i])))
+    for i in np.flatnonzero(zero & is_base):
+        findings.append(_finding("warning", [f"{PREFIX} {rows[i]} (patient_id=", _pref(pid.iat[i]),
+                                             "): the baseline target sum is 0 mm; change from baseline is not "
+                                             "defined and the patient is left out."], int(rows[i]), pid.iat[i],
+                                 schema.TARGET_SUM, "0"))
+    out = np.flatnonzero(reasons != None)  # noqa: E711
+    if len(out):
+        excluded_rows.append(_rows_frame(rows[out], pid.to_numpy(object)[out], reasons[out]))
+    u = t[used].copy()
+    pct = (u[schema.TARGET_SUM].to_numpy() - base_sum[used]) / base_sum[used] * 100.0
+    after = (u[schema.ASSESSMENT_DATE] > progression[used]).to_numpy()
+    months = ((u[schema.ASSESSMENT_DATE] - start[used]) / np.timedelta64(1, "D")).to_numpy() / schema.DAYS_PER_MONTH
+    u_patient = info.loc[u[schema.PATIENT_ID].to_numpy()]
+    change = pd.DataFrame({
+        schema.PATIENT_ID: u[schema.PATIENT_ID].to_numpy(object), schema.FILE_ROW: u[schema.FILE_ROW].to_numpy(),
+        schema.ASSESSMENT_DATE: u[schema.ASSESSMENT_DATE].to_numpy(), schema.MONTHS_SINCE_IL2: months,
+        schema.TARGET_SUM: u[schema.TARGET_SUM].to_numpy(), schema.PCT_CHANGE: pct,
+        schema.NEW_LESIONS: u[schema.NEW_LESIONS].array, "is_baseline": is_base[used], "after_progression": after,
+        schema.BOR: u_patient[schema.BOR].to_numpy(object), "group": u_patient["group"].to_numpy(object)})
+    window = change[~change["is_baseline"] & ~change["after_progression"]]
+    grouped = window.groupby(schema.PATIENT_ID, sort=False)
+    best = window.loc[grouped[schema.PCT_CHANGE].idxmin()]
+    new = window[schema.NEW_LESIONS]
+    any_new = new.fillna(False).astype(bool).groupby(window[schema.PATIENT_ID], sort=False).any()
+    any_known = new.notna().groupby(window[schema.PATIENT_ID], sort=False).any()
+    lesions = pd.Series(any_new, dtype="boolean").where(any_known, pd.NA)
+    base_of = change[change["is_baseline"]].set_index(schema.PATIENT_ID)
+    ids = best[schema.PATIENT_ID].to_numpy(object)
+    bars = pd.DataFrame({schema.PATIENT_ID: ids, schema.BOR: best[schema.BOR].to_numpy(object),
+                         "group": best["group"].to_numpy(object),
+                         schema.BASELINE_DATE: base_of.loc[ids, schema.ASSESSMENT_DATE].to_numpy(),
+                         schema.BASELINE_SUM: base_of.loc[ids, schema.TARGET_SUM].to_numpy(),
+                         "n_post_baseline": grouped.size().loc[ids].to_numpy(),
+                         schema.BEST_PCT_CHANGE: best[schema.PCT_CHANGE].to_numpy(),
+                         "best_date": best[schema.ASSESSMENT_DATE].to_numpy(),
+                         schema.NEW_LESIONS: lesions.loc[ids].to_numpy()})
+    reason_of = pd.Series(reasons, index=pid.to_numpy(object))
+    reason_of = reason_of[~reason_of.index.duplicated(keep="last")]
+    left = []
+    with_rows = set(pid)
+    shown = set(ids)
+    for p in info.index:
+        if p not in with_rows:
+            left.append((p, NO_DATA))
+        elif p in shown:
             continue
-        start, progression = row["start"], row["progression"]
-        if pd.isna(start):
-            _exclude_all(rows, NO_START, excluded_rows)
-            left.append((pid, NO_START))
-            continue
-        before = rows[schema.ASSESSMENT_DATE] <= start
-        if not before.any():
-            _exclude_all(rows, NO_BASELINE, excluded_rows)
-            left.append((pid, NO_BASELINE))
-            first = int(rows[schema.FILE_ROW].iat[0])
-            findings.append(_finding("warning", ["Patient ", _pref(pid), f": no assessment on or before "
-                                                 f"date_il2_start ({fmt_value(start)}), so no baseline; the "
-                                                 f"{len(rows)} assessment row(s) (first: {PREFIX.lower()} {first}) "
-                                                 "are not used and the patient is left out of the waterfall and "
-                                                 "spider plots."], first, pid, schema.ASSESSMENT_DATE))
-            continue
-        base_pos = int(np.flatnonzero(before.to_numpy())[-1])
-        base = rows.iloc[base_pos]
-        base_row, base_date = int(base[schema.FILE_ROW]), base[schema.ASSESSMENT_DATE]
-        base_sum = float(base[schema.TARGET_SUM])
-        for _, early in rows.iloc[:base_pos].iterrows():
-            reason = f"before the baseline assessment ({PREFIX.lower()} {base_row}, {fmt_value(base_date)})"
-            excluded_rows.append(_rows_frame([early[schema.FILE_ROW]], [pid], [reason]))
-            findings.append(_finding("warning", [f"{PREFIX} {int(early[schema.FILE_ROW])} (patient_id=", _pref(pid),
-                                                 f"): assessment_date {fmt_value(early[schema.ASSESSMENT_DATE])} is "
-                                                 f"{reason}; not used."], int(early[schema.FILE_ROW]), pid,
-                                     schema.ASSESSMENT_DATE, fmt_value(early[schema.ASSESSMENT_DATE])))
-        days_before = int((start - base_date) / np.timedelta64(1, "D"))
-        if days_before > schema.BASELINE_MAX_DAYS:
-            findings.append(_finding("warning", [f"{PREFIX} {base_row} (patient_id=", _pref(pid),
-                                                 f"): the baseline assessment ({fmt_value(base_date)}) is "
-                                                 f"{days_before} days before date_il2_start (more than "
-                                                 f"{schema.BASELINE_MAX_DAYS})."], base_row, pid,
-                                     schema.ASSESSMENT_DATE, fmt_value(base_date)))
-        used = rows.iloc[base_pos:]
-        if base_sum == 0:
-            _exclude_all(used, ZERO_BASELINE, excluded_rows)
-            left.append((pid, ZERO_BASELINE))
-            findings.append(_finding("warning", [f"{PREFIX} {base_row} (patient_id=", _pref(pid),
-                                                 "): the baseline target sum is 0 mm; change from baseline is not "
-                                                 "defined and the patient is left out."], base_row, pid,
-                                     schema.TARGET_SUM, "0"))
-            continue
-        pct = (used[schema.TARGET_SUM].to_numpy(float) - base_sum) / base_sum * 100.0
-        dates = used[schema.ASSESSMENT_DATE].to_numpy("datetime64[ns]")
-        after = (dates > progression) if not pd.isna(progression) else np.zeros(len(used), dtype=bool)
-        is_base = np.arange(len(used)) == 0
-        changes.append(pd.DataFrame({
-            schema.PATIENT_ID: pid, schema.FILE_ROW: used[schema.FILE_ROW].to_numpy("int64"),
-            schema.ASSESSMENT_DATE: dates,
-            schema.MONTHS_SINCE_IL2: (dates - np.datetime64(start, "ns")) / np.timedelta64(1, "D")
-            / schema.DAYS_PER_MONTH,
-            schema.TARGET_SUM: used[schema.TARGET_SUM].to_numpy(float), schema.PCT_CHANGE: pct,
-            schema.NEW_LESIONS: used[schema.NEW_LESIONS].astype("boolean").to_numpy(),
-            "is_baseline": is_base, "after_progression": after, schema.BOR: row[schema.BOR], "group": row["group"]}))
-        window = ~is_base & ~after
-        if not window.any():
-            left.append((pid, NO_FOLLOW_UP))
-            continue
-        best_at = int(np.flatnonzero(window)[np.argmin(pct[window])])
-        lesions = used[schema.NEW_LESIONS].astype("boolean").to_numpy()[window]
-        known = ~pd.isna(lesions)
-        new = bool(np.any(lesions[known])) if known.any() else pd.NA
-        bars.append((pid, row[schema.BOR], row["group"], base_date, float(base_sum), int(window.sum()),
-                     float(pct[best_at]), dates[best_at], new))
-    n_used = int(sum(len(ch) for ch in changes))
-    result = _assemble(bars, changes, left, excluded_rows, findings, "assessments", info, n_read, n_used, n_other)
-    return result
-
-
-def _exclude_all(rows: pd.DataFrame, reason: str, out: list) -> None:
-    out.append(_rows_frame(rows[schema.FILE_ROW].to_numpy(), [str(p) for p in rows[schema.PATIENT_ID]],
-                           [reason] * len(rows)))
+        elif reason_of.get(p) in (NO_START, NO_BASELINE, ZERO_BASELINE):
+            left.append((p, reason_of.get(p)))
+        else:
+            left.append((p, NO_FOLLOW_UP))
+    return _assemble(bars, change, left, excluded_rows, findings, "assessments", info, n_read, int(used.sum()),
+                     n_other)
 
 
 def _from_column(frame: pd.DataFrame, info: pd.DataFrame) -> TumourBurden:
@@ -498,7 +521,7 @@ def _from_column(frame: pd.DataFrame, info: pd.DataFrame) -> TumourBurden:
     findings: list[Finding] = []
     if column is None:
         left = [(pid, NO_DATA) for pid in info.index]
-        return _assemble([], [], left, [], findings, None, info, 0, 0, 0)
+        return _assemble([], None, left, [], findings, None, info, 0, 0, 0)
     text = frame[column].astype(object).where(frame[column].notna(), "").astype(str).str.strip()
     missing = coerce.missing_mask(text)
     values = pd.to_numeric(text.str.rstrip("%").str.strip().where(~missing, None), errors="coerce")
@@ -521,15 +544,16 @@ def _from_column(frame: pd.DataFrame, info: pd.DataFrame) -> TumourBurden:
                                      short(text.iat[k])))
             continue
         bars.append((pid, row[schema.BOR], row["group"], pd.NaT, np.nan, 0, float(value), pd.NaT, pd.NA))
-    return _assemble(bars, [], left, [], findings, "patient file", info, 0, 0, 0)
+    return _assemble(bars, None, left, [], findings, "patient file", info, 0, 0, 0)
 
 
 def _assemble(bars, changes, left, excluded_rows, findings, source, info, n_read, n_used, n_other) -> TumourBurden:
-    patients = pd.DataFrame(bars, columns=list(_PATIENT_COLUMNS))
+    patients = bars if isinstance(bars, pd.DataFrame) else pd.DataFrame(bars, columns=list(_PATIENT_COLUMNS))
     patients[schema.BEST_PCT_CHANGE] = patients[schema.BEST_PCT_CHANGE].astype(float)
     patients[schema.NEW_LESIONS] = patients[schema.NEW_LESIONS].astype("boolean")
     patients = patients.sort_values(schema.BEST_PCT_CHANGE, ascending=False, kind="stable").reset_index(drop=True)
-    change = (pd.concat(changes, ignore_index=True) if changes else pd.DataFrame(columns=list(_CHANGE_COLUMNS)))
+    change = changes if isinstance(changes, pd.DataFrame) and len(changes) else \
+        pd.DataFrame(columns=list(_CHANGE_COLUMNS))
     change[schema.NEW_LESIONS] = change[schema.NEW_LESIONS].astype("boolean")
     change[["is_baseline", "after_progression"]] = change[["is_baseline", "after_progression"]].astype(bool)
     findings = list(findings) + _consistency(patients)
@@ -542,18 +566,17 @@ def _assemble(bars, changes, left, excluded_rows, findings, source, info, n_read
 
 
 def _consistency(patients: pd.DataFrame) -> list[Finding]:
+    best = patients[schema.BEST_PCT_CHANGE].to_numpy(float)
+    bor = patients[schema.BOR].to_numpy(object)
+    shrunk = (best <= PR_THRESHOLD) & (bor == "PD")
+    grown = (best >= PD_THRESHOLD) & np.isin(bor, schema.RESPONDERS)
+    ids = patients[schema.PATIENT_ID].to_numpy(object)
     out = []
-    for _, p in patients.iterrows():
-        best, bor = p[schema.BEST_PCT_CHANGE], p[schema.BOR]
-        if best <= PR_THRESHOLD and bor == "PD":
-            what = f"best change {best:+.1f}% (a partial-response size) but BOR PD"
-        elif best >= PD_THRESHOLD and bor in schema.RESPONDERS:
-            what = f"best change {best:+.1f}% (a progression size) but BOR {bor}"
-        else:
-            continue
-        out.append(_finding("warning", ["Patient ", _pref(p[schema.PATIENT_ID]), f": {what}; check the "
-                                        "assessments or the best overall response."], None,
-                            p[schema.PATIENT_ID], schema.BEST_PCT_CHANGE, f"{best:.1f}"))
+    for i in np.flatnonzero(shrunk | grown):
+        size = "a partial-response size" if shrunk[i] else "a progression size"
+        out.append(_finding("warning", ["Patient ", _pref(ids[i]), f": best change {best[i]:+.1f}% ({size}) but BOR "
+                                        f"{bor[i]}; check the assessments or the best overall response."], None,
+                            ids[i], schema.BEST_PCT_CHANGE, f"{best[i]:.1f}"))
     return out
 
 
