@@ -102,7 +102,8 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     """The export panel of a figure: a popover with its title, axis titles, size preset, font scale and footnote,
     and the "PNG", "SVG" and "HTML" download buttons of the figure so laid out.
 
-    ``footnote`` is the footnote's default text (the figure's statistics, built from the counts as shown); a
+    ``footnote`` is the footnote's default text (the figure's statistics, built from the counts as the page shows
+    them under small-cell protection: it is not masked again here, text typed over it is); a
     footnote the figure already carries is the default otherwise. ``file_name`` is the file stem (endpoint,
     grouping and filter, :func:`il2lib.figures.export_layout.file_stem`; default ``slug(name)``). The default
     preset is the 16:9 slide with the footnote on: opening the panel and clicking PNG gives the slide.
@@ -125,7 +126,7 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     stem = file_name or slug(name)
     with st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}",
                     help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal"):
-        _in_fragment(_export_panel, snapshot, name, base, stem, masking.text(footnote) if footnote else None)
+        _in_fragment(_export_panel, snapshot, name, base, stem, footnote)
 
 
 #: Label of a figure's export panel (a popover under the figure).
@@ -153,10 +154,13 @@ def _export_panel(snapshot: go.Figure, name: str, base: str, stem: str, footnote
     with_note = st.checkbox("Footnote", bool(default_note), key=f"fx_note_on_{base}_{digest}")
     note = st.text_area("Footnote text", default_note, key=f"fx_note_{base}_{digest}", height=110,
                         label_visibility="collapsed", disabled=not with_note) if with_note else ""
-    # the snapshot is masked already; typed text is masked as the page's sentences are
-    typed = (lambda text: None if text is None else masking.text(text))
-    options = xl.ExportOptions(preset=preset, title=typed(title), x_title=typed(x_title), y_title=typed(y_title),
-                               font_scale=float(font_scale), footnote=masking.text(note or ""))
+    # the figure and the default footnote show counts as the page does; text typed here is masked as sentences are
+    def typed(text: str | None, default: str) -> str | None:
+        return text if text is None or text == default else masking.text(text)
+
+    options = xl.ExportOptions(preset=preset, title=typed(title, texts.title), x_title=typed(x_title, texts.x_title),
+                               y_title=typed(y_title, texts.y_title), font_scale=float(font_scale),
+                               footnote=typed(note or "", default_note) or "")
     laid_out = xl.export_figure(snapshot, options)
     width, height, scale = xl.output_size(snapshot, preset)
     st.caption(f"PNG {round(width * scale):,} x {round(height * scale):,} px · file `{stem}.png`")

@@ -70,15 +70,16 @@ def km_footnote(view, shown, conf_type: str) -> str:
         parts.append(f"Log-rank {format_p(lr.pvalue)} (chi-square {lr.statistic:.2f}, {lr.df} df).")
     if view.cox is not None:
         hr = hazard_ratio_table(view.cox)
-        parts.append("Cox HR (95% CI): " + "; ".join(f"{t} {h}" + (f", {p_text(p)}" if p and p != "—" else "")
-                                                     for t, h, p in hr.itertuples(index=False, name=None)) + ".")
+        parts.append("Cox HR (95% CI): " + "; ".join(
+            masking.text(f"{t} {h}") + (f", {p_text(p)}" if p and p != "—" else "")
+            for t, h, p in hr.itertuples(index=False, name=None)) + ".")
     groups = [(masking.text(str(label)), r) for label, r in view.curves.items()]
     parts.append("Median, months (95% CI): " + "; ".join(f"{label} {r.median_text()}" for label, r in groups) + ".")
     parts.append("n (events): " + "; ".join(
         f"{shown_label} {shown.text(('n', label), r.n)} ({shown.text(('events', label), r.n_events)})"
         for (shown_label, r), label in zip(groups, view.curves)) + ".")
     parts.append(f"Pointwise 95% CI, {conf_type} transformation.")
-    return masking.text(" ".join(parts))
+    return " ".join(parts)
 
 
 def p_text(p: str) -> str:
@@ -88,7 +89,7 @@ def p_text(p: str) -> str:
 
 
 def toxicity_footnote(overview, comparison) -> str:
-    """The grade >= 3 figure's footnote, from the tables as shown (counts masked as on the page): any grade >= 3
+    """The AE figure's footnote, from the tables as shown (their counts masked as on the page): any grade >= 3
     AE per group (the overview's row), and the three terms with the smallest p of the per-term comparison."""
     parts = []
     if overview is not None and "Measure" in overview:
@@ -112,7 +113,7 @@ def toxicity_footnote(overview, comparison) -> str:
                     "number of terms): " + "; ".join(
                     f"{row[term_col]} " + " vs ".join(str(row[g]) for g in groups) + f", {p_text(row[p_col])}"
                     for _, row in top.iterrows()) + ".")
-    return current_masking().text(" ".join(parts))
+    return " ".join(parts)
 
 
 def response_bars(ctx, table, shown) -> None:

@@ -1,5 +1,5 @@
 """Download buttons under the analysis sections' tables and figures (AppTest, combined sample): CSV/XLSX right under
-each table, PNG/SVG/HTML right under each figure, and each table's CSV is the table as shown (masked when
+each table, an export panel (layout fields, PNG/SVG/HTML) right under each figure, and each table's CSV is the table as shown (masked when
 small-cell protection is on)."""
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def element_id(element) -> str:
 
 
 def check_downloads(at, files: dict, tables, charts) -> None:
-    """CSV, XLSX right after each table (the CSV being that table); PNG, SVG, HTML right after each chart."""
+    """CSV, XLSX right after each table (the CSV being that table); the export panel right after each chart."""
     shown = elements(at)
     ids = [element_id(e) for e in shown]
 
@@ -67,9 +67,13 @@ def check_downloads(at, files: dict, tables, charts) -> None:
         i = position(f"dl_csv_{key}")
         assert shown[i - 1].type in ("table", "dataframe") and ids[i + 1].endswith(f"-dl_xlsx_{key}"), key
         assert files[f"dl_csv_{key}"]["data"]() == table_to_csv_bytes(read_table(shown[i - 1])), key
-    for key in charts:
+    for key in charts:  # the chart, then its export panel: the layout fields, then PNG, SVG, HTML
         i = position(f"dl_png_{key}")
-        assert shown[i - 1].type == "plotly_chart" and ids[i - 1].endswith(f"-{key}"), key
+        chart = max(j for j in range(i) if shown[j].type == "plotly_chart")
+        assert ids[chart].endswith(f"-{key}"), key
+        fields = shown[chart + 1:i]
+        assert fields and all(f"_{key}" in element_id(e) or e.type in ("markdown", "caption") for e in fields), \
+            (key, [element_id(e) or e.type for e in fields])
         assert ids[i + 1].endswith(f"-dl_svg_{key}") and ids[i + 2].endswith(f"-dl_html_{key}"), key
 
 
