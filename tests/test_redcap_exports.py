@@ -33,7 +33,7 @@ def _messages(result, level=None) -> list[str]:
 
 @pytest.mark.parametrize("export, dictionary", [("registry_raw.csv", DICTIONARY),
                                                 ("registry_longitudinal.csv", DICTIONARY),
-                                                ("registry_labels.csv", None)])
+                                                ("registry_labels.csv", None), ("registry_labels.csv", DICTIONARY)])
 def test_each_export_gives_the_same_four_patients_and_their_adverse_events(export, dictionary):
     result = load_redcap(FIXTURES / export, dictionary)
     assert result.cohort.report.ok and result.cohort.report.n_analysed == 4
@@ -42,9 +42,10 @@ def test_each_export_gives_the_same_four_patients_and_their_adverse_events(expor
     assert ae.report.n_analysed == 4
     assert sorted(ae.data[schema.AE_TERM]) == ["Fever", "Hypotension", "Pneumonitis", "Skin hypopigmentation"]
     sources = result.cohort.data.set_index(schema.PATIENT_ID)[schema.SOURCE].to_dict()
-    assert sources == ({"101": "Site A", "102": "Site A", "103": "Site B", "104": "Site B"} if dictionary is None
+    labels = export == "registry_labels.csv"
+    assert sources == ({"101": "Site A", "102": "Site A", "103": "Site B", "104": "Site B"} if labels
                        else {"101": "site_a", "102": "site_a", "103": "site_b", "104": "site_b"})
-    assert result.kind == ("labels" if dictionary is None else "raw")
+    assert result.kind == ("labels" if labels else "raw")
 
 
 def test_identifier_fields_are_dropped_and_a_flagged_record_id_forces_pseudonyms():
@@ -90,6 +91,18 @@ def test_longitudinal_fields_take_the_latest_value_and_conflicts_are_findings():
 def test_checkbox_codes_that_are_not_one_to_k_decode_through_the_dictionary():
     result = load_redcap(RAW, DICTIONARY)
     assert _patients(result)["102"][3] == "Thyroiditis; Other"  # columns autoimmune_type___thy and ___99
+
+
+def test_checkbox_missing_data_code_and_unreadable_cells():
+    text = ("patient_id,disease,bor,date_il2_start,died,prior_pd1_pdl1,date_last_followup,autoimmune_type___vitiligo,"
+            "autoimmune_type___unk,autoimmune_type___thyroiditis,demographics_complete\n"
+            "1,melanoma,PR,2019-01-01,0,1,2020-01-01,0,1,0,2\n"
+            "2,melanoma,PR,2019-01-01,0,1,2020-01-01,1,0,x,2\n")
+    result = load_redcap(text.encode())  # the template's fields: its checkbox choices decode without a dictionary
+    assert result.coding == "template"
+    assert result.missing_counts == {"autoimmune_type": {"UNK": 1}}
+    assert result.cohort.data[schema.AUTOIMMUNE_TYPE].tolist() == [None, "vitiligo"]
+    assert any("autoimmune_type___thyroiditis" in m and "rows 3" in m for m in _messages(result))
 
 
 def test_without_the_dictionary_coded_fields_are_findings_never_guesses():

@@ -248,15 +248,18 @@ class _Reader:
                 self.field_form[field] = spec.form
             if any(code is not None for _, code in cols):
                 cells = self._checkbox(field, cols, spec)
-            else:
-                cells = self._without_missing(field, self.frame[cols[0][0]].astype(object).fillna("").astype(str)
-                                              .str.strip(), first=field == record)
+            else:  # each distinct value once, then expanded to the rows
+                codes, uniques = pd.factorize(self.frame[cols[0][0]].to_numpy(dtype=object), use_na_sentinel=False)
+                u = self._without_missing(field, pd.Series(uniques, dtype=object).fillna("").astype(str).str.strip(),
+                                          codes, first=field == record)
                 if self.kind == "raw" and spec is not None and spec.is_coded:
-                    cells = self._choices(field, cells, spec)
+                    u = self._choices(field, u, codes, spec)
                 elif self.kind == "raw" and spec is None and field != record:
-                    cells = self._undecodable(field, cells)
+                    u = self._undecodable(field, u)
                 elif self.kind == "labels" and spec is not None and spec.is_coded:
-                    cells = self._labels(field, cells, spec)
+                    u = self._labels(field, u, codes, spec)
+                cells = None if u is None else pd.Series(u.to_numpy(dtype=object)[codes], index=self.frame.index,
+                                                         dtype=object)
             if cells is None:
                 continue
             self.fields[field] = cells
@@ -266,24 +269,32 @@ class _Reader:
                 if target:
                     self.label_mapping[field] = target
 
-    def _without_missing(self, field: str, cells: pd.Series, first: bool = False) -> pd.Series:
-        if first or not self.missing:
-            return cells
-        hit = cells.isin(list(self.missing))
-        if hit.any():
-            counts = cells[hit].value_counts()
-            self.missing_counts[field] = {str(k): int(v) for k, v in counts.items()}
-            cells = cells.where(~hit, "")
-        return cells
+    def _rows_of(self, codes: np.ndarray, bad: pd.Series) -> np.ndarray:
+        """Row positions whose distinct value (``codes`` into the distinct values) is flagged in ``bad``."""
+        return np.flatnonzero(np.isin(codes, np.flatnonzero(bad.to_numpy())))
 
-    def _choices(self, field: str, cells: pd.Series, spec: Field) -> pd.Series:
+    def _without_missing(self, field: str, u: pd.Series, codes: np.ndarray, first: bool = False) -> pd.Series:
+        """Distinct values ``u`` with the missing-data codes made empty (counted over the rows)."""
+        if first or not self.missing:
+            return u
+        hit = u.isin(list(self.missing))
+        if hit.any():
+            per_value = np.bincount(codes, minlength=len(u))
+            counts: dict[str, int] = {}
+            for k in np.flatnonzero(hit.to_numpy()):
+                counts[str(u.iat[k])] = counts.get(str(u.iat[k]), 0) + int(per_value[k])
+            self.missing_counts[field] = counts
+            u = u.where(~hit, "")
+        return u
+
+    def _choices(self, field: str, cells: pd.Series, rows: np.ndarray, spec: Field) -> pd.Series:
         choices = spec.choice_map
         present = cells != ""
         known = cells.isin(list(choices))
         bad = present & ~known
         if bad.any():
             codes = sorted(set(cells[bad]))
-            positions = np.flatnonzero(bad.to_numpy())
+            positions = self._rows_of(rows, bad)
             self.add("warning", f"Field '{field}': choice code{'s' if len(codes) > 1 else ''} "
                      f"{', '.join(repr(short(c, 20)) for c in codes[:5])} not in the data dictionary "
                      f"({', '.join(f'{k} = {v}' for k, v in list(choices.items())[:6])}); rows "
@@ -291,14 +302,14 @@ class _Reader:
                      file_row=int(self.raw.file_rows[positions[0]]), value=codes[0])
         return cells.map(lambda v: choices.get(v, "")).where(present, "")
 
-    def _labels(self, field: str, cells: pd.Series, spec: Field) -> pd.Series:
+    def _labels(self, field: str, cells: pd.Series, rows: np.ndarray, spec: Field) -> pd.Series:
         labels = set(spec.choice_map.values()) | set(spec.choice_map)
         bad = (cells != "") & ~cells.isin(list(labels))
         if bad.any():
             values = sorted(set(cells[bad]))
             self.add("warning", f"Field '{field}': value{'s' if len(values) > 1 else ''} "
                      f"{', '.join(repr(short(v, 20)) for v in values[:5])} not among the dictionary's choices "
-                     f"(rows {self.rows_text(np.flatnonzero(bad.to_numpy()))}); read as written.", column=field)
+                     f"(rows {self.rows_text(self._rows_of(rows, bad))}); read as written.", column=field)
         return cells
 
     def _undecodable(self, field: str, cells: pd.Series) -> pd.Series | None:
@@ -334,16 +345,18 @@ class _Reader:
         by_suffix = {checkbox_suffix(code): label for code, label in spec.choices} if spec is not None else {}
         missing_suffixes = {checkbox_suffix(c): c for c in self.missing}
         labels_known = set(by_suffix.values())
-        parts = pd.Series([[] for _ in range(len(self.frame))], index=self.frame.index, dtype=object)
-        coded_missing = pd.Series(False, index=self.frame.index)
+        parts = [[] for _ in range(len(self.frame))]
+        coded_missing = np.zeros(len(self.frame), dtype=bool)
         for column, choice in cols:
-            cells = self.frame[column].astype(object).fillna("").astype(str).str.strip()
-            checked = cells.str.lower().map(CHECKED)
+            codes, uniques = pd.factorize(self.frame[column].to_numpy(dtype=object), use_na_sentinel=False)
+            u = pd.Series(uniques, dtype=object).fillna("").astype(str).str.strip().str.lower()
+            checked = u.map(lambda v: CHECKED.get(v) is True).to_numpy(dtype=bool)[codes]
+            unreadable = (~u.isin(list(CHECKED))).to_numpy(dtype=bool)[codes]
             if self.kind == "raw":
                 label = by_suffix.get(choice.lower())
                 if label is None and choice.lower() in missing_suffixes:
-                    coded_missing |= checked.fillna(False).astype(bool)
-                    n = int(checked.fillna(False).sum())
+                    coded_missing |= checked
+                    n = int(checked.sum())
                     if n:
                         code = missing_suffixes[choice.lower()]
                         self.missing_counts.setdefault(field, {})[code] = n
@@ -357,13 +370,13 @@ class _Reader:
                 if labels_known and label not in labels_known:
                     self.add("warning", f"Checkbox column '{column}': choice '{choice}' is not a choice of "
                              f"'{field}' in the data dictionary; read as written.", column=field)
-            bad = checked.isna()
-            if bad.any():
+            if unreadable.any():
                 self.add("warning", f"Checkbox column '{column}': values other than Checked/Unchecked (1/0) in rows "
-                         f"{self.rows_text(np.flatnonzero(bad.to_numpy()))}; read as unchecked.", column=field)
-            for pos in np.flatnonzero(checked.fillna(False).astype(bool).to_numpy()):
-                parts.iat[pos].append(label)
-        return parts.map(lambda p: "; ".join(p)).where(~coded_missing, "")
+                         f"{self.rows_text(np.flatnonzero(unreadable))}; read as unchecked.", column=field)
+            for pos in np.flatnonzero(checked):
+                parts[pos].append(label)
+        joined = ["" if gone else "; ".join(p) for p, gone in zip(parts, coded_missing)]
+        return pd.Series(joined, index=self.frame.index, dtype=object)
 
     def _drop_identifiers(self) -> None:
         if self.given is None:
@@ -467,21 +480,31 @@ class _Reader:
     def _per_record(self, data: dict, file_rows: np.ndarray, record: str, rows: np.ndarray):
         """One row per record: each field's latest non-missing value across events (in export order);
         different values are findings (a Yes that turns No, a date that moves back, any other change)."""
-        ids = pd.Series(data[record])
-        order = list(dict.fromkeys(ids))
-        events = (self.frame[self.meta["event"]].astype(str).str.strip().to_numpy()[rows] if "event" in self.meta
-                  else np.array([""] * len(rows), dtype=object))
-        groups = {pid: np.flatnonzero((ids == pid).to_numpy()) for pid in order}
-        out = {name: [] for name in data}
-        first_rows = []
-        for pid, positions in groups.items():
-            first_rows.append(file_rows[positions[0]])
-            for name, values in data.items():
-                cells = [(values[p], p) for p in positions if values[p] != ""]
-                out[name].append(cells[-1][0] if cells else "")
-                if name != record and len({v for v, _ in cells}) > 1:
-                    self._conflict(name, pid, cells, events, file_rows)
-        return {k: np.array(v, dtype=object) for k, v in out.items()}, np.array(first_rows, dtype=np.int64)
+        codes, ids = pd.factorize(pd.Series(data[record], dtype=object), use_na_sentinel=False)
+        events = np.array([""] * len(rows), dtype=object)
+        if "event" in self.meta:
+            events = self.frame[self.meta["event"]].astype(str).str.strip().to_numpy(dtype=object)[rows]
+        if "instance" in self.meta:  # a repeating event: its instances apart
+            instance = self.frame[self.meta["instance"]].astype(str).str.strip().to_numpy(dtype=object)[rows]
+            events = np.array([f"{e} #{i}".strip() if i else e for e, i in zip(events, instance)], dtype=object)
+        first = pd.Series(np.arange(len(codes))).groupby(codes, sort=True).min().to_numpy()
+        out = {record: np.asarray(ids, dtype=object)}
+        for name, values in data.items():
+            if name == record:
+                continue
+            cells = pd.Series(values, dtype=object)
+            filled = cells != ""
+            present = cells[filled]
+            by_record = present.groupby(codes[filled.to_numpy()], sort=True)
+            latest = np.full(len(ids), "", dtype=object)
+            last = by_record.last()
+            latest[last.index.to_numpy()] = last.to_numpy(dtype=object)
+            out[name] = latest
+            counts = by_record.nunique()
+            for code in counts.index[counts.to_numpy() > 1]:
+                positions = np.flatnonzero((codes == code) & filled.to_numpy())
+                self._conflict(name, str(ids[code]), [(values[p], p) for p in positions], events, file_rows)
+        return {k: out[k] for k in data}, file_rows[first].astype(np.int64)
 
     def _conflict(self, name: str, pid: str, cells, events, file_rows) -> None:
         spec = self.d.by_name.get(name) if self.d else None
