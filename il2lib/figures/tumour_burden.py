@@ -43,13 +43,14 @@ def _left_out_note(burden: TumourBurden) -> str:
 
 
 def _short_reason(reason: str) -> str:
-    if reason.startswith("no baseline"):
-        return "without a baseline"
-    if reason.startswith("no assessment after"):
-        return "without an assessment after baseline"
-    if reason.startswith("no tumour"):
-        return "without tumour assessments"
-    return f"({reason})"
+    for start, text in (("no baseline", "without a baseline"), ("no assessment after", "without an assessment after "
+                        "baseline"), ("no tumour", "without tumour assessments"), ("no date_il2_start", "without an "
+                        "IL-2 start date"), ("baseline target sum is 0", "with a baseline sum of 0 mm"),
+                        ("no best_pct_change", "without best_pct_change"),
+                        ("best_pct_change not usable", "with an unreadable best_pct_change")):
+        if reason.startswith(start):
+            return text
+    return f"with {reason[:1].lower()}{reason[1:]}" if reason.endswith(" missing") else f"({reason})"
 
 
 def _subtitle(subtitle: str, *parts: str) -> str:
