@@ -1,6 +1,6 @@
 """REDCap exports of the bundled synthetic sample (raw with the dictionary, labels, longitudinal with the
-repeating AE and tumour-assessment instruments and two data access groups) load into the same analysable cohort and the same
-numbers as the CSV sample."""
+repeating AE and tumour-assessment instruments and two data access groups) load into the same analysable cohort
+and the same numbers as the CSV sample."""
 from __future__ import annotations
 
 import pandas as pd

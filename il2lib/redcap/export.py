@@ -45,11 +45,12 @@ DEFAULT_MISSING_CODES = {
 class RedcapLoad:
     """What :func:`load_redcap` returns.
 
-    ``cohort``: the patients, validated as a CSV is (its report also carries the REDCap findings about
-    patient fields). ``adverse_events``: the repeating AE instrument, validated against the cohort (None
-    when the export has none). ``assessments``: the repeating tumour-assessment instrument, validated as
-    :func:`il2lib.analyses.tumour_burden.load_tumour_assessments` does (None when the export has none). ``findings``: file-level findings of the REDCap layer (shape, dictionary, decoding,
-    missing-data codes, identifiers, instruments). ``pseudonyms_required``: the record id is flagged as
+    ``cohort``: the patients, validated as a CSV is (its report starts with the REDCap findings).
+    ``adverse_events``: the repeating AE instrument, validated against the cohort (None when the export has
+    none). ``assessments``: the repeating tumour-assessment instrument, validated as
+    :func:`il2lib.analyses.tumour_burden.load_tumour_assessments` does (None when the export has none).
+    ``findings``: file-level findings of the REDCap layer (shape, dictionary, decoding, missing-data codes,
+    identifiers, instruments, values that differ between events). ``pseudonyms_required``: the record id is flagged as
     an identifier, so ids must be shown and exported as pseudonyms. ``missing_counts``: field ->
     {code: count} of the missing-data codes read as missing.
     """
@@ -187,7 +188,7 @@ class _Reader:
             if written in RAW_META:
                 self.meta[RAW_META[written]] = column
                 continue
-            if written.endswith("_complete") or written.endswith("_timestamp"):
+            if self._form_status(written):
                 continue
             base, sep, code = written.partition("___")
             if sep:
@@ -195,6 +196,16 @@ class _Reader:
             else:
                 out.setdefault(written, []).append((column, None))
         return out
+
+    def _form_status(self, name: str) -> bool:
+        """A form's status (``<form>_complete``) or survey timestamp (``<form>_timestamp``) column; with a
+        dictionary, only for its forms and never one of its fields."""
+        base, sep, _ = name.rpartition("_complete") if name.endswith("_complete") else name.rpartition("_timestamp")
+        if not sep or not base:
+            return False
+        if self.d is None:
+            return True
+        return name not in self.d.by_name and base in self.d.forms
 
     def _label_index(self) -> dict[str, str]:
         d = self.d or template.template_dictionary()
@@ -232,7 +243,8 @@ class _Reader:
             self.add("warning", f"{len(unknown)} column{'s' if len(unknown) > 1 else ''} of the export "
                      f"{'are' if len(unknown) > 1 else 'is'} not in the data dictionary: "
                      f"{', '.join(short(u, 40) for u in unknown[:10])}{' ...' if len(unknown) > 10 else ''}. "
-                     "They are read as they are, without decoding; check that the dictionary is this project's.",
+                     "They are read without decoding (a coded one is not read at all); check that the dictionary is "
+                     "this project's.",
                      column=unknown[0])
         first = list(columns)[0]
         if self.kind == "raw" and d.record_id and first != d.record_id:
@@ -407,8 +419,9 @@ class _Reader:
             kind = self._kind_of(value, rows)
             kinds[value] = kind
             if kind == "unknown":
-                self.add("warning", f"Repeating instrument '{short(value, 40)}' is not one the dashboard reads (adverse "
-                         f"events, tumour assessments); its {int(rows.sum())} row{'s' if rows.sum() > 1 else ''} "
+                n = int(rows.sum())
+                self.add("warning", f"Repeating instrument '{short(value, 40)}' is not one the dashboard reads "
+                         f"(adverse events, tumour assessments); its {n} row{'s' if n > 1 else ''} "
                          f"(rows {self.rows_text(np.flatnonzero(rows))}) were not loaded.", value=value)
         return kinds
 

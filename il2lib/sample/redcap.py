@@ -1,13 +1,14 @@
-"""REDCap exports of the bundled synthetic sample, as a project built from the registry template would give them.
+"""REDCap exports of the bundled synthetic sample, as a project built from the registry template gives them.
 
-Three exports of the combined sample (107 patients, their AE rows and tumour assessments), written to ``sample_data/redcap/``
-with the template's data dictionary by ``python -m il2lib.sample.redcap [OUTDIR]``:
+Three exports of the combined sample (107 patients, their AE rows and tumour assessments), written to
+``sample_data/redcap/`` with the template's data dictionary by ``python -m il2lib.sample.redcap [OUTDIR]``:
 
 - ``combined_redcap_raw.csv``: "CSV (raw data)" of a classic project (codes; AE rows and tumour assessments as
   instances of the repeating ``adverse_events`` and ``tumour_assessment`` instruments); read it with the dictionary.
 - ``combined_redcap_labels.csv``: the same as "CSV (labels)" (label headers, choice labels, Checked/Unchecked).
 - ``combined_redcap_longitudinal.csv``: raw, longitudinal (the template's two events), the AE and tumour
-  instruments repeating in the follow-up event, and two data access groups (``proclaim``, ``community``) giving ``source``.
+  instruments repeating in the follow-up event, and two data access groups (``proclaim``, ``community``) giving
+  ``source``.
 """
 from __future__ import annotations
 
@@ -86,9 +87,10 @@ def _cell(f: Field, value: str, labels: bool, choice: str | None = None) -> str:
     return f.choice_map[code] if labels else code
 
 
-def export_bytes(kind: str) -> bytes:
-    """One export (``"raw"``, ``"labels"`` or ``"longitudinal"``) of the combined sample."""
-    patients, events, scans = _text_frames()
+def export_bytes(kind: str, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> bytes:
+    """One export (``"raw"``, ``"labels"`` or ``"longitudinal"``) of the combined sample (``frames``: its patient,
+    AE and tumour-assessment text frames, when already built)."""
+    patients, events, scans = frames or _text_frames()
     d = template.template_dictionary()
     labels, longitudinal = kind == "labels", kind == "longitudinal"
     cols = _columns(d, labels, longitudinal)
@@ -143,8 +145,9 @@ def export_bytes(kind: str) -> bytes:
 
 def redcap_sample_files() -> dict[str, bytes]:
     """File name -> bytes of the three exports and the template's data dictionary."""
-    return {RAW: export_bytes("raw"), LABELS: export_bytes("labels"), LONGITUDINAL: export_bytes("longitudinal"),
-            template.DICTIONARY_FILE: template.template_dictionary_csv()}
+    frames = _text_frames()
+    return {RAW: export_bytes("raw", frames), LABELS: export_bytes("labels", frames),
+            LONGITUDINAL: export_bytes("longitudinal", frames), template.DICTIONARY_FILE: template.template_dictionary_csv()}
 
 
 def write_redcap_samples(outdir: str | Path = REDCAP_OUTDIR) -> list[Path]:
