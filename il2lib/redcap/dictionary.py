@@ -23,6 +23,8 @@ DICTIONARY_COLUMNS = (
     "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
     "Matrix Ranking?", "Field Annotation",
 )
+#: Largest dictionary file read (a dictionary of thousands of fields is well under 1 MB).
+MAX_DICTIONARY_BYTES = 20 * 2**20
 #: Field types whose value is one code of the choices cell.
 CHOICE_TYPES = ("dropdown", "radio")
 #: yesno and truefalse export 1/0 (raw) and Yes/No, True/False (labels).
@@ -139,6 +141,9 @@ def parse_choices(text: str) -> tuple[tuple[tuple[str, str], ...], list[str]]:
 def read_rows(source: Any) -> tuple[list[str], list[list[str]], str]:
     """Header, data rows and display name of a dictionary CSV (UTF-8, with or without BOM; Latin-1 fallback)."""
     data, name = source_bytes(source)
+    if len(data) > MAX_DICTIONARY_BYTES:
+        raise CohortFileError(f"'{name}' is {len(data) / 2**20:.0f} MB: larger than any REDCap data dictionary "
+                              f"(at most {MAX_DICTIONARY_BYTES // 2**20} MB are read).")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
