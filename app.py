@@ -110,6 +110,10 @@ def cannot_analyse(report) -> None:
     """Red banner when no patient is analysed: the required fields the mapping leaves out, each with the
     closest unmapped file column as a suggestion."""
     missing = missing_required(report.mapping.values())
+    if any(f.kind == AMBIGUOUS_DATE_ORDER for f in report.file_errors) and ctx.loaded.choice == data_mod.UPLOAD:
+        st.error("**Can't analyse yet: answer the date-order question below.** The file's dates can be read day "
+                 "first or month first.", icon=":material/block:")
+        return
     if not missing:
         st.error("**Can't analyse yet:** no row of the file could be analysed. The findings below say why.",
                  icon=":material/block:")
@@ -210,8 +214,8 @@ def ambiguous_dates(report) -> None:
         chosen[finding.column] = st.radio(md_escape(f"{schema.label(finding.column)}: the dates are"),
                                           list(DATE_ORDERS), format_func=DATE_ORDERS.get, index=None,
                                           horizontal=True, key=data_mod.DATE_ORDER_WIDGET + finding.column)
-        st.caption("\n".join(md_escape(f"- '{ex}' is {read_date(ex, 'dmy')} (day first) or {read_date(ex, 'mdy')} "
-                                        "(month first)") for ex in examples))
+        st.caption("  \n".join(md_escape(f"'{ex}' is {read_date(ex, 'dmy')} (day first) or {read_date(ex, 'mdy')} "
+                                          "(month first)") for ex in examples))
     answered = all(chosen.values())
     if st.button("Apply date order", icon=":material/check:", disabled=not answered,
                  help=None if answered else "Choose an order for every column first."):
@@ -287,7 +291,7 @@ def absent_columns(report) -> None:
         for finding in notes:
             limits = analyses_text(finding.analysis)
             st.markdown("- **" + md_escape(schema.label(finding.column)) + "**"
-                        + md_escape((f" (limits {limits})" if limits else "") + ": "
+                        + md_escape((f". Limits: {limits}. " if limits else ". ")
                                     + current_masking().text(finding.message)))
 
 

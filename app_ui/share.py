@@ -73,9 +73,8 @@ def reproduces(loaded: LoadedData, filter_text: str) -> str:
                 "same file, the link does not contain it") if identity else "an upload"
     else:
         data = loaded.label
-    return ("The link reopens this page with: **data** " + md_escape(data) + "; **filters** "
-            + md_escape(filter_text) + "; **settings** (clinical-benefit rule, presentation mode, small-cell "
-            "protection) and this page's choices (groupings, endpoints, display toggles).")
+    return ("Reopens this page with **data** " + md_escape(data) + "; **filters** " + md_escape(filter_text)
+            + "; the settings and this page's choices (groupings, endpoints, display toggles).")
 
 
 def copy_link(loaded: LoadedData, filter_text: str) -> None:
@@ -92,7 +91,7 @@ _COPY_HTML = """
            background: #fff; color: rgb(49, 51, 63); font-size: 1rem; cursor: pointer; }
   button:hover { border-color: #ff4b4b; color: #ff4b4b; }
 </style>
-<button id="copy" type="button" aria-live="polite">&#128279; __LABEL__</button>
+<button id="copy" type="button" aria-live="polite">__LABEL__</button>
 <script>
   const button = document.getElementById("copy");
   const label = button.textContent;
@@ -100,7 +99,7 @@ _COPY_HTML = """
   button.addEventListener("click", async () => {
     const url = window.parent.location.href;
     button.dataset.link = url;
-    try { await navigator.clipboard.writeText(url); say("\\u2713 Link copied"); }
+    try { await navigator.clipboard.writeText(url); say("Link copied"); }
     catch (e) { window.parent.prompt("Copy this link:", url); }
   });
 </script>

@@ -31,7 +31,9 @@ if by == schema.CLINICAL_BENEFIT:
     st.caption(md_escape(f"Clinical benefit = {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
                          "(sidebar settings)."))
 
-result = cached.table1(ctx.cache_key, ctx.data, by)
+with st.spinner(f"Table 1: summarising {ctx.n:,} patients"
+                + (f" by {schema.label(by)}" if by else "") + " and testing the differences…", show_time=True):
+    result = cached.table1(ctx.cache_key, ctx.data, by)
 if not result.ok:
     empty_state(f"Table 1 cannot be computed: {md_escape(result.message)}")
     st.stop()
@@ -53,7 +55,9 @@ shown = masking.protect(count_view, ("table1", ctx.cache_key, by))
 sizes = t1.tidy[["group", "N"]].drop_duplicates("group")
 cols = st.columns(min(6, len(sizes)))
 for col, (group, size) in zip(cols, sizes.itertuples(index=False)):
-    col.metric(md_escape(group), shown.text(("n", by, group), size), help="Patients in this column of Table 1")
+    key = ("n", by, group)
+    col.metric(md_escape(group), f"{size:,}" if shown.shows(key) else shown.text(key, size),
+               help="Patients in this column of Table 1")
 if len(t1.groups) == 1 and by is not None:
     st.info("Only one group is present under the current filters, so no between-group test is shown.")
 display = t1.display(shown)

@@ -59,7 +59,8 @@ def test_bad_dates_exclude_only_those_rows_with_reasons(page, tmp_path, summary_
     assert ui.metric(page, "Rows excluded") == str(len(bad_ids))
     assert ui.metric(page, "Patients analysed") == str(expected["n_analysed"])
     assert ui.sidebar_counts(page) == (expected["n_analysed"], expected["n_analysed"])
-    ui.open_expander(page, f"{schema.DATE_IL2_START}: {len(bad_ids)} row error")
+    heading = f"{schema.label(schema.DATE_IL2_START)} ({schema.DATE_IL2_START}): {len(bad_ids)} rows left out"
+    ui.open_expander(page, heading)
     report = ui.visible_text(page)
     assert "'2019-02-30' is not a valid date" in report
     assert "'31/31/2016' is not a valid date" in report
