@@ -105,6 +105,15 @@ def test_checkbox_missing_data_code_and_unreadable_cells():
     assert any("autoimmune_type___thyroiditis" in m and "rows 3" in m for m in _messages(result))
 
 
+def test_accepted_recodes_and_progress_steps_as_for_a_csv():
+    text = (FIXTURES / "registry_labels.csv").read_text().replace("101,,,Site A,,Melanoma,", "101,,,Site A,,Skin,")
+    assert load_redcap(text.encode()).cohort.report.n_analysed == 3
+    steps = []
+    result = load_redcap(text.encode(), recodes={schema.DISEASE: {"Skin": schema.MELANOMA}}, progress=steps.append)
+    assert result.cohort.report.n_analysed == 4 and _patients(result)["101"][0] == schema.MELANOMA
+    assert steps[0] == "Decoding the REDCap export" and "Checking the adverse events" in steps
+
+
 def test_without_the_dictionary_coded_fields_are_findings_never_guesses():
     result = load_redcap(RAW)
     errors = _messages(result, "file_error")

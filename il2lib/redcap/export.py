@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from il2lib.redcap.dictionary import DataDictionary, Field, checkbox_suffix, rea
 from il2lib.redcap.shape import CHECKED, CHOICE_HEADER, INTEGER, LABEL_META, RAW_META, Kind, looks_like_redcap
 from il2lib.validation import adverse_events as ae_validation
 from il2lib.validation.adverse_events import AdverseEvents
-from il2lib.validation.mapping import suggest_mapping
+from il2lib.validation.mapping import accepted_names, resolve_mapping, suggest_mapping
 from il2lib.validation.patients import Cohort, build_report, coerce_columns, validate_table
 from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.rules import Collector, Finding
@@ -70,13 +71,15 @@ def load_redcap(export: Any, dictionary: Any = None, *, missing_codes: Mapping[s
                 mapping: Mapping[str, str | None] | None = None, date_order: Mapping[str, str] | None = None,
                 cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                 assessment_window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
-                today: dt.date | None = None) -> RedcapLoad:
+                today: dt.date | None = None, recodes: Mapping[str, Mapping[str, str]] | None = None,
+                progress: Callable[[str], None] | None = None) -> RedcapLoad:
     """Read a REDCap CSV export (path, bytes or file-like) with or without the project's data dictionary.
 
     ``missing_codes``: the project's missing-data codes (code -> label, or codes), replacing
     :data:`DEFAULT_MISSING_CODES`; ``NA`` counts only when listed. ``mapping``, ``date_order``,
-    ``cb_sd_months``, ``assessment_window_days`` and ``today`` are passed to the patient validation
-    (:func:`il2lib.load_cohort`); ``mapping`` keys are field names (or the headers of a labels export).
+    ``cb_sd_months``, ``assessment_window_days``, ``today`` and ``recodes`` are those of the patient validation
+    (:func:`il2lib.load_cohort`; ``mapping`` keys are field names, or the headers of a labels export);
+    ``progress`` is called with the name of each step.
 
     Raises
     ------
@@ -86,7 +89,7 @@ def load_redcap(export: Any, dictionary: Any = None, *, missing_codes: Mapping[s
     raw = read_table(export)
     d = read_dictionary(dictionary) if dictionary is not None else None
     reader = _Reader(raw, d, _codes(missing_codes))
-    return reader.run(mapping, date_order, cb_sd_months, assessment_window_days, today)
+    return reader.run(mapping, date_order, cb_sd_months, assessment_window_days, today, recodes, progress)
 
 
 def _codes(missing_codes) -> dict[str, str]:
@@ -133,7 +136,9 @@ class _Reader:
         return text + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
 
     # ---------------------------------------------------------------------------------------------
-    def run(self, mapping, date_order, cb_sd_months, window, today) -> RedcapLoad:
+    def run(self, mapping, date_order, cb_sd_months, window, today, recodes=None, progress=None) -> RedcapLoad:
+        step = progress or (lambda text: None)
+        step("Decoding the REDCap export")
         if looks_like_redcap(self.header) is None:
             self.add("warning", f"'{short(self.raw.source_name)}' does not look like a REDCap export (no redcap_* "
                      "column, no '_complete' form status, no checkbox column); read as a raw export whose first "
@@ -148,10 +153,16 @@ class _Reader:
         patient_rows = np.flatnonzero((instrument == "").to_numpy()) if instrument is not None \
             else np.arange(len(self.frame))
         self._counts_finding()
-        cohort = self._cohort(patient_rows, kinds, mapping, date_order, cb_sd_months, window, today)
+        step("Checking the patient rows")
+        cohort = self._cohort(patient_rows, kinds, mapping, date_order, cb_sd_months, window, today, recodes,
+                              progress)
         ae = self._repeating(instrument, kinds, "ae")
+        if ae is not None:
+            step("Checking the adverse events")
         adverse = self._adverse_events(ae, cohort, today) if ae is not None else None
         tumour = self._repeating(instrument, kinds, "tumour")
+        if tumour is not None:
+            step("Checking the tumour assessments")
         assessments = validate_assessments(tumour[0], cohort, {tumour[0].frame.columns[0]: schema.PATIENT_ID},
                                            date_order=date_order, today=today) if tumour is not None else None
         return RedcapLoad(cohort=cohort, adverse_events=adverse, assessments=assessments, findings=tuple(self.findings),
@@ -459,7 +470,8 @@ class _Reader:
         return out
 
     # ---------------------------------------------------------------------------------------------
-    def _cohort(self, rows: np.ndarray, kinds, mapping, date_order, cb_sd_months, window, today) -> Cohort:
+    def _cohort(self, rows: np.ndarray, kinds, mapping, date_order, cb_sd_months, window, today, recodes,
+                progress) -> Cohort:
         record = next(iter(self.fields))
         exclude = self._repeating_fields(kinds)
         names = [f for f in self.fields if f not in exclude]
@@ -472,8 +484,8 @@ class _Reader:
                 source_field = schema.SOURCE if schema.SOURCE not in data else "redcap_data_access_group"
                 data[source_field] = dag
                 names.append(source_field)
-            else:
-                data[source_field] = np.where(dag != "", dag, data[source_field])
+            else:  # the field where it is filled, the group elsewhere
+                data[source_field] = np.where(data[source_field] != "", data[source_field], dag)
         instance = self.frame[self.meta["instance"]].astype(str).str.strip().to_numpy()[rows] \
             if "instance" in self.meta else np.array([], dtype=object)
         if "event" in self.meta or (instance != "").any():
@@ -484,8 +496,12 @@ class _Reader:
         user = dict(self.label_mapping)
         user[record] = schema.PATIENT_ID
         user.update(mapping or {})
+        accepted = inspect.signature(validate_table).parameters
+        options = {k: v for k, v in (("recodes", recodes), ("progress", progress)) if v and k in accepted}
+        if recodes and "recodes" not in accepted:
+            _recode(frame, names, user, recodes)
         cohort = validate_table(raw, user, date_order=date_order, cb_sd_months=cb_sd_months, today=today,
-                                assessment_window_days=window)
+                                assessment_window_days=window, **options)
         extra = tuple(f for f in self.findings)
         report = dataclasses.replace(cohort.report, findings=extra + cohort.report.findings)
         return dataclasses.replace(cohort, report=report)
@@ -583,8 +599,6 @@ def validate_adverse_events(raw: RawTable, cohort: Cohort | None, mapping: Mappi
                             today: dt.date | None = None) -> AdverseEvents:
     """The AE rules of :func:`il2lib.load_adverse_events` on an already-read table (its ``file_rows`` are the
     export's lines, so findings name them)."""
-    from il2lib.validation.mapping import accepted_names, resolve_mapping
-
     frame = raw.frame
     c = Collector(raw.file_rows, None, frame, prefix="AE row")
     resolved, problems = resolve_mapping(list(frame.columns), mapping, table="ae")
@@ -606,6 +620,16 @@ def validate_adverse_events(raw: RawTable, cohort: Cohort | None, mapping: Mappi
     keep[list(c.reasons)] = False
     data = t.loc[keep].reset_index(drop=True)
     return AdverseEvents(data, build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions))
+
+
+def _recode(frame: pd.DataFrame, names: list[str], user: Mapping[str, str | None],
+            recodes: Mapping[str, Mapping[str, str]]) -> None:
+    """Accepted recodes (schema column -> {value: allowed value}) applied to the fields mapped to those columns."""
+    resolved, _ = resolve_mapping(names, user)
+    for column, target in resolved.items():
+        table = recodes.get(target)
+        if table:
+            frame[column] = frame[column].map(lambda v: table.get(str(v).strip(), v))
 
 
 def _flags(name: str, values: list[str], target: str | None) -> list[bool] | None:
