@@ -161,23 +161,28 @@ def _export_panel(snapshot: go.Figure, name: str, base: str, stem: str, footnote
     options = xl.ExportOptions(preset=preset, title=typed(title, texts.title), x_title=typed(x_title, texts.x_title),
                                y_title=typed(y_title, texts.y_title), font_scale=float(font_scale),
                                footnote=typed(note or "", default_note) or "")
-    laid_out = xl.export_figure(snapshot, options)
     width, height, scale = xl.output_size(snapshot, preset)
     st.caption(f"PNG {round(width * scale):,} x {round(height * scale):,} px · file `{stem}.png`")
-    _figure_row(laid_out, name, base, stem, scale)
+    _figure_row(snapshot, options, name, base, stem, scale)
 
 
-def _figure_row(snapshot: go.Figure, name: str, base: str, stem: str, scale: float) -> None:
+def _figure_row(snapshot: go.Figure, options, name: str, base: str, stem: str, scale: float) -> None:
+    """The buttons; the figure is laid out (:func:`il2lib.figures.export_layout.export_figure`) on a click only."""
+    from il2lib.figures.export_layout import export_figure
+
     png, svg = export_ticket(f"dl_png_{base}"), export_ticket(f"dl_svg_{base}")
     with _row(f"f_{base}"):
-        st.download_button("PNG", data=lambda: png.run(export.figure_to_png, snapshot, scale=scale),
+        st.download_button("PNG", data=lambda: png.run(lambda: export.figure_to_png(export_figure(snapshot, options),
+                                                                                    scale=scale)),
                            file_name=f"{stem}.png", mime="image/png", key=f"dl_png_{base}",
                            icon=":material/download:", on_click=_follow_next_run, args=(png,), type="primary",
                            help="PNG at the size chosen above")
-        st.download_button("SVG", data=lambda: svg.run(export.figure_to_svg, snapshot), file_name=f"{stem}.svg",
-                           mime="image/svg+xml", key=f"dl_svg_{base}", icon=":material/download:",
-                           on_click=_follow_next_run, args=(svg,), type="tertiary", help="Vector SVG")
-        st.download_button("HTML", data=lambda: export.figure_to_html(snapshot, title=name),
+        st.download_button("SVG", data=lambda: svg.run(lambda: export.figure_to_svg(export_figure(snapshot, options))),
+                           file_name=f"{stem}.svg", mime="image/svg+xml", key=f"dl_svg_{base}",
+                           icon=":material/download:", on_click=_follow_next_run, args=(svg,), type="tertiary",
+                           help="Vector SVG")
+        st.download_button("HTML", data=lambda: export.figure_to_html(export_figure(snapshot, options), title=name,
+                                                                      image_scale=scale),
                            file_name=f"{stem}.html", mime="text/html", key=f"dl_html_{base}",
                            icon=":material/download:", on_click="ignore", type="tertiary",
                            help="Interactive figure, opens offline")

@@ -401,13 +401,14 @@ def figure_to_svg(fig: go.Figure, *, width: int | None = None, height: int | Non
     return figure_to_image(fig, "svg", width=width, height=height)
 
 
-def figure_to_html(fig: go.Figure, *, title: str | None = None) -> str:
+def figure_to_html(fig: go.Figure, *, title: str | None = None, image_scale: float = PUBLICATION_SCALE) -> str:
     """A standalone interactive HTML page: plotly.js is embedded, so it opens with no network.
 
-    The modebar's camera button saves a PNG at :data:`PUBLICATION_SCALE`.
+    The modebar's camera button saves a PNG at ``image_scale`` times the figure's size (the size the export
+    panel's PNG has, when the figure was laid out with :func:`il2lib.figures.export_layout.export_figure`).
     """
     config = {"displaylogo": False,
-              "toImageButtonOptions": {"format": "png", "scale": PUBLICATION_SCALE}}
+              "toImageButtonOptions": {"format": "png", "scale": image_scale}}
     import plotly.io as pio
 
     html = pio.to_html(fig, include_plotlyjs=True, full_html=True, config=config)
