@@ -35,10 +35,10 @@ MAX_GROUPS_WITH_CI_BAND = 2
 #: The risk-table row key: a short line in the group's colour before the group name.
 ROW_KEY = "━━"
 #: Presentation mode: height (px) of the whole figure, titles and risk table included, so that it fits a
-#: 1080-px-high screen under the page title; the curve panel takes what the rest leaves, at least
-#: :data:`MIN_PLOT_PX`.
-PRESENTATION_FIGURE_PX = 860
-MIN_PLOT_PX = 260
+#: 1080-px-high screen under the page title and a two-line warning; the curve panel takes what the rest
+#: leaves, at least :data:`MIN_PLOT_PX`.
+PRESENTATION_FIGURE_PX = 800
+MIN_PLOT_PX = 240
 #: Subtitle characters per line in presentation mode, where the figure spans the page.
 PRESENTATION_SUBTITLE_CHARS = 110
 
@@ -360,7 +360,7 @@ def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subt
         template=style.template, height=total + top + _BOTTOM_PX, font=dict(size=style.font_size), hovermode="closest",
         title=dict(text=_escape(title), subtitle=dict(text="<br>".join(_escape(t) for t in sub_lines),
                                                       font=dict(size=max(palette.MIN_TEXT_PX, style.font_size))),
-                   x=0.01, xanchor="left", y=0.995, yanchor="top", yref="container"),
+                   x=0.01, xanchor="left", y=0.995, yanchor="top", yref="container", pad=dict(t=8)),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0),
         margin=dict(l=80, r=30, t=top, b=40),
         xaxis=dict(title=dict(text=time_label), showticklabels=True, anchor="y", **x_common),

@@ -131,6 +131,15 @@ def test_survival_slide_fits_a_full_hd_screen(new_context, app_url):
     ui.eventually(lambda: _assert(visible_in_main(page)["selectbox"] >= 3))
 
 
+@pytest.mark.parametrize("grouping", ["prior_pd1_pdl1", "line_of_il2", "objective_response"])
+def test_survival_slide_fits_with_a_warning_above_the_figure(new_context, app_url, grouping):
+    # prior PD-1: the era caveat; line of IL-2: three risk rows; response: the guarantee-time warning
+    page = open_screen(new_context, app_url, f"/Survival?present=1&km_by={grouping}")
+    chart = page.locator(f"{ui.MAIN} .st-key-km_chart").bounding_box()
+    assert chart is not None and chart["y"] + chart["height"] <= SCREEN["height"], (grouping, chart)
+    screen_shot(page, f"presentation_survival_by_{grouping}")
+
+
 def _assert(condition: bool) -> None:
     assert condition
 
