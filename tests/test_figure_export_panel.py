@@ -208,3 +208,15 @@ def test_svg_of_a_laid_out_figure_holds_the_footnote(km):
     svg = figure_to_svg(export_figure(km, ExportOptions(footnote="Pointwise 95% CI, log-log."))).decode()
     assert "Pointwise 95% CI, log-log." in svg
     assert io.BytesIO(svg.encode()).getvalue()
+
+
+def test_side_by_side_panel_titles_are_wrapped_on_a_narrow_preset_so_they_do_not_run_into_each_other():
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["Prior PD-1/PD-L1: no (N=50)", "Prior PD-1/PD-L1: yes (N=57)"])
+    fig.add_bar(x=[1, 2], y=["Fever", "Nausea"], orientation="h", row=1, col=1)
+    fig.add_bar(x=[2, 1], y=["Fever", "Nausea"], orientation="h", row=1, col=2)
+    fig.update_layout(title="AEs", margin={"t": 80})
+    slide, half = (export_figure(fig, ExportOptions(preset=p)) for p in ("slide", "half"))
+    assert not any("<br>" in a.text for a in slide.layout.annotations)
+    assert all("<br>" in a.text for a in half.layout.annotations)

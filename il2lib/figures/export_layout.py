@@ -148,6 +148,7 @@ def export_figure(fig: go.Figure, options: ExportOptions = ExportOptions()) -> g
     if not title_lines and not sub_lines:
         top = max(10.0, top)
     top += _legend_growth(fig, out, width - margin["l"] * factor - margin["r"] * factor, font)
+    top += _wrap_panel_titles(out, width, font)
 
     # axis titles (every axis with the main one's title: facets keep one wording)
     for letter, old, new in (("x", x_old, options.x_title), ("y", y_old, options.y_title)):
@@ -212,6 +213,28 @@ def _legend_growth(before: go.Figure, after: go.Figure, width: float, font: floa
         before.layout.margin.r or 80)
     extra = _legend_rows(after, width, font) - _legend_rows(before, old_width, old_font)
     return max(0, extra) * font * 1.9
+
+
+def _wrap_panel_titles(fig: go.Figure, width: float, font: float) -> float:
+    """Wrap the titles of side-by-side panels (subplot titles) to their panel's width; the extra top margin the
+    added lines need."""
+    titles = [a for a in fig.layout.annotations or () if a.xref == "paper" and a.yref == "paper"
+              and a.yanchor == "bottom" and a.xanchor == "center" and a.name != FOOTNOTE_NAME and a.text]
+    rows: dict[float, list] = {}
+    for a in titles:
+        rows.setdefault(round(float(a.y), 3), []).append(a)
+    extra = 0
+    for row in rows.values():
+        if len(row) < 2:
+            continue
+        size = float(row[0].font.size or font)
+        chars = _chars(0.7 * width / len(row), size)
+        for a in row:
+            lines = textwrap.wrap(plain(a.text), chars, break_on_hyphens=False) or [""]
+            if len(lines) > 1:
+                a.text = "<br>".join(html.escape(line, quote=False) for line in lines)
+                extra = max(extra, (len(lines) - 1) * size * 1.3)
+    return extra
 
 
 def _axes(fig: go.Figure, letter: str) -> list[str]:
