@@ -35,6 +35,7 @@ MAPPING_MAX_UNRECOGNISED = 200  # unrecognised file columns listed in the mappin
 FINDINGS_MAX_OTHER_COLUMNS = 50  # findings groups of file columns outside the data dictionary
 IDENTIFIERS_NAMED = 20  # identifier-looking columns named in the warning
 PREVIEW_MAX_COLUMNS = 100
+SNAPSHOT_HALF_WIDTH = 24  # characters of a snapshot metric that fit half the page
 
 
 def upload_transit() -> str:
@@ -88,10 +89,13 @@ def cohort_snapshot(snapshot, shown) -> None:
         return " · ".join(f"{labels.get(level, level)} {_count(shown, (part, level), n)}"
                           for level, n in counts.items() if n or level in labels)
 
-    a, b = st.columns(2)  # two a row: "Melanoma 70 · RCC 37" needs half the page's width
+    disease = split("disease", snapshot.disease, schema.DISEASE_LABELS)
+    prior = split("prior_pd1", snapshot.prior_pd1, {"yes": "yes", "no": "no"})
+    # two a row: "Melanoma 70 · RCC 37" needs half the page's width; "Melanoma 131,117 · RCC 68,883" the whole
+    a, b = st.columns(2) if max(len(disease), len(prior)) <= SNAPSHOT_HALF_WIDTH else (st.container(), st.container())
     c, d = st.columns(2)
-    a.metric("Disease", split("disease", snapshot.disease, schema.DISEASE_LABELS))
-    b.metric("Prior PD-1/PD-L1", split("prior_pd1", snapshot.prior_pd1, {"yes": "yes", "no": "no"}))
+    a.metric("Disease", disease)
+    b.metric("Prior PD-1/PD-L1", prior)
     years = snapshot.il2_years
     c.metric("IL-2 start years", "–".join(dict.fromkeys(str(y) for y in years)) if years else "–")
     d.metric("Median follow-up", f"{format_months(snapshot.followup_months)} months"

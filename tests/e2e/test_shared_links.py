@@ -71,6 +71,7 @@ def test_link_on_a_sample_reopens_it_without_asking_for_a_file(new_context, app_
     context = new_context()
     page = context.new_page()
     ui.open_app(page, app_url)
+    ui.shot(page, "data_page_sample")
     ui.choose_select(page, "Disease", "Melanoma")
     link = copied_link(page, context, app_url)
     assert "upload" not in link and "disease=melanoma" in link
