@@ -52,7 +52,8 @@ PRESENTATION_CSS = """
   [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.8rem !important; }
   [data-testid="stTable"] th, [data-testid="stTable"] td,
   [data-testid="stTable"] [data-testid="stMarkdownContainer"] p { font-size: 1.25rem !important; }
-  [data-testid="stMain"] [data-tag] span, [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
+  [data-testid="stMain"] input[role="combobox"], [data-testid="stMain"] [data-tag] span,
+  [role="listbox"] [role="option"] { font-size: 1.25rem !important; }
   [data-testid="stCheckbox"] > label { align-items: center; }
   [data-testid="stMain"] h1 { font-size: 2.8rem !important; padding-top: 0 !important; }
   [data-testid="stMainBlockContainer"] { padding-top: 4.5rem !important; }
