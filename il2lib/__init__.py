@@ -16,7 +16,7 @@ _EXPORTS = {
     "CohortFileError": "il2lib.errors",
     "InsufficientDataError": "il2lib.errors",
     "ConvergenceError": "il2lib.errors",
-    "load_cohort": "il2lib.validation.patients",
+    "load_cohort": "il2lib.redcap.entry",
     "load_adverse_events": "il2lib.validation.adverse_events",
     "Cohort": "il2lib.validation.patients",
     "ValidationReport": "il2lib.validation.patients",

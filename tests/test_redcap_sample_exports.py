@@ -73,3 +73,12 @@ def test_each_export_row_is_named_by_its_export_line(loaded):
     label, result = loaded
     rows = result.adverse_events.data[schema.FILE_ROW]
     assert rows.is_monotonic_increasing and rows.min() > result.cohort.data[schema.FILE_ROW].min()
+
+
+def test_public_load_cohort_recognises_a_redcap_export(loaded):
+    """``il2lib.load_cohort`` on a REDCap export (no dictionary given) is its REDCap patient cohort, not a CSV
+    read of its coded columns."""
+    label, result = loaded
+    name, dictionary = EXPORTS[label]
+    direct = load_cohort(REDCAP_OUTDIR / name, dictionary=dictionary)
+    pd.testing.assert_frame_equal(direct.data, result.cohort.data)
