@@ -25,7 +25,8 @@ GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.
 CONF_TYPES = {"log-log": "log-log (default)", "log": "log (R's default)", "plain": "plain (linear)"}
 
 
-def options() -> tuple[str, str | None, str, float | None]:
+def options() -> tuple[str, str | None, str, float | None, list[str]]:
+    """The analysis choices and the cautions they call for (drawn above the figure, below it when presenting)."""
     a, b, c = st.columns([1, 1, 1])
     endpoint = url_choice("endpoint", "Endpoint", list(schema.ENDPOINTS), "os",
                           format_func=lambda e: schema.ENDPOINTS[e].label, container=a)
@@ -34,23 +35,29 @@ def options() -> tuple[str, str | None, str, float | None]:
                     format_func=lambda g: "No grouping" if g is None else schema.label(g), container=b)
     conf_type = url_choice("ci", "Confidence band", list(CONF_TYPES), "log-log", format_func=CONF_TYPES.get,
                            container=c)
-    landmark = None
+    landmark, cautions = None, []
+    if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
+        cautions.append(schema.ERA_CAVEAT)
     if by in RESPONSE_GROUPINGS:
         default_l = max(6.0, ctx.cb_sd_months)
-        st.warning(
+        cautions.append(
             "Grouping by response is exposed to guarantee-time (immortal-time) bias: a responder had to live "
             "long enough to respond"
             + (f", and clinical benefit needs stable disease lasting {ctx.cb_sd_months:g} months" if
                by == schema.CLINICAL_BENEFIT else "")
             + ". The landmark analysis is therefore the default: patients still followed at the landmark are "
-              "grouped by their status at that time and survival is measured from it.",
-            icon=":material/warning:")
+              "grouped by their status at that time and survival is measured from it.")
         if url_toggle("landmark_on", "Landmark analysis", True):
             minimum = ctx.cb_sd_months if by == schema.CLINICAL_BENEFIT else 0.0
             landmark = url_number("landmark", "Landmark (months after IL-2 start)", default_l,
                                   min_value=minimum, max_value=60.0, step=1.0,
                                   help="Clinical benefit needs the landmark to be at least the SD threshold.")
-    return endpoint, by, conf_type, landmark
+    return endpoint, by, conf_type, landmark, cautions
+
+
+def show_cautions(cautions: list[str]) -> None:
+    for text in cautions:
+        st.warning(text, icon=":material/history:" if text == schema.ERA_CAVEAT else ":material/warning:")
 
 
 def censoring_caption(endpoint: str, masking) -> None:
@@ -124,11 +131,11 @@ def comparison(view) -> None:
 
 
 st.title("Survival")
-endpoint, by, conf_type, landmark = options()
+endpoint, by, conf_type, landmark, cautions = options()
 masking = ctx.masking
 toggles, with_cox, ci_column = display_toggles(masking)
-if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
-    st.warning(schema.ERA_CAVEAT, icon=":material/history:")
+if not ctx.presentation:  # presenting: under the figure, so the KM and its risk table fill the screen
+    show_cautions(cautions)
 computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
                          ctx.assessment_window_days)
 if not computed.ok:
@@ -153,6 +160,8 @@ with left:
     download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""), key="km_chart",
                     file_name=figures.stem(ctx, f"km_{endpoint}" + (f"_landmark_{landmark:g}m" if landmark else ""), by),
                     footnote=figures.km_footnote(view, shown, conf_type))
+    if ctx.presentation:
+        show_cautions(cautions)
     st.caption(md_escape(f"{schema.ENDPOINTS[endpoint].label}: {view.note_with(shown.text)}"
                          + (f"; {view.population_note}" if view.population_note else "")
                          + f". Pointwise 95% CI, {conf_type} transformation."))

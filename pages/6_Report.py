@@ -64,7 +64,7 @@ st.markdown("One self-contained HTML file with everything the other pages show f
             "validation summary, Table 1, response with ORR/CBR and exact CIs, Kaplan-Meier figures with numbers "
             "at risk, medians, log-rank and Cox, biomarker and toxicity tables, and a Methods paragraph with the "
             "software versions. It opens offline in any browser; the PDF is the same document laid out for print."
-            + (" Patient ids are withheld (pseudonyms are on, Data page)." if ctx.pseudonyms else ""))
+            + (" Patient ids are withheld (pseudonyms are on: Data page or presentation mode)." if ctx.pseudonyms else ""))
 a, b, c, d = st.columns(4)
 groupings = [None, *(g for g in GROUPINGS if g in ctx.data.columns)]
 by = url_choice("rep_by", "Compare groups", groupings, default_grouping(groupings),

@@ -132,11 +132,14 @@ def test_survival_slide_fits_a_full_hd_screen(new_context, app_url):
 
 
 @pytest.mark.parametrize("grouping", ["prior_pd1_pdl1", "line_of_il2", "objective_response"])
-def test_survival_slide_fits_with_a_warning_above_the_figure(new_context, app_url, grouping):
+def test_survival_slide_fits_and_keeps_its_caution_under_the_figure(new_context, app_url, grouping):
     # prior PD-1: the era caveat; line of IL-2: three risk rows; response: the guarantee-time warning
     page = open_screen(new_context, app_url, f"/Survival?present=1&km_by={grouping}")
     chart = page.locator(f"{ui.MAIN} .st-key-km_chart").bounding_box()
     assert chart is not None and chart["y"] + chart["height"] <= SCREEN["height"], (grouping, chart)
+    if grouping != "line_of_il2":  # the caution is still on the slide, under the figure
+        warning = page.locator(f"{ui.MAIN} {ui.WARNING_ALERT}").first.bounding_box()
+        assert warning is not None and warning["y"] >= chart["y"] + chart["height"], (grouping, warning, chart)
     screen_shot(page, f"presentation_survival_by_{grouping}")
 
 
