@@ -32,6 +32,7 @@ from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.survival_view import curves_count_view
 from il2lib import schema
+from il2lib.analyses._grouping import value_group_label
 from il2lib.analyses.response import OUTCOME_LABELS
 from il2lib.cohort import CohortFilter
 from il2lib.errors import Il2libError
@@ -149,10 +150,9 @@ def survival_counts(identity: str, cohort_filter, endpoint: str, by: str | None)
     return source().survival_counts(endpoint, cohort_filter, group=by)
 
 
-def _display_label(value) -> str:
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    return schema.DISEASE_LABELS.get(value, str(value))
+def _display_label(by: str, value) -> str:
+    """il2lib's group label of a value counted in the registry ("Prior PD-1/PD-L1: yes", "Melanoma")."""
+    return value_group_label(by, value) or str(value)
 
 
 def survival_from_counts(ctx) -> None:
@@ -181,7 +181,7 @@ def survival_from_counts(ctx) -> None:
     except Il2libError as exc:
         st.warning(md_escape(str(exc)))
         return
-    curves = {_display_label(g): r for g, r in km.items()} if by is not None else {"All patients": km}
+    curves = {_display_label(by, g): r for g, r in km.items()} if by is not None else {"All patients": km}
     masking = current_masking()
     k = masking.threshold if masking.on else None
     # one count view: the curves' n and events, the n used, the selection (the sidebar's n) and those left out
@@ -280,11 +280,11 @@ def response_from_counts(ctx) -> None:
         st.warning(md_escape(str(exc)))
         return
     shown = counts.assign(group=counts["group"].map(lambda g: "All patients" if g is None and by is None
-                                                    else ("(missing)" if g is None else _display_label(g))))
+                                                    else ("(missing)" if g is None else _display_label(by, g))))
     bor = shown.pivot_table(index="group", columns="value", values="n", aggfunc="sum", fill_value=0)
     bor = bor[[c for c in schema.BOR_LEVELS if c in bor.columns]]
     rates, tests = response_rates_from_counts(counts, denominator=denominator)
-    rates = rates.assign(group=rates["group"].map(lambda g: g if by is None else _display_label(g)),
+    rates = rates.assign(group=rates["group"].map(lambda g: g if by is None else _display_label(by, g)),
                          outcome=rates["outcome"].map(OUTCOME_LABELS))
     if ctx.masking.on:
         bor, rates = _masked_response(ctx, bor, rates, by, denominator)

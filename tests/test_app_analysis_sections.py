@@ -74,7 +74,7 @@ def test_cox_overfitting_and_non_convergence_messages():
 
 def test_pairwise_logrank_next_to_figure(survival):
     table = frame_with(survival, "p (Holm)")
-    assert list(table["Comparison"]) == ["1 vs 2", "1 vs 3+", "2 vs 3+"]
+    assert list(table["Comparison"]) == ["Line of IL-2: 1 vs 2", "Line of IL-2: 1 vs 3+", "Line of IL-2: 2 vs 3+"]
     assert list(table.columns) == ["Comparison", "p", "p (Holm)", "p (BH)"]
 
 

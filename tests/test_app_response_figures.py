@@ -42,7 +42,7 @@ def test_rates_figure_by_prior_pd1_draws_the_tables_numbers(by_prior):
         rows = rates.rates[rates.rates["outcome"] == outcome]
         assert np.allclose(trace["x"], 100 * rows["rate"])
         assert np.allclose(np.add(trace["x"], trace["error_x"]["array"]), 100 * rows["ci_upper"])
-    assert spec["layout"]["yaxis"]["ticktext"] == ["Prior PD-1/PD-L1: Yes (n=57)", "Prior PD-1/PD-L1: No (n=50)"]
+    assert spec["layout"]["yaxis"]["ticktext"] == ["Prior PD-1/PD-L1: no (n=50)", "Prior PD-1/PD-L1: yes (n=57)"]
     assert spec["layout"]["xaxis"]["range"] == [0, 50]
     note = html.unescape(spec["layout"]["annotations"][-1]["text"])
     assert "ORR p = 0.47" in note and "CBR p > 0.99" in note

@@ -43,13 +43,13 @@ def tiny_csv(tmp_path):
 def test_response_json_contract(capsys, tiny_csv):
     data = run_json(capsys, "response", tiny_csv, "--by", schema.PRIOR_PD1)
     assert data["by"] == schema.PRIOR_PD1
-    assert set(data["groups"]) == {"Yes", "No"}
+    assert set(data["groups"]) == {"Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"}
     for g in data["groups"].values():
         assert isinstance(g["n"], int) and set(g["best_response"]) == set(schema.BOR_LEVELS)
         for key in ("orr", "cbr"):
             assert set(g[key]) >= {"responders", "n", "rate", "ci95"}
             assert isinstance(g[key]["responders"], int) and len(g[key]["ci95"]) == 2
-    yes = data["groups"]["Yes"]
+    yes = data["groups"]["Prior PD-1/PD-L1: yes"]
     assert (yes["n"], yes["orr"]["responders"], yes["best_response"]["CR"]) == (3, 2, 1)
     comp = data["comparison"]
     assert comp["outcome"] == "orr" and comp["test"] in CONTRACT_TESTS and 0 <= comp["pvalue"] <= 1
@@ -123,5 +123,5 @@ def test_module_entry_point_runs():
     path = _sample("community_synthetic.csv")
     out = subprocess.run([sys.executable, "-m", "il2lib", "response", path, "--by", schema.LINE_OF_IL2, "--format",
                           "json"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    first = json.loads(out)["groups"]["1"]["cbr"]
+    first = json.loads(out)["groups"]["Line of IL-2: 1"]["cbr"]
     assert (first["responders"], first["n"]) == (9, 36)  # paper: CB 9/36 (25%) first-line

@@ -119,4 +119,5 @@ def test_ae_grade_figure_draws_no_empty_panel_for_a_group_without_term_detail(df
     assert empty, "the fixture must leave one group without term detail"
     fig = ae_grade_figure(tox)
     assert len(fig.data) == 5 * (len(tox.groups) - len(empty))
-    assert f"no AE term detail for Prior PD-1/PD-L1: {empty[0]}" in fig.layout.title.text
+    assert empty == ["Prior PD-1/PD-L1: no"]
+    assert "no AE term detail for Prior PD-1/PD-L1: no" in fig.layout.title.text

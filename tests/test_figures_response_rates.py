@@ -70,7 +70,7 @@ def test_one_point_per_group_and_outcome_at_the_results_rate_and_ci(by_prior):
 
 def test_groups_name_the_variable_with_their_size(by_prior):
     fig = rates_by_group_figure(by_prior)
-    assert list(fig.layout.yaxis.ticktext) == ["Prior PD-1/PD-L1: Yes (n=57)", "Prior PD-1/PD-L1: No (n=50)"]
+    assert list(fig.layout.yaxis.ticktext) == ["Prior PD-1/PD-L1: no (n=50)", "Prior PD-1/PD-L1: yes (n=57)"]
     assert list(fig.layout.yaxis.tickvals) == [0, 1]
 
 
@@ -102,7 +102,7 @@ def test_wilson_and_evaluable_are_the_results_numbers(data):
     assert np.allclose(np.asarray(markers(fig)["dcr"].x) + markers(fig)["dcr"].error_x.array, 100 * dcr["ci_upper"])
     text = footnote(fig)
     assert "Wilson score" in text and "evaluable patients" in text
-    assert fig.layout.yaxis.ticktext[0].startswith("Disease: ")
+    assert fig.layout.yaxis.ticktext[0].startswith("Melanoma (n=")  # a disease names itself
 
 
 def test_slide_size_is_16_by_9_and_grows_with_many_groups(data, by_prior):
@@ -155,6 +155,8 @@ def test_forest_draws_only_the_groupings_asked_for(data):
     assert len(only.data) == 1 and only.data[0].name.startswith("Prior PD-1/PD-L1 (")
     assert only.data[0].marker.color == color(1)  # the grouping keeps its colour
     assert all(label.startswith("Prior PD-1/PD-L1: ") for label in only.layout.yaxis.categoryarray)
+    assert not any("Prior PD-1/PD-L1: Prior" in label for label in only.layout.yaxis.categoryarray)  # named once
+    assert everything.layout.yaxis.categoryarray[0].startswith("Disease: Melanoma (")  # rows of two groupings
     assert only.layout.height < everything.layout.height
     with pytest.raises(ValueError):
         orr_forest_figure([by_disease, by_prior], groupings=[])

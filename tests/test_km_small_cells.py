@@ -28,7 +28,8 @@ SMALL, LARGE = "Melanoma (n=3)", "RCC (n=12)"
 TIME = np.array([2.0, 5.0, 8.0] + [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], dtype=float)
 EVENT = np.array([1, 0, 1] + [1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1], dtype=bool)
 GROUP = np.array([SMALL] * 3 + [LARGE] * 12)
-SMALL_TOKEN = re.compile(r"(?<![\d.])[1-4](?![\d.])")  # a whole number 1..4 standing alone in a text
+SMALL_TOKEN = re.compile(r"(?<![\w.-])[1-4](?![\d.])")  # a whole number 1..4 standing alone in a text, not a
+#                                                        name's ("Prior PD-1/PD-L1: yes", "IL-2")
 SMALL_N = re.compile(r"n = [1-4](?!\d)")  # the subtitle's "n = 3 of 107" (its filter may say "ECOG 1")
 SMALL_SHOWN = "Melanoma (n=&lt;5)"  # labels are HTML-escaped: plotly shows "Melanoma (n=<5)"
 MARKUP = re.compile(r"<[^>]*>[^<]*</span>\s*")  # the risk-table row key before a group label

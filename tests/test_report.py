@@ -303,7 +303,7 @@ def test_combined_sample_adds_the_prior_pd1_curves_with_the_era_caveat():
     assert report.n_patients == 107
     assert text.count(schema.ERA_CAVEAT) >= 2, "in the header and beside the prior-PD-1 curves"
     assert "Overall survival by prior PD-1/PD-L1" in text
-    assert "Prior PD-1/PD-L1: No vs Yes" in text or "Prior PD-1/PD-L1: Yes vs No" in text
+    assert "Prior PD-1/PD-L1: yes vs no" in text  # the hazard ratio of the exposed vs the naive (reference)
 
 
 # ------------------------------------------------------------------------------ groups compared
@@ -336,16 +336,19 @@ def by_prior_pd1(combined):
 def test_report_by_prior_pd1_groups_the_response_tables_by_yes_and_no(by_prior_pd1):
     response = _section(by_prior_pd1.html, "response")
     bor, rates = _table_headers(response)[:2]
-    assert bor[1:] == ["Yes (n=57)", "No (n=50)"], bor
-    assert re.search(r"Yes ORR \(CR\+PR\), confirmed only 13/57 22\.8 12\.7–35\.8", _text("<body>" + response))
-    assert re.search(r"No ORR \(CR\+PR\), confirmed only 8/50 16\.0 7\.2–29\.1", _text("<body>" + response))
+    assert bor[1:] == ["Prior PD-1/PD-L1: no (n=50)", "Prior PD-1/PD-L1: yes (n=57)"], bor
+    assert re.search(r"Prior PD-1/PD-L1: yes ORR \(CR\+PR\), confirmed only 13/57 22\.8 12\.7–35\.8",
+                     _text("<body>" + response))
+    assert re.search(r"Prior PD-1/PD-L1: no ORR \(CR\+PR\), confirmed only 8/50 16\.0 7\.2–29\.1",
+                     _text("<body>" + response))
     assert "Best overall response by prior PD-1/PD-L1, n (% of treated patients)" in _text("<body>" + response)
-    assert '"y":["Yes (n=57)","No (n=50)"]' in response, "the BOR bars are by prior PD-1/PD-L1"
+    assert '"y":["Prior PD-1\\u002fPD-L1: no (n=50)","Prior PD-1\\u002fPD-L1: yes (n=57)"]' in response, \
+        "the BOR bars are by prior PD-1/PD-L1"
 
 
 def test_report_by_prior_pd1_groups_toxicity_and_keeps_table1_and_survival_by_disease(by_prior_pd1):
     toxicity = _section(by_prior_pd1.html, "toxicity")
-    assert _table_headers(toxicity)[0][1:] == ["Yes (N=57)", "No (N=50)"]
+    assert _table_headers(toxicity)[0][1:] == ["Prior PD-1/PD-L1: no (N=50)", "Prior PD-1/PD-L1: yes (N=57)"]
     assert "Patients with adverse events by prior PD-1/PD-L1" in _text("<body>" + toxicity)
     table1 = _text("<body>" + _section(by_prior_pd1.html, "table1"))
     assert "Table 1. Baseline characteristics by disease" in table1
@@ -355,9 +358,9 @@ def test_report_by_prior_pd1_groups_toxicity_and_keeps_table1_and_survival_by_di
 def test_report_by_prior_pd1_names_the_groups_and_adds_them_to_the_key_results(by_prior_pd1):
     text = _text(by_prior_pd1.html)
     assert "Groups compared Prior PD-1/PD-L1" in text
-    assert re.search(r"Melanoma 70 6 8 14/70 = 20\.0 .* RCC 37 3 4 7/37 = 18\.9 .* Prior PD-1/PD-L1: Yes 57 6 7 "
-                     r"13/57 = 22\.8 \(12\.7–35\.8\) 16/57 = 28\.1 .* Prior PD-1/PD-L1: No 50 3 5 8/50 = 16\.0 "
-                     r"\(7\.2–29\.1\) 14/50 = 28\.0 .* All patients 107 9 12 21/107", text)
+    assert re.search(r"Melanoma 70 6 8 14/70 = 20\.0 .* RCC 37 3 4 7/37 = 18\.9 .* Prior PD-1/PD-L1: no 50 3 5 "
+                     r"8/50 = 16\.0 \(7\.2–29\.1\) 14/50 = 28\.0 .* Prior PD-1/PD-L1: yes 57 6 7 13/57 = 22\.8 "
+                     r"\(12\.7–35\.8\) 16/57 = 28\.1 .* All patients 107 9 12 21/107", text)
     assert "--endpoint os --by prior_pd1_pdl1 --ae ADVERSE_EVENTS_FILE" in text
 
 

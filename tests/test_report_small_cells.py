@@ -277,15 +277,16 @@ def test_survival_table_hides_the_group_size_and_events_the_totals_would_give_ba
     report, _ = audited["melanoma_line3"]
     rows = _tables(report.html)["Overall survival by prior PD-1/PD-L1: medians and milestone survival"]
     size = {row[0]: (row[1], row[2]) for row in rows[1:]}
-    assert size["No"] == ("<5", "<5") and size["All patients"] == ("20", "13")
-    assert size["Yes"] == ("masked", "masked")
+    assert size["Prior PD-1/PD-L1: no"] == ("<5", "<5") and size["All patients"] == ("20", "13")
+    assert size["Prior PD-1/PD-L1: yes"] == ("masked", "masked")
 
 
 def test_report_shows_no_estimate_where_fewer_than_k_remain_at_risk(audited, masked, plain):
     # as the curves stop there: milestone survival, its differences and the cumulative incidence read "–"
     tables = _tables(audited["melanoma_line3"][0].html)
     rows = {r[0]: r[4:] for r in tables["Overall survival by prior PD-1/PD-L1: medians and milestone survival"][1:]}
-    assert rows["No"] == ["–", "–", "–"] and rows["Yes"][:2] == ["72% (46–87)", "33% (13–56)"]
+    assert rows["Prior PD-1/PD-L1: no"] == ["–", "–", "–"]
+    assert rows["Prior PD-1/PD-L1: yes"][:2] == ["72% (46–87)", "33% (13–56)"]
     assert "–" in {r[3] for r in tables["Cumulative incidence (competing risks)"][1:]}
     line3 = {tuple(r[:2]): r[2:] for r in _tables(masked.html)["Milestone survival and RMST differences"][1:]}
     assert line3["RCC vs Melanoma", "Survival at 24 months"] == ["–", "–"]  # RCC: fewer than 5 at risk at 24 months

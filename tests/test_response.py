@@ -98,8 +98,8 @@ def test_boolean_grouping_and_json_contract():
     df[schema.PRIOR_PD1] = pd.array([True] * 30 + [False] * 27, dtype="boolean")
     res = response_rates(df, by=schema.PRIOR_PD1)
     data = json.loads(res.to_json())
-    assert data["by"] == schema.PRIOR_PD1 and set(data["groups"]) == {"Yes", "No"}
-    yes = data["groups"]["Yes"]
+    assert data["by"] == schema.PRIOR_PD1 and set(data["groups"]) == {"Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"}
+    yes = data["groups"]["Prior PD-1/PD-L1: yes"]
     assert yes["n"] == 30 and sum(yes["best_response"].values()) == 30
     assert set(yes["orr"]) == {"responders", "n", "rate", "ci95"} and len(yes["orr"]["ci95"]) == 2
     assert set(yes["cbr"]) == {"responders", "n", "rate", "ci95"}
@@ -122,7 +122,7 @@ def test_line_of_therapy_grouping_uses_shared_line_groups():
     df = cohort({schema.MELANOMA: {"CR": 2, "PD": 4}})
     df[schema.LINE_OF_IL2] = pd.array([1, 1, 2, 3, 4, None], dtype="Int64")
     tab = best_response_table(df, by=schema.LINE_OF_IL2)
-    assert tab.groups == ("1", "2", "3+")
+    assert tab.groups == ("Line of IL-2: 1", "Line of IL-2: 2", "Line of IL-2: 3+")
     assert len(tab.excluded) == 1
 
 
@@ -180,7 +180,7 @@ def test_proclaim_sample_reproduces_published_response_counts():
 def test_community_sample_first_line_clinical_benefit():
     df = _load("community_synthetic.csv")
     res = response_rates(df, by=schema.LINE_OF_IL2, outcome="cbr").to_frame().set_index("group")
-    first = res.loc["1"]
+    first = res.loc["Line of IL-2: 1"]
     assert (first["responders"], first["n"]) == (9, 36)
 
 
@@ -188,7 +188,7 @@ def test_grouping_by_prior_pd1_best_response_keeps_schema_order():
     df = cohort(PROCLAIM_LIKE)
     df[schema.PRIOR_PD1_BOR] = (["PD", "SD", "PR", "CR"] * 15)[:57]
     tab = best_response_table(df, by=schema.PRIOR_PD1_BOR)
-    assert tab.groups == ("CR", "PR", "SD", "PD")
+    assert tab.groups == tuple(f"Best response to prior PD-1/PD-L1: {r}" for r in ("CR", "PR", "SD", "PD"))
     res = response_rates(df, by=schema.PRIOR_PD1_BOR, outcome="orr")
     assert res.comparison.result.test in {"fisher_freeman_halton", "chi_square"}
     assert res.comparison.result.label  # the test is always named

@@ -245,7 +245,7 @@ def test_published_numbers_hold_in_the_confirmed_view():
     assert (orr.loc["Melanoma", "responders"], orr.loc["Melanoma", "n"]) == (9, 40)  # Buchbinder 2019
     assert (orr.loc["RCC", "responders"], orr.loc["RCC", "n"]) == (4, 17)
     community = response_rates(load_cohort(SAMPLE / "community_synthetic.csv").data, schema.LINE_OF_IL2, "cbr")
-    cb = community.rates.set_index("group").loc["1"]
+    cb = community.rates.set_index("group").loc["Line of IL-2: 1"]
     assert (cb["responders"], cb["n"]) == (9, 36)  # SpringerPlus 2015, first-line IL-2
 
 

@@ -117,9 +117,11 @@ def test_line_of_il2_grouping_and_boolean_levels():
     df = pd.DataFrame({schema.LINE_OF_IL2: pd.array([1, 1, 2, 3, 5, 2], dtype="Int64"),
                        schema.BRAIN_METS: pd.array([True, False, None, False, True, False], dtype="boolean")})
     t = table1(df, by=schema.LINE_OF_IL2, variables=[schema.BRAIN_METS])
-    assert t.groups == ("1", "2", "3+")
-    tidy = t.tidy.set_index(["group", "level"])
-    assert tidy.loc[("3+", "Yes"), "n"] == 1 and tidy.loc[("2", MISSING), "n"] == 1
+    assert t.groups == ("Line of IL-2: 1", "Line of IL-2: 2", "Line of IL-2: 3+")  # groups name their variable
+    tidy = t.tidy.set_index(["group", "level"])  # a variable's levels sit under its heading: "Yes", not named
+    assert tidy.loc[("Line of IL-2: 3+", "Yes"), "n"] == 1 and tidy.loc[("Line of IL-2: 2", MISSING), "n"] == 1
+    assert list(t.display().columns[3:6]) == ["Line of IL-2: 1 (N=2)", "Line of IL-2: 2 (N=2)",
+                                              "Line of IL-2: 3+ (N=2)"]
     assert t.tests.iloc[0]["test"] == "fisher_freeman_halton"  # 3 groups x 2 levels, small counts
 
 

@@ -68,9 +68,9 @@ def test_filtered_cohort_denominators_and_grouping(patients, ae):
     assert tox.n_patients == 3
     assert (tox.excluded_ae_rows["reason"] == "patient not in the analysed (filtered) cohort").sum() == 3
     by = toxicity_summary(ae, patients, by=schema.PRIOR_PD1, ae_complete=COMPLETE)
-    assert by.groups == ("Yes", "No")
+    assert by.groups == ("Prior PD-1/PD-L1: no", "Prior PD-1/PD-L1: yes")  # the reference (naive) first
     s = by.summary.set_index(["group", "measure"])
-    assert s.loc[("Yes", ANY_AE), "N"] == 2 and s.loc[("No", ANY_AE), "N"] == 2
+    assert s.loc[("Prior PD-1/PD-L1: yes", ANY_AE), "N"] == 2 and s.loc[("Prior PD-1/PD-L1: no", ANY_AE), "N"] == 2
     assert any("left out" in n for n in by.notes)  # P5 has no prior-PD-1 value
     assert schema.ERA_CAVEAT in by.notes
 

@@ -18,6 +18,7 @@ from il2lib import load_adverse_events, load_cohort, schema
 from il2lib.analyses.toxicity import ANY_AE, ANY_G3, ANY_IRAE, ICU, toxicity_summary, unknown_sources
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+YES, NO = "Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"  # the group labels
 
 
 def kinds(tox) -> dict:
@@ -36,11 +37,11 @@ def test_combined_sample_with_only_the_community_ae_file_reads_max_ctcae_grade()
     s = summary(tox)
     # prior PD-1 = yes are the 57 PROCLAIM patients, none of them in the community AE file. Their patient rows give
     # max_ctcae_grade 2 (4 patients), 3 (49) and 4 (4): any AE 57/57 and grade >= 3 49 + 4 = 53/57 (was 0/57).
-    assert tuple(s.loc[("Yes", ANY_AE), ["n", "N", "n_unknown"]]) == (57, 57, 0)
-    assert tuple(s.loc[("Yes", ANY_G3), ["n", "N"]]) == (53, 57)
+    assert tuple(s.loc[(YES, ANY_AE), ["n", "N", "n_unknown"]]) == (57, 57, 0)
+    assert tuple(s.loc[(YES, ANY_G3), ["n", "N"]]) == (53, 57)
     # no term detail for them: the per-term and immune-related rows count the 50 community patients only
-    assert tuple(s.loc[("Yes", ANY_IRAE), ["N", "n_unknown"]]) == (0, 57)
-    assert tox.term_sizes.to_dict() == {"Yes": 0, "No": 50}
+    assert tuple(s.loc[(YES, ANY_IRAE), ["N", "n_unknown"]]) == (0, 57)
+    assert tox.term_sizes.to_dict() == {NO: 50, YES: 0}
     note = kinds(tox)["ae_grade_only"]
     proclaim = set(cohort.data.loc[cohort.data[schema.SOURCE] == "PROCLAIM (synthetic)", schema.PATIENT_ID])
     assert note.count == 57 and set(note.patient_ids) == proclaim
@@ -56,14 +57,14 @@ def test_without_max_ctcae_grade_the_uncovered_source_is_unknown_unless_declared
     patients = cohort.data.drop(columns=[schema.MAX_CTCAE])
     s = summary(toxicity_summary(ae, patients, by=schema.PRIOR_PD1))
     # no AE row, no max_ctcae_grade, file not declared complete: the 57 are unknown, not "no AE"
-    assert tuple(s.loc[("Yes", ANY_AE), ["n", "N", "n_unknown"]]) == (0, 0, 57)
+    assert tuple(s.loc[(YES, ANY_AE), ["n", "N", "n_unknown"]]) == (0, 0, 57)
     tox = toxicity_summary(ae, patients)
     unknown = kinds(tox)["ae_unknown"]
     assert unknown.count == 57 and "By source: PROCLAIM (synthetic) 57." in unknown
     assert tuple(summary(tox).loc[("All patients", ANY_AE), ["n", "N", "n_unknown"]]) == (50, 50, 57)
     # declared complete for PROCLAIM (matched ignoring case and spacing): no row = no AE, 0 of 57
     declared = toxicity_summary(ae, patients, by=schema.PRIOR_PD1, ae_complete=["proclaim  (SYNTHETIC)"])
-    assert tuple(summary(declared).loc[("Yes", ANY_AE), ["n", "N", "n_unknown"]]) == (0, 57, 0)
+    assert tuple(summary(declared).loc[(YES, ANY_AE), ["n", "N", "n_unknown"]]) == (0, 57, 0)
     assert kinds(declared)["ae_complete"].count == 57 and "ae_unknown" not in kinds(declared)
 
 

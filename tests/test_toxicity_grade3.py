@@ -22,6 +22,7 @@ from support.disclosure_scan import small_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 REL = 1e-6
+YES, NO = "Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"  # the group labels
 
 
 def _patients() -> pd.DataFrame:
@@ -79,8 +80,8 @@ NEWCOMBE_TABLE_II = [((56, 70, 48, 80), (0.0524, 0.3339)), ((9, 10, 3, 10), (0.1
 def test_two_groups_match_r(two_groups, term):
     x1, n1, x2, n2, d, lower, upper, p = R_TWO_GROUPS[term]
     counts = two_groups.counts.set_index(["term", "group"])
-    assert (counts.loc[(term, "Yes"), "n_grade3plus"], counts.loc[(term, "Yes"), "N"]) == (x1, n1)
-    assert (counts.loc[(term, "No"), "n_grade3plus"], counts.loc[(term, "No"), "N"]) == (x2, n2)
+    assert (counts.loc[(term, YES), "n_grade3plus"], counts.loc[(term, YES), "N"]) == (x1, n1)
+    assert (counts.loc[(term, NO), "n_grade3plus"], counts.loc[(term, NO), "N"]) == (x2, n2)
     row = two_groups.tests.set_index("term").loc[term]
     for got, want in ((row["difference_pct"], 100 * d), (row["difference_ci_lower_pct"], 100 * lower),
                       (row["difference_ci_upper_pct"], 100 * upper), (row["p_value"], p)):
@@ -111,9 +112,10 @@ def test_more_than_two_groups_get_the_fisher_freeman_halton_p_only():
 def test_display_and_frame(two_groups):
     table = two_groups.display()
     assert list(table.index) == ["Platelet count decreased", "Hypotension", "Pneumonitis", "Fever"]  # most at >= 3
-    assert list(table.columns) == ["Yes (N=12): grade >=3", "No (N=10): grade >=3",
-                                   f"Difference Yes - No, % points (95% CI, {NEWCOMBE})", "p (Fisher's exact test)"]
-    assert table.loc["Hypotension"].tolist() == ["5 (42%)", "1 (10%)", "+31.7 (-6.1 to 59.3)", "0.16"]
+    # the reference (no prior PD-1) first; the difference is the other group minus the reference: exposed - naive
+    assert list(table.columns) == [f"{NO} (N=10): grade >=3", f"{YES} (N=12): grade >=3",
+                                   f"Difference yes - no, % points (95% CI, {NEWCOMBE})", "p (Fisher's exact test)"]
+    assert table.loc["Hypotension"].tolist() == ["1 (10%)", "5 (42%)", "+31.7 (-6.1 to 59.3)", "0.16"]
     assert table.loc["Fever"].tolist() == ["0 (0%)", "0 (0%)", "0.0 (-27.8 to 24.2)", ">0.99"]
     frame = two_groups.to_frame()
     assert len(frame) == 2 * 4 and set(frame["ci_method"]) == {NEWCOMBE}

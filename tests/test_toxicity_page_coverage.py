@@ -50,5 +50,5 @@ def test_bundled_sample_shows_no_unknown_note():
     at = open_app(page="pages/5_Toxicity.py")
     assert not any("Toxicity unknown" in i for i in texts(at, "info"))
     overview = tables(at)[0].set_index("Measure")
-    # default grouping prior PD-1: every patient known from the AE rows and max_ctcae_grade (57 yes, 50 no)
-    assert overview.loc["Any adverse event"].tolist() == ["57/57 (100%)", "50/50 (100%)"]
+    # default grouping prior PD-1: every patient known from the AE rows and max_ctcae_grade (50 no, 57 yes)
+    assert overview.loc["Any adverse event"].tolist() == ["50/50 (100%)", "57/57 (100%)"]

@@ -139,8 +139,8 @@ def test_the_by_term_table_shows_a_percentage_only_with_its_count_and_n(protecte
 def test_without_suppression_the_table_and_figure_are_as_before(rcc):
     table = rcc.display(NO_SUPPRESSION)
     pd.testing.assert_frame_equal(table, rcc.display())
-    assert table.loc["Fever", "Yes (N=17): any grade"] == "17 (100%)"
-    assert table.loc["Fever", "Yes (N=17): grade >=3"] == "1 (6%)"
+    assert table.loc["Fever", "Prior PD-1/PD-L1: yes (N=17): any grade"] == "17 (100%)"
+    assert table.loc["Fever", "Prior PD-1/PD-L1: yes (N=17): grade >=3"] == "1 (6%)"
     sizes = rcc.term_sizes
     for g in rcc.groups:
         sub = rcc.by_term[rcc.by_term["group"] == g].set_index("term").reindex(table.index)
@@ -150,7 +150,7 @@ def test_without_suppression_the_table_and_figure_are_as_before(rcc):
 
     fig = ae_grade_figure(rcc, shown=NO_SUPPRESSION)
     assert fig.to_json() == ae_grade_figure(rcc).to_json()
-    assert [a.text for a in fig.layout.annotations] == ["Prior PD-1/PD-L1: Yes (N=17)", "Prior PD-1/PD-L1: No (N=20)"]
+    assert [a.text for a in fig.layout.annotations] == ["Prior PD-1/PD-L1: no (N=20)", "Prior PD-1/PD-L1: yes (N=17)"]
     assert "hatched" not in fig.layout.title.text
     terms = list(fig.data[0].y)
     for trace in fig.data:
@@ -228,8 +228,8 @@ def test_the_report_section_renders_through_one_protected_view(sample):
     assert html_small_counts(text(masked)) == []
     (figure,) = masked.figures
     assert figure_small_counts(spec(figure.fig)) == []
-    assert [a.text for a in figure.fig.layout.annotations] == ["Source: Community (synthetic) (N=&lt;5)",
-                                                               f"Source: PROCLAIM (synthetic) (N={SUPPRESSED})"]
+    assert [a.text for a in figure.fig.layout.annotations] == ["Community (synthetic) (N=&lt;5)",  # names stay
+                                                               f"PROCLAIM (synthetic) (N={SUPPRESSED})"]
 
 
 def test_toxicity_page_renders_its_counts_through_the_protected_view():

@@ -67,27 +67,77 @@ def _value_label(value) -> str | None:
     return text or None
 
 
-def group_labels(df: pd.DataFrame, by: str | None) -> pd.Series:
-    """Group label of each row as text (None = missing).
+#: Groupings whose levels are names that explain themselves ("Melanoma", "PROCLAIM", "nivolumab"); the levels of
+#: every other grouping (yes/no, line numbers, codes, small integers) are labelled with their variable.
+SELF_EXPLAINING = frozenset({schema.DISEASE, schema.SOURCE, schema.PRIOR_PD1_AGENT, schema.HISTOLOGY,
+                             schema.AUTOIMMUNE_TYPE, schema.RESPONSE_CRITERIA})
+_SEPARATOR = ": "
 
-    Booleans become Yes/No, the line of IL-2 becomes the shared line groups 1 / 2 / 3+, the
-    disease its display label; other values their text.
-    """
-    if by is None:
+
+def level_labels(df: pd.DataFrame, column: str | None) -> pd.Series:
+    """Level of each row as text, without the variable (None = missing): booleans Yes/No, the line of IL-2
+    the shared line groups 1 / 2 / 3+, the disease its display label, other values their text. For the
+    rows of a variable under its own heading (Table 1); groups are labelled by :func:`group_labels`."""
+    if column is None:
         return pd.Series(ALL_PATIENTS, index=df.index, dtype=object)
-    require_columns(df, by)
-    if by == schema.LINE_OF_IL2:
-        return line_groups(df[by])
-    codes, uniques = pd.factorize(df[by])  # label each distinct value once (missing: code -1 -> None)
+    require_columns(df, column)
+    if column == schema.LINE_OF_IL2:
+        return line_groups(df[column])
+    codes, uniques = pd.factorize(df[column])  # label each distinct value once (missing: code -1 -> None)
     names = [_value_label(u) for u in uniques]
-    if by == schema.DISEASE:
+    if column == schema.DISEASE:
         names = [schema.DISEASE_LABELS.get(v, v) if v is not None else None for v in names]
     return pd.Series(np.array(names + [None], dtype=object)[codes], index=df.index, dtype=object)
 
 
-def level_order(by: str | None, labels: pd.Series) -> list[str]:
-    """Levels in a stable, meaningful order (schema order where the column has one)."""
-    present = [v for v in pd.unique(labels.dropna())]
+def group_label(by: str | None, level: str | None) -> str | None:
+    """The label of one group of ``by``: the level itself where it explains itself ("Melanoma"), else the
+    variable and the level ("Prior PD-1/PD-L1: yes", "Line of IL-2: 3+", "Sex: F"), readable on a slide
+    cut out of its page."""
+    if level is None or by is None or by in SELF_EXPLAINING:
+        return level
+    return f"{schema.label(by)}{_SEPARATOR}{level.lower() if level in (YES, NO) else level}"
+
+
+def value_group_label(by: str | None, value) -> str | None:
+    """The group label of one value of ``by`` as a database counts it (True, "melanoma", "3+")."""
+    level = _value_label(value)
+    if by == schema.DISEASE and level is not None:
+        level = schema.DISEASE_LABELS.get(level, level)
+    return group_label(by, level)
+
+
+def group_labels(df: pd.DataFrame, by: str | None) -> pd.Series:
+    """Group label of each row (None = missing): :func:`level_labels` named by :func:`group_label`.
+
+    The one labelling of groups in tables, legends, risk tables, downloads and the report.
+    """
+    levels = level_labels(df, by)
+    if by is None or by in SELF_EXPLAINING:
+        return levels
+    codes, uniques = pd.factorize(levels)
+    names = [group_label(by, u) for u in uniques]
+    return pd.Series(np.array(names + [None], dtype=object)[codes], index=df.index, dtype=object)
+
+
+def level_text(by: str | None, label: str) -> str:
+    """A group label without its variable ("Prior PD-1/PD-L1: yes" -> "yes"): the level as a short key."""
+    head = f"{schema.label(by)}{_SEPARATOR}" if by is not None and by not in SELF_EXPLAINING else ""
+    return label[len(head):] if head and label.startswith(head) else label
+
+
+def versus(a, b) -> str:
+    """"a vs b" of two group labels, the variable written once when both name it: "Line of IL-2: 1 vs 2"."""
+    a, b = str(a), str(b)
+    head = a.split(_SEPARATOR, 1)[0] + _SEPARATOR if _SEPARATOR in a else ""
+    if head and b.startswith(head) and len(a) > len(head) and len(b) > len(head):
+        return f"{a} vs {b[len(head):]}"
+    return f"{a} vs {b}"
+
+
+def _canonical(by: str | None, named: bool) -> list[str]:
+    """Levels in their meaningful order. Groups put the reference first: without (no) before with (yes), first
+    line first; the rows of a variable (Table 1) keep Yes before No."""
     spec = schema.COLUMNS.get(by) if by else None
     if by == schema.DISEASE:
         canon = [schema.DISEASE_LABELS[d] for d in schema.DISEASES]
@@ -98,14 +148,37 @@ def level_order(by: str | None, labels: pd.Series) -> list[str]:
     elif by == schema.LINE_OF_IL2:
         canon = ["1", "2", "3+"]
     else:
-        canon = [YES, NO]
+        canon = [NO, YES] if named else [YES, NO]
+    return [group_label(by, c) for c in canon] if named else canon
+
+
+def level_order(by: str | None, labels: pd.Series, order=None) -> list[str]:
+    """Levels present in ``labels`` (group labels or bare levels) in a stable, meaningful order (schema order
+    where the column has one; for groups the reference first, see :func:`_canonical`).
+
+    ``order``: levels to put first, in that order (each a label or its level, any case: "No", "Prior
+    PD-1/PD-L1: no"); the others follow in the default order. The first level is the reference of
+    comparisons (a Cox hazard ratio reads "other vs first"). Names not present are ignored.
+    """
+    present = [v for v in pd.unique(labels.dropna())]
+    named = by is not None and by not in SELF_EXPLAINING and any(
+        str(v).startswith(f"{schema.label(by)}{_SEPARATOR}") for v in present)
+    canon = _canonical(by, named)
     ordered = [c for c in canon if c in present]
     rest = [v for v in present if v not in ordered]
     try:
-        rest.sort(key=float)
+        rest.sort(key=lambda v: float(level_text(by, v)))
     except ValueError:
         rest.sort()
-    return ordered + rest
+    default = ordered + rest
+    if not order:
+        return default
+    key = {}
+    for v in default:
+        key.setdefault(str(v).lower(), v)
+        key.setdefault(level_text(by, str(v)).lower(), v)
+    first = list(dict.fromkeys(key[k] for k in (str(o).strip().lower() for o in order) if k in key))
+    return first + [v for v in default if v not in first]
 
 
 def column_label(column: str | None) -> str:

@@ -135,7 +135,7 @@ class ResponseTable:
 def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "auto",
                         sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
-                        work_limit: int | None = None) -> ResponseTable:
+                        work_limit: int | None = None, order: Sequence[str] | None = None) -> ResponseTable:
     """Count best overall responses (CR, PR, SD, PD, NE) per level of ``by``, after the RECIST 1.1 rules.
 
     Parameters
@@ -143,7 +143,8 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
     df : DataFrame
         One row per patient with :data:`schema.BOR` (always one of CR/PR/SD/PD/NE after loading).
     by : str, optional
-        Any column: disease, prior PD-1/PD-L1 (Yes/No), agent, line of IL-2 (1 / 2 / 3+), ...
+        Any column: disease, prior PD-1/PD-L1, agent, line of IL-2 (1 / 2 / 3+), ... Groups are labelled by
+        :func:`~il2lib.analyses._grouping.group_labels` ("Prior PD-1/PD-L1: yes", "Melanoma").
         Patients with a missing ``by`` value are left out and listed in ``excluded``.
     view, sd_minimum_weeks, window_days
         See :func:`il2lib.validation.recist.apply_response_rules`: ``"auto"`` counts confirmed responses only where
@@ -151,6 +152,9 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
     work_limit : int, optional
         Work allowed (default :data:`RESPONSE_WORK_LIMIT`, counted by :func:`response_work` before anything is
         counted); past it :class:`~il2lib.errors.WorkLimitExceeded` is raised.
+    order : sequence of str, optional
+        Groups to put first, in that order (see :func:`~il2lib.analyses._grouping.level_order`); the others
+        follow in the default order (without before with, first line first).
     """
     require_columns(df, schema.BOR)
     view = resolve_view(df, view)
@@ -163,7 +167,7 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
     keep = labels.notna().to_numpy() & ~bad
     rules = apply_response_rules(df[keep], view, sd_minimum_weeks, window_days)
     labels, bor = labels[keep], rules.bor
-    groups = level_order(by, labels)
+    groups = level_order(by, labels, order)
     if not groups:
         raise InsufficientDataError("No patient has a value for the grouping column; nothing to tabulate.")
     rows = []
@@ -407,7 +411,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                    denominator: Denominator = "itt", conf_level: float = 0.95, view: View = "auto",
                    sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
-                   work_limit: int | None = None) -> ResponseRates:
+                   work_limit: int | None = None, order: Sequence[str] | None = None) -> ResponseRates:
     """Objective response, clinical benefit and disease control rates per group, with CIs and a test.
 
     Parameters
@@ -429,7 +433,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     sd_minimum_weeks, window_days
         RECIST 1.1 SD minimum from IL-2 start (0 = none) and the assessment window W: a shorter SD counts
         as PD if progression followed, else NE.
-    work_limit : int, optional
+    work_limit, order
         As for :func:`best_response_table`.
 
     Notes
@@ -448,7 +452,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     view = resolve_view(df, view)
     labels = group_labels(df, by)
     _charge_response_work(labels, work_limit)
-    table = best_response_table(df, by, view, sd_minimum_weeks, window_days, work_limit)
+    table = best_response_table(df, by, view, sd_minimum_weeks, window_days, work_limit, order)
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
     data, labels = df[kept], labels[kept]
     duration = sd_rule_duration(data)

@@ -17,8 +17,8 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._work import WorkCounter
-from il2lib.analyses._grouping import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
-                                       patient_ids, require_columns)
+from il2lib.analyses._grouping import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_labels,
+                                       level_order, patient_ids, require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
@@ -151,7 +151,8 @@ def _continuous_rows(column: str, values: pd.Series, labels: pd.Series, groups: 
 
 
 def _level_labels(column: str, values: pd.Series) -> pd.Series:
-    return group_labels(pd.DataFrame({column: values}), column)
+    """A variable's levels as rows under its heading: "Yes", not "Prior PD-1/PD-L1: yes"."""
+    return level_labels(pd.DataFrame({column: values}), column)
 
 
 def _categorical_rows(column: str, values: pd.Series, labels: pd.Series, groups: list[str]) -> list[dict]:
@@ -192,7 +193,7 @@ def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, 
 
 def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | None = None, *,
            types: Mapping[str, VarType] | None = None, mean_sd: bool = False, overall: bool = True,
-           tests: bool = True, work_limit: int | None = None) -> Table1:
+           tests: bool = True, work_limit: int | None = None, order: Sequence[str] | None = None) -> Table1:
     """Patient characteristics overall and by group, with p-values and the tests named.
 
     Parameters
@@ -212,6 +213,8 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
         checked first, then each variable is counted before it is summarised; past the limit
         :class:`~il2lib.errors.WorkLimitExceeded` is raised. The exact tests of all variables share
         :data:`il2lib.stats.FFH_ANALYSIS_WORK_LIMIT` (then Monte Carlo p-values).
+    order : sequence of str, optional
+        Groups to put first, in that order (see :func:`~il2lib.analyses._grouping.level_order`).
 
     Notes
     -----
@@ -228,7 +231,7 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
     excluded = excluded_frame(df, labels.isna().to_numpy(), f"{schema.label(by)} missing") if by else concat_excluded([])
     keep = labels.notna().to_numpy()
     data, labels = df[keep], labels[keep]
-    groups = level_order(by, labels) if by else []
+    groups = level_order(by, labels, order) if by else []
     if len(data) == 0:
         raise InsufficientDataError("No patient to describe in Table 1.")
     columns = ([OVERALL] if overall or not by else []) + groups

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.analyses._grouping import (concat_excluded, excluded_frame, group_labels, level_order, patient_ids,
-                                       require_columns)
+from il2lib.analyses._grouping import (concat_excluded, excluded_frame, group_labels, level_order, level_text,
+                                       patient_ids, require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
@@ -419,7 +419,8 @@ class Grade3Comparison:
             wide[f"{g} (N={shown.text(size, big_n)}): grade >=3"] = cells
         tests = self.tests.set_index("term")
         if self.has_difference:
-            header = f"Difference {self.groups[0]} - {self.groups[1]}, % points (95% CI, {NEWCOMBE})"
+            other, reference = (level_text(self.by, g) for g in self.groups[::-1])
+            header = f"Difference {other} - {reference}, % points (95% CI, {NEWCOMBE})"
             wide[header] = [_difference_text(*tests.loc[t, ["difference_pct", "difference_ci_lower_pct",
                                                             "difference_ci_upper_pct"]])
                             if row_shown[t] else "–" for t in terms]
@@ -451,7 +452,8 @@ def compare_grade3(tox: ToxicitySummary) -> Grade3Comparison:
 
     Notes
     -----
-    Two groups: the difference of proportions p1 - p2 with Newcombe's hybrid score interval (method 10),
+    Two groups: the difference of proportions p1 - p2 of the second group (1) minus the first, the reference (2),
+    as a hazard ratio reads "other vs reference", with Newcombe's hybrid score interval (method 10),
     L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2), U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2), where (l, u) are the
     Wilson score intervals of each group (R's ``prop.test(correct = FALSE)``), and Fisher's exact test of the
     2x2 table. More groups: the Fisher-Freeman-Halton test of the 2 x k table (exact, or its Monte Carlo
@@ -486,7 +488,7 @@ def compare_grade3(tox: ToxicitySummary) -> Grade3Comparison:
         table = [[k, m - k] for k, m in zip(n, big_n)]
         if len(groups) == 2:
             test = fisher_exact_2x2(table).as_test()
-            d, lo, hi = risk_difference_newcombe(n[0], big_n[0], n[1], big_n[1])
+            d, lo, hi = risk_difference_newcombe(n[1], big_n[1], n[0], big_n[0])  # other minus reference
             ci_method = NEWCOMBE
         else:
             test = fisher_freeman_halton(table, shared=budget)
@@ -501,9 +503,9 @@ def compare_grade3(tox: ToxicitySummary) -> Grade3Comparison:
     notes = ["Grade >= 3: patients whose worst CTCAE v5 grade for the term is 3, 4 or 5, of the group's patients "
              "with AE term detail (N)."]
     if len(groups) == 2:
-        notes.append(f"Difference: {groups[0]} minus {groups[1]}, in percentage points, with its 95% CI by "
-                     "Newcombe's hybrid score method (from the Wilson score interval of each group); p: Fisher's "
-                     "exact test of each term's 2x2 table.")
+        notes.append(f"Difference: {groups[1]} minus {groups[0]} (the reference), in percentage points, with its "
+                     "95% CI by Newcombe's hybrid score method (from the Wilson score interval of each group); p: "
+                     "Fisher's exact test of each term's 2x2 table.")
     else:
         notes.append(f"p: Fisher-Freeman-Halton test of each term's grade >= 3 rate across the {len(groups)} groups "
                      "(no single difference for more than two groups).")
@@ -601,7 +603,7 @@ def unknown_sources(patients: pd.DataFrame, ae_complete: Iterable[str]) -> list[
 
 
 def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = None, *,
-                     ae_complete: Iterable[str] = ()) -> ToxicitySummary:
+                     ae_complete: Iterable[str] = (), order: Sequence[str] | None = None) -> ToxicitySummary:
     """Summarise adverse events per patient, per term and overall, optionally by group.
 
     Parameters
@@ -617,6 +619,8 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
         Sources (values of ``source``, matched ignoring case and spacing) whose AE file lists every
         AE of every patient: their patients without AE rows had no AE. ``"*"``
         (:data:`schema.AE_COMPLETE_ALL`) declares it for every patient.
+    order : sequence of str, optional
+        Groups to put first, in that order (see :func:`~il2lib.analyses._grouping.level_order`).
 
     Notes
     -----
@@ -648,7 +652,7 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     worst = (clean.groupby(["_group", schema.AE_PATIENT_ID, schema.AE_TERM], sort=False)
              .agg(grade=(schema.AE_GRADE, "max"), irae=("_irae", "any")).reset_index())
     pt = _patient_table(patients, pids, labels, clean, ae_complete)
-    groups = level_order(by, labels)
+    groups = level_order(by, labels, order)
     show_g5_unknown = bool(pt["g5_unknown"].any())
     term_rows, summary_rows, coverage_rows = [], [], []
     for g in groups:

@@ -93,7 +93,8 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None,
         head = schema.label(res.by) if res.by else "All patients"
         keys = [rate_count_keys(res.by, g, outcome, res.view)[:2] for g in rows["group"]]
         counts = [(shown.text(rk, r), shown.text(nk, n)) for (rk, nk), r, n in zip(keys, rows["responders"], rows["n"])]
-        labels = [escape(f"{head}: {g} ({r}/{n})") for g, (r, n) in zip(rows["group"], counts)]
+        named = [g if g.startswith(f"{head}: ") else f"{head}: {g}" for g in rows["group"]]  # rows of all groupings
+        labels = [escape(f"{g} ({r}/{n})") for g, (r, n) in zip(named, counts)]
         labels_all += labels
         visible = np.array([shown.shows(*k) for k in keys])  # a rate of a hidden count is not drawn
         rate, lo, hi = (100 * rows[c].where(visible) for c in ("rate", "ci_lower", "ci_upper"))
@@ -145,10 +146,10 @@ def rates_by_group_figure(rates, *, outcomes: Sequence[str] = ("orr", "cbr"), ti
         One marker trace each (its own colour and shape), one point per group at the rate with the CI as
         whiskers, and one text trace of "k/N" labels beside the whiskers (``meta`` names the outcome).
 
-    Groups are rows labelled with the variable ("Prior PD-1/PD-L1: Yes (n=57)"); the x axis runs from 0 to
-    the largest upper bound drawn, rounded up to the next 10%; the default size is 16:9. Under small-cell
-    protection (``shown``, the page's :class:`~il2lib.privacy.disclosure.Suppression`) counts read as in the
-    tables and a rate of a hidden count is not drawn (its label sits at 0).
+    Groups are rows labelled as il2lib labels groups ("Prior PD-1/PD-L1: yes (n=57)", "Melanoma (n=70)"); the x
+    axis runs from 0 to the largest upper bound drawn, rounded up to the next 10%; the default size is 16:9. Under
+    small-cell protection (``shown``, the page's :class:`~il2lib.privacy.disclosure.Suppression`) counts read as in
+    the tables and a rate of a hidden count is not drawn (its label sits at 0).
     """
     outcomes = [o for o in outcomes if o in rates.outcomes]
     if not outcomes:
@@ -156,8 +157,7 @@ def rates_by_group_figure(rates, *, outcomes: Sequence[str] = ("orr", "cbr"), ti
     style = figure_style(presentation)
     groups, by = list(rates.groups), rates.by
     sizes = rates.bor_counts.groupby("group", sort=False)["n"].sum()
-    head = f"{schema.label(by)}: " if by else ""
-    labels = [f"{head}{g} (n={shown.text(('n', by, g), sizes[g])})" for g in groups]
+    labels = [f"{g} (n={shown.text(('n', by, g), sizes[g])})" for g in groups]  # g names its variable
     step = 0.7 / len(outcomes)  # the outcomes of a group share its row, top to bottom
     fig, upper = go.Figure(), [0.0]
     for j, outcome in enumerate(outcomes):

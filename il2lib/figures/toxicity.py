@@ -6,7 +6,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from il2lib import schema
 from il2lib.analyses.toxicity import GRADES, TermOrder
 from il2lib.figures.palette import GRADE_COLORS, OUTLINE, apply_layout, escape, figure_style, title_height
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, Suppression
@@ -37,9 +36,9 @@ def ae_grade_figure(tox, *, top_n: int | None = 15, percent: bool = True,
     grades = [g for g in GRADES if g >= 3] if grade3_only else list(GRADES)
     sizes = tox.term_sizes  # patients with term detail (AE rows, max grade 0 or a complete AE file)
     groups = [g for g in tox.groups if sizes[g] > 0] or list(tox.groups)  # no empty panel for a group
-    without = [_panel(tox.by, g) for g in tox.groups if g not in groups]
+    without = [g for g in tox.groups if g not in groups]
     fig = make_subplots(rows=1, cols=max(1, len(groups)), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[escape(f"{_panel(tox.by, g)} (N={shown.text(tox.size_key(g), sizes[g])})")
+                        subplot_titles=[escape(f"{g} (N={shown.text(tox.size_key(g), sizes[g])})")
                                         for g in groups])
     bars = {(g, grade): _bars(tox, g, grade, terms, percent, shown) for g in groups for grade in grades}
     band = _band_length(bars.values(), percent, shown.threshold)
@@ -106,7 +105,3 @@ def _hover(text: str, to_scale: bool) -> str:
     """A bar's hover count: "7 patient(s)", "<5 patient(s)", "count masked", and whether the bar is to scale."""
     count = "count masked" if text == SUPPRESSED else f"{text} patient(s)"
     return count if to_scale else f"{count} (bar not to scale: small-cell protection)"
-
-
-def _panel(by: str | None, group: str) -> str:
-    return group if by is None or by == schema.DISEASE else f"{schema.label(by)}: {group}"

@@ -223,7 +223,7 @@ def _key_results(df: pd.DataFrame, endpoint: str, cb_sd_months: float,
     overall = [("All patients", df)] if len(groups) != 1 else []
     if by is not None:
         labels = group_labels(df, by)
-        groups += [(f"{schema.label(by)}: {level}", df[labels == level]) for level in level_order(by, labels)]
+        groups += [(level, df[labels == level]) for level in level_order(by, labels)]
     groups += overall
     ep = schema.ENDPOINTS[endpoint]
     for label, sub in groups:

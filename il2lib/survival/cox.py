@@ -121,10 +121,17 @@ def _design(df: pd.DataFrame, covariates, reference_levels) -> Design:
         dummies[codes < 0] = np.nan
         blocks.append(dummies)
         assign.append(tuple(range(len(columns), len(columns) + len(others))))
-        columns.extend(f"{name}: {labels[k]} vs {labels[ref_code]}" for k in others)
+        columns.extend(f"{name}: {_level(labels[k], name)} vs {_level(labels[ref_code], name)}" for k in others)
         groups[name] = codes
     x = np.hstack(blocks) if blocks else np.zeros((len(df), 0))
     return Design(x, tuple(columns), tuple(covariates), tuple(assign), groups, missing)
+
+
+def _level(label, name) -> str:
+    """A level in a term name, without the covariate name its group label already carries ("Prior PD-1/PD-L1:
+    yes" in the term "Prior PD-1/PD-L1: yes vs no")."""
+    text, head = str(label), f"{name}: "
+    return text[len(head):] if text.startswith(head) and len(text) > len(head) else text
 
 
 def _events_per_group_warnings(design: Design, keep, event) -> tuple[list[str], dict[str, int]]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib._work import WorkCounter
+from il2lib.analyses._grouping import versus
 from il2lib.errors import Il2libError, InsufficientDataError, WorkLimitExceeded
 from il2lib.stats import fisher_exact_2x2, format_p, p_adjust
 from il2lib.survival import _checks
@@ -40,7 +41,7 @@ class PairwiseResult:
         """Comparison, (``effect``: the statistic, 2 decimals), p, p (Holm), p (BH), and a Note column when a
         pair has one: narrow enough for the column beside a figure."""
         t = self.table
-        out = pd.DataFrame({"Comparison": [f"{a} vs {b}" for a, b in zip(t["group_a"], t["group_b"])]})
+        out = pd.DataFrame({"Comparison": [versus(a, b) for a, b in zip(t["group_a"], t["group_b"])]})
         if effect is not None:
             out[effect] = t["statistic"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
         out["p"] = t["p"].map(format_p)

@@ -1,5 +1,6 @@
 """Report page in a real browser: "Compare groups" defaults to prior PD-1/PD-L1 on the combined sample (both
-levels present), and the built report's Response tables in the preview have the Yes / No group headers."""
+levels present), and the built report's Response tables in the preview have group headers that name the variable,
+the reference (no prior PD-1/PD-L1) first."""
 from __future__ import annotations
 
 from . import ui
@@ -18,7 +19,7 @@ def test_report_grouped_by_prior_pd1_shows_yes_and_no_in_the_response_table(open
 
     def grouped() -> None:
         texts = [t.strip() for t in headers.all_inner_texts()]
-        assert texts[1:] == ["Yes (n=57)", "No (n=50)"], texts
+        assert texts[1:] == ["Prior PD-1/PD-L1: no (n=50)", "Prior PD-1/PD-L1: yes (n=57)"], texts
 
     ui.eventually(grouped, timeout_s=60)
     facts = frame.locator("header.title-block dl.facts").inner_text()
