@@ -54,16 +54,19 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
 @data_cache(**CACHE)
 def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
                   sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
-                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
-    return attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                  order: tuple[str, ...] | None = None) -> Computed:
+    return attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days,
+                   order=order)
 
 
 @data_cache(**CACHE)
 def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: float, denominator: str,
                    ci_method: str, sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
-                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Computed:
+                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                   order: tuple[str, ...] | None = None) -> Computed:
     return attempt(response_analysis.response_rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
-                    denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days)
+                   denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days, order=order)
 
 
 @data_cache(**CACHE)

@@ -11,34 +11,50 @@ from app_ui.code_panel import show_code
 from app_ui.downloads import chart_config, download_figure, table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
-from app_ui.widgets import by_text, empty_state, url_toggle
+from app_ui.widgets import by_text, empty_state, url_group_order, url_toggle
 from il2lib import schema
 from il2lib.analyses.published import CITATIONS, DERIVED_LABEL, response_overlay
 from il2lib.analyses.response import response_rates
 from il2lib.export.snippets import pairwise_fisher_snippet, response_snippet
 from il2lib.figures.export_layout import file_stem
 from il2lib.figures.published import published_comparison_figure
+from il2lib.survival.inputs import group_levels
 from il2lib.survival.pairwise import pairwise_fisher
 
 #: URL key of the "Show published results" switch (Response page and the Survival page's tab).
 PUBLISHED_KEY = "published"
+#: URL key of the Response page's reference group.
+REFERENCE_KEY = "resp_ref"
+
+
+def group_order(ctx, by: str | None, container=st) -> tuple[str, ...] | None:
+    """The "Reference group" control of the Response page: the groups in order, the reference first (best
+    response table and figure, response rates, their figure and downloads). None without a grouping."""
+    if by is None or by not in ctx.data.columns:
+        return None
+    levels = group_levels(ctx.data, by)[1]
+    if len(levels) < 2:
+        return None
+    return tuple(url_group_order(REFERENCE_KEY, levels, container=container,
+                                 help="Listed first in the tables and figures of response by group."))
 
 
 @data_cache(max_entries=64, max_size="64MB")
 def _pairwise_fisher(key: tuple, _df: pd.DataFrame, by: str, outcome: str, cb_sd_months: float,
-                     denominator: str) -> Computed:
+                     denominator: str, order: tuple[str, ...] | None = None) -> Computed:
     def run():
-        rates = response_rates(_df, by, outcome, cb_sd_months=cb_sd_months, denominator=denominator).rates
+        rates = response_rates(_df, by, outcome, cb_sd_months=cb_sd_months, denominator=denominator,
+                               order=order).rates
         return pairwise_fisher({g: (x, n) for g, x, n in zip(rates["group"], rates["responders"], rates["n"])})
 
     return attempt(run)
 
 
-def pairwise(ctx, by: str | None, denominator: str) -> None:
-    """Pairwise Fisher table of ORR when the grouping has three or more groups."""
+def pairwise(ctx, by: str | None, denominator: str, order: tuple[str, ...] | None = None) -> None:
+    """Pairwise Fisher table of ORR when the grouping has three or more groups (pairs in the groups' ``order``)."""
     if by is None:
         return
-    computed = _pairwise_fisher(ctx.cache_key, ctx.data, by, "orr", ctx.cb_sd_months, denominator)
+    computed = _pairwise_fisher(ctx.cache_key, ctx.data, by, "orr", ctx.cb_sd_months, denominator, order)
     if not computed.ok:
         if "at least three groups" not in computed.message:
             empty_state(f"Pairwise comparisons not available: {md_escape(computed.message)}")

@@ -11,8 +11,23 @@ from app_ui import survival_tabs as tabs
 from app_ui.code_panel import show_code
 from app_ui.downloads import table_with_downloads
 from app_ui.markdown import md_escape
-from app_ui.survival_view import COX_AUTO_MAX_N, comparison, endpoint_by, rmst_display
+from app_ui.survival_view import COX_AUTO_MAX_N, comparison, endpoint_by, group_choices, rmst_display
+from app_ui.widgets import url_group_order
 from il2lib.export.snippets import milestone_snippet, pairwise_logrank_snippet
+
+#: URL key of the Survival page's reference group.
+REFERENCE_KEY = "km_ref"
+
+
+def group_order(ctx, endpoint: str, by: str | None, landmark: float | None, container=st) -> tuple[str, ...] | None:
+    """The "Reference group" control of the Survival page: the groups in order, the reference first (curves,
+    legend, risk table, medians; the Cox hazard ratio reads "other vs reference"). None without a grouping."""
+    levels = group_choices(ctx.data, endpoint, by, landmark)
+    if len(levels) < 2:
+        return None
+    return tuple(url_group_order(REFERENCE_KEY, levels, container=container,
+                                 help="Listed first in the legend, risk table and tables; the Cox hazard ratio "
+                                      "compares each other group with it (HR > 1: more events than the reference)."))
 
 
 def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
@@ -20,7 +35,7 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
     if by is None or view.landmark is not None:
         return
     if len(view.curves) >= 3:
-        computed = comparison(ctx.cache_key, "pairwise", ctx.data, endpoint, by, ())
+        computed = comparison(ctx.cache_key, "pairwise", ctx.data, endpoint, by, (), view.order)
         if computed.ok:
             st.markdown("**Pairwise log-rank tests**")
             note = ("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
@@ -33,7 +48,7 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
         elif computed.refused:
             st.info(md_escape(computed.message), icon=":material/hourglass_disabled:")
     if view.ph_violated:
-        computed = comparison(ctx.cache_key, "rmst", ctx.data, endpoint, by, (None,))
+        computed = comparison(ctx.cache_key, "rmst", ctx.data, endpoint, by, (None,), view.order)
         st.info("Proportional hazards look violated, so the restricted mean survival time (RMST) is offered: it "
                 "needs no PH assumption.", icon=":material/insights:")
         if computed.ok:

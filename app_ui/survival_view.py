@@ -52,6 +52,7 @@ class SurvivalView:
     landmark: Any = None  # il2lib landmark result when a landmark was applied
     population_note: str = ""
     followup: Any = None  # il2lib FollowUpResult (reverse Kaplan-Meier), None without patients
+    order: tuple[str, ...] | None = None  # the group order asked for (first = reference), None = the default
 
     @property
     def n_note(self) -> str:
@@ -111,15 +112,32 @@ def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:
     return df, ""
 
 
-def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None) -> pd.DataFrame:
+def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None, order=None) -> pd.DataFrame:
     ep = schema.ENDPOINTS[endpoint]
     out = pd.DataFrame({"time": df[ep.time] if ep.time in df else pd.Series(float("nan"), index=df.index),
                         "event": df[ep.event] if ep.event in df else pd.Series(pd.NA, index=df.index)},
                        index=df.index)
     if by is not None:
-        labels, order = group_levels(df, by)
-        out[GROUP_COLUMN] = pd.Categorical(labels, categories=order)
+        labels, levels = group_levels(df, by, order)
+        out[GROUP_COLUMN] = pd.Categorical(labels, categories=levels)
     return out
+
+
+def _ordered(categories, order) -> list[str]:
+    """``categories`` with the levels named in ``order`` first (in that order)."""
+    first = [c for c in dict.fromkeys(order or ()) if c in categories]
+    return first + [c for c in categories if c not in first]
+
+
+def group_choices(df: pd.DataFrame, endpoint: str, by: str | None, landmark_months: float | None) -> list[str]:
+    """The groups of a survival grouping in their default order (empty without grouping): the labels the
+    curves, risk table and Cox model use, so a user can pick the reference among them."""
+    if by is None:
+        return []
+    if landmark_months is not None and by in RESPONSE_GROUPINGS:
+        return list(GROUP_LABELS["response" if by == schema.OBJECTIVE_RESPONSE else "benefit"])
+    population, _ = _population(df, endpoint)
+    return group_levels(population, by)[1]
 
 
 def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str,
@@ -152,7 +170,7 @@ def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: s
 
 
 def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_months: float, cb_sd_months: float,
-                conf_type: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
+                conf_type: str, window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, order=None):
     """Landmark cohort (il2lib.survival.landmark) as the time/event/group frame, and the result."""
     ep = schema.ENDPOINTS[endpoint]
     grouping = "response" if by == schema.OBJECTIVE_RESPONSE else "benefit"
@@ -162,7 +180,8 @@ def _landmarked(population: pd.DataFrame, endpoint: str, by: str, landmark_month
     except ValueError as exc:  # a landmark shorter than the clinical-benefit threshold
         raise InsufficientDataError(str(exc)) from None
     data = pd.DataFrame({"time": result.time, "event": result.event,
-                         GROUP_COLUMN: pd.Categorical(result.group, categories=list(GROUP_LABELS[grouping]))})
+                         GROUP_COLUMN: pd.Categorical(result.group,
+                                                      categories=_ordered(list(GROUP_LABELS[grouping]), order))})
     return data, result
 
 
@@ -177,18 +196,23 @@ def _os_followup(df: pd.DataFrame):
 
 def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,
             cb_sd_months: float, with_cox: bool = True,
-            window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> SurvivalView:
-    """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping."""
+            window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, order=None) -> SurvivalView:
+    """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping.
+
+    ``order``: groups to put first (curves, legend, risk table, tables); the first is the Cox reference, so the
+    hazard ratio reads "other vs first". None: the default order (without before with, first line first).
+    """
+    order = tuple(order) if order else None
 
     population, note = _population(df, endpoint)
     landmark = None
     if landmark_months is not None and by in RESPONSE_GROUPINGS:
         data, landmark = _landmarked(population, endpoint, by, landmark_months, cb_sd_months, conf_type,
-                                     window_days)
+                                     window_days, order)
         if len(data) == 0:
             raise InsufficientDataError(landmark.note)
     else:
-        data = _grouped_input(population, endpoint, by)
+        data = _grouped_input(population, endpoint, by, order)
     messages: list[str] = []
     km = kaplan_meier(data["time"], data["event"], conf_type=conf_type,
                       by=data[GROUP_COLUMN] if by is not None else None)
@@ -204,16 +228,18 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
     excluded = landmark.excluded if landmark is not None else tuple(km.excluded)
     return SurvivalView(endpoint, by, curves, sum(r.n for r in curves.values()),
                         landmark.n_input if landmark is not None else len(population), excluded, logrank, cox,
-                        violated, tuple(messages), landmark, note, followup)
+                        violated, tuple(messages), landmark, note, followup, order)
 
 
 @data_cache(max_entries=128, max_size="256MB")
 def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
                   landmark_months: float | None, cb_sd_months: float, with_cox: bool,
-                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT):
-    """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed)."""
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, order: tuple[str, ...] | None = None):
+    """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed).
+    ``order``: see :func:`compute` (a tuple: part of the cache key)."""
 
-    return attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days)
+    return attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days,
+                   tuple(order) if order else None)
 
 
 @resource_cache(max_entries=32)
@@ -243,8 +269,11 @@ ORIGINS = {"il2_start": "IL-2 start (default)", "pd1_end": "End of PD-1/PD-L1 th
 
 
 @data_cache(max_entries=64, max_size="64MB")
-def comparison(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str | None, options: tuple) -> Computed:
-    data = survival_input(_df, endpoint, by)
+def comparison(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str | None, options: tuple,
+               order: tuple[str, ...] | None = None) -> Computed:
+    """Pairwise log-rank, milestone or RMST differences (against the first group of ``order``, else of the
+    default order) or the multivariable Cox model."""
+    data = survival_input(_df, endpoint, by, order)
     if kind == "pairwise":
         return attempt(pairwise_logrank, data["time"], data["event"], data["group"])
     if kind == "milestones":

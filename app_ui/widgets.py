@@ -61,6 +61,36 @@ def url_choice(name: str, label: str, options: Sequence[Any], default: Any, *,
     return value
 
 
+def url_group_order(name: str, levels: Sequence[str], default: str | None = None, *, label: str = "Reference group",
+                    help: str | None = None, container: Any = st) -> list[str]:
+    """The order of a grouping's groups: a "Reference group" selectbox, the chosen group first and the others in
+    their given order (``levels``: the group labels in their default order). The first group is the reference
+    of comparisons (a hazard ratio reads "other vs reference") and leads legends, risk tables and tables.
+
+    Kept in session state and mirrored as ``?<name>=<level>`` when it differs from ``default`` (the first
+    level unless given), the level without the variable its labels share ("yes", "3+"). Fewer than two
+    groups: no control, ``levels`` as they are.
+    """
+    levels = list(levels)
+    if len(levels) < 2:
+        return levels
+    short = dict(zip(levels, _level_keys(levels)))
+    label_of = {key: level for level, key in short.items()}
+    key = url_choice(name, label, list(short.values()), short.get(default, short[levels[0]]),
+                     format_func=label_of.get, help=help, container=container)
+    return [label_of[key], *(level for level in levels if level != label_of[key])]
+
+
+def _level_keys(levels: list[str]) -> list[str]:
+    """The levels without the "Variable: " head they all share ("Line of IL-2: 3+" -> "3+")."""
+    heads = {level.split(": ", 1)[0] for level in levels}
+    if len(heads) == 1 and all(": " in level for level in levels):
+        keys = [level.split(": ", 1)[1] for level in levels]
+        if len(set(keys)) == len(keys):
+            return keys
+    return list(levels)
+
+
 #: URL value of a multiple-choice page option with nothing chosen.
 NONE_CHOSEN = "none"
 
