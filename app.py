@@ -20,7 +20,7 @@ from il2lib.export.files import table_to_csv_bytes
 from il2lib.survival.km import format_months
 from il2lib.validation.coerce import to_date
 from il2lib.validation.mapping import closest_columns, free_text_columns, missing_required
-from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, RECODE_SUGGESTION
+from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, RECODE_SUGGESTION, fmt_value
 
 ctx = frame("Data")
 
@@ -433,7 +433,25 @@ def preview(cohort) -> None:
         if shown.shape[1] > PREVIEW_MAX_COLUMNS:
             st.caption(f"Showing the first {PREVIEW_MAX_COLUMNS} of the {shown.shape[1]:,} columns.")
             shown = shown.iloc[:, :PREVIEW_MAX_COLUMNS]
-        show_table(shown, interactive=True)
+        show_table(readable_rows(shown), interactive=True)
+
+
+def readable_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Patient rows as a clinician reads them (all text): dates without a time, Yes/No, whole numbers without
+    ".0", blanks for missing values, diseases by their labels, the data dictionary's column labels (a label
+    two columns share gets the column's code)."""
+    out = {}
+    for position, name in enumerate(rows.columns):
+        column = rows.iloc[:, position]
+        labels = schema.DISEASE_LABELS if name == schema.DISEASE else {}
+        text = column.map(lambda v: "" if pd.isna(v) else labels.get(v, fmt_value(v)))
+        out[readable_label(name, out)] = text.astype(object)
+    return pd.DataFrame(out, index=rows.index)
+
+
+def readable_label(name, taken) -> str:
+    label = schema.label(name) if isinstance(name, str) else str(name)
+    return label if label not in taken else f"{label} ({name})"
 
 
 def templates() -> None:

@@ -126,3 +126,14 @@ def test_upload_link_names_the_file_blocks_without_it_and_applies_its_filters_wi
     other.file_uploader(key="w_upload").set_value(("cohort.csv", csv_bytes(patient_rows(n=3)), "text/csv"))
     rerun(other)
     assert any("it is a different file" in w and fingerprint in w for w in texts(other, "warning"))
+
+
+def test_analysed_data_preview_reads_clinically():
+    at = open_app()
+    preview = next(e for e in at.expander if e.label == "Analysed data (first 50 rows)")
+    table = preview.dataframe[0].value
+    assert "IL-2 start date" in table.columns and "date_il2_start" not in table.columns
+    assert set(table["Disease"]) <= {"Melanoma", "RCC"}
+    assert not table["IL-2 start date"].astype(str).str.contains("00:00:00").any()
+    assert set(table["Died"]) <= {"Yes", "No", ""}
+    assert not table.astype(str).isin(["None", "nan", "<NA>", "NaT"]).any().any()
