@@ -229,7 +229,7 @@ def ambiguous_dates(report) -> None:
 
 def recode_suggestions(report) -> None:
     """Values not recognised that are close to an allowed value: one click recodes them (applied on every load of
-    this upload and recorded in the report's Methods); the accepted recodes, each with an undo."""
+    this upload and listed in the meeting report); the accepted recodes, each with an undo."""
     if ctx.loaded.choice != data_mod.UPLOAD:
         return
     masking = current_masking()
@@ -239,7 +239,8 @@ def recode_suggestions(report) -> None:
         n = sum(groups.values())
         st.warning(f"**{plural(n, 'row', masking.count(n))} left out for a value not recognised** that is close to "
                    "an allowed value. Accept a suggestion to recode the value in this session (the file is not "
-                   "changed; the recode is listed in the report's Methods).", icon=":material/spellcheck:")
+                   "changed; the recode is listed in the meeting report's Data and validation section).",
+                   icon=":material/spellcheck:")
         for i, ((column, value, target), rows) in enumerate(groups.items()):
             text, button = st.columns([5, 1], vertical_alignment="center")
             text.markdown(md_escape(f"{schema.label(column)}: '{value}' → {target} "
@@ -250,7 +251,7 @@ def recode_suggestions(report) -> None:
     accepted = [(column, value, target) for column, recode in data_mod.accepted_recodes().items()
                 for value, target in recode.items()]
     if accepted:
-        st.markdown("**Recodes accepted** (listed in the report's Methods):")
+        st.markdown("**Recodes accepted** (listed in the meeting report's Data and validation section):")
         for i, (column, value, target) in enumerate(accepted):
             text, button = st.columns([5, 1], vertical_alignment="center")
             text.markdown(md_escape(f"{schema.label(column)}: '{value}' read as '{target}'"))
@@ -300,9 +301,9 @@ def absent_columns(report) -> None:
 
 
 def file_reading(report) -> None:
-    """How the file was read (date orders, decimal commas, recodes...), as the report's Methods list it."""
+    """How the file was read (date orders, decimal commas, recodes...), as the meeting report lists it."""
     if report.conversions:
-        with st.expander("How the file was read (listed in the report's Methods)", icon=":material/rule:"):
+        with st.expander("How the file was read (as the meeting report lists it)", icon=":material/rule:"):
             st.markdown("\n".join("- " + md_escape(c) for c in report.conversions))
 
 

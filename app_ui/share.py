@@ -62,7 +62,15 @@ def require_linked_upload(loaded: LoadedData) -> None:
                      on_change=data_mod.store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
     st.button(f"Open {data_mod.choice_label(data_mod.default_choice())} instead", on_click=_open_default,
               icon=":material/swap_horiz:", help="Keeps the link's filters on the default data set.")
+    if st.session_state.get(state.PRESENT):  # presentation mode hides the uploader
+        st.button("Leave presentation mode to upload the file", on_click=_leave_presentation,
+                  icon=":material/slideshow:")
     st.stop()
+
+
+def _leave_presentation() -> None:
+    st.session_state[state.PRESENT] = False
+    st.session_state.pop(state.widget_key("present"), None)
 
 
 def reproduces(loaded: LoadedData, filter_text: str) -> str:

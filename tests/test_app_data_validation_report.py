@@ -137,3 +137,14 @@ def test_analysed_data_preview_reads_clinically():
     assert not table["IL-2 start date"].astype(str).str.contains("00:00:00").any()
     assert set(table["Died"]) <= {"Yes", "No", ""}
     assert not table.astype(str).isin(["None", "nan", "<NA>", "NaT"]).any().any()
+
+
+def test_upload_link_in_presentation_mode_offers_to_leave_it_to_upload():
+    at = open_app({state.Q_UPLOAD: "cohort.csv", state.Q_UPLOAD_FP: "ab12cd34", "present": "1"})
+    assert texts(at, "error")[0].startswith("This link was made on an uploaded file: cohort.csv (fingerprint "
+                                            "ab12cd34)")
+    button(at, "Leave presentation mode to upload the file").click()
+    rerun(at)
+    assert at.session_state[state.PRESENT] is False
+    assert at.file_uploader(key="w_upload") is not None
+    assert not [b for b in at.button if b.label == "Leave presentation mode to upload the file"]
