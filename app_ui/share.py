@@ -87,8 +87,12 @@ def reproduces(loaded: LoadedData, filter_text: str) -> str:
 
 def copy_link(loaded: LoadedData, filter_text: str) -> None:
     """Sidebar: a button copying the page's address (read in the browser when clicked, so it has every choice
-    made on the page) and a caption saying what it reproduces."""
-    st.iframe(_COPY_HTML.replace("__LABEL__", html.escape("Copy link to this view")), height=COPY_LINK_HEIGHT)
+    made on the page) and a caption saying what it reproduces. Its script also keeps the view's upload (name and
+    fingerprint) in a browser session cookie, so that a restart's new session asks for the file
+    (:func:`app_ui.state.remembered_upload`) even after a page switch, which drops the URL."""
+    page = (_COPY_HTML.replace("__LABEL__", html.escape("Copy link to this view"))
+            .replace("__COOKIE__", state.UPLOAD_COOKIE).replace("__UPLOAD__", state.upload_cookie_value()))
+    st.iframe(page, height=COPY_LINK_HEIGHT)
     st.caption(reproduces(loaded, filter_text))
 
 
@@ -104,6 +108,10 @@ _COPY_HTML = """
   const button = document.getElementById("copy");
   const label = button.textContent;
   function say(text) { button.textContent = text; setTimeout(() => { button.textContent = label; }, 2500); }
+  // the upload this view needs, kept for the browser session: a restart's new session asks for it
+  const upload = "__UPLOAD__";
+  window.parent.document.cookie = upload ? `__COOKIE__=${upload}; path=/; SameSite=Strict`
+                                         : "__COOKIE__=; path=/; max-age=0; SameSite=Strict";
   button.addEventListener("click", async () => {
     const url = window.parent.location.href;
     button.dataset.link = url;

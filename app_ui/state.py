@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote
 
 import streamlit as st
 
@@ -110,6 +111,8 @@ def init_session() -> None:
     write_filter_state(FilterState.from_filter(f))
     ss[PRESENT] = flat.get(Q_PRESENT, "") in ("1", "true", "yes")
     linked = _linked_upload(flat, problems)
+    if linked is None and not flat.get(Q_DATA):  # a page switch drops the URL: the browser remembers the upload
+        linked = remembered_upload()
     if linked:
         ss[LINKED_UPLOAD] = linked
     ss.setdefault(DATA_CHOICE, UPLOAD_CHOICE if linked else flat.get(Q_DATA, ""))
@@ -119,6 +122,33 @@ def init_session() -> None:
     ss.setdefault(PSEUDONYMS, False)
     ss[URL_PROBLEMS] = problems
     ss[INITIALISED] = True
+
+
+UPLOAD_COOKIE = "il2_upload"  # browser session cookie: the upload this browser last viewed (name|fingerprint)
+
+
+def upload_cookie_value() -> str:
+    """What the browser keeps in :data:`UPLOAD_COOKIE` for the current view ("" = forget): the file name
+    percent-encoded (only ``[A-Za-z0-9_.~%-]``), a bar and the fingerprint."""
+    params = upload_params()
+    if Q_UPLOAD_FP not in params:
+        return ""
+    return quote(params[Q_UPLOAD], safe="") + "|" + params[Q_UPLOAD_FP]
+
+
+def remembered_upload() -> tuple[str, str] | None:
+    """(file name, fingerprint) from :data:`UPLOAD_COOKIE`: a new session of a browser whose view was an upload
+    (after a restart or a reconnect that lost it), whatever URL its first run has."""
+    try:
+        raw = st.context.cookies.get(UPLOAD_COOKIE)
+    except Exception:  # no browser request behind this session (tests, bare mode)
+        return None
+    if not isinstance(raw, str):
+        return None
+    name, _, fingerprint = unquote(raw).rpartition("|")
+    if not name or not _FINGERPRINT.fullmatch(fingerprint):
+        return None
+    return name.rsplit("/", 1)[-1][:200], fingerprint
 
 
 def upload_fingerprint(sha256: str) -> str:

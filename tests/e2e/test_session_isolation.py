@@ -1,5 +1,5 @@
 """Two browser sessions at once upload two different cohorts: each sees only its own patients,
-before and after the other one changes its filters, and a copied link never carries an upload."""
+before and after the other one changes its filters, and a copied link names the upload but never carries it."""
 from __future__ import annotations
 
 from il2lib import schema
@@ -51,6 +51,7 @@ def test_two_sessions_see_only_their_own_upload(new_context, app_url, tmp_path, 
     stranger = new_context().new_page()
     ui.open_app(stranger, page_b.url)
     text = ui.page_text(stranger)
-    assert "site_b.csv" not in text and "site_a.csv" not in text
-    assert ui.sidebar_counts(stranger)[1] == 107, "a copied link opened someone else's upload"
-    ui.shot(stranger, "isolation_copied_link_falls_back_to_sample")
+    assert "This link was made on an uploaded file: site_b.csv" in text and "site_a.csv" not in text
+    assert stranger.locator(ui.METRIC_VALUE).count() == 0
+    assert "n = " not in text, "a copied link opened someone else's upload"
+    ui.shot(stranger, "isolation_copied_link_asks_for_the_file")

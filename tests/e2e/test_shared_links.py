@@ -4,11 +4,15 @@ applies the link's filters (another file is named as different)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
 
 from playwright.sync_api import expect
 
 from . import builders, ui
+from .conftest import APP
+from .server import ARTIFACTS, StreamlitServer, server_command
 
 COPY_BUTTON = "button#copy"
 SAMPLE_TOTAL = 107  # patients of the default sample
@@ -79,3 +83,33 @@ def test_link_on_a_sample_reopens_it_without_asking_for_a_file(new_context, app_
     ui.open_app(other, link)
     assert ui.sidebar_counts(other) == (70, SAMPLE_TOTAL)
     assert "This link was made on an uploaded file" not in ui.page_text(other)
+
+
+def test_restart_that_loses_the_upload_blocks_the_open_page_instead_of_showing_the_sample(new_context, tmp_path):
+    """The server restarts under an open page (same port): the page reconnects, and its next run is a new session
+    without the upload, which must say so, not fall back to the sample with the same filters."""
+    path = builders.subset(builders.COMBINED, tmp_path / "before_restart.csv", 80)
+    server = StreamlitServer.start(APP, ARTIFACTS / "streamlit-restart-1.log")
+    try:
+        page = new_context().new_page()
+        ui.open_app(page, server.url)
+        ui.choose_radio(page, "Data source", "My upload")
+        ui.upload(page, path)
+        ui.choose_select(page, "Disease", "RCC")
+        assert ui.sidebar_counts(page)[1] == 80
+        server.stop()
+        log = (ARTIFACTS / "streamlit-restart-2.log").open("wb")
+        process = subprocess.Popen(server_command(APP, server.port), cwd=APP.parent, stdout=log,
+                                   stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log.close()
+        server = StreamlitServer(APP, server.port, process, ARTIFACTS / "streamlit-restart-2.log")
+        server.wait_healthy(60)
+        ui.wait_idle(page)  # reconnected; the next run (here: a page switch) is a new session
+        ui.go_to_page(page, "Survival")
+        expect(page.locator(ui.MAIN)).to_contain_text("This link was made on an uploaded file: before_restart.csv",
+                                                      timeout=ui.DEFAULT_TIMEOUT_MS)
+        ui.settle(page)
+        assert not re.search(r"n = \d+ of \d+ patients", ui.page_text(page)), "numbers shown without the upload"
+        ui.shot(page, "shared_link_after_restart")
+    finally:
+        server.stop()
