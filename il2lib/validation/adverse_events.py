@@ -108,7 +108,7 @@ def _ae_rules(c: Collector, t: pd.DataFrame, cohort: Cohort | None, conversions:
         n = int((current.isna() & inferred.notna()).sum())
         t[schema.AE_IMMUNE] = current.fillna(inferred).astype("boolean")
         if n:
-            conversions.append(f"immune_related filled for {n} AE row(s) from the CTCAE term "
+            conversions.append(f"immune_related filled for {n:,} AE row(s) from the CTCAE term "
                                f"({', '.join(schema.IMMUNE_RELATED_TERMS[:4])}, ...).")
     if cohort is not None:
         _against_cohort(c, t, cohort)
@@ -170,10 +170,10 @@ def _coverage(c: Collector, covered: set, patients: pd.DataFrame) -> None:
     missing = patients.index[~patients.index.astype(str).isin(covered)]
     if not len(missing):
         return
-    text = f"{len(missing)} of {len(patients)} patients have no AE row"
+    text = f"{len(missing):,} of {len(patients):,} patients have no AE row"
     if schema.SOURCE in patients.columns:
         counts = patients.loc[missing, schema.SOURCE].fillna("no source").astype(str).value_counts(sort=False)
-        text += " (" + ", ".join(f"{short(k)}: {n}" for k, n in counts.items()) + ")"
+        text += " (" + ", ".join(f"{short(k)}: {n:,}" for k, n in counts.items()) + ")"
     with_grade = int(patients.loc[missing, schema.MAX_CTCAE].notna().sum()) if schema.MAX_CTCAE in patients else 0
     c.add("warning", text + f". Their toxicity is unknown unless max_ctcae_grade is given ({with_grade} of them "
           "have it) or the AE file is declared complete for their source.", column=schema.AE_PATIENT_ID)

@@ -115,7 +115,7 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
         fill = bor.eq("SD").fillna(False) & sd.isna() & computed.notna() & (computed >= 0)
         if fill.any():
             notes.append(f"sd_duration_months computed from dates (IL-2 start to progression or last assessment) "
-                         f"for {int(fill.sum())} SD patient(s) without it.")
+                         f"for {int(fill.sum()):,} SD patient(s) without it.")
         out[schema.SD_DURATION] = sd.where(~fill, computed)
         del sd, sd_end, computed, fill
     out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days)
@@ -229,9 +229,9 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
     n_capped = int(((cutoff.notna() & (last_assessed > cutoff) & ~late).to_numpy() & known).sum())
     if n_os or n_late or n_capped:
         notes.append(Note(
-            f"Data cut-off: OS follow-up beyond data_cutoff_date censored at the cut-off ({n_os} patient(s)); "
-            f"PFS/DoR are never censored at the cut-off alone: {n_late} progression(s) or death(s) after the "
-            f"cut-off censored at the last assessment on or before it (day 0 without one), {n_capped} last "
+            f"Data cut-off: OS follow-up beyond data_cutoff_date censored at the cut-off ({n_os:,} patient(s)); "
+            f"PFS/DoR are never censored at the cut-off alone: {n_late:,} progression(s) or death(s) after the "
+            f"cut-off censored at the last assessment on or before it (day 0 without one), {n_capped:,} last "
             "assessment(s) after the cut-off capped at it (FDA 2018 endpoint guidance, PFS censoring table).",
             count=n_os + n_late + n_capped, kind="cutoff_censoring"))
     zero = (no_assessment & ~late).to_numpy() & timed
@@ -239,7 +239,7 @@ def _survival(out: pd.DataFrame, t: pd.DataFrame, bor: pd.Series, notes: list[st
         named = [str(i) for i in patient_ids(t)[zero]]
         listed = [piece for k, pid in enumerate(named[:10]) for piece in ((", " if k else ""), PatientRef(pid))]
         notes.append(Note.naming(
-            [f"PFS: {int(zero.sum())} patient(s) without a dated post-baseline tumour assessment (no "
+            [f"PFS: {int(zero.sum()):,} patient(s) without a dated post-baseline tumour assessment (no "
              f"date_last_assessment, date_progression or date_first_response) and no death censored at day 0 "
              f"(FDA 2018 endpoint guidance; never at last follow-up): ", *listed,
              (", ..." if len(named) > 10 else "") + "."], count=int(zero.sum()), patient_ids=named,

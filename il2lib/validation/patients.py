@@ -398,7 +398,7 @@ def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float) -
                & derived[schema.CLINICAL_BENEFIT].isna().to_numpy())
     n = int(unknown.sum())
     if n:
-        c.add("warning", f"{n} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
+        c.add("warning", f"{n:,} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
               f"clinical benefit (SD >= {cb_sd_months:g} months) is unknown (NA) for "
               f"{'them' if n > 1 else 'this patient'}.", column=schema.SD_DURATION, analysis=schema.CLINICAL_BENEFIT)
 

@@ -192,29 +192,29 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
             as_sd = np.where(meets, "SD", fallback)
             reclassify(unconfirmed, as_sd, "CR/PR not confirmed (RECIST 1.1, Table 3)")
             n = int(unconfirmed.sum())
-            split = ", ".join(f"{int((unconfirmed & (as_sd == v)).sum())} as {v}" for v in ("SD", "PD", "NE")
+            split = ", ".join(f"{int((unconfirmed & (as_sd == v)).sum()):,} as {v}" for v in ("SD", "PD", "NE")
                               if (unconfirmed & (as_sd == v)).any())
-            notes.append(Note(f"{n} CR/PR not confirmed (response_confirmed = No or blank) "
+            notes.append(Note(f"{n:,} CR/PR not confirmed (response_confirmed = No or blank) "
                               f"{_plural(n, 'is', 'are')} counted per RECIST 1.1 in the confirmed-only view: {split} "
                               f"(SD if {minimum} is met, else PD if progression followed, else NE).",
                               n, _ids(df, unconfirmed), "response_unconfirmed"))
         if blank.any():
             n = int(blank.sum())
-            notes.append(Note(f"{n} CR/PR with a blank response_confirmed {_plural(n, 'is', 'are')} counted as "
+            notes.append(Note(f"{n:,} CR/PR with a blank response_confirmed {_plural(n, 'is', 'are')} counted as "
                               "unconfirmed in the confirmed-only view.", n, _ids(df, blank), "confirmation_blank"))
     is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
     short = is_sd & known & ~meets
     if short.any():
         reclassify(short, fallback, "SD shorter than the SD minimum (RECIST 1.1, section 4.4.3)")
         n = int(short.sum())
-        split = ", ".join(f"{int((short & (fallback == v)).sum())} as {v}" for v in ("PD", "NE")
+        split = ", ".join(f"{int((short & (fallback == v)).sum()):,} as {v}" for v in ("PD", "NE")
                           if (short & (fallback == v)).any())
-        notes.append(Note(f"{n} SD shorter than {minimum} {_plural(n, 'is', 'are')} counted per RECIST 1.1: "
+        notes.append(Note(f"{n:,} SD shorter than {minimum} {_plural(n, 'is', 'are')} counted per RECIST 1.1: "
                           f"{split} (PD if progression followed, else NE).", n, _ids(df, short), "sd_below_minimum"))
     unknown = is_sd & ~known & (sd_minimum_weeks > 0)
     if unknown.any():
         n = int(unknown.sum())
-        notes.append(Note(f"{n} SD without a duration (no sd_duration_months, progression or last-assessment "
+        notes.append(Note(f"{n:,} SD without a duration (no sd_duration_months, progression or last-assessment "
                           f"date): {minimum} cannot be checked; counted as SD.", n, _ids(df, unknown),
                           "sd_minimum_unknown"))
     irecist = _column(df, schema.BOR_IRECIST, "object")
@@ -227,8 +227,8 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
         counts = irecist[by_category].value_counts()
         detail = [f"{cat}->{IRECIST_TO_RECIST[cat]} {int(counts[cat])}" for cat in IRECIST_TO_RECIST if cat in counts]
         if under_criteria.any():
-            detail.append(f"{int(under_criteria.sum())} with response_criteria = iRECIST")
-        notes.append(Note(f"{n} {_plural(n, 'BOR is', 'BORs are')} iRECIST-based ({'; '.join(detail)}); iRECIST "
+            detail.append(f"{int(under_criteria.sum()):,} with response_criteria = iRECIST")
+        notes.append(Note(f"{n:,} {_plural(n, 'BOR is', 'BORs are')} iRECIST-based ({'; '.join(detail)}); iRECIST "
                           "categories count as their RECIST 1.1 counterpart (iUPD as PD). iRECIST can count a "
                           "response after an unconfirmed progression (iUPD), which RECIST 1.1 would call PD "
                           "(Seymour 2017), so these rates are not strictly RECIST 1.1.",

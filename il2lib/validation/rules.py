@@ -272,7 +272,7 @@ def check_responders(c: Collector, t: pd.DataFrame) -> None:
             pid = c._pid(pos)
             listed += [", " if k else "", PatientRef(pid, 30) if pid else f"row {int(c.file_rows[pos])}"]
         noun = "responder lacks" if n == 1 else "responders lack"
-        c.add("warning", [f"{n} {noun} date_first_response; excluded from DoR (", *listed,
+        c.add("warning", [f"{n:,} {noun} date_first_response; excluded from DoR (", *listed,
                           (", ..." if n > 10 else "") + ")."], column=schema.DATE_FIRST_RESPONSE, analysis="dor")
 
 
