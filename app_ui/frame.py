@@ -119,7 +119,7 @@ class AppContext:
     @property
     def summary(self) -> str:
         """``n = 40 of 107 patients · Melanoma`` (plain text)."""
-        return self.masking.text(f"n = {self.n} of {self.n_total} patients") + f" · {self.filter_text}"
+        return self.masking.text(f"n = {self.n:,} of {self.n_total:,} patients") + f" · {self.filter_text}"
 
     def figure_titles(self, title: str) -> tuple[str, str]:
         """Title and subtitle for a figure: the subtitle names the data and the filter."""
@@ -257,7 +257,7 @@ def _slide_navigation(page_title: str) -> None:
 
 
 def _filter_summary(n_filtered: int, n_total: int, cohort_filter: Any, masking) -> None:
-    st.markdown(f"**{masking.text(f'n = {n_filtered} of {n_total} patients')}**")
+    st.markdown(f"**{masking.text(f'n = {n_filtered:,} of {n_total:,} patients')}**")
     st.caption(md_escape(cohort_filter.describe()))
     st.button("Reset filters", key="reset_filters", on_click=state.reset_filters, icon=":material/restart_alt:",
               disabled=cohort_filter.is_empty(), width="stretch")

@@ -337,7 +337,7 @@ def describe_violations(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-_N_OF = re.compile(r"n = (\d+) of (\d+) patients")
+_N_OF = re.compile(r"n = ([\d,]+) of ([\d,]+) patients")
 
 
 def sidebar_counts(page: Page) -> tuple[int, int]:
@@ -345,7 +345,7 @@ def sidebar_counts(page: Page) -> tuple[int, int]:
     text = page.locator(SIDEBAR).inner_text()
     match = _N_OF.search(text)
     assert match, f"no 'n = X of Y patients' in the sidebar:\n{text}"
-    return int(match.group(1)), int(match.group(2))
+    return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))
 
 
 def grids_text(page: Page) -> str:
