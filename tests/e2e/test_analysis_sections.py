@@ -39,7 +39,7 @@ def test_pairwise_logrank_table_next_to_km_figure(page, app_url):
     grid = ui.find_grid(page, "p (Holm)")
     expect(grid).to_be_visible()
     rows = ui.grid_rows(grid)
-    assert [r["Comparison"] for r in rows] == ["1 vs 2", "1 vs 3+", "2 vs 3+"]
+    assert [r["Comparison"] for r in rows] == ["Line of IL-2: 1 vs 2", "Line of IL-2: 1 vs 3+", "Line of IL-2: 2 vs 3+"]
     assert ui.grid_headers(grid) == ["Comparison", "p", "p (Holm)", "p (BH)"]
     assert all(r["p (Holm)"] and r["p (BH)"] for r in rows)
     assert "Pairwise log-rank tests" in ui.main_text(page)
