@@ -132,26 +132,27 @@ def comparison(view) -> None:
 
 st.title("Survival")
 endpoint, by, conf_type, landmark, cautions = options()
+order = survival_sections.group_order(ctx, endpoint, by, landmark, container=st.columns(3)[1])
 masking = ctx.masking
 toggles, with_cox, ci_column = display_toggles(masking)
 if not ctx.presentation:  # presenting: under the figure, so the KM and its risk table fill the screen
     show_cautions(cautions)
 computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
-                         ctx.assessment_window_days)
+                         ctx.assessment_window_days, order)
 if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint].label} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
 toggles["show_ci"] = ci_band_toggle(ci_column, len(view.curves))
 shown = masking.protect(lambda: view.count_view(sidebar_n=ctx.n),
-                        ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months))
+                        ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months, order))
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint].label
                                     + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
 # Presentation mode stacks the numbers under a full-width figure (readable when screen-shared).
 left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
 with left:
-    fig = km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox), view.curves,
+    fig = km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox, order), view.curves,
                    title, subtitle, ctx.presentation,
                    "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
                    tuple(sorted(toggles.items())), masking.threshold if masking.on else None,

@@ -112,6 +112,19 @@ def test_survival_numbers_match_il2lib_and_follow_a_filter_change():
         assert any(schema.ERA_CAVEAT in w for w in texts(at, "warning"))
 
 
+def test_survival_reference_group_orders_the_curves_and_turns_the_hazard_ratio():
+    # default: the naive group is the reference, so the hazard ratio reads exposed vs naive
+    at = open_app({"km_by": schema.PRIOR_PD1}, "pages/3_Survival.py")
+    names = [t.get("name") for t in chart_spec(at)["data"] if t.get("name", "").startswith("Prior")]
+    assert names.index("Prior PD-1/PD-L1: no") < names.index("Prior PD-1/PD-L1: yes")
+    hr = tables(at)[-1]
+    assert "yes vs no" in hr.iloc[0, 0]
+    flipped = open_app({"km_by": schema.PRIOR_PD1, "km_ref": "yes"}, "pages/3_Survival.py")
+    assert "no vs yes" in tables(flipped)[-1].iloc[0, 0]
+    assert list(tables(flipped)[0]["Group"]) == ["Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"]
+    assert flipped.metric[0].value == at.metric[0].value  # log-rank does not depend on the reference
+
+
 def test_survival_by_response_defaults_to_the_landmark_and_says_why():
     at = open_app({"km_by": schema.OBJECTIVE_RESPONSE}, "pages/3_Survival.py")
     warning = " ".join(texts(at, "warning"))
