@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from il2lib import schema
 from support.apptest import open_app, rerun, texts
 
 RESPONSE, BIOMARKERS = "pages/2_Response.py", "pages/4_Biomarkers.py"
@@ -47,7 +48,7 @@ def test_biomarker_figure_has_boxes_only_and_keeps_its_downloads():
 
 
 def _patient_rows(at) -> list:
-    return [d.value for d in at.dataframe if "patient_id" in d.value.columns]
+    return [d.value for d in at.dataframe if schema.label(schema.PATIENT_ID) in d.value.columns]
 
 
 def test_data_page_withholds_patient_rows():

@@ -71,6 +71,11 @@ def test_switching_small_cell_protection_asks_for_a_new_build():
     assert any("press **Build report**" in t for t in texts(at, "info"))
 
 
+def _report_frames(at) -> list:
+    """The report preview's frames (the sidebar's Copy link button is a frame too)."""
+    return [f for f in at.get("iframe") if f.proto.alt == "Preview of the meeting report"]
+
+
 def test_preview_is_an_iframe_running_the_report_scripts_without_deprecated_api(monkeypatch):
     """The preview uses ``st.iframe`` (``components.v1.html`` is deprecated in Streamlit 1.67): the report's
     plotly figures are drawn by inline scripts, which ``st.html`` would not run."""
@@ -81,7 +86,7 @@ def test_preview_is_an_iframe_running_the_report_scripts_without_deprecated_api(
     monkeypatch.setattr(deprecation, "show_deprecation_warning",
                         lambda message, *a, **k: (warned.append(str(message)), original(message, *a, **k)))
     at = _build(open_app({"data": "proclaim", "disease": "rcc"}, page=PAGE))
-    frames = at.get("iframe")
+    frames = _report_frames(at)
     assert len(frames) == 1
     proto = frames[0].proto
     assert proto.WhichOneof("type") == "srcdoc" and proto.scrolling
@@ -120,7 +125,7 @@ def test_preview_runs_the_report_in_a_frame_without_the_app_origin(monkeypatch):
 
     monkeypatch.setattr(DeltaGenerator, "download_button", spy)
     at = _build(open_app({"data": "proclaim", "disease": "rcc"}, page=PAGE))
-    frames = at.get("iframe")
+    frames = _report_frames(at)
     assert len(frames) == 1
     outer = frames[0].proto.srcdoc
     parsed = _Frames()
