@@ -58,6 +58,17 @@ def source_picker() -> None:
                        key="w_upload", on_change=data_mod.store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
     right.file_uploader("Adverse-event table (optional, long format)", type=data_mod.UPLOAD_TYPES, key="w_upload_ae",
                         on_change=data_mod.store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
+    left, right = st.columns(2)
+    left.file_uploader("Tumour assessments (CSV, optional; one row per patient and assessment)",
+                       type=data_mod.UPLOAD_TYPES, key="w_upload_tumour", on_change=data_mod.store_upload,
+                       args=("w_upload_tumour", data_mod.UPLOAD_TUMOUR),
+                       help="patient_id, assessment_date, target_sum_mm (sum of target-lesion diameters) and "
+                            "optionally new_lesions: the Response page then draws the waterfall and spider plots.")
+    right.file_uploader("REDCap data dictionary (CSV, optional)", type=["csv"], key="w_upload_dictionary",
+                        on_change=data_mod.store_upload, args=("w_upload_dictionary", data_mod.UPLOAD_DICTIONARY),
+                        help="The project's Data Dictionary, for a REDCap \"CSV (raw data)\" export: it decodes the "
+                             "coded values. A labels export, or an export of the bundled REDCap template, loads "
+                             "without it.")
     current = st.session_state.get(data_mod.UPLOAD_FILE)
     if current is not None:
         st.caption(f"In this session: {md_escape(current.name)} ({len(current.data):,} bytes)")
@@ -420,6 +431,12 @@ def identifiers(report, cohort) -> None:
             names += f" and {len(report.identifier_columns) - IDENTIFIERS_NAMED:,} more"
         st.warning(f"Columns that look like direct identifiers: {names}. Remove them from the file before "
                    "sharing; they are never used as patient_id.", icon=":material/badge:")
+    if ctx.loaded.pseudonyms_required:
+        st.toggle("Show pseudonyms (file row numbers) instead of the file's patient ids", value=True, disabled=True,
+                  key="w_pseudonyms_required")
+        st.caption("Pseudonyms are on and stay on: the REDCap data dictionary flags the record id as an identifier, "
+                   "so every page, download and the report name a patient \"row N\".")
+        return
     st.toggle("Show pseudonyms (file row numbers) instead of the file's patient ids", **state.bind("pseudonyms"),
               help="Every page, table, figure, download and the report then name a patient \"row N\" (the line "
                    "in the file) and withhold the file's ids, also inside validation messages.")
@@ -455,6 +472,38 @@ def readable_label(name, taken) -> str:
     return label if label not in taken else f"{label} ({name})"
 
 
+def redcap_summary(redcap) -> None:
+    """A REDCap export: how it was read (kind, coding, events), its REDCap findings and the missing-data codes
+    read as missing, per field (the findings are listed by column below too)."""
+    if redcap is None:
+        return
+    coding = {"dictionary": f"decoded with the data dictionary {redcap.dictionary_name}".rstrip(),
+              "template": "decoded with the bundled REDCap template's coding (no dictionary uploaded)",
+              "labels": "a labels export (values as labels)",
+              "none": "not decoded: no dictionary, and not the template's fields"}.get(redcap.coding, redcap.coding)
+    kind = {"raw": "raw data", "labels": "labels"}.get(redcap.kind, redcap.kind)
+    with st.expander(f"REDCap export: {kind}" + (", longitudinal" if redcap.longitudinal else "")
+                     + f", {len(redcap.findings):,} REDCap finding{'' if len(redcap.findings) == 1 else 's'}",
+                     expanded=redcap.coding == "none", icon=":material/database:"):
+        st.markdown(md_escape(f"Read as a REDCap {kind} export, {coding}."))
+        masking = current_masking()
+        for finding in redcap.findings[:50]:
+            what = {"file_error": "Blocks the file", "row_error": "Left out"}.get(finding.level, "Note")
+            st.markdown("- " + md_escape(f"{what}: {masking.text(finding.message)}"))
+        if len(redcap.findings) > 50:
+            st.caption(f"... and {len(redcap.findings) - 50:,} more (every finding is in the download below).")
+        rows = [{"Field": field, "Missing-data code": code, "Cells": n}
+                for field, codes in sorted(redcap.missing_counts.items()) for code, n in codes.items()]
+        if rows:
+            st.markdown("**Missing-data codes read as missing values**")
+            table = pd.DataFrame(rows)
+            if masking.on:
+                table = table.assign(Cells=table["Cells"].map(masking.count))
+            show_table(table)
+        else:
+            st.caption("No missing-data code (NI, UNK, NASK, ...) in the export.")
+
+
 def templates() -> None:
     st.markdown("#### Template and data dictionary")
     a, b = st.columns(2)
@@ -475,6 +524,7 @@ if ctx.loaded.note and ctx.loaded.choice != data_mod.UPLOAD:  # an upload's is t
     st.info(md_escape(ctx.loaded.note), icon=":material/upload_file:")
 if ctx.loaded.ae_error:
     st.warning("Adverse-event table: " + md_escape(ctx.loaded.ae_error), icon=":material/warning:")
+redcap_summary(ctx.loaded.redcap)
 if ctx.loaded.n_registry is not None:
     registry_counts(ctx.loaded)
     start_links()
@@ -501,5 +551,6 @@ elif ctx.cohort is not None:
     file_reading(report)
     excluded_download(ctx.cohort)
     data_mod.ae_complete_switches(ctx.loaded, shown)
+    data_mod.tumour_table_report(ctx.loaded)
     preview(ctx.cohort)
 templates()

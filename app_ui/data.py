@@ -33,16 +33,19 @@ import streamlit as st
 
 from app_ui import registry, state
 from app_ui.filters import FILTER_MEMO
-from app_ui.loaded import LoadedData
+from app_ui.loaded import LoadedData, RedcapSummary
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.registry import REGISTRY, registry_config
 from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, data_cache, forget_upload_results, holds_upload
 from il2lib import schema
 from il2lib.analyses.snapshot import CohortSnapshot, cohort_snapshot
+from il2lib.analyses.tumour_burden import load_tumour_assessments
 from il2lib.errors import Il2libError
 from il2lib.privacy.disclosure import CountView, Suppression
 from il2lib.privacy.pseudonyms import pseudonymise
+from il2lib.redcap.entry import is_redcap_export
+from il2lib.redcap.export import load_redcap
 from il2lib.validation.adverse_events import load_adverse_events
 from il2lib.validation.patients import load_cohort
 
@@ -59,15 +62,16 @@ class Sample:
     label: str
     patients_file: str
     ae_file: str
+    tumour_file: str
 
 
 SAMPLES: dict[str, Sample] = {
     "combined": Sample("combined", "Combined sample (PROCLAIM-like + community-like)", "combined_synthetic.csv",
-                       "combined_synthetic_adverse_events.csv"),
+                       "combined_synthetic_adverse_events.csv", "combined_synthetic_tumour_assessments.csv"),
     "proclaim": Sample("proclaim", "PROCLAIM-like only (after PD-1/PD-L1)", "proclaim_synthetic.csv",
-                       "proclaim_synthetic_adverse_events.csv"),
+                       "proclaim_synthetic_adverse_events.csv", "proclaim_synthetic_tumour_assessments.csv"),
     "community": Sample("community", "Community-like only (2004-2012)", "community_synthetic.csv",
-                        "community_synthetic_adverse_events.csv"),
+                        "community_synthetic_adverse_events.csv", "community_synthetic_tumour_assessments.csv"),
 }
 DEFAULT_CHOICE = "combined"
 UPLOAD, SERVER = state.UPLOAD_CHOICE, "server"
@@ -76,13 +80,17 @@ UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 # Session-state keys of the upload (bytes stay in the session).
 UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, UPLOAD_TOKEN, MAPPING = "upload_file", "upload_ae", "upload_memo", \
     "upload_token", "v_mapping"
+UPLOAD_TUMOUR, UPLOAD_DICTIONARY = "upload_tumour", "upload_redcap_dictionary"
+#: The uploaders of the Data page: widget key -> session key of the bytes it keeps.
+UPLOAD_WIDGETS = {"w_upload": UPLOAD_FILE, "w_upload_ae": UPLOAD_AE, "w_upload_tumour": UPLOAD_TUMOUR,
+                  "w_upload_dictionary": UPLOAD_DICTIONARY}
 DATE_ORDER = "v_date_order"  # schema date column -> "dmy" / "mdy", chosen on the Data page
 RECODES = "v_recodes"  # schema column -> {value as in the file: allowed value}, suggestions accepted on the Data page
 # Data page widgets named after the upload's columns or AE sources (key prefixes), and the mapping's search box.
 DATE_ORDER_WIDGET, MAPPING_EDITOR_WIDGET, AE_COMPLETE_WIDGET = "date_order_", "mapping_editor_", "w_ae_complete_"
 UPLOAD_WIDGET_PREFIXES = (DATE_ORDER_WIDGET, MAPPING_EDITOR_WIDGET, AE_COMPLETE_WIDGET)
 MAPPING_FIND_WIDGET = "w_mapping_find"
-PSEUDONYM_MEMO = "pseudonym_memo"  # (loaded cohort, its AE table, their pseudonymised copies)
+PSEUDONYM_MEMO = "pseudonym_memo"  # (loaded cohort, its AE and tumour tables, their pseudonymised copies)
 PSEUDONYM_SCOPE = "|pseudonyms"  # appended to the scope: results computed on pseudonyms are cached apart
 
 
@@ -143,12 +151,19 @@ def _load_ae_path(path: str, mtime: float, patients_path: str, patients_mtime: f
     return load_adverse_events(Path(path), _load_path(patients_path, patients_mtime, mapping, cb_sd, window))
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load_tumour_path(path: str, mtime: float, patients_path: str, patients_mtime: float,
+                      mapping: tuple[tuple[str, str], ...], cb_sd: float, window: float):
+    return load_tumour_assessments(Path(path), _load_path(patients_path, patients_mtime, mapping, cb_sd, window))
+
+
 def _mtime(path: Path) -> float:
     return path.stat().st_mtime
 
 
 def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthetic: bool,
-               mapping: dict[str, str] | None, cb_sd: float, window: float) -> LoadedData:
+               mapping: dict[str, str] | None, cb_sd: float, window: float,
+               tumour_path: Path | None = None) -> LoadedData:
 
     scope = f"{choice}:{path}"
     if not path.exists():
@@ -165,14 +180,24 @@ def _load_file(choice: str, path: Path, ae_path: Path | None, label: str, synthe
         except Il2libError as exc:
             ae_error = str(exc)
     ae_key = f"{ae_path}:{_mtime(ae_path)}" if ae is not None else ""
+    assessments, tumour_error = None, ""
+    if tumour_path is not None and tumour_path.exists():
+        try:
+            assessments = _load_tumour_path(str(tumour_path), _mtime(tumour_path), str(path), _mtime(path), items,
+                                            cb_sd, window)
+        except Il2libError as exc:
+            tumour_error = str(exc)
+    tumour_key = f"{tumour_path}:{_mtime(tumour_path)}" if assessments is not None else ""
     return LoadedData(choice, label, synthetic, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
-                      ae_key=ae_key)
+                      ae_key=ae_key, assessments=assessments, tumour_error=tumour_error, tumour_key=tumour_key)
 
 
 def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) -> LoadedData:
     ss = st.session_state
     upload: UploadedFile | None = ss.get(UPLOAD_FILE)
     ae_upload: UploadedFile | None = ss.get(UPLOAD_AE)
+    tumour_upload: UploadedFile | None = ss.get(UPLOAD_TUMOUR)
+    dictionary: UploadedFile | None = ss.get(UPLOAD_DICTIONARY)
     scope = UPLOAD_SCOPE_PREFIX + session_token()
     if upload is None:
         linked = ss.get(state.LINKED_UPLOAD)
@@ -186,7 +211,8 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) ->
                           note="No file uploaded yet: choose a patient file on the Data page.")
     date_order = dict(ss.get(DATE_ORDER) or {})
     recodes = accepted_recodes()
-    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", mapping_items(mapping), cb_sd, window,
+    key = (upload.sha256, ae_upload.sha256 if ae_upload else "", tumour_upload.sha256 if tumour_upload else "",
+           dictionary.sha256 if dictionary else "", mapping_items(mapping), cb_sd, window,
            mapping_items(date_order), tuple((col, mapping_items(r)) for col, r in sorted(recodes.items())))
     memo = ss.get(UPLOAD_MEMO)
     if memo is not None and memo[0] == key:
@@ -195,27 +221,55 @@ def _load_upload(mapping: dict[str, str] | None, cb_sd: float, window: float) ->
     slot = st.empty()  # the steps of this load, in place of whatever the page showed before
     with slot.status(f"Reading {upload.name} ({file_size_text(len(upload.data))})…") as status:
         loaded = _read_upload(upload, ae_upload, label, scope, mapping, cb_sd, window, date_order, recodes,
-                              lambda step: status.update(label=f"{step}…"))
+                              lambda step: status.update(label=f"{step}…"), tumour_upload, dictionary)
     slot.empty()
     ss[UPLOAD_MEMO] = (key, loaded)
     return loaded
 
 
-def _read_upload(upload, ae_upload, label, scope, mapping, cb_sd, window, date_order, recodes, step) -> LoadedData:
+def _read_upload(upload, ae_upload, label, scope, mapping, cb_sd, window, date_order, recodes, step,
+                 tumour_upload=None, dictionary=None) -> LoadedData:
+    """Load an upload in memory: a REDCap export (recognised by its header, or any file given with a REDCap
+    data dictionary) through :func:`il2lib.load_redcap`, any other file through the CSV loader; then the AE and
+    tumour-assessment tables uploaded beside it, which take the place of the export's own."""
+    options = dict(cb_sd_months=cb_sd, date_order=date_order or None, assessment_window_days=window,
+                   recodes=recodes or None, progress=step)
+    ae = assessments = redcap = None
+    ae_key = tumour_key = ""
     try:
-        cohort = load_cohort(_named_bytes(upload), mapping or None, cb_sd_months=cb_sd, date_order=date_order or None,
-                             assessment_window_days=window, recodes=recodes or None, progress=step)
+        if dictionary is not None or is_redcap_export(upload.data):
+            result = load_redcap(_named_bytes(upload), _named_bytes(dictionary) if dictionary else None,
+                                 mapping=mapping or None, **options)
+            cohort, ae, assessments = result.cohort, result.adverse_events, result.assessments
+            ae_key = f"{upload.sha256}:ae" if ae is not None else ""
+            tumour_key = f"{upload.sha256}:tumour" if assessments is not None else ""
+            redcap = RedcapSummary(result.kind, result.coding, result.longitudinal, tuple(result.findings),
+                                   dict(result.missing_counts), bool(result.pseudonyms_required),
+                                   dictionary.name if dictionary else "")
+        else:
+            cohort = load_cohort(_named_bytes(upload), mapping or None, **options)
     except Il2libError as exc:
         return LoadedData(UPLOAD, label, False, scope, error=str(exc))
-    ae, ae_error = None, ""
+    ae_error = tumour_error = ""
     if ae_upload is not None:
         step(f"Reading the adverse-event table {ae_upload.name} ({file_size_text(len(ae_upload.data))})")
+        ae, ae_key = None, ""
         try:
             ae = load_adverse_events(_named_bytes(ae_upload), cohort)
+            ae_key = ae_upload.sha256
         except Il2libError as exc:
             ae_error = str(exc)
+    if tumour_upload is not None:
+        step(f"Reading the tumour assessments {tumour_upload.name} ({file_size_text(len(tumour_upload.data))})")
+        assessments, tumour_key = None, ""
+        try:
+            assessments = load_tumour_assessments(_named_bytes(tumour_upload), cohort)
+            tumour_key = tumour_upload.sha256
+        except Il2libError as exc:
+            tumour_error = str(exc)
     return LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
-                      ae_key=ae_upload.sha256 if ae is not None else "")
+                      ae_key=ae_key, assessments=assessments, tumour_error=tumour_error, tumour_key=tumour_key,
+                      redcap=redcap)
 
 
 def file_size_text(n_bytes: int) -> str:
@@ -274,12 +328,13 @@ def load_current(choice: str, mapping: dict[str, str] | None, cb_sd: float,
         return _load_file(SERVER, path, None, choice_label(SERVER), False, None, cb_sd, window)
     sample = SAMPLES.get(choice, SAMPLES[DEFAULT_CHOICE])
     return _load_file(sample.key, SAMPLE_DIR / sample.patients_file, SAMPLE_DIR / sample.ae_file,
-                      choice_label(sample.key), True, None, cb_sd, window)
+                      choice_label(sample.key), True, None, cb_sd, window, SAMPLE_DIR / sample.tumour_file)
 
 
 def with_pseudonyms(loaded: LoadedData) -> LoadedData:
     """The loaded data with every patient id of the file replaced by its "row N" pseudonym
-    (:func:`il2lib.privacy.pseudonyms.pseudonymise`: patients, excluded rows, AE table, findings, load notes).
+    (:func:`il2lib.privacy.pseudonyms.pseudonymise`: patients, excluded rows, AE and tumour-assessment tables,
+    findings, load notes).
 
     Applied by the frame before any page sees the data, so every view follows. The copy is memoised in
     the session for the loaded objects it was made from; its scope differs from theirs, so nothing cached
@@ -290,10 +345,14 @@ def with_pseudonyms(loaded: LoadedData) -> LoadedData:
     if loaded.cohort is None:
         return replace(loaded, scope=loaded.scope + PSEUDONYM_SCOPE)
     memo = st.session_state.get(PSEUDONYM_MEMO)
-    if memo is None or memo[0] is not loaded.cohort or memo[1] is not loaded.adverse_events:
-        memo = (loaded.cohort, loaded.adverse_events, *pseudonymise(loaded.cohort, loaded.adverse_events))
+    if (memo is None or memo[0] is not loaded.cohort or memo[1] is not loaded.adverse_events
+            or memo[2] is not loaded.assessments):
+        cohort, ae = pseudonymise(loaded.cohort, loaded.adverse_events)
+        assessments = None if loaded.assessments is None else pseudonymise(loaded.cohort, loaded.assessments)[1]
+        memo = (loaded.cohort, loaded.adverse_events, loaded.assessments, cohort, ae, assessments)
         st.session_state[PSEUDONYM_MEMO] = memo
-    return replace(loaded, cohort=memo[2], adverse_events=memo[3], scope=loaded.scope + PSEUDONYM_SCOPE)
+    return replace(loaded, cohort=memo[3], adverse_events=memo[4], assessments=memo[5],
+                   scope=loaded.scope + PSEUDONYM_SCOPE)
 
 
 def preload_default_sample() -> str | None:
@@ -324,10 +383,11 @@ def store_upload(widget: str, target: str) -> None:
             st.session_state.pop(state.UPLOAD_ID, None)
         return
     st.session_state[target] = UploadedFile(file.name, file.getvalue())
-    if target == UPLOAD_FILE:
+    if target in (UPLOAD_FILE, UPLOAD_DICTIONARY):  # a dictionary changes the fields the mapping names
         st.session_state.pop(MAPPING, None)
         st.session_state.pop(DATE_ORDER, None)
         st.session_state.pop(RECODES, None)
+    if target == UPLOAD_FILE:
         st.session_state[state.DATA_CHOICE] = UPLOAD
         _identify_upload(st.session_state[target])
 
@@ -349,8 +409,8 @@ def clear_upload() -> None:
     options and the widgets named after the file's columns or sources, every session entry keyed by the
     upload's scope (such as the built report's options) and every cached result computed from them."""
     ss = st.session_state
-    for key in (UPLOAD_FILE, UPLOAD_AE, UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, MAPPING, DATE_ORDER, RECODES,
-                AE_COMPLETE, state.UPLOAD_ID, state.UPLOAD_MISMATCH, state.LINKED_UPLOAD, "w_upload", "w_upload_ae",
+    for key in (*UPLOAD_WIDGETS, *UPLOAD_WIDGETS.values(), UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, MAPPING,
+                DATE_ORDER, RECODES, AE_COMPLETE, state.UPLOAD_ID, state.UPLOAD_MISMATCH, state.LINKED_UPLOAD,
                 MAPPING_FIND_WIDGET):
         ss.pop(key, None)
     for key in list(ss.keys()):
@@ -483,3 +543,37 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
                 st.markdown("- " + md_escape(masking.text(finding.message)))
             if len(listed) > 50:
                 st.caption(f"... and {len(listed) - 50:,} more.")
+
+
+# ---------------------------------------------------------------------------------- tumour-assessment table
+def tumour_table_report(loaded: LoadedData) -> None:
+    """Data page: the tumour-assessment table's validation (rows read = kept + left out, its findings), as the AE
+    table's warnings are shown: with small-cell protection on, only the findings about the whole file."""
+    assessments = loaded.assessments
+    if loaded.tumour_error:
+        st.warning("Tumour-assessment table: " + md_escape(loaded.tumour_error), icon=":material/warning:")
+    if assessments is None:
+        return
+    report = assessments.report
+    masking = current_masking()
+    st.markdown("#### Tumour-assessment table")
+    st.caption(f"{report.n_loaded:,} assessment rows read: {report.n_analysed:,} kept, "
+               f"{masking.count(report.n_excluded) if masking.on else f'{report.n_excluded:,}'} left out. The "
+               "Response page draws the waterfall and spider plots from the kept rows.")
+    for finding in report.file_errors:
+        st.error(md_escape(masking.text(finding.message)), icon=":material/block:")
+    findings = [f for f in report.findings if f.level != "file_error"]
+    if not findings:
+        return
+    listed = [f for f in findings if not _about_patients(f)] if masking.on else findings
+    n = len(findings)
+    count = f"{n:,}" if not masking.on else masking.count(n)
+    with st.expander(f"Tumour-assessment table: {count} finding{'' if n == 1 else 's'}", icon=":material/warning:"):
+        if masking.on:
+            st.caption("Findings about patients: not listed while small-cell protection is on (one row per "
+                       "patient).")
+        for finding in listed[:50]:
+            what = "Left out" if finding.level == "row_error" else "Warning"
+            st.markdown("- " + md_escape(f"{what}: {masking.text(finding.message)}"))
+        if len(listed) > 50:
+            st.caption(f"... and {len(listed) - 50:,} more.")

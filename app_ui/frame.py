@@ -159,7 +159,8 @@ def frame(page_title: str) -> AppContext:
     choice = _current_choice()
     ss.setdefault(state.CB_WINDOW, float(schema.ASSESSMENT_WINDOW_DAYS_DEFAULT))
     loaded = data_mod.load_current(choice, ss.get(data_mod.MAPPING), ss[state.CB_SD], float(ss[state.CB_WINDOW]))
-    pseudonyms = bool(ss.get(state.PSEUDONYMS) or ss[state.PRESENT])  # no file id on a shared screen
+    # no file id on a shared screen, nor of a REDCap record id flagged as an identifier
+    pseudonyms = bool(ss.get(state.PSEUDONYMS) or ss[state.PRESENT] or loaded.pseudonyms_required)
     if pseudonyms:  # the one place ids are replaced: every page, download and report follows
         loaded = data_mod.with_pseudonyms(loaded)
     else:

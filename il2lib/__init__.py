@@ -30,6 +30,9 @@ _EXPORTS = {
     "AdverseEvents": "il2lib.validation.adverse_events",
     "read_table": "il2lib.validation.read",
     "load_redcap": "il2lib.redcap.export",
+    "load_tumour_assessments": "il2lib.analyses.tumour_burden",
+    "tumour_burden": "il2lib.analyses.tumour_burden",
+    "TumourAssessments": "il2lib.analyses.tumour_burden",
     "survival": "il2lib.survival",
     "kaplan_meier": "il2lib.survival",
     "logrank_test": "il2lib.survival",
@@ -105,6 +108,7 @@ def __getattr__(name: str):
         module = importlib.import_module(_EXPORTS[name])
     except KeyError:
         raise AttributeError(f"module 'il2lib' has no attribute {name!r}") from None
-    value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
+    # a module exported under its own name, unless it defines that name (il2lib.tumour_burden is the function)
+    value = getattr(module, name) if hasattr(module, name) or module.__name__.rpartition(".")[2] != name else module
     globals()[name] = value
     return value

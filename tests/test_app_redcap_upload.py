@@ -1,0 +1,65 @@
+"""Data page: a REDCap export (raw with its data dictionary, labels without) and a tumour-assessment table
+uploaded in memory, loaded as the CSV sample is."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.apptest import open_app, rerun, sidebar_count, tables, texts, widget
+
+ROOT = Path(__file__).resolve().parent.parent
+REDCAP = ROOT / "sample_data" / "redcap"
+SAMPLE = ROOT / "sample_data"
+
+
+def upload_file(at, path: Path, key: str = "w_upload"):
+    if widget(at, "radio", "w_data").value != "upload":
+        widget(at, "radio", "w_data").set_value("upload")
+        rerun(at)
+    at.file_uploader(key=key).set_value((path.name, path.read_bytes(), "text/csv"))
+    return rerun(at)
+
+
+def orr_row(at) -> str:
+    """The ORR rows of the Response page's response-rates table (by disease), as shown."""
+    rates = next(t for t in tables(at) if t.astype(str).apply(lambda c: c.str.contains("ORR")).any().any())
+    orr = rates[rates.astype(str).apply(lambda c: c.str.contains("ORR")).any(axis=1)]
+    assert len(orr)
+    return orr.astype(str).to_csv(index=False)
+
+
+def sample_orr() -> str:
+    at = open_app()
+    at.switch_page("pages/2_Response.py").run()
+    return orr_row(at)
+
+
+def test_raw_redcap_export_with_its_dictionary_loads_the_sample_s_patients_and_orr():
+    at = open_app()
+    at = upload_file(at, REDCAP / "il2_registry_data_dictionary.csv", key="w_upload_dictionary")
+    at = upload_file(at, REDCAP / "combined_redcap_raw.csv")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Patients analysed"] == "107"
+    assert "107" in sidebar_count(at)
+    assert any("REDCap export: raw data" in e.label for e in at.expander)
+    at.switch_page("pages/2_Response.py").run()
+    assert not at.exception
+    assert orr_row(at) == sample_orr()
+
+
+def test_labels_export_without_a_dictionary_loads_the_sample_s_patients():
+    at = upload_file(open_app(), REDCAP / "combined_redcap_labels.csv")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Patients analysed"] == "107"
+    assert any("REDCap export: labels" in e.label for e in at.expander)
+    at.switch_page("pages/2_Response.py").run()
+    assert orr_row(at) == sample_orr()
+
+
+def test_tumour_assessment_upload_is_validated_on_the_data_page():
+    at = upload_file(open_app(), SAMPLE / "combined_synthetic.csv")
+    at = upload_file(at, SAMPLE / "combined_synthetic_tumour_assessments.csv", key="w_upload_tumour")
+    assert not at.exception
+    assert any(m == "#### Tumour-assessment table" for m in (x.value for x in at.markdown))
+    assert any("assessment rows read" in c for c in texts(at, "caption"))
