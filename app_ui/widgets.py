@@ -112,10 +112,11 @@ def url_multichoice(name: str, label: str, options: Sequence[Any], default: Sequ
     return value
 
 
-def url_toggle(name: str, label: str, default: bool, *, help: str | None = None, container: Any = st) -> bool:
+def url_toggle(name: str, label: str, default: bool, *, help: str | None = None, disabled: bool = False,
+               container: Any = st) -> bool:
     """A page on/off option mirrored as ``?<name>=1`` / ``0`` when it differs from the default."""
     current = state.page_option(name, [True, False], default)
-    value = bool(container.toggle(label, help=help, **state.bind(name, current)))
+    value = bool(container.toggle(label, help=help, disabled=disabled, **state.bind(name, current)))
     _store(name, value, ("1" if value else "0") if value != default else None)
     return value
 

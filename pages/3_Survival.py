@@ -81,7 +81,7 @@ def display_toggles(masking) -> tuple[dict[str, bool], bool, object]:
     empty column of the CI band toggle (:func:`ci_band_toggle`)."""
     cols = st.columns(5)
     toggles = {"risk_table": url_toggle("km_risk", "Number at risk", True, container=cols[1]),
-               "censor_marks": url_toggle("km_censor", "Censor ticks", True, container=cols[2],
+               "censor_marks": url_toggle("km_censor", "Censor ticks", True, container=cols[2], disabled=masking.on,
                                           help="Not drawn while small-cell protection is on: each tick is one "
                                                "patient." if masking.on else None),
                "median_lines": url_toggle("km_median", "Median lines", False, container=cols[3])}

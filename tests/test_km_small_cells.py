@@ -186,6 +186,7 @@ def test_survival_page_under_protection_has_no_censor_ticks_or_small_counts():
     medians = next(d for d in tables(at) if "n (events)" in d.columns)
     assert not medians["n (events)"].astype(str).str.contains(SMALL_TOKEN).any(), list(medians["n (events)"])
     assert "<5 (" in " ".join(medians["n (events)"].astype(str))
+    assert at.toggle(key="w_km_censor").disabled  # each tick is one patient: not offered under protection
 
 
 def test_survival_from_registry_counts_under_protection(tmp_path, monkeypatch):
