@@ -43,3 +43,19 @@ def test_cox_forest_plot_keeps_its_reference_line_visible_when_presenting():
     assert present.data[0].marker.color in palette.HIGH_CONTRAST
     assert present.layout.font.size > normal.layout.font.size
     assert present.data[0].marker.size > normal.data[0].marker.size
+
+
+def test_orr_forest_plot_takes_the_presentation_palette_and_reference_line():
+    from il2lib import schema
+    from il2lib.analyses.response import response_rates
+    from il2lib.figures.response import orr_forest_figure
+
+    data = sample_data()
+    results = [response_rates(data, by=schema.DISEASE), response_rates(data, by=schema.PRIOR_PD1)]
+    overall = response_rates(data, by=None)
+    present = orr_forest_figure(results, overall=overall, presentation=True)
+    normal = orr_forest_figure(results, overall=overall)
+    assert {t.marker.color for t in present.data} <= set(palette.HIGH_CONTRAST)
+    reference = next(s for s in present.layout.shapes if s.line.dash == "dash")
+    assert palette.contrast_ratio(reference.line.color) >= 3.0
+    assert present.layout.font.size > normal.layout.font.size

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from il2lib import schema
 from il2lib.analyses.response import rate_count_keys
-from il2lib.figures.palette import (BLACK, BLUE, GREEN, GREY, OUTLINE, RESPONSE_COLORS, VERMILLION, apply_layout, color,
+from il2lib.figures.palette import (BLACK, BLUE, GREEN, OUTLINE, RESPONSE_COLORS, VERMILLION, apply_layout, color,
                                     escape, figure_style, title_height)
 from il2lib.privacy.disclosure import NO_SUPPRESSION, Suppression
 from il2lib.stats import p_phrase
@@ -102,14 +102,14 @@ def orr_forest_figure(results: Sequence, *, outcome: str = "orr", overall=None,
         name = escape(head + (f" ({_p_text(comp)})" if comp else ""))
         fig.add_trace(go.Scatter(
             x=rate, y=labels, mode="markers", name=name,
-            marker={"color": color(i), "size": style.marker_size, "symbol": "square"},
+            marker={"color": color(i, style), "size": style.marker_size, "symbol": "square"},
             error_x={"type": "data", "symmetric": False, "array": hi - rate, "arrayminus": rate - lo,
                      "thickness": style.line_width, "width": style.marker_size / 2},
             customdata=np.column_stack([[r for r, _ in counts], [n for _, n in counts], lo, hi]),
             hovertemplate="%{y}<br>%{x:.1f}% (%{customdata[2]:.1f}–%{customdata[3]:.1f})<extra></extra>"))
     if overall is not None:
         ref = overall.rates[overall.rates["outcome"] == outcome]["rate"].iloc[0] * 100
-        fig.add_vline(x=ref, line={"dash": "dash", "color": GREY, "width": style.line_width / 2},
+        fig.add_vline(x=ref, line={"dash": "dash", "color": style.reference, "width": style.line_width / 2},
                       annotation_text=f"All: {ref:.1f}%", annotation_position="top")
     fig.update_xaxes(title_text=OUTCOME_AXIS.get(outcome, outcome), range=[0, 100])
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels_all, dtick=1)  # label every row
