@@ -234,3 +234,34 @@ def toxicity(ctx, tox, shown, *, top_n: int | None = 15, grade3_only: bool = Fal
         return
     _chart(fig, "ae_grades", file_name=stem(ctx, "ae_grade3" if grade3_only else "ae_grades", tox.by),
            footnote=footnote)
+
+
+TUMOUR_BURDEN_CAPTION = ("Waterfall: one bar per patient, their best (most negative) change of the sum of target "
+                         "lesions from baseline up to progression; spider: every assessment's change over months "
+                         "since the IL-2 start, one line per patient. The dashed lines at -30% and +20% are the "
+                         "RECIST 1.1 thresholds of partial response (30% decrease from baseline) and progression "
+                         "(20% increase, RECIST measures it from the nadir); stars mark new lesions. Colours: best "
+                         "overall response as recorded.")
+
+
+def tumour_burden(ctx, tb, by: str | None) -> bool:
+    """The waterfall and spider plots of a :class:`il2lib.analyses.tumour_burden.TumourBurden` (spider coloured by
+    the page's groups when grouped, else by best overall response) with their export panels. Returns True when
+    they are withheld (patient level, small-cell protection on)."""
+    from il2lib.figures.tumour_burden import SPIDER_KIND, WATERFALL_KIND, spider_figure, waterfall_figure
+
+    if withheld(WATERFALL_KIND):
+        return True
+    title, subtitle = ctx.figure_titles("Best change in target lesions")
+    _chart(waterfall_figure(tb, title=title, subtitle=subtitle, presentation=ctx.presentation), "tumour_waterfall",
+           kind=WATERFALL_KIND, file_name=stem(ctx, "waterfall", by))
+    if tb.source == "assessments":
+        title, subtitle = ctx.figure_titles("Change in target lesions over time")
+        _chart(spider_figure(tb, color_by="group" if by else "bor", title=title, subtitle=subtitle,
+                             presentation=ctx.presentation), "tumour_spider", kind=SPIDER_KIND,
+               file_name=stem(ctx, "spider", by))
+    else:
+        st.caption("Spider plot: needs the tumour-assessment table (dated sums of target lesions); the waterfall "
+                   "above is drawn from the patient file's best_pct_change.")
+    st.caption(TUMOUR_BURDEN_CAPTION)
+    return False

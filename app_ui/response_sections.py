@@ -1,20 +1,22 @@
 """Sections of the Response page beyond the main tables: pairwise Fisher tests of ORR (three or more
-groups) and our ORR beside the published PROCLAIM series. Statistics all come from il2lib."""
+groups), our ORR beside the published PROCLAIM series, and the tumour burden (waterfall and spider plots).
+Statistics all come from il2lib."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app_ui import cached
+from app_ui import cached, figures
 from app_ui.cached import Computed, attempt
 from app_ui.code_panel import show_code
-from app_ui.downloads import chart_config, download_figure, table_with_downloads
+from app_ui.downloads import chart_config, download_figure, download_table, table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
 from app_ui.widgets import by_text, empty_state, url_group_order, url_toggle
 from il2lib import schema
 from il2lib.analyses.published import CITATIONS, DERIVED_LABEL, response_overlay
 from il2lib.analyses.response import response_rates
+from il2lib.analyses.tumour_burden import tumour_burden
 from il2lib.export.snippets import pairwise_fisher_snippet, response_snippet
 from il2lib.figures.export_layout import file_stem
 from il2lib.figures.published import published_comparison_figure
@@ -106,3 +108,50 @@ def published(ctx, denominator: str, ci_method: str) -> None:
                          "The published series is post-PD-1 only: compare with the prior PD-1/PD-L1 = yes filter."))
     masking.caption()
     show_code(response_snippet(schema.DISEASE, ci_method, denominator, ctx.cb_sd_months), ctx, "published_orr")
+
+
+#: The patient file's column the waterfall can be drawn from without assessments (name or synonym).
+_BEST_CHANGE_NAMES = {schema.norm(n) for n in (schema.BEST_PCT_CHANGE, *schema.BEST_PCT_CHANGE_SPEC.synonyms)}
+NO_TUMOUR_DATA = ("Waterfall and spider plots: upload a tumour-assessment table on the Data page (one row per "
+                  "patient and assessment: patient_id, assessment_date, target_sum_mm, optionally new_lesions), or "
+                  "give the patient file a best_pct_change column (waterfall only).")
+
+
+def has_tumour_data(ctx) -> bool:
+    """Tumour assessments are loaded, or the patient file has a best change column."""
+    return ctx.loaded.assessments is not None or any(
+        isinstance(c, str) and schema.norm(c) in _BEST_CHANGE_NAMES for c in ctx.data.columns)
+
+
+@data_cache(max_entries=32, max_size="64MB")
+def _tumour_burden(key: tuple, tumour_key: str, _assessments, _df: pd.DataFrame, by: str | None) -> Computed:
+    """Best change and changes over time (:func:`il2lib.analyses.tumour_burden.tumour_burden`) of the filtered
+    patients; ``tumour_key`` identifies the assessment table."""
+    return attempt(tumour_burden, _assessments, _df, by=by)
+
+
+def tumour_burden_section(ctx, by: str | None) -> None:
+    """Tumour burden: the waterfall of each patient's best change and the spider plot of the changes over time
+    (coloured by the page's groups when grouped, else by best overall response), the patients used and left
+    out, the warnings and the per-patient table. Patient level: withheld under small-cell protection."""
+    st.subheader("Tumour burden")
+    if not has_tumour_data(ctx):
+        st.caption(NO_TUMOUR_DATA)
+        return
+    computed = _tumour_burden(ctx.cache_key, ctx.loaded.tumour_key, ctx.loaded.assessments, ctx.data, by)
+    if not computed.ok:
+        empty_state(f"Tumour burden not available: {md_escape(computed.message)}")
+        return
+    tb = computed.value
+    masking = ctx.masking
+    if figures.tumour_burden(ctx, tb, by):
+        return
+    st.caption(md_escape(tb.statement()))
+    if tb.warnings:
+        with st.expander(f"Tumour burden: {len(tb.warnings):,} warning{'' if len(tb.warnings) == 1 else 's'}",
+                         icon=":material/warning:"):
+            st.markdown("\n".join("- " + md_escape(masking.text(w.message)) for w in tb.warnings[:50]))
+            if len(tb.warnings) > 50:
+                st.caption(f"... and {len(tb.warnings) - 50:,} more (in the table download).")
+    download_table(tb.to_frame(), "tumour_burden", title="Tumour burden: best change in target lesions per patient",
+                   notes=[tb.statement(), f"Data: {ctx.loaded.label} · {ctx.summary}."], patient_level=True)

@@ -1,5 +1,6 @@
 """Response page: best overall response, ORR / CBR / DCR with exact CIs and the group comparison (with
-ORR and CBR by group as a figure), ORR forest plot by subgroup, swimmer plot and duration of response."""
+ORR and CBR by group as a figure), ORR forest plot by subgroup, tumour burden (waterfall and spider plots), swimmer
+plot and duration of response."""
 from __future__ import annotations
 
 import math
@@ -193,6 +194,7 @@ masking.caption()
 code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
 response_sections.pairwise(ctx, by, denominator)
 response_sections.published(ctx, denominator, ci_method)
+response_sections.tumour_burden_section(ctx, by)
 figures.swimmer(ctx)
 code_for("swimmer", ctx)
 dor_section(results["dor"], shown)
