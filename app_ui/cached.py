@@ -23,6 +23,7 @@ from il2lib.analyses.biomarkers import biomarker_comparison
 from il2lib.analyses.response import best_response_table
 from il2lib.analyses.toxicity import toxicity_summary
 from il2lib.errors import Il2libError, WorkLimitExceeded
+from il2lib.survival.time_dependent import response_time_dependent
 
 T = TypeVar("T")
 CACHE = dict(max_entries=128, max_size="128MB")  # per scope: process-wide, or one session's upload
@@ -86,6 +87,15 @@ def toxicity(key: tuple, ae_key: str, _ae: pd.DataFrame, _df: pd.DataFrame, by: 
     """Toxicity summary; ``ae_key`` identifies the AE table (``_ae``: its validated rows); ``ae_complete``:
     the sources whose AE file the user declared complete (Data page)."""
     return attempt(toxicity_summary, _ae, _df, by, ae_complete=ae_complete)
+
+
+@data_cache(**CACHE)
+def time_dependent_response(key: tuple, _df: pd.DataFrame, endpoint: str, grouping: str, conf_type: str,
+                            cb_sd_months: float, window_days: float, min_at_risk: int) -> Computed:
+    """Response (``grouping="response"``) or clinical benefit as a time-dependent covariate: Mantel-Byar test,
+    time-dependent Cox HR and Simon-Makuch curves (:func:`il2lib.survival.response_time_dependent`)."""
+    return attempt(response_time_dependent, _df, endpoint, grouping, cb_sd_months=cb_sd_months,
+                   window_days=window_days, min_at_risk=min_at_risk, conf_type=conf_type)
 
 
 def has_both_prior_levels(df: pd.DataFrame) -> bool:

@@ -1,7 +1,8 @@
 """Sections of the Survival page around the Kaplan-Meier figure: pairwise log-rank next to the figure,
 RMST offered when proportional hazards fail, and a collapsed, lazily drawn section with tabs for the
-multivariable Cox model, milestones/RMST, competing risks, time origin with delayed entry and the
-published-result overlay (bodies in :mod:`app_ui.survival_tabs`). Numbers come from il2lib.
+multivariable Cox model, milestones/RMST, competing risks, time origin with delayed entry, the
+published-result overlay and response as a time-dependent covariate (bodies in :mod:`app_ui.survival_tabs`).
+Numbers come from il2lib.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from app_ui import survival_tabs as tabs
 from app_ui.code_panel import show_code
 from app_ui.downloads import table_with_downloads
 from app_ui.markdown import md_escape
-from app_ui.survival_view import COX_AUTO_MAX_N, comparison, endpoint_by, group_choices, rmst_display
+from app_ui.survival_view import (COX_AUTO_MAX_N, RESPONSE_GROUPINGS, comparison, endpoint_by, group_choices,
+                                  rmst_display)
 from app_ui.widgets import url_group_order
 from il2lib.export.snippets import milestone_snippet, pairwise_logrank_snippet
 
@@ -62,7 +64,8 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
 
 
 #: Tab labels of "Models and further comparisons" (also the values of ``?km_tab=``).
-TABS = ("Multivariable Cox", "Milestones & RMST", "Competing risks", "Time origin", "Published results")
+TABS = ("Multivariable Cox", "Milestones & RMST", "Competing risks", "Time origin", "Published results",
+        "Response over time")
 
 
 def further(ctx, endpoint: str, by: str | None, conf_type: str, view, shown) -> None:
@@ -73,9 +76,12 @@ def further(ctx, endpoint: str, by: str | None, conf_type: str, view, shown) -> 
     the URL (``?km_more=true&km_tab=...``). ``shown``: how the page shows the counts of its survival view
     (what it hides, the tabs hide too).
     """
+    if by in RESPONSE_GROUPINGS:
+        st.caption("Without choosing a landmark: response as a time-dependent covariate (Simon-Makuch plot, "
+                   "Mantel-Byar test) under Models and further comparisons, tab Response over time.")
     more = st.expander("Models and further comparisons: multivariable Cox, milestones & RMST, competing risks, "
-                       "time origin, published results", icon=":material/query_stats:", key="km_more",
-                       on_change="rerun", bind="query-params")
+                       "time origin, published results, response over time", icon=":material/query_stats:",
+                       key="km_more", on_change="rerun", bind="query-params")
     with more:
         if not more.open:
             return
@@ -85,7 +91,8 @@ def further(ctx, endpoint: str, by: str | None, conf_type: str, view, shown) -> 
                 "Milestones & RMST": lambda: tabs.milestones_tab(ctx, endpoint, by, view),
                 "Competing risks": lambda: tabs.competing_tab(ctx, by),
                 "Time origin": lambda: tabs.origin_tab(ctx, endpoint, by, conf_type, shown),
-                "Published results": lambda: tabs.published_tab(ctx, endpoint, view, shown)}
+                "Published results": lambda: tabs.published_tab(ctx, endpoint, view, shown),
+                "Response over time": lambda: tabs.time_dependent_tab(ctx, endpoint, by, conf_type)}
         for label, tab in zip(TABS, st.tabs(list(TABS), key="km_tab", on_change="rerun", bind="query-params")):
             if tab.open:
                 with tab:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_ui import cached, figures
 from app_ui.cached import attempt
 from app_ui.code_panel import show_code
 from app_ui.downloads import chart_config, download_figure, table_with_downloads
@@ -25,8 +26,10 @@ from il2lib.figures.export_layout import file_stem
 from il2lib.figures.forest_cox import cox_forest_figure
 from il2lib.figures.km import km_figure
 from il2lib.figures.published import published_comparison_figure
+from il2lib.figures.simon_makuch import simon_makuch_figure
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
 from il2lib.privacy.masking import MASKED_DEPENDENT
+from il2lib.report import _time_dependent as td
 from il2lib.survival import format_months, kaplan_meier
 from il2lib.survival.competing import CIF_MONTHS, cumulative_incidence, progression_competing_status
 from il2lib.survival.cox import OVERFITTING
@@ -363,3 +366,85 @@ def published_tab(ctx, endpoint: str, view=None, page_shown=NO_SUPPRESSION) -> N
                          f"clinical benefit here = {benefit_rule_text(ctx.cb_sd_months, ctx.assessment_window_days)} "
                          "(the paper's rule is not published)."))
     masking.caption()
+
+
+#: What the "Response over time" tab compares, when the page's grouping is not objective response or benefit.
+TIME_DEPENDENT_GROUPINGS = {"response": "Objective response (CR/PR)", "benefit": "Clinical benefit"}
+
+
+def time_dependent_grouping(by: str | None) -> str | None:
+    """"response" or "benefit" when the page groups by objective response or clinical benefit, else None."""
+    return {schema.OBJECTIVE_RESPONSE: "response", schema.CLINICAL_BENEFIT: "benefit"}.get(by)
+
+
+def time_dependent_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> None:
+    """Response (or clinical benefit) as a time-dependent covariate: the Simon-Makuch figure, the Mantel-Byar test,
+    the time-dependent Cox hazard ratio and who was left out."""
+    masking = ctx.masking
+    if endpoint not in ("os", "pfs"):
+        empty_state("Response as a time-dependent covariate applies to overall and progression-free survival.")
+        return
+    grouping = time_dependent_grouping(by)
+    if grouping is None:
+        grouping = st.radio("Status that changes over time", list(TIME_DEPENDENT_GROUPINGS),
+                            format_func=TIME_DEPENDENT_GROUPINGS.get, horizontal=True, key="td_status")
+    k = masking.threshold if masking.on else None
+    computed = cached.time_dependent_response(ctx.cache_key, ctx.data, endpoint, grouping, conf_type,
+                                              ctx.cb_sd_months, ctx.assessment_window_days, td.min_at_risk(k))
+    if not computed.ok:
+        empty_state(f"Not available: {md_escape(computed.message)}")
+        return
+    res = computed.value
+    l0, l1 = res.labels
+    st.caption(md_escape(
+        f"Each patient counts as '{l0}' until the change and as '{l1}' from then on: a patient who responds at "
+        f"month 10 adds months 0 to 10 to '{l0}' and only the time after month 10 to '{l1}'. Grouping patients by "
+        "their final status would credit responders with the months they had to survive to respond "
+        "(guarantee-time bias); this keeps every patient, without choosing a landmark. The landmark view above "
+        "stays the default."))
+    shown = masking.protect(lambda: td.count_view(res, ctx.n),
+                            ("time-dependent response", ctx.cache_key, endpoint, grouping, k))
+    note = td.note_with(res, shown.text)
+    mb_sentence, hr_text = td.mantel_byar_sentence(res), masking.text(td.hazard_ratio_text(res))
+    left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
+    with left:
+        title, subtitle = ctx.figure_titles(td.title_text(endpoint, grouping))
+        censor = k is None
+        fig = cached_figure(("simon_makuch", ctx.cache_key, endpoint, grouping, conf_type, title, subtitle,
+                             ctx.presentation, k),
+                            lambda: simon_makuch_figure(res, title=title, subtitle=subtitle, censor_marks=censor,
+                                                        presentation=ctx.presentation, small_cell_threshold=k))
+        figures.plotly_chart(masking.figure(fig), "td_chart")
+        download_figure(fig, f"simon_makuch_{endpoint}_{grouping}", key="td_chart",
+                        file_name=figures.stem(ctx, f"simon_makuch_{endpoint}", f"{grouping}_over_time"),
+                        footnote=f"{mb_sentence} Time-dependent Cox hazard ratio, '{l1}' vs '{l0}': {hr_text}. "
+                                 f"{note}")
+        st.caption(md_escape(note))
+        masking.caption()
+    with right:
+        mb = res.mantel_byar
+        st.metric("Mantel-Byar test", format_p(mb.pvalue) if np.isfinite(mb.pvalue) else "—",
+                  help="Score test of coxph(Surv(tstart, tstop, event) ~ responded, ties = \"exact\"): the test that "
+                       "goes with this plot (the curves are a descriptive display).")
+        st.caption(md_escape(mb_sentence))
+        if res.cox is not None and res.cox.reportable:
+            st.metric(f"Hazard ratio, {l1} vs {l0}", f"{res.cox.hr:.2f}",
+                      help="Cox model on the same rows, Efron ties, Wald 95% CI")
+            st.caption(md_escape(f"Time-dependent Cox model (Efron ties): hazard ratio {hr_text}, "
+                                 f"Wald {format_p(res.cox.pvalue)}."))
+        else:
+            st.info(md_escape(f"Hazard ratio {hr_text}"), icon=":material/info:")
+        table_with_downloads(ctx, masking.table(td.summary_table(res, shown)), "td_table",
+                             f"time_dependent_{grouping}_{endpoint}",
+                             f"{td.title_text(endpoint, grouping)}: Mantel-Byar test and hazard ratio",
+                             [mb_sentence, note])
+    excluded = res.excluded
+    if len(excluded):
+        if masking.on:
+            st.caption("The patients left out are not listed while small-cell protection is on (one row per "
+                       "patient); the note above counts them by reason.")
+        else:
+            st.markdown("**Patients left out**")
+            table_with_downloads(ctx, excluded.rename(columns={"patient_id": "Patient", "reason": "Reason"}),
+                                 "td_excluded", f"time_dependent_{grouping}_{endpoint}_left_out",
+                                 f"{td.title_text(endpoint, grouping)}: patients left out")

@@ -33,6 +33,7 @@ from il2lib.report._sections import (DISEASE_WHEN_BOTH, GROUPINGS, Section, _Dis
                                      caveat_blocks, group_column, response_section, table1_section, toxicity_section,
                                      validation_section)
 from il2lib.report._survival import survival_section
+from il2lib.report._time_dependent import time_dependent_section
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 from il2lib.survival import kaplan_meier
 
@@ -161,6 +162,10 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                 survival_section(df, endpoint, by_disease, conf_type, subtitle),
                 models_section(df, endpoint, by_disease, subtitle, cohort.cb_sd_months,
                                cohort.assessment_window_days)]
+    time_dependent = time_dependent_section(df, endpoint, subtitle, cohort.cb_sd_months,
+                                            cohort.assessment_window_days)
+    if time_dependent is not None:  # after Survival
+        sections.insert(4, time_dependent)
     biomarkers = biomarker_section(df, cohort.cb_sd_months, cohort.assessment_window_days)
     if biomarkers is not None:
         sections.append(biomarkers)
