@@ -406,22 +406,19 @@ def time_dependent_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> No
                             ("time-dependent response", ctx.cache_key, endpoint, grouping, k))
     note = td.note_with(res, shown.text)
     mb_sentence, hr_text = td.mantel_byar_sentence(res), masking.text(td.hazard_ratio_text(res))
-    left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
+    title, subtitle = ctx.figure_titles(td.title_text(endpoint, grouping))
+    fig = cached_figure(("simon_makuch", ctx.cache_key, endpoint, grouping, conf_type, title, subtitle,
+                         ctx.presentation, k),
+                        lambda: simon_makuch_figure(res, title=title, subtitle=subtitle, censor_marks=k is None,
+                                                    presentation=ctx.presentation, small_cell_threshold=k))
+    figures.plotly_chart(masking.figure(fig), "td_chart")
+    download_figure(fig, f"simon_makuch_{endpoint}_{grouping}", key="td_chart",
+                    file_name=figures.stem(ctx, f"simon_makuch_{endpoint}", f"{grouping}_over_time"),
+                    footnote=f"{mb_sentence} Time-dependent Cox hazard ratio, '{l1}' vs '{l0}': {hr_text}. {note}")
+    st.caption(md_escape(note))
+    masking.caption()
+    left, right = (st.container(), st.container()) if ctx.presentation else st.columns([1, 1.4])
     with left:
-        title, subtitle = ctx.figure_titles(td.title_text(endpoint, grouping))
-        censor = k is None
-        fig = cached_figure(("simon_makuch", ctx.cache_key, endpoint, grouping, conf_type, title, subtitle,
-                             ctx.presentation, k),
-                            lambda: simon_makuch_figure(res, title=title, subtitle=subtitle, censor_marks=censor,
-                                                        presentation=ctx.presentation, small_cell_threshold=k))
-        figures.plotly_chart(masking.figure(fig), "td_chart")
-        download_figure(fig, f"simon_makuch_{endpoint}_{grouping}", key="td_chart",
-                        file_name=figures.stem(ctx, f"simon_makuch_{endpoint}", f"{grouping}_over_time"),
-                        footnote=f"{mb_sentence} Time-dependent Cox hazard ratio, '{l1}' vs '{l0}': {hr_text}. "
-                                 f"{note}")
-        st.caption(md_escape(note))
-        masking.caption()
-    with right:
         mb = res.mantel_byar
         st.metric("Mantel-Byar test", format_p(mb.pvalue) if np.isfinite(mb.pvalue) else "—",
                   help="Score test of coxph(Surv(tstart, tstop, event) ~ responded, ties = \"exact\"): the test that "
@@ -434,6 +431,7 @@ def time_dependent_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> No
                                  f"Wald {format_p(res.cox.pvalue)}."))
         else:
             st.info(md_escape(f"Hazard ratio {hr_text}"), icon=":material/info:")
+    with right:
         table_with_downloads(ctx, masking.table(td.summary_table(res, shown)), "td_table",
                              f"time_dependent_{grouping}_{endpoint}",
                              f"{td.title_text(endpoint, grouping)}: Mantel-Byar test and hazard ratio",

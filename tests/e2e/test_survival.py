@@ -109,3 +109,25 @@ def test_grouping_by_response_uses_landmark_and_warns(open_at):
     ui.eventually(lambda: _curves(page, 2))
     assert_risk_table_under_figure(page)
     ui.shot(page, "survival_by_clinical_benefit_landmark")
+
+
+def test_response_over_time_draws_the_simon_makuch_plot_with_its_test(open_at):
+    page = open_at("/Survival")
+    ui.choose_select(page, "Compare groups", "Objective response")
+    ui.eventually(lambda: _titled(page, "landmark"))  # the landmark view stays the default
+    ui.open_models_tab(page, "Response over time")
+
+    def simon_makuch() -> int:
+        titles = [ui.figure_title(page, i) for i in range(page.locator(ui.PLOTLY).count())]
+        found = [i for i, t in enumerate(titles) if "time-dependent status" in t]
+        assert found, titles
+        return found[0]
+
+    index = ui.eventually(simon_makuch)
+    assert ui.km_curves(page, index) == ["Not (yet) responded", "Responded"]
+    assert sorted(ui.at_risk_rows(page, index)) == ["Not (yet) responded", "Responded"]
+    assert "Mantel-Byar" in ui.figure_title(page, index)
+    text = ui.main_text(page)
+    assert "Mantel-Byar test: chi-square = " in text and "guarantee-time bias" in text
+    page.locator(ui.PLOTLY).nth(index).evaluate("e => e.scrollIntoView({block: 'start'})")
+    ui.shot(page, "screens/survival_time_dependent")
