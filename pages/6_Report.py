@@ -28,12 +28,14 @@ PREVIEW_HEIGHT = 900
 
 @data_cache(max_entries=8, max_size="64MB")
 def cached_report(key: tuple, _cohort, _ae, filter_, endpoint: str, paper: str, synthetic: bool, pseudonyms: bool,
-                  ae_complete: tuple[str, ...] = (), small_cell_threshold: int | None = None, by: str | None = None):
-    """The report for one (data scope, fingerprint, rule, filter, AE table, options, masking); errors as text."""
+                  ae_complete: tuple[str, ...] = (), small_cell_threshold: int | None = None, by: str | None = None,
+                  _assessments=None):
+    """The report for one (data scope, fingerprint, rule, filter, AE and tumour tables, options, masking); errors as
+    text. ``_assessments`` are already pseudonymised with the cohort when pseudonyms are on (the frame did it)."""
     try:
         return build_report(_cohort, _ae, filter_, endpoint, paper=paper, synthetic=synthetic,
                             pseudonymise=pseudonyms, ae_complete=ae_complete,
-                            small_cell_threshold=small_cell_threshold, by=by), ""
+                            small_cell_threshold=small_cell_threshold, by=by, assessments=_assessments), ""
     except Il2libError as exc:
         return None, str(exc)
 
@@ -61,9 +63,9 @@ def file_stem() -> str:
 st.title("Meeting report")
 st.caption(md_escape(f"{ctx.loaded.label} · {ctx.summary}"))
 st.markdown("One self-contained HTML file with everything the other pages show for the current filters: "
-            "validation summary, Table 1, response with ORR/CBR and exact CIs, Kaplan-Meier figures with numbers "
-            "at risk, medians, log-rank and Cox, biomarker and toxicity tables, and a Methods paragraph with the "
-            "software versions. It opens offline in any browser; the PDF is the same document laid out for print."
+            "validation summary, Table 1, response with ORR/CBR and exact CIs (with the waterfall and spider plots "
+            "when tumour assessments are loaded), Kaplan-Meier figures with numbers at risk, medians, log-rank and "
+            "Cox, biomarker and toxicity tables, and a Methods paragraph with the software versions. It opens offline in any browser; the PDF is the same document laid out for print."
             + (" Patient ids are withheld (pseudonyms are on: Data page or presentation mode)." if ctx.pseudonyms else ""))
 a, b, c, d = st.columns(4)
 groupings = [None, *(g for g in GROUPINGS if g in ctx.data.columns)]
@@ -91,7 +93,7 @@ if masking.on:
 
 ae_complete = data_mod.ae_complete_sources(ctx.loaded) if use_ae else ()
 key = (ctx.cache_key, ctx.loaded.ae_key if use_ae else "", endpoint, paper, ctx.pseudonyms, ae_complete, threshold,
-       by)
+       by, ctx.loaded.tumour_key)
 if st.button("Build report", type="primary", icon=":material/description:", key="report_build"):
     st.session_state[BUILT] = key
 if st.session_state.get(BUILT) != key:
@@ -101,7 +103,8 @@ if st.session_state.get(BUILT) != key:
 
 with st.spinner("Building the report ..."):
     report, problem = cached_report(key, ctx.cohort, ae if use_ae else None, ctx.filter, endpoint, paper,
-                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete, threshold, by)
+                                    bool(ctx.loaded.synthetic), ctx.pseudonyms, ae_complete, threshold, by,
+                                    ctx.loaded.assessments)
 if report is None:
     st.error(md_escape(f"The report cannot be built: {problem}"))
     st.stop()

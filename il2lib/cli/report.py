@@ -1,8 +1,9 @@
 """``python -m il2lib report FILE --out report.html [--pdf report.pdf] [filters] [--endpoint os|pfs] [--by COLUMN]
-[--ae AE_FILE] [--ae-complete SOURCE ...] [--mask K]``.
+[--ae AE_FILE] [--tumour ASSESSMENTS_FILE] [--ae-complete SOURCE ...] [--mask K]``.
 
 Builds the same self-contained meeting report as the dashboard's Report page
-(:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium.
+(:func:`il2lib.report.build_report`) and optionally prints it to PDF with headless chromium. A REDCap export
+brings its own adverse-event and tumour-assessment instruments; ``--ae`` and ``--tumour`` take their place.
 Listed in :data:`il2lib.cli.COMMANDS`.
 """
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 from pathlib import Path
 
 from il2lib import schema
-from il2lib.cli._common import (UsageError, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
+from il2lib.analyses.tumour_burden import load_tumour_assessments
+from il2lib.cli._common import (UsageError, _pairs, add_ae_complete_argument, add_filter_arguments, add_load_arguments,
                                 ae_complete_from_args, load_filtered)
+from il2lib.redcap.entry import is_redcap_export
 from il2lib.validation.adverse_events import load_adverse_events
 
 #: ``--by`` choices: the report's groupings and "none".
@@ -34,6 +37,9 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
                        help="groups compared in Response, Toxicity and Key results: "
                             f"{', '.join(BY_CHOICES)} (default: disease when both diseases are present)")
     group.add_argument("--ae", default=None, metavar="AE_FILE", help="long-format adverse-event table for toxicity")
+    group.add_argument("--tumour", default=None, metavar="ASSESSMENTS_FILE",
+                       help="long tumour-assessment table (patient_id, assessment_date, target_sum_mm, new_lesions): "
+                            "the Response section gets the waterfall and spider plots")
     add_ae_complete_argument(group)
     group.add_argument("--ci", choices=("exact", "wilson"), default="exact",
                        help="binomial CI for ORR/CBR (default exact: Clopper-Pearson)")
@@ -69,6 +75,26 @@ def _load_ae(path: str, cohort):
     return ae, fingerprint
 
 
+def _load_tumour(path: str, cohort):
+    assessments = load_tumour_assessments(path, cohort)
+    if not assessments.report.ok:
+        raise UsageError("Tumour-assessment file: " + " ".join(f.message for f in assessments.report.file_errors))
+    return assessments
+
+
+def _redcap_tables(args: argparse.Namespace):
+    """The AE table and tumour assessments of a REDCap export (None each when FILE is not one, or has none)."""
+    dictionary = getattr(args, "redcap_dictionary", None)
+    if dictionary is None and not is_redcap_export(args.file):
+        return None, None
+    from il2lib.redcap.export import load_redcap
+
+    result = load_redcap(args.file, dictionary, mapping=_pairs(args.map, "--map") or None,
+                         date_order=_pairs(args.date_order, "--date-order") or None, cb_sd_months=args.cb_sd_months,
+                         assessment_window_days=args.assessment_window_days)
+    return result.adverse_events, result.assessments
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from il2lib.report import DISEASE_WHEN_BOTH, build_report, write_pdf  # plotly and the templates: only here
 
@@ -77,10 +103,15 @@ def _run_report(args: argparse.Namespace) -> int:
         raise UsageError("--ae-complete needs --ae (the adverse-event file it describes).")
     ae_complete = ae_complete_from_args(args, cohort)
     ae, ae_fingerprint = _load_ae(args.ae, cohort) if args.ae else (None, None)
+    assessments = _load_tumour(args.tumour, cohort) if args.tumour else None
+    if ae is None or assessments is None:
+        redcap_ae, redcap_assessments = _redcap_tables(args)
+        ae = ae if ae is not None else redcap_ae
+        assessments = assessments if assessments is not None else redcap_assessments
     by = DISEASE_WHEN_BOTH if args.by is None else None if args.by == NO_GROUPING else args.by
     report = build_report(cohort, ae, flt, args.endpoint, conf_type=args.conf_type, ci_method=args.ci,
                           paper=args.paper, ae_fingerprint=ae_fingerprint, pseudonymise=args.pseudonyms,
-                          ae_complete=ae_complete, small_cell_threshold=args.mask, by=by)
+                          ae_complete=ae_complete, small_cell_threshold=args.mask, by=by, assessments=assessments)
     try:
         html_path = report.write_html(args.out)
     except OSError as exc:

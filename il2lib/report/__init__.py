@@ -34,6 +34,7 @@ from il2lib.report._sections import (DISEASE_WHEN_BOTH, GROUPINGS, Section, _Dis
                                      validation_section)
 from il2lib.report._survival import survival_section
 from il2lib.report._time_dependent import time_dependent_section
+from il2lib.report._tumour import add_tumour_figures
 from il2lib.report.pdf import PdfExportError, pdf_bytes, write_pdf
 from il2lib.survival import kaplan_meier
 
@@ -81,7 +82,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                  synthetic: bool | None = None, ae_fingerprint: str | None = None,
                  pseudonymise: bool = False, ae_complete: Iterable[str] = (),
                  small_cell_threshold: int | None = None,
-                 by: str | None | _DiseaseWhenBoth = DISEASE_WHEN_BOTH) -> Report:
+                 by: str | None | _DiseaseWhenBoth = DISEASE_WHEN_BOTH, assessments=None) -> Report:
     """Build the meeting report for a loaded cohort.
 
     Parameters
@@ -122,6 +123,10 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
         and the Methods command passes ``--by``. Default (:data:`DISEASE_WHEN_BOTH`): disease when both
         diseases are present, else none. Table 1 and Survival are by disease (Survival adds prior PD-1/PD-L1)
         whatever ``by`` is.
+    assessments : il2lib.analyses.tumour_burden.TumourAssessments, optional
+        From :func:`il2lib.load_tumour_assessments` (loaded against ``cohort``): the Response section then has
+        the waterfall and spider plots (patient level: withheld under ``small_cell_threshold``). Without it, a
+        ``best_pct_change`` column of the patient file gives the waterfall.
 
     Returns
     -------
@@ -138,6 +143,8 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
     if endpoint not in ("os", "pfs"):
         raise ValueError(f"endpoint must be 'os' or 'pfs', got {endpoint!r}.")
     if pseudonymise:  # once, before anything is computed from the data
+        if assessments is not None:
+            assessments = pseudonymised(cohort, assessments)[1]
         cohort, ae = pseudonymised(cohort, ae)
     if not cohort.report.ok:
         raise InsufficientDataError("The file cannot be analysed: "
@@ -166,6 +173,7 @@ def build_report(cohort, ae=None, filter: CohortFilter = CohortFilter(), endpoin
                                             cohort.assessment_window_days)
     if time_dependent is not None:  # after Survival
         sections.insert(4, time_dependent)
+    add_tumour_figures(next(s for s in sections if s.anchor == "response"), df, assessments, compared)
     biomarkers = biomarker_section(df, cohort.cb_sd_months, cohort.assessment_window_days)
     if biomarkers is not None:
         sections.append(biomarkers)
