@@ -252,11 +252,12 @@ def tumour_burden(ctx, tb, by: str | None) -> bool:
 
     if withheld(WATERFALL_KIND):
         return True
-    title, subtitle = ctx.figure_titles("Best change in target lesions")
+    # the builders count the patients drawn and those not shown: the subtitle names the data and the filter only
+    title, subtitle = "Best change in target lesions", f"{ctx.loaded.label} · {ctx.filter_text}"
     _chart(waterfall_figure(tb, title=title, subtitle=subtitle, presentation=ctx.presentation), "tumour_waterfall",
            kind=WATERFALL_KIND, file_name=stem(ctx, "waterfall", by))
     if tb.source == "assessments":
-        title, subtitle = ctx.figure_titles("Change in target lesions over time")
+        title = "Change in target lesions over time"
         _chart(spider_figure(tb, color_by="group" if by else "bor", title=title, subtitle=subtitle,
                              presentation=ctx.presentation), "tumour_spider", kind=SPIDER_KIND,
                file_name=stem(ctx, "spider", by))

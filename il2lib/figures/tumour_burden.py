@@ -136,7 +136,8 @@ def waterfall_figure(burden: TumourBurden, *, title: str = "Best change in targe
     fig.update_layout(barmode="overlay", bargap=0.15)
     fig.update_xaxes(title_text="Patients, sorted by best change", row=1, col=1 if len(groups) == 1 else None)
     _reference_lines(fig, style, shown[schema.BEST_PCT_CHANGE], BEST_AXIS, grid=True)
-    return apply_layout(fig, title, sub, style, legend_title="Best overall response")
+    return apply_layout(fig, title, sub, style, legend_title="Best overall response",
+                        extra_top=int(style.font_size * 1.6) if burden.by else 0)  # panel titles clear of the subtitle
 
 
 def spider_figure(burden: TumourBurden, *, color_by: str = "bor", title: str = "Change in target lesions over time",
