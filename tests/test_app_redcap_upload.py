@@ -63,3 +63,26 @@ def test_tumour_assessment_upload_is_validated_on_the_data_page():
     assert not at.exception
     assert any(m == "#### Tumour-assessment table" for m in (x.value for x in at.markdown))
     assert any("assessment rows read" in c for c in texts(at, "caption"))
+
+
+def test_record_id_flagged_as_identifier_forces_pseudonyms():
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO((REDCAP / "il2_registry_data_dictionary.csv").read_text(encoding="utf-8"))))
+    assert rows[1][0] == "patient_id"
+    rows[1][10] = "y"  # Identifier?
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    at = open_app()
+    widget(at, "radio", "w_data").set_value("upload")
+    rerun(at)
+    at.file_uploader(key="w_upload_dictionary").set_value(("dictionary.csv", buffer.getvalue().encode(), "text/csv"))
+    rerun(at)
+    at = upload_file(at, REDCAP / "combined_redcap_raw.csv")
+    assert widget(at, "toggle", "w_pseudonyms_required").value is True
+    assert any("Pseudonyms are on and stay on" in c for c in texts(at, "caption"))
+    at = rerun(at.switch_page("pages/2_Response.py"))
+    charts = [e.proto.spec for e in at.get("plotly_chart")]
+    assert any("row " in spec for spec in charts)
+    assert not any("PRO-0" in spec or "COM-0" in spec for spec in charts)
