@@ -64,8 +64,12 @@ def figure_options(tox) -> dict:
     left, middle, right = st.columns(3)
     grade3_only = url_toggle("tox_g3", "Grade >= 3 only", False, container=left,
                              help="Bars of grades 3-5 only, for the terms of a patient at grade >= 3.")
-    sort_by = url_choice("tox_sort", "Sort by", list(TERM_ORDERS), "any", format_func=TERM_ORDERS.get,
-                         widget="radio", container=middle)
+    if grade3_only:  # the bars are grades 3-5: sorted by them
+        sort_by = "grade3"
+        middle.caption("Sorted by patients at grade >= 3.")
+    else:
+        sort_by = url_choice("tox_sort", "Sort by", list(TERM_ORDERS), "any", format_func=TERM_ORDERS.get,
+                             widget="radio", container=middle)
     n_terms = len(tox.terms(sort_by, grade3_only))
     top_n = terms_shown(n_terms, right) if n_terms else None
     which = " with a grade >= 3 AE" if grade3_only else ""

@@ -57,8 +57,10 @@ def test_defaults_show_every_term_and_the_comparison_table(tox):
 def test_controls_change_the_figure_and_go_into_the_url(tox):
     at = open_app(page=TOXICITY)
     widget(at, "toggle", "w_tox_g3").set_value(True)
-    widget(at, "radio", "w_tox_sort").set_value("grade3")
     at = rerun(at)
+    # grades 3-5 only: sorted by them, no "Sort by" choice left
+    assert "w_tox_sort" not in {r.key for r in at.radio}
+    assert "Sorted by patients at grade >= 3." in texts(at, "caption")
     widget(at, "number_input", "w_tox_terms").set_value(5)
     at = rerun(at)
     spec = ae_figure(at)
@@ -69,8 +71,8 @@ def test_controls_change_the_figure_and_go_into_the_url(tox):
     assert "top 5 of 16 terms with a grade >= 3 AE, by grade >= 3" in title
     assert ("The figure shows the 5 most frequent (grade >= 3) of the 16 AE terms with a grade >= 3 AE; set "
             '"Terms shown" to see more.') in texts(at, "caption")
-    url = {k: at.query_params[k] for k in ("tox_g3", "tox_sort", "tox_terms")}
-    assert url == {"tox_g3": "1", "tox_sort": "grade3", "tox_terms": "5"}
+    url = {k: at.query_params[k] for k in ("tox_g3", "tox_terms")}
+    assert url == {"tox_g3": "1", "tox_terms": "5"} and "tox_sort" not in at.query_params
 
     # the link reproduces the view in a new session
     again = open_app(url, TOXICITY)

@@ -1,6 +1,7 @@
-"""The export panel under the Kaplan-Meier figure, in a real browser: the 16:9 slide (1920 x 1080 px) with the
-figure's statistics in its footnote is two clicks from the Survival page ("Export figure", then "PNG"), named after
-the endpoint, grouping and filter."""
+"""The export panel in a real browser: each of a meeting's three slides (OS by disease with its risk table, ORR and
+CBR by prior PD-1/PD-L1, grade >= 3 adverse events by prior PD-1/PD-L1) is a 16:9 PNG (1920 x 1080 px) with the
+figure's statistics in its footnote, at most four clicks from its page, named after the endpoint, grouping and
+filter."""
 from __future__ import annotations
 
 import struct
@@ -49,4 +50,50 @@ def test_survival_slide_with_its_footnote_is_two_clicks_from_the_page(open_at):
         body.get_by_role("button", name="SVG").click()
     svg = download.value.path().read_text(encoding="utf-8")
     assert all(part in svg for part in ("Log-rank p", "log-log transformation")), "footnote not in the figure"
+    ui.assert_clean(page)
+
+
+def _slide(page, panel: str, name: str) -> tuple[bytes, str, str]:
+    """Open the export panel keyed ``panel`` and download its PNG (2 clicks): the PNG, its file name and the footnote."""
+    page.locator(f".st-key-dl_panel_{panel}").get_by_role("button", name="Export figure").click()
+    body = page.locator(POPOVER_BODY)
+    ui.eventually(lambda: _assert(body.get_by_role("button", name="PNG").is_visible()))
+    note = ui.eventually(lambda: _filled(body.locator("textarea").first.input_value()))  # after the page's rerun
+    ui.shot(page, f"export_{name}_panel")
+    with page.expect_download(timeout=90_000) as download:
+        body.get_by_role("button", name="PNG").click()
+    data = download.value.path().read_bytes()
+    shots = ARTIFACTS / "screens"
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / f"export_{name}_slide.png").write_bytes(data)
+    return data, download.value.suggested_filename, note
+
+
+def _assert(condition: bool) -> None:
+    assert condition
+
+
+def _filled(text: str) -> str:
+    assert text
+    return text
+
+
+def test_orr_by_prior_pd1_slide_is_four_clicks_from_the_response_page(open_at):
+    page = open_at("/Response")
+    ui.choose_select(page, "Compare groups", "Prior PD-1/PD-L1")  # 2 clicks: the box, the option
+    data, name, note = _slide(page, "orr_cbr_by_prior_pd1_pdl1", "orr")  # 2 clicks
+    assert png_size(data) == (1920, 1080)
+    assert name == "orr_cbr_by_prior_pd1_pdl1.png"
+    assert "Between groups: ORR p = " in note and "Clopper-Pearson" in note, note
+    ui.assert_clean(page)
+
+
+def test_grade3_toxicity_by_prior_pd1_slide_is_three_clicks_from_the_toxicity_page(open_at):
+    page = open_at("/Toxicity")  # grouped by prior PD-1/PD-L1 by default
+    page.get_by_text("Grade ≥ 3 only", exact=True).click()  # 1 click (the label's ">=" is drawn as "≥")
+    ui.settle(page)
+    data, name, note = _slide(page, "ae_grades", "toxicity")  # 2 clicks
+    assert png_size(data) == (1920, 1080)
+    assert name == "ae_grade3_by_prior_pd1_pdl1.png", name
+    assert "Any grade >= 3 AE" in note and "Fisher" in note, note
     ui.assert_clean(page)
