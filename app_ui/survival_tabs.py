@@ -20,7 +20,8 @@ from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
 from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_count_view
 from il2lib.cohort import benefit_rule_text
-from il2lib.export.snippets import cif_snippet, cox_snippet, milestone_snippet, time_origin_snippet
+from il2lib.export.snippets import (cif_snippet, cox_snippet, milestone_snippet, time_dependent_snippet,
+                                    time_origin_snippet)
 from il2lib.figures.cif import cif_figure
 from il2lib.figures.export_layout import file_stem
 from il2lib.figures.forest_cox import cox_forest_figure
@@ -446,3 +447,5 @@ def time_dependent_tab(ctx, endpoint: str, by: str | None, conf_type: str) -> No
             table_with_downloads(ctx, excluded.rename(columns={"patient_id": "Patient", "reason": "Reason"}),
                                  "td_excluded", f"time_dependent_{grouping}_{endpoint}_left_out",
                                  f"{td.title_text(endpoint, grouping)}: patients left out")
+    show_code(time_dependent_snippet(endpoint, grouping, ctx.cb_sd_months, window_days=ctx.assessment_window_days),
+              ctx, "time_dependent")

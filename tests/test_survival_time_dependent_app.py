@@ -47,6 +47,8 @@ def test_tab_shows_the_mantel_byar_test_and_hazard_ratio_of_il2lib(by, grouping)
     assert set(expected.labels) <= {t.get("name") for t in sm[0]["data"]}
     summary = [d for d in tables(at) if list(d.columns) == ["Measure", "Value"]]
     assert summary and f"{mb.statistic:.2f}" in list(summary[0]["Value"])
+    tab = [t for t in at.tabs if t.label == TAB][0]
+    assert [e for e in tab.expander if e.label.startswith("Show code")]
 
 
 def test_other_groupings_choose_the_status_that_changes():

@@ -316,3 +316,35 @@ def toxicity_snippet(by: str | None, csv: str = DEFAULT_CSV, ae_csv: str = AE_CS
         py += "\n# grade >= 3 per term between the groups: difference (Newcombe CI) and Fisher's p\n" \
               "grade3 = compare_grade3(tox)\nprint(grade3.display())\n"
     return Snippet(py)
+
+
+def time_dependent_snippet(endpoint: str = "os", grouping: str = "response",
+                           cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, csv: str = DEFAULT_CSV,
+                           window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> Snippet:
+    """Response (or clinical benefit) as a time-dependent covariate: Mantel-Byar test, Cox HR, Simon-Makuch curves.
+    R (response only: its switch is the dated first response) splits follow-up with ``tmerge``."""
+    py = (_py_head(csv) + "from il2lib.survival import response_time_dependent\n\n"
+          f"res = response_time_dependent(df, {endpoint!r}, {grouping!r}, cb_sd_months={cb_sd_months:g}"
+          f"{_window_arg(window_days)})\nprint(res.note)\n"
+          "result = res.to_frame()  # Mantel-Byar chi-square and p, hazard ratio (95% CI)\nprint(result)\n"
+          "print(res.simon_makuch.to_frame())\n")
+    if grouping != "response":
+        return Snippet(py)
+    t, e = _cols(endpoint)
+    r = (_r_head(csv, endpoint)
+         + 'responder <- df$bor %in% c("CR", "PR")\n'
+           f"df$switch <- ifelse(responder, as.numeric(as.Date(df$date_first_response) - as.Date(df$date_il2_start)) "
+           f"/ {schema.DAYS_PER_MONTH}, NA)\n"
+           "# left out: no time or status, time 0, no BOR, CR/PR without a date of first response\n"
+           f"d <- df[!is.na(df${t}) & !is.na(df${e}) & df${t} > 0 & !is.na(df$bor) & df$bor != \"\" &\n"
+           "        !(responder & is.na(df$switch)), ]\n"
+           f"rows <- tmerge(d[, c(\"patient_id\", \"{t}\", \"{e}\")], d, id = patient_id, event = event({t}, {e}),\n"
+           "               responded = tdc(switch))\n"
+           "mb <- coxph(Surv(tstart, tstop, event) ~ responded, data = rows, ties = \"exact\")\n"
+           "# Mantel-Byar test: the score test with exact ties (minutes when many event times are tied)\n"
+           "cat(\"Mantel-Byar chi-square\", mb$score, \"p\", pchisq(mb$score, 1, lower.tail = FALSE), \"\\n\")\n"
+           "fit <- coxph(Surv(tstart, tstop, event) ~ responded, data = rows)  # Efron ties: the hazard ratio\n"
+           "print(summary(fit)$conf.int)\n"
+           "sm <- survfit(Surv(tstart, tstop, event) ~ responded, data = rows)  # Simon-Makuch curves\n"
+           "print(sm)\n")
+    return Snippet(py, r)
