@@ -49,11 +49,13 @@ def options() -> tuple[str | None, str, str, float]:
     return by, denominator, ci_method, sd_minimum
 
 
-def computed_results(by: str | None, denominator: str, ci_method: str, sd_minimum: float) -> dict:
-    """The page's results (each a ``Computed``): the table, rates, forest rows and DoR share one count view."""
-    return {"bor": cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum, ctx.assessment_window_days),
+def computed_results(by: str | None, denominator: str, ci_method: str, sd_minimum: float, order=None) -> dict:
+    """The page's results (each a ``Computed``): the table, rates, forest rows and DoR share one count view;
+    ``order``: the groups, the reference first."""
+    return {"bor": cached.best_response(ctx.cache_key, ctx.data, by, sd_minimum, ctx.assessment_window_days,
+                                        order),
             "rates": cached.response_rates(ctx.cache_key, ctx.data, by, ctx.cb_sd_months, denominator, ci_method,
-                                           sd_minimum, ctx.assessment_window_days),
+                                           sd_minimum, ctx.assessment_window_days, order),
             "forest": figures.forest_results(ctx, denominator, ci_method),
             "dor": cached.duration_of_response(ctx.cache_key, ctx.data, "log-log")}
 
@@ -182,17 +184,18 @@ def dor_section(computed, shown) -> None:
 
 st.title("Response")
 by, denominator, ci_method, sd_minimum = options()
+order = response_sections.group_order(ctx, by, container=st.columns(4)[0])
 masking = ctx.masking
 if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
     st.warning(schema.ERA_CAVEAT, icon=":material/history:")
-results = computed_results(by, denominator, ci_method, sd_minimum)
-shown = masking.protect(lambda: page_view(results), ("response", ctx.cache_key, by, denominator, ci_method, sd_minimum,
-                                             ctx.cb_sd_months, ctx.assessment_window_days))
+results = computed_results(by, denominator, ci_method, sd_minimum, order)
+shown = masking.protect(lambda: page_view(results), ("response", ctx.cache_key, by, order, denominator, ci_method,
+                                                     sd_minimum, ctx.cb_sd_months, ctx.assessment_window_days))
 bor_table = bor_section(results["bor"], sd_minimum, shown)
 rates_section(results["rates"], results["forest"], denominator, ci_method, sd_minimum, bor_table, shown)
 masking.caption()
 code_for("response", ctx, by=by, ci_method=ci_method, denominator=denominator)
-response_sections.pairwise(ctx, by, denominator)
+response_sections.pairwise(ctx, by, denominator, order)
 response_sections.published(ctx, denominator, ci_method)
 response_sections.tumour_burden_section(ctx, by)
 figures.swimmer(ctx)

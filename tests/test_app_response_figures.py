@@ -56,6 +56,15 @@ def test_rates_figure_by_prior_pd1_draws_the_tables_numbers(by_prior):
     assert any(e.label == "Show code: ORR and CBR by group" for e in by_prior.expander)
 
 
+def test_reference_group_leads_the_rates_figure_and_keeps_the_numbers(by_prior):
+    flipped = open_app({"resp_by": schema.PRIOR_PD1, "resp_ref": "yes"}, RESPONSE)
+    before, after = charts(by_prior)["orr_cbr_by_prior_pd1_pdl1"], charts(flipped)["orr_cbr_by_prior_pd1_pdl1"]
+    assert after["layout"]["yaxis"]["ticktext"] == list(reversed(before["layout"]["yaxis"]["ticktext"]))
+    orr = [next(t for t in spec["data"] if t.get("meta") == "orr") for spec in (before, after)]
+    assert np.allclose(orr[1]["x"], list(reversed(orr[0]["x"])))
+    assert before["layout"]["annotations"][-1]["text"] == after["layout"]["annotations"][-1]["text"]
+
+
 def test_no_grouping_no_rates_figure():
     at = open_app({"resp_by": "None"}, RESPONSE)
     assert not [k for k in charts(at) if k.startswith("orr_cbr_by_")]
