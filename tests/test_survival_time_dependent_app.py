@@ -11,7 +11,7 @@ from app_ui.masking import PROTECTED_VIEWS
 from il2lib.privacy.disclosure import recoverable
 from il2lib.stats import p_phrase
 from il2lib.survival import response_time_dependent
-from support.apptest import SAMPLE, open_app, rerun, sample_data, tables, texts
+from support.apptest import SAMPLE, open_app, rerun, sample_data, tables, texts, widget
 from support.disclosure_scan import small_count_findings
 
 SURVIVAL = "pages/3_Survival.py"
@@ -64,7 +64,8 @@ def test_duration_of_response_has_no_time_dependent_analysis():
     assert any("applies to overall and progression-free survival" in m.value for m in at.info)
 
 
-def test_responders_without_a_date_of_first_response_are_listed_as_left_out():
+def _undated_upload(pseudonyms: bool = False):
+    """The sample with three responders' date of first response blanked, uploaded; the Survival tab opened."""
     raw = pd.read_csv(SAMPLE, dtype=str)
     undated = raw.index[raw["bor"].isin(["CR", "PR"])][:3]
     raw.loc[undated, "date_first_response"] = ""
@@ -73,10 +74,22 @@ def test_responders_without_a_date_of_first_response_are_listed_as_left_out():
     rerun(at)
     at.file_uploader(key="w_upload").set_value(("undated.csv", raw.to_csv(index=False).encode(), "text/csv"))
     rerun(at)
+    if pseudonyms:
+        widget(at, "toggle", "w_pseudonyms").set_value(True)
+        rerun(at)
     at.switch_page(SURVIVAL)
-    at = open_tab(rerun(at))
-    left_out = [d for d in tables(at) if list(d.columns) == ["Patient", "Reason"]]
-    assert left_out, [list(d.columns) for d in tables(at)]
+    return open_tab(rerun(at)), raw, undated
+
+
+def left_out_table(at) -> pd.DataFrame:
+    found = [d for d in tables(at) if list(d.columns) == ["Patient", "Reason"]]
+    assert found, [list(d.columns) for d in tables(at)]
+    return found[0]
+
+
+def test_responders_without_a_date_of_first_response_are_listed_as_left_out():
+    at, raw, undated = _undated_upload()
+    left_out = [left_out_table(at)]
     assert sorted(left_out[0]["Patient"]) == sorted(raw.loc[undated, "patient_id"])
     assert set(left_out[0]["Reason"]) == {"CR/PR without a date of first response"}
     assert any("Left out: 3 CR/PR without a date of first response" in c for c in texts(at, "caption"))
@@ -98,3 +111,10 @@ def test_no_count_below_the_threshold_in_the_tab_under_protection(query):
     for view, shown in views:
         assert recoverable(view, shown) == {}
     assert not [d for d in tables(at) if list(d.columns) == ["Patient", "Reason"]]
+
+
+def test_left_out_patients_are_listed_by_pseudonym_when_pseudonyms_are_on():
+    at, raw, undated = _undated_upload(pseudonyms=True)
+    listed = list(left_out_table(at)["Patient"])
+    assert len(listed) == 3 and not set(listed) & set(raw["patient_id"])
+    assert all(p.startswith("row ") for p in listed), listed
