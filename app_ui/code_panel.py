@@ -16,7 +16,8 @@ CODE_TITLES = {"pairwise_fisher": "pairwise Fisher tests", "published_orr": "ORR
                "page_swimmer": "swimmer plot", "page_dor": "duration of response",
                "page_table1": "Table 1", "page_biomarkers": "biomarker comparisons", "page_toxicity": "toxicity",
                "pairwise_lr": "pairwise log-rank", "rmst_auto": "RMST", "cox": "multivariable Cox",
-               "milestones": "milestones and RMST", "cif": "cumulative incidence", "origin": "time origin"}
+               "milestones": "milestones and RMST", "cif": "cumulative incidence", "origin": "time origin",
+               "time_dependent": "Mantel-Byar, time-dependent Cox, Simon-Makuch"}
 
 
 def code_key(key: str) -> str:

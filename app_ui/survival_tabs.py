@@ -18,6 +18,7 @@ from app_ui.survival_view import (MILESTONE_CHOICES, ORIGINS, cached_figure, com
                                   rmst_display)
 from app_ui.widgets import by_text, empty_state, format_p, url_toggle
 from il2lib import schema
+from il2lib.analyses._grouping import versus
 from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_count_view
 from il2lib.cohort import benefit_rule_text
 from il2lib.export.snippets import (cif_snippet, cox_snippet, milestone_snippet, time_dependent_snippet,
@@ -113,7 +114,7 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view) -> None:
     tau = st.number_input("RMST horizon tau (months; 0 = shortest follow-up of the groups)", min_value=0.0,
                           max_value=240.0, value=0.0, step=6.0, key="rmst_tau")
     if times:
-        computed = comparison(ctx.cache_key, "milestones", ctx.data, endpoint, by, tuple(sorted(times)))
+        computed = comparison(ctx.cache_key, "milestones", ctx.data, endpoint, by, tuple(sorted(times)), view.order)
         if computed.ok:
             res = computed.value
             few, few_diff = res.too_few_at_risk(ctx.masking.threshold if ctx.masking.on else None)
@@ -126,7 +127,7 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view) -> None:
             table_with_downloads(ctx, wide.reset_index().rename(columns={"group": "Group"}), "milestone_table",
                                  f"milestones_{endpoint}_by_{by}",
                                  f"Survival at milestones, % (95% CI): {endpoint_by(endpoint, by)}")
-            diff = pd.DataFrame({"Comparison": [f"{g} vs {res.reference}" for g in res.differences["group"]],
+            diff = pd.DataFrame({"Comparison": [versus(g, res.reference) for g in res.differences["group"]],
                                  "Time": [f"{t:g} mo" for t in res.differences["time"]],
                                  "Difference, % points (95% CI)": [
                                      "—" if pd.isna(d) else TOO_FEW_AT_RISK if small
@@ -141,7 +142,7 @@ def milestones_tab(ctx, endpoint: str, by: str | None, view) -> None:
                                  f"{endpoint_by(endpoint, by)}")
         else:
             empty_state(md_escape(computed.message))
-    computed = comparison(ctx.cache_key, "rmst", ctx.data, endpoint, by, (tau or None,))
+    computed = comparison(ctx.cache_key, "rmst", ctx.data, endpoint, by, (tau or None,), view.order)
     if computed.ok:
         note = (f"RMST = area under the Kaplan-Meier curve up to {computed.value.tau:.1f} months (R's print(fit, "
                 "rmean = tau) standard error); differences and CIs by the normal approximation.")

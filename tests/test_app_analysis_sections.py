@@ -95,6 +95,16 @@ def test_milestones_rmst_competing_and_origin_tabs():
     assert any("57 patient(s) enter the risk set late" in c for c in texts(at, "caption"))
 
 
+def test_milestone_differences_follow_the_reference_group():
+    def comparisons(query: dict) -> set:
+        at = open_tab(open_app({"km_by": "prior_pd1_pdl1", **query}, page=SURVIVAL), "Milestones & RMST")
+        diff = frame_with(at, "Difference, % points (95% CI)")
+        return set(diff.iloc[:, 0])
+
+    assert comparisons({}) == {"Prior PD-1/PD-L1: yes vs no"}
+    assert comparisons({"km_ref": "yes"}) == {"Prior PD-1/PD-L1: no vs yes"}
+
+
 def test_show_code_expanders(survival):
     assert not survival.code  # drawn on demand
     codes = [c.value for c in open_code(survival).code]

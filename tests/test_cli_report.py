@@ -30,7 +30,7 @@ def test_report_with_filter_endpoint_and_ae_writes_the_html(tmp_path, capsys):
     assert payload["n_patients"] == 40 and payload["filter"] == "Melanoma" and payload["endpoint"] == "pfs"
     assert payload["pdf"] is None and payload["n_figures"] >= 4
     html = out.read_text(encoding="utf-8")
-    assert "9/40 = 22.5 (10.8–38.5)" in html and "Progression-free survival by" not in html
+    assert "9/40 = 22.5 (10.8–38.5)" in html and "Progression-free survival by disease" not in html  # one disease
     assert "Survival: progression-free survival" in html
     assert "--disease melanoma --endpoint pfs --ae ADVERSE_EVENTS_FILE" in html
     assert hashlib.sha256(SAMPLE_AE.read_bytes()).hexdigest() in html

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from il2lib import schema
+from il2lib.analyses._grouping import versus
 from il2lib.analyses.published import CITATIONS, median_overlay, median_overlay_count_view, response_overlay
 from il2lib.analyses.response import response_rates
 from il2lib.cohort import line_groups
@@ -67,13 +68,13 @@ def _comparisons(s: Section, df: pd.DataFrame, endpoint: str, by: str | None) ->
         milestones = survival_differences(time, event, group, [12.0, 24.0])
         ms, (_, few) = milestones.differences, milestones.too_few_at_risk(threshold())
         rm = rmst_differences(time, event, group)
-        rows = [{"Comparison": f"{g} vs {r}", "Measure": f"Survival at {t:g} months",
+        rows = [{"Comparison": versus(g, r), "Measure": f"Survival at {t:g} months",
                  "Difference (95% CI)": TOO_FEW_AT_RISK if small  # fewer than k at risk in a group: no estimate
                  else f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f}) % points",
                  "p": TOO_FEW_AT_RISK if small else format_p(p)} for g, r, t, d, lo, hi, p, small in
                 zip(ms["group"], ms["reference"], ms["time"], ms["difference"], ms["ci_lower"], ms["ci_upper"], ms["p"],
                     few)]
-        rows += [{"Comparison": f"{g} vs {r}", "Measure": f"RMST to {rm.tau:.1f} months",
+        rows += [{"Comparison": versus(g, r), "Measure": f"RMST to {rm.tau:.1f} months",
                   "Difference (95% CI)": f"{d:+.1f} ({lo:+.1f} to {hi:+.1f}) months", "p": format_p(p)}
                  for g, r, d, lo, hi, p in zip(rm.differences["group"], rm.differences["reference"],
                                                 rm.differences["difference"], rm.differences["ci_lower"],
