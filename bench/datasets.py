@@ -7,6 +7,7 @@ Written as Parquet to ``bench/data/`` (git-ignored); the baseline and the dashbo
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,60 @@ def make_dataset(n: int, seed: int = 2026) -> Path:
         frame[column] = (dates - shift).dt.strftime("%Y-%m-%d").fillna("")
     frame.to_parquet(path, index=False)
     return path
+
+
+#: Synthetic registry tables for the engine benchmark (bench_registry.py): written by DuckDB SQL, not pandas.
+REGISTRY_DIR = Path("/tmp/il2_bench")
+_REGISTRY_SQL = """
+SELECT
+  CASE WHEN h(1) % 100 < 62 THEN 'melanoma' ELSE 'rcc' END AS disease,
+  CASE WHEN h(2) % 10 < 7 THEN 'Centre A' WHEN h(2) % 10 < 9 THEN 'Centre B' ELSE 'St. Mary''s' END AS source,
+  CASE WHEN h(3) % 200 = 0 THEN NULL ELSE CAST(18 + h(3) % 68 AS DOUBLE) END AS age_at_il2,
+  CASE WHEN h(4) % 500 = 0 THEN NULL WHEN h(4) % 100 < 61 THEN 'M' ELSE 'F' END AS sex,
+  CAST(h(5) % 3 AS BIGINT) AS ecog,
+  ['cutaneous', 'mucosal', 'acral', 'clear cell', 'papillary', NULL][1 + h(6) % 6] AS histology,
+  CASE WHEN h(7) % 3 = 0 THEN 'mutant' WHEN h(7) % 3 = 1 THEN 'wild-type' ELSE NULL END AS braf_v600,
+  h(8) % 5 = 0 AS brain_mets,
+  CAST(1 + h(9) % 5 AS BIGINT) AS n_met_sites,
+  h(10) % 100 < 55 AS prior_pd1_pdl1,
+  ['nivolumab', 'pembrolizumab', 'atezolizumab', NULL][1 + h(11) % 4] AS prior_pd1_agent,
+  CAST(1 + h(12) % 4 AS BIGINT) AS line_of_il2,
+  ['CR', 'PR', 'SD', 'PD', 'NE'][1 + h(13) % 5] AS bor,
+  CASE WHEN h(14) % 1000 = 0 THEN NULL
+       ELSE CAST(1 + (h(14) % 1825) * (1 + h(10) % 2) AS DOUBLE) / 30.4375 END AS os_months,
+  h(15) % 100 < 58 AS os_event,
+  CAST(1 + h(16) % 1460 AS DOUBLE) / 30.4375 AS pfs_months,
+  h(17) % 100 < 80 AS pfs_event,
+  ['<=1x ULN', '1-2x ULN', '>2x ULN'][1 + h(18) % 3] AS ldh_category
+FROM range({start}, {stop}) t(i)
+"""
+
+
+def _registry_sql(start: int, stop: int) -> str:
+    text = re.sub(r"h\((\d+)\)", lambda m: f"CAST(hash(i * 131 + {m.group(1)}) >> 1 AS BIGINT)", _REGISTRY_SQL)
+    return text.format(start=int(start), stop=int(stop))
+
+
+def registry_parquet(n: int, parts: int | None = None, root: Path = REGISTRY_DIR) -> Path:
+    """A folder of Parquet files with ``n`` synthetic registry rows (once): deterministic, hash-based columns.
+
+    Row ``i`` is the same in every size (sizes nest), so a 1e6 set is the first 1e6 rows of the 1e8 set.
+    """
+    import duckdb
+
+    folder = root / f"registry_{n:.0e}".replace("+", "")
+    parts = parts or max(1, n // 10_000_000)
+    targets = [folder / f"part-{k:04d}.parquet" for k in range(parts)]
+    if all(t.exists() for t in targets):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    for k, target in enumerate(targets):
+        if target.exists():
+            continue
+        start, stop = n * k // parts, n * (k + 1) // parts
+        partial = target.with_suffix(".tmp")
+        con.execute(f"COPY ({_registry_sql(start, stop)}) TO '{partial}' (FORMAT parquet)")
+        partial.rename(target)
+    con.close()
+    return folder

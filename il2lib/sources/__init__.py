@@ -28,7 +28,8 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
     ``{"kind": "parquet" | "csv", "path": ..., "row_limit": 200000}`` (DuckDB) or
     ``{"kind": "postgres", "url": "postgresql+psycopg://...", "table": "il2_registry"}``.
     Optional: ``label``, ``row_limit`` (patient-level views); DuckDB: ``memory_limit``, ``threads``,
-    ``temp_directory`` (see :class:`DuckDBSource`); PostgreSQL: ``statement_timeout`` in seconds
+    ``temp_directory``, ``store`` ("files", "duckdb-file", "parquet") and ``store_directory`` (see
+    :class:`DuckDBSource`); PostgreSQL: ``statement_timeout`` in seconds
     (see :class:`~il2lib.sources.postgres.PostgresSource`).
     """
     kind = str(config.get("kind", "")).lower()
@@ -38,7 +39,7 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
         if not config.get("path"):
             raise DataSourceError("The registry configuration needs a 'path' for a Parquet/CSV source.")
         return DuckDBSource(config["path"], kind, label, row_limit, config.get("threads"), config.get("memory_limit"),
-                            config.get("temp_directory"))
+                            config.get("temp_directory"), config.get("store"), config.get("store_directory"))
     if kind in ("postgres", "postgresql"):
         if not config.get("url"):
             raise DataSourceError("The registry configuration needs a 'url' for a PostgreSQL source.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 from il2lib import schema
 from il2lib.cohort import CohortFilter, _canon_line, _norm_value
@@ -47,6 +47,16 @@ def quote_identifier(name: str, allowed: frozenset[str] | set[str]) -> str:
     return f'"{name}"'
 
 
+def is_identifier(name) -> bool:
+    """True for a plain lower-case identifier (the only column names queries use)."""
+    return isinstance(name, str) and bool(_IDENTIFIER.match(name))
+
+
+def norm_sql(col: str) -> str:
+    """SQL normalising a (quoted) text expression as :func:`il2lib.schema.norm` does."""
+    return _NORM_SQL.format(col=col)
+
+
 def quote_relation(name: str) -> str:
     """``"table"`` or ``"schema"."table"`` for a deployer-configured table name (plain identifiers only)."""
     parts = name.split(".") if isinstance(name, str) else []
@@ -68,10 +78,17 @@ class _Params:
         return "(" + ", ".join(self.add(v) for v in values) + ")"
 
 
-def where_clause(f: CohortFilter | None, kinds: dict[str, ColumnKind], params: _Params) -> str:
+#: Raw values of a text column with their normalised forms (``_NORM_SQL``, computed by the engine), or None.
+ValueLookup = Callable[[str], "list[tuple[str, str]] | None"]
+
+
+def where_clause(f: CohortFilter | None, kinds: dict[str, ColumnKind], params: _Params,
+                 lookup: ValueLookup | None = None) -> str:
     """The WHERE condition (``TRUE`` when the filter is empty) for ``f`` on a table with ``kinds``.
 
     A restriction on a column the table lacks keeps no row (``FALSE``), as in ``apply_filter``.
+    ``lookup``: a stored form's dictionary of a text column; a filter on that column then compares
+    the raw values whose normalised form is wanted (the same rows, no per-row normalisation).
     """
     if f is None or f.is_empty():
         return "TRUE"
@@ -99,8 +116,8 @@ def where_clause(f: CohortFilter | None, kinds: dict[str, ColumnKind], params: _
         col = column(schema.ECOG)
         parts.append(f"CAST({col} AS DOUBLE PRECISION) IN {params.many(float(e) for e in f.ecog)}"
                      if col else "FALSE")
-    for name, values in f.extra:
-        parts.append(_extra_condition(name, values, kinds, params))
+    for name, wanted_values in f.extra:
+        parts.append(_extra_condition(name, wanted_values, kinds, params, lookup))
     return " AND ".join(f"({p})" for p in parts)
 
 
@@ -109,7 +126,8 @@ def line_group_sql(col: str) -> str:
     return _LINE_GROUP_SQL.format(col=col)
 
 
-def _extra_condition(name: str, values, kinds: dict[str, ColumnKind], params: _Params) -> str:
+def _extra_condition(name: str, values, kinds: dict[str, ColumnKind], params: _Params,
+                     lookup: ValueLookup | None = None) -> str:
     """A filter on another column: compared as normalised text, booleans as yes/no, numbers as numbers."""
     if name not in kinds:
         if not isinstance(name, str) or not _IDENTIFIER.match(name):
@@ -124,6 +142,10 @@ def _extra_condition(name: str, values, kinds: dict[str, ColumnKind], params: _P
     if kind == "number":
         numbers = [x for x in (_as_number(v) for v in wanted) if x is not None]
         return f"CAST({col} AS DOUBLE PRECISION) IN {params.many(numbers)}" if numbers else "FALSE"
+    known = lookup(name) if lookup is not None else None
+    if known is not None:
+        raw = sorted({value for value, normed in known if normed in wanted})
+        return f"{col} IN {params.many(raw)}" if raw else "FALSE"
     return f"{_NORM_SQL.format(col=col)} IN {params.many(wanted)}"
 
 
@@ -148,7 +170,8 @@ def group_expression(name: str | None, kinds: dict[str, ColumnKind]) -> str:
 
 
 def survival_aggregate(relation: str, kinds: dict[str, ColumnKind], time: str, event: str,
-                       f: CohortFilter | None = None, group: str | None = None, strata: str | None = None) -> Query:
+                       f: CohortFilter | None = None, group: str | None = None, strata: str | None = None,
+                       values: ValueLookup | None = None) -> Query:
     """``SELECT stratum, group, time, event, COUNT(*) AS n ... GROUP BY`` the four keys.
 
     NULL keys are kept as their own rows, so missing values can be excluded and counted exactly
@@ -160,32 +183,34 @@ def survival_aggregate(relation: str, kinds: dict[str, ColumnKind], time: str, e
             "time": quote_identifier(time, allowed), "event": quote_identifier(event, allowed)}
     select = ", ".join(f'{expr} AS "{alias}"' for alias, expr in keys.items())
     by = ", ".join(str(i + 1) for i, expr in enumerate(keys.values()) if expr != "NULL")
-    text = (f'SELECT {select}, COUNT(*) AS "n" FROM {relation} WHERE {where_clause(f, kinds, params)} '
+    text = (f'SELECT {select}, COUNT(*) AS "n" FROM {relation} WHERE {where_clause(f, kinds, params, values)} '
             f"GROUP BY {by}")
     return Query(text, tuple(params.values))
 
 
 def category_aggregate(relation: str, kinds: dict[str, ColumnKind], column: str, f: CohortFilter | None = None,
-                       group: str | None = None) -> Query:
+                       group: str | None = None, values: ValueLookup | None = None) -> Query:
     """``SELECT group, value, COUNT(*) AS n ... GROUP BY`` both (NULLs kept): response tables from counts."""
     params = _Params()
     value = group_expression(column, kinds)
     keys = {"group": group_expression(group, kinds), "value": value}
     select = ", ".join(f'{expr} AS "{alias}"' for alias, expr in keys.items())
     by = ", ".join(str(i + 1) for i, expr in enumerate(keys.values()) if expr != "NULL")
-    text = f'SELECT {select}, COUNT(*) AS "n" FROM {relation} WHERE {where_clause(f, kinds, params)} GROUP BY {by}'
+    text = (f'SELECT {select}, COUNT(*) AS "n" FROM {relation} WHERE {where_clause(f, kinds, params, values)} '
+            f"GROUP BY {by}")
     return Query(text, tuple(params.values))
 
 
-def count_rows(relation: str, kinds: dict[str, ColumnKind], f: CohortFilter | None = None) -> Query:
+def count_rows(relation: str, kinds: dict[str, ColumnKind], f: CohortFilter | None = None,
+               values: ValueLookup | None = None) -> Query:
     """``SELECT COUNT(*)`` of the rows that pass ``f``."""
     params = _Params()
-    return Query(f'SELECT COUNT(*) AS "n" FROM {relation} WHERE {where_clause(f, kinds, params)}',
+    return Query(f'SELECT COUNT(*) AS "n" FROM {relation} WHERE {where_clause(f, kinds, params, values)}',
                  tuple(params.values))
 
 
 def select_rows(relation: str, kinds: dict[str, ColumnKind], columns, f: CohortFilter | None,
-                limit: int) -> Query:
+                limit: int, values: ValueLookup | None = None) -> Query:
     """The filtered rows (``columns`` or all), in file order when ``file_row`` exists, at most ``limit``."""
     params = _Params()
     allowed = set(kinds)
@@ -193,6 +218,6 @@ def select_rows(relation: str, kinds: dict[str, ColumnKind], columns, f: CohortF
     select = ", ".join(quote_identifier(c, allowed) for c in names)
     order = quote_identifier(schema.FILE_ROW, allowed) if schema.FILE_ROW in allowed else \
         (quote_identifier(schema.PATIENT_ID, allowed) if schema.PATIENT_ID in allowed else "1")
-    text = (f"SELECT {select} FROM {relation} WHERE {where_clause(f, kinds, params)} "
+    text = (f"SELECT {select} FROM {relation} WHERE {where_clause(f, kinds, params, values)} "
             f"ORDER BY {order} LIMIT {params.add(int(limit))}")
     return Query(text, tuple(params.values))

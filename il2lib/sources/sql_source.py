@@ -52,6 +52,8 @@ class SqlSource(DataSource):
     """Common part of the SQL sources: builds the queries; subclasses execute them."""
 
     relation: str  # quoted relation name
+    #: A stored form's dictionary of text columns (:data:`il2lib.sources.sql.ValueLookup`), None to normalise per row.
+    value_lookup: sql.ValueLookup | None = None
 
     def __init__(self, label: str, row_limit: int = DEFAULT_ROW_LIMIT):
         super().__init__(label, row_limit)
@@ -77,25 +79,28 @@ class SqlSource(DataSource):
 
     def n_patients(self, f: CohortFilter | None = None) -> int:
         self._check_filter(f)
-        frame = self.execute(sql.count_rows(self.relation, self.column_kinds(), f))
+        frame = self.execute(sql.count_rows(self.relation, self.column_kinds(), f, self.value_lookup))
         return int(frame["n"].iloc[0])
 
     def survival_query(self, time: str, event: str, f=None, group=None, strata=None) -> sql.Query:
         """The aggregate SQL (exposed so tests can check both engines get the same text)."""
         self._check_filter(f)
-        return sql.survival_aggregate(self.relation, self.column_kinds(), time, event, f, group, strata)
+        return sql.survival_aggregate(self.relation, self.column_kinds(), time, event, f, group, strata,
+                                      self.value_lookup)
 
     def _survival_aggregate(self, time, event, f, group, strata) -> pd.DataFrame:
         return self.execute(self.survival_query(time, event, f, group, strata))
 
     def category_counts(self, column: str, f: CohortFilter | None = None, group: str | None = None) -> pd.DataFrame:
         self._check_filter(f)
-        out = self.execute(sql.category_aggregate(self.relation, self.column_kinds(), column, f, group))
+        out = self.execute(sql.category_aggregate(self.relation, self.column_kinds(), column, f, group,
+                                                  self.value_lookup))
         return out.astype(object).where(out.notna(), None).assign(n=out["n"].astype("int64"))
 
     def _rows(self, f, columns, limit) -> pd.DataFrame:
         self._check_filter(f)
-        return self.execute(sql.select_rows(self.relation, self.column_kinds(), columns, f, limit))
+        return self.execute(sql.select_rows(self.relation, self.column_kinds(), columns, f, limit,
+                                            self.value_lookup))
 
 
 class DuckDBSource(SqlSource):
@@ -110,14 +115,22 @@ class DuckDBSource(SqlSource):
     ``serve.py`` puts in memory) and removed on :meth:`close`; ``temp_directory=""`` turns
     spilling off (such a query fails instead). DuckDB's own default is ``.tmp`` in the working
     directory, i.e. next to the code on disk.
+
+    Stored forms (``store``, see :mod:`il2lib.sources.duckdb_store`): ``"files"`` (default) reads the
+    files in place; ``"duckdb-file"`` or ``"parquet"`` count on a sorted copy with a dictionary of the
+    text columns, built in ``store_directory`` (default: next to the data) on first open and rebuilt
+    when the files change. Same rows, same numbers; repeated queries no longer re-read the files.
     """
 
     kind = "duckdb"
 
     def __init__(self, path: str | os.PathLike, file_format: str | None = None, label: str | None = None,
                  row_limit: int = DEFAULT_ROW_LIMIT, threads: int | None = None, memory_limit: str | None = None,
-                 temp_directory: str | os.PathLike | None = None):
+                 temp_directory: str | os.PathLike | None = None, store: str | None = None,
+                 store_directory: str | os.PathLike | None = None):
         import duckdb
+
+        from il2lib.sources import duckdb_store
 
         pattern, file_format = _file_pattern(Path(path), file_format)
         super().__init__(label or f"{file_format.upper()}: {Path(path).name}", row_limit)
@@ -129,18 +142,38 @@ class DuckDBSource(SqlSource):
                   "memory_limit": str(memory_limit) if memory_limit else DEFAULT_MEMORY_LIMIT,
                   "temp_directory": self.temp_directory}
         self.memory_limit = config["memory_limit"]
-        try:
-            self._con = duckdb.connect(":memory:", config=config)
-        except duckdb.Error as exc:
+        self.store_form = store or "files"
+        if self.store_form not in duckdb_store.FORMS:
             self.close()
-            raise DataSourceError("The registry settings threads / memory_limit / temp_directory are not valid "
-                                  f"for DuckDB: {exc}") from None
+            raise DataSourceError(f"Unknown registry store {store!r}: use one of {', '.join(duckdb_store.FORMS)}.")
         literal = "'" + pattern.replace("'", "''") + "'"  # deployer-configured path, quoted as a literal
         reader = (f"read_parquet({literal}, union_by_name = true)" if file_format == "parquet"
                   else f"read_csv({literal}, header = true, union_by_name = true)")
         self.relation = sql.quote_relation(DEFAULT_TABLE)
+        self.store = None
         try:
-            self._con.execute(f"CREATE VIEW {self.relation} AS SELECT * FROM {reader}")
+            if self.store_form != "files":
+                self.store = duckdb_store.ensure_store(
+                    pattern, file_format, reader, self.store_form,
+                    store_directory or duckdb_store.default_directory(path), config["threads"], self.memory_limit)
+            database = str(self.store.path) if self.store_form == "duckdb-file" else ":memory:"
+            self._con = duckdb.connect(database, read_only=database != ":memory:", config=config)
+        except duckdb.Error as exc:
+            self.close()
+            raise DataSourceError("The registry settings threads / memory_limit / temp_directory are not valid "
+                                  f"for DuckDB: {exc}") from None
+        except DataSourceError:
+            self.close()
+            raise
+        try:
+            if self.store_form == "files":
+                self._con.execute(f"CREATE VIEW {self.relation} AS SELECT * FROM {reader}")
+            elif self.store_form == "parquet":
+                for name, file in ((self.relation, "registry.parquet"), (duckdb_store.VALUES_TABLE, "values.parquet")):
+                    stored = "'" + str(self.store.path / file).replace("'", "''") + "'"
+                    self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({stored})")
+            if self.store is not None:
+                self.value_lookup = duckdb_store.read_values(self._con).get
             self.column_kinds()
         except duckdb.Error as exc:
             self.close()

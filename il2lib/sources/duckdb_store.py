@@ -1,0 +1,184 @@
+"""Stored forms of a Parquet/CSV registry for repeated counting by DuckDB, built once and refreshed on load.
+
+Reading the files in place re-reads and re-decodes every filtered column for each query. A stored
+form is built once from the files (and rebuilt when they change: the key is the files' names, sizes
+and modification times):
+
+* ``"duckdb-file"``: one DuckDB database file, the rows sorted by the common filter columns (their
+  zonemaps let a query skip row groups), DuckDB's own compressed columnar storage;
+* ``"parquet"``: one Parquet file sorted likewise.
+
+Both keep every column with its type (the same rows, so the same counts) and add a dictionary of the
+text columns (``il2_values``: each raw value with its normalised form, computed by DuckDB with the
+filter's own normalisation), so a filter on an extra text column compares raw values instead of
+normalising every row. The store lives in a directory the deployer names (default: next to the
+data); it holds registry data, so it is never placed inside the application's directory.
+"""
+from __future__ import annotations
+
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from il2lib import schema
+from il2lib.sources import sql
+from il2lib.sources.errors import DataSourceError
+
+FORMS = ("files", "duckdb-file", "parquet")
+#: Bumped when the layout of a stored form changes (old stores are then rebuilt).
+STORE_VERSION = 1
+#: Sort order of the stored rows: the sidebar's most used filters, coarse to fine.
+SORT_COLUMNS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.AGE)
+#: Text columns with more distinct values than this get no dictionary (filters then normalise per row).
+MAX_DICTIONARY = 1000
+VALUES_TABLE = "il2_values"
+_APP_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Store:
+    """A built stored form: where it is, whether this call built it and in how many seconds."""
+
+    form: str
+    path: Path
+    built: bool
+    build_seconds: float
+
+    @property
+    def size_bytes(self) -> int:
+        if self.path.is_dir():
+            return sum(p.stat().st_size for p in self.path.iterdir())
+        return self.path.stat().st_size
+
+
+def default_directory(path: str | os.PathLike) -> Path:
+    """``<data>.il2_store`` next to the registry file or folder."""
+    p = Path(path).resolve()
+    return p.parent / f"{p.name}.il2_store" if "*" not in p.name else p.parent / "registry.il2_store"
+
+
+def _checked_directory(directory: str | os.PathLike) -> Path:
+    d = Path(directory).resolve()
+    if d == _APP_ROOT or _APP_ROOT in d.parents:
+        raise DataSourceError("The registry's store_directory must be outside the application's directory "
+                              "(it holds registry data).")
+    try:
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise DataSourceError(f"The registry's store_directory cannot be created ({exc.strerror}); set "
+                              "registry.store_directory to a directory the dashboard may write to.") from None
+    return d
+
+
+def _fingerprint(pattern: str, file_format: str, form: str) -> tuple[str, str]:
+    """(id of the source, key of its current files): names, sizes, modification times."""
+    files = sorted(glob.glob(pattern, recursive=True))
+    if not files:
+        raise DataSourceError(f"No registry files match {Path(pattern).name}.")
+    stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    source = hashlib.sha256(f"{pattern}|{form}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([STORE_VERSION, file_format, stats]).encode()).hexdigest()[:16]
+    return source, key
+
+
+def ensure_store(pattern: str, file_format: str, reader: str, form: str, directory: str | os.PathLike,
+                 threads: int, memory_limit: str) -> Store:
+    """The stored form of the files matching ``pattern``, built now if missing or out of date.
+
+    ``reader`` is DuckDB's table function over the files. Builders of the same source wait for each
+    other (a lock file); a finished build replaces older stores of the same source.
+    """
+    if form not in FORMS[1:]:
+        raise DataSourceError(f"Unknown registry store {form!r}: use one of {', '.join(FORMS)}.")
+    d = _checked_directory(directory)
+    source, key = _fingerprint(pattern, file_format, form)
+    suffix = ".duckdb" if form == "duckdb-file" else ".parquet.d"
+    target = d / f"il2-{source}-{key}{suffix}"
+    with open(d / f"il2-{source}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return Store(form, target, False, 0.0)
+        start = time.perf_counter()
+        work = Path(tempfile.mkdtemp(prefix=f"il2-{source}-build-", dir=d))
+        try:
+            _build(reader, form, work, threads, memory_limit)
+            os.replace(work / f"store{suffix}", target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        for old in d.glob(f"il2-{source}-*{suffix}"):
+            if old != target and "-build-" not in old.name:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        return Store(form, target, True, time.perf_counter() - start)
+
+
+def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) -> None:
+    import duckdb
+
+    out = work / ("store.duckdb" if form == "duckdb-file" else "store.parquet.d")
+    spill = work / "spill"
+    spill.mkdir()
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": int(threads),
+              "memory_limit": memory_limit, "temp_directory": str(spill), "preserve_insertion_order": False}
+    con = duckdb.connect(str(out) if form == "duckdb-file" else ":memory:", config=config)
+    try:
+        con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
+        from il2lib.sources.sql_source import kind_of_sql_type
+
+        kinds = {name: kind_of_sql_type(t) for name, t, *_ in con.execute("DESCRIBE SELECT * FROM src").fetchall()}
+        order = ", ".join(sql.quote_identifier(c, kinds) for c in SORT_COLUMNS if c in kinds) or "ALL"
+        sorted_rows = f"SELECT * FROM src ORDER BY {order}"
+        if form == "duckdb-file":
+            con.execute(f"CREATE TABLE {sql.quote_relation('il2_registry')} AS {sorted_rows}")
+            con.execute(f"CREATE TABLE {VALUES_TABLE} AS {_values_sql(con, 'il2_registry', kinds)}")
+            con.execute("CHECKPOINT")
+        else:
+            out.mkdir()
+            con.execute(f"COPY ({sorted_rows}) TO {_literal(out / 'registry.parquet')} (FORMAT parquet)")
+            stored = _literal(out / "registry.parquet")
+            con.execute(f"CREATE VIEW il2_registry AS SELECT * FROM read_parquet({stored})")
+            con.execute(f"COPY ({_values_sql(con, 'il2_registry', kinds)}) TO {_literal(out / 'values.parquet')} "
+                        "(FORMAT parquet)")
+    except duckdb.OutOfMemoryException:
+        raise DataSourceError(f"Building the registry store needed more memory than {memory_limit} "
+                              "(registry.memory_limit).") from None
+    except duckdb.Error as exc:
+        raise DataSourceError(f"Cannot build the registry store: {exc}") from None
+    finally:
+        con.close()
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _values_sql(con, relation: str, kinds: dict[str, sql.ColumnKind]) -> str:
+    """SELECT of (column, value, norm) for every text column with at most :data:`MAX_DICTIONARY` values."""
+    parts = []
+    for name, kind in kinds.items():
+        if kind != "string" or not sql.is_identifier(name):
+            continue
+        col = sql.quote_identifier(name, kinds)
+        n = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {col} FROM {relation} LIMIT {MAX_DICTIONARY + 1})"
+                        ).fetchone()[0]
+        if n <= MAX_DICTIONARY:
+            parts.append(f"SELECT '{name}' AS \"column\", value, {sql.norm_sql('value')} AS norm "
+                         f"FROM (SELECT DISTINCT CAST({col} AS VARCHAR) AS value FROM {relation} "
+                         f"WHERE {col} IS NOT NULL)")
+    if not parts:
+        return 'SELECT NULL::VARCHAR AS "column", NULL::VARCHAR AS value, NULL::VARCHAR AS norm WHERE FALSE'
+    return " UNION ALL ".join(parts)
+
+
+def read_values(con, relation: str = VALUES_TABLE) -> dict[str, list[tuple[str, str]]]:
+    """The dictionary of a store: column -> [(raw value, normalised value)]."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for column, value, norm in con.execute(f'SELECT "column", value, norm FROM {relation}').fetchall():
+        out.setdefault(column, []).append((value, norm))
+    return out

@@ -1,0 +1,158 @@
+"""Stored forms of a Parquet registry (a DuckDB database file, a sorted Parquet file): the same counts,
+Kaplan-Meier and log-rank as reading the files in place, rebuilt when the files change, values bound.
+
+Exactness: counts tables compared with ``check_exact``, log-rank statistics with ``==``.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import pandas as pd
+import pytest
+
+from il2lib import schema
+from il2lib.cohort import CohortFilter
+from il2lib.sources import DuckDBSource, UnsafeQueryError, open_source
+from il2lib.sources.errors import DataSourceError
+from il2lib.sources.export import write_parquet
+from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
+from support.registry import FILTERS, GROUPS, assert_same_as_memory, registry_frame
+
+FORMS = ("duckdb-file", "parquet")
+EXTRA = ("histology", "braf_v600", "source", "brain_mets", "n_met_sites", "ldh_category")
+
+
+def _generated(n: int, folder) -> None:
+    """n synthetic registry rows written by DuckDB (bench.datasets' generator): a value with a quote, a value
+    spelled two ways."""
+    import duckdb
+
+    from bench.datasets import _registry_sql
+
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    spelled = ("SELECT * REPLACE (CASE WHEN histology = 'clear cell' AND age_at_il2 % 2 = 0 THEN 'Clear_Cell ' "
+               f"ELSE histology END AS histology) FROM ({_registry_sql(0, n)})")  # two spellings of one value
+    con.execute(f"COPY ({spelled}) TO '{folder / 'part-0.parquet'}' (FORMAT parquet)")
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    _generated(100_000, root / "data")
+    sources = {"files": DuckDBSource(root / "data", threads=2)}
+    for form in FORMS:
+        sources[form] = DuckDBSource(root / "data", threads=2, store=form, store_directory=root / "store")
+    yield sources
+    for src in sources.values():
+        src.close()
+
+
+def test_two_spellings_of_a_value_are_one_filter_value(generated):
+    f = CohortFilter(extra=(("histology", ("clear cell",)),))
+    n = generated["files"].n_patients(f)
+    assert {"clear cell", "Clear_Cell "} <= {raw for raw, _ in generated["duckdb-file"].value_lookup("histology")}
+    assert n > 0
+    for form in FORMS:
+        assert generated[form].n_patients(f) == n
+
+
+def _draws(seed: int, k: int):
+    """Random filter + grouping draws from the sidebar's set (age range and one extra column included)."""
+    rng = random.Random(seed)
+    values = {"histology": ["clear-cell", "Cutaneous", "acral"], "braf_v600": ["mutant", "Wild type"],
+              "source": ["St. Mary's", "centre a"], "brain_mets": ["yes", "no"], "n_met_sites": ["2", "5"],
+              "ldh_category": ["<=1x ULN", ">2x ULN"]}
+    for _ in range(k):
+        lo = rng.randint(18, 60)
+        column = rng.choice(EXTRA)
+        f = CohortFilter(disease=tuple(rng.sample([schema.MELANOMA, schema.RCC], rng.randint(0, 1))),
+                         sex=tuple(rng.sample(["F", "M"], rng.randint(0, 1))),
+                         line_of_il2=tuple(rng.sample(["1", "2", "3+"], rng.randint(0, 2))),
+                         age_range=(float(lo), float(lo + rng.randint(5, 30)) + 0.5),
+                         extra=((column, tuple(rng.sample(values[column], 1))),))
+        yield f, rng.choice([schema.PRIOR_PD1, schema.DISEASE, schema.SEX, schema.LINE_OF_IL2, "histology"])
+
+
+def _same(a, b) -> None:
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    assert (a.n_input, a.excluded, a.groups) == (b.n_input, b.excluded, b.groups)
+    if len(a.groups) > 1 and a.n:
+        assert logrank_counts(a).statistic == logrank_counts(b).statistic
+        for (ga, ka), (gb, kb) in zip(kaplan_meier_counts(a).items(), kaplan_meier_counts(b).items()):
+            pd.testing.assert_frame_equal(ka.table, kb.table, check_exact=True)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_stored_forms_count_as_the_files_for_random_sidebar_draws(generated, form):
+    for f, group in _draws(7, 12):
+        expected = generated["files"].survival_counts("os", f, group=group)
+        _same(generated[form].survival_counts("os", f, group=group), expected)
+        assert generated[form].n_patients(f) == generated["files"].n_patients(f)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_value_with_a_quote_selects_exactly_its_rows(generated, form):
+    f = CohortFilter(source=("St. Mary's",))
+    g = CohortFilter(extra=(("source", ("st mary's",)),))  # normalised form of the same value
+    n = generated["files"].n_patients(f)
+    assert n > 0 and generated[form].n_patients(f) == n == generated[form].n_patients(g)
+    hostile = CohortFilter(extra=(("source", ("x') OR TRUE --",)),), disease=("rcc' OR '1'='1",))
+    assert generated[form].n_patients(hostile) == 0
+    with pytest.raises(UnsafeQueryError):
+        generated[form].survival_counts("os", None, group='disease"; DROP TABLE il2_registry; --')
+    with pytest.raises(UnsafeQueryError):
+        generated[form].survival_counts("os", None, group="no_such_column")
+    assert generated[form].n_patients(None) == 100_000
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sample_store")
+    data = registry_frame()
+    write_parquet(data, root / "parquet", rows_per_file=700)
+    return data, root
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_stored_forms_equal_the_in_memory_sample(sample, form):
+    data, root = sample
+    src = open_source({"kind": "parquet", "path": str(root / "parquet"), "store": form,
+                       "store_directory": str(root / "store")})
+    for f in FILTERS:
+        for group in GROUPS[:4]:
+            assert_same_as_memory(src, data, "os", f, group)
+    src.close()
+
+
+def test_changed_files_rebuild_the_store(tmp_path):
+    data = registry_frame(200)
+    folder, store = tmp_path / "data", tmp_path / "store"
+    write_parquet(data, folder, rows_per_file=10_000)
+    first = DuckDBSource(folder, store="duckdb-file", store_directory=store)
+    assert first.store.built and first.n_patients() == len(data)
+    first.close()
+    again = DuckDBSource(folder, store="duckdb-file", store_directory=store)
+    assert not again.store.built and again.store.path == first.store.path
+    again.close()
+    (part,) = folder.glob("*.parquet")
+    smaller = data.iloc[:100]
+    os.remove(part)
+    write_parquet(smaller, folder, rows_per_file=10_000)
+    rebuilt = DuckDBSource(folder, store="duckdb-file", store_directory=store)
+    assert rebuilt.store.built and rebuilt.n_patients() == 100
+    assert [p.name for p in store.glob("*.duckdb")] == [rebuilt.store.path.name]  # the old store is gone
+    rebuilt.close()
+
+
+def test_store_settings_are_checked(tmp_path):
+    data = registry_frame(50)
+    write_parquet(data, tmp_path / "data", rows_per_file=10_000)
+    with pytest.raises(DataSourceError, match="Unknown registry store"):
+        DuckDBSource(tmp_path / "data", store="cube")
+    inside = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "store_here")
+    with pytest.raises(DataSourceError, match="outside the application"):
+        DuckDBSource(tmp_path / "data", store="parquet", store_directory=inside)
+    assert not os.path.exists(inside)
