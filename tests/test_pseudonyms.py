@@ -15,6 +15,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from app_ui.survival_sections import TABS
 from il2lib import schema
 from support import rendered_text as rt, security as sh
 from support.apptest import ROOT, open_app, open_code, rerun, widget
@@ -23,7 +24,6 @@ COMBINED = ROOT / "sample_data" / "combined_synthetic.csv"
 COMBINED_AE = ROOT / "sample_data" / "combined_synthetic_adverse_events.csv"
 SURVIVAL = "pages/3_Survival.py"
 REPORT = "pages/6_Report.py"
-TABS = ("Multivariable Cox", "Milestones & RMST", "Competing risks", "Time origin", "Published results")
 LONG = 90  # characters after the token: the id is longer than the 80 a validation message shows
 
 
