@@ -1,4 +1,4 @@
-"""Registry data sources: in-memory DataFrame, Parquet/CSV through DuckDB, PostgreSQL.
+"""Registry data sources: in-memory DataFrame, Parquet/CSV through DuckDB, PostgreSQL, Apache Spark.
 
 Survival and response statistics are computed from counts (:mod:`il2lib.survival.counts`); the
 counts are produced where the data lives, by parameterised SQL built from the schema's column
@@ -19,6 +19,10 @@ def __getattr__(name: str):
         from il2lib.sources.postgres import PostgresSource
 
         return PostgresSource
+    if name == "SparkSource":  # imports pyspark only when used
+        from il2lib.sources.spark import SparkSource
+
+        return SparkSource
     raise AttributeError(f"module 'il2lib.sources' has no attribute {name!r}")
 
 
@@ -31,6 +35,9 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
     ``temp_directory``, ``store`` ("files", "duckdb-file", "parquet") and ``store_directory`` (see
     :class:`DuckDBSource`); PostgreSQL: ``statement_timeout`` in seconds
     (see :class:`~il2lib.sources.postgres.PostgresSource`).
+    ``{"kind": "spark", "path": "/data/registry/" | "table": "catalog.schema.table", "remote": "sc://host:15002"}``
+    (Apache Spark; without ``remote`` a local session, ``master`` default ``local[2]``; optional
+    ``spark_config`` mapping and ``statement_timeout``; see :class:`~il2lib.sources.spark.SparkSource`).
     """
     kind = str(config.get("kind", "")).lower()
     label = config.get("label")
@@ -47,9 +54,17 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
 
         return PostgresSource(config["url"], config.get("table", DEFAULT_TABLE), label, row_limit,
                               statement_timeout=config.get("statement_timeout", DEFAULT_STATEMENT_TIMEOUT))
-    raise DataSourceError(f"Unknown registry kind {kind!r}: use 'parquet', 'csv' or 'postgres'.")
+    if kind == "spark":
+        from il2lib.sources.spark import SparkSource, spark_session
+
+        if not config.get("path") and not config.get("table"):
+            raise DataSourceError("The registry configuration needs a 'path' (Parquet) or 'table' for a Spark source.")
+        spark = spark_session(config.get("remote"), config.get("master"), config.get("spark_config"))
+        return SparkSource(spark, config.get("path"), config.get("table"), label, row_limit,
+                           statement_timeout=config.get("statement_timeout", DEFAULT_STATEMENT_TIMEOUT))
+    raise DataSourceError(f"Unknown registry kind {kind!r}: use 'parquet', 'csv', 'postgres' or 'spark'.")
 
 
 __all__ = ["DEFAULT_ROW_LIMIT", "DEFAULT_STATEMENT_TIMEOUT", "DEFAULT_TABLE", "DataFrameSource", "DataSource",
-           "DataSourceError", "DuckDBSource", "PostgresSource", "QueryTimeoutError", "RowLimitError",
+           "DataSourceError", "DuckDBSource", "PostgresSource", "QueryTimeoutError", "RowLimitError", "SparkSource",
            "UnsafeQueryError", "endpoint_columns", "open_source", "with_schema_dtypes"]
