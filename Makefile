@@ -12,8 +12,8 @@ $(BIN)/.installed: requirements.txt constraints.txt
 	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
 	touch $@
 
-$(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
-	$(BIN)/pip install -q -r requirements-test.txt -c constraints.txt
+$(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt requirements-spark.txt
+	$(BIN)/pip install -q -r requirements-test.txt -r requirements-spark.txt -c constraints.txt
 	touch $@
 
 setup: $(BIN)/.installed
