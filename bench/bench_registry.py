@@ -18,7 +18,14 @@ other processes' load; CPU seconds (all threads) are reported next to wall secon
 Agreement: the largest |S_duckdb(t) - S_lifelines(t)| over the event times and the log-rank
 chi-square relative difference are printed per size.
 
+Stored forms (``--forms``): data from ``bench.datasets.registry_parquet`` (DuckDB SQL, /tmp/il2_bench), each
+form of :mod:`il2lib.sources.duckdb_store` built once in its own subprocess (build time, size, peak RSS), then
+``--draws`` seeded random sidebar draws (filter with an age range and one extra column, and the grouping)
+timed in another (median, p95, peak RSS), against a pre-aggregated counts table (measured only, to
+``--cube-max``) and pandas + lifelines (to ``--lifelines-max``); numbers compared per draw on ``--checked`` draws.
+
 Usage: python bench/bench_registry.py [--sizes 1e6 1e7 1e8] [--threads 2] [--repeats 3] [--lifelines-max 1e7]
+       python bench/bench_registry.py --forms [--sizes 1e6 1e7 1e8] [--draws 20] [--seed 2026]
 """
 from __future__ import annotations
 
@@ -197,10 +204,182 @@ def _markdown(table: pd.DataFrame) -> str:
     def cell(v) -> str:
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return "-"
+        if isinstance(v, (bool, np.bool_, str)):
+            return str(v)
         return f"{v:,}" if isinstance(v, (int, np.integer)) else f"{v:.3g}"
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- stored forms, random sidebar draws
+FORMS = ("files", "duckdb-file", "parquet")
+STORE_DIR = Path("/tmp/il2_bench/store")
+#: Columns a pre-aggregated counts table must keep so any sidebar filter and grouping can be answered.
+CUBE_KEYS = ("disease", "source", "age_at_il2", "sex", "ecog", "histology", "braf_v600", "brain_mets", "n_met_sites",
+             "prior_pd1_pdl1", "prior_pd1_agent", "line_of_il2", "ldh_category", "bor", "os_months", "os_event")
+
+
+def _digest(counts) -> str:
+    import hashlib
+
+    return hashlib.sha256(pd.util.hash_pandas_object(counts.table, index=False).values.tobytes()).hexdigest()[:16]
+
+
+def form_child(mode: str, form: str, folder: str, threads: int, draws: int, seed: int, checked: int) -> None:
+    """``build``: open (build) the stored form once; ``query``: time the draws on it (store already built)."""
+    import shutil
+
+    from bench.datasets import sidebar_draws
+    from il2lib.sources import DuckDBSource
+    from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
+
+    directory = STORE_DIR / Path(folder).name / form
+    if mode == "build":  # always a fresh build, so its time and memory are measured
+        shutil.rmtree(directory, ignore_errors=True)
+    start = time.perf_counter()
+    src = DuckDBSource(folder, threads=threads, memory_limit="1GB", store=form, store_directory=directory,
+                       store_memory_limit=os.environ.get("IL2_BENCH_BUILD_MEMORY", "1GB"))
+    out = {"open_s": time.perf_counter() - start}
+    if src.store is not None:
+        out.update(size_mib=src.store.size_bytes / 2**20, built=src.store.built, build_s=src.store.build_seconds)
+    else:
+        out["size_mib"] = sum(f.stat().st_size for f in Path(folder).glob("*.parquet")) / 2**20
+    if mode == "query":
+        src.survival_counts("os", None, group="disease")  # warm-up: the dashboard's source is long-lived
+        times, checks = [], []
+        cpu = []
+        for k, (f, group) in enumerate(sidebar_draws(seed, draws)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            counts = src.survival_counts("os", f, group=group)
+            kaplan_meier_counts(counts)
+            chisq = logrank_counts(counts).statistic if len(counts.groups) > 1 else None
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            if k < checked:
+                checks.append([_digest(counts), chisq, counts.n])
+        out.update(times=times, cpu=cpu, checks=checks)
+    src.close()
+    out["peak_mib"] = _peak_rss_mib()
+    print(json.dumps(out))
+
+
+def cube_child(folder: str, threads: int, draws: int, seed: int, checked: int) -> None:
+    """Form (c): counts per (every filterable column, time, event), queried with SUM(n); measured, not shipped."""
+    import duckdb
+
+    from bench.datasets import sidebar_draws
+    from il2lib.sources import sql
+    from il2lib.sources.sql_source import kind_of_sql_type
+    from il2lib.survival.counts import counts_from_aggregate, kaplan_meier_counts, logrank_counts
+
+    STORE_DIR.mkdir(parents=True, exist_ok=True)
+    path = STORE_DIR / f"cube-{Path(folder).name}.duckdb"
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path), config={"threads": threads, "memory_limit": "1GB",
+                                            "temp_directory": str(STORE_DIR / "spill"),
+                                            "preserve_insertion_order": False})
+    start = time.perf_counter()
+    keys = ", ".join(f'"{k}"' for k in CUBE_KEYS)
+    con.execute(f"CREATE TABLE cube AS SELECT {keys}, count(*) AS n FROM read_parquet('{folder}/*.parquet') "
+                f"GROUP BY ALL")
+    con.execute("CHECKPOINT")
+    out = {"build_s": time.perf_counter() - start, "cube_rows": con.execute("SELECT count(*) FROM cube").fetchone()[0]}
+    con.close()
+    out["size_mib"] = path.stat().st_size / 2**20
+    con = duckdb.connect(str(path), read_only=True, config={"threads": threads, "memory_limit": "1GB"})
+    kinds = {n: kind_of_sql_type(t) for n, t, *_ in con.execute("DESCRIBE cube").fetchall() if n != "n"}
+    times, checks = [], []
+    for k, (f, group) in enumerate(sidebar_draws(seed, draws)):
+        t0 = time.perf_counter()
+        query = sql.survival_aggregate('"cube"', kinds, "os_months", "os_event", f, group)
+        frame = con.execute(query.text.replace('COUNT(*) AS "n"', 'SUM("n") AS "n"'), list(query.params)).df()
+        counts = counts_from_aggregate(frame, grouped=True)
+        kaplan_meier_counts(counts)
+        chisq = logrank_counts(counts).statistic if len(counts.groups) > 1 else None
+        times.append(time.perf_counter() - t0)
+        if k < checked:
+            checks.append([_digest(counts), chisq, counts.n])
+    con.close()
+    out.update(times=times, checks=checks, peak_mib=_peak_rss_mib())
+    print(json.dumps(out))
+
+
+def lifelines_child(folder: str, draws: int, seed: int, checked: int) -> None:
+    """pandas + lifelines: the frame loaded once (timed apart), then per draw apply_filter, KM fits, log-rank."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    from bench.datasets import sidebar_draws
+    from il2lib.cohort import apply_filter, line_groups
+
+    start = time.perf_counter()
+    df = pd.read_parquet(folder)
+    out = {"load_s": time.perf_counter() - start}
+    times, checks = [], []
+    for k, (f, group) in enumerate(sidebar_draws(seed, draws)):
+        t0 = time.perf_counter()
+        sub = apply_filter(df, f)
+        g = line_groups(sub[group]) if group == "line_of_il2" else sub[group]
+        keep = sub["os_months"].notna() & g.notna()
+        t, e, g = sub["os_months"][keep].to_numpy(), sub["os_event"][keep].to_numpy(dtype=bool), g[keep]
+        for value in pd.unique(g):
+            KaplanMeierFitter().fit(t[(g == value).to_numpy()], e[(g == value).to_numpy()])
+        chisq = float(multivariate_logrank_test(t, g.astype(str).to_numpy(), e).test_statistic) \
+            if g.nunique() > 1 else None
+        times.append(time.perf_counter() - t0)
+        if k < checked:
+            checks.append([None, chisq, int(keep.sum())])
+    out.update(times=times, checks=checks, peak_mib=_peak_rss_mib())
+    print(json.dumps(out))
+
+
+def _run_child(*args) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--form-child", *map(str, args)], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def forms_benchmark(sizes, threads: int, draws: int, seed: int, checked: int, lifelines_max: float,
+                    cube_max: float, forms=FORMS, baseline_draws: int | None = None) -> str:
+    from bench.datasets import registry_parquet
+
+    rows = []
+    for size in sizes:
+        folder = str(registry_parquet(size))
+        results = {}
+        for form in ("files",) + tuple(f for f in forms if f != "files"):
+            build = _run_child("build", form, folder, threads, draws, seed, checked) if form != "files" else {}
+            k = (baseline_draws or draws) if form == "files" else draws
+            query = _run_child("query", form, folder, threads, k, seed, min(checked, k))
+            results[form] = query | {"build_s": build.get("build_s"), "build_peak_mib": build.get("peak_mib")}
+        if size <= cube_max:
+            results["counts (cube)"] = _run_child("cube", "-", folder, threads, draws, seed, checked)
+        if size <= lifelines_max:
+            results["pandas+lifelines"] = _run_child("lifelines", "-", folder, threads, min(draws, 5), seed, checked)
+        reference = results["files"]["checks"]
+        for form, r in results.items():
+            same = None
+            if form != "pandas+lifelines":
+                same = all(a == b for a, b in zip(r["checks"], reference))
+            else:
+                same = max(abs(a[1] - b[1]) / b[1] for a, b in zip(r["checks"], reference) if b[1]) < 1e-6
+            times = np.asarray(r["times"])
+            rows.append({"rows": size, "form": form, "build_s": r.get("build_s") or r.get("load_s"),
+                         "size_mib": r.get("size_mib"), "cube_rows": r.get("cube_rows"),
+                         "peak_mib_build": r.get("build_peak_mib"), "peak_mib_query": r["peak_mib"],
+                         "median_s": float(np.median(times)), "p95_s": float(np.quantile(times, 0.95)),
+                         "median_cpu_s": float(np.median(r["cpu"])) if "cpu" in r else None,
+                         "draws": len(times), "identical": same})
+            print(json.dumps(rows[-1]), flush=True)
+    table = pd.DataFrame(rows)
+    header = (f"Registry stored forms ({platform.machine()}, {os.cpu_count()} cores, DuckDB threads={threads}, "
+              f"memory_limit 1GB; KM + log-rank per random sidebar draw (seed {seed}): wall s; identical = counts "
+              f"table hash and chi-square equal to the files read in place on the first {checked} draws "
+              "(lifelines: chi-square within 1e-6); build_s for pandas = loading the frame)")
+    build_memory = os.environ.get("IL2_BENCH_BUILD_MEMORY", "1GB")
+    return header + f"; store build memory_limit {build_memory}\n\n" + _markdown(table)
 
 
 def main() -> None:
@@ -211,7 +390,31 @@ def main() -> None:
     p.add_argument("--lifelines-max", type=float, default=1e7)
     p.add_argument("--generate-only", action="store_true", help="write the Parquet data and stop")
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    p.add_argument("--forms", action="store_true",
+                   help="stored forms (files, duckdb-file, parquet, counts cube) on random sidebar draws")
+    p.add_argument("--draws", type=int, default=20)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--checked", type=int, default=5, help="draws whose numbers are compared across forms")
+    p.add_argument("--cube-max", type=float, default=1e7)
+    p.add_argument("--form-names", nargs="+", default=list(FORMS), help="stored forms to measure")
+    p.add_argument("--baseline-draws", type=int, help="draws on the files read in place (default --draws)")
+    p.add_argument("--form-child", nargs=7, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.form_child:
+        mode, form, folder, threads, draws, seed, checked = args.form_child
+        numbers = int(threads), int(draws), int(seed), int(checked)
+        if mode == "cube":
+            return cube_child(folder, *numbers)
+        if mode == "lifelines":
+            return lifelines_child(folder, *numbers[1:])
+        return form_child(mode, form, folder, *numbers)
+    if args.forms:
+        text = forms_benchmark([int(s) for s in args.sizes], args.threads, args.draws, args.seed, args.checked,
+                               args.lifelines_max, args.cube_max, tuple(args.form_names), args.baseline_draws)
+        print(text)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "registry_forms.md").write_text(text + "\n")
+        return None
     if args.child:
         method, folder, threads, repeats = args.child
         return child(method, folder, int(threads), int(repeats))

@@ -96,3 +96,29 @@ def registry_parquet(n: int, parts: int | None = None, root: Path = REGISTRY_DIR
         partial.rename(target)
     con.close()
     return folder
+
+
+#: Values the benchmark's extra-column filter draws from (raw spellings and normalised forms mixed).
+EXTRA_VALUES = {"histology": ("clear-cell", "Cutaneous", "acral"), "braf_v600": ("mutant", "Wild type"),
+                "source": ("St. Mary's", "centre a"), "brain_mets": ("yes", "no"), "n_met_sites": ("2", "5"),
+                "ldh_category": ("<=1x ULN", ">2x ULN")}
+GROUP_CHOICES = ("prior_pd1_pdl1", "disease", "sex", "line_of_il2", "histology")
+
+
+def sidebar_draws(seed: int, k: int):
+    """``k`` seeded (CohortFilter, group column) draws from the sidebar's set: disease, sex, line, an age
+    range and one extra categorical column; the grouping is drawn too."""
+    import random
+
+    from il2lib.cohort import CohortFilter
+
+    rng = random.Random(seed)
+    for _ in range(k):
+        lo = rng.randint(18, 60)
+        column = rng.choice(sorted(EXTRA_VALUES))
+        f = CohortFilter(disease=tuple(rng.sample(["melanoma", "rcc"], rng.randint(0, 1))),
+                         sex=tuple(rng.sample(["F", "M"], rng.randint(0, 1))),
+                         line_of_il2=tuple(rng.sample(["1", "2", "3+"], rng.randint(0, 2))),
+                         age_range=(float(lo), float(lo + rng.randint(5, 30)) + 0.5),
+                         extra=((column, tuple(rng.sample(EXTRA_VALUES[column], 1))),))
+        yield f, rng.choice(GROUP_CHOICES)

@@ -6,12 +6,11 @@ Exactness: counts tables compared with ``check_exact``, log-rank statistics with
 from __future__ import annotations
 
 import os
-import random
 
 import pandas as pd
 import pytest
 
-from il2lib import schema
+from bench.datasets import sidebar_draws
 from il2lib.cohort import CohortFilter
 from il2lib.sources import DuckDBSource, UnsafeQueryError, open_source
 from il2lib.sources.errors import DataSourceError
@@ -20,7 +19,6 @@ from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 from support.registry import FILTERS, GROUPS, assert_same_as_memory, registry_frame
 
 FORMS = ("duckdb-file", "parquet")
-EXTRA = ("histology", "braf_v600", "source", "brain_mets", "n_met_sites", "ldh_category")
 
 
 def _generated(n: int, folder) -> None:
@@ -59,23 +57,6 @@ def test_two_spellings_of_a_value_are_one_filter_value(generated):
         assert generated[form].n_patients(f) == n
 
 
-def _draws(seed: int, k: int):
-    """Random filter + grouping draws from the sidebar's set (age range and one extra column included)."""
-    rng = random.Random(seed)
-    values = {"histology": ["clear-cell", "Cutaneous", "acral"], "braf_v600": ["mutant", "Wild type"],
-              "source": ["St. Mary's", "centre a"], "brain_mets": ["yes", "no"], "n_met_sites": ["2", "5"],
-              "ldh_category": ["<=1x ULN", ">2x ULN"]}
-    for _ in range(k):
-        lo = rng.randint(18, 60)
-        column = rng.choice(EXTRA)
-        f = CohortFilter(disease=tuple(rng.sample([schema.MELANOMA, schema.RCC], rng.randint(0, 1))),
-                         sex=tuple(rng.sample(["F", "M"], rng.randint(0, 1))),
-                         line_of_il2=tuple(rng.sample(["1", "2", "3+"], rng.randint(0, 2))),
-                         age_range=(float(lo), float(lo + rng.randint(5, 30)) + 0.5),
-                         extra=((column, tuple(rng.sample(values[column], 1))),))
-        yield f, rng.choice([schema.PRIOR_PD1, schema.DISEASE, schema.SEX, schema.LINE_OF_IL2, "histology"])
-
-
 def _same(a, b) -> None:
     pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
     assert (a.n_input, a.excluded, a.groups) == (b.n_input, b.excluded, b.groups)
@@ -87,10 +68,11 @@ def _same(a, b) -> None:
 
 @pytest.mark.parametrize("form", FORMS)
 def test_stored_forms_count_as_the_files_for_random_sidebar_draws(generated, form):
-    for f, group in _draws(7, 12):
+    for f, group in sidebar_draws(7, 12):
         expected = generated["files"].survival_counts("os", f, group=group)
         _same(generated[form].survival_counts("os", f, group=group), expected)
         assert generated[form].n_patients(f) == generated["files"].n_patients(f)
+    assert generated[form].column_kinds() == generated["files"].column_kinds()  # stored time codes stay hidden
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -127,8 +109,8 @@ def test_stored_forms_equal_the_in_memory_sample(sample, form):
     src.close()
 
 
-def test_changed_files_rebuild_the_store(tmp_path):
-    data = registry_frame(200)
+def test_changed_files_rebuild_the_store(sample, tmp_path):
+    data = sample[0].iloc[:200]
     folder, store = tmp_path / "data", tmp_path / "store"
     write_parquet(data, folder, rows_per_file=10_000)
     first = DuckDBSource(folder, store="duckdb-file", store_directory=store)
@@ -147,8 +129,8 @@ def test_changed_files_rebuild_the_store(tmp_path):
     rebuilt.close()
 
 
-def test_store_settings_are_checked(tmp_path):
-    data = registry_frame(50)
+def test_store_settings_are_checked(sample, tmp_path):
+    data = sample[0].iloc[:50]
     write_parquet(data, tmp_path / "data", rows_per_file=10_000)
     with pytest.raises(DataSourceError, match="Unknown registry store"):
         DuckDBSource(tmp_path / "data", store="cube")

@@ -33,12 +33,14 @@ from il2lib.sources.errors import DataSourceError
 
 FORMS = ("files", "duckdb-file", "parquet")
 #: Bumped when the layout of a stored form changes (old stores are then rebuilt).
-STORE_VERSION = 1
+STORE_VERSION = 2
 #: Sort order of the stored rows: the sidebar's most used filters, coarse to fine.
 SORT_COLUMNS = (schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SEX, schema.AGE)
 #: Text columns with more distinct values than this get no dictionary (filters then normalise per row).
 MAX_DICTIONARY = 1000
 VALUES_TABLE = "il2_values"
+TIMES_TABLE = "il2_times"
+_TIME_COLUMNS = frozenset(ep.time for ep in schema.ENDPOINTS.values())
 _APP_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -131,12 +133,20 @@ def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) 
         con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
         from il2lib.sources.sql_source import kind_of_sql_type
 
-        kinds = {name: kind_of_sql_type(t) for name, t, *_ in con.execute("DESCRIBE SELECT * FROM src").fetchall()}
-        order = ", ".join(sql.quote_identifier(c, kinds) for c in SORT_COLUMNS if c in kinds) or "ALL"
-        sorted_rows = f"SELECT * FROM src ORDER BY {order}"
+        described = con.execute("DESCRIBE SELECT * FROM src").fetchall()
+        kinds = {name: kind_of_sql_type(t) for name, t, *_ in described}
+        timed = [name for name, t, *_ in described if t == "DOUBLE" and name in _TIME_COLUMNS
+                 and sql.is_identifier(name) and time_code_column(name) not in kinds]
+        con.execute(f"CREATE TEMP TABLE times AS {_times_sql(timed)}")
+        order = "ALL" if SORT_COLUMNS is None else \
+            ", ".join(sql.quote_identifier(c, kinds) for c in SORT_COLUMNS if c in kinds)
+        codes = "".join(f', (SELECT code FROM times WHERE "column" = \'{t}\' AND value = src."{t}") '
+                        f'AS "{time_code_column(t)}"' for t in timed)
+        sorted_rows = f"SELECT *{codes} FROM src" + (f" ORDER BY {order}" if order else "")
         if form == "duckdb-file":
             con.execute(f"CREATE TABLE {sql.quote_relation('il2_registry')} AS {sorted_rows}")
             con.execute(f"CREATE TABLE {VALUES_TABLE} AS {_values_sql(con, 'il2_registry', kinds)}")
+            con.execute(f"CREATE TABLE {TIMES_TABLE} AS SELECT * FROM times")
             con.execute("CHECKPOINT")
         else:
             out.mkdir()
@@ -145,6 +155,7 @@ def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) 
             con.execute(f"CREATE VIEW il2_registry AS SELECT * FROM read_parquet({stored})")
             con.execute(f"COPY ({_values_sql(con, 'il2_registry', kinds)}) TO {_literal(out / 'values.parquet')} "
                         "(FORMAT parquet)")
+            con.execute(f"COPY times TO {_literal(out / 'times.parquet')} (FORMAT parquet)")
     except duckdb.OutOfMemoryException:
         raise DataSourceError(f"Building the registry store needed more memory than {memory_limit} "
                               "(registry.memory_limit).") from None
@@ -152,6 +163,30 @@ def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) 
         raise DataSourceError(f"Cannot build the registry store: {exc}") from None
     finally:
         con.close()
+
+
+def time_code_column(time: str) -> str:
+    """Name of the stored integer code of a time column (its rank among the column's distinct values)."""
+    return f"{time}__code"
+
+
+def _times_sql(timed: list[str]) -> str:
+    """(column, code, value): the distinct values of each time column, coded 0, 1, ... in order."""
+    parts = [f"SELECT '{t}' AS \"column\", CAST(row_number() OVER (ORDER BY v) - 1 AS INTEGER) AS code, v AS value "
+             f'FROM (SELECT DISTINCT "{t}" AS v FROM src WHERE "{t}" IS NOT NULL)' for t in timed]
+    return " UNION ALL ".join(parts) or \
+        'SELECT NULL::VARCHAR AS "column", NULL::INTEGER AS code, NULL::DOUBLE AS value WHERE FALSE'
+
+
+def read_times(con, relation: str = "il2_times") -> dict:
+    """The time dictionary of a store: time column -> values by code (a float array)."""
+    import numpy as np
+
+    out = {}
+    rows = con.execute(f'SELECT "column", code, value FROM {relation} ORDER BY "column", code').fetchall()
+    for column in {r[0] for r in rows}:
+        out[column] = np.array([r[2] for r in rows if r[0] == column], dtype=float)
+    return out
 
 
 def _literal(path: Path) -> str:

@@ -12,6 +12,7 @@ import weakref
 from abc import abstractmethod
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from il2lib.cohort import CohortFilter
@@ -119,7 +120,8 @@ class DuckDBSource(SqlSource):
     Stored forms (``store``, see :mod:`il2lib.sources.duckdb_store`): ``"files"`` (default) reads the
     files in place; ``"duckdb-file"`` or ``"parquet"`` count on a sorted copy with a dictionary of the
     text columns, built in ``store_directory`` (default: next to the data) on first open and rebuilt
-    when the files change. Same rows, same numbers; repeated queries no longer re-read the files.
+    when the files change (with ``store_memory_limit``, default ``memory_limit``; a sort beyond it
+    spills to the store directory). Same rows, same numbers; repeated queries no longer re-read the files.
     """
 
     kind = "duckdb"
@@ -127,7 +129,7 @@ class DuckDBSource(SqlSource):
     def __init__(self, path: str | os.PathLike, file_format: str | None = None, label: str | None = None,
                  row_limit: int = DEFAULT_ROW_LIMIT, threads: int | None = None, memory_limit: str | None = None,
                  temp_directory: str | os.PathLike | None = None, store: str | None = None,
-                 store_directory: str | os.PathLike | None = None):
+                 store_directory: str | os.PathLike | None = None, store_memory_limit: str | None = None):
         import duckdb
 
         from il2lib.sources import duckdb_store
@@ -151,11 +153,13 @@ class DuckDBSource(SqlSource):
                   else f"read_csv({literal}, header = true, union_by_name = true)")
         self.relation = sql.quote_relation(DEFAULT_TABLE)
         self.store = None
+        self._time_values: dict = {}
         try:
             if self.store_form != "files":
                 self.store = duckdb_store.ensure_store(
                     pattern, file_format, reader, self.store_form,
-                    store_directory or duckdb_store.default_directory(path), config["threads"], self.memory_limit)
+                    store_directory or duckdb_store.default_directory(path), config["threads"],
+                    str(store_memory_limit or self.memory_limit))
             database = str(self.store.path) if self.store_form == "duckdb-file" else ":memory:"
             self._con = duckdb.connect(database, read_only=database != ":memory:", config=config)
         except duckdb.Error as exc:
@@ -169,19 +173,42 @@ class DuckDBSource(SqlSource):
             if self.store_form == "files":
                 self._con.execute(f"CREATE VIEW {self.relation} AS SELECT * FROM {reader}")
             elif self.store_form == "parquet":
-                for name, file in ((self.relation, "registry.parquet"), (duckdb_store.VALUES_TABLE, "values.parquet")):
+                for name, file in ((self.relation, "registry.parquet"), (duckdb_store.VALUES_TABLE, "values.parquet"),
+                                   (duckdb_store.TIMES_TABLE, "times.parquet")):
                     stored = "'" + str(self.store.path / file).replace("'", "''") + "'"
                     self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({stored})")
             if self.store is not None:
                 self.value_lookup = duckdb_store.read_values(self._con).get
+                self._time_values = duckdb_store.read_times(self._con)
             self.column_kinds()
         except duckdb.Error as exc:
             self.close()
             raise DataSourceError(f"Cannot read the registry files at {Path(path).name}: {exc}") from None
 
     def _read_kinds(self) -> dict[str, sql.ColumnKind]:
+        from il2lib.sources.duckdb_store import time_code_column
+
         rows = self._con.cursor().execute(f"DESCRIBE SELECT * FROM {self.relation}").fetchall()
-        return {name: kind_of_sql_type(type_name) for name, type_name, *_ in rows}
+        hidden = {time_code_column(t) for t in self._time_values}
+        return {name: kind_of_sql_type(type_name) for name, type_name, *_ in rows if name not in hidden}
+
+    def _survival_aggregate(self, time, event, f, group, strata) -> pd.DataFrame:
+        """On a stored form, counts by the time's integer code, mapped back to its exact value after."""
+        values = self._time_values.get(time)
+        if values is None:
+            return super()._survival_aggregate(time, event, f, group, strata)
+        from il2lib.sources.duckdb_store import time_code_column
+
+        self._check_filter(f)
+        code = time_code_column(time)
+        kinds = {**self.column_kinds(), code: "number"}
+        frame = self.execute(sql.survival_aggregate(self.relation, kinds, code, event, f, group, strata,
+                                                    self.value_lookup))
+        codes = frame["time"]
+        mapped = np.full(len(frame), np.nan)
+        known = codes.notna().to_numpy()
+        mapped[known] = values[codes[known].to_numpy(dtype=np.int64)]
+        return frame.assign(time=mapped)
 
     def execute(self, query: sql.Query) -> pd.DataFrame:
         import duckdb
