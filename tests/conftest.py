@@ -71,3 +71,20 @@ UNCONFIRMED_PR_AND_SHORT_SD = patient_rows(
      "date_last_assessment": "2016-06-01"},
     {"bor": "SD", "date_progression": "2016-02-01"},
     {"bor": "PD"})
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for the whole run (local[2], driver memory 1 GB, no UI), for the Spark registry tests.
+
+    Never skipped: without pyspark or Java 17+ the tests fail, saying what `make setup-test` installs.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.fail("pyspark is not installed: run 'make setup-test' (requirements-spark.txt).")
+    from il2lib.sources.spark import spark_session
+
+    session = spark_session(config={"spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()

@@ -25,8 +25,11 @@ from il2lib.sources.sql_source import DEFAULT_STATEMENT_TIMEOUT, SqlSource, kind
 #: Settings of a local session the dashboard starts itself (a cluster or Spark Connect keeps its own).
 LOCAL_CONFIG = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "1g",
                 "spark.sql.shuffle.partitions": "4", "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
                 "spark.sql.session.timeZone": "UTC"}
 DEFAULT_MASTER = "local[2]"
+#: Seconds to wait for a Spark Connect server to accept a connection.
+CONNECT_TIMEOUT = 10.0
 
 _QUOTED = re.compile(r'"([a-z_][a-z0-9_]{0,62})"')
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -65,6 +68,7 @@ def spark_session(remote: str | None = None, master: str | None = None, config: 
         if remote:
             if not str(remote).startswith("sc://"):
                 raise DataSourceError("registry.remote must be a Spark Connect URL (sc://host:port).")
+            _check_reachable(str(remote))
             spark = SparkSession.builder.remote(str(remote)).getOrCreate()
         else:
             builder = SparkSession.builder.master(master or DEFAULT_MASTER).appName("il2-registry")
@@ -127,16 +131,29 @@ class SparkSource(SqlSource):
         text, args = spark_query(query)
         tag = f"il2-{uuid.uuid4().hex[:12]}"
         expired = threading.Event()
+        classic = _is_classic(self.spark)
 
-        def interrupt() -> None:
+        done = threading.Event()
+
+        def interrupt() -> None:  # cancel until the query returns: jobs started after the first cancel too
+            if done.wait(self.statement_timeout):
+                return
             expired.set()
-            try:
-                self.spark.interruptTag(tag)
-            except Exception:  # noqa: BLE001  (the query ended meanwhile)
-                pass
+            while not done.is_set():
+                try:
+                    if classic:
+                        self.spark.sparkContext.cancelJobGroup(tag)
+                    else:
+                        self.spark.interruptTag(tag)
+                except Exception:  # noqa: BLE001  (the query ended meanwhile)
+                    pass
+                done.wait(0.2)
 
-        timer = threading.Timer(self.statement_timeout, interrupt) if self.statement_timeout else None
-        self.spark.addTag(tag)
+        timer = threading.Thread(target=interrupt, daemon=True) if self.statement_timeout else None
+        if classic:  # the jobs this thread starts form one group, cancelled together
+            self.spark.sparkContext.setJobGroup(tag, "il2 registry query", interruptOnCancel=True)
+        else:
+            self.spark.addTag(tag)
         try:
             if timer is not None:
                 timer.start()
@@ -148,9 +165,12 @@ class SparkSource(SqlSource):
                     "pandas to_parquet(..., coerce_timestamps='us'))") if "TIMESTAMP(NANOS" in str(exc) else ""
             raise DataSourceError(f"The registry query failed: {_first_line(exc)}{hint}") from None
         finally:
-            if timer is not None:
-                timer.cancel()
-            self.spark.removeTag(tag)
+            done.set()
+            if classic:
+                for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+                    self.spark.sparkContext.setLocalProperty(key, None)
+            else:
+                self.spark.removeTag(tag)
         if expired.is_set():  # interrupted as it finished: never hand on a possibly partial result
             raise QueryTimeoutError(self.statement_timeout)
         self.last_collected_rows = len(frame)
@@ -161,6 +181,28 @@ class SparkSource(SqlSource):
             self.spark.catalog.dropTempView(self._view)
         except Exception:  # noqa: BLE001  (session already stopped)
             pass
+
+
+def _check_reachable(remote: str, seconds: float = CONNECT_TIMEOUT) -> None:
+    """Fail fast when nothing listens at the Spark Connect address (the client would retry for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(remote.split(";")[0].replace("sc://", "http://", 1))
+        host, port = parts.hostname, parts.port or 15002
+    except ValueError:
+        raise DataSourceError("registry.remote must be a Spark Connect URL (sc://host:port).") from None
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as exc:
+        raise DataSourceError(f"Cannot reach the Spark Connect server at {host}:{port} "
+                              f"({exc.strerror or type(exc).__name__}).") from None
+
+
+def _is_classic(spark) -> bool:
+    """True for a session with a JVM in this process (local or cluster), False for Spark Connect."""
+    return not type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _quiet_query_loggers() -> None:
