@@ -206,8 +206,12 @@ def _is_classic(spark) -> bool:
 
 
 def _quiet_query_loggers() -> None:
-    """PySpark logs each failed query with its JVM stack trace; the source reports it as a DataSourceError."""
+    """PySpark logs (and warns about) each failed query with its JVM stack trace; the source reports it as a
+    DataSourceError instead."""
     import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message="toPandas attempted Arrow optimization", category=UserWarning)
 
     try:
         from pyspark.logger import PySparkLogger
