@@ -102,7 +102,7 @@ def sample(tmp_path_factory):
 def test_stored_forms_equal_the_in_memory_sample(sample, form):
     data, root = sample
     src = open_source({"kind": "parquet", "path": str(root / "parquet"), "store": form,
-                       "store_directory": str(root / "store")})
+                       "store_directory": str(root / "store"), "store_memory_limit": "256MB"})
     for f in FILTERS:
         for group in GROUPS[:4]:
             assert_same_as_memory(src, data, "os", f, group)

@@ -32,8 +32,8 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
     ``{"kind": "parquet" | "csv", "path": ..., "row_limit": 200000}`` (DuckDB) or
     ``{"kind": "postgres", "url": "postgresql+psycopg://...", "table": "il2_registry"}``.
     Optional: ``label``, ``row_limit`` (patient-level views); DuckDB: ``memory_limit``, ``threads``,
-    ``temp_directory``, ``store`` ("files", "duckdb-file", "parquet") and ``store_directory`` (see
-    :class:`DuckDBSource`); PostgreSQL: ``statement_timeout`` in seconds
+    ``temp_directory``, ``store`` ("files", "duckdb-file", "parquet"), ``store_directory`` and
+    ``store_memory_limit`` (see :class:`DuckDBSource`); PostgreSQL: ``statement_timeout`` in seconds
     (see :class:`~il2lib.sources.postgres.PostgresSource`).
     ``{"kind": "spark", "path": "/data/registry/" | "table": "catalog.schema.table", "remote": "sc://host:15002"}``
     (Apache Spark; without ``remote`` a local session, ``master`` default ``local[2]``; optional
@@ -46,7 +46,8 @@ def open_source(config: Mapping[str, Any]) -> DataSource:
         if not config.get("path"):
             raise DataSourceError("The registry configuration needs a 'path' for a Parquet/CSV source.")
         return DuckDBSource(config["path"], kind, label, row_limit, config.get("threads"), config.get("memory_limit"),
-                            config.get("temp_directory"), config.get("store"), config.get("store_directory"))
+                            config.get("temp_directory"), config.get("store"), config.get("store_directory"),
+                            config.get("store_memory_limit"))
     if kind in ("postgres", "postgresql"):
         if not config.get("url"):
             raise DataSourceError("The registry configuration needs a 'url' for a PostgreSQL source.")
