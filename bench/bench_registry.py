@@ -270,7 +270,7 @@ def cube_child(folder: str, threads: int, draws: int, seed: int, checked: int) -
 
     from bench.datasets import sidebar_draws
     from il2lib.sources import sql
-    from il2lib.sources.sql_source import kind_of_sql_type
+    from il2lib.sources.sql import kind_of_sql_type
     from il2lib.survival.counts import counts_from_aggregate, kaplan_meier_counts, logrank_counts
 
     STORE_DIR.mkdir(parents=True, exist_ok=True)

@@ -340,7 +340,8 @@ def test_shared_sample_results_stay_process_wide():
 
 
 #: Caches whose arguments never hold an upload: the bundled samples / server file by path, the registry.
-SHARED_ONLY = {("data.py", "_load_path"), ("data.py", "_load_ae_path"), ("registry.py", "_open"),
+SHARED_ONLY = {("data.py", "_load_path"), ("data.py", "_load_ae_path"), ("data.py", "_load_tumour_path"),
+               ("registry.py", "_open"),
                ("registry.py", "count"), ("registry.py", "options_frame"), ("registry.py", "rows"),
                ("registry.py", "survival_counts"), ("registry.py", "response_counts")}
 

@@ -131,10 +131,9 @@ def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) 
     con = duckdb.connect(str(out) if form == "duckdb-file" else ":memory:", config=config)
     try:
         con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
-        from il2lib.sources.sql_source import kind_of_sql_type
 
         described = con.execute("DESCRIBE SELECT * FROM src").fetchall()
-        kinds = {name: kind_of_sql_type(t) for name, t, *_ in described}
+        kinds = {name: sql.kind_of_sql_type(t) for name, t, *_ in described}
         timed = [name for name, t, *_ in described if t == "DOUBLE" and name in _TIME_COLUMNS
                  and sql.is_identifier(name) and time_code_column(name) not in kinds]
         con.execute(f"CREATE TEMP TABLE times AS {_times_sql(timed)}")

@@ -14,7 +14,7 @@ import pandas as pd
 from il2lib.sources import sql
 from il2lib.sources.base import DEFAULT_ROW_LIMIT
 from il2lib.sources.errors import DataSourceError, QueryTimeoutError
-from il2lib.sources.sql_source import DEFAULT_STATEMENT_TIMEOUT, DEFAULT_TABLE, SqlSource, kind_of_sql_type
+from il2lib.sources.sql_source import DEFAULT_STATEMENT_TIMEOUT, DEFAULT_TABLE, SqlSource
 
 
 class PostgresSource(SqlSource):
@@ -82,7 +82,7 @@ class PostgresSource(SqlSource):
         text = ("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 "
                 "AND table_schema = COALESCE($2, current_schema()) ORDER BY ordinal_position")
         frame = self._raw(text, (self._table, self._schema))
-        return {name: kind_of_sql_type(t) for name, t in zip(frame["column_name"], frame["data_type"])}
+        return {name: sql.kind_of_sql_type(t) for name, t in zip(frame["column_name"], frame["data_type"])}
 
     def execute(self, query: sql.Query) -> pd.DataFrame:
         return self._raw(query.text, query.params)

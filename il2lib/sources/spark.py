@@ -20,7 +20,7 @@ from il2lib.sources import sql
 from il2lib.sources.base import DEFAULT_ROW_LIMIT
 from il2lib.sources.errors import DataSourceError, QueryTimeoutError, UnsafeQueryError
 from il2lib.sources.postgres import _seconds
-from il2lib.sources.sql_source import DEFAULT_STATEMENT_TIMEOUT, SqlSource, kind_of_sql_type
+from il2lib.sources.sql_source import DEFAULT_STATEMENT_TIMEOUT, SqlSource
 
 #: Settings of a local session the dashboard starts itself (a cluster or Spark Connect keeps its own).
 LOCAL_CONFIG = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "1g",
@@ -125,7 +125,7 @@ class SparkSource(SqlSource):
         self.column_kinds()
 
     def _read_kinds(self) -> dict[str, sql.ColumnKind]:
-        return {name: kind_of_sql_type(type_name) for name, type_name in self._dtypes}
+        return {name: sql.kind_of_sql_type(type_name) for name, type_name in self._dtypes}
 
     def execute(self, query: sql.Query) -> pd.DataFrame:
         text, args = spark_query(query)

@@ -221,3 +221,16 @@ def select_rows(relation: str, kinds: dict[str, ColumnKind], columns, f: CohortF
     text = (f"SELECT {select} FROM {relation} WHERE {where_clause(f, kinds, params, values)} "
             f"ORDER BY {order} LIMIT {params.add(int(limit))}")
     return Query(text, tuple(params.values))
+
+
+def kind_of_sql_type(type_name: str) -> ColumnKind:
+    """Column kind of a DuckDB or PostgreSQL type name."""
+    t = type_name.lower()
+    if t.startswith("bool"):
+        return "bool"
+    if any(t.startswith(p) for p in ("tinyint", "smallint", "int", "bigint", "hugeint", "ubigint", "uinteger",
+                                     "usmallint", "utinyint", "real", "float", "double", "decimal", "numeric")):
+        return "number"
+    if t.startswith("date") or t.startswith("timestamp"):
+        return "date"
+    return "string"

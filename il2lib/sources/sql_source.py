@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib.cohort import CohortFilter
-from il2lib.sources import sql
+from il2lib.sources import duckdb_store, sql
 from il2lib.sources.base import DEFAULT_ROW_LIMIT, DataSource
 from il2lib.sources.errors import DataSourceError, UnsafeQueryError
 
@@ -34,19 +34,6 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 #: At most this many DuckDB threads (fewer on a smaller machine): the other cores serve the dashboard, and
 #: each thread needs part of ``memory_limit``.
 MAX_DEFAULT_THREADS = 4
-
-
-def kind_of_sql_type(type_name: str) -> sql.ColumnKind:
-    """Column kind of a DuckDB or PostgreSQL type name."""
-    t = type_name.lower()
-    if t.startswith("bool"):
-        return "bool"
-    if any(t.startswith(p) for p in ("tinyint", "smallint", "int", "bigint", "hugeint", "ubigint", "uinteger",
-                                     "usmallint", "utinyint", "real", "float", "double", "decimal", "numeric")):
-        return "number"
-    if t.startswith("date") or t.startswith("timestamp"):
-        return "date"
-    return "string"
 
 
 class SqlSource(DataSource):
@@ -132,7 +119,6 @@ class DuckDBSource(SqlSource):
                  store_directory: str | os.PathLike | None = None, store_memory_limit: str | None = None):
         import duckdb
 
-        from il2lib.sources import duckdb_store
 
         pattern, file_format = _file_pattern(Path(path), file_format)
         super().__init__(label or f"{file_format.upper()}: {Path(path).name}", row_limit)
@@ -186,21 +172,19 @@ class DuckDBSource(SqlSource):
             raise DataSourceError(f"Cannot read the registry files at {Path(path).name}: {exc}") from None
 
     def _read_kinds(self) -> dict[str, sql.ColumnKind]:
-        from il2lib.sources.duckdb_store import time_code_column
 
         rows = self._con.cursor().execute(f"DESCRIBE SELECT * FROM {self.relation}").fetchall()
-        hidden = {time_code_column(t) for t in self._time_values}
-        return {name: kind_of_sql_type(type_name) for name, type_name, *_ in rows if name not in hidden}
+        hidden = {duckdb_store.time_code_column(t) for t in self._time_values}
+        return {name: sql.kind_of_sql_type(type_name) for name, type_name, *_ in rows if name not in hidden}
 
     def _survival_aggregate(self, time, event, f, group, strata) -> pd.DataFrame:
         """On a stored form, counts by the time's integer code, mapped back to its exact value after."""
         values = self._time_values.get(time)
         if values is None:
             return super()._survival_aggregate(time, event, f, group, strata)
-        from il2lib.sources.duckdb_store import time_code_column
 
         self._check_filter(f)
-        code = time_code_column(time)
+        code = duckdb_store.time_code_column(time)
         kinds = {**self.column_kinds(), code: "number"}
         frame = self.execute(sql.survival_aggregate(self.relation, kinds, code, event, f, group, strata,
                                                     self.value_lookup))
