@@ -143,7 +143,8 @@ def test_probe_sees_a_call_that_holds_the_gil_and_where_it_was():
     assert any(f.startswith("test_load_test_inputs.py:") for f in here)
     line = {"unix": wait["unix"], "gil_wait": seen}
     found = load_test.long_waits([line])
-    assert found[0]["lag_ms"] == wait["lag_ms"] and found[0]["busy_threads"] == [here]
+    # the call holding the GIL is among the busy threads (a full run has others: a browser's pipe reader, ...)
+    assert found[0]["lag_ms"] == wait["lag_ms"] and here in found[0]["busy_threads"]
 
 
 def test_probe_times_full_collections():
