@@ -42,7 +42,7 @@ def test_tab_shows_the_mantel_byar_test_and_hazard_ratio_of_il2lib(by, grouping)
     assert any(f"({expected.rows.n_switched} switched)" in c for c in captions)
     titles = [c["layout"]["title"]["text"] for c in charts(at)]
     assert any("landmark at" in t for t in titles), "the landmark view stays the page's default"
-    sm = [c for c in charts(at) if "as a time-dependent status" in c["layout"]["title"]["text"]]
+    sm = [c for c in charts(at) if "over time (Simon-Makuch)" in c["layout"]["title"]["text"]]
     assert len(sm) == 1 and f"chi-square {mb.statistic:.2f}" in sm[0]["layout"]["title"]["subtitle"]["text"]
     assert set(expected.labels) <= {t.get("name") for t in sm[0]["data"]}
     summary = [d for d in tables(at) if list(d.columns) == ["Measure", "Value"]]
@@ -103,7 +103,7 @@ def test_responders_without_a_date_of_first_response_are_listed_as_left_out():
 def test_no_count_below_the_threshold_in_the_tab_under_protection(query):
     at = open_tab(open_app({**query, "mask": "1", "mask_k": "5"}, page=SURVIVAL))
     assert [t for t in at.tabs if t.label == TAB and t.children], "the tab did not open"
-    assert any("time-dependent status" in c["layout"]["title"]["text"] for c in charts(at))
+    assert any("over time (Simon-Makuch)" in c["layout"]["title"]["text"] for c in charts(at))
     found = [(w, s) for w, s in small_count_findings(at) if "expander 'Models and further" in w]
     assert not found, found
     views = [(v, s) for kind, v, s in at.session_state[PROTECTED_VIEWS] if kind == "time-dependent response"]

@@ -109,7 +109,8 @@ def km_figure(
         Time-axis ticks, also the columns of the risk table. Default: every 6 months up to
         3 years of follow-up, every 12 up to 10 years, then every 24.
     title, subtitle : str
-        Plain text (escaped here, so upload-derived words cannot inject markup).
+        Plain text (escaped here, so upload-derived words cannot inject markup); a line break ("\\n") in the
+        subtitle is kept.
     presentation : bool
         Larger fonts, thicker lines and markers, the high-contrast palette
         (:data:`il2lib.figures.palette.HIGH_CONTRAST`).
@@ -349,8 +350,11 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
 def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subtitle: str, time_label: str,
             style: KMStyle) -> dict:
     """Curve panel on top; when ``n_table_rows``, the risk-table panel below on a matching x axis."""
-    sub_lines = (palette.wrap_subtitle(subtitle, PRESENTATION_SUBTITLE_CHARS) if style.figure_height
-                 else palette.subtitle_lines(subtitle, style))
+    def wrap(text: str) -> list[str]:
+        return (palette.wrap_subtitle(text, PRESENTATION_SUBTITLE_CHARS) if style.figure_height
+                else palette.subtitle_lines(text, style))
+
+    sub_lines = [line for part in subtitle.split("\n") for line in wrap(part)]  # a line break is kept
     top = int(style.font_size * (3.2 + 1.6 * len(sub_lines) + 2.4))  # title, subtitle lines, legend row
     plot_h, gap_h, table_h = _heights(style, n_table_rows, top)
     total = plot_h + gap_h + table_h

@@ -19,11 +19,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from il2lib.figures.km import CENSOR_TICK_BINS, TIME_LABEL, group_label, km_figure, km_style, thin_table
+from il2lib.figures.palette import wrap_subtitle
 from il2lib.stats import format_p
 from il2lib.survival.time_dependent import (DESCRIPTIVE_NOTE, MantelByarResult, SimonMakuchResult,
                                             TimeDependentResponseResult)
 
 DEFAULT_TITLE = "Simon-Makuch plot: survival by response as a time-dependent status"
+#: Subtitle characters per line when presenting: the figure sits in a tab, narrower than the page's KM.
+PRESENTATION_SUBTITLE_CHARS = 85
 
 
 def mantel_byar_text(test: MantelByarResult | None) -> str:
@@ -41,8 +44,8 @@ def start_text(result: SimonMakuchResult) -> str:
     if result.start_time is None:
         return (f"No '{label}' curve: fewer than {result.min_at_risk} patients are ever at risk in it "
                 "at the same time.")
-    return (f"The '{label}' curve starts at month {result.start_time:.1f}, once {result.min_at_risk} patients are "
-            "at risk in it; each patient counts in the other curve until the change.")
+    return (f"'{label}' curve from month {result.start_time:.1f}, when {result.min_at_risk} are at risk in it\n"
+            "each patient counts in the other curve until the change")
 
 
 def simon_makuch_figure(result: TimeDependentResponseResult | SimonMakuchResult, *,
@@ -68,10 +71,11 @@ def simon_makuch_figure(result: TimeDependentResponseResult | SimonMakuchResult,
     if isinstance(result, TimeDependentResponseResult):
         mantel_byar = mantel_byar or result.mantel_byar
         result = result.simon_makuch
-    lines = [mantel_byar_text(mantel_byar), start_text(result)] + ([subtitle] if subtitle else [])
+    given = wrap_subtitle(subtitle, PRESENTATION_SUBTITLE_CHARS) if presentation else [subtitle] if subtitle else []
+    lines = [mantel_byar_text(mantel_byar), start_text(result), *given]
     k = small_cell_threshold
     fig = km_figure(result.curves, show_ci=show_ci, risk_table=risk_table, censor_marks=False, times=times,
-                    title=title, subtitle=" ".join(lines), time_label=time_label, presentation=presentation,
+                    title=title, subtitle="\n".join(lines), time_label=time_label, presentation=presentation,
                     small_cell_threshold=k)
     start = result.start_time
     late = html.escape(group_label(result.labels[1], k), quote=False)

@@ -124,7 +124,7 @@ def summary_table(result: TimeDependentResponseResult, shown) -> pd.DataFrame:
 
 
 def title_text(endpoint: str, grouping: str) -> str:
-    return f"{schema.ENDPOINTS[endpoint].label} by {GROUPINGS[grouping]} as a time-dependent status (Simon-Makuch)"
+    return f"{schema.ENDPOINTS[endpoint].label} by {GROUPINGS[grouping]} over time (Simon-Makuch)"
 
 
 def _add(s: Section, df: pd.DataFrame, endpoint: str, grouping: str, subtitle: str, cb_sd_months: float,
