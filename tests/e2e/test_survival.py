@@ -6,7 +6,7 @@ import pytest
 
 from il2lib import schema
 
-from . import builders, ui
+from . import ui
 
 
 def _inside(inner, outer, tol: float = 1.0) -> bool:
