@@ -25,12 +25,11 @@ from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
 from il2lib.redcap import template
 from il2lib.redcap.dictionary import DataDictionary, Field, checkbox_suffix, read_dictionary
 from il2lib.redcap.shape import CHECKED, CHOICE_HEADER, INTEGER, LABEL_META, RAW_META, Kind, looks_like_redcap
-from il2lib.validation import adverse_events as ae_validation
-from il2lib.validation.adverse_events import AdverseEvents
-from il2lib.validation.mapping import accepted_names, resolve_mapping, suggest_mapping
-from il2lib.validation.patients import Cohort, build_report, coerce_columns, validate_table
+from il2lib.validation.adverse_events import AdverseEvents, validate_adverse_events
+from il2lib.validation.mapping import resolve_mapping, suggest_mapping
+from il2lib.validation.patients import Cohort, validate_table
 from il2lib.validation.read import RawTable, read_table
-from il2lib.validation.rules import Collector, Finding
+from il2lib.validation.rules import Finding
 
 #: REDCap's default missing-data codes (Project Setup > Additional customizations > Missing Data Codes).
 #: ``NA`` is left out: it is a code only when a project declares it (pass it in ``missing_codes``).
@@ -593,33 +592,6 @@ class _Reader:
                  for field, counts in self.missing_counts.items()]
         self.add("warning", "REDCap missing-data codes read as missing values: " + "; ".join(parts) + ".",
                  column=next(iter(self.missing_counts)))
-
-
-def validate_adverse_events(raw: RawTable, cohort: Cohort | None, mapping: Mapping[str, str | None] | None = None, *,
-                            today: dt.date | None = None) -> AdverseEvents:
-    """The AE rules of :func:`il2lib.load_adverse_events` on an already-read table (its ``file_rows`` are the
-    export's lines, so findings name them)."""
-    frame = raw.frame
-    c = Collector(raw.file_rows, None, frame, prefix="AE row")
-    resolved, problems = resolve_mapping(list(frame.columns), mapping, table="ae")
-    for problem in problems:
-        c.add("warning", problem)
-    for name in schema.AE_REQUIRED_COLUMNS:
-        if name not in resolved.values():
-            c.add("file_error", f"Missing required column '{name}' (accepted names: "
-                  f"{accepted_names(name, table='ae')}).", column=name)
-    unmapped = tuple(col for col in frame.columns if col not in resolved)
-    conversions: list[str] = []
-    if any(f.level == "file_error" for f in c.findings):
-        return AdverseEvents(ae_validation._empty_ae_frame(),
-                             build_report(len(frame), 0, c, resolved, unmapped, (), conversions))
-    t = coerce_columns(c, frame, resolved, {}, raw.decimal_comma, conversions, today, specs=schema.AE_COLUMN_SPECS)
-    ae_validation._ae_rules(c, t, cohort, conversions, {v: k for k, v in resolved.items()})
-    t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
-    keep = np.ones(len(t), dtype=bool)
-    keep[list(c.reasons)] = False
-    data = t.loc[keep].reset_index(drop=True)
-    return AdverseEvents(data, build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions))
 
 
 def _recode(frame: pd.DataFrame, names: list[str], user: Mapping[str, str | None],

@@ -13,7 +13,7 @@ from il2lib.notes import SHORT_LIMIT, PatientRef, short
 from il2lib.validation import ae_vocabulary, coerce
 from il2lib.validation.mapping import accepted_names, resolve_mapping
 from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns
-from il2lib.validation.read import read_table
+from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.rules import Collector
 
 _AE_DTYPES = {"date": "datetime64[ns]", "bool": "boolean", "int": "Int64", "string": object}
@@ -53,7 +53,13 @@ def load_adverse_events(source: Any, cohort: Cohort | None = None, mapping: Mapp
     CohortFileError
         The source is not a table at all.
     """
-    raw = read_table(source, sheet=sheet)
+    return validate_adverse_events(read_table(source, sheet=sheet), cohort, mapping, today=today)
+
+
+def validate_adverse_events(raw: RawTable, cohort: Cohort | None = None,
+                            mapping: Mapping[str, str | None] | None = None, *,
+                            today: dt.date | None = None) -> AdverseEvents:
+    """The rules of :func:`load_adverse_events` on a table already read (findings name its ``file_rows``)."""
     frame = raw.frame
     c = Collector(raw.file_rows, None, frame, prefix="AE row")
     resolved, problems = resolve_mapping(list(frame.columns), mapping, table="ae")
@@ -65,17 +71,15 @@ def load_adverse_events(source: Any, cohort: Cohort | None = None, mapping: Mapp
                   f"{accepted_names(name, table='ae')}).", column=name)
     unmapped = tuple(col for col in frame.columns if col not in resolved)
     conversions: list[str] = []
-    if c.findings and any(f.level == "file_error" for f in c.findings):
-        report = build_report(len(frame), 0, c, resolved, unmapped, (), conversions)
-        return AdverseEvents(_empty_ae_frame(), report)
+    if any(f.level == "file_error" for f in c.findings):
+        return AdverseEvents(_empty_ae_frame(), build_report(len(frame), 0, c, resolved, unmapped, (), conversions))
     t = coerce_columns(c, frame, resolved, {}, raw.decimal_comma, conversions, today, specs=schema.AE_COLUMN_SPECS)
     _ae_rules(c, t, cohort, conversions, {v: k for k, v in resolved.items()})
     t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
     keep = np.ones(len(t), dtype=bool)
     keep[list(c.reasons)] = False
     data = t.loc[keep].reset_index(drop=True)
-    report = build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions)
-    return AdverseEvents(data, report)
+    return AdverseEvents(data, build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions))
 
 
 def _ae_rules(c: Collector, t: pd.DataFrame, cohort: Cohort | None, conversions: list[str],
