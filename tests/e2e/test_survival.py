@@ -119,7 +119,7 @@ def test_response_over_time_draws_the_simon_makuch_plot_with_its_test(open_at):
 
     def simon_makuch() -> int:
         titles = [ui.figure_title(page, i) for i in range(page.locator(ui.PLOTLY).count())]
-        found = [i for i, t in enumerate(titles) if "time-dependent status" in t]
+        found = [i for i, t in enumerate(titles) if "over time (Simon-Makuch)" in t]
         assert found, titles
         return found[0]
 
