@@ -16,6 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from il2lib import schema
+from il2lib.figures.palette import wrap_subtitle
 
 
 @dataclass(frozen=True)
@@ -307,16 +308,7 @@ def _wrap_subtitle(line: str, width: int) -> list[str]:
     text = plain(line)
     if len(text) <= width:
         return [line] if "<span" not in line else [plain_markup(line)]
-    out, current = [], ""
-    for part in text.split(" · "):
-        candidate = f"{current} · {part}" if current else part
-        if len(candidate) <= width or not current:
-            current = candidate
-        else:
-            out.append(current)
-            current = part
-    out.append(current)
-    return [html.escape(p, quote=False) for line in out for p in textwrap.wrap(line, max(width, 10)) or [""]]
+    return [html.escape(piece, quote=False) for piece in wrap_subtitle(text, width)]
 
 
 def _chars(px: float, font: float) -> int:
