@@ -252,24 +252,22 @@ def _read_upload(upload, ae_upload, label, scope, mapping, cb_sd, window, date_o
         return LoadedData(UPLOAD, label, False, scope, error=str(exc))
     ae_error = tumour_error = ""
     if ae_upload is not None:
-        step(f"Reading the adverse-event table {ae_upload.name} ({file_size_text(len(ae_upload.data))})")
-        ae, ae_key = None, ""
-        try:
-            ae = load_adverse_events(_named_bytes(ae_upload), cohort)
-            ae_key = ae_upload.sha256
-        except Il2libError as exc:
-            ae_error = str(exc)
+        ae, ae_key, ae_error = _companion_table(ae_upload, load_adverse_events, cohort, "the adverse-event table", step)
     if tumour_upload is not None:
-        step(f"Reading the tumour assessments {tumour_upload.name} ({file_size_text(len(tumour_upload.data))})")
-        assessments, tumour_key = None, ""
-        try:
-            assessments = load_tumour_assessments(_named_bytes(tumour_upload), cohort)
-            tumour_key = tumour_upload.sha256
-        except Il2libError as exc:
-            tumour_error = str(exc)
+        assessments, tumour_key, tumour_error = _companion_table(tumour_upload, load_tumour_assessments, cohort,
+                                                                 "the tumour assessments", step)
     return LoadedData(UPLOAD, label, False, scope, cohort=cohort, adverse_events=ae, ae_error=ae_error,
                       ae_key=ae_key, assessments=assessments, tumour_error=tumour_error, tumour_key=tumour_key,
                       redcap=redcap)
+
+
+def _companion_table(upload, reader, cohort, what: str, step):
+    """(table, cache key, error) of an adverse-event or tumour-assessment upload read against the patient cohort."""
+    step(f"Reading {what} {upload.name} ({file_size_text(len(upload.data))})")
+    try:
+        return reader(_named_bytes(upload), cohort), upload.sha256, ""
+    except Il2libError as exc:
+        return None, "", str(exc)
 
 
 def file_size_text(n_bytes: int) -> str:
