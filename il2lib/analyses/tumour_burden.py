@@ -24,7 +24,7 @@ from il2lib.analyses._grouping import group_labels, level_order
 from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
 from il2lib.validation import coerce
 from il2lib.validation.mapping import is_identifier_column
-from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns
+from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns, rows_and_report
 from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.recist import duration_meets
 from il2lib.validation.rules import Collector, Finding, fmt_value
@@ -161,12 +161,8 @@ def validate_assessments(raw: RawTable, cohort: Cohort | None = None, mapping: M
     _rules(c, t, {v: k for k, v in resolved.items()})
     if cohort is not None:
         _against_cohort(c, t, cohort)
-    t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
-    keep = np.ones(len(t), dtype=bool)
-    keep[list(c.reasons)] = False
-    data = t.loc[keep, [schema.FILE_ROW, *(s.name for s in schema.TUMOUR_COLUMNS)]].reset_index(drop=True)
-    report = build_report(len(frame), int(keep.sum()), c, resolved, unmapped, identifiers, conversions)
-    return TumourAssessments(data, report)
+    return TumourAssessments(*rows_and_report(c, t, raw, resolved, unmapped, identifiers, conversions,
+                                              [s.name for s in schema.TUMOUR_COLUMNS]))
 
 
 def _rows_frame(file_rows, ids, reasons) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from il2lib import schema
 from il2lib.notes import SHORT_LIMIT, PatientRef, short
 from il2lib.validation import ae_vocabulary, coerce
 from il2lib.validation.mapping import accepted_names, resolve_mapping
-from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns
+from il2lib.validation.patients import Cohort, ValidationReport, build_report, coerce_columns, rows_and_report
 from il2lib.validation.read import RawTable, read_table
 from il2lib.validation.rules import Collector
 
@@ -75,11 +75,7 @@ def validate_adverse_events(raw: RawTable, cohort: Cohort | None = None,
         return AdverseEvents(_empty_ae_frame(), build_report(len(frame), 0, c, resolved, unmapped, (), conversions))
     t = coerce_columns(c, frame, resolved, {}, raw.decimal_comma, conversions, today, specs=schema.AE_COLUMN_SPECS)
     _ae_rules(c, t, cohort, conversions, {v: k for k, v in resolved.items()})
-    t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
-    keep = np.ones(len(t), dtype=bool)
-    keep[list(c.reasons)] = False
-    data = t.loc[keep].reset_index(drop=True)
-    return AdverseEvents(data, build_report(len(frame), int(keep.sum()), c, resolved, unmapped, (), conversions))
+    return AdverseEvents(*rows_and_report(c, t, raw, resolved, unmapped, (), conversions))
 
 
 def _ae_rules(c: Collector, t: pd.DataFrame, cohort: Cohort | None, conversions: list[str],

@@ -514,6 +514,16 @@ def _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months,
     return Cohort(empty_patient_frame(), report, excluded, raw.fingerprint, raw.source_name, cb_sd_months, window)
 
 
+def rows_and_report(c, t, raw, resolved, unmapped, identifiers, conversions,
+                    columns: list[str] | None = None) -> tuple[pd.DataFrame, ValidationReport]:
+    """The rows of a companion table (AE, tumour) without a row finding, their file row first, and the load's report."""
+    t.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
+    keep = np.ones(len(t), dtype=bool)
+    keep[list(c.reasons)] = False
+    data = (t.loc[keep] if columns is None else t.loc[keep, [schema.FILE_ROW, *columns]]).reset_index(drop=True)
+    return data, build_report(len(raw.frame), int(keep.sum()), c, resolved, unmapped, identifiers, conversions)
+
+
 def build_report(n_loaded, n_analysed, c, resolved, unmapped, identifiers, conversions) -> ValidationReport:
     """The report of a load: counts, findings, the mapping used and the conversions made."""
     return ValidationReport(n_loaded=n_loaded, n_analysed=n_analysed, n_excluded=n_loaded - n_analysed,
