@@ -24,8 +24,15 @@ form of :mod:`il2lib.sources.duckdb_store` built once in its own subprocess (bui
 timed in another (median, p95, peak RSS), against a pre-aggregated counts table (measured only, to
 ``--cube-max``) and pandas + lifelines (to ``--lifelines-max``); numbers compared per draw on ``--checked`` draws.
 
+Engines (``--engines postgres spark``, to ``--engine-max``), in the same run on the same draws: a throw-away
+PostgreSQL server (``tests/support/postgres.py``, default settings) with the rows loaded by ``COPY`` (build =
+CSV export + COPY + VACUUM ANALYZE) queried through ``PostgresSource``; a local Spark session (``local[2]``,
+driver memory 1 GB, the dashboard's ``LOCAL_CONFIG``) reading the same Parquet through ``SparkSource``. Every
+draw's Kaplan-Meier tables and log-rank chi-square are compared with DuckDB's on the files (bit for bit).
+
 Usage: python bench/bench_registry.py [--sizes 1e6 1e7 1e8] [--threads 2] [--repeats 3] [--lifelines-max 1e7]
        python bench/bench_registry.py --forms [--sizes 1e6 1e7 1e8] [--draws 20] [--seed 2026]
+              [--engines postgres spark] [--engine-max 1e7] [--engine-draws N] [--out registry_engines.md]
 """
 from __future__ import annotations
 
@@ -226,13 +233,43 @@ def _digest(counts) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(counts.table, index=False).values.tobytes()).hexdigest()[:16]
 
 
+def _km_digest(km, chisq) -> str:
+    """Hash of every group's Kaplan-Meier table (all columns, as float64 bytes), median and CI, and the chi-square."""
+    import hashlib
+
+    h = hashlib.sha256(repr(chisq).encode())
+    for label in sorted(km, key=str):
+        r = km[label]
+        h.update(f"|{label}|{r.median!r}|{r.median_ci!r}|".encode())
+        h.update(np.ascontiguousarray(r.table.to_numpy(dtype=float)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def timed_draws(src, draws: int, seed: int, checked: int) -> dict:
+    """Warm-up, then KM + log-rank per seeded sidebar draw on ``src``: wall and client CPU seconds, and per checked
+    draw [counts hash, chi-square, patients, KM hash]."""
+    from bench.datasets import sidebar_draws
+    from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
+
+    src.survival_counts("os", None, group="disease")  # warm-up: the dashboard's source is long-lived
+    times, cpu, checks = [], [], []
+    for k, (f, group) in enumerate(sidebar_draws(seed, draws)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        counts = src.survival_counts("os", f, group=group)
+        km = kaplan_meier_counts(counts)
+        chisq = logrank_counts(counts).statistic if len(counts.groups) > 1 else None
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        if k < checked:
+            checks.append([_digest(counts), chisq, counts.n, _km_digest(km, chisq)])
+    return {"times": times, "cpu": cpu, "checks": checks}
+
+
 def form_child(mode: str, form: str, folder: str, threads: int, draws: int, seed: int, checked: int) -> None:
     """``build``: open (build) the stored form once; ``query``: time the draws on it (store already built)."""
     import shutil
 
-    from bench.datasets import sidebar_draws
     from il2lib.sources import DuckDBSource
-    from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
 
     directory = STORE_DIR / Path(folder).name / form
     if mode == "build":  # always a fresh build, so its time and memory are measured
@@ -246,19 +283,7 @@ def form_child(mode: str, form: str, folder: str, threads: int, draws: int, seed
     else:
         out["size_mib"] = sum(f.stat().st_size for f in Path(folder).glob("*.parquet")) / 2**20
     if mode == "query":
-        src.survival_counts("os", None, group="disease")  # warm-up: the dashboard's source is long-lived
-        times, checks = [], []
-        cpu = []
-        for k, (f, group) in enumerate(sidebar_draws(seed, draws)):
-            t0, c0 = time.perf_counter(), time.process_time()
-            counts = src.survival_counts("os", f, group=group)
-            kaplan_meier_counts(counts)
-            chisq = logrank_counts(counts).statistic if len(counts.groups) > 1 else None
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-            if k < checked:
-                checks.append([_digest(counts), chisq, counts.n])
-        out.update(times=times, cpu=cpu, checks=checks)
+        out.update(timed_draws(src, draws, seed, checked))
     src.close()
     out["peak_mib"] = _peak_rss_mib()
     print(json.dumps(out))
@@ -295,11 +320,11 @@ def cube_child(folder: str, threads: int, draws: int, seed: int, checked: int) -
         query = sql.survival_aggregate('"cube"', kinds, "os_months", "os_event", f, group)
         frame = con.execute(query.text.replace('COUNT(*) AS "n"', 'SUM("n") AS "n"'), list(query.params)).df()
         counts = counts_from_aggregate(frame, grouped=True)
-        kaplan_meier_counts(counts)
+        km = kaplan_meier_counts(counts)
         chisq = logrank_counts(counts).statistic if len(counts.groups) > 1 else None
         times.append(time.perf_counter() - t0)
         if k < checked:
-            checks.append([_digest(counts), chisq, counts.n])
+            checks.append([_digest(counts), chisq, counts.n, _km_digest(km, chisq)])
     con.close()
     out.update(times=times, checks=checks, peak_mib=_peak_rss_mib())
     print(json.dumps(out))
@@ -334,6 +359,100 @@ def lifelines_child(folder: str, draws: int, seed: int, checked: int) -> None:
     print(json.dumps(out))
 
 
+ENGINES = ("postgres", "spark")
+ENGINE_LABELS = {"postgres": "postgres (server, heap table)", "spark": "spark local[2] (Parquet in place)"}
+_PG_TYPES = {"VARCHAR": "text", "DOUBLE": "double precision", "BIGINT": "bigint", "INTEGER": "integer",
+             "BOOLEAN": "boolean", "DATE": "date"}
+
+
+def _tree_peak_mib(pid: int) -> float:
+    """Peak RSS (VmHWM) of ``pid`` and its descendants, summed (the JVM a Spark session starts is a child)."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_tree_peak_mib(int(c)) for c in children)
+
+
+def load_postgres(conninfo: str, folder: str) -> dict:
+    """Create ``il2_registry`` with the Parquet's columns and load the rows by COPY (CSV written by DuckDB)."""
+    import duckdb
+    import psycopg
+
+    glob_sql = "'" + f"{folder}/*.parquet".replace("'", "''") + "'"
+    con = duckdb.connect()
+    columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({glob_sql})").fetchall()
+    ddl = ", ".join(f'"{name}" {_PG_TYPES[kind]}' for name, kind, *_ in columns)
+    csv = STORE_DIR / f"pg-load-{Path(folder).name}.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    out, t0 = {}, time.perf_counter()
+    con.execute(f"COPY (SELECT * FROM read_parquet({glob_sql})) TO '{csv}' (FORMAT csv, HEADER true)")
+    con.close()
+    out["csv_s"], t0 = time.perf_counter() - t0, time.perf_counter()
+    try:
+        with psycopg.connect(conninfo) as pg:
+            pg.execute(f"CREATE TABLE il2_registry ({ddl})")
+            with pg.cursor() as cur, cur.copy("COPY il2_registry FROM STDIN (FORMAT csv, HEADER true)") as copy, \
+                    open(csv, "rb") as source:
+                while chunk := source.read(1 << 22):
+                    copy.write(chunk)
+        out["copy_s"], t0 = time.perf_counter() - t0, time.perf_counter()
+        with psycopg.connect(conninfo, autocommit=True) as pg:
+            pg.execute("VACUUM ANALYZE il2_registry")
+            out["analyze_s"] = time.perf_counter() - t0
+            out["size_mib"] = pg.execute("SELECT pg_total_relation_size('il2_registry')").fetchone()[0] / 2**20
+            out["rows"] = pg.execute("SELECT count(*) FROM il2_registry").fetchone()[0]
+    finally:
+        csv.unlink(missing_ok=True)
+    return out
+
+
+def engine_child(engine: str, folder: str, draws: int, seed: int, checked: int) -> None:
+    """PostgreSQL: start a throw-away server, load the rows, time the draws, drop the server. Spark: start a local
+    session, read the Parquet in place, time the draws, stop."""
+    out: dict = {}
+    if engine == "postgres":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from il2lib.sources.postgres import PostgresSource
+        from support.postgres import start_local_postgres
+
+        t0 = time.perf_counter()
+        server = start_local_postgres()
+        try:
+            out["start_s"] = time.perf_counter() - t0
+            load = load_postgres(server.conninfo, folder)
+            out.update(load, build_s=load["csv_s"] + load["copy_s"] + load["analyze_s"])
+            src = PostgresSource(server.url, statement_timeout=0)  # measured, not cancelled at the 30 s default
+            out.update(timed_draws(src, draws, seed, checked))
+            src.close()
+        finally:
+            server.stop()
+        out["note"] = (f"server start {out['start_s']:.1f} s; build = CSV export {load['csv_s']:.1f} s + COPY "
+                       f"{load['copy_s']:.1f} s + VACUUM ANALYZE {load['analyze_s']:.1f} s; PostgreSQL default "
+                       "settings; peak = Python client only")
+    else:
+        from il2lib.sources.spark import LOCAL_CONFIG, SparkSource, spark_session
+
+        t0 = time.perf_counter()
+        spark = spark_session()
+        out["start_s"], t0 = time.perf_counter() - t0, time.perf_counter()
+        src = SparkSource(spark, path=folder, statement_timeout=0)
+        out["build_s"] = time.perf_counter() - t0
+        out["size_mib"] = sum(f.stat().st_size for f in Path(folder).glob("*.parquet")) / 2**20
+        out.update(timed_draws(src, draws, seed, checked))
+        src.close()
+        out["jvm_python_peak_mib"] = _tree_peak_mib(os.getpid())
+        spark.stop()
+        out["note"] = (f"session start {out['start_s']:.1f} s; build = open (schema read) only; driver memory "
+                       f"{LOCAL_CONFIG['spark.driver.memory']}; peak = Python + JVM")
+    out["peak_mib"] = out.pop("jvm_python_peak_mib", None) or _peak_rss_mib()
+    print(json.dumps(out))
+
+
 def _run_child(*args) -> dict:
     done = subprocess.run([sys.executable, __file__, "--form-child", *map(str, args)], capture_output=True, text=True)
     if done.returncode:
@@ -342,10 +461,12 @@ def _run_child(*args) -> dict:
 
 
 def forms_benchmark(sizes, threads: int, draws: int, seed: int, checked: int, lifelines_max: float,
-                    cube_max: float, forms=FORMS, baseline_draws: int | None = None) -> str:
+                    cube_max: float, forms=FORMS, baseline_draws: int | None = None, engines=(),
+                    engine_max: float = 1e7, engine_draws: int | None = None) -> str:
     from bench.datasets import registry_parquet
 
-    rows = []
+    load_start, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows, notes = [], []
     for size in sizes:
         folder = str(registry_parquet(size))
         results = {}
@@ -358,10 +479,15 @@ def forms_benchmark(sizes, threads: int, draws: int, seed: int, checked: int, li
             results["counts (cube)"] = _run_child("cube", "-", folder, threads, draws, seed, checked)
         if size <= lifelines_max:
             results["pandas+lifelines"] = _run_child("lifelines", "-", folder, threads, min(draws, 5), seed, checked)
+        for engine in engines if size <= engine_max else ():
+            k = engine_draws or draws
+            results[ENGINE_LABELS[engine]] = _run_child("engine", engine, folder, threads, k, seed, min(checked, k))
         reference = results["files"]["checks"]
         for form, r in results.items():
             same = None
-            if form != "pandas+lifelines":
+            if form in ENGINE_LABELS.values():  # other engines: KM tables, chi-square and n bit for bit
+                same = len(r["checks"]) > 0 and all(a[1:] == b[1:] for a, b in zip(r["checks"], reference))
+            elif form != "pandas+lifelines":
                 same = all(a == b for a, b in zip(r["checks"], reference))
             else:
                 same = max(abs(a[1] - b[1]) / b[1] for a, b in zip(r["checks"], reference) if b[1]) < 1e-6
@@ -371,15 +497,26 @@ def forms_benchmark(sizes, threads: int, draws: int, seed: int, checked: int, li
                          "peak_mib_build": r.get("build_peak_mib"), "peak_mib_query": r["peak_mib"],
                          "median_s": float(np.median(times)), "p95_s": float(np.quantile(times, 0.95)),
                          "median_cpu_s": float(np.median(r["cpu"])) if "cpu" in r else None,
-                         "draws": len(times), "identical": same})
-            print(json.dumps(rows[-1]), flush=True)
+                         "draws": len(times), "checked": min(len(r["checks"]), len(reference)),
+                         "identical": "✓" if same else "✗"})
+            print(json.dumps(rows[-1] | {"note": r.get("note")}), flush=True)
+            if r.get("note"):
+                notes.append(f"* {size:.0e} {form}: {r['note']}")
     table = pd.DataFrame(rows)
     header = (f"Registry stored forms ({platform.machine()}, {os.cpu_count()} cores, DuckDB threads={threads}, "
               f"memory_limit 1GB; KM + log-rank per random sidebar draw (seed {seed}): wall s; identical = counts "
               f"table hash and chi-square equal to the files read in place on the first {checked} draws "
               "(lifelines: chi-square within 1e-6); build_s for pandas = loading the frame)")
     build_memory = os.environ.get("IL2_BENCH_BUILD_MEMORY", "1GB")
-    return header + f"; store build memory_limit {build_memory}\n\n" + _markdown(table)
+    load_end = os.getloadavg()
+    load = (f"Run started {started}, ended {time.strftime('%H:%M UTC', time.gmtime())}; load average (1/5/15 min) "
+            f"at start {'/'.join(f'{v:.2f}' for v in load_start)}, at end {'/'.join(f'{v:.2f}' for v in load_end)}"
+            " (2 cores shared with other work)")
+    if engines:
+        header += ("; engines: identical = every draw's Kaplan-Meier tables (all columns), medians and log-rank "
+                   "chi-square bit for bit equal to DuckDB on the files; median_cpu_s = client process only")
+    return (header + f"; store build memory_limit {build_memory}\n\n{load}\n\n" + _markdown(table)
+            + ("\n\n" + "\n".join(notes) if notes else ""))
 
 
 def main() -> None:
@@ -398,6 +535,10 @@ def main() -> None:
     p.add_argument("--cube-max", type=float, default=1e7)
     p.add_argument("--form-names", nargs="+", default=list(FORMS), help="stored forms to measure")
     p.add_argument("--baseline-draws", type=int, help="draws on the files read in place (default --draws)")
+    p.add_argument("--engines", nargs="*", default=[], choices=ENGINES, help="other engines, in the --forms run")
+    p.add_argument("--engine-max", type=float, default=1e7, help="largest size run on the other engines")
+    p.add_argument("--engine-draws", type=int, help="draws on the other engines (default --draws)")
+    p.add_argument("--out", default="registry_forms.md", help="results file under bench/results/")
     p.add_argument("--form-child", nargs=7, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.form_child:
@@ -407,13 +548,16 @@ def main() -> None:
             return cube_child(folder, *numbers)
         if mode == "lifelines":
             return lifelines_child(folder, *numbers[1:])
+        if mode == "engine":
+            return engine_child(form, folder, *numbers[1:])
         return form_child(mode, form, folder, *numbers)
     if args.forms:
         text = forms_benchmark([int(s) for s in args.sizes], args.threads, args.draws, args.seed, args.checked,
-                               args.lifelines_max, args.cube_max, tuple(args.form_names), args.baseline_draws)
+                               args.lifelines_max, args.cube_max, tuple(args.form_names), args.baseline_draws,
+                               tuple(args.engines), args.engine_max, args.engine_draws)
         print(text)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "registry_forms.md").write_text(text + "\n")
+        (RESULTS / args.out).write_text(text + "\n")
         return None
     if args.child:
         method, folder, threads, repeats = args.child
