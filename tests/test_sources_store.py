@@ -12,7 +12,7 @@ import pytest
 
 from bench.datasets import sidebar_draws
 from il2lib.cohort import CohortFilter
-from il2lib.sources import DuckDBSource, UnsafeQueryError, open_source
+from il2lib.sources import DuckDBSource, UnsafeQueryError, open_source, sql
 from il2lib.sources.errors import DataSourceError
 from il2lib.sources.export import write_parquet
 from il2lib.survival.counts import kaplan_meier_counts, logrank_counts
@@ -138,3 +138,79 @@ def test_store_settings_are_checked(sample, tmp_path):
     with pytest.raises(DataSourceError, match="outside the application"):
         DuckDBSource(tmp_path / "data", store="parquet", store_directory=inside)
     assert not os.path.exists(inside)
+
+
+def _setting(src: DuckDBSource, name: str) -> str:
+    return src.execute(sql.Query(f"SELECT current_setting('{name}') AS v")).iloc[0]["v"]
+
+
+def test_two_sources_of_one_store_with_other_settings_both_count(sample, tmp_path):
+    """DuckDB opens a database file once per process with one configuration: sources of the same store share
+    it, the later source's memory_limit and threads apply, and closing one leaves the other counting."""
+    data = sample[0].iloc[:200]
+    folder, store = tmp_path / "data", tmp_path / "store"
+    write_parquet(data, folder, rows_per_file=10_000)
+    first = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="512MB", threads=1)
+    assert first.n_patients() == 200 and _setting(first, "memory_limit") == "488.2 MiB"
+    second = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="256MB", threads=2)
+    assert second.store.path == first.store.path
+    assert second.n_patients() == first.n_patients() == 200
+    assert _setting(first, "memory_limit") == _setting(second, "memory_limit") == "244.1 MiB"
+    assert _setting(first, "threads") == 2
+    same = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="256MB", threads=2)
+    assert same.n_patients() == 200
+    same.close()
+    spill = second.temp_directory
+    assert spill and os.path.isdir(spill)
+    first.close()
+    assert os.path.isdir(spill) and second.n_patients(CohortFilter(disease=("melanoma",))) == \
+        int((data["disease"] == "melanoma").sum())
+    second.close()
+    assert not os.path.exists(spill)  # the shared database's spill directory goes with its last source
+    again = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="128MB", threads=1)
+    assert _setting(again, "memory_limit") == "122.0 MiB" and again.n_patients() == 200
+    again.close()
+
+
+def test_an_invalid_setting_beside_an_open_store_names_the_setting(sample, tmp_path):
+    data = sample[0].iloc[:50]
+    write_parquet(data, tmp_path / "data", rows_per_file=10_000)
+    first = DuckDBSource(tmp_path / "data", store="duckdb-file", store_directory=tmp_path / "store",
+                         memory_limit="512MB")
+    with pytest.raises(DataSourceError, match="memory_limit .* not valid") as caught:
+        DuckDBSource(tmp_path / "data", store="duckdb-file", store_directory=tmp_path / "store",
+                     memory_limit="lots")
+    assert "configuration" not in str(caught.value)
+    assert _setting(first, "memory_limit") == "488.2 MiB" and first.n_patients() == 50
+    first.close()
+
+
+def test_a_source_keeps_its_store_while_a_newer_one_is_built_beside_it(sample, tmp_path):
+    data = sample[0].iloc[:200]
+    folder, store = tmp_path / "data", tmp_path / "store"
+    write_parquet(data, folder, rows_per_file=10_000)
+    old = DuckDBSource(folder, store="duckdb-file", store_directory=store)
+    (part,) = folder.glob("*.parquet")
+    os.remove(part)
+    write_parquet(data.iloc[:120], folder, rows_per_file=10_000)
+    new = DuckDBSource(folder, store="duckdb-file", store_directory=store)
+    assert new.store.built and new.store.path != old.store.path
+    assert (old.n_patients(), new.n_patients()) == (200, 120)  # the old file stays readable until closed
+    old.close()
+    new.close()
+
+
+def test_a_store_opened_for_writing_elsewhere_in_the_process_is_a_plain_message(sample, tmp_path):
+    import duckdb
+
+    write_parquet(sample[0].iloc[:50], tmp_path / "data", rows_per_file=10_000)
+    first = DuckDBSource(tmp_path / "data", store="duckdb-file", store_directory=tmp_path / "store")
+    path = first.store.path
+    first.close()
+    writer = duckdb.connect(str(path))
+    try:
+        with pytest.raises(DataSourceError, match="already open in this process") as caught:
+            DuckDBSource(tmp_path / "data", store="duckdb-file", store_directory=tmp_path / "store")
+        assert "not valid" not in str(caught.value)
+    finally:
+        writer.close()

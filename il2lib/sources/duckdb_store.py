@@ -23,9 +23,12 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from il2lib import schema
 from il2lib.sources import sql
@@ -162,6 +165,91 @@ def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) 
         raise DataSourceError(f"Cannot build the registry store: {exc}") from None
     finally:
         con.close()
+
+
+@dataclass
+class _Database:
+    """A store database open in this process: its read-only root connection and current settings."""
+
+    root: Any
+    temp_directory: str
+    threads: int
+    memory_limit: str
+    users: int = 0
+
+
+_DATABASES: dict[str, _Database] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def connect(path: Path, threads: int, memory_limit: str, make_temp_directory: Callable[[], str]
+            ) -> tuple[Any, Callable[[], None], str]:
+    """A read-only connection to the ``"duckdb-file"`` store at ``path``, shared by the process's sources.
+
+    DuckDB opens a database file once per process, with one configuration. The first source opens it
+    (its spill directory from ``make_temp_directory``, kept until the last source closes); a later
+    source gets a connection to the same database and its ``threads`` and ``memory_limit`` replace
+    the database's (the most recently opened source's settings apply: one buffer pool serves them all).
+    Returns (connection, release, spill directory in use); ``release`` closes the connection.
+    """
+    import duckdb
+
+    key = str(Path(path).resolve())
+    with _DATABASES_LOCK:
+        db = _DATABASES.get(key)
+        if db is None:
+            temp = make_temp_directory()
+            config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                      "threads": int(threads), "memory_limit": memory_limit, "temp_directory": temp}
+            try:
+                root = duckdb.connect(key, read_only=True, config=config)
+            except BaseException as exc:
+                if temp:
+                    shutil.rmtree(temp, ignore_errors=True)
+                if isinstance(exc, duckdb.Error):
+                    raise DataSourceError(_connect_message(Path(key), exc)) from None
+                raise
+            db = _DATABASES[key] = _Database(root, temp, int(threads), memory_limit)
+        elif (int(threads), memory_limit) != (db.threads, db.memory_limit):
+            _apply_settings(db, int(threads), memory_limit)
+        con = db.root.cursor()
+        db.users += 1
+
+    def release() -> None:
+        with _DATABASES_LOCK:
+            con.close()
+            db.users -= 1
+            if db.users == 0:
+                _DATABASES.pop(key, None)
+                db.root.close()
+                if db.temp_directory:
+                    shutil.rmtree(db.temp_directory, ignore_errors=True)
+
+    return con, release, db.temp_directory
+
+
+def _apply_settings(db: _Database, threads: int, memory_limit: str) -> None:
+    import duckdb
+
+    try:
+        db.root.execute("SET memory_limit = ?", [memory_limit])
+        db.root.execute("SET threads = ?", [threads])
+    except duckdb.Error as exc:
+        db.root.execute("SET memory_limit = ?", [db.memory_limit])
+        db.root.execute("SET threads = ?", [db.threads])
+        raise DataSourceError(f"The registry settings threads / memory_limit are not valid for DuckDB: {exc}"
+                              ) from None
+    db.threads, db.memory_limit = threads, memory_limit
+
+
+def _connect_message(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "different configuration" in text:  # opened outside connect(), e.g. read-write, in this process
+        return (f"The registry store {path.name} is already open in this process outside the registry source, "
+                "with other DuckDB settings; close that connection first.")
+    if "lock" in text.lower():
+        return f"The registry store {path.name} is open for writing by another process: {text}"
+    return f"The registry settings threads / memory_limit / temp_directory are not valid for DuckDB: {text}"
 
 
 def time_code_column(time: str) -> str:

@@ -109,6 +109,8 @@ class DuckDBSource(SqlSource):
     text columns, built in ``store_directory`` (default: next to the data) on first open and rebuilt
     when the files change (with ``store_memory_limit``, default ``memory_limit``; a sort beyond it
     spills to the store directory). Same rows, same numbers; repeated queries no longer re-read the files.
+    Sources of one ``"duckdb-file"`` store in a process share its database (:func:`duckdb_store.connect`):
+    the most recently opened source's ``memory_limit`` and ``threads`` apply to all of them.
     """
 
     kind = "duckdb"
@@ -122,6 +124,9 @@ class DuckDBSource(SqlSource):
 
         pattern, file_format = _file_pattern(Path(path), file_format)
         super().__init__(label or f"{file_format.upper()}: {Path(path).name}", row_limit)
+        self.store_form = store or "files"
+        if self.store_form not in duckdb_store.FORMS:
+            raise DataSourceError(f"Unknown registry store {store!r}: use one of {', '.join(duckdb_store.FORMS)}.")
         self.temp_directory = _private_temp_dir(temp_directory)
         if self.temp_directory:  # removed when the source is closed or collected, or at exit
             self._remove_temp = weakref.finalize(self, shutil.rmtree, self.temp_directory, ignore_errors=True)
@@ -130,10 +135,6 @@ class DuckDBSource(SqlSource):
                   "memory_limit": str(memory_limit) if memory_limit else DEFAULT_MEMORY_LIMIT,
                   "temp_directory": self.temp_directory}
         self.memory_limit = config["memory_limit"]
-        self.store_form = store or "files"
-        if self.store_form not in duckdb_store.FORMS:
-            self.close()
-            raise DataSourceError(f"Unknown registry store {store!r}: use one of {', '.join(duckdb_store.FORMS)}.")
         literal = "'" + pattern.replace("'", "''") + "'"  # deployer-configured path, quoted as a literal
         reader = (f"read_parquet({literal}, union_by_name = true)" if file_format == "parquet"
                   else f"read_csv({literal}, header = true, union_by_name = true)")
@@ -146,8 +147,15 @@ class DuckDBSource(SqlSource):
                     pattern, file_format, reader, self.store_form,
                     store_directory or duckdb_store.default_directory(path), config["threads"],
                     str(store_memory_limit or self.memory_limit))
-            database = str(self.store.path) if self.store_form == "duckdb-file" else ":memory:"
-            self._con = duckdb.connect(database, read_only=database != ":memory:", config=config)
+            if self.store_form == "duckdb-file":  # one database per store file and process
+                own = self.temp_directory
+                self._con, release, self.temp_directory = duckdb_store.connect(
+                    self.store.path, config["threads"], self.memory_limit, lambda: own)
+                self._release = weakref.finalize(self, release)
+                if own:  # the shared database owns the spill directory it opened with; an unused one goes now
+                    self._remove_temp.detach() if self.temp_directory == own else self._remove_temp()
+            else:
+                self._con = duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
             self.close()
             raise DataSourceError("The registry settings threads / memory_limit / temp_directory are not valid "
@@ -210,9 +218,11 @@ class DuckDBSource(SqlSource):
             cursor.close()
 
     def close(self) -> None:
-        if getattr(self, "_con", None) is not None:
+        if getattr(self, "_release", None) is not None:
+            self._release()  # the store database closes with its last source
+        elif getattr(self, "_con", None) is not None:
             self._con.close()
-        if self.temp_directory:
+        if getattr(self, "_remove_temp", None) is not None:
             self._remove_temp()
 
 
