@@ -23,6 +23,7 @@ from il2lib.survival import _checks
 from il2lib.survival._counting import Counts, count
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, RMSTResult, km_from_counts
 from il2lib.survival.logrank import LogRankResult, logrank_result, stratum_sums_from_counts
+from il2lib.survival.timefix import tie_cuts
 
 #: Columns of :attr:`SurvivalCounts.table` and of an aggregate query's result.
 COUNT_COLUMNS = ("stratum", "group", "time", "n_event", "n_censor")
@@ -136,6 +137,7 @@ def _keep(data: _checks.SurvivalInput):
 
 
 def _sorted_counts(arrays, groups, strata, n_input, excluded) -> SurvivalCounts:
+    arrays = _aeq_rows(arrays)
     stratum, group, time, d, c = arrays
     order = np.lexsort((time, group, stratum))
     return SurvivalCounts(stratum[order].astype(np.int64), group[order].astype(np.int64),
@@ -192,6 +194,17 @@ def _codes(values: pd.Series, order) -> tuple[np.ndarray, tuple]:
         return np.array([lookup[v] for v in values.tolist()], dtype=np.int64), labels
     codes, labels, _ = _checks.as_labels(values.reset_index(drop=True), "group")
     return np.asarray(codes, dtype=np.int64), tuple(labels)
+
+
+def _aeq_rows(arrays):
+    """R's ``timefix``: times within R's tolerance of each other (over all strata and groups) become one
+    time and their rows are summed (:mod:`il2lib.survival.timefix`); ``arrays`` itself when there is no such tie."""
+    time = np.asarray(arrays[2], dtype=float)
+    cuts = tie_cuts(np.unique(time)) if time.size else None
+    if cuts is None:
+        return arrays
+    fixed = cuts[np.searchsorted(cuts, time, side="right") - 1]
+    return _merge_duplicates(tuple(arrays[:2]) + (fixed,) + tuple(arrays[3:]))
 
 
 def _merge_duplicates(arrays):

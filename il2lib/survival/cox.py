@@ -19,6 +19,7 @@ from il2lib.stats.distributions import chi2_sf, norm_ppf, norm_sf
 from il2lib.survival import _checks
 from il2lib.survival._coxfit import RiskSets, newton, risk_sets
 from il2lib.survival.cox_diagnostics import PHTestResult, check_concordance_work, concordance_counts, zph_test
+from il2lib.survival.timefix import aeq_times
 
 MIN_EVENTS_PER_GROUP_FOR_HR = 5
 MIN_EVENTS_PER_COEFFICIENT = 10
@@ -166,7 +167,8 @@ def _require_variation(x: np.ndarray, design: Design) -> None:
 
 
 def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Literal["efron", "breslow"] = "efron",
-           strata: str | None = None, reference_levels: dict | None = None, conf_level: float = 0.95) -> CoxResult:
+           strata: str | None = None, reference_levels: dict | None = None, conf_level: float = 0.95,
+           timefix: bool = True) -> CoxResult:
     """Cox proportional-hazards model with likelihood-ratio, Wald and score tests and concordance.
 
     Parameters
@@ -182,6 +184,9 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
     ties : {"efron", "breslow"}
     strata : str, optional
         Column whose levels get separate baseline hazards.
+    timefix : bool
+        As R's ``coxph.control(timefix = TRUE)``: times within R's tolerance of each other are one time
+        (:mod:`il2lib.survival.timefix`).
 
     Returns
     -------
@@ -218,7 +223,8 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
         raise InsufficientDataError("The Cox model needs at least one event; all patients are censored.")
     _require_variation(x, design)
     check_concordance_work(data.time.size)  # before the fit: both are refused at once
-    rs = risk_sets(x - x.mean(axis=0), data.time, data.event, strat, ties)
+    time = aeq_times(data.time) if timefix else data.time
+    rs = risk_sets(x - x.mean(axis=0), time, data.event, strat, ties)
     newton_fit = newton(rs)
     beta, null, fit, iterations = newton_fit.beta, newton_fit.null, newton_fit.fit, newton_fit.iterations
     diverging = tuple(c for c, flag in zip(design.columns, newton_fit.diverging) if flag)
@@ -259,7 +265,7 @@ def cox_ph(df: pd.DataFrame, duration: str, event: str, covariates, ties: Litera
                           f"{p_count} coefficients): the model may be over-fitted.", kind=OVERFITTING))
     eta = np.empty(data.time.size)
     eta[rs.order] = rs.x @ beta
-    counts = concordance_counts(data.time, data.event, eta, strat)
+    counts = concordance_counts(time, data.event, eta, strat)
     return CoxResult(summary, vcov, (null.loglik, fit.loglik),
                      TestResult("likelihood_ratio", float(chi2_sf(lr, p_count)), float(lr), p_count),
                      TestResult("wald", float(chi2_sf(wald, p_count)), wald, p_count),

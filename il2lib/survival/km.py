@@ -22,6 +22,7 @@ import pandas as pd
 from il2lib.stats.distributions import norm_ppf
 from il2lib.survival import _checks
 from il2lib.survival._counting import count, count_each_group
+from il2lib.survival.timefix import aeq_counts
 
 ConfType = Literal["log", "log-log", "plain"]
 TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "survival", "std_err", "ci_lower", "ci_upper")
@@ -323,7 +324,8 @@ def km_from_counts(time, n_risk, n_event, n_censor, conf_type: ConfType = "log-l
                              n if n_input is None else n_input, excluded, se_log)
 
 
-def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "log-log", by=None):
+def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "log-log", by=None,
+                 timefix: bool = True):
     """Kaplan-Meier estimate with Greenwood standard errors, pointwise CIs, median and RMST.
 
     Parameters
@@ -341,6 +343,9 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "l
     by : array-like, optional
         Group labels. Every group is computed in the same counting pass and a
         :class:`GroupedKaplanMeier` is returned (categories order for a Categorical, else sorted).
+    timefix : bool
+        As R's ``survfit(timefix = TRUE)``: times within R's tolerance of each other (over all groups)
+        are one time (:mod:`il2lib.survival.timefix`).
 
     Returns
     -------
@@ -364,6 +369,7 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "l
         data = _checks.clean_survival(time, event)
         _checks.require_patients(data.time.size, "Kaplan-Meier estimate")
         c = count(data.time, data.event)
+        c = aeq_counts([c])[0] if timefix else c
         exits, events = c.exits[0], c.events[0]
         return km_from_counts(c.time, c.at_risk[0], events, exits - events, conf_type, conf_level,
                               data.n_input, data.excluded)
@@ -371,8 +377,10 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "l
     data = _checks.clean_survival(time, event, {"without group": missing})
     _checks.require_patients(data.time.size, "Kaplan-Meier estimate")
     codes = codes if data.keep is None else codes[data.keep]
+    per_group = count_each_group(data.time, data.event, codes, len(labels))
+    per_group = aeq_counts(per_group) if timefix else per_group
     results = {}
-    for label, c in zip(labels, count_each_group(data.time, data.event, codes, len(labels))):  # per group
+    for label, c in zip(labels, per_group):  # per group
         if c.time.size:
             ev, ex = c.events[0], c.exits[0]
             results[label] = km_from_counts(c.time, c.at_risk[0], ev, ex - ev, conf_type, conf_level)

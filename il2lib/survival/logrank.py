@@ -16,6 +16,7 @@ from il2lib.errors import InsufficientDataError
 from il2lib.stats.distributions import chi2_sf
 from il2lib.survival import _checks
 from il2lib.survival._counting import Counts, count
+from il2lib.survival.timefix import aeq_counts
 
 MIN_EVENTS_PER_GROUP_FOR_HR = 5
 ZERO_VARIANCE_NOTE = ("No test possible: the variance of the group differences is zero (for example, every event "
@@ -68,13 +69,9 @@ def hazard_ratio_allowed(event, group, min_events: int = MIN_EVENTS_PER_GROUP_FO
     return bool(present.any() and (counts[present] >= min_events).all())
 
 
-def _stratum_sums(time, event, codes, n_groups, rho):
-    """Observed, expected (G,), variance (G, G) and raw events (G,) of one stratum, all times at once."""
-    return stratum_sums_from_counts(count(time, event, codes, n_groups), rho)
-
-
 def stratum_sums_from_counts(c: Counts, rho: float):
-    """:func:`_stratum_sums` from one stratum's per-(group, time) counts: the log-rank's only arithmetic."""
+    """Observed, expected (G,), variance (G, G) and raw events (G,) of one stratum from its per-(group, time) counts:
+    the log-rank's only arithmetic."""
     events = c.events.sum(axis=1)
     d_all = functools.reduce(np.add, c.events)  # row by row: contiguous adds
     has = np.flatnonzero(d_all)
@@ -98,7 +95,7 @@ def stratum_sums_from_counts(c: Counts, rho: float):
     return observed, expected, var, events
 
 
-def logrank_test(time, event, group, strata=None, rho: float = 0) -> LogRankResult:
+def logrank_test(time, event, group, strata=None, rho: float = 0, timefix: bool = True) -> LogRankResult:
     """Log-rank test of k groups, Fleming-Harrington weighted and/or stratified, as R's ``survdiff``.
 
     Parameters
@@ -113,6 +110,9 @@ def logrank_test(time, event, group, strata=None, rho: float = 0) -> LogRankResu
     rho : float
         Weight S(t-)^rho with S the pooled Kaplan-Meier of the stratum (rho = 0 log-rank,
         rho = 1 Peto-Peto as in R).
+    timefix : bool
+        As R's ``survdiff(timefix = TRUE)``: times within R's tolerance of each other (over all strata)
+        are one time (:mod:`il2lib.survival.timefix`).
 
     Returns
     -------
@@ -147,14 +147,17 @@ def logrank_test(time, event, group, strata=None, rho: float = 0) -> LogRankResu
         codes, labels, n_per = remap[codes], labels[present], n_per[present]
     g = present.size
     if s_codes is None:
-        observed, expected, var, events = _stratum_sums(data.time, data.event, codes, g, rho)
+        parts = [count(data.time, data.event, codes, g)]
     else:
-        observed, expected, var, events = np.zeros(g), np.zeros(g), np.zeros((g, g)), np.zeros(g, dtype=np.int64)
         order = np.argsort(s_codes, kind="stable")
         bounds = np.flatnonzero(np.diff(s_codes[order])) + 1
-        for idx in np.split(order, bounds):  # loop over strata, not patients
-            o, e, v, d = _stratum_sums(data.time[idx], data.event[idx], codes[idx], g, rho)
-            observed, expected, var, events = observed + o, expected + e, var + v, events + d
+        parts = [count(data.time[idx], data.event[idx], codes[idx], g)
+                 for idx in np.split(order, bounds)]  # loop over strata, not patients
+    parts = aeq_counts(parts) if timefix else parts
+    observed, expected, var, events = np.zeros(g), np.zeros(g), np.zeros((g, g)), np.zeros(g, dtype=np.int64)
+    for c in parts:
+        o, e, v, d = stratum_sums_from_counts(c, rho)
+        observed, expected, var, events = observed + o, expected + e, var + v, events + d
     return logrank_result(labels, n_per, (observed, expected, var, events), rho, data.n_input, data.excluded,
                           strata is not None)
 

@@ -40,6 +40,7 @@ from il2lib.survival._coxfit import newton, risk_sets
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts
 from il2lib.survival.logrank import MIN_EVENTS_PER_GROUP_FOR_HR
 from il2lib.survival.time_origin import EntryKaplanMeierResult, _risk_counts, kaplan_meier_entry
+from il2lib.survival.timefix import aeq_times
 from il2lib.validation.recist import apply_response_rules, duration_meets, sd_rule_duration
 
 Grouping = Literal["response", "benefit"]
@@ -246,6 +247,7 @@ def _row_arrays(tstart, tstop, event, responded):
     if bad.any():
         raise SurvivalInputError("responded must be 0/1 or True/False.")
     _checks.require_patients(tstop.size, "time-dependent analysis")
+    tstart, tstop = aeq_times(tstop, tstart)  # R's timefix: near-equal start/stop times are one time
     return tstart, tstop, event == 1, x
 
 
@@ -480,7 +482,7 @@ def simon_makuch(tstart, tstop, event, responded, *, labels: tuple[str, str] = G
     tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded)
     by = np.where(x == 1, labels[1], labels[0])
     by = pd.Categorical(by, categories=list(labels))
-    km = kaplan_meier_entry(tstart, tstop, event, by=by, conf_type=conf_type, conf_level=conf_level)
+    km = kaplan_meier_entry(tstart, tstop, event, by=by, conf_type=conf_type, conf_level=conf_level, timefix=False)
     curves = {labels[0]: _as_status_curve(km[labels[0]])} if labels[0] in km else {}
     start = first = None
     if labels[1] in km:

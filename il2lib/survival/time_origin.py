@@ -24,6 +24,7 @@ from il2lib.stats.distributions import chi2_sf
 from il2lib.survival import _checks
 from il2lib.survival._counting import check_cells
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts
+from il2lib.survival.timefix import aeq_times
 
 Origin = Literal["il2_start", "pd1_end", "diagnosis"]
 ORIGIN_LABELS = {"il2_start": "IL-2 start", "pd1_end": "end of PD-1/PD-L1 therapy", "diagnosis": "diagnosis"}
@@ -159,14 +160,16 @@ def check_entry(entry, time) -> np.ndarray:
 
 
 def kaplan_meier_entry(entry, time, event, *, by=None, conf_level: float = 0.95,
-                       conf_type: ConfType = "log-log") -> KaplanMeierResult | GroupedKaplanMeier:
+                       conf_type: ConfType = "log-log", timefix: bool = True) -> KaplanMeierResult | GroupedKaplanMeier:
     """Kaplan-Meier with delayed entry (left truncation), as R's ``survfit(Surv(entry, time, event) ~ by)``.
 
     Notes
     -----
     The risk set at t is {i: entry_i < t <= time_i}; product-limit, Greenwood, band and median as
     :func:`il2lib.survival.kaplan_meier`. Rows are the distinct exit times. An early risk set can
-    be tiny with late entry: read the first steps with their number at risk.
+    be tiny with late entry: read the first steps with their number at risk. ``timefix``: entry and exit
+    times within R's tolerance of each other are one time, as R's ``survfit(timefix = TRUE)``
+    (:mod:`il2lib.survival.timefix`).
 
     References
     ----------
@@ -178,6 +181,8 @@ def kaplan_meier_entry(entry, time, event, *, by=None, conf_level: float = 0.95,
     if np.isnan(time).any() or np.isnan(event).any() or np.isnan(entry).any():
         raise SurvivalInputError("entry, time and event must be complete here (use origin_times to exclude rows).")
     _checks.require_patients(time.size, "Kaplan-Meier estimate")
+    if timefix:
+        entry, time = aeq_times(time, entry)
     codes, labels = (np.zeros(time.size, dtype=np.int64), np.array(["all"], dtype=object)) if by is None \
         else _checks.as_labels(by, "group")[:2]
     grid, at_risk, events, exits = _risk_counts(entry, time, event == 1, codes, len(labels))
@@ -219,11 +224,12 @@ def logrank_entry(entry, time, event, group,
     ``"breslow"`` drops the tie factor (n - d)/(n - 1) and equals the score test of R's
     ``coxph(Surv(entry, time, event) ~ group, ties = "breslow")``, the usual R route for
     delayed entry since ``survdiff`` refuses counting-process data. They differ only with tied events.
+    Entry and exit times within R's tolerance of each other are one time (:mod:`il2lib.survival.timefix`).
     """
     if variance not in ("hypergeometric", "breslow"):
         raise ValueError(f"variance must be 'hypergeometric' or 'breslow', got {variance!r}.")
     time = _checks.as_float(time, "time")
-    entry = check_entry(entry, time)
+    entry, time = aeq_times(time, check_entry(entry, time))
     event = _checks.as_event(event) == 1
     codes, labels, missing = _checks.as_labels(group, "group")
     if missing.any():
