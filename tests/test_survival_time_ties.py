@@ -17,7 +17,7 @@ import pytest
 from il2lib.errors import SurvivalInputError
 from il2lib.survival import cox_ph, kaplan_meier, logrank_test
 from il2lib.survival.counts import counts_from_aggregate, kaplan_meier_counts, logrank_counts, survival_counts
-from il2lib.survival.time_dependent import mantel_byar, simon_makuch, time_dependent_cox
+from il2lib.survival.time_dependent import mantel_byar, simon_makuch, split_rows, time_dependent_cox
 from il2lib.survival.time_origin import kaplan_meier_entry, logrank_entry
 from il2lib.survival.timefix import TOLERANCE, aeq_times, tie_cuts
 
@@ -215,3 +215,17 @@ def test_counting_process_rows_without_near_ties_are_returned_unchanged():
     tstart, tstop = HEART["start"].to_numpy(float), HEART["stop"].to_numpy(float)
     out_start, out_stop = aeq_times(tstop, tstart)
     assert out_start is tstart and out_stop is tstop
+
+
+def test_a_switch_within_the_tolerance_of_the_end_of_follow_up_is_no_switch():
+    # a response dated on the last follow-up day, its time read back from a CSV file 1e-14 earlier: R's tmerge
+    # splits there and coxph stops ("effective length 0"); the rows here keep one row, status 0 until the end
+    time = np.array([10.0, 12.0, 5.0])
+    switch = np.array([10.0 - 1.5e-14, 4.0, 1e-12])
+    patient, tstart, tstop, event, responded = split_rows(time, [1, 0, 1], switch)
+    np.testing.assert_array_equal(patient, [0, 1, 1, 2])
+    np.testing.assert_array_equal(tstart, [0.0, 0.0, 4.0, 0.0])
+    np.testing.assert_array_equal(tstop, [switch[0], 4.0, 12.0, 5.0])  # the first (smaller) of the two times
+    np.testing.assert_array_equal(responded, [0, 0, 1, 1])  # a switch within the tolerance of 0: status 1 from 0
+    np.testing.assert_array_equal(event, [1, 0, 0, 1])
+    assert split_rows(time, [1, 0, 1], np.array([8.0, 4.0, 1.0]))[1].size == 6  # no near-tie: split as tmerge

@@ -40,7 +40,7 @@ from il2lib.survival._coxfit import newton, risk_sets
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts
 from il2lib.survival.logrank import MIN_EVENTS_PER_GROUP_FOR_HR
 from il2lib.survival.time_origin import EntryKaplanMeierResult, _risk_counts, kaplan_meier_entry
-from il2lib.survival.timefix import aeq_times
+from il2lib.survival.timefix import aeq_times, snap, tie_cuts
 from il2lib.validation.recist import apply_response_rules, duration_meets, sd_rule_duration
 
 Grouping = Literal["response", "benefit"]
@@ -117,6 +117,10 @@ def split_rows(time, event, switch) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     whose switch s is in (0, time) gets rows (0, s] with status 0 and no event, and (s, time] with
     status 1 and the event; s <= 0 gives one row with status 1; s >= time (a response on or after the
     end of follow-up) or inf one row with status 0. Rows are in input order, each patient's in time order.
+
+    Times are first put on R's ``timefix`` grid of these rows (:mod:`il2lib.survival.timefix`), so a switch
+    within the tolerance of 0 or of the end of follow-up is at it: no row of effective length 0 (on which R's
+    ``coxph`` and ``survfit`` stop). Without near-equal times nothing changes.
     """
     time = _checks.as_float(time, "time")
     event = _checks.as_event(event)
@@ -127,6 +131,7 @@ def split_rows(time, event, switch) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     if (time <= 0).any():
         raise SurvivalInputError(f"{int((time <= 0).sum())} patient(s) have no follow-up (time 0): a (start, stop] "
                                  "row needs stop > start.")
+    time, switch = _on_timefix_grid(time, switch)
     split = (switch > 0) & (switch < time)
     n_rows = np.where(split, 2, 1)
     patient = np.repeat(np.arange(time.size), n_rows)
@@ -140,6 +145,16 @@ def split_rows(time, event, switch) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     ev = np.where(first_of_split, 0, event[patient]).astype(np.int64)
     responded = np.where(second | (s <= 0), 1, 0).astype(np.int64)
     return patient, tstart, tstop, ev, responded
+
+
+def _on_timefix_grid(time: np.ndarray, switch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``time`` and the switches inside (0, time) with R's aeqSurv applied to the start and stop times of the
+    rows they make (0, the switches inside, the times)."""
+    inside = (switch > 0) & (switch < time)
+    cuts = tie_cuts(np.unique(np.concatenate([[0.0], time, switch[inside]])))
+    if cuts is None:
+        return time, switch
+    return snap(time, cuts), np.where(inside, snap(switch, cuts), switch)
 
 
 @dataclass(frozen=True)
@@ -225,13 +240,13 @@ def response_rows(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "os", group
     patient, tstart, tstop, ev, responded = split_rows(time[keep], event[keep], months[keep])
     rows = pd.DataFrame({"patient_id": ids.to_numpy()[patient], "tstart": tstart, "tstop": tstop, "event": ev,
                          "responded": responded})
-    t, s = time[keep], months[keep]
+    t, s = _on_timefix_grid(time[keep], months[keep])  # as split_rows counts a switch
     return CountingProcessRows(rows, concat_excluded(frames), endpoint, grouping, float(cb_sd_months),
                                float(window_days), len(df), int(((s > 0) & (s < t)).sum()),
                                int((np.isfinite(s) & (s >= t)).sum()), int((s <= 0).sum()))
 
 
-def _row_arrays(tstart, tstop, event, responded):
+def _row_arrays(tstart, tstop, event, responded, timefix: bool = True):
     tstop = _checks.as_float(tstop, "tstop")
     tstart = _checks.as_float(tstart, "tstart")
     event = _checks.as_event(event)
@@ -247,7 +262,8 @@ def _row_arrays(tstart, tstop, event, responded):
     if bad.any():
         raise SurvivalInputError("responded must be 0/1 or True/False.")
     _checks.require_patients(tstop.size, "time-dependent analysis")
-    tstart, tstop = aeq_times(tstop, tstart)  # R's timefix: near-equal start/stop times are one time
+    if timefix:  # R's default: near-equal start and stop times are one time
+        tstart, tstop = aeq_times(tstop, tstart)
     return tstart, tstop, event == 1, x
 
 
@@ -277,15 +293,16 @@ class MantelByarResult:
                               "n_rows": self.n_rows, "n_events": self.n_events}])
 
 
-def mantel_byar(tstart, tstop, event, responded) -> MantelByarResult:
+def mantel_byar(tstart, tstop, event, responded, *, timefix: bool = True) -> MantelByarResult:
     """Mantel-Byar test on counting-process rows = R's ``coxph(Surv(tstart, tstop, event) ~ responded,
     ties = "exact")$score``.
 
     At each distinct event time t with risk set {tstart < t <= tstop} of n rows (n1 with status 1) and
     d events (d1 with status 1): U = sum (d1 - d n1 / n), V = sum d (n1 / n)(1 - n1 / n)(n - d) / (n - 1);
-    statistic U^2 / V on 1 df (NaN when V = 0: nobody with status 1 is ever at risk at an event).
+    statistic U^2 / V on 1 df (NaN when V = 0: nobody with status 1 is ever at risk at an event). ``timefix``: as
+    R's ``coxph.control(timefix = TRUE)``, near-equal times are one time (:mod:`il2lib.survival.timefix`).
     """
-    tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded)
+    tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded, timefix)
     _, n_risk, deaths, _ = _risk_counts(tstart, tstop, event, x.astype(np.int64), 2)
     n, d = n_risk.sum(axis=0), deaths.sum(axis=0)
     has = d > 0
@@ -338,14 +355,15 @@ class TimeDependentCoxResult:
                               "ties": self.ties, "reportable": self.reportable, "reason": self.reason}])
 
 
-def time_dependent_cox(tstart, tstop, event, responded, conf_level: float = 0.95) -> TimeDependentCoxResult:
+def time_dependent_cox(tstart, tstop, event, responded, conf_level: float = 0.95, *,
+                       timefix: bool = True) -> TimeDependentCoxResult:
     """Cox model ``coxph(Surv(tstart, tstop, event) ~ responded)`` with Efron ties, as R.
 
     Newton-Raphson from 0 to full convergence (:func:`il2lib.survival._coxfit.newton`, which decides a
     diverging coefficient from the iterates, never from where rounding stops the loop). Wald, likelihood-ratio
-    and (Efron) score tests on 1 df.
+    and (Efron) score tests on 1 df. ``timefix``: as in :func:`mantel_byar`.
     """
-    tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded)
+    tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded, timefix)
     if not event.any():
         raise InsufficientDataError("The Cox model needs at least one event; all patients are censored.")
     if np.ptp(x) == 0:
@@ -470,16 +488,16 @@ def _first_time_with(entry: np.ndarray, exit: np.ndarray, k: int) -> float | Non
 
 def simon_makuch(tstart, tstop, event, responded, *, labels: tuple[str, str] = GROUP_LABELS["response"],
                  patient=None, min_at_risk: int = MIN_AT_RISK_DEFAULT, conf_type: ConfType = "log-log",
-                 conf_level: float = 0.95) -> SimonMakuchResult:
+                 conf_level: float = 0.95, timefix: bool = True) -> SimonMakuchResult:
     """Simon-Makuch estimate: ``survfit(Surv(tstart, tstop, event) ~ responded)`` on counting-process rows.
 
     ``labels`` name status 0 and 1; ``patient`` (ids per row, optional) tells a change of status from
     a censoring, for the figure's censor ticks. The status-1 display curve starts at ``start_time`` (see
-    :class:`SimonMakuchResult`).
+    :class:`SimonMakuchResult`). ``timefix``: as in :func:`mantel_byar`.
     """
     if int(min_at_risk) < 1:
         raise ValueError(f"min_at_risk must be at least 1, got {min_at_risk!r}.")
-    tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded)
+    tstart, tstop, event, x = _row_arrays(tstart, tstop, event, responded, timefix)
     by = np.where(x == 1, labels[1], labels[0])
     by = pd.Categorical(by, categories=list(labels))
     km = kaplan_meier_entry(tstart, tstop, event, by=by, conf_type=conf_type, conf_level=conf_level, timefix=False)
@@ -568,11 +586,11 @@ def response_time_dependent(df: pd.DataFrame, endpoint: Literal["os", "pfs"] = "
     if not r["event"].any():
         raise InsufficientDataError("No event among the patients analysed: nothing to compare.")
     args = (r["tstart"].to_numpy(), r["tstop"].to_numpy(), r["event"].to_numpy(), r["responded"].to_numpy())
-    test = mantel_byar(*args)
+    test = mantel_byar(*args, timefix=False)  # the rows are on the timefix grid already (split_rows)
     try:
-        cox, why = time_dependent_cox(*args, conf_level=conf_level), ""
+        cox, why = time_dependent_cox(*args, conf_level=conf_level, timefix=False), ""
     except InsufficientDataError as exc:
         cox, why = None, str(exc)
     curves = simon_makuch(*args, labels=cp.labels, patient=r["patient_id"].to_numpy(), min_at_risk=min_at_risk,
-                          conf_type=conf_type, conf_level=conf_level)
+                          conf_type=conf_type, conf_level=conf_level, timefix=False)
     return TimeDependentResponseResult(cp, test, cox, why, curves)

@@ -37,7 +37,7 @@ def tie_cuts(distinct: np.ndarray) -> np.ndarray | None:
     return distinct[np.concatenate([[True], ~tied])]
 
 
-def _snap(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+def snap(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     """Each finite value replaced by the last cut at or below it (R's ``cuts[findInterval(x, cuts)]``)."""
     out = cuts[np.maximum(np.searchsorted(cuts, values, side="right") - 1, 0)]
     finite = np.isfinite(values)
@@ -60,10 +60,10 @@ def aeq_times(stop: np.ndarray, start: np.ndarray | None = None):
     cuts = tie_cuts(_distinct(pooled)) if pooled.size else None
     if cuts is None:
         return stop if start is None else (start, stop)
-    new_stop = _snap(stop, cuts)
+    new_stop = snap(stop, cuts)
     if start is None:
         return new_stop
-    new_start = _snap(start, cuts)
+    new_start = snap(start, cuts)
     collapsed = (new_start == new_stop) & (start != stop)
     if collapsed.any():
         raise SurvivalInputError(f"{int(collapsed.sum())} (start, stop] interval(s) have a length below the time "
