@@ -1,9 +1,9 @@
 """Baseline for bench/bench_dashboard.py: a minimal one-page Streamlit Kaplan-Meier app.
 
 Reads the Parquet file named by ``IL2_BASELINE_DATA`` (the same file the dashboard benchmark
-loads), derives overall survival from the dates in the plainest way, offers one sidebar filter
-(prior PD-1/PD-L1), fits lifelines' ``KaplanMeierFitter`` per disease and draws the step curves
-with plotly. No risk table, CI, log-rank or Cox: the floor the dashboard is compared against.
+loads), derives overall survival from the dates in the plainest way, offers the two sidebar filters
+the benchmark changes (prior PD-1/PD-L1, sex), fits lifelines' ``KaplanMeierFitter`` per disease and
+draws the step curves with plotly. No risk table, CI, log-rank or Cox: the floor the dashboard is compared against.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def load(path: str) -> pd.DataFrame:
     end = pd.to_datetime(raw["date_death"].where(died, raw["date_last_followup"]), errors="coerce")
     frame = pd.DataFrame({"disease": raw["disease"].str.lower(),
                           "prior": raw["prior_pd1_pdl1"].str.lower().isin(YES).map({True: "yes", False: "no"}),
+                          "sex": raw["sex"].str.upper(),
                           "time": (end - start).dt.days / DAYS_PER_MONTH, "event": died})
     return frame.dropna()
 
@@ -33,7 +34,9 @@ def load(path: str) -> pd.DataFrame:
 st.set_page_config(page_title="Baseline KM", layout="wide")
 data = load(os.environ["IL2_BASELINE_DATA"])
 chosen = st.sidebar.multiselect("Prior PD-1/PD-L1", ["yes", "no"], placeholder="All")
+sexes = st.sidebar.multiselect("Sex", ["F", "M"], placeholder="All")
 subset = data[data["prior"].isin(chosen)] if chosen else data
+subset = subset[subset["sex"].isin(sexes)] if sexes else subset
 st.sidebar.markdown(f"**n = {len(subset)} of {len(data)} patients**")
 fig = go.Figure()
 for disease, group in subset.groupby("disease"):

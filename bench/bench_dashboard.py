@@ -1,25 +1,32 @@
-"""Real-browser timing: a sidebar filter change until the survival page has redrawn.
+"""Real-browser timing of the Survival page: filter changes, and first renders against a minimal page.
 
 For each cohort size (1e3, 1e4, 1e5, 1e6 patients by default) and each app (the dashboard's
 Survival page, and ``bench/baseline_app.py``: lifelines KM per group + plotly, nothing else),
 in the same run: start the server on that data, open the page in headless Debian chromium, then
-time REPEATS x 2 filter changes (add "yes" to the "Prior PD-1/PD-L1" filter, then remove it with
-Backspace). Only the first change computes the dashboard's analyses; later ones are served from
-its cache (the baseline has none), so the first change is reported on its own too. A change counts
-as done when the script has finished (app idle, no status widget, no stale element), the first
-plotly figure has been redrawn with new data and the sidebar's "n = X of Y" has changed. Also timed: the first render of each page from a started server
-(loading the data included), and the dashboard's first render on its default sample.
+time six sidebar filter changes, each to a filter state not seen before in that session (no analysis
+is served from a cache): prior PD-1/PD-L1 yes; + sex F; - prior; + prior no; - sex; + sex M. The
+first change is reported on its own too. A change counts as done when the script has finished (app
+idle, no status widget, no stale element), the first plotly figure has been redrawn with new data
+and the sidebar's "n = X of Y" has changed. Also timed: the first render of each app from a started
+server (loading the data included).
+
+First render (bench/first_render.py's method: a fresh server after the launcher's warm-up, a new
+browser session, i.e. a cold browser cache) of the dashboard's Data and Survival pages on the default
+sample, against the floor measured in the same run: a minimal Streamlit page with one plotly chart
+(``bench/minimal_app.py``).
 
 Usage::
 
     .venv/bin/python bench/bench_dashboard.py                 # all sizes
-    .venv/bin/python bench/bench_dashboard.py 1000 10000      # some sizes
+    .venv/bin/python bench/bench_dashboard.py 1000 100000     # some sizes
+    .venv/bin/python bench/bench_dashboard.py --app /tmp/old/app.py 1000   # another checkout's dashboard
 
-Writes a Markdown table to stdout and ``bench/results/dashboard.md`` (git-ignored). No test
-asserts a time: this is a measurement to report.
+Writes Markdown tables to stdout and ``bench/results/dashboard.md`` (git-ignored). No test asserts a
+time: this is a measurement to report (the ratios to the baselines measured in the same run count).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -31,14 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import first_render  # noqa: E402
 from datasets import make_dataset  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from tests.e2e.server import CHROMIUM_ARGS, StreamlitServer, chromium_executable  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
-REPEATS = 3
-FILTER_LABEL = "Prior PD-1/PD-L1"
+PRIOR, SEX = "Prior PD-1/PD-L1", "Sex"
+#: (filter, value to add, or None: remove the last value): six states, none seen before in the session.
+CHANGES = ((PRIOR, "yes"), (SEX, "F"), (PRIOR, None), (PRIOR, "no"), (SEX, None), (SEX, "M"))
 RESULTS = ROOT / "bench" / "results"
 TIMEOUT_S = 900.0
 
@@ -52,7 +61,7 @@ _STATE_JS = """() => {
   const sig = gd && gd._fullData ? gd._fullData.map(t => (t.name || '') + ':' + (t.x ? t.x.length : 0) + ':'
     + (t.y && t.y.length ? t.y[t.y.length - 1] : '')).join('|') : null;
   const side = document.querySelector('[data-testid="stSidebar"]');
-  const m = side ? side.innerText.match(/n = \\d+ of \\d+/) : null;
+  const m = side ? side.innerText.match(/n = [\\d,]+ of [\\d,]+/) : null;
   return {idle: idle, sig: sig, n: m ? m[0] : null};
 }"""
 
@@ -68,7 +77,7 @@ class AppTimes:
 
     @property
     def first_change_s(self) -> float:
-        """The first change: for the dashboard the only one not served from its analysis cache."""
+        """The first change (the first rerun of the session after its first render)."""
         return self.changes_s[0]
 
 
@@ -94,17 +103,17 @@ def wait_drawn(page: Page, before: dict | None = None, timeout_s: float = TIMEOU
     raise TimeoutError(f"page not redrawn within {timeout_s:.0f} s (last state {s})")
 
 
-def _combobox(page: Page):
-    return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name=FILTER_LABEL).first
+def _combobox(page: Page, label: str):
+    return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name=label).first
 
 
-def change_filter(page: Page, add: bool) -> float:
-    """Add "yes" to (or remove it from) the filter and time the redraw."""
+def change_filter(page: Page, label: str, value: str | None) -> float:
+    """Add ``value`` to the filter ``label`` (None: remove its last value) and time the redraw."""
     before = _state(page)
-    box = _combobox(page)
+    box = _combobox(page, label)
     box.click()
-    if add:
-        option = page.get_by_role("option", name="yes", exact=True).first
+    if value is not None:
+        option = page.get_by_role("option", name=value, exact=True).first
         option.wait_for()
         start = time.monotonic()
         option.click()
@@ -124,10 +133,7 @@ def time_app(browser, app: Path, url_path: str, env: dict[str, str], log_name: s
         start = time.monotonic()
         page.goto(server.url + url_path)
         first = wait_drawn(page) - start
-        changes = []
-        for _ in range(REPEATS):
-            changes.append(change_filter(page, add=True))
-            changes.append(change_filter(page, add=False))
+        changes = [change_filter(page, label, value) for label, value in CHANGES]
         page.close()
         return AppTimes(first, changes)
     finally:
@@ -136,20 +142,26 @@ def time_app(browser, app: Path, url_path: str, env: dict[str, str], log_name: s
             os.environ.pop(key, None)
 
 
-def run(sizes: tuple[int, ...]) -> str:
+def _load() -> str:
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def run(sizes: tuple[int, ...], app: Path, repeats: int) -> str:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    lines = ["| patients | dashboard: filter change (median of 6, s) | baseline: filter change (s) | ratio | "
-             "dashboard: first change, uncached (s) | baseline: first change (s) | "
-             "dashboard first render incl. load (s) | baseline first render incl. load (s) |",
+    lines = [f"Dashboard: {app}. Load average (1/5/15 min) at start: {_load()}.", "",
+             f"Filter change (median of {len(CHANGES)}, each to a new filter state) to the redrawn Survival page:", "",
+             "| patients | dashboard (s) | baseline (s) | ratio | dashboard: first change (s) | "
+             "baseline: first change (s) | dashboard first render incl. load (s) | "
+             "baseline first render incl. load (s) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_executable(), args=list(CHROMIUM_ARGS))
-        sample = time_app(browser, ROOT / "app.py", "/Survival", {}, "dashboard_sample")
+        sample = time_app(browser, app, "/Survival", {}, "dashboard_sample")
         print(f"dashboard on the default sample: first render {sample.first_render_s:.2f} s, "
               f"filter change {sample.median_s:.2f} s", flush=True)
         for n in sizes:
             path = str(make_dataset(n))
-            dash = time_app(browser, ROOT / "app.py", "/Survival", {"IL2_DASHBOARD_DATA": path, "IL2_LOGIN": "none"},
+            dash = time_app(browser, app, "/Survival", {"IL2_DASHBOARD_DATA": path, "IL2_LOGIN": "none"},
                             f"dashboard_{n}")
             base = time_app(browser, ROOT / "bench" / "baseline_app.py", "/", {"IL2_BASELINE_DATA": path},
                             f"baseline_{n}")
@@ -158,14 +170,26 @@ def run(sizes: tuple[int, ...]) -> str:
                     f"{dash.first_render_s:.1f} | {base.first_render_s:.1f} |")
             print(line, flush=True)
             lines.append(line)
+        renders = first_render.measure(browser, [app], repeats)
         browser.close()
-    header = (f"Default sample (107 patients): dashboard first render {sample.first_render_s:.2f} s, "
-              f"filter change {sample.median_s:.2f} s.\n\n")
-    table = header + "\n".join(lines) + "\n"
+    lines[1:1] = ["", f"Default sample (107 patients): dashboard Survival page filter change {sample.median_s:.2f} s "
+                      f"(median of {len(CHANGES)})."]
+    lines += ["", f"First render, default sample (fresh server after warm-up, new browser session; median of "
+                  f"{repeats}):", "", first_render.table(renders), "",
+              f"Load average at end: {_load()}."]
+    table = "\n".join(lines) + "\n"
     (RESULTS / "dashboard.md").write_text(table)
     return table
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", type=int, nargs="*", help=f"cohort sizes (default {SIZES})")
+    parser.add_argument("--app", type=Path, default=ROOT / "app.py", help="the dashboard's entry script")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh servers per first render (default 3)")
+    args = parser.parse_args(argv)
+    print(run(tuple(args.sizes) or SIZES, args.app.resolve(), args.repeats))
+
+
 if __name__ == "__main__":
-    chosen = tuple(int(a) for a in sys.argv[1:]) or SIZES
-    print(run(chosen))
+    main()

@@ -5,7 +5,8 @@ Method (bench/bench_dashboard.py's): start the server the way ``make run`` does
 answers its health check, open the page in headless Debian chromium and time from ``goto`` until
 the script is idle (no running script, status widget or stale element, still idle 150 ms later)
 and the page's content is there: the first plotly figure drawn (Survival) or the validation
-report's "Rows loaded" metric (Data). Each measurement uses a fresh server and a new page, so no
+report's "Rows loaded" metric (Data). The floor is timed the same way in the same run: a minimal
+Streamlit page with one plotly chart (``bench/minimal_app.py``). Each measurement uses a fresh server and a new page, so no
 session and no analysis is cached (the launcher's warm-up is part of starting the server). The
 median of ``--repeats`` servers is reported, with the minimum (the least disturbed run).
 
@@ -38,13 +39,18 @@ RESULTS = ROOT / "bench" / "results"
 TIMEOUT_S = 120.0
 STABLE_S = 0.15
 
+_PLOTLY_DRAWN = """(() => { const gd = document.querySelector('.js-plotly-plot');
+                        return !!(gd && gd._fullData && gd._fullData.length); })()"""
+#: The floor: a minimal Streamlit page with one plotly chart, timed like the pages.
+MINIMAL_APP = ROOT / "bench" / "minimal_app.py"
 #: page name -> (URL path, JS expression that is true once the page's content is drawn)
 PAGES = {
     "Data": ("/", """!!Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'))
                       .find(e => e.innerText.includes('Rows loaded'))"""),
-    "Survival": ("/Survival", """(() => { const gd = document.querySelector('.js-plotly-plot');
-                                  return !!(gd && gd._fullData && gd._fullData.length); })()"""),
+    "Survival": ("/Survival", _PLOTLY_DRAWN),
 }
+FLOOR = "Minimal page"
+FLOOR_PAGE = ("/", _PLOTLY_DRAWN)
 
 _IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -73,8 +79,8 @@ def wait_ready(page: Page, content_js: str, timeout_s: float = TIMEOUT_S) -> flo
 
 def first_render(browser, app: Path, page_name: str) -> float:
     """Seconds from ``goto`` to the drawn page, on a server started for this one measurement."""
-    url_path, content_js = PAGES[page_name]
-    server = StreamlitServer.start(app, RESULTS / f"first_render_{page_name}.log", timeout=120)
+    url_path, content_js = FLOOR_PAGE if page_name == FLOOR else PAGES[page_name]
+    server = StreamlitServer.start(app, RESULTS / f"first_render_{page_name.replace(' ', '_')}.log", timeout=120)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         start = time.monotonic()
@@ -86,24 +92,38 @@ def first_render(browser, app: Path, page_name: str) -> float:
         server.stop()
 
 
+def measure(browser, apps: list[Path], repeats: int) -> dict[tuple[str, Path], list[float]]:
+    """First renders of every page of ``apps`` and of the minimal page (the floor), ``repeats`` fresh servers
+    each, interleaved (repeat by repeat) so that all see the same machine load."""
+    runs: dict[tuple[str, Path], list[float]] = {(FLOOR, MINIMAL_APP): []}
+    runs.update({(name, app): [] for name in PAGES for app in apps})
+    for _ in range(repeats):
+        for name, app in runs:
+            runs[name, app].append(first_render(browser, app, name))
+            print(f"{name} {app}: {runs[name, app][-1]:.2f} s", file=sys.stderr, flush=True)
+    return runs
+
+
+def table(runs: dict[tuple[str, Path], list[float]]) -> str:
+    """Markdown table of :func:`measure`'s runs, each median also as a ratio to the minimal page's."""
+    floor = statistics.median(runs[FLOOR, MINIMAL_APP])
+    lines = ["| page | app | median (s) | x minimal page | min (s) | runs (s) |", "|---|---|---:|---:|---:|---|"]
+    for (name, app), times in runs.items():
+        median = statistics.median(times)
+        lines.append(f"| {name} | {app.relative_to(ROOT) if app.is_relative_to(ROOT) else app} | {median:.2f} | "
+                     f"{median / floor:.2f} | {min(times):.2f} | {', '.join(f'{t:.2f}' for t in times)} |")
+    return "\n".join(lines)
+
+
 def run(apps: list[Path], repeats: int) -> str:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    runs: dict[tuple[str, Path], list[float]] = {(name, app): [] for name in PAGES for app in apps}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_executable(), args=list(CHROMIUM_ARGS))
         try:
-            for name in PAGES:
-                for _ in range(repeats):
-                    for app in apps:
-                        runs[name, app].append(first_render(browser, app, name))
-                        print(f"{name} {app}: {runs[name, app][-1]:.2f} s", file=sys.stderr, flush=True)
+            runs = measure(browser, apps, repeats)
         finally:
             browser.close()
-    lines = ["| page | app | median (s) | min (s) | runs (s) |", "|---|---|---:|---:|---|"]
-    for (name, app), times in runs.items():
-        lines.append(f"| {name} | {app} | {statistics.median(times):.2f} | {min(times):.2f} | "
-                     f"{', '.join(f'{t:.2f}' for t in times)} |")
-    return "\n".join(lines)
+    return table(runs)
 
 
 def main(argv: list[str] | None = None) -> None:
