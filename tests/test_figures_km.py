@@ -38,8 +38,11 @@ def test_curves_are_steps_starting_at_one(curves):
         assert curve.line.shape == "hv"
         assert (curve.x[0], curve.y[0]) == (0.0, 1.0)
         table = curves[name].table
-        np.testing.assert_allclose(curve.x[1:], table["time"])
-        np.testing.assert_allclose(curve.y[1:], table["survival"])
+        times = table["time"].to_numpy()
+        # drawn through its change points: the same step function at every event and censoring time
+        np.testing.assert_allclose(step_value(np.asarray(curve.x[1:]), np.asarray(curve.y[1:]), times),
+                                   table["survival"])
+        assert len(curve.x) - 1 < len(table) and curve.x[-1] == times[-1]
 
 
 def test_ci_band_is_filled_between_the_limits(curves):
@@ -48,7 +51,8 @@ def test_ci_band_is_filled_between_the_limits(curves):
     assert upper.fill == "tonexty" and lower.fill in (None, "none")
     table = curves["A"].table
     finite = np.isfinite(table["ci_lower"].to_numpy())
-    np.testing.assert_allclose(np.asarray(lower.y[1:])[finite], table["ci_lower"][finite])
+    drawn = step_value(np.asarray(lower.x[1:]), np.asarray(lower.y[1:]), table["time"].to_numpy())
+    np.testing.assert_allclose(drawn[finite], table["ci_lower"][finite])
     assert "A lower CI" not in traces(km_figure(curves, show_ci=False))
 
 
@@ -72,7 +76,9 @@ def test_hover_carries_ci_and_number_at_risk(curves):
     curve = traces(km_figure(curves))["B"]
     table = curves["B"].table
     custom = np.asarray(curve.customdata)
-    np.testing.assert_allclose(custom[1:, 2], table["n_risk"])
+    at = table.set_index("time").loc[np.asarray(curve.x[1:])]
+    np.testing.assert_allclose(custom[1:, 2], at["n_risk"])
+    np.testing.assert_allclose(custom[1:, :2], at[["ci_lower", "ci_upper"]])
     assert "S(t)" in curve.hovertemplate and "at risk" in curve.hovertemplate and "CI" in curve.hovertemplate
 
 

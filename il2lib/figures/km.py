@@ -14,7 +14,9 @@ subtitle read "<k".
 """
 from __future__ import annotations
 
+import functools
 import html
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,9 +117,11 @@ def km_figure(
         Larger fonts, thicker lines and markers, the high-contrast palette
         (:data:`il2lib.figures.palette.HIGH_CONTRAST`).
     max_points : int
-        At most this many step points per curve (and censor ticks). Thinning keeps the last
-        point of each of ``max_points`` equal time bins, so a step moves by less than one
-        bin width (under a pixel at 2,000 bins): the curve looks the same and draws fast.
+        At most this many step points per curve (and censor ticks). A curve and its band are drawn
+        through their change points only (:func:`change_points`: the same step function as through
+        every row); beyond ``max_points`` change points, thinning keeps the last point of each of
+        ``max_points`` equal time bins, so a step moves by less than one bin width (under a pixel at
+        2,000 bins).
     small_cell_threshold : int, optional
         Small-cell protection at k: each curve and its band end at the last time with at least k
         patients at risk (before the first step with fewer), censor ticks are left out, and numbers
@@ -155,7 +159,7 @@ def km_figure(
     shapes: list[dict] = []
     for i, (name, result) in enumerate(results.items()):
         color, dash = style.colors[i % len(style.colors)], palette.dash(i)
-        table = thin_table(rows_with_enough_at_risk(result.table, k), t_max, max_points)
+        table = thin_table(change_points(rows_with_enough_at_risk(result.table, k)), t_max, max_points)
         label = _escape(group_label(name, k))
         if show_ci:
             traces += _band(table, label, color, style)
@@ -168,8 +172,30 @@ def km_figure(
     if with_table:
         traces += _risk_rows(results, ticks, style, layout, k, hidden_sizes)
     layout["shapes"] = shapes
-    # One validated construction from plain dicts: much faster than many update calls.
-    return go.Figure(data=traces, layout=layout)
+    return figure(traces, layout)
+
+
+def figure(traces: list[dict], layout: dict) -> go.Figure:
+    """One validated construction from plain dicts (much faster than many update calls), except the layout's
+    named template: plotly's own template is set as it is, unvalidated (validating it took 30-50 ms per figure,
+    most of the build); the figure's JSON is the same."""
+    layout = dict(layout)
+    name = layout.pop("template", None)
+    fig = go.Figure(data=traces, layout=layout)
+    if name is not None:
+        fig.layout._validate = False
+        try:
+            fig.layout.template = json.loads(_template_json(name))
+        finally:
+            fig.layout._validate = True
+    return fig
+
+
+@functools.lru_cache(maxsize=8)
+def _template_json(name: str) -> str:
+    import plotly.io as pio
+
+    return json.dumps(pio.templates[name].to_plotly_json())
 
 
 #: Plotly's bottom margin plus the room under the domain (px), outside the panels and the top margin.
@@ -190,6 +216,21 @@ def default_ticks(t_max: float) -> np.ndarray:
     """Time ticks every 6 months (up to 36 of follow-up), 12 (up to 120) or 24, from 0 to ``t_max``."""
     step = 6.0 if t_max <= 36 else 12.0 if t_max <= 120 else 24.0
     return np.arange(0.0, max(t_max, step) + 1e-9, step)
+
+
+def change_points(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows where survival or its CI changes, with the first and the last row: drawn as a right-continuous
+    step function (``line_shape="hv"``) from (0, 1) through them, the curve and its band equal those through every
+    row at every time (a censoring-only row repeats the row before it; the last row carries the curve on to the
+    end of follow-up)."""
+    if len(table) <= 2:
+        return table
+    columns = [c for c in ("survival", "ci_lower", "ci_upper") if c in table]
+    values = table[columns].to_numpy(float)
+    same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
+    keep = np.r_[True, ~same.all(axis=1)]
+    keep[-1] = True
+    return table if keep.all() else table.loc[keep]
 
 
 def thin_table(table: pd.DataFrame, t_max: float, max_points: int) -> pd.DataFrame:
