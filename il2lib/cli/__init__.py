@@ -15,12 +15,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from il2lib.cli import analyses, report, summary
+from il2lib.cli import analyses, report, store, summary
 from il2lib.errors import Il2libError
 
 #: (name, help, add_arguments, run) of every subcommand.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
-    *summary.COMMANDS, *analyses.COMMANDS, *report.COMMANDS]
+    *summary.COMMANDS, *analyses.COMMANDS, *report.COMMANDS, *store.COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

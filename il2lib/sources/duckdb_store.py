@@ -20,6 +20,7 @@ import fcntl
 import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -45,6 +46,7 @@ VALUES_TABLE = "il2_values"
 TIMES_TABLE = "il2_times"
 _TIME_COLUMNS = frozenset(ep.time for ep in schema.ENDPOINTS.values())
 _APP_ROOT = Path(__file__).resolve().parents[2]
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,21 +108,30 @@ def ensure_store(pattern: str, file_format: str, reader: str, form: str, directo
     source, key = _fingerprint(pattern, file_format, form)
     suffix = ".duckdb" if form == "duckdb-file" else ".parquet.d"
     target = d / f"il2-{source}-{key}{suffix}"
-    with open(d / f"il2-{source}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.exists():
-            return Store(form, target, False, 0.0)
-        start = time.perf_counter()
-        work = Path(tempfile.mkdtemp(prefix=f"il2-{source}-build-", dir=d))
-        try:
-            _build(reader, form, work, threads, memory_limit)
-            os.replace(work / f"store{suffix}", target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        for old in d.glob(f"il2-{source}-*{suffix}"):
-            if old != target and "-build-" not in old.name:
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-        return Store(form, target, True, time.perf_counter() - start)
+    try:
+        with open(d / f"il2-{source}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                _log.info("Another build of this registry store is running; waiting for it.")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            if target.exists():
+                return Store(form, target, False, 0.0)
+            _log.info("Building the registry store (%s) in %s.", form, d)
+            start = time.perf_counter()
+            work = Path(tempfile.mkdtemp(prefix=f"il2-{source}-build-", dir=d))
+            try:
+                _build(reader, form, work, threads, memory_limit)
+                os.replace(work / f"store{suffix}", target)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            for old in d.glob(f"il2-{source}-*{suffix}"):
+                if old != target and "-build-" not in old.name:
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+            return Store(form, target, True, time.perf_counter() - start)
+    except OSError as exc:
+        raise DataSourceError(f"Cannot write the registry store in registry.store_directory ({exc.strerror}).") \
+            from None
 
 
 def _build(reader: str, form: str, work: Path, threads: int, memory_limit: str) -> None:
