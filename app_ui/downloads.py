@@ -120,9 +120,9 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     if masking.on and (patient_level or withheld_under_masking(kind)):
         return
     base = key or slug(name)
-    import plotly.graph_objects as go
+    from il2lib.figures.palette import copy_figure
 
-    snapshot = masking.figure(go.Figure(fig))
+    snapshot = masking.figure(copy_figure(fig))
     stem = file_name or slug(name)
     with st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}",
                     help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal"):

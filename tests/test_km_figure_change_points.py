@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from il2lib.figures.km import CENSOR_TICK_BINS, change_points, figure, km_figure
+from il2lib.figures.km import CENSOR_TICK_BINS, change_points, km_figure
+from il2lib.figures.palette import copy_figure, figure
 from il2lib.survival import kaplan_meier
 
 
@@ -82,3 +83,12 @@ def test_figure_json_is_that_of_the_fully_validated_figure(curves, template):
     assert layout["template"] == template  # the caller's layout is left as it was
     with pytest.raises(ValueError):
         figure([dict(type="scatter", not_a_property=1)], layout)
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_a_copy_of_the_figure_has_the_same_json_and_is_independent(curves, presentation):
+    fig = km_figure(curves, presentation=presentation, title="KM", subtitle="data")
+    copy = copy_figure(fig)
+    assert json.loads(pio.to_json(copy, validate=False)) == json.loads(pio.to_json(go.Figure(fig), validate=False))
+    copy.update_layout(title_text="changed", template={"layout": {"font": {"size": 30}}})
+    assert fig.layout.title.text == "KM" and fig.layout.template.layout.font.size != 30

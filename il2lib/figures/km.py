@@ -14,9 +14,7 @@ subtitle read "<k".
 """
 from __future__ import annotations
 
-import functools
 import html
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -172,30 +170,7 @@ def km_figure(
     if with_table:
         traces += _risk_rows(results, ticks, style, layout, k, hidden_sizes)
     layout["shapes"] = shapes
-    return figure(traces, layout)
-
-
-def figure(traces: list[dict], layout: dict) -> go.Figure:
-    """One validated construction from plain dicts (much faster than many update calls), except the layout's
-    named template: plotly's own template is set as it is, unvalidated (validating it took 30-50 ms per figure,
-    most of the build); the figure's JSON is the same."""
-    layout = dict(layout)
-    name = layout.pop("template", None)
-    fig = go.Figure(data=traces, layout=layout)
-    if name is not None:
-        fig.layout._validate = False
-        try:
-            fig.layout.template = json.loads(_template_json(name))
-        finally:
-            fig.layout._validate = True
-    return fig
-
-
-@functools.lru_cache(maxsize=8)
-def _template_json(name: str) -> str:
-    import plotly.io as pio
-
-    return json.dumps(pio.templates[name].to_plotly_json())
+    return palette.figure(traces, layout)
 
 
 #: Plotly's bottom margin plus the room under the domain (px), outside the panels and the top margin.

@@ -13,7 +13,9 @@ at least 4.5:1, 1.4.11 graphical objects at least 3:1). https://www.w3.org/TR/WC
 """
 from __future__ import annotations
 
+import functools
 import html
+import json
 import textwrap
 from dataclasses import dataclass
 
@@ -161,3 +163,41 @@ def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, 
         hoverlabel={"font": {"size": style.font_size}},
     )
     return fig
+
+
+def figure(traces: list[dict], layout: dict) -> go.Figure:
+    """``go.Figure(data=traces, layout=layout)``: one validated construction from plain dicts, except the layout's
+    named template, plotly's own, set as it is (validating a template takes 30-50 ms, most of a figure's build;
+    the figure's JSON is the same)."""
+    layout = dict(layout)
+    template = layout.pop("template", None)
+    fig = go.Figure(data=traces, layout=layout)
+    if template is not None:
+        _set_template(fig, json.loads(_template_json(template)) if isinstance(template, str) else template)
+    return fig
+
+
+def copy_figure(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig``, as ``go.Figure(fig)`` makes it, with the template (already valid) not validated again."""
+    spec = fig.to_dict()  # deep copies
+    layout = spec.get("layout", {})
+    template = layout.pop("template", None)
+    copy = go.Figure(data=spec.get("data"), layout=layout, frames=spec.get("frames"))
+    if template is not None:
+        _set_template(copy, template)
+    return copy
+
+
+def _set_template(fig: go.Figure, template: dict) -> None:
+    fig.layout._validate = False
+    try:
+        fig.layout.template = template
+    finally:
+        fig.layout._validate = True
+
+
+@functools.lru_cache(maxsize=8)
+def _template_json(name: str) -> str:
+    import plotly.io as pio
+
+    return json.dumps(pio.templates[name].to_plotly_json())
