@@ -433,7 +433,7 @@ def engine_child(engine: str, folder: str, draws: int, seed: int, checked: int) 
             server.stop()
         out["note"] = (f"server start {out['start_s']:.1f} s; build = CSV export {load['csv_s']:.1f} s + COPY "
                        f"{load['copy_s']:.1f} s + VACUUM ANALYZE {load['analyze_s']:.1f} s; PostgreSQL default "
-                       "settings; peak = Python client only")
+                       "settings; peak = the Python client (the DuckDB CSV export of the load included), not the server")
     else:
         from il2lib.sources.spark import LOCAL_CONFIG, SparkSource, spark_session
 
