@@ -545,7 +545,79 @@ def _term_key(by: str | None, group: str, term: str, what: str) -> tuple:
 def canonical_terms(terms: pd.Series) -> pd.Series:
     """One spelling per term: the CTCAE v5 term (``hypotension`` -> ``Hypotension``, ``Vitiligo`` ->
     ``Skin hypopigmentation``) or the first spelling seen (see :mod:`il2lib.validation.ae_vocabulary`)."""
-    return ae_vocabulary.canonical_terms(terms)[0]
+    distinct = _text_codes(terms)
+    if distinct is None:
+        return ae_vocabulary.canonical_terms(terms)[0]
+    codes, values = distinct
+    spelled = _spread(ae_vocabulary.canonical_terms(values)[0].to_numpy(object), codes)  # in order of appearance
+    return pd.Series(np.where(codes == -1, terms.astype(object).to_numpy(), spelled), index=terms.index,
+                     dtype=object, name=terms.name)  # a missing term stays as it was
+
+
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
+    """``(codes, distinct values in order of appearance)`` of a column of text and missing values (code -1), so a
+    per-value function runs once per distinct value; None when the column holds anything but text."""
+    values = values.astype(object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return None
+    codes, distinct = pd.factorize(values)
+    if not set(map(type, values.to_numpy()[codes == -1])) <= _MISSING_TYPES:  # e.g. NaT: text to the vocabulary
+        return None
+    return codes, pd.Series(distinct.to_numpy(object), dtype=object)
+
+
+def _spread(per_value: np.ndarray, codes: np.ndarray, missing=None) -> np.ndarray:
+    """Each row's result from the results ``per_value`` of the distinct values (:func:`_text_codes`); ``missing``
+    for a missing value (code -1)."""
+    return np.append(per_value, np.array([missing], dtype=per_value.dtype))[codes]
+
+
+#: The missing values :func:`_text_codes` codes -1, all missing to :mod:`il2lib.validation.ae_vocabulary` too.
+_MISSING_TYPES = {type(None), float, np.float64, type(pd.NA)}
+
+
+def _respellings(entered: pd.Series, canonical: pd.Series) -> dict[str, tuple[str, ...]]:
+    """:func:`il2lib.validation.ae_vocabulary.respellings` of the distinct (typed, canonical) pairs, in order of
+    appearance: the same merges, each pair looked at once."""
+    pairs = pd.DataFrame({"typed": entered.astype(object).to_numpy(), "canon": canonical.astype(object).to_numpy()})
+    if any(_text_codes(pairs[c]) is None for c in pairs):
+        return ae_vocabulary.respellings(entered, canonical)
+    first = pairs.drop_duplicates()
+    return ae_vocabulary.respellings(first["typed"], first["canon"])
+
+
+def _respelled_patients(pids: pd.Series, entered: pd.Series, canonical: pd.Series) -> set:
+    """Patients with a term typed otherwise than its canonical spelling (stripped); ``canonical`` has no missing
+    value and none of the texts of a missing term."""
+    distinct = _text_codes(entered)
+    if distinct is None:
+        return {p for p, t, c in zip(pids, entered.astype(object), canonical) if str(t).strip() != c}
+    codes, values = distinct
+    stripped = _spread(np.array([str(v).strip() for v in values], dtype=object), codes)
+    differ = (codes == -1) | (stripped != canonical.to_numpy(object))  # a missing typed term never equals one
+    return set(pids.to_numpy(object)[differ])
+
+
+def _attribution(values: pd.Series) -> pd.Series:
+    """:func:`il2lib.validation.ae_vocabulary.attribution` (the scale), once per distinct value."""
+    distinct = _text_codes(values)
+    if distinct is None:
+        return ae_vocabulary.attribution(values)[0]
+    codes, unique = distinct
+    mapped = _spread(ae_vocabulary.attribution(unique)[0].to_numpy(object), codes)
+    return pd.Series(mapped, index=values.index, dtype=object)
+
+
+def _no_term(terms: pd.Series) -> np.ndarray:
+    """A missing or blank term (or one reading "nan", "None", "<NA>")."""
+    def blank(values: pd.Series) -> np.ndarray:
+        return (values.isna() | values.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])).to_numpy()
+
+    distinct = _text_codes(terms)
+    if distinct is None:
+        return blank(terms)
+    codes, values = distinct
+    return _spread(blank(values), codes, True)
 
 
 def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -557,35 +629,42 @@ def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFra
     grade = pd.to_numeric(out[schema.AE_GRADE], errors="coerce")
     bad_grade = ~grade.isin(GRADES).to_numpy()
     outside = ~out[schema.AE_PATIENT_ID].isin(ids).to_numpy()
-    no_term = (out[schema.AE_TERM].isna() | out[schema.AE_TERM].astype(str).str.strip()
-               .isin(["", "nan", "None", "<NA>"])).to_numpy()
-    rows = pd.Series(np.arange(len(out)) + 1, index=out.index).astype(str)
+    no_term = _no_term(out[schema.AE_TERM])
     excl = []
     for mask, reason in [(outside, "patient not in the analysed (filtered) cohort"),
                          (~outside & bad_grade, "CTCAE grade missing or not an integer 1-5"),
                          (~outside & ~bad_grade & no_term, "AE term missing")]:
         if mask.any():
             frame = excluded_frame(out, mask, reason)
-            frame.insert(0, "ae_row", rows[mask].to_numpy())
+            frame.insert(0, "ae_row", pd.Series(np.flatnonzero(mask) + 1).astype(str).to_numpy())
             excl.append(frame)
     keep = ~(outside | bad_grade | no_term)
-    merges = ae_vocabulary.respellings(entered[keep], out[schema.AE_TERM][keep])
-    merged_ids = {p for p, t, c in zip(out[schema.AE_PATIENT_ID][keep], entered[keep].astype(object),
-                                       out[schema.AE_TERM][keep]) if str(t).strip() != c}
+    merges = _respellings(entered[keep], out[schema.AE_TERM][keep])
+    merged_ids = _respelled_patients(out[schema.AE_PATIENT_ID][keep], entered[keep], out[schema.AE_TERM][keep])
     out = out[keep].assign(**{schema.AE_GRADE: grade[keep].astype(int)})
     if schema.AE_ATTRIBUTION in out.columns:
-        out[schema.AE_ATTRIBUTION] = ae_vocabulary.attribution(out[schema.AE_ATTRIBUTION])[0]
+        out[schema.AE_ATTRIBUTION] = _attribution(out[schema.AE_ATTRIBUTION])
     excluded = (pd.concat(excl, ignore_index=True) if excl
                 else pd.DataFrame(columns=["ae_row", "patient_id", "reason"]))
     return out, excluded, {"merges": merges, "patients": sorted(merged_ids)}
 
 
 def _immune_flag(ae: pd.DataFrame) -> pd.Series:
-    by_term = ae_vocabulary.is_immune_related(ae[schema.AE_TERM])
+    by_term = _immune_terms(ae[schema.AE_TERM])
     if schema.AE_IMMUNE not in ae.columns:
         return by_term
     flag = ae[schema.AE_IMMUNE].astype("boolean")
     return flag.fillna(by_term).astype(bool)
+
+
+def _immune_terms(terms: pd.Series) -> pd.Series:
+    """:func:`il2lib.validation.ae_vocabulary.is_immune_related`, once per distinct term."""
+    distinct = _text_codes(terms)
+    if distinct is None:
+        return ae_vocabulary.is_immune_related(terms)
+    codes, values = distinct
+    return pd.Series(_spread(ae_vocabulary.is_immune_related(values).to_numpy(bool), codes, False),
+                     index=terms.index, name=terms.name)
 
 
 def _flag(ae: pd.DataFrame, column: str) -> pd.Series:
@@ -706,7 +785,10 @@ def _flag_values(patients: pd.DataFrame, column: str) -> np.ndarray:
     if column not in patients.columns:
         return np.full(len(patients), None, dtype=object)
     flag = patients[column].astype("boolean")
-    return np.array([None if v is pd.NA else bool(v) for v in flag], dtype=object)
+    out = np.full(len(flag), None, dtype=object)
+    known = flag.notna().to_numpy()
+    out[known] = flag[known].to_numpy(dtype=bool).astype(object)  # Python bools
+    return out
 
 
 def _complete_mask(patients: pd.DataFrame, ae_complete: tuple[str, ...]) -> np.ndarray:
@@ -715,8 +797,12 @@ def _complete_mask(patients: pd.DataFrame, ae_complete: tuple[str, ...]) -> np.n
         return np.ones(len(patients), dtype=bool)
     if not declared or schema.SOURCE not in patients.columns:
         return np.zeros(len(patients), dtype=bool)
-    source = patients[schema.SOURCE].map(lambda v: None if pd.isna(v) else schema.norm(v))
-    return source.isin(declared).to_numpy(dtype=bool)
+    source = patients[schema.SOURCE]
+    distinct = _text_codes(source)
+    if distinct is None:
+        return source.map(lambda v: None if pd.isna(v) else schema.norm(v)).isin(declared).to_numpy(dtype=bool)
+    codes, values = distinct
+    return _spread(values.map(schema.norm).isin(declared).to_numpy(dtype=bool), codes, False)
 
 
 def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, ae: pd.DataFrame,
@@ -767,7 +853,7 @@ def _summary_rows(group: str, sub: pd.DataFrame, show_g5_unknown: bool, ae_has_s
     any_known, term_known = sub["any_known"].to_numpy(dtype=bool), sub["term_known"].to_numpy(dtype=bool)
     worst = sub["worst"].fillna(0).to_numpy(float)
     steroid_flag, icu_flag, trd_flag = (sub[c].to_numpy(object) for c in ("steroid_flag", "icu_flag", "trd_flag"))
-    has = lambda flag: np.array([v is not None for v in flag], dtype=bool)  # noqa: E731
+    has = lambda flag: np.not_equal(flag, None).astype(bool)  # noqa: E731
     steroids = sub["steroid_ae"].to_numpy(dtype=bool) | (steroid_flag == True)  # noqa: E712
     trd = sub["trd"].to_numpy(dtype=bool)
     rows = [
@@ -906,7 +992,7 @@ def _by_cycle(ae: pd.DataFrame, pt: pd.DataFrame, patients: pd.DataFrame,
     if schema.AE_CYCLE not in ae.columns or ae.empty:
         return empty, []
     cycle = pd.to_numeric(ae[schema.AE_CYCLE], errors="coerce")
-    cycles = sorted({int(c) for c in cycle.dropna()})
+    cycles = sorted({int(c) for c in pd.unique(cycle.dropna())})
     term_known = pt["term_known"].to_numpy(dtype=bool)
     group = pt["group"].to_numpy(object)
     rows, conflicts = [], set()

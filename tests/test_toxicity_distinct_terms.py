@@ -1,0 +1,126 @@
+"""The toxicity summary reads each distinct AE term, attribution and source once (a registry's AE table repeats a
+few dozen terms over millions of rows): the results equal the AE vocabulary applied row by row, messy values
+included (spellings, blanks, every kind of missing value, non-text cells)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from il2lib import schema
+from il2lib.analyses import toxicity
+from il2lib.analyses.toxicity import toxicity_summary
+from il2lib.validation import ae_vocabulary
+
+TERMS = ["Hypotension", "hypotension", " HYPOTENSION ", "Capillary Leak  Syndrome", "capillary leak syndrome",
+         "Vitiligo", "rigors", "Rigors", "rash maculopapular", "Pneumonitis", None, np.nan, pd.NA, "", "  ", "nan",
+         "None", "<NA>", "Fever", "fever", "Colitis", "colitis (immune)"]
+ATTRIBUTIONS = ["probable", "Definite", " possible", "unlikely", "Unrelated", "unknown", "", None, np.nan, pd.NA,
+                "maybe", "UNK", "definite "]
+
+
+def messy(n_patients: int = 60, n_rows: int = 900, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = [f"P{i:03d}" for i in range(n_patients)]
+    patients = pd.DataFrame({
+        schema.PATIENT_ID: ids,
+        schema.DISEASE: rng.choice(["melanoma", "rcc"], n_patients),
+        schema.SOURCE: rng.choice(["Centre A", "centre a ", "St. Mary's", None], n_patients),
+        schema.PRIOR_PD1: pd.array(rng.choice([True, False, None], n_patients), dtype="boolean"),
+        schema.ICU_TRANSFER: pd.array(rng.choice([True, False, None], n_patients), dtype="boolean"),
+        schema.STEROIDS_IRAE: pd.array(rng.choice([True, False, None], n_patients), dtype="boolean"),
+        schema.TREATMENT_DEATH: pd.array(rng.choice([False, None, True], n_patients, p=[0.8, 0.15, 0.05]),
+                                         dtype="boolean"),
+        schema.MAX_CTCAE: pd.array(rng.choice([0, 2, 3, 5, None], n_patients), dtype="Int64"),
+        schema.DOSES_C1: rng.choice([0, 8, 12], n_patients), schema.N_CYCLES: rng.choice([1, 2, 3], n_patients),
+    })
+    entered = pd.Series(rng.choice(np.array(TERMS, dtype=object), n_rows), dtype=object)
+    ae = pd.DataFrame({
+        schema.AE_PATIENT_ID: rng.choice(ids + ["P999", "nobody"], n_rows),
+        schema.AE_TERM: entered,
+        schema.AE_GRADE: rng.choice([1, 2, 3, 4, 5, 7, None], n_rows),
+        schema.AE_CYCLE: rng.choice([1.0, 2.0, 2.5, 3.0, np.nan], n_rows),
+        schema.AE_IMMUNE: pd.array(rng.choice([True, False, None], n_rows), dtype="boolean"),
+        schema.AE_STEROIDS: pd.array(rng.choice([True, False, None], n_rows), dtype="boolean"),
+        schema.AE_ATTRIBUTION: pd.Series(rng.choice(np.array(ATTRIBUTIONS, dtype=object), n_rows), dtype=object),
+    })
+    return patients, ae
+
+
+def per_row(monkeypatch) -> None:
+    """Every per-value step back to the AE vocabulary applied to each row."""
+    monkeypatch.setattr(toxicity, "_text_codes", lambda values: None)
+
+
+def same_values(a: pd.Series, b: pd.Series) -> bool:
+    """Equal element by element, a missing value equal only to the same missing object (None is not NaN)."""
+    return a.index.equals(b.index) and a.dtype == b.dtype and all(
+        x is y or (type(x) is type(y) and x == y) for x, y in zip(a.tolist(), b.tolist()))
+
+
+def assert_same_summary(a, b) -> None:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, pd.DataFrame):
+            pd.testing.assert_frame_equal(x, y, check_exact=True)
+        else:
+            assert x == y, f.name
+
+
+def test_canonical_terms_equal_the_vocabulary_row_by_row():
+    terms = pd.Series(np.random.default_rng(0).choice(np.array(TERMS, dtype=object), 500), dtype=object)
+    assert same_values(toxicity.canonical_terms(terms), ae_vocabulary.canonical_terms(terms)[0])
+    assert toxicity._text_codes(terms) is not None, "the messy column must take the distinct-value path"
+
+
+def test_a_column_holding_other_than_text_is_read_row_by_row():
+    # NaT is text to the vocabulary ("NaT"), a number is a term: both go through it row by row
+    for odd in (pd.NaT, 7, 2.5):
+        terms = pd.Series(["Fever", odd, "fever", None], dtype=object)
+        assert toxicity._text_codes(terms) is None
+        assert same_values(toxicity.canonical_terms(terms), ae_vocabulary.canonical_terms(terms)[0])
+
+
+def test_immune_flags_attribution_and_blank_terms_equal_the_vocabulary():
+    rng = np.random.default_rng(1)
+    terms = pd.Series(rng.choice(np.array(TERMS, dtype=object), 400), dtype=object, name=schema.AE_TERM)
+    attribution = pd.Series(rng.choice(np.array(ATTRIBUTIONS, dtype=object), 400), dtype=object)
+    pd.testing.assert_series_equal(toxicity._immune_terms(terms), ae_vocabulary.is_immune_related(terms))
+    assert same_values(toxicity._attribution(attribution), ae_vocabulary.attribution(attribution)[0])
+    blank = (terms.isna() | terms.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])).to_numpy()
+    assert (toxicity._no_term(terms) == blank).all() and blank.any() and not blank.all()
+
+
+def test_respellings_and_respelled_patients_equal_the_row_by_row_definition():
+    rng = np.random.default_rng(2)
+    entered = pd.Series(rng.choice(np.array([t for t in TERMS if isinstance(t, str) and t.strip()
+                                             and t not in ("nan", "None", "<NA>")], dtype=object), 600))
+    canonical = toxicity.canonical_terms(entered)
+    pids = pd.Series(rng.choice([f"P{i}" for i in range(40)], 600))
+    merges = toxicity._respellings(entered, canonical)
+    assert merges == ae_vocabulary.respellings(entered, canonical) and list(merges) and \
+        list(merges) == list(ae_vocabulary.respellings(entered, canonical))  # the note lists them in this order
+    expected = {p for p, t, c in zip(pids, entered, canonical) if str(t).strip() != c}
+    assert toxicity._respelled_patients(pids, entered, canonical) == expected and expected
+
+
+@pytest.mark.parametrize("by", [None, schema.DISEASE, schema.PRIOR_PD1, schema.SOURCE])
+@pytest.mark.parametrize("ae_complete", [(), ("centre a",), (schema.AE_COMPLETE_ALL,)])
+def test_summary_of_a_messy_ae_table_equals_the_row_by_row_summary(monkeypatch, by, ae_complete):
+    patients, ae = messy()
+    fast = toxicity_summary(ae, patients, by, ae_complete=ae_complete)
+    per_row(monkeypatch)
+    slow = toxicity_summary(ae, patients, by, ae_complete=ae_complete)
+    assert_same_summary(fast, slow)
+    assert fast.by_term["term"].nunique() > 5 and len(fast.excluded_ae_rows) > 0
+    assert any(getattr(n, "kind", "") == "ae_term_merge" for n in fast.notes)
+
+
+def test_patient_flags_stay_true_false_or_none():
+    patients, _ = messy()
+    flags = toxicity._flag_values(patients, schema.ICU_TRANSFER)
+    expected = [None if v is pd.NA else bool(v) for v in patients[schema.ICU_TRANSFER]]
+    assert flags.dtype == object and [type(v) for v in flags] == [type(v) for v in expected]
+    assert list(flags) == expected
