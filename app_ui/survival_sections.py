@@ -12,7 +12,7 @@ from app_ui import survival_tabs as tabs
 from app_ui.code_panel import show_code
 from app_ui.downloads import table_with_downloads
 from app_ui.markdown import md_escape
-from app_ui.survival_view import (COX_AUTO_MAX_N, RESPONSE_GROUPINGS, comparison, endpoint_by, group_choices,
+from app_ui.survival_view import (COX_AUTO_MAX_N, RESPONSE_GROUPINGS, cached_group_choices, comparison, endpoint_by,
                                   rmst_display)
 from app_ui.widgets import url_group_order
 from il2lib.export.snippets import milestone_snippet, pairwise_logrank_snippet
@@ -24,7 +24,7 @@ REFERENCE_KEY = "km_ref"
 def group_order(ctx, endpoint: str, by: str | None, landmark: float | None, container=st) -> tuple[str, ...] | None:
     """The "Reference group" control of the Survival page: the groups in order, the reference first (curves,
     legend, risk table, medians; the Cox hazard ratio reads "other vs reference"). None without a grouping."""
-    levels = group_choices(ctx.data, endpoint, by, landmark)
+    levels = cached_group_choices(ctx.cache_key, ctx.data, endpoint, by, landmark)
     if len(levels) < 2:
         return None
     return tuple(url_group_order(REFERENCE_KEY, levels, container=container,
