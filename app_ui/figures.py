@@ -196,6 +196,10 @@ def swimmer(ctx) -> None:
                "follow-up; circles mark the first response, arrows an ongoing response.")
 
 
+#: Points drawn per group of the biomarker figure (a larger group: a random sample; its box from every patient).
+BIOMARKER_POINTS = 2_000
+
+
 def biomarkers(ctx, result, shown) -> None:
     """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease (boxes only, no
     patient points, while small-cell protection is on)."""
@@ -210,7 +214,8 @@ def biomarkers(ctx, result, shown) -> None:
     masking = current_masking()
     k = masking.threshold if masking.on else None  # the masked form: boxes only
     fig = biomarker_figure(ctx.data, variable, result, title=title, subtitle=subtitle,
-                           presentation=ctx.presentation, small_cell_threshold=k, shown=shown)
+                           presentation=ctx.presentation, small_cell_threshold=k, shown=shown,
+                           max_points=BIOMARKER_POINTS)
     _chart(fig, "biomarker_box", kind="biomarker", file_name=stem(ctx, f"biomarker_{variable}"))
     if masking.on:
         st.caption(f"Small-cell protection on: boxes only (no patient points); a group of fewer than "

@@ -23,7 +23,7 @@ from il2lib import schema
 from il2lib._work import WorkCounter
 from il2lib.analyses._grouping import concat_excluded, excluded_frame, patient_ids, patients_statement, require_columns
 from il2lib.analyses.table1 import SUPERSCRIPTS
-from il2lib.cohort import benefit_rule_text, with_clinical_benefit
+from il2lib.cohort import benefit_rule_text, clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
@@ -221,6 +221,18 @@ def with_mean_doses(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def benefit_frame(df: pd.DataFrame, cb_sd_months: float, window_days: float,
+                  columns: Sequence[str] = ()) -> pd.DataFrame:
+    """``with_mean_doses(with_clinical_benefit(df, cb_sd_months, window_days))`` narrowed to the id, the disease and
+    ``columns`` (those present; default every biomarker): what the comparison and its figure read, without copying
+    the other columns."""
+    wanted = [schema.PATIENT_ID, schema.DISEASE, schema.DOSES_C1, schema.DOSES_C2,
+              *(columns or CONTINUOUS_BIOMARKERS + BINARY_BIOMARKERS)]
+    kept = [c for c in dict.fromkeys(wanted) if c in df.columns and c != schema.CLINICAL_BENEFIT]
+    return with_mean_doses(df[kept].assign(**{schema.CLINICAL_BENEFIT: clinical_benefit(df, cb_sd_months,
+                                                                                        window_days)}))
+
+
 def _cycle_doses(df: pd.DataFrame) -> pd.DataFrame | None:
     cols = [c for c in (schema.DOSES_C1, schema.DOSES_C2) if c in df.columns]
     return df[cols].apply(pd.to_numeric, errors="coerce").astype("float64") if cols else None
@@ -370,7 +382,7 @@ def biomarker_comparison(df: pd.DataFrame, disease: str | None = None,
     limit = BIOMARKER_WORK_LIMIT if work_limit is None else work_limit
     WorkCounter(f"the biomarker comparison of {compared:,} patients on {n_variables} variables",
                 limit).charge(biomarker_work(compared, n_variables))
-    data = with_mean_doses(with_clinical_benefit(df, cb_sd_months, window_days))
+    data = benefit_frame(df, cb_sd_months, window_days, variables or ())
     if variables is None:
         variables = [v for v in CONTINUOUS_BIOMARKERS + BINARY_BIOMARKERS if v in data.columns]
     else:
