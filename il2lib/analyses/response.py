@@ -156,6 +156,13 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
         Groups to put first, in that order (see :func:`~il2lib.analyses._grouping.level_order`); the others
         follow in the default order (without before with, first line first).
     """
+    return _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order)[0]
+
+
+def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_weeks: float, window_days: float,
+                   work_limit: int | None, order: Sequence[str] | None):
+    """:func:`best_response_table` and the RECIST rules it applied to its patients (the rows of ``df`` with a
+    group and a BOR of CR/PR/SD/PD/NE)."""
     require_columns(df, schema.BOR)
     view = resolve_view(df, view)
     labels = group_labels(df, by)
@@ -178,7 +185,7 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
             rows.append({"group": g, "response": r, "n": k, "group_n": len(sub), "percent": 100 * k / len(sub)})
     counts = pd.DataFrame(rows, columns=["group", "response", "n", "group_n", "percent"])
     return ResponseTable(by, tuple(groups), counts, concat_excluded(excluded), int(keep.sum()), rules.view,
-                         rules.table_notes, rules.reclassified)
+                         rules.table_notes, rules.reclassified), rules
 
 
 def rate_count_keys(by: str | None, group: str, outcome: str, view: str) -> tuple:
@@ -452,11 +459,10 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     view = resolve_view(df, view)
     labels = group_labels(df, by)
     _charge_response_work(labels, work_limit)
-    table = best_response_table(df, by, view, sd_minimum_weeks, window_days, work_limit, order)
+    table, rules = _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order)  # rules of data
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
     data, labels = df[kept], labels[kept]
     duration = sd_rule_duration(data)
-    rules = apply_response_rules(data, view, sd_minimum_weeks, window_days)
     excluded = [table.excluded]
     is_ne = rules.bor.eq("NE").to_numpy(dtype=bool)
     if denominator == "evaluable":
