@@ -23,7 +23,7 @@ from il2lib.survival import _checks
 from il2lib.survival._counting import Counts, count
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, RMSTResult, km_from_counts
 from il2lib.survival.logrank import LogRankResult, logrank_result, stratum_sums_from_counts
-from il2lib.survival.timefix import tie_cuts
+from il2lib.survival.timefix import remap, tie_map
 
 #: Columns of :attr:`SurvivalCounts.table` and of an aggregate query's result.
 COUNT_COLUMNS = ("stratum", "group", "time", "n_event", "n_censor")
@@ -200,11 +200,10 @@ def _aeq_rows(arrays):
     """R's ``timefix``: times within R's tolerance of each other (over all strata and groups) become one
     time and their rows are summed (:mod:`il2lib.survival.timefix`); ``arrays`` itself when there is no such tie."""
     time = np.asarray(arrays[2], dtype=float)
-    cuts = tie_cuts(np.unique(time)) if time.size else None
-    if cuts is None:
+    moved = tie_map(np.unique(time)) if time.size else None
+    if moved is None:
         return arrays
-    fixed = cuts[np.searchsorted(cuts, time, side="right") - 1]
-    return _merge_duplicates(tuple(arrays[:2]) + (fixed,) + tuple(arrays[3:]))
+    return _merge_duplicates(tuple(arrays[:2]) + (remap(time, moved),) + tuple(arrays[3:]))
 
 
 def _merge_duplicates(arrays):

@@ -40,7 +40,7 @@ from il2lib.survival._coxfit import newton, risk_sets
 from il2lib.survival.km import ConfType, GroupedKaplanMeier, KaplanMeierResult, km_from_counts
 from il2lib.survival.logrank import MIN_EVENTS_PER_GROUP_FOR_HR
 from il2lib.survival.time_origin import EntryKaplanMeierResult, _risk_counts, kaplan_meier_entry
-from il2lib.survival.timefix import aeq_times, snap, tie_cuts
+from il2lib.survival.timefix import aeq_times, remap, tie_map
 from il2lib.validation.recist import apply_response_rules, duration_meets, sd_rule_duration
 
 Grouping = Literal["response", "benefit"]
@@ -151,10 +151,10 @@ def _on_timefix_grid(time: np.ndarray, switch: np.ndarray) -> tuple[np.ndarray, 
     """``time`` and the switches inside (0, time) with R's aeqSurv applied to the start and stop times of the
     rows they make (0, the switches inside, the times)."""
     inside = (switch > 0) & (switch < time)
-    cuts = tie_cuts(np.unique(np.concatenate([[0.0], time, switch[inside]])))
-    if cuts is None:
+    moved = tie_map(np.unique(np.concatenate([[0.0], time, switch[inside]])))
+    if moved is None:
         return time, switch
-    return snap(time, cuts), np.where(inside, snap(switch, cuts), switch)
+    return remap(time, moved), np.where(inside, remap(switch, moved), switch)
 
 
 @dataclass(frozen=True)
