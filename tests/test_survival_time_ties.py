@@ -229,3 +229,22 @@ def test_a_switch_within_the_tolerance_of_the_end_of_follow_up_is_no_switch():
     np.testing.assert_array_equal(responded, [0, 0, 1, 1])  # a switch within the tolerance of 0: status 1 from 0
     np.testing.assert_array_equal(event, [1, 0, 0, 1])
     assert split_rows(time, [1, 0, 1], np.array([8.0, 4.0, 1.0]))[1].size == 6  # no near-tie: split as tmerge
+
+
+def test_counts_and_rows_forms_of_the_rule_agree_on_many_continuous_times():
+    # 1e5 exponential times: some hundred pairs fall within R's tolerance, across groups and strata
+    rng = np.random.default_rng(11)
+    n = 100_000
+    t, e = rng.exponential(20.0, n), rng.random(n) < 0.7
+    g, s = rng.integers(0, 3, n), rng.integers(0, 2, n)
+    fixed = aeq_times(t)
+    assert 0 < n - np.unique(fixed).size < n // 100
+    pd.testing.assert_frame_equal(kaplan_meier(t, e).table, kaplan_meier(fixed, e, timefix=False).table,
+                                  check_exact=True)
+    on, off = kaplan_meier(t, e, by=g), kaplan_meier(fixed, e, by=g, timefix=False)
+    from_counts = kaplan_meier_counts(survival_counts(t, e, g, s))
+    for label in on:
+        pd.testing.assert_frame_equal(on[label].table, off[label].table, check_exact=True)
+        pd.testing.assert_frame_equal(on[label].table, from_counts[label].table, check_exact=True)
+    a, b = logrank_test(t, e, g, strata=s), logrank_test(fixed, e, g, strata=s, timefix=False)
+    assert a.statistic == b.statistic == logrank_counts(survival_counts(t, e, g, s)).statistic

@@ -3,7 +3,8 @@
 
 Pure numpy/pandas/scipy. Missing time/event/group/covariate values are excluded and counted on
 every result; invalid values (negative or infinite time, event not 0/1) raise
-:class:`il2lib.errors.SurvivalInputError`.
+:class:`il2lib.errors.SurvivalInputError`. Times within R's tolerance of each other are ties, as R's
+default ``timefix = TRUE`` makes them (:mod:`il2lib.survival.timefix`).
 """
 from il2lib.survival.km import GroupedKaplanMeier, KaplanMeierResult, RMSTResult, format_months, kaplan_meier
 
