@@ -333,7 +333,15 @@ def _sniff_delimiter(lines: list[str]) -> str:
 
 
 def _count_line_ends(buf: bytes, start: int, end: int) -> int:
+    if buf.find(b"\r", start, end) < 0:  # one fast scan spares the two slower counts
+        return buf.count(b"\n", start, end)
     return buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
+
+
+def _has_empty_lines(buf: bytes, offset: int) -> bool:
+    """Whether two line ends follow each other after ``offset`` (pyarrow skips such empty lines)."""
+    pairs = (b"\n\n", b"\r\r", b"\n\r") if buf.find(b"\r", offset) >= 0 else (b"\n\n",)
+    return any(buf.find(pair, offset) >= 0 for pair in pairs)
 
 
 def _line_spans(buf: bytes, start: int):
@@ -427,7 +435,7 @@ def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bo
         progress.rows = progress.cells = 0
         return None
     numbers = None
-    if any(buf.find(pair, offset) >= 0 for pair in (b"\n\n", b"\r\r", b"\n\r")):  # empty lines are skipped
+    if _has_empty_lines(buf, offset):  # pyarrow skips empty lines
         numbers = _nonempty_lines(buf, offset)
         if len(numbers) != table.num_rows:
             progress.rows = progress.cells = 0
@@ -514,7 +522,7 @@ def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, qu
         return None
     keep = np.concatenate(keeps) if keeps else np.zeros(0, dtype=bool)
     numbers = None
-    if any(buf.find(pair, offset) >= 0 for pair in (b"\n\n", b"\r\r", b"\n\r")):  # empty lines are skipped
+    if _has_empty_lines(buf, offset):  # pyarrow skips empty lines
         numbers = _nonempty_lines(buf, offset)
         if len(numbers) != len(keep) + 1:
             progress.rows = progress.cells = 0
@@ -542,9 +550,7 @@ def _encode_group(group: list, columns: list, quoted: bool) -> np.ndarray:
 
     table = pa.Table.from_batches(group)
     group.clear()
-    blank = np.ones(table.num_rows, dtype=bool)
-    for k in range(table.num_columns):  # Arrow's whitespace is str.strip()'s (checked over every code point)
-        blank &= np.asarray(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table.column(k))), 0))
+    blank = _blank_rows(table.columns, table.num_rows)
     kept = pa.array(~blank) if blank.any() else None
     for k in range(table.num_columns):
         column = table.column(k).combine_chunks()
@@ -554,27 +560,75 @@ def _encode_group(group: list, columns: list, quoted: bool) -> np.ndarray:
     return ~blank
 
 
+def _blank_rows(columns: list, n: int) -> np.ndarray:
+    """Mask of the rows whose cells are all blank in these Arrow string columns. Each column after the first
+    is looked at only in the rows still blank (Arrow's whitespace is str.strip()'s, checked over every code
+    point)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    still = None  # positions blank in every column so far
+    for column in columns:
+        if still is not None:
+            if not len(still):
+                break
+            column = column.take(pa.array(still))
+        blank = np.asarray(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0), dtype=bool)
+        still = np.flatnonzero(blank) if still is None else still[blank]
+    mask = np.zeros(n, dtype=bool)
+    if still is None:
+        mask[:] = True
+    else:
+        mask[still] = True
+    return mask
+
+
 class _CodedColumn:
     """One text column read batch by batch: its distinct texts (Arrow, in order of first appearance) and
-    the code of each cell, in the smallest integer type the number of texts allows."""
+    the code of each cell, in the smallest integer type the number of texts allows. A column whose values
+    mostly differ (an id) keeps its text chunks instead, once that shows (re-coding its growing texts at
+    every merge would hash them again and again); it ends as an object array, as it would have anyway."""
 
     def __init__(self) -> None:
         self.texts = None
         self.codes: list[np.ndarray] = []
         self.pending: list[tuple[np.ndarray, Any]] = []  # (codes into the batch's dictionary, that dictionary)
         self.pending_rows = 0
+        self.rows = 0  # rows merged into ``texts``
+        self.plain: list | None = None  # Arrow text chunks of a column whose values mostly differ
 
     def add(self, column) -> None:
+        """Add an Arrow string array."""
         import pyarrow.compute as pc
 
         if not len(column):
             return
+        if self.plain is not None:
+            self.plain.append(column)
+            return
         encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        self.pending.append((indices.astype(_code_type(len(encoded.dictionary))), encoded.dictionary))
-        self.pending_rows += len(column)
+        self._add_coded(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary)
+
+    def add_codes(self, codes: np.ndarray, texts) -> None:
+        """Add the cells ``texts[codes]`` (``texts``: an Arrow string array, its values not necessarily distinct
+        or used), as :meth:`add` of those cells would."""
+        import pyarrow as pa
+
+        if not len(codes):
+            return
+        if self.plain is not None:
+            self.plain.append(texts.take(pa.array(codes)))
+            return
+        order, used = pd.factorize(codes)  # the texts used, in order of first appearance
+        self._add_coded(order, texts.take(pa.array(used)))
+
+    def _add_coded(self, indices: np.ndarray, dictionary) -> None:
+        self.pending.append((indices.astype(_code_type(len(dictionary))), dictionary))
+        self.pending_rows += len(indices)
         if self.pending_rows >= _UNIFY_ROWS:
             self._unify()
+            if len(self.texts) * _COMPACT_RATIO > self.rows:
+                self._to_plain()
 
     def _unify(self) -> None:
         """Merge the batch dictionaries into ``texts``: the texts known keep their codes, new ones follow in
@@ -592,10 +646,22 @@ class _CodedColumn:
         for indices, dictionary in self.pending:
             self.codes.append(codes[at:at + len(dictionary)][indices])
             at += len(dictionary)
-        self.texts, self.pending, self.pending_rows = texts, [], 0
+        self.texts, self.pending, self.rows, self.pending_rows = texts, [], self.rows + self.pending_rows, 0
+
+    def _to_plain(self) -> None:
+        """The cells merged so far back to text: the rest of the column is kept as read."""
+        import pyarrow as pa
+
+        self.plain = [self.texts.take(pa.array(np.concatenate(self.codes)))]
+        self.texts, self.codes = None, []
 
     def cells(self, n: int) -> Any:
         """The column: a categorical (see :func:`_categorical`) when its values repeat, else an object array."""
+        if self.plain is not None:
+            import pyarrow as pa
+
+            column, self.plain = pa.chunked_array(self.plain), None
+            return column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
         self._unify()
         if self.texts is None:
             return np.array([], dtype=object)
@@ -665,10 +731,7 @@ def _text_columns(columns: list, crlf_inside: bool, compact: bool = False) -> tu
 
     pa.default_memory_pool().release_unused()
     n = len(columns[0]) if columns else 0
-    blank = np.ones(n, dtype=bool)
-    for column in columns:  # Arrow's whitespace is str.strip()'s (checked over every code point)
-        blank &= pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0).to_numpy()
-    keep = ~blank
+    keep = ~_blank_rows(columns, n)
     kept = None if keep.all() else pa.array(keep)
     compact = compact and int(keep.sum()) >= _COMPACT_MIN_ROWS
     out = []
@@ -904,6 +967,7 @@ def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progr
     _check_cells(name, n_rows, len(fields), limits, progress)
     _check_decoded(name, decoded, len(data), limits, progress, compressed=True)
     pieces: list[list[np.ndarray]] = [[] for _ in fields]
+    coded = [_CodedColumn() for _ in fields] if compact else None  # compact: text codes, batch by batch
     numbers: list[np.ndarray] = []
     batch_rows = max(1024, min(65_536, 4_000_000 // max(len(fields), 1)))
     try:
@@ -915,23 +979,53 @@ def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progr
                 raise CohortFileError(f"'{name}' holds more rows than its footer declares; the file is damaged.")
             texts, blank = [], np.ones(batch.num_rows, dtype=bool)
             for k in fields:
-                cells, empty = _arrow_text(batch.column(k))
+                cells, empty = (_arrow_codes if coded else _arrow_text)(batch.column(k))
                 texts.append(cells)
                 blank &= empty
             keep = ~blank
-            for k, cells in enumerate(texts):
-                pieces[k].append(cells if keep.all() else cells[keep])
+            if coded:
+                for k, (codes, distinct) in enumerate(texts):
+                    coded[k].add_codes(codes if keep.all() else codes[keep], distinct)
+            else:
+                for k, cells in enumerate(texts):
+                    pieces[k].append(cells if keep.all() else cells[keep])
             numbers.append(np.flatnonzero(keep) + first + 2)
     except CohortFileError:
         raise
     except Exception:  # noqa: BLE001
         raise CohortFileError(f"'{name}' is not a readable Parquet file.") from None
+    file_rows = np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
+    if coded:
+        columns = [coded[k].cells(len(file_rows)) for k in range(len(fields))]
+        return {"header": header, "columns": columns, "file_rows": file_rows}
     columns = []
     for k in range(len(fields)):
         parts, pieces[k] = pieces[k], []
         columns.append(np.concatenate(parts) if parts else np.array([], dtype=object))
-    file_rows = np.concatenate(numbers) if numbers else np.array([], dtype=np.int64)
     return {"header": header, "columns": _compact_all(columns, compact), "file_rows": file_rows}
+
+
+def _arrow_codes(array) -> tuple[tuple[np.ndarray, Any], np.ndarray]:
+    """As :func:`_arrow_text`, the cells as (code per cell, Arrow string array of texts): each distinct value
+    converted once, a text column's values taken as they are."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        cells, empty = _arrow_text(array)
+        codes, texts = pd.factorize(cells, use_na_sentinel=False)
+        return (codes, pa.array(texts, pa.string())), empty
+    dictionary = encoded.dictionary
+    codes = pc.fill_null(encoded.indices, len(dictionary)).to_numpy(zero_copy_only=False)
+    if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
+        texts = pa.concat_arrays([pc.fill_null(dictionary.cast(pa.string()), ""), pa.array([""], pa.string())])
+        empty = np.asarray(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), dtype=bool)
+    else:
+        values, empty = _parquet_text(pa.table({"v": dictionary}).to_pandas()["v"])
+        texts, empty = pa.array(np.append(values, ""), pa.string()), np.append(empty, True)
+    return (codes, texts), empty[codes]
 
 
 def _arrow_text(array) -> tuple[np.ndarray, np.ndarray]:

@@ -61,10 +61,10 @@ def duration_meets(duration_months, threshold_days: float,
 def _column(df: pd.DataFrame, name: str, kind: str) -> pd.Series:
     if name in df.columns:
         s = df[name]
-        if kind == "date":
-            return pd.to_datetime(s, errors="coerce")
+        if kind == "date":  # a typed column as it is (to_datetime would look at its values again)
+            return s if s.dtype == "datetime64[ns]" else pd.to_datetime(s, errors="coerce")
         if kind == "number":
-            return pd.to_numeric(s, errors="coerce").astype("float64")
+            return s if s.dtype == "float64" else pd.to_numeric(s, errors="coerce").astype("float64")
         return s.astype("boolean") if kind == "bool" else s
     if kind == "date":
         return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
