@@ -83,27 +83,29 @@ def test_a_column_holding_other_than_text_is_read_row_by_row():
         assert same_values(toxicity.canonical_terms(terms), ae_vocabulary.canonical_terms(terms)[0])
 
 
-def test_immune_flags_attribution_and_blank_terms_equal_the_vocabulary():
-    rng = np.random.default_rng(1)
-    terms = pd.Series(rng.choice(np.array(TERMS, dtype=object), 400), dtype=object, name=schema.AE_TERM)
-    attribution = pd.Series(rng.choice(np.array(ATTRIBUTIONS, dtype=object), 400), dtype=object)
-    pd.testing.assert_series_equal(toxicity._immune_terms(terms), ae_vocabulary.is_immune_related(terms))
+def test_attribution_equals_the_vocabulary():
+    attribution = pd.Series(np.random.default_rng(1).choice(np.array(ATTRIBUTIONS, dtype=object), 400), dtype=object)
     assert same_values(toxicity._attribution(attribution), ae_vocabulary.attribution(attribution)[0])
-    blank = (terms.isna() | terms.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])).to_numpy()
-    assert (toxicity._no_term(terms) == blank).all() and blank.any() and not blank.all()
 
 
-def test_respellings_and_respelled_patients_equal_the_row_by_row_definition():
-    rng = np.random.default_rng(2)
-    entered = pd.Series(rng.choice(np.array([t for t in TERMS if isinstance(t, str) and t.strip()
-                                             and t not in ("nan", "None", "<NA>")], dtype=object), 600))
-    canonical = toxicity.canonical_terms(entered)
-    pids = pd.Series(rng.choice([f"P{i}" for i in range(40)], 600))
-    merges = toxicity._respellings(entered, canonical)
-    assert merges == ae_vocabulary.respellings(entered, canonical) and list(merges) and \
-        list(merges) == list(ae_vocabulary.respellings(entered, canonical))  # the note lists them in this order
-    expected = {p for p, t, c in zip(pids, entered, canonical) if str(t).strip() != c}
-    assert toxicity._respelled_patients(pids, entered, canonical) == expected and expected
+@pytest.mark.parametrize("typed_apart", [False, True])
+def test_cleaned_ae_rows_equal_the_row_by_row_vocabulary(typed_apart):
+    # canonical terms, immune-related flags, rows left out and why, merges (in the note's order), merged patients
+    patients, ae = messy(n_rows=1500, seed=4)
+    if typed_apart:  # the term as typed kept beside a term column already respelled
+        ae[schema.AE_TERM_ENTERED] = ae[schema.AE_TERM]
+        ae[schema.AE_TERM] = ae[schema.AE_TERM].where(np.arange(len(ae)) % 3 != 0, "Fever")
+    ids = set(patients[schema.PATIENT_ID])
+    entered = ae[schema.AE_TERM_ENTERED] if typed_apart else ae[schema.AE_TERM]
+    fast = toxicity._clean_ae(ae, ids)
+    slow = toxicity._clean_ae_by_row(ae.copy().assign(**{schema.AE_PATIENT_ID: ae[schema.AE_PATIENT_ID].astype(str)}),
+                                     entered, ids)
+    pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
+    pd.testing.assert_frame_equal(fast[1], slow[1], check_exact=True)
+    assert fast[2] == slow[2] and list(fast[2]["merges"]) == list(slow[2]["merges"])
+    assert fast[2]["merges"] and fast[2]["patients"] and fast[0][toxicity._IMMUNE_TERM].any()
+    assert set(fast[1]["reason"]) == {"patient not in the analysed (filtered) cohort", "AE term missing",
+                                      "CTCAE grade missing or not an integer 1-5"}
 
 
 @pytest.mark.parametrize("by", [None, schema.DISEASE, schema.PRIOR_PD1, schema.SOURCE])

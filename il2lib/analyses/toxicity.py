@@ -576,25 +576,21 @@ def _spread(per_value: np.ndarray, codes: np.ndarray, missing=None) -> np.ndarra
 _MISSING_TYPES = {type(None), float, np.float64, type(pd.NA)}
 
 
-def _respellings(entered: pd.Series, canonical: pd.Series) -> dict[str, tuple[str, ...]]:
-    """:func:`il2lib.validation.ae_vocabulary.respellings` of the distinct (typed, canonical) pairs, in order of
-    appearance: the same merges, each pair looked at once."""
-    pairs = pd.DataFrame({"typed": entered.astype(object).to_numpy(), "canon": canonical.astype(object).to_numpy()})
-    if any(_text_codes(pairs[c]) is None for c in pairs):
-        return ae_vocabulary.respellings(entered, canonical)
-    first = pairs.drop_duplicates()
-    return ae_vocabulary.respellings(first["typed"], first["canon"])
+def _respellings(entered: pd.Series, canonical: pd.Series, typed_codes: np.ndarray,
+                 canonical_codes: np.ndarray) -> dict[str, tuple[str, ...]]:
+    """:func:`il2lib.validation.ae_vocabulary.respellings` of the first row of each distinct (typed, canonical) pair
+    (their :func:`_text_codes`), in order of appearance: the same merges, each pair looked at once."""
+    pairs = (typed_codes.astype(np.int64) + 1) * (int(canonical_codes.max(initial=-1)) + 2) + canonical_codes + 1
+    first = np.sort(np.unique(pairs, return_index=True)[1])
+    return ae_vocabulary.respellings(entered.iloc[first], canonical.iloc[first])
 
 
-def _respelled_patients(pids: pd.Series, entered: pd.Series, canonical: pd.Series) -> set:
-    """Patients with a term typed otherwise than its canonical spelling (stripped); ``canonical`` has no missing
-    value and none of the texts of a missing term."""
-    distinct = _text_codes(entered)
-    if distinct is None:
-        return {p for p, t, c in zip(pids, entered.astype(object), canonical) if str(t).strip() != c}
-    codes, values = distinct
-    stripped = _spread(np.array([str(v).strip() for v in values], dtype=object), codes)
-    differ = (codes == -1) | (stripped != canonical.to_numpy(object))  # a missing typed term never equals one
+def _respelled_patients(pids: pd.Series, entered_values: pd.Series, typed_codes: np.ndarray,
+                        canonical: pd.Series) -> set:
+    """Patients with a term typed (distinct values ``entered_values``, codes ``typed_codes``) otherwise than its
+    canonical spelling, stripped; ``canonical`` has no missing value and none of the texts of a missing term."""
+    stripped = _spread(np.array([str(v).strip() for v in entered_values], dtype=object), typed_codes, "")
+    differ = (typed_codes == -1) | (stripped != canonical.to_numpy(object))  # a missing typed term never equals one
     return set(pids.to_numpy(object)[differ])
 
 
@@ -608,28 +604,64 @@ def _attribution(values: pd.Series) -> pd.Series:
     return pd.Series(mapped, index=values.index, dtype=object)
 
 
-def _no_term(terms: pd.Series) -> np.ndarray:
+def _blank_terms(values: pd.Series) -> np.ndarray:
     """A missing or blank term (or one reading "nan", "None", "<NA>")."""
-    def blank(values: pd.Series) -> np.ndarray:
-        return (values.isna() | values.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])).to_numpy()
+    return (values.isna() | values.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])).to_numpy()
 
-    distinct = _text_codes(terms)
-    if distinct is None:
-        return blank(terms)
-    codes, values = distinct
-    return _spread(blank(values), codes, True)
+
+#: Private column of the cleaned AE rows: the term is immune-related (computed once per distinct term).
+_IMMUNE_TERM = "_immune_term"
 
 
 def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     require_columns(ae, schema.AE_PATIENT_ID, schema.AE_TERM, schema.AE_GRADE)
     out = ae.copy()
     out[schema.AE_PATIENT_ID] = out[schema.AE_PATIENT_ID].astype(str)
-    entered = out[schema.AE_TERM_ENTERED] if schema.AE_TERM_ENTERED in out.columns else out[schema.AE_TERM]
-    out[schema.AE_TERM] = canonical_terms(out[schema.AE_TERM])
+    separate = schema.AE_TERM_ENTERED in out.columns
+    entered = out[schema.AE_TERM_ENTERED] if separate else out[schema.AE_TERM]
+    terms = _text_codes(out[schema.AE_TERM])
+    typed = _text_codes(entered) if separate else terms
+    if terms is None or typed is None:  # other than text: the vocabulary row by row
+        return _clean_ae_by_row(out, entered, ids)
+    codes, values = terms
+    canonical_values = ae_vocabulary.canonical_terms(values)[0]  # values in order of appearance
+    out[schema.AE_TERM] = pd.Series(np.where(codes == -1, out[schema.AE_TERM].astype(object).to_numpy(),
+                                             _spread(canonical_values.to_numpy(object), codes)),
+                                    index=out.index, dtype=object)  # a missing term stays as it was
+    spelled, spellings = pd.factorize(canonical_values.to_numpy(object))  # the canonical terms' distinct values
+    canonical_codes = _spread(spelled, codes, -1)
+    spellings = pd.Series(np.asarray(spellings, dtype=object), dtype=object)
+    out[_IMMUNE_TERM] = _spread(ae_vocabulary.is_immune_related(spellings).to_numpy(bool), canonical_codes, False)
     grade = pd.to_numeric(out[schema.AE_GRADE], errors="coerce")
     bad_grade = ~grade.isin(GRADES).to_numpy()
     outside = ~out[schema.AE_PATIENT_ID].isin(ids).to_numpy()
-    no_term = _no_term(out[schema.AE_TERM])
+    no_term = _spread(_blank_terms(spellings), canonical_codes, True)
+    excl = _excluded_ae_rows(out, outside, bad_grade, no_term)
+    keep = ~(outside | bad_grade | no_term)
+    merges = _respellings(entered[keep], out[schema.AE_TERM][keep], typed[0][keep], canonical_codes[keep])
+    merged_ids = _respelled_patients(out[schema.AE_PATIENT_ID][keep], typed[1], typed[0][keep],
+                                     out[schema.AE_TERM][keep])
+    return _kept_ae(out, keep, grade, excl, merges, merged_ids)
+
+
+def _clean_ae_by_row(out: pd.DataFrame, entered: pd.Series, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """:func:`_clean_ae` of a term column holding other than text."""
+    out[schema.AE_TERM] = ae_vocabulary.canonical_terms(out[schema.AE_TERM])[0]
+    out[_IMMUNE_TERM] = ae_vocabulary.is_immune_related(out[schema.AE_TERM]).to_numpy(bool)
+    grade = pd.to_numeric(out[schema.AE_GRADE], errors="coerce")
+    bad_grade = ~grade.isin(GRADES).to_numpy()
+    outside = ~out[schema.AE_PATIENT_ID].isin(ids).to_numpy()
+    no_term = _blank_terms(out[schema.AE_TERM])
+    excl = _excluded_ae_rows(out, outside, bad_grade, no_term)
+    keep = ~(outside | bad_grade | no_term)
+    merges = ae_vocabulary.respellings(entered[keep], out[schema.AE_TERM][keep])
+    merged_ids = {p for p, t, c in zip(out[schema.AE_PATIENT_ID][keep], entered[keep].astype(object),
+                                       out[schema.AE_TERM][keep]) if str(t).strip() != c}
+    return _kept_ae(out, keep, grade, excl, merges, merged_ids)
+
+
+def _excluded_ae_rows(out: pd.DataFrame, outside: np.ndarray, bad_grade: np.ndarray,
+                      no_term: np.ndarray) -> list[pd.DataFrame]:
     excl = []
     for mask, reason in [(outside, "patient not in the analysed (filtered) cohort"),
                          (~outside & bad_grade, "CTCAE grade missing or not an integer 1-5"),
@@ -638,9 +670,11 @@ def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFra
             frame = excluded_frame(out, mask, reason)
             frame.insert(0, "ae_row", pd.Series(np.flatnonzero(mask) + 1).astype(str).to_numpy())
             excl.append(frame)
-    keep = ~(outside | bad_grade | no_term)
-    merges = _respellings(entered[keep], out[schema.AE_TERM][keep])
-    merged_ids = _respelled_patients(out[schema.AE_PATIENT_ID][keep], entered[keep], out[schema.AE_TERM][keep])
+    return excl
+
+
+def _kept_ae(out: pd.DataFrame, keep: np.ndarray, grade: pd.Series, excl: list[pd.DataFrame], merges: dict,
+             merged_ids: set) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     out = out[keep].assign(**{schema.AE_GRADE: grade[keep].astype(int)})
     if schema.AE_ATTRIBUTION in out.columns:
         out[schema.AE_ATTRIBUTION] = _attribution(out[schema.AE_ATTRIBUTION])
@@ -650,21 +684,11 @@ def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFra
 
 
 def _immune_flag(ae: pd.DataFrame) -> pd.Series:
-    by_term = _immune_terms(ae[schema.AE_TERM])
+    by_term = pd.Series(ae[_IMMUNE_TERM].to_numpy(bool), index=ae.index, name=schema.AE_TERM)
     if schema.AE_IMMUNE not in ae.columns:
         return by_term
     flag = ae[schema.AE_IMMUNE].astype("boolean")
     return flag.fillna(by_term).astype(bool)
-
-
-def _immune_terms(terms: pd.Series) -> pd.Series:
-    """:func:`il2lib.validation.ae_vocabulary.is_immune_related`, once per distinct term."""
-    distinct = _text_codes(terms)
-    if distinct is None:
-        return ae_vocabulary.is_immune_related(terms)
-    codes, values = distinct
-    return pd.Series(_spread(ae_vocabulary.is_immune_related(values).to_numpy(bool), codes, False),
-                     index=terms.index, name=terms.name)
 
 
 def _flag(ae: pd.DataFrame, column: str) -> pd.Series:
