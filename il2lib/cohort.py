@@ -330,11 +330,13 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
 
 
 def clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
-                     window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> pd.Series:
-    """The :data:`schema.CLINICAL_BENEFIT` column :func:`with_clinical_benefit` sets (``df`` is not changed)."""
+                     window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, *,
+                     counted: pd.Series | None = None) -> pd.Series:
+    """The :data:`schema.CLINICAL_BENEFIT` column :func:`with_clinical_benefit` sets (``df`` is not changed).
+    ``counted``: ``apply_response_rules(df, window_days=window_days).bor`` when the caller has it already."""
     if not (isinstance(cb_sd_months, (int, float)) and math.isfinite(cb_sd_months) and cb_sd_months >= 0):
         raise ValueError(f"cb_sd_months must be a finite number >= 0, got {cb_sd_months!r}.")
-    bor = apply_response_rules(df, window_days=window_days).bor  # the BOR counted (RECIST 1.1 rules)
+    bor = apply_response_rules(df, window_days=window_days).bor if counted is None else counted  # RECIST 1.1 rules
     duration = sd_rule_duration(df)
     benefit = pd.Series(pd.NA, index=df.index, dtype="boolean")
     benefit[bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)] = True

@@ -118,9 +118,10 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
                          f"for {int(fill.sum()):,} SD patient(s) without it.")
         out[schema.SD_DURATION] = sd.where(~fill, computed)
         del sd, sd_end, computed, fill
-    out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days)
     # RECIST 1.1 rules (il2lib.validation.recist): confirmed-only where response_confirmed exists, SD minimum 6 weeks
     rules = apply_response_rules(out, window_days=window_days) if schema.BOR in t.columns else None
+    out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days,
+                                                    counted=rules.bor if rules is not None else None)
     counted = rules.bor if rules is not None else bor
     out[schema.OBJECTIVE_RESPONSE] = counted.isin(schema.RESPONDERS).astype("boolean").where(known, pd.NA)
     out[schema.DISEASE_CONTROL] = counted.isin(schema.DISEASE_CONTROL_LEVELS).astype("boolean").where(known, pd.NA)

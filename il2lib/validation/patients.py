@@ -243,8 +243,9 @@ def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], 
         typed[name] = expanded
         if name == schema.PATIENT_ID:  # stripped ids, None when missing: the row labels of every finding
             c.ids = expanded
-        _report_invalid(c, frame[file_col], pd.Series(invalid.to_numpy()[codes], index=frame.index), spec, file_col,
-                        today)
+        invalid = invalid.to_numpy(dtype=bool)
+        if invalid.any():  # checked on the distinct values: a clean column is not expanded to its rows
+            _report_invalid(c, frame[file_col], pd.Series(invalid[codes], index=frame.index), spec, file_col, today)
     return _frame_of(typed, frame.index)
 
 
