@@ -12,6 +12,7 @@ from app_ui import cached
 from app_ui.downloads import chart_config, download_figure
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
+from app_ui.session_cache import data_cache
 from app_ui.widgets import by_text, format_p, url_multichoice, url_toggle
 from il2lib import schema
 from il2lib.figures import withheld_under_masking
@@ -200,11 +201,20 @@ def swimmer(ctx) -> None:
 BIOMARKER_POINTS = 2_000
 
 
+@data_cache(max_entries=16, max_size="32MB")
+def biomarker_figure_of(key: tuple, _df: pd.DataFrame, _result, _shown, variable: str, adjust: str, title: str,
+                        subtitle: str, presentation: bool, threshold: int | None):
+    """The biomarker figure of the page's comparison (``key``: the data, filter and benefit rule it was computed
+    from; ``_shown`` follows from them and ``threshold``, the small-cell threshold when protection is on)."""
+    from il2lib.figures.biomarkers import biomarker_figure
+
+    return biomarker_figure(_df, variable, _result, title=title, subtitle=subtitle, presentation=presentation,
+                            small_cell_threshold=threshold, shown=_shown, max_points=BIOMARKER_POINTS)
+
+
 def biomarkers(ctx, result, shown) -> None:
     """Box/strip plot of one continuous biomarker, CB vs no-CB, one panel per disease (boxes only, no
     patient points, while small-cell protection is on)."""
-    from il2lib.figures.biomarkers import biomarker_figure
-
     rows = result.rows[result.rows["var_type"] == "continuous"].drop_duplicates("variable")
     if rows.empty:
         return
@@ -213,9 +223,8 @@ def biomarkers(ctx, result, shown) -> None:
     title, subtitle = ctx.figure_titles(f"{labels[variable]}: clinical benefit vs no benefit")
     masking = current_masking()
     k = masking.threshold if masking.on else None  # the masked form: boxes only
-    fig = biomarker_figure(ctx.data, variable, result, title=title, subtitle=subtitle,
-                           presentation=ctx.presentation, small_cell_threshold=k, shown=shown,
-                           max_points=BIOMARKER_POINTS)
+    fig = biomarker_figure_of(ctx.cache_key, ctx.data, result, shown, variable, result.adjust, title, subtitle,
+                              ctx.presentation, k)
     _chart(fig, "biomarker_box", kind="biomarker", file_name=stem(ctx, f"biomarker_{variable}"))
     if masking.on:
         st.caption(f"Small-cell protection on: boxes only (no patient points); a group of fewer than "
