@@ -312,10 +312,13 @@ def _report_invalid(c, raw_s, invalid, spec, file_col, today) -> None:
     if not invalid.any():
         return
     if spec.kind == "date":
-        for pos in np.flatnonzero(invalid.to_numpy()):
-            value = raw_s.iat[pos].strip()
-            c.row("row_error", pos, f"{c.label(pos)}: {name} '{short(value)}' "
-                  f"{coerce.date_problem(value, today)}.", name, value)
+        positions = np.flatnonzero(invalid.to_numpy())
+        problems: dict[str, str] = {}  # one look per distinct value
+        for pos, cell in zip(positions, raw_s.take(positions).to_numpy(dtype=object)):
+            value = cell.strip()
+            if value not in problems:
+                problems[value] = coerce.date_problem(value, today)
+            c.row("row_error", pos, f"{c.label(pos)}: {name} '{short(value)}' {problems[value]}.", name, value)
     elif spec.kind in ("category", "bool"):
         _unrecognised(c, raw_s, invalid, spec)
     elif spec.kind in ("number", "int"):
@@ -331,8 +334,9 @@ def _unrecognised(c: Collector, raw_s: pd.Series, invalid: pd.Series, spec: sche
         synonyms = [k for k in spec.value_synonyms if k not in {schema.norm(a) for a in spec.allowed}][:4]
         allowed = "/".join(spec.allowed) + (f" (or synonyms such as {', '.join(synonyms)})" if synonyms else "")
     hints: dict[str, str | None] = {}
-    for pos in np.flatnonzero(invalid.to_numpy()):
-        value = raw_s.iat[pos].strip()
+    positions = np.flatnonzero(invalid.to_numpy())
+    for pos, cell in zip(positions, raw_s.take(positions).to_numpy(dtype=object)):
+        value = cell.strip()
         if value not in hints:
             hints[value] = coerce.closest_value(value, spec) if spec.kind == "category" else None
         best = hints[value]

@@ -111,9 +111,12 @@ class Collector:
         if hasattr(mask, "fillna"):
             mask = mask.fillna(False)
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(positions):
+            return 0
         chunks = _ID_PLACEHOLDERS.split(template)
-        for pos in positions:
-            value = str(self.raw[raw_column].iat[pos]).strip() if raw_column is not None else None
+        cells = self.raw[raw_column].take(positions).to_numpy(dtype=object) if raw_column is not None else None
+        for k, pos in enumerate(positions):
+            value = str(cells[k]).strip() if cells is not None else None
             pid = self._pid(pos)
             fields = {name: short(fmt_value(s.iat[pos])) for name, s in series.items()}
             row = self.label(pos)
