@@ -847,22 +847,38 @@ def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, a
     related = attribution.eq(schema.ATTRIBUTION_RELATED).to_numpy()
     unrelated = attribution.eq(schema.ATTRIBUTION_UNRELATED).to_numpy()
     trd_flag = _flag_values(patients, schema.TREATMENT_DEATH)
+    has = _patients_with(pt.index, ae[pid])
     source = patients[schema.SOURCE].to_numpy(object) if schema.SOURCE in patients.columns else None
     pt = pt.assign(
         source=source, has_rows=has_rows, row_worst=worst_rows, max_given=given, complete=complete,
         term_known=term_known, any_known=any_known, worst=np.where(any_known, np.fmax(worst_rows, given), np.nan),
         mismatch=~np.isnan(given) & (has_rows | complete) & (worst_rows != given),
-        irae=pt.index.isin(ae.loc[ae["_irae"].to_numpy(dtype=bool), pid]),
-        irae3=pt.index.isin(ae.loc[ae["_irae"].to_numpy(dtype=bool) & (ae[grade] >= 3).to_numpy(), pid]),
-        steroid_ae=pt.index.isin(ae.loc[ae["_steroids"].to_numpy(dtype=bool), pid]),
+        irae=has(ae["_irae"].to_numpy(dtype=bool)),
+        irae3=has(ae["_irae"].to_numpy(dtype=bool) & (ae[grade] >= 3).to_numpy()),
+        steroid_ae=has(ae["_steroids"].to_numpy(dtype=bool)),
         steroid_flag=_flag_values(patients, schema.STEROIDS_IRAE), icu_flag=_flag_values(patients, schema.ICU_TRANSFER),
-        trd_flag=trd_flag, g5_related=pt.index.isin(ae.loc[g5 & related, pid]),
-        g5_unrelated=pt.index.isin(ae.loc[g5 & unrelated, pid]),
-        g5_unknown_attr=pt.index.isin(ae.loc[g5 & ~related & ~unrelated, pid]),
+        trd_flag=trd_flag, g5_related=has(g5 & related), g5_unrelated=has(g5 & unrelated),
+        g5_unknown_attr=has(g5 & ~related & ~unrelated),
     )
     pt["trd"] = (pt["trd_flag"] == True).to_numpy(dtype=bool) | pt["g5_related"].to_numpy()  # noqa: E712
     pt["g5_unknown"] = pt["g5_unknown_attr"] & ~pt["trd"]
     return pt
+
+
+def _patients_with(patients: pd.Index, ae_patients: pd.Series):
+    """``has(mask)``: for each of ``patients``, whether an AE row of ``mask`` is theirs
+    (``patients.isin(ae_patients[mask])``, each AE row's patient looked up once)."""
+    if not patients.is_unique:
+        return lambda mask: patients.isin(ae_patients[np.asarray(mask, dtype=bool)])
+    position = patients.get_indexer(ae_patients)
+
+    def has(mask) -> np.ndarray:
+        out = np.zeros(len(patients), dtype=bool)
+        rows = position[np.asarray(mask, dtype=bool)]
+        out[rows[rows >= 0]] = True
+        return out
+
+    return has
 
 
 def _summary_rows(group: str, sub: pd.DataFrame, show_g5_unknown: bool, ae_has_steroids: bool) -> list[dict]:
@@ -1020,10 +1036,11 @@ def _by_cycle(ae: pd.DataFrame, pt: pd.DataFrame, patients: pd.DataFrame,
     term_known = pt["term_known"].to_numpy(dtype=bool)
     group = pt["group"].to_numpy(object)
     rows, conflicts = [], set()
+    has = _patients_with(pt.index, ae[schema.AE_PATIENT_ID])
+    grade3_rows = (ae[schema.AE_GRADE] >= 3).to_numpy()
     for c in cycles:
-        at = ae[(cycle == c).to_numpy()]
-        with_ae = pt.index.isin(at[schema.AE_PATIENT_ID])
-        grade3 = pt.index.isin(at.loc[at[schema.AE_GRADE] >= 3, schema.AE_PATIENT_ID])
+        at = (cycle == c).to_numpy()
+        with_ae, grade3 = has(at), has(at & grade3_rows)
         given = _received(patients, c)
         conflicts |= set(_ids(pt, with_ae & (given == 0)))
         in_n = ((given == 1) | with_ae) & term_known
