@@ -133,5 +133,6 @@ def test_patients_with_an_ae_row_of_a_kind_are_those_isin_finds(ids):
     patients = pd.Index(ids)
     ae_patients = pd.Series(["P2", "P9", "P4", "P2", "P1", "P3"])
     has = toxicity._patients_with(patients, ae_patients)
-    for mask in ([True] * 6, [False] * 6, [False, True, True, False, False, False], [True, False, False, True, True, True]):
+    for mask in ([True] * 6, [False] * 6, [False, True, True, False, False, False],
+                 [True, False, False, True, True, True]):
         assert has(np.array(mask)).tolist() == patients.isin(ae_patients[np.array(mask)]).tolist()
