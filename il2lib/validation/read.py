@@ -267,7 +267,10 @@ def _is_utf8(data: bytes, start: int) -> bool:
     view = memoryview(data)
     try:
         for at in range(start, len(data), _CHECK_CHUNK):
-            decoder.decode(view[at:at + _CHECK_CHUNK])
+            piece = view[at:at + _CHECK_CHUNK]
+            if not decoder.getstate()[0] and bytes(piece).isascii():  # ASCII is UTF-8: no text built
+                continue
+            decoder.decode(piece)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
