@@ -323,7 +323,7 @@ def test_biomarker_comparison_counts_patients_and_variables_and_is_refused_befor
     needed = biomarker_work(len(df), variables)
     assert needed == len(df) * (variables + biomarkers_module.BIOMARKER_BASE_PASSES)
     biomarker_comparison(df, work_limit=needed)
-    monkeypatch.setattr(biomarkers_module, "with_clinical_benefit", _no_counting)
+    monkeypatch.setattr(biomarkers_module, "clinical_benefit", _no_counting)
     with pytest.raises(WorkLimitExceeded) as caught:
         biomarker_comparison(df, work_limit=needed - 1)
     assert caught.value.work == 0 and caught.value.needed == needed
