@@ -2,10 +2,13 @@
 "Can't analyse yet" banner)."""
 from __future__ import annotations
 
+import difflib
+import random
+
 from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
-from il2lib.validation.mapping import closest_columns, missing_required
+from il2lib.validation.mapping import _AcceptedNames, closest_columns, missing_required
 from il2lib.validation.patients import load_cohort
 
 
@@ -36,3 +39,28 @@ def test_nothing_close_no_suggestion_and_identifiers_never():
     # one file column, two fields it resembles: it goes to the closer one only
     assert closest_columns((schema.BOR, schema.DATE_IL2_START), ["Best resp"]) == {schema.BOR: "Best resp",
                                                                                   schema.DATE_IL2_START: None}
+
+
+def _closeness_by_definition(column: str, names: list[str]) -> float:
+    """Closeness computed straight from its definition: difflib's ratio against every accepted name, and the share
+    of the name's words close to a word of them."""
+    key = schema.norm(column)
+    whole = max(difflib.SequenceMatcher(None, key, name).ratio() for name in names)
+    words = key.split()
+    vocabulary = sorted({word for name in names for word in name.split() if len(word) > 1})
+    share = (sum(1 for word in words if difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8)) / len(words)
+             if words else 0.0)
+    return max(whole if whole >= 0.6 else 0.0, share if share >= 0.5 else 0.0)
+
+
+def test_closeness_equals_its_definition_for_every_field_and_many_names():
+    rng = random.Random(7)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 _-"
+    columns = [rng.choice(spec.synonyms or (spec.label,)) for spec in schema.COLUMNS.values()]
+    columns = [*columns, *(c[:-1] + "x" for c in columns if len(c) > 2), *(c.upper() + " (v2)" for c in columns)]
+    columns += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(300)]
+    for spec in schema.COLUMNS.values():
+        names = [schema.norm(n) for n in (spec.name, spec.label, *spec.synonyms)]
+        accepted = _AcceptedNames(names)
+        for column in columns:
+            assert accepted.closeness(column) == _closeness_by_definition(column, names), (spec.name, column)

@@ -5,6 +5,8 @@ import difflib
 import re
 from typing import Iterable, Mapping, Sequence
 
+import pandas as pd
+
 from il2lib import schema
 
 
@@ -115,15 +117,37 @@ _WORD_CUTOFF = 0.8  # a word of the file name close to a word of an accepted nam
 _WORD_SHARE = 0.5  # ... for at least half of the file name's words ("IL2 Beginn": "il2")
 
 
-def _closeness(column: str, names: Sequence[str]) -> float:
-    """How close a file column name is to a schema column's accepted names (0 = not close)."""
-    key = schema.norm(column)
-    whole = max(difflib.SequenceMatcher(None, key, name).ratio() for name in names)
-    words = key.split()
-    vocabulary = sorted({word for name in names for word in name.split() if len(word) > 1})
-    share = (sum(1 for word in words if difflib.get_close_matches(word, vocabulary, n=1, cutoff=_WORD_CUTOFF))
-             / len(words)) if words else 0.0
-    return max(whole if whole >= _WHOLE_NAME_CUTOFF else 0.0, share if share >= _WORD_SHARE else 0.0)
+class _AcceptedNames:
+    """A schema column's accepted names (normalised), ready to be compared with many file column names."""
+
+    def __init__(self, names: Sequence[str]):
+        self.matchers = []
+        for name in names:  # difflib caches what it learns of the second sequence: set it once
+            matcher = difflib.SequenceMatcher(None)
+            matcher.set_seq2(name)
+            self.matchers.append(matcher)
+        self.vocabulary = sorted({word for name in names for word in name.split() if len(word) > 1})
+        self._close_word: dict[str, bool] = {}
+
+    def _word_is_close(self, word: str) -> bool:
+        if word not in self._close_word:
+            self._close_word[word] = bool(difflib.get_close_matches(word, self.vocabulary, n=1, cutoff=_WORD_CUTOFF))
+        return self._close_word[word]
+
+    def closeness(self, column: str) -> float:
+        """How close a file column name is to these names (0 = not close)."""
+        key = schema.norm(column)
+        whole = 0.0
+        for matcher in self.matchers:
+            matcher.set_seq1(key)
+            # the ratio's upper bounds first, as difflib.get_close_matches does: a name that cannot reach the
+            # cutoff (or the best so far) cannot change the result
+            if (matcher.real_quick_ratio() >= max(whole, _WHOLE_NAME_CUTOFF)
+                    and matcher.quick_ratio() >= max(whole, _WHOLE_NAME_CUTOFF)):
+                whole = max(whole, matcher.ratio())
+        words = key.split()
+        share = sum(1 for word in words if self._word_is_close(word)) / len(words) if words else 0.0
+        return max(whole if whole >= _WHOLE_NAME_CUTOFF else 0.0, share if share >= _WORD_SHARE else 0.0)
 
 
 def closest_columns(missing: Sequence[str], columns: Sequence[str]) -> dict[str, str | None]:
@@ -135,9 +159,9 @@ def closest_columns(missing: Sequence[str], columns: Sequence[str]) -> dict[str,
     scored = []
     for i, target in enumerate(missing):
         spec = specs[target]
-        names = [schema.norm(n) for n in (spec.name, spec.label, *spec.synonyms)]
+        accepted = _AcceptedNames([schema.norm(n) for n in (spec.name, spec.label, *spec.synonyms)])
         for j, column in enumerate(candidates):
-            score = _closeness(column, names)
+            score = accepted.closeness(column)
             if score > 0:
                 scored.append((-score, i, j, target, column))
     out: dict[str, str | None] = dict.fromkeys(missing)
@@ -152,6 +176,29 @@ def closest_columns(missing: Sequence[str], columns: Sequence[str]) -> dict[str,
 FREE_TEXT_SAMPLE = 2000  # rows looked at per column
 
 
+_WORDY = re.compile(r"[^\W\d_]{2}")
+_SPACE = re.compile(r"\s")
+
+
+def _sample_texts(series) -> list[str]:
+    """The first ``FREE_TEXT_SAMPLE`` non-blank values of a column, as stripped text."""
+    if series.dtype != object:
+        values = series.dropna().astype(str).str.strip()
+        return values[values != ""].head(FREE_TEXT_SAMPLE).tolist()
+    out: list[str] = []
+    for value in series.array:  # a text column: value by value, which stops at the sample's size
+        if not isinstance(value, str):
+            if pd.api.types.is_scalar(value) and pd.isna(value):
+                continue
+            value = str(value)
+        text = value.strip()
+        if text:
+            out.append(text)
+            if len(out) == FREE_TEXT_SAMPLE:
+                break
+    return out
+
+
 def free_text_columns(frame, columns: Sequence[str]) -> list[str]:
     """The ``columns`` of ``frame`` whose values read like free text (notes, comments): mostly words, with
     spaces or long, and varied (not a handful of codes). Free text may name people or places."""
@@ -159,15 +206,12 @@ def free_text_columns(frame, columns: Sequence[str]) -> list[str]:
     for column in columns:
         if column not in frame.columns:
             continue
-        values = frame[column].dropna().astype(str).str.strip()
-        values = values[values != ""].head(FREE_TEXT_SAMPLE)
-        if len(values) == 0:
+        values = _sample_texts(frame[column])
+        n = len(values)
+        if n == 0 or sum(1 for v in values if _WORDY.search(v)) / n < 0.5:
             continue
-        wordy = values.str.contains(r"[^\W\d_]{2}", regex=True)
-        if wordy.mean() < 0.5:
-            continue
-        spaced_or_long = (values.str.contains(r"\s", regex=True) | (values.str.len() >= 20)).mean()
-        varied = values.nunique() / len(values)
-        if spaced_or_long >= 0.3 and (varied >= 0.2 or len(values) < 10):
+        spaced_or_long = sum(1 for v in values if _SPACE.search(v) or len(v) >= 20) / n
+        varied = len(set(values)) / n
+        if spaced_or_long >= 0.3 and (varied >= 0.2 or n < 10):
             found.append(column)
     return found
