@@ -150,9 +150,10 @@ def title_height(subtitle: str, style: FigureStyle) -> int:
 
 def apply_layout(fig: go.Figure, title: str, subtitle: str, style: FigureStyle, *, height: int | None = None,
                  legend_title: str = "", extra_top: int = 0) -> go.Figure:
-    """Common layout: template, fonts, title/subtitle, legend; returns ``fig``."""
+    """Common layout: template (plotly's own, set unvalidated as in :func:`figure`), fonts, title/subtitle,
+    legend; returns ``fig``."""
+    set_named_template(fig, style.template)
     fig.update_layout(
-        template=style.template,
         title={"text": title_html(title, subtitle, style), "x": 0.0, "xanchor": "left",
                "font": {"size": style.title_size}},
         font={"size": style.font_size, "family": style.font_family, "color": TEXT},
@@ -186,6 +187,13 @@ def copy_figure(fig: go.Figure) -> go.Figure:
     if template is not None:
         _set_template(copy, template)
     return copy
+
+
+def set_named_template(fig: go.Figure, name: str) -> go.Figure:
+    """``fig.update_layout(template=name)`` for one of plotly's named templates, without validating it again
+    (the same JSON); returns ``fig``."""
+    _set_template(fig, json.loads(_template_json(name)))
+    return fig
 
 
 def _set_template(fig: go.Figure, template: dict) -> None:
