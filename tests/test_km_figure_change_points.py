@@ -12,6 +12,7 @@ import pytest
 
 from il2lib.figures.km import CENSOR_TICK_BINS, change_points, km_figure
 from il2lib.figures.palette import copy_figure, figure
+from il2lib.privacy.masking import mask_figure
 from il2lib.survival import kaplan_meier
 
 
@@ -92,3 +93,14 @@ def test_a_copy_of_the_figure_has_the_same_json_and_is_independent(curves, prese
     assert json.loads(pio.to_json(copy, validate=False)) == json.loads(pio.to_json(go.Figure(fig), validate=False))
     copy.update_layout(title_text="changed", template={"layout": {"font": {"size": 30}}})
     assert fig.layout.title.text == "KM" and fig.layout.template.layout.font.size != 30
+
+
+def test_a_copy_keeps_array_data_as_arrays_for_the_masking_that_reads_it():
+    custom = np.array([[3, 0.25], [12, 0.5]])
+    fig = go.Figure(go.Bar(x=["Melanoma (n=3)", "RCC (n=12)"], y=[1, 2], customdata=custom,
+                           hovertemplate="n=%{customdata[0]}<extra></extra>"))
+    copy = copy_figure(fig)
+    assert isinstance(copy.data[0].customdata, np.ndarray)
+    np.testing.assert_array_equal(copy.data[0].customdata, custom)
+    masked = mask_figure(copy, 5)
+    assert masked.data[0].x[0] == "Melanoma (n=<5)" and "customdata" in masked.data[0].hovertemplate

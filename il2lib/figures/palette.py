@@ -17,6 +17,7 @@ import functools
 import html
 import json
 import textwrap
+from copy import deepcopy
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -180,10 +181,11 @@ def figure(traces: list[dict], layout: dict) -> go.Figure:
 
 def copy_figure(fig: go.Figure) -> go.Figure:
     """A copy of ``fig``, as ``go.Figure(fig)`` makes it, with the template (already valid) not validated again."""
-    spec = fig.to_dict()  # deep copies
-    layout = spec.get("layout", {})
+    # what to_dict() copies, without its base64 packing of arrays (which would reach readers of the copy's data)
+    layout = deepcopy(fig._layout)
     template = layout.pop("template", None)
-    copy = go.Figure(data=spec.get("data"), layout=layout, frames=spec.get("frames"))
+    frames = deepcopy([frame._props for frame in fig.frames]) or None
+    copy = go.Figure(data=deepcopy(fig._data), layout=layout, frames=frames)
     if template is not None:
         _set_template(copy, template)
     return copy
