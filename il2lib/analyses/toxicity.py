@@ -611,11 +611,14 @@ def _blank_terms(values: pd.Series) -> np.ndarray:
 
 #: Private column of the cleaned AE rows: the term is immune-related (computed once per distinct term).
 _IMMUNE_TERM = "_immune_term"
+#: The AE columns the summary reads.
+_AE_USED = {schema.PATIENT_ID, schema.AE_PATIENT_ID, schema.AE_TERM, schema.AE_TERM_ENTERED, schema.AE_GRADE,
+            schema.AE_ATTRIBUTION, schema.AE_IMMUNE, schema.AE_STEROIDS, schema.AE_CYCLE}
 
 
 def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     require_columns(ae, schema.AE_PATIENT_ID, schema.AE_TERM, schema.AE_GRADE)
-    out = ae.copy()
+    out = ae[[c for c in ae.columns if c in _AE_USED]].copy()  # the columns the summary reads, not the whole table
     out[schema.AE_PATIENT_ID] = out[schema.AE_PATIENT_ID].astype(str)
     separate = schema.AE_TERM_ENTERED in out.columns
     entered = out[schema.AE_TERM_ENTERED] if separate else out[schema.AE_TERM]
@@ -751,28 +754,19 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     clean, excluded, respelled = _clean_ae(ae, set(pids))
     clean = clean.assign(_irae=_immune_flag(clean), _steroids=_flag(clean, schema.AE_STEROIDS))
     group_of = dict(zip(pids, labels))
-    clean["_group"] = clean[schema.AE_PATIENT_ID].map(group_of)
-    worst = (clean.groupby(["_group", schema.AE_PATIENT_ID, schema.AE_TERM], sort=False)
-             .agg(grade=(schema.AE_GRADE, "max"), irae=("_irae", "any")).reset_index())
     pt = _patient_table(patients, pids, labels, clean, ae_complete)
     groups = level_order(by, labels, order)
     show_g5_unknown = bool(pt["g5_unknown"].any())
-    term_rows, summary_rows, coverage_rows = [], [], []
+    summary_rows, coverage_rows, sizes = [], [], []
     for g in groups:
         sub = pt[pt["group"] == g]
         n = int(sub["term_known"].sum())
-        w = worst[worst["_group"] == g]
-        for term, t in w.groupby(schema.AE_TERM, sort=True):
-            counts = t["grade"].value_counts()
-            term_rows.append({"group": g, "term": term, "N": n, "n_any": len(t), "pct_any": 100 * len(t) / n,
-                              "n_grade3plus": int((t["grade"] >= 3).sum()),
-                              "pct_grade3plus": 100 * (t["grade"] >= 3).sum() / n, "immune_related": bool(t["irae"].any()),
-                              **{f"n_grade{k}": int(counts.get(k, 0)) for k in GRADES}})
+        sizes.append(n)
         summary_rows += _summary_rows(g, sub, show_g5_unknown, schema.AE_STEROIDS in clean.columns)
         n_known = int(sub["any_known"].sum())
         coverage_rows.append({"group": g, "n_patients": len(sub), "n_known": n_known, "n_term_known": n,
                               "n_unknown": len(sub) - n_known})
-    by_term = pd.DataFrame(term_rows, columns=TERM_COLUMNS)
+    by_term = _term_table(clean, group_of, groups, sizes)
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
     by_cycle, cycle_conflicts = _by_cycle(clean, pt, patients, groups)
     notes: tuple[str, ...] = ("Each patient counts once per term at the worst CTCAE v5 grade, and once in each "
@@ -802,6 +796,51 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     return ToxicitySummary(by, tuple(groups), by_term, summary, by_cycle, excluded, int(keep.sum()), notes,
                            _warnings(pt, cycle_conflicts), coverage,
                            tuple(_source_counts(pt, unknown)) if unknown.any() else (), ae_complete)
+
+
+def _term_table(ae: pd.DataFrame, group_of: dict, groups: list[str], sizes: list[int]) -> pd.DataFrame:
+    """The per-term rows: for each group (in ``groups`` order) and term (sorted), the patients at their worst
+    grade of the term; ``sizes``: each group's N. Grouped on integer codes (patient, term, group)."""
+    if ae.empty:
+        return pd.DataFrame([], columns=TERM_COLUMNS)
+    p_codes, p_values = pd.factorize(ae[schema.AE_PATIENT_ID])
+    t_codes, t_values = pd.factorize(ae[schema.AE_TERM], sort=True)  # the order of a sorted groupby
+    p_group = pd.Index(groups).get_indexer(pd.Series(p_values, dtype=object).map(group_of))
+    n_terms = len(t_values)
+    pair = p_codes.astype(np.int64) * n_terms + t_codes  # (patient, term)
+    grade = ae[schema.AE_GRADE].to_numpy(np.int64)
+    pair_grade = np.sort(pair * 8 + grade)  # (np.unique hashes; a sort is faster) each pair's last is its worst
+    pairs = pair_grade >> 3
+    last = np.append(pairs[1:] != pairs[:-1], True)
+    pairs, worst = pairs[last], pair_grade[last] & 7
+    pair_group = p_group[pairs // n_terms]
+    found = pair_group >= 0
+    cells, cell = _distinct_sorted(pair_group[found].astype(np.int64) * n_terms + pairs[found] % n_terms)
+    counts = np.bincount(cell * 6 + worst[found], minlength=len(cells) * 6).reshape(len(cells), 6)
+    row_group = p_group[p_codes]
+    irae = ae["_irae"].to_numpy(dtype=bool) & (row_group >= 0)
+    immune = np.zeros(len(cells), dtype=bool)
+    immune[np.searchsorted(cells, row_group[irae].astype(np.int64) * n_terms + t_codes[irae])] = True
+    if not len(cells):
+        return pd.DataFrame([], columns=TERM_COLUMNS)
+    group_at, term_at = cells // n_terms, cells % n_terms
+    n = np.asarray(sizes, dtype=np.int64)[group_at]
+    n_any, n3 = counts[:, 1:].sum(axis=1), counts[:, 3:].sum(axis=1)
+    return pd.DataFrame({"group": np.asarray(groups, dtype=object)[group_at],
+                         "term": np.asarray(t_values, dtype=object)[term_at], "N": n, "n_any": n_any,
+                         "pct_any": 100 * n_any / n, "n_grade3plus": n3, "pct_grade3plus": 100 * n3 / n,
+                         "immune_related": immune, **{f"n_grade{k}": counts[:, k] for k in GRADES}},
+                        columns=TERM_COLUMNS)
+
+
+def _distinct_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` of int64 keys, by a sort."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.append(True, ordered[1:] != ordered[:-1]) if len(ordered) else np.zeros(0, dtype=bool)
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
 
 
 def _flag_values(patients: pd.DataFrame, column: str) -> np.ndarray:
