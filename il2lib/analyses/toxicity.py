@@ -754,7 +754,8 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     clean, excluded, respelled = _clean_ae(ae, set(pids))
     clean = clean.assign(_irae=_immune_flag(clean), _steroids=_flag(clean, schema.AE_STEROIDS))
     group_of = dict(zip(pids, labels))
-    pt = _patient_table(patients, pids, labels, clean, ae_complete)
+    position = _row_positions(pd.Index(pids.to_numpy(object)), clean[schema.AE_PATIENT_ID])
+    pt = _patient_table(patients, pids, labels, clean, ae_complete, position)
     groups = level_order(by, labels, order)
     show_g5_unknown = bool(pt["g5_unknown"].any())
     summary_rows, coverage_rows, sizes = [], [], []
@@ -768,7 +769,7 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
                               "n_unknown": len(sub) - n_known})
     by_term = _term_table(clean, group_of, groups, sizes)
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
-    by_cycle, cycle_conflicts = _by_cycle(clean, pt, patients, groups)
+    by_cycle, cycle_conflicts = _by_cycle(clean, pt, patients, groups, position)
     notes: tuple[str, ...] = ("Each patient counts once per term at the worst CTCAE v5 grade, and once in each "
                               "overall row.",)
     notes += _coverage_notes(pt, ae_complete)
@@ -869,13 +870,19 @@ def _complete_mask(patients: pd.DataFrame, ae_complete: tuple[str, ...]) -> np.n
 
 
 def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, ae: pd.DataFrame,
-                   ae_complete: tuple[str, ...]) -> pd.DataFrame:
-    """One row per analysed patient: what is known of their toxicity and what it is."""
+                   ae_complete: tuple[str, ...], position: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per analysed patient: what is known of their toxicity and what it is (``position``: each AE
+    row's patient, :func:`_row_positions`)."""
     pid, grade = schema.AE_PATIENT_ID, schema.AE_GRADE
     pt = pd.DataFrame({"group": labels.to_numpy(object)}, index=pd.Index(pids.to_numpy(object), name=pid))
-    row_worst = ae.groupby(pid)[grade].max()
-    has_rows = pt.index.isin(row_worst.index)
-    worst_rows = row_worst.reindex(pt.index).fillna(0).to_numpy(float)
+    if position is not None and (position >= 0).all():
+        has_rows = np.bincount(position, minlength=len(pt)) > 0
+        worst_rows = np.zeros(len(pt))
+        np.maximum.at(worst_rows, position, ae[grade].to_numpy(float))
+    else:
+        row_worst = ae.groupby(pid)[grade].max()
+        has_rows = pt.index.isin(row_worst.index)
+        worst_rows = row_worst.reindex(pt.index).fillna(0).to_numpy(float)
     given = (pd.to_numeric(patients[schema.MAX_CTCAE], errors="coerce").to_numpy(float)
              if schema.MAX_CTCAE in patients.columns else np.full(len(pt), np.nan))
     complete = _complete_mask(patients, ae_complete)
@@ -886,7 +893,7 @@ def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, a
     related = attribution.eq(schema.ATTRIBUTION_RELATED).to_numpy()
     unrelated = attribution.eq(schema.ATTRIBUTION_UNRELATED).to_numpy()
     trd_flag = _flag_values(patients, schema.TREATMENT_DEATH)
-    has = _patients_with(pt.index, ae[pid])
+    has = _patients_with(pt.index, ae[pid], position)
     source = patients[schema.SOURCE].to_numpy(object) if schema.SOURCE in patients.columns else None
     pt = pt.assign(
         source=source, has_rows=has_rows, row_worst=worst_rows, max_given=given, complete=complete,
@@ -904,12 +911,22 @@ def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, a
     return pt
 
 
-def _patients_with(patients: pd.Index, ae_patients: pd.Series):
+def _row_positions(patients: pd.Index, ae_patients: pd.Series) -> np.ndarray | None:
+    """``patients.get_indexer(ae_patients)``, each distinct id looked up once; None when ``patients`` repeat one."""
+    if not patients.is_unique:
+        return None
+    codes, distinct = pd.factorize(ae_patients)
+    return _spread(patients.get_indexer(distinct).astype(np.int64), codes, -1)
+
+
+def _patients_with(patients: pd.Index, ae_patients: pd.Series, position: np.ndarray | None = None):
     """``has(mask)``: for each of ``patients``, whether an AE row of ``mask`` is theirs
-    (``patients.isin(ae_patients[mask])``, each AE row's patient looked up once)."""
+    (``patients.isin(ae_patients[mask])``, each AE row's patient looked up once; ``position``: :func:`_row_positions`
+    when known)."""
     if not patients.is_unique:
         return lambda mask: patients.isin(ae_patients[np.asarray(mask, dtype=bool)])
-    position = patients.get_indexer(ae_patients)
+    if position is None:
+        position = patients.get_indexer(ae_patients)
 
     def has(mask) -> np.ndarray:
         out = np.zeros(len(patients), dtype=bool)
@@ -1065,8 +1082,8 @@ def _received(patients: pd.DataFrame, cycle: int) -> np.ndarray:
     return out
 
 
-def _by_cycle(ae: pd.DataFrame, pt: pd.DataFrame, patients: pd.DataFrame,
-              groups: list[str]) -> tuple[pd.DataFrame, list[str]]:
+def _by_cycle(ae: pd.DataFrame, pt: pd.DataFrame, patients: pd.DataFrame, groups: list[str],
+              position: np.ndarray | None = None) -> tuple[pd.DataFrame, list[str]]:
     empty = pd.DataFrame(columns=CYCLE_COLUMNS)
     if schema.AE_CYCLE not in ae.columns or ae.empty:
         return empty, []
@@ -1075,7 +1092,7 @@ def _by_cycle(ae: pd.DataFrame, pt: pd.DataFrame, patients: pd.DataFrame,
     term_known = pt["term_known"].to_numpy(dtype=bool)
     group = pt["group"].to_numpy(object)
     rows, conflicts = [], set()
-    has = _patients_with(pt.index, ae[schema.AE_PATIENT_ID])
+    has = _patients_with(pt.index, ae[schema.AE_PATIENT_ID], position)
     grade3_rows = (ae[schema.AE_GRADE] >= 3).to_numpy()
     for c in cycles:
         at = (cycle == c).to_numpy()
