@@ -239,7 +239,7 @@ def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], 
             u = _recode(u, codes, recodes[name], spec, file_col, conversions)
         missing = coerce.missing_mask(u, frozenset(schema.norm(a) for a in spec.allowed))
         values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
-        expanded = values.take(codes).set_axis(frame.index)
+        expanded = values.take(codes).set_axis(frame.index, copy=False)
         typed[name] = expanded
         if name == schema.PATIENT_ID:  # stripped ids, None when missing: the row labels of every finding
             c.ids = expanded
@@ -304,7 +304,7 @@ def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversio
     if spec.kind in ("number", "int"):
         convert = coerce.to_number if spec.kind == "number" else coerce.to_int
         return convert(u, missing, decimal_comma)
-    return u.str.strip().where(~missing, None).astype(object), pd.Series(False, index=u.index)
+    return coerce.strip_text(u).where(~missing, None).astype(object), pd.Series(False, index=u.index)
 
 
 def _report_invalid(c, raw_s, invalid, spec, file_col, today) -> None:
