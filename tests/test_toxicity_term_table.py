@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
+from il2lib.analyses import toxicity
 from il2lib.analyses._grouping import group_labels, level_order, patient_ids
 from il2lib.analyses.toxicity import GRADES, TERM_COLUMNS, _clean_ae, _immune_flag, toxicity_summary
 
@@ -88,3 +89,20 @@ def test_per_term_rows_without_any_kept_ae_row_are_empty():
     ae = pd.DataFrame({schema.AE_PATIENT_ID: ["Z"], schema.AE_TERM: ["Fever"], schema.AE_GRADE: [2]})
     got = toxicity_summary(ae, patients, schema.DISEASE).by_term
     pd.testing.assert_frame_equal(got, text_grouped_terms(ae, patients, schema.DISEASE))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_per_term_rows_counted_cell_by_cell_or_by_distinct_cells_agree(seed, monkeypatch):
+    ae, patients = messy_tables(seed, n_patients=60, n_rows=400)
+    dense = toxicity_summary(ae, patients, schema.DISEASE).by_term
+    monkeypatch.setattr(toxicity, "_DENSE_CELLS", 0)  # many terms: only the (group, term) cells present
+    sparse = toxicity_summary(ae, patients, schema.DISEASE).by_term
+    pd.testing.assert_frame_equal(sparse, dense, check_exact=True)
+    pd.testing.assert_frame_equal(sparse, text_grouped_terms(ae, patients, schema.DISEASE), check_exact=True)
+
+
+def test_per_term_rows_with_a_patient_id_given_twice_equal_the_text_grouping():
+    ae, patients = messy_tables(3, n_patients=40, n_rows=300)
+    patients = pd.concat([patients, patients.iloc[[0, 5]].assign(**{schema.DISEASE: "rcc"})], ignore_index=True)
+    got = toxicity_summary(ae, patients, schema.DISEASE).by_term
+    pd.testing.assert_frame_equal(got, text_grouped_terms(ae, patients, schema.DISEASE), check_exact=True)

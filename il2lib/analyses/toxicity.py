@@ -767,7 +767,8 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
         n_known = int(sub["any_known"].sum())
         coverage_rows.append({"group": g, "n_patients": len(sub), "n_known": n_known, "n_term_known": n,
                               "n_unknown": len(sub) - n_known})
-    by_term = _term_table(clean, group_of, groups, sizes)
+    by_term = _term_table(clean, group_of, groups, sizes, position,
+                          pd.Index(groups).get_indexer(pt["group"].to_numpy(object)))
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
     by_cycle, cycle_conflicts = _by_cycle(clean, pt, patients, groups, position)
     notes: tuple[str, ...] = ("Each patient counts once per term at the worst CTCAE v5 grade, and once in each "
@@ -799,14 +800,19 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
                            tuple(_source_counts(pt, unknown)) if unknown.any() else (), ae_complete)
 
 
-def _term_table(ae: pd.DataFrame, group_of: dict, groups: list[str], sizes: list[int]) -> pd.DataFrame:
+def _term_table(ae: pd.DataFrame, group_of: dict, groups: list[str], sizes: list[int],
+                position: np.ndarray | None = None, patient_group: np.ndarray | None = None) -> pd.DataFrame:
     """The per-term rows: for each group (in ``groups`` order) and term (sorted), the patients at their worst
-    grade of the term; ``sizes``: each group's N. Grouped on integer codes (patient, term, group)."""
+    grade of the term; ``sizes``: each group's N. Grouped on integer codes (patient, term, group); ``position``
+    (:func:`_row_positions`) and ``patient_group`` (each analysed patient's position in ``groups``) when known."""
     if ae.empty:
         return pd.DataFrame([], columns=TERM_COLUMNS)
-    p_codes, p_values = pd.factorize(ae[schema.AE_PATIENT_ID])
+    if position is not None and patient_group is not None and (position >= 0).all():
+        p_codes, p_group = position, patient_group
+    else:
+        p_codes, p_values = pd.factorize(ae[schema.AE_PATIENT_ID])
+        p_group = pd.Index(groups).get_indexer(pd.Series(p_values, dtype=object).map(group_of))
     t_codes, t_values = pd.factorize(ae[schema.AE_TERM], sort=True)  # the order of a sorted groupby
-    p_group = pd.Index(groups).get_indexer(pd.Series(p_values, dtype=object).map(group_of))
     n_terms = len(t_values)
     pair = p_codes.astype(np.int64) * n_terms + t_codes  # (patient, term)
     grade = ae[schema.AE_GRADE].to_numpy(np.int64)
@@ -816,12 +822,20 @@ def _term_table(ae: pd.DataFrame, group_of: dict, groups: list[str], sizes: list
     pairs, worst = pairs[last], pair_grade[last] & 7
     pair_group = p_group[pairs // n_terms]
     found = pair_group >= 0
-    cells, cell = _distinct_sorted(pair_group[found].astype(np.int64) * n_terms + pairs[found] % n_terms)
-    counts = np.bincount(cell * 6 + worst[found], minlength=len(cells) * 6).reshape(len(cells), 6)
+    keys = pair_group[found].astype(np.int64) * n_terms + pairs[found] % n_terms  # (group, term)
     row_group = p_group[p_codes]
     irae = ae["_irae"].to_numpy(dtype=bool) & (row_group >= 0)
-    immune = np.zeros(len(cells), dtype=bool)
-    immune[np.searchsorted(cells, row_group[irae].astype(np.int64) * n_terms + t_codes[irae])] = True
+    irae_keys = row_group[irae].astype(np.int64) * n_terms + t_codes[irae]
+    if len(groups) * n_terms <= _DENSE_CELLS:  # every (group, term) cell counted, the empty ones dropped
+        counts = np.bincount(keys * 6 + worst[found], minlength=len(groups) * n_terms * 6).reshape(-1, 6)
+        cells = np.flatnonzero(counts.any(axis=1))
+        counts = counts[cells]
+        immune = (np.bincount(irae_keys, minlength=len(groups) * n_terms) > 0)[cells]
+    else:
+        cells, cell = _distinct_sorted(keys)
+        counts = np.bincount(cell * 6 + worst[found], minlength=len(cells) * 6).reshape(len(cells), 6)
+        immune = np.zeros(len(cells), dtype=bool)
+        immune[np.searchsorted(cells, irae_keys)] = True
     if not len(cells):
         return pd.DataFrame([], columns=TERM_COLUMNS)
     group_at, term_at = cells // n_terms, cells % n_terms
@@ -832,6 +846,10 @@ def _term_table(ae: pd.DataFrame, group_of: dict, groups: list[str], sizes: list
                          "pct_any": 100 * n_any / n, "n_grade3plus": n3, "pct_grade3plus": 100 * n3 / n,
                          "immune_related": immune, **{f"n_grade{k}": counts[:, k] for k in GRADES}},
                         columns=TERM_COLUMNS)
+
+
+#: Up to this many (group, term) cells the per-term counts are a dense count of every cell.
+_DENSE_CELLS = 1_000_000
 
 
 def _distinct_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
