@@ -257,7 +257,6 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _LEADING_SPACE = re.compile(rb"[ \t\r\n\x0b\x0c]*")
 _CHECK_CHUNK = 1 << 20
 _ARROW_BLOCK = 1 << 20  # bytes pyarrow parses at a time; a longer row goes to the csv module
-_ARROW_THREADS = True  # pyarrow parses the next blocks (in its threads, batches in order) while the last are encoded
 _PIECE_CELLS = 2_000_000  # cells of the csv module's rows gathered before they become Arrow columns
 _ARROW_MAX_COLUMNS = 1_000  # pyarrow's parser holds about 15 kB per column: wider files use the csv module
 
@@ -478,7 +477,7 @@ def _arrow_options(delim: str, width: int, quoted: bool) -> dict:
 
     names = [f"f{k}" for k in range(width)]
     return dict(
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=_ARROW_THREADS, block_size=_ARROW_BLOCK),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=_ARROW_BLOCK),
         parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
                                          newlines_in_values=quoted, ignore_empty_lines=True),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
