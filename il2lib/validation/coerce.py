@@ -34,7 +34,7 @@ def normalise_text(s: pd.Series) -> pd.Series:
             .str.replace(r"[\s_\-\.]+", " ", regex=True).str.strip())
 
 
-#: Distinct values from which an all-ASCII text column is stripped and checked by pyarrow, not str by str.
+#: Distinct values from which an all-ASCII text column is checked for missing tokens by pyarrow, not str by str.
 ARROW_TEXT_MIN = 10_000
 _ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "  # str.isspace and re's \s on ASCII
 
@@ -49,24 +49,6 @@ def _ascii_arrow(raw: pd.Series):
 
     array = pa.array(raw.to_numpy(dtype=object), type=pa.string())
     return array if array.null_count == 0 and pc.all(pc.string_is_ascii(array)).as_py() else None
-
-
-def strip_text(raw: pd.Series) -> pd.Series:
-    """``raw.str.strip()`` (pyarrow on many ASCII cells)."""
-    array = _ascii_arrow(raw)
-    if array is None:
-        return raw.str.strip()
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    trimmed = pc.utf8_trim(array, characters=_ASCII_SPACE)
-    changed = pc.not_equal(trimmed, array)
-    out = raw.to_numpy(dtype=object, copy=True)  # a value left as it was stays the same str, as str.strip() keeps it
-    if pc.any(changed).as_py():
-        out[np.asarray(changed, dtype=bool)] = trimmed.filter(changed).to_numpy(zero_copy_only=False)
-    del array, trimmed, changed
-    pa.default_memory_pool().release_unused()
-    return pd.Series(out, index=raw.index, dtype=object)
 
 
 def missing_mask(raw: pd.Series, keep: frozenset[str] = frozenset()) -> pd.Series:

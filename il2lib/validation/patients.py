@@ -304,7 +304,7 @@ def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversio
     if spec.kind in ("number", "int"):
         convert = coerce.to_number if spec.kind == "number" else coerce.to_int
         return convert(u, missing, decimal_comma)
-    return coerce.strip_text(u).where(~missing, None).astype(object), pd.Series(False, index=u.index)
+    return u.str.strip().where(~missing, None).astype(object), pd.Series(False, index=u.index)
 
 
 def _report_invalid(c, raw_s, invalid, spec, file_col, today) -> None:
