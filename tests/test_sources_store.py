@@ -109,10 +109,16 @@ def test_stored_forms_equal_the_in_memory_sample(sample, form):
     src.close()
 
 
-def test_changed_files_rebuild_the_store(sample, tmp_path):
-    data = sample[0].iloc[:200]
+def _written(sample, tmp_path, n: int):
+    """The sample's first n rows as a one-file Parquet registry: (rows, its folder, a store directory)."""
+    data = sample[0].iloc[:n]
     folder, store = tmp_path / "data", tmp_path / "store"
     write_parquet(data, folder, rows_per_file=10_000)
+    return data, folder, store
+
+
+def test_changed_files_rebuild_the_store(sample, tmp_path):
+    data, folder, store = _written(sample, tmp_path, 200)
     first = DuckDBSource(folder, store="duckdb-file", store_directory=store)
     assert first.store.built and first.n_patients() == len(data)
     first.close()
@@ -130,13 +136,12 @@ def test_changed_files_rebuild_the_store(sample, tmp_path):
 
 
 def test_store_settings_are_checked(sample, tmp_path):
-    data = sample[0].iloc[:50]
-    write_parquet(data, tmp_path / "data", rows_per_file=10_000)
+    _, folder, _ = _written(sample, tmp_path, 50)
     with pytest.raises(DataSourceError, match="Unknown registry store"):
-        DuckDBSource(tmp_path / "data", store="cube")
+        DuckDBSource(folder, store="cube")
     inside = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "store_here")
     with pytest.raises(DataSourceError, match="outside the application"):
-        DuckDBSource(tmp_path / "data", store="parquet", store_directory=inside)
+        DuckDBSource(folder, store="parquet", store_directory=inside)
     assert not os.path.exists(inside)
 
 
@@ -147,9 +152,7 @@ def _setting(src: DuckDBSource, name: str) -> str:
 def test_two_sources_of_one_store_with_other_settings_both_count(sample, tmp_path):
     """DuckDB opens a database file once per process with one configuration: sources of the same store share
     it, the later source's memory_limit and threads apply, and closing one leaves the other counting."""
-    data = sample[0].iloc[:200]
-    folder, store = tmp_path / "data", tmp_path / "store"
-    write_parquet(data, folder, rows_per_file=10_000)
+    data, folder, store = _written(sample, tmp_path, 200)
     first = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="512MB", threads=1)
     assert first.n_patients() == 200 and _setting(first, "memory_limit") == "488.2 MiB"
     second = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="256MB", threads=2)
@@ -173,22 +176,17 @@ def test_two_sources_of_one_store_with_other_settings_both_count(sample, tmp_pat
 
 
 def test_an_invalid_setting_beside_an_open_store_names_the_setting(sample, tmp_path):
-    data = sample[0].iloc[:50]
-    write_parquet(data, tmp_path / "data", rows_per_file=10_000)
-    first = DuckDBSource(tmp_path / "data", store="duckdb-file", store_directory=tmp_path / "store",
-                         memory_limit="512MB")
+    _, folder, store = _written(sample, tmp_path, 50)
+    first = DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="512MB")
     with pytest.raises(DataSourceError, match="memory_limit .* not valid") as caught:
-        DuckDBSource(tmp_path / "data", store="duckdb-file", store_directory=tmp_path / "store",
-                     memory_limit="lots")
+        DuckDBSource(folder, store="duckdb-file", store_directory=store, memory_limit="lots")
     assert "configuration" not in str(caught.value)
     assert _setting(first, "memory_limit") == "488.2 MiB" and first.n_patients() == 50
     first.close()
 
 
 def test_a_source_keeps_its_store_while_a_newer_one_is_built_beside_it(sample, tmp_path):
-    data = sample[0].iloc[:200]
-    folder, store = tmp_path / "data", tmp_path / "store"
-    write_parquet(data, folder, rows_per_file=10_000)
+    data, folder, store = _written(sample, tmp_path, 200)
     old = DuckDBSource(folder, store="duckdb-file", store_directory=store)
     (part,) = folder.glob("*.parquet")
     os.remove(part)

@@ -248,8 +248,7 @@ def _apply_settings(db: _Database, threads: int, memory_limit: str) -> None:
     except duckdb.Error as exc:
         db.root.execute("SET memory_limit = ?", [db.memory_limit])
         db.root.execute("SET threads = ?", [db.threads])
-        raise DataSourceError(f"The registry settings threads / memory_limit are not valid for DuckDB: {exc}"
-                              ) from None
+        raise DataSourceError(_invalid_settings_message(("threads", "memory_limit"), exc)) from None
     db.threads, db.memory_limit = threads, memory_limit
 
 
@@ -260,7 +259,11 @@ def _connect_message(path: Path, exc: Exception) -> str:
                 "with other DuckDB settings; close that connection first.")
     if "lock" in text.lower():
         return f"The registry store {path.name} is open for writing by another process: {text}"
-    return f"The registry settings threads / memory_limit / temp_directory are not valid for DuckDB: {text}"
+    return _invalid_settings_message(("threads", "memory_limit", "temp_directory"), exc)
+
+
+def _invalid_settings_message(settings: tuple[str, ...], exc: Exception) -> str:
+    return f"The registry settings {' / '.join(settings)} are not valid for DuckDB: {exc}"
 
 
 def time_code_column(time: str) -> str:
