@@ -15,11 +15,16 @@ browser session, i.e. a cold browser cache) of the dashboard's Data and Survival
 sample, against the floor measured in the same run: a minimal Streamlit page with one plotly chart
 (``bench/minimal_app.py``).
 
+Then the loader's throughput (``bench/bench_loader.py``, this checkout's ``il2lib``): ``load_cohort`` of
+``--loader-rows`` rows (default 1e6; clean and messy; CSV, Parquet and typed Parquet) against pyarrow's
+own read of the same file, in the same run.
+
 Usage::
 
     .venv/bin/python bench/bench_dashboard.py                 # all sizes
     .venv/bin/python bench/bench_dashboard.py 1000 100000     # some sizes
     .venv/bin/python bench/bench_dashboard.py --app /tmp/old/app.py 1000   # another checkout's dashboard
+    .venv/bin/python bench/bench_dashboard.py --loader-rows 0 1000         # without the loader table
 
 Writes Markdown tables to stdout and ``bench/results/dashboard.md`` (git-ignored). No test asserts a
 time: this is a measurement to report (the ratios to the baselines measured in the same run count).
@@ -38,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_loader  # noqa: E402
 import first_render  # noqa: E402
 from datasets import make_dataset  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
@@ -146,7 +152,7 @@ def _load() -> str:
     return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def run(sizes: tuple[int, ...], app: Path, repeats: int) -> str:
+def run(sizes: tuple[int, ...], app: Path, repeats: int, loader_rows: int) -> str:
     RESULTS.mkdir(parents=True, exist_ok=True)
     lines = [f"Dashboard: {app}. Load average (1/5/15 min) at start: {_load()}.", "",
              f"Filter change (median of {len(CHANGES)}, each to a new filter state) to the redrawn Survival page:", "",
@@ -172,11 +178,16 @@ def run(sizes: tuple[int, ...], app: Path, repeats: int) -> str:
             lines.append(line)
         renders = first_render.measure(browser, [app], repeats)
         browser.close()
+    loader = bench_loader.run([loader_rows], ["clean", "messy"], list(bench_loader.FORMATS), repeats) \
+        if loader_rows else None
     lines[1:1] = ["", f"Default sample (107 patients): dashboard Survival page filter change {sample.median_s:.2f} s "
                       f"(median of {len(CHANGES)})."]
     lines += ["", f"First render, default sample (fresh server after warm-up, new browser session; median of "
-                  f"{repeats}):", "", first_render.table(renders), "",
-              f"Load average at end: {_load()}."]
+                  f"{repeats}):", "", first_render.table(renders), ""]
+    if loader is not None:
+        lines += [f"Loader throughput (bench/bench_loader.py: load_cohort against pyarrow's read of the same file, "
+                  f"median of {repeats}):", "", loader, ""]
+    lines.append(f"Load average at end: {_load()}.")
     table = "\n".join(lines) + "\n"
     (RESULTS / "dashboard.md").write_text(table)
     return table
@@ -187,8 +198,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("sizes", type=int, nargs="*", help=f"cohort sizes (default {SIZES})")
     parser.add_argument("--app", type=Path, default=ROOT / "app.py", help="the dashboard's entry script")
     parser.add_argument("--repeats", type=int, default=3, help="fresh servers per first render (default 3)")
+    parser.add_argument("--loader-rows", type=int, default=1_000_000,
+                        help="rows of the loader throughput table (this checkout's il2lib; 0: skip it)")
     args = parser.parse_args(argv)
-    print(run(tuple(args.sizes) or SIZES, args.app.resolve(), args.repeats))
+    print(run(tuple(args.sizes) or SIZES, args.app.resolve(), args.repeats, args.loader_rows))
 
 
 if __name__ == "__main__":
