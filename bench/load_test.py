@@ -392,6 +392,12 @@ def start_server(env: dict[str, str]) -> StreamlitServer:
     return server
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` has used, every thread (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def take_census(pid: int, timeout: float = 30.0) -> dict:
     """Signal the server for a full census (after ``gc.collect()``) and return its line."""
     seen = len(CENSUS.read_text().splitlines()) if CENSUS.exists() else 0
@@ -443,9 +449,11 @@ def _batch(server_url: str, sampler: RssSampler, args: argparse.Namespace, indic
     """One batch of concurrent sessions; RSS at its peak, right after close and after the session TTL,
     then the server's census of what is still alive."""
     t0, wall, start_unix = time.monotonic(), time.perf_counter(), time.time()
+    server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
     reports = asyncio.run(run_sessions(server_url, indices, args.rounds, args.seed, args.patients, forbidden,
                                        hostile, hostile_log))
     wall, t1, end_unix = time.perf_counter() - wall, time.monotonic(), time.time()
+    server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
     rss = {"peak": sampler.peak_between(t0, t1), "right_after_close": sampler.rss_mb()}
     time.sleep(settle)
     rss["after_ttl"] = sampler.rss_mb()
@@ -456,8 +464,19 @@ def _batch(server_url: str, sampler: RssSampler, args: argparse.Namespace, indic
                      **{k: round(v, 1) for k, v in rss.items()}, "steps": len(steps),
                      "step_s_median": round(statistics.median(steps), 2) if steps else None,
                      "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
+                     **cpu_split(server_cpu, client_cpu, wall, len(steps)),
                      "alive_after_close": _alive_sessions(census), "held_before_reap": _held_sessions(census),
                      "census": census}
+
+
+def cpu_split(server_cpu: float, client_cpu: float, wall: float, steps: int) -> dict:
+    """Where a batch's time went: the server's CPU seconds per step (every upload, page run and filter change of
+    the batch over its steps: the work one step costs), its CPU over the batch's wall time (about 1 when the
+    process is busy the whole time: the sessions queue for its one interpreter), and the clients' CPU (this
+    process: the protocol clients share the machine's cores with the server)."""
+    return {"server_cpu_s": round(server_cpu, 1), "client_cpu_s": round(client_cpu, 1),
+            "server_cpu_per_step_s": round(server_cpu / steps, 3) if steps else None,
+            "server_busy_share": round(server_cpu / wall, 2) if wall else None}
 
 
 def hostile_per_file(files: list[tuple[str, bytes]], log: list[dict]) -> dict:
@@ -656,6 +675,7 @@ def measure(args: argparse.Namespace) -> dict:
         "leaks": [e for r in reports + hostile_reports for e in r.leaks] + logged, "wall_s": first["wall_s"],
         "step_s_median": round(statistics.median(steps), 2) if steps else None,
         "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
+        **{k: first[k] for k in ("server_cpu_s", "client_cpu_s", "server_cpu_per_step_s", "server_busy_share")},
         "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "peak": first["peak"],
                    "right_after_close": first["right_after_close"], "after_ttl": first["after_ttl"]},
         "rss_mb_per_batch": batches,
@@ -717,6 +737,10 @@ def main(argv: list[str] | None = None) -> int:
           f"patients ({result['upload_bytes_per_session'] / 1e3:.0f} kB uploads): {result['steps']} checked steps "
           f"(batch 1 took {result['wall_s']} s; step median {result['step_s_median']} s, p95 {result['step_s_p95']} s)"
           + (f"; MALLOC_ARENA_MAX={result['malloc_arena_max']}" if result["malloc_arena_max"] else ""))
+    print(f"batch 1 time: server CPU {result['server_cpu_s']} s ({result['server_cpu_per_step_s']} s per step, busy "
+          f"{100 * result['server_busy_share']:.0f}% of the batch's wall time), clients' CPU {result['client_cpu_s']} s; "
+          f"{result['sessions']} sessions queueing for one server's CPU: about {result['sessions']} x "
+          f"{result['server_cpu_per_step_s']} = {result['sessions'] * result['server_cpu_per_step_s']:.1f} s per step")
     print(f"errors: {len(result['errors'])}   isolation leaks: {len(result['leaks'])}   "
           f"warm-up errors: {len(result['warmup_errors'])}")
     print("server RSS (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))

@@ -63,9 +63,9 @@ class RunResult:
     def n_summary(self) -> tuple[int, int]:
         """The frame's ``n = X of Y patients`` line."""
         for text in self.texts():
-            match = re.search(r"n = (\d+) of (\d+) patients", text)
+            match = re.search(r"n = ([\d,]+) of ([\d,]+) patients", text)
             if match:
-                return int(match.group(1)), int(match.group(2))
+                return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))
         raise ProtocolError("no 'n = X of Y patients' summary on the page")
 
 

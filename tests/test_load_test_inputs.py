@@ -4,6 +4,7 @@ the load test itself runs with ``make load-test``)."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -183,3 +184,16 @@ def test_every_hostile_file_is_reported_even_when_never_uploaded():
     assert report["a.csv"] == {"uploads": 1, "verdicts": ["refused"], "answer_s_max": 0.4, "seconds_max": 1.0,
                                "gil_wait_max_ms": 30.0, "shown": "too large"}
     assert report["b.csv"]["uploads"] == 0 and report["b.csv"]["shown"] == "never uploaded"
+
+
+def test_page_counts_are_read_with_thousands_separators():
+    from streamlit.proto.Markdown_pb2 import Markdown
+
+    assert _run(("markdown", Markdown(body="**n = 1,003 of 1,004 patients**"))).n_summary() == (1003, 1004)
+    assert _run(("markdown", Markdown(body="n = 900 of 900 patients"))).n_summary() == (900, 900)
+
+
+def test_cpu_split_gives_the_server_cpu_per_step_and_its_busy_share():
+    split = load_test.cpu_split(server_cpu=30.0, client_cpu=4.0, wall=40.0, steps=200)
+    assert split == {"server_cpu_s": 30.0, "client_cpu_s": 4.0, "server_cpu_per_step_s": 0.15, "server_busy_share": 0.75}
+    assert load_test.cpu_seconds(os.getpid()) > 0
