@@ -10,10 +10,12 @@ pyarrow, scipy.special, plotly's figure classes and template, il2lib, and the re
 validation of the bundled sample. This launcher does that work once, in the server process,
 before the server starts listening (about 1-2 s), then hands over to Streamlit's own command
 line: the server behaves exactly like ``streamlit run app.py`` (same options, same
-``.streamlit/config.toml``, same caches: the sample is loaded by the same cached call the pages
+``.streamlit/config.toml``, same caches: the data is loaded by the same cached call the pages
 make), only its first page view is faster. Nothing else is computed ahead. With a server file
-(``IL2_DASHBOARD_DATA``) the sample is not preloaded; a registry is never preloaded (it loads on
-first use, as before). ``streamlit run app.py`` still works, with the slower first view.
+(``IL2_DASHBOARD_DATA``) that file is loaded instead of the sample (it is the same for every
+session; a million patients take a few seconds, before the server answers its health check); a
+registry is never preloaded (it loads on first use, as before). ``streamlit run app.py`` still
+works, with the slower first view.
 
 Temporary files in memory: Streamlit receives an upload with Starlette, which spools a body over
 1 MiB to an unlinked file in Python's temp directory while it is parsed. Before anything else, this
@@ -106,12 +108,14 @@ def _quiet_streamlit():
             lg.removeFilter(_drop_warnings)
 
 
-def preload_sample() -> str | None:
-    """Load the default bundled sample into the server's cache (None when the default is not a sample)."""
+def preload_data() -> str | None:
+    """Load the default data (the server file, else the default sample) into the server's cache; say what
+    was loaded (None: the server file could not be loaded, and its first page view says why)."""
     with _quiet_streamlit():
-        from app_ui.data import preload_default_sample
+        from app_ui.data import preload_default_data
 
-        return preload_default_sample()
+        loaded = preload_default_data()
+    return f"{loaded.label} ({len(loaded.cohort.data):,} patients)" if loaded is not None else None
 
 
 def warm_up() -> str:
@@ -121,10 +125,10 @@ def warm_up() -> str:
     try:
         warm_imports()
         warm_figures()
-        sample = preload_sample()
+        data = preload_data()
     except Exception as exc:  # noqa: BLE001  (a warm-up must never keep the dashboard from starting)
         return f"Warm-up stopped ({type(exc).__name__}: {exc}); starting Streamlit."
-    loaded = f" and loaded the {sample} sample" if sample else ""
+    loaded = f" and loaded {data}" if data else ""
     return f"Imported the dashboard's libraries{loaded} in {time.perf_counter() - start:.1f} s; starting Streamlit."
 
 

@@ -5,6 +5,7 @@ Storage and caching choice
 * Bundled samples (and a server-side file named by ``IL2_DASHBOARD_DATA``, used by the
   benchmark) are loaded once per process with ``st.cache_resource``, keyed by path,
   modification time, mapping and the clinical-benefit threshold: every session may share them.
+  ``serve.py`` loads the default one (the server file, else the default sample) before listening.
 * Uploaded bytes live in ``st.session_state`` only (server memory), never in a process-wide
   cache. The session's :class:`UploadedFile` holds the very bytes object of Streamlit's upload
   manager (its ``getvalue()`` does not copy), and the loader reads UTF-8 text, XLSX and Parquet in
@@ -354,21 +355,21 @@ def with_pseudonyms(loaded: LoadedData) -> LoadedData:
                    scope=loaded.scope + PSEUDONYM_SCOPE)
 
 
-def preload_default_sample() -> str | None:
-    """Load the bundled default sample into the process-wide cache, unless a server file is configured.
+def preload_default_data() -> LoadedData | None:
+    """Load the default data into the process-wide cache: the server file named by ``IL2_DASHBOARD_DATA``,
+    else the bundled default sample (shared by every session either way).
 
     ``serve.py`` calls this before the server starts, so the first visitor does not wait for the
-    sample to be read and validated: it is the very call a page makes (same cached function and
+    file to be read and validated: it is the very call a page makes (same cached function and
     arguments: no mapping, the default clinical-benefit rule). The secrets are not read here (that
     would make Streamlit read its configuration before the command-line options), so with a
-    registry configured the sample is loaded too: it stays one of the Data page's choices.
-    Returns the sample's key, or None when ``IL2_DASHBOARD_DATA`` names a file (loaded on first use).
+    registry configured the sample is loaded too: it stays one of the Data page's choices. A registry
+    is never preloaded. Returns what was loaded (None: the server file could not be loaded; the Data
+    page says why).
     """
-
-    if server_data_path() is not None:
-        return None
-    load_current(DEFAULT_CHOICE, None, schema.CB_SD_MONTHS_DEFAULT)
-    return DEFAULT_CHOICE
+    choice = SERVER if server_data_path() is not None else DEFAULT_CHOICE
+    loaded = load_current(choice, None, schema.CB_SD_MONTHS_DEFAULT)
+    return loaded if loaded.ok else None
 
 
 def store_upload(widget: str, target: str) -> None:

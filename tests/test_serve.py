@@ -16,23 +16,39 @@ from il2lib import schema  # noqa: E402
 from tests.e2e.server import server_command  # noqa: E402
 
 
+def _no_second_load(monkeypatch) -> None:
+    def no_second_load(*args, **kwargs):
+        raise AssertionError("the page read the file again")
+
+    monkeypatch.setattr(data_mod, "load_cohort", no_second_load)  # the loader the page would call
+
+
 def test_preloaded_sample_is_the_cohort_the_first_page_gets(monkeypatch):
     monkeypatch.delenv(data_mod.SERVER_DATA_ENV, raising=False)
     data_mod._load_path.clear()
-    assert serve.preload_sample() == data_mod.DEFAULT_CHOICE
-
-    def no_second_load(*args, **kwargs):
-        raise AssertionError("the page read the sample again")
-
-    monkeypatch.setattr(data_mod, "load_cohort", no_second_load)  # the loader the page would call
+    assert serve.preload_data() == "Combined sample (PROCLAIM-like + community-like) · synthetic (107 patients)"
+    _no_second_load(monkeypatch)
     # the frame's call on a fresh session: no mapping, the default clinical-benefit rule
     loaded = data_mod.load_current(data_mod.DEFAULT_CHOICE, None, schema.CB_SD_MONTHS_DEFAULT)
     assert loaded.ok and loaded.adverse_events is not None and not loaded.error
 
 
-def test_a_server_file_is_not_preloaded(monkeypatch, tmp_path):
+def test_a_server_file_is_preloaded_instead_of_the_sample(monkeypatch, tmp_path):
+    """The server file is the same for every session: loaded once before the server listens."""
+    path = tmp_path / "cohort.csv"
+    path.write_bytes(data_mod.SAMPLE_DIR.joinpath(data_mod.SAMPLES[data_mod.DEFAULT_CHOICE].patients_file).read_bytes())
+    monkeypatch.setenv(data_mod.SERVER_DATA_ENV, str(path))
+    data_mod._load_path.clear()
+    assert serve.preload_data() == "Server file: cohort.csv (107 patients)"
+    _no_second_load(monkeypatch)
+    loaded = data_mod.load_current(data_mod.default_choice(), None, schema.CB_SD_MONTHS_DEFAULT)
+    assert loaded.choice == data_mod.SERVER and len(loaded.cohort.data) == 107
+
+
+def test_a_missing_server_file_is_left_to_the_page(monkeypatch, tmp_path):
     monkeypatch.setenv(data_mod.SERVER_DATA_ENV, str(tmp_path / "big.parquet"))
-    assert serve.preload_sample() is None
+    assert serve.preload_data() is None
+    assert serve.warm_up().startswith("Imported the dashboard's libraries in ")
 
 
 def test_warm_imports_cover_the_first_run_and_nothing_optional():
