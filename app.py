@@ -27,6 +27,7 @@ ctx = frame("Data")
 PURPOSE = ("Explore an HD IL-2 registry (metastatic melanoma and RCC, many after PD-1/PD-L1): response, survival, "
            "toxicity, and a meeting report.")
 #: The landing page's start links: (page script, label).
+PREVIEW = "data_preview"  # the state key of the "Analysed data" section (open or not)
 START_LINKS = (("pages/2_Response.py", "Response rates"), ("pages/3_Survival.py", "Survival curves"),
                ("pages/6_Report.py", "Build the meeting report"))
 
@@ -443,7 +444,11 @@ def identifiers(report, cohort) -> None:
 
 
 def preview(cohort) -> None:
-    with st.expander("Analysed data (first 50 rows)", icon=":material/table:"):
+    """The first analysed rows, drawn only while their section is open."""
+    section = st.expander("Analysed data (first 50 rows)", icon=":material/table:", key=PREVIEW, on_change="rerun")
+    with section:
+        if not section.open:
+            return
         if current_masking().on:  # one row per patient
             st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
             return

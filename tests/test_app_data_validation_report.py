@@ -10,7 +10,7 @@ from test_app_data import metrics, upload
 
 from app_ui import state
 from il2lib import schema
-from support.apptest import open_app, rerun, sidebar_count, texts, unescape
+from support.apptest import data_preview, open_app, rerun, sidebar_count, texts, unescape
 
 
 def reconciles(at) -> bool:
@@ -128,9 +128,21 @@ def test_upload_link_names_the_file_blocks_without_it_and_applies_its_filters_wi
     assert any("it is a different file" in w and fingerprint in w for w in texts(other, "warning"))
 
 
+def test_analysed_data_preview_is_drawn_only_when_opened():
+    at = open_app()
+    closed = next(e for e in at.expander if e.label == "Analysed data (first 50 rows)")
+    assert not closed.dataframe and not closed.table
+    assert data_preview(at).dataframe[0].value.shape[0] == 50
+    rerun(at)  # stays open over a rerun
+    assert next(e for e in at.expander if e.label == "Analysed data (first 50 rows)").dataframe
+    at.session_state["v_mask"] = True  # small-cell protection: one row per patient is withheld, open or not
+    masked = data_preview(at)
+    assert not masked.dataframe and [i.value[:36] for i in masked.info] == ["Patient-level table withheld while s"]
+
+
 def test_analysed_data_preview_reads_clinically():
     at = open_app()
-    preview = next(e for e in at.expander if e.label == "Analysed data (first 50 rows)")
+    preview = data_preview(at)
     table = preview.dataframe[0].value
     assert "IL-2 start date" in table.columns and "date_il2_start" not in table.columns
     assert set(table["Disease"]) <= {"Melanoma", "RCC"}

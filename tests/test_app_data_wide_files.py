@@ -15,7 +15,7 @@ from app_ui import data as data_mod
 from il2lib import schema
 from il2lib.validation.patients import load_cohort
 from support import fuzz_inputs as fz
-from support.apptest import open_app, rerun, texts, unescape, widget
+from support.apptest import data_preview, open_app, rerun, texts, unescape, widget
 
 WIDTH = 10_000
 
@@ -132,7 +132,7 @@ def test_the_preview_shows_the_first_100_columns_of_a_wide_cohort():
                       axis=1)
     at, report, _ = _uploaded(csv_bytes(frame), "cohort.csv")
     assert report.n_analysed == 3
-    preview = next(e for e in at.expander if e.label == "Analysed data (first 50 rows)")
+    preview = data_preview(at)
     data = load_cohort(csv_bytes(frame)).data
     assert preview.dataframe[0].value.shape == (3, 100)
     labels = [schema.label(c) for c in data.columns[:100]]
@@ -145,7 +145,7 @@ def test_a_normal_file_is_drawn_in_full():
     at = open_app()
     sample = load_cohort(data_mod.SAMPLE_DIR / data_mod.SAMPLES[data_mod.DEFAULT_CHOICE].patients_file)
     assert len(_mapping(at).dataframe[0].value) == len(sample.report.mapping)
-    preview = next(e for e in at.expander if e.label == "Analysed data (first 50 rows)")
+    preview = data_preview(at)
     assert preview.dataframe[0].value.shape == (50, sample.data.shape[1])
     frame = patient_rows({}, {"patient_id": "P001"}, {}, {"disease": "lung"}, n=6).assign(MRN=list("123456"))
     at, report, offered = _uploaded(csv_bytes(frame), "cohort.csv")

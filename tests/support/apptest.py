@@ -69,6 +69,13 @@ def texts(at: AppTest, kind: str) -> list[str]:
     return [unescape(e.value) for e in getattr(at, kind)]
 
 
+def data_preview(at: AppTest):
+    """The Data page's "Analysed data (first 50 rows)" section, opened (it draws its table only when open)."""
+    at.session_state["data_preview"] = True
+    rerun(at)
+    return next(e for e in at.expander if e.label == "Analysed data (first 50 rows)")
+
+
 def widget(at: AppTest, kind: str, key: str):
     return getattr(at, kind)(key=key)
 
