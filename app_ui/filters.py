@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +13,7 @@ from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.session_cache import data_cache
 from il2lib import schema
-from il2lib.cohort import LINE_GROUPS, CohortFilter, apply_filter, line_groups
+from il2lib.cohort import LINE_GROUPS, CohortFilter, filter_positions, line_groups
 
 #: Columns never offered as "other" filters (ids, dates, times, free text, the fixed filters).
 _NOT_EXTRA = set(schema.FILTER_COLUMNS) | set(schema.DATE_COLUMNS) | {
@@ -158,30 +159,71 @@ def _extra_column_changed(name: str) -> None:
     st.session_state[state.plain_key("extra_vals")] = []
 
 
-def filtered_data(loaded: LoadedData, cohort_filter: CohortFilter) -> tuple[pd.DataFrame, int]:
-    """The filtered patients and the total; memoised in the session for the last filter."""
+class FilteredRows:
+    """The loaded patients that pass the filter: their positions in the loaded data, and their columns copied on
+    first use (all of them by :meth:`frame`, a few by :meth:`columns`), each copy made once."""
+
+    def __init__(self, data: pd.DataFrame, positions: np.ndarray | None = None):
+        self.source = data  # the unfiltered data
+        self.positions = positions  # None: every row
+        self._frame: pd.DataFrame | None = None
+        self._subsets: dict[tuple[str, ...], pd.DataFrame] = {}
+
+    def __len__(self) -> int:
+        return len(self.source) if self.positions is None else len(self.positions)
+
+    def frame(self) -> pd.DataFrame:
+        """Every column of the rows (the loaded data itself without a filter)."""
+        if self.positions is None:
+            return self.source
+        if self._frame is None:
+            self._frame = self.source.take(self.positions)
+            self._subsets.clear()  # later subsets are cut from the frame
+        return self._frame
+
+    def columns(self, names) -> pd.DataFrame:
+        """The rows with only the columns ``names`` the data has (in that order; names it lacks are left out):
+        the same values, dtypes and index as those columns of :meth:`frame`."""
+        present = tuple(dict.fromkeys(n for n in names if n in self.source.columns))
+        if present not in self._subsets:
+            if self._frame is not None or self.positions is None:
+                self._subsets[present] = self.frame()[list(present)]
+            else:
+                self._subsets[present] = self.source[list(present)].take(self.positions)
+        return self._subsets[present]
+
+    def nbytes(self) -> int:
+        """Bytes of the copies held (the unfiltered data is not counted)."""
+        held = [] if self.positions is None else [self.positions.nbytes]
+        if self._frame is not None:
+            held.append(_frame_bytes(self._frame))
+        return sum(held) + sum(_frame_bytes(df) for df in self._subsets.values())
+
+
+def filtered_rows(loaded: LoadedData, cohort_filter: CohortFilter) -> tuple[FilteredRows, int]:
+    """The filtered patients and the total; memoised in the session for the last filters, so that the row
+    selection and each copy of its columns are made once per filter."""
     total = loaded.n_registry  # a registry: its patient count (the rows are the filtered selection)
     if not loaded.ok:
-        return pd.DataFrame(), total or 0
+        return FilteredRows(pd.DataFrame()), total or 0
     data = loaded.cohort.data
     total = len(data) if total is None else total
-    if cohort_filter.is_empty():
-        return data, total
     key = (loaded.scope, loaded.cohort.fingerprint, id(data), cohort_filter)
     memo = st.session_state.get(FILTER_MEMO)
     if not isinstance(memo, dict):
         memo = st.session_state[FILTER_MEMO] = {}
-    if key in memo:
-        memo[key] = memo.pop(key)  # most recently used last
-        return memo[key], total
-    filtered = apply_filter(data, cohort_filter)
-    memo[key] = filtered
-    _trim_memo(memo, _frame_bytes(data))
-    return filtered, total
+    for old in [k for k in memo if k[:3] != key[:3]]:  # other data: do not keep it alive
+        del memo[old]
+    rows = memo.pop(key, None)  # most recently used last
+    if rows is None:
+        rows = FilteredRows(data, None if cohort_filter.is_empty() else filter_positions(data, cohort_filter))
+    memo[key] = rows
+    _trim_memo(memo, _frame_bytes(data))  # the copies made on the previous run count too
+    return rows, total
 
 
-#: Filtered cohorts remembered per session (switching back to a recent filter skips the row copy),
-#: together at most the size of the unfiltered data.
+#: Filters whose rows are remembered per session (switching back to a recent filter skips the row selection and
+#: copies), their copies together at most the size of the unfiltered data.
 FILTER_MEMO_ENTRIES = 4
 
 
@@ -190,5 +232,6 @@ def _frame_bytes(df: pd.DataFrame) -> int:
 
 
 def _trim_memo(memo: dict, budget: int) -> None:
-    while len(memo) > 1 and (len(memo) > FILTER_MEMO_ENTRIES or sum(map(_frame_bytes, memo.values())) > budget):
+    """Drop the least recently used filters beyond the entry limit or the byte budget."""
+    while len(memo) > 1 and (len(memo) > FILTER_MEMO_ENTRIES or sum(r.nbytes() for r in memo.values()) > budget):
         memo.pop(next(iter(memo)))  # least recently used first

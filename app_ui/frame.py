@@ -84,7 +84,7 @@ class AppContext:
     """What a page needs: the filtered cohort and the view settings (read-only)."""
 
     loaded: LoadedData
-    data: pd.DataFrame  # filtered, analysable patients
+    rows: filters.FilteredRows  # filtered, analysable patients (their columns copied on first use)
     filter: Any  # il2lib.CohortFilter
     n_total: int
     presentation: bool
@@ -98,8 +98,23 @@ class AppContext:
         return self.loaded.ok
 
     @property
+    def data(self) -> pd.DataFrame:
+        """The filtered patients with every column (copied on first use in the session for this filter)."""
+        return self.rows.frame()
+
+    def columns(self, names) -> pd.DataFrame:
+        """The filtered patients with only the columns ``names`` the data has: a page that reads a few columns
+        asks for them, and the other columns are not copied."""
+        return self.rows.columns(names)
+
+    @property
+    def column_names(self) -> pd.Index:
+        """The data's columns (no copy)."""
+        return self.rows.source.columns
+
+    @property
     def n(self) -> int:
-        return len(self.data)
+        return len(self.rows)
 
     @property
     def cohort(self):
@@ -173,9 +188,9 @@ def frame(page_title: str) -> AppContext:
         fstate = filters.draw_filters(loaded)
     masking = draw_masking_option()
     cohort_filter = fstate.to_filter()
-    filtered, n_total = filters.filtered_data(loaded, cohort_filter)
+    rows, n_total = filters.filtered_rows(loaded, cohort_filter)
     with st.sidebar:
-        _filter_summary(len(filtered) if loaded.n_selected is None else loaded.n_selected, n_total, cohort_filter,
+        _filter_summary(len(rows) if loaded.n_selected is None else loaded.n_selected, n_total, cohort_filter,
                         masking)
         share.copy_link(loaded, cohort_filter.describe())
         _settings()
@@ -191,7 +206,7 @@ def frame(page_title: str) -> AppContext:
         state.Q_CB_WINDOW: (f"{ss[state.CB_WINDOW]:g}"
                             if ss[state.CB_WINDOW] != schema.ASSESSMENT_WINDOW_DAYS_DEFAULT else ""),
     }))
-    return AppContext(loaded=loaded, data=filtered, filter=cohort_filter, n_total=n_total, presentation=present,
+    return AppContext(loaded=loaded, rows=rows, filter=cohort_filter, n_total=n_total, presentation=present,
                       cb_sd_months=float(ss[state.CB_SD]), pseudonyms=pseudonyms,
                       assessment_window_days=float(ss[state.CB_WINDOW]), masking=masking)
 

@@ -13,7 +13,7 @@ from app_ui.code_panel import show_code
 from app_ui.downloads import table_with_downloads
 from app_ui.markdown import md_escape
 from app_ui.survival_view import (COX_AUTO_MAX_N, RESPONSE_GROUPINGS, cached_group_choices, comparison, endpoint_by,
-                                  rmst_display)
+                                  rmst_display, view_data)
 from app_ui.widgets import url_group_order
 from il2lib.export.snippets import milestone_snippet, pairwise_logrank_snippet
 
@@ -24,7 +24,7 @@ REFERENCE_KEY = "km_ref"
 def group_order(ctx, endpoint: str, by: str | None, landmark: float | None, container=st) -> tuple[str, ...] | None:
     """The "Reference group" control of the Survival page: the groups in order, the reference first (curves,
     legend, risk table, medians; the Cox hazard ratio reads "other vs reference"). None without a grouping."""
-    levels = cached_group_choices(ctx.cache_key, ctx.data, endpoint, by, landmark)
+    levels = cached_group_choices(ctx.cache_key, view_data(ctx, endpoint, by, landmark), endpoint, by, landmark)
     if len(levels) < 2:
         return None
     return tuple(url_group_order(REFERENCE_KEY, levels, container=container,
@@ -37,7 +37,8 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
     if by is None or view.landmark is not None:
         return
     if len(view.curves) >= 3:
-        computed = comparison(ctx.cache_key, "pairwise", ctx.data, endpoint, by, (), view.order)
+        computed = comparison(ctx.cache_key, "pairwise", view_data(ctx, endpoint, by, None), endpoint, by, (),
+                              view.order)
         if computed.ok:
             st.markdown("**Pairwise log-rank tests**")
             note = ("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
@@ -50,7 +51,8 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
         elif computed.refused:
             st.info(md_escape(computed.message), icon=":material/hourglass_disabled:")
     if view.ph_violated:
-        computed = comparison(ctx.cache_key, "rmst", ctx.data, endpoint, by, (None,), view.order)
+        computed = comparison(ctx.cache_key, "rmst", view_data(ctx, endpoint, by, None), endpoint, by, (None,),
+                              view.order)
         st.info("Proportional hazards look violated, so the restricted mean survival time (RMST) is offered: it "
                 "needs no PH assumption.", icon=":material/insights:")
         if computed.ok:

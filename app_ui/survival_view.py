@@ -16,6 +16,7 @@ from app_ui.cached import Computed, attempt
 from app_ui.session_cache import data_cache, resource_cache
 from app_ui.widgets import by_text, format_p
 from il2lib import schema
+from il2lib.analyses._grouping import level_order
 from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.privacy.disclosure import CountView
 from il2lib.survival import cox_ph, kaplan_meier, landmark as landmark_cohort, logrank_test, median_followup
@@ -112,14 +113,16 @@ def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:
     return df, ""
 
 
-def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None, order=None) -> pd.DataFrame:
+def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None, order=None, labels=None) -> pd.DataFrame:
+    """``labels``: :func:`group_levels` of ``df`` when the caller has them."""
     ep = schema.ENDPOINTS[endpoint]
     out = pd.DataFrame({"time": df[ep.time] if ep.time in df else pd.Series(float("nan"), index=df.index),
                         "event": df[ep.event] if ep.event in df else pd.Series(pd.NA, index=df.index)},
                        index=df.index)
     if by is not None:
-        labels, levels = group_levels(df, by, order)
-        out[GROUP_COLUMN] = pd.Categorical(labels, categories=levels)
+        if labels is None:
+            labels = group_levels(df, by)[0]
+        out[GROUP_COLUMN] = pd.Categorical(labels, categories=level_order(by, labels, order))
     return out
 
 
@@ -129,22 +132,36 @@ def _ordered(categories, order) -> list[str]:
     return first + [c for c in categories if c not in first]
 
 
-def group_choices(df: pd.DataFrame, endpoint: str, by: str | None, landmark_months: float | None) -> list[str]:
+def group_choices(df: pd.DataFrame, endpoint: str, by: str | None, landmark_months: float | None,
+                  labels=None) -> list[str]:
     """The groups of a survival grouping in their default order (empty without grouping): the labels the
-    curves, risk table and Cox model use, so a user can pick the reference among them."""
+    curves, risk table and Cox model use, so a user can pick the reference among them. ``labels``: a function
+    returning :func:`population_labels` when the caller has them."""
     if by is None:
         return []
     if landmark_months is not None and by in RESPONSE_GROUPINGS:
         return list(GROUP_LABELS["response" if by == schema.OBJECTIVE_RESPONSE else "benefit"])
-    population, _ = _population(df, endpoint)
-    return group_levels(population, by)[1]
+    return level_order(by, population_labels(df, endpoint, by) if labels is None else labels())
 
 
 @data_cache(max_entries=128, max_size="4MB")
 def cached_group_choices(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None,
                          landmark_months: float | None) -> list[str]:
-    """:func:`group_choices` once per (data, filter) ``key``: it reads every row (50 ms at 1e6 patients)."""
-    return group_choices(_df, endpoint, by, landmark_months)
+    """:func:`group_choices` once per (data, filter) ``key``, from the labels the view uses too."""
+    return group_choices(_df, endpoint, by, landmark_months,
+                         labels=lambda: cached_population_labels(key, _df, endpoint == "dor", by))
+
+
+def population_labels(df: pd.DataFrame, endpoint: str, by: str) -> pd.Series:
+    """The group label (a Categorical, :func:`group_levels`) of each patient of the endpoint's population."""
+    return group_levels(_population(df, endpoint)[0], by)[0]
+
+
+@resource_cache(max_entries=16)
+def cached_population_labels(key: tuple, _df: pd.DataFrame, responders_only: bool, by: str) -> pd.Series:
+    """:func:`population_labels` once per (data, filter) ``key``: the one pass over the grouping column shared by
+    the reference-group control and the view (the same object is returned: do not modify it)."""
+    return population_labels(_df, "dor" if responders_only else "os", by)
 
 
 def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str,
@@ -203,11 +220,12 @@ def _os_followup(df: pd.DataFrame):
 
 def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,
             cb_sd_months: float, with_cox: bool = True,
-            window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, order=None) -> SurvivalView:
+            window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, order=None, labels=None) -> SurvivalView:
     """Kaplan-Meier per group, log-rank, Cox HR and PH test for one endpoint and grouping.
 
     ``order``: groups to put first (curves, legend, risk table, tables); the first is the Cox reference, so the
     hazard ratio reads "other vs first". None: the default order (without before with, first line first).
+    ``labels``: :func:`population_labels` when the caller has them (unused with a landmark by response).
     """
     order = tuple(order) if order else None
 
@@ -219,7 +237,7 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
         if len(data) == 0:
             raise InsufficientDataError(landmark.note)
     else:
-        data = _grouped_input(population, endpoint, by, order)
+        data = _grouped_input(population, endpoint, by, order, labels)
     messages: list[str] = []
     km = kaplan_meier(data["time"], data["event"], conf_type=conf_type,
                       by=data[GROUP_COLUMN] if by is not None else None)
@@ -245,8 +263,33 @@ def survival_view(key: tuple, _df: pd.DataFrame, endpoint: str, by: str | None, 
     """Cached :func:`compute`; returns ``Computed`` (value or the plain reason it cannot be computed).
     ``order``: see :func:`compute` (a tuple: part of the cache key)."""
 
-    return attempt(compute, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days,
-                   tuple(order) if order else None)
+    return attempt(_compute_view, key, _df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox,
+                   window_days, tuple(order) if order else None)
+
+
+def _compute_view(key: tuple, df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str,
+                  landmark_months: float | None, cb_sd_months: float, with_cox: bool, window_days: float,
+                  order: tuple[str, ...] | None) -> SurvivalView:
+    """:func:`compute` with the group labels the reference-group control has made for ``key``."""
+    landmarked = landmark_months is not None and by in RESPONSE_GROUPINGS
+    labels = None if by is None or landmarked else cached_population_labels(key, df, endpoint == "dor", by)
+    return compute(df, endpoint, by, conf_type, landmark_months, cb_sd_months, with_cox, window_days, order, labels)
+
+
+def view_columns(endpoint: str, by: str | None, landmark_months: float | None) -> tuple[str, ...] | None:
+    """The columns the view (:func:`compute`), its group choices and the pairwise and RMST comparisons read; None
+    (every column) for a landmark by response status, which reads the response record."""
+    if landmark_months is not None and by in RESPONSE_GROUPINGS:
+        return None
+    ep = schema.ENDPOINTS[endpoint]
+    return tuple(dict.fromkeys((schema.BOR, ep.time, ep.event, *((by,) if by else ()), schema.OS_MONTHS,
+                                schema.OS_EVENT)))
+
+
+def view_data(ctx, endpoint: str, by: str | None, landmark_months: float | None) -> pd.DataFrame:
+    """The filtered patients with the columns of :func:`view_columns` (copied once per filter)."""
+    columns = view_columns(endpoint, by, landmark_months)
+    return ctx.data if columns is None else ctx.columns(columns)
 
 
 @resource_cache(max_entries=32)
@@ -280,7 +323,8 @@ def comparison(key: tuple, kind: str, _df: pd.DataFrame, endpoint: str, by: str 
                order: tuple[str, ...] | None = None) -> Computed:
     """Pairwise log-rank, milestone or RMST differences (against the first group of ``order``, else of the
     default order) or the multivariable Cox model."""
-    data = survival_input(_df, endpoint, by, order)
+    labels = cached_population_labels(key, _df, endpoint == "dor", by) if by is not None else None
+    data = survival_input(_df, endpoint, by, order, labels)
     if kind == "pairwise":
         return attempt(pairwise_logrank, data["time"], data["event"], data["group"])
     if kind == "milestones":

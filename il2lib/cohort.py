@@ -265,6 +265,11 @@ def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
     A restriction on a column the frame does not have keeps no row. Missing values never pass
     a restriction on their column (age only when ``age_range`` is set).
     """
+    return df.take(filter_positions(df, f))  # one copy; take leaves no chained-assignment link
+
+
+def filter_positions(df: pd.DataFrame, f: CohortFilter) -> np.ndarray:
+    """Positions (``iloc``, ascending) of the rows :func:`apply_filter` keeps, without copying any column."""
     keep = pd.Series(True, index=df.index)
     if f.disease:
         keep &= _isin(df, schema.DISEASE, f.disease)
@@ -297,7 +302,7 @@ def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
             continue
         wanted = {_norm_value(column, v) for v in values}
         keep &= _filter_strings(df[column]).isin(wanted).astype(bool)
-    return df.take(np.flatnonzero(keep.to_numpy()))  # one copy; take leaves no chained-assignment link
+    return np.flatnonzero(keep.to_numpy())
 
 
 def benefit_rule_text(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,

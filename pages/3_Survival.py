@@ -10,7 +10,7 @@ from app_ui.downloads import download_figure, download_table
 from app_ui.frame import frame
 from app_ui.markdown import md_escape
 from app_ui.registry import survival_from_counts
-from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view
+from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view, view_data
 from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
 from il2lib import schema
 from il2lib.figures.km import ci_band_default
@@ -30,13 +30,13 @@ def options() -> tuple[str, str | None, str, float | None, list[str]]:
     a, b, c = st.columns([1, 1, 1])
     endpoint = url_choice("endpoint", "Endpoint", list(schema.ENDPOINTS), "os",
                           format_func=lambda e: schema.ENDPOINTS[e].label, container=a)
-    available = [g for g in GROUPINGS if g is None or g in ctx.data.columns]
+    available = [g for g in GROUPINGS if g is None or g in ctx.column_names]
     by = url_choice("km_by", "Compare groups", available, schema.DISEASE if schema.DISEASE in available else None,
                     format_func=lambda g: "No grouping" if g is None else schema.label(g), container=b)
     conf_type = url_choice("ci", "Confidence band", list(CONF_TYPES), "log-log", format_func=CONF_TYPES.get,
                            container=c)
     landmark, cautions = None, []
-    if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.data):
+    if by == schema.PRIOR_PD1 and cached.has_both_prior_levels(ctx.columns([schema.PRIOR_PD1])):
         cautions.append(schema.ERA_CAVEAT)
     if by in RESPONSE_GROUPINGS:
         default_l = max(6.0, ctx.cb_sd_months)
@@ -66,7 +66,8 @@ def censoring_caption(endpoint: str, masking) -> None:
     if endpoint not in ("pfs", "dor"):
         return
     text = f"{PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}"
-    shown = set(ctx.data[schema.PATIENT_ID].astype(str)) if schema.PATIENT_ID in ctx.data else set()
+    shown = (set(ctx.columns([schema.PATIENT_ID])[schema.PATIENT_ID].astype(str))
+             if schema.PATIENT_ID in ctx.column_names else set())
     for note in ctx.cohort.report.conversions:
         if endpoint == "pfs" and getattr(note, "kind", "") == "pfs_no_assessment":
             n = len(shown.intersection(note.patient_ids))
@@ -137,8 +138,8 @@ masking = ctx.masking
 toggles, with_cox, ci_column = display_toggles(masking)
 if not ctx.presentation:  # presenting: under the figure, so the KM and its risk table fill the screen
     show_cautions(cautions)
-computed = survival_view(ctx.cache_key, ctx.data, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox,
-                         ctx.assessment_window_days, order)
+computed = survival_view(ctx.cache_key, view_data(ctx, endpoint, by, landmark), endpoint, by, conf_type, landmark,
+                         ctx.cb_sd_months, with_cox, ctx.assessment_window_days, order)
 if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint].label} cannot be estimated: {md_escape(computed.message)}")
     st.stop()

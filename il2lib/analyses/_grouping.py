@@ -112,12 +112,37 @@ def group_labels(df: pd.DataFrame, by: str | None) -> pd.Series:
 
     The one labelling of groups in tables, legends, risk tables, downloads and the report.
     """
-    levels = level_labels(df, by)
-    if by is None or by in SELF_EXPLAINING:
-        return levels
-    codes, uniques = pd.factorize(levels)
-    names = [group_label(by, u) for u in uniques]
+    codes, names = _group_codes(df, by)
     return pd.Series(np.array(names + [None], dtype=object)[codes], index=df.index, dtype=object)
+
+
+def group_categories(df: pd.DataFrame, by: str | None) -> pd.Series:
+    """:func:`group_labels` as a Categorical (missing: NaN) whose categories are the labels present, in order of
+    first appearance: built from one factorization of the column, no label text per row."""
+    codes, names = _group_codes(df, by)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=df.index)
+
+
+def _group_codes(df: pd.DataFrame, by: str | None) -> tuple[np.ndarray, list[str]]:
+    """Each row's index into the distinct group labels (-1 = missing) and those labels, in order of first
+    appearance; each distinct value of the column is labelled once."""
+    if by is None:
+        return np.zeros(len(df), dtype=np.intp), [ALL_PATIENTS] if len(df) else []
+    require_columns(df, by)
+    if by == schema.LINE_OF_IL2:
+        codes, uniques = pd.factorize(line_groups(df[by]))
+        names = [_value_label(u) for u in uniques]
+    else:
+        codes, uniques = pd.factorize(df[by])
+        names = [_value_label(u) for u in uniques]
+        if by == schema.DISEASE:
+            names = [schema.DISEASE_LABELS.get(v, v) if v is not None else None for v in names]
+    if by not in SELF_EXPLAINING:
+        names = [group_label(by, v) for v in names]
+    distinct = list(dict.fromkeys(v for v in names if v is not None))  # two values may share a label
+    at = {v: i for i, v in enumerate(distinct)}
+    recode = np.array([at[v] if v is not None else -1 for v in names] + [-1], dtype=np.intp)
+    return recode[codes], distinct
 
 
 def level_text(by: str | None, label: str) -> str:
@@ -160,7 +185,11 @@ def level_order(by: str | None, labels: pd.Series, order=None) -> list[str]:
     PD-1/PD-L1: no"); the others follow in the default order. The first level is the reference of
     comparisons (a Cox hazard ratio reads "other vs first"). Names not present are ignored.
     """
-    present = [v for v in pd.unique(labels.dropna())]
+    if isinstance(labels.dtype, pd.CategoricalDtype):  # distinct codes, not labels: the same order, no text hashed
+        categories = labels.cat.categories
+        present = [categories[c] for c in pd.unique(labels.cat.codes.to_numpy()) if c >= 0]
+    else:
+        present = [v for v in pd.unique(labels.dropna())]
     named = by is not None and by not in SELF_EXPLAINING and any(
         str(v).startswith(f"{schema.label(by)}{_SEPARATOR}") for v in present)
     canon = _canonical(by, named)
