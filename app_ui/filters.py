@@ -11,7 +11,7 @@ import streamlit as st
 from app_ui import state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
-from app_ui.session_cache import data_cache
+from app_ui.session_cache import data_cache, resource_cache
 from il2lib import schema
 from il2lib.cohort import LINE_GROUPS, CohortFilter, filter_positions, line_groups
 
@@ -216,10 +216,22 @@ def filtered_rows(loaded: LoadedData, cohort_filter: CohortFilter) -> tuple[Filt
         del memo[old]
     rows = memo.pop(key, None)  # most recently used last
     if rows is None:
-        rows = FilteredRows(data, None if cohort_filter.is_empty() else filter_positions(data, cohort_filter))
+        positions = None if cohort_filter.is_empty() else filter_positions(
+            data, cohort_filter, lambda column: column_values(loaded.scope, loaded.cohort.fingerprint, id(data), data,
+                                                              column))
+        rows = FilteredRows(data, positions)
     memo[key] = rows
     _trim_memo(memo, _frame_bytes(data))  # the copies made on the previous run count too
     return rows, total
+
+
+@resource_cache(max_entries=64)
+def column_values(scope: str, fingerprint: str, data_id: int, _data: pd.DataFrame, column: str) -> tuple:
+    """``pd.factorize`` of a column of the loaded data (codes in the smallest integer type), made on its first
+    filter: a later filter on it tests each distinct value, not each row. The same object is returned to every
+    run: do not modify it."""
+    codes, values = pd.factorize(_data[column])
+    return codes.astype(np.min_scalar_type(-max(len(values), 1))), values
 
 
 #: Filters whose rows are remembered per session (switching back to a recent filter skips the row selection and

@@ -8,8 +8,9 @@ the schema's column names (``?disease=rcc&prior_pd1_pdl1=no``), the same names t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -253,10 +254,9 @@ _FIELD_OF = {schema.DISEASE: "disease", schema.PRIOR_PD1: "prior_pd1_pdl1", sche
              schema.SOURCE: "source"}
 
 
-def _isin(df: pd.DataFrame, column: str, values) -> pd.Series:
-    if column not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df[column].isin(list(values)).fillna(False).astype(bool)
+def _isin(values) -> Callable[[pd.Series], pd.Series]:
+    wanted = list(values)
+    return lambda series: series.isin(wanted).fillna(False).astype(bool)
 
 
 def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
@@ -268,41 +268,53 @@ def apply_filter(df: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
     return df.take(filter_positions(df, f))  # one copy; take leaves no chained-assignment link
 
 
-def filter_positions(df: pd.DataFrame, f: CohortFilter) -> np.ndarray:
-    """Positions (``iloc``, ascending) of the rows :func:`apply_filter` keeps, without copying any column."""
-    keep = pd.Series(True, index=df.index)
-    if f.disease:
-        keep &= _isin(df, schema.DISEASE, f.disease)
-    if f.prior_pd1_pdl1:
-        keep &= _isin(df, schema.PRIOR_PD1, f.prior_pd1_pdl1)
-    if f.prior_pd1_agent:
-        keep &= _isin(df, schema.PRIOR_PD1_AGENT, f.prior_pd1_agent)
-    if f.line_of_il2:
-        groups = line_groups(df[schema.LINE_OF_IL2]) if schema.LINE_OF_IL2 in df else pd.Series(None, index=df.index)
-        keep &= groups.isin(list(f.line_of_il2)).astype(bool)
-    if f.sex:
-        keep &= _isin(df, schema.SEX, f.sex)
-    if f.age_range is not None:
-        if schema.AGE in df.columns:
-            age = pd.to_numeric(df[schema.AGE], errors="coerce").astype("float64")
-            keep &= (age >= f.age_range[0]) & (age <= f.age_range[1])
-        else:
-            keep &= False
-    if f.ecog:
-        if schema.ECOG in df.columns:
-            ecog = pd.to_numeric(df[schema.ECOG], errors="coerce").astype("float64")
-            keep &= ecog.isin([float(e) for e in f.ecog])
-        else:
-            keep &= False
-    if f.source:
-        keep &= _isin(df, schema.SOURCE, f.source)
-    for column, values in f.extra:
+#: Factorization of a column, ``pd.factorize(df[column])``: (codes, -1 = missing; distinct values).
+Distinct = Callable[[str], tuple[np.ndarray, Any]]
+
+
+def filter_positions(df: pd.DataFrame, f: CohortFilter, distinct: Distinct | None = None) -> np.ndarray:
+    """Positions (``iloc``, ascending) of the rows :func:`apply_filter` keeps, without copying any column.
+
+    ``distinct(column)``: the factorization of a column, for a caller that filters the same data again and
+    keeps them; each restriction but age is then decided once per distinct value instead of once per row.
+    """
+    keep = np.ones(len(df), dtype=bool)
+
+    def restrict(column: str, test: Callable[[pd.Series], pd.Series], by_value: bool = True) -> None:
+        nonlocal keep
         if column not in df.columns:
             keep &= False
-            continue
+        elif distinct is None or not by_value:
+            keep &= np.asarray(test(df[column]), dtype=bool)
+        else:
+            codes, values = distinct(column)
+            passes = np.asarray(test(pd.Series(values)), dtype=bool)
+            keep &= np.append(passes, False)[codes]  # a missing value (code -1) never passes
+
+    if f.disease:
+        restrict(schema.DISEASE, _isin(f.disease))
+    if f.prior_pd1_pdl1:
+        restrict(schema.PRIOR_PD1, _isin(f.prior_pd1_pdl1))
+    if f.prior_pd1_agent:
+        restrict(schema.PRIOR_PD1_AGENT, _isin(f.prior_pd1_agent))
+    if f.line_of_il2:
+        restrict(schema.LINE_OF_IL2, lambda s: line_groups(s).isin(list(f.line_of_il2)).astype(bool))
+    if f.sex:
+        restrict(schema.SEX, _isin(f.sex))
+    if f.age_range is not None:
+        restrict(schema.AGE, lambda s: _numbers(s).between(*f.age_range), by_value=False)
+    if f.ecog:
+        restrict(schema.ECOG, lambda s: _numbers(s).isin([float(e) for e in f.ecog]))
+    if f.source:
+        restrict(schema.SOURCE, _isin(f.source))
+    for column, values in f.extra:
         wanted = {_norm_value(column, v) for v in values}
-        keep &= _filter_strings(df[column]).isin(wanted).astype(bool)
-    return np.flatnonzero(keep.to_numpy())
+        restrict(column, lambda s, wanted=wanted: _filter_strings(s).isin(wanted).astype(bool))
+    return np.flatnonzero(keep)
+
+
+def _numbers(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").astype("float64")
 
 
 def benefit_rule_text(cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,

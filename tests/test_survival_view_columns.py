@@ -44,6 +44,27 @@ def test_filtered_columns_equal_those_columns_of_the_filtered_frame(rows):
     pd.testing.assert_frame_equal(unfiltered.columns(names), data[[schema.OS_MONTHS, schema.DISEASE, schema.OS_EVENT]])
 
 
+FILTERS = (CohortFilter(disease=(schema.RCC,)), CohortFilter(prior_pd1_pdl1=(True,)), MELANOMA_NAIVE,
+           CohortFilter(prior_pd1_agent=("nivolumab", "avelumab")), CohortFilter(line_of_il2=("3+", "1")),
+           CohortFilter(sex=("F",), ecog=(0, 2)), CohortFilter(age_range=(45.0, 62.0), source=("Community (synthetic)",)),
+           CohortFilter(extra=((schema.BRAF, ("mutant",)), (schema.RESPONSE_CONFIRMED, ("yes",)))),
+           CohortFilter(extra=((schema.DOSES_C2, ("14",)),)), CohortFilter(extra=(("not_a_column", ("x",)),)),
+           CohortFilter(disease=(schema.RCC,), line_of_il2=("1", "2"), extra=((schema.IMDC_RISK, ("poor", "favorable")),)))
+
+
+@pytest.mark.parametrize("f", FILTERS, ids=lambda f: f.describe())
+def test_a_filter_decided_per_distinct_value_keeps_the_rows_it_keeps_per_row(f):
+    data = sample_data()
+    odd = data.assign(**{schema.SEX: data[schema.SEX].where(data.index % 7 != 0, None),
+                         schema.ECOG: data[schema.ECOG].where(data.index % 5 != 0)})
+    for frame in (data, odd):
+        positions = filter_positions(frame, f, lambda column: pd.factorize(frame[column]))
+        expected = filter_positions(frame, f)
+        assert np.array_equal(positions, expected) and np.array_equal(positions, np.flatnonzero(
+            frame.index.isin(apply_filter(frame, f).index)))
+    assert (len(filter_positions(data, f)) == 0) == (f == FILTERS[-2])  # only the unknown column keeps no row
+
+
 def test_group_categories_hold_the_group_labels_and_their_order():
     data = sample_data()
     odd = pd.DataFrame({schema.SEX: ["F", " F", None, "M", "F "], schema.DISEASE: ["rcc", None, "melanoma", "rcc", None],
