@@ -13,12 +13,15 @@ distinct value of a column, so a load holds about the file plus one reference pe
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
 import os
+import queue
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -347,6 +350,17 @@ def _has_empty_lines(buf: bytes, offset: int) -> bool:
     return any(buf.find(pair, offset) >= 0 for pair in pairs)
 
 
+def _empty_lines_skipped(buf: bytes, offset: int, quoted: bool, line_ends: int, rows: int) -> bool:
+    """Whether pyarrow may have skipped empty lines after ``offset``: :func:`_has_empty_lines`, without its scan
+    when the text has no quote and each of its lines (``line_ends`` of them, plus an unended last one) gave a row
+    (unquoted, a line gives at most one row and an empty line none)."""
+    if not quoted:
+        lines = line_ends + (1 if len(buf) > offset and buf[-1:] not in (b"\n", b"\r") else 0)
+        if rows == lines:
+            return False
+    return _has_empty_lines(buf, offset)
+
+
 def _line_spans(buf: bytes, start: int):
     """(start, end) of each line from ``start``; CR, LF and CRLF end a line; the last span may be empty."""
     for match in _LINE_END.finditer(buf, start):
@@ -399,12 +413,13 @@ def _read_text(data: bytes, name: str, limits: LoaderLimits, progress: _Progress
         width = len(lines[0].split(delim))
     _check_columns(name, width, limits, progress)
     _check_decoded(name, len(buf) - offset, len(data), limits, progress, compressed=False)
-    _check_cells(name, _count_line_ends(buf, offset, len(buf)), width, limits, progress)
+    line_ends = _count_line_ends(buf, offset, len(buf))
+    _check_cells(name, line_ends, width, limits, progress)
     quoted = buf.find(b'"', offset) >= 0
     parsed = None
     if width <= _ARROW_MAX_COLUMNS:
         read = _arrow_compact_delimited if compact else _arrow_delimited
-        parsed = read(buf, offset, delim, width, quoted, name, limits, progress)
+        parsed = read(buf, offset, delim, width, quoted, name, limits, progress, line_ends)
     if parsed is None:
         parsed = _csv_delimited(buf, offset, delim, name, limits, progress)
     header, columns, bad, numbers = parsed
@@ -421,7 +436,7 @@ def _read_text(data: bytes, name: str, limits: LoaderLimits, progress: _Progress
 
 
 def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bool, name: str,
-                     limits: LoaderLimits, progress: _Progress):
+                     limits: LoaderLimits, progress: _Progress, line_ends: int):
     """(header, string columns, [], file line numbers or None) parsed by pyarrow, or None when the file
     needs the tolerant reader: ragged or blank-with-spaces rows, a header pyarrow splits otherwise, a row
     longer than a block, or empty lines between lines of a multi-line cell."""
@@ -438,7 +453,7 @@ def _arrow_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bo
         progress.rows = progress.cells = 0
         return None
     numbers = None
-    if _has_empty_lines(buf, offset):  # pyarrow skips empty lines
+    if _empty_lines_skipped(buf, offset, quoted, line_ends, table.num_rows):
         numbers = _nonempty_lines(buf, offset)
         if len(numbers) != table.num_rows:
             progress.rows = progress.cells = 0
@@ -491,7 +506,7 @@ class _ReadCells:
 
 
 def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, quoted: bool, name: str,
-                             limits: LoaderLimits, progress: _Progress):
+                             limits: LoaderLimits, progress: _Progress, line_ends: int):
     """As :func:`_arrow_delimited` followed by :func:`_text_columns` with ``compact``, a group of rows
     (about ``_GROUP_CELLS`` cells) at a time: each group leaves blank rows out, is dictionary-encoded
     column by column and is freed, so the whole file is never held as Arrow text. None when the file
@@ -504,17 +519,19 @@ def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, qu
     keeps: list[np.ndarray] = []
     group: list = []
     try:
-        for batch in _counted_batches(buf, offset, delim, width, quoted, name, limits, progress):
-            if batch.num_columns != width:
-                raise pa.ArrowInvalid("column count")
-            if header is None and batch.num_rows:
-                header = [batch.column(k)[0].as_py() for k in range(width)]
-                batch = batch.slice(1)
-            group.append(batch)
-            del batch
-            if sum(b.num_rows for b in group) * width >= _GROUP_CELLS:
-                keeps.append(_encode_group(group, columns, quoted))
-                pool.release_unused()  # the pages the group used go back to the system
+        batches = _read_ahead(_counted_batches(buf, offset, delim, width, quoted, name, limits, progress))
+        with contextlib.closing(batches):
+            for batch in batches:
+                if batch.num_columns != width:
+                    raise pa.ArrowInvalid("column count")
+                if header is None and batch.num_rows:
+                    header = [batch.column(k)[0].as_py() for k in range(width)]
+                    batch = batch.slice(1)
+                group.append(batch)
+                del batch
+                if sum(b.num_rows for b in group) * width >= _GROUP_CELLS:
+                    keeps.append(_encode_group(group, columns, quoted))
+                    pool.release_unused()  # the pages the group used go back to the system
         if group:
             keeps.append(_encode_group(group, columns, quoted))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -525,7 +542,7 @@ def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, qu
         return None
     keep = np.concatenate(keeps) if keeps else np.zeros(0, dtype=bool)
     numbers = None
-    if _has_empty_lines(buf, offset):  # pyarrow skips empty lines
+    if _empty_lines_skipped(buf, offset, quoted, line_ends, len(keep) + 1):
         numbers = _nonempty_lines(buf, offset)
         if len(numbers) != len(keep) + 1:
             progress.rows = progress.cells = 0
@@ -542,6 +559,50 @@ def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, qu
 
 
 _GROUP_CELLS = 1 << 20  # cells parsed before they are encoded (about 10 MB as Arrow text)
+_READ_AHEAD = 2  # batches parsed ahead of the one the caller holds
+
+
+def _read_ahead(items, depth: int = _READ_AHEAD):
+    """The items of ``items`` in their order, taken from it by a thread of their own up to ``depth`` ahead:
+    pyarrow parses the next batches (without the GIL) while the caller encodes this one. An exception of
+    ``items`` is raised here at its place in the sequence; closing this generator stops the thread."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+                del item
+            put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            put((end, exc))
+
+    thread = threading.Thread(target=produce, name="csv-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+            del item
+    finally:
+        stop.set()
+        thread.join()
 _UNIFY_ROWS = 1 << 18  # rows of group dictionaries merged into a column's distinct texts at a time
 
 
