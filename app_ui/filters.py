@@ -37,14 +37,20 @@ class FilterOptions:
     extra: tuple[tuple[str, tuple[str, ...]], ...]  # (column, normalised values)
 
 
+def _distinct(series: pd.Series) -> pd.Series:
+    """The distinct values of a column that are not missing, in order of first appearance (missing values are
+    dropped from the few distinct values, not from every row)."""
+    return pd.Series(series.unique()).dropna()
+
+
 def _present(series: pd.Series, order: tuple) -> tuple:
-    seen = set(series.dropna().unique().tolist())
+    seen = set(_distinct(series).tolist())
     return tuple(v for v in order if v in seen)
 
 
 def _extra_values(series: pd.Series) -> tuple[str, ...]:
     """Normalised strings as :func:`il2lib.apply_filter` compares them (booleans as yes/no)."""
-    values = series.dropna().unique().tolist()
+    values = _distinct(series).tolist()
     if pd.api.types.is_bool_dtype(series):
         return tuple(v for v in ("yes", "no") if (v == "yes") in {bool(x) for x in values})
     return tuple(sorted({schema.norm(v) for v in values}))
@@ -55,7 +61,7 @@ def filter_options(scope: str, fingerprint: str, _df: pd.DataFrame) -> FilterOpt
     df = _df
     col = df.get
     age = pd.to_numeric(col(schema.AGE, pd.Series(dtype=float)), errors="coerce").dropna()
-    ecog = pd.to_numeric(col(schema.ECOG, pd.Series(dtype=float)), errors="coerce").dropna()
+    ecog = pd.to_numeric(_distinct(col(schema.ECOG, pd.Series(dtype=float))), errors="coerce").dropna()
     extra = []
     for name in df.columns:
         if name in _NOT_EXTRA or pd.api.types.is_datetime64_any_dtype(df[name]):
@@ -69,11 +75,11 @@ def filter_options(scope: str, fingerprint: str, _df: pd.DataFrame) -> FilterOpt
     return FilterOptions(
         disease=_present(col(schema.DISEASE, pd.Series(dtype=object)), schema.DISEASES),
         agent=_present(col(schema.PRIOR_PD1_AGENT, pd.Series(dtype=object)), schema.PD1_AGENTS),
-        line=_present(line_groups(col(schema.LINE_OF_IL2, pd.Series(dtype=float))), LINE_GROUPS),
+        line=_present(line_groups(_distinct(col(schema.LINE_OF_IL2, pd.Series(dtype=float)))), LINE_GROUPS),
         sex=_present(col(schema.SEX, pd.Series(dtype=object)), ("F", "M")),
         age=(float(math.floor(age.min())), float(math.ceil(age.max()))) if len(age) else None,
         ecog=tuple(sorted({int(e) for e in ecog})),
-        source=tuple(sorted({str(s) for s in col(schema.SOURCE, pd.Series(dtype=object)).dropna()})),
+        source=tuple(sorted({str(s) for s in _distinct(col(schema.SOURCE, pd.Series(dtype=object)))})),
         extra=tuple(extra),
     )
 

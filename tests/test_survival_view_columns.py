@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app_ui.filters import FILTER_MEMO, FilteredRows
+from app_ui.filters import FILTER_MEMO, FilteredRows, filter_options
 from app_ui.survival_view import (GROUP_COLUMN, RESPONSE_GROUPINGS, compute, group_choices, population_labels,
                                   view_columns)
 from il2lib import schema
@@ -132,3 +132,24 @@ def test_survival_page_copies_only_its_columns_and_counts_without_a_copy():
     assert not at.exception and sidebar_count(at) == f"n = {len(expected)} of {len(sample_data())} patients"
     rows = [r for key, r in at.session_state[FILTER_MEMO].items() if key[-1] == MELANOMA_NAIVE]
     pd.testing.assert_frame_equal(rows[0].frame(), expected)
+
+
+def test_filter_options_list_the_values_present_and_skip_missing_ones():
+    data = sample_data()
+    odd = data.assign(**{schema.ECOG: data[schema.ECOG].where(data.index % 5 != 0),
+                         schema.LINE_OF_IL2: data[schema.LINE_OF_IL2].where(data[schema.LINE_OF_IL2] < 3),
+                         schema.SEX: data[schema.SEX].where(data.index % 3 != 0, None),
+                         schema.SOURCE: data[schema.SOURCE].where(data.index % 2 == 0, float("nan")),
+                         schema.BRAF: data[schema.BRAF].where(data.index % 4 != 0, " Mutant "),
+                         schema.BRAIN_METS: data[schema.BRAIN_METS].where(data.index % 6 != 0)})
+    for frame in (data, odd):
+        opts = filter_options.shared.__wrapped__("test", "fingerprint", frame)
+        assert opts.ecog == tuple(sorted(int(e) for e in frame[schema.ECOG].dropna().unique()))
+        assert opts.line == ("1", "2") + (("3+",) if frame is data else ())
+        assert opts.sex == ("F", "M") and opts.disease == schema.DISEASES
+        assert opts.source == tuple(sorted(frame[schema.SOURCE].dropna().unique()))
+        assert opts.age == (float(np.floor(frame[schema.AGE].min())), float(np.ceil(frame[schema.AGE].max())))
+        extra = dict(opts.extra)
+        assert extra[schema.BRAIN_METS] == ("yes", "no")
+        assert extra[schema.BRAF] == tuple(sorted({schema.norm(v) for v in frame[schema.BRAF].dropna()}))
+        assert schema.PATIENT_ID not in extra and schema.DISEASE not in extra
