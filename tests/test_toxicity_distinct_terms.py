@@ -85,7 +85,10 @@ def test_a_column_holding_other_than_text_is_read_row_by_row():
 
 def test_attribution_equals_the_vocabulary():
     attribution = pd.Series(np.random.default_rng(1).choice(np.array(ATTRIBUTIONS, dtype=object), 400), dtype=object)
-    assert same_values(toxicity._attribution(attribution), ae_vocabulary.attribution(attribution)[0])
+    mapped, related, unrelated = toxicity._attribution(attribution)
+    assert same_values(mapped, ae_vocabulary.attribution(attribution)[0])
+    assert related.tolist() == mapped.eq(schema.ATTRIBUTION_RELATED).tolist() and related.any()
+    assert unrelated.tolist() == mapped.eq(schema.ATTRIBUTION_UNRELATED).tolist() and unrelated.any()
 
 
 @pytest.mark.parametrize("typed_apart", [False, True])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -581,7 +581,7 @@ def _respellings(entered: pd.Series, canonical: pd.Series, typed_codes: np.ndarr
     """:func:`il2lib.validation.ae_vocabulary.respellings` of the first row of each distinct (typed, canonical) pair
     (their :func:`_text_codes`), in order of appearance: the same merges, each pair looked at once."""
     pairs = (typed_codes.astype(np.int64) + 1) * (int(canonical_codes.max(initial=-1)) + 2) + canonical_codes + 1
-    first = np.sort(np.unique(pairs, return_index=True)[1])
+    first = np.flatnonzero(~pd.Series(pairs).duplicated().to_numpy())  # hashed: no sort of every row
     return ae_vocabulary.respellings(entered.iloc[first], canonical.iloc[first])
 
 
@@ -594,14 +594,19 @@ def _respelled_patients(pids: pd.Series, entered_values: pd.Series, typed_codes:
     return set(pids.to_numpy(object)[differ])
 
 
-def _attribution(values: pd.Series) -> pd.Series:
-    """:func:`il2lib.validation.ae_vocabulary.attribution` (the scale), once per distinct value."""
+def _attribution(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """:func:`il2lib.validation.ae_vocabulary.attribution` (the scale), once per distinct value, and the rows it
+    reads related and unrelated."""
+    related, unrelated = schema.ATTRIBUTION_RELATED, schema.ATTRIBUTION_UNRELATED
     distinct = _text_codes(values)
     if distinct is None:
-        return ae_vocabulary.attribution(values)[0]
+        mapped = ae_vocabulary.attribution(values)[0]
+        return mapped, mapped.eq(related).to_numpy(), mapped.eq(unrelated).to_numpy()
     codes, unique = distinct
-    mapped = _spread(ae_vocabulary.attribution(unique)[0].to_numpy(object), codes)
-    return pd.Series(mapped, index=values.index, dtype=object)
+    scale = ae_vocabulary.attribution(unique)[0]
+    return (pd.Series(_spread(scale.to_numpy(object), codes), index=values.index, dtype=object),
+            _spread(scale.eq(related).to_numpy(bool), codes, False),
+            _spread(scale.eq(unrelated).to_numpy(bool), codes, False))
 
 
 def _blank_terms(values: pd.Series) -> np.ndarray:
@@ -611,56 +616,89 @@ def _blank_terms(values: pd.Series) -> np.ndarray:
 
 #: Private column of the cleaned AE rows: the term is immune-related (computed once per distinct term).
 _IMMUNE_TERM = "_immune_term"
+#: Private columns of the cleaned AE rows: the attribution reads related, unrelated (once per distinct value).
+_RELATED, _UNRELATED = "_attribution_related", "_attribution_unrelated"
 #: The AE columns the summary reads.
 _AE_USED = {schema.PATIENT_ID, schema.AE_PATIENT_ID, schema.AE_TERM, schema.AE_TERM_ENTERED, schema.AE_GRADE,
             schema.AE_ATTRIBUTION, schema.AE_IMMUNE, schema.AE_STEROIDS, schema.AE_CYCLE}
 
 
-def _clean_ae(ae: pd.DataFrame, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+class _KeptRows(NamedTuple):
+    """What :func:`_clean_ae` knows of its kept rows: each one's position in ``ids`` (an :class:`pandas.Index` without
+    repeats, else None), and its term as a code into the sorted distinct terms (None: not known)."""
+
+    position: np.ndarray | None
+    term_codes: np.ndarray | None = None
+    terms: np.ndarray | None = None
+
+
+def _clean_ae(ae: pd.DataFrame, ids) -> tuple[pd.DataFrame, pd.DataFrame, dict, _KeptRows]:
+    """The AE rows of the patients ``ids`` (a set, or an Index) with a grade 1-5 and a term, terms respelled
+    (:mod:`il2lib.validation.ae_vocabulary`); the rows left out with the reason; the merges and merged patients."""
     require_columns(ae, schema.AE_PATIENT_ID, schema.AE_TERM, schema.AE_GRADE)
-    out = ae[[c for c in ae.columns if c in _AE_USED]].copy()  # the columns the summary reads, not the whole table
-    out[schema.AE_PATIENT_ID] = out[schema.AE_PATIENT_ID].astype(str)
-    separate = schema.AE_TERM_ENTERED in out.columns
-    entered = out[schema.AE_TERM_ENTERED] if separate else out[schema.AE_TERM]
-    terms = _text_codes(out[schema.AE_TERM])
+    columns = {c: ae[c] for c in ae.columns if c in _AE_USED}  # the columns the summary reads, not the whole table
+    pid = columns[schema.AE_PATIENT_ID] = ae[schema.AE_PATIENT_ID].astype(str)
+    p_codes, p_distinct = pd.factorize(pid)  # each distinct patient looked up once
+    p_distinct = pd.Index(np.asarray(p_distinct, dtype=object))
+    position = (_spread(ids.get_indexer(p_distinct).astype(np.int64), p_codes, -1)
+                if isinstance(ids, pd.Index) and ids.is_unique else None)
+    outside = (position == -1 if position is not None
+               else ~_spread(p_distinct.isin(ids if isinstance(ids, pd.Index) else list(ids)), p_codes, False))
+    separate = schema.AE_TERM_ENTERED in columns
+    entered = columns[schema.AE_TERM_ENTERED] if separate else columns[schema.AE_TERM]
+    terms = _text_codes(columns[schema.AE_TERM])
     typed = _text_codes(entered) if separate else terms
     if terms is None or typed is None:  # other than text: the vocabulary row by row
-        return _clean_ae_by_row(out, entered, ids)
+        out = pd.DataFrame(columns, copy=False)
+        clean, excluded, respelled, keep = _clean_ae_by_row(out, entered, outside)
+        return clean, excluded, respelled, _KeptRows(None if position is None else position[keep])
     codes, values = terms
     canonical_values = ae_vocabulary.canonical_terms(values)[0]  # values in order of appearance
-    out[schema.AE_TERM] = pd.Series(np.where(codes == -1, out[schema.AE_TERM].astype(object).to_numpy(),
-                                             _spread(canonical_values.to_numpy(object), codes)),
-                                    index=out.index, dtype=object)  # a missing term stays as it was
+    columns[schema.AE_TERM] = pd.Series(np.where(codes == -1, columns[schema.AE_TERM].astype(object).to_numpy(),
+                                                 _spread(canonical_values.to_numpy(object), codes)),
+                                        index=ae.index, dtype=object)  # a missing term stays as it was
     spelled, spellings = pd.factorize(canonical_values.to_numpy(object))  # the canonical terms' distinct values
     canonical_codes = _spread(spelled, codes, -1)
     spellings = pd.Series(np.asarray(spellings, dtype=object), dtype=object)
-    out[_IMMUNE_TERM] = _spread(ae_vocabulary.is_immune_related(spellings).to_numpy(bool), canonical_codes, False)
+    immune = _spread(ae_vocabulary.is_immune_related(spellings).to_numpy(bool), canonical_codes, False)
+    columns[_IMMUNE_TERM] = pd.Series(immune, index=ae.index)
+    out = pd.DataFrame(columns, copy=False)
     grade = pd.to_numeric(out[schema.AE_GRADE], errors="coerce")
     bad_grade = ~grade.isin(GRADES).to_numpy()
-    outside = ~out[schema.AE_PATIENT_ID].isin(ids).to_numpy()
     no_term = _spread(_blank_terms(spellings), canonical_codes, True)
     excl = _excluded_ae_rows(out, outside, bad_grade, no_term)
     keep = ~(outside | bad_grade | no_term)
-    merges = _respellings(entered[keep], out[schema.AE_TERM][keep], typed[0][keep], canonical_codes[keep])
-    merged_ids = _respelled_patients(out[schema.AE_PATIENT_ID][keep], typed[1], typed[0][keep],
-                                     out[schema.AE_TERM][keep])
-    return _kept_ae(out, keep, grade, excl, merges, merged_ids)
+    every = bool(keep.all())
+    kept = (lambda x: x) if every else (lambda x: x[keep])
+    merges = _respellings(kept(entered), kept(out[schema.AE_TERM]), kept(typed[0]), kept(canonical_codes))
+    merged_ids = _respelled_patients(kept(pid), typed[1], kept(typed[0]), kept(out[schema.AE_TERM]))
+    clean, excluded, respelled = _kept_ae(out, keep, grade, excl, merges, merged_ids)
+    term_codes = kept(canonical_codes)
+    present = np.flatnonzero(np.bincount(term_codes, minlength=len(spellings)) > 0)
+    rank, sorted_terms = pd.factorize(spellings.to_numpy(object)[present], sort=True)  # a sorted groupby's order
+    recode = np.full(len(spellings), -1, dtype=np.int64)
+    recode[present] = rank
+    return clean, excluded, respelled, _KeptRows(None if position is None else kept(position), recode[term_codes],
+                                                 np.asarray(sorted_terms, dtype=object))
 
 
-def _clean_ae_by_row(out: pd.DataFrame, entered: pd.Series, ids: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """:func:`_clean_ae` of a term column holding other than text."""
-    out[schema.AE_TERM] = ae_vocabulary.canonical_terms(out[schema.AE_TERM])[0]
+def _clean_ae_by_row(out: pd.DataFrame, entered: pd.Series,
+                     outside) -> tuple[pd.DataFrame, pd.DataFrame, dict, np.ndarray]:
+    """:func:`_clean_ae` of a term column holding other than text, and the rows kept (``outside``: the rows of no
+    analysed patient, or the analysed patients' ids)."""
+    if not isinstance(outside, np.ndarray):
+        outside = ~out[schema.AE_PATIENT_ID].isin(outside).to_numpy()
+    out = out.assign(**{schema.AE_TERM: ae_vocabulary.canonical_terms(out[schema.AE_TERM])[0]})
     out[_IMMUNE_TERM] = ae_vocabulary.is_immune_related(out[schema.AE_TERM]).to_numpy(bool)
     grade = pd.to_numeric(out[schema.AE_GRADE], errors="coerce")
     bad_grade = ~grade.isin(GRADES).to_numpy()
-    outside = ~out[schema.AE_PATIENT_ID].isin(ids).to_numpy()
     no_term = _blank_terms(out[schema.AE_TERM])
     excl = _excluded_ae_rows(out, outside, bad_grade, no_term)
     keep = ~(outside | bad_grade | no_term)
     merges = ae_vocabulary.respellings(entered[keep], out[schema.AE_TERM][keep])
     merged_ids = {p for p, t, c in zip(out[schema.AE_PATIENT_ID][keep], entered[keep].astype(object),
                                        out[schema.AE_TERM][keep]) if str(t).strip() != c}
-    return _kept_ae(out, keep, grade, excl, merges, merged_ids)
+    return *_kept_ae(out, keep, grade, excl, merges, merged_ids), keep
 
 
 def _excluded_ae_rows(out: pd.DataFrame, outside: np.ndarray, bad_grade: np.ndarray,
@@ -678,9 +716,14 @@ def _excluded_ae_rows(out: pd.DataFrame, outside: np.ndarray, bad_grade: np.ndar
 
 def _kept_ae(out: pd.DataFrame, keep: np.ndarray, grade: pd.Series, excl: list[pd.DataFrame], merges: dict,
              merged_ids: set) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    out = out[keep].assign(**{schema.AE_GRADE: grade[keep].astype(int)})
-    if schema.AE_ATTRIBUTION in out.columns:
-        out[schema.AE_ATTRIBUTION] = _attribution(out[schema.AE_ATTRIBUTION])
+    every = bool(keep.all())  # then the columns as they are: no copy of every row
+    columns = {c: out[c] if every else out[c][keep] for c in out.columns}
+    columns[schema.AE_GRADE] = (grade if every else grade[keep]).astype(int)
+    if schema.AE_ATTRIBUTION in columns:
+        attribution, related, unrelated = _attribution(columns[schema.AE_ATTRIBUTION])
+        columns[schema.AE_ATTRIBUTION] = attribution
+        columns[_RELATED], columns[_UNRELATED] = (pd.Series(m, index=attribution.index) for m in (related, unrelated))
+    out = pd.DataFrame(columns, copy=False)
     excluded = (pd.concat(excl, ignore_index=True) if excl
                 else pd.DataFrame(columns=["ae_row", "patient_id", "reason"]))
     return out, excluded, {"merges": merges, "patients": sorted(merged_ids)}
@@ -747,14 +790,14 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
     excluded_patients = excluded_frame(patients, labels.isna().to_numpy(), f"{schema.label(by)} missing") if by \
         else concat_excluded([])
     keep = labels.notna().to_numpy()
-    patients, labels, pids = patients[keep], labels[keep], pids[keep]
+    if not keep.all():
+        patients, labels, pids = patients[keep], labels[keep], pids[keep]
     if len(patients) == 0:
         raise InsufficientDataError("No patient in the analysed cohort: no toxicity denominator.")
     ae_complete = tuple(str(s) for s in ae_complete)
-    clean, excluded, respelled = _clean_ae(ae, set(pids))
-    clean = clean.assign(_irae=_immune_flag(clean), _steroids=_flag(clean, schema.AE_STEROIDS))
-    group_of = dict(zip(pids, labels))
-    position = _row_positions(pd.Index(pids.to_numpy(object)), clean[schema.AE_PATIENT_ID])
+    clean, excluded, respelled, kept = _clean_ae(ae, pd.Index(pids.to_numpy(object)))
+    clean["_irae"], clean["_steroids"] = _immune_flag(clean), _flag(clean, schema.AE_STEROIDS)  # its own frame
+    position = kept.position
     pt = _patient_table(patients, pids, labels, clean, ae_complete, position)
     groups = level_order(by, labels, order)
     show_g5_unknown = bool(pt["g5_unknown"].any())
@@ -767,8 +810,9 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
         n_known = int(sub["any_known"].sum())
         coverage_rows.append({"group": g, "n_patients": len(sub), "n_known": n_known, "n_term_known": n,
                               "n_unknown": len(sub) - n_known})
-    by_term = _term_table(clean, group_of, groups, sizes, position,
-                          pd.Index(groups).get_indexer(pt["group"].to_numpy(object)))
+    by_term = _term_table(clean, lambda: dict(zip(pids, labels)), groups, sizes, position,
+                          pd.Index(groups).get_indexer(pt["group"].to_numpy(object)),
+                          None if kept.term_codes is None else (kept.term_codes, kept.terms))
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
     by_cycle, cycle_conflicts = _by_cycle(clean, pt, patients, groups, position)
     notes: tuple[str, ...] = ("Each patient counts once per term at the worst CTCAE v5 grade, and once in each "
@@ -800,19 +844,22 @@ def toxicity_summary(ae: pd.DataFrame, patients: pd.DataFrame, by: str | None = 
                            tuple(_source_counts(pt, unknown)) if unknown.any() else (), ae_complete)
 
 
-def _term_table(ae: pd.DataFrame, group_of: dict, groups: list[str], sizes: list[int],
-                position: np.ndarray | None = None, patient_group: np.ndarray | None = None) -> pd.DataFrame:
+def _term_table(ae: pd.DataFrame, group_of, groups: list[str], sizes: list[int],
+                position: np.ndarray | None = None, patient_group: np.ndarray | None = None,
+                terms: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """The per-term rows: for each group (in ``groups`` order) and term (sorted), the patients at their worst
     grade of the term; ``sizes``: each group's N. Grouped on integer codes (patient, term, group); ``position``
-    (:func:`_row_positions`) and ``patient_group`` (each analysed patient's position in ``groups``) when known."""
+    (each AE row's patient, :class:`_KeptRows`) and ``patient_group`` (each analysed patient's position in
+    ``groups``) when known, else ``group_of`` (a callable giving ``{patient id: group}``); ``terms``: each row's term
+    as a code into the sorted distinct terms, and those terms, when known."""
     if ae.empty:
         return pd.DataFrame([], columns=TERM_COLUMNS)
     if position is not None and patient_group is not None and (position >= 0).all():
         p_codes, p_group = position, patient_group
     else:
         p_codes, p_values = pd.factorize(ae[schema.AE_PATIENT_ID])
-        p_group = pd.Index(groups).get_indexer(pd.Series(p_values, dtype=object).map(group_of))
-    t_codes, t_values = pd.factorize(ae[schema.AE_TERM], sort=True)  # the order of a sorted groupby
+        p_group = pd.Index(groups).get_indexer(pd.Series(p_values, dtype=object).map(group_of()))
+    t_codes, t_values = terms if terms is not None else pd.factorize(ae[schema.AE_TERM], sort=True)  # sorted
     n_terms = len(t_values)
     pair = p_codes.astype(np.int64) * n_terms + t_codes  # (patient, term)
     grade = ae[schema.AE_GRADE].to_numpy(np.int64)
@@ -890,7 +937,7 @@ def _complete_mask(patients: pd.DataFrame, ae_complete: tuple[str, ...]) -> np.n
 def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, ae: pd.DataFrame,
                    ae_complete: tuple[str, ...], position: np.ndarray | None = None) -> pd.DataFrame:
     """One row per analysed patient: what is known of their toxicity and what it is (``position``: each AE
-    row's patient, :func:`_row_positions`)."""
+    row's patient, :class:`_KeptRows`)."""
     pid, grade = schema.AE_PATIENT_ID, schema.AE_GRADE
     pt = pd.DataFrame({"group": labels.to_numpy(object)}, index=pd.Index(pids.to_numpy(object), name=pid))
     if position is not None and (position >= 0).all():
@@ -906,10 +953,9 @@ def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, a
     complete = _complete_mask(patients, ae_complete)
     term_known = has_rows | (given == 0) | complete
     any_known = term_known | ~np.isnan(given)
-    attribution = ae[schema.AE_ATTRIBUTION] if schema.AE_ATTRIBUTION in ae.columns else pd.Series(None, index=ae.index)
     g5 = (ae[grade] == 5).to_numpy()
-    related = attribution.eq(schema.ATTRIBUTION_RELATED).to_numpy()
-    unrelated = attribution.eq(schema.ATTRIBUTION_UNRELATED).to_numpy()
+    related, unrelated = (ae[c].to_numpy(bool) if c in ae.columns else np.zeros(len(ae), dtype=bool)
+                          for c in (_RELATED, _UNRELATED))  # from _kept_ae
     trd_flag = _flag_values(patients, schema.TREATMENT_DEATH)
     has = _patients_with(pt.index, ae[pid], position)
     source = patients[schema.SOURCE].to_numpy(object) if schema.SOURCE in patients.columns else None
@@ -929,17 +975,9 @@ def _patient_table(patients: pd.DataFrame, pids: pd.Series, labels: pd.Series, a
     return pt
 
 
-def _row_positions(patients: pd.Index, ae_patients: pd.Series) -> np.ndarray | None:
-    """``patients.get_indexer(ae_patients)``, each distinct id looked up once; None when ``patients`` repeat one."""
-    if not patients.is_unique:
-        return None
-    codes, distinct = pd.factorize(ae_patients)
-    return _spread(patients.get_indexer(distinct).astype(np.int64), codes, -1)
-
-
 def _patients_with(patients: pd.Index, ae_patients: pd.Series, position: np.ndarray | None = None):
     """``has(mask)``: for each of ``patients``, whether an AE row of ``mask`` is theirs
-    (``patients.isin(ae_patients[mask])``, each AE row's patient looked up once; ``position``: :func:`_row_positions`
+    (``patients.isin(ae_patients[mask])``, each AE row's patient looked up once; ``position``: :class:`_KeptRows`
     when known)."""
     if not patients.is_unique:
         return lambda mask: patients.isin(ae_patients[np.asarray(mask, dtype=bool)])
