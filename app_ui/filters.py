@@ -37,49 +37,51 @@ class FilterOptions:
     extra: tuple[tuple[str, tuple[str, ...]], ...]  # (column, normalised values)
 
 
-def _distinct(series: pd.Series) -> pd.Series:
-    """The distinct values of a column that are not missing, in order of first appearance (missing values are
-    dropped from the few distinct values, not from every row)."""
-    return pd.Series(series.unique()).dropna()
-
-
-def _present(series: pd.Series, order: tuple) -> tuple:
-    seen = set(_distinct(series).tolist())
+def _present(values: pd.Series, order: tuple) -> tuple:
+    seen = set(values.tolist())
     return tuple(v for v in order if v in seen)
 
 
-def _extra_values(series: pd.Series) -> tuple[str, ...]:
-    """Normalised strings as :func:`il2lib.apply_filter` compares them (booleans as yes/no)."""
-    values = _distinct(series).tolist()
-    if pd.api.types.is_bool_dtype(series):
+def _extra_values(dtype, values: pd.Series) -> tuple[str, ...]:
+    """Normalised strings as :func:`il2lib.apply_filter` compares them (booleans as yes/no), of the distinct
+    values of a column of type ``dtype``."""
+    values = values.tolist()
+    if pd.api.types.is_bool_dtype(dtype):
         return tuple(v for v in ("yes", "no") if (v == "yes") in {bool(x) for x in values})
     return tuple(sorted({schema.norm(v) for v in values}))
 
 
 @data_cache(max_entries=16, max_size="16MB")
 def filter_options(scope: str, fingerprint: str, _df: pd.DataFrame) -> FilterOptions:
+    """The filter widgets' options, from the distinct values of each column (those of the sidebar's own filters
+    from their factorization, kept for the filters: :func:`column_values`)."""
     df = _df
-    col = df.get
-    age = pd.to_numeric(col(schema.AGE, pd.Series(dtype=float)), errors="coerce").dropna()
-    ecog = pd.to_numeric(_distinct(col(schema.ECOG, pd.Series(dtype=float))), errors="coerce").dropna()
+
+    def distinct(name: str, dtype=object) -> pd.Series:  # not missing, in order of first appearance
+        if name not in df.columns:
+            return pd.Series(dtype=dtype)
+        return pd.Series(column_values(scope, fingerprint, id(df), df, name)[1])
+
+    age = pd.to_numeric(df.get(schema.AGE, pd.Series(dtype=float)), errors="coerce").dropna()
+    ecog = pd.to_numeric(distinct(schema.ECOG, float), errors="coerce").dropna()
     extra = []
     for name in df.columns:
         if name in _NOT_EXTRA or pd.api.types.is_datetime64_any_dtype(df[name]):
             continue
-        series = df[name]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        dtype = df[name].dtype
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             continue
-        values = _extra_values(series)
+        values = _extra_values(dtype, pd.Series(df[name].unique()).dropna())  # rarely filtered: no factorization
         if 1 < len(values) <= MAX_EXTRA_LEVELS:
             extra.append((name, values))
     return FilterOptions(
-        disease=_present(col(schema.DISEASE, pd.Series(dtype=object)), schema.DISEASES),
-        agent=_present(col(schema.PRIOR_PD1_AGENT, pd.Series(dtype=object)), schema.PD1_AGENTS),
-        line=_present(line_groups(_distinct(col(schema.LINE_OF_IL2, pd.Series(dtype=float)))), LINE_GROUPS),
-        sex=_present(col(schema.SEX, pd.Series(dtype=object)), ("F", "M")),
+        disease=_present(distinct(schema.DISEASE), schema.DISEASES),
+        agent=_present(distinct(schema.PRIOR_PD1_AGENT), schema.PD1_AGENTS),
+        line=_present(line_groups(distinct(schema.LINE_OF_IL2, float)), LINE_GROUPS),
+        sex=_present(distinct(schema.SEX), ("F", "M")),
         age=(float(math.floor(age.min())), float(math.ceil(age.max()))) if len(age) else None,
         ecog=tuple(sorted({int(e) for e in ecog})),
-        source=tuple(sorted({str(s) for s in _distinct(col(schema.SOURCE, pd.Series(dtype=object)))})),
+        source=tuple(sorted({str(s) for s in distinct(schema.SOURCE)})),
         extra=tuple(extra),
     )
 
@@ -231,11 +233,11 @@ def filtered_rows(loaded: LoadedData, cohort_filter: CohortFilter) -> tuple[Filt
     return rows, total
 
 
-@resource_cache(max_entries=64)
+@resource_cache(max_entries=256)
 def column_values(scope: str, fingerprint: str, data_id: int, _data: pd.DataFrame, column: str) -> tuple:
-    """``pd.factorize`` of a column of the loaded data (codes in the smallest integer type), made on its first
-    filter: a later filter on it tests each distinct value, not each row. The same object is returned to every
-    run: do not modify it."""
+    """``pd.factorize`` of a column of the loaded data (codes in the smallest integer type; distinct values not
+    missing), made once for the filter options and the filters: a filter tests each distinct value, not each
+    row. The same object is returned to every run: do not modify it."""
     codes, values = pd.factorize(_data[column])
     return codes.astype(np.min_scalar_type(-max(len(values), 1))), values
 
