@@ -243,10 +243,24 @@ def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], 
         typed[name] = expanded
         if name == schema.PATIENT_ID:  # stripped ids, None when missing: the row labels of every finding
             c.ids = expanded
+            c.id_codes = _id_codes(values, u, codes)
         invalid = invalid.to_numpy(dtype=bool)
         if invalid.any():  # checked on the distinct values: a clean column is not expanded to its rows
             _report_invalid(c, frame[file_col], pd.Series(invalid[codes], index=frame.index), spec, file_col, today)
     return _frame_of(typed, frame.index)
+
+
+def _id_codes(ids: pd.Series, cells: pd.Series, codes: np.ndarray) -> np.ndarray:
+    """An integer per row (``codes`` into the distinct ``cells``), the same for the same id in ``ids`` (the
+    stripped ``cells``, None when missing) and -1 where it is missing. Distinct cells that nothing was stripped
+    from are distinct ids: they are hashed again only when stripping changed a cell."""
+    values = ids.to_numpy(dtype=object)
+    present = ids.notna().to_numpy()
+    if (values[present] == cells.to_numpy(dtype=object)[present]).all():
+        per_distinct = np.where(present, np.arange(len(values)), -1)
+    else:
+        per_distinct = pd.factorize(values)[0]
+    return per_distinct[codes]
 
 
 def _recode(u: pd.Series, codes: np.ndarray, recode: Mapping[str, str], spec: schema.ColumnSpec, file_col: str,
@@ -351,7 +365,7 @@ def _row_rules(c: Collector, raw: RawTable, t: pd.DataFrame, resolved: dict[str,
         c.row("row_error", position_of[file_row], f"{c.label(position_of[file_row])} {problem}.")
     for name in (schema.PATIENT_ID, schema.DISEASE):
         c.rows("row_error", t[name].isna() & ~_has_reason(c, t, name), "{row}: '" + name + "' is empty.", name)
-    rules.check_duplicates(c, t[schema.PATIENT_ID])
+    rules.check_duplicates(c, t[schema.PATIENT_ID], c.id_codes)
     empty_bor = t[schema.BOR].isna() & ~_has_reason(c, t, schema.BOR)
     c.rows("warning", empty_bor, "{rowid}: 'bor' is empty; counted as NE.", schema.BOR)
     t.loc[empty_bor.to_numpy(), schema.BOR] = "NE"

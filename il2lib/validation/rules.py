@@ -71,6 +71,7 @@ class Collector:
         self.prefix = prefix
         self.file_rows = file_rows
         self.ids = ids
+        self.id_codes: np.ndarray | None = None  # see check_duplicates
         self.raw = raw
         self.findings: list[Finding] = []
         self.reasons: dict[int, list[str]] = {}
@@ -279,16 +280,21 @@ def check_responders(c: Collector, t: pd.DataFrame) -> None:
                           (", ..." if n > 10 else "") + ")."], column=schema.DATE_FIRST_RESPONSE, analysis="dor")
 
 
-def check_duplicates(c: Collector, ids: pd.Series) -> None:
-    """Every copy of a duplicated patient_id is a row error naming all its rows."""
-    present = ids.notna()
-    dup = present & ids.duplicated(keep=False)
+def check_duplicates(c: Collector, ids: pd.Series, codes: np.ndarray | None = None) -> None:
+    """Every copy of a duplicated patient_id is a row error naming all its rows. ``codes`` (optional): an integer
+    per row, the same for the same id and -1 where it is missing, to find the repeats without hashing the ids."""
+    if codes is None:
+        dup = (ids.notna() & ids.duplicated(keep=False)).to_numpy()
+    else:
+        present = codes >= 0
+        dup = np.zeros(len(codes), dtype=bool)
+        dup[present] = np.bincount(codes[present])[codes[present]] > 1
     if not dup.any():
         return
     rows_of: dict[str, list[int]] = {}
-    for pos in np.flatnonzero(dup.to_numpy()):
+    for pos in np.flatnonzero(dup):
         rows_of.setdefault(str(ids.iat[pos]), []).append(int(c.file_rows[pos]))
-    for pos in np.flatnonzero(dup.to_numpy()):
+    for pos in np.flatnonzero(dup):
         pid = str(ids.iat[pos])
         rows = rows_of[pid]
         c.row("row_error", pos, ["patient_id '", PatientRef(pid, SHORT_LIMIT), f"' appears {len(rows)} times (rows "
