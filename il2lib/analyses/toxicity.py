@@ -22,7 +22,8 @@ from il2lib.analyses._grouping import (concat_excluded, excluded_frame, group_la
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, CountView, Suppression
-from il2lib.stats import exact_work_budget, fisher_exact_2x2, fisher_freeman_halton, format_p, proportion_ci
+from il2lib.stats import (TestResult, exact_work_budget, fisher_exact_pvalue, fisher_freeman_halton, format_p,
+                          proportion_ci)
 from il2lib.validation import ae_vocabulary
 
 GRADES = (1, 2, 3, 4, 5)
@@ -487,7 +488,7 @@ def compare_grade3(tox: ToxicitySummary) -> Grade3Comparison:
         big_n = [int(sizes[g]) for g in groups]
         table = [[k, m - k] for k, m in zip(n, big_n)]
         if len(groups) == 2:
-            test = fisher_exact_2x2(table).as_test()
+            test = TestResult("fisher_exact", fisher_exact_pvalue(table))  # the odds ratio is not shown
             d, lo, hi = risk_difference_newcombe(n[1], big_n[1], n[0], big_n[0])  # other minus reference
             ci_method = NEWCOMBE
         else:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from il2lib.stats.contingency import (COCHRAN_MIN_EXPECTED, FFH_ANALYSIS_WORK_LIMIT, FFH_MC_CELL_LIMIT, FFH_MC_SEED,
                                       FFH_WORK_LIMIT, FISHER_REL_ERR, FisherExactResult, chi_square_test,
                                       compare_proportions, exact_work_budget, expected_counts, fisher_exact_2x2,
-                                      fisher_freeman_halton)
+                                      fisher_exact_pvalue, fisher_freeman_halton)
 from il2lib.stats.proportions import ProportionCI, proportion_ci
 from il2lib.stats.pvalues import FFH_MC_REPLICATES, TEST_LABELS, TestName, TestResult, format_p, p_adjust, p_phrase
 from il2lib.stats.rank_tests import compare_continuous, kruskal_wallis_test, rank_sum_test
@@ -27,7 +27,8 @@ from il2lib.stats.rank_tests import compare_continuous, kruskal_wallis_test, ran
 __all__ = [
     "ProportionCI", "proportion_ci",
     "TestName", "TestResult", "TEST_LABELS", "format_p", "p_phrase", "p_adjust",
-    "FisherExactResult", "fisher_exact_2x2", "fisher_freeman_halton", "chi_square_test", "expected_counts",
+    "FisherExactResult", "fisher_exact_2x2", "fisher_exact_pvalue", "fisher_freeman_halton", "chi_square_test",
+    "expected_counts",
     "compare_proportions", "exact_work_budget",
     "rank_sum_test", "kruskal_wallis_test", "compare_continuous",
     "FFH_MC_REPLICATES", "FFH_MC_SEED", "FFH_MC_CELL_LIMIT", "FFH_WORK_LIMIT", "FFH_ANALYSIS_WORK_LIMIT",

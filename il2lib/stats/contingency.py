@@ -109,17 +109,10 @@ def fisher_exact_2x2(table, alternative: Literal["two-sided", "less", "greater"]
     ----------
     Fisher RA. J R Stat Soc 1922;85:87-94. Agresti A. Categorical Data Analysis, 3rd ed., 2013, ch. 3.5.
     """
-    tab = _as_table(table)
-    if tab.shape != (2, 2):
-        raise ValueError("fisher_exact_2x2 needs a 2x2 table; use compare_proportions for larger tables.")
+    tab = _as_2x2(table)
     nh = _NoncentralHypergeometric(tab)
     x, lo, hi = nh.x, nh.lo, nh.hi
-    d0 = np.exp(nh.logd)
-    if alternative == "two-sided":
-        pvalue = float(d0[d0 <= d0[x - lo] * FISHER_REL_ERR].sum())
-    else:
-        pvalue = nh.tail(0.0, upper=(alternative == "greater"))
-    pvalue = min(1.0, pvalue)
+    pvalue = _fisher_pvalue(nh, alternative)
     estimate = _conditional_mle(nh)
     alpha = (1 - conf_level) / 2 if alternative == "two-sided" else 1 - conf_level
     ci_lower = 0.0 if (x == lo or alternative == "less") else nh.solve(lambda t: nh.tail(t, True), alpha)
@@ -127,6 +120,27 @@ def fisher_exact_2x2(table, alternative: Literal["two-sided", "less", "greater"]
     a, b, c, d = (int(v) for v in tab.ravel())
     sample_or = (a * d / (b * c)) if b * c > 0 else (math.inf if a * d > 0 else math.nan)
     return FisherExactResult(pvalue, estimate, ci_lower, ci_upper, sample_or, alternative, conf_level)
+
+
+def fisher_exact_pvalue(table, alternative: Literal["two-sided", "less", "greater"] = "two-sided") -> float:
+    """The p-value of :func:`fisher_exact_2x2` alone (no odds ratio or interval solved for)."""
+    return _fisher_pvalue(_NoncentralHypergeometric(_as_2x2(table)), alternative)
+
+
+def _as_2x2(table) -> np.ndarray:
+    tab = _as_table(table)
+    if tab.shape != (2, 2):
+        raise ValueError("fisher_exact_2x2 needs a 2x2 table; use compare_proportions for larger tables.")
+    return tab
+
+
+def _fisher_pvalue(nh: _NoncentralHypergeometric, alternative: str) -> float:
+    if alternative == "two-sided":
+        d0 = np.exp(nh.logd)
+        pvalue = float(d0[d0 <= d0[nh.x - nh.lo] * FISHER_REL_ERR].sum())
+    else:
+        pvalue = nh.tail(0.0, upper=(alternative == "greater"))
+    return min(1.0, pvalue)
 
 
 def _conditional_mle(nh: _NoncentralHypergeometric) -> float:
