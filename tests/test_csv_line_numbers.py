@@ -3,6 +3,7 @@ rows, at the end, many at once) are skipped and counted, whether or not the text
 compact reading. The reading of batches ahead of their encoding keeps their order and the reader's errors."""
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
@@ -76,3 +77,11 @@ def test_closing_the_read_ahead_early_stops_its_thread():
     assert next(stream) == 0
     stream.close()
     assert threading.active_count() == before
+
+
+def test_a_large_file_fingerprint_is_the_sha256_of_its_bytes():
+    """Above 16 MB the fingerprint is worked out beside the read; it is the same SHA-256."""
+    data = ("id,disease\n" + "".join(f"P{i},melanoma\n" for i in range(1_200_000))).encode()
+    assert len(data) > 1 << 24
+    assert read_table(data, compact=True).fingerprint == hashlib.sha256(data).hexdigest()
+    assert read_table(data[:1000]).fingerprint == hashlib.sha256(data[:1000]).hexdigest()

@@ -216,7 +216,7 @@ def read_table(source: Any, *, sheet: str | int | None = None, limits: LoaderLim
         Empty, binary, HTML, a workbook without a usable sheet, or no header row.
     """
     data, name = source_bytes(source)
-    fingerprint = hashlib.sha256(data).hexdigest()
+    fingerprint = _fingerprint(data)
     if not data or data.isspace():  # as ``not data.strip()``, without a copy of the bytes
         raise CohortFileError(f"'{name}' is empty: there is no table to read.")
     kind = _detect_format(data, name)
@@ -233,7 +233,27 @@ def read_table(source: Any, *, sheet: str | int | None = None, limits: LoaderLim
         raise
     except Exception as exc:  # noqa: BLE001 - malformed bytes must surface as one typed error
         raise CohortFileError(f"'{name}' could not be read as a {kind.upper()} table ({type(exc).__name__}).") from None
-    return _finish(table, fingerprint, name, kind, progress)
+    return _finish(table, fingerprint(), name, kind, progress)
+
+
+_HASH_BESIDE_READ = 1 << 24  # bytes from which the fingerprint is computed while the file is read
+
+
+def _fingerprint(data: bytes):
+    """A function giving the sha256 of ``data``: of a large file computed by a thread of its own while the
+    file is read (hashlib lets go of the GIL)."""
+    if len(data) < _HASH_BESIDE_READ:
+        hexdigest = hashlib.sha256(data).hexdigest()
+        return lambda: hexdigest
+    digests: list[str] = []
+    thread = threading.Thread(target=lambda: digests.append(hashlib.sha256(data).hexdigest()),
+                              name="file-fingerprint", daemon=True)
+    thread.start()
+
+    def digest() -> str:
+        thread.join()
+        return digests[0]
+    return digest
 
 
 def _detect_format(data: bytes, name: str) -> Format:
