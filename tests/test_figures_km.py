@@ -146,6 +146,24 @@ def test_risk_table_numbers_are_dark_and_rows_keyed_by_group_colour(presentation
         assert label.endswith(f"</span> {name}") and f"color:{curves[name].line.color}" in label
 
 
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_left_margin_holds_the_risk_table_labels_so_plotly_need_not_widen_it(presentation):
+    """The margin fits key, label and standoff at 0.55 font sizes a character (plotly's default sans fonts), and
+    grows with the longest label; without the risk table it stays plotly's usual 80 px."""
+    def margin(labels, risk_table=True):
+        km = kaplan_meier(TIME, EVENT, by=np.array(labels * (len(TIME) // len(labels))))
+        fig = km_figure(dict(km.items()), presentation=presentation, risk_table=risk_table)
+        return fig, fig.layout.margin.l
+
+    fig, short = margin(["A", "B", "C"])
+    size, standoff = fig.layout.yaxis2.tickfont.size, fig.layout.yaxis2.ticklabelstandoff
+    longest = "Prior PD-1/PD-L1: yes"
+    fig, long = margin([longest, "Prior PD-1/PD-L1: no"])
+    assert long >= size * (1.2 + 0.55 * len(longest)) + standoff
+    assert long > short >= 80
+    assert margin([longest, "x"], risk_table=False)[1] == 80
+
 def test_each_group_has_its_own_dash_shown_in_the_legend():
     km = kaplan_meier(TIME, EVENT, by=np.array(["A", "B", "C"] * 6))
     fig = km_figure(dict(km.items()))

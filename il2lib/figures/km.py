@@ -34,6 +34,12 @@ CENSOR_TICK_BINS = 400
 MAX_GROUPS_WITH_CI_BAND = 2
 #: The risk-table row key: a short line in the group's colour before the group name.
 ROW_KEY = "━━"
+#: Estimated width of a risk-table row label, in table font sizes: the key and its space, and each character
+#: (plotly's default sans fonts average about 0.55; an underestimate only costs plotly's automargin redraw).
+LABEL_KEY_EM = 1.45
+LABEL_CHAR_EM = 0.62
+#: Room between a tick label and the plot that plotly adds to the standoff (px).
+LABEL_PAD_PX = 14
 #: Presentation mode: height (px) of the whole figure, titles and risk table included, so that it fits a
 #: 1080-px-high screen under the page title and a two-line warning; the curve panel takes what the rest
 #: leaves, at least :data:`MIN_PLOT_PX`.
@@ -357,10 +363,15 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
     keys = [f"<span style='color:{style.colors[i % len(style.colors)]}'>{ROW_KEY}</span> {label}"
             for i, label in enumerate(labels)]
     # The group labels keep clear of the centred counts at t = 0 (half the widest count, in pixels).
+    standoff = int(0.3 * style.table_font_size * widest) + 4
     layout["yaxis2"].update(tickmode="array", tickvals=list(range(len(labels)))[::-1], ticktext=keys,
-                            range=[-0.5, len(labels) - 0.1],
-                            ticklabelstandoff=int(0.3 * style.table_font_size * widest) + 4)
+                            range=[-0.5, len(labels) - 0.1], ticklabelstandoff=standoff)
+    # A left margin that already holds the labels: plotly's automargin would otherwise draw the figure twice.
+    widest_label = max(len(html.unescape(label)) for label in labels)
+    needed = style.table_font_size * (LABEL_KEY_EM + LABEL_CHAR_EM * widest_label) + standoff + LABEL_PAD_PX
+    layout["margin"]["l"] = max(layout["margin"]["l"], int(np.ceil(needed)))
     return rows
+
 
 
 def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subtitle: str, time_label: str,
