@@ -178,14 +178,29 @@ def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_week
     if not groups:
         raise InsufficientDataError("No patient has a value for the grouping column; nothing to tabulate.")
     rows = []
-    for g in groups:
-        sub = bor[labels == g]
-        for r in schema.BOR_LEVELS:
-            k = int((sub == r).sum())
-            rows.append({"group": g, "response": r, "n": k, "group_n": len(sub), "percent": 100 * k / len(sub)})
+    code = _group_codes(labels, groups)
+    sizes = np.bincount(code[code >= 0], minlength=len(groups))
+    for g, size, by_level in zip(groups, sizes.tolist(), _bor_counts(bor, code, len(groups)).tolist()):
+        for r, k in zip(schema.BOR_LEVELS, by_level):
+            rows.append({"group": g, "response": r, "n": k, "group_n": size, "percent": 100 * k / size})
     counts = pd.DataFrame(rows, columns=["group", "response", "n", "group_n", "percent"])
     return ResponseTable(by, tuple(groups), counts, concat_excluded(excluded), int(keep.sum()), rules.view,
                          rules.table_notes, rules.reclassified), rules
+
+
+def _group_codes(labels: pd.Series, groups: Sequence[str]) -> np.ndarray:
+    """Each patient's position in ``groups`` (-1: none), so a group's patients are ``code == k``, not ``labels == g``
+    compared text by text."""
+    return pd.Index(list(groups), dtype=object).get_indexer(labels)
+
+
+def _bor_counts(bor: pd.Series, code: np.ndarray, n_groups: int) -> np.ndarray:
+    """Patients per group (``code``: :func:`_group_codes`) and level of :data:`schema.BOR_LEVELS`, in that order."""
+    level = pd.Index(schema.BOR_LEVELS, dtype=object).get_indexer(bor.astype(object))
+    counted = (code >= 0) & (level >= 0)
+    n_levels = len(schema.BOR_LEVELS)
+    return np.bincount(code[counted] * n_levels + level[counted],
+                       minlength=n_groups * n_levels).reshape(n_groups, n_levels)
 
 
 def rate_count_keys(by: str | None, group: str, outcome: str, view: str) -> tuple:
@@ -395,13 +410,16 @@ def _outcome_flags(bor: pd.Series, duration: pd.Series, cb_sd_months: float,
             "dcr": bor.isin(schema.DISEASE_CONTROL_LEVELS).astype("boolean")}
 
 
-def _outcome_rows(outcome, flag, labels, groups, drop, is_ne, undetermined, ci_method, conf_level, rows) -> list:
-    """Append one rate row per group to ``rows``; return the (yes, no) counts per group."""
+def _outcome_rows(outcome, flag, code, groups, drop, is_ne, undetermined, ci_method, conf_level, rows) -> list:
+    """Append one rate row per group to ``rows`` (``code``: each patient's group, :func:`_group_codes`); return the
+    (yes, no) counts per group."""
     counts = []
-    for g in groups:
-        in_g = (labels == g).to_numpy()
-        usable = in_g & flag.notna().to_numpy() & ~drop
-        yes, n = int(flag[usable].astype(bool).sum()), int(usable.sum())
+    known = flag.notna().to_numpy() & ~drop
+    positive = flag.fillna(False).to_numpy(dtype=bool)
+    for k, g in enumerate(groups):
+        in_g = code == k
+        usable = in_g & known
+        yes, n = int((positive & usable).sum()), int(usable.sum())
         counts.append((yes, n - yes))
         ci = proportion_ci(yes, n, ci_method, conf_level) if n else None
         rows.append({"group": g, "outcome": outcome, "responders": yes, "n": n,
@@ -474,10 +492,11 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                                        f"SD without a duration: clinical benefit (SD >= {cb_sd_months:g} months) "
                                        "undetermined; left out of CBR only"))
     rows, comparisons, notes = [], [], []
+    code = _group_codes(labels, table.groups)
     drop_ne = is_ne & (denominator == "evaluable")
     exact = exact_work_budget("the response rates")
     for o in outcomes:
-        counts = _outcome_rows(o, flags[o], labels, table.groups, drop_ne, is_ne, undetermined, ci_method,
+        counts = _outcome_rows(o, flags[o], code, table.groups, drop_ne, is_ne, undetermined, ci_method,
                                conf_level, rows)
         if len(table.groups) >= 2:
             try:
@@ -494,11 +513,13 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
         other_flags = _outcome_flags(other.bor, duration, cb_sd_months, window_days)
         other_rows: list = []
         for o in outcomes:
-            _outcome_rows(o, other_flags[o], labels, table.groups, other_ne & (denominator == "evaluable"), other_ne,
+            _outcome_rows(o, other_flags[o], code, table.groups, other_ne & (denominator == "evaluable"), other_ne,
                           other_flags["cbr"].isna().to_numpy(), ci_method, conf_level, other_rows)
         other_rates = pd.DataFrame(other_rows, columns=columns)
-        other_counts = pd.DataFrame([{"group": g, "response": r, "n": int((other.bor[labels == g] == r).sum())}
-                                     for g in table.groups for r in schema.BOR_LEVELS])
+        other_by_level = _bor_counts(other.bor, code, len(table.groups)).tolist()
+        other_counts = pd.DataFrame([{"group": g, "response": r, "n": k}
+                                     for g, by_level in zip(table.groups, other_by_level)
+                                     for r, k in zip(schema.BOR_LEVELS, by_level)])
         notes.insert(0, _view_note(view, other_view, rates, other_rates, data))
     notes = notes[:1] + list(rules.notes) + notes[1:] if other_view else list(rules.notes) + notes
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(table.groups) >= 2:
