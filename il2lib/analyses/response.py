@@ -160,13 +160,14 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
 
 
 def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_weeks: float, window_days: float,
-                   work_limit: int | None, order: Sequence[str] | None):
+                   work_limit: int | None, order: Sequence[str] | None, labels: pd.Series | None = None):
     """:func:`best_response_table` and the RECIST rules it applied to its patients (the rows of ``df`` with a
-    group and a BOR of CR/PR/SD/PD/NE)."""
+    group and a BOR of CR/PR/SD/PD/NE); ``labels``: ``group_labels(df, by)`` when already made and charged for."""
     require_columns(df, schema.BOR)
     view = resolve_view(df, view)
-    labels = group_labels(df, by)
-    _charge_response_work(labels, work_limit)
+    if labels is None:
+        labels = group_labels(df, by)
+        _charge_response_work(labels, work_limit)
     excluded = [_missing_group_exclusions(df, by, labels)]
     bor = df[schema.BOR].astype(object)
     bad = ~bor.isin(schema.BOR_LEVELS).to_numpy() & labels.notna().to_numpy()
@@ -477,7 +478,8 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     view = resolve_view(df, view)
     labels = group_labels(df, by)
     _charge_response_work(labels, work_limit)
-    table, rules = _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order)  # rules of data
+    table, rules = _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order,
+                                  labels)  # and the rules of data
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
     data, labels = df[kept], labels[kept]
     duration = sd_rule_duration(data)
