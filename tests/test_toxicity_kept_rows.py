@@ -12,6 +12,7 @@ from il2lib.analyses import toxicity
 from il2lib.analyses.toxicity import GRADES, toxicity_summary
 from il2lib.validation import ae_vocabulary
 from tests.test_toxicity_distinct_terms import assert_same_summary, messy, per_row
+from tests.test_toxicity_term_table import messy_tables as messy_terms, text_grouped_terms
 
 
 def usable_rows(ae: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -110,3 +111,14 @@ def test_summary_of_patient_ids_that_are_not_text_equals_the_row_by_row_summary(
     excluded = fast.excluded_ae_rows
     assert sorted(excluded["patient_id"]) == ["8.0", "<NA>", "nan", "x"]  # "nan": a patient, the term missing
     assert excluded.set_index("patient_id").loc["nan", "reason"] == "AE term missing"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_worst_grade_of_each_patient_and_term_kept_densely_or_by_a_sort_agree(seed, monkeypatch):
+    ae, patients = messy_terms(seed, n_patients=60, n_rows=500)
+    dense = toxicity_summary(ae, patients, schema.DISEASE).by_term
+    monkeypatch.setattr(toxicity, "_DENSE_PAIRS", 0)  # many patients and terms: the rows sorted by pair instead
+    by_sort = toxicity_summary(ae, patients, schema.DISEASE).by_term
+    pd.testing.assert_frame_equal(dense, by_sort, check_exact=True)
+    pd.testing.assert_frame_equal(dense, text_grouped_terms(ae, patients, schema.DISEASE), check_exact=True)
+    assert (dense["n_any"] > 1).any() and dense["n_grade5"].sum() > 0

@@ -864,10 +864,17 @@ def _term_table(ae: pd.DataFrame, group_of, groups: list[str], sizes: list[int],
     n_terms = len(t_values)
     pair = p_codes.astype(np.int64) * n_terms + t_codes  # (patient, term)
     grade = ae[schema.AE_GRADE].to_numpy(np.int64)
-    pair_grade = np.sort(pair * 8 + grade)  # (np.unique hashes; a sort is faster) each pair's last is its worst
-    pairs = pair_grade >> 3
-    last = np.append(pairs[1:] != pairs[:-1], True)
-    pairs, worst = pairs[last], pair_grade[last] & 7
+    n_pairs = (int(p_codes.max(initial=-1)) + 1) * n_terms
+    if n_pairs <= _DENSE_PAIRS:  # each pair's worst grade (1-5) in a cell of its own; 0: no row
+        worst_of = np.zeros(n_pairs, dtype=np.int8)
+        np.maximum.at(worst_of, pair, grade.astype(np.int8))
+        pairs = np.flatnonzero(worst_of)
+        worst = worst_of[pairs].astype(np.int64)
+    else:
+        pair_grade = np.sort(pair * 8 + grade)  # (np.unique hashes; a sort is faster) each pair's last is its worst
+        pairs = pair_grade >> 3
+        last = np.append(pairs[1:] != pairs[:-1], True)
+        pairs, worst = pairs[last], pair_grade[last] & 7
     pair_group = p_group[pairs // n_terms]
     found = pair_group >= 0
     keys = pair_group[found].astype(np.int64) * n_terms + pairs[found] % n_terms  # (group, term)
@@ -898,6 +905,8 @@ def _term_table(ae: pd.DataFrame, group_of, groups: list[str], sizes: list[int],
 
 #: Up to this many (group, term) cells the per-term counts are a dense count of every cell.
 _DENSE_CELLS = 1_000_000
+#: Up to this many (patient, term) pairs each pair's worst grade is kept in a cell of its own (one byte each).
+_DENSE_PAIRS = 20_000_000
 
 
 def _distinct_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
