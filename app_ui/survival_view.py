@@ -282,7 +282,8 @@ def view_columns(endpoint: str, by: str | None, landmark_months: float | None) -
     if landmark_months is not None and by in RESPONSE_GROUPINGS:
         return None
     ep = schema.ENDPOINTS[endpoint]
-    return tuple(dict.fromkeys((schema.BOR, ep.time, ep.event, *((by,) if by else ()), schema.OS_MONTHS,
+    population = (schema.BOR,) if endpoint == "dor" else ()  # duration of response: responders only
+    return tuple(dict.fromkeys((*population, ep.time, ep.event, *((by,) if by else ()), schema.OS_MONTHS,
                                 schema.OS_EVENT)))
 
 
