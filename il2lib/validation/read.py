@@ -745,7 +745,7 @@ class _CodedColumn:
             import pyarrow as pa
 
             column, self.plain = pa.chunked_array(self.plain), None
-            return column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
+            return _text_objects(column)
         self._unify()
         if self.texts is None:
             return np.array([], dtype=object)
@@ -755,6 +755,21 @@ class _CodedColumn:
         if n >= _COMPACT_MIN_ROWS and len(texts) * _COMPACT_RATIO <= n:
             return _categorical(codes, texts)
         return texts[codes]
+
+
+def _text_objects(column) -> np.ndarray:
+    """An Arrow string column as an object array of strs, one str per distinct value (as ``to_pandas`` with
+    ``deduplicate_objects``, which takes three times as long on a million distinct ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.null_count:
+        return column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(column)
+    texts = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return texts[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _code_type(n_texts: int) -> type:
@@ -826,7 +841,7 @@ def _text_columns(columns: list, crlf_inside: bool, compact: bool = False) -> tu
         if kept is not None:
             column = column.filter(kept)
         out.append(_compact_arrow(column) if compact else
-                   column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object))
+                   _text_objects(column))
         del column
         pa.default_memory_pool().release_unused()
     return out, keep
@@ -851,7 +866,7 @@ def _compact_arrow(column) -> Any:
     import pyarrow.compute as pc
 
     if pc.count_distinct(column).as_py() * _COMPACT_RATIO > len(column):
-        return column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
+        return _text_objects(column)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
