@@ -9,7 +9,7 @@ from conftest import csv_bytes, patient_rows
 
 from il2lib import schema
 from il2lib.validation.patients import load_cohort
-from support.apptest import open_app, rerun, sidebar_count, tables, texts, unescape, widget
+from support.apptest import data_preview, open_app, rerun, sidebar_count, tables, texts, unescape, widget
 
 PAYLOAD_HTML = "<img src=x onerror=alert(1)>"
 PAYLOAD_TEXT = "**bold** [link](javascript:alert(1)) $x$ <script>alert(2)</script>"
@@ -82,7 +82,7 @@ def test_identifier_column_warning_and_pseudonyms():
     assert any("MRN" in w and "identifier" in w for w in texts(at, "warning"))
     widget(at, "toggle", "w_pseudonyms").set_value(True)
     rerun(at)
-    preview = at.dataframe[-1].value
+    preview = data_preview(at).dataframe[0].value
     assert list(preview[schema.label(schema.PATIENT_ID)]) == ["row 2", "row 3", "row 4"]
 
 

@@ -56,8 +56,11 @@ def _turn_pseudonyms_on(at):
 
 
 def _runs(at):
-    """(label, session) after every run of the walk: each page, the Survival tabs, the built report."""
+    """(label, session) after every run of the walk: each page (the Data page's rows too), the Survival tabs, the
+    built report."""
     yield "app.py", at
+    at.session_state["data_preview"] = True  # the Data page's "Analysed data" rows, drawn only when open
+    yield "app.py / Analysed data", rerun(at)
     for page in sh.page_scripts():
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
