@@ -364,12 +364,17 @@ def preload_default_data() -> LoadedData | None:
     arguments: no mapping, the default clinical-benefit rule). The secrets are not read here (that
     would make Streamlit read its configuration before the command-line options), so with a
     registry configured the sample is loaded too: it stays one of the Data page's choices. A registry
-    is never preloaded. Returns what was loaded (None: the server file could not be loaded; the Data
-    page says why).
+    is never preloaded. The sidebar's filter options are read from it too (the same cached call as the
+    frame's). Returns what was loaded (None: the server file could not be loaded; the Data page says why).
     """
+    from app_ui.filters import filter_options
+
     choice = SERVER if server_data_path() is not None else DEFAULT_CHOICE
     loaded = load_current(choice, None, schema.CB_SD_MONTHS_DEFAULT)
-    return loaded if loaded.ok else None
+    if not loaded.ok:
+        return None
+    filter_options(loaded.scope, loaded.cohort.fingerprint, loaded.cohort.data)  # the sidebar's, as the frame asks
+    return loaded
 
 
 def store_upload(widget: str, target: str) -> None:

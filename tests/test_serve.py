@@ -11,6 +11,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import serve  # noqa: E402
+from app_ui import filters  # noqa: E402
 from app_ui import data as data_mod  # noqa: E402
 from il2lib import schema  # noqa: E402
 from tests.e2e.server import server_command  # noqa: E402
@@ -43,6 +44,13 @@ def test_a_server_file_is_preloaded_instead_of_the_sample(monkeypatch, tmp_path)
     _no_second_load(monkeypatch)
     loaded = data_mod.load_current(data_mod.default_choice(), None, schema.CB_SD_MONTHS_DEFAULT)
     assert loaded.choice == data_mod.SERVER and len(loaded.cohort.data) == 107
+
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("the sidebar read the filter options again")
+
+    monkeypatch.setattr(filters, "column_values", no_second_read)
+    options = filters.filter_options(loaded.scope, loaded.cohort.fingerprint, loaded.cohort.data)
+    assert options.disease == ("melanoma", "rcc")
 
 
 def test_a_missing_server_file_is_left_to_the_page(monkeypatch, tmp_path):
