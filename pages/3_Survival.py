@@ -66,10 +66,12 @@ def censoring_caption(endpoint: str, masking) -> None:
     if endpoint not in ("pfs", "dor"):
         return
     text = f"{PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}"
-    shown = (set(ctx.columns([schema.PATIENT_ID])[schema.PATIENT_ID].astype(str))
-             if schema.PATIENT_ID in ctx.column_names else set())
+    shown = None  # the shown patients' ids, built only when a day-0 censoring note needs them
     for note in ctx.cohort.report.conversions:
         if endpoint == "pfs" and getattr(note, "kind", "") == "pfs_no_assessment":
+            if shown is None:
+                shown = (set(ctx.columns([schema.PATIENT_ID])[schema.PATIENT_ID].astype(str))
+                         if schema.PATIENT_ID in ctx.column_names else set())
             n = len(shown.intersection(note.patient_ids))
             if n:
                 text += (f" Here {masking.count(n)} patient(s) without a dated post-baseline tumour assessment are censored "
