@@ -8,7 +8,9 @@ required value or a non-number, so the findings paths run), three files are writ
 Each file is read by pyarrow (``pyarrow.csv.read_csv`` / ``pyarrow.parquet.read_table``) and loaded by
 ``load_cohort``, median of ``--repeats``; the table gives rows/s and the load over pyarrow's read
 ("x pyarrow"), wall-clock and CPU (the machine is shared: the CPU ratio is the comparable number; pyarrow's
-read uses every core, so its CPU seconds count all its threads). Timings are printed, never asserted.
+read uses every core, so its CPU seconds count all its threads, as load_cohort's count its CSV read-ahead and
+fingerprint threads). On a loaded machine pyarrow's threaded CPU seconds grow too: compare runs made together.
+Timings are printed, never asserted.
 
 Usage: python bench/bench_loader.py [--sizes 1e5 1e6] [--repeats 3] [--variants clean messy]
        [--formats csv parquet parquet-typed] [--profile N]   (cProfile of one CSV load of N rows instead)
