@@ -146,23 +146,30 @@ def test_risk_table_numbers_are_dark_and_rows_keyed_by_group_colour(presentation
         assert label.endswith(f"</span> {name}") and f"color:{curves[name].line.color}" in label
 
 
-
 @pytest.mark.parametrize("presentation", [False, True])
 def test_left_margin_holds_the_risk_table_labels_so_plotly_need_not_widen_it(presentation):
-    """The margin fits key, label and standoff at 0.55 font sizes a character (plotly's default sans fonts), and
-    grows with the longest label; without the risk table it stays plotly's usual 80 px."""
+    """The margin holds key, label and standoff as Liberation Sans (Arial's metrics, the narrowest of plotly's
+    default fonts) draws them, and grows with the longest label; without the risk table it stays 80 px."""
+    image_font = pytest.importorskip("PIL.ImageFont")
+    try:
+        font = image_font.truetype("LiberationSans-Regular.ttf", 100)
+    except OSError:
+        pytest.skip("Liberation Sans not installed")
+
     def margin(labels, risk_table=True):
         km = kaplan_meier(TIME, EVENT, by=np.array(labels * (len(TIME) // len(labels))))
         fig = km_figure(dict(km.items()), presentation=presentation, risk_table=risk_table)
         return fig, fig.layout.margin.l
 
     fig, short = margin(["A", "B", "C"])
-    size, standoff = fig.layout.yaxis2.tickfont.size, fig.layout.yaxis2.ticklabelstandoff
-    longest = "Prior PD-1/PD-L1: yes"
-    fig, long = margin([longest, "Prior PD-1/PD-L1: no"])
-    assert long >= size * (1.2 + 0.55 * len(longest)) + standoff
-    assert long > short >= 80
-    assert margin([longest, "x"], risk_table=False)[1] == 80
+    for longest, other in (("Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"), ("Community (synthetic)", "RCC"),
+                           ("Melanoma", "RCC"), ("WWW mmm (n=120)", "x")):
+        fig, long = margin([longest, other])
+        size, standoff = fig.layout.yaxis2.tickfont.size, fig.layout.yaxis2.ticklabelstandoff
+        label_px = (font.getlength(longest) / 100 + 1.48) * size  # the key "━━ " is 1.48 font sizes wide
+        assert label_px + standoff + 12 <= long <= 1.1 * label_px + standoff + 16, longest
+    assert margin(["Prior PD-1/PD-L1: yes", "x"])[1] > short >= 80
+    assert margin(["Prior PD-1/PD-L1: yes", "x"], risk_table=False)[1] == 80
 
 def test_each_group_has_its_own_dash_shown_in_the_legend():
     km = kaplan_meier(TIME, EVENT, by=np.array(["A", "B", "C"] * 6))

@@ -34,11 +34,18 @@ CENSOR_TICK_BINS = 400
 MAX_GROUPS_WITH_CI_BAND = 2
 #: The risk-table row key: a short line in the group's colour before the group name.
 ROW_KEY = "━━"
-#: Estimated width of a risk-table row label, in table font sizes: the key and its space, and each character
-#: (plotly's default sans fonts average about 0.55; an underestimate only costs plotly's automargin redraw).
-LABEL_KEY_EM = 1.45
-LABEL_CHAR_EM = 0.62
-#: Room between a tick label and the plot that plotly adds to the standoff (px).
+#: Widths (in font sizes) of the characters of a risk-table row label in Arial / Liberation Sans / Helvetica, the
+#: narrowest of plotly's default fonts, so that the estimate does not exceed the label; other characters 0.6. The key
+#: and its space are 1.48.
+_CHAR_EM = {**dict.fromkeys("'", 0.19), **dict.fromkeys("ijl", 0.22), **dict.fromkeys("f|", 0.26),
+            **dict.fromkeys(" !,./:;[\\]tI", 0.28), **dict.fromkeys("()-`r{}", 0.33), '"': 0.35, "*": 0.39,
+            "^": 0.47, **dict.fromkeys("cksvxyzJ", 0.5), **dict.fromkeys("0123456789#$?_abdeghnopquL", 0.56),
+            **dict.fromkeys("+<=>~", 0.58), **dict.fromkeys("FTZ", 0.61), **dict.fromkeys("&ABEKPSVXY", 0.67),
+            **dict.fromkeys("CDHNRUw", 0.72), **dict.fromkeys("GOQ", 0.78), **dict.fromkeys("Mm", 0.83), "%": 0.89,
+            "W": 0.94, "@": 1.02}
+KEY_EM = 1.48
+#: Room plotly leaves between a tick label's standoff and the figure's edge (px); the estimate also gets 3% for
+#: hinting at small sizes.
 LABEL_PAD_PX = 14
 #: Presentation mode: height (px) of the whole figure, titles and risk table included, so that it fits a
 #: 1080-px-high screen under the page title and a two-line warning; the curve panel takes what the rest
@@ -366,12 +373,18 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
     standoff = int(0.3 * style.table_font_size * widest) + 4
     layout["yaxis2"].update(tickmode="array", tickvals=list(range(len(labels)))[::-1], ticktext=keys,
                             range=[-0.5, len(labels) - 0.1], ticklabelstandoff=standoff)
-    # A left margin that already holds the labels: plotly's automargin would otherwise draw the figure twice.
-    widest_label = max(len(html.unescape(label)) for label in labels)
-    needed = style.table_font_size * (LABEL_KEY_EM + LABEL_CHAR_EM * widest_label) + standoff + LABEL_PAD_PX
+    # A left margin that already holds the labels: plotly's automargin would otherwise draw the figure twice (where
+    # a wider font is drawn, e.g. Verdana, automargin still widens it).
+    widest_label = max(label_width_em(html.unescape(label)) for label in labels)
+    needed = style.table_font_size * (KEY_EM + widest_label) * 1.03 + standoff + LABEL_PAD_PX
     layout["margin"]["l"] = max(layout["margin"]["l"], int(np.ceil(needed)))
     return rows
 
+
+
+def label_width_em(text: str) -> float:
+    """A label's width in font sizes (:data:`_CHAR_EM`): at most what Arial and the wider default fonts draw."""
+    return sum(_CHAR_EM.get(c, 0.6) for c in text)
 
 
 def _layout(ticks: np.ndarray, t_max: float, n_table_rows: int, title: str, subtitle: str, time_label: str,
