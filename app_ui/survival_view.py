@@ -19,12 +19,13 @@ from il2lib import schema
 from il2lib.analyses._grouping import level_order
 from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.privacy.disclosure import CountView
-from il2lib.survival import cox_ph, kaplan_meier, landmark as landmark_cohort, logrank_test, median_followup
+from il2lib.survival import cox_ph, landmark as landmark_cohort, median_followup
 from il2lib.survival.clinical import GROUP_LABELS
 from il2lib.survival.inputs import group_levels, survival_input
 from il2lib.survival.milestones import rmst_differences, survival_differences
 from il2lib.survival.multivariable import multivariable_cox
 from il2lib.survival.pairwise import pairwise_logrank
+from il2lib.survival.prepared import prepare_survival
 
 GROUP_COLUMN = "group"
 #: Above this many patients the Cox model waits for the user's click: the fit (Newton steps over
@@ -164,14 +165,14 @@ def cached_population_labels(key: tuple, _df: pd.DataFrame, responders_only: boo
     return population_labels(_df, "dor" if responders_only else "os", by)
 
 
-def _comparisons(data: pd.DataFrame, curves: dict, messages: list[str], label: str,
+def _comparisons(data: pd.DataFrame, prepared, curves: dict, messages: list[str], label: str,
                  with_cox: bool) -> tuple[Any, Any, tuple[str, ...]]:
-
+    """``prepared``: :func:`prepare_survival` of ``data``."""
     if len(curves) < 2:
         messages.append("Only one group has patients under the current filters: no between-group test.")
         return None, None, ()
     try:
-        logrank = logrank_test(data["time"], data["event"], data[GROUP_COLUMN])
+        logrank = prepared.logrank()
     except Il2libError as exc:
         messages.append(f"Log-rank test not computed: {exc}")
         return None, None, ()
@@ -239,17 +240,19 @@ def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, lan
     else:
         data = _grouped_input(population, endpoint, by, order, labels)
     messages: list[str] = []
-    km = kaplan_meier(data["time"], data["event"], conf_type=conf_type,
-                      by=data[GROUP_COLUMN] if by is not None else None)
+    # checked, factorized and ranked once for the curves, the log-rank test and (on OS) the follow-up
+    prepared = prepare_survival(data["time"], data["event"], data[GROUP_COLUMN] if by is not None else None)
+    km = prepared.kaplan_meier(conf_type=conf_type)
     curves = dict(km.items()) if by is not None else {"All patients": km}
     logrank = cox = None
     violated: tuple[str, ...] = ()
     if by is not None:
         label = "Status at landmark" if landmark is not None else schema.label(by)
-        logrank, cox, violated = _comparisons(data, curves, messages, label, with_cox)
+        logrank, cox, violated = _comparisons(data, prepared, curves, messages, label, with_cox)
     if all(r.n_events == 0 for r in curves.values()):
         messages.append("No events under the current filters: survival stays at 100% and no median is reached.")
-    followup = _os_followup(df)
+    shared = endpoint == "os" and landmark is None and schema.OS_MONTHS in df and schema.OS_EVENT in df
+    followup = prepared.followup() if shared else _os_followup(df)  # OS of the filtered cohort either way
     excluded = landmark.excluded if landmark is not None else tuple(km.excluded)
     return SurvivalView(endpoint, by, curves, sum(r.n for r in curves.values()),
                         landmark.n_input if landmark is not None else len(population), excluded, logrank, cox,

@@ -70,9 +70,16 @@ def as_labels(values, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return fast
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        cat = series.cat.remove_unused_categories()
-        codes = cat.cat.codes.to_numpy()
-        labels = np.asarray(cat.cat.categories, dtype=object)
+        codes = series.cat.codes.to_numpy()
+        categories = series.cat.categories
+        used = np.flatnonzero(np.bincount(codes[codes >= 0] if (codes < 0).any() else codes,
+                                          minlength=len(categories)))
+        if used.size < len(categories):  # pandas' remove_unused_categories, by a counting pass (no sort)
+            lookup = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last entry: code -1 stays -1
+            lookup[used] = np.arange(used.size)
+            codes = lookup[codes]
+            categories = categories[used]
+        labels = np.asarray(categories, dtype=object)
     else:
         try:
             codes, labels = pd.factorize(series, sort=True)
@@ -160,9 +167,18 @@ def clean_survival(time, event, extra: dict[str, np.ndarray] | None = None,
         if mask.shape != t.shape:
             raise SurvivalInputError(f"the input '{reason}' refers to has length {mask.size}, expected {t.size}.")
         reasons.append((reason, mask if mask.any() else None))
-    if all(mask is None for _, mask in reasons):
+    keep, excluded = exclusions(reasons, t.size)
+    if keep is None:
         return SurvivalInput(t, e, None, t.size, ())
-    taken = np.zeros(t.size, dtype=bool)
+    return SurvivalInput(t[keep], e[keep], keep, t.size, excluded)
+
+
+def exclusions(reasons, n: int) -> tuple[np.ndarray | None, Excluded]:
+    """(rows kept, None when all are; what was excluded) from ``(reason, missing mask or None)`` pairs: each
+    excluded row counted once, under the first reason that applies."""
+    if all(mask is None for _, mask in reasons):
+        return None, ()
+    taken = np.zeros(n, dtype=bool)
     excluded = []
     for reason, mask in reasons:
         if mask is None:
@@ -172,8 +188,7 @@ def clean_survival(time, event, extra: dict[str, np.ndarray] | None = None,
         if count:
             excluded.append((reason, count))
             taken |= new
-    keep = ~taken
-    return SurvivalInput(t[keep], e[keep], keep, t.size, tuple(excluded))
+    return ~taken, tuple(excluded)
 
 
 def require_patients(n: int, what: str = "analysis") -> None:
