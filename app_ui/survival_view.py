@@ -19,7 +19,7 @@ from il2lib import schema
 from il2lib.analyses._grouping import level_order
 from il2lib.errors import Il2libError, InsufficientDataError
 from il2lib.privacy.disclosure import CountView
-from il2lib.survival import cox_ph, landmark as landmark_cohort, median_followup
+from il2lib.survival import cox_ph, landmark as landmark_cohort
 from il2lib.survival.clinical import GROUP_LABELS
 from il2lib.survival.inputs import group_levels, survival_input
 from il2lib.survival.milestones import rmst_differences, survival_differences
@@ -117,9 +117,10 @@ def _population(df: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, str]:
 def _grouped_input(df: pd.DataFrame, endpoint: str, by: str | None, order=None, labels=None) -> pd.DataFrame:
     """``labels``: :func:`group_levels` of ``df`` when the caller has them."""
     ep = schema.ENDPOINTS[endpoint]
-    out = pd.DataFrame({"time": df[ep.time] if ep.time in df else pd.Series(float("nan"), index=df.index),
-                        "event": df[ep.event] if ep.event in df else pd.Series(pd.NA, index=df.index)},
-                       index=df.index)
+    # the columns' arrays, not Series: no index alignment, no copy
+    out = pd.DataFrame({"time": df[ep.time].array if ep.time in df else pd.Series(float("nan"), index=df.index),
+                        "event": df[ep.event].array if ep.event in df else pd.Series(pd.NA, index=df.index)},
+                       index=df.index, copy=False)
     if by is not None:
         if labels is None:
             labels = group_levels(df, by)[0]
@@ -215,8 +216,7 @@ def _os_followup(df: pd.DataFrame):
 
     if schema.OS_MONTHS not in df or schema.OS_EVENT not in df:
         return None
-    os = df[[schema.OS_MONTHS, schema.OS_EVENT]].astype("float64").dropna()
-    return median_followup(os[schema.OS_MONTHS], os[schema.OS_EVENT]) if len(os) else None
+    return prepare_survival(df[schema.OS_MONTHS], df[schema.OS_EVENT]).followup()  # None without patients
 
 
 def compute(df: pd.DataFrame, endpoint: str, by: str | None, conf_type: str, landmark_months: float | None,

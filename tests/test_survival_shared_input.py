@@ -154,16 +154,19 @@ def cohort(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     sex = pd.Series(np.where(group.isna(), None, rng.choice(["F", "M"], n)), dtype=object)
     sex[7] = "X"  # one patient in a group of their own
+    pfs_time, pfs_event, _ = messy(n, "continuous", seed + 1)
     return pd.DataFrame({schema.OS_MONTHS: time, schema.OS_EVENT: event, schema.SEX: sex,
-                         schema.DISEASE: rng.choice([schema.MELANOMA, schema.RCC], n)})
+                         schema.DISEASE: rng.choice([schema.MELANOMA, schema.RCC], n),
+                         schema.PFS_MONTHS: np.fmin(pfs_time, time), schema.PFS_EVENT: pfs_event})
 
 
+@pytest.mark.parametrize("endpoint", ["os", "pfs"])
 @pytest.mark.parametrize("by", [schema.SEX, schema.DISEASE, None])
 @pytest.mark.parametrize("n", [60, 4000])
-def test_the_survival_view_equals_each_analysis_on_its_own(by, n):
+def test_the_survival_view_equals_each_analysis_on_its_own(endpoint, by, n):
     df = cohort(n)
-    view = compute(df, "os", by, "log", None, 6.0, with_cox=False)
-    data = _grouped_input(df, "os", by)
+    view = compute(df, endpoint, by, "log", None, 6.0, with_cox=False)
+    data = _grouped_input(df, endpoint, by)
     km = kaplan_meier(data["time"], data["event"], conf_type="log", by=data[GROUP_COLUMN] if by else None)
     assert_same(view.curves, dict(km.items()) if by else {"All patients": km})
     assert view.excluded == tuple(km.excluded)
