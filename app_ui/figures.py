@@ -94,7 +94,7 @@ def toxicity_footnote(overview, comparison) -> str:
     AE per group (the overview's row), and the three terms with the smallest p of the per-term comparison."""
     parts = []
     if overview is not None and "Measure" in overview:
-        rows = overview[overview["Measure"].astype(str).str.startswith("Any grade >=3")]
+        rows = overview[overview["Measure"].astype(str).str.startswith("Any grade >= 3")]
         if len(rows):
             row = rows.iloc[0]
             parts.append("Any grade >= 3 AE: " + "; ".join(f"{c} {row[c]}" for c in overview.columns
@@ -106,11 +106,11 @@ def toxicity_footnote(overview, comparison) -> str:
             term_col = table.columns[0]
             numeric = pd.to_numeric(table[p_col].astype(str).str.lstrip("<>"), errors="coerce")
             top = table.assign(_p=numeric).dropna(subset=["_p"]).sort_values("_p", kind="stable").head(3)
-            groups = [c for c in comparison.columns if str(c).endswith("grade >=3")]
+            groups = [c for c in comparison.columns if str(c).endswith("grade >= 3")]
             if len(top):
                 test = str(p_col)[3:-1] if str(p_col).startswith("p (") else "per term"
                 parts.append("Grade >= 3 by term, n (%) in " + " vs ".join(
-                    g.removesuffix(": grade >=3") for g in groups) + f"; smallest p ({test}, not adjusted for the "
+                    g.removesuffix(": grade >= 3") for g in groups) + f"; smallest p ({test}, not adjusted for the "
                     "number of terms): " + "; ".join(
                     f"{row[term_col]} " + " vs ".join(str(row[g]) for g in groups) + f", {p_text(row[p_col])}"
                     for _, row in top.iterrows()) + ".")

@@ -27,7 +27,7 @@ def test_toxicity_json_uses_max_ctcae_grade_for_the_uncovered_source(capsys):
     # PROCLAIM (prior PD-1 = yes): no AE rows, max_ctcae_grade 2/3/4 for 4/49/4 patients -> 57/57 and 53/57
     yes, no = "Prior PD-1/PD-L1: yes", "Prior PD-1/PD-L1: no"
     assert (summary[(yes, "Any adverse event")]["n"], summary[(yes, "Any adverse event")]["N"]) == (57, 57)
-    assert summary[(yes, "Any grade >=3 adverse event")]["n"] == 53
+    assert summary[(yes, "Any grade >= 3 adverse event")]["n"] == 53
     assert summary[(yes, "Any immune-related AE")]["n_unknown"] == 57
     assert {r["group"]: r["n_term_known"] for r in data["coverage"]} == {yes: 0, no: 50}
     grade_only = next(r for r in data["note_records"] if r["kind"] == "ae_grade_only")

@@ -99,7 +99,7 @@ def test_toxicity_json_with_ae_file(capsys, tiny_csv, tmp_path):
     # the melanoma patients without rows (T1-T3) have unknown toxicity (docs/domain.md, AE table coverage)
     data = run_json(capsys, "toxicity", tiny_csv, "--ae", str(ae), "--by", schema.DISEASE, "--ae-complete", "*")
     summary = {(r["group"], r["measure"]): r for r in data["summary"]}
-    assert summary[("Melanoma", "Any grade >=3 adverse event")]["n"] == 1
+    assert summary[("Melanoma", "Any grade >= 3 adverse event")]["n"] == 1
     assert summary[("Melanoma", "Any adverse event")]["N"] == 4
     assert summary[("RCC", "Any adverse event")]["n"] == 1
 

@@ -92,7 +92,7 @@ def test_by_cycle_and_display(patients, ae):
     assert cyc.loc[("Melanoma", 2), "n_patients_grade3plus"] == 1
     disp = tox.display()
     assert disp.index[0] == "Hypotension"
-    assert disp.loc["Hypotension", "Melanoma (N=3): grade >=3"] == "2 (67%)"
+    assert disp.loc["Hypotension", "Melanoma (N=3): grade >= 3"] == "2 (67%)"
 
 
 def test_missing_required_ae_column_is_clear(patients):

@@ -106,14 +106,14 @@ def test_more_than_two_groups_get_the_fisher_freeman_halton_p_only():
     table = comparison.display()
     assert not any(c.startswith("Difference") for c in table.columns)
     assert table.columns[-1] == "p (Fisher-Freeman-Halton exact test)"
-    assert table.loc["Hypotension", "C (N=8): grade >=3"] == "3 (38%)"
+    assert table.loc["Hypotension", "C (N=8): grade >= 3"] == "3 (38%)"
 
 
 def test_display_and_frame(two_groups):
     table = two_groups.display()
     assert list(table.index) == ["Platelet count decreased", "Hypotension", "Pneumonitis", "Fever"]  # most at >= 3
     # the reference (no prior PD-1) first; the difference is the other group minus the reference: exposed - naive
-    assert list(table.columns) == [f"{NO} (N=10): grade >=3", f"{YES} (N=12): grade >=3",
+    assert list(table.columns) == [f"{NO} (N=10): grade >= 3", f"{YES} (N=12): grade >= 3",
                                    f"Difference yes - no, % points (95% CI, {NEWCOMBE})", "p (Fisher's exact test)"]
     assert table.loc["Hypotension"].tolist() == ["1 (10%)", "5 (42%)", "+31.7 (-6.1 to 59.3)", "0.16"]
     assert table.loc["Fever"].tolist() == ["0 (0%)", "0 (0%)", "0.0 (-27.8 to 24.2)", ">0.99"]

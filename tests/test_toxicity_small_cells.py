@@ -126,7 +126,7 @@ def test_the_by_term_table_shows_a_percentage_only_with_its_count_and_n(protecte
     table = tox.display(shown)
     for g in tox.groups:
         n = int(tox.term_sizes[g])
-        column = f"{g} (N={shown.text(tox.size_key(g), n)}): grade >=3"
+        column = f"{g} (N={shown.text(tox.size_key(g), n)}): grade >= 3"
         for term, cell in table[column].items():
             count = view.counts.get(tox.term_key(g, term, "grade>=3"), 0)
             if shown.shows(tox.term_key(g, term, "grade>=3"), tox.size_key(g)):
@@ -140,7 +140,7 @@ def test_without_suppression_the_table_and_figure_are_as_before(rcc):
     table = rcc.display(NO_SUPPRESSION)
     pd.testing.assert_frame_equal(table, rcc.display())
     assert table.loc["Fever", "Prior PD-1/PD-L1: yes (N=17): any grade"] == "17 (100%)"
-    assert table.loc["Fever", "Prior PD-1/PD-L1: yes (N=17): grade >=3"] == "1 (6%)"
+    assert table.loc["Fever", "Prior PD-1/PD-L1: yes (N=17): grade >= 3"] == "1 (6%)"
     sizes = rcc.term_sizes
     for g in rcc.groups:
         sub = rcc.by_term[rcc.by_term["group"] == g].set_index("term").reindex(table.index)

@@ -33,9 +33,9 @@ TERM_COLUMNS = ["group", "term", "N", "n_any", "pct_any", "n_grade3plus", "pct_g
                 *[f"n_grade{g}" for g in GRADES]]
 SUMMARY_COLUMNS = ["group", "measure", "n", "N", "percent", "n_unknown"]
 ANY_AE = "Any adverse event"
-ANY_G3 = "Any grade >=3 adverse event"
+ANY_G3 = "Any grade >= 3 adverse event"
 ANY_IRAE = "Any immune-related AE"
-IRAE_G3 = "Immune-related AE grade >=3"
+IRAE_G3 = "Immune-related AE grade >= 3"
 STEROIDS = "Steroids for an AE / irAE"
 ICU = "ICU transfer"
 DEATHS = "Treatment-related death"
@@ -123,7 +123,7 @@ class ToxicitySummary:
         return list(totals.index)
 
     def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
-        """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >=3 n (%)".
+        """Terms (rows, most frequent first) x groups: "any grade n (%)" and "grade >= 3 n (%)".
 
         ``shown`` (small-cell protection, :func:`il2lib.privacy.disclosure.protect` of :meth:`count_view`) says how
         each count reads; a percentage is shown only when its count and the group's N are."""
@@ -133,7 +133,7 @@ class ToxicitySummary:
         for g in self.groups:
             sub = self.by_term[self.by_term["group"] == g].set_index("term").reindex(order)
             n, size = int(sizes[g]), self.size_key(g)
-            for label, count, what in (("any grade", "n_any", "any"), ("grade >=3", "n_grade3plus", "grade>=3")):
+            for label, count, what in (("any grade", "n_any", "any"), ("grade >= 3", "n_grade3plus", "grade>=3")):
                 cells = []
                 for term, k in zip(order, sub[count].fillna(0)):
                     key = self.term_key(g, term, what)
@@ -188,12 +188,12 @@ class ToxicitySummary:
         return pd.DataFrame({"Group": c["group"], "Cycle": c["cycle"], "Received (N)": counts("N", c["N"]),
                              "Any AE": [cell(g, cy, "any", n, b) for g, cy, n, b in
                                         zip(c["group"], c["cycle"], c["n_patients_any"], c["N"])],
-                             "Grade >=3": [cell(g, cy, "grade>=3", n, b) for g, cy, n, b in
+                             "Grade >= 3": [cell(g, cy, "grade>=3", n, b) for g, cy, n, b in
                                            zip(c["group"], c["cycle"], c["n_patients_grade3plus"], c["N"])],
                              "Unknown": counts("unknown", c["n_unknown"])})
 
     def immune_display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
-        """Immune-related AEs: patients per term at any grade and at grade >=3, of the group's N."""
+        """Immune-related AEs: patients per term at any grade and at grade >= 3, of the group's N."""
         irae = self.by_term[self.by_term["immune_related"]]
         keys = {"n_any": [self.term_key(g, t, "any") for g, t in zip(irae["group"], irae["term"])],
                 "N": [self.size_key(g) for g in irae["group"]],
@@ -202,7 +202,7 @@ class ToxicitySummary:
         if not shown.shows(*(k for column in keys.values() for k in column)):
             irae = irae.assign(**{c: [shown.text(k, v) for k, v in zip(keys[c], irae[c])] for c in keys})
         return irae.rename(columns={"group": "Group", "term": "AE term", "n_any": "Patients", "N": "Of",
-                                    "n_grade3plus": "Grade >=3"})
+                                    "n_grade3plus": "Grade >= 3"})
 
     def named_patients(self) -> pd.DataFrame:
         """The patients behind the notes and warnings that name them (pseudonyms when the data carry them)."""
@@ -400,7 +400,7 @@ class Grade3Comparison:
         return out[GRADE3_COLUMNS].reset_index(drop=True)
 
     def display(self, shown: Suppression = NO_SUPPRESSION) -> pd.DataFrame:
-        """Terms (rows) x groups: "grade >=3 n (%)", then the difference with its CI (two groups) and p.
+        """Terms (rows) x groups: "grade >= 3 n (%)", then the difference with its CI (two groups) and p.
 
         Counts as ``shown`` says (small-cell protection of :meth:`count_view`); a percentage only when its count
         and N are shown, a difference, CI or p-value only when every count of its row is."""
@@ -417,7 +417,7 @@ class Grade3Comparison:
                 row_shown[t] = row_shown[t] and visible
                 cells.append(f"{shown.text(key, n)} ({100 * n / big_n:.0f}%)" if visible
                              else f"{shown.text(key, n)} (–)")
-            wide[f"{g} (N={shown.text(size, big_n)}): grade >=3"] = cells
+            wide[f"{g} (N={shown.text(size, big_n)}): grade >= 3"] = cells
         tests = self.tests.set_index("term")
         if self.has_difference:
             other, reference = (level_text(self.by, g) for g in self.groups[::-1])

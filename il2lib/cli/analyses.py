@@ -174,6 +174,6 @@ COMMANDS = [
     ("table1", "patient characteristics overall and by group with p-values (tests named)", _add_table1, _run_table1),
     ("biomarkers", "clinical benefit vs no benefit per disease: labs, fever, doses, autoimmunity, ORs",
      _add_biomarkers, _run_biomarkers),
-    ("toxicity", "adverse events: any / grade >=3 per term, irAEs, steroids, ICU, deaths", _add_toxicity,
+    ("toxicity", "adverse events: any / grade >= 3 per term, irAEs, steroids, ICU, deaths", _add_toxicity,
      _run_toxicity),
 ]
