@@ -381,7 +381,6 @@ def _risk_rows(results: Mapping[str, Any], ticks: np.ndarray, style: KMStyle, la
     return rows
 
 
-
 def label_width_em(text: str) -> float:
     """A label's width in font sizes (:data:`_CHAR_EM`): at most what Arial and the wider default fonts draw."""
     return sum(_CHAR_EM.get(c, 0.6) for c in text)
