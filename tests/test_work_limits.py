@@ -256,14 +256,14 @@ def test_multivariable_cox_past_its_work_limit_returns_the_message(monkeypatch):
 
 
 def _table1_work_by_variable(df: pd.DataFrame, by: str) -> list[int]:
-    from il2lib.analyses._grouping import group_labels, level_order
+    from il2lib.analyses._grouping import group_labels, level_labels, level_order
 
     labels = group_labels(df, by)
     data, groups = df[labels.notna().to_numpy()], level_order(by, labels.dropna())
     work = []
     for v in [v for v in table1_module.DEFAULT_VARIABLES if v in df.columns and v != by]:
         categorical = table1_module.infer_type(df, v) == "categorical"
-        levels = len(level_order(v, table1_module._level_labels(v, data[v]))) if categorical else None
+        levels = len(level_order(v, level_labels(data, v))) if categorical else None
         work.append(table1_work(len(data), len(groups) + 1, len(groups), levels))
     return work
 
@@ -291,7 +291,7 @@ def test_table1_needing_more_than_its_limit_is_refused_before_any_level_is_count
     df = sample_data()
     least = sum(table1_work(len(df), 3, 2, None if table1_module.infer_type(df, v) == "continuous" else 0)
                 for v in table1_module.DEFAULT_VARIABLES if v in df.columns and v != schema.DISEASE)
-    monkeypatch.setattr(table1_module, "_level_labels", _no_counting)
+    monkeypatch.setattr(table1_module, "_level_codes", _no_counting)
     with pytest.raises(WorkLimitExceeded) as caught:
         table1(df, schema.DISEASE, work_limit=least - 1)
     assert caught.value.work == 0 and caught.value.needed == least

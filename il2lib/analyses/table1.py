@@ -17,7 +17,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib._work import WorkCounter
-from il2lib.analyses._grouping import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_labels,
+from il2lib.analyses._grouping import (ALL_PATIENTS, _value_label, concat_excluded, excluded_frame, group_categories,
                                        level_order, patient_ids, require_columns)
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
@@ -136,55 +136,108 @@ def _label(column: str) -> str:
     return f"{label} ({spec.unit})" if spec is not None and spec.unit else label
 
 
-def _continuous_rows(column: str, values: pd.Series, labels: pd.Series, groups: list[str]) -> list[dict]:
-    num = pd.to_numeric(values, errors="coerce").astype("float64")
+@dataclass(frozen=True)
+class _Groups:
+    """The kept patients by group: each one's group index (into ``groups``, or 0 for all patients when not
+    grouped), and the patients of each group in data order (``order[starts[i]:starts[i + 1]]``)."""
+
+    codes: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, n_groups: int) -> "_Groups":
+        order = np.argsort(codes, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_groups))])
+        return cls(codes, order, starts)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.starts) - 1
+
+    def split(self, values: np.ndarray) -> list[np.ndarray]:
+        """``values`` of each group, in data order."""
+        ordered = values[self.order]
+        return [ordered[a:b] for a, b in zip(self.starts[:-1], self.starts[1:])]
+
+    def counts(self, codes: np.ndarray, n_codes: int) -> np.ndarray:
+        """groups x codes table of how many patients of each group have each code (0 .. n_codes - 1)."""
+        return np.bincount(self.codes * n_codes + codes, minlength=self.n_groups * n_codes).reshape(-1, n_codes)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+
+def _summary(values: np.ndarray) -> dict:
+    known = pd.Series(values[~np.isnan(values)])
+    return dict(median=known.median(), q1=known.quantile(0.25), q3=known.quantile(0.75), mean=known.mean(),
+                sd=known.std(ddof=1)) if len(known) else {}
+
+
+def _continuous_rows(column: str, num: np.ndarray, by_group: list[np.ndarray], columns: list[str]) -> list[dict]:
+    """``by_group``: the values of each group, in the order of the columns after Overall."""
+    groups = iter(by_group)
     rows = []
-    for g in groups:
-        v = num if g == OVERALL else num[labels == g]
-        known = v.dropna()
+    for g in columns:
+        v = num if g == OVERALL else next(groups)
+        missing = int(np.isnan(v).sum())
         summary = {"variable": column, "label": _label(column), "var_type": "continuous", "group": g, "N": len(v)}
-        stats = dict(median=known.median(), q1=known.quantile(0.25), q3=known.quantile(0.75),
-                     mean=known.mean(), sd=known.std(ddof=1)) if len(known) else {}
-        rows.append({**summary, "level": None, "n": len(known), "percent": np.nan, **stats})
-        rows.append({**summary, "level": MISSING, "n": int(v.isna().sum()), "percent": np.nan})
+        rows.append({**summary, "level": None, "n": len(v) - missing, "percent": np.nan, **_summary(v)})
+        rows.append({**summary, "level": MISSING, "n": missing, "percent": np.nan})
     return rows
 
 
-def _level_labels(column: str, values: pd.Series) -> pd.Series:
-    """A variable's levels as rows under its heading: "Yes", not "Prior PD-1/PD-L1: yes"."""
-    return level_labels(pd.DataFrame({column: values}), column)
+def _level_codes(column: str, values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each patient's index into a variable's levels as rows under its heading ("Yes", not "Prior PD-1/PD-L1:
+    yes"; -1 = missing), and those levels in :func:`~il2lib.analyses._grouping.level_order`'s order: the levels
+    of :func:`~il2lib.analyses._grouping.level_labels`, each distinct value labelled once."""
+    if column == schema.LINE_OF_IL2:
+        line = _numbers(values)
+        codes = np.select([line >= 3, line >= 2, line >= 1], [2, 1, 0], -1)
+        names = ["1", "2", "3+"]
+    else:
+        codes, uniques = pd.factorize(values)
+        names = [_value_label(u) for u in uniques]
+        if column == schema.DISEASE:
+            names = [schema.DISEASE_LABELS.get(v, v) if v is not None else None for v in names]
+    used = np.bincount(codes + 1, minlength=len(names) + 1)[1:] > 0
+    present = [v for v, u in zip(names, used) if u and v is not None]
+    levels = level_order(column, pd.Series(present, dtype=object))
+    at = {v: i for i, v in enumerate(levels)}
+    recode = np.array([at.get(v, -1) for v in names] + [-1], dtype=np.intp)
+    return recode[codes], levels
 
 
-def _categorical_rows(column: str, values: pd.Series, labels: pd.Series, groups: list[str]) -> list[dict]:
-    levels_of = _level_labels(column, values)
-    levels = level_order(column, levels_of)
+def _categorical_rows(column: str, levels: list[str], counts: np.ndarray, columns: list[str]) -> list[dict]:
+    """``counts``: groups x (levels, Missing), the groups in the order of the columns after Overall."""
+    groups = iter(counts.tolist())
     rows = []
-    for g in groups:
-        v = levels_of if g == OVERALL else levels_of[labels == g]
-        known = int(v.notna().sum())
-        base = {"variable": column, "label": _label(column), "var_type": "categorical", "group": g, "N": len(v)}
-        for level in levels:
-            k = int((v == level).sum())
+    for g in columns:
+        c = counts.sum(axis=0).tolist() if g == OVERALL else next(groups)
+        known = sum(c[:-1])
+        base = {"variable": column, "label": _label(column), "var_type": "categorical", "group": g, "N": sum(c)}
+        for level, k in zip(levels, c):
             rows.append({**base, "level": level, "n": k, "percent": 100 * k / known if known else np.nan})
-        rows.append({**base, "level": MISSING, "n": int(v.isna().sum()), "percent": np.nan})
+        rows.append({**base, "level": MISSING, "n": c[-1], "percent": np.nan})
     return rows
 
 
-def _known(column: str, var_type: VarType, values: pd.Series) -> pd.Series:
-    if var_type == "continuous":
-        return pd.to_numeric(values, errors="coerce").astype("float64").notna()
-    return _level_labels(column, values).notna()
+@dataclass(frozen=True)
+class _Variable:
+    """One variable of the kept patients: which have a value and, categorical, its counts by group (groups x
+    (levels, Missing))."""
+
+    column: str
+    var_type: VarType
+    known: np.ndarray
+    counts: np.ndarray | None = None
 
 
-def _test(column: str, var_type: VarType, values: pd.Series, labels: pd.Series, groups: list[str],
-          exact=None) -> TestResult:
-    if var_type == "continuous":
-        num = pd.to_numeric(values, errors="coerce").astype("float64")
-        return compare_continuous([num[labels == g].to_numpy() for g in groups])
-    levels_of = _level_labels(column, values)
-    levels = level_order(column, levels_of)
-    table = np.array([[int(((labels == g) & (levels_of == lv)).sum()) for lv in levels] for g in groups],
-                     dtype=np.int64).reshape(len(groups), len(levels))
+def _test(variable: _Variable, by_group: list[np.ndarray] | None, exact=None) -> TestResult:
+    if variable.var_type == "continuous":
+        return compare_continuous(by_group)
+    table = variable.counts[:, :-1]
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]  # groups and levels without patients
     if min(table.shape) < 2:
         raise InsufficientDataError("a comparison needs at least two groups and two levels with patients.")
@@ -227,32 +280,43 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
     else:
         variables = list(variables)
         require_columns(df, *variables)
-    labels = group_labels(df, by)
-    excluded = excluded_frame(df, labels.isna().to_numpy(), f"{schema.label(by)} missing") if by else concat_excluded([])
-    keep = labels.notna().to_numpy()
-    data, labels = df[keep], labels[keep]
-    groups = level_order(by, labels, order) if by else []
-    if len(data) == 0:
+    labels = group_categories(df, by)
+    keep = labels.cat.codes.to_numpy() >= 0
+    excluded = excluded_frame(df, ~keep, f"{schema.label(by)} missing") if by else concat_excluded([])
+    n = int(keep.sum())
+    if n == 0:
         raise InsufficientDataError("No patient to describe in Table 1.")
+    groups = level_order(by, labels, order) if by else []
+    position = np.array([groups.index(g) if by else 0 for g in labels.cat.categories], dtype=np.intp)
+    split = _Groups.of(position[labels.cat.codes.to_numpy()[keep]], max(len(groups), 1))
+    kept = (lambda series: series) if n == len(df) else (lambda series: series[keep])
     columns = ([OVERALL] if overall or not by else []) + groups
     rows, test_rows, test_notes = [], [], []
     tested_groups = len(groups) if tests and len(groups) >= 2 else 0
-    what = f"Table 1 of {len(data):,} patients in {len(columns)} column{'s' if len(columns) > 1 else ''}"
+    what = f"Table 1 of {n:,} patients in {len(columns)} column{'s' if len(columns) > 1 else ''}"
     limit = TABLE1_WORK_LIMIT if work_limit is None else work_limit
     advice = "narrow the filters or group by a column with fewer values"
     types_of = {column: (types or {}).get(column) or infer_type(df, column) for column in variables}
-    least = sum(table1_work(len(data), len(columns), tested_groups, None if t == "continuous" else 0)
+    least = sum(table1_work(n, len(columns), tested_groups, None if t == "continuous" else 0)
                 for t in types_of.values())
     WorkCounter(what, limit, advice).charge(least)  # before any level is counted
     work, exact = WorkCounter(what, limit, advice), exact_work_budget("Table 1")
+    ids = _LazyIds(df, keep)
     for column in variables:
         var_type = types_of[column]
-        levels = None if var_type == "continuous" else len(level_order(column, _level_labels(column, data[column])))
-        work.charge(table1_work(len(data), len(columns), tested_groups, levels))
-        build = _continuous_rows if var_type == "continuous" else _categorical_rows
-        rows += build(column, data[column], labels, columns)
+        if var_type == "continuous":
+            work.charge(table1_work(n, len(columns), tested_groups, None))
+            num = _numbers(kept(df[column]))
+            variable, by_group = _Variable(column, var_type, ~np.isnan(num)), split.split(num) if groups else []
+            rows += _continuous_rows(column, num, by_group, columns)
+        else:
+            codes, levels = _level_codes(column, kept(df[column]))
+            work.charge(table1_work(n, len(columns), tested_groups, len(levels)))
+            counts = split.counts(np.where(codes < 0, len(levels), codes), len(levels) + 1)
+            variable, by_group = _Variable(column, var_type, codes >= 0, counts), None
+            rows += _categorical_rows(column, levels, counts, columns)
         if tested_groups:
-            row, note = _test_row(column, var_type, data, labels, groups, by, exact)
+            row, note = _test_row(variable, by_group, split.codes, groups, by, ids, exact)
             test_rows.append(row)
             test_notes += [note] if note else []
             if row["test"] == "fisher_freeman_halton_mc":
@@ -261,12 +325,12 @@ def table1(df: pd.DataFrame, by: str | None = None, variables: Sequence[str] | N
     tidy = pd.DataFrame(rows).reindex(columns=TIDY_COLUMNS)
     test_frame = pd.DataFrame(test_rows, columns=["variable", "test", "test_label", "statistic", "pvalue", "note"])
     display, footnotes = _display(tidy, test_frame, columns, mean_sd, by)
-    footnotes = (f"Patients used: {int(keep.sum())} of {len(df)}"
+    footnotes = (f"Patients used: {n} of {len(df)}"
                  + (f"; {len(excluded)} left out ({schema.label(by)} missing)." if len(excluded) else "."),
                  *footnotes, *test_notes)
     if by in (schema.PRIOR_PD1, schema.PRIOR_PD1_AGENT) and len(groups) >= 2:
         footnotes = (*footnotes, schema.ERA_CAVEAT)
-    return Table1(by, tuple(groups), tidy, test_frame, footnotes, excluded, int(keep.sum()), mean_sd, display)
+    return Table1(by, tuple(groups), tidy, test_frame, footnotes, excluded, n, mean_sd, display)
 
 
 def table1_work(patients: int, columns: int, tested_groups: int, levels: int | None) -> int:
@@ -280,13 +344,16 @@ def table1_work(patients: int, columns: int, tested_groups: int, levels: int | N
     return (columns * (levels + 1) + tested_groups + tested_cells) * per_cell + tested_cells * TABLE1_TEST_CELL_COST
 
 
-def _test_row(column, var_type, data, labels, groups, by, exact=None) -> tuple[dict, Note | None]:
-    """The test of one variable across ``groups`` and the note it needs under the table (or None).
+def _test_row(variable: _Variable, by_group: list[np.ndarray] | None, codes: np.ndarray, groups: list[str],
+              by: str | None, ids: "_LazyIds", exact=None) -> tuple[dict, Note | None]:
+    """The test of one variable across ``groups`` (``codes``: each patient's group) and the note it needs under
+    the table (or None).
 
     No test when the variable and the grouping both derive from the best overall response; groups
     without any value drop out (named in the note); no rank test when a group it compares has fewer
     than :data:`MIN_RANK_GROUP` patients with a value.
     """
+    column, var_type = variable.column, variable.var_type
     untested = {"variable": column, "test": None, "test_label": None, "statistic": None, "pvalue": np.nan}
     name = _label(column)
     if by in RESPONSE_DEFINED and column in RESPONSE_DEFINED:
@@ -294,13 +361,12 @@ def _test_row(column, var_type, data, labels, groups, by, exact=None) -> tuple[d
         return ({**untested, "note": f"not tested: {why}"},
                 Note(f"{name}: no p-value, because {why}; a test would compare the response with itself.",
                      kind="table1_defines_groups"))
-    known = _known(column, var_type, data[column])
-    n_known = {g: int((known & (labels == g)).sum()) for g in groups}
+    known = variable.known
+    n_known = dict(zip(groups, np.bincount(codes[known], minlength=len(groups)).tolist()))
     tested = [g for g in groups if n_known[g] > 0]
-    ids = patient_ids(data)
     small = [g for g in tested if n_known[g] < MIN_RANK_GROUP] if var_type == "continuous" else []
     if len(tested) >= 2 and small:
-        in_small = (known & labels.isin(small)).to_numpy()
+        in_small = known & _in_groups(codes, groups, small)
         why = (f"{_groups_text(small)} {'has' if len(small) == 1 else 'have'} fewer than {MIN_RANK_GROUP} patients "
                f"with a value (n = {', '.join(str(n_known[g]) for g in small)}); a rank test needs at least "
                f"{MIN_RANK_GROUP} per group")
@@ -308,7 +374,7 @@ def _test_row(column, var_type, data, labels, groups, by, exact=None) -> tuple[d
                 Note(f"{name}: no p-value, because {why}.", count=int(in_small.sum()), patient_ids=ids[in_small],
                      kind="table1_group_too_small"))
     try:
-        res = _test(column, var_type, data[column], labels, groups, exact)
+        res = _test(variable, by_group, exact)
     except InsufficientDataError as err:
         return {**untested, "note": f"not tested: {err}"}, None
     row = {"variable": column, "test": res.test, "test_label": res.label, "statistic": res.statistic,
@@ -316,13 +382,29 @@ def _test_row(column, var_type, data, labels, groups, by, exact=None) -> tuple[d
     left_out = [g for g in groups if n_known[g] == 0]
     if not left_out:
         return row, None
-    in_left_out = labels.isin(left_out).to_numpy()
+    in_left_out = _in_groups(codes, groups, left_out)
     n_out, one = int(in_left_out.sum()), len(left_out) == 1
     text = (f"{name}: {_groups_text(left_out)} ({n_out} patient{'' if n_out == 1 else 's'}) "
             f"{'has' if one else 'have'} no known value and {'is' if one else 'are'} left out of the test, "
             f"which compares {_groups_text(tested)} only ({res.label}).")
     row["note"] = f"{res.note.rstrip('.')}. {text}" if res.note else text
-    return row, Note(text, count=int(in_left_out.sum()), patient_ids=ids[in_left_out], kind="table1_group_left_out")
+    return row, Note(text, count=n_out, patient_ids=ids[in_left_out], kind="table1_group_left_out")
+
+
+def _in_groups(codes: np.ndarray, groups: list[str], some: list[str]) -> np.ndarray:
+    return np.isin(codes, [groups.index(g) for g in some])
+
+
+class _LazyIds:
+    """The kept patients' ids (:func:`~il2lib.analyses._grouping.patient_ids`), made when a note first names some."""
+
+    def __init__(self, df: pd.DataFrame, keep: np.ndarray):
+        self._df, self._keep, self._ids = df, keep, None
+
+    def __getitem__(self, mask: np.ndarray) -> pd.Series:
+        if self._ids is None:
+            self._ids = patient_ids(self._df)[self._keep]
+        return self._ids[mask]
 
 
 def _groups_text(groups: list[str]) -> str:
