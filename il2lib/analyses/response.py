@@ -36,7 +36,7 @@ OUTCOME_LABELS = {"orr": "ORR (CR+PR)", "cbr": "CBR (CR+PR+SD>=threshold)", "dcr
 Denominator = Literal["itt", "evaluable"]
 #: Work the response tables may do, in passes over the selected patients: :data:`RESPONSE_RULE_PASSES` for the
 #: RECIST rules and outcome flags, and one per group plus :data:`RESPONSE_GROUP_COST`; past it they are refused.
-RESPONSE_WORK_LIMIT = 1_200_000
+RESPONSE_WORK_LIMIT = 2_500_000
 RESPONSE_RULE_PASSES = 4
 #: A group's fixed cost, in patients: its counts and confidence intervals (both response views) and its share of
 #: the Monte Carlo p-values, whatever the number of patients.

@@ -38,14 +38,19 @@ RESPONSE_DEFINED = frozenset({schema.BOR, schema.OBJECTIVE_RESPONSE, schema.CLIN
 #: A rank test (Wilcoxon, Kruskal-Wallis) needs at least this many patients with a value in every group it compares.
 MIN_RANK_GROUP = 2
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
-#: Work Table 1 may do: each cell (a level or the Missing row in a column shown, a summary, a cell of a tested table)
-#: costs a pass over the selected patients plus :data:`TABLE1_CELL_COST`, and each cell of a tested categorical
-#: table :data:`TABLE1_TEST_CELL_COST` more (see :func:`table1_work`); past it the table is refused.
-TABLE1_WORK_LIMIT = 15_000_000
-#: A cell's fixed cost, in patients: the pandas operations that count it, whatever the number of patients.
-TABLE1_CELL_COST = 2_500
-#: A tested cell's share of a Monte Carlo p-value, in patients: 10,000 random tables draw the cell 10,000 times.
-TABLE1_TEST_CELL_COST = 13_000
+#: Work Table 1 may do, in patients times passes over them (see :func:`table1_work`): each variable costs
+#: :data:`TABLE1_COUNT_PASSES` passes, :data:`TABLE1_TEST_PASSES` more when it is tested, and each cell (a level or the
+#: Missing row in a column shown, a summary, a tested group) :data:`TABLE1_CELL_COST`, each cell of a tested
+#: categorical table :data:`TABLE1_TEST_CELL_COST` more; past it the table is refused. About 10 ns of CPU a unit.
+TABLE1_WORK_LIMIT = 150_000_000
+#: A variable's passes when counted: its level codes or numbers, the counts by group, the group summaries.
+TABLE1_COUNT_PASSES = 3
+#: A tested variable's passes more: the rank tests' sort, the conditional odds ratio of a 2x2 table.
+TABLE1_TEST_PASSES = 14
+#: A cell's fixed cost, in patient passes: its row and its displayed text, whatever the number of patients.
+TABLE1_CELL_COST = 3_000
+#: A tested cell's share of a Monte Carlo p-value, in patient passes: 10,000 random tables draw the cell 10,000 times.
+TABLE1_TEST_CELL_COST = 65_000
 TIDY_COLUMNS = ["variable", "label", "var_type", "level", "group", "n", "N", "percent",
                 "median", "q1", "q3", "mean", "sd"]
 
@@ -337,11 +342,12 @@ def table1_work(patients: int, columns: int, tested_groups: int, levels: int | N
     """Work of one variable (:data:`TABLE1_WORK_LIMIT`). A categorical variable has its ``levels`` and Missing in
     each column, and per tested group its known count and a cell per level, tested; a continuous one (``levels``
     None) a summary and Missing in each column and the values of each tested group."""
-    per_cell = patients + TABLE1_CELL_COST
+    passes = TABLE1_COUNT_PASSES + (TABLE1_TEST_PASSES if tested_groups else 0)
     if levels is None:
-        return (columns * 2 + tested_groups) * per_cell
+        return patients * passes + (columns * 2 + tested_groups) * TABLE1_CELL_COST
     tested_cells = tested_groups * levels
-    return (columns * (levels + 1) + tested_groups + tested_cells) * per_cell + tested_cells * TABLE1_TEST_CELL_COST
+    return (patients * passes + (columns * (levels + 1) + tested_groups) * TABLE1_CELL_COST
+            + tested_cells * TABLE1_TEST_CELL_COST)
 
 
 def _test_row(variable: _Variable, by_group: list[np.ndarray] | None, codes: np.ndarray, groups: list[str],
@@ -439,16 +445,16 @@ def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_s
     for column, sub in tidy.groupby("variable", sort=False):
         var_type = sub["var_type"].iloc[0]
         head = {"Characteristic": sub["label"].iloc[0]}
+        cells = {(None if pd.isna(r.level) else r.level, r.group): r for r in sub.itertuples(index=False)}
         if var_type == "continuous":
-            cells = sub[sub["level"].isna()].set_index("group")
-            head.update({headers[g]: f"{_fmt_num(cells.loc[g, 'median'])} ({_fmt_num(cells.loc[g, 'q1'])}, "
-                                     f"{_fmt_num(cells.loc[g, 'q3'])})" for g in columns})
+            head.update({headers[g]: f"{_fmt_num(cells[None, g].median)} ({_fmt_num(cells[None, g].q1)}, "
+                                     f"{_fmt_num(cells[None, g].q3)})" for g in columns})
             if p_of:
                 head["p-value"] = p_of.get(column, "")
             out.append(head)
             if mean_sd:
-                out.append({"Characteristic": "    Mean (SD)", **{headers[g]: f"{_fmt_num(cells.loc[g, 'mean'])} "
-                            f"({_fmt_num(cells.loc[g, 'sd'])})" for g in columns}})
+                out.append({"Characteristic": "    Mean (SD)", **{headers[g]: f"{_fmt_num(cells[None, g].mean)} "
+                            f"({_fmt_num(cells[None, g].sd)})" for g in columns}})
             levels = [MISSING]
         else:
             if p_of:
@@ -456,12 +462,11 @@ def _display(tidy: pd.DataFrame, tests: pd.DataFrame, columns: list[str], mean_s
             out.append(head)
             levels = list(dict.fromkeys(sub["level"]))
         for level in levels:
-            cells = sub[sub["level"] == level].set_index("group")
-            if level == MISSING and cells["n"].sum() == 0:
+            if level == MISSING and sum(cells[level, g].n for g in columns) == 0:
                 continue
             out.append({"Characteristic": f"    {level}", **{headers[g]: (
-                shown.text(_cell_key(column, MISSING, g), cells.loc[g, "n"]) if level == MISSING
-                else count_pct(column, level, g, cells.loc[g, "n"], cells.loc[g, "percent"])) for g in columns}})
+                shown.text(_cell_key(column, MISSING, g), cells[level, g].n) if level == MISSING
+                else count_pct(column, level, g, cells[level, g].n, cells[level, g].percent)) for g in columns}})
     display = pd.DataFrame(out).fillna("")
     notes = ["Continuous: median (Q1, Q3)" + ("; mean (SD)" if mean_sd else "") + ". Categorical: n (% of known).",
              "Missing values are shown as their own row and left out of the percentages and tests."]
