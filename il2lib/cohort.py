@@ -354,15 +354,14 @@ def clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS
     if not (isinstance(cb_sd_months, (int, float)) and math.isfinite(cb_sd_months) and cb_sd_months >= 0):
         raise ValueError(f"cb_sd_months must be a finite number >= 0, got {cb_sd_months!r}.")
     bor = apply_response_rules(df, window_days=window_days).bor if counted is None else counted  # RECIST 1.1 rules
-    duration = sd_rule_duration(df)
-    benefit = pd.Series(pd.NA, index=df.index, dtype="boolean")
-    benefit[bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)] = True
-    benefit[bor.isin(["PD", "NE"]).to_numpy(dtype=bool)] = False
-    is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
+    level = pd.Index(["CR", "PR", "PD", "NE", "SD"]).get_indexer(bor)  # -1: missing or another value
+    value, known = level < 2, (level >= 0) & (level < 4)
+    is_sd = level == 4
     if cb_sd_months == 0:
-        benefit[is_sd] = True
+        value[is_sd] = known[is_sd] = True
     else:
-        known = duration.notna().to_numpy()
+        duration = sd_rule_duration(df)
         lasted = duration_meets(duration.to_numpy(), cb_sd_months * schema.DAYS_PER_MONTH, window_days)
-        benefit[is_sd & known] = lasted[is_sd & known]
-    return benefit
+        measured = is_sd & duration.notna().to_numpy()
+        value[measured], known[measured] = lasted[measured], True
+    return pd.Series(pd.arrays.BooleanArray(value, ~known), index=df.index)
