@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from il2lib import schema
-from support.apptest import open_app, rerun, texts
+from support.apptest import data_preview, open_app, rerun, texts
 
 RESPONSE, BIOMARKERS = "pages/2_Response.py", "pages/4_Biomarkers.py"
 WITHHELD = "Patient-level figure withheld while small-cell protection is on"
@@ -53,8 +53,10 @@ def _patient_rows(at) -> list:
 
 def test_data_page_withholds_patient_rows():
     at = open_app()
+    data_preview(at)
     assert _patient_rows(at)  # the analysed-data preview
     at = open_app({"mask": "1"}, page=RESPONSE)  # the switch is read from the URL on an analysis page
     at = rerun(at.switch_page("app.py"))
+    data_preview(at)
     assert not _patient_rows(at)
     assert any("Patient-level table withheld while small-cell protection is on" in t for t in texts(at, "info"))
