@@ -176,6 +176,14 @@ def test_cbr_uses_the_counted_bor():
     assert rate(response_rates(frame(*SD_MINIMUM), cb_sd_months=0), "cbr") == (3, 7)
 
 
+@pytest.mark.parametrize("weeks, benefit", [(0, 7), (4, 5), (6, 3)])
+def test_cbr_counts_the_sd_of_the_chosen_minimum(weeks, benefit):
+    # Any SD counts (cb_sd_months = 0): CB is DCR under the SD minimum the user chose (RECIST 1.1, the BOR as counted),
+    # never the default minimum applied a second time.
+    res = response_rates(frame(*SD_MINIMUM), cb_sd_months=0, sd_minimum_weeks=weeks)
+    assert rate(res, "cbr") == rate(res, "dcr") == (benefit, 7)
+
+
 # --------------------------------------------------------------------------- loader, derive, warnings
 def test_loader_warns_and_derives_the_flags_under_the_rules(load):
     # P001 PR confirmed No, last scan 2016-03-01 (51 d after 2016-01-10 >= 35) -> SD in the confirmed view:

@@ -22,7 +22,7 @@ from il2lib import schema
 from il2lib._work import WorkCounter
 from il2lib.analyses._grouping import (ALL_PATIENTS, concat_excluded, excluded_frame, group_labels, level_order,
                                        patient_ids, patients_statement, require_columns)
-from il2lib.cohort import with_clinical_benefit
+from il2lib.cohort import clinical_benefit
 from il2lib.errors import InsufficientDataError
 from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
@@ -173,7 +173,7 @@ def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_week
     bad = ~bor.isin(schema.BOR_LEVELS).to_numpy() & labels.notna().to_numpy()
     excluded.append(excluded_frame(df, bad, "best overall response not one of CR/PR/SD/PD/NE"))
     keep = labels.notna().to_numpy() & ~bad
-    rules = apply_response_rules(df[keep], view, sd_minimum_weeks, window_days)
+    rules = apply_response_rules(df if keep.all() else df[keep], view, sd_minimum_weeks, window_days)
     labels, bor = labels[keep], rules.bor
     groups = level_order(by, labels, order)
     if not groups:
@@ -405,7 +405,7 @@ def _outcome_flags(bor: pd.Series, duration: pd.Series, cb_sd_months: float,
                    window_days: float) -> dict[str, pd.Series]:
     """ORR / CBR / DCR flags of the counted BOR; CBR's SD duration is the RECIST rule duration."""
     frame = pd.DataFrame({schema.BOR: bor.astype(object), schema.SD_DURATION: duration})
-    cb = with_clinical_benefit(frame, cb_sd_months, window_days)[schema.CLINICAL_BENEFIT]
+    cb = clinical_benefit(frame, cb_sd_months, window_days, counted=frame[schema.BOR])  # bor is counted already
     return {"orr": bor.isin(schema.RESPONDERS).astype("boolean"),
             "cbr": cb,
             "dcr": bor.isin(schema.DISEASE_CONTROL_LEVELS).astype("boolean")}
