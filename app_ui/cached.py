@@ -11,6 +11,7 @@ work limit (:class:`il2lib.errors.WorkLimitExceeded`: too long for the selection
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -20,7 +21,7 @@ from app_ui.session_cache import data_cache
 from il2lib import schema
 from il2lib.analyses import response as response_analysis, table1 as table1_analysis
 from il2lib.analyses.biomarkers import biomarker_comparison
-from il2lib.analyses.response import best_response_table
+from il2lib.analyses.response import FrameRules, best_response_table
 from il2lib.analyses.toxicity import toxicity_summary
 from il2lib.errors import Il2libError, WorkLimitExceeded
 from il2lib.survival.time_dependent import response_time_dependent
@@ -52,13 +53,26 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
     return attempt(table1_analysis.table1, _df, by)
 
 
+_FRAME_RULES: dict[int, FrameRules] = {}
+
+
+def frame_rules(df: pd.DataFrame) -> FrameRules:
+    """The RECIST rules of this frame object, counted once for all its groupings (the page's tables and the forest
+    plot); forgotten with the frame."""
+    rules = _FRAME_RULES.get(id(df))
+    if rules is None or not rules.belongs_to(df):
+        rules = _FRAME_RULES[id(df)] = FrameRules(df)
+        weakref.finalize(df, _FRAME_RULES.pop, id(df), None)
+    return rules
+
+
 @data_cache(**CACHE)
 def best_response(key: tuple, _df: pd.DataFrame, by: str | None,
                   sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
                   order: tuple[str, ...] | None = None) -> Computed:
     return attempt(best_response_table, _df, by, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days,
-                   order=order)
+                   order=order, frame_rules=frame_rules(_df))
 
 
 @data_cache(**CACHE)
@@ -67,7 +81,8 @@ def response_rates(key: tuple, _df: pd.DataFrame, by: str | None, cb_sd_months: 
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
                    order: tuple[str, ...] | None = None) -> Computed:
     return attempt(response_analysis.response_rates, _df, by, "all", ci_method=ci_method, cb_sd_months=cb_sd_months,
-                   denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days, order=order)
+                   denominator=denominator, sd_minimum_weeks=sd_minimum_weeks, window_days=window_days, order=order,
+                   frame_rules=frame_rules(_df))
 
 
 @data_cache(**CACHE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
@@ -28,7 +29,8 @@ from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.stats import TestResult, compare_proportions, exact_work_budget, format_p, proportion_ci
 from il2lib.survival import kaplan_meier
-from il2lib.validation.recist import VIEW_LABELS, VIEW_SHORT, View, apply_response_rules, resolve_view, sd_rule_duration
+from il2lib.validation.recist import (VIEW_LABELS, VIEW_SHORT, PatientRules, View, apply_response_rules, patient_rules,
+                                      resolve_view, rules_of, sd_rule_duration)
 
 Outcome = Literal["orr", "cbr", "dcr"]
 OUTCOMES: tuple[str, ...] = ("orr", "cbr", "dcr")
@@ -60,6 +62,31 @@ def _missing_group_exclusions(df: pd.DataFrame, by: str | None, labels: pd.Serie
     if by is None:
         return concat_excluded([])
     return excluded_frame(df, labels.isna().to_numpy(), f"{schema.label(by)} missing")
+
+
+class FrameRules:
+    """The RECIST rules of one frame's patients, counted once per (view, SD minimum, window) and shared by every
+    grouping of that frame (``frame_rules=`` of :func:`best_response_table` and :func:`response_rates`). It holds the
+    frame weakly and answers for that frame object only; the frame must not change while it is in use."""
+
+    def __init__(self, df: pd.DataFrame):
+        self._frame = weakref.ref(df)
+        self._parts: dict[tuple, PatientRules] = {}
+
+    def belongs_to(self, df: pd.DataFrame) -> bool:
+        return self._frame() is df
+
+    def parts(self, df: pd.DataFrame, view: str, sd_minimum_weeks: float, window_days: float) -> PatientRules:
+        if not self.belongs_to(df):
+            raise ValueError("These response rules were counted for another frame.")
+        key = (view, float(sd_minimum_weeks), float(window_days))
+        if key not in self._parts:
+            self._parts[key] = patient_rules(df, view, sd_minimum_weeks, window_days)
+        return self._parts[key]
+
+    def rules(self, df: pd.DataFrame, keep: np.ndarray, view: str, sd_minimum_weeks: float, window_days: float):
+        """The rules of the rows ``keep`` of ``df``, as :func:`apply_response_rules` of ``df[keep]``."""
+        return rules_of(self.parts(df, view, sd_minimum_weeks, window_days), None if keep.all() else keep)
 
 
 # ----------------------------------------------------------------------------------------
@@ -135,7 +162,8 @@ class ResponseTable:
 def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "auto",
                         sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                         window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
-                        work_limit: int | None = None, order: Sequence[str] | None = None) -> ResponseTable:
+                        work_limit: int | None = None, order: Sequence[str] | None = None,
+                        frame_rules: FrameRules | None = None) -> ResponseTable:
     """Count best overall responses (CR, PR, SD, PD, NE) per level of ``by``, after the RECIST 1.1 rules.
 
     Parameters
@@ -155,12 +183,16 @@ def best_response_table(df: pd.DataFrame, by: str | None = None, view: View = "a
     order : sequence of str, optional
         Groups to put first, in that order (see :func:`~il2lib.analyses._grouping.level_order`); the others
         follow in the default order (without before with, first line first).
+    frame_rules : FrameRules, optional
+        The rules of ``df`` already counted (for another grouping of the same frame); same results.
     """
-    return _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order)[0]
+    return _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order,
+                          frame_rules=frame_rules)[0]
 
 
 def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_weeks: float, window_days: float,
-                   work_limit: int | None, order: Sequence[str] | None, labels: pd.Series | None = None):
+                   work_limit: int | None, order: Sequence[str] | None, labels: pd.Series | None = None,
+                   frame_rules: FrameRules | None = None):
     """:func:`best_response_table` and the RECIST rules it applied to its patients (the rows of ``df`` with a
     group and a BOR of CR/PR/SD/PD/NE); ``labels``: ``group_labels(df, by)`` when already made and charged for."""
     require_columns(df, schema.BOR)
@@ -173,7 +205,10 @@ def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_week
     bad = ~bor.isin(schema.BOR_LEVELS).to_numpy() & labels.notna().to_numpy()
     excluded.append(excluded_frame(df, bad, "best overall response not one of CR/PR/SD/PD/NE"))
     keep = labels.notna().to_numpy() & ~bad
-    rules = apply_response_rules(df if keep.all() else df[keep], view, sd_minimum_weeks, window_days)
+    if frame_rules is not None:
+        rules = frame_rules.rules(df, keep, view, sd_minimum_weeks, window_days)
+    else:
+        rules = apply_response_rules(df if keep.all() else df[keep], view, sd_minimum_weeks, window_days)
     labels, bor = labels[keep], rules.bor
     groups = level_order(by, labels, order)
     if not groups:
@@ -437,7 +472,8 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
                    denominator: Denominator = "itt", conf_level: float = 0.95, view: View = "auto",
                    sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                    window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
-                   work_limit: int | None = None, order: Sequence[str] | None = None) -> ResponseRates:
+                   work_limit: int | None = None, order: Sequence[str] | None = None,
+                   frame_rules: FrameRules | None = None) -> ResponseRates:
     """Objective response, clinical benefit and disease control rates per group, with CIs and a test.
 
     Parameters
@@ -459,7 +495,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     sd_minimum_weeks, window_days
         RECIST 1.1 SD minimum from IL-2 start (0 = none) and the assessment window W: a shorter SD counts
         as PD if progression followed, else NE.
-    work_limit, order
+    work_limit, order, frame_rules
         As for :func:`best_response_table`.
 
     Notes
@@ -479,10 +515,15 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     labels = group_labels(df, by)
     _charge_response_work(labels, work_limit)
     table, rules = _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order,
-                                  labels)  # and the rules of data
+                                  labels, frame_rules)  # and the rules of data
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
-    data, labels = df[kept], labels[kept]
-    duration = sd_rule_duration(data)
+    if frame_rules is not None:  # the columns read below, not all of them
+        data = df.loc[kept, [c for c in (schema.PATIENT_ID, schema.BOR, schema.RESPONSE_CONFIRMED) if c in df.columns]]
+        duration = frame_rules.parts(df, view, sd_minimum_weeks, window_days).duration[kept]
+    else:
+        data = df[kept]
+        duration = sd_rule_duration(data)
+    labels = labels[kept]
     excluded = [table.excluded]
     is_ne = rules.bor.eq("NE").to_numpy(dtype=bool)
     if denominator == "evaluable":
@@ -510,7 +551,8 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     other_view = other_rates = other_counts = None
     if rules.has_confirmation:
         other_view = "all" if view == "confirmed" else "confirmed"
-        other = apply_response_rules(data, other_view, sd_minimum_weeks, window_days)
+        other = (apply_response_rules(data, other_view, sd_minimum_weeks, window_days) if frame_rules is None else
+                 frame_rules.rules(df, kept, other_view, sd_minimum_weeks, window_days))
         other_ne = other.bor.eq("NE").to_numpy(dtype=bool)
         other_flags = _outcome_flags(other.bor, duration, cb_sd_months, window_days)
         other_rows: list = []
@@ -605,5 +647,6 @@ def duration_of_response(df: pd.DataFrame, conf_type: str = "log-log") -> Durati
                               f"{fmt(lo_i)}–{fmt(hi_i)}", conf_type, excluded)
 
 
-__all__ = ["ResponseTable", "ResponseRates", "response_count_view", "OutcomeComparison", "DurationOfResponse", "best_response_table",
-           "response_rates", "duration_of_response", "OUTCOMES", "OUTCOME_LABELS", "ALL_PATIENTS", "patient_ids"]
+__all__ = ["ResponseTable", "ResponseRates", "FrameRules", "response_count_view", "OutcomeComparison",
+           "DurationOfResponse", "best_response_table", "response_rates", "duration_of_response", "OUTCOMES",
+           "OUTCOME_LABELS", "ALL_PATIENTS", "patient_ids"]

@@ -142,6 +142,144 @@ def _plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
+@dataclass(frozen=True)
+class PatientRules:
+    """Each patient's part of :func:`apply_response_rules` for a whole frame (the rules read only the patient's own
+    columns): :func:`rules_of` makes the :class:`ResponseRules` of any selection of its rows from it."""
+
+    view: str
+    has_confirmation: bool
+    sd_minimum_weeks: float
+    window_days: float
+    bor: pd.Series
+    counted: pd.Series
+    ids: np.ndarray
+    unconfirmed: np.ndarray | None
+    blank: np.ndarray | None
+    as_sd: np.ndarray | None
+    fallback: np.ndarray
+    short: np.ndarray
+    unknown: np.ndarray
+    irecist: pd.Series
+    by_category: np.ndarray
+    under_criteria: np.ndarray
+    is_irecist: np.ndarray
+    criteria: pd.Series
+    has_criteria: bool
+    duration: pd.Series
+
+
+def patient_rules(df: pd.DataFrame, view: View = "auto",
+                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> PatientRules:
+    """The per-patient results of :func:`apply_response_rules` for every row of ``df`` (same parameters)."""
+    if not (np.isfinite(sd_minimum_weeks) and sd_minimum_weeks >= 0):
+        raise ValueError(f"sd_minimum_weeks must be a finite number >= 0, got {sd_minimum_weeks!r}.")
+    view = resolve_view(df, view)
+    bor = df[schema.BOR].astype(object) if schema.BOR in df.columns else pd.Series(None, index=df.index, dtype=object)
+    counted = bor.copy()
+    duration = sd_rule_duration(df)
+    known = duration.notna().to_numpy()
+    if sd_minimum_weeks == 0:
+        meets = np.ones(len(df), dtype=bool)
+    else:
+        meets = known & duration_meets(duration.to_numpy(), sd_minimum_weeks * 7, window_days)
+    progressed = progression_followed(df).to_numpy()
+    fallback = np.where(progressed, "PD", "NE")
+    ids = np.array(_ids(df, np.ones(len(df), dtype=bool)), dtype=object)
+    responder = bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)
+    unconfirmed = blank = as_sd = None
+    if view == "confirmed":
+        confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
+        unconfirmed = responder & ~confirmed.fillna(False).to_numpy(dtype=bool)
+        blank = responder & confirmed.isna().to_numpy()
+        as_sd = np.where(meets, "SD", fallback)
+        counted[unconfirmed] = as_sd[unconfirmed]
+    is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
+    short = is_sd & known & ~meets
+    counted[short] = fallback[short]
+    unknown = is_sd & ~known & (sd_minimum_weeks > 0)
+    irecist = _column(df, schema.BOR_IRECIST, "object")
+    criteria = _column(df, schema.RESPONSE_CRITERIA, "object")
+    by_category = irecist.notna().to_numpy()
+    under_criteria = criteria.eq("iRECIST").fillna(False).to_numpy(dtype=bool)
+    is_irecist = (by_category | under_criteria) & bor.notna().to_numpy()
+    return PatientRules(view, schema.RESPONSE_CONFIRMED in df.columns, float(sd_minimum_weeks), float(window_days),
+                        bor, counted, ids, unconfirmed, blank, as_sd, fallback, short, unknown, irecist, by_category,
+                        under_criteria, is_irecist, criteria, schema.RESPONSE_CRITERIA in df.columns, duration)
+
+
+def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRules:
+    """The :class:`ResponseRules` of the rows ``keep`` (boolean, all rows when None) of the frame of ``parts``:
+    the same as :func:`apply_response_rules` of those rows."""
+    def sub(a):
+        return a if keep is None or a is None else a[keep]
+
+    bor, counted, ids, fallback = sub(parts.bor), sub(parts.counted), sub(parts.ids), sub(parts.fallback)
+    sd_minimum_weeks, window_days = parts.sd_minimum_weeks, parts.window_days
+    minimum = (f"the SD minimum ({sd_minimum_weeks:g} weeks from IL-2 start, assessment window "
+               f"{window_days:g} days)")
+    notes: list[Note] = []
+    rows: list[pd.DataFrame] = []
+
+    def reclassify(mask: np.ndarray, values: np.ndarray, reason: str) -> None:
+        rows.append(pd.DataFrame({"patient_id": list(ids[mask]), "recorded": bor.to_numpy()[mask],
+                                  "counted_as": values[mask], "reason": reason}))
+
+    if parts.view == "confirmed":
+        unconfirmed, blank, as_sd = sub(parts.unconfirmed), sub(parts.blank), sub(parts.as_sd)
+        if unconfirmed.any():
+            reclassify(unconfirmed, as_sd, "CR/PR not confirmed (RECIST 1.1, Table 3)")
+            n = int(unconfirmed.sum())
+            split = ", ".join(f"{int((unconfirmed & (as_sd == v)).sum()):,} as {v}" for v in ("SD", "PD", "NE")
+                              if (unconfirmed & (as_sd == v)).any())
+            notes.append(Note(f"{n:,} CR/PR not confirmed (response_confirmed = No or blank) "
+                              f"{_plural(n, 'is', 'are')} counted per RECIST 1.1 in the confirmed-only view: {split} "
+                              f"(SD if {minimum} is met, else PD if progression followed, else NE).",
+                              n, list(ids[unconfirmed]), "response_unconfirmed"))
+        if blank.any():
+            n = int(blank.sum())
+            notes.append(Note(f"{n:,} CR/PR with a blank response_confirmed {_plural(n, 'is', 'are')} counted as "
+                              "unconfirmed in the confirmed-only view.", n, list(ids[blank]), "confirmation_blank"))
+    short = sub(parts.short)
+    if short.any():
+        reclassify(short, fallback, "SD shorter than the SD minimum (RECIST 1.1, section 4.4.3)")
+        n = int(short.sum())
+        split = ", ".join(f"{int((short & (fallback == v)).sum()):,} as {v}" for v in ("PD", "NE")
+                          if (short & (fallback == v)).any())
+        notes.append(Note(f"{n:,} SD shorter than {minimum} {_plural(n, 'is', 'are')} counted per RECIST 1.1: "
+                          f"{split} (PD if progression followed, else NE).", n, list(ids[short]), "sd_below_minimum"))
+    unknown = sub(parts.unknown)
+    if unknown.any():
+        n = int(unknown.sum())
+        notes.append(Note(f"{n:,} SD without a duration (no sd_duration_months, progression or last-assessment "
+                          f"date): {minimum} cannot be checked; counted as SD.", n, list(ids[unknown]),
+                          "sd_minimum_unknown"))
+    irecist, criteria = sub(parts.irecist), sub(parts.criteria)
+    by_category, under_criteria, is_irecist = sub(parts.by_category), sub(parts.under_criteria), sub(parts.is_irecist)
+    if is_irecist.any():
+        n = int(is_irecist.sum())
+        counts = irecist[by_category].value_counts()
+        detail = [f"{cat}->{IRECIST_TO_RECIST[cat]} {int(counts[cat])}" for cat in IRECIST_TO_RECIST if cat in counts]
+        if under_criteria.any():
+            detail.append(f"{int(under_criteria.sum()):,} with response_criteria = iRECIST")
+        notes.append(Note(f"{n:,} {_plural(n, 'BOR is', 'BORs are')} iRECIST-based ({'; '.join(detail)}); iRECIST "
+                          "categories count as their RECIST 1.1 counterpart (iUPD as PD). iRECIST can count a "
+                          "response after an unconfirmed progression (iUPD), which RECIST 1.1 would call PD "
+                          "(Seymour 2017), so these rates are not strictly RECIST 1.1.",
+                          n, list(ids[is_irecist]), "irecist"))
+    mix: dict = {}
+    if parts.has_criteria:
+        mix = {str(k): int(v) for k, v in criteria.fillna("not recorded").value_counts().items()}
+        other = ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool)
+        text = ", ".join(f"{k} n = {v}" for k, v in mix.items())
+        notes.append(Note(f"Response criteria: {text}.", int(other.sum()), list(ids[other]), "response_criteria"))
+    reclassified = (pd.concat(rows, ignore_index=True) if rows else
+                    pd.DataFrame(columns=["patient_id", "recorded", "counted_as", "reason"]))
+    return ResponseRules(parts.view, parts.has_confirmation, sd_minimum_weeks, window_days,
+                         counted, reclassified, tuple(notes), mix, int(is_irecist.sum()))
+
+
 def apply_response_rules(df: pd.DataFrame, view: View = "auto",
                          sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                          window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> ResponseRules:
@@ -159,91 +297,9 @@ def apply_response_rules(df: pd.DataFrame, view: View = "auto",
     window_days : float
         Assessment window W of :func:`duration_meets`.
     """
-    if not (np.isfinite(sd_minimum_weeks) and sd_minimum_weeks >= 0):
-        raise ValueError(f"sd_minimum_weeks must be a finite number >= 0, got {sd_minimum_weeks!r}.")
-    view = resolve_view(df, view)
-    bor = df[schema.BOR].astype(object) if schema.BOR in df.columns else pd.Series(None, index=df.index, dtype=object)
-    counted = bor.copy()
-    duration = sd_rule_duration(df)
-    known = duration.notna().to_numpy()
-    if sd_minimum_weeks == 0:
-        meets = np.ones(len(df), dtype=bool)
-    else:
-        meets = known & duration_meets(duration.to_numpy(), sd_minimum_weeks * 7, window_days)
-    progressed = progression_followed(df).to_numpy()
-    fallback = np.where(progressed, "PD", "NE")
-    minimum = (f"the SD minimum ({sd_minimum_weeks:g} weeks from IL-2 start, assessment window "
-               f"{window_days:g} days)")
-    notes: list[Note] = []
-    rows: list[pd.DataFrame] = []
-
-    def reclassify(mask: np.ndarray, values: np.ndarray, reason: str) -> None:
-        counted[mask] = values[mask]
-        rows.append(pd.DataFrame({"patient_id": _ids(df, mask), "recorded": bor.to_numpy()[mask],
-                                  "counted_as": values[mask], "reason": reason}))
-
-    has_confirmation = schema.RESPONSE_CONFIRMED in df.columns
-    responder = bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)
-    if view == "confirmed":
-        confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
-        unconfirmed = responder & ~confirmed.fillna(False).to_numpy(dtype=bool)
-        blank = responder & confirmed.isna().to_numpy()
-        if unconfirmed.any():
-            as_sd = np.where(meets, "SD", fallback)
-            reclassify(unconfirmed, as_sd, "CR/PR not confirmed (RECIST 1.1, Table 3)")
-            n = int(unconfirmed.sum())
-            split = ", ".join(f"{int((unconfirmed & (as_sd == v)).sum()):,} as {v}" for v in ("SD", "PD", "NE")
-                              if (unconfirmed & (as_sd == v)).any())
-            notes.append(Note(f"{n:,} CR/PR not confirmed (response_confirmed = No or blank) "
-                              f"{_plural(n, 'is', 'are')} counted per RECIST 1.1 in the confirmed-only view: {split} "
-                              f"(SD if {minimum} is met, else PD if progression followed, else NE).",
-                              n, _ids(df, unconfirmed), "response_unconfirmed"))
-        if blank.any():
-            n = int(blank.sum())
-            notes.append(Note(f"{n:,} CR/PR with a blank response_confirmed {_plural(n, 'is', 'are')} counted as "
-                              "unconfirmed in the confirmed-only view.", n, _ids(df, blank), "confirmation_blank"))
-    is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
-    short = is_sd & known & ~meets
-    if short.any():
-        reclassify(short, fallback, "SD shorter than the SD minimum (RECIST 1.1, section 4.4.3)")
-        n = int(short.sum())
-        split = ", ".join(f"{int((short & (fallback == v)).sum()):,} as {v}" for v in ("PD", "NE")
-                          if (short & (fallback == v)).any())
-        notes.append(Note(f"{n:,} SD shorter than {minimum} {_plural(n, 'is', 'are')} counted per RECIST 1.1: "
-                          f"{split} (PD if progression followed, else NE).", n, _ids(df, short), "sd_below_minimum"))
-    unknown = is_sd & ~known & (sd_minimum_weeks > 0)
-    if unknown.any():
-        n = int(unknown.sum())
-        notes.append(Note(f"{n:,} SD without a duration (no sd_duration_months, progression or last-assessment "
-                          f"date): {minimum} cannot be checked; counted as SD.", n, _ids(df, unknown),
-                          "sd_minimum_unknown"))
-    irecist = _column(df, schema.BOR_IRECIST, "object")
-    criteria = _column(df, schema.RESPONSE_CRITERIA, "object")
-    by_category = irecist.notna().to_numpy()
-    under_criteria = criteria.eq("iRECIST").fillna(False).to_numpy(dtype=bool)
-    is_irecist = (by_category | under_criteria) & bor.notna().to_numpy()
-    if is_irecist.any():
-        n = int(is_irecist.sum())
-        counts = irecist[by_category].value_counts()
-        detail = [f"{cat}->{IRECIST_TO_RECIST[cat]} {int(counts[cat])}" for cat in IRECIST_TO_RECIST if cat in counts]
-        if under_criteria.any():
-            detail.append(f"{int(under_criteria.sum()):,} with response_criteria = iRECIST")
-        notes.append(Note(f"{n:,} {_plural(n, 'BOR is', 'BORs are')} iRECIST-based ({'; '.join(detail)}); iRECIST "
-                          "categories count as their RECIST 1.1 counterpart (iUPD as PD). iRECIST can count a "
-                          "response after an unconfirmed progression (iUPD), which RECIST 1.1 would call PD "
-                          "(Seymour 2017), so these rates are not strictly RECIST 1.1.",
-                          n, _ids(df, is_irecist), "irecist"))
-    mix: dict = {}
-    if schema.RESPONSE_CRITERIA in df.columns:
-        mix = {str(k): int(v) for k, v in criteria.fillna("not recorded").value_counts().items()}
-        other = ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool)
-        text = ", ".join(f"{k} n = {v}" for k, v in mix.items())
-        notes.append(Note(f"Response criteria: {text}.", int(other.sum()), _ids(df, other), "response_criteria"))
-    reclassified = (pd.concat(rows, ignore_index=True) if rows else
-                    pd.DataFrame(columns=["patient_id", "recorded", "counted_as", "reason"]))
-    return ResponseRules(view, has_confirmation, float(sd_minimum_weeks), float(window_days), counted, reclassified,
-                         tuple(notes), mix, int(is_irecist.sum()))
+    return rules_of(patient_rules(df, view, sd_minimum_weeks, window_days))
 
 
-__all__ = ["apply_response_rules", "ResponseRules", "irecist_category", "sd_rule_duration", "progression_followed",
-           "resolve_view", "IRECIST_TO_RECIST", "VIEWS", "VIEW_LABELS", "VIEW_SHORT", "TABLE_NOTE_KINDS"]
+__all__ = ["apply_response_rules", "ResponseRules", "PatientRules", "patient_rules", "rules_of", "irecist_category",
+           "sd_rule_duration", "progression_followed", "resolve_view", "IRECIST_TO_RECIST", "VIEWS",
+           "VIEW_LABELS", "VIEW_SHORT", "TABLE_NOTE_KINDS"]

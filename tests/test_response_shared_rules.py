@@ -1,0 +1,120 @@
+"""The RECIST rules counted once for a frame and shared by every grouping (``frame_rules=``) give the same best-response
+tables and rates as counting them for each grouping's patients: counts, rates, CIs, tests, notes (text, counts,
+patient ids, order), re-classified patients and exclusions."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from il2lib import schema
+from il2lib.analyses.response import FrameRules, best_response_table, response_rates
+from il2lib.notes import Note
+from il2lib.validation.patients import load_cohort
+
+GROUPINGS = (None, schema.DISEASE, schema.SOURCE, schema.LINE_OF_IL2, schema.SEX, schema.PRIOR_PD1)
+
+
+def messy_cohort() -> pd.DataFrame:
+    """The bundled sample with unconfirmed and blank-confirmation responses, iRECIST categories and criteria,
+    short SDs and SDs without a duration, a source missing for some patients, a sex missing for others (they leave that grouping) and one BOR
+    missing after loading."""
+    raw = pd.read_csv(ROOT / "sample_data" / "combined_synthetic.csv", dtype=str, keep_default_na=False)
+    raw.loc[raw.index[:6], "bor"] = ["iCR", "iPR", "iSD", "iUPD", "iCPD", "iPR"]
+    raw.loc[raw.index[6:9], "response_criteria"] = "iRECIST"
+    df = load_cohort(raw.to_csv(index=False).encode()).data.copy()
+    responders = np.flatnonzero(df[schema.BOR].isin(schema.RESPONDERS).to_numpy())
+    confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
+    confirmed.iloc[responders[::3]] = False
+    confirmed.iloc[responders[1::3]] = True
+    confirmed.iloc[responders[2::5]] = pd.NA
+    df[schema.RESPONSE_CONFIRMED] = confirmed
+    sd = np.flatnonzero(df[schema.BOR].eq("SD").to_numpy())
+    durations = df[schema.SD_DURATION].copy()
+    durations.iloc[sd[::2]] = 0.8  # shorter than 6 weeks
+    durations.iloc[sd[1::4]] = np.nan  # with no dates either: the SD minimum cannot be checked
+    df[schema.SD_DURATION] = durations
+    for col in (schema.DATE_PROGRESSION, schema.DATE_LAST_ASSESSMENT):
+        dates = df[col].copy()
+        dates.iloc[sd[1::4]] = pd.NaT
+        df[col] = dates
+    df[schema.SOURCE] = df[schema.SOURCE].astype(object).where(np.arange(len(df)) % 7 != 3, None)
+    df[schema.SEX] = df[schema.SEX].astype(object).where(np.arange(len(df)) % 5 != 1, None)
+    bor = df[schema.BOR].astype(object)
+    bor.iloc[10] = None
+    df[schema.BOR] = bor
+    return df
+
+
+def assert_same(shared, alone, where: str = "") -> None:
+    """Every field equal, recursively: frames and series exactly (dtypes included), notes with their details."""
+    if dataclasses.is_dataclass(shared) and not isinstance(shared, type):
+        assert type(shared) is type(alone), where
+        for f in dataclasses.fields(shared):
+            assert_same(getattr(shared, f.name), getattr(alone, f.name), f"{where}.{f.name}")
+    elif isinstance(shared, pd.DataFrame):
+        pd.testing.assert_frame_equal(shared, alone, obj=where)
+    elif isinstance(shared, pd.Series):
+        pd.testing.assert_series_equal(shared, alone, obj=where)
+    elif isinstance(shared, Note) or isinstance(alone, Note):
+        assert type(shared) is type(alone), where
+        assert (str(shared), shared.count, shared.patient_ids, shared.kind, shared.text_parts, shared.named_ids) == \
+            (str(alone), alone.count, alone.patient_ids, alone.kind, alone.text_parts, alone.named_ids), where
+    elif isinstance(shared, (tuple, list)):
+        assert type(shared) is type(alone) and len(shared) == len(alone), where
+        for i, (a, b) in enumerate(zip(shared, alone)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(shared, dict):
+        assert list(shared) == list(alone), where
+        for k in shared:
+            assert_same(shared[k], alone[k], f"{where}[{k!r}]")
+    elif isinstance(shared, float) and math.isnan(shared):
+        assert isinstance(alone, float) and math.isnan(alone), where
+    else:
+        assert shared == alone, where
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return messy_cohort()
+
+
+def test_the_messy_cohort_exercises_every_rule_note(cohort):
+    kinds = {n.kind for n in response_rates(cohort, schema.SEX).notes}
+    assert {"orr_view", "response_unconfirmed", "confirmation_blank", "sd_below_minimum", "sd_minimum_unknown",
+            "irecist", "response_criteria"} <= kinds
+    excluded = set(best_response_table(cohort, schema.SEX).excluded["reason"])
+    assert any("missing" in r for r in excluded) and any("not one of" in r for r in excluded)
+
+
+@pytest.mark.parametrize("view", ["confirmed", "all"])
+@pytest.mark.parametrize("sd_minimum_weeks", [0, 6])
+def test_shared_rules_give_the_tables_and_rates_of_each_grouping_alone(cohort, view, sd_minimum_weeks):
+    rules = FrameRules(cohort)  # one for every grouping, denominator and both functions
+    for by in GROUPINGS:
+        assert_same(best_response_table(cohort, by, view, sd_minimum_weeks, frame_rules=rules),
+                    best_response_table(cohort, by, view, sd_minimum_weeks), f"table by {by}")
+        for denominator in ("itt", "evaluable"):
+            assert_same(response_rates(cohort, by, denominator=denominator, view=view,
+                                       sd_minimum_weeks=sd_minimum_weeks, frame_rules=rules),
+                        response_rates(cohort, by, denominator=denominator, view=view,
+                                       sd_minimum_weeks=sd_minimum_weeks), f"rates by {by}, {denominator}")
+
+
+def test_shared_rules_without_a_confirmation_column(cohort):
+    df = cohort[cohort[schema.BOR].notna()].drop(columns=[schema.RESPONSE_CONFIRMED])  # ungrouped: every row kept
+    rules = FrameRules(df)
+    for by in GROUPINGS:
+        for window in (0, 14):
+            assert_same(response_rates(df, by, window_days=window, frame_rules=rules),
+                        response_rates(df, by, window_days=window), f"rates by {by}, window {window}")
+
+
+def test_shared_rules_answer_only_for_their_frame(cohort):
+    rules = FrameRules(cohort)
+    with pytest.raises(ValueError, match="another frame"):
+        response_rates(cohort.copy(), schema.DISEASE, frame_rules=rules)
