@@ -46,7 +46,7 @@ def _pairwise_fisher(key: tuple, _df: pd.DataFrame, by: str, outcome: str, cb_sd
                      denominator: str, order: tuple[str, ...] | None = None) -> Computed:
     def run():
         rates = response_rates(_df, by, outcome, cb_sd_months=cb_sd_months, denominator=denominator,
-                               order=order).rates
+                               order=order, frame_rules=cached.frame_rules(_df)).rates
         return pairwise_fisher({g: (x, n) for g, x, n in zip(rates["group"], rates["responders"], rates["n"])})
 
     return attempt(run)

@@ -272,7 +272,7 @@ def compare_proportions(table, shared: WorkCounter | None = None) -> TestResult:
         raise InsufficientDataError(
             "A comparison needs at least two groups and two outcome levels with patients in them.")
     if tab.shape == (2, 2):
-        return fisher_exact_2x2(tab).as_test(note="2x2 table: Fisher's exact test.")
+        return TestResult("fisher_exact", fisher_exact_pvalue(tab), note="2x2 table: Fisher's exact test.")
     min_exp = float(expected_counts(tab).min())
     if min_exp < COCHRAN_MIN_EXPECTED:
         res = fisher_freeman_halton(tab, shared=shared)
