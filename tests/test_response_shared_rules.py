@@ -20,12 +20,13 @@ GROUPINGS = (None, schema.DISEASE, schema.SOURCE, schema.LINE_OF_IL2, schema.SEX
 
 
 def messy_cohort() -> pd.DataFrame:
-    """The bundled sample with unconfirmed and blank-confirmation responses, iRECIST categories and criteria,
+    """The bundled sample with unconfirmed and blank-confirmation responses, iRECIST categories and criteria, blank criteria,
     short SDs and SDs without a duration, a source missing for some patients, a sex missing for others (they leave that grouping) and one BOR
     missing after loading."""
     raw = pd.read_csv(ROOT / "sample_data" / "combined_synthetic.csv", dtype=str, keep_default_na=False)
     raw.loc[raw.index[:6], "bor"] = ["iCR", "iPR", "iSD", "iUPD", "iCPD", "iPR"]
     raw.loc[raw.index[6:9], "response_criteria"] = "iRECIST"
+    raw.loc[raw.index[40:44], "response_criteria"] = ""
     df = load_cohort(raw.to_csv(index=False).encode()).data.copy()
     responders = np.flatnonzero(df[schema.BOR].isin(schema.RESPONDERS).to_numpy())
     confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
@@ -87,6 +88,7 @@ def test_the_messy_cohort_exercises_every_rule_note(cohort):
     kinds = {n.kind for n in response_rates(cohort, schema.SEX).notes}
     assert {"orr_view", "response_unconfirmed", "confirmation_blank", "sd_below_minimum", "sd_minimum_unknown",
             "irecist", "response_criteria"} <= kinds
+    assert "not recorded" in response_rates(cohort, schema.SEX).criteria_mix
     excluded = set(best_response_table(cohort, schema.SEX).excluded["reason"])
     assert any("missing" in r for r in excluded) and any("not one of" in r for r in excluded)
 

@@ -164,7 +164,8 @@ class PatientRules:
     by_category: np.ndarray
     under_criteria: np.ndarray
     is_irecist: np.ndarray
-    criteria: pd.Series
+    criteria: pd.Series  # blanks as "not recorded"
+    other_criteria: np.ndarray  # not RECIST1.1
     has_criteria: bool
     duration: pd.Series
 
@@ -206,7 +207,9 @@ def patient_rules(df: pd.DataFrame, view: View = "auto",
     is_irecist = (by_category | under_criteria) & bor.notna().to_numpy()
     return PatientRules(view, schema.RESPONSE_CONFIRMED in df.columns, float(sd_minimum_weeks), float(window_days),
                         bor, counted, ids, unconfirmed, blank, as_sd, fallback, short, unknown, irecist, by_category,
-                        under_criteria, is_irecist, criteria, schema.RESPONSE_CRITERIA in df.columns, duration)
+                        under_criteria, is_irecist, criteria.fillna("not recorded"),
+                        ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool),
+                        schema.RESPONSE_CRITERIA in df.columns, duration)
 
 
 def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRules:
@@ -270,8 +273,8 @@ def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRul
                           n, list(ids[is_irecist]), "irecist"))
     mix: dict = {}
     if parts.has_criteria:
-        mix = {str(k): int(v) for k, v in criteria.fillna("not recorded").value_counts().items()}
-        other = ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool)
+        mix = {str(k): int(v) for k, v in criteria.value_counts().items()}
+        other = sub(parts.other_criteria)
         text = ", ".join(f"{k} n = {v}" for k, v in mix.items())
         notes.append(Note(f"Response criteria: {text}.", int(other.sum()), list(ids[other]), "response_criteria"))
     reclassified = (pd.concat(rows, ignore_index=True) if rows else
