@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import pandas as pd
+import streamlit as st
 
 from app_ui.session_cache import data_cache
 from il2lib import schema
@@ -53,16 +54,18 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
     return attempt(table1_analysis.table1, _df, by)
 
 
-_FRAME_RULES: dict[int, FrameRules] = {}
+#: Session state key: this session's :class:`FrameRules`, by frame object.
+FRAME_RULES = "_frame_rules"
 
 
 def frame_rules(df: pd.DataFrame) -> FrameRules:
     """The RECIST rules of this frame object, counted once for all its groupings (the page's tables and the forest
-    plot); forgotten with the frame."""
-    rules = _FRAME_RULES.get(id(df))
+    plot). Kept in the session (an upload's per-patient results never leave it) and forgotten with the frame."""
+    held = st.session_state.setdefault(FRAME_RULES, {})
+    rules = held.get(id(df))
     if rules is None or not rules.belongs_to(df):
-        rules = _FRAME_RULES[id(df)] = FrameRules(df)
-        weakref.finalize(df, _FRAME_RULES.pop, id(df), None)
+        rules = held[id(df)] = FrameRules(df)
+        weakref.finalize(df, held.pop, id(df), None)
     return rules
 
 

@@ -120,3 +120,18 @@ def test_shared_rules_answer_only_for_their_frame(cohort):
     rules = FrameRules(cohort)
     with pytest.raises(ValueError, match="another frame"):
         response_rates(cohort.copy(), schema.DISEASE, frame_rules=rules)
+
+
+def test_a_sessions_shared_rules_stay_in_that_session():
+    import streamlit as st
+
+    from app_ui.cached import FRAME_RULES
+    from support.apptest import open_app
+
+    held = []
+    for _ in range(2):
+        st.cache_data.clear()  # the rules are counted when the response results are computed, not on a cache hit
+        at = open_app(page="pages/2_Response.py")
+        held.append(at.session_state[FRAME_RULES])
+        assert held[-1] and all(isinstance(r, FrameRules) for r in held[-1].values())
+    assert not set(map(id, held[0].values())) & set(map(id, held[1].values()))
