@@ -1,6 +1,7 @@
-"""The RECIST rules counted once for a frame and shared by every grouping (``frame_rules=``) give the same best-response
-tables and rates as counting them for each grouping's patients: counts, rates, CIs, tests, notes (text, counts,
-patient ids, order), re-classified patients and exclusions."""
+"""The RECIST rules of a frame are counted once and selected per grouping: each grouping's best-response table and
+rates equal those of its own patients alone (the rules applied to that grouping's rows only): counts, rates, CIs,
+tests, notes (text, counts, patient ids, order) and re-classified patients; and one set of rules shared by every
+grouping gives what each call counting its own gives."""
 from __future__ import annotations
 
 import dataclasses
@@ -93,27 +94,54 @@ def test_the_messy_cohort_exercises_every_rule_note(cohort):
     assert any("missing" in r for r in excluded) and any("not one of" in r for r in excluded)
 
 
+def own_rows(df: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """The patients a grouping counts: a group and a BOR of CR/PR/SD/PD/NE."""
+    keep = df[schema.BOR].isin(schema.BOR_LEVELS)
+    return df[keep & df[by].notna()] if by else df[keep]
+
+
+def assert_same_but_exclusions(selected, alone, where: str) -> None:
+    """Equal in every field but the exclusions (the grouping's own rows exclude nobody)."""
+    for f in dataclasses.fields(selected):
+        if f.name != "excluded":
+            assert_same(getattr(selected, f.name), getattr(alone, f.name), f"{where}.{f.name}")
+
+
 @pytest.mark.parametrize("view", ["confirmed", "all"])
 @pytest.mark.parametrize("sd_minimum_weeks", [0, 6])
-def test_shared_rules_give_the_tables_and_rates_of_each_grouping_alone(cohort, view, sd_minimum_weeks):
-    rules = FrameRules(cohort)  # one for every grouping, denominator and both functions
+def test_each_grouping_counts_the_rules_of_its_own_patients(cohort, view, sd_minimum_weeks):
     for by in GROUPINGS:
-        assert_same(best_response_table(cohort, by, view, sd_minimum_weeks, frame_rules=rules),
-                    best_response_table(cohort, by, view, sd_minimum_weeks), f"table by {by}")
+        alone = own_rows(cohort, by)
+        assert len(alone) < len(cohort)  # the frame's rules are selected, not taken whole
+        assert_same_but_exclusions(best_response_table(cohort, by, view, sd_minimum_weeks),
+                                   best_response_table(alone, by, view, sd_minimum_weeks), f"table by {by}")
         for denominator in ("itt", "evaluable"):
-            assert_same(response_rates(cohort, by, denominator=denominator, view=view,
-                                       sd_minimum_weeks=sd_minimum_weeks, frame_rules=rules),
-                        response_rates(cohort, by, denominator=denominator, view=view,
-                                       sd_minimum_weeks=sd_minimum_weeks), f"rates by {by}, {denominator}")
+            assert_same_but_exclusions(
+                response_rates(cohort, by, denominator=denominator, view=view, sd_minimum_weeks=sd_minimum_weeks),
+                response_rates(alone, by, denominator=denominator, view=view, sd_minimum_weeks=sd_minimum_weeks),
+                f"rates by {by}, {denominator}")
 
 
-def test_shared_rules_without_a_confirmation_column(cohort):
-    df = cohort[cohort[schema.BOR].notna()].drop(columns=[schema.RESPONSE_CONFIRMED])  # ungrouped: every row kept
-    rules = FrameRules(df)
+@pytest.mark.parametrize("window", [0, 14])
+def test_each_grouping_counts_its_own_patients_without_a_confirmation_column(cohort, window):
+    df = cohort.drop(columns=[schema.RESPONSE_CONFIRMED])
     for by in GROUPINGS:
-        for window in (0, 14):
-            assert_same(response_rates(df, by, window_days=window, frame_rules=rules),
-                        response_rates(df, by, window_days=window), f"rates by {by}, window {window}")
+        assert_same_but_exclusions(response_rates(df, by, window_days=window),
+                                   response_rates(own_rows(df, by), by, window_days=window), f"rates by {by}")
+
+
+@pytest.mark.parametrize("view", ["confirmed", "all"])
+def test_shared_rules_give_the_tables_and_rates_of_each_call_alone(cohort, view):
+    rules = FrameRules(cohort)  # one for every grouping, denominator, SD minimum and both functions
+    for by in GROUPINGS:
+        for sd_minimum_weeks in (0, 6):
+            assert_same(best_response_table(cohort, by, view, sd_minimum_weeks, frame_rules=rules),
+                        best_response_table(cohort, by, view, sd_minimum_weeks), f"table by {by}")
+            for denominator in ("itt", "evaluable"):
+                assert_same(response_rates(cohort, by, denominator=denominator, view=view,
+                                           sd_minimum_weeks=sd_minimum_weeks, frame_rules=rules),
+                            response_rates(cohort, by, denominator=denominator, view=view,
+                                           sd_minimum_weeks=sd_minimum_weeks), f"rates by {by}, {denominator}")
 
 
 def test_shared_rules_answer_only_for_their_frame(cohort):

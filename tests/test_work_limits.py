@@ -308,7 +308,7 @@ def test_response_tables_count_patients_and_groups_and_are_refused_before_counti
     assert needed == len(df) * (groups + passes) + groups * group_cost
     response_rates(df, schema.DISEASE, work_limit=needed)
     best_response_table(df, schema.DISEASE, work_limit=needed)
-    monkeypatch.setattr(response_module, "apply_response_rules", _no_counting)
+    monkeypatch.setattr(response_module, "patient_rules", _no_counting)
     for call in (response_rates, best_response_table):
         with pytest.raises(WorkLimitExceeded) as caught:
             call(df, schema.DISEASE, work_limit=needed - 1)

@@ -29,8 +29,7 @@ from il2lib.notes import Note
 from il2lib.privacy.disclosure import NO_SUPPRESSION, SUPPRESSED, CountView, Suppression
 from il2lib.stats import TestResult, compare_proportions, exact_work_budget, format_p, proportion_ci
 from il2lib.survival import kaplan_meier
-from il2lib.validation.recist import (VIEW_LABELS, VIEW_SHORT, PatientRules, View, apply_response_rules, patient_rules,
-                                      resolve_view, rules_of, sd_rule_duration)
+from il2lib.validation.recist import VIEW_LABELS, VIEW_SHORT, PatientRules, View, patient_rules, resolve_view, rules_of
 
 Outcome = Literal["orr", "cbr", "dcr"]
 OUTCOMES: tuple[str, ...] = ("orr", "cbr", "dcr")
@@ -205,10 +204,7 @@ def _best_response(df: pd.DataFrame, by: str | None, view: View, sd_minimum_week
     bad = ~bor.isin(schema.BOR_LEVELS).to_numpy() & labels.notna().to_numpy()
     excluded.append(excluded_frame(df, bad, "best overall response not one of CR/PR/SD/PD/NE"))
     keep = labels.notna().to_numpy() & ~bad
-    if frame_rules is not None:
-        rules = frame_rules.rules(df, keep, view, sd_minimum_weeks, window_days)
-    else:
-        rules = apply_response_rules(df if keep.all() else df[keep], view, sd_minimum_weeks, window_days)
+    rules = (frame_rules or FrameRules(df)).rules(df, keep, view, sd_minimum_weeks, window_days)
     labels, bor = labels[keep], rules.bor
     groups = level_order(by, labels, order)
     if not groups:
@@ -514,15 +510,13 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     view = resolve_view(df, view)
     labels = group_labels(df, by)
     _charge_response_work(labels, work_limit)
+    frame_rules = frame_rules or FrameRules(df)
     table, rules = _best_response(df, by, view, sd_minimum_weeks, window_days, work_limit, order,
                                   labels, frame_rules)  # and the rules of data
     kept = labels.notna().to_numpy() & df[schema.BOR].isin(schema.BOR_LEVELS).to_numpy()
-    if frame_rules is not None:  # the columns read below, not all of them
-        data = df.loc[kept, [c for c in (schema.PATIENT_ID, schema.BOR, schema.RESPONSE_CONFIRMED) if c in df.columns]]
-        duration = frame_rules.parts(df, view, sd_minimum_weeks, window_days).duration[kept]
-    else:
-        data = df[kept]
-        duration = sd_rule_duration(data)
+    # The columns read below, not all of them.
+    data = df.loc[kept, [c for c in (schema.PATIENT_ID, schema.BOR, schema.RESPONSE_CONFIRMED) if c in df.columns]]
+    duration = frame_rules.parts(df, view, sd_minimum_weeks, window_days).duration[kept]
     labels = labels[kept]
     excluded = [table.excluded]
     is_ne = rules.bor.eq("NE").to_numpy(dtype=bool)
@@ -551,8 +545,7 @@ def response_rates(df: pd.DataFrame, by: str | None = None, outcome: Outcome | L
     other_view = other_rates = other_counts = None
     if rules.has_confirmation:
         other_view = "all" if view == "confirmed" else "confirmed"
-        other = (apply_response_rules(data, other_view, sd_minimum_weeks, window_days) if frame_rules is None else
-                 frame_rules.rules(df, kept, other_view, sd_minimum_weeks, window_days))
+        other = frame_rules.rules(df, kept, other_view, sd_minimum_weeks, window_days)
         other_ne = other.bor.eq("NE").to_numpy(dtype=bool)
         other_flags = _outcome_flags(other.bor, duration, cb_sd_months, window_days)
         other_rows: list = []
