@@ -73,23 +73,72 @@ def _column(df: pd.DataFrame, name: str, kind: str) -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype="boolean" if kind == "bool" else object)
 
 
+_NAT = np.datetime64("NaT", "ns")
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def dates_ns(s: pd.Series) -> np.ndarray:
+    """A date column's values as datetime64[ns] (NaT where missing)."""
+    return s.to_numpy(dtype="datetime64[ns]")
+
+
+def bool_parts(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(value, missing)`` of a Yes/No column as two bool arrays (value False where missing)."""
+    values = s.astype("boolean").array
+    return values.to_numpy(dtype=bool, na_value=False), np.asarray(values.isna())
+
+
+def days_between(end: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Whole days (floored, as ``Series.dt.days``) from ``start`` to ``end`` (datetime64[ns]); NaN where either is
+    missing."""
+    delta = end - start
+    days = (delta.view("i8") // _NS_PER_DAY).astype("float64")
+    days[np.isnat(delta)] = np.nan
+    return days
+
+
+def _sd_rule_days(df: pd.DataFrame) -> np.ndarray:
+    """Days from IL-2 start to progression (when the patient progressed or it is unknown) or else the last
+    assessment."""
+    progressed, unknown = bool_parts(_column(df, schema.PROGRESSED, "bool"))
+    end = np.where(progressed | unknown, dates_ns(_column(df, schema.DATE_PROGRESSION, "date")), _NAT)
+    missing = np.isnat(end)
+    end[missing] = dates_ns(_column(df, schema.DATE_LAST_ASSESSMENT, "date"))[missing]
+    return days_between(end, dates_ns(_column(df, schema.DATE_IL2_START, "date")))
+
+
 def sd_rule_duration(df: pd.DataFrame) -> pd.Series:
     """Months of disease control for the SD minimum: ``sd_duration_months``, else (progression when the patient
     progressed, or the last assessment) - IL-2 start; NaN when neither is known."""
     given = _column(df, schema.SD_DURATION, "number")
-    progressed = _column(df, schema.PROGRESSED, "bool")
-    end = _column(df, schema.DATE_PROGRESSION, "date").where(progressed.fillna(True).astype(bool))
-    end = end.fillna(_column(df, schema.DATE_LAST_ASSESSMENT, "date"))
-    days = (end - _column(df, schema.DATE_IL2_START, "date")).dt.days.astype("float64")
-    computed = (days / schema.DAYS_PER_MONTH).where(days >= 0)
-    return given.where(given.notna(), computed).astype("float64")
+    days = _sd_rule_days(df)
+    with np.errstate(invalid="ignore"):
+        computed = np.where(days >= 0, days / schema.DAYS_PER_MONTH, np.nan)
+    values = given.to_numpy(dtype="float64")
+    return pd.Series(np.where(np.isnan(values), computed, values), index=given.index, name=given.name)
+
+
+def _progression_followed(df: pd.DataFrame) -> np.ndarray:
+    progressed, unknown = bool_parts(_column(df, schema.PROGRESSED, "bool"))
+    return progressed | (unknown & ~np.isnat(dates_ns(_column(df, schema.DATE_PROGRESSION, "date"))))
 
 
 def progression_followed(df: pd.DataFrame) -> pd.Series:
     """True where the patient progressed (``progressed`` = Yes, or a progression date without a flag)."""
-    progressed = _column(df, schema.PROGRESSED, "bool")
-    dated = _column(df, schema.DATE_PROGRESSION, "date").notna()
-    return (progressed.fillna(False).astype(bool) | (progressed.isna() & dated)).astype(bool)
+    return pd.Series(_progression_followed(df), index=df.index)
+
+
+#: integer codes of the recorded BOR (:func:`bor_codes`)
+CR, PR, SD, PD, NE, OTHER, MISSING = 0, 1, 2, 3, 4, 5, -1
+
+
+def bor_codes(bor: pd.Series) -> np.ndarray:
+    """Each BOR as an integer: its position in :data:`schema.BOR_LEVELS` (CR, PR, SD, PD, NE), ``OTHER`` for
+    another value, ``MISSING`` where missing (each distinct value compared once)."""
+    codes, uniques = pd.factorize(bor.to_numpy(dtype=object), use_na_sentinel=True)
+    level = pd.Index(schema.BOR_LEVELS).get_indexer(pd.Index(uniques, dtype=object))
+    lookup = np.append(np.where(level >= 0, level, OTHER), MISSING).astype(np.int8)
+    return lookup[codes]
 
 
 @dataclass(frozen=True)
@@ -170,46 +219,82 @@ class PatientRules:
     duration: pd.Series
 
 
+def _all_ids(df: pd.DataFrame) -> np.ndarray:
+    """:func:`_ids` of every row, as an object array (text ids are taken as they are)."""
+    if schema.PATIENT_ID in df.columns:
+        values = df[schema.PATIENT_ID].to_numpy()
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+            return values.copy()
+    return np.array(_ids(df, np.ones(len(df), dtype=bool)), dtype=object)
+
+
+def _equal_to(codes: np.ndarray, uniques: np.ndarray, value: str) -> np.ndarray:
+    """Rows (``pd.factorize`` codes and uniques) whose value equals ``value``; False where missing."""
+    return np.append(np.asarray(uniques == value, dtype=bool), False)[codes]
+
+
 def patient_rules(df: pd.DataFrame, view: View = "auto",
                   sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
                   window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT) -> PatientRules:
     """The per-patient results of :func:`apply_response_rules` for every row of ``df`` (same parameters)."""
+    return counted_rules(df, view, sd_minimum_weeks, window_days)[0]
+
+
+def counted_rules(df: pd.DataFrame, view: View = "auto",
+                  sd_minimum_weeks: float = schema.SD_MINIMUM_WEEKS_DEFAULT,
+                  window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT,
+                  codes: np.ndarray | None = None) -> tuple[PatientRules, np.ndarray]:
+    """:func:`patient_rules` and the counted BOR as :func:`bor_codes` (``codes``: those of the recorded BOR, when
+    the caller has them)."""
     if not (np.isfinite(sd_minimum_weeks) and sd_minimum_weeks >= 0):
         raise ValueError(f"sd_minimum_weeks must be a finite number >= 0, got {sd_minimum_weeks!r}.")
     view = resolve_view(df, view)
     bor = df[schema.BOR].astype(object) if schema.BOR in df.columns else pd.Series(None, index=df.index, dtype=object)
-    counted = bor.copy()
+    code = bor_codes(bor) if codes is None else codes
     duration = sd_rule_duration(df)
-    known = duration.notna().to_numpy()
+    known = ~np.isnan(duration.to_numpy())
     if sd_minimum_weeks == 0:
         meets = np.ones(len(df), dtype=bool)
     else:
         meets = known & duration_meets(duration.to_numpy(), sd_minimum_weeks * 7, window_days)
-    progressed = progression_followed(df).to_numpy()
+    progressed = _progression_followed(df)
     fallback = np.where(progressed, "PD", "NE")
-    ids = np.array(_ids(df, np.ones(len(df), dtype=bool)), dtype=object)
-    responder = bor.isin(schema.RESPONDERS).to_numpy(dtype=bool)
+    fallback_code = np.where(progressed, PD, NE).astype(code.dtype)
+    ids = _all_ids(df)
+    responder = (code == CR) | (code == PR)
+    counted = bor.to_numpy(dtype=object, copy=True)
+    counted_code = code.copy()
     unconfirmed = blank = as_sd = None
     if view == "confirmed":
-        confirmed = df[schema.RESPONSE_CONFIRMED].astype("boolean")
-        unconfirmed = responder & ~confirmed.fillna(False).to_numpy(dtype=bool)
-        blank = responder & confirmed.isna().to_numpy()
+        confirmed, confirmation_blank = bool_parts(df[schema.RESPONSE_CONFIRMED])
+        unconfirmed = responder & ~confirmed
+        blank = responder & confirmation_blank
         as_sd = np.where(meets, "SD", fallback)
         counted[unconfirmed] = as_sd[unconfirmed]
-    is_sd = bor.eq("SD").fillna(False).to_numpy(dtype=bool)
+        counted_code[unconfirmed] = np.where(meets, SD, fallback_code)[unconfirmed]
+    is_sd = code == SD
     short = is_sd & known & ~meets
     counted[short] = fallback[short]
+    counted_code[short] = fallback_code[short]
     unknown = is_sd & ~known & (sd_minimum_weeks > 0)
     irecist = _column(df, schema.BOR_IRECIST, "object")
     criteria = _column(df, schema.RESPONSE_CRITERIA, "object")
     by_category = irecist.notna().to_numpy()
-    under_criteria = criteria.eq("iRECIST").fillna(False).to_numpy(dtype=bool)
-    is_irecist = (by_category | under_criteria) & bor.notna().to_numpy()
-    return PatientRules(view, schema.RESPONSE_CONFIRMED in df.columns, float(sd_minimum_weeks), float(window_days),
-                        bor, counted, ids, unconfirmed, blank, as_sd, fallback, short, unknown, irecist, by_category,
-                        under_criteria, is_irecist, criteria.fillna("not recorded"),
-                        ~criteria.eq("RECIST1.1").fillna(False).to_numpy(dtype=bool),
-                        schema.RESPONSE_CRITERIA in df.columns, duration)
+    criteria_codes, criteria_uniques = pd.factorize(criteria.to_numpy(dtype=object), use_na_sentinel=True)
+    under_criteria = _equal_to(criteria_codes, criteria_uniques, "iRECIST")
+    is_irecist = (by_category | under_criteria) & (code != MISSING)
+    if criteria.dtype == object:
+        filled = criteria.to_numpy(copy=True)
+        filled[criteria_codes < 0] = "not recorded"
+        filled = pd.Series(filled, index=criteria.index, name=criteria.name)
+    else:
+        filled = criteria.fillna("not recorded")
+    parts = PatientRules(view, schema.RESPONSE_CONFIRMED in df.columns, float(sd_minimum_weeks), float(window_days),
+                         bor, pd.Series(counted, index=bor.index, name=bor.name), ids, unconfirmed, blank, as_sd,
+                         fallback, short, unknown, irecist, by_category, under_criteria, is_irecist, filled,
+                         ~_equal_to(criteria_codes, criteria_uniques, "RECIST1.1"),
+                         schema.RESPONSE_CRITERIA in df.columns, duration)
+    return parts, counted_code
 
 
 def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRules:
