@@ -53,21 +53,42 @@ def _ascii_arrow(raw: pd.Series):
 
 def missing_mask(raw: pd.Series, keep: frozenset[str] = frozenset()) -> pd.Series:
     """Cells that mean "missing" (empty, NA, N/A, ".", "-", unknown, ...), except values in ``keep``."""
+    return _missing_and_padded(raw, keep)[0]
+
+
+def _missing_and_padded(raw: pd.Series, keep: frozenset[str]) -> tuple[pd.Series, np.ndarray | None]:
+    """:func:`missing_mask` and, for a column checked by pyarrow, the mask of its cells that ``str.strip``
+    changes (None otherwise)."""
     array = _ascii_arrow(raw)
     if array is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        lowered = pc.ascii_lower(pc.utf8_trim(array, characters=_ASCII_SPACE))
+        trimmed = pc.utf8_trim(array, characters=_ASCII_SPACE)
+        padded = np.asarray(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(array)), dtype=bool)
+        lowered = pc.ascii_lower(trimmed)
         tokens = pa.array(sorted(schema.MISSING_TOKENS - keep), type=pa.string())
         mask = pc.or_(pc.is_in(lowered, value_set=tokens),
                       pc.match_substring_regex(lowered, "^[" + _ASCII_SPACE + "_.-]*$"))
         out = pd.Series(mask.to_numpy(zero_copy_only=False), index=raw.index, dtype=bool)
-        del array, lowered, mask
+        del array, trimmed, lowered, mask
         pa.default_memory_pool().release_unused()  # its pages go back to the system before the next steps
-        return out
+        return out, padded
     lowered = raw.str.strip().str.lower()
-    return lowered.isin(schema.MISSING_TOKENS - keep) | lowered.str.fullmatch(r"[\s_\-\.]*").fillna(False)
+    return lowered.isin(schema.MISSING_TOKENS - keep) | lowered.str.fullmatch(r"[\s_\-\.]*").fillna(False), None
+
+
+def to_text(raw: pd.Series, keep: frozenset[str] = frozenset()) -> tuple[pd.Series, pd.Series]:
+    """Stripped cells (object), None where missing (:func:`missing_mask`), and that mask; a cell with nothing to
+    strip stays the object it is."""
+    missing, padded = _missing_and_padded(raw, keep)
+    if padded is None:
+        return raw.str.strip().where(~missing, None).astype(object), missing
+    values = raw.to_numpy(dtype=object).copy()
+    if padded.any():
+        values[padded] = raw[padded].str.strip().to_numpy(dtype=object)
+    values[missing.to_numpy()] = None
+    return pd.Series(values, index=raw.index, dtype=object), missing
 
 
 def by_distinct(cells: np.ndarray, convert) -> np.ndarray:

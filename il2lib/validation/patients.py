@@ -198,7 +198,7 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     typed = None
     if not any(f.level == "file_error" for f in c.findings):
         typed = coerce_columns(c, frame, resolved, date_order or {}, raw.decimal_comma, conversions, today,
-                               recodes=recodes)
+                               recodes=recodes, distinct=raw.distinct)
     if typed is None or any(f.level == "file_error" for f in c.findings):
         return _blocked(raw, c, resolved, unmapped, identifiers, conversions, cb_sd_months, window)
     _row_rules(c, raw, typed, resolved, conversions)
@@ -227,19 +227,27 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
 def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], date_order: Mapping[str, str],
                    decimal_comma: bool, conversions: list[str], today: dt.date | None,
                    specs: Mapping[str, schema.ColumnSpec] = schema.COLUMNS,
-                   recodes: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+                   recodes: Mapping[str, Mapping[str, str]] | None = None,
+                   distinct: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
     """Typed columns of every mapped file column (converted once per distinct value, then expanded);
-    ``recodes`` as in :func:`load_cohort`."""
+    ``recodes`` as in :func:`load_cohort`; ``distinct`` as :attr:`RawTable.distinct`."""
     typed: dict[str, pd.Series] = {}
     for file_col, name in sorted(resolved.items(), key=lambda kv: kv[1] != schema.PATIENT_ID):
         spec = specs[name]
-        codes, uniques = _distinct(frame[file_col])
-        u = pd.Series(uniques, dtype=object).fillna("")
+        codes, uniques = _distinct(frame[file_col], (distinct or {}).get(file_col))
+        u = pd.Series(uniques, dtype=object)
+        if pd.isna(uniques).any():
+            u = u.fillna("")
         if spec.kind == "category" and (recodes or {}).get(name):
             u = _recode(u, codes, recodes[name], spec, file_col, conversions)
-        missing = coerce.missing_mask(u, frozenset(schema.norm(a) for a in spec.allowed))
-        values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
-        expanded = values.take(codes).set_axis(frame.index, copy=False)
+        keep = frozenset(schema.norm(a) for a in spec.allowed)
+        if spec.kind == "string":  # stripped text: its missing cells and padding found in one pass
+            values, missing = coerce.to_text(u, keep)
+            invalid = pd.Series(False, index=u.index)
+        else:
+            missing = coerce.missing_mask(u, keep)
+            values, invalid = _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today)
+        expanded = _expand(values, codes, frame.index)
         typed[name] = expanded
         if name == schema.PATIENT_ID:  # stripped ids, None when missing: the row labels of every finding
             c.ids = expanded
@@ -250,13 +258,27 @@ def coerce_columns(c: Collector, frame: pd.DataFrame, resolved: dict[str, str], 
     return _frame_of(typed, frame.index)
 
 
+def _expand(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``values.take(codes)`` on ``index``: one numpy take of the values (and of the mask of a masked dtype)."""
+    dtype = values.dtype
+    if isinstance(dtype, (pd.BooleanDtype, pd.Int64Dtype)):
+        mask = values.isna().to_numpy()
+        data = values.to_numpy(dtype=dtype.numpy_dtype, na_value=dtype.numpy_dtype.type(0))
+        array = type(values.array)(data[codes], mask[codes], copy=False)
+    elif isinstance(dtype, np.dtype):
+        array = values.to_numpy()[codes]
+    else:
+        return values.take(codes).set_axis(index, copy=False)
+    return pd.Series(array, index=index, copy=False)
+
+
 def _id_codes(ids: pd.Series, cells: pd.Series, codes: np.ndarray) -> np.ndarray:
     """An integer per row (``codes`` into the distinct ``cells``), the same for the same id in ``ids`` (the
     stripped ``cells``, None when missing) and -1 where it is missing. Distinct cells that nothing was stripped
     from are distinct ids: they are hashed again only when stripping changed a cell."""
     values = ids.to_numpy(dtype=object)
     present = ids.notna().to_numpy()
-    if (values[present] == cells.to_numpy(dtype=object)[present]).all():
+    if ((values == cells.to_numpy(dtype=object)) | ~present).all():
         per_distinct = np.where(present, np.arange(len(values)), -1)
     else:
         per_distinct = pd.factorize(values)[0]
@@ -283,15 +305,40 @@ def _recode(u: pd.Series, codes: np.ndarray, recode: Mapping[str, str], spec: sc
     return out
 
 
-def _distinct(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _distinct(cells: pd.Series, coded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Codes and distinct values of a column as read, in order of first appearance (as ``pd.factorize``),
-    for a column of strs or a categorical one (:func:`il2lib.validation.read.read_table` with ``compact``)."""
+    for a column of strs or a categorical one (:func:`il2lib.validation.read.read_table` with ``compact``).
+    ``coded``: the reader's (codes, distinct texts) of an object column, used when they give its cells."""
     if isinstance(cells.dtype, pd.CategoricalDtype):
         codes = cells.cat.codes.to_numpy()
+        categories = cells.cat.categories.to_numpy(dtype=object)
+        if _first_appearance(codes, len(categories)):  # as the reader writes them: already factorized
+            return codes, categories
         if not (codes < 0).any():
             order, used = pd.factorize(codes)
-            return order, cells.cat.categories.to_numpy(dtype=object)[used]
-    return pd.factorize(cells.to_numpy(dtype=object), use_na_sentinel=False)
+            return order, categories[used]
+    values = cells.to_numpy(dtype=object)
+    if coded is not None and _codes_give(values, *coded):
+        return coded
+    return pd.factorize(values, use_na_sentinel=False)
+
+
+def _first_appearance(codes: np.ndarray, n: int) -> bool:
+    """Whether every one of ``n`` codes is used and each first appears after the one before it."""
+    if not len(codes):
+        return n == 0
+    if codes[0] != 0 or codes.min() < 0:
+        return False
+    highest = np.maximum.accumulate(codes)
+    return highest[-1] == n - 1 and np.count_nonzero(np.diff(highest)) == n - 1
+
+
+def _codes_give(values: np.ndarray, codes: np.ndarray, texts: np.ndarray) -> bool:
+    """Whether ``texts[codes]`` are ``values``, in order of first appearance (``texts``, a dictionary's values, are
+    distinct)."""
+    if len(codes) != len(values) or not _first_appearance(codes, len(texts)):
+        return False
+    return bool((texts[codes] == values).all())
 
 
 def _frame_of(columns: Mapping[Any, Any], index: pd.Index) -> pd.DataFrame:
@@ -301,7 +348,7 @@ def _frame_of(columns: Mapping[Any, Any], index: pd.Index) -> pd.DataFrame:
 
 
 def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversions, today):
-    """(typed values, unreadable mask) of the distinct cells ``u`` of one column."""
+    """(typed values, unreadable mask) of the distinct cells ``u`` of one column that is not text."""
     name = spec.name
     if spec.kind == "date":
         parsed = coerce.to_date(u, missing, date_order.get(name) or date_order.get("*"), today)
@@ -315,10 +362,8 @@ def _convert(c, u, missing, spec, file_col, date_order, decimal_comma, conversio
     if spec.kind in ("category", "bool"):
         convert = coerce.to_category if spec.kind == "category" else coerce.to_bool
         return convert(u, missing, spec)
-    if spec.kind in ("number", "int"):
-        convert = coerce.to_number if spec.kind == "number" else coerce.to_int
-        return convert(u, missing, decimal_comma)
-    return u.str.strip().where(~missing, None).astype(object), pd.Series(False, index=u.index)
+    convert = coerce.to_number if spec.kind == "number" else coerce.to_int
+    return convert(u, missing, decimal_comma)
 
 
 def _report_invalid(c, raw_s, invalid, spec, file_col, today) -> None:

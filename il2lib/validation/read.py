@@ -22,7 +22,7 @@ import os
 import queue
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +63,9 @@ class RawTable:
     notes: tuple[str, ...] = ()
     rows_read: int = 0  # rows the reader went through (for a sheet: up to its last stored row)
     cells_read: int = 0  # cells the reader went through, empty ones included
+    #: column -> (code per cell, distinct texts in order of first appearance) of the object columns the reader
+    #: encoded already (with ``compact``); a hint that :func:`il2lib.validation.patients` checks before use.
+    distinct: Any = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -745,7 +748,7 @@ class _CodedColumn:
             import pyarrow as pa
 
             column, self.plain = pa.chunked_array(self.plain), None
-            return _text_objects(column)
+            return _coded_objects(column)
         self._unify()
         if self.texts is None:
             return np.array([], dtype=object)
@@ -754,12 +757,26 @@ class _CodedColumn:
         self.codes = []
         if n >= _COMPACT_MIN_ROWS and len(texts) * _COMPACT_RATIO <= n:
             return _categorical(codes, texts)
-        return texts[codes]
+        return _Coded(texts[codes], codes, texts)
 
 
 def _text_objects(column) -> np.ndarray:
     """An Arrow string column as an object array of strs, one str per distinct value (as ``to_pandas`` with
     ``deduplicate_objects``, which takes three times as long on a million distinct ids)."""
+    coded = _coded_objects(column)
+    return coded.cells if isinstance(coded, _Coded) else coded
+
+
+@dataclass
+class _Coded:
+    """Object column as read (``cells``) with its code per cell into its distinct ``texts`` (first appearance)."""
+    cells: np.ndarray
+    codes: np.ndarray
+    texts: np.ndarray
+
+
+def _coded_objects(column) -> Any:
+    """:func:`_text_objects` of ``column`` as a :class:`_Coded` (an object array when it holds nulls)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -767,9 +784,10 @@ def _text_objects(column) -> np.ndarray:
         return column.to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
-    encoded = pc.dictionary_encode(column)
+    encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
     texts = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
-    return texts[encoded.indices.to_numpy(zero_copy_only=False)]
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return _Coded(texts[codes], codes, texts)
 
 
 def _code_type(n_texts: int) -> type:
@@ -866,7 +884,7 @@ def _compact_arrow(column) -> Any:
     import pyarrow.compute as pc
 
     if pc.count_distinct(column).as_py() * _COMPACT_RATIO > len(column):
-        return _text_objects(column)
+        return _coded_objects(column)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
@@ -1197,15 +1215,21 @@ def _finish(table: dict, fingerprint: str, name: str, kind: Format, progress: _P
         raise CohortFileError(f"'{name}' has no header row: the first row holds numbers or dates, not column names.")
     file_rows = np.asarray(table["file_rows"], dtype=np.int64)
     index = pd.RangeIndex(len(file_rows))  # columns: object arrays of str or categoricals, blank rows left out
+    columns = table.pop("columns")
+    coded = {k: columns[k] for k in range(len(columns)) if isinstance(columns[k], _Coded)}
+    for k, column in coded.items():
+        columns[k] = column.cells
     frame = pd.DataFrame({k: pd.Series(cells, index=index, dtype=_dtype(cells), copy=False)
-                          for k, cells in enumerate(table.pop("columns"))}, index=index, copy=False)
+                          for k, cells in enumerate(columns)}, index=index, copy=False)
+    del columns
     frame.columns = _unique_names(header)
+    distinct = {frame.columns[k]: (column.codes, column.texts) for k, column in coded.items()}
     delim = table.get("delimiter")
     decimal_comma = delim == ";" and _has_decimal_commas(frame)
     return RawTable(frame=frame, header=tuple(header), file_rows=file_rows, fingerprint=fingerprint,
                     source_name=name, format=kind, delimiter=delim, encoding=table.get("encoding"),
                     decimal_comma=decimal_comma, bad_rows=tuple(table.get("bad", ())), rows_read=progress.rows,
-                    cells_read=progress.cells)
+                    cells_read=progress.cells, distinct=distinct or None)
 
 
 def _dtype(cells: Any) -> Any:
