@@ -8,12 +8,13 @@ from app_ui import cached, figures, survival_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, download_table
 from app_ui.frame import frame
-from app_ui.markdown import md_escape
+from app_ui.markdown import markdown_table, md_escape
 from app_ui.registry import survival_from_counts
 from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view, view_data
-from app_ui.widgets import empty_state, format_p, show_table, url_choice, url_number, url_toggle
+from app_ui.widgets import empty_state, format_p, url_choice, url_number, url_toggle
 from il2lib import schema
 from il2lib.figures.km import ci_band_default
+from il2lib.privacy.masking import masking_caption
 from il2lib.survival import format_months, hazard_ratio_table
 from il2lib.validation.derive import FDA_ROWS_NOT_APPLIED, PFS_DOR_CENSORING
 
@@ -22,11 +23,15 @@ ctx.require_data(from_counts=survival_from_counts)
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
              schema.CLINICAL_BENEFIT]
+#: Presentation mode: the small Markdown tables in the slide's larger type (hidden style element, see the frame).
+PRESENTATION_TABLE_CSS = ("<style>[data-testid='stMain'] [data-testid='stMarkdownContainer'] :is(th, td) "
+                          "{ font-size: 1.25rem !important; }</style>")
 CONF_TYPES = {"log-log": "log-log (default)", "log": "log (R's default)", "plain": "plain (linear)"}
 
 
-def options() -> tuple[str, str | None, str, float | None, list[str]]:
-    """The analysis choices and the cautions they call for (drawn above the figure, below it when presenting)."""
+def options() -> tuple[str, str | None, str, float | None, list[str], object]:
+    """The analysis choices and the cautions they call for (drawn above the figure, below it when presenting), and
+    the column under "Compare groups" (for the reference group)."""
     a, b, c = st.columns([1, 1, 1])
     endpoint = url_choice("endpoint", "Endpoint", list(schema.ENDPOINTS), "os",
                           format_func=lambda e: schema.ENDPOINTS[e].label, container=a)
@@ -52,7 +57,7 @@ def options() -> tuple[str, str | None, str, float | None, list[str]]:
             landmark = url_number("landmark", "Landmark (months after IL-2 start)", default_l,
                                   min_value=minimum, max_value=60.0, step=1.0,
                                   help="Clinical benefit needs the landmark to be at least the SD threshold.")
-    return endpoint, by, conf_type, landmark, cautions
+    return endpoint, by, conf_type, landmark, cautions, b
 
 
 def show_cautions(cautions: list[str]) -> None:
@@ -60,11 +65,11 @@ def show_cautions(cautions: list[str]) -> None:
         st.warning(text, icon=":material/history:" if text == schema.ERA_CAVEAT else ":material/warning:")
 
 
-def censoring_caption(endpoint: str, masking) -> None:
+def censoring_note(endpoint: str, masking) -> str:
     """How PFS/DoR are censored (FDA 2018 table, and its two rows this schema cannot apply), and how many
-    patients shown were censored at day 0 for want of a dated tumour assessment."""
+    patients shown were censored at day 0 for want of a dated tumour assessment (Markdown; "" for OS)."""
     if endpoint not in ("pfs", "dor"):
-        return
+        return ""
     text = f"{PFS_DOR_CENSORING} {FDA_ROWS_NOT_APPLIED}"
     shown = None  # the shown patients' ids, built only when a day-0 censoring note needs them
     for note in ctx.cohort.report.conversions:
@@ -76,22 +81,23 @@ def censoring_caption(endpoint: str, masking) -> None:
             if n:
                 text += (f" Here {masking.count(n)} patient(s) without a dated post-baseline tumour assessment are censored "
                          "at day 0.")
-    st.caption(md_escape(text))
+    return md_escape(text)
 
 
 def display_toggles(masking) -> tuple[dict[str, bool], bool, object]:
-    """The figure's toggles (kept in the URL, so a shared link draws the same figure), the Cox toggle, and the
-    empty column of the CI band toggle (:func:`ci_band_toggle`)."""
-    cols = st.columns(5)
-    toggles = {"risk_table": url_toggle("km_risk", "Number at risk", True, container=cols[1]),
-               "censor_marks": url_toggle("km_censor", "Censor ticks", True, container=cols[2], disabled=masking.on,
+    """The figure's toggles in one row (kept in the URL, so a shared link draws the same figure), the Cox toggle,
+    and the place of the CI band toggle, first in the row (:func:`ci_band_toggle`)."""
+    row = st.container(horizontal=True, gap="large", key="km_toggles")
+    ci_place = row.empty()
+    toggles = {"risk_table": url_toggle("km_risk", "Number at risk", True, container=row),
+               "censor_marks": url_toggle("km_censor", "Censor ticks", True, container=row, disabled=masking.on,
                                           help="Not drawn while small-cell protection is on: each tick is one "
                                                "patient." if masking.on else None),
-               "median_lines": url_toggle("km_median", "Median lines", False, container=cols[3])}
-    with_cox = cols[4].toggle("Cox HR", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
+               "median_lines": url_toggle("km_median", "Median lines", False, container=row)}
+    with_cox = row.toggle("Cox HR", ctx.n <= COX_AUTO_MAX_N, key=f"km_cox_{ctx.n > COX_AUTO_MAX_N}",
                               help=f"Cox proportional-hazards hazard ratio with its PH check. On by default up to "
                                    f"{COX_AUTO_MAX_N:,} patients.")
-    return toggles, with_cox, cols[0]
+    return toggles, with_cox, ci_place
 
 
 def ci_band_toggle(column, n_groups: int) -> bool:
@@ -114,18 +120,18 @@ def milestones_table(view, masking) -> pd.DataFrame:
 
 
 def comparison(view) -> None:
+    """Log-rank test, and the Cox hazard ratio with its model test and notes."""
     if view.logrank is not None:
         lr = view.logrank
         st.metric("Log-rank test", format_p(lr.pvalue), help=f"chi-square {lr.statistic:.2f} on {lr.df} df")
         st.caption(f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
     if view.cox is not None:
         hr = hazard_ratio_table(view.cox)
-        show_table(hr)
+        st.markdown(markdown_table(masking.table(hr)))
         download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
-        st.caption(f"Model test: likelihood-ratio {format_p(view.cox.lr_test.pvalue)} "
-                   f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).")
-        for note in view.cox.warnings:
-            st.caption(md_escape(masking.text(note)))
+        st.caption("\n\n".join([f"Model test: likelihood-ratio {format_p(view.cox.lr_test.pvalue)} "
+                                 f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).",
+                                 *(md_escape(masking.text(note)) for note in view.cox.warnings)]))
         if view.ph_violated:
             st.warning("Proportional hazards look violated (Schoenfeld residual test p < 0.05 for "
                        + ", ".join(md_escape(t) for t in view.ph_violated)
@@ -133,11 +139,31 @@ def comparison(view) -> None:
                        icon=":material/warning:")
 
 
+def figure_notes(view, shown, endpoint: str, conf_type: str) -> str:
+    """The notes under the figure as one caption (Markdown paragraphs): n and CI method, PFS/DoR censoring, small-cell
+    protection, median follow-up, landmark."""
+    notes = [md_escape(f"{schema.ENDPOINTS[endpoint].label}: {view.note_with(shown.text)}"
+                       + (f"; {view.population_note}" if view.population_note else "")
+                       + f". Pointwise 95% CI, {conf_type} transformation."),
+             censoring_note(endpoint, masking),
+             md_escape(masking_caption(masking.threshold)) if masking.on else ""]
+    if view.followup is not None:
+        f = view.followup
+        notes.append(f"Median follow-up (reverse Kaplan-Meier on overall survival, from IL-2 start"
+                     f"{', not from the landmark' if view.landmark is not None else ''}; "
+                     f"n = {shown.text(('follow-up',), f.n)}): "
+                     f"{format_months(f.median)} months "
+                     f"(95% CI {format_months(f.median_ci[0])}–{format_months(f.median_ci[1])}).")
+    if view.landmark is not None:
+        notes.append(md_escape(masking.text(view.landmark.note)))
+    return "\n\n".join(n for n in notes if n)
+
+
 st.title("Survival")
-endpoint, by, conf_type, landmark, cautions = options()
-order = survival_sections.group_order(ctx, endpoint, by, landmark, container=st.columns(3)[1])
+endpoint, by, conf_type, landmark, cautions, by_column = options()
+order = survival_sections.group_order(ctx, endpoint, by, landmark, container=by_column)
 masking = ctx.masking
-toggles, with_cox, ci_column = display_toggles(masking)
+toggles, with_cox, ci_place = display_toggles(masking)
 if not ctx.presentation:  # presenting: under the figure, so the KM and its risk table fill the screen
     show_cautions(cautions)
 computed = survival_view(ctx.cache_key, view_data(ctx, endpoint, by, landmark), endpoint, by, conf_type, landmark,
@@ -146,7 +172,7 @@ if not computed.ok:
     empty_state(f"{schema.ENDPOINTS[endpoint].label} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
-toggles["show_ci"] = ci_band_toggle(ci_column, len(view.curves))
+toggles["show_ci"] = ci_band_toggle(ci_place, len(view.curves))
 shown = masking.protect(lambda: view.count_view(sidebar_n=ctx.n),
                         ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months, order))
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint].label
@@ -166,29 +192,16 @@ with left:
                     footnote=figures.km_footnote(view, shown, conf_type))
     if ctx.presentation:
         show_cautions(cautions)
-    st.caption(md_escape(f"{schema.ENDPOINTS[endpoint].label}: {view.note_with(shown.text)}"
-                         + (f"; {view.population_note}" if view.population_note else "")
-                         + f". Pointwise 95% CI, {conf_type} transformation."))
-    censoring_caption(endpoint, masking)
-    masking.caption()
-    if view.followup is not None:
-        f = view.followup
-        st.caption(f"Median follow-up (reverse Kaplan-Meier on overall survival, from IL-2 start"
-                   f"{', not from the landmark' if view.landmark is not None else ''}; "
-                   f"n = {shown.text(('follow-up',), f.n)}): "
-                   f"{format_months(f.median)} months "
-                   f"(95% CI {format_months(f.median_ci[0])}–{format_months(f.median_ci[1])}).")
-    if view.landmark is not None:
-        st.caption(md_escape(masking.text(view.landmark.note)))
+    st.caption(figure_notes(view, shown, endpoint, conf_type))
     code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
-    st.markdown("**Median survival**")
+    if ctx.presentation:  # the Markdown tables' type as large as the rest of a slide
+        st.markdown(PRESENTATION_TABLE_CSS, unsafe_allow_html=True)
     medians = medians_table(view, shown)
-    show_table(masking.table(medians))
+    st.markdown(markdown_table(masking.table(medians), "**Median survival**"))
     download_table(medians, f"median_{endpoint}", title="Median survival")
-    st.markdown("**Survival at 12 / 24 / 36 months**")
     milestones = milestones_table(view, masking)
-    show_table(masking.table(milestones))
+    st.markdown(markdown_table(masking.table(milestones), "**Survival at 12 / 24 / 36 months**"))
     download_table(milestones, f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
     comparison(view)
     survival_sections.next_to_figure(ctx, endpoint, by, view)

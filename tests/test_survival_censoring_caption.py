@@ -24,7 +24,8 @@ def server_file(tmp_path, monkeypatch):
 
 
 def censoring(at) -> list[str]:
-    return [t for t in texts(at, "caption") if t.startswith("PFS and DoR end at progression or death")]
+    notes = [p for c in texts(at, "caption") for p in c.split("\n\n")]  # the figure's notes: one caption, paragraphs
+    return [p for p in notes if p.startswith("PFS and DoR end at progression or death")]
 
 
 def test_pfs_caption_counts_the_shown_patients_censored_at_day_zero(server_file):

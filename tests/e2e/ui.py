@@ -221,10 +221,12 @@ def legend_labels(page: Page, index: int = 0) -> list[str]:
     return [t.strip() for t in plot.locator("g.legend g.traces text.legendtext").all_text_contents() if t and t.strip()]
 
 
-GRID = '[data-testid="stDataFrame"], [data-testid="stTable"]'  # grids, and the static result tables
+# grids, the static result tables, and the small tables of Markdown elements (app_ui.markdown.markdown_table)
+GRID = '[data-testid="stDataFrame"], [data-testid="stTable"], [data-testid="stMarkdownContainer"]:has(> table)'
 GRID_HEADER = '[role="columnheader"], thead th'
 GRID_CELLS = ('[data-testid="stDataFrame"] [role="gridcell"], [data-testid="stDataFrame"] [role="columnheader"], '
-              '[data-testid="stTable"] td, [data-testid="stTable"] th')
+              '[data-testid="stTable"] td, [data-testid="stTable"] th, '
+              '[data-testid="stMarkdownContainer"] > table td, [data-testid="stMarkdownContainer"] > table th')
 GRID_ROW_PX = 35  # Streamlit's default row (and header) height in st.dataframe / st.data_editor
 
 

@@ -109,9 +109,34 @@ def read_table(node) -> pd.DataFrame:
     return frame.map(lambda v: unescape(v.replace("\u00a0", " ")) if isinstance(v, str) else v)
 
 
+def markdown_tables(text: str) -> list[pd.DataFrame]:
+    """The Markdown tables of a Markdown element (``app_ui.markdown.markdown_table``), cells as the user reads them."""
+    def cells(line: str) -> list[str]:
+        parts = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+        return [unescape(p.strip(" ")).replace("\u00a0", " ") for p in parts]
+
+    found, lines = [], text.split("\n")
+    for i in range(len(lines) - 1):
+        if lines[i].startswith("| ") and re.fullmatch(r"\|( --- \|)+", lines[i + 1].strip()):
+            body = []
+            for line in lines[i + 2:]:
+                if not line.startswith("| "):
+                    break
+                body.append(cells(line))
+            found.append(pd.DataFrame(body, columns=cells(lines[i])))
+    return found
+
+
 def tables(at: AppTest) -> list[pd.DataFrame]:
-    """Every table in the main area (static tables and grids), in page order, as the user reads it."""
-    return [read_table(node) for node in at.main if node.type in ("table", "dataframe", "arrow_data_frame")]
+    """Every table in the main area (static tables, grids and the small tables of Markdown elements), in page order,
+    as the user reads it."""
+    out = []
+    for node in at.main:
+        if node.type in ("table", "dataframe", "arrow_data_frame"):
+            out.append(read_table(node))
+        elif node.type == "markdown" and "\n| --- |" in node.value:
+            out.extend(markdown_tables(node.value))
+    return out
 
 
 def open_code(at: AppTest) -> AppTest:
