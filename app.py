@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import data as data_mod, dictionary, state
+from app_ui.cached import derived
 from app_ui.downloads import download_table
 from app_ui.frame import NAVIGATION, frame
 from app_ui.markdown import md_escape
@@ -334,41 +335,60 @@ def column_heading(column: str) -> str:
     return f"File column '{column}'"
 
 
-def findings_by_column(report) -> None:
-    problems = [not is_absent_column_note(f, report) for f in report.findings]
+def findings_view(report) -> tuple:
+    """The report's findings as the page lists them, derived once per report (a rerun that changes a filter only
+    draws them): (every finding for the download, None without any; the sections ((expander label, expanded,
+    lines or table), ...); the caption on the file columns with findings not listed one by one, or "")."""
     frame_ = report.to_frame()
     if frame_.empty:
+        return None, (), ""
+    problems = [not is_absent_column_note(f, report) for f in report.findings]
+    frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
+    order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
+    everything = frame_[["column"] + [c for c in order if c in frame_.columns]]
+    frame_ = frame_[problems]
+    if frame_.empty:
+        return everything, (), ""
+    drawn = drawn_findings(frame_["column"])
+    sections = []
+    for column, group in frame_[drawn].groupby("column", sort=False):
+        levels = group["level"].value_counts()
+        summary = ", ".join(level_count(n, lvl) for lvl, n in levels.items())
+        content = ("\n".join(_finding_line(row) for row in group.itertuples(index=False))
+                   if len(group) <= FINDINGS_LISTED else readable_findings(group[[c for c in order if c in group]]))
+        sections.append((md_escape(f"{column_heading(column)}: {summary}"), bool(levels.get("file_error", 0)),
+                         content))
+    rest = frame_.loc[~drawn]
+    caption = ""
+    if len(rest):
+        levels = ", ".join(level_count(n, lvl) for lvl, n in rest["level"].value_counts().items())
+        caption = (f"… and {rest['column'].nunique():,} more file columns with findings ({levels}), not listed "
+                   "one by one: the findings download below has every finding.")
+    return everything, tuple(sections), caption
+
+
+def findings_by_column(report) -> None:
+    everything, sections, rest = derived(report, "findings", findings_view)
+    if everything is None:
         st.success("No problem found in the file.", icon=":material/task_alt:")
         return
     if current_masking().on:  # one row per patient (file row, id, value)
         st.markdown("#### Data problems by column")
         st.info(WITHHELD_TABLE, icon=":material/visibility_off:")
         return
-    frame_ = frame_.assign(column=frame_["column"].fillna("(whole file)"))
-    order = ["file_row", "patient_id", "level", "message", "value", "analysis"]
-    everything = frame_[["column"] + [c for c in order if c in frame_.columns]]
-    frame_ = frame_[problems]
-    if frame_.empty:
+    if not sections:
         st.success("No problem found in the data of the file.", icon=":material/task_alt:")
         findings_download(everything)
         return
     st.markdown("#### Data problems by column")
-    drawn = drawn_findings(frame_["column"])
-    for column, group in frame_[drawn].groupby("column", sort=False):
-        levels = group["level"].value_counts()
-        summary = ", ".join(level_count(n, lvl) for lvl, n in levels.items())
-        with st.expander(md_escape(f"{column_heading(column)}: {summary}"),
-                         expanded=bool(levels.get("file_error", 0))):
-            if len(group) <= FINDINGS_LISTED:
-                st.markdown("\n".join(_finding_line(row) for row in group.itertuples(index=False)))
+    for label, expanded, content in sections:
+        with st.expander(label, expanded=expanded):
+            if isinstance(content, str):
+                st.markdown(content)
             else:
-                show_table(readable_findings(group[[c for c in order if c in group.columns]]),
-                           column_config={"Problem": st.column_config.TextColumn("Problem", width="large")})
-    rest = frame_.loc[~drawn]
-    if len(rest):
-        levels = ", ".join(level_count(n, lvl) for lvl, n in rest["level"].value_counts().items())
-        st.caption(f"… and {rest['column'].nunique():,} more file columns with findings ({levels}), not listed "
-                   "one by one: the findings download below has every finding.")
+                show_table(content, column_config={"Problem": st.column_config.TextColumn("Problem", width="large")})
+    if rest:
+        st.caption(rest)
     findings_download(everything)
 
 
