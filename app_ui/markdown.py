@@ -32,7 +32,7 @@ def markdown_table(df, heading: str = "") -> str:
 
 #: The main area's Markdown tables in st.table's smaller type and padding (static CSS for a hidden element).
 SMALL_TABLES_CSS = """<style>
-  [data-testid="stMain"] [data-testid="stMarkdownContainer"] table { font-size: 0.875rem; }
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] table { font-size: 0.875rem; width: 100%; }
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] :is(th, td) { padding: 0.375rem 0.5rem; }
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] th { font-weight: 400; opacity: 0.75; }
 </style>"""

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from test_app_analysis_sections import RESPONSE, SURVIVAL, open_tab
 
 from il2lib.export.files import table_to_csv_bytes
-from support.apptest import open_app, read_table, rerun
+from support.apptest import markdown_tables, open_app, read_table, rerun
 
 #: Survival tab -> (table keys, figure keys) drawn in it; the pairwise log-rank table sits beside the KM figure.
 SURVIVAL_SECTIONS = {
@@ -65,8 +65,10 @@ def check_downloads(at, files: dict, tables, charts) -> None:
 
     for key in tables:
         i = position(f"dl_csv_{key}")
-        assert shown[i - 1].type in ("table", "dataframe") and ids[i + 1].endswith(f"-dl_xlsx_{key}"), key
-        assert files[f"dl_csv_{key}"]["data"]() == table_to_csv_bytes(read_table(shown[i - 1])), key
+        before = shown[i - 1]  # a table, or a Markdown block ending with a small table
+        assert before.type in ("table", "dataframe", "markdown") and ids[i + 1].endswith(f"-dl_xlsx_{key}"), key
+        table = markdown_tables(before.value)[-1] if before.type == "markdown" else read_table(before)
+        assert files[f"dl_csv_{key}"]["data"]() == table_to_csv_bytes(table), key
     for key in charts:  # the chart, then its export panel: the layout fields, then PNG, SVG, HTML
         i = position(f"dl_png_{key}")
         chart = max(j for j in range(i) if shown[j].type == "plotly_chart")
