@@ -330,9 +330,12 @@ def _utf8_text(data: bytes, name: str) -> tuple[bytes, int, str]:
     return data.decode("latin-1").encode("utf-8"), 0, "latin-1"
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f]")  # below 32, except tab, LF, form feed and CR
+
+
 def _looks_binary(text: str) -> bool:
     sample = text[:20000]
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t\f")
+    control = len(_CONTROL.findall(sample))
     return control > max(3, len(sample) // 100)
 
 
@@ -519,7 +522,8 @@ def _arrow_options(delim: str, width: int, quoted: bool) -> dict:
         parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
                                          newlines_in_values=quoted, ignore_empty_lines=True),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
-                                             quoted_strings_can_be_null=False))
+                                             quoted_strings_can_be_null=False,
+                                             check_utf8=False))  # the text is UTF-8 already (_utf8_text)
 
 
 @dataclass
@@ -640,7 +644,7 @@ def _encode_group(group: list, columns: list, quoted: bool) -> np.ndarray:
     blank = _blank_rows(table.columns, table.num_rows)
     kept = pa.array(~blank) if blank.any() else None
     for k in range(table.num_columns):
-        column = table.column(k).combine_chunks()
+        column = table.column(k)
         if quoted and pc.any(pc.match_substring(column, "\r")).as_py():
             column = pc.replace_substring(pc.replace_substring(column, "\r\n", "\n"), "\r", "\n")
         columns[k].add(column if kept is None else column.filter(kept))
@@ -685,16 +689,23 @@ class _CodedColumn:
         self.plain: list | None = None  # Arrow text chunks of a column whose values mostly differ
 
     def add(self, column) -> None:
-        """Add an Arrow string array."""
+        """Add an Arrow string array or chunked array."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         if not len(column):
             return
+        chunked = isinstance(column, pa.ChunkedArray)
         if self.plain is not None:
-            self.plain.append(column)
+            self.plain.extend(column.chunks if chunked else [column])
             return
         encoded = pc.dictionary_encode(column)  # its dictionary in order of first appearance
-        self._add_coded(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary)
+        if chunked:  # the chunks share one dictionary
+            chunks = encoded.chunks
+            indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks]
+            self._add_coded(np.concatenate(indices) if len(indices) > 1 else indices[0], chunks[-1].dictionary)
+        else:
+            self._add_coded(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary)
 
     def add_codes(self, codes: np.ndarray, texts) -> None:
         """Add the cells ``texts[codes]`` (``texts``: an Arrow string array, its values not necessarily distinct
