@@ -124,9 +124,18 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
 
     snapshot = masking.figure(copy_figure(fig))
     stem = file_name or slug(name)
-    with st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}",
-                    help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal"):
-        _in_fragment(_export_panel, snapshot, name, base, stem, footnote)
+    _in_fragment(_export_popover, snapshot, name, base, stem, footnote)
+
+
+def _export_popover(snapshot: go.Figure, name: str, base: str, stem: str, footnote: str | None) -> None:
+    """The popover, drawn in the fragment: opening it reruns only the fragment, and its fields and buttons are
+    drawn only while it is open (a page's other reruns do not send them)."""
+    panel = st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}", on_change="rerun",
+                       help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal")
+    if getattr(panel, "open", True) is False and get_script_run_ctx(suppress_warning=True) is not None:
+        return
+    with panel:
+        _export_panel(snapshot, name, base, stem, footnote)
 
 
 #: Label of a figure's export panel (a popover under the figure).

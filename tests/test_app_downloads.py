@@ -64,6 +64,11 @@ download_figure(go.Figure(), "KM")
 '''
     at = AppTest.from_string(script, default_timeout=30).run()
     assert not at.exception
+    assert [b.proto.label for b in at.get("download_button")] == ["CSV", "XLSX", "CSV", "XLSX"], \
+        "a closed export panel draws no buttons"
+    at.session_state["dl_panel_km"] = True  # the export panel opened
+    at.run()
+    assert not at.exception
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["CSV", "XLSX", "CSV", "XLSX", "PNG", "SVG", "HTML"]
     assert all(b.proto.deferred_file_id for b in at.get("download_button"))

@@ -29,9 +29,9 @@ def files(monkeypatch):
     drawn: dict[str, dict] = {}
     real = streamlit.download_button
 
-    def recording(label, **kwargs):
-        drawn[kwargs["key"]] = kwargs
-        return real(label, **kwargs)
+    def recording(label, *args, **kwargs):
+        drawn[kwargs.get("key", label)] = kwargs
+        return real(label, *args, **kwargs)
 
     monkeypatch.setattr(streamlit, "download_button", recording)
     return drawn
@@ -54,7 +54,12 @@ def element_id(element) -> str:
 
 
 def check_downloads(at, files: dict, tables, charts) -> None:
-    """CSV, XLSX right after each table (the CSV being that table); the export panel right after each chart."""
+    """CSV, XLSX right after each table (the CSV being that table); the export panel right after each chart (opened:
+    its fields are drawn only while it is open)."""
+    if charts:
+        for key in charts:
+            at.session_state[f"dl_panel_{key}"] = True
+        rerun(at)
     shown = elements(at)
     ids = [element_id(e) for e in shown]
 

@@ -348,7 +348,9 @@ def test_a_queued_figure_export_shows_waiting_for_a_free_slot_under_the_figure(s
     slots = slots_of(1)
     monkeypatch.setattr(downloads, "FOLLOW_SECONDS", 0.5)
     with DownloadRecorder() as recorder:
-        at = AppTest.from_string(PAGE, default_timeout=60).run()
+        at = AppTest.from_string(PAGE, default_timeout=60)
+        at.session_state["dl_panel_km"] = True  # the export panel open (its buttons are drawn only then)
+        at.run()
     assert not at.exception and not at.get("status")
     make_png = next(d.make for d in recorder.downloads if d.file_name == "km.png")
     ticket = at.session_state["_export_ticket_dl_png_km"]

@@ -19,7 +19,7 @@ from il2lib.figures.export_layout import (FOOTNOTE_NAME, MAX_STEM, SIZE_PRESETS,
                                           figure_texts, file_stem, output_size)
 from il2lib.figures.km import km_figure
 from il2lib.survival import kaplan_meier
-from support.apptest import open_app
+from support.apptest import open_app, rerun
 
 SURVIVAL, TOXICITY, RESPONSE = "pages/3_Survival.py", "pages/5_Toxicity.py", "pages/2_Response.py"
 TIME = np.array([1, 2, 2, 3, 5, 6, 8, 8, 9, 12, 14, 15, 20, 22, 30, 31, 40, 45], dtype=float)
@@ -132,21 +132,30 @@ def files(monkeypatch):
     drawn: dict[str, dict] = {}
     real = streamlit.download_button
 
-    def recording(label, **kwargs):
-        drawn[kwargs["key"]] = kwargs
-        return real(label, **kwargs)
+    def recording(label, *args, **kwargs):
+        drawn[kwargs.get("key", label)] = kwargs
+        return real(label, *args, **kwargs)
 
     monkeypatch.setattr(streamlit, "download_button", recording)
     return drawn
 
 
+def open_panel(at, base: str):
+    """Open the export panel of the figure keyed ``base`` (its fields are drawn only while it is open)."""
+    at.session_state[f"dl_panel_{base}"] = True
+    return rerun(at)
+
+
 def panel_footnote(at, base: str) -> str:
+    open_panel(at, base)
     [area] = [a for a in at.get("text_area") if a.key.startswith(f"fx_note_{base}_")]
     return area.value
 
 
 def test_survival_panel_gives_a_16_9_slide_with_its_statistics_named_after_the_filter(files):
     at = open_app({"disease": "melanoma,rcc", "prior_pd1_pdl1": "yes"}, page=SURVIVAL)
+    assert not [s for s in at.selectbox if s.key == "fx_size_km_chart"], "a closed panel draws no fields"
+    open_panel(at, "km_chart")
     assert [s.value for s in at.selectbox if s.key == "fx_size_km_chart"] == ["slide"]
     note = panel_footnote(at, "km_chart")
     for part in ("Log-rank p", "Cox HR (95% CI)", "Median, months (95% CI)", "n (events)",
@@ -162,7 +171,7 @@ def test_survival_panel_gives_a_16_9_slide_with_its_statistics_named_after_the_f
 
 
 def test_the_footnote_follows_the_edited_text_and_the_file_follows_the_panel(files):
-    at = open_app(page=SURVIVAL)
+    at = open_panel(open_app(page=SURVIVAL), "km_chart")
     [area] = [a for a in at.get("text_area") if a.key.startswith("fx_note_km_chart_")]
     area.set_value("My own footnote.").run()
     [title] = [t for t in at.text_input if t.key.startswith("fx_title_km_chart_")]
