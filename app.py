@@ -55,22 +55,22 @@ def source_picker() -> None:
                   "server's memory for this browser session only; " + upload_transit())
     if ctx.loaded.choice != data_mod.UPLOAD:
         return
-    left, right = st.columns(2)
-    left.file_uploader("Patient file (CSV, XLSX or Parquet; one row per patient)", type=data_mod.UPLOAD_TYPES,
-                       key="w_upload", on_change=data_mod.store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
-    right.file_uploader("Adverse-event table (optional, long format)", type=data_mod.UPLOAD_TYPES, key="w_upload_ae",
-                        on_change=data_mod.store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
-    left, right = st.columns(2)
-    left.file_uploader("Tumour assessments (CSV, optional; one row per patient and assessment)",
-                       type=data_mod.UPLOAD_TYPES, key="w_upload_tumour", on_change=data_mod.store_upload,
-                       args=("w_upload_tumour", data_mod.UPLOAD_TUMOUR),
-                       help="patient_id, assessment_date, target_sum_mm (sum of target-lesion diameters) and "
-                            "optionally new_lesions: the Response page then draws the waterfall and spider plots.")
-    right.file_uploader("REDCap data dictionary (CSV, optional)", type=["csv"], key="w_upload_dictionary",
-                        on_change=data_mod.store_upload, args=("w_upload_dictionary", data_mod.UPLOAD_DICTIONARY),
-                        help="The project's Data Dictionary, for a REDCap \"CSV (raw data)\" export: it decodes the "
-                             "coded values. A labels export, or an export of the bundled REDCap template, loads "
-                             "without it.")
+    with row():
+        st.file_uploader("Patient file (CSV, XLSX or Parquet; one row per patient)", type=data_mod.UPLOAD_TYPES,
+                         key="w_upload", on_change=data_mod.store_upload, args=("w_upload", data_mod.UPLOAD_FILE))
+        st.file_uploader("Adverse-event table (optional, long format)", type=data_mod.UPLOAD_TYPES, key="w_upload_ae",
+                         on_change=data_mod.store_upload, args=("w_upload_ae", data_mod.UPLOAD_AE))
+    with row():
+        st.file_uploader("Tumour assessments (CSV, optional; one row per patient and assessment)",
+                         type=data_mod.UPLOAD_TYPES, key="w_upload_tumour", on_change=data_mod.store_upload,
+                         args=("w_upload_tumour", data_mod.UPLOAD_TUMOUR),
+                         help="patient_id, assessment_date, target_sum_mm (sum of target-lesion diameters) and "
+                              "optionally new_lesions: the Response page then draws the waterfall and spider plots.")
+        st.file_uploader("REDCap data dictionary (CSV, optional)", type=["csv"], key="w_upload_dictionary",
+                         on_change=data_mod.store_upload, args=("w_upload_dictionary", data_mod.UPLOAD_DICTIONARY),
+                         help="The project's Data Dictionary, for a REDCap \"CSV (raw data)\" export: it decodes the "
+                              "coded values. A labels export, or an export of the bundled REDCap template, loads "
+                              "without it.")
     current = st.session_state.get(data_mod.UPLOAD_FILE)
     if current is not None:
         st.caption(f"In this session: {md_escape(current.name)} ({len(current.data):,} bytes)")
@@ -78,12 +78,17 @@ def source_picker() -> None:
                   help="Drops the uploaded files and every result computed from them from this session.")
 
 
+def row():
+    """A row of elements side by side: one block (``st.columns`` sends a block per column too)."""
+    return st.container(horizontal=True)
+
+
 def counts(report, shown) -> None:
     """Rows loaded = patients analysed + rows excluded, as ``shown`` (small-cell protection) shows them."""
-    a, b, c = st.columns(3)
-    a.metric("Rows loaded", _count(shown, ("loaded",), report.n_loaded))
-    b.metric("Patients analysed", _count(shown, ("analysed",), report.n_analysed))
-    c.metric("Rows excluded", _count(shown, ("excluded",), report.n_excluded))
+    with row():
+        st.metric("Rows loaded", _count(shown, ("loaded",), report.n_loaded))
+        st.metric("Patients analysed", _count(shown, ("analysed",), report.n_analysed))
+        st.metric("Rows excluded", _count(shown, ("excluded",), report.n_excluded))
 
 
 def plural(n: int, word: str, count: str | None = None) -> str:
@@ -105,22 +110,22 @@ def cohort_snapshot(snapshot, shown) -> None:
     disease = split("disease", snapshot.disease, schema.DISEASE_LABELS)
     prior = split("prior_pd1", snapshot.prior_pd1, {"yes": "yes", "no": "no"})
     # two a row: "Melanoma 70 · RCC 37" needs half the page's width; "Melanoma 131,117 · RCC 68,883" the whole
-    a, b = st.columns(2) if max(len(disease), len(prior)) <= SNAPSHOT_HALF_WIDTH else (st.container(), st.container())
-    c, d = st.columns(2)
-    a.metric("Disease", disease)
-    b.metric("Prior PD-1/PD-L1", prior)
+    with row() if max(len(disease), len(prior)) <= SNAPSHOT_HALF_WIDTH else st.container():
+        st.metric("Disease", disease)
+        st.metric("Prior PD-1/PD-L1", prior)
     years = snapshot.il2_years
-    c.metric("IL-2 start years", "–".join(dict.fromkeys(str(y) for y in years)) if years else "–")
-    d.metric("Median follow-up", f"{format_months(snapshot.followup_months)} months"
-             if snapshot.followup_months is not None else "not reached",
-             help="Reverse Kaplan-Meier on overall survival from IL-2 start, as on the Survival page.")
+    with row():
+        st.metric("IL-2 start years", "–".join(dict.fromkeys(str(y) for y in years)) if years else "–")
+        st.metric("Median follow-up", f"{format_months(snapshot.followup_months)} months"
+                  if snapshot.followup_months is not None else "not reached",
+                  help="Reverse Kaplan-Meier on overall survival from IL-2 start, as on the Survival page.")
 
 
 def start_links() -> None:
     icons = {path: icon for path, _, icon in NAVIGATION}
-    for column, (path, label) in zip(st.columns(len(START_LINKS)), START_LINKS):
-        with column:
-            st.page_link(path, label=label, icon=icons.get(path))
+    with row():
+        for path, label in START_LINKS:
+            st.page_link(path, label=label, icon=icons.get(path), width="stretch")
 
 
 def cannot_analyse(report) -> None:
@@ -148,10 +153,10 @@ def cannot_analyse(report) -> None:
 
 def registry_counts(loaded) -> None:
     """Registry source: its size and the filtered selection, counted in the database (nothing typed here)."""
-    a, b, c = st.columns(3)
-    a.metric("Patients in the registry", f"{loaded.n_registry:,}")
-    b.metric("Selected by the filters", f"{loaded.n_selected:,}")
-    c.metric("Row limit of the pages", f"{loaded.row_limit:,}")
+    with row():
+        st.metric("Patients in the registry", f"{loaded.n_registry:,}")
+        st.metric("Selected by the filters", f"{loaded.n_selected:,}")
+        st.metric("Row limit of the pages", f"{loaded.row_limit:,}")
     st.caption("Counted where the data lives (SQL with the filters as parameters). The registry is configured "
                "by the deployer in .streamlit/secrets.toml; the pages load the selected patients when there "
                "are at most the row limit.")
@@ -531,11 +536,11 @@ def redcap_summary(redcap) -> None:
 
 def templates() -> None:
     st.markdown("#### Template and data dictionary")
-    a, b = st.columns(2)
-    a.download_button("Template CSV (all columns, no rows)", dictionary.template_csv(),
-                      file_name="il2_registry_template.csv", mime="text/csv", icon=":material/download:")
-    b.download_button("Data dictionary (CSV)", dictionary.dictionary_csv(), file_name="il2_data_dictionary.csv",
-                      mime="text/csv", icon=":material/download:")
+    with row():
+        st.download_button("Template CSV (all columns, no rows)", dictionary.template_csv(),
+                           file_name="il2_registry_template.csv", mime="text/csv", icon=":material/download:")
+        st.download_button("Data dictionary (CSV)", dictionary.dictionary_csv(), file_name="il2_data_dictionary.csv",
+                           mime="text/csv", icon=":material/download:")
 
 
 st.title("Data")
