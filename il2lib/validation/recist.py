@@ -217,6 +217,7 @@ class PatientRules:
     other_criteria: np.ndarray  # not RECIST1.1
     has_criteria: bool
     duration: pd.Series
+    criteria_keys: tuple[np.ndarray, np.ndarray] | None = None  # distinct ``criteria`` values, each row's position
 
 
 def _all_ids(df: pd.DataFrame) -> np.ndarray:
@@ -283,18 +284,33 @@ def counted_rules(df: pd.DataFrame, view: View = "auto",
     criteria_codes, criteria_uniques = pd.factorize(criteria.to_numpy(dtype=object), use_na_sentinel=True)
     under_criteria = _equal_to(criteria_codes, criteria_uniques, "iRECIST")
     is_irecist = (by_category | under_criteria) & (code != MISSING)
+    keys = None
     if criteria.dtype == object:
         filled = criteria.to_numpy(copy=True)
         filled[criteria_codes < 0] = "not recorded"
         filled = pd.Series(filled, index=criteria.index, name=criteria.name)
+        key_of, distinct = pd.factorize(np.append(criteria_uniques, np.array(["not recorded"], dtype=object)))
+        keys = (distinct, key_of[criteria_codes])
     else:
         filled = criteria.fillna("not recorded")
     parts = PatientRules(view, schema.RESPONSE_CONFIRMED in df.columns, float(sd_minimum_weeks), float(window_days),
                          bor, pd.Series(counted, index=bor.index, name=bor.name), ids, unconfirmed, blank, as_sd,
                          fallback, short, unknown, irecist, by_category, under_criteria, is_irecist, filled,
                          ~_equal_to(criteria_codes, criteria_uniques, "RECIST1.1"),
-                         schema.RESPONSE_CRITERIA in df.columns, duration)
+                         schema.RESPONSE_CRITERIA in df.columns, duration, keys)
     return parts, counted_code
+
+
+def _value_counts(keys: tuple[np.ndarray, np.ndarray] | None, values: pd.Series, keep: np.ndarray | None) -> pd.Series:
+    """``values[keep].value_counts()`` from each row's position among the distinct values (``keys``), when few."""
+    if keys is None or len(keys[0]) > 64:
+        return (values if keep is None else values[keep]).value_counts()
+    distinct, position = keys[0], keys[1] if keep is None else keys[1][keep]
+    counts = np.bincount(position, minlength=len(distinct))
+    seen = np.flatnonzero(counts)
+    first = [int(np.argmax(position == k)) for k in seen]  # value_counts lists values by first occurrence, then sorts
+    order = seen[np.argsort(first, kind="stable")]
+    return pd.Series(counts[order], index=pd.Index(distinct[order], dtype=object)).sort_values(ascending=False)
 
 
 def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRules:
@@ -343,7 +359,7 @@ def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRul
         notes.append(Note(f"{n:,} SD without a duration (no sd_duration_months, progression or last-assessment "
                           f"date): {minimum} cannot be checked; counted as SD.", n, list(ids[unknown]),
                           "sd_minimum_unknown"))
-    irecist, criteria = sub(parts.irecist), sub(parts.criteria)
+    irecist = sub(parts.irecist)
     by_category, under_criteria, is_irecist = sub(parts.by_category), sub(parts.under_criteria), sub(parts.is_irecist)
     if is_irecist.any():
         n = int(is_irecist.sum())
@@ -358,7 +374,7 @@ def rules_of(parts: PatientRules, keep: np.ndarray | None = None) -> ResponseRul
                           n, list(ids[is_irecist]), "irecist"))
     mix: dict = {}
     if parts.has_criteria:
-        mix = {str(k): int(v) for k, v in criteria.value_counts().items()}
+        mix = {str(k): int(v) for k, v in _value_counts(parts.criteria_keys, parts.criteria, keep).items()}
         other = sub(parts.other_criteria)
         text = ", ".join(f"{k} n = {v}" for k, v in mix.items())
         notes.append(Note(f"Response criteria: {text}.", int(other.sum()), list(ids[other]), "response_criteria"))
