@@ -132,3 +132,22 @@ def test_a_file_with_padded_and_missing_ids_loads_as_its_cells_typed_one_by_one(
     assert ids.notna().all() and not ids.str.startswith(" ").any()
     assert any("Q000042" in f.message for f in report.row_errors)  # repeated ids
     assert sum("'patient_id' is empty" in f.message for f in report.row_errors) == 30
+
+
+@pytest.mark.parametrize("use_dictionary", [True, False], ids=["dictionary pages", "plain pages"])
+def test_a_parquet_file_read_as_its_dictionary_codes_loads_as_its_cells_read_one_by_one(use_dictionary):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _messy_ids(5_000)
+    table = pa.Table.from_pandas(frame.replace({"": None}), preserve_index=False)  # empty cells stored as nulls
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, use_dictionary=use_dictionary, row_group_size=1_500)
+    data = buffer.getvalue()
+    fast = load_cohort(io.BytesIO(data))
+    plain = validate_table(read_table(data))
+    assert fast.report.row_errors and fast.report.n_loaded == 5_000
+    assert [dataclasses.astuple(f) for f in fast.report.findings] == [dataclasses.astuple(f)
+                                                                      for f in plain.report.findings]
+    pd.testing.assert_frame_equal(fast.data, plain.data, check_exact=True)
+    pd.testing.assert_frame_equal(fast.excluded, plain.excluded, check_exact=True)

@@ -1094,6 +1094,10 @@ def _read_parquet(data: bytes, name: str, limits: LoaderLimits, progress: _Progr
     _check_columns(name, len(fields), limits, progress)
     _check_cells(name, n_rows, len(fields), limits, progress)
     _check_decoded(name, decoded, len(data), limits, progress, compressed=True)
+    text_fields = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    if compact and text_fields:  # text read as the file's dictionary codes, not hashed again
+        with contextlib.suppress(Exception):
+            parquet = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)), read_dictionary=text_fields)
     pieces: list[list[np.ndarray]] = [[] for _ in fields]
     coded = [_CodedColumn() for _ in fields] if compact else None  # compact: text codes, batch by batch
     numbers: list[np.ndarray] = []
