@@ -306,16 +306,18 @@ def is_absent_column_note(finding, report) -> bool:
 
 def absent_columns(report) -> None:
     """Optional columns not in the file, apart from the data problems: each with the analyses it limits."""
-    notes = [f for f in report.findings if is_absent_column_note(f, report)]
+    notes = derived(report, "absent", lambda r: [f for f in r.findings if is_absent_column_note(f, r)])
     if not notes:
         return
     with st.expander(f"Not in your file: {plural(len(notes), 'optional column')} (these analyses are limited)",
                      icon=":material/info:"):
-        for finding in notes:
-            limits = analyses_text(finding.analysis)
-            st.markdown("- **" + md_escape(schema.label(finding.column)) + "**"
-                        + md_escape((f". Limits: {limits}. " if limits else ". ")
-                                    + current_masking().text(finding.message)))
+        st.markdown("\n".join(_absent_line(finding, current_masking()) for finding in notes))  # one element
+
+
+def _absent_line(finding, masking) -> str:
+    limits = analyses_text(finding.analysis)
+    return ("- **" + md_escape(schema.label(finding.column)) + "**"
+            + md_escape((f". Limits: {limits}. " if limits else ". ") + masking.text(finding.message)))
 
 
 def file_reading(report) -> None:
@@ -517,9 +519,10 @@ def redcap_summary(redcap) -> None:
                      expanded=redcap.coding == "none", icon=":material/database:"):
         st.markdown(md_escape(f"Read as a REDCap {kind} export, {coding}."))
         masking = current_masking()
-        for finding in redcap.findings[:50]:
-            what = {"file_error": "Blocks the file", "row_error": "Left out"}.get(finding.level, "Note")
-            st.markdown("- " + md_escape(f"{what}: {masking.text(finding.message)}"))
+        what = {"file_error": "Blocks the file", "row_error": "Left out"}
+        if redcap.findings:  # one list, one element
+            st.markdown("\n".join("- " + md_escape(f"{what.get(f.level, 'Note')}: {masking.text(f.message)}")
+                                  for f in redcap.findings[:50]))
         if len(redcap.findings) > 50:
             st.caption(f"... and {len(redcap.findings) - 50:,} more (every finding is in the download below).")
         rows = [{"Field": field, "Missing-data code": code, "Cells": n}

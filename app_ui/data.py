@@ -544,8 +544,8 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
             if masking.on:
                 st.caption("Warnings about patients: not listed while small-cell protection is on (one row per "
                            "patient; the switches above count the patients without AE rows).")
-            for finding in listed[:50]:
-                st.markdown("- " + md_escape(masking.text(finding.message)))
+            if listed:  # one list, one element
+                st.markdown("\n".join("- " + md_escape(masking.text(finding.message)) for finding in listed[:50]))
             if len(listed) > 50:
                 st.caption(f"... and {len(listed) - 50:,} more.")
 
@@ -577,8 +577,8 @@ def tumour_table_report(loaded: LoadedData) -> None:
         if masking.on:
             st.caption("Findings about patients: not listed while small-cell protection is on (one row per "
                        "patient).")
-        for finding in listed[:50]:
-            what = "Left out" if finding.level == "row_error" else "Warning"
-            st.markdown("- " + md_escape(f"{what}: {masking.text(finding.message)}"))
+        if listed:  # one list, one element
+            st.markdown("\n".join("- " + md_escape(f"{'Left out' if finding.level == 'row_error' else 'Warning'}: "
+                                                    f"{masking.text(finding.message)}") for finding in listed[:50]))
         if len(listed) > 50:
             st.caption(f"... and {len(listed) - 50:,} more.")

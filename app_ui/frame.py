@@ -8,6 +8,7 @@ filtered cohort.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,18 +234,25 @@ def _current_choice() -> str:
 
 def _data_status(loaded: LoadedData) -> None:
     st.markdown("### IL-2 registry")
-    st.caption(md_escape(loaded.label))
-    if loaded.synthetic:
-        st.caption(f":material/science: {md_escape(schema.SYNTHETIC_NOTE)}")
+    lines = [md_escape(loaded.label)] + ([f":material/science: {md_escape(schema.SYNTHETIC_NOTE)}"]
+                                          if loaded.synthetic else [])
+    if loaded.note and not loaded.error:
+        lines.append(md_escape(loaded.note))
+    st.caption("  \n".join(lines))  # one element, a line each
     if loaded.error:
         st.error(md_escape(loaded.error), icon=":material/error:")
-    if loaded.note:
-        st.caption(md_escape(loaded.note))
+        if loaded.note:
+            st.caption(md_escape(loaded.note))
 
 
 def _pages() -> list[tuple[str, str, str]]:
-    """The :data:`NAVIGATION` entries whose page exists, in order."""
-    return [entry for entry in NAVIGATION if (ROOT / entry[0]).is_file()]
+    """The :data:`NAVIGATION` entries whose page exists, in order (looked up once per process)."""
+    return list(_existing_pages(NAVIGATION))
+
+
+@functools.cache
+def _existing_pages(navigation: tuple) -> tuple:
+    return tuple(entry for entry in navigation if (ROOT / entry[0]).is_file())
 
 
 def _navigation() -> None:
