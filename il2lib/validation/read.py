@@ -289,6 +289,8 @@ _ARROW_MAX_COLUMNS = 1_000  # pyarrow's parser holds about 15 kB per column: wid
 
 def _is_utf8(data: bytes, start: int) -> bool:
     """Strict UTF-8 check in 1 MB pieces (the decoded text is never held whole)."""
+    if start == 0 and data.isascii():  # ASCII is UTF-8, checked without a copy
+        return True
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(data)
     try:
@@ -366,8 +368,17 @@ def _sniff_delimiter(lines: list[str]) -> str:
 
 def _count_line_ends(buf: bytes, start: int, end: int) -> int:
     if buf.find(b"\r", start, end) < 0:  # one fast scan spares the two slower counts
-        return buf.count(b"\n", start, end)
-    return buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
+        return _count_byte(buf, 10, start, end)
+    return _count_byte(buf, 10, start, end) + _count_byte(buf, 13, start, end) - buf.count(b"\r\n", start, end)
+
+
+def _count_byte(buf: bytes, byte: int, start: int, end: int) -> int:
+    """``buf.count(bytes([byte]), start, end)``, by numpy a block at a time (a few times faster on a large text)."""
+    if end - start < _CHECK_CHUNK:
+        return buf.count(bytes([byte]), start, end)
+    view = np.frombuffer(buf, dtype=np.uint8)
+    return sum(int(np.count_nonzero(view[at:min(at + _CHECK_CHUNK, end)] == byte))
+               for at in range(start, end, _CHECK_CHUNK))
 
 
 def _has_empty_lines(buf: bytes, offset: int) -> bool:
