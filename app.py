@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import data as data_mod, dictionary, state
-from app_ui.cached import derived
 from app_ui.downloads import download_table
 from app_ui.frame import NAVIGATION, frame
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
+from app_ui.session_cache import derived
 from app_ui.widgets import show_table
 from il2lib import schema
 from il2lib.export.files import table_to_csv_bytes
@@ -565,8 +565,9 @@ if ctx.loaded.n_registry is not None:
         preview(ctx.cohort)
 elif ctx.cohort is not None:
     report = ctx.cohort.report
-    snapshot = (data_mod.snapshot(ctx.loaded.scope, ctx.cohort.fingerprint, ctx.loaded) if report.n_analysed
-                else None)
+    snapshot = (derived(ctx.cohort, "snapshot " + ctx.loaded.scope,
+                        lambda cohort: data_mod.snapshot(ctx.loaded.scope, cohort.fingerprint, ctx.loaded))
+                if report.n_analysed else None)
     shown = ctx.masking.protect(lambda: data_mod.count_view(ctx.loaded, ctx.n_total, snapshot),
                                 ("data", ctx.cache_key, ctx.loaded.ae_key, ctx.n_total))
     counts(report, shown)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -56,24 +56,6 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
 
 #: Session state key: this session's :class:`FrameRules`, by frame object.
 FRAME_RULES = "_frame_rules"
-#: Session state key: what a page derived from one object of this session (a validation report), by object.
-DERIVED = "_derived"
-
-
-def derived(obj, name: str, compute: Callable[[object], T]) -> T:
-    """``compute(obj)``, computed once per object and ``name`` in this session (a rerun that only changes a
-    filter reuses it) and forgotten with the object; kept in the session like the object itself."""
-    held = st.session_state.setdefault(DERIVED, {})
-    entry = held.get(id(obj))
-    if entry is None or entry[0]() is not obj:
-        entry = held[id(obj)] = (weakref.ref(obj), {})
-        weakref.finalize(obj, held.pop, id(obj), None)
-    values = entry[1]
-    if name not in values:
-        values[name] = compute(obj)
-    return values[name]
-
-
 def frame_rules(df: pd.DataFrame) -> FrameRules:
     """The RECIST rules of this frame object, counted once for all its groupings (the page's tables and the forest
     plot). Kept in the session (an upload's per-patient results never leave it) and forgotten with the frame."""

@@ -39,7 +39,7 @@ from app_ui.loaded import LoadedData, RedcapSummary
 from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.registry import REGISTRY, registry_config
-from app_ui.session_cache import UPLOAD_SCOPE_PREFIX, data_cache, forget_upload_results, holds_upload
+from app_ui.session_cache import DERIVED, UPLOAD_SCOPE_PREFIX, data_cache, forget_upload_results, holds_upload
 from il2lib import schema
 from il2lib.analyses.snapshot import CohortSnapshot, cohort_snapshot
 from il2lib.analyses.tumour_burden import load_tumour_assessments
@@ -381,6 +381,7 @@ def store_upload(widget: str, target: str) -> None:
     """Uploader callback: keep the bytes in the session (in memory), forget the old memo and results."""
     file = st.session_state.get(widget)
     st.session_state.pop(UPLOAD_MEMO, None)
+    st.session_state.pop(DERIVED, None)  # what the pages derived from the file it replaces
     forget_upload_results()  # the results of the file it replaces
     if file is None:
         st.session_state.pop(target, None)
@@ -414,7 +415,7 @@ def clear_upload() -> None:
     options and the widgets named after the file's columns or sources, every session entry keyed by the
     upload's scope (such as the built report's options) and every cached result computed from them."""
     ss = st.session_state
-    for key in (*UPLOAD_WIDGETS, *UPLOAD_WIDGETS.values(), UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, MAPPING,
+    for key in (*UPLOAD_WIDGETS, *UPLOAD_WIDGETS.values(), UPLOAD_MEMO, PSEUDONYM_MEMO, FILTER_MEMO, DERIVED, MAPPING,
                 DATE_ORDER, RECODES, AE_COMPLETE, state.UPLOAD_ID, state.UPLOAD_MISMATCH, state.LINKED_UPLOAD,
                 MAPPING_FIND_WIDGET):
         ss.pop(key, None)

@@ -11,7 +11,7 @@ import streamlit as st
 from app_ui import state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
-from app_ui.session_cache import data_cache, resource_cache
+from app_ui.session_cache import data_cache, derived, resource_cache
 from il2lib import schema
 from il2lib.cohort import LINE_GROUPS, CohortFilter, filter_positions, line_groups
 
@@ -99,7 +99,8 @@ def draw_filters(loaded: LoadedData) -> state.FilterState:
     elif not loaded.ok:
         return current
     else:
-        opts = filter_options(loaded.scope, loaded.cohort.fingerprint, loaded.cohort.data)
+        opts = derived(loaded.cohort.data, "filter options " + loaded.scope,
+                       lambda data: filter_options(loaded.scope, loaded.cohort.fingerprint, data))
     st.markdown("**Filters**")
     st.multiselect("Disease", _union(opts.disease, current.disease), **state.bind("disease"),
                    format_func=lambda d: schema.DISEASE_LABELS.get(d, d), placeholder="All")

@@ -16,10 +16,12 @@ session for the session scope). ``st.cache_resource`` has no byte limit in 1.67.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+import weakref
+from typing import Any, Callable, TypeVar
 
 import streamlit as st
 
+T = TypeVar("T")
 #: Scope of an upload's cache keys (``app_ui.data``: ``upload:<random per-session token>``).
 UPLOAD_SCOPE_PREFIX = "upload:"
 
@@ -66,3 +68,22 @@ def forget_upload_results() -> None:
     """Drop this session's upload results from every cache (call from a script run or a callback)."""
     for cached in list(_SESSION_SCOPED.values()):
         cached.clear()  # a session-scoped function clears the current session's cache only
+
+
+#: Session state key: what the pages derived from one object of this session (a report, the loaded data), by object.
+DERIVED = "_derived"
+
+
+def derived(obj, name: str, compute: Callable[[Any], T]) -> T:
+    """``compute(obj)``, computed once per object and ``name`` in this session (a rerun that only changes a
+    filter reuses it, without a cache lookup) and forgotten with the object; kept in the session like the object.
+    A new upload and "Forget the uploaded files" drop all of it (:data:`DERIVED`, ``app_ui.data``)."""
+    held = st.session_state.setdefault(DERIVED, {})
+    entry = held.get(id(obj))
+    if entry is None or entry[0]() is not obj:
+        entry = held[id(obj)] = (weakref.ref(obj), {})
+        weakref.finalize(obj, held.pop, id(obj), None)
+    values = entry[1]
+    if name not in values:
+        values[name] = compute(obj)
+    return values[name]
