@@ -547,7 +547,7 @@ def _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, ident
     columns: list[Any] = []
     for name in order:
         column = derived.pop(name)
-        columns.append((column if rows is None else column.take(rows)).set_axis(index, copy=False))
+        columns.append(column.set_axis(index, copy=False) if rows is None else _expand(column, rows, index))
     del derived
     columns += [pd.Series(v, index=index, dtype=object, copy=False) for v in extras]
     del extras[:]
