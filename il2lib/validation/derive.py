@@ -111,8 +111,7 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
         sd = _numbers(t, schema.SD_DURATION)
         progressed, progressed_missing = _bools(t, schema.PROGRESSED)
         sd_end = _where(progressed | progressed_missing, _dates(t, schema.DATE_PROGRESSION), _NAT)
-        no_end = np.isnat(sd_end)
-        sd_end[no_end] = _dates(t, schema.DATE_LAST_ASSESSMENT)[no_end]
+        sd_end = _where(np.isnat(sd_end), _dates(t, schema.DATE_LAST_ASSESSMENT), sd_end)
         computed = _months(sd_end, _dates(t, schema.DATE_IL2_START))
         with np.errstate(invalid="ignore"):
             fill = (code == SD) & np.isnan(sd) & ~np.isnan(computed) & (computed >= 0)

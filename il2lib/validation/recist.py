@@ -92,8 +92,11 @@ def days_between(end: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Whole days (floored, as ``Series.dt.days``) from ``start`` to ``end`` (datetime64[ns]); NaN where either is
     missing."""
     delta = end - start
-    days = (delta.view("i8") // _NS_PER_DAY).astype("float64")
-    days[np.isnat(delta)] = np.nan
+    missing = np.isnat(delta)
+    whole = delta.view("i8")
+    np.floor_divide(whole, _NS_PER_DAY, out=whole)  # in place: one large temporary less
+    days = whole.astype("float64")
+    days[missing] = np.nan
     return days
 
 
@@ -102,8 +105,7 @@ def _sd_rule_days(df: pd.DataFrame) -> np.ndarray:
     assessment."""
     progressed, unknown = bool_parts(_column(df, schema.PROGRESSED, "bool"))
     end = np.where(progressed | unknown, dates_ns(_column(df, schema.DATE_PROGRESSION, "date")), _NAT)
-    missing = np.isnat(end)
-    end[missing] = dates_ns(_column(df, schema.DATE_LAST_ASSESSMENT, "date"))[missing]
+    end = np.where(np.isnat(end), dates_ns(_column(df, schema.DATE_LAST_ASSESSMENT, "date")), end)
     return days_between(end, dates_ns(_column(df, schema.DATE_IL2_START, "date")))
 
 
