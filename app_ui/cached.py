@@ -11,14 +11,13 @@ work limit (:class:`il2lib.errors.WorkLimitExceeded`: too long for the selection
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
 
-from app_ui.session_cache import data_cache
+from app_ui.session_cache import data_cache, forget_with
 from il2lib import schema
 from il2lib.analyses import response as response_analysis, table1 as table1_analysis
 from il2lib.analyses.biomarkers import biomarker_comparison
@@ -54,8 +53,11 @@ def table1(key: tuple, _df: pd.DataFrame, by: str | None) -> Computed:
     return attempt(table1_analysis.table1, _df, by)
 
 
-#: Session state key: this session's :class:`FrameRules`, by frame object.
+#: Session state key: this session's :class:`FrameRules`, by frame object (and their frames' weak references).
 FRAME_RULES = "_frame_rules"
+FRAME_RULES_REFS = "_frame_rules_refs"
+
+
 def frame_rules(df: pd.DataFrame) -> FrameRules:
     """The RECIST rules of this frame object, counted once for all its groupings (the page's tables and the forest
     plot). Kept in the session (an upload's per-patient results never leave it) and forgotten with the frame."""
@@ -63,7 +65,8 @@ def frame_rules(df: pd.DataFrame) -> FrameRules:
     rules = held.get(id(df))
     if rules is None or not rules.belongs_to(df):
         rules = held[id(df)] = FrameRules(df)
-        weakref.finalize(df, held.pop, id(df), None)
+        refs = st.session_state.setdefault(FRAME_RULES_REFS, {})
+        refs[id(df)] = forget_with(df, (held, id(df)), (refs, id(df)))
     return rules
 
 

@@ -81,9 +81,19 @@ def derived(obj, name: str, compute: Callable[[Any], T]) -> T:
     held = st.session_state.setdefault(DERIVED, {})
     entry = held.get(id(obj))
     if entry is None or entry[0]() is not obj:
-        entry = held[id(obj)] = (weakref.ref(obj), {})
-        weakref.finalize(obj, held.pop, id(obj), None)
+        entry = held[id(obj)] = (forget_with(obj, (held, id(obj))), {})
     values = entry[1]
     if name not in values:
         values[name] = compute(obj)
     return values[name]
+
+
+def forget_with(obj, *entries: tuple[dict, Any]) -> weakref.ref:
+    """A weak reference to ``obj`` that drops each ``dict[key]`` of ``entries`` when ``obj`` goes; keep it with the
+    entry. Unlike ``weakref.finalize``, whose process-wide registry would keep a session's dict until ``obj`` dies
+    (for ever for a shared sample's frame), nothing outside the session refers to the dict."""
+    def forget(_ref) -> None:
+        for held, key in entries:
+            held.pop(key, None)
+
+    return weakref.ref(obj, forget)
