@@ -120,22 +120,21 @@ def download_figure(fig: go.Figure, name: str, *, key: str | None = None, patien
     if masking.on and (patient_level or withheld_under_masking(kind)):
         return
     base = key or slug(name)
+    stem = file_name or slug(name)
+    _in_fragment(_export_popover, fig, name, base, stem, footnote)
+
+
+def _export_popover(fig: go.Figure, name: str, base: str, stem: str, footnote: str | None) -> None:
+    """The popover, drawn in the fragment: opening it reruns only the fragment, and its fields and buttons (and the
+    masked copy of the figure they export) are made only while it is open (a page's other reruns skip them)."""
     from il2lib.figures.palette import copy_figure
 
-    snapshot = masking.figure(copy_figure(fig))
-    stem = file_name or slug(name)
-    _in_fragment(_export_popover, snapshot, name, base, stem, footnote)
-
-
-def _export_popover(snapshot: go.Figure, name: str, base: str, stem: str, footnote: str | None) -> None:
-    """The popover, drawn in the fragment: opening it reruns only the fragment, and its fields and buttons are
-    drawn only while it is open (a page's other reruns do not send them)."""
     panel = st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}", on_change="rerun",
                        help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal")
     if getattr(panel, "open", True) is False and get_script_run_ctx(suppress_warning=True) is not None:
         return
     with panel:
-        _export_panel(snapshot, name, base, stem, footnote)
+        _export_panel(current_masking().figure(copy_figure(fig)), name, base, stem, footnote)
 
 
 #: Label of a figure's export panel (a popover under the figure).

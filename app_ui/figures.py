@@ -5,15 +5,12 @@ explains itself; presentation mode switches every builder to its large, high-con
 """
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from app_ui import cached
 from app_ui.downloads import chart_config, download_figure
-from app_ui.markdown import SMALL_TABLES_CSS, md_escape
+from app_ui.markdown import md_escape
 from app_ui.masking import current_masking
 from app_ui.session_cache import data_cache
 from app_ui.widgets import by_text, format_p, url_multichoice, url_toggle
@@ -37,41 +34,6 @@ def withheld(kind: str) -> bool:
         return False
     st.info(WITHHELD_FIGURE, icon=":material/visibility_off:")
     return True
-
-
-#: Pages that draw a plotly figure on their first render (they fetch the frontend's plotly chunk early).
-PLOTLY_PAGES = ("Response", "Survival", "Biomarkers", "Toxicity")
-#: A string only plotly.js holds (its modebar logo), to find the chunk whatever its hashed name.
-_PLOTLY_MARK = b"plotly-logomark"
-
-
-@functools.lru_cache(maxsize=1)
-def plotly_chunk() -> str | None:
-    """File name of Streamlit's frontend chunk holding plotly.js (``PlotlyChart.<hash>.js``, about 5 MB), found once
-    per process by its content; None when there is none."""
-    try:
-        js = Path(st.__file__).parent / "static" / "static" / "js"
-        named = sorted(js.glob("PlotlyChart*.js"))
-        others = sorted((p for p in js.glob("*.js") if p not in named and p.stat().st_size > 1_000_000),
-                        key=lambda p: -p.stat().st_size)
-        return next((p.name for p in [*named, *others] if _PLOTLY_MARK in p.read_bytes()), None)
-    except OSError:
-        return None
-
-
-def page_head(page_title: str) -> None:
-    """The hidden head of a page that draws plotly figures: the browser is asked for the plotly chunk now
-    (``modulepreload``: fetched and parsed while the server still computes the page, not when the first figure
-    arrives; left out when the chunk is not found), and the small Markdown tables get st.table's type. Static
-    HTML, nothing from the data; the element's own row is hidden."""
-    if page_title not in PLOTLY_PAGES:
-        return
-    chunk = plotly_chunk()
-    # the link is relative to the page (/<base>/<Page>), like Streamlit's own index.html
-    st.markdown('<style>[data-testid="stElementContainer"]:has(> [data-testid="stMarkdown"] style) '
-                "{ display: none; }</style>" + SMALL_TABLES_CSS
-                + (f'<link rel="modulepreload" crossorigin href="./static/js/{chunk}">' if chunk else ""),
-                unsafe_allow_html=True)
 
 
 def _chart(fig, key: str, kind: str | None = None, *, file_name: str | None = None,

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 import app_auth
-from app_ui import data as data_mod, figures, filters, share, state
+from app_ui import data as data_mod, filters, share, state
 from app_ui.loaded import LoadedData
 from app_ui.markdown import md_escape
 from app_ui.masking import MASK_K_KEY, MASK_KEY, Masking, start_protected_views
@@ -169,7 +169,6 @@ def frame(page_title: str) -> AppContext:
     st.set_page_config(page_title=f"{page_title} · IL-2 registry", page_icon=":material/monitoring:",
                        layout="wide", initial_sidebar_state="collapsed" if ss[state.PRESENT] else "auto")
     _login_gate()
-    figures.page_head(page_title)  # hidden: plotly.js fetched while the page is computed, table CSS
     if ss[state.PRESENT]:
         css = PRESENTATION_CSS + ("" if page_title in PAGES_WITH_CONTROLS else SLIDE_CSS)
         st.markdown(css, unsafe_allow_html=True)  # static CSS, nothing from the data

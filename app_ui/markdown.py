@@ -30,7 +30,8 @@ def markdown_table(df, heading: str = "") -> str:
     return (f"{heading}\n\n" if heading else "") + "\n".join(lines)
 
 
-#: The main area's Markdown tables in st.table's smaller type and padding (static CSS for a hidden element).
+#: The main area's Markdown tables in st.table's smaller type and padding: static CSS for ``st.html`` (style only,
+#: so it takes no row in the page).
 SMALL_TABLES_CSS = """<style>
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] table { font-size: 0.875rem; width: 100%; }
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] :is(th, td) { padding: 0.375rem 0.5rem; }

@@ -8,7 +8,7 @@ from app_ui import cached, figures, survival_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, download_table
 from app_ui.frame import frame
-from app_ui.markdown import markdown_table, md_escape
+from app_ui.markdown import SMALL_TABLES_CSS, markdown_table, md_escape
 from app_ui.registry import survival_from_counts
 from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view, view_data
 from app_ui.widgets import empty_state, format_p, url_choice, url_number, url_toggle
@@ -23,7 +23,7 @@ ctx.require_data(from_counts=survival_from_counts)
 
 GROUPINGS = [None, schema.DISEASE, schema.PRIOR_PD1, schema.LINE_OF_IL2, schema.SOURCE, schema.OBJECTIVE_RESPONSE,
              schema.CLINICAL_BENEFIT]
-#: Presentation mode: the small Markdown tables in the slide's larger type (hidden style element, see the frame).
+#: Presentation mode: the small Markdown tables in the slide's larger type.
 PRESENTATION_TABLE_CSS = ("<style>[data-testid='stMain'] [data-testid='stMarkdownContainer'] :is(th, td) "
                           "{ font-size: 1.25rem !important; }</style>")
 CONF_TYPES = {"log-log": "log-log (default)", "log": "log (R's default)", "plain": "plain (linear)"}
@@ -195,8 +195,8 @@ with left:
     st.caption(figure_notes(view, shown, endpoint, conf_type))
     code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
-    if ctx.presentation:  # the Markdown tables' type as large as the rest of a slide
-        st.markdown(PRESENTATION_TABLE_CSS, unsafe_allow_html=True)
+    # the Markdown tables in st.table's type, on a slide as large as the rest (style only: no row in the page)
+    st.html(SMALL_TABLES_CSS + (PRESENTATION_TABLE_CSS if ctx.presentation else ""))
     medians = medians_table(view, shown)
     st.markdown(markdown_table(masking.table(medians), "**Median survival**"))
     download_table(medians, f"median_{endpoint}", title="Median survival")
