@@ -5,9 +5,8 @@ from __future__ import annotations
 import gc
 import weakref
 
-from support.apptest import open_app
-
 from app_ui.session_cache import DERIVED
+from support.apptest import open_app
 
 
 def test_a_sessions_derived_values_go_with_the_session_not_with_the_shared_sample():
