@@ -132,9 +132,19 @@ def _export_popover(fig: go.Figure, name: str, base: str, stem: str, footnote: s
     panel = st.popover(EXPORT_LABEL, icon=":material/download:", key=f"dl_panel_{base}", on_change="rerun",
                        help="Download this figure as PNG, SVG or HTML, laid out for a slide or a journal")
     if getattr(panel, "open", True) is False and get_script_run_ctx(suppress_warning=True) is not None:
+        _keep_panel_fields(base)
         return
     with panel:
         _export_panel(current_masking().figure(copy_figure(fig)), name, base, stem, footnote)
+
+
+def _keep_panel_fields(base: str) -> None:
+    """While the panel is closed its fields keep what was chosen or typed for the next opening: a widget that is not
+    drawn loses its state at the end of the run, a value set through the session state does not."""
+    ss = st.session_state
+    fields = re.compile(rf"fx_(size|font)_{re.escape(base)}|fx_(title|x|y|note_on|note)_{re.escape(base)}_[0-9a-f]{{8}}")
+    for key in [k for k in ss if isinstance(k, str) and fields.fullmatch(k)]:
+        ss[key] = ss[key]
 
 
 #: Label of a figure's export panel (a popover under the figure).

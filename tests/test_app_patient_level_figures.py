@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from il2lib import schema
-from support.apptest import data_preview, open_app, rerun, texts
+from support.apptest import data_preview, open_app, open_export_panels, rerun, texts
 
 RESPONSE, BIOMARKERS = "pages/2_Response.py", "pages/4_Biomarkers.py"
 WITHHELD = "Patient-level figure withheld while small-cell protection is on"
@@ -38,7 +38,7 @@ def test_biomarker_figure_has_boxes_only_and_keeps_its_downloads():
     at = open_app(page=BIOMARKERS)
     [plain] = _titled(at, "clinical benefit vs no benefit")
     assert any(t.get("boxpoints") == "all" and t.get("text") for t in plain["data"])
-    at = open_app({"mask": "1"}, page=BIOMARKERS)
+    at = open_export_panels(open_app({"mask": "1"}, page=BIOMARKERS))
     [masked] = _titled(at, "clinical benefit vs no benefit")
     boxes = [t for t in masked["data"] if t["type"] == "box"]
     assert boxes and all(t.get("boxpoints") is False and not t.get("text") for t in boxes)

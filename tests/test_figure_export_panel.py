@@ -183,6 +183,21 @@ def test_the_footnote_follows_the_edited_text_and_the_file_follows_the_panel(fil
     assert png_size(files["dl_png_km_chart"]["data"]()) == (960, 1080)
 
 
+def test_a_closed_panel_keeps_what_was_chosen_and_typed_for_its_next_opening():
+    at = open_panel(open_app(page=SURVIVAL), "km_chart")
+    [size] = [s for s in at.selectbox if s.key == "fx_size_km_chart"]
+    size.set_value("column").run()
+    [title] = [t for t in at.text_input if t.key.startswith("fx_title_km_chart_")]
+    title.set_value("OS in our HD IL-2 cohort").run()
+    at.session_state["dl_panel_km_chart"] = False  # closed, then a filter-free rerun, then opened again
+    rerun(rerun(at))
+    assert not [s for s in at.selectbox if s.key == "fx_size_km_chart"]
+    open_panel(at, "km_chart")
+    assert [s.value for s in at.selectbox if s.key == "fx_size_km_chart"] == ["column"]
+    assert [t.value for t in at.text_input if t.key.startswith("fx_title_km_chart_")] == ["OS in our HD IL-2 cohort"]
+    assert not at.warning and not at.exception
+
+
 def test_under_small_cell_protection_the_footnote_shows_counts_as_the_tables_do():
     at = open_app({"mask": "1", "disease": "melanoma", "line_of_il2": "3+", "km_by": "source"}, page=SURVIVAL)
     note = panel_footnote(at, "km_chart")

@@ -18,7 +18,7 @@ import pytest
 from app_ui.survival_sections import TABS
 from il2lib import schema
 from support import rendered_text as rt, security as sh
-from support.apptest import ROOT, open_app, open_code, rerun, widget
+from support.apptest import ROOT, open_app, open_code, open_export_panels, rerun, widget
 
 COMBINED = ROOT / "sample_data" / "combined_synthetic.csv"
 COMBINED_AE = ROOT / "sample_data" / "combined_synthetic_adverse_events.csv"
@@ -64,13 +64,13 @@ def _runs(at):
     for page in sh.page_scripts():
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
-        at = open_code(at)
+        at = open_export_panels(open_code(at))
         yield page, at
         if page == SURVIVAL:
             for tab in TABS:
                 at.session_state["km_more"], at.session_state["km_tab"] = True, tab
                 at.query_params["km_more"], at.query_params["km_tab"] = "true", tab
-                yield f"{page} / {tab}", rerun(at)
+                yield f"{page} / {tab}", open_export_panels(rerun(at))
         if page == REPORT:
             at.button(key="report_build").click()
             yield f"{page} (built)", rerun(at)
@@ -114,12 +114,15 @@ def test_no_page_download_or_report_shows_an_uploaded_id_even_cut_short():
 
 
 def test_the_scan_sees_figure_hover_and_download_payloads():
-    """Without pseudonyms the Biomarkers page gives ids away in the figure and in the Analysis CSV."""
+    """Without pseudonyms the Biomarkers page gives ids away in the figure, in its exported files and in the Analysis
+    CSV."""
     with rt.DownloadRecorder() as downloads:
-        at = open_code(open_app(page="pages/4_Biomarkers.py"))
+        at = open_export_panels(open_code(open_app(page="pages/4_Biomarkers.py")))
         figure = rt.find(rt.rendered_strings(at), ["PRO-001"])
         offered = rt.find(downloads.strings(), ["PRO-001"])
+        exported = {d.mimetype for d in downloads.downloads if rt.find(d.strings(), ["PRO-001"])}
     assert figure and offered
+    assert {"image/png", "image/svg+xml", "text/html"} <= exported
 
 
 # ----------------------------------------------------------------------------- il2lib: one function, applied once

@@ -19,7 +19,7 @@ from app_ui.masking import PROTECTED_VIEWS
 from app_ui.state import plain_key
 from app_ui.survival_sections import TABS as SURVIVAL_TABS
 from il2lib.privacy.disclosure import recoverable
-from support.apptest import APP, TIMEOUT, open_app, protected_view, rerun
+from support.apptest import APP, TIMEOUT, open_app, open_export_panels, protected_view, rerun
 from support.disclosure_scan import THRESHOLD, download_small_counts, small_count_findings, visible_strings
 from support.rendered_text import DownloadRecorder
 from support.security import page_scripts
@@ -86,7 +86,7 @@ def _show(at, page: str, opened: str | None):
     if page == REPORT and opened == BUILT:
         at.button(key="report_build").click()
         at = rerun(at)
-    return at
+    return open_export_panels(at)
 
 
 #: Pages whose counts go through complementary suppression, with the view each protects.

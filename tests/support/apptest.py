@@ -139,6 +139,20 @@ def tables(at: AppTest) -> list[pd.DataFrame]:
     return out
 
 
+def open_export_panels(at: AppTest) -> AppTest:
+    """Open every figure's export panel (its fields and buttons are drawn only while it is open) and rerun; again
+    while the opened ones bring new closed panels."""
+    for _ in range(3):
+        closed = [k for k in at.session_state.keys()
+                  if isinstance(k, str) and k.startswith("dl_panel_") and not at.session_state[k]]
+        if not closed:
+            break
+        for key in closed:
+            at.session_state[key] = True
+        at = rerun(at)
+    return at
+
+
 def open_code(at: AppTest) -> AppTest:
     """Open every "Show code" expander (drawn on demand) and rerun."""
     from app_ui.code_panel import CODE_TITLES, code_key
