@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,18 +17,16 @@ import pytest
 from il2lib.validation import read
 from il2lib.validation.patients import load_cohort, validate_table
 from il2lib.validation.read import read_table
+from support.combined_sample import resampled_file
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "combined_synthetic.csv"
 N = 5_000
 
 
 def _messy_rows(n: int = N, seed: int = 7) -> pd.DataFrame:
     """The sample resampled to ``n`` rows with impossible dates, unknown codes, empty required cells, text in
     number columns, duplicated ids and blank rows."""
-    source = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     rng = np.random.default_rng(seed)
-    frame = source.iloc[rng.integers(0, len(source), n)].reset_index(drop=True)
-    frame["patient_id"] = [f"P{i:06d}" for i in range(n)]
+    frame = resampled_file(n, rng, "P")
 
     def rows(k: int) -> np.ndarray:
         return rng.choice(n, k, replace=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import random
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,8 @@ import pytest
 from il2lib.validation import coerce
 from il2lib.validation.patients import _distinct, _expand, load_cohort, validate_table
 from il2lib.validation.read import read_table
+from support.combined_sample import resampled_file
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "combined_synthetic.csv"
 N = 20_000
 
 
@@ -98,10 +97,8 @@ def test_text_columns_are_stripped_as_python_strips_each_cell(ascii_only):
 
 def _messy_ids(n: int = N, seed: int = 11) -> pd.DataFrame:
     """The sample resampled to ``n`` rows; ids with padding, missing, repeated; a few unreadable cells."""
-    source = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     rng = np.random.default_rng(seed)
-    frame = source.iloc[rng.integers(0, len(source), n)].reset_index(drop=True)
-    frame["patient_id"] = [f"Q{i:06d}" for i in range(n)]
+    frame = resampled_file(n, rng, "Q")
 
     def rows(k: int) -> np.ndarray:
         return rng.choice(n, k, replace=False)

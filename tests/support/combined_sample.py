@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,3 +22,11 @@ def _sample() -> pd.DataFrame:
 def sample_data() -> pd.DataFrame:
     """The combined sample's analysed rows (a fresh copy each call)."""
     return _sample().copy()
+
+
+def resampled_file(n: int, rng: np.random.Generator, id_prefix: str) -> pd.DataFrame:
+    """The sample file's text cells resampled to ``n`` rows, ids ``<id_prefix>000000`` upwards (to be made messy)."""
+    source = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    frame = source.iloc[rng.integers(0, len(source), n)].reset_index(drop=True)
+    frame["patient_id"] = [f"{id_prefix}{i:06d}" for i in range(n)]
+    return frame
