@@ -12,8 +12,6 @@ def md_escape(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
-
-
 def markdown_table(df, heading: str = "") -> str:
     """A small table as a Markdown table (one light Markdown element instead of an Arrow table), every header and
     cell escaped; ``heading`` (Markdown) goes above it in the same block. A leading indent stays as no-break

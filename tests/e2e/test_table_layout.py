@@ -122,7 +122,8 @@ def test_presentation_mode_enlarges_select_box_values(open_at):
 # ----------------------------------------------------------------------------- presentation mode: tables
 def _table_cell_font_px(page) -> list[float]:
     return page.evaluate(
-        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"] td')]
+        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"] td, '
+               + '[data-testid="stMain"] [data-testid="stMarkdownContainer"] table td')]
                   .map(e => parseFloat(getComputedStyle(e.querySelector('p') || e).fontSize))"""
     )
 
@@ -131,7 +132,7 @@ def _table_cell_font_px(page) -> list[float]:
 def test_presentation_mode_enlarges_result_tables(open_at, path):
     normal, present = open_at(path), open_at(path + "?present=1")
     small, large = _table_cell_font_px(normal), _table_cell_font_px(present)
-    assert small and large and len(small) == len(large), "result tables are static tables on both views"
+    assert small and large and len(small) == len(large), "result tables are drawn on both views"
     assert max(small) < 16 and min(large) >= 0.9 * ui.font_sizes(present)["label"], (small[:3], large[:3])
     # An indented Table 1 level row stays text (four leading spaces would make it a Markdown code block).
     assert present.locator('[data-testid="stTable"] code').count() == 0
