@@ -30,7 +30,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_ui.markdown import md_escape
+from app_ui.markdown import markdown_table, md_escape
 from app_ui.masking import current_masking
 from app_ui.widgets import show_table
 from il2lib.errors import Il2libError
@@ -327,8 +327,14 @@ def show_export_progress(ticket: ExportTicket, what: str) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str, notes=(), cohort_rows=None) -> None:
-    """``show_table`` with its CSV/XLSX buttons under it. Both get the same frame and mask it alike
-    (masking is idempotent), so the file is the table as shown; the XLSX notes start with data and filters."""
-    show_table(df, key=key, cohort_rows=cohort_rows)
+def table_with_downloads(ctx, df: pd.DataFrame, key: str, name: str, title: str, notes=(), cohort_rows=None, *,
+                         heading: str | None = None) -> None:
+    """``show_table`` with its CSV/XLSX buttons under it; with ``heading`` (Markdown, "" for none) a light Markdown
+    table under that heading instead (:func:`app_ui.markdown.markdown_table`). Table and files get the same frame
+    and mask it alike (masking is idempotent), so the file is the table as shown; the XLSX notes start with data
+    and filters."""
+    if heading is None:
+        show_table(df, key=key, cohort_rows=cohort_rows)
+    else:
+        st.markdown(markdown_table(current_masking().table(df, cohort_rows=cohort_rows), heading))
     download_table(df, name, title=title, notes=(ctx.figure_titles("")[1], *notes), key=key, cohort_rows=cohort_rows)

@@ -10,8 +10,8 @@ import streamlit as st
 
 from app_ui import survival_tabs as tabs
 from app_ui.code_panel import show_code
-from app_ui.downloads import download_table
-from app_ui.markdown import markdown_table, md_escape
+from app_ui.downloads import table_with_downloads
+from app_ui.markdown import md_escape
 from app_ui.survival_view import (COX_AUTO_MAX_N, RESPONSE_GROUPINGS, cached_group_choices, comparison, endpoint_by,
                                   rmst_display, view_data)
 from app_ui.widgets import url_group_order
@@ -43,10 +43,9 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
             note = ("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
                     "discovery rate) adjust over the pairs, as R's p.adjust.")
             table = ctx.masking.table(computed.value.display())
-            st.markdown(markdown_table(table, "**Pairwise log-rank tests**"))
-            download_table(table, f"pairwise_logrank_{endpoint}_by_{by}", key="pairwise_lr_table",
-                           title=f"Pairwise log-rank tests: {endpoint_by(endpoint, by)}",
-                           notes=(ctx.figure_titles("")[1], note))
+            table_with_downloads(ctx, table, "pairwise_lr_table", f"pairwise_logrank_{endpoint}_by_{by}",
+                                 f"Pairwise log-rank tests: {endpoint_by(endpoint, by)}", (note,),
+                                 heading="**Pairwise log-rank tests**")
             st.caption(note)
             show_code(pairwise_logrank_snippet(endpoint, by), ctx, "pairwise_lr")
         elif computed.refused:
@@ -58,10 +57,9 @@ def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
                 "needs no PH assumption.", icon=":material/insights:")
         if computed.ok:
             table = ctx.masking.table(rmst_display(computed.value))
-            st.markdown(markdown_table(table))
-            download_table(table, f"rmst_{endpoint}_by_{by}_tau_{computed.value.tau:.1f}", key="rmst_auto_table",
-                           title=f"Restricted mean survival time to {computed.value.tau:.1f} months: "
-                                 f"{endpoint_by(endpoint, by)}", notes=(ctx.figure_titles("")[1],))
+            table_with_downloads(ctx, table, "rmst_auto_table", f"rmst_{endpoint}_by_{by}_tau_{computed.value.tau:.1f}",
+                                 f"Restricted mean survival time to {computed.value.tau:.1f} months: "
+                                 f"{endpoint_by(endpoint, by)}", heading="")
             show_code(milestone_snippet(endpoint, by, tau=computed.value.tau), ctx, "rmst_auto")
         elif computed.refused:
             st.info(md_escape(computed.message), icon=":material/hourglass_disabled:")
