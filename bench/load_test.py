@@ -45,7 +45,7 @@ the Survival page when it exists. Checked for every session and every step:
 * ``--malloc-arena-max N`` sets ``MALLOC_ARENA_MAX`` for the bench server only (glibc's per-thread
   arenas keep freed memory mapped).
 
-Prints a table and writes ``bench/results/load_test.json`` (``load_test_hostile.json`` with
+Prints the step time per kind of step (the uploads, each page's filter changes), a table, and writes ``bench/results/load_test.json`` (``load_test_hostile.json`` with
 ``--hostile``). Exit status 1 on any error, isolation failure or session object left alive. Wall-clock
 figures, the RSS growth and the hostile p95 are reported against their goals, never asserted.
 """
@@ -297,11 +297,13 @@ class SessionReport:
     errors: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
+    step_kinds: list[str] = field(default_factory=list)  # "upload", or the page of a filter change ("Data", ...)
 
 
 def _check(report: SessionReport, run, expected: tuple[int, int], others: list[bytes], step: str) -> None:
     report.steps += 1
     report.step_seconds.append(run.seconds)
+    report.step_kinds.append("upload" if step == "upload" else f"filter change, {step.split()[2]}")
     report.errors += [f"{step}: exception {e}" for e in run.exceptions()]
     try:
         shown = run.n_summary()
@@ -467,6 +469,17 @@ def _batch(server_url: str, sampler: RssSampler, args: argparse.Namespace, indic
                      **cpu_split(server_cpu, client_cpu, wall, len(steps)),
                      "alive_after_close": _alive_sessions(census), "held_before_reap": _held_sessions(census),
                      "census": census}
+
+
+def steps_by_kind(reports: list[SessionReport]) -> dict[str, dict]:
+    """Step time per kind of step (the uploads, each page's filter changes): count, median, p95 and max, so that
+    the p95 of all steps can be traced to the steps that make it."""
+    kinds: dict[str, list[float]] = {}
+    for r in reports:
+        for kind, seconds in zip(r.step_kinds, r.step_seconds):
+            kinds.setdefault(kind, []).append(seconds)
+    return {kind: {"steps": len(v), "median": round(statistics.median(v), 2), "p95": round(_percentile(v, 0.95), 2),
+                   "max": round(max(v), 2)} for kind, v in kinds.items()}
 
 
 def cpu_split(server_cpu: float, client_cpu: float, wall: float, steps: int) -> dict:
@@ -675,6 +688,7 @@ def measure(args: argparse.Namespace) -> dict:
         "leaks": [e for r in reports + hostile_reports for e in r.leaks] + logged, "wall_s": first["wall_s"],
         "step_s_median": round(statistics.median(steps), 2) if steps else None,
         "step_s_p95": round(_percentile(steps, 0.95), 2) if steps else None,
+        "step_s_by_kind": steps_by_kind(reports),
         **{k: first[k] for k in ("server_cpu_s", "client_cpu_s", "server_cpu_per_step_s", "server_busy_share")},
         "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "peak": first["peak"],
                    "right_after_close": first["right_after_close"], "after_ttl": first["after_ttl"]},
@@ -737,6 +751,8 @@ def main(argv: list[str] | None = None) -> int:
           f"patients ({result['upload_bytes_per_session'] / 1e3:.0f} kB uploads): {result['steps']} checked steps "
           f"(batch 1 took {result['wall_s']} s; step median {result['step_s_median']} s, p95 {result['step_s_p95']} s)"
           + (f"; MALLOC_ARENA_MAX={result['malloc_arena_max']}" if result["malloc_arena_max"] else ""))
+    print("step time by kind (s): " + "; ".join(f"{kind} ({k['steps']}): median {k['median']}, p95 {k['p95']}, max "
+                                                 f"{k['max']}" for kind, k in result["step_s_by_kind"].items()))
     print(f"batch 1 time: server CPU {result['server_cpu_s']} s ({result['server_cpu_per_step_s']} s per step, busy "
           f"{100 * result['server_busy_share']:.0f}% of the batch's wall time), clients' CPU {result['client_cpu_s']} s; "
           f"{result['sessions']} sessions queueing for one server's CPU: about {result['sessions']} x "

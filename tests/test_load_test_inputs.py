@@ -197,3 +197,13 @@ def test_cpu_split_gives_the_server_cpu_per_step_and_its_busy_share():
     split = load_test.cpu_split(server_cpu=30.0, client_cpu=4.0, wall=40.0, steps=200)
     assert split == {"server_cpu_s": 30.0, "client_cpu_s": 4.0, "server_cpu_per_step_s": 0.15, "server_busy_share": 0.75}
     assert load_test.cpu_seconds(os.getpid()) > 0
+
+
+def test_step_times_are_split_by_kind_so_the_slowest_steps_can_be_named():
+    a = load_test.SessionReport(0, step_seconds=[3.0, 0.5, 0.7], step_kinds=["upload", "filter change, Data",
+                                                                             "filter change, Survival"])
+    b = load_test.SessionReport(1, step_seconds=[4.0, 0.6], step_kinds=["upload", "filter change, Data"])
+    kinds = load_test.steps_by_kind([a, b])
+    assert kinds["upload"] == {"steps": 2, "median": 3.5, "p95": 4.0, "max": 4.0}
+    assert kinds["filter change, Data"] == {"steps": 2, "median": 0.55, "p95": 0.6, "max": 0.6}
+    assert kinds["filter change, Survival"]["steps"] == 1
