@@ -21,14 +21,22 @@ same config) and adds two daemon threads, nothing in the app or in il2lib:
 
 Lines are JSON, appended to the file named by ``IL2_BENCH_CENSUS`` (required).
 
+With ``IL2_BENCH_PROFILE`` set to a file name, every script run is profiled too (cProfile on the CPU time of its
+thread; :class:`ScriptProfile`): the runs' stats are added up and written to that file (pstats format) at each
+full census. ``IL2_BENCH_PROFILE=/tmp/runs.prof make load-test``, then
+``python -c "import pstats; pstats.Stats('/tmp/runs.prof').sort_stats('cumulative').print_stats(40)"``. The
+profiler slows the runs: its timings are for the shares, not for the step times.
+
     IL2_BENCH_CENSUS=bench/results/census.jsonl .venv/bin/python bench/load_server.py --server.port 8502
 """
 from __future__ import annotations
 
+import cProfile
 import ctypes
 import gc
 import json
 import os
+import pstats
 import re
 import signal
 import sys
@@ -385,7 +393,41 @@ class GilProbe(threading.Thread):
             gc.callbacks.remove(self._on_gc)
 
 
-def census_thread(path: Path, interval: float, requested: threading.Event, probe: GilProbe) -> None:
+class ScriptProfile:
+    """The cProfile stats of every script run of the server, added up (see the module's docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.lock, self.stats = path, threading.Lock(), None
+
+    def install(self) -> None:
+        from streamlit.runtime.scriptrunner import script_runner
+
+        run_script = script_runner.ScriptRunner._run_script
+
+        def profiled(runner, *args, **kwargs):
+            profile = cProfile.Profile(time.thread_time)
+            try:
+                return profile.runcall(run_script, runner, *args, **kwargs)
+            finally:
+                self.add(profile)
+
+        script_runner.ScriptRunner._run_script = profiled
+
+    def add(self, profile: cProfile.Profile) -> None:
+        with self.lock:
+            if self.stats is None:
+                self.stats = pstats.Stats(profile)
+            else:
+                self.stats.add(profile)
+
+    def dump(self) -> None:
+        with self.lock:
+            if self.stats is not None:
+                self.stats.dump_stats(self.path)
+
+
+def census_thread(path: Path, interval: float, requested: threading.Event, probe: GilProbe,
+                  profile: ScriptProfile | None = None) -> None:
     t0 = time.time()
     with path.open("a") as out:
         while True:
@@ -399,6 +441,8 @@ def census_thread(path: Path, interval: float, requested: threading.Event, probe
                         "gil_wait": probe.take()}
                 if full:
                     line.update(full=True, **full_census(runtime))
+                    if profile is not None:
+                        profile.dump()
             except Exception as exc:  # a census must never take the server down
                 line = {"t": round(time.time() - t0, 2), "error": f"{type(exc).__name__}: {exc}"}
             out.write(json.dumps(line) + "\n")
@@ -412,7 +456,10 @@ def main() -> None:
     interval = float(os.environ.get("IL2_BENCH_CENSUS_INTERVAL", "1"))
     probe = GilProbe()
     probe.start()
-    threading.Thread(target=census_thread, args=(path, interval, requested, probe), daemon=True,
+    profile = ScriptProfile(Path(os.environ["IL2_BENCH_PROFILE"])) if os.environ.get("IL2_BENCH_PROFILE") else None
+    if profile is not None:
+        profile.install()
+    threading.Thread(target=census_thread, args=(path, interval, requested, probe, profile), daemon=True,
                      name="census").start()
     import serve
     serve.main(sys.argv[1:])
