@@ -207,3 +207,25 @@ def test_step_times_are_split_by_kind_so_the_slowest_steps_can_be_named():
     assert kinds["upload"] == {"steps": 2, "median": 3.5, "p95": 4.0, "max": 4.0}
     assert kinds["filter change, Data"] == {"steps": 2, "median": 0.55, "p95": 0.6, "max": 0.6}
     assert kinds["filter change, Survival"]["steps"] == 1
+
+
+def test_script_profile_adds_up_the_runs_and_writes_pstats(tmp_path):
+    import cProfile
+    import pstats
+
+    import load_server
+
+    def page_run():
+        return sorted(range(1000), key=lambda v: -v)
+
+    profile = load_server.ScriptProfile(tmp_path / "runs.prof")
+    profile.dump()  # nothing profiled yet: no file
+    assert not (tmp_path / "runs.prof").exists()
+    for _ in range(3):
+        run = cProfile.Profile()
+        run.runcall(page_run)
+        profile.add(run)
+    profile.dump()
+    stats = pstats.Stats(str(tmp_path / "runs.prof")).stats
+    calls = {key[2]: value[1] for key, value in stats.items()}
+    assert calls["page_run"] == 3
