@@ -94,14 +94,25 @@ class Collector:
     def _pid(self, pos: int) -> str | None:
         if self.ids is None:
             return None
-        v = self.ids.iat[pos]
-        return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+        return _id_text(self.ids.iat[pos])
+
+    def _pids(self, positions: np.ndarray) -> list:
+        """:meth:`_pid` of each position (an object column's values taken by one numpy take)."""
+        if self.ids is None:
+            return [None] * len(positions)
+        if self.ids.dtype == object:
+            return [_id_text(v) for v in self.ids.to_numpy()[positions]]
+        return [self._pid(pos) for pos in positions]
 
     def row(self, level: Level, pos: int, message: Message, column: str | None = None, value: str | None = None,
             analysis: str | None = None, **kw) -> None:
+        self._add(level, pos, int(self.file_rows[pos]), self._pid(pos), message, column, value, analysis, **kw)
+
+    def _add(self, level: Level, pos: int, file_row: int, pid: str | None, message: Message, column: str | None,
+             value: str | None, analysis: str | None, **kw) -> None:
+        """:meth:`row` with the row's file row and patient id given."""
         text, named = self._message(message)
-        self.findings.append(Finding(level, text, column, int(self.file_rows[pos]), self._pid(pos), value,
-                                     analysis, **named, **kw))
+        self.findings.append(Finding(level, text, column, file_row, pid, value, analysis, **named, **kw))
         if level == "row_error":
             self.reasons.setdefault(pos, []).append(text)
 
@@ -116,11 +127,14 @@ class Collector:
             return 0
         chunks = _ID_PLACEHOLDERS.split(template)
         cells = self.raw[raw_column].take(positions).to_numpy(dtype=object) if raw_column is not None else None
+        pids = self._pids(positions)
+        file_rows = self.file_rows[positions].tolist()
+        shown = {name: [short(fmt_value(v)) for v in _cells(s, positions)] for name, s in series.items()}
         for k, pos in enumerate(positions):
             value = str(cells[k]).strip() if cells is not None else None
-            pid = self._pid(pos)
-            fields = {name: short(fmt_value(s.iat[pos])) for name, s in series.items()}
-            row = self.label(pos)
+            pid = pids[k]
+            fields = {name: values[k] for name, values in shown.items()}
+            row = f"{self.prefix} {int(file_rows[k])}"
             pieces: list = []
             for chunk in chunks:
                 if chunk == "{rowid}":
@@ -129,8 +143,22 @@ class Collector:
                     pieces.append(PatientRef(pid, SHORT_LIMIT) if pid else "")
                 else:
                     pieces.append(chunk.format(row=row, value=short(value), **fields))
-            self.row(level, pos, pieces, column, value, analysis)
+            self._add(level, pos, int(file_rows[k]), pid, pieces, column, value, analysis)
         return len(positions)
+
+
+def _id_text(v) -> str | None:
+    """A patient id as the text of a finding; None when missing."""
+    return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+
+def _cells(s: pd.Series, positions: np.ndarray):
+    """``s.iat[pos]`` of each position: a numpy or datetime column's values taken at once."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufO":
+        return s.to_numpy()[positions]
+    if s.dtype == "datetime64[ns]":
+        return s.take(positions)  # Timestamps, NaT where missing
+    return [s.iat[pos] for pos in positions]
 
 
 def unit_text(spec: schema.ColumnSpec) -> str:
@@ -291,15 +319,19 @@ def check_duplicates(c: Collector, ids: pd.Series, codes: np.ndarray | None = No
         dup[present] = np.bincount(codes[present])[codes[present]] > 1
     if not dup.any():
         return
+    positions = np.flatnonzero(dup)
+    values = ids.to_numpy()[positions] if ids.dtype == object else [ids.iat[pos] for pos in positions]
+    pids = [str(v) for v in values]
+    file_rows = c.file_rows[positions].tolist()
     rows_of: dict[str, list[int]] = {}
-    for pos in np.flatnonzero(dup):
-        rows_of.setdefault(str(ids.iat[pos]), []).append(int(c.file_rows[pos]))
-    for pos in np.flatnonzero(dup):
-        pid = str(ids.iat[pos])
-        rows = rows_of[pid]
-        c.row("row_error", pos, ["patient_id '", PatientRef(pid, SHORT_LIMIT), f"' appears {len(rows)} times (rows "
-                                 f"{', '.join(map(str, rows))}); the patient file must be one row per patient."],
-              schema.PATIENT_ID, pid)
+    for pid, file_row in zip(pids, file_rows):
+        rows_of.setdefault(pid, []).append(int(file_row))
+    listed = {pid: f"' appears {len(rows)} times (rows {', '.join(map(str, rows))}); the patient file must be one "
+                   "row per patient." for pid, rows in rows_of.items()}
+    labels = c._pids(positions)  # the row's own id (as every finding names it)
+    for pos, pid, file_row, label in zip(positions, pids, file_rows, labels):
+        c._add("row_error", pos, int(file_row), label, ["patient_id '", PatientRef(pid, SHORT_LIMIT), listed[pid]],
+               schema.PATIENT_ID, pid, None)
 
 
 #: column -> (threshold on the column median, converter, plain description)
