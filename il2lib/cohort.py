@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from il2lib import schema
-from il2lib.validation.recist import apply_response_rules, duration_meets, sd_rule_duration
+from il2lib.validation.recist import CR, NE, PD, PR, SD, apply_response_rules, duration_meets, sd_rule_duration
 
 LINE_GROUPS = ("1", "2", "3+")
 #: Prefix of query-parameter keys for extra filters on columns that are not in the schema
@@ -348,20 +348,28 @@ def with_clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_M
 
 def clinical_benefit(df: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT,
                      window_days: float = schema.ASSESSMENT_WINDOW_DAYS_DEFAULT, *,
-                     counted: pd.Series | None = None) -> pd.Series:
+                     counted: pd.Series | None = None, counted_codes: np.ndarray | None = None,
+                     duration: np.ndarray | None = None) -> pd.Series:
     """The :data:`schema.CLINICAL_BENEFIT` column :func:`with_clinical_benefit` sets (``df`` is not changed).
-    ``counted``: ``apply_response_rules(df, window_days=window_days).bor`` when the caller has it already."""
+    ``counted``: ``apply_response_rules(df, window_days=window_days).bor`` when the caller has it already, or
+    ``counted_codes``: that BOR as :func:`il2lib.validation.recist.bor_codes`; ``duration``: ``sd_rule_duration(df)``
+    as an array, likewise."""
     if not (isinstance(cb_sd_months, (int, float)) and math.isfinite(cb_sd_months) and cb_sd_months >= 0):
         raise ValueError(f"cb_sd_months must be a finite number >= 0, got {cb_sd_months!r}.")
-    bor = apply_response_rules(df, window_days=window_days).bor if counted is None else counted  # RECIST 1.1 rules
-    level = pd.Index(["CR", "PR", "PD", "NE", "SD"]).get_indexer(bor)  # -1: missing or another value
-    value, known = level < 2, (level >= 0) & (level < 4)
-    is_sd = level == 4
+    if counted_codes is not None:
+        value = (counted_codes == CR) | (counted_codes == PR)
+        known = value | (counted_codes == PD) | (counted_codes == NE)
+        is_sd = counted_codes == SD
+    else:
+        bor = apply_response_rules(df, window_days=window_days).bor if counted is None else counted  # RECIST 1.1
+        level = pd.Index(["CR", "PR", "PD", "NE", "SD"]).get_indexer(bor)  # -1: missing or another value
+        value, known = level < 2, (level >= 0) & (level < 4)
+        is_sd = level == 4
     if cb_sd_months == 0:
         value[is_sd] = known[is_sd] = True
     else:
-        duration = sd_rule_duration(df)
-        lasted = duration_meets(duration.to_numpy(), cb_sd_months * schema.DAYS_PER_MONTH, window_days)
-        measured = is_sd & duration.notna().to_numpy()
+        duration = sd_rule_duration(df).to_numpy() if duration is None else duration
+        lasted = duration_meets(duration, cb_sd_months * schema.DAYS_PER_MONTH, window_days)
+        measured = is_sd & ~np.isnan(duration)
         value[measured], known[measured] = lasted[measured], True
     return pd.Series(pd.arrays.BooleanArray(value, ~known), index=df.index)

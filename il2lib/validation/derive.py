@@ -125,9 +125,11 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
     if schema.BOR in t.columns:
         parts, counted = counted_rules(out, "auto", schema.SD_MINIMUM_WEEKS_DEFAULT, window_days, codes=code)
         rules = rules_of(parts)
+        out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days, counted_codes=counted,
+                                                        duration=parts.duration.to_numpy())
         del parts
-    out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days,
-                                                    counted=rules.bor if rules is not None else None)
+    else:
+        out[schema.CLINICAL_BENEFIT] = clinical_benefit(out, cb_sd_months, window_days)
     responder = (counted == CR) | (counted == PR)
     out[schema.OBJECTIVE_RESPONSE] = _boolean(responder, unknown)
     out[schema.DISEASE_CONTROL] = _boolean(responder | (counted == SD), unknown.copy())
