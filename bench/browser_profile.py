@@ -34,6 +34,7 @@ No test asserts a time: this is a measurement.
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import json
 import os
@@ -79,6 +80,7 @@ GROUPS = {
 GROUP_OF = {name: group for group, names in GROUPS.items() for name in names}
 TOPLEVEL = ("ThreadControllerImpl::RunTask", "RunTask")
 JS_ROWS = 20  # largest JS files listed
+RENDER_MS = 5.0  # a task with this much React/Streamlit JS counts as a render
 
 _COUNTS_JS = """() => {
   const q = (s) => document.querySelectorAll(s).length;
@@ -255,11 +257,13 @@ def top_level(spans) -> tuple[float, float]:
 
 
 def samples(events: list[dict], pid: int, tid: int):
-    """(stack of (function, file, line), weight ms) of the V8 CPU profile samples of that thread."""
-    profile_ids = {e["id"] for e in events if e.get("name") == "Profile" and e["pid"] == pid and e["tid"] == tid}
+    """(stack of (function, file, line), weight ms, time µs) of the V8 CPU profile samples of that thread."""
+    profiles = {e["id"]: e["args"]["data"].get("startTime", 0) for e in events
+                if e.get("name") == "Profile" and e["pid"] == pid and e["tid"] == tid}
     nodes, out = {}, []
     chunks = sorted((e for e in events if e.get("name") == "ProfileChunk" and e["pid"] == pid
-                     and e.get("id") in profile_ids), key=lambda e: e["ts"])
+                     and e.get("id") in profiles), key=lambda e: e["ts"])
+    now = dict(profiles)
     for chunk in chunks:
         data = chunk["args"]["data"]
         cpu = data.get("cpuProfile", {})
@@ -268,13 +272,30 @@ def samples(events: list[dict], pid: int, tid: int):
             nodes[node["id"]] = (frame.get("functionName") or "(anonymous)", frame.get("url", "").rsplit("/", 1)[-1],
                                  frame.get("lineNumber", -1) + 1, node.get("parent"))
         for sample, delta in zip(cpu.get("samples", []), data.get("timeDeltas", [])):
+            now[chunk["id"]] += delta
             stack, node = [], sample
             while node in nodes:
                 name, url, line, parent = nodes[node]
                 stack.append((name, url, line))
                 node = parent
-            out.append((stack, max(delta, 0) / 1000))
+            out.append((stack, max(delta, 0) / 1000, now[chunk["id"]]))
     return out
+
+
+def react_renders(spans, sam) -> list[float]:
+    """React/Streamlit JS (ms) of each top-level task holding at least :data:`RENDER_MS` of it."""
+    tasks, last = [], -1
+    for start, end, _tdur, e in spans:
+        if e["name"] in TOPLEVEL and start >= last:
+            tasks.append((start, end))
+            last = end
+    starts = [a for a, _ in tasks]
+    per_task = collections.Counter()
+    for stack, ms, ts in sam:
+        i = bisect.bisect_right(starts, ts) - 1
+        if i >= 0 and ts <= tasks[i][1] and owner(stack) == "React / Streamlit":
+            per_task[i] += ms
+    return [ms for ms in per_task.values() if ms >= RENDER_MS]
 
 
 def owner(stack) -> str:
@@ -330,7 +351,7 @@ def analyse(title: str, events: list[dict], per: int, counts: dict, wall: float,
         groups[GROUP_OF.get(name, "other")] += ms
     sam = samples(events, pid, tid)
     by_owner, by_file, by_func = collections.Counter(), collections.Counter(), collections.Counter()
-    for stack, ms in sam:
+    for stack, ms, _ts in sam:
         by_owner[owner(stack)] += ms
         if stack and not stack[0][0].startswith("("):
             name, url, line = stack[0]
@@ -338,6 +359,7 @@ def analyse(title: str, events: list[dict], per: int, counts: dict, wall: float,
             by_func[f"{name} ({url}:{line})"] += ms
         elif stack:
             by_file[stack[0][0]] += ms
+    renders = react_renders(spans, sam)
     by_owner.pop("idle", None)
     by_file.pop("(idle)", None)
     by_file.pop("(root)", None)
@@ -348,7 +370,9 @@ def analyse(title: str, events: list[dict], per: int, counts: dict, wall: float,
              f"DOM: {counts['sidebar_nodes']} sidebar nodes ({counts['sidebar_elements']} elements), "
              f"{counts['main_nodes']} main-area nodes ({counts['main_elements']} elements), "
              f"{counts['plotly_svg_nodes']} plotly SVG nodes in {counts['plotly_charts']} chart(s); "
-             f"{counts['all_nodes']} in all.", "",
+             f"{counts['all_nodes']} in all. Tasks with >= {RENDER_MS:g} ms of React/Streamlit JS (renders): "
+             f"{len(renders) / per:.1f}{d}, {sum(renders) / max(len(renders), 1):.0f} ms of React/Streamlit JS each, "
+             f"{sum(renders) / per:.0f} ms in all{d}.", "",
              "| main-thread self time by kind | ms" + d + " |", "|---|---:|"]
     lines += [f"| {g} | {ms / per:.1f} |" for g, ms in groups.most_common()]
     lines += ["", "| heaviest trace events (self) | ms |", "|---|---:|"]
