@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,18 +21,19 @@ _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
 _MONTHS.update({"sept": 9, "january": 1, "february": 2, "march": 3, "april": 4, "june": 6, "july": 7,
                 "august": 8, "september": 9, "october": 10, "november": 11, "december": 12})
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _ISO = r"^(?P<y>\d{4})[-/](?P<m>\d{1,2})[-/](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 _NUMERIC = r"^(?P<a>\d{1,2})(?P<sep>[/\-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
 _DOTTED = r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})$"
 _MON = r"^(?P<d>\d{1,2})[- ](?P<mon>[A-Za-z]{3,9})\.?[- ](?P<y>\d{2}|\d{4})$"
 _SERIAL = r"^(?P<n>\d{5})(?:\.0+)?$"
-
-
-def normalise_text(s: pd.Series) -> pd.Series:
-    """Vectorised :func:`schema.norm`."""
-    return (s.str.replace("\ufeff", "", regex=False).str.strip().str.lower()
-            .str.replace(r"[\s_\-\.]+", " ", regex=True).str.strip())
+_ISO_RE, _NUMERIC_RE, _DOTTED_RE, _MON_RE, _SERIAL_RE = (re.compile(p) for p in (_ISO, _NUMERIC, _DOTTED, _MON,
+                                                                                   _SERIAL))
+_BLANKISH = re.compile(r"[\s_\-\.]*")
+_DECIMAL_COMMA = re.compile(r"^([+-]?\d+),(\d+)$")
+_NS_PER_DAY = 86_400 * 10**9
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_EXCEL_ORDINAL = dt.date(1899, 12, 30).toordinal()
+_NS_ORDINALS = (dt.date(1677, 9, 22).toordinal(), dt.date(2262, 4, 11).toordinal())  # midnights datetime64[ns] holds
 
 
 #: Distinct values from which an all-ASCII text column is checked for missing tokens by pyarrow, not str by str.
@@ -74,8 +76,13 @@ def _missing_and_padded(raw: pd.Series, keep: frozenset[str]) -> tuple[pd.Series
         del array, trimmed, lowered, mask
         pa.default_memory_pool().release_unused()  # its pages go back to the system before the next steps
         return out, padded
-    lowered = raw.str.strip().str.lower()
-    return lowered.isin(schema.MISSING_TOKENS - keep) | lowered.str.fullmatch(r"[\s_\-\.]*").fillna(False), None
+    tokens = schema.MISSING_TOKENS - keep
+    out = np.zeros(len(raw), dtype=bool)
+    for i, v in enumerate(raw.to_numpy(dtype=object)):
+        if isinstance(v, str):  # any other cell is not missing (as the pandas string methods read it)
+            lowered = v.strip().lower()
+            out[i] = lowered in tokens or _BLANKISH.fullmatch(lowered) is not None
+    return pd.Series(out, index=raw.index, name=raw.name), None
 
 
 def to_text(raw: pd.Series, keep: frozenset[str] = frozenset()) -> tuple[pd.Series, pd.Series]:
@@ -83,12 +90,29 @@ def to_text(raw: pd.Series, keep: frozenset[str] = frozenset()) -> tuple[pd.Seri
     strip stays the object it is."""
     missing, padded = _missing_and_padded(raw, keep)
     if padded is None:
-        return raw.str.strip().where(~missing, None).astype(object), missing
+        stripped = [None if m else _strip(v) for v, m in zip(raw.to_numpy(dtype=object), missing.to_numpy())]
+        return pd.Series(stripped, index=raw.index, dtype=object, name=raw.name), missing
     values = raw.to_numpy(dtype=object).copy()
     if padded.any():
         values[padded] = raw[padded].str.strip().to_numpy(dtype=object)
     values[missing.to_numpy()] = None
     return pd.Series(values, index=raw.index, dtype=object), missing
+
+
+def _strip(v):
+    """``str.strip`` of a str; any other cell as ``Series.str.strip`` leaves it (NaN, or the missing value it is)."""
+    if isinstance(v, str):
+        return v.strip()
+    return v if pd.isna(v) is True else np.nan
+
+
+def _cells(raw: pd.Series, missing: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    return raw.to_numpy(dtype=object), missing.to_numpy(dtype=bool)
+
+
+def _name(raw: pd.Series, missing: pd.Series):
+    """The name of a mask combined from ``raw`` and ``missing`` (pandas keeps a name both share)."""
+    return raw.name if missing.name == raw.name else None
 
 
 def by_distinct(cells: np.ndarray, convert) -> np.ndarray:
@@ -109,16 +133,19 @@ def strip_block(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def to_bool(raw: pd.Series, missing: pd.Series, spec: schema.ColumnSpec) -> tuple[pd.Series, pd.Series]:
     """``boolean`` column and the mask of unreadable cells (1/0, Y/N, yes/no, true/false, T/F)."""
-    lowered = raw.str.strip().str.lower()
-    key = normalise_text(raw)
-    synonyms = {k: v for k, v in spec.value_synonyms.items()}
-    key = key.map(lambda k: synonyms.get(k, k)) if synonyms else key
-    is_true = (lowered.isin(schema.BOOL_TRUE) | key.isin(schema.BOOL_TRUE)) & ~missing
-    is_false = (lowered.isin(schema.BOOL_FALSE) | key.isin(schema.BOOL_FALSE)) & ~missing
-    out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-    out[is_true.to_numpy()] = True
-    out[is_false.to_numpy()] = False
-    return out, ~missing & ~is_true & ~is_false
+    cells, miss = _cells(raw, missing)
+    synonyms = spec.value_synonyms
+    is_true, is_false = np.zeros(len(cells), dtype=bool), np.zeros(len(cells), dtype=bool)
+    for i, v in enumerate(cells):
+        if miss[i] or not isinstance(v, str):
+            continue
+        lowered, key = v.strip().lower(), schema.norm(v)
+        key = synonyms.get(key, key)
+        is_true[i] = lowered in schema.BOOL_TRUE or key in schema.BOOL_TRUE
+        is_false[i] = lowered in schema.BOOL_FALSE or key in schema.BOOL_FALSE
+    unread = ~is_true & ~is_false
+    out = pd.arrays.BooleanArray(is_true & ~is_false, unread)
+    return pd.Series(out, index=raw.index), pd.Series(~miss & unread, index=raw.index, name=_name(raw, missing))
 
 
 def category_lookup(spec: schema.ColumnSpec) -> dict[str, str]:
@@ -130,10 +157,12 @@ def category_lookup(spec: schema.ColumnSpec) -> dict[str, str]:
 def to_category(raw: pd.Series, missing: pd.Series, spec: schema.ColumnSpec) -> tuple[pd.Series, pd.Series]:
     """Canonical values (object) and the mask of unrecognised cells."""
     lookup = category_lookup(spec)
-    canon = normalise_text(raw).map(lookup)
-    canon = canon.where(~missing, None)
-    invalid = ~missing & canon.isna()
-    return canon.astype(object).where(canon.notna(), None), invalid
+    cells, miss = _cells(raw, missing)
+    canon = np.array([None if m or not isinstance(v, str) else lookup.get(schema.norm(v)) for v, m in zip(cells, miss)],
+                     dtype=object)
+    invalid = ~miss & np.equal(canon, None)
+    return (pd.Series(canon, index=raw.index, dtype=object, name=raw.name),
+            pd.Series(invalid, index=raw.index, name=_name(raw, missing)))
 
 
 def closest_value(value: str, spec: schema.ColumnSpec) -> str | None:
@@ -143,24 +172,36 @@ def closest_value(value: str, spec: schema.ColumnSpec) -> str | None:
     return lookup[match[0]] if match else None
 
 
+def _numbers(cells: np.ndarray, miss: np.ndarray, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
+    """float64 values (NaN where not a finite number) and the mask of cells that are not finite numbers."""
+    text = np.empty(len(cells), dtype=object)  # None: missing, or not a str
+    for i, v in enumerate(cells):
+        if not miss[i] and isinstance(v, str):
+            text[i] = _DECIMAL_COMMA.sub(r"\1.\2", v.strip()) if decimal_comma else v.strip()
+    values = np.asarray(pd.to_numeric(text, errors="coerce")).astype("float64")
+    finite = np.isfinite(values)
+    values[~finite] = np.nan
+    return values, ~miss & ~finite
+
+
 def to_number(raw: pd.Series, missing: pd.Series, decimal_comma: bool) -> tuple[pd.Series, pd.Series]:
     """float64 column and the mask of cells that are not finite numbers."""
-    text = raw.str.strip()
-    if decimal_comma:
-        text = text.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
-    values = pd.to_numeric(text.where(~missing, None), errors="coerce").astype("float64")
-    finite = np.isfinite(values.to_numpy())
-    invalid = ~missing & ~pd.Series(finite, index=raw.index)
-    return values.where(finite, np.nan), invalid
+    values, invalid = _numbers(*_cells(raw, missing), decimal_comma)
+    return pd.Series(values, index=raw.index, name=raw.name), pd.Series(invalid, index=raw.index)
 
 
 def to_int(raw: pd.Series, missing: pd.Series, decimal_comma: bool) -> tuple[pd.Series, pd.Series]:
     """Int64 column and the mask of cells that are not whole numbers."""
-    values, invalid = to_number(raw, missing, decimal_comma)
-    fractional = values.notna() & (values % 1 != 0)
-    values = values.where(~fractional & (values.abs() < 2**53))
-    invalid = invalid | fractional | (~missing & values.isna() & ~invalid)
-    return values.round().astype("Int64"), invalid
+    cells, miss = _cells(raw, missing)
+    values, invalid = _numbers(cells, miss, decimal_comma)
+    with np.errstate(invalid="ignore"):
+        fractional = ~np.isnan(values) & (values % 1 != 0)
+        whole = ~fractional & (np.abs(values) < 2**53)
+    absent = ~whole  # NaN, fractional or too large to be exact
+    invalid = invalid | fractional | (~miss & absent)
+    data = np.where(absent, 0.0, np.round(values)).astype(np.int64)
+    return (pd.Series(pd.arrays.IntegerArray(data, absent), index=raw.index, name=raw.name),
+            pd.Series(invalid, index=raw.index))
 
 
 @dataclass(frozen=True)
@@ -175,15 +216,48 @@ class DateParse:
     examples: tuple[str, ...] = ()  # up to 3 distinct values of an ambiguous column that the order changes
 
 
-def _assemble(y: pd.Series, m: pd.Series, d: pd.Series) -> pd.Series:
-    frame = pd.DataFrame({"year": pd.to_numeric(y, errors="coerce"), "month": pd.to_numeric(m, errors="coerce"),
-                          "day": pd.to_numeric(d, errors="coerce")})
-    ok = frame.notna().all(axis=1) & frame["year"].between(1, 9999) & frame["month"].between(1, 12) \
-        & frame["day"].between(1, 31)
-    out = pd.Series(pd.NaT, index=y.index, dtype="datetime64[ns]")
-    if ok.any():
-        out[ok.to_numpy()] = pd.to_datetime(frame.loc[ok].astype("int64"), errors="coerce").astype("datetime64[ns]")
-    return out
+def _number(digits: str | None) -> int | None:
+    """A regex group of digits as ``pd.to_numeric(errors="coerce")`` reads it (None: absent or not ASCII)."""
+    return int(digits) if digits is not None and digits.isascii() else None
+
+
+def _ordinal(y: int | None, m: int | None, d: int | None) -> int | None:
+    """The proleptic ordinal of a calendar date that ``datetime64[ns]`` holds, else None."""
+    if y is None or m is None or d is None:
+        return None
+    try:
+        day = dt.date(y, m, d).toordinal()
+    except ValueError:
+        return None
+    return day if _NS_ORDINALS[0] <= day <= _NS_ORDINALS[1] else None
+
+
+def _date_shape(text: str, pivot: int):
+    """(pattern, fields) of a stripped cell: 0 ISO (ordinal), 1 dotted (ordinal), 2 Mon name (ordinal), 3 Excel
+    serial (ordinal, None when out of range), 4 numeric (a, b, year, separator); None when no pattern reads it.
+    The patterns cannot both match a cell: they differ in the digits before the first separator or in it."""
+    if (match := _ISO_RE.search(text)) is not None:
+        return 0, _ordinal(*(_number(match[k]) for k in "ymd"))
+    if (match := _DOTTED_RE.search(text)) is not None:
+        return 1, _ordinal(*(_number(match[k]) for k in "ymd"))
+    if (match := _MON_RE.search(text)) is not None:
+        month = _MONTHS.get(match["mon"].lower())
+        if month is None:
+            return None
+        year = _number(match["y"])
+        if year is not None and year < 100:
+            year += 2000 if year <= pivot else 1900
+        return 2, _ordinal(year, month, _number(match["d"]))
+    if (match := _SERIAL_RE.search(text)) is not None:
+        n = _number(match["n"])
+        return 3, _EXCEL_ORDINAL + n if n is not None and 10000 <= n <= 80000 else None
+    if (match := _NUMERIC_RE.search(text)) is not None:
+        return 4, (_number(match["a"]), _number(match["b"]), _number(match["y"]), match["sep"])
+    return None
+
+
+def _over_12(n: int | None) -> bool:
+    return n is not None and n > 12
 
 
 def to_date(raw: pd.Series, missing: pd.Series, order: DateOrder | None = None,
@@ -196,72 +270,73 @@ def to_date(raw: pd.Series, missing: pd.Series, order: DateOrder | None = None,
     neither occurs and the order is not given, the column is ambiguous. Dates before
     :data:`schema.MIN_YEAR` or after ``today`` are invalid.
     """
-    text = raw.str.strip().where(~missing, "")
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    decisions: list[str] = []
-    iso = text.str.extract(_ISO)
-    has = iso["y"].notna()
-    if has.any():
-        out[has.to_numpy()] = _assemble(iso["y"], iso["m"], iso["d"])[has]
-        decisions.append("ISO YYYY-MM-DD")
-    dotted = text.str.extract(_DOTTED)
-    has = dotted["y"].notna()
-    if has.any():
-        out[has.to_numpy()] = _assemble(dotted["y"], dotted["m"], dotted["d"])[has]
-        decisions.append("DD.MM.YYYY")
-    mon = text.str.extract(_MON)
-    has = mon["y"].notna() & mon["mon"].str.lower().isin(_MONTHS)
-    if has.any():
-        year = pd.to_numeric(mon["y"], errors="coerce")
-        year = year.where(year >= 100, np.where(year <= (dt.date.today().year % 100), year + 2000, year + 1900))
-        out[has.to_numpy()] = _assemble(year, mon["mon"].str.lower().map(_MONTHS), mon["d"])[has]
-        decisions.append("DD-Mon-YYYY")
-    serial = text.str.extract(_SERIAL)
-    has = serial["n"].notna()
-    if has.any():
-        days = pd.to_numeric(serial["n"], errors="coerce")
-        good = has & days.between(10000, 80000)
-        out[good.to_numpy()] = (_EXCEL_EPOCH + pd.to_timedelta(days[good], unit="D")).to_numpy()
-        decisions.append("Excel serial day numbers")
+    cells, miss = _cells(raw, missing)
+    n = len(cells)
+    pivot = dt.date.today().year % 100
+    shapes: dict[str, object] = {}
+    ordinals: list[int | None] = [None] * n
+    seen = [False] * 5
+    numeric: list[int] = []  # rows read as MM/DD/YYYY or DD/MM/YYYY
+    for i, v in enumerate(cells):
+        if miss[i] or not isinstance(v, str):
+            continue
+        text = v.strip()
+        shape = shapes.get(text, False)
+        if shape is False:
+            shape = shapes[text] = _date_shape(text, pivot)
+        if shape is None:
+            continue
+        seen[shape[0]] = True
+        if shape[0] == 4:
+            numeric.append(i)
+        else:
+            ordinals[i] = shape[1]
+    decisions = [label for label, hit in zip(("ISO YYYY-MM-DD", "DD.MM.YYYY", "DD-Mon-YYYY",
+                                              "Excel serial day numbers"), seen) if hit]
     ambiguous, examples = False, ()
-    numeric = text.str.extract(_NUMERIC)
-    has = numeric["y"].notna()
-    if has.any():
-        a, b = pd.to_numeric(numeric["a"]), pd.to_numeric(numeric["b"])
-        day_first, month_first = bool((a[has] > 12).any()), bool((b[has] > 12).any())
-        sep = numeric["sep"][has].iloc[0]
+    if numeric:
+        fields = [shapes[cells[i].strip()][1] for i in numeric]
+        a_over = sum(_over_12(f[0]) for f in fields)
+        b_over = sum(_over_12(f[1]) for f in fields)
+        sep = fields[0][3]
         if order is None:
-            if day_first and not month_first:
+            if a_over and not b_over:
                 order = "dmy"
-            elif month_first and not day_first:
+            elif b_over and not a_over:
                 order = "mdy"
-            elif day_first and month_first:
-                order = "dmy" if (a[has] > 12).sum() >= (b[has] > 12).sum() else "mdy"
-            elif bool((a[has] != b[has]).any()):
-                ambiguous = True
-                examples = tuple(str(v) for v in pd.unique(text[has & (a != b)])[:3])
+            elif a_over and b_over:
+                order = "dmy" if a_over >= b_over else "mdy"
             else:
-                order = "dmy"  # every value has day == month: both readings agree
+                differ = [cells[i].strip() for i, f in zip(numeric, fields) if f[0] is None or f[0] != f[1]]
+                if differ:
+                    ambiguous = True
+                    examples = tuple(dict.fromkeys(differ))[:3]
+                else:
+                    order = "dmy"  # every value has day == month: both readings agree
         if order is not None:
-            d, m = (a, b) if order == "dmy" else (b, a)
-            out[has.to_numpy()] = _assemble(numeric["y"], m, d)[has]
-            label = f"DD{sep}MM{sep}YYYY" if order == "dmy" else f"MM{sep}DD{sep}YYYY"
-            decisions.append(label)
-    limit = pd.Timestamp(today or dt.date.today())
-    out = out.where((out.dt.year >= schema.MIN_YEAR) & (out <= limit))
-    invalid = ~missing & out.isna()
+            for i, (a, b, y, _) in zip(numeric, fields):
+                ordinals[i] = _ordinal(y, b, a) if order == "dmy" else _ordinal(y, a, b)
+            decisions.append(f"DD{sep}MM{sep}YYYY" if order == "dmy" else f"MM{sep}DD{sep}YYYY")
+    limit = pd.Timestamp(today or dt.date.today()).value
+    first = dt.date(schema.MIN_YEAR, 1, 1).toordinal()
+    ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+    for i, day in enumerate(ordinals):
+        if day is not None and day >= first and (day - _EPOCH_ORDINAL) * _NS_PER_DAY <= limit:
+            ns[i] = (day - _EPOCH_ORDINAL) * _NS_PER_DAY
+    values = ns.view("datetime64[ns]")
+    invalid = ~miss & np.isnat(values)
     if ambiguous:
-        invalid = invalid & ~has
-    return DateParse(out.astype("datetime64[ns]"), invalid, ", ".join(decisions), ambiguous,
-                     examples[0] if examples else "", examples)
+        invalid[numeric] = False
+    return DateParse(pd.Series(values, index=raw.index), pd.Series(invalid, index=raw.index), ", ".join(decisions),
+                     ambiguous, examples[0] if examples else "", examples)
 
 
 def date_problem(value: str, today: dt.date | None = None) -> str:
     """Why a date cell was rejected: impossible, too early or in the future."""
     text = value.strip()
-    for pattern in (_ISO, _DOTTED):
-        match = pd.Series([text]).str.extract(pattern).iloc[0]
-        if match.notna().all():
+    for pattern in (_ISO_RE, _DOTTED_RE):
+        match = pattern.search(text)
+        if match is not None:
             try:
                 when = dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
             except ValueError:
