@@ -14,6 +14,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
+from il2lib.validation.recist import bool_parts
 
 Level = Literal["file_error", "row_error", "warning"]
 #: A message: plain text, or text and PatientRef pieces when it names patients (il2lib.notes.compose).
@@ -174,25 +175,26 @@ def check_ranges(c: Collector, t: pd.DataFrame, specs: dict[str, schema.ColumnSp
     for name, spec in specs.items():
         if name not in t.columns or spec.kind not in ("number", "int"):
             continue
-        v = t[name].astype("float64")
+        v = t[name].astype("float64", copy=False)
+        x = v.to_numpy()
         if name in (schema.DOSES_C1, schema.DOSES_C2):
-            c.rows("row_error", v > 15, "{row}: " + name + "={v} exceeds protocol maximum (14, some centres 15).",
+            c.rows("row_error", x > 15, "{row}: " + name + "={v} exceeds protocol maximum (14, some centres 15).",
                    name, raw_column=raw_names[name], v=v)
-            c.rows("row_error", v < 0, "{row}: " + name + "={v} is negative.", name, raw_column=raw_names[name], v=v)
-            c.rows("warning", v == 15, "{row}: " + name + "=15 exceeds the usual maximum of 14 doses per cycle "
+            c.rows("row_error", x < 0, "{row}: " + name + "={v} is negative.", name, raw_column=raw_names[name], v=v)
+            c.rows("warning", x == 15, "{row}: " + name + "=15 exceeds the usual maximum of 14 doses per cycle "
                    "(some centres allow 15).", name, raw_column=raw_names[name])
             continue
-        hard_bad = pd.Series(False, index=t.index)
+        hard_bad = np.zeros(len(x), dtype=bool)
         if spec.hard is not None:
             lo, hi = spec.hard
-            hard_bad = (v < lo) | (v > hi)
+            hard_bad = (x < lo) | (x > hi)
             c.rows("row_error", hard_bad, "{row}: " + name + "={v} is outside " + range_text(lo, hi) + ".",
                    name, raw_column=raw_names[name], v=v)
         if spec.plausible is not None:
             lo, hi = spec.plausible
             unit = unit_text(spec)
             advice = "check the unit" if spec.unit in ("x10^3/uL", "degC", "U/L") else "check the value"
-            c.rows("warning", ((v < lo) | (v > hi)) & ~hard_bad,
+            c.rows("warning", ((x < lo) | (x > hi)) & ~hard_bad,
                    "{row}: " + name + " {v} is outside " + range_text(lo, hi) + (f" {unit}" if unit else "")
                    + f"; {advice}.", name, analysis=None, raw_column=raw_names[name], v=v)
 
@@ -201,82 +203,106 @@ def _dates(t: pd.DataFrame, name: str) -> pd.Series:
     return t[name] if name in t.columns else pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
 
 
-def _flag(t: pd.DataFrame, name: str) -> pd.Series:
-    return t[name] if name in t.columns else pd.Series(pd.NA, index=t.index, dtype="boolean")
+def _ns(dates: pd.Series) -> np.ndarray:
+    """A date column's values (NaT where missing): compared as the Series compare, NaT never before or after."""
+    return dates.to_numpy(dtype="datetime64[ns]")
+
+
+def _flag(t: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(yes, missing)`` of a Yes/No column; all missing when absent."""
+    if name in t.columns:
+        return bool_parts(t[name])
+    return np.zeros(len(t), dtype=bool), np.ones(len(t), dtype=bool)
+
+
+def _bor(t: pd.DataFrame) -> pd.Series:
+    return t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
+
+
+def _given(t: pd.DataFrame, name: str) -> np.ndarray:
+    return t[name].notna().to_numpy() if name in t.columns else np.zeros(len(t), dtype=bool)
 
 
 def check_chronology(c: Collector, t: pd.DataFrame) -> None:
     """Negative times, events after death/last follow-up, progression before response; warnings for
     a follow-up after death, an assessment after the last follow-up and an IL-2 start after the cut-off."""
     start = _dates(t, schema.DATE_IL2_START)
+    start_ns = _ns(start)
     for name in (schema.DATE_DEATH, schema.DATE_LAST_FOLLOWUP, schema.DATE_PROGRESSION,
                  schema.DATE_FIRST_RESPONSE, schema.DATE_LAST_ASSESSMENT):
         d = _dates(t, name)
-        c.rows("row_error", d < start, "{row}: " + name + " ({d}) precedes date_il2_start ({s}).", name, d=d, s=start)
+        c.rows("row_error", _ns(d) < start_ns, "{row}: " + name + " ({d}) precedes date_il2_start ({s}).", name,
+               d=d, s=start)
     death, followup = _dates(t, schema.DATE_DEATH), _dates(t, schema.DATE_LAST_FOLLOWUP)
+    death_ns, followup_ns = _ns(death), _ns(followup)
     for name in (schema.DATE_PROGRESSION, schema.DATE_FIRST_RESPONSE):
-        d = _dates(t, name)
-        after_death = d > death
+        d = _ns(_dates(t, name))
+        after_death = d > death_ns
         c.rows("row_error", after_death, "{row}: " + name + " after date_death.", name)
-        c.rows("row_error", (d > followup) & ~after_death, "{row}: " + name + " after date_last_followup.", name)
-    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
-    responder = bor.isin(schema.RESPONDERS).fillna(False)
-    progression, first = _dates(t, schema.DATE_PROGRESSION), _dates(t, schema.DATE_FIRST_RESPONSE)
-    progressed = _flag(t, schema.PROGRESSED)
-    c.rows("row_error", responder & (progressed.fillna(True) == True) & (progression < first),  # noqa: E712
+        c.rows("row_error", (d > followup_ns) & ~after_death, "{row}: " + name + " after date_last_followup.", name)
+    responder = np.asarray(_bor(t).isin(schema.RESPONDERS), dtype=bool)
+    progression, first = _ns(_dates(t, schema.DATE_PROGRESSION)), _ns(_dates(t, schema.DATE_FIRST_RESPONSE))
+    progressed, progressed_missing = _flag(t, schema.PROGRESSED)
+    c.rows("row_error", responder & (progressed | progressed_missing) & (progression < first),
            "{row}: progression recorded before first response.", schema.DATE_PROGRESSION)
-    c.rows("warning", followup > death, "{row}: date_last_followup ({f}) is after date_death ({d}); OS ends at "
+    c.rows("warning", followup_ns > death_ns, "{row}: date_last_followup ({f}) is after date_death ({d}); OS ends at "
            "the date of death.", schema.DATE_LAST_FOLLOWUP, f=followup, d=death)
-    assessment, died = _dates(t, schema.DATE_LAST_ASSESSMENT), _flag(t, schema.DIED)
-    c.rows("warning", (died == False) & (assessment > followup),  # noqa: E712
+    assessment = _dates(t, schema.DATE_LAST_ASSESSMENT)
+    died, died_missing = _flag(t, schema.DIED)
+    c.rows("warning", ~died & ~died_missing & (_ns(assessment) > followup_ns),
            "{row}: date_last_assessment ({a}) is later than date_last_followup ({f}); OS is censored at the last "
            "date known alive ({a}).", schema.DATE_LAST_FOLLOWUP, a=assessment, f=followup)
     cutoff = _dates(t, schema.DATA_CUTOFF)
-    c.rows("warning", start > cutoff, "{row}: date_il2_start ({s}) is after data_cutoff_date ({x}); left out of "
-           "OS, PFS and DoR.", schema.DATE_IL2_START, analysis="os,pfs,dor", s=start, x=cutoff)
+    c.rows("warning", start_ns > _ns(cutoff), "{row}: date_il2_start ({s}) is after data_cutoff_date ({x}); left out "
+           "of OS, PFS and DoR.", schema.DATE_IL2_START, analysis="os,pfs,dor", s=start, x=cutoff)
 
 
 def check_flags(c: Collector, t: pd.DataFrame) -> None:
     """Flags versus dates (died / date_death, progressed / date_progression, prior PD-1 agent)."""
-    died, death = _flag(t, schema.DIED), _dates(t, schema.DATE_DEATH)
-    followup = _dates(t, schema.DATE_LAST_FOLLOWUP)
-    progressed, progression = _flag(t, schema.PROGRESSED), _dates(t, schema.DATE_PROGRESSION)
-    given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
-    c.rows("row_error", (died == False) & death.notna(), "{row}: date_death given but died=No.",  # noqa: E712
-           schema.DATE_DEATH)
-    c.rows("row_error", (progressed == False) & progression.notna(),  # noqa: E712
+    died, died_missing = _flag(t, schema.DIED)
+    death = np.isnat(_ns(_dates(t, schema.DATE_DEATH)))  # missing dates
+    followup = np.isnat(_ns(_dates(t, schema.DATE_LAST_FOLLOWUP)))
+    progressed, progressed_missing = _flag(t, schema.PROGRESSED)
+    progression = np.isnat(_ns(_dates(t, schema.DATE_PROGRESSION)))
+    given_os = _given(t, schema.OS_MONTHS)
+    died_no = ~died & ~died_missing
+    c.rows("row_error", died_no & ~death, "{row}: date_death given but died=No.", schema.DATE_DEATH)
+    c.rows("row_error", ~progressed & ~progressed_missing & ~progression,
            "{row}: date_progression given but progressed=No.", schema.DATE_PROGRESSION)
-    no_death = (died == True) & death.isna() & ~given_os  # noqa: E712
-    c.rows("warning", no_death & progression.isna(), "{row}: died=Yes but date_death missing; left out of OS and PFS.",
+    no_death = died & death & ~given_os
+    c.rows("warning", no_death & progression, "{row}: died=Yes but date_death missing; left out of OS and PFS.",
            schema.DATE_DEATH, analysis="os,pfs")
-    c.rows("warning", no_death & progression.notna(), "{row}: died=Yes but date_death missing; left out of OS.",
+    c.rows("warning", no_death & ~progression, "{row}: died=Yes but date_death missing; left out of OS.",
            schema.DATE_DEATH, analysis="os")
-    c.rows("warning", (died == False) & followup.isna() & ~given_os,  # noqa: E712
+    c.rows("warning", died_no & followup & ~given_os,
            "{row}: died=No but date_last_followup missing; left out of OS.", schema.DATE_LAST_FOLLOWUP, analysis="os")
-    c.rows("warning", died.isna() & ~given_os, "{rowid}: 'died' is empty; left out of OS and PFS.", schema.DIED,
+    c.rows("warning", died_missing & ~given_os, "{rowid}: 'died' is empty; left out of OS and PFS.", schema.DIED,
            analysis="os,pfs")
     _undated_progression(c, t, progressed, progression)
     if schema.PRIOR_PD1_AGENT in t.columns and schema.PRIOR_PD1 in t.columns:
         agent = t[schema.PRIOR_PD1_AGENT]
-        c.rows("warning", (t[schema.PRIOR_PD1] == False) & agent.notna(),  # noqa: E712
+        prior, prior_missing = _flag(t, schema.PRIOR_PD1)
+        c.rows("warning", ~prior & ~prior_missing & agent.notna().to_numpy(),
                "{row}: prior_pd1_agent '{a}' given but prior_pd1_pdl1=No.", schema.PRIOR_PD1_AGENT, a=agent)
 
 
-def _given_event(t: pd.DataFrame, time: str, event: str) -> pd.Series:
+def _given_event(t: pd.DataFrame, time: str, event: str) -> np.ndarray:
     """A given month column with its event flag = yes (a stated event time)."""
     if time not in t.columns or event not in t.columns:
-        return pd.Series(False, index=t.index)
-    return (t[time].notna() & (t[event] == True)).fillna(False).astype(bool)  # noqa: E712
+        return np.zeros(len(t), dtype=bool)
+    return _given(t, time) & _flag(t, event)[0]
 
 
-def _undated_progression(c: Collector, t: pd.DataFrame, progressed: pd.Series, progression: pd.Series) -> None:
-    """Progressed (progressed = yes, or bor = PD) at an unknown date: left out of PFS (and DoR), never
-    counted as progression-free; a given pfs_months/dor_months with its event flag = yes still times them."""
-    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
-    flagged = (progressed == True).fillna(False).astype(bool)  # noqa: E712
-    undated = (flagged | bor.eq("PD").fillna(False)) & progression.isna()
+def _undated_progression(c: Collector, t: pd.DataFrame, progressed: np.ndarray, undated_date: np.ndarray) -> None:
+    """Progressed (progressed = yes, or bor = PD) at an unknown date (``undated_date``: no date_progression): left
+    out of PFS (and DoR), never counted as progression-free; a given pfs_months/dor_months with its event flag = yes
+    still times them."""
+    bor = _bor(t)
+    flagged = progressed
+    undated = (flagged | np.asarray(bor.eq("PD").fillna(False), dtype=bool)) & undated_date
     out_pfs = undated & ~_given_event(t, schema.PFS_MONTHS, schema.PFS_EVENT)
-    out_dor = undated & bor.isin(schema.RESPONDERS).fillna(False) & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT)
+    out_dor = (undated & np.asarray(bor.isin(schema.RESPONDERS), dtype=bool)
+               & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT))
     why = {True: "{row}: progressed=Yes but date_progression missing; ",
            False: "{row}: bor=PD but date_progression missing, so the patient progressed at an unknown date; "}
     for by_flag in (True, False):
@@ -291,16 +317,15 @@ def _undated_progression(c: Collector, t: pd.DataFrame, progressed: pd.Series, p
 
 def check_responders(c: Collector, t: pd.DataFrame) -> None:
     """Responders without a first-response date: one warning (left out of DoR)."""
-    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
-    first = _dates(t, schema.DATE_FIRST_RESPONSE)
-    given = t[schema.DOR_MONTHS].notna() if schema.DOR_MONTHS in t.columns else pd.Series(False, index=t.index)
+    first = _ns(_dates(t, schema.DATE_FIRST_RESPONSE))
     excluded = np.zeros(len(t), dtype=bool)
     excluded[list(c.reasons)] = True
-    lacking = bor.isin(schema.RESPONDERS).fillna(False) & first.isna() & ~given & ~excluded
+    lacking = (np.asarray(_bor(t).isin(schema.RESPONDERS), dtype=bool) & np.isnat(first)
+               & ~_given(t, schema.DOR_MONTHS) & ~excluded)
     n = int(lacking.sum())
     if n:
         listed: list = []
-        for k, pos in enumerate(np.flatnonzero(lacking.to_numpy())[:10]):
+        for k, pos in enumerate(np.flatnonzero(lacking)[:10]):
             pid = c._pid(pos)
             listed += [", " if k else "", PatientRef(pid, 30) if pid else f"row {int(c.file_rows[pos])}"]
         noun = "responder lacks" if n == 1 else "responders lack"
