@@ -6,20 +6,26 @@ Each function of :mod:`il2lib.validation.coerce` that turns a column of text cel
 generated messy columns: every date format, ambiguous and resolved day/month orders, impossible, future and early
 dates, padding, missing tokens in any case, unicode and byte-order marks, decimal commas, synonyms, huge and
 fractional numbers, empty and all-missing columns. Values, dtypes, index, names, the missing and unreadable masks
-and the date decisions must be the same.
+and the date decisions must be the same. The typed columns of a small cohort are then read in place, those of a
+large one taken out of the derived table one by one: both give the same cohort.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import io
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.validation import coerce
+from il2lib.validation import coerce, patients
 from il2lib.validation.coerce import _ASCII_SPACE, DateOrder, DateParse, _ascii_arrow, category_lookup
+
+pytestmark = pytest.mark.filterwarnings("ignore:Downcasting object dtype arrays:FutureWarning")  # the earlier code
 
 # ---- the earlier definitions, verbatim ------------------------------------------------------------------------
 _MONTHS = {m: i for i, m in enumerate(
@@ -486,3 +492,21 @@ def test_a_large_column_of_other_characters_is_read_as_before():
     assert _ascii_arrow(raw) is None and len(raw) >= coerce.ARROW_TEXT_MIN
     for got, want in zip(coerce.to_text(raw, frozenset({"unknown"})), to_text(raw, frozenset({"unknown"}))):
         _same(got, want)
+
+
+def test_a_cohort_assembled_in_place_is_the_one_assembled_column_by_column(monkeypatch):
+    """A small table's analysed columns are read in place; a large one's are taken out one by one as they are
+    copied. Both give the same cohort (with excluded rows, so the rows are copied)."""
+    frame = pd.read_csv(Path(__file__).resolve().parents[1] / "sample_data" / "combined_synthetic.csv", dtype=str,
+                        keep_default_na=False)
+    frame.loc[[3, 17], schema.DISEASE] = "not a disease"
+    frame.loc[[5], schema.DATE_IL2_START] = "31/02/2019"
+    data = frame.to_csv(index=False).encode()
+    in_place = patients.load_cohort(io.BytesIO(data))
+    monkeypatch.setattr(patients, "TAKE_OUT_CELLS", 0)
+    taken_out = patients.load_cohort(io.BytesIO(data))
+    assert len(in_place.excluded) >= 2
+    pd.testing.assert_frame_equal(in_place.data, taken_out.data, check_exact=True)
+    pd.testing.assert_frame_equal(in_place.excluded, taken_out.excluded, check_exact=True)
+    assert [dataclasses.astuple(f) for f in in_place.report.findings] == \
+        [dataclasses.astuple(f) for f in taken_out.report.findings]

@@ -76,13 +76,11 @@ def _missing_and_padded(raw: pd.Series, keep: frozenset[str]) -> tuple[pd.Series
         del array, trimmed, lowered, mask
         pa.default_memory_pool().release_unused()  # its pages go back to the system before the next steps
         return out, padded
-    tokens = schema.MISSING_TOKENS - keep
-    out = np.zeros(len(raw), dtype=bool)
-    for i, v in enumerate(raw.to_numpy(dtype=object)):
-        if isinstance(v, str):  # any other cell is not missing (as the pandas string methods read it)
-            lowered = v.strip().lower()
-            out[i] = lowered in tokens or _BLANKISH.fullmatch(lowered) is not None
-    return pd.Series(out, index=raw.index, name=raw.name), None
+    tokens, blankish = schema.MISSING_TOKENS - keep, _BLANKISH.fullmatch
+    # a cell that is not a str is not missing (as the pandas string methods read it)
+    lowered = [v.strip().lower() if isinstance(v, str) else None for v in raw.to_numpy(dtype=object)]
+    out = [v is not None and (v in tokens or blankish(v) is not None) for v in lowered]
+    return pd.Series(np.array(out, dtype=bool), index=raw.index, name=raw.name), None
 
 
 def to_text(raw: pd.Series, keep: frozenset[str] = frozenset()) -> tuple[pd.Series, pd.Series]:

@@ -262,9 +262,10 @@ def _expand(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """``values.take(codes)`` on ``index``: one numpy take of the values (and of the mask of a masked dtype)."""
     dtype = values.dtype
     if isinstance(dtype, (pd.BooleanDtype, pd.Int64Dtype)):
-        mask = values.isna().to_numpy()
-        data = values.to_numpy(dtype=dtype.numpy_dtype, na_value=dtype.numpy_dtype.type(0))
-        array = type(values.array)(data[codes], mask[codes], copy=False)
+        masked = values.array
+        mask = masked.isna()
+        data = masked.to_numpy(dtype=dtype.numpy_dtype, na_value=dtype.numpy_dtype.type(0))
+        array = type(masked)(data[codes], mask[codes], copy=False)
     elif isinstance(dtype, np.dtype):
         array = values.to_numpy()[codes]
     else:
@@ -310,8 +311,7 @@ def _distinct(cells: pd.Series, coded: tuple[np.ndarray, np.ndarray] | None = No
     for a column of strs or a categorical one (:func:`il2lib.validation.read.read_table` with ``compact``).
     ``coded``: the reader's (codes, distinct texts) of an object column, used when they give its cells."""
     if isinstance(cells.dtype, pd.CategoricalDtype):
-        codes = cells.cat.codes.to_numpy()
-        categories = cells.cat.categories.to_numpy(dtype=object)
+        codes, categories = cells.array.codes, cells.array.categories.to_numpy(dtype=object)
         if _first_appearance(codes, len(categories)):  # as the reader writes them: already factorized
             return codes, categories
         if not (codes < 0).any():
@@ -532,10 +532,15 @@ def _extras(frame: pd.DataFrame, unmapped: Sequence[str], rows: np.ndarray | Non
     return out
 
 
+#: Cells of the derived table from which each column is taken out of it as its analysed rows are copied (the
+#: table is never held twice); a smaller table is read in place (each removal rebuilds the table's blocks).
+TAKE_OUT_CELLS = 1_000_000
+
+
 def _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, identifiers, conversions, cb_sd_months,
               window) -> Cohort:
-    """The analysed rows (``rows``, None for all), one column at a time: each column leaves ``derived`` as it
-    joins the result, so the table is never held twice."""
+    """The analysed rows (``rows``, None for all), one column at a time: each column of a large table leaves
+    ``derived`` as its rows are copied, so the table is never held twice."""
     derived.insert(0, schema.FILE_ROW, raw.file_rows.astype("int64"))
     for name, dtype in _DERIVED_DTYPES.items():
         if name in derived.columns:
@@ -545,8 +550,9 @@ def _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, ident
     order += [n for n in schema.DERIVED_COLUMNS if n in derived.columns and n not in order]
     names = order + [column if column not in derived.columns else f"{column} (file)" for column in unmapped]
     columns: list[Any] = []
+    take_out = rows is not None and derived.size > TAKE_OUT_CELLS
     for name in order:
-        column = derived.pop(name)
+        column = derived.pop(name) if take_out else derived[name]
         columns.append(column.set_axis(index, copy=False) if rows is None else _expand(column, rows, index))
     del derived
     columns += [pd.Series(v, index=index, dtype=object, copy=False) for v in extras]
@@ -563,8 +569,8 @@ def _excluded_frame(raw: RawTable, positions: np.ndarray, reasons: list[str]) ->
     source = raw.frame
     names = [f"{c} (file)" if c in (schema.FILE_ROW, "reasons") else c for c in source.columns]
     block = np.empty((len(names), len(positions)), dtype=object)
-    for k in range(len(names)):
-        block[k] = source.iloc[:, k].take(positions).to_numpy(dtype=object)
+    for k, (_, column) in enumerate(source.items()):
+        block[k] = np.asarray(column.array.take(positions), dtype=object)
     frame = pd.DataFrame(block.T, columns=names, dtype=object, copy=False)
     frame.insert(0, schema.FILE_ROW, raw.file_rows[positions])
     frame["reasons"] = reasons
