@@ -557,7 +557,8 @@ def _arrow_compact_delimited(buf: bytes, offset: int, delim: str, width: int, qu
     keeps: list[np.ndarray] = []
     group: list = []
     try:
-        batches = _read_ahead(_counted_batches(buf, offset, delim, width, quoted, name, limits, progress))
+        batches = _read_ahead(_counted_batches(buf, offset, delim, width, quoted, name, limits, progress),
+                              _READ_AHEAD if len(buf) - offset > _ARROW_BLOCK else 0)  # one block: no thread
         with contextlib.closing(batches):
             for batch in batches:
                 if batch.num_columns != width:
@@ -603,7 +604,11 @@ _READ_AHEAD = 2  # batches parsed ahead of the one the caller holds
 def _read_ahead(items, depth: int = _READ_AHEAD):
     """The items of ``items`` in their order, taken from it by a thread of their own up to ``depth`` ahead:
     pyarrow parses the next batches (without the GIL) while the caller encodes this one. An exception of
-    ``items`` is raised here at its place in the sequence; closing this generator stops the thread."""
+    ``items`` is raised here at its place in the sequence; closing this generator stops the thread. ``depth`` 0:
+    the items as they come, no thread."""
+    if not depth:
+        yield from items
+        return
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
@@ -696,6 +701,7 @@ class _CodedColumn:
         self.codes: list[np.ndarray] = []
         self.pending: list[tuple[np.ndarray, Any]] = []  # (codes into the batch's dictionary, that dictionary)
         self.pending_rows = 0
+        self.encoded = True  # every dictionary from pc.dictionary_encode (distinct texts)
         self.rows = 0  # rows merged into ``texts``
         self.plain: list | None = None  # Arrow text chunks of a column whose values mostly differ
 
@@ -729,6 +735,7 @@ class _CodedColumn:
             self.plain.append(texts.take(pa.array(codes)))
             return
         order, used = pd.factorize(codes)  # the texts used, in order of first appearance
+        self.encoded = False
         self._add_coded(order, texts.take(pa.array(used)))
 
     def _add_coded(self, indices: np.ndarray, dictionary) -> None:
@@ -746,6 +753,11 @@ class _CodedColumn:
         import pyarrow.compute as pc
 
         if not self.pending:
+            return
+        if self.texts is None and len(self.pending) == 1 and self.encoded:  # one dictionary, of distinct texts
+            indices, self.texts = self.pending[0]
+            self.codes.append(indices)
+            self.pending, self.rows, self.pending_rows = [], self.rows + self.pending_rows, 0
             return
         pieces = ([self.texts] if self.texts is not None else []) + [d for _, d in self.pending]
         merged = pc.dictionary_encode(pa.concat_arrays(pieces))
