@@ -136,6 +136,10 @@ class Collector:
             pid = pids[k]
             fields = {name: values[k] for name, values in shown.items()}
             row = f"{self.prefix} {int(file_rows[k])}"
+            if len(chunks) == 1:  # names no patient: the text alone
+                self._add(level, pos, int(file_rows[k]), pid, chunks[0].format(row=row, value=short(value), **fields),
+                          column, value, analysis)
+                continue
             pieces: list = []
             for chunk in chunks:
                 if chunk == "{rowid}":
