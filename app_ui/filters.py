@@ -128,7 +128,7 @@ def _age_slider(bounds: tuple[float, float] | None, chosen: tuple[float, float] 
         lo, hi = min(lo, chosen[0]), max(hi, chosen[1])
     if lo >= hi:
         return
-    st.session_state[state.widget_key("age")] = tuple(float(v) for v in (chosen or (lo, hi)))
+    state.seed_widget(state.widget_key("age"), tuple(float(v) for v in (chosen or (lo, hi))), (float(lo), float(hi)))
     st.slider("Age at IL-2 (years)", min_value=float(lo), max_value=float(hi), step=1.0, format="%d",
               key=state.widget_key("age"), on_change=_age_changed, args=((float(lo), float(hi)),))
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from il2lib import schema
 from il2lib.cohort import EXTRA_PREFIX, CohortFilter
@@ -25,6 +26,7 @@ CB_WINDOW = "v_cb_window"
 PSEUDONYMS = "v_pseudonyms"
 URL_PROBLEMS = "url_problems"
 INITIALISED = "state_initialised"
+SEEDED_WIDGETS = "seeded_widgets"  # widget key -> (page, identity) it was last seeded on
 
 # URL parameters that are not filters (none of them is a schema column name).
 Q_PRESENT, Q_DATA, Q_CB_SD = "present", "data", "cb_sd"
@@ -87,6 +89,27 @@ def _copy_widget_value(name: str) -> None:
     st.session_state[plain_key(name)] = st.session_state[widget_key(name)]
 
 
+def seed_widget(key: str, value: Any, identity: tuple = ()) -> None:
+    """Set a widget's key to ``value`` before the widget is drawn, unless the widget drawn in the previous run of
+    this page (same ``identity``: the arguments besides its key that make Streamlit see a new widget, e.g. a
+    slider's bounds) holds it already. Streamlit sends a widget whose key was assigned in the run with that value
+    to set, and the browser then redraws it: seeding every widget on every run redrew them all at each rerun."""
+    ss = st.session_state
+    ctx = get_script_run_ctx()
+    drawn = (ctx.page_script_hash, identity) if ctx is not None else None
+    seeded = ss.setdefault(SEEDED_WIDGETS, {})
+    if drawn is None or seeded.get(key) != drawn or key not in ss or not _same(ss[key], value):
+        ss[key] = value  # a page switch or a new identity makes a new widget: it takes the seeded value
+        seeded[key] = drawn
+
+
+def _same(a: Any, b: Any) -> bool:
+    """The same widget value: equal sequences (a multiselect's list, a range's tuple), else equal of one type."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return type(a) is type(b) and bool(a == b)
+
+
 def bind(name: str, seed: Any = None) -> dict[str, Any]:
     """Widget kwargs for a value kept in the plain key ``v_<name>``.
 
@@ -94,7 +117,7 @@ def bind(name: str, seed: Any = None) -> dict[str, Any]:
     and copies a user change back in ``on_change``, which runs before the script: so the
     value survives page switches, where Streamlit forgets widget keys.
     """
-    st.session_state[widget_key(name)] = st.session_state.get(plain_key(name)) if seed is None else seed
+    seed_widget(widget_key(name), st.session_state.get(plain_key(name)) if seed is None else seed)
     return {"key": widget_key(name), "on_change": _copy_widget_value, "args": (name,)}
 
 
