@@ -1,7 +1,9 @@
-"""Vectorised per-column coercion of text cells into typed values (no findings built here).
+"""Per-column coercion of text cells into typed values (no findings built here).
 
-Each function takes the stripped text of one column and returns the typed column plus boolean
-masks of the cells it could not read; :mod:`il2lib.validation` turns masks into findings.
+Each function takes the text of one column (the loader passes its distinct cells) and returns the typed column
+plus boolean masks of the cells it could not read; :mod:`il2lib.validation` turns masks into findings. The cells
+are read in one plain-Python pass (a column costs a few Series, not one per step); a cell that is not a str reads
+as the pandas string methods read it (NaN: not missing, unreadable).
 """
 from __future__ import annotations
 
