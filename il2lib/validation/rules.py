@@ -359,8 +359,11 @@ def check_duplicates(c: Collector, ids: pd.Series, codes: np.ndarray | None = No
                    "row per patient." for pid, rows in rows_of.items()}
     labels = c._pids(positions)  # the row's own id (as every finding names it)
     for pos, pid, file_row, label in zip(positions, pids, file_rows, labels):
-        c._add("row_error", pos, int(file_row), label, ["patient_id '", PatientRef(pid, SHORT_LIMIT), listed[pid]],
-               schema.PATIENT_ID, pid, None)
+        tail = listed[pid]  # the sentence composed as from ["patient_id '", PatientRef(pid, SHORT_LIMIT), tail]
+        text = "patient_id '" + short(pid, SHORT_LIMIT) + tail
+        c.findings.append(Finding("row_error", text, schema.PATIENT_ID, int(file_row), label, pid, None,
+                                  ("patient_id '", tail), (pid,)))
+        c.reasons.setdefault(pos, []).append(text)
 
 
 #: column -> (threshold on the column median, converter, plain description)
