@@ -14,7 +14,7 @@ import pandas as pd
 
 from il2lib import schema
 from il2lib.notes import SHORT_LIMIT, PatientRef, compose, short
-from il2lib.validation.recist import bool_parts
+from il2lib.validation.recist import CR, PD, PR, bool_parts, bor_codes
 
 Level = Literal["file_error", "row_error", "warning"]
 #: A message: plain text, or text and PatientRef pieces when it names patients (il2lib.notes.compose).
@@ -219,8 +219,14 @@ def _flag(t: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(len(t), dtype=bool), np.ones(len(t), dtype=bool)
 
 
-def _bor(t: pd.DataFrame) -> pd.Series:
-    return t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
+def _bor(t: pd.DataFrame) -> np.ndarray:
+    """The BOR of each row as :func:`il2lib.validation.recist.bor_codes` (each distinct text compared once)."""
+    bor = t[schema.BOR] if schema.BOR in t.columns else pd.Series(None, index=t.index, dtype=object)
+    return bor_codes(bor)
+
+
+def _responders(bor: np.ndarray) -> np.ndarray:
+    return (bor == CR) | (bor == PR)  # schema.RESPONDERS
 
 
 def _given(t: pd.DataFrame, name: str) -> np.ndarray:
@@ -244,7 +250,7 @@ def check_chronology(c: Collector, t: pd.DataFrame) -> None:
         after_death = d > death_ns
         c.rows("row_error", after_death, "{row}: " + name + " after date_death.", name)
         c.rows("row_error", (d > followup_ns) & ~after_death, "{row}: " + name + " after date_last_followup.", name)
-    responder = np.asarray(_bor(t).isin(schema.RESPONDERS), dtype=bool)
+    responder = _responders(_bor(t))
     progression, first = _ns(_dates(t, schema.DATE_PROGRESSION)), _ns(_dates(t, schema.DATE_FIRST_RESPONSE))
     progressed, progressed_missing = _flag(t, schema.PROGRESSED)
     c.rows("row_error", responder & (progressed | progressed_missing) & (progression < first),
@@ -303,10 +309,9 @@ def _undated_progression(c: Collector, t: pd.DataFrame, progressed: np.ndarray, 
     still times them."""
     bor = _bor(t)
     flagged = progressed
-    undated = (flagged | np.asarray(bor.eq("PD").fillna(False), dtype=bool)) & undated_date
+    undated = (flagged | (bor == PD)) & undated_date
     out_pfs = undated & ~_given_event(t, schema.PFS_MONTHS, schema.PFS_EVENT)
-    out_dor = (undated & np.asarray(bor.isin(schema.RESPONDERS), dtype=bool)
-               & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT))
+    out_dor = undated & _responders(bor) & ~_given_event(t, schema.DOR_MONTHS, schema.DOR_EVENT)
     why = {True: "{row}: progressed=Yes but date_progression missing; ",
            False: "{row}: bor=PD but date_progression missing, so the patient progressed at an unknown date; "}
     for by_flag in (True, False):
@@ -324,8 +329,7 @@ def check_responders(c: Collector, t: pd.DataFrame) -> None:
     first = _ns(_dates(t, schema.DATE_FIRST_RESPONSE))
     excluded = np.zeros(len(t), dtype=bool)
     excluded[list(c.reasons)] = True
-    lacking = (np.asarray(_bor(t).isin(schema.RESPONDERS), dtype=bool) & np.isnat(first)
-               & ~_given(t, schema.DOR_MONTHS) & ~excluded)
+    lacking = _responders(_bor(t)) & np.isnat(first) & ~_given(t, schema.DOR_MONTHS) & ~excluded
     n = int(lacking.sum())
     if n:
         listed: list = []
