@@ -6,9 +6,9 @@ import streamlit as st
 
 from app_ui import cached, figures, survival_sections
 from app_ui.code_panel import code_for
-from app_ui.downloads import download_figure, download_table
+from app_ui.downloads import download_figure, table_with_downloads
 from app_ui.frame import frame
-from app_ui.markdown import SMALL_TABLES_CSS, markdown_table, md_escape
+from app_ui.markdown import SMALL_TABLES_CSS, md_escape
 from app_ui.registry import survival_from_counts
 from app_ui.survival_view import COX_AUTO_MAX_N, RESPONSE_GROUPINGS, km_chart, survival_view, view_data
 from app_ui.widgets import empty_state, format_p, url_choice, url_number, url_toggle
@@ -127,8 +127,8 @@ def comparison(view) -> None:
         st.caption(f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
     if view.cox is not None:
         hr = hazard_ratio_table(view.cox)
-        st.markdown(markdown_table(masking.table(hr)))
-        download_table(hr, "cox_hazard_ratio", title="Cox proportional-hazards model")
+        table_with_downloads(ctx, hr, "cox_hazard_ratio", "cox_hazard_ratio", "Cox proportional-hazards model",
+                             heading="")
         st.caption("\n\n".join([f"Model test: likelihood-ratio {format_p(view.cox.lr_test.pvalue)} "
                                  f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).",
                                  *(md_escape(masking.text(note)) for note in view.cox.warnings)]))
@@ -198,11 +198,11 @@ with right:
     # the Markdown tables in st.table's type, on a slide as large as the rest (style only: no row in the page)
     st.html(SMALL_TABLES_CSS + (PRESENTATION_TABLE_CSS if ctx.presentation else ""))
     medians = medians_table(view, shown)
-    st.markdown(markdown_table(masking.table(medians), "**Median survival**"))
-    download_table(medians, f"median_{endpoint}", title="Median survival")
+    table_with_downloads(ctx, medians, f"median_{endpoint}", f"median_{endpoint}", "Median survival",
+                         heading="**Median survival**")
     milestones = milestones_table(view, masking)
-    st.markdown(markdown_table(masking.table(milestones), "**Survival at 12 / 24 / 36 months**"))
-    download_table(milestones, f"milestones_{endpoint}", title="Survival at 12 / 24 / 36 months")
+    table_with_downloads(ctx, milestones, f"milestones_{endpoint}", f"milestones_{endpoint}",
+                         "Survival at 12 / 24 / 36 months", heading="**Survival at 12 / 24 / 36 months**")
     comparison(view)
     survival_sections.next_to_figure(ctx, endpoint, by, view)
 for message in view.messages:

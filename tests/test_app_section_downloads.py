@@ -125,3 +125,13 @@ def test_survival_sections_download_every_table_and_figure(files):
     assert any("Efron ties; Wald CIs." in c for c in xlsx_cells(files, "cox_hr_table"))
     assert files["dl_csv_pairwise_lr_table"]["file_name"] == "pairwise_logrank_os_by_line_of_il2.csv"
     assert "multivariable Cox model" in files["dl_html_cox_forest_chart"]["data"]()  # the figure shown, offline
+
+
+def test_survival_result_tables_beside_the_figure_download_as_shown_with_data_and_filters(files):
+    at = open_app({"km_by": "prior_pd1_pdl1", "disease": "melanoma"}, page=SURVIVAL)
+    check_downloads(at, files, ["median_os", "milestones_os", "cox_hazard_ratio"], [])
+    for key, title in (("median_os", "Median survival"), ("milestones_os", "Survival at 12 / 24 / 36 months"),
+                       ("cox_hazard_ratio", "Cox proportional-hazards model")):
+        cells = xlsx_cells(files, key)  # title, the table, then the data and the filters it was computed on
+        assert cells[0] == title
+        assert cells[-1] == "Combined sample (PROCLAIM-like + community-like) · synthetic · n = 70 of 107 patients · Melanoma"
