@@ -22,6 +22,7 @@ from il2lib.validation.derive import _derive
 from il2lib.validation.mapping import (accepted_names, is_identifier_column, missing_required, resolve_mapping,
                                        suggest_mapping)
 from il2lib.validation.read import RawTable, read_table
+from il2lib.validation.recist import CR, PR, SD, bor_codes
 from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, RECODE_SUGGESTION, Collector, Finding
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
@@ -218,8 +219,9 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     derived, notes, response_rules = _derive(typed, cb_sd_months, window, analysed, copy=False)
     del typed
     conversions.extend(notes)
-    _unknown_benefit(c, derived, cb_sd_months)
-    _response_rule_warnings(c, derived, window, response_rules)
+    codes = bor_codes(derived[schema.BOR])
+    _unknown_benefit(c, derived, cb_sd_months, codes)
+    _response_rule_warnings(c, derived, window, response_rules, codes)
     return _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, identifiers, conversions,
                      cb_sd_months, window)
 
@@ -408,13 +410,14 @@ def _row_rules(c: Collector, raw: RawTable, t: pd.DataFrame, resolved: dict[str,
     position_of = {int(r): i for i, r in enumerate(raw.file_rows)} if raw.bad_rows else {}
     for file_row, problem in raw.bad_rows:
         c.row("row_error", position_of[file_row], f"{c.label(position_of[file_row])} {problem}.")
+    reasons = _Reasons(c)
     for name in (schema.PATIENT_ID, schema.DISEASE):
-        c.rows("row_error", t[name].isna() & ~_has_reason(c, t, name), "{row}: '" + name + "' is empty.", name)
+        c.rows("row_error", t[name].isna() & ~reasons.of(t, name), "{row}: '" + name + "' is empty.", name)
     rules.check_duplicates(c, t[schema.PATIENT_ID], c.id_codes)
-    empty_bor = t[schema.BOR].isna() & ~_has_reason(c, t, schema.BOR)
+    empty_bor = t[schema.BOR].isna() & ~reasons.of(t, schema.BOR)
     c.rows("warning", empty_bor, "{rowid}: 'bor' is empty; counted as NE.", schema.BOR)
     t.loc[empty_bor.to_numpy(), schema.BOR] = "NE"
-    _empty_required(c, t)
+    _empty_required(c, t, reasons)
     raw_names = {v: k for k, v in resolved.items()}
     conversions.extend(rules.convert_units(c, t))
     rules.check_ranges(c, t, {n: schema.COLUMNS[n] for n in t.columns}, raw_names)
@@ -423,43 +426,54 @@ def _row_rules(c: Collector, raw: RawTable, t: pd.DataFrame, resolved: dict[str,
     rules.check_responders(c, t)
 
 
-def _has_reason(c: Collector, t: pd.DataFrame, column: str) -> pd.Series:
-    """Rows that already have a finding on ``column`` (an unreadable value is not also "empty")."""
-    flagged = np.zeros(len(t), dtype=bool)
-    rows = {f.file_row for f in c.findings if f.column == column and f.file_row is not None}
-    if rows:
-        flagged = np.isin(c.file_rows, list(rows))
-    return pd.Series(flagged, index=t.index)
+class _Reasons:
+    """Rows that already have a finding on a column (an unreadable value is not also "empty"), asked for several
+    columns in turn: each finding is read once."""
+
+    def __init__(self, c: Collector):
+        self.c, self.seen, self.rows = c, 0, {}
+
+    def of(self, t: pd.DataFrame, column: str) -> pd.Series:
+        findings = self.c.findings
+        for f in findings[self.seen:]:
+            if f.file_row is not None:
+                self.rows.setdefault(f.column, set()).add(f.file_row)
+        self.seen = len(findings)
+        rows = self.rows.get(column)
+        flagged = np.isin(self.c.file_rows, list(rows)) if rows else np.zeros(len(t), dtype=bool)
+        return pd.Series(flagged, index=t.index)
 
 
-def _empty_required(c: Collector, t: pd.DataFrame) -> None:
+def _empty_required(c: Collector, t: pd.DataFrame, reasons: _Reasons | None = None) -> None:
+    has_reason = (reasons or _Reasons(c)).of
     given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
     infer = t[schema.DIED].isna() & t[schema.DATE_DEATH].notna() if schema.DATE_DEATH in t.columns else None
     if infer is not None and infer.any():
         c.rows("warning", infer, "{rowid}: 'died' is empty; taken as Yes because date_death is given.", schema.DIED)
         t.loc[infer.to_numpy(), schema.DIED] = True
     if schema.DATE_IL2_START in t.columns:
-        c.rows("warning", t[schema.DATE_IL2_START].isna() & ~given_os & ~_has_reason(c, t, schema.DATE_IL2_START),
+        c.rows("warning", t[schema.DATE_IL2_START].isna() & ~given_os & ~has_reason(t, schema.DATE_IL2_START),
                "{rowid}: 'date_il2_start' is empty; left out of OS and PFS.", schema.DATE_IL2_START,
                analysis="os,pfs")
-    c.rows("warning", t[schema.PRIOR_PD1].isna() & ~_has_reason(c, t, schema.PRIOR_PD1),
+    c.rows("warning", t[schema.PRIOR_PD1].isna() & ~has_reason(t, schema.PRIOR_PD1),
            "{rowid}: 'prior_pd1_pdl1' is empty; left out of prior PD-1/PD-L1 comparisons.", schema.PRIOR_PD1,
            analysis=schema.PRIOR_PD1)
     if schema.PRIOR_LINES not in t.columns:  # required only for line-of-therapy analyses (docs/domain.md)
         c.add("warning", f"No 'prior_systemic_lines' column (accepted names: {accepted_names(schema.PRIOR_LINES)}); "
               "line-of-therapy analyses are unavailable.", column=schema.PRIOR_LINES, analysis=schema.LINE_OF_IL2)
         return
-    c.rows("warning", t[schema.PRIOR_LINES].isna() & ~_has_reason(c, t, schema.PRIOR_LINES),
+    c.rows("warning", t[schema.PRIOR_LINES].isna() & ~has_reason(t, schema.PRIOR_LINES),
            "{rowid}: 'prior_systemic_lines' is empty; left out of line-of-therapy analyses.", schema.PRIOR_LINES,
            analysis=schema.LINE_OF_IL2)
 
 
-def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float) -> None:
-    """One warning counting analysed SD patients whose clinical benefit is NA (no SD duration)."""
+def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float, codes: np.ndarray | None = None) -> None:
+    """One warning counting analysed SD patients whose clinical benefit is NA (no SD duration). ``codes``: the
+    BOR as :func:`recist.bor_codes`, when the caller has them."""
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
-    unknown = (derived[schema.BOR].eq("SD").fillna(False).to_numpy() & analysed
-               & derived[schema.CLINICAL_BENEFIT].isna().to_numpy())
+    code = bor_codes(derived[schema.BOR]) if codes is None else codes
+    unknown = (code == SD) & analysed & derived[schema.CLINICAL_BENEFIT].isna().to_numpy()
     n = int(unknown.sum())
     if n:
         c.add("warning", f"{n:,} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
@@ -475,37 +489,58 @@ def _irecist_categories(c: Collector, frame: pd.DataFrame, typed: pd.DataFrame, 
     raw_bor = next((col for col, name in resolved.items() if name == schema.BOR), None)
     if raw_bor is None or schema.BOR not in typed.columns:
         return
-    category = irecist_category(frame[raw_bor].astype(object))
-    if not category.notna().any():
-        return
-    typed[schema.BOR_IRECIST] = category.to_numpy()
-    counts = category.value_counts()
-    conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
-                       + ", ".join(f"{k} -> {v}: {int(counts[k])}" for k, v in IRECIST_TO_RECIST.items()
-                                   if k in counts) + ").")
-    c.rows("warning", category.eq("iUPD").to_numpy(), "{rowid}: bor 'iUPD' (iRECIST unconfirmed progression) "
+    cells = frame[raw_bor]
+    if isinstance(cells.dtype, pd.CategoricalDtype):  # each category read once, the rows taken by their codes
+        names = list(IRECIST_TO_RECIST)
+        found = irecist_category(pd.Series(cells.cat.categories.to_numpy(dtype=object), dtype=object))
+        which = np.append([names.index(v) if v is not None else -1 for v in found], -1).astype(np.int8)
+        row = which[cells.cat.codes.to_numpy()]
+        if not (row >= 0).any():
+            return
+        typed[schema.BOR_IRECIST] = np.array(names + [None], dtype=object)[row]
+        counts = np.bincount(row[row >= 0], minlength=len(names))
+        conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
+                           + ", ".join(f"{k} -> {v}: {int(counts[i])}" for i, (k, v) in
+                                       enumerate(IRECIST_TO_RECIST.items()) if counts[i]) + ").")
+        iupd = row == names.index("iUPD")
+    else:
+        category = irecist_category(cells.astype(object))
+        if not category.notna().any():
+            return
+        typed[schema.BOR_IRECIST] = category.to_numpy()
+        counts = category.value_counts()
+        conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
+                           + ", ".join(f"{k} -> {v}: {int(counts[k])}" for k, v in IRECIST_TO_RECIST.items()
+                                       if k in counts) + ").")
+        iupd = category.eq("iUPD").to_numpy()
+    c.rows("warning", iupd, "{rowid}: bor 'iUPD' (iRECIST unconfirmed progression) "
            "counted as PD: bor is the best overall response, and a progression never confirmed is still PD under "
            "RECIST 1.1.", schema.BOR, raw_column=raw_bor)
 
 
-def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, rules=None) -> None:
+def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, rules=None,
+                            codes: np.ndarray | None = None) -> None:
     """CR/PR with response_confirmed = No and SD shorter than the SD minimum (default rules), one warning each.
-    ``rules``: those :func:`il2lib.validation.derive.derive` applied (the same view, SD minimum and window)."""
+    ``rules``: those :func:`il2lib.validation.derive.derive` applied (the same view, SD minimum and window);
+    ``codes``: the BOR as :func:`recist.bor_codes`, when the caller has them."""
     from il2lib.validation.recist import apply_response_rules
 
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
     if rules is None:
         rules = apply_response_rules(derived, "auto", schema.SD_MINIMUM_WEEKS_DEFAULT, window)
+    code = bor_codes(derived[schema.BOR]) if codes is None else codes
     counted = rules.bor.to_numpy(dtype=object)
     bor = derived[schema.BOR].to_numpy(dtype=object)
     if rules.view == "confirmed":
         said_no = derived[schema.RESPONSE_CONFIRMED].astype("boolean").eq(False).fillna(False).to_numpy()
-        mask = analysed & said_no & np.isin(bor, schema.RESPONDERS)
+        mask = analysed & said_no & ((code == CR) | (code == PR))
         c.rows("warning", mask, "{rowid}: {bor} not confirmed (response_confirmed = No): counted as {counted} in "
                "the confirmed-only ORR (RECIST 1.1), as a response in the all-responses ORR.", schema.RESPONSE_CONFIRMED,
                analysis="response", bor=pd.Series(bor), counted=pd.Series(counted))
-    short = analysed & (bor == "SD") & (counted != "SD")
+    short = analysed & (code == SD)
+    sd_rows = np.flatnonzero(short)
+    short[sd_rows] = counted[sd_rows] != "SD"  # the counted BOR read where SD was recorded only
     c.rows("warning", short, "{rowid}: SD lasted less than the SD minimum (" + f"{schema.SD_MINIMUM_WEEKS_DEFAULT:g}"
            + " weeks from IL-2 start): counted as {counted} for disease control (RECIST 1.1).", schema.BOR,
            analysis="response", counted=pd.Series(counted))
