@@ -432,6 +432,8 @@ class _Reasons:
 
     def __init__(self, c: Collector):
         self.c, self.seen, self.rows = c, 0, {}
+        lines = np.asarray(c.file_rows)
+        self.ascending = lines.ndim == 1 and len(lines) > 0 and bool(np.all(lines[1:] > lines[:-1]))
 
     def of(self, t: pd.DataFrame, column: str) -> pd.Series:
         findings = self.c.findings
@@ -440,7 +442,15 @@ class _Reasons:
                 self.rows.setdefault(f.column, set()).add(f.file_row)
         self.seen = len(findings)
         rows = self.rows.get(column)
-        flagged = np.isin(self.c.file_rows, list(rows)) if rows else np.zeros(len(t), dtype=bool)
+        if not rows:
+            flagged = np.zeros(len(t), dtype=bool)
+        elif self.ascending:  # each file row at one position, found by bisection
+            lines, wanted = np.asarray(self.c.file_rows), np.array(list(rows))
+            at = np.minimum(np.searchsorted(lines, wanted), max(len(lines) - 1, 0))
+            flagged = np.zeros(len(lines), dtype=bool)
+            flagged[at[lines[at] == wanted]] = True
+        else:
+            flagged = np.isin(self.c.file_rows, list(rows))
         return pd.Series(flagged, index=t.index)
 
 
@@ -533,7 +543,11 @@ def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, 
     counted = rules.bor.to_numpy(dtype=object)
     bor = derived[schema.BOR].to_numpy(dtype=object)
     if rules.view == "confirmed":
-        said_no = derived[schema.RESPONSE_CONFIRMED].astype("boolean").eq(False).fillna(False).to_numpy()
+        confirmed = derived[schema.RESPONSE_CONFIRMED]
+        if confirmed.dtype == "boolean":
+            said_no = ~confirmed.array.to_numpy(dtype=bool, na_value=True)
+        else:
+            said_no = confirmed.astype("boolean").eq(False).fillna(False).to_numpy()
         mask = analysed & said_no & ((code == CR) | (code == PR))
         c.rows("warning", mask, "{rowid}: {bor} not confirmed (response_confirmed = No): counted as {counted} in "
                "the confirmed-only ORR (RECIST 1.1), as a response in the all-responses ORR.", schema.RESPONSE_CONFIRMED,
