@@ -59,10 +59,9 @@ def stem(ctx, what: str, by: str | None = None) -> str:
     return file_stem(what, by, ctx.filter)
 
 
-def km_footnote(view, shown, conf_type: str, hr=None) -> str:
+def km_footnote(view, shown, conf_type: str) -> str:
     """The KM figure's footnote: log-rank p, Cox HR (95% CI), median (95% CI) and n (events) per group, and the CI
-    method. Counts read as ``shown`` says (small-cell protection), as in the page's tables. ``hr``: the view's
-    ``hazard_ratio_table`` when the page has made it already."""
+    method. Counts read as ``shown`` says (small-cell protection), as in the page's tables."""
     from il2lib.survival import hazard_ratio_table
 
     masking = current_masking()
@@ -71,7 +70,7 @@ def km_footnote(view, shown, conf_type: str, hr=None) -> str:
         lr = view.logrank
         parts.append(f"Log-rank {format_p(lr.pvalue)} (chi-square {lr.statistic:.2f}, {lr.df} df).")
     if view.cox is not None:
-        hr = hazard_ratio_table(view.cox) if hr is None else hr
+        hr = hazard_ratio_table(view.cox)
         parts.append("Cox HR (95% CI): " + "; ".join(
             masking.text(f"{t} {h}") + (f", {p_text(p)}" if p and p != "—" else "")
             for t, h, p in hr.itertuples(index=False, name=None)) + ".")

@@ -197,10 +197,10 @@ title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint].label
                                     + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
 notes = figure_notes(view, shown, endpoint, conf_type)
-compared = comparison_parts(view)
-footnote = figures.km_footnote(view, shown, conf_type, compared.get("cox"))
+footnote = figures.km_footnote(view, shown, conf_type)
 medians = medians_table(view, shown)
 milestones = milestones_table(view, masking)
+compared = comparison_parts(view)
 beside = survival_sections.next_to_figure_results(ctx, endpoint, by, view)
 ci_default = ci_band_default(len(view.curves))
 toggles["show_ci"] = state.page_option(ci_band_name(ci_default), [True, False], ci_default)  # as drawn below
