@@ -32,31 +32,17 @@ def group_order(ctx, endpoint: str, by: str | None, landmark: float | None, cont
                                       "compares each other group with it (HR > 1: more events than the reference)."))
 
 
-def next_to_figure_results(ctx, endpoint: str, by: str | None, view) -> dict:
-    """What :func:`next_to_figure` draws, computed first (the page draws its results in one go): the pairwise
-    log-rank (3+ groups) and the RMST offered when the PH check fails, each as (Computed, masked table or None)."""
-    results = {}
+def next_to_figure(ctx, endpoint: str, by: str | None, view) -> None:
+    """Right column: pairwise log-rank (3+ groups) and RMST offered when the PH check fails."""
     if by is None or view.landmark is not None:
-        return results
+        return
     if len(view.curves) >= 3:
         computed = comparison(ctx.cache_key, "pairwise", view_data(ctx, endpoint, by, None), endpoint, by, (),
                               view.order)
-        results["pairwise"] = (computed, ctx.masking.table(computed.value.display()) if computed.ok else None)
-    if view.ph_violated:
-        computed = comparison(ctx.cache_key, "rmst", view_data(ctx, endpoint, by, None), endpoint, by, (None,),
-                              view.order)
-        results["rmst"] = (computed, ctx.masking.table(rmst_display(computed.value)) if computed.ok else None)
-    return results
-
-
-def next_to_figure(ctx, endpoint: str, by: str | None, results: dict) -> None:
-    """Right column: pairwise log-rank (3+ groups) and RMST offered when the PH check fails
-    (:func:`next_to_figure_results`)."""
-    if "pairwise" in results:
-        computed, table = results["pairwise"]
         if computed.ok:
             note = ("Each pair tested on its two groups; Holm (family-wise) and Benjamini-Hochberg (false "
                     "discovery rate) adjust over the pairs, as R's p.adjust.")
+            table = ctx.masking.table(computed.value.display())
             table_with_downloads(ctx, table, "pairwise_lr_table", f"pairwise_logrank_{endpoint}_by_{by}",
                                  f"Pairwise log-rank tests: {endpoint_by(endpoint, by)}", (note,),
                                  heading="**Pairwise log-rank tests**")
@@ -64,11 +50,13 @@ def next_to_figure(ctx, endpoint: str, by: str | None, results: dict) -> None:
             show_code(pairwise_logrank_snippet(endpoint, by), ctx, "pairwise_lr")
         elif computed.refused:
             st.info(md_escape(computed.message), icon=":material/hourglass_disabled:")
-    if "rmst" in results:
-        computed, table = results["rmst"]
+    if view.ph_violated:
+        computed = comparison(ctx.cache_key, "rmst", view_data(ctx, endpoint, by, None), endpoint, by, (None,),
+                              view.order)
         st.info("Proportional hazards look violated, so the restricted mean survival time (RMST) is offered: it "
                 "needs no PH assumption.", icon=":material/insights:")
         if computed.ok:
+            table = ctx.masking.table(rmst_display(computed.value))
             table_with_downloads(ctx, table, "rmst_auto_table", f"rmst_{endpoint}_by_{by}_tau_{computed.value.tau:.1f}",
                                  f"Restricted mean survival time to {computed.value.tau:.1f} months: "
                                  f"{endpoint_by(endpoint, by)}", heading="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_ui import cached, figures, state, survival_sections
+from app_ui import cached, figures, survival_sections
 from app_ui.code_panel import code_for
 from app_ui.downloads import download_figure, table_with_downloads
 from app_ui.frame import frame
@@ -100,15 +100,11 @@ def display_toggles(masking) -> tuple[dict[str, bool], bool, object]:
     return toggles, with_cox, ci_place
 
 
-def ci_band_name(default: bool) -> str:
-    return "km_ci" if default else "km_ci3"
-
-
 def ci_band_toggle(column, n_groups: int) -> bool:
     """On by default for up to 2 groups (more bands blend into one field); the choice is kept per default, in the
     URL as ``km_ci`` (up to 2 groups) or ``km_ci3`` (more)."""
     default = ci_band_default(n_groups)
-    return url_toggle(ci_band_name(default), "CI band", default, container=column)
+    return url_toggle("km_ci" if default else "km_ci3", "CI band", default, container=column)
 
 
 def medians_table(view, shown) -> pd.DataFrame:
@@ -123,38 +119,24 @@ def milestones_table(view, masking) -> pd.DataFrame:
                          for label, r in view.curves.items()])
 
 
-def comparison_parts(view) -> dict:
-    """What :func:`comparison` draws, computed before the page draws its results."""
-    parts = {}
+def comparison(view) -> None:
+    """Log-rank test, and the Cox hazard ratio with its model test and notes."""
     if view.logrank is not None:
         lr = view.logrank
-        parts["logrank"] = (format_p(lr.pvalue), f"chi-square {lr.statistic:.2f} on {lr.df} df",
-                            f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
+        st.metric("Log-rank test", format_p(lr.pvalue), help=f"chi-square {lr.statistic:.2f} on {lr.df} df")
+        st.caption(f"Log-rank chi-square = {lr.statistic:.2f}, df = {lr.df}")
     if view.cox is not None:
-        parts["cox"] = hazard_ratio_table(view.cox)
-        parts["cox_caption"] = "\n\n".join(
-            [f"Model test: likelihood-ratio {format_p(view.cox.lr_test.pvalue)} "
-             f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).",
-             *(md_escape(masking.text(note)) for note in view.cox.warnings)])
+        hr = hazard_ratio_table(view.cox)
+        table_with_downloads(ctx, hr, "cox_hazard_ratio", "cox_hazard_ratio", "Cox proportional-hazards model",
+                             heading="")
+        st.caption("\n\n".join([f"Model test: likelihood-ratio {format_p(view.cox.lr_test.pvalue)} "
+                                 f"(chi-square {view.cox.lr_test.statistic:.2f} on {view.cox.lr_test.df} df).",
+                                 *(md_escape(masking.text(note)) for note in view.cox.warnings)]))
         if view.ph_violated:
-            parts["ph"] = ("Proportional hazards look violated (Schoenfeld residual test p < 0.05 for "
-                           + ", ".join(md_escape(t) for t in view.ph_violated)
-                           + "): read the hazard ratio as an average over time and prefer the milestone rates.")
-    return parts
-
-
-def comparison(parts: dict) -> None:
-    """Log-rank test, and the Cox hazard ratio with its model test and notes (:func:`comparison_parts`)."""
-    if "logrank" in parts:
-        p, help_text, caption = parts["logrank"]
-        st.metric("Log-rank test", p, help=help_text)
-        st.caption(caption)
-    if "cox" in parts:
-        table_with_downloads(ctx, parts["cox"], "cox_hazard_ratio", "cox_hazard_ratio",
-                             "Cox proportional-hazards model", heading="")
-        st.caption(parts["cox_caption"])
-        if "ph" in parts:
-            st.warning(parts["ph"], icon=":material/warning:")
+            st.warning("Proportional hazards look violated (Schoenfeld residual test p < 0.05 for "
+                       + ", ".join(md_escape(t) for t in view.ph_violated)
+                       + "): read the hazard ratio as an average over time and prefer the milestone rates.",
+                       icon=":material/warning:")
 
 
 def figure_notes(view, shown, endpoint: str, conf_type: str) -> str:
@@ -182,66 +164,47 @@ endpoint, by, conf_type, landmark, cautions, by_column = options()
 order = survival_sections.group_order(ctx, endpoint, by, landmark, container=by_column)
 masking = ctx.masking
 toggles, with_cox, ci_place = display_toggles(masking)
-# The results are computed before they are drawn: the browser then gets them in one burst, not one per step.
+if not ctx.presentation:  # presenting: under the figure, so the KM and its risk table fill the screen
+    show_cautions(cautions)
 computed = survival_view(ctx.cache_key, view_data(ctx, endpoint, by, landmark), endpoint, by, conf_type, landmark,
                          ctx.cb_sd_months, with_cox, ctx.assessment_window_days, order)
 if not computed.ok:
-    if not ctx.presentation:
-        show_cautions(cautions)
     empty_state(f"{schema.ENDPOINTS[endpoint].label} cannot be estimated: {md_escape(computed.message)}")
     st.stop()
 view = computed.value
+toggles["show_ci"] = ci_band_toggle(ci_place, len(view.curves))
 shown = masking.protect(lambda: view.count_view(sidebar_n=ctx.n),
                         ("survival", ctx.cache_key, endpoint, by, landmark, ctx.cb_sd_months, order))
 title, subtitle = ctx.figure_titles(schema.ENDPOINTS[endpoint].label
                                     + (f" by {schema.label(by)[:1].lower()}{schema.label(by)[1:]}" if by else "")
                                     + (f", landmark at {landmark:g} months" if view.landmark is not None else ""))
-notes = figure_notes(view, shown, endpoint, conf_type)
-footnote = figures.km_footnote(view, shown, conf_type)
-medians = medians_table(view, shown)
-milestones = milestones_table(view, masking)
-compared = comparison_parts(view)
-beside = survival_sections.next_to_figure_results(ctx, endpoint, by, view)
-ci_default = ci_band_default(len(view.curves))
-toggles["show_ci"] = state.page_option(ci_band_name(ci_default), [True, False], ci_default)  # as drawn below
-
-
-def km_figure_of(toggles: dict):
-    return km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox, order),
-                    view.curves, title, subtitle, ctx.presentation,
-                    "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
-                    tuple(sorted(toggles.items())), masking.threshold if masking.on else None,
-                    tuple(label for label in view.curves if ("n", label) in shown.secondary))
-
-
-fig = km_figure_of(toggles)
-masked_fig = masking.figure(fig)
-if not ctx.presentation:  # presenting: under the figure, so the KM and its risk table fill the screen
-    show_cautions(cautions)
-if ci_band_toggle(ci_place, len(view.curves)) != toggles["show_ci"]:
-    toggles["show_ci"] = not toggles["show_ci"]
-    fig = km_figure_of(toggles)
-    masked_fig = masking.figure(fig)
 # Presentation mode stacks the numbers under a full-width figure (readable when screen-shared).
 left, right = (st.container(), st.container()) if ctx.presentation else st.columns([2.2, 1.4])
 with left:
-    figures.plotly_chart(masked_fig, "km_chart")
+    fig = km_chart((ctx.cache_key, endpoint, by, conf_type, landmark, ctx.cb_sd_months, with_cox, order), view.curves,
+                   title, subtitle, ctx.presentation,
+                   "Months since landmark" if view.landmark is not None else "Months since IL-2 start",
+                   tuple(sorted(toggles.items())), masking.threshold if masking.on else None,
+                   tuple(label for label in view.curves if ("n", label) in shown.secondary))
+    figures.plotly_chart(masking.figure(fig), "km_chart")
     download_figure(fig, f"km_{endpoint}" + (f"_by_{by}" if by else ""), key="km_chart",
                     file_name=figures.stem(ctx, f"km_{endpoint}" + (f"_landmark_{landmark:g}m" if landmark else ""), by),
-                    footnote=footnote)
+                    footnote=figures.km_footnote(view, shown, conf_type))
     if ctx.presentation:
         show_cautions(cautions)
-    st.caption(notes)
+    st.caption(figure_notes(view, shown, endpoint, conf_type))
     code_for("km", ctx, endpoint=endpoint, by=by, conf_type=conf_type, landmark=landmark)
 with right:
     # the Markdown tables in st.table's type, on a slide as large as the rest (style only: no row in the page)
     st.html(SMALL_TABLES_CSS + (PRESENTATION_TABLE_CSS if ctx.presentation else ""))
+    medians = medians_table(view, shown)
     table_with_downloads(ctx, medians, f"median_{endpoint}", f"median_{endpoint}", "Median survival",
                          heading="**Median survival**")
+    milestones = milestones_table(view, masking)
     table_with_downloads(ctx, milestones, f"milestones_{endpoint}", f"milestones_{endpoint}",
                          "Survival at 12 / 24 / 36 months", heading="**Survival at 12 / 24 / 36 months**")
-    comparison(compared)
-    survival_sections.next_to_figure(ctx, endpoint, by, beside)
+    comparison(view)
+    survival_sections.next_to_figure(ctx, endpoint, by, view)
 for message in view.messages:
     st.info(md_escape(masking.text(message)), icon=":material/info:")
 survival_sections.further(ctx, endpoint, by, conf_type, view, shown)
