@@ -66,8 +66,11 @@ CENSUS_TYPES = {
 
 
 def _runtime():
-    from streamlit.runtime import Runtime
-    return Runtime.instance() if Runtime.exists() else None
+    """Streamlit's runtime once the server has made it (never imported from here: an import from this thread while
+    the main thread imports Streamlit can meet a partly initialised module)."""
+    module = sys.modules.get("streamlit.runtime.runtime")
+    runtime = getattr(module, "Runtime", None)
+    return runtime.instance() if runtime is not None and runtime.exists() else None
 
 
 def light_census(runtime) -> dict:
