@@ -85,13 +85,14 @@ def derive(t: pd.DataFrame, cb_sd_months: float = schema.CB_SD_MONTHS_DEFAULT, *
     of the table). Returns the frame and notes for the report's ``conversions`` (cut-off censoring,
     SD durations computed from dates).
     """
-    out, notes, _ = _derive(t, cb_sd_months, window_days, analysed, copy)
+    out, notes, _, _ = _derive(t, cb_sd_months, window_days, analysed, copy)
     return out, notes
 
 
 def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: np.ndarray | None,
-            copy: bool) -> tuple[pd.DataFrame, list[str], ResponseRules | None]:
-    """:func:`derive`, and the RECIST 1.1 response rules it applied (None without a ``bor`` column)."""
+            copy: bool) -> tuple[pd.DataFrame, list[str], ResponseRules | None, np.ndarray]:
+    """:func:`derive`, the RECIST 1.1 response rules it applied (None without a ``bor`` column) and the recorded BOR
+    as :func:`recist.bor_codes`."""
     out = t.copy() if copy else t
     notes: list[str] = []
     lines = _col(t, schema.PRIOR_LINES, "Int64")
@@ -142,7 +143,7 @@ def _derive(t: pd.DataFrame, cb_sd_months: float, window_days: float, analysed: 
     labels = np.array(list(schema.LDH_CATEGORIES) + [None], dtype=object)  # one str per category, for every row
     level = np.select([ratio <= 1, ratio <= 2, ratio > 2], [0, 1, 2], default=3)
     out[schema.LDH_CATEGORY] = pd.Series(labels[level], index=t.index, dtype=object)
-    return out, notes, rules
+    return out, notes, rules, code
 
 
 #: How PFS and DoR are censored (shown with PFS/DoR results and in the report's methods).

@@ -22,7 +22,7 @@ from il2lib.validation.derive import _derive
 from il2lib.validation.mapping import (accepted_names, is_identifier_column, missing_required, resolve_mapping,
                                        suggest_mapping)
 from il2lib.validation.read import RawTable, read_table
-from il2lib.validation.recist import CR, PR, SD, bor_codes
+from il2lib.validation.recist import CR, PR, SD, ResponseRules
 from il2lib.validation.rules import AMBIGUOUS_DATE_ORDER, RECODE_SUGGESTION, Collector, Finding
 
 __all__ = ["Finding", "ValidationReport", "Cohort", "load_cohort", "validate_table", "suggest_mapping",
@@ -216,12 +216,11 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     analysed = np.ones(len(typed), dtype=bool)
     analysed[excluded_pos] = False
     step("Deriving endpoints")
-    derived, notes, response_rules = _derive(typed, cb_sd_months, window, analysed, copy=False)
+    derived, notes, response_rules, codes = _derive(typed, cb_sd_months, window, analysed, copy=False)
     del typed
     conversions.extend(notes)
-    codes = bor_codes(derived[schema.BOR])
     _unknown_benefit(c, derived, cb_sd_months, codes)
-    _response_rule_warnings(c, derived, window, response_rules, codes)
+    _response_rule_warnings(c, derived, response_rules, codes)
     return _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, identifiers, conversions,
                      cb_sd_months, window)
 
@@ -454,8 +453,8 @@ class _Reasons:
         return pd.Series(flagged, index=t.index)
 
 
-def _empty_required(c: Collector, t: pd.DataFrame, reasons: _Reasons | None = None) -> None:
-    has_reason = (reasons or _Reasons(c)).of
+def _empty_required(c: Collector, t: pd.DataFrame, reasons: _Reasons) -> None:
+    has_reason = reasons.of
     given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
     infer = t[schema.DIED].isna() & t[schema.DATE_DEATH].notna() if schema.DATE_DEATH in t.columns else None
     if infer is not None and infer.any():
@@ -477,13 +476,12 @@ def _empty_required(c: Collector, t: pd.DataFrame, reasons: _Reasons | None = No
            analysis=schema.LINE_OF_IL2)
 
 
-def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float, codes: np.ndarray | None = None) -> None:
+def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float, codes: np.ndarray) -> None:
     """One warning counting analysed SD patients whose clinical benefit is NA (no SD duration). ``codes``: the
-    BOR as :func:`recist.bor_codes`, when the caller has them."""
+    BOR as :func:`recist.bor_codes`."""
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
-    code = bor_codes(derived[schema.BOR]) if codes is None else codes
-    unknown = (code == SD) & analysed & derived[schema.CLINICAL_BENEFIT].isna().to_numpy()
+    unknown = (codes == SD) & analysed & derived[schema.CLINICAL_BENEFIT].isna().to_numpy()
     n = int(unknown.sum())
     if n:
         c.add("warning", f"{n:,} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
@@ -500,46 +498,33 @@ def _irecist_categories(c: Collector, frame: pd.DataFrame, typed: pd.DataFrame, 
     if raw_bor is None or schema.BOR not in typed.columns:
         return
     cells = frame[raw_bor]
-    if isinstance(cells.dtype, pd.CategoricalDtype):  # each category read once, the rows taken by their codes
-        names = list(IRECIST_TO_RECIST)
-        found = irecist_category(pd.Series(cells.cat.categories.to_numpy(dtype=object), dtype=object))
-        which = np.append([names.index(v) if v is not None else -1 for v in found], -1).astype(np.int8)
-        row = which[cells.cat.codes.to_numpy()]
-        if not (row >= 0).any():
-            return
-        typed[schema.BOR_IRECIST] = np.array(names + [None], dtype=object)[row]
-        counts = np.bincount(row[row >= 0], minlength=len(names))
-        conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
-                           + ", ".join(f"{k} -> {v}: {int(counts[i])}" for i, (k, v) in
-                                       enumerate(IRECIST_TO_RECIST.items()) if counts[i]) + ").")
-        iupd = row == names.index("iUPD")
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        codes, uniques = cells.cat.codes.to_numpy(), cells.cat.categories.to_numpy(dtype=object)
     else:
-        category = irecist_category(cells.astype(object))
-        if not category.notna().any():
-            return
-        typed[schema.BOR_IRECIST] = category.to_numpy()
-        counts = category.value_counts()
-        conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
-                           + ", ".join(f"{k} -> {v}: {int(counts[k])}" for k, v in IRECIST_TO_RECIST.items()
-                                       if k in counts) + ").")
-        iupd = category.eq("iUPD").to_numpy()
+        codes, uniques = pd.factorize(cells.astype(object), use_na_sentinel=True)
+    names = list(IRECIST_TO_RECIST)  # each distinct cell read once, the rows taken by their codes
+    found = irecist_category(pd.Series(uniques, dtype=object))
+    which = np.append([names.index(v) if v is not None else -1 for v in found], -1).astype(np.int8)
+    row = which[codes]
+    if not (row >= 0).any():
+        return
+    typed[schema.BOR_IRECIST] = np.array(names + [None], dtype=object)[row]
+    counts = np.bincount(row[row >= 0], minlength=len(names))
+    conversions.append("bor: iRECIST categories counted as their RECIST 1.1 counterpart ("
+                       + ", ".join(f"{k} -> {v}: {int(counts[i])}" for i, (k, v) in
+                                   enumerate(IRECIST_TO_RECIST.items()) if counts[i]) + ").")
+    iupd = row == names.index("iUPD")
     c.rows("warning", iupd, "{rowid}: bor 'iUPD' (iRECIST unconfirmed progression) "
            "counted as PD: bor is the best overall response, and a progression never confirmed is still PD under "
            "RECIST 1.1.", schema.BOR, raw_column=raw_bor)
 
 
-def _response_rule_warnings(c: Collector, derived: pd.DataFrame, window: float, rules=None,
-                            codes: np.ndarray | None = None) -> None:
+def _response_rule_warnings(c: Collector, derived: pd.DataFrame, rules: ResponseRules, code: np.ndarray) -> None:
     """CR/PR with response_confirmed = No and SD shorter than the SD minimum (default rules), one warning each.
     ``rules``: those :func:`il2lib.validation.derive.derive` applied (the same view, SD minimum and window);
-    ``codes``: the BOR as :func:`recist.bor_codes`, when the caller has them."""
-    from il2lib.validation.recist import apply_response_rules
-
+    ``code``: the BOR as :func:`recist.bor_codes`."""
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
-    if rules is None:
-        rules = apply_response_rules(derived, "auto", schema.SD_MINIMUM_WEEKS_DEFAULT, window)
-    code = bor_codes(derived[schema.BOR]) if codes is None else codes
     counted = rules.bor.to_numpy(dtype=object)
     bor = derived[schema.BOR].to_numpy(dtype=object)
     if rules.view == "confirmed":

@@ -47,7 +47,7 @@ def test_disease_and_prior_filters_change_counts_legend_and_caveat(open_at, summ
     assert "Melanoma" in ui.figure_title(page)
 
     ui.choose_select(page, "Compare groups", PRIOR)
-    curves = ui.eventually(lambda: _n_curves(page, 2))
+    ui.eventually(lambda: _n_curves(page, 2))
     assert schema.ERA_CAVEAT in ui.main_text(page)
     starts = sorted(int(rows[0][1]) for rows in ui.at_risk_rows(page).values())
     assert starts == sorted([mel_yes, mel_no]), "number at risk at 0 months is not the group size"
