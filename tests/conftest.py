@@ -88,3 +88,19 @@ def spark():
     session = spark_session(config={"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
+
+
+@pytest.fixture
+def download_buttons(monkeypatch) -> dict[str, dict]:
+    """Every download button drawn, still drawn for real: key -> its keyword arguments (``data`` builds the file)."""
+    import streamlit
+
+    drawn: dict[str, dict] = {}
+    real = streamlit.download_button
+
+    def recording(label, *args, **kwargs):
+        drawn[kwargs.get("key", label)] = kwargs
+        return real(label, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "download_button", recording)
+    return drawn

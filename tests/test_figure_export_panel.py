@@ -11,7 +11,6 @@ import struct
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import streamlit
 
 from il2lib.cohort import CohortFilter
 from il2lib.export.files import figure_to_png, figure_to_svg
@@ -126,20 +125,6 @@ def test_file_names_say_endpoint_grouping_and_filter():
 
 
 # ---------------------------------------------------------------------------------------------- the page
-@pytest.fixture
-def files(monkeypatch):
-    """Every download button drawn (still drawn for real): key -> its keyword arguments."""
-    drawn: dict[str, dict] = {}
-    real = streamlit.download_button
-
-    def recording(label, *args, **kwargs):
-        drawn[kwargs.get("key", label)] = kwargs
-        return real(label, *args, **kwargs)
-
-    monkeypatch.setattr(streamlit, "download_button", recording)
-    return drawn
-
-
 def open_panel(at, base: str):
     """Open the export panel of the figure keyed ``base`` (its fields are drawn only while it is open)."""
     at.session_state[f"dl_panel_{base}"] = True
@@ -152,7 +137,7 @@ def panel_footnote(at, base: str) -> str:
     return area.value
 
 
-def test_survival_panel_gives_a_16_9_slide_with_its_statistics_named_after_the_filter(files):
+def test_survival_panel_gives_a_16_9_slide_with_its_statistics_named_after_the_filter(download_buttons):
     at = open_app({"disease": "melanoma,rcc", "prior_pd1_pdl1": "yes"}, page=SURVIVAL)
     assert not [s for s in at.selectbox if s.key == "fx_size_km_chart"], "a closed panel draws no fields"
     open_panel(at, "km_chart")
@@ -161,16 +146,16 @@ def test_survival_panel_gives_a_16_9_slide_with_its_statistics_named_after_the_f
     for part in ("Log-rank p", "Cox HR (95% CI)", "Median, months (95% CI)", "n (events)",
                  "Pointwise 95% CI, log-log transformation."):
         assert part in note, part
-    png = files["dl_png_km_chart"]
+    png = download_buttons["dl_png_km_chart"]
     assert png["file_name"] == "km_os_by_disease_melanoma-rcc_prior-pd1-yes.png"
     assert png_size(png["data"]()) == (1920, 1080)
-    svg = files["dl_svg_km_chart"]["data"]().decode()
+    svg = download_buttons["dl_svg_km_chart"]["data"]().decode()
     assert "Log-rank p" in svg and "log-log transformation" in svg
     config = json.loads(at.get("plotly_chart")[0].proto.config)
     assert "toImage" in config["modeBarButtonsToRemove"], "one PNG route: the panel's"
 
 
-def test_the_footnote_follows_the_edited_text_and_the_file_follows_the_panel(files):
+def test_the_footnote_follows_the_edited_text_and_the_file_follows_the_panel(download_buttons):
     at = open_panel(open_app(page=SURVIVAL), "km_chart")
     [area] = [a for a in at.get("text_area") if a.key.startswith("fx_note_km_chart_")]
     area.set_value("My own footnote.").run()
@@ -178,9 +163,9 @@ def test_the_footnote_follows_the_edited_text_and_the_file_follows_the_panel(fil
     title.set_value("OS in our HD IL-2 cohort").run()
     [size] = [s for s in at.selectbox if s.key == "fx_size_km_chart"]
     size.set_value("half").run()
-    svg = files["dl_svg_km_chart"]["data"]().decode()
+    svg = download_buttons["dl_svg_km_chart"]["data"]().decode()
     assert "My own footnote." in svg and "OS in our HD IL-2 cohort" in svg and "Log-rank p" not in svg
-    assert png_size(files["dl_png_km_chart"]["data"]()) == (960, 1080)
+    assert png_size(download_buttons["dl_png_km_chart"]["data"]()) == (960, 1080)
 
 
 def test_a_closed_panel_keeps_what_was_chosen_and_typed_for_its_next_opening():
