@@ -534,21 +534,11 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
                             f"{_shown_count(shown, ('ae_patients', source), n)} without AE rows)"), key=key,
                   on_change=_set_ae_complete, args=(loaded.ae_key, source, key))
     findings = [f for f in loaded.adverse_events.report.findings if f.level == "warning"]
-    if findings:
-        masking = current_masking()
-        # with protection on, only whole-file warnings: the others name a patient each, or count the patients
-        # without AE rows that the switches above show protected
-        listed = [f for f in findings if not _about_patients(f)] if masking.on else findings
-        n = len(findings)
-        count = f"{n:,}" if not masking.on else masking.count(n)
-        with st.expander(f"Adverse-event file: {count} warning{'' if n == 1 else 's'}", icon=":material/warning:"):
-            if masking.on:
-                st.caption("Warnings about patients: not listed while small-cell protection is on (one row per "
-                           "patient; the switches above count the patients without AE rows).")
-            if listed:  # one list, one element
-                st.markdown("\n".join("- " + md_escape(masking.text(finding.message)) for finding in listed[:50]))
-            if len(listed) > 50:
-                st.caption(f"... and {len(listed) - 50:,} more.")
+    # with protection on, only whole-file warnings: the others name a patient each, or count the patients
+    # without AE rows that the switches above show protected
+    _findings_list("Adverse-event file", "warning", findings, lambda f: f.message,
+                  "Warnings about patients: not listed while small-cell protection is on (one row per patient; the "
+                  "switches above count the patients without AE rows).")
 
 
 # ---------------------------------------------------------------------------------- tumour-assessment table
@@ -569,17 +559,24 @@ def tumour_table_report(loaded: LoadedData) -> None:
     for finding in report.file_errors:
         st.error(md_escape(masking.text(finding.message)), icon=":material/block:")
     findings = [f for f in report.findings if f.level != "file_error"]
+    _findings_list("Tumour-assessment table", "finding", findings,
+                  lambda f: f"{'Left out' if f.level == 'row_error' else 'Warning'}: {f.message}",
+                  "Findings about patients: not listed while small-cell protection is on (one row per patient).")
+
+
+def _findings_list(title: str, noun: str, findings: list, line, withheld: str) -> None:
+    """A side table's findings in an expander (the first 50, one Markdown list, each written by ``line``); with
+    small-cell protection on, only those about the whole file, and ``withheld`` says why."""
     if not findings:
         return
+    masking = current_masking()
     listed = [f for f in findings if not _about_patients(f)] if masking.on else findings
     n = len(findings)
-    count = f"{n:,}" if not masking.on else masking.count(n)
-    with st.expander(f"Tumour-assessment table: {count} finding{'' if n == 1 else 's'}", icon=":material/warning:"):
+    count = masking.count(n) if masking.on else f"{n:,}"
+    with st.expander(f"{title}: {count} {noun}{'' if n == 1 else 's'}", icon=":material/warning:"):
         if masking.on:
-            st.caption("Findings about patients: not listed while small-cell protection is on (one row per "
-                       "patient).")
+            st.caption(withheld)
         if listed:  # one list, one element
-            st.markdown("\n".join("- " + md_escape(f"{'Left out' if finding.level == 'row_error' else 'Warning'}: "
-                                                    f"{masking.text(finding.message)}") for finding in listed[:50]))
+            st.markdown("\n".join("- " + md_escape(masking.text(line(f))) for f in listed[:50]))
         if len(listed) > 50:
             st.caption(f"... and {len(listed) - 50:,} more.")

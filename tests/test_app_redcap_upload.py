@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.apptest import open_app, rerun, sidebar_count, tables, texts, widget
+from support.apptest import open_app, rerun, sidebar_count, tables, texts, unescape, widget
 
 ROOT = Path(__file__).resolve().parent.parent
 REDCAP = ROOT / "sample_data" / "redcap"
@@ -63,6 +63,26 @@ def test_tumour_assessment_upload_is_validated_on_the_data_page():
     assert not at.exception
     assert any(m == "#### Tumour-assessment table" for m in (x.value for x in at.markdown))
     assert any("assessment rows read" in c for c in texts(at, "caption"))
+
+
+def test_tumour_assessment_findings_are_listed_unless_small_cell_protection_is_on(tmp_path):
+    lines = (SAMPLE / "combined_synthetic_tumour_assessments.csv").read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace(",31,", ",soon,")  # file row 2: not a number
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",-5"  # file row 4: new_lesions not Yes/No
+    path = tmp_path / "assessments.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    at = upload_file(open_app(), SAMPLE / "combined_synthetic.csv")
+    at = upload_file(at, path, key="w_upload_tumour")
+    [listing] = [e for e in at.expander if e.label.startswith("Tumour-assessment table:")]
+    assert listing.label == "Tumour-assessment table: 2 findings"
+    shown = unescape("\n".join(m.value for m in listing.markdown))
+    assert "- Left out: Assessment row 2 (patient_id=PRO-001): target_sum_mm 'soon' is not a number." in shown
+    assert "- Left out: Assessment row 4: new_lesions '-5' not recognised" in shown
+    at.toggle(key="w_mask").set_value(True)  # small-cell protection: findings about patients are not listed
+    at = rerun(at)
+    [listing] = [e for e in at.expander if e.label.startswith("Tumour-assessment table:")]
+    assert not listing.markdown
+    assert any("not listed while small-cell protection is on" in c.value for c in listing.caption)
 
 
 def test_record_id_flagged_as_identifier_forces_pseudonyms():
