@@ -216,11 +216,11 @@ def _validate(tables: list[RawTable], mapping: Mapping[str, str | None] | None, 
     analysed = np.ones(len(typed), dtype=bool)
     analysed[excluded_pos] = False
     step("Deriving endpoints")
-    derived, notes, response_rules, codes = _derive(typed, cb_sd_months, window, analysed, copy=False)
+    derived, notes, response_rules, bor_code = _derive(typed, cb_sd_months, window, analysed, copy=False)
     del typed
     conversions.extend(notes)
-    _unknown_benefit(c, derived, cb_sd_months, codes)
-    _response_rule_warnings(c, derived, response_rules, codes)
+    _unknown_benefit(c, derived, cb_sd_months, bor_code)
+    _response_rule_warnings(c, derived, response_rules, bor_code)
     return _assemble(raw, c, derived, rows, extras, excluded, resolved, unmapped, identifiers, conversions,
                      cb_sd_months, window)
 
@@ -476,12 +476,12 @@ def _empty_required(c: Collector, t: pd.DataFrame, reasons: _Reasons) -> None:
            analysis=schema.LINE_OF_IL2)
 
 
-def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float, codes: np.ndarray) -> None:
-    """One warning counting analysed SD patients whose clinical benefit is NA (no SD duration). ``codes``: the
+def _unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float, code: np.ndarray) -> None:
+    """One warning counting analysed SD patients whose clinical benefit is NA (no SD duration). ``code``: the
     BOR as :func:`recist.bor_codes`."""
     analysed = np.ones(len(derived), dtype=bool)
     analysed[list(c.reasons)] = False
-    unknown = (codes == SD) & analysed & derived[schema.CLINICAL_BENEFIT].isna().to_numpy()
+    unknown = (code == SD) & analysed & derived[schema.CLINICAL_BENEFIT].isna().to_numpy()
     n = int(unknown.sum())
     if n:
         c.add("warning", f"{n:,} SD patient{'s' if n > 1 else ''} without sd_duration_months (or dates to compute it): "
