@@ -80,7 +80,7 @@ GROUPS = {
 GROUP_OF = {name: group for group, names in GROUPS.items() for name in names}
 TOPLEVEL = ("ThreadControllerImpl::RunTask", "RunTask")
 JS_ROWS = 20  # largest JS files listed
-RENDER_MS = 5.0  # a task with this much React/Streamlit JS counts as a render
+RENDER_MS = 5.0  # a task with this much React/Streamlit JS counts as a render slice (React yields every ~5 ms)
 
 _COUNTS_JS = """() => {
   const q = (s) => document.querySelectorAll(s).length;
@@ -283,7 +283,9 @@ def samples(events: list[dict], pid: int, tid: int):
 
 
 def react_renders(spans, sam) -> list[float]:
-    """React/Streamlit JS (ms) of each top-level task holding at least :data:`RENDER_MS` of it."""
+    """React/Streamlit JS (ms) of each top-level task holding at least :data:`RENDER_MS` of it. React's scheduler
+    cuts one render into tasks of about 5 ms (its MessageChannel callback), so these are slices of renders: their
+    sum is the render work, their count is not the number of renders."""
     tasks, last = [], -1
     for start, end, _tdur, e in spans:
         if e["name"] in TOPLEVEL and start >= last:
@@ -370,7 +372,7 @@ def analyse(title: str, events: list[dict], per: int, counts: dict, wall: float,
              f"DOM: {counts['sidebar_nodes']} sidebar nodes ({counts['sidebar_elements']} elements), "
              f"{counts['main_nodes']} main-area nodes ({counts['main_elements']} elements), "
              f"{counts['plotly_svg_nodes']} plotly SVG nodes in {counts['plotly_charts']} chart(s); "
-             f"{counts['all_nodes']} in all. Tasks with >= {RENDER_MS:g} ms of React/Streamlit JS (renders): "
+             f"{counts['all_nodes']} in all. Tasks with >= {RENDER_MS:g} ms of React/Streamlit JS (render slices): "
              f"{len(renders) / per:.1f}{d}, {sum(renders) / max(len(renders), 1):.0f} ms of React/Streamlit JS each, "
              f"{sum(renders) / per:.0f} ms in all{d}.", "",
              "| main-thread self time by kind | ms" + d + " |", "|---|---:|"]
