@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from il2lib import schema
-from il2lib.validation import patients, rules
+from il2lib.validation import patients
 from il2lib.validation.derive import _derive
 from il2lib.validation.mapping import resolve_mapping
 from il2lib.validation.patients import (_irecist_categories, _response_rule_warnings, _row_rules, _unknown_benefit,
@@ -37,41 +37,14 @@ def plain_has_reason(c: Collector, t: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(flagged, index=t.index)
 
 
-def plain_row_rules(c, raw, t, resolved, conversions):
-    position_of = {int(r): i for i, r in enumerate(raw.file_rows)} if raw.bad_rows else {}
-    for file_row, problem in raw.bad_rows:
-        c.row("row_error", position_of[file_row], f"{c.label(position_of[file_row])} {problem}.")
-    for name in (schema.PATIENT_ID, schema.DISEASE):
-        c.rows("row_error", t[name].isna() & ~plain_has_reason(c, t, name), "{row}: '" + name + "' is empty.", name)
-    rules.check_duplicates(c, t[schema.PATIENT_ID], c.id_codes)
-    empty_bor = t[schema.BOR].isna() & ~plain_has_reason(c, t, schema.BOR)
-    c.rows("warning", empty_bor, "{rowid}: 'bor' is empty; counted as NE.", schema.BOR)
-    t.loc[empty_bor.to_numpy(), schema.BOR] = "NE"
-    plain_empty_required(c, t)
-    raw_names = {v: k for k, v in resolved.items()}
-    conversions.extend(rules.convert_units(c, t))
-    rules.check_ranges(c, t, {n: schema.COLUMNS[n] for n in t.columns}, raw_names)
-    rules.check_chronology(c, t)
-    rules.check_flags(c, t)
-    rules.check_responders(c, t)
+class PlainReasons:
+    """``patients._Reasons`` by its plain definition: every finding read again at each question."""
 
+    def __init__(self, c: Collector):
+        self.c = c
 
-def plain_empty_required(c: Collector, t: pd.DataFrame) -> None:
-    given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
-    infer = t[schema.DIED].isna() & t[schema.DATE_DEATH].notna() if schema.DATE_DEATH in t.columns else None
-    if infer is not None and infer.any():
-        c.rows("warning", infer, "{rowid}: 'died' is empty; taken as Yes because date_death is given.", schema.DIED)
-        t.loc[infer.to_numpy(), schema.DIED] = True
-    if schema.DATE_IL2_START in t.columns:
-        c.rows("warning", t[schema.DATE_IL2_START].isna() & ~given_os & ~plain_has_reason(c, t, schema.DATE_IL2_START),
-               "{rowid}: 'date_il2_start' is empty; left out of OS and PFS.", schema.DATE_IL2_START,
-               analysis="os,pfs")
-    c.rows("warning", t[schema.PRIOR_PD1].isna() & ~plain_has_reason(c, t, schema.PRIOR_PD1),
-           "{rowid}: 'prior_pd1_pdl1' is empty; left out of prior PD-1/PD-L1 comparisons.", schema.PRIOR_PD1,
-           analysis=schema.PRIOR_PD1)
-    c.rows("warning", t[schema.PRIOR_LINES].isna() & ~plain_has_reason(c, t, schema.PRIOR_LINES),
-           "{rowid}: 'prior_systemic_lines' is empty; left out of line-of-therapy analyses.", schema.PRIOR_LINES,
-           analysis=schema.LINE_OF_IL2)
+    def of(self, t: pd.DataFrame, column: str) -> pd.Series:
+        return plain_has_reason(self.c, t, column)
 
 
 def plain_unknown_benefit(c: Collector, derived: pd.DataFrame, cb_sd_months: float, _codes=None) -> None:
@@ -151,7 +124,7 @@ def _messy_file(n: int, seed: int) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def _load(data: bytes, *, row_rules=_row_rules, irecist=_irecist_categories, unknown=_unknown_benefit,
+def _load(data: bytes, *, irecist=_irecist_categories, unknown=_unknown_benefit,
           response=_response_rule_warnings, bor_as: str = "read"):
     """The steps of ``patients._validate``, each rule given; the findings, conversion lines and derived frame."""
     raw = read_table(data, compact=True)
@@ -165,7 +138,7 @@ def _load(data: bytes, *, row_rules=_row_rules, irecist=_irecist_categories, unk
     c = Collector(raw.file_rows, None, frame)
     conversions: list[str] = []
     typed = coerce_columns(c, frame, resolved, {}, raw.decimal_comma, conversions, None, distinct=raw.distinct)
-    row_rules(c, raw, typed, resolved, conversions)
+    _row_rules(c, raw, typed, resolved, conversions)
     irecist(c, frame, typed, resolved, conversions)
     analysed = np.ones(len(typed), dtype=bool)
     analysed[list(c.reasons)] = False
@@ -188,8 +161,10 @@ def messy(request) -> bytes:
     return _messy_file(request.param, seed=request.param)
 
 
-def test_an_unreadable_cell_is_not_also_reported_empty(messy):
-    fast, plain = _load(messy), _load(messy, row_rules=plain_row_rules)
+def test_an_unreadable_cell_is_not_also_reported_empty(messy, monkeypatch):
+    fast = _load(messy)
+    monkeypatch.setattr(patients, "_Reasons", PlainReasons)
+    plain = _load(messy)
     c = plain[0]
     for column in (schema.DATE_IL2_START, schema.PRIOR_PD1, schema.PRIOR_LINES, schema.DISEASE, schema.BOR):
         assert any(f.column == column and "is empty" in f.message for f in c.findings)
@@ -227,7 +202,7 @@ def test_unconfirmed_responses_and_short_sd_are_warned_as_recorded(messy):
 
 def test_a_load_gives_the_findings_of_the_plain_rules(messy, monkeypatch):
     fast = validate_table(read_table(messy, compact=True))
-    for name, plain in [("_row_rules", plain_row_rules), ("_irecist_categories", plain_irecist_categories),
+    for name, plain in [("_Reasons", PlainReasons), ("_irecist_categories", plain_irecist_categories),
                         ("_unknown_benefit", plain_unknown_benefit),
                         ("_response_rule_warnings", plain_response_rule_warnings)]:
         monkeypatch.setattr(patients, name, plain)

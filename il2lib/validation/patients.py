@@ -454,24 +454,23 @@ class _Reasons:
 
 
 def _empty_required(c: Collector, t: pd.DataFrame, reasons: _Reasons) -> None:
-    has_reason = reasons.of
     given_os = t[schema.OS_MONTHS].notna() if schema.OS_MONTHS in t.columns else pd.Series(False, index=t.index)
     infer = t[schema.DIED].isna() & t[schema.DATE_DEATH].notna() if schema.DATE_DEATH in t.columns else None
     if infer is not None and infer.any():
         c.rows("warning", infer, "{rowid}: 'died' is empty; taken as Yes because date_death is given.", schema.DIED)
         t.loc[infer.to_numpy(), schema.DIED] = True
     if schema.DATE_IL2_START in t.columns:
-        c.rows("warning", t[schema.DATE_IL2_START].isna() & ~given_os & ~has_reason(t, schema.DATE_IL2_START),
+        c.rows("warning", t[schema.DATE_IL2_START].isna() & ~given_os & ~reasons.of(t, schema.DATE_IL2_START),
                "{rowid}: 'date_il2_start' is empty; left out of OS and PFS.", schema.DATE_IL2_START,
                analysis="os,pfs")
-    c.rows("warning", t[schema.PRIOR_PD1].isna() & ~has_reason(t, schema.PRIOR_PD1),
+    c.rows("warning", t[schema.PRIOR_PD1].isna() & ~reasons.of(t, schema.PRIOR_PD1),
            "{rowid}: 'prior_pd1_pdl1' is empty; left out of prior PD-1/PD-L1 comparisons.", schema.PRIOR_PD1,
            analysis=schema.PRIOR_PD1)
     if schema.PRIOR_LINES not in t.columns:  # required only for line-of-therapy analyses (docs/domain.md)
         c.add("warning", f"No 'prior_systemic_lines' column (accepted names: {accepted_names(schema.PRIOR_LINES)}); "
               "line-of-therapy analyses are unavailable.", column=schema.PRIOR_LINES, analysis=schema.LINE_OF_IL2)
         return
-    c.rows("warning", t[schema.PRIOR_LINES].isna() & ~has_reason(t, schema.PRIOR_LINES),
+    c.rows("warning", t[schema.PRIOR_LINES].isna() & ~reasons.of(t, schema.PRIOR_LINES),
            "{rowid}: 'prior_systemic_lines' is empty; left out of line-of-therapy analyses.", schema.PRIOR_LINES,
            analysis=schema.LINE_OF_IL2)
 
