@@ -113,9 +113,13 @@ class Collector:
              value: str | None, analysis: str | None, **kw) -> None:
         """:meth:`row` with the row's file row and patient id given."""
         text, named = self._message(message)
-        self.findings.append(Finding(level, text, column, file_row, pid, value, analysis, **named, **kw))
-        if level == "row_error":
-            self.reasons.setdefault(pos, []).append(text)
+        self._append(Finding(level, text, column, file_row, pid, value, analysis, **named, **kw), pos)
+
+    def _append(self, finding: Finding, pos: int) -> None:
+        """Keep ``finding`` about the row at ``pos``; a row error is also a reason the row is left out."""
+        self.findings.append(finding)
+        if finding.level == "row_error":
+            self.reasons.setdefault(pos, []).append(finding.message)
 
     def rows(self, level: Level, mask, template: str, column: str | None = None, analysis: str | None = None,
              raw_column: str | None = None, **series: pd.Series) -> int:
@@ -365,9 +369,8 @@ def check_duplicates(c: Collector, ids: pd.Series, codes: np.ndarray | None = No
     for pos, pid, file_row, label in zip(positions, pids, file_rows, labels):
         tail = listed[pid]  # the sentence composed as from ["patient_id '", PatientRef(pid, SHORT_LIMIT), tail]
         text = "patient_id '" + short(pid, SHORT_LIMIT) + tail
-        c.findings.append(Finding("row_error", text, schema.PATIENT_ID, int(file_row), label, pid, None,
-                                  ("patient_id '", tail), (pid,)))
-        c.reasons.setdefault(pos, []).append(text)
+        c._append(Finding("row_error", text, schema.PATIENT_ID, int(file_row), label, pid, None,
+                          ("patient_id '", tail), (pid,)), pos)
 
 
 #: column -> (threshold on the column median, converter, plain description)
