@@ -569,7 +569,7 @@ elif ctx.cohort is not None:
                         lambda cohort: data_mod.snapshot(ctx.loaded.scope, cohort.fingerprint, ctx.loaded))
                 if report.n_analysed else None)
     shown = ctx.masking.protect(lambda: data_mod.count_view(ctx.loaded, ctx.n_total, snapshot),
-                                ("data", ctx.cache_key, ctx.loaded.ae_key, ctx.n_total))
+                                ("data", ctx.cache_key, ctx.loaded.ae_key, ctx.loaded.tumour_key, ctx.n_total))
     counts(report, shown)
     if snapshot is not None:
         cohort_snapshot(snapshot, shown)
@@ -585,6 +585,6 @@ elif ctx.cohort is not None:
     file_reading(report)
     excluded_download(ctx.cohort)
     data_mod.ae_complete_switches(ctx.loaded, shown)
-    data_mod.tumour_table_report(ctx.loaded)
+    data_mod.tumour_table_report(ctx.loaded, shown)
     preview(ctx.cohort)
 templates()

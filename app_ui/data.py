@@ -475,7 +475,8 @@ def count_view(loaded: LoadedData, sidebar_total: int, snapshot_: CohortSnapshot
     """The counts the Data page shows for a loaded file, for small-cell protection: rows loaded = patients
     analysed + rows excluded (the analysed are the sidebar's total when it shows them: never hidden), the
     snapshot's patients by disease and by prior PD-1/PD-L1 (each adding up to the analysed) and,
-    per source, its patients and those without AE rows (the sources' patients add up to the analysed)."""
+    per source, its patients and those without AE rows (the sources' patients add up to the analysed), and the
+    tumour-assessment table's rows read = kept + left out."""
     report = loaded.cohort.report
     view = CountView()
     view.add(("loaded",), report.n_loaded, headline=True)
@@ -492,6 +493,12 @@ def count_view(loaded: LoadedData, sidebar_total: int, snapshot_: CohortSnapshot
         view.add(("ae_without_rows", source), without_rows)
         view.add_at_most(("ae_without_rows", source), ("ae_patients", source))
     view.add_sum(("analysed",), [("ae_patients", source) for source, _, _ in coverage])
+    if loaded.assessments is not None:  # the tumour-assessment table's rows: read = kept + left out
+        rows = loaded.assessments.report
+        view.add(("tumour_rows",), rows.n_loaded, headline=True)
+        view.add(("tumour_kept",), rows.n_analysed)
+        view.add(("tumour_left_out",), rows.n_excluded)
+        view.add_sum(("tumour_rows",), [("tumour_kept",), ("tumour_left_out",)])
     return view
 
 
@@ -542,7 +549,7 @@ def ae_complete_switches(loaded: LoadedData, shown: Suppression) -> None:
 
 
 # ---------------------------------------------------------------------------------- tumour-assessment table
-def tumour_table_report(loaded: LoadedData) -> None:
+def tumour_table_report(loaded: LoadedData, shown: Suppression) -> None:
     """Data page: the tumour-assessment table's validation (rows read = kept + left out, its findings), as the AE
     table's warnings are shown: with small-cell protection on, only the findings about the whole file."""
     assessments = loaded.assessments
@@ -553,8 +560,9 @@ def tumour_table_report(loaded: LoadedData) -> None:
     report = assessments.report
     masking = current_masking()
     st.markdown("#### Tumour-assessment table")
-    st.caption(f"{report.n_loaded:,} assessment rows read: {report.n_analysed:,} kept, "
-               f"{masking.count(report.n_excluded) if masking.on else f'{report.n_excluded:,}'} left out. The "
+    st.caption(f"{_shown_count(shown, ('tumour_rows',), report.n_loaded)} assessment rows read: "
+               f"{_shown_count(shown, ('tumour_kept',), report.n_analysed)} kept, "
+               f"{_shown_count(shown, ('tumour_left_out',), report.n_excluded)} left out. The "
                "Response page draws the waterfall and spider plots from the kept rows.")
     for finding in report.file_errors:
         st.error(md_escape(masking.text(finding.message)), icon=":material/block:")

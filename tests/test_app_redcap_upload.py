@@ -82,6 +82,9 @@ def test_tumour_assessment_findings_are_listed_unless_small_cell_protection_is_o
     at = rerun(at)
     [listing] = [e for e in at.expander if e.label.startswith("Tumour-assessment table:")]
     assert not listing.markdown
+    # rows read = kept + left out: the kept rows are hidden too, or 566 - 564 would give back the 2 left out
+    [rows] = [c for c in texts(at, "caption") if "assessment rows read" in c]
+    assert rows.startswith("566 assessment rows read: ") and "564" not in rows and "<5 left out" in rows, rows
     assert any("not listed while small-cell protection is on" in c.value for c in listing.caption)
 
 
